@@ -1,0 +1,54 @@
+"""Tool-name patterns: what a valid pattern looks like, and how one matches a tool name.
+
+A pattern is an exact tool name (``weather.current``), an fnmatch glob over tool names
+(``crm.*``, ``crm.delete_*``, ``sql.[!x]*``), or ``*`` for every tool. Matching is
+case-sensitive on every platform (``fnmatch.translate`` + ``re``, never ``fnmatch.fnmatch``,
+which folds case on Windows). ``*`` also matches dots: ``crm.*`` matches ``crm.a.b``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable
+
+MAX_PATTERN_LENGTH = 256
+
+# One character of a tool name, or one glob: `*`, `?`, or a class like `[a-c]` / `[!x]`.
+_ATOM = r"(?:[A-Za-z0-9_-]|\*|\?|\[!?[A-Za-z0-9_.-]+\])"
+_PATTERN = re.compile(rf"\*|{_ATOM}+(?:\.{_ATOM}+)+")
+_GLOB_CHARS = frozenset("*?[")
+
+Matcher = Callable[[str], object]
+"""Called with a tool name; the result is truthy when the pattern matches it."""
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Say what is wrong with `pattern`, or return None when it is a valid tool pattern."""
+    if not pattern:
+        return "a tool pattern must not be empty"
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        return f"a tool pattern must be at most {MAX_PATTERN_LENGTH} characters long"
+    if _PATTERN.fullmatch(pattern) is None:
+        return (
+            f"{pattern!r} is not a tool pattern: expected '<connector>.<tool>' made of letters, digits,"
+            " '_', '-' and the globs '*', '?', '[...]' (e.g. 'crm.*', 'weather.current'), or '*' alone"
+        )
+    return None
+
+
+def is_glob(pattern: str) -> bool:
+    return not _GLOB_CHARS.isdisjoint(pattern)
+
+
+def compile_pattern(pattern: str) -> Matcher:
+    """Compile once; exact names compare as strings, globs as an anchored regex."""
+    if not is_glob(pattern):
+        return pattern.__eq__
+    return re.compile(fnmatch.translate(pattern)).match
+
+
+def connector_of(pattern: str) -> str | None:
+    """The connector a pattern is limited to, or None when it can match several connectors."""
+    connector, _, _ = pattern.partition(".")
+    return None if is_glob(connector) or connector == pattern else connector
