@@ -1,0 +1,44 @@
+"""Maps the error tree to HTTP for the admin API: a JSON body that says what was wrong."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from broker.errors import BrokerError, Problem
+
+log = logging.getLogger("broker.admin")
+
+
+def error_body(code: str, message: str, problems: list[Problem] | None = None) -> dict[str, object]:
+    body: dict[str, object] = {"code": code, "message": message}
+    if problems:
+        body["problems"] = [p.as_dict() for p in problems]
+    return {"error": body}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BrokerError)
+    async def broker_error(_: Request, exc: BrokerError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(error_body(exc.code, exc.message, exc.problems), exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [Problem(tuple(e["loc"]), e["msg"]) for e in exc.errors()]
+        summary = "; ".join(str(p) for p in problems[:5])
+        return JSONResponse(error_body("invalid_input", f"the request is not valid: {summary}", problems), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(error_body(f"http_{exc.status_code}", str(exc.detail)), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal_error", "the gateway failed unexpectedly; see its log"), 500)

@@ -1,0 +1,123 @@
+"""Stores audit records in batches, off the request path.
+
+A call only appends to an in-memory queue; a background task writes batches in a worker
+thread. On shutdown the queue is drained, so no record is lost. When the database is down
+the batch is kept and retried; when the queue is full, calls wait (back-pressure) rather
+than drop records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from broker.metrics import Metrics
+from broker.store.models import AuditRecord
+
+log = logging.getLogger("broker.audit")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    ts: datetime
+    request_id: str
+    agent: str
+    team: str | None
+    tool: str
+    decision: str
+    reason: str
+    outcome: str
+    error: str | None
+    latency_ms: float
+    arguments_hash: str | None
+    argument_names: list[str]
+    policy_revision: int
+
+
+class AuditWriter:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        metrics: Metrics,
+        *,
+        batch_size: int,
+        flush_seconds: float,
+        queue_limit: int,
+    ) -> None:
+        self._sessions = sessions
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._flush_seconds = flush_seconds
+        self._queue: asyncio.Queue[AuditEntry] = asyncio.Queue(maxsize=queue_limit)
+        self._task: asyncio.Task[None] | None = None
+        self._pending: list[dict[str, Any]] = []
+        self._inflight: asyncio.Future[bool] | None = None
+
+    async def record(self, entry: AuditEntry) -> None:
+        try:
+            self._queue.put_nowait(entry)
+        except asyncio.QueueFull:
+            await self._queue.put(entry)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="broker-audit-writer")
+
+    async def close(self) -> None:
+        """Stop the background task and write everything still queued."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._inflight is not None:  # let a batch being written finish before draining
+            await asyncio.gather(self._inflight, return_exceptions=True)
+        self._take_all()
+        while self._pending:
+            if not await self._flush():
+                log.error("audit database unavailable at shutdown; %d records not stored", len(self._pending))
+                return
+
+    async def flush(self) -> None:
+        """Write what is queued now (used by the admin API so `audit tail` sees fresh records)."""
+        self._take_all()
+        if self._pending:
+            await self._flush()
+
+    async def _run(self) -> None:
+        backoff = self._flush_seconds
+        while True:
+            if not self._pending:
+                self._pending.append(asdict(await self._queue.get()))
+            await asyncio.sleep(self._flush_seconds if self._queue.qsize() < self._batch_size else 0)
+            self._take_all()
+            self._inflight = asyncio.ensure_future(self._flush())
+            if await asyncio.shield(self._inflight):
+                backoff = self._flush_seconds
+            else:
+                backoff = min(backoff * 2, 30.0)
+                await asyncio.sleep(backoff)
+
+    def _take_all(self) -> None:
+        while not self._queue.empty():
+            self._pending.append(asdict(self._queue.get_nowait()))
+
+    async def _flush(self) -> bool:
+        batch = self._pending[: self._batch_size * 4]
+        try:
+            await asyncio.to_thread(self._write, batch)
+        except Exception:
+            self._metrics.audit_write_errors.inc()
+            log.exception("could not store %d audit records; will retry", len(batch))
+            return False
+        del self._pending[: len(batch)]
+        self._metrics.audit_written.inc(len(batch))
+        return True
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        with self._sessions.begin() as session:
+            session.execute(insert(AuditRecord), rows)

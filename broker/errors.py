@@ -1,0 +1,104 @@
+"""The broker's one error tree. Each protocol maps it to replies at one boundary:
+the admin API in broker/admin/errors.py, MCP in broker/mcp/server.py.
+
+Messages are written for the caller: they say what was wrong and what to do, and never
+carry secrets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an input, located by path (and by line when it came from YAML)."""
+
+    loc: tuple[str | int, ...]
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    @property
+    def where(self) -> str:
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in self.loc).lstrip(".")
+        return path or "(document)"
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"loc": list(self.loc), "field": self.where, "message": self.message}
+        if self.line is not None:
+            out["line"] = self.line
+            out["column"] = self.column
+        return out
+
+    def __str__(self) -> str:
+        at = f"line {self.line}, column {self.column}: " if self.line is not None else ""
+        return f"{at}{self.where}: {self.message}"
+
+
+class BrokerError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = problems or []
+
+
+class InvalidInput(BrokerError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class NotFound(BrokerError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(BrokerError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unauthorized(BrokerError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class NotConfigured(BrokerError):
+    status_code = 503
+    code = "not_configured"
+
+
+class ToolCallError(BrokerError):
+    """A tools/call that ends before or at the upstream. Shown to the agent as an isError result.
+
+    `audit_message` is what the audit record keeps when the agent-facing message may echo
+    argument values.
+    """
+
+    outcome = "error"
+
+    def __init__(self, message: str, *, audit_message: str | None = None) -> None:
+        super().__init__(message)
+        self.audit_message = audit_message or message
+
+
+class UnknownTool(ToolCallError):
+    """The tool does not exist or is hidden from this agent; MCP answers JSON-RPC -32602."""
+
+    outcome = "unknown_tool"
+
+
+class ToolDenied(ToolCallError):
+    outcome = "denied"
+
+
+class InvalidArguments(ToolCallError):
+    outcome = "invalid_arguments"
+
+
+class UpstreamFailure(ToolCallError):
+    outcome = "upstream_error"

@@ -1,0 +1,55 @@
+"""The gateway's parts, built once from Settings and shared by the MCP and admin faces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from broker.audit.writer import AuditWriter
+from broker.metrics import Metrics
+from broker.pipeline import Next, tool_pipeline
+from broker.pipeline.audit import Audit
+from broker.settings import Settings
+from broker.state import StateManager
+from broker.store.db import make_engine, make_sessionmaker
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    metrics: Metrics
+    audit: AuditWriter
+    state: StateManager
+    pipeline: Next = field(init=False)
+
+    def __post_init__(self) -> None:
+        audit_stage = Audit(self.audit, self.metrics, self.settings.audit_hash_key.get_secret_value().encode())
+        self.pipeline = tool_pipeline(audit_stage)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Gateway:
+        engine = make_engine(settings.database_url)
+        sessions = make_sessionmaker(engine)
+        metrics = Metrics()
+        audit = AuditWriter(
+            sessions,
+            metrics,
+            batch_size=settings.audit_batch_size,
+            flush_seconds=settings.audit_flush_seconds,
+            queue_limit=settings.audit_queue_limit,
+        )
+        state = StateManager(sessions, poll_seconds=settings.state_poll_seconds)
+        return cls(settings=settings, engine=engine, sessions=sessions, metrics=metrics, audit=audit, state=state)
+
+    async def start(self) -> None:
+        await self.state.start()
+        self.audit.start()
+
+    async def stop(self) -> None:
+        await self.audit.close()
+        await self.state.stop()
+        self.engine.dispose()

@@ -1,0 +1,31 @@
+"""Prometheus metrics, on a registry of our own so tests and several apps don't collide."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.tool_calls = Counter(
+            "broker_tool_calls",
+            "tools/call requests by agent, tool and outcome",
+            ["agent", "tool", "outcome"],
+            registry=self.registry,
+        )
+        self.tool_latency = Histogram(
+            "broker_tool_call_duration_seconds",
+            "Time from receiving a tools/call to its answer, upstream included",
+            ["tool", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.audit_written = Counter(
+            "broker_audit_records_written", "Audit records stored", registry=self.registry
+        )
+        self.audit_write_errors = Counter(
+            "broker_audit_write_errors", "Failed attempts to store a batch of audit records", registry=self.registry
+        )

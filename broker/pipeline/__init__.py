@@ -1,0 +1,42 @@
+"""The tool pipeline: the stages in request order, in this one list.
+
+Responses unwind in reverse. Later stages slot in where DESIGN.md places them:
+Audit → Authorize → ValidateArguments → RateLimit → Cache → MaskPII → InjectCredentials → dispatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+from broker.pipeline.audit import Audit
+from broker.pipeline.authorize import Authorize
+from broker.pipeline.call import Next, Stage, ToolCall
+from broker.pipeline.dispatch import dispatch
+from broker.pipeline.validate import ValidateArguments
+from connectors.base import ToolOutput
+
+
+def tool_pipeline(audit: Audit) -> Next:
+    """The stage order, once."""
+    stages: list[Stage] = [
+        audit,
+        Authorize(),
+        ValidateArguments(),
+    ]
+    return chain(stages, dispatch)
+
+
+def chain(stages: Sequence[Stage], terminal: Next) -> Next:
+    """Compose stages so that stages[0] runs first and `terminal` last."""
+    handler = terminal
+    for stage in reversed(stages):
+        handler = partial(_step, stage, handler)
+    return handler
+
+
+async def _step(stage: Stage, call_next: Next, call: ToolCall) -> ToolOutput:
+    return await stage(call, call_next)
+
+
+__all__ = ["Next", "Stage", "ToolCall", "chain", "tool_pipeline"]

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from broker.audit.writer import AuditEntry, AuditWriter
+from broker.canonical import fingerprint
+from broker.errors import ToolCallError
+from broker.metrics import Metrics
+from broker.pipeline.call import Next, ToolCall
+from connectors.base import ToolOutput
+
+
+class Audit:
+    """Outermost stage: every outcome, denials included, becomes a record and a metric.
+
+    Arguments are kept only as a keyed fingerprint and their names.
+    """
+
+    def __init__(self, writer: AuditWriter, metrics: Metrics, hash_key: bytes) -> None:
+        self._writer = writer
+        self._metrics = metrics
+        self._hash_key = hash_key
+
+    async def __call__(self, call: ToolCall, call_next: Next) -> ToolOutput:
+        started = time.perf_counter()
+        error: ToolCallError | None = None
+        try:
+            output = await call_next(call)
+        except ToolCallError as exc:
+            error = exc
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            if error is not None:
+                outcome = error.outcome
+            else:
+                outcome = "tool_error" if output.is_error else "ok"
+            await self._record(call, outcome, error, elapsed)
+        return output
+
+    async def _record(self, call: ToolCall, outcome: str, error: ToolCallError | None, elapsed: float) -> None:
+        decision = call.decision
+        # Unknown tools are logged under a fixed label so metric cardinality stays bounded.
+        tool_label = call.tool_name if call.tool is not None else "(unknown)"
+        self._metrics.tool_calls.labels(call.agent.name, tool_label, outcome).inc()
+        self._metrics.tool_latency.labels(tool_label, outcome).observe(elapsed)
+        await self._writer.record(
+            AuditEntry(
+                ts=datetime.now(UTC),
+                request_id=call.request_id,
+                agent=call.agent.name,
+                team=call.agent.team,
+                tool=call.tool_name[:200],
+                decision="allow" if decision is not None and decision.allowed else "deny",
+                reason=decision.reason if decision is not None else "",
+                outcome=outcome,
+                error=error.audit_message if error is not None else None,
+                latency_ms=round(elapsed * 1000, 3),
+                arguments_hash=fingerprint(self._hash_key, call.arguments) if call.arguments else None,
+                argument_names=sorted(call.arguments)[:50],
+                policy_revision=call.snapshot.policy_revision,
+            )
+        )

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from broker.errors import ToolDenied, UnknownTool
+from broker.pipeline.call import Next, ToolCall
+from connectors.base import ToolOutput
+
+
+class Authorize:
+    """Resolve the tool and ask the policy. A tool the agent may not see is an unknown tool,
+    so the catalog's shape does not leak; a visible tool whose arguments break a constraint
+    is denied with the policy's reason."""
+
+    async def __call__(self, call: ToolCall, call_next: Next) -> ToolOutput:
+        snapshot = call.snapshot
+        tool = snapshot.tools.get(call.tool_name)
+        subject = call.agent.subject
+        if (
+            tool is None
+            or (call.only_connectors is not None and tool.connector not in call.only_connectors)
+            or not snapshot.policy_set.visible(subject, call.tool_name)
+        ):
+            decision = snapshot.policy_set.decide(subject, call.tool_name, None)
+            call.decision = decision
+            raise UnknownTool(f"Unknown tool: {call.tool_name}")
+        call.tool = tool
+        decision = snapshot.policy_set.decide(subject, call.tool_name, call.arguments)
+        call.decision = decision
+        if not decision.allowed:
+            raise ToolDenied(f"Denied: {decision.reason}")
+        return await call_next(call)

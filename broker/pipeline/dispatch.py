@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from broker.errors import UpstreamFailure
+from broker.pipeline.call import ToolCall
+from connectors.base import ToolOutput
+from connectors.errors import ConnectorError
+
+
+async def dispatch(call: ToolCall) -> ToolOutput:
+    """The terminal: hand the call to its connector, turning its failures into our tree."""
+    assert call.tool is not None, "Authorize resolves the tool first"
+    connector = call.snapshot.connectors[call.tool.connector]
+    try:
+        return await connector.call(call.tool.spec.name, call.arguments)
+    except ConnectorError as exc:
+        raise UpstreamFailure(exc.message) from exc

@@ -1,0 +1,44 @@
+"""Registered connectors. Configs arrive prepared (no network needed to rebuild them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broker.errors import Conflict, NotFound
+from broker.services.revision import bump, now
+from broker.store.models import ConnectorRecord
+
+
+def list_connectors(session: Session) -> list[ConnectorRecord]:
+    return list(session.scalars(select(ConnectorRecord).order_by(ConnectorRecord.name)))
+
+
+def get_connector(session: Session, name: str) -> ConnectorRecord:
+    record = session.get(ConnectorRecord, name)
+    if record is None:
+        raise NotFound(f"no connector named '{name}'; `broker connectors list` shows them")
+    return record
+
+
+def put_connector(session: Session, name: str, kind: str, config: dict[str, Any], *, replace: bool) -> str:
+    """Store a connector; returns "created", "updated" or "unchanged"."""
+    record = session.get(ConnectorRecord, name)
+    if record is None:
+        session.add(ConnectorRecord(name=name, kind=kind, config=config, created_at=now(), updated_at=now()))
+        bump(session)
+        return "created"
+    if not replace:
+        raise Conflict(f"a connector named '{name}' already exists; use replace to update it")
+    if record.kind == kind and record.config == config:
+        return "unchanged"
+    record.kind, record.config, record.updated_at = kind, config, now()
+    bump(session)
+    return "updated"
+
+
+def delete_connector(session: Session, name: str) -> None:
+    session.delete(get_connector(session, name))
+    bump(session)

@@ -1,0 +1,107 @@
+"""Shared fixtures: the real gateway on loopback, real demo upstreams, real databases."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from pydantic import SecretStr
+
+from broker.app import create_app
+from broker.demo.upstreams.crm import create_crm_app
+from broker.demo.upstreams.serve import BackgroundServer
+from broker.demo.upstreams.weather import create_weather_app
+from broker.settings import Settings
+
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    admin_token: str
+    admin: httpx.Client
+    database_url: str
+    settings: Settings
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.url}/mcp"
+
+    def create_agent(self, name: str, team: str | None = None) -> str:
+        """Create an agent through the admin API and return a fresh key for it."""
+        body: dict[str, str] = {"name": name}
+        if team:
+            body["team"] = team
+        self.admin.post("/admin/agents", json=body).raise_for_status()
+        response = self.admin.post(f"/admin/agents/{name}/keys", json={"label": "test"})
+        response.raise_for_status()
+        key: str = response.json()["key"]
+        return key
+
+
+def start_gateway(database_url: str, **overrides: object) -> tuple[BackgroundServer, RunningGateway]:
+    port = free_port()
+    settings = Settings(
+        database_url=database_url,
+        admin_token=SecretStr(ADMIN_TOKEN),
+        port=port,
+        state_poll_seconds=0.2,
+        audit_flush_seconds=0.05,
+        **overrides,  # type: ignore[arg-type]
+    )
+    server = BackgroundServer(create_app(settings), port=port, startup_timeout=30).start()
+    admin = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30)
+    return server, RunningGateway(server.url, ADMIN_TOKEN, admin, database_url, settings)
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
+    server, running = start_gateway(f"sqlite:///{tmp_path / 'broker.db'}")
+    try:
+        yield running
+    finally:
+        running.admin.close()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def weather_upstream() -> Iterator[str]:
+    with BackgroundServer(create_weather_app()) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def crm_upstream() -> Iterator[str]:
+    with BackgroundServer(create_crm_app()) as server:
+        yield server.url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test; fails loudly when the server is not there."""
+    name = f"broker_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is required at {POSTGRES_ADMIN_URL} for this test and is not reachable: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
