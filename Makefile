@@ -1,0 +1,41 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+# uv comes from PyPI into .tools/ when it is not on PATH; it then builds .venv from uv.lock.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck pytest bench sync clean
+
+demo: sync
+	$(BIN)/broker demo
+
+test: sync lint typecheck pytest
+
+sync: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+lint: sync
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: sync
+	$(BIN)/mypy
+
+pytest: sync
+	$(BIN)/pytest -q
+
+bench: sync
+	$(BIN)/python bench/tool_path.py
+
+clean:
+	rm -rf $(VENV) .tools .demo .pytest_cache .mypy_cache .ruff_cache

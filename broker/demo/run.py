@@ -1,0 +1,126 @@
+"""`broker demo` (and `make demo`): the gateway with local demo upstreams, ready to connect to.
+
+It starts the weather and CRM demo services on loopback, the gateway on a fresh SQLite
+file, applies broker.demo.yaml through the admin API (as an operator would), creates a key
+for each demo agent, and prints what an MCP client needs. The same facts go to
+.demo/connection.json for scripts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import shutil
+import signal
+import threading
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import httpx
+import yaml
+from pydantic import SecretStr
+
+from broker.app import create_app
+from broker.demo.upstreams.crm import create_crm_app
+from broker.demo.upstreams.serve import BackgroundServer
+from broker.demo.upstreams.weather import create_weather_app
+from broker.settings import Settings
+
+DEMO_DOCUMENT = Path(__file__).with_name("broker.demo.yaml")
+
+
+def run(settings: Settings, workdir: Path) -> None:
+    """Run the demo until interrupted."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    admin_token = settings.admin_token or SecretStr(secrets.token_urlsafe(24))
+    settings = settings.model_copy(
+        update={"database_url": f"sqlite:///{workdir / 'broker.db'}", "admin_token": admin_token}
+    )
+    with contextlib.ExitStack() as stack:
+        weather = stack.enter_context(BackgroundServer(create_weather_app()))
+        crm = stack.enter_context(BackgroundServer(create_crm_app()))
+        gateway = stack.enter_context(
+            BackgroundServer(create_app(settings), host=settings.host, port=settings.port, startup_timeout=60)
+        )
+        document = Template(DEMO_DOCUMENT.read_text()).substitute(WEATHER_URL=weather.url, CRM_URL=crm.url)
+        (workdir / "broker.demo.yaml").write_text(document)
+        connection = _provision(gateway.url, admin_token.get_secret_value(), yaml.safe_load(document))
+        (workdir / "connection.json").write_text(json.dumps(connection, indent=2) + "\n")
+        print(_banner(connection, workdir), flush=True)
+        _wait_for_interrupt()
+
+
+def _provision(url: str, admin_token: str, document: dict[str, Any]) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as admin:
+        _check(admin.post("/admin/apply", json=document))
+        agents = []
+        for agent in document["agents"]:
+            name = agent["name"]
+            key = _check(admin.post(f"/admin/agents/{name}/keys", json={"label": "demo"}))["key"]
+            tools = _check(admin.get("/admin/tools", params={"agent": name}))
+            agents.append(
+                {"name": name, "team": agent.get("team"), "key": key, "tools": _visible_tool_names(tools)}
+            )
+    return {"mcp_url": f"{url}/mcp", "admin_url": f"{url}/admin", "admin_token": admin_token, "agents": agents}
+
+
+def _visible_tool_names(listing: dict[str, Any]) -> list[str]:
+    return [t["name"] for t in listing["tools"] if t.get("visible", True)]
+
+
+def _check(response: httpx.Response) -> Any:
+    if response.is_error:
+        raise SystemExit(f"demo set-up failed: {response.request.method} {response.request.url.path}: {response.text}")
+    return response.json()
+
+
+def _banner(connection: dict[str, Any], workdir: Path) -> str:
+    lines = [
+        "",
+        "tool-broker demo is running. Press Ctrl-C to stop.",
+        "",
+        f"  MCP endpoint : {connection['mcp_url']}",
+        f"  Admin API    : {connection['admin_url']}  (docs: {connection['admin_url']}/docs)",
+        f"  Admin token  : {connection['admin_token']}",
+        "",
+    ]
+    for agent in connection["agents"]:
+        lines.append(f"  Agent {agent['name']} (team {agent['team']})")
+        lines.append(f"    key   : {agent['key']}")
+        lines.append(f"    tools : {', '.join(agent['tools']) or '(none)'}")
+    first = connection["agents"][0]
+    config = {
+        "mcpServers": {
+            "tool-broker": {
+                "type": "http",
+                "url": connection["mcp_url"],
+                "headers": {"Authorization": f"Bearer {first['key']}"},
+            }
+        }
+    }
+    lines += [
+        "",
+        f"Client config for {first['name']} (Claude Desktop / Cursor / Claude Code `mcpServers`):",
+        json.dumps(config, indent=2),
+        "",
+        f"The same facts, for scripts: {workdir / 'connection.json'}",
+        f"Try: BROKER_ADMIN_TOKEN={connection['admin_token']} .venv/bin/broker audit tail",
+    ]
+    return "\n".join(lines)
+
+
+def _wait_for_interrupt() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    print("\nstopping the demo ...", flush=True)
+
+
+def main() -> None:
+    run(Settings(), Path.cwd() / ".demo")
