@@ -99,7 +99,7 @@ def list_keys(session: Session, agent_name: str) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).where(ApiKey.agent_id == agent.id).order_by(ApiKey.created_at)))
 
 
-def _get_key(session: Session, agent_name: str, key_id: str) -> ApiKey:
+def get_key(session: Session, agent_name: str, key_id: str) -> ApiKey:
     agent = get_agent(session, agent_name)
     record = session.scalar(
         select(ApiKey).where(ApiKey.agent_id == agent.id, (ApiKey.id == key_id) | (ApiKey.prefix == key_id))
@@ -110,7 +110,7 @@ def _get_key(session: Session, agent_name: str, key_id: str) -> ApiKey:
 
 
 def revoke_key(session: Session, agent_name: str, key_id: str) -> ApiKey:
-    record = _get_key(session, agent_name, key_id)
+    record = get_key(session, agent_name, key_id)
     if record.revoked_at is None:
         record.revoked_at = now()
         bump(session)
@@ -119,7 +119,7 @@ def revoke_key(session: Session, agent_name: str, key_id: str) -> ApiKey:
 
 def rotate_key(session: Session, agent_name: str, key_id: str, grace_seconds: int = 0) -> IssuedKey:
     """Issue a new key with the old one's label; the old key stops working after the grace period."""
-    old = _get_key(session, agent_name, key_id)
+    old = get_key(session, agent_name, key_id)
     if old.revoked_at is not None:
         raise Conflict(f"key '{old.prefix}' is already revoked; create a new key instead")
     issued = create_key(session, agent_name, label=old.label, expires_at=old.expires_at)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +23,10 @@ def get_connector(session: Session, name: str) -> ConnectorRecord:
     return record
 
 
-def put_connector(session: Session, name: str, kind: str, config: dict[str, Any], *, replace: bool) -> str:
+PutResult = Literal["created", "updated", "unchanged"]
+
+
+def put_connector(session: Session, name: str, kind: str, config: dict[str, Any], *, replace: bool) -> PutResult:
     """Store a connector; returns "created", "updated" or "unchanged"."""
     record = session.get(ConnectorRecord, name)
     if record is None:
