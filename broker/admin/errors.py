@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +23,13 @@ def error_body(code: str, message: str, problems: list[Problem] | None = None) -
     return {"error": body}
 
 
+def _problem(error: Any) -> Problem:
+    if error.get("type") == "json_invalid":  # FastAPI puts the character offset in loc
+        detail = error.get("ctx", {}).get("error", "")
+        return Problem(("body",), f"not valid JSON: {detail} (at character {error['loc'][-1]})")
+    return Problem(tuple(error["loc"]), error["msg"])
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BrokerError)
     async def broker_error(_: Request, exc: BrokerError) -> JSONResponse:
@@ -30,9 +38,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [Problem(tuple(e["loc"]), e["msg"]) for e in exc.errors()]
+        problems = [_problem(e) for e in exc.errors()]
         summary = "; ".join(str(p) for p in problems[:5])
-        return JSONResponse(error_body("invalid_input", f"the request is not valid: {summary}", problems), 422)
+        return JSONResponse(
+            error_body("invalid_input", f"the request is not valid: {summary}", problems), 422
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

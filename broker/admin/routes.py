@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
+from starlette.requests import Request
 
+from broker.admin import agents, apply, connectors, observe, policies
 from broker.admin.auth import require_admin
+from broker.errors import NotFound
 
-admin_router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
+admin_router = APIRouter(prefix="/admin")
+for _area in (connectors, agents, policies, apply, observe):
+    admin_router.include_router(_area.router)
+
+
+@admin_router.api_route(
+    "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
+async def unknown_endpoint(request: Request, path: str) -> None:
+    """Answer unknown /admin paths in JSON too (otherwise the MCP app mounted at / would)."""
+    await require_admin(request)
+    raise NotFound(f"no admin endpoint {request.method} /admin/{path}; see /admin/docs")

@@ -1,0 +1,144 @@
+"""/admin/apply: the combined document (connectors, agents, policies) in one transaction.
+
+Idempotent: everything is upserted by name, and what is already as given is left alone,
+so applying the same file twice changes nothing and makes no new policy revision.
+Nothing is ever deleted by an apply, and agents' keys are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+
+from broker.admin.bodies import openapi_body, read_model
+from broker.admin.connectors import prepare_checked
+from broker.admin.runtime import admin_subrouter, write
+from broker.documents import AgentSpec, Document, relocate
+from broker.errors import InvalidInput, Problem
+from broker.services import agents as agent_service
+from broker.services import connectors as connector_service
+from broker.services import policies as policy_service
+from broker.yamlsource import Located
+from connectors.registry import ConnectorConfig
+
+router = admin_subrouter("apply")
+
+
+class KindReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    created: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+
+
+class PolicyReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    revision: int = Field(description="The policy revision in force after the apply.")
+    changed: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+
+
+class ApplyReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    changed: bool = Field(description="False when everything was already as the document says.")
+    connectors: KindReport
+    agents: KindReport
+    policies: PolicyReport
+
+
+async def prepare_all(configs: list[ConnectorConfig], located: Located) -> list[ConnectorConfig]:
+    """Prepare every connector concurrently; report all failures together."""
+    results = await asyncio.gather(
+        *(prepare_checked(config, ("connectors", i)) for i, config in enumerate(configs)),
+        return_exceptions=True,
+    )
+    problems: list[Problem] = []
+    prepared: list[ConnectorConfig] = []
+    for result in results:
+        if isinstance(result, InvalidInput):
+            problems += result.problems
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            prepared.append(result[0])
+    if problems:
+        raise InvalidInput("some connectors could not be prepared", problems=relocate(problems, located))
+    return prepared
+
+
+def upsert_connectors(session: Session, configs: list[ConnectorConfig]) -> KindReport:
+    report = KindReport()
+    for config in configs:
+        result = connector_service.put_connector(
+            session, config.name, config.kind, config.model_dump(mode="json"), replace=True
+        )
+        getattr(report, result).append(config.name)
+    return report
+
+
+def upsert_agents(session: Session, specs: list[AgentSpec]) -> KindReport:
+    report = KindReport()
+    existing = {agent.name: agent for agent in agent_service.list_agents(session)}
+    for spec in specs:
+        agent = existing.get(spec.name)
+        if agent is None:
+            agent_service.create_agent(session, spec.name, team=spec.team, description=spec.description)
+            report.created.append(spec.name)
+        elif (agent.team, agent.description) != (spec.team, spec.description):
+            agent_service.update_agent(
+                session, spec.name, team=spec.team, clear_team=spec.team is None, description=spec.description
+            )
+            report.updated.append(spec.name)
+        else:
+            report.unchanged.append(spec.name)
+    return report
+
+
+def apply_document(
+    session: Session, document: Document, prepared: list[ConnectorConfig], located: Located, source: str
+) -> ApplyReport:
+    try:  # references first, so a typo fails before anything is written
+        policy_service.check_references(
+            session,
+            document.policies,
+            extra_agents=[a.name for a in document.agents],
+            extra_connectors=[c.name for c in document.connectors],
+        )
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
+    connectors = upsert_connectors(session, prepared)
+    agents = upsert_agents(session, document.agents)
+    if document.policies:
+        result = policy_service.apply(session, document.policies, source=source, check=False)
+        policies = PolicyReport(revision=result.revision, changed=result.changed, unchanged=result.unchanged)
+    else:
+        policies = PolicyReport(revision=policy_service.current_policies(session)[0])
+    changed = bool(
+        connectors.created or connectors.updated or agents.created or agents.updated or policies.changed
+    )
+    return ApplyReport(changed=changed, connectors=connectors, agents=agents, policies=policies)
+
+
+@router.post(
+    "/apply",
+    summary="Apply a combined document",
+    description="Upserts connectors, agents and policies by name, all or nothing. Policies may name agents "
+    "and connectors defined in the same document. openapi connectors are fetched and imported first.",
+    openapi_extra=openapi_body(Document.model_json_schema(), "The combined document, as JSON or YAML."),
+)
+async def apply(
+    request: Request,
+    source: str = Query(
+        "admin API", max_length=200, description="Where the document comes from, kept in history."
+    ),
+) -> ApplyReport:
+    document, located = await read_model(request, Document)
+    prepared = await prepare_all(document.connectors, located)
+    return await write(request, lambda s: apply_document(s, document, prepared, located, source))

@@ -1,0 +1,113 @@
+"""Document bodies (connectors, policies, the combined file): posted as JSON or YAML,
+validated with problems located by field and, for YAML, by line and column.
+
+These endpoints read the body themselves instead of declaring a pydantic body parameter,
+so `openapi_body` documents the schema for both media types by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from starlette.requests import Request
+
+from broker import yamlsource
+from broker.admin.runtime import JSON_MEDIA_TYPE, UnsupportedMediaType, is_json, media_type
+from broker.documents import check, validate
+from broker.errors import InvalidInput, Problem
+from broker.yamlsource import Located
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+YAML_MEDIA_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+async def read_body(request: Request) -> Located:
+    """The body as a loaded value; YAML bodies keep the position of every node."""
+    media = media_type(request)
+    is_yaml = media in YAML_MEDIA_TYPES
+    if not is_yaml and not is_json(media):
+        raise UnsupportedMediaType(
+            f"send the document as {JSON_MEDIA_TYPE} or application/yaml, not {media or 'no content type'}"
+        )
+    try:
+        text = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the request body is not UTF-8 text") from None
+    return yamlsource.load(text, source="the YAML body") if is_yaml else load_json(text)
+
+
+def load_json(text: str) -> Located:
+    """Parse JSON, refusing repeated keys as the YAML loader does."""
+    try:
+        return Located(json.loads(text, object_pairs_hook=_unique_keys))
+    except json.JSONDecodeError as exc:
+        problem = Problem((), exc.msg, exc.lineno, exc.colno)
+        raise InvalidInput(f"the JSON body is not valid: {exc.msg}", problems=[problem]) from None
+    except _DuplicateKey as exc:
+        message = f"duplicate key '{exc.key}'; each key may appear once"
+        raise InvalidInput(
+            f"the JSON body repeats a key: {message}", problems=[Problem((), message)]
+        ) from None
+    except RecursionError:
+        raise InvalidInput("the JSON body is nested too deeply") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+async def read_model(request: Request, model: type[M]) -> tuple[M, Located]:
+    """Read and validate a document body; also returns the source to locate later problems."""
+    located = await read_body(request)
+    return validate(model, located, source="the document"), located
+
+
+async def read_with(request: Request, validator: Callable[[Any], T]) -> tuple[T, Located]:
+    located = await read_body(request)
+    return check(validator, located, source="the document"), located
+
+
+def openapi_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """`openapi_extra` declaring a JSON or YAML request body of this JSON schema."""
+    inlined = inline_refs(schema)
+    content = {media: {"schema": inlined} for media in (JSON_MEDIA_TYPE, "application/yaml")}
+    return {"requestBody": {"required": True, "description": description, "content": content}}
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace `#/$defs/...` references by their definitions: pydantic's local `$defs` have
+    no meaning inside an OpenAPI document. Recursive definitions are cut off."""
+    defs: dict[str, Any] = schema.get("$defs", {})
+
+    def resolve(node: Any, seen: frozenset[str]) -> Any:
+        if isinstance(node, list):
+            return [resolve(item, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            target = {"type": "object"} if name in seen else resolve(defs.get(name, {}), seen | {name})
+            return {**target, **{k: resolve(v, seen) for k, v in node.items() if k != "$ref"}}
+        out = {k: resolve(v, seen) for k, v in node.items() if k != "$defs"}
+        if "oneOf" in out and isinstance(out.get("discriminator"), dict):  # its mapping points into $defs
+            out["discriminator"] = {"propertyName": out["discriminator"].get("propertyName")}
+        return out
+
+    result: dict[str, Any] = resolve(schema, frozenset())
+    return result

@@ -1,0 +1,206 @@
+"""/admin/connectors: register upstreams and see the tools they offer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from broker.admin.auth import gateway_of
+from broker.admin.bodies import openapi_body, read_with
+from broker.admin.runtime import admin_subrouter, read, utc, write
+from broker.catalog import CatalogTool, catalog_tool
+from broker.documents import relocate
+from broker.errors import Conflict, InvalidInput, Problem
+from broker.services import connectors as connector_service
+from broker.services.connectors import PutResult
+from broker.store.models import ConnectorRecord
+from connectors.base import Connector
+from connectors.errors import ConnectorError
+from connectors.registry import ConnectorConfig, ConnectorConfigAdapter, build, prepare
+
+router = admin_subrouter("connectors")
+
+_PUBLIC_HEADERS = frozenset({"accept", "accept-language", "content-type", "user-agent"})
+REDACTED = "<redacted>"
+
+
+class ToolInfo(BaseModel):
+    """A tool as agents see it on /mcp."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Qualified name, `<connector>.<tool>`; policies match this name.")
+    connector: str = Field(description="The connector offering the tool.")
+    description: str
+    input_schema: dict[str, Any] = Field(description="JSON Schema of the arguments.")
+    output_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema of structured results."
+    )
+    annotations: dict[str, Any] | None = Field(default=None, description="MCP tool annotations (hints).")
+
+
+class ConnectorSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: str = Field(
+        description="The stored kind; openapi connectors are stored as the http config they import to."
+    )
+    description: str
+    tool_count: int = Field(description="Tools offered; 0 when the connector could not be loaded.")
+    loaded: bool = Field(description="False when the stored config could not be turned into a connector.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConnectorDetail(ConnectorSummary):
+    config: dict[str, Any] = Field(description="The stored (prepared) config; header values are redacted.")
+    tools: list[ToolInfo]
+
+
+class ConnectorChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: str
+    result: PutResult = Field(description="What registering did.")
+    tools: list[str] = Field(description="Qualified names of the connector's tools.")
+
+
+def tool_info(tool: CatalogTool) -> ToolInfo:
+    spec = tool.spec
+    return ToolInfo(
+        name=tool.name,
+        connector=tool.connector,
+        description=spec.description,
+        input_schema=dict(spec.input_schema),
+        output_schema=dict(spec.output_schema) if spec.output_schema else None,
+        annotations=dict(spec.annotations) if spec.annotations else None,
+    )
+
+
+async def prepare_checked(
+    config: ConnectorConfig, loc: tuple[str | int, ...] = ()
+) -> tuple[ConnectorConfig, list[str]]:
+    """Do the registration-time work (fetch spec_url, import OpenAPI) and check the result
+    builds; returns the config to store and its qualified tool names."""
+    try:
+        prepared = await prepare(config)
+        connector = build(prepared)
+    except ConnectorError as exc:
+        raise InvalidInput(exc.message, problems=[Problem(loc, exc.message)] if loc else []) from None
+    try:
+        return prepared, [f"{prepared.name}.{spec.name}" for spec in connector.tools()]
+    finally:
+        await connector.aclose()
+
+
+def redact(config: dict[str, Any]) -> dict[str, Any]:
+    """The config with header values blanked out: they often carry upstream credentials."""
+
+    def headers(mapping: Any) -> Any:
+        if not isinstance(mapping, dict):
+            return mapping
+        return {k: v if k.lower() in _PUBLIC_HEADERS else REDACTED for k, v in mapping.items()}
+
+    out = {**config, "headers": headers(config.get("headers", {}))}
+    if isinstance(config.get("tools"), list):
+        out["tools"] = [
+            {**tool, "headers": headers(tool.get("headers", {}))} if isinstance(tool, dict) else tool
+            for tool in config["tools"]
+        ]
+    return out
+
+
+async def _loaded_tools(request: Request, record: ConnectorRecord) -> list[ToolInfo] | None:
+    """The connector's tools from the live catalog, or by building the stored config
+    when the catalog does not have it (yet); None when it cannot be built."""
+    snapshot = gateway_of(request).state.snapshot
+    if record.name in snapshot.connectors:
+        return [tool_info(t) for t in snapshot.tools.values() if t.connector == record.name]
+    try:
+        connector: Connector = build(ConnectorConfigAdapter.validate_python(record.config))
+    except Exception:  # reported as loaded=False; the gateway log has the reason
+        return None
+    try:
+        return [tool_info(catalog_tool(record.name, spec)) for spec in connector.tools()]
+    finally:
+        await connector.aclose()
+
+
+def _summary(record: ConnectorRecord, tools: list[ToolInfo] | None) -> dict[str, Any]:
+    return {
+        "name": record.name,
+        "kind": record.kind,
+        "description": str(record.config.get("description", "")),
+        "tool_count": len(tools or []),
+        "loaded": tools is not None,
+        "created_at": utc(record.created_at),
+        "updated_at": utc(record.updated_at),
+    }
+
+
+@router.get("/connectors", summary="List connectors")
+async def list_connectors(request: Request) -> list[ConnectorSummary]:
+    records = await read(request, connector_service.list_connectors)
+    return [ConnectorSummary(**_summary(r, await _loaded_tools(request, r))) for r in records]
+
+
+@router.post(
+    "/connectors",
+    summary="Register a connector",
+    description="Registers a connector config (JSON or YAML). An openapi connector's spec is fetched and "
+    "imported now, and stored as the http config it imports to. 201 when created.",
+    openapi_extra=openapi_body(
+        ConnectorConfigAdapter.json_schema(), "A connector config; `kind` selects its shape."
+    ),
+)
+async def register_connector(
+    request: Request,
+    response: Response,
+    replace: bool = Query(False, description="Replace an existing connector of the same name."),
+) -> ConnectorChange:
+    config, located = await read_with(request, ConnectorConfigAdapter.validate_python)
+    try:
+        prepared, tools = await prepare_checked(config)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
+    stored = prepared.model_dump(mode="json")
+
+    def put(session: Session) -> PutResult:
+        return connector_service.put_connector(session, prepared.name, prepared.kind, stored, replace=replace)
+
+    result = await write(request, put)
+    if result == "created":
+        response.status_code = 201
+    return ConnectorChange(name=prepared.name, kind=prepared.kind, result=result, tools=tools)
+
+
+@router.get("/connectors/{name}", summary="Show a connector: its stored config and tools")
+async def show_connector(request: Request, name: str) -> ConnectorDetail:
+    record = await read(request, lambda s: connector_service.get_connector(s, name))
+    tools = await _loaded_tools(request, record)
+    return ConnectorDetail(**_summary(record, tools), config=redact(record.config), tools=tools or [])
+
+
+@router.get("/connectors/{name}/tools", summary="List a connector's tools")
+async def connector_tools(request: Request, name: str) -> list[ToolInfo]:
+    record = await read(request, lambda s: connector_service.get_connector(s, name))
+    tools = await _loaded_tools(request, record)
+    if tools is None:
+        raise Conflict(
+            f"connector '{name}' is registered but cannot be loaded; register it again with replace"
+        )
+    return tools
+
+
+@router.delete("/connectors/{name}", status_code=204, summary="Remove a connector")
+async def delete_connector(request: Request, name: str) -> Response:
+    await write(request, lambda s: connector_service.delete_connector(s, name))
+    return Response(status_code=204)
