@@ -1,0 +1,45 @@
+"""`broker serve`, `broker migrate` and `broker demo`: run the gateway itself."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from sqlalchemy.engine import make_url
+
+from broker.cli.context import Context, Subcommands, command
+from broker.settings import Settings
+
+
+def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.ArgumentParser) -> None:
+    parser = command(commands, leaf, "serve", serve, "run the gateway (settings from BROKER_* variables)")
+    parser.add_argument("--host", help="listen address (default BROKER_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="listen port (default BROKER_PORT or 8000)")
+    command(commands, leaf, "migrate", migrate, "create or upgrade the database schema (BROKER_DATABASE_URL)")
+    command(commands, leaf, "demo", demo, "run a local demo: gateway, demo upstreams, agents and policies")
+
+
+def serve(ctx: Context) -> int:
+    import uvicorn
+
+    from broker.app import create_app
+
+    overrides = {k: v for k, v in (("host", ctx.args.host), ("port", ctx.args.port)) if v is not None}
+    settings = Settings(**overrides)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0
+
+
+def migrate(ctx: Context) -> int:
+    from broker.store.migrate import upgrade
+
+    url = Settings().database_url
+    upgrade(url)
+    ctx.out.line(f"the database at {make_url(url).render_as_string(hide_password=True)} is up to date")
+    return 0
+
+
+def demo(ctx: Context) -> int:
+    run = importlib.import_module("broker.demo.run")  # imported late: it pulls in the demo upstreams
+    code = run.main()
+    return code if isinstance(code, int) else 0
