@@ -25,7 +25,8 @@ from broker.pipeline import Next, ToolCall
 from connectors.base import ToolOutput
 
 CONTEXT_HEADER = "mcp-context"
-LIST_TTL_MS = 60_000
+LIST_TTL_MS = 10_000
+"""How long a client may reuse its tools/list: short, since a policy change should show quickly."""
 _CONTENT_BLOCK: TypeAdapter[types.ContentBlock] = TypeAdapter(types.ContentBlock)
 
 
