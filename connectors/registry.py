@@ -1,0 +1,59 @@
+"""Connector configs of every kind, and the two steps from a config to a running connector.
+
+1. `prepare` runs once, when an operator registers a connector: it does whatever needs the
+   network and returns a self-contained config. An `openapi` config comes back as the
+   `http` config it imports to (tools, schemas and base URL spelled out), so what the
+   broker stores is exactly what was reviewed: tool names stay stable across restarts and
+   upgrades, and nothing is fetched again. To pick up a changed document, register again.
+2. `build` runs at every startup on the stored config (`ConnectorConfigAdapter` reads it
+   back from JSON) and needs no network. It also accepts an `openapi` config with an
+   inline `spec` (convenient in YAML files), converting it on the spot.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeAlias, assert_never
+
+import httpx
+from pydantic import Field, TypeAdapter
+
+from connectors.base import Connector
+from connectors.errors import ConnectorConfigError
+from connectors.http import HttpConnector, HttpConnectorConfig
+from connectors.openapi import OpenAPIConnectorConfig, openapi_to_http, resolve_openapi
+
+ConnectorConfig: TypeAlias = Annotated[
+    HttpConnectorConfig | OpenAPIConnectorConfig, Field(discriminator="kind")
+]
+"""Any connector's config, told apart by its `kind`."""
+
+ConnectorConfigAdapter: TypeAdapter[ConnectorConfig] = TypeAdapter(ConnectorConfig)
+"""Validates and dumps configs (Python or JSON); its `json_schema()` is the admin API schema."""
+
+
+async def prepare(
+    config: ConnectorConfig, *, transport: httpx.AsyncBaseTransport | None = None
+) -> ConnectorConfig:
+    """Resolve at registration what needs the network; the result builds without it.
+
+    Raises ConnectorConfigError with a message for the operator.
+    """
+    if isinstance(config, OpenAPIConnectorConfig):
+        return await resolve_openapi(config, transport=transport)
+    return config
+
+
+def build(config: ConnectorConfig, transport: httpx.AsyncBaseTransport | None = None) -> Connector:
+    """The connector for a prepared config, without touching the network.
+
+    `transport` (owned by the caller) replaces the network for HTTP-based connectors.
+    Raises ConnectorConfigError when the config still needs `prepare`.
+    """
+    if isinstance(config, HttpConnectorConfig):
+        return HttpConnector(config, transport=transport)
+    if isinstance(config, OpenAPIConnectorConfig):
+        return HttpConnector(openapi_to_http(config), transport=transport)
+    assert_never(config)
+
+
+__all__ = ["ConnectorConfig", "ConnectorConfigAdapter", "ConnectorConfigError", "build", "prepare"]
