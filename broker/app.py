@@ -84,7 +84,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _transport_security(settings: Settings) -> TransportSecuritySettings:
     """DNS-rebinding protection: only our own names in Host, only known browser Origins."""
     public = urlsplit(settings.resolved_public_url)
-    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", public.netloc, *settings.allowed_hosts]
+    hosts = [
+        "127.0.0.1:*",
+        "localhost:*",
+        "[::1]:*",
+        "127.0.0.1",
+        "localhost",
+        public.netloc,
+        *settings.allowed_hosts,
+    ]
     origins = [
         "http://127.0.0.1:*",
         "http://localhost:*",

@@ -62,7 +62,9 @@ def catalog_tool(connector: str, spec: ToolSpec) -> CatalogTool:
         connector=connector,
         spec=spec,
         definition=definition,
-        validator=Draft202012Validator(dict(spec.input_schema), format_checker=Draft202012Validator.FORMAT_CHECKER),
+        validator=Draft202012Validator(
+            dict(spec.input_schema), format_checker=Draft202012Validator.FORMAT_CHECKER
+        ),
     )
 
 

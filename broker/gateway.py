@@ -27,7 +27,9 @@ class Gateway:
     pipeline: Next = field(init=False)
 
     def __post_init__(self) -> None:
-        audit_stage = Audit(self.audit, self.metrics, self.settings.audit_hash_key.get_secret_value().encode())
+        audit_stage = Audit(
+            self.audit, self.metrics, self.settings.audit_hash_key.get_secret_value().encode()
+        )
         self.pipeline = tool_pipeline(audit_stage)
 
     @classmethod
@@ -43,7 +45,9 @@ class Gateway:
             queue_limit=settings.audit_queue_limit,
         )
         state = StateManager(sessions, poll_seconds=settings.state_poll_seconds)
-        return cls(settings=settings, engine=engine, sessions=sessions, metrics=metrics, audit=audit, state=state)
+        return cls(
+            settings=settings, engine=engine, sessions=sessions, metrics=metrics, audit=audit, state=state
+        )
 
     async def start(self) -> None:
         await self.state.start()

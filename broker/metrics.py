@@ -27,5 +27,7 @@ class Metrics:
             "broker_audit_records_written", "Audit records stored", registry=self.registry
         )
         self.audit_write_errors = Counter(
-            "broker_audit_write_errors", "Failed attempts to store a batch of audit records", registry=self.registry
+            "broker_audit_write_errors",
+            "Failed attempts to store a batch of audit records",
+            registry=self.registry,
         )

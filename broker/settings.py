@@ -16,7 +16,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default="sqlite:///broker.db",
-        description="SQLAlchemy URL; a SQLite file by default, postgresql+psycopg://... for several instances.",
+        description="SQLAlchemy URL: a SQLite file by default; postgresql+psycopg://... for many instances.",
     )
     admin_token: SecretStr | None = Field(
         default=None,
@@ -30,19 +30,23 @@ class Settings(BaseSettings):
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Extra Host header values accepted on /mcp (DNS-rebinding protection), e.g. 'broker.example.com'.",
+        description="Extra Host values accepted on /mcp (DNS-rebinding guard), e.g. 'broker.example.com'.",
     )
     allowed_origins: list[str] = Field(
         default_factory=list, description="Extra browser Origins accepted on /mcp."
     )
-    max_request_bytes: int = Field(default=1024 * 1024, gt=0, description="Largest MCP request body accepted.")
+    max_request_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Largest MCP request body accepted."
+    )
     auto_migrate: bool = Field(default=True, description="Apply database migrations when the gateway starts.")
     state_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often an instance checks the database for changes made by others."
     )
     audit_batch_size: int = Field(default=500, gt=0)
     audit_flush_seconds: float = Field(default=0.5, gt=0)
-    audit_queue_limit: int = Field(default=100_000, gt=0, description="Records held in memory before calls wait.")
+    audit_queue_limit: int = Field(
+        default=100_000, gt=0, description="Records held in memory before calls wait."
+    )
     audit_hash_key: SecretStr = Field(
         default=SecretStr("tool-broker-default-audit-key"),
         description="HMAC key for argument fingerprints in audit records; set your own in production.",

@@ -89,7 +89,10 @@ class StateManager:
                 if expires_at is not None and expires_at.tzinfo is None:
                     expires_at = expires_at.replace(tzinfo=UTC)
                 keys[key_hash] = KeyEntry(AgentIdentity(agent_id, name, team), prefix, expires_at)
-            configs = [(r.name, r.config) for r in session.scalars(select(ConnectorRecord).order_by(ConnectorRecord.name))]
+            configs = [
+                (r.name, r.config)
+                for r in session.scalars(select(ConnectorRecord).order_by(ConnectorRecord.name))
+            ]
         return revision, policy_revision, PolicySet(policy_list, version=policy_revision), keys, configs
 
     async def _assemble(

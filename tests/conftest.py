@@ -98,7 +98,9 @@ def postgres_url() -> Iterator[str]:
     try:
         admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is required at {POSTGRES_ADMIN_URL} for this test and is not reachable: {exc}")
+        pytest.fail(
+            f"PostgreSQL is required at {POSTGRES_ADMIN_URL} for this test and is not reachable: {exc}"
+        )
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
         try:

@@ -66,7 +66,12 @@ def _provision(url: str, admin_token: str, document: dict[str, Any]) -> dict[str
             agents.append(
                 {"name": name, "team": agent.get("team"), "key": key, "tools": _visible_tool_names(tools)}
             )
-    return {"mcp_url": f"{url}/mcp", "admin_url": f"{url}/admin", "admin_token": admin_token, "agents": agents}
+    return {
+        "mcp_url": f"{url}/mcp",
+        "admin_url": f"{url}/admin",
+        "admin_token": admin_token,
+        "agents": agents,
+    }
 
 
 def _visible_tool_names(listing: dict[str, Any]) -> list[str]:
@@ -75,7 +80,9 @@ def _visible_tool_names(listing: dict[str, Any]) -> list[str]:
 
 def _check(response: httpx.Response) -> Any:
     if response.is_error:
-        raise SystemExit(f"demo set-up failed: {response.request.method} {response.request.url.path}: {response.text}")
+        raise SystemExit(
+            f"demo set-up failed: {response.request.method} {response.request.url.path}: {response.text}"
+        )
     return response.json()
 
 

@@ -7,6 +7,7 @@ hidden tool is JSON-RPC -32602, every other failure an `isError` result the mode
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,8 @@ from broker.mcp.auth import agent_from_token
 from broker.pipeline import Next, ToolCall
 from connectors.base import ToolOutput
 
+log = logging.getLogger("broker.mcp")
+
 CONTEXT_HEADER = "mcp-context"
 LIST_TTL_MS = 10_000
 """How long a client may reuse its tools/list: short, since a policy change should show quickly."""
@@ -38,7 +41,9 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
         tools = snapshot().visible_tools(agent, _narrowing(ctx))
         return types.ListToolsResult(tools=tools, ttl_ms=LIST_TTL_MS, cache_scope="private")
 
-    async def on_call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def on_call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         call = ToolCall(
             request_id=str(uuid.uuid4()),
             agent=_caller(),
@@ -52,7 +57,9 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
         except UnknownTool as exc:
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
         except ToolCallError as exc:
-            return types.CallToolResult(content=[types.TextContent(type="text", text=exc.message)], is_error=True)
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=exc.message)], is_error=True
+            )
         return _to_result(output)
 
     return Server(
@@ -81,6 +88,10 @@ def _narrowing(ctx: ServerRequestContext[Any]) -> frozenset[str] | None:
     if raw is None:
         return None
     return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _error_result(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
 
 
 def _to_result(output: ToolOutput) -> types.CallToolResult:

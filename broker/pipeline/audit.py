@@ -24,22 +24,19 @@ class Audit:
 
     async def __call__(self, call: ToolCall, call_next: Next) -> ToolOutput:
         started = time.perf_counter()
-        error: ToolCallError | None = None
         try:
             output = await call_next(call)
         except ToolCallError as exc:
-            error = exc
+            await self._record(call, exc.outcome, exc.audit_message, started)
             raise
-        finally:
-            elapsed = time.perf_counter() - started
-            if error is not None:
-                outcome = error.outcome
-            else:
-                outcome = "tool_error" if output.is_error else "ok"
-            await self._record(call, outcome, error, elapsed)
+        except Exception:
+            await self._record(call, "internal_error", "the gateway failed unexpectedly", started)
+            raise
+        await self._record(call, "tool_error" if output.is_error else "ok", None, started)
         return output
 
-    async def _record(self, call: ToolCall, outcome: str, error: ToolCallError | None, elapsed: float) -> None:
+    async def _record(self, call: ToolCall, outcome: str, error: str | None, started: float) -> None:
+        elapsed = time.perf_counter() - started
         decision = call.decision
         # Unknown tools are logged under a fixed label so metric cardinality stays bounded.
         tool_label = call.tool_name if call.tool is not None else "(unknown)"
@@ -55,7 +52,7 @@ class Audit:
                 decision="allow" if decision is not None and decision.allowed else "deny",
                 reason=decision.reason if decision is not None else "",
                 outcome=outcome,
-                error=error.audit_message if error is not None else None,
+                error=error,
                 latency_ms=round(elapsed * 1000, 3),
                 arguments_hash=fingerprint(self._hash_key, call.arguments) if call.arguments else None,
                 argument_names=sorted(call.arguments)[:50],

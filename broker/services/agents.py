@@ -77,7 +77,9 @@ def delete_agent(session: Session, name: str) -> None:
     bump(session)
 
 
-def create_key(session: Session, agent_name: str, label: str = "", expires_at: datetime | None = None) -> IssuedKey:
+def create_key(
+    session: Session, agent_name: str, label: str = "", expires_at: datetime | None = None
+) -> IssuedKey:
     agent = get_agent(session, agent_name)
     clear = keys.new_key()
     record = ApiKey(
@@ -96,7 +98,9 @@ def create_key(session: Session, agent_name: str, label: str = "", expires_at: d
 
 def list_keys(session: Session, agent_name: str) -> list[ApiKey]:
     agent = get_agent(session, agent_name)
-    return list(session.scalars(select(ApiKey).where(ApiKey.agent_id == agent.id).order_by(ApiKey.created_at)))
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.agent_id == agent.id).order_by(ApiKey.created_at))
+    )
 
 
 def get_key(session: Session, agent_name: str, key_id: str) -> ApiKey:
@@ -105,7 +109,9 @@ def get_key(session: Session, agent_name: str, key_id: str) -> ApiKey:
         select(ApiKey).where(ApiKey.agent_id == agent.id, (ApiKey.id == key_id) | (ApiKey.prefix == key_id))
     )
     if record is None:
-        raise NotFound(f"agent '{agent_name}' has no key '{key_id}'; `broker keys list {agent_name}` shows its keys")
+        raise NotFound(
+            f"agent '{agent_name}' has no key '{key_id}'; `broker keys list {agent_name}` shows its keys"
+        )
     return record
 
 

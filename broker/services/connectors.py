@@ -26,7 +26,9 @@ def get_connector(session: Session, name: str) -> ConnectorRecord:
 PutResult = Literal["created", "updated", "unchanged"]
 
 
-def put_connector(session: Session, name: str, kind: str, config: dict[str, Any], *, replace: bool) -> PutResult:
+def put_connector(
+    session: Session, name: str, kind: str, config: dict[str, Any], *, replace: bool
+) -> PutResult:
     """Store a connector; returns "created", "updated" or "unchanged"."""
     record = session.get(ConnectorRecord, name)
     if record is None:

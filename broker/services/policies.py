@@ -45,7 +45,11 @@ def history(session: Session, limit: int = 50) -> list[PolicyRevision]:
 
 
 def check_references(
-    session: Session, policies: Sequence[Policy], *, extra_agents: Iterable[str] = (), extra_connectors: Iterable[str] = ()
+    session: Session,
+    policies: Sequence[Policy],
+    *,
+    extra_agents: Iterable[str] = (),
+    extra_connectors: Iterable[str] = (),
 ) -> None:
     """Refuse policies that name agents or connectors that do not exist (typos grant nothing silently)."""
     agents = set(session.scalars(select(Agent.name))) | set(extra_agents)
@@ -55,7 +59,10 @@ def check_references(
         for j, agent in enumerate(policy.agents):
             if agent not in agents:
                 problems.append(
-                    Problem(("policies", i, "agents", j), f"no agent named '{agent}'; create it first or fix the name")
+                    Problem(
+                        ("policies", i, "agents", j),
+                        f"no agent named '{agent}'; create it first or fix the name",
+                    )
                 )
         patterns: list[tuple[tuple[str | int, ...], str]] = [
             (("policies", i, "allow", j), p) for j, p in enumerate(policy.allow)
@@ -66,12 +73,19 @@ def check_references(
             prefix = pattern.split(".", 1)[0]
             if "." in pattern and not any(ch in prefix for ch in "*?[") and prefix not in connectors:
                 known = ", ".join(sorted(connectors)) or "none yet"
-                problems.append(Problem(loc, f"'{pattern}' names connector '{prefix}', which is not registered (known: {known})"))
+                problems.append(
+                    Problem(
+                        loc,
+                        f"'{pattern}' names connector '{prefix}', which is not registered (known: {known})",
+                    )
+                )
     if problems:
         raise InvalidInput("the policies refer to things that do not exist", problems=problems)
 
 
-def apply(session: Session, incoming: Sequence[Policy], *, source: str = "", check: bool = True) -> ApplyResult:
+def apply(
+    session: Session, incoming: Sequence[Policy], *, source: str = "", check: bool = True
+) -> ApplyResult:
     """Insert or replace the named policies; other policies stay. No change, no new revision."""
     names = [p.name for p in incoming]
     duplicates = sorted({n for n in names if names.count(n) > 1})

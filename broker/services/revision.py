@@ -10,7 +10,9 @@ from broker.store.models import StateRevision
 
 def bump(session: Session) -> None:
     """Mark the stored state as changed; instances reload when they see a new revision."""
-    session.execute(update(StateRevision).where(StateRevision.id == 1).values(revision=StateRevision.revision + 1))
+    session.execute(
+        update(StateRevision).where(StateRevision.id == 1).values(revision=StateRevision.revision + 1)
+    )
 
 
 def current(session: Session) -> int:

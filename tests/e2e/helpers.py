@@ -26,9 +26,11 @@ async def mcp_client(
     all_headers = dict(headers or {})
     if key is not None:
         all_headers["Authorization"] = f"Bearer {key}"
-    async with httpx2.AsyncClient(headers=all_headers, timeout=30) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode=mode, cache=None) as client:
-            yield client
+    async with (
+        httpx2.AsyncClient(headers=all_headers, timeout=30) as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode, cache=None) as client,
+    ):
+        yield client
 
 
 def demo_document(weather_url: str, crm_url: str) -> dict[str, Any]:

@@ -23,7 +23,9 @@ ANALYST_TOOLS = ["crm.list_companies", "crm.list_deals", "crm.get_top_customers"
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_each_agent_lists_only_its_granted_tools_in_a_stable_order(demo: DemoCatalog, mode: str) -> None:
+async def test_each_agent_lists_only_its_granted_tools_in_a_stable_order(
+    demo: DemoCatalog, mode: str
+) -> None:
     for key, expected in ((demo.support_key, SUPPORT_TOOLS), (demo.analyst_key, ANALYST_TOOLS)):
         async with mcp_client(demo.gateway.mcp_url, key, mode=mode) as client:
             first = await client.list_tools()
@@ -36,7 +38,9 @@ async def test_each_agent_lists_only_its_granted_tools_in_a_stable_order(demo: D
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_tool_definitions_carry_schema_description_and_annotations(demo: DemoCatalog, mode: str) -> None:
+async def test_tool_definitions_carry_schema_description_and_annotations(
+    demo: DemoCatalog, mode: str
+) -> None:
     async with mcp_client(demo.gateway.mcp_url, demo.support_key, mode=mode) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
     current = tools["weather.current"]
@@ -68,7 +72,9 @@ async def test_a_hidden_tool_is_an_unknown_tool(demo: DemoCatalog, mode: str) ->
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_a_call_outside_the_policy_constraints_is_denied_with_the_reason(demo: DemoCatalog, mode: str) -> None:
+async def test_a_call_outside_the_policy_constraints_is_denied_with_the_reason(
+    demo: DemoCatalog, mode: str
+) -> None:
     async with mcp_client(demo.gateway.mcp_url, demo.analyst_key, mode=mode) as client:
         denied = await client.call_tool("weather.forecast", {"city": "Tokyo", "days": 7})
         allowed = await client.call_tool("weather.forecast", {"city": "Tokyo", "days": 5})

@@ -31,7 +31,9 @@ def post_mcp(gateway: RunningGateway, headers: dict[str, str], body: object = LI
     "authorization",
     [None, "Bearer", "Bearer nonsense", f"Bearer {keys.KEY_PREFIX}{'x' * 40}", "Basic dXNlcjpwYXNz"],
 )
-def test_missing_or_bad_keys_get_401_with_the_spec_challenge(demo: DemoCatalog, authorization: str | None) -> None:
+def test_missing_or_bad_keys_get_401_with_the_spec_challenge(
+    demo: DemoCatalog, authorization: str | None
+) -> None:
     headers = {"Authorization": authorization} if authorization is not None else {}
     response = post_mcp(demo.gateway, headers)
     assert response.status_code == 401
