@@ -1,0 +1,76 @@
+"""The audit writer keeps every record: batched off the request path, drained on shutdown,
+held and retried while the database is unavailable."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from broker.audit.writer import AuditEntry, AuditWriter
+from broker.metrics import Metrics
+from broker.store.db import make_engine, make_sessionmaker
+from broker.store.migrate import upgrade
+from broker.store.models import AuditRecord
+
+
+def entry(n: int) -> AuditEntry:
+    return AuditEntry(
+        ts=datetime.now(UTC),
+        request_id=f"req-{n}",
+        agent="bot",
+        team=None,
+        tool="weather.current",
+        decision="allow",
+        reason="granted",
+        outcome="ok",
+        error=None,
+        latency_ms=1.0,
+        arguments_hash=None,
+        argument_names=["city"],
+        policy_revision=1,
+    )
+
+
+def count(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(AuditRecord)) or 0
+
+
+def writer_for(sessions: sessionmaker[Session], metrics: Metrics) -> AuditWriter:
+    return AuditWriter(sessions, metrics, batch_size=100, flush_seconds=0.05, queue_limit=10_000)
+
+
+async def test_records_are_written_in_batches_and_drained_on_shutdown(database_url: str) -> None:
+    upgrade(database_url)
+    sessions = make_sessionmaker(make_engine(database_url))
+    metrics = Metrics()
+    writer = writer_for(sessions, metrics)
+    writer.start()
+    for n in range(2500):
+        await writer.record(entry(n))
+    await writer.close()  # immediately: most records are still queued
+    assert count(sessions) == 2500
+    with sessions() as session:
+        ids = set(session.scalars(select(AuditRecord.request_id)))
+    assert ids == {f"req-{n}" for n in range(2500)}
+
+
+async def test_records_wait_for_the_database_to_come_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'later' / 'audit.db'}"  # the folder does not exist yet
+    sessions = make_sessionmaker(make_engine(url))
+    metrics = Metrics()
+    writer = writer_for(sessions, metrics)
+    writer.start()
+    for n in range(10):
+        await writer.record(entry(n))
+    await asyncio.sleep(0.3)
+    assert (metrics.registry.get_sample_value("broker_audit_write_errors_total") or 0) >= 1  # it tried
+
+    (tmp_path / "later").mkdir()
+    upgrade(url)
+    await writer.close()
+    assert count(sessions) == 10
