@@ -33,7 +33,7 @@ def tail(ctx: Context) -> int:
     filters = {"agent": args.agent, "tool": args.tool, "outcome": args.outcome}
     records = _fetch(ctx, limit=max(1, min(args.lines, PAGE)), **filters)
     if not ctx.out.as_json:
-        ctx.out.line(_row(["time", "agent", "tool", "outcome", "ms", "reason"]))
+        ctx.out.line(_row(["TIME", "AGENT", "TOOL", "OUTCOME", "MS", "REASON"]))
     last = _print(ctx, records)
     while args.follow:
         time.sleep(args.interval)
