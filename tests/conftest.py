@@ -56,17 +56,18 @@ class RunningGateway:
 
 def start_gateway(database_url: str, **overrides: object) -> tuple[BackgroundServer, RunningGateway]:
     port = free_port()
-    settings = Settings(
-        database_url=database_url,
-        admin_token=SecretStr(ADMIN_TOKEN),
-        port=port,
-        state_poll_seconds=0.2,
-        audit_flush_seconds=0.05,
-        **overrides,  # type: ignore[arg-type]
-    )
+    options: dict[str, object] = {
+        "database_url": database_url,
+        "admin_token": SecretStr(ADMIN_TOKEN),
+        "port": port,
+        "state_poll_seconds": 0.2,
+        "audit_flush_seconds": 0.05,
+    }
+    settings = Settings(**{**options, **overrides})  # type: ignore[arg-type]
     server = BackgroundServer(create_app(settings), port=port, startup_timeout=30).start()
-    admin = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30)
-    return server, RunningGateway(server.url, ADMIN_TOKEN, admin, database_url, settings)
+    token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    admin = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return server, RunningGateway(server.url, token, admin, database_url, settings)
 
 
 @pytest.fixture

@@ -58,6 +58,7 @@ class AuditWriter:
         self._task: asyncio.Task[None] | None = None
         self._pending: list[dict[str, Any]] = []
         self._inflight: asyncio.Future[bool] | None = None
+        self._flush_lock = asyncio.Lock()  # one batch in flight, whoever asks for it
 
     async def record(self, entry: AuditEntry) -> None:
         try:
@@ -85,8 +86,8 @@ class AuditWriter:
     async def flush(self) -> None:
         """Write what is queued now (used by the admin API so `audit tail` sees fresh records)."""
         self._take_all()
-        if self._pending:
-            await self._flush()
+        while self._pending and await self._flush():
+            pass
 
     async def _run(self) -> None:
         backoff = self._flush_seconds
@@ -107,16 +108,19 @@ class AuditWriter:
             self._pending.append(asdict(self._queue.get_nowait()))
 
     async def _flush(self) -> bool:
-        batch = self._pending[: self._batch_size * 4]
-        try:
-            await asyncio.to_thread(self._write, batch)
-        except Exception:
-            self._metrics.audit_write_errors.inc()
-            log.exception("could not store %d audit records; will retry", len(batch))
-            return False
-        del self._pending[: len(batch)]
-        self._metrics.audit_written.inc(len(batch))
-        return True
+        async with self._flush_lock:
+            batch = self._pending[: self._batch_size * 4]
+            if not batch:
+                return True
+            try:
+                await asyncio.to_thread(self._write, batch)
+            except Exception:
+                self._metrics.audit_write_errors.inc()
+                log.exception("could not store %d audit records; will retry", len(batch))
+                return False
+            del self._pending[: len(batch)]
+            self._metrics.audit_written.inc(len(batch))
+            return True
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with self._sessions.begin() as session:
