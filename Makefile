@@ -3,7 +3,7 @@
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
-UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+UV := $(shell uv --version >/dev/null 2>&1 && command -v uv || echo .tools/bin/uv)
 VENV := .venv
 BIN := $(VENV)/bin
 
