@@ -1,0 +1,161 @@
+"""Set-up for the tool-path benchmark: server processes, a scratch database and its seed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+SERVE = Path(__file__).with_name("_serve.py")
+ROOT = SERVE.parents[1]
+
+
+class Child:
+    """One bench/_serve.py process in its own session (a Ctrl-C reaches only the benchmark)."""
+
+    def __init__(self, name: str, workdir: Path, *args: str) -> None:
+        self.name = name
+        port_file = workdir / f"{name}.port"
+        port_file.unlink(missing_ok=True)
+        command = [sys.executable, str(SERVE), name, "--port-file", str(port_file), *args]
+        self.process = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+        self.pid = self.process.pid
+        try:
+            self.url = f"http://127.0.0.1:{self._wait_for_port(port_file)}"
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_for_port(self, port_file: Path, timeout: float = 30.0) -> int:
+        deadline = time.monotonic() + timeout
+        while not port_file.exists():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited during start-up (code {self.process.returncode})")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not start within {timeout:g}s")
+            time.sleep(0.02)
+        return int(port_file.read_text())
+
+    def _wait_healthy(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2, trust_env=False).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited during start-up (code {self.process.returncode})")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not answer /healthz within {timeout:g}s")
+            time.sleep(0.05)
+
+    def signal(self, signum: int) -> None:
+        if self.process.poll() is None:
+            os.kill(self.pid, signum)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM (graceful: the gateway flushes its audit queue), wait; SIGKILL if it hangs."""
+        if self.process.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                print(f"{self.name} did not stop within {timeout:g}s; killing it", file=sys.stderr)
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str | None, workdir: Path) -> Iterator[str]:
+    """A fresh SQLite file in `workdir`, or a scratch PostgreSQL database dropped afterwards."""
+    if admin_url is None:
+        yield f"sqlite:///{workdir / 'bench.db'}"
+        return
+    base = make_url(admin_url)
+    if base.get_backend_name() != "postgresql":
+        raise SystemExit("--database-url must be a postgresql+psycopg:// URL (SQLite is the default)")
+    name = f"tool_broker_bench_{secrets.token_hex(4)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def seed(database_url: str, upstream_url: str) -> str:
+    """Migrate; register the weather connector, agent `bench`, its key and a policy; return the key."""
+    from broker.services import agents, connectors, policies
+    from broker.store.db import make_engine, make_sessionmaker
+    from broker.store.migrate import upgrade
+    from policies import Policy
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    tool = {
+        "name": "current",
+        "description": "Current weather in a city",
+        "method": "GET",
+        "path": "/v1/current",
+        "query": ["city"],
+        "input_schema": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "minLength": 1, "maxLength": 100}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+    }
+    config = {"kind": "http", "name": "weather", "base_url": upstream_url, "tools": [tool]}
+    try:
+        with sessions.begin() as session:
+            connectors.put_connector(session, "weather", "http", config, replace=False)
+            agents.create_agent(session, "bench")
+            key = agents.create_key(session, "bench").key
+        with sessions.begin() as session:
+            policies.apply(session, [Policy(name="bench", agents=["bench"], allow=["weather.*"])])
+    finally:
+        engine.dispose()
+    return key
+
+
+def count_audit_records(database_url: str) -> dict[str, int]:
+    """Stored audit records by outcome."""
+    from broker.store.db import make_engine
+    from broker.store.models import AuditRecord
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            query = select(AuditRecord.outcome, func.count()).group_by(AuditRecord.outcome)
+            return {outcome: count for outcome, count in connection.execute(query)}
+    finally:
+        engine.dispose()
+
+
+def tool_call_counter(gateway_url: str) -> dict[str, float]:
+    """broker_tool_calls_total from /metrics, summed by outcome."""
+    body = httpx.get(f"{gateway_url}/metrics", timeout=10, trust_env=False).text
+    totals: dict[str, float] = {}
+    for line in body.splitlines():
+        if line.startswith("broker_tool_calls_total{"):
+            labels, value = line.rsplit(" ", 1)
+            outcome = labels.split('outcome="', 1)[1].split('"', 1)[0]
+            totals[outcome] = totals.get(outcome, 0.0) + float(value)
+    return totals

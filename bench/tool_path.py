@@ -1,0 +1,256 @@
+"""Tool-path benchmark: MCP tools/call latency and throughput, direct vs through the gateway.
+
+Run it from the project root:
+
+    .venv/bin/python bench/tool_path.py                       # SQLite, 0 ms upstream, levels 1,16,64
+    .venv/bin/python bench/tool_path.py --requests 5000 --upstream-latency-ms 20
+    .venv/bin/python bench/tool_path.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+What it does: starts the demo weather upstream and the gateway, each in its own process with one
+uvicorn worker on 127.0.0.1, seeds a fresh database (a SQLite file in a temp dir, or a scratch
+PostgreSQL database created and dropped on the server given by --database-url) with a `weather`
+HTTP connector, an agent, a key and a policy allowing `weather.*`. Then, per concurrency level, it
+drives closed-loop load from lean httpx clients (one keep-alive connection per worker):
+  - direct:  GET /v1/current?city=... on the upstream;
+  - gateway: raw JSON-RPC `tools/call weather.current` POSTs to /mcp in the stateless
+             2026-07-28 protocol, with the headers and `_meta` the mcp SDK client sends.
+Each answer is checked (HTTP 200; for the gateway a JSON-RPC result with isError false);
+anything else counts as an error, and there should be none.
+
+What the numbers mean: p50/p90/p99 are per-request latencies seen by the client in ms; req/s is
+answered requests over the phase's wall time; "added at p50" is gateway p50 minus direct p50, the
+gateway's cost per call at the median (auth, policy, validation, second HTTP hop, audit, metrics,
+MCP transport). CPU ms/req is the CPU time each process used during the phase divided by the
+requests: the gateway's own per-call work, independent of queueing. All three processes share
+the machine's cores, so at high concurrency throughput is bounded by CPU, not by waiting; with
+a 0 ms upstream the gateway's cost is most visible. At the end the gateway's /metrics counter
+and, after a graceful shutdown, the stored audit records are compared with the calls sent.
+
+--profile records the gateway with py-spy if it is installed (it is never installed for you);
+--cprofile PATH profiles the gateway's event-loop thread during the measured gateway phases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import pstats
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from types import FrameType
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._load import (
+    PROTOCOL,
+    Phase,
+    direct_sender,
+    gateway_sender,
+    make_client,
+    run_phase,
+)
+from bench._setup import Child, count_audit_records, scratch_database, seed, tool_call_counter
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--requests", type=int, default=2000, help="measured requests per level and target")
+    parser.add_argument("--levels", default="1,16,64", help="comma-separated concurrency levels")
+    parser.add_argument("--warmup", type=int, default=200, help="warm-up requests per phase (min 2x level)")
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="time bound of each phase")
+    parser.add_argument("--upstream-latency-ms", type=float, default=0.0, help="weather app's added delay")
+    parser.add_argument("--database-url", help="PostgreSQL server URL (a scratch database is made there)")
+    parser.add_argument("--profile", action="store_true", help="record the gateway with py-spy if installed")
+    parser.add_argument("--cprofile", metavar="PATH", help="write a cProfile of the gateway phases to PATH")
+    args = parser.parse_args(argv)
+    args.levels = [int(level) for level in args.levels.split(",") if level.strip()]
+    if not args.levels or min(args.levels) < 1 or args.requests < 1:
+        parser.error("--levels and --requests must be positive")
+    return args
+
+
+async def measure(
+    args: argparse.Namespace, upstream: Child, gateway: Child, key: str
+) -> tuple[list[Phase], int]:
+    """All phases, direct then gateway per level; returns them and the tools/call count sent."""
+    phases: list[Phase] = []
+    sent_to_gateway = 0
+    next_id = 1
+    pids = {"gateway": gateway.pid, "upstream": upstream.pid}
+    for concurrency in args.levels:
+        for target in ("direct", "gateway"):
+            url = upstream.url if target == "direct" else gateway.url
+            async with contextlib.AsyncExitStack() as clients:
+                pool = [await clients.enter_async_context(make_client(url)) for _ in range(concurrency)]
+                senders = [direct_sender(c) if target == "direct" else gateway_sender(c, key) for c in pool]
+                warm = max(args.warmup, 2 * concurrency)
+                warmup = await run_phase(
+                    Phase(target, concurrency), senders, requests=warm, max_seconds=args.max_seconds,
+                    pids=pids, first_id=next_id,
+                )  # fmt: skip
+                next_id += warm
+                profiling = args.cprofile and target == "gateway"
+                if profiling:
+                    gateway.signal(signal.SIGUSR1)
+                phase = await run_phase(
+                    Phase(target, concurrency), senders, requests=args.requests, max_seconds=args.max_seconds,
+                    pids=pids, first_id=next_id,
+                )  # fmt: skip
+                if profiling:
+                    gateway.signal(signal.SIGUSR2)
+                next_id += args.requests
+                phase.errors += warmup.errors
+                phase.first_error = phase.first_error or warmup.first_error
+            if target == "gateway":
+                sent_to_gateway += warmup.requests + phase.requests + phase.errors  # errors: warm-up's too
+            phases.append(phase)
+            done = f"{phase.requests} requests in {phase.seconds:.1f}s"
+            done += f" (stopped by --max-seconds {args.max_seconds:g})" if phase.cut_short else ""
+            print(f"  ... c={concurrency:<3} {target:<8} {done}", flush=True)
+    return phases, sent_to_gateway
+
+
+def start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
+    exe = shutil.which("py-spy")
+    if exe is None:
+        print("--profile: py-spy is not installed, running without it (it is not installed for you)")
+        return None
+    print(f"--profile: py-spy records the gateway (pid {pid}) into {out}")
+    command = [exe, "record", "--pid", str(pid), "--output", str(out), "--nonblocking"]
+    return subprocess.Popen(command, start_new_session=True)
+
+
+def stop_py_spy(spy: subprocess.Popen[bytes]) -> None:
+    if spy.poll() is None:
+        spy.send_signal(signal.SIGINT)
+        try:
+            spy.wait(30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait(5)
+
+
+def fmt_cpu(phase: Phase, name: str) -> str:
+    if phase.target == "direct" and name == "gateway":
+        return "-"
+    return f"{phase.cpu_ms_per_request(phase.server_cpu.get(name, float('nan'))):.2f}"
+
+
+def report(args: argparse.Namespace, database: str, phases: list[Phase], load: float) -> None:
+    print()
+    print(f"Tool-path benchmark: tools/call weather.current (MCP {PROTOCOL}, stateless), direct vs gateway")
+    print(
+        f"  {os.cpu_count()} CPU cores shared by the load generator, the gateway and the upstream\n"
+        f"  (three processes, one uvicorn worker each): numbers are relative, not capacity;"
+        f" load average at start {load:.2f}"
+    )
+    print(
+        f"  database: {database} | upstream latency: {args.upstream_latency_ms:g} ms | "
+        f"{args.requests} requests per level and target after >= {args.warmup} warm-up"
+    )
+    print()
+    header = (
+        f"{'conc':>4}  {'target':<8} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p90 ms':>8} "
+        f"{'p99 ms':>8} {'req/s':>8}   {'CPU ms/req: gateway':>19} {'upstream':>8} {'client':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    by_level: dict[int, dict[str, Phase]] = {}
+    for p in phases:
+        by_level.setdefault(p.concurrency, {})[p.target] = p
+        mark = "*" if p.cut_short else " "
+        print(
+            f"{p.concurrency:>4}  {p.target:<8} {p.requests:>7}{mark} {p.errors:>6} "
+            f"{p.percentile_ms(50):>8.2f} {p.percentile_ms(90):>8.2f} {p.percentile_ms(99):>8.2f} "
+            f"{p.throughput:>8.0f}   {fmt_cpu(p, 'gateway'):>19} {fmt_cpu(p, 'upstream'):>8} "
+            f"{p.cpu_ms_per_request(p.client_cpu):>6.2f}"
+        )
+        if p.target == "gateway" and "direct" in by_level[p.concurrency]:
+            d = by_level[p.concurrency]["direct"]
+            added = p.percentile_ms(50) - d.percentile_ms(50)
+            share = p.throughput / d.throughput * 100 if d.throughput else float("nan")
+            print(f"{'':>4}  added latency at p50: {added:+.2f} ms; gateway req/s {share:.0f}% of direct")
+    if any(p.cut_short for p in phases):
+        print(f"* stopped by the time bound (--max-seconds {args.max_seconds:g}) before --requests")
+    for p in phases:
+        if p.first_error:
+            print(f"first error (c={p.concurrency} {p.target}): {p.first_error}")
+
+
+def print_cprofile(path: str) -> None:
+    if not Path(path).exists():
+        print(f"--cprofile: no profile written to {path}")
+        return
+    print(f"\ngateway event-loop thread, measured gateway phases (cProfile, {path}), top by own time:")
+    pstats.Stats(path).sort_stats("tottime").print_stats(20)
+
+
+def run(args: argparse.Namespace) -> int:
+    load = os.getloadavg()[0]  # other work on the machine skews every number; shown in the report
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tool-path-bench-")))
+        database_url = stack.enter_context(scratch_database(args.database_url, workdir))
+        database = "SQLite (temp file)" if args.database_url is None else "PostgreSQL (scratch database)"
+        print(f"starting the weather upstream and seeding {database} ...", flush=True)
+        upstream = Child("upstream", workdir, "--latency-ms", str(args.upstream_latency_ms))
+        stack.callback(upstream.stop)
+        key = seed(database_url, upstream.url)
+        gateway_args = ["--database-url", database_url]
+        if args.cprofile:
+            gateway_args += ["--cprofile", str(Path(args.cprofile).resolve())]
+        gateway = Child("gateway", workdir, *gateway_args)
+        stack.callback(gateway.stop)
+        print(f"upstream {upstream.url} (pid {upstream.pid}), gateway {gateway.url} (pid {gateway.pid})")
+        spy = None
+        if args.profile:
+            spy = start_py_spy(gateway.pid, Path(tempfile.gettempdir()) / "tool-path-gateway.svg")
+            if spy is not None:
+                stack.callback(stop_py_spy, spy)
+        phases, sent = asyncio.run(measure(args, upstream, gateway, key))
+        counted = tool_call_counter(gateway.url)
+        if spy is not None:
+            stop_py_spy(spy)
+        exit_code = gateway.stop()
+        stored = count_audit_records(database_url)
+
+    report(args, database, phases, load)
+    errors = sum(p.errors for p in phases)
+    n_counted, n_stored = round(sum(counted.values())), sum(stored.values())
+    print()
+    print(f"tools/call sent to the gateway (warm-up included): {sent}")
+    print(f"/metrics broker_tool_calls_total:  {n_counted}  by outcome {counted}")
+    print(f"audit records stored after shutdown (gateway exit {exit_code}): {n_stored}  by outcome {stored}")
+    ok = errors == 0 and n_counted == sent and n_stored == sent
+    print(
+        "OK: no errors, every call counted and audited"
+        if ok
+        else f"PROBLEM: {errors} errors, {sent - n_counted} calls not counted, {sent - n_stored} not audited"
+    )
+    if args.cprofile:
+        print_cprofile(args.cprofile)
+    return 0 if ok else 1
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: servers stopped, scratch database and temp files removed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
