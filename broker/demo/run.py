@@ -24,7 +24,7 @@ from pydantic import SecretStr
 
 from broker.app import create_app
 from broker.demo.upstreams.crm import create_crm_app
-from broker.demo.upstreams.serve import BackgroundServer
+from broker.demo.upstreams.serve import BackgroundServer, ServerStartError
 from broker.demo.upstreams.weather import create_weather_app
 from broker.settings import Settings
 
@@ -130,4 +130,11 @@ def _wait_for_interrupt() -> None:
 
 
 def main() -> None:
-    run(Settings(), Path.cwd() / ".demo")
+    settings = Settings()
+    try:
+        run(settings, Path.cwd() / ".demo")
+    except ServerStartError as exc:
+        raise SystemExit(
+            f"demo could not start: {exc}. Another program may hold the port; "
+            f"choose another with BROKER_PORT=8001 make demo"
+        ) from None
