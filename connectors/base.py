@@ -53,6 +53,22 @@ class ToolOutput:
         return cls(content=[{"type": "text", "text": text}], structured=structured)
 
 
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What the broker hands a connector with each call, besides the arguments.
+
+    `secrets` holds the clear values of the secrets this connector's config references
+    (by reference name), resolved for this agent at the last moment. A connector applies
+    them to the upstream request and never logs, returns or stores them.
+    """
+
+    agent: str | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+
+NO_CONTEXT = CallContext()
+
+
 @runtime_checkable
 class Connector(Protocol):
     """An upstream the broker can call tools on."""
@@ -64,7 +80,13 @@ class Connector(Protocol):
         """The tools this connector offers, in a stable order."""
         ...
 
-    async def call(self, tool: str, arguments: Mapping[str, Any]) -> ToolOutput:
+    def secret_refs(self) -> frozenset[str]:
+        """Names of the secrets its config references; the broker resolves these per call."""
+        ...
+
+    async def call(
+        self, tool: str, arguments: Mapping[str, Any], context: CallContext = NO_CONTEXT
+    ) -> ToolOutput:
         """Call one tool with arguments already validated against its input schema.
 
         Raises a `connectors.errors.ConnectorError` subclass for every upstream failure;

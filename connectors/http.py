@@ -35,7 +35,7 @@ from connectors._httpio import (
     size_text,
     transport_problem,
 )
-from connectors.base import TOOL_NAME, ToolOutput, ToolSpec
+from connectors.base import NO_CONTEXT, TOOL_NAME, CallContext, ToolOutput, ToolSpec
 from connectors.errors import (
     ConnectorError,
     UnknownTool,
@@ -257,7 +257,12 @@ class HttpConnector:
     def tools(self) -> Sequence[ToolSpec]:
         return self._specs
 
-    async def call(self, tool: str, arguments: Mapping[str, Any]) -> ToolOutput:
+    def secret_refs(self) -> frozenset[str]:
+        return frozenset()
+
+    async def call(
+        self, tool: str, arguments: Mapping[str, Any], context: CallContext = NO_CONTEXT
+    ) -> ToolOutput:
         config = self._tools.get(tool)
         if config is None:
             raise UnknownTool(f"upstream '{self.name}' has no tool '{tool}'")
