@@ -1,0 +1,159 @@
+"""Outbound safety: connectors may reach only public addresses unless told otherwise.
+
+A URL is judged by where it really goes, not by how it is spelled: the host is resolved,
+every address it resolves to is checked (IPv4-mapped, 6to4, Teredo and NAT64 forms are
+unwrapped to the IPv4 address inside), and the request is then sent to the checked
+address itself, so a second DNS answer cannot swap in another one (DNS rebinding). Odd
+spellings such as `127.1`, `0x7f000001` or `2130706433` go through the same resolver and
+end up checked as 127.0.0.1. Each hop of a redirect is a new request through the same
+transport, so it is checked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from collections.abc import Iterable
+
+import httpx
+
+from connectors.errors import ConnectorConfigError, ConnectorError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
+METADATA_ADDRESSES = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
+RESOLVE_CACHE_SECONDS = 30.0
+
+
+class BlockedDestination(ConnectorError):
+    """The destination resolves to an address connectors may not reach."""
+
+
+def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address carried inside an IPv6 one, for the forms that route to it."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in NAT64_PREFIX:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def why_blocked(address: IPAddress) -> str | None:
+    """A short reason when the address is not a public unicast one, else None."""
+    inner = embedded_ipv4(address)
+    if inner is not None:
+        reason = why_blocked(inner)
+        return f"{reason}, inside {address}" if reason else None
+    if address in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    checks = (
+        (address.is_loopback, "a loopback address"),
+        (address.is_link_local, "a link-local address"),
+        (address.is_private, "a private address"),
+        (address.is_multicast, "a multicast address"),
+        (address.is_unspecified, "the unspecified address"),
+        (address.is_reserved, "a reserved address"),
+        (not address.is_global, "not a public address"),
+    )
+    for blocked, reason in checks:
+        if blocked:
+            return reason
+    return None
+
+
+class AddressResolver:
+    """getaddrinfo with a short cache; results are checked by the caller on every use."""
+
+    def __init__(self, ttl: float = RESOLVE_CACHE_SECONDS) -> None:
+        self._ttl = ttl
+        self._cache: dict[tuple[str, int], tuple[float, list[IPAddress]]] = {}
+
+    async def resolve(self, host: str, port: int) -> list[IPAddress]:
+        key = (host, port)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise httpx.ConnectError(f"cannot resolve {host}: {exc.strerror}") from exc
+        addresses = _unique(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos)
+        self._cache[key] = (time.monotonic() + self._ttl, addresses)
+        return addresses
+
+
+async def checked_address(resolver: AddressResolver, url: httpx.URL) -> IPAddress:
+    """The first address of the URL's host, after checking that none of them is blocked."""
+    host = url.host
+    port = url.port or (443 if url.scheme == "https" else 80)
+    addresses = await resolver.resolve(host, port)
+    for address in addresses:
+        reason = why_blocked(address)
+        if reason is not None:
+            raise BlockedDestination(
+                f"refused to connect to {host} ({address} is {reason}); connectors reach only public "
+                "addresses unless their config sets allow_private_network: true"
+            )
+    if not addresses:
+        raise httpx.ConnectError(f"{host} has no addresses")
+    return addresses[0]
+
+
+async def refuse_private_destination(connector: str, url: str, allow_private_network: bool) -> None:
+    """Registration-time check of a connector URL, so a bad one is refused before it is stored.
+
+    A host that does not resolve now is let through: every call checks again anyway.
+    """
+    if allow_private_network:
+        return
+    try:
+        await checked_address(AddressResolver(), httpx.URL(url))
+    except BlockedDestination as exc:
+        raise ConnectorConfigError(f"connector '{connector}': {exc.message}") from None
+    except httpx.ConnectError:
+        return
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """Sends each request to the checked address of its host, keeping Host and TLS SNI."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, resolver: AddressResolver | None = None) -> None:
+        self._inner = inner
+        self._resolver = resolver or AddressResolver()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        address = await checked_address(self._resolver, request.url)
+        host = request.url.host
+        if request.url.scheme == "https":
+            request.extensions = {**request.extensions, "sni_hostname": host}
+        request.url = request.url.copy_with(host=str(address))
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def outbound_transport(allow_private_network: bool) -> httpx.AsyncBaseTransport:
+    """The transport for a connector's own client: guarded unless private networks are allowed."""
+    transport = httpx.AsyncHTTPTransport()
+    return transport if allow_private_network else GuardedTransport(transport)
+
+
+def _unique(addresses: Iterable[IPAddress]) -> list[IPAddress]:
+    seen: list[IPAddress] = []
+    for address in addresses:
+        if address not in seen:
+            seen.append(address)
+    return seen
