@@ -6,6 +6,9 @@ Where arguments go:
 - `query` names go to the query string; lists repeat the parameter (`?tag=a&tag=b`).
 - `body` names form a JSON object body; `body_argument` sends one argument's value as the
   whole JSON body instead.
+- `body_template` is a fixed JSON object body with `"{{name}}"` placeholders for arguments
+  (connectors/_template.py); `body` and unmapped arguments are added as its top-level members.
+- `fixed_query` parameters are sent as written with every call; no argument may use their names.
 - Any other argument goes to the JSON object body for POST/PUT/PATCH tools without
   `body_argument`, and to the query string otherwise (GET, DELETE).
 - Absent arguments and query arguments whose value is null are not sent.
@@ -35,6 +38,7 @@ from connectors._httpio import (
     size_text,
     transport_problem,
 )
+from connectors._template import fill_template, template_arguments
 from connectors.base import NO_CONTEXT, TOOL_NAME, CallContext, ToolOutput, ToolSpec
 from connectors.errors import (
     ConnectorError,
@@ -111,6 +115,14 @@ class HttpToolConfig(BaseModel):
     body_argument: str | None = Field(
         None, description="Argument whose value is sent as the whole JSON body."
     )
+    fixed_query: dict[str, str] = Field(
+        {}, description="Query parameters sent as written with every call, e.g. the fields always asked for."
+    )
+    body_template: dict[str, Any] | None = Field(
+        None,
+        description='A fixed JSON object body; a string that is exactly "{{name}}" is replaced by the value '
+        "of argument `name`, or removed with its enclosing array element when the argument is absent.",
+    )
     headers: Headers = {}
     output_schema: dict[str, Any] | None = Field(
         None, description='JSON Schema of the structured result; its top level must be "type": "object".'
@@ -176,6 +188,38 @@ class HttpToolConfig(BaseModel):
             [name], info, set(placeholders(info.data.get("path", ""))) | set(info.data.get("query", []))
         )
         return name
+
+    @field_validator("fixed_query")
+    @classmethod
+    def _check_fixed_query(cls, fixed: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        properties = (info.data.get("input_schema") or {}).get("properties", {})
+        for name in fixed:
+            if name in properties:
+                raise ValueError(f"'{name}' is also an argument; a fixed parameter cannot come from one")
+        return fixed
+
+    @field_validator("body_template")
+    @classmethod
+    def _check_body_template(
+        cls, template: dict[str, Any] | None, info: ValidationInfo
+    ) -> dict[str, Any] | None:
+        if template is None:
+            return None
+        if info.data.get("method") == "GET":
+            raise ValueError("GET tools cannot send a body")
+        if info.data.get("body_argument") is not None:
+            raise ValueError("cannot be combined with `body_argument`")
+        names = template_arguments(template)
+        path_and_query = {*placeholders(info.data.get("path", "")), *info.data.get("query", [])}
+        _check_arguments(names, info, path_and_query | set(info.data.get("body") or ()))
+        added = info.data.get("body")
+        if added is None:  # unmapped arguments join the body's top level
+            properties = (info.data.get("input_schema") or {}).get("properties", {})
+            added = set(properties) - path_and_query - set(names)
+        clash = sorted(set(added) & set(template))
+        if clash:
+            raise ValueError(f"member '{clash[0]}' would also be set by the argument of that name")
+        return template
 
 
 def _check_arguments(names: list[str], info: ValidationInfo, taken: set[str]) -> None:
@@ -310,12 +354,15 @@ class HttpConnector:
     def _build_request(self, tool: HttpToolConfig, arguments: Mapping[str, Any]) -> httpx.Request:
         path = PLACEHOLDER.sub(lambda match: self._segment(match.group(1), arguments), tool.path)
         query_names, body_names = list(tool.query), list(tool.body or ())
+        template = tool.body_template
         mapped = {*placeholders(tool.path), *query_names, *body_names, tool.body_argument}
+        mapped.update(template_arguments(template) if template is not None else ())
         rest_to_body = tool.method in OBJECT_BODY_METHODS and tool.body_argument is None
         for name in arguments:
             if name not in mapped:
                 (body_names if rest_to_body else query_names).append(name)
-        params: list[tuple[str, str | int | float | bool | None]] = [
+        params: list[tuple[str, str | int | float | bool | None]] = [*tool.fixed_query.items()]
+        params += [
             (name, text)
             for name in query_names
             if arguments.get(name) is not None
@@ -327,6 +374,9 @@ class HttpConnector:
         if tool.body_argument is not None:
             if tool.body_argument in arguments:
                 content = _json_bytes(arguments[tool.body_argument])
+        elif template is not None:
+            added = {name: arguments[name] for name in body_names if name in arguments}
+            content = _json_bytes({**fill_template(template, arguments), **added})
         elif tool.body is not None or body_names:
             content = _json_bytes({name: arguments[name] for name in body_names if name in arguments})
         headers = dict(tool.headers)
