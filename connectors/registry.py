@@ -21,9 +21,10 @@ from connectors.base import Connector
 from connectors.errors import ConnectorConfigError
 from connectors.http import HttpConnector, HttpConnectorConfig
 from connectors.openapi import OpenAPIConnectorConfig, openapi_to_http, resolve_openapi
+from connectors.sql import SqlConnector, SqlConnectorConfig
 
 ConnectorConfig: TypeAlias = Annotated[
-    HttpConnectorConfig | OpenAPIConnectorConfig, Field(discriminator="kind")
+    HttpConnectorConfig | OpenAPIConnectorConfig | SqlConnectorConfig, Field(discriminator="kind")
 ]
 """Any connector's config, told apart by its `kind`."""
 
@@ -53,6 +54,8 @@ def build(config: ConnectorConfig, transport: httpx.AsyncBaseTransport | None = 
         return HttpConnector(config, transport=transport)
     if isinstance(config, OpenAPIConnectorConfig):
         return HttpConnector(openapi_to_http(config), transport=transport)
+    if isinstance(config, SqlConnectorConfig):
+        return SqlConnector(config)
     assert_never(config)
 
 

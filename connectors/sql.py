@@ -1,0 +1,362 @@
+"""SQL connector: read-only tools over SQLite, PostgreSQL and MySQL/MariaDB.
+
+Tools (local names): `list_tables`, `describe_table`, `query` (free-form SQL), and one tool
+per named query declared in the config, so an agent can be granted `crm_db.top_customers`
+without free-form SQL. Every statement is read-only by construction, in layers:
+
+1. the parser (`connectors._sql_guard`): one SELECT, nothing that writes, locks, changes the
+   session or calls a function off the allow-list; the checked tree, re-rendered without
+   comments, is the text that runs;
+2. the session (`connectors._sql_engine`): bound parameters on a one-statement channel, a
+   read-only transaction with statement and lock timeouts, always rolled back;
+3. SQLite: read-only file, ATTACH disabled, an authorizer allow-list and a deadline;
+4. results bounded to `max_rows` and `max_bytes`, saying when they were cut.
+
+Connect as a role that can only read, so a mistake in any layer meets the database's own
+permissions. PostgreSQL (14+)::
+
+    CREATE ROLE broker_reader LOGIN PASSWORD '...' NOSUPERUSER NOCREATEDB NOCREATEROLE;
+    GRANT CONNECT ON DATABASE crm TO broker_reader;
+    GRANT USAGE ON SCHEMA public TO broker_reader;
+    GRANT SELECT ON ALL TABLES IN SCHEMA public TO broker_reader;   -- or: GRANT pg_read_all_data
+    ALTER ROLE broker_reader SET default_transaction_read_only = on;
+
+MySQL/MariaDB (no FILE, PROCESS, SUPER or any write privilege)::
+
+    CREATE USER 'broker_reader'@'%' IDENTIFIED BY '...';
+    GRANT SELECT, SHOW VIEW ON crm.* TO 'broker_reader'@'%';
+
+SQLite: the file is opened read-only; make it readable but not writable by the broker's user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connectors._sql_engine import (
+    DB_ERRORS,
+    DIALECTS,
+    build_engine,
+    connect_error,
+    db_error,
+    parse_url,
+    read_only_session,
+)
+from connectors._sql_guard import MAX_SQL_LENGTH, QueryRefused, check_select, render
+from connectors._sql_run import PLACEHOLDERS, Limits, bind, run_select
+from connectors._sql_schema import describe, list_tables, resolve
+from connectors.base import NO_CONTEXT, TOOL_NAME, CallContext, ToolOutput, ToolSpec
+from connectors.errors import ConnectorError, UnknownTool, UpstreamTimeout
+from connectors.fields import MIB, ConnectorName, MaxResponseBytes, check_object_schema
+from connectors.http import ToolAnnotations
+
+BuiltinTool = Literal["list_tables", "describe_table", "query"]
+BUILTIN_TOOLS: tuple[BuiltinTool, ...] = ("list_tables", "describe_table", "query")
+_T = TypeVar("_T")
+_DB_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": "SQLite"}
+_READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
+_SCALAR = {"type": ["string", "number", "boolean", "null"]}
+_ROWS_OUTPUT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "columns": {"type": "array", "items": {"type": "string"}},
+        "rows": {"type": "array", "items": {"type": "array"}},
+        "row_count": {"type": "integer"},
+        "truncated": {"type": "boolean"},
+        "truncated_reason": {"enum": ["max_rows", "max_bytes", None]},
+    },
+    "required": ["columns", "rows", "row_count", "truncated", "truncated_reason"],
+}
+_VALUES = (
+    "Values: DECIMAL/NUMERIC as strings (exact), dates and times as ISO 8601, binary as base64, JSON as JSON."
+)
+
+
+class NamedQuery(BaseModel):
+    """A fixed, reviewed SELECT offered as its own tool; arguments bind its `:parameters`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=TOOL_NAME.pattern, description="Tool name within the connector (letters, digits, '_', '-')."
+    )
+    description: str = Field(max_length=10_000, description="What the query answers, written for the agent.")
+    sql: str = Field(
+        min_length=1,
+        max_length=MAX_SQL_LENGTH,
+        description="One read-only SELECT; named parameters are written :name and bound, never "
+        "interpolated. On PostgreSQL a parameter whose type the server cannot infer (`:x IS NULL`) "
+        "needs a cast: CAST(:x AS TEXT).",
+    )
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON Schema (Draft 2020-12, top level 'type: object') of the arguments; its "
+        "properties are exactly the :parameters of `sql`. Values must be strings, numbers, booleans or null.",
+    )
+    annotations: ToolAnnotations | None = Field(None, description="MCP tool annotations.")
+
+    @field_validator("parameters")
+    @classmethod
+    def _check_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        return check_object_schema(schema)
+
+
+class SqlConnectorConfig(BaseModel):
+    """A database reached through a SQLAlchemy URL, offered as read-only tools."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["sql"] = Field(description="Connector kind.")
+    name: ConnectorName
+    description: str = Field("", description="What this database holds, for operators and agents.")
+    url: str = Field(
+        description="SQLAlchemy URL without a password: sqlite:///path/to.db, "
+        "postgresql+psycopg://user@host:5432/db or mysql+pymysql://user@host:3306/db.",
+    )
+    read_only: Literal[True] = Field(True, description="Always true: this connector has no write mode.")
+    max_rows: int = Field(500, ge=1, le=100_000, description="Most rows one call returns.")
+    max_bytes: MaxResponseBytes = MIB
+    statement_timeout_seconds: float = Field(
+        5.0, gt=0, le=300, description="Seconds a statement may run before the database cancels it."
+    )
+    expose: list[BuiltinTool] = Field(
+        list(BUILTIN_TOOLS),
+        description="Built-in tools to offer: list_tables, describe_table, query (free-form SQL).",
+    )
+    queries: list[NamedQuery] = Field([], description="Named queries, each offered as its own tool.")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        parse_url(url)
+        return url
+
+    @field_validator("expose")
+    @classmethod
+    def _unique_tools(cls, expose: list[BuiltinTool]) -> list[BuiltinTool]:
+        if len(set(expose)) != len(expose):
+            raise ValueError("names a tool twice")
+        return expose
+
+    @model_validator(mode="after")
+    def _check_queries(self) -> Self:
+        url, kind = parse_url(self.url)
+        dialect = DIALECTS[kind]
+        seen: set[str] = set(BUILTIN_TOOLS)
+        for query in self.queries:
+            if query.name in seen:
+                raise ValueError(f"query name '{query.name}' is used twice or is a built-in tool's name")
+            seen.add(query.name)
+            try:
+                checked = check_select(query.sql, dialect, database=url.database)
+            except QueryRefused as exc:
+                raise ValueError(f"query '{query.name}': {exc.message}") from None
+            declared = set(query.parameters.get("properties", {}))
+            if declared != set(checked.parameters):
+                raise ValueError(
+                    f"query '{query.name}': the SQL binds {_names(checked.parameters)} but the parameters "
+                    f"schema declares {_names(declared)}; they must match"
+                )
+        if not self.expose and not self.queries:
+            raise ValueError("offers no tools: expose a built-in tool or declare a query")
+        return self
+
+
+def _names(names: Sequence[str] | set[str]) -> str:
+    return ", ".join(f":{name}" for name in sorted(names)) or "nothing"
+
+
+class SqlConnector:
+    """Read-only tools over one database, through a small connection pool.
+
+    `password` (from the broker's secret store) is added to the URL's credentials when the
+    engine is created; it never appears in the config, tool answers or errors.
+    """
+
+    def __init__(self, config: SqlConnectorConfig, *, password: str | None = None) -> None:
+        self.config = config
+        url, self._kind = parse_url(config.url)
+        self._dialect = DIALECTS[self._kind]
+        self._database = url.database
+        self._password = password
+        self._limits = Limits(config.max_rows, config.max_bytes, config.statement_timeout_seconds)
+        self._engine = build_engine(url, self._kind, password=password, timeout=self._limits.timeout)
+        style = PLACEHOLDERS[self._kind]
+        self._named: dict[str, tuple[tuple[str, ...], str]] = {}
+        for query in config.queries:
+            checked = check_select(query.sql, self._dialect, database=self._database)
+            rendered = render(checked, self._dialect, style, row_cap=config.max_rows + 1)
+            self._named[query.name] = (checked.parameters, rendered)
+        self._specs = tuple(self._builtin_spec(tool) for tool in config.expose) + tuple(
+            _named_spec(query) for query in config.queries
+        )
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def tools(self) -> Sequence[ToolSpec]:
+        return self._specs
+
+    def secret_refs(self) -> frozenset[str]:
+        """None yet: the password, when there is one, is given to the constructor."""
+        return frozenset()
+
+    async def call(
+        self, tool: str, arguments: Mapping[str, Any], context: CallContext = NO_CONTEXT
+    ) -> ToolOutput:
+        if tool in self._named:
+            names, rendered = self._named[tool]
+            args = bind(self._kind, names, arguments)
+            return ToolOutput.from_json(
+                await self._in_thread(lambda: self._select(rendered, args, self._limits))
+            )
+        if tool not in self.config.expose:
+            raise UnknownTool(f"database '{self.name}' has no tool '{tool}'")
+        if tool == "list_tables":
+            tables = await self._in_thread(lambda: self._inspect(lambda conn: list_tables(conn, self._kind)))
+            return ToolOutput.from_json({"tables": [ref.as_json() for ref in tables]})
+        if tool == "describe_table":
+            table = arguments.get("table")
+            if not isinstance(table, str) or not table:
+                raise ConnectorError("describe_table needs 'table', a name as list_tables gives it")
+            return ToolOutput.from_json(await self._in_thread(lambda: self._inspect(self._describer(table))))
+        sql, values = arguments.get("sql"), arguments.get("parameters") or {}
+        if not isinstance(sql, str) or not isinstance(values, Mapping):
+            raise ConnectorError("query needs 'sql' (text) and optionally 'parameters' (an object)")
+        max_rows = arguments.get("max_rows")
+        limits = self._limits
+        if isinstance(max_rows, int) and not isinstance(max_rows, bool) and 0 < max_rows < limits.max_rows:
+            limits = Limits(max_rows, limits.max_bytes, limits.timeout)
+        return ToolOutput.from_json(await self._in_thread(lambda: self._free_query(sql, values, limits)))
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._engine.dispose)
+
+    async def __aenter__(self) -> SqlConnector:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def _free_query(self, sql: str, values: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
+        checked = check_select(sql, self._dialect, database=self._database)
+        missing = [name for name in checked.parameters if name not in values]
+        unused = [name for name in values if name not in checked.parameters]
+        if missing or unused:
+            raise ConnectorError(
+                f"the SQL binds {_names(checked.parameters)} but 'parameters' gives {_names(list(values))}; "
+                "give a value for each :name and nothing else"
+            )
+        text = render(checked, self._dialect, PLACEHOLDERS[self._kind], row_cap=limits.max_rows + 1)
+        return self._select(text, bind(self._kind, checked.parameters, values), limits)
+
+    def _select(self, sql: str, args: Any, limits: Limits) -> dict[str, Any]:
+        try:
+            raw = self._engine.raw_connection()
+        except DB_ERRORS as exc:
+            raise connect_error(exc, self.name, limits.timeout, self._password) from None
+        try:
+            return run_select(raw, self._kind, sql, args, limits).answer()
+        except DB_ERRORS as exc:
+            raise db_error(exc, self.name, limits.timeout, self._password) from None
+        finally:
+            raw.close()
+
+    def _inspect(self, look: Callable[[Any], _T]) -> _T:
+        timeout = self._limits.timeout
+        try:
+            conn = self._engine.connect()
+        except DB_ERRORS as exc:
+            raise connect_error(exc, self.name, timeout, self._password) from None
+        try:
+            with conn, read_only_session(conn.connection, self._kind, timeout, introspect=True):
+                return look(conn)
+        except DB_ERRORS as exc:
+            raise db_error(exc, self.name, timeout, self._password) from None
+
+    def _describer(self, table: str) -> Callable[[Any], dict[str, Any]]:
+        def look(conn: Any) -> dict[str, Any]:
+            return describe(conn, resolve(list_tables(conn, self._kind), table, self.name))
+
+        return look
+
+    async def _in_thread(self, work: Callable[[], _T]) -> _T:
+        """Run blocking database work in a worker thread, with a backstop beyond the DB's own timeout."""
+        backstop = self._limits.timeout * 2 + 20
+        try:
+            async with asyncio.timeout(backstop):
+                return await asyncio.to_thread(work)
+        except TimeoutError:
+            raise UpstreamTimeout(f"database '{self.name}' did not answer within {backstop:g} s") from None
+
+    def _builtin_spec(self, tool: str) -> ToolSpec:
+        db, limits = _DB_NAMES[self._kind], self._limits
+        about = f" ({self.config.description})" if self.config.description else ""
+        if tool == "list_tables":
+            return ToolSpec(
+                name=tool,
+                description=f"List the tables and views of the {db} database '{self.name}'{about}"
+                + (", as schema.name." if self._kind == "postgresql" else "."),
+                input_schema={"type": "object", "properties": {}, "additionalProperties": False},
+                annotations=_READ_ONLY,
+            )
+        if tool == "describe_table":
+            return ToolSpec(
+                name=tool,
+                description=f"Describe one table or view of '{self.name}': columns with type, nullability "
+                "and default, primary key and foreign keys.",
+                input_schema={
+                    "type": "object",
+                    "properties": {
+                        "table": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 500,
+                            "description": "The table's name as list_tables gives it.",
+                        }
+                    },
+                    "required": ["table"],
+                    "additionalProperties": False,
+                },
+                annotations=_READ_ONLY,
+            )
+        return ToolSpec(
+            name=tool,
+            description=f"Run one read-only SELECT in {db} syntax on '{self.name}'{about}. Bind values "
+            "as :name placeholders with 'parameters' instead of writing them into the SQL. Writes, "
+            "locking, session changes and functions with side effects are refused. At most "
+            f"{limits.max_rows} rows and {limits.max_bytes} bytes come back ('truncated' says when more "
+            f"exist); statements stop after {limits.timeout:g} s. Name computed columns with AS. {_VALUES}",
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "sql": {"type": "string", "minLength": 1, "maxLength": MAX_SQL_LENGTH},
+                    "parameters": {
+                        "type": "object",
+                        "additionalProperties": _SCALAR,
+                        "description": "Values for the :name placeholders in sql.",
+                    },
+                    "max_rows": {"type": "integer", "minimum": 1, "maximum": limits.max_rows},
+                },
+                "required": ["sql"],
+                "additionalProperties": False,
+            },
+            output_schema=_ROWS_OUTPUT,
+            annotations=_READ_ONLY,
+        )
+
+
+def _named_spec(query: NamedQuery) -> ToolSpec:
+    annotations = query.annotations.model_dump(exclude_none=True) if query.annotations else {}
+    return ToolSpec(
+        name=query.name,
+        description=f"{query.description}\n\n{_VALUES}",
+        input_schema=query.parameters,
+        output_schema=_ROWS_OUTPUT,
+        annotations={**_READ_ONLY, **annotations, "readOnlyHint": True, "destructiveHint": False},
+    )
