@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from policies.masking import MaskingPolicy
 from policies.patterns import pattern_problem
 
 POLICY_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
@@ -177,6 +178,12 @@ class Policy(BaseModel):
         "of a matching tool by this policy's agents and teams, whichever policy granted the tool.",
         examples=[{"crm.*": {"limit": {"maximum": 50}, "region": {"enum": ["EU"]}}}],
     )
+    masking: MaskingPolicy | None = Field(
+        default=None,
+        description="How PII in tool results is masked for this policy's agents and teams (see "
+        "policies.masking). Where several policies apply, the strongest operator per entity type wins; "
+        "without any masking section every detected entity is replaced by its type.",
+    )
 
     @field_validator("teams")
     @classmethod
@@ -192,9 +199,9 @@ class Policy(BaseModel):
 
     @model_validator(mode="after")
     def _has_effect(self) -> Policy:
-        if not self.allow and not self.deny and not self.constraints:
+        if not self.allow and not self.deny and not self.constraints and self.masking is None:
             raise PydanticCustomError(
-                "policy_effect", "a policy must allow, deny or constrain at least one tool"
+                "policy_effect", "a policy must allow, deny or constrain at least one tool, or set masking"
             )
         return self
 
