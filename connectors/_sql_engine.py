@@ -146,7 +146,8 @@ def read_only_session(
         return
     ms = max(1, math.ceil(timeout * 1000))
     if kind == "postgresql":
-        assert isinstance(conn, psycopg.Connection) and not conn.autocommit
+        if not isinstance(conn, psycopg.Connection) or conn.autocommit:
+            raise ConnectorError("the PostgreSQL connection is not a psycopg connection in a transaction")
         with conn.cursor() as cur:
             cur.execute(
                 "SET TRANSACTION READ ONLY; "
@@ -155,7 +156,8 @@ def read_only_session(
                 "SET LOCAL standard_conforming_strings = on"
             )
     else:
-        assert isinstance(conn, pymysql.connections.Connection)
+        if not isinstance(conn, pymysql.connections.Connection):
+            raise ConnectorError("the MySQL connection is not a PyMySQL connection")
         seconds = max(1, math.ceil(timeout))
         limit = (
             f"max_statement_time = {timeout:.3f}"
