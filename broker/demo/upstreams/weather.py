@@ -1,7 +1,9 @@
 """A deterministic demo weather service whose answers are shaped like Open-Meteo's.
 
-Field names follow Open-Meteo (`temperature_2m`, `wind_speed_10m`, `weather_code`, `*_units`
-blocks); the forecast is a list of day objects rather than Open-Meteo's column arrays.
+Its own city-based routes (`/v1/current?city=`, `/v1/forecast?city=`) use Open-Meteo's field
+names (`temperature_2m`, `wind_speed_10m`, `weather_code`, `*_units` blocks) with the forecast
+as a list of day objects. Open-Meteo's real forecast and geocoding API (`/v1/forecast?latitude=`,
+`/v1/search`) is served too, from broker/demo/upstreams/open_meteo.py.
 Build a fresh app with `create_weather_app()`; it holds no state of its own.
 """
 
@@ -14,6 +16,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from broker.demo.upstreams.open_meteo import add_open_meteo_routes
 from broker.demo.upstreams.weather_data import (
     WEATHER_TEXT,
     City,
@@ -180,9 +183,14 @@ def create_weather_app(*, latency_seconds: float = 0.0, clock: Clock | None = No
         body = UnknownCityResponse(error=f"unknown city {exc.city!r}", known_cities=known_city_names())
         return JSONResponse(status_code=404, content=body.model_dump())
 
-    async def lookup(name: str) -> City:
+    async def delay() -> None:
         if latency_seconds:
             await asyncio.sleep(latency_seconds)
+
+    add_open_meteo_routes(app, now, delay)  # first: its /v1/forecast yields to `?city=` requests
+
+    async def lookup(name: str) -> City:
+        await delay()
         city = find_city(name)
         if city is None:
             raise UnknownCityError(name)

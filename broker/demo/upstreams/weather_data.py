@@ -167,3 +167,20 @@ def current_weather(city: City, now: datetime) -> CurrentWeather:
         wind_speed_kmh=round(wind, 1),
         weather_code=day.weather_code,
     )
+
+
+def city_at(latitude: float, longitude: float) -> City:
+    """The known city at these coordinates (within 0.05°, so rounded coordinates still find it),
+    else a made-up place whose climate follows its latitude."""
+    for city in CITIES:
+        if abs(city.latitude - latitude) <= 0.05 and abs(city.longitude - longitude) <= 0.05:
+            return city
+    polar = min(abs(latitude), 90.0) / 90
+    return City(
+        name=f"{latitude:.3f},{longitude:.3f}",
+        country="",
+        latitude=latitude,
+        longitude=longitude,
+        mean_c=round(28 - 38 * polar, 1),
+        swing_c=round(1 + 22 * polar, 1),
+    )
