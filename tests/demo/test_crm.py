@@ -121,7 +121,15 @@ def test_search_pages_and_empty_query(crm: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{"query": "x", "limit": 0}, {"query": "x", "filterGroups": []}, {"query": 5}, {"query": "x" * 201}],
+    [
+        {"query": "x", "limit": 0},
+        {"query": "x", "owner": "me"},
+        {"query": 5},
+        {"query": "x" * 201},
+        {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "LIKE", "value": "x"}]}]},
+        {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ"}]}]},
+        {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "IN"}]}]},
+    ],
 )
 def test_bad_search_is_422(crm: httpx.Client, body: dict[str, Any]) -> None:
     assert crm.post(f"{CONTACTS}/search", json=body).status_code == 422

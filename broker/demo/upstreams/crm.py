@@ -3,14 +3,18 @@
 Build a fresh app with `create_crm_app()`: each app owns its own copy of the fixed records
 (`app.state.dataset`, a `CrmDataset`) and the notes written to it. With `api_token` set,
 every route but /healthz and /openapi.json wants `Authorization: Bearer <token>`.
+
+The rest of HubSpot's API that the `hubspot` preset calls is served too: the `properties`
+parameter of object reads, `GET /crm/v3/objects/{companies,deals}/{id}` and
+`POST /crm/v3/objects/{companies,deals}/search` (broker/demo/upstreams/crm_search.py). Those
+routes stay out of /openapi.json, which the demo imports as its `crm` tools.
 """
 
 import asyncio
 import hmac
-import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -21,21 +25,22 @@ from broker.demo.upstreams.crm_models import (
     CompanyList,
     Contact,
     ContactList,
-    ContactSearchRequest,
-    ContactSearchResult,
     CrmErrorResponse,
+    CrmObject,
     DealList,
     DealStage,
     HealthResponse,
-    NextPage,
     Note,
     NoteCreateRequest,
-    Paging,
     TopCustomer,
     TopCustomersReport,
 )
+from broker.demo.upstreams.crm_search import SearchRequest, SearchResult, page, project, search
 
-T = TypeVar("T")
+CONTACT_TEXT = ("firstname", "lastname", "email", "company")
+CONTACT_ALWAYS = ("hs_object_id", "createdate", "lastmodifieddate")
+OTHER_ALWAYS = ("hs_object_id", "createdate", "hs_lastmodifieddate")
+SEARCH_TEXT = {"companies": ("name", "domain"), "deals": ("dealname", "pipeline", "dealstage")}
 
 AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
@@ -58,25 +63,9 @@ class CrmError(Exception):
         self.category = category
 
 
-def _page(items: Sequence[T], limit: int, after: str | None) -> tuple[list[T], Paging | None]:
-    """One page of `items` and, when more follow, the paging cursor to the next one."""
-    start = int(after) if after else 0
-    end = start + limit
-    paging = Paging(next=NextPage(after=str(end))) if end < len(items) else None
-    return list(items[start:end]), paging
-
-
-def _fold(text: str) -> str:
-    """Case- and accent-insensitive form: 'MÜLLER' and 'muller' fold alike."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
-def _matches(contact: Contact, query: str) -> bool:
-    """Whether every word of `query` occurs in the contact's name, email or company."""
-    p = contact.properties
-    haystack = _fold(f"{p.firstname} {p.lastname} {p.email} {p.company}")
-    return all(word in haystack for word in _fold(query).split())
+def _property_names(values: list[str] | None) -> list[str]:
+    """HubSpot's `properties` parameter: repeated and/or comma-separated names."""
+    return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
 
 
 def _top_customers(dataset: CrmDataset, limit: int) -> list[TopCustomer]:
@@ -166,7 +155,7 @@ def create_crm_app(*, api_token: str | None = None, latency_seconds: float = 0.0
     )
     async def list_contacts(limit: LimitParam = 10, after: AfterParam = None) -> ContactList:
         """One page of contacts in id order; follow `paging.next.after` for the next page."""
-        results, paging = _page(dataset.contacts, limit, after)
+        results, paging = page(dataset.contacts, limit, after)
         return ContactList(results=results, paging=paging)
 
     @router.get(
@@ -178,25 +167,27 @@ def create_crm_app(*, api_token: str | None = None, latency_seconds: float = 0.0
     )
     async def get_contact(
         contact_id: Annotated[str, Path(max_length=32, description="Contact id, e.g. 1001")],
-    ) -> Contact:
+        properties: Annotated[list[str] | None, Query(include_in_schema=False)] = None,
+    ) -> Contact | JSONResponse:
         """One contact with its properties (name, email, phone, company, country, lifecycle stage)."""
         contact = dataset.find_contact(contact_id)
         if contact is None:
             raise CrmError(404, f"Object not found. No contact with id {contact_id!r}.", "OBJECT_NOT_FOUND")
-        return contact
+        if properties is None:
+            return contact
+        return JSONResponse(project(contact, _property_names(properties), CONTACT_ALWAYS).model_dump())
 
     @router.post(
         "/objects/contacts/search",
         operation_id="search_contacts",
         summary="Search contacts by name, email or company",
-        response_model=ContactSearchResult,
+        response_model=SearchResult,
         response_model_exclude_none=True,
     )
-    async def search_contacts(request: ContactSearchRequest) -> ContactSearchResult:
-        """Contacts whose name, email or company contain every word of the query (case-insensitive)."""
-        found = [c for c in dataset.contacts if _matches(c, request.query)]
-        results, paging = _page(found, request.limit, request.after)
-        return ContactSearchResult(total=len(found), results=results, paging=paging)
+    async def search_contacts(request: SearchRequest) -> SearchResult:
+        """Contacts whose name, email or company contain every word of the query (case-insensitive),
+        narrowed by HubSpot filter groups, sorted, with the properties asked for."""
+        return search(dataset.contacts, request, CONTACT_TEXT, CONTACT_ALWAYS)
 
     @router.get(
         "/objects/companies",
@@ -207,7 +198,7 @@ def create_crm_app(*, api_token: str | None = None, latency_seconds: float = 0.0
     )
     async def list_companies(limit: LimitParam = 10, after: AfterParam = None) -> CompanyList:
         """One page of companies (name, domain, country, industry, annual revenue) in id order."""
-        results, paging = _page(dataset.companies, limit, after)
+        results, paging = page(dataset.companies, limit, after)
         return CompanyList(results=results, paging=paging)
 
     @router.get(
@@ -224,7 +215,7 @@ def create_crm_app(*, api_token: str | None = None, latency_seconds: float = 0.0
     ) -> DealList:
         """One page of deals (name, amount, stage, close date, company id) in id order."""
         deals = [d for d in dataset.deals if stage is None or d.properties.dealstage == stage]
-        results, paging = _page(deals, limit, after)
+        results, paging = page(deals, limit, after)
         return DealList(results=results, paging=paging)
 
     @router.get(
@@ -254,6 +245,29 @@ def create_crm_app(*, api_token: str | None = None, latency_seconds: float = 0.0
                 404, f"Object not found. No contact with id {request.contact_id!r}.", "OBJECT_NOT_FOUND"
             )
         return dataset.add_note(request.contact_id, request.body, datetime.now(UTC))
+
+    def objects(object_type: str) -> Sequence[CrmObject]:
+        return dataset.companies if object_type == "companies" else dataset.deals
+
+    @router.get("/objects/{object_type}/{object_id}", include_in_schema=False)
+    async def get_object(
+        object_type: Literal["companies", "deals"],
+        object_id: Annotated[str, Path(max_length=32)],
+        properties: Annotated[list[str] | None, Query()] = None,
+    ) -> dict[str, Any]:
+        found = next((o for o in objects(object_type) if o.id == object_id), None)
+        if found is None:
+            kind = {"companies": "company", "deals": "deal"}[object_type]
+            raise CrmError(404, f"Object not found. No {kind} with id {object_id!r}.", "OBJECT_NOT_FOUND")
+        if properties is None:
+            return found.model_dump()
+        return project(found, _property_names(properties), OTHER_ALWAYS).model_dump()
+
+    @router.post("/objects/{object_type}/search", include_in_schema=False)
+    async def search_objects(
+        object_type: Literal["companies", "deals"], request: SearchRequest
+    ) -> SearchResult:
+        return search(objects(object_type), request, SEARCH_TEXT[object_type], OTHER_ALWAYS)
 
     app.include_router(router)
 

@@ -161,6 +161,7 @@ def _contacts() -> list[Contact]:
             email=email,
             phone=phone_pattern.format(d=_digits(email)),
             company=name,
+            associatedcompanyid=str(2001 + company_index),
             country=country,
             lifecyclestage=stage,
             hs_object_id=object_id,

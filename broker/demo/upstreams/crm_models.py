@@ -47,6 +47,7 @@ class ContactProperties(BaseModel):
     email: str
     phone: str = Field(description="International format, e.g. +33 1 42 68 53 00")
     company: str = Field(description="Company name")
+    associatedcompanyid: str = Field(description="Id of the contact's primary company")
     country: str = Field(description="ISO 3166-1 alpha-2 country code")
     lifecyclestage: LifecycleStage
     hs_object_id: str
@@ -134,12 +135,6 @@ class ContactList(BaseModel):
     paging: Paging | None = None
 
 
-class ContactSearchResult(ContactList):
-    """One page of matching contacts."""
-
-    total: int = Field(description="Number of matches across all pages")
-
-
 class CompanyList(BaseModel):
     """One page of companies."""
 
@@ -152,20 +147,6 @@ class DealList(BaseModel):
 
     results: list[Deal]
     paging: Paging | None = None
-
-
-class ContactSearchRequest(BaseModel):
-    """Full-text contact search."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    query: str = Field(
-        default="",
-        max_length=200,
-        description="Case-insensitive text matched against name, email and company; empty matches all",
-    )
-    limit: int = Field(default=10, ge=1, le=100)
-    after: str | None = Field(default=None, pattern=_NUMERIC_ID, description="Cursor from paging.next")
 
 
 class NoteCreateRequest(BaseModel):
