@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from broker.cli import presets
 from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, base_dir, command, group, invalid_file, read_text
 from broker.cli.output import short_time
@@ -44,6 +45,7 @@ def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.Argu
     parser.add_argument("name")
     parser = command(connectors, leaf, "remove", remove, "remove a connector")
     parser.add_argument("name")
+    presets.register(connectors, leaf)
 
 
 def add(ctx: Context) -> int:
