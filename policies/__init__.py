@@ -1,7 +1,8 @@
-"""Policies: which tools an agent or team may call, and the pure function that decides.
+"""Policies: which tools (and models) an agent or team may call, and the pure functions that decide.
 
 Knows nothing of broker/: no I/O, no settings. Load YAML or admin payloads into
-`PolicyDocument`, build a `PolicySet`, and ask `decide` (or `PolicySet.visible` for catalogs).
+`PolicyDocument`, build a `PolicySet`, and ask `decide` (or `PolicySet.visible` for catalogs);
+for the LLM proxy, build `ModelGrants` from the same set and ask `decide_model`.
 `masking_for` gives the masking an agent's tool results get (`policies.masking`).
 """
 
@@ -15,6 +16,8 @@ from policies.masking import (
     masking_for,
 )
 from policies.model import ArgumentConstraint, Decision, Policy, PolicyDocument, Subject, Violation
+from policies.model_grants import ModelGrants, decide_model
+from policies.models_access import ModelAccess
 
 __all__ = [
     "ArgumentConstraint",
@@ -22,6 +25,8 @@ __all__ = [
     "FieldRule",
     "Grants",
     "MaskingPolicy",
+    "ModelAccess",
+    "ModelGrants",
     "OperatorSpec",
     "Policy",
     "PolicyDocument",
@@ -29,6 +34,7 @@ __all__ = [
     "Subject",
     "Violation",
     "decide",
+    "decide_model",
     "effective_masking",
     "masking_fingerprint",
     "masking_for",

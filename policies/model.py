@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from policies.masking import MaskingPolicy
+from policies.models_access import ModelAccess
 from policies.patterns import pattern_problem
 
 POLICY_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
@@ -178,6 +179,12 @@ class Policy(BaseModel):
         "of a matching tool by this policy's agents and teams, whichever policy granted the tool.",
         examples=[{"crm.*": {"limit": {"maximum": 50}, "region": {"enum": ["EU"]}}}],
     )
+    models: ModelAccess | None = Field(
+        default=None,
+        description="Models (and aliases) this policy's agents and teams may call through the LLM proxy "
+        "at /v1. Without any models section an agent may use no model.",
+        examples=[{"allow": ["fast", "openai/*"], "deny": ["*-preview"]}],
+    )
     masking: MaskingPolicy | None = Field(
         default=None,
         description="How PII in tool results is masked for this policy's agents and teams (see "
@@ -199,9 +206,11 @@ class Policy(BaseModel):
 
     @model_validator(mode="after")
     def _has_effect(self) -> Policy:
-        if not self.allow and not self.deny and not self.constraints and self.masking is None:
+        no_models = self.models is None or self.models.is_empty()
+        if not self.allow and not self.deny and not self.constraints and no_models and self.masking is None:
             raise PydanticCustomError(
-                "policy_effect", "a policy must allow, deny or constrain at least one tool, or set masking"
+                "policy_effect",
+                "a policy must allow, deny or constrain at least one tool or model, or set masking",
             )
         return self
 
