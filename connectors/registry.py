@@ -20,11 +20,13 @@ from pydantic import Field, TypeAdapter
 from connectors.base import Connector
 from connectors.errors import ConnectorConfigError
 from connectors.http import HttpConnector, HttpConnectorConfig
+from connectors.mcp import McpConnector, McpConnectorConfig, prepare_mcp
 from connectors.openapi import OpenAPIConnectorConfig, openapi_to_http, resolve_openapi
 from connectors.sql import SqlConnector, SqlConnectorConfig
 
 ConnectorConfig: TypeAlias = Annotated[
-    HttpConnectorConfig | OpenAPIConnectorConfig | SqlConnectorConfig, Field(discriminator="kind")
+    HttpConnectorConfig | OpenAPIConnectorConfig | McpConnectorConfig | SqlConnectorConfig,
+    Field(discriminator="kind"),
 ]
 """Any connector's config, told apart by its `kind`."""
 
@@ -41,6 +43,8 @@ async def prepare(
     """
     if isinstance(config, OpenAPIConnectorConfig):
         return await resolve_openapi(config, transport=transport)
+    if isinstance(config, McpConnectorConfig):
+        return await prepare_mcp(config)
     return config
 
 
@@ -54,6 +58,8 @@ def build(config: ConnectorConfig, transport: httpx.AsyncBaseTransport | None = 
         return HttpConnector(config, transport=transport)
     if isinstance(config, OpenAPIConnectorConfig):
         return HttpConnector(openapi_to_http(config), transport=transport)
+    if isinstance(config, McpConnectorConfig):
+        return McpConnector(config)
     if isinstance(config, SqlConnectorConfig):
         return SqlConnector(config)
     assert_never(config)

@@ -77,7 +77,7 @@ def test_errors_are_located_under_the_kind(data: dict[str, Any], loc: tuple[str,
 
 def test_the_admin_schema_covers_every_kind() -> None:
     schema = ConnectorConfigAdapter.json_schema()
-    assert set(schema["discriminator"]["mapping"]) == {"http", "openapi", "sql"}
+    assert set(schema["discriminator"]["mapping"]) == {"http", "openapi", "mcp", "sql"}
 
 
 async def test_prepare_keeps_an_http_config() -> None:

@@ -1,0 +1,342 @@
+"""One connection to an upstream MCP server, and the plumbing around it.
+
+The SDK's `Client` is an async context manager whose task groups must be exited by the
+task that entered them, while the broker calls tools from many request tasks. So each
+`Session` is entered and exited by a task of its own; callers use its `client` from
+their tasks (the SDK wakes every waiter with CONNECTION_CLOSED when the connection ends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx2
+import mcp_types as types
+from mcp.client.client import Client
+from mcp.client.session import IncomingMessage, MessageHandlerFnT
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import ListenNotSupportedError
+from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from connectors.errors import UpstreamBadResponse, UpstreamError, UpstreamTimeout, UpstreamUnreachable
+
+CLIENT_INFO = types.Implementation(name="tool-broker", version="0.1.0")
+STDERR_TAIL_BYTES = 8 * 1024
+_ENVELOPE_SLACK = 64 * 1024
+"""Room for the JSON-RPC envelope and SSE framing around a result of the largest allowed size."""
+_STOP_SECONDS = 10.0
+_RELISTEN_SECONDS = 1.0
+
+MessageHandler = MessageHandlerFnT
+Opener = Callable[[AsyncExitStack, MessageHandler, Callable[[], None]], Awaitable[Client]]
+"""Enters a connected `Client` (and whatever it needs) on the exit stack; the last argument is
+to be called when the upstream process exits."""
+
+
+class ResponseTooLarge(httpx2.StreamError):
+    """An upstream HTTP response grew past the connector's limit (its text names `max_response_bytes`)."""
+
+
+class Session:
+    """A connected `Client`, owned by a task that enters it, waits, and exits it."""
+
+    def __init__(
+        self, opener: Opener, on_tools_changed: Callable[[], None], on_lost: Callable[[Session], None]
+    ) -> None:
+        self._opener = opener
+        self._on_tools_changed = on_tools_changed
+        self._on_lost = on_lost
+        self._lost = False
+        self._client: Client | None = None
+        self._ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.error: BaseException | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def client(self) -> Client:
+        assert self._client is not None, "the session is not connected"
+        return self._client
+
+    @property
+    def alive(self) -> bool:
+        return self._client is not None and not self.closed.is_set() and not self._stop.is_set()
+
+    async def start(self, within_seconds: float) -> None:
+        """Connect in time; raise what connecting raised (TimeoutError if too slow)."""
+        self._task = asyncio.create_task(self._run(), name="mcp-upstream-session")
+        try:
+            async with asyncio.timeout(within_seconds):
+                await self._ready.wait()
+        except BaseException:
+            await self.stop()
+            raise
+        if self._client is None:
+            await self.stop()
+            raise self.error or ConnectionError("the session ended while connecting")
+
+    def lost(self) -> None:
+        """The connection or process ended by itself: close what is left, then report it."""
+        if not self._stop.is_set():
+            self._lost = True
+            self._stop.set()
+
+    async def stop(self) -> None:
+        """Close the connection and wait for the owner task (stdio: the process is terminated)."""
+        self._stop.set()
+        if self._task is None or self._task.done():
+            return
+        if self._client is None:  # still connecting: nothing to close politely
+            self._task.cancel()
+        done, _ = await asyncio.wait({self._task}, timeout=_STOP_SECONDS)
+        if not done:
+            self._task.cancel()
+            await asyncio.wait({self._task}, timeout=_STOP_SECONDS)
+
+    async def _run(self) -> None:
+        try:
+            async with AsyncExitStack() as stack:
+                client = await self._opener(stack, self._on_message, self.lost)
+                self._client = client
+                self._ready.set()
+                listener = None
+                if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                    listener = asyncio.create_task(self._listen(client))
+                try:
+                    await self._stop.wait()
+                finally:
+                    if listener is not None:
+                        listener.cancel()
+                        await asyncio.wait({listener})
+        except BaseException as exc:  # kept for the callers' error messages; the task ends quietly
+            self.error = exc
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            self.closed.set()
+            self._ready.set()
+            if self._client is not None and (self._lost or not self._stop.is_set()):
+                self._on_lost(self)
+
+    async def _listen(self, client: Client) -> None:
+        """Follow `subscriptions/listen` (2026-07-28); events arrive through `_on_message`."""
+        while True:
+            try:
+                async with client.listen(tools_list_changed=True) as subscription:
+                    if not subscription.honored or not subscription.honored.tools_list_changed:
+                        return
+                    async for _ in subscription:
+                        pass
+            except (ListenNotSupportedError, MCPError):
+                return
+            except Exception:  # lost: events may have been missed, so re-check and re-listen
+                self._on_tools_changed()
+            await asyncio.sleep(_RELISTEN_SECONDS)
+
+    async def _on_message(self, message: IncomingMessage) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            self._on_tools_changed()
+
+
+def http_opener(
+    url: str, headers: Mapping[str, str], timeout: float, limit: int, on_status: Callable[[int], None]
+) -> Opener:
+    """Streamable HTTP, protocol negotiated ("auto": 2026-07-28, else 2025-11-25); `on_status`
+    hears every HTTP status (the SDK reports an HTTP error without its status)."""
+
+    async def open_client(stack: AsyncExitStack, on_message: MessageHandler, _: Callable[[], None]) -> Client:
+        http = await stack.enter_async_context(
+            httpx2.AsyncClient(
+                headers={**headers, "Accept-Encoding": "identity"},
+                timeout=httpx2.Timeout(timeout, read=max(timeout, 300.0)),
+                transport=BoundedTransport(httpx2.AsyncHTTPTransport(trust_env=False), limit, on_status),
+                trust_env=False,
+            )
+        )
+        transport = streamable_http_client(url, http_client=http, max_sse_event_size=limit + _ENVELOPE_SLACK)
+        client = Client(
+            transport, mode="auto", cache=None, message_handler=on_message, client_info=CLIENT_INFO
+        )
+        return await stack.enter_async_context(client)
+
+    return open_client
+
+
+def stdio_opener(
+    command: Sequence[str], env: Mapping[str, str], cwd: str | None, stderr: StderrTail
+) -> Opener:
+    """A child process speaking MCP on stdin/stdout; its stderr goes to `stderr`."""
+
+    async def open_client(
+        stack: AsyncExitStack, on_message: MessageHandler, on_exit: Callable[[], None]
+    ) -> Client:
+        params = StdioServerParameters(command=command[0], args=list(command[1:]), env=dict(env), cwd=cwd)
+        errlog = await stderr.pipe(stack, on_exit)
+        client = Client(stdio_client(params, errlog=errlog), cache=None, message_handler=on_message)
+        entered = await stack.enter_async_context(client)
+        errlog.close()  # the child holds its own copy; EOF on the pipe now means it exited
+        return entered
+
+    return open_client
+
+
+class StderrTail:
+    """The last bytes a child process wrote to stderr, kept for error messages only."""
+
+    def __init__(self, limit: int = STDERR_TAIL_BYTES) -> None:
+        self._limit = limit
+        self._buffer = bytearray()
+
+    def text(self, redact: Sequence[str] = ()) -> str:
+        text = self._buffer.decode("utf-8", errors="replace")
+        for secret in redact:
+            text = text.replace(secret, "***")
+        return text.strip()
+
+    async def pipe(self, stack: AsyncExitStack, on_eof: Callable[[], None]) -> Any:
+        """A fresh pipe whose write end (returned, as a file) becomes the child's stderr;
+        `on_eof` runs when every writer closed it (the child exited)."""
+        read_fd, write_fd = os.pipe()
+        errlog = os.fdopen(write_fd, "w")
+        stack.callback(errlog.close)
+        loop = asyncio.get_running_loop()
+        reader = os.fdopen(read_fd, "rb", buffering=0)
+        transport, _ = await loop.connect_read_pipe(lambda: _TailProtocol(self, on_eof), reader)
+        stack.callback(transport.close)
+        return errlog
+
+    def _append(self, data: bytes) -> None:
+        self._buffer += data
+        del self._buffer[: -self._limit]
+
+
+class _TailProtocol(asyncio.Protocol):
+    def __init__(self, tail: StderrTail, on_eof: Callable[[], None]) -> None:
+        self._tail = tail
+        self._on_eof = on_eof
+
+    def data_received(self, data: bytes) -> None:
+        self._tail._append(data)
+
+    def eof_received(self) -> bool:
+        self._on_eof()
+        return False
+
+
+class BoundedTransport(httpx2.AsyncBaseTransport):
+    """Caps every JSON response body at `limit` plus envelope room, and refuses compressed
+    bodies (the client asks for identity), so a size is a size."""
+
+    def __init__(
+        self, inner: httpx2.AsyncBaseTransport, limit: int, on_status: Callable[[int], None]
+    ) -> None:
+        self._inner = inner
+        self._limit = limit + _ENVELOPE_SLACK
+        self._stated = limit
+        self._on_status = on_status
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        self._on_status(response.status_code)
+        encoding = response.headers.get("content-encoding", "identity").lower()
+        if encoding not in ("", "identity"):
+            await response.aclose()
+            raise httpx2.DecodingError(f"the upstream sent a {encoding}-encoded body; identity was asked for")
+        if response.headers.get("content-type", "").lower().startswith("text/event-stream"):
+            return response  # long-lived streams: the SDK caps each event (max_sse_event_size)
+        assert isinstance(response.stream, httpx2.AsyncByteStream)
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_BoundedStream(response.stream, self._limit, self._stated),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _BoundedStream(httpx2.AsyncByteStream):
+    def __init__(self, inner: httpx2.AsyncByteStream, limit: int, stated: int) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._stated = stated
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in self._inner:
+            seen += len(chunk)
+            if seen > self._limit:
+                raise ResponseTooLarge(
+                    f"the response exceeds the {size_text(self._stated)} limit (max_response_bytes)"
+                )
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def size_text(size: int) -> str:
+    if size % (1024 * 1024) == 0:
+        return f"{size // (1024 * 1024)} MiB"
+    if size % 1024 == 0:
+        return f"{size // 1024} KiB"
+    return f"{size} bytes"
+
+
+def leaf_error(exc: BaseException) -> BaseException:
+    """The first non-group exception inside (nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def upstream_error(name: str, exc: BaseException, timeout: float, detail: str = "") -> UpstreamError:
+    """The connector error for a failure talking to upstream `name`; `detail` is appended (stderr)."""
+    exc = leaf_error(exc)
+    suffix = f"; {detail}" if detail else ""
+    if isinstance(exc, TimeoutError | httpx2.TimeoutException) or (
+        isinstance(exc, MCPError) and exc.code == types.REQUEST_TIMEOUT
+    ):
+        return UpstreamTimeout(f"upstream '{name}' did not answer within {timeout:g} s{suffix}")
+    if isinstance(exc, MCPError) and _over_limit(exc.error.message):
+        return UpstreamBadResponse(
+            f"upstream '{name}' sent an answer over its response limit (max_response_bytes)"
+        )
+    if isinstance(exc, MCPError) and exc.code == types.CONNECTION_CLOSED:
+        return UpstreamUnreachable(f"upstream '{name}' closed the connection{suffix}")
+    if isinstance(exc, MCPError):
+        text = _excerpt(exc.error.message)
+        return UpstreamError(f"upstream '{name}' answered with error {exc.code}: {text}{suffix}")
+    if isinstance(exc, httpx2.ConnectError):
+        return UpstreamUnreachable(
+            f"upstream '{name}' is unreachable: could not connect ({_excerpt(str(exc))})"
+        )
+    if isinstance(exc, httpx2.DecodingError):
+        return UpstreamBadResponse(f"upstream '{name}' sent an undecodable answer: {_excerpt(str(exc))}")
+    if isinstance(exc, httpx2.TransportError | ConnectionError):
+        kind = type(exc).__name__
+        return UpstreamUnreachable(f"upstream '{name}' is unreachable: {kind} {_excerpt(str(exc))}".rstrip())
+    if isinstance(exc, OSError):
+        reason = exc.strerror or type(exc).__name__
+        if exc.filename:
+            reason = f"{reason}: {exc.filename}"
+        return UpstreamUnreachable(f"upstream '{name}' could not be started: {reason}{suffix}")
+    return UpstreamBadResponse(f"upstream '{name}' sent an unusable answer: {_excerpt(str(exc))}{suffix}")
+
+
+def _over_limit(message: str) -> bool:
+    """Whether an SDK error reports one of our size limits (the body cap, or the SSE event cap)."""
+    return "max_response_bytes" in message or ("Server-sent event exceeded" in message and "limit" in message)
+
+
+def _excerpt(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,122 @@
+"""Upstream MCP servers (`kind: mcp`): federated tools, pinned at registration.
+
+    kind: mcp
+    name: files
+    transport: stdio                 # or http, with url: and headers:
+    command: [python, -m, files_server]
+    expose_new_tools: false
+
+Registration (`prepare_mcp`) lists the upstream's tools and pins each definition (name,
+description, input and output schema, annotations) by the SHA-256 of its canonical JSON;
+the definitions, pins and the hidden-instruction scanner's findings (`flags`) are stored
+in the config. At run time agents see only pinned definitions, a tool whose live
+definition drifted from its pin is quarantined (hidden and refused), and `approve`
+re-pins what an operator reviewed (`broker connectors diff/approve`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from connectors._mcp_config import McpConnectorConfig, exposed_name
+from connectors._mcp_connector import McpConnector, ToolQuarantined
+from connectors._mcp_pins import (
+    Drift,
+    PinnedTool,
+    canonical_json,
+    compute_drift,
+    pin_of,
+    pin_tools,
+)
+from connectors._mcp_scan import scan_definition, scan_text
+from connectors.errors import ConnectorConfigError, UpstreamError
+
+
+async def prepare_mcp(config: McpConnectorConfig) -> McpConnectorConfig:
+    """List the upstream's tools and return the config with definitions, pins and flags.
+
+    Without `pins`, every tool the upstream lists is pinned as it is now. With `pins` (from
+    an earlier registration or written by hand), those are kept and the upstream must match
+    them; its other tools stay unpinned. Raises ConnectorConfigError for the operator.
+    """
+    probe = McpConnector(config.model_copy(update={"tools": [], "pins": {}, "flags": {}}))
+    try:
+        live = await probe.live_tools()
+    except UpstreamError as exc:
+        raise ConnectorConfigError(f"could not list the tools of '{config.name}': {exc.message}") from None
+    finally:
+        await probe.aclose()
+    flags = {
+        tool: [f"unusable-name: {exposed_name(config, tool)!r} is not a valid MCP tool name; not exposed"]
+        for tool in probe.unusable_tools
+    }
+    if config.pins:
+        by_name = {tool.name: tool for tool in live}
+        mismatched = sorted(
+            name
+            for name, pin in config.pins.items()
+            if name not in by_name or pin_of(by_name[name].definition()) != pin
+        )
+        if mismatched:
+            raise ConnectorConfigError(
+                f"the tools of '{config.name}' do not match its pins: {', '.join(mismatched)} "
+                "(changed or missing upstream); review them, or register without `pins` to pin anew"
+            )
+        live = [by_name[name] for name in config.pins]
+    tools, pins = pin_tools(tool.definition() for tool in live)
+    return _with_tools(config, tools, pins, flags)
+
+
+def approve(
+    config: McpConnectorConfig, live: Sequence[PinnedTool], names: Collection[str] | None = None
+) -> McpConnectorConfig:
+    """Re-pin reviewed tools from live definitions (from `McpConnector.live_tools()`).
+
+    `names`: the tools to approve; default every drifted one. A changed or new tool is
+    pinned as it is live, a removed one loses its pin. Pure: returns a new config.
+    """
+    if config.tools is None:
+        raise ConnectorConfigError(f"connector '{config.name}' has no pinned tools yet: register it first")
+    by_name = {tool.name: tool for tool in live}
+    drift = compute_drift(config.pins, {name: pin_of(tool.definition()) for name, tool in by_name.items()})
+    targets = set(drift.changed + drift.removed + drift.new) if names is None else set(names)
+    unknown = sorted(targets - set(config.pins) - set(by_name))
+    if unknown:
+        raise ConnectorConfigError(f"'{config.name}' has no pinned or live tool {', '.join(unknown)}")
+    pinned = {tool.name: tool for tool in config.tools}
+    for name in targets:
+        if name in by_name:
+            pinned[name] = by_name[name]
+        else:
+            pinned.pop(name, None)
+    tools, pins = pin_tools(tool.definition() for tool in pinned.values())
+    return _with_tools(config, tools, pins, {})
+
+
+def _with_tools(
+    config: McpConnectorConfig, tools: list[PinnedTool], pins: dict[str, str], flags: dict[str, list[str]]
+) -> McpConnectorConfig:
+    for tool in tools:
+        findings = scan_definition(tool.definition())
+        if findings:
+            flags[tool.name] = findings
+    data = config.model_dump()
+    data.update(tools=[tool.model_dump() for tool in tools], pins=pins, flags=dict(sorted(flags.items())))
+    return McpConnectorConfig.model_validate(data)
+
+
+__all__ = [
+    "Drift",
+    "McpConnector",
+    "McpConnectorConfig",
+    "PinnedTool",
+    "ToolQuarantined",
+    "approve",
+    "canonical_json",
+    "compute_drift",
+    "exposed_name",
+    "pin_of",
+    "prepare_mcp",
+    "scan_definition",
+    "scan_text",
+]
