@@ -1,4 +1,4 @@
-"""Composes the ASGI app: the admin API, /metrics and /healthz, and MCP at /mcp."""
+"""Composes the ASGI app: the admin API, /metrics and /healthz, the LLM proxy at /v1, and MCP at /mcp."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from broker.admin import admin_router, install_error_handlers
 from broker.gateway import Gateway
+from broker.llm.runtime import LlmRuntime
 from broker.mcp.auth import AgentKeyVerifier
 from broker.mcp.server import build_server
 from broker.settings import Settings
@@ -28,6 +29,7 @@ VERSION = version("tool-broker")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     gateway = Gateway.from_settings(settings)
+    llm = LlmRuntime.from_gateway(gateway)
     public_url = settings.resolved_public_url
 
     server = build_server(lambda: gateway.state.snapshot, gateway.pipeline, version=VERSION)
@@ -51,8 +53,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(upgrade, settings.database_url)
         await gateway.start()
         try:
-            async with server.session_manager.run():
-                yield
+            await llm.start()
+            try:
+                async with server.session_manager.run():
+                    yield
+            finally:
+                await llm.stop()
         finally:
             await gateway.stop()
 
@@ -66,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.gateway = gateway
+    app.state.llm = llm
     install_error_handlers(app)
     app.include_router(admin_router)
 
@@ -77,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.mount("/v1", llm.proxy)
     app.mount("/", mcp_app)
     return app
 

@@ -53,6 +53,37 @@ class Settings(BaseSettings):
     )
     log_level: str = "info"
 
+    # The LLM proxy (/v1).
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL (redis://host:6379/0). When set, budgets and rate limits are kept in Redis, "
+        "shared by every instance; otherwise in each process.",
+    )
+    llm_fail_open: bool = Field(
+        default=False,
+        description="Serve model calls even when the usage ledger or Redis is unavailable (unmetered). "
+        "By default such calls are refused with 503.",
+    )
+    llm_provider_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Provider API keys by secret name, as a JSON object, for providers' api_key_secret "
+        "(until the encrypted secret store serves them).",
+    )
+    llm_default_max_tokens: int = Field(
+        default=4096, gt=0, description="Completion tokens reserved for a call that sets no max_tokens."
+    )
+    llm_max_attempts: int = Field(
+        default=4, ge=1, le=20, description="Upstream requests per model call (retries and fallbacks)."
+    )
+    llm_retry_base_seconds: float = Field(default=0.25, ge=0, description="About the first retry's wait.")
+    llm_retry_max_seconds: float = Field(default=2.0, ge=0, description="Longest wait before one retry.")
+    llm_max_request_bytes: int = Field(default=32 * 1024 * 1024, gt=0, description="Largest /v1 body.")
+    llm_ledger_batch_size: int = Field(default=500, gt=0)
+    llm_ledger_flush_seconds: float = Field(default=0.5, gt=0)
+    llm_ledger_queue_limit: int = Field(
+        default=100_000, gt=0, description="Unwritten ledger entries held before model calls fail closed."
+    )
+
     @property
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

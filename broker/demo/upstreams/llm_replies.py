@@ -1,0 +1,157 @@
+"""Deterministic answers for the mock LLM provider, in OpenAI and Anthropic shapes.
+
+Tokens are words: a prompt costs one token per whitespace-separated word of its messages,
+and a reply is made of short words, one token each (so estimates are exact too). A prompt
+may carry directives: `[[words=N]]` sets the reply's length (default 12), `[[delay=MS]]`
+the pause between streamed chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett")
+_DIRECTIVE = re.compile(r"\[\[(words|delay)=(\d+)\]\]")
+
+
+def texts(content: Any) -> list[str]:
+    if isinstance(content, str):
+        return [content]
+    if isinstance(content, list):
+        return [str(p.get("text", "")) for p in content if isinstance(p, dict)]
+    return []
+
+
+def prompt_text(body: dict[str, Any]) -> str:
+    parts = texts(body.get("system"))
+    for message in body.get("messages") or ():
+        if isinstance(message, dict):
+            parts += texts(message.get("content"))
+    return " ".join(parts)
+
+
+def count_tokens(text: str) -> int:
+    return len(text.split())
+
+
+def directives(text: str) -> dict[str, int]:
+    return {name: int(value) for name, value in _DIRECTIVE.findall(text)}
+
+
+def reply_words(body: dict[str, Any], default: int) -> list[str]:
+    settings = directives(prompt_text(body))
+    n = settings.get("words", default)
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    if isinstance(limit, int) and limit > 0:
+        n = min(n, limit)
+    return [WORDS[i % len(WORDS)] for i in range(n)]
+
+
+def chunk_delay(body: dict[str, Any], default: float) -> float:
+    delay = directives(prompt_text(body)).get("delay")
+    return delay / 1000 if delay is not None else default
+
+
+def completion(body: dict[str, Any], words: list[str], prompt: int, *, usage: bool) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "id": "chatcmpl-mock",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": " ".join(words)},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+    if usage:
+        answer["usage"] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": len(words),
+            "total_tokens": prompt + len(words),
+        }
+    return answer
+
+
+def completion_chunks(
+    body: dict[str, Any], words: list[str], prompt: int, *, usage: bool
+) -> Iterator[dict[str, Any]]:
+    base = {
+        "id": "chatcmpl-mock",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model"),
+    }
+    with_usage = usage and bool((body.get("stream_options") or {}).get("include_usage"))
+    extra: dict[str, Any] = {"usage": None} if with_usage else {}
+    yield {
+        **base,
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+        **extra,
+    }
+    for i, word in enumerate(words):
+        text = word if i == 0 else " " + word
+        yield {**base, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}], **extra}
+    yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], **extra}
+    if with_usage:
+        total = {
+            "prompt_tokens": prompt,
+            "completion_tokens": len(words),
+            "total_tokens": prompt + len(words),
+        }
+        yield {**base, "choices": [], "usage": total}
+
+
+def embeddings(body: dict[str, Any], *, usage: bool) -> dict[str, Any]:
+    inputs = body.get("input")
+    items = inputs if isinstance(inputs, list) else [inputs]
+    data = []
+    for i, item in enumerate(items):
+        digest = hashlib.sha256(str(item).encode()).digest()
+        data.append({"object": "embedding", "index": i, "embedding": [b / 255 for b in digest[:8]]})
+    answer: dict[str, Any] = {"object": "list", "data": data, "model": body.get("model")}
+    if usage:
+        tokens = sum(count_tokens(str(item)) for item in items)
+        answer["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return answer
+
+
+def message(body: dict[str, Any], words: list[str], prompt: int) -> dict[str, Any]:
+    return {
+        "id": "msg_mock",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model"),
+        "content": [{"type": "text", "text": " ".join(words)}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": prompt, "output_tokens": len(words)},
+    }
+
+
+def message_events(
+    body: dict[str, Any], words: list[str], prompt: int
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    start = {**message(body, [], prompt), "content": [], "stop_reason": None}
+    start["usage"] = {"input_tokens": prompt, "output_tokens": 1}
+    yield "message_start", {"type": "message_start", "message": start}
+    yield (
+        "content_block_start",
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    )
+    for i, word in enumerate(words):
+        delta = {"type": "text_delta", "text": word if i == 0 else " " + word}
+        yield "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+    yield "content_block_stop", {"type": "content_block_stop", "index": 0}
+    delta_event = {"stop_reason": "end_turn", "stop_sequence": None}
+    yield (
+        "message_delta",
+        {"type": "message_delta", "delta": delta_event, "usage": {"output_tokens": len(words)}},
+    )
+    yield "message_stop", {"type": "message_stop"}

@@ -1,0 +1,137 @@
+"""Small ASGI helpers for the /v1 endpoints: headers, bodies, JSON answers, errors in the
+caller's dialect, and running a stream until the client goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from starlette.types import Message, Receive, Scope, Send
+
+from broker.errors import BrokerError
+from broker.llm.errors import LimitExceeded, PayloadTooLarge
+
+Dialect = Literal["openai", "anthropic"]
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+_OPENAI_TYPES = {
+    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+    404: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error",
+}  # fmt: skip
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error",
+}  # fmt: skip
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One HTTP request and the means to answer it."""
+
+    scope: Scope
+    receive: Receive
+    _send: Send
+    headers: dict[str, str]
+    dialect: Dialect
+    started: bool = field(default=False)
+    """Whether the response has begun (an error can then no longer be sent as a reply)."""
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
+def header_map(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise asyncio.CancelledError("the client went away before sending its request")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def send_bytes(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers or JSON_HEADERS})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_json(
+    send: Send, status: int, value: Any, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send_bytes(send, status, json.dumps(value).encode(), JSON_HEADERS + (extra or []))
+
+
+def error_payload(exc: BrokerError, dialect: Dialect) -> dict[str, Any]:
+    status = exc.status_code
+    if dialect == "anthropic":
+        kind = _ANTHROPIC_TYPES.get(status, "api_error")
+        error: dict[str, Any] = {"type": kind, "message": exc.message, "code": exc.code}
+        body: dict[str, Any] = {"type": "error", "error": error}
+    else:
+        kind = _OPENAI_TYPES.get(status, "api_error")
+        error = {"message": exc.message, "type": kind, "param": None, "code": exc.code}
+        body = {"error": error}
+    if isinstance(exc, LimitExceeded):
+        error[str(exc.detail["type"])] = exc.detail
+    return body
+
+
+def error_headers(exc: BrokerError, request_id: str | None) -> list[tuple[bytes, bytes]]:
+    headers: list[tuple[bytes, bytes]] = []
+    if request_id:
+        headers.append((b"x-request-id", request_id.encode()))
+    if isinstance(exc, LimitExceeded):
+        headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
+        # Clients (openai, anthropic) retry 429s on their own; a spent budget will not come back soon.
+        headers.append((b"x-should-retry", b"false" if exc.code == "budget_exceeded" else b"true"))
+    elif exc.status_code == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    return headers
+
+
+async def send_error(send: Send, exc: BrokerError, dialect: Dialect, request_id: str | None = None) -> None:
+    await send_json(send, exc.status_code, error_payload(exc, dialect), error_headers(exc, request_id))
+
+
+async def until_disconnect(work: Coroutine[Any, Any, None], receive: Receive) -> bool:
+    """Run `work`; if the client disconnects first, cancel it. Returns True on a disconnect."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    if task.cancelled() or not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return True
+    task.result()
+    return False
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -1,0 +1,59 @@
+"""The LLM proxy's part of the error tree (all are `BrokerError`s). The /v1 boundary renders
+them in the caller's dialect: OpenAI's `{"error": {...}}` or Anthropic's `{"type": "error", ...}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from broker.errors import BrokerError
+
+
+class BadRequest(BrokerError):
+    status_code = 400
+    code = "invalid_request"
+
+
+class ModelNotFound(BrokerError):
+    status_code = 404
+    code = "model_not_found"
+
+
+class ModelDenied(BrokerError):
+    status_code = 403
+    code = "model_not_allowed"
+
+
+class PayloadTooLarge(BrokerError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class LimitExceeded(BrokerError):
+    """A budget or rate limit refused the call: 429, with what was hit and when to come back."""
+
+    status_code = 429
+
+    def __init__(self, code: str, message: str, detail: dict[str, Any], retry_after: float) -> None:
+        super().__init__(message)
+        self.code = code
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+class MeteringUnavailable(BrokerError):
+    """The ledger or the shared limiter cannot be used, and the metered path fails closed."""
+
+    status_code = 503
+    code = "metering_unavailable"
+
+
+class UpstreamError(BrokerError):
+    """Every target of the route failed (5xx, timeout, connection error, refused credentials)."""
+
+    status_code = 502
+    code = "upstream_error"
+
+    def __init__(self, message: str, *, status_code: int = 502, code: str = "upstream_error") -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code

@@ -1,0 +1,129 @@
+"""The usage ledger, written in batches off the request path (as the audit log is).
+
+A call appends its entry to an in-memory queue; a background task writes batches from a
+worker thread. While the database refuses writes the batch is kept and retried, and the
+writer reports itself unhealthy, so the metered path can fail closed. Shutdown drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from broker.store.models import LlmUsageRecord
+
+log = logging.getLogger("broker.llm.ledger")
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEntry:
+    ts: datetime
+    request_id: str
+    agent: str
+    team: str | None
+    endpoint: str
+    model: str
+    provider: str | None
+    upstream_model: str | None
+    stream: bool
+    status: str
+    http_status: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    estimated: bool
+    cost_usd: float
+    latency_ms: float
+    ttft_ms: float | None
+    attempts: int
+    error: str | None
+
+
+class LedgerWriter:
+    def __init__(
+        self, sessions: sessionmaker[Session], *, batch_size: int, flush_seconds: float, queue_limit: int
+    ) -> None:
+        self._sessions = sessions
+        self._batch_size = batch_size
+        self._flush_seconds = flush_seconds
+        self._queue_limit = queue_limit
+        self._pending: list[dict[str, Any]] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._failing = False
+        self.written = 0
+        self.write_errors = 0
+
+    @property
+    def healthy(self) -> bool:
+        """False while the database refuses writes or the backlog is full."""
+        return not self._failing and len(self._pending) < self._queue_limit
+
+    def record(self, entry: UsageEntry) -> None:
+        """Queue an entry; never waits (a full backlog makes the writer unhealthy instead)."""
+        self._pending.append(asdict(entry))
+        if len(self._pending) >= self._batch_size:
+            self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="broker-llm-ledger")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        while self._pending:
+            if not await self._flush():
+                log.error(
+                    "ledger database unavailable at shutdown; %d entries not stored", len(self._pending)
+                )
+                return
+
+    async def flush(self) -> None:
+        """Write everything queued now (reports call it so fresh calls show up)."""
+        while self._pending and await self._flush():
+            pass
+
+    async def _run(self) -> None:
+        backoff = self._flush_seconds
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._flush_seconds)
+            self._wakeup.clear()
+            if not self._pending:
+                continue
+            if await self._flush():
+                backoff = self._flush_seconds
+            else:
+                backoff = min(backoff * 2, 30.0)
+                await asyncio.sleep(backoff)
+
+    async def _flush(self) -> bool:
+        async with self._lock:
+            batch = self._pending[: self._batch_size * 4]
+            if not batch:
+                return True
+            try:
+                await asyncio.to_thread(self._write, batch)
+            except Exception:
+                self.write_errors += 1
+                self._failing = True
+                log.exception("could not store %d usage entries; will retry", len(batch))
+                return False
+            del self._pending[: len(batch)]
+            self._failing = False
+            self.written += len(batch)
+            return True
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        with self._sessions.begin() as session:
+            session.execute(insert(LlmUsageRecord), rows)

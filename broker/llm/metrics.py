@@ -1,0 +1,78 @@
+"""Prometheus metrics of the LLM proxy, on the gateway's registry.
+
+Label children are cached per (agent, model), so counting a call is a few dict lookups.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from broker.metrics import LATENCY_BUCKETS
+
+
+class LlmMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "broker_llm_requests", "LLM proxy calls by agent, model and status", ["agent", "model", "status"],
+            registry=registry,
+        )  # fmt: skip
+        self.tokens = Counter(
+            "broker_llm_tokens",
+            "Tokens metered by agent, model and kind (prompt, completion, cached)",
+            ["agent", "model", "kind"],
+            registry=registry,
+        )
+        self.cost = Counter(
+            "broker_llm_cost_usd",
+            "Cost in USD by agent and model (from the price table)",
+            ["agent", "model"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "broker_llm_request_duration_seconds", "Time to the last byte of an LLM proxy answer", ["model"],
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.ttft = Histogram(
+            "broker_llm_time_to_first_token_seconds", "Time to the first streamed event", ["model"],
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.ledger_errors = Counter(
+            "broker_llm_ledger_write_errors", "Failed attempts to store a batch of usage entries",
+            registry=registry,
+        )  # fmt: skip
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (metric._name, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def observe(
+        self,
+        *,
+        agent: str,
+        model: str,
+        status: str,
+        prompt: int,
+        completion: int,
+        cached: int,
+        cost: float,
+        seconds: float,
+        ttft: float | None,
+    ) -> None:
+        self._child(self.requests, agent, model, status).inc()
+        if prompt:
+            self._child(self.tokens, agent, model, "prompt").inc(prompt)
+        if completion:
+            self._child(self.tokens, agent, model, "completion").inc(completion)
+        if cached:
+            self._child(self.tokens, agent, model, "cached").inc(cached)
+        if cost:
+            self._child(self.cost, agent, model).inc(cost)
+        self._child(self.latency, model).observe(seconds)
+        if ttft is not None:
+            self._child(self.ttft, model).observe(ttft)

@@ -1,0 +1,92 @@
+"""OpenAI-compatible endpoints: /v1/chat/completions (whole or streamed) and /v1/embeddings.
+
+The request goes upstream as the client sent it, with the model replaced by the target's own
+id. A streamed call asks the provider for usage (`stream_options.include_usage`); when the
+client had not asked for it, the usage-only chunk is kept from the client.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from broker.llm.accounts import Demand
+from broker.llm.asgi import Exchange
+from broker.llm.catalog import Target
+from broker.llm.metering import ModelCall
+from broker.llm.relay import is_event_stream, relay_stream, relay_whole
+from broker.llm.tokens import estimate_input, estimate_messages, estimate_text, reservation_tokens
+from broker.llm.usage import OpenAIStreamMeter, Usage, completed, openai_completion_text, openai_usage
+
+if TYPE_CHECKING:
+    from broker.llm.proxy import LlmProxy
+
+NO_DEMAND = Demand(0, 0.0)
+
+
+def positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+async def chat_completions(
+    proxy: LlmProxy, exchange: Exchange, call: ModelCall, payload: dict[str, Any], size: int
+) -> None:
+    route = call.route
+    assert route is not None
+    rules = proxy.rules_for(call.agent)
+    if rules.empty:
+        demand = NO_DEMAND
+    else:
+        max_tokens = positive_int(payload.get("max_completion_tokens")) or positive_int(
+            payload.get("max_tokens")
+        )
+        demand = proxy.metering.demand(route, reservation_tokens(size), max_tokens)
+    await proxy.metering.admit(call, rules, demand)
+
+    options = payload.get("stream_options")
+    asked_usage = isinstance(options, dict) and options.get("include_usage") is True
+    inject = call.stream and not asked_usage
+
+    def body_for(target: Target) -> bytes:
+        out = {**payload, "model": target.model}
+        if inject:
+            out["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+        return json.dumps(out).encode()
+
+    opened = await proxy.open(call, route, body_for, exchange.headers)
+    if call.stream and is_event_stream(opened):
+        meter = OpenAIStreamMeter(strip_usage=inject)
+        await relay_stream(exchange, call, opened, meter)
+        prompt = 0 if meter.usage is not None else estimate_messages(payload.get("messages"))
+        call.usage = completed(meter.usage, prompt, meter.delivered_text())
+        return
+
+    def on_body(body: Any) -> None:
+        usage = openai_usage(body)
+        if usage is None:
+            prompt = estimate_messages(payload.get("messages"))
+            usage = Usage(prompt, estimate_text(openai_completion_text(body)), estimated=True)
+        call.usage = usage
+
+    await relay_whole(exchange, call, opened, on_body)
+
+
+async def embeddings(
+    proxy: LlmProxy, exchange: Exchange, call: ModelCall, payload: dict[str, Any], size: int
+) -> None:
+    route = call.route
+    assert route is not None
+    call.stream = False
+    rules = proxy.rules_for(call.agent)
+    demand = NO_DEMAND if rules.empty else proxy.metering.demand(route, reservation_tokens(size), 0)
+    await proxy.metering.admit(call, rules, demand)
+
+    def body_for(target: Target) -> bytes:
+        return json.dumps({**payload, "model": target.model}).encode()
+
+    opened = await proxy.open(call, route, body_for, exchange.headers)
+
+    def on_body(body: Any) -> None:
+        call.usage = openai_usage(body) or Usage(estimate_input(payload.get("input")), estimated=True)
+
+    await relay_whole(exchange, call, opened, on_body)

@@ -1,0 +1,96 @@
+"""A provider at run time: one shared keep-alive httpx client, and the credentials to inject.
+
+The key is resolved once, when the provider is built; it lives only in the header sent
+upstream. Nothing of the client's request headers except a short allow-list is forwarded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from broker.llm.config import ProviderConfig
+
+log = logging.getLogger("broker.llm.providers")
+
+USER_AGENT = "tool-broker-llm-proxy"
+ANTHROPIC_VERSION = "2023-06-01"
+FORWARDED_HEADERS = {
+    "openai": ("openai-beta",),
+    "anthropic": ("anthropic-version", "anthropic-beta"),
+}
+"""Client headers passed upstream, per provider kind; everything else (Authorization first) stays here."""
+
+
+@dataclass(eq=False)
+class Provider:
+    config: ProviderConfig
+    client: httpx.AsyncClient
+    headers: dict[str, str]
+    """Headers of every upstream request: the injected credentials and the configured extras."""
+    missing_secret: str | None = None
+    _key: str | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+    def path(self, endpoint: str) -> str:
+        """The upstream URL path of an endpoint ('chat', 'embeddings', 'messages')."""
+        return {"chat": "/chat/completions", "embeddings": "/embeddings", "messages": "/v1/messages"}[
+            endpoint
+        ]
+
+    def request_headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
+        headers = dict(self.headers)
+        for name in FORWARDED_HEADERS[self.kind]:
+            value = client_headers.get(name)
+            if value is not None:
+                headers[name] = value
+        return headers
+
+    def scrub(self, body: bytes) -> bytes:
+        """The body with the provider key blanked out, should an upstream ever echo it."""
+        if self._key and self._key.encode() in body:
+            return body.replace(self._key.encode(), b"<redacted>")
+        return body
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def build_provider(config: ProviderConfig, key: str | None) -> Provider:
+    """A provider with `key` (the resolved `api_key_secret`, None when not set or not needed)."""
+    missing: str | None = None
+    if config.api_key_secret is not None and key is None:
+        missing = config.api_key_secret
+        log.warning("provider '%s': secret '%s' is not set; its calls will fail", config.name, missing)
+    headers = {"user-agent": USER_AGENT, **{k.lower(): v for k, v in config.headers.items()}}
+    if config.kind == "anthropic":
+        headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
+    if key is not None:
+        header = (
+            config.auth_header or ("x-api-key" if config.kind == "anthropic" else "authorization")
+        ).lower()
+        headers[header] = f"Bearer {key}" if header == "authorization" else key
+    limits = httpx.Limits(
+        max_connections=config.max_connections,
+        max_keepalive_connections=config.max_connections,
+        keepalive_expiry=60,
+    )
+    client = httpx.AsyncClient(
+        base_url=config.base_url,
+        params=config.query or None,
+        limits=limits,
+        timeout=httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds),
+        trust_env=False,
+        follow_redirects=False,
+    )
+    return Provider(config=config, client=client, headers=headers, missing_secret=missing, _key=key)

@@ -1,0 +1,177 @@
+"""The /v1 face of the gateway: an OpenAI-compatible API (and Anthropic's Messages API).
+
+A plain ASGI app, mounted before MCP, so a call pays for no framework routing or validation
+it does not need. Every model call runs the same short chain:
+
+    authenticate (agent key, from the in-memory snapshot)
+    → resolve the model name and check the model policy
+    → admit: budgets and rate limits reserve the worst case
+    → upstream: the route's targets with retries and fallbacks
+    → relay the answer (a stream chunk by chunk) while metering it
+    → settle, ledger, metrics
+
+The endpoint modules (openai_api, anthropic_api) supply the body rewriting and usage reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from broker import keys
+from broker.catalog import AgentIdentity, Snapshot
+from broker.errors import BrokerError, Unauthorized
+from broker.llm import anthropic_api, openai_api
+from broker.llm.accounts import Rules
+from broker.llm.asgi import Dialect, Exchange, header_map, read_body, send_error, send_json
+from broker.llm.catalog import Route, Target
+from broker.llm.errors import BadRequest, ModelDenied, ModelNotFound
+from broker.llm.metering import Metering, ModelCall
+from broker.llm.state import LlmState
+from broker.llm.upstream import Opened, RetryPolicy, open_upstream
+from broker.state import key_is_live
+from policies import ModelGrants, PolicySet
+
+CallHandler = Callable[["LlmProxy", Exchange, ModelCall, dict[str, Any], int], Awaitable[None]]
+
+
+class LlmProxy:
+    def __init__(
+        self,
+        *,
+        tool_snapshot: Callable[[], Snapshot],
+        state: LlmState,
+        metering: Metering,
+        retry: RetryPolicy,
+        max_request_bytes: int,
+    ) -> None:
+        self.tool_snapshot = tool_snapshot
+        self.state = state
+        self.metering = metering
+        self.retry = retry
+        self.max_request_bytes = max_request_bytes
+        self._grants: ModelGrants | None = None
+        self._calls: dict[str, tuple[CallHandler, str, Dialect]] = {
+            "/v1/chat/completions": (openai_api.chat_completions, "chat", "openai"),
+            "/v1/embeddings": (openai_api.embeddings, "embeddings", "openai"),
+            "/v1/messages": (anthropic_api.messages, "messages", "anthropic"),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        found = self._calls.get(path)
+        exchange = Exchange(scope, receive, send, header_map(scope), found[2] if found else "openai")
+        try:
+            if found is not None and method == "POST":
+                await self._model_call(exchange, *found)
+            elif method == "GET" and (path == "/v1/models" or path.startswith("/v1/models/")):
+                await self._models(exchange, path.removeprefix("/v1/models").lstrip("/"))
+            elif found is not None:
+                raise BadRequest(f"{path} takes POST")
+            else:
+                raise ModelNotFound(f"no endpoint {method} {path}; this gateway serves /v1/chat/completions, "
+                                    "/v1/embeddings, /v1/models and /v1/messages")  # fmt: skip
+        except BrokerError as exc:
+            if not exchange.started:
+                await send_error(exchange.send, exc, exchange.dialect)
+
+    # --- the chain -------------------------------------------------------------------------
+
+    def authenticate(self, headers: dict[str, str]) -> AgentIdentity:
+        """An agent key from `Authorization: Bearer` or `x-api-key`, checked against the snapshot."""
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            token = headers.get("x-api-key", "")
+        if not token:
+            raise Unauthorized("send an agent key as 'Authorization: Bearer tbk_...' (or in x-api-key)")
+        entry = self.tool_snapshot().keys.get(keys.hash_key(token)) if keys.looks_like_key(token) else None
+        if entry is None or not key_is_live(entry):
+            raise Unauthorized("the agent key is not valid: it is unknown, revoked or expired")
+        return entry.agent
+
+    def grants(self) -> ModelGrants:
+        policy_set: PolicySet = self.tool_snapshot().policy_set
+        if self._grants is None or self._grants.policy_set is not policy_set:
+            self._grants = ModelGrants(policy_set)
+        return self._grants
+
+    def authorize(self, call: ModelCall, model: Any) -> Route:
+        if not isinstance(model, str) or not model:
+            raise BadRequest("'model' is required: a model name from GET /v1/models")
+        call.model = model
+        route = self.state.snapshot.resolve(model)
+        if route is None:
+            raise ModelNotFound(f"model '{model[:200]}' is not served here; GET /v1/models lists your models")
+        call.route = route
+        decision = self.grants().decide(call.agent.subject, route.names)
+        if not decision.allowed:
+            raise ModelDenied(decision.reason)
+        return route
+
+    def rules_for(self, agent: AgentIdentity) -> Rules:
+        return self.state.snapshot.rules_for(agent)
+
+    async def open(
+        self, call: ModelCall, route: Route, body_for: Callable[[Target], bytes], headers: dict[str, str]
+    ) -> Opened:
+        try:
+            opened = await open_upstream(route.targets, call.endpoint, body_for, headers, self.retry)
+        except BrokerError:
+            call.attempts = max(call.attempts, 1)
+            raise
+        call.target, call.attempts = opened.target, opened.attempts
+        return opened
+
+    async def _model_call(self, exchange: Exchange, handler: CallHandler, endpoint: str, _: Dialect) -> None:
+        agent = self.authenticate(exchange.headers)
+        call = ModelCall(uuid.uuid4().hex, agent, endpoint, time.perf_counter(), datetime.now(UTC))
+        try:
+            body = await read_body(exchange.receive, self.max_request_bytes)
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                raise BadRequest("the request body is not valid JSON") from None
+            if not isinstance(payload, dict):
+                raise BadRequest("the request body must be a JSON object")
+            call.stream = payload.get("stream") is True
+            self.authorize(call, payload.get("model"))
+            await handler(self, exchange, call, payload, len(body))
+        except BrokerError as exc:
+            call.failed(exc)
+            if not exchange.started:
+                await send_error(exchange.send, exc, exchange.dialect, call.request_id)
+        except asyncio.CancelledError:
+            call.status, call.http_status = "client_closed", 499
+            raise
+        finally:
+            await self.metering.finish(call)
+
+    async def _models(self, exchange: Exchange, wanted: str) -> None:
+        agent = self.authenticate(exchange.headers)
+        grants, snapshot = self.grants(), self.state.snapshot
+        subject = agent.subject
+        data = [
+            {"id": route.names[0], "object": "model", "created": 0, "owned_by": route.owned_by}
+            for route in snapshot.listed
+            if grants.decide(subject, route.names).allowed
+        ]
+        if not wanted:
+            await send_json(exchange.send, 200, {"object": "list", "data": data})
+            return
+        route = snapshot.resolve(wanted)
+        if route is None or not grants.decide(subject, route.names).allowed:
+            raise ModelNotFound(f"model '{wanted[:200]}' is not one of yours; GET /v1/models lists them")
+        owned = route.owned_by
+        await send_json(
+            exchange.send, 200, {"id": wanted, "object": "model", "created": 0, "owned_by": owned}
+        )

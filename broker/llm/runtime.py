@@ -1,0 +1,89 @@
+"""The LLM proxy's parts, built once from the gateway and started and stopped with it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from broker.gateway import Gateway
+from broker.llm.accounts import Accounts, BudgetRule, LocalAccounts, Window
+from broker.llm.credentials import SecretSource, SettingsSecrets
+from broker.llm.ledger import LedgerWriter
+from broker.llm.metering import Metering
+from broker.llm.metrics import LlmMetrics
+from broker.llm.proxy import LlmProxy
+from broker.llm.reports import spent_since
+from broker.llm.state import LlmState
+from broker.llm.upstream import RetryPolicy
+
+
+@dataclass
+class LlmRuntime:
+    state: LlmState
+    ledger: LedgerWriter
+    accounts: Accounts
+    metrics: LlmMetrics
+    proxy: LlmProxy
+
+    @classmethod
+    def from_gateway(cls, gateway: Gateway, secrets: SecretSource | None = None) -> LlmRuntime:
+        settings = gateway.settings
+        sessions = gateway.sessions
+        state = LlmState(
+            sessions,
+            secrets or SettingsSecrets(settings.llm_provider_keys),
+            poll_seconds=settings.state_poll_seconds,
+        )
+        ledger = LedgerWriter(
+            sessions,
+            batch_size=settings.llm_ledger_batch_size,
+            flush_seconds=settings.llm_ledger_flush_seconds,
+            queue_limit=settings.llm_ledger_queue_limit,
+        )
+
+        async def load_spent(rule: BudgetRule, window: Window) -> float:
+            await ledger.flush()  # what this instance has metered but not yet written counts too
+
+            def read() -> float:
+                with sessions() as session:
+                    return spent_since(session, rule.config, window.start)
+
+            return await asyncio.to_thread(read)
+
+        accounts: Accounts
+        if settings.redis_url:
+            from broker.llm.redis_accounts import RedisAccounts
+
+            accounts = RedisAccounts(settings.redis_url, load_spent, fail_open=settings.llm_fail_open)
+        else:
+            accounts = LocalAccounts(load_spent, fail_open=settings.llm_fail_open)
+        metrics = LlmMetrics(gateway.metrics.registry)
+        metering = Metering(
+            accounts,
+            ledger,
+            metrics,
+            fail_open=settings.llm_fail_open,
+            default_max_tokens=settings.llm_default_max_tokens,
+        )
+        retry = RetryPolicy(
+            max_attempts=settings.llm_max_attempts,
+            base_seconds=settings.llm_retry_base_seconds,
+            max_seconds=settings.llm_retry_max_seconds,
+        )
+        proxy = LlmProxy(
+            tool_snapshot=lambda: gateway.state.snapshot,
+            state=state,
+            metering=metering,
+            retry=retry,
+            max_request_bytes=settings.llm_max_request_bytes,
+        )
+        return cls(state=state, ledger=ledger, accounts=accounts, metrics=metrics, proxy=proxy)
+
+    async def start(self) -> None:
+        await self.state.start()
+        self.ledger.start()
+
+    async def stop(self) -> None:
+        await self.ledger.close()
+        await self.accounts.close()
+        await self.state.stop()

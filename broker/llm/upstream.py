@@ -1,0 +1,135 @@
+"""Sending a call upstream: the route's targets in order, with bounded, jittered retries.
+
+A target is retried on 5xx, 429, timeouts and connection errors, up to its provider's
+`max_retries`; then the next target (the fallback) is tried, without waiting. The whole call
+makes at most `max_attempts` upstream requests. All of this happens before anything has
+been sent to the client: a stream that has started is never retried. Refused credentials
+(401/403) move on to the next target at once; other 4xx answers are the caller's to see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from broker.llm.catalog import Target
+from broker.llm.errors import UpstreamError
+
+log = logging.getLogger("broker.llm.upstream")
+
+KIND_OF_ENDPOINT = {"chat": "openai", "embeddings": "openai", "messages": "anthropic"}
+_ERROR_BODY_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 4
+    base_seconds: float = 0.25
+    max_seconds: float = 2.0
+
+    def delay(self, retry: int, retry_after: float | None) -> float:
+        if retry_after is not None and 0 <= retry_after <= self.max_seconds:
+            return retry_after
+        ceiling = min(self.max_seconds, self.base_seconds * 2**retry)
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not cryptography)
+
+
+@dataclass(slots=True)
+class Opened:
+    target: Target
+    response: httpx.Response
+    """Open (streamed): a 2xx, or a 4xx the client should see. The caller closes it."""
+    attempts: int
+
+
+async def open_upstream(
+    targets: tuple[Target, ...],
+    endpoint: str,
+    body_for: Callable[[Target], bytes],
+    client_headers: Mapping[str, str],
+    policy: RetryPolicy,
+) -> Opened:
+    attempts = 0
+    failure: UpstreamError | None = None
+    usable = [t for t in targets if t.provider.kind == KIND_OF_ENDPOINT[endpoint]]
+    if not usable:
+        raise UpstreamError(
+            f"no target of this model speaks the {endpoint} API (its providers are "
+            f"{', '.join(sorted({t.provider.kind for t in targets}))})",
+            status_code=400,
+            code="unsupported_endpoint",
+        )
+    for target in usable:
+        provider = target.provider
+        if provider.missing_secret is not None:
+            failure = UpstreamError(
+                f"provider '{provider.name}' has no API key: secret '{provider.missing_secret}' is not set"
+            )
+            continue
+        body = body_for(target)
+        headers = provider.request_headers(client_headers)
+        headers["content-type"] = "application/json"
+        retry_after: float | None = None
+        for retry in range(provider.config.max_retries + 1):
+            if attempts >= policy.max_attempts:
+                break
+            if retry:
+                await asyncio.sleep(policy.delay(retry - 1, retry_after))
+            attempts += 1
+            retry_after = None
+            request = provider.client.build_request(
+                "POST", provider.path(endpoint), content=body, headers=headers
+            )
+            try:
+                response = await provider.client.send(request, stream=True)
+            except httpx.TimeoutException:
+                failure = UpstreamError(
+                    f"provider '{provider.name}' timed out", status_code=504, code="upstream_timeout"
+                )
+                continue
+            except httpx.TransportError as exc:
+                failure = UpstreamError(
+                    f"provider '{provider.name}' could not be reached ({type(exc).__name__})"
+                )
+                continue
+            status = response.status_code
+            if status < 400 or (status < 500 and status not in (401, 403, 408, 429)):
+                return Opened(target, response, attempts)
+            retry_after = _retry_after(response.headers.get("retry-after"))
+            await _discard(response)
+            if status in (401, 403):
+                failure = UpstreamError(
+                    f"provider '{provider.name}' refused the gateway's credentials (HTTP {status})"
+                )
+                log.warning("provider '%s' answered %d: check its API key secret", provider.name, status)
+                break
+            failure = UpstreamError(f"provider '{provider.name}' answered HTTP {status}")
+        if attempts >= policy.max_attempts:
+            break
+    assert failure is not None
+    if attempts > 1:
+        failure.message += f" (after {attempts} attempts)"
+    raise failure
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def _discard(response: httpx.Response) -> None:
+    try:
+        async for _ in response.aiter_raw():
+            if response.num_bytes_downloaded > _ERROR_BODY_LIMIT:
+                break
+    except httpx.HTTPError:
+        pass
+    finally:
+        await response.aclose()
