@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -44,6 +45,7 @@ from connectors.errors import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 CONNECT_DELAYS = (0.0, 0.2, 0.5)
 """Pauses before each attempt to (re)connect for a call: three attempts, then the call fails."""
@@ -289,9 +291,10 @@ class McpConnector:
         if self.config.transport == "stdio" and not self._closed and self._restarts < MAX_RESTARTS:
             self._restarts += 1
             delay = min(0.5 * 2 ** (self._restarts - 1), 30.0)
-            self._restart = asyncio.get_running_loop().create_task(self._restart_after(delay))
+            log.warning("upstream '%s' exited; restarting it in %.1f s", self.name, delay)
+            self._restart = asyncio.get_running_loop().create_task(self._reconnect_and_relist(delay))
 
-    async def _restart_after(self, delay: float) -> None:
+    async def _reconnect_and_relist(self, delay: float) -> None:
         """Reconnect (if need be) and re-list after `delay`; failures wait for the next call."""
         await asyncio.sleep(delay)
         with contextlib.suppress(ConnectorError, MCPError, OSError):  # the next call reports it
@@ -304,7 +307,7 @@ class McpConnector:
         """The upstream announced a change: re-list now, so drift() and tools() catch up."""
         self._stale = True
         if not self._closed and (self._refresh is None or self._refresh.done()):
-            self._refresh = asyncio.get_running_loop().create_task(self._restart_after(0))
+            self._refresh = asyncio.get_running_loop().create_task(self._reconnect_and_relist(0))
 
     def _error(self, exc: BaseException) -> UpstreamError:
         detail = ""
