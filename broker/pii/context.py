@@ -1,0 +1,103 @@
+"""What recognizers know around a candidate: the text before it and the JSON key it sits under.
+
+Many strings are scanned in one pass, joined by NUL (which no pattern matches), so a
+`Scan` also maps a position back to its string's key.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+
+Found = tuple[int, int, str, float]
+"""A finding: start, end, entity type, score."""
+
+SEPARATOR = "\x00"
+
+PHONE_CONTEXT = re.compile(
+    r"(?i:\b(?:phone|telephone|mobile|mobil|cell|fax|call|sms|whatsapp|dial|reach|ring|text"
+    r"|telefon|telefono|teléfono|téléphone|tél|tel|handy|móvil|celular|cellulare|numéro|nummer"
+    r"|bel|bellen|llama|llámame|llámenos|joindre|appel|appelez|appelle|rufen|anrufen|erreichbar"
+    r"|chiama|chiamare|ligue|ligar|contato|kontakt|hotline|helpline|landline))(?:s|es|ed|ing|e|en|me)?(?![a-zà-ÿ])|電話|携帯",
+)
+NEGATIVE_CONTEXT = re.compile(
+    r"\b(?:order|invoice|inv|account|acct|iban|id|ref|reference|ticket|case|tracking|sku|serial|isbn"
+    r"|zip|postal|postcode|amount|total|price|balance|qty|quantity|version|build|number|no|nr|code"
+    r"|pin|otp|batch|lot|item|part|product|transaction|txn|receipt|policy|claim|customer|ean|gtin|upc"
+    r"|barcode|sku|asin|imei|serial)\b[\s#:=.\-]*$",
+    re.IGNORECASE,
+)
+CARD_CONTEXT = re.compile(
+    r"\b(?:card|cc|credit|debit|visa|mastercard|master card|amex|american express|diners|discover|jcb"
+    r"|unionpay|maestro|pan|payment|paid|pay|karte|kreditkarte|carte|tarjeta|carta)\b",
+    re.IGNORECASE,
+)
+SSN_CONTEXT = re.compile(r"\b(?:ssn|ss#|social security|soc\.? sec\.?|sozialversicherung)\b", re.IGNORECASE)
+
+_PHONE_KEY = re.compile(r"phone|mobile|cell|fax|tel$|^tel|telephone|whatsapp|msisdn")
+_NEGATIVE_KEY = re.compile(
+    r"(?:id|ids|uuid|guid|sku|isbn|zip|zipcode|postal|postcode|amount|price|total|balance|version|date"
+    r"|time|timestamp|at|created|updated|count|qty|quantity|order|invoice|ref|reference|code|number|num"
+    r"|no|nr|size|bytes|duration|latency|ms|seconds|port|year)$"
+)
+_SSN_KEY = re.compile(r"ssn|socialsecurity|socsec")
+_CARD_KEY = re.compile(r"card|^pan$|^cc|creditcard|cardnumber")
+_SECRET_KEY = re.compile(
+    r"(?:password|passwd|passphrase|pwd|secret|apikey|apitoken|accesskey|secretkey|privatekey|accesstoken"
+    r"|refreshtoken|authtoken|idtoken|sessiontoken|bearertoken|clientsecret|credentials|authorization"
+    r"|^token|^auth|^pass)$"
+)
+
+
+def normalize_key(key: str) -> str:
+    """Lower case without '_', '-', '.' or spaces: `first_name`, `firstName`, `First Name` compare equal."""
+    return key.lower().replace("_", "").replace("-", "").replace(" ", "").replace(".", "")
+
+
+def key_is_secret(key: str) -> bool:
+    return _SECRET_KEY.search(normalize_key(key)) is not None
+
+
+class Scan:
+    """One text being scanned: a single string, or several joined by NUL with their JSON keys."""
+
+    __slots__ = ("_keys", "_starts", "text")
+
+    def __init__(self, text: str, starts: Sequence[int] = (), keys: Sequence[str | None] = ()) -> None:
+        self.text = text
+        self._starts = starts
+        self._keys = keys
+
+    def before(self, start: int, width: int) -> str:
+        """Up to `width` characters before `start`, never reaching into the previous string."""
+        low = max(0, start - width)
+        cut = self.text.rfind(SEPARATOR, low, start)
+        return self.text[(cut + 1 if cut >= 0 else low) : start]
+
+    def key(self, position: int) -> str | None:
+        """The normalized JSON key of the string holding `position`, if any."""
+        if not self._keys:
+            return None
+        index = bisect.bisect_right(self._starts, position) - 1
+        key = self._keys[index] if index >= 0 else None
+        return normalize_key(key) if key else None
+
+    def key_is_phone(self, position: int) -> bool:
+        key = self.key(position)
+        return key is not None and _PHONE_KEY.search(key) is not None
+
+    def key_is_negative(self, position: int) -> bool:
+        """The key names something that is not PII (`order_id`, `amount`), and no PII type either."""
+        key = self.key(position)
+        if key is None or _NEGATIVE_KEY.search(key) is None:
+            return False
+        return not (_PHONE_KEY.search(key) or _CARD_KEY.search(key) or _SSN_KEY.search(key))
+
+    def key_is_card(self, position: int) -> bool:
+        key = self.key(position)
+        return key is not None and _CARD_KEY.search(key) is not None
+
+    def key_is_ssn(self, position: int) -> bool:
+        key = self.key(position)
+        return key is not None and _SSN_KEY.search(key) is not None

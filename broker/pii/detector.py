@@ -1,0 +1,134 @@
+"""Run the recognizers over text and resolve overlaps into one deterministic list of findings.
+
+Many strings (the string values of a JSON document) are scanned in one pass: they are joined
+by NUL, which no pattern matches, and findings are mapped back to each string. Overlaps are
+resolved by length (the longest finding wins), then score, then a fixed entity priority,
+then position, so the same input always gives the same output.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Sequence
+
+from presidio_anonymizer.entities import RecognizerResult
+
+from broker.pii.context import SEPARATOR, Found, Scan, key_is_secret
+from broker.pii.recognizers import find_emails, find_ibans, find_ips
+from broker.pii.recognizers_number import find_numbers
+from broker.pii.recognizers_secret import find_secrets, keyed_secret
+
+PATTERN_ENTITIES: tuple[str, ...] = (
+    "SECRET",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "EMAIL_ADDRESS",
+    "IP_ADDRESS",
+    "PHONE_NUMBER",
+)
+"""The entity types found by patterns, in overlap priority order (earlier wins a tie)."""
+_PRIORITY = {entity: rank for rank, entity in enumerate(PATTERN_ENTITIES)}
+_NUMBERS = frozenset({"CREDIT_CARD", "US_SSN", "PHONE_NUMBER"})
+
+
+class Detector:
+    """Finds pattern entities in text. Stateless once built; safe to share."""
+
+    def __init__(self, entities: Iterable[str] | None = None) -> None:
+        chosen = frozenset(PATTERN_ENTITIES if entities is None else entities)
+        unknown = chosen - set(PATTERN_ENTITIES)
+        if unknown:
+            raise ValueError(f"unknown pattern entities: {', '.join(sorted(unknown))}")
+        self.entities = tuple(e for e in PATTERN_ENTITIES if e in chosen)
+        numbers = chosen & _NUMBERS
+        finders: list[Callable[[Scan, list[Found]], None]] = []
+        if "SECRET" in chosen:
+            finders.append(find_secrets)
+        if numbers:
+            finders.append(lambda scan, out: find_numbers(scan, out, numbers))
+        for entity, finder in (
+            ("IBAN_CODE", find_ibans),
+            ("EMAIL_ADDRESS", find_emails),
+            ("IP_ADDRESS", find_ips),
+        ):
+            if entity in chosen:
+                finders.append(finder)
+        self._finders = tuple(finders)
+
+    def find(self, text: str, key: str | None = None) -> list[Found]:
+        """Findings in one string, sorted by start, without overlaps."""
+        if not text:
+            return []
+        if key is not None:
+            return self.find_many([text], [key])[0]
+        return resolve(self._run(Scan(text)))
+
+    def find_many(self, texts: Sequence[str], keys: Sequence[str | None] = ()) -> list[list[Found]]:
+        """Findings per string (offsets relative to each string), scanning all of them in one pass."""
+        if not texts:
+            return []
+        joined = SEPARATOR.join(texts)
+        keyed = self._keyed_secrets(texts, keys) if keys and "SECRET" in self.entities else []
+        if joined.count(SEPARATOR) != len(texts) - 1:
+            # A NUL inside a value would blur string boundaries: scan the strings one by one.
+            key_list = list(keys) or [None] * len(texts)
+            return [self.find(t, k) for t, k in zip(texts, key_list, strict=True)]
+        starts: list[int] = []
+        position = 0
+        for text in texts:
+            starts.append(position)
+            position += len(text) + 1
+        results: list[list[Found]] = [[] for _ in texts]
+        found = self._run(Scan(joined, starts, keys))
+        found.extend((starts[i], starts[i] + len(texts[i]), "SECRET", 0.85) for i in keyed)
+        for start, end, entity, score in resolve(found):
+            index = bisect.bisect_right(starts, start) - 1
+            base = starts[index]
+            results[index].append((start - base, end - base, entity, score))
+        return results
+
+    def analyze(self, text: str, key: str | None = None) -> list[RecognizerResult]:
+        """The findings as presidio `RecognizerResult`s."""
+        return [
+            RecognizerResult(entity, start, end, score) for start, end, entity, score in self.find(text, key)
+        ]
+
+    def _keyed_secrets(self, texts: Sequence[str], keys: Sequence[str | None]) -> list[int]:
+        """Indexes of values held under a credential key: each is a SECRET whole."""
+        verdicts: dict[str, bool] = {}
+        chosen: list[int] = []
+        for index, key in enumerate(keys):
+            if key is None:
+                continue
+            verdict = verdicts.get(key)
+            if verdict is None:
+                verdict = verdicts[key] = key_is_secret(key)
+            if verdict and keyed_secret(texts[index]):
+                chosen.append(index)
+        return chosen
+
+    def _run(self, scan: Scan) -> list[Found]:
+        found: list[Found] = []
+        for finder in self._finders:
+            finder(scan, found)
+        return found
+
+
+def resolve(found: list[Found]) -> list[Found]:
+    """Drop findings that overlap a stronger one: longer, then higher score, then priority, then earlier."""
+    if len(found) < 2:
+        return found
+    ranked = sorted(found, key=lambda f: (f[0] - f[1], -f[3], _PRIORITY.get(f[2], 99), f[0]))
+    starts: list[int] = []
+    kept: list[Found] = []
+    for item in ranked:
+        start, end = item[0], item[1]
+        index = bisect.bisect_right(starts, start)
+        if index and kept[index - 1][1] > start:
+            continue
+        if index < len(kept) and kept[index][0] < end:
+            continue
+        starts.insert(index, start)
+        kept.insert(index, item)
+    return kept

@@ -1,0 +1,260 @@
+"""The masking engine: one policy, one salt, one vault; JSON, text and MCP content in, masked out.
+
+A `Masker` is built once per effective masking policy (see `policies.masking.masking_for`)
+and shared by every call of the agents that have it. Work per call is synchronous (regexes
+and string building) except for token issuance, which awaits the vault once per batch.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from broker.pii.context import Found
+from broker.pii.detector import PATTERN_ENTITIES, Detector
+from broker.pii.operators import TOKEN_HEX, Apply, agent_mac, build, derive_key, token_for, tokenize
+from broker.pii.structure import Collected, FieldRules, Match, collect
+from broker.pii.vault import TokenVault, get_all, put_all, resolve_tokens
+from policies.masking import MaskingPolicy, OperatorSpec, masking_fingerprint
+from policies.patterns import compile_pattern
+
+ENGINE_VERSION = "1"
+"""Bumped when detection or masking output changes: part of `Masker.fingerprint`."""
+
+Counts = dict[str, int]
+TokenRequests = set[tuple[str, str]]
+_MAX_TOKEN_HEX = 32
+
+
+class Masker:
+    """Masks tool results for the agents of one masking policy."""
+
+    def __init__(
+        self,
+        policy: MaskingPolicy,
+        salt: bytes,
+        vault: TokenVault | None = None,
+        *,
+        detector: Detector | None = None,
+    ) -> None:
+        if len(salt) < 16:
+            raise ValueError("the masking salt must be at least 16 bytes")
+        if policy.uses_tokens and vault is None:
+            raise ValueError("this masking policy issues tokens: pass a TokenVault")
+        self.policy = policy
+        self.fingerprint = f"{ENGINE_VERSION}:{masking_fingerprint(policy)}"
+        self._salt = salt
+        self._vault = vault
+        self._hash_key = derive_key(salt, "hash")
+        self._rules = FieldRules(policy)
+        detected = [e for e in PATTERN_ENTITIES if policy.operator_for(e).operator != "keep"]
+        self._detector = detector or Detector(detected)
+        self._ops: dict[tuple[str, int], Apply | None] = {}
+        self._resolvers = [compile_pattern(p) for p in policy.resolve_tokens_for]
+        self._macs: dict[str, hmac.HMAC] = {}
+        # Tokens the vault is known to hold, so repeated results cost no vault round trip. An entry
+        # lives half the token TTL (at most 10 minutes); after that the vault entry is refreshed.
+        self._issued_ttl = min(policy.token_ttl_seconds / 2, 600)
+        self._issued: dict[tuple[str, str], tuple[str, float]] = {}
+
+    @property
+    def uses_tokens(self) -> bool:
+        """Masked output differs per agent: results must not be shared between agents."""
+        return self.policy.uses_tokens
+
+    async def mask_json(self, agent: str, value: Any) -> tuple[Any, Counts]:
+        """A masked copy of a decoded JSON value, and how many entities of each type were masked."""
+        collected = collect(value, self._rules)
+        findings = self._detector.find_many(collected.texts, collected.keys) if collected.texts else []
+        tokens = await self._issue(agent, self._token_requests(collected, findings))
+        counts: Counter[str] = Counter()
+        renames: dict[int, tuple[dict[str, Any], dict[str, str]]] = {}
+        for index, spans in enumerate(findings):
+            if not spans:
+                continue
+            masked = self._splice(collected.texts[index], spans, tokens, counts)
+            container, slot = collected.slots[index]
+            if index in collected.key_slots and isinstance(container, dict) and isinstance(slot, str):
+                renames.setdefault(id(container), (container, {}))[1][slot] = masked
+            else:
+                container[slot] = masked  # type: ignore[index]
+        for container, slot, text, (entity, spec) in collected.wholes:
+            container[slot] = self._apply(entity, spec, text, tokens)  # type: ignore[index]
+            if spec.operator != "keep":
+                counts[entity] += 1
+        for container, names in renames.values():
+            _rename_keys(container, names)
+        return collected.root, dict(counts)
+
+    async def mask_text(self, agent: str, text: str) -> tuple[str, Counts]:
+        """Masked text. Text that is a JSON document is masked structurally and re-serialised."""
+        stripped = text.strip()
+        if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
+            try:
+                decoded = json.loads(stripped)
+            except ValueError:
+                pass
+            else:
+                masked, counts = await self.mask_json(agent, decoded)
+                indent = 2 if "\n" in stripped else None
+                separators = None if indent else (",", ":")
+                return json.dumps(masked, ensure_ascii=False, indent=indent, separators=separators), counts
+        spans = self._detector.find(text)
+        if not spans:
+            return text, {}
+        requests = {(e, text[s:t]) for s, t, e, _ in spans if self._spec(e).operator == "token"}
+        tokens = await self._issue(agent, requests)
+        tally: Counter[str] = Counter()
+        return self._splice(text, spans, tokens, tally), dict(tally)
+
+    async def mask_content_blocks(
+        self, agent: str, blocks: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[dict[str, Any]], Counts]:
+        """MCP content blocks with their text masked (text blocks, embedded text resources).
+
+        Images, audio, blobs and resource links pass unchanged.
+        """
+        total: Counter[str] = Counter()
+        masked_blocks: list[dict[str, Any]] = []
+        for block in blocks:
+            copy = dict(block)
+            if copy.get("type") == "text" and isinstance(copy.get("text"), str):
+                copy["text"], counts = await self.mask_text(agent, copy["text"])
+                total.update(counts)
+            elif copy.get("type") == "resource" and isinstance(copy.get("resource"), Mapping):
+                resource = dict(copy["resource"])
+                if isinstance(resource.get("text"), str):
+                    resource["text"], counts = await self.mask_text(agent, resource["text"])
+                    total.update(counts)
+                copy["resource"] = resource
+            masked_blocks.append(copy)
+        return masked_blocks, dict(total)
+
+    async def mask_result(
+        self, agent: str, content: Sequence[Mapping[str, Any]], structured: Mapping[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, Counts]:
+        """Content blocks and structured content of one tool result.
+
+        Both usually carry the same data, so counts are the larger of the two per entity type.
+        """
+        blocks, counts = await self.mask_content_blocks(agent, content)
+        if structured is None:
+            return blocks, None, counts
+        masked, structured_counts = await self.mask_json(agent, dict(structured))
+        merged = {
+            e: max(counts.get(e, 0), structured_counts.get(e, 0)) for e in {*counts, *structured_counts}
+        }
+        return blocks, masked, merged
+
+    def may_resolve(self, tool: str) -> bool:
+        """Whether `tool` gets real values for the tokens in its arguments."""
+        return any(matches(tool) for matches in self._resolvers)
+
+    async def resolve_arguments(self, agent: str, tool: str, arguments: Any) -> Any:
+        """Arguments with the agent's tokens resolved, for tools in `resolve_tokens_for`.
+
+        Other tools receive tokens as they are. Raises `UnknownToken` for tokens this agent
+        cannot resolve (unknown, expired, another agent's).
+        """
+        if self._vault is None or not self.may_resolve(tool):
+            return arguments
+        return await resolve_tokens(agent, arguments, self._vault)
+
+    def _spec(self, entity: str) -> OperatorSpec:
+        return self.policy.operator_for(entity)
+
+    def _apply(self, entity: str, spec: OperatorSpec, text: str, tokens: dict[tuple[str, str], str]) -> str:
+        key = (entity, id(spec))  # specs belong to self.policy and live as long as this masker
+        try:
+            operate = self._ops[key]
+        except KeyError:
+            operate = self._ops[key] = build(spec, entity, self._hash_key)
+        return tokenize(text, entity, tokens) if operate is None else operate(text)
+
+    def _splice(
+        self, text: str, spans: list[Found], tokens: dict[tuple[str, str], str], counts: Counter[str]
+    ) -> str:
+        pieces: list[str] = []
+        position = 0
+        for start, end, entity, _ in spans:
+            spec = self._spec(entity)
+            if spec.operator == "keep":
+                continue
+            pieces.append(text[position:start])
+            pieces.append(self._apply(entity, spec, text[start:end], tokens))
+            position = end
+            counts[entity] += 1
+        pieces.append(text[position:])
+        return "".join(pieces)
+
+    def _token_requests(self, collected: Collected, findings: list[list[Found]]) -> TokenRequests:
+        requests: TokenRequests = set()
+        tokenized = {e for e in PATTERN_ENTITIES if self._spec(e).operator == "token"}
+        if tokenized:
+            for index, spans in enumerate(findings):
+                text = collected.texts[index]
+                requests.update((e, text[s:t]) for s, t, e, _ in spans if e in tokenized)
+        whole: list[tuple[str, Match]] = [(text, match) for _, _, text, match in collected.wholes]
+        requests.update((entity, text) for text, (entity, spec) in whole if spec.operator == "token")
+        return requests
+
+    async def _issue(self, agent: str, requests: TokenRequests) -> dict[tuple[str, str], str]:
+        """A token for each (entity, value), stored in the vault; longer where two values collide."""
+        if not requests:
+            return {}
+        assert self._vault is not None  # checked in __init__: a token policy has a vault
+        mac = self._macs.get(agent)
+        if mac is None:
+            if len(self._macs) > 10_000:
+                self._macs.clear()
+            mac = self._macs[agent] = agent_mac(self._salt, agent)
+        now = time.monotonic()
+        issued: dict[tuple[str, str], str] = {}
+        taken: set[str] = set()
+        pending = {request: TOKEN_HEX for request in sorted(requests)}
+        while pending:
+            proposed = {request: token_for(mac, *request, length) for request, length in pending.items()}
+            claimed: dict[str, str] = {}
+            unsure: list[tuple[tuple[str, str], str]] = []
+            for request, token in proposed.items():
+                known = self._issued.get((agent, token))
+                if known is not None and known[0] == request[1] and known[1] > now and token not in taken:
+                    issued[request] = token
+                    taken.add(token)
+                elif token not in claimed and token not in taken:
+                    claimed[token] = request[1]
+                    unsure.append((request, token))
+            held = await get_all(self._vault, agent, [token for _, token in unsure]) if unsure else []
+            stored: dict[str, str] = {}
+            for (request, token), existing in zip(unsure, held, strict=True):
+                if existing is None or existing == request[1]:
+                    issued[request] = token
+                    taken.add(token)
+                    stored[token] = request[1]
+            if stored:
+                await put_all(self._vault, agent, stored, self.policy.token_ttl_seconds)
+            if len(self._issued) > 200_000:
+                self._issued.clear()
+            expires = now + self._issued_ttl
+            for token, value in stored.items():
+                self._issued[agent, token] = (value, expires)
+            pending = {request: length + 4 for request, length in pending.items() if request not in issued}
+            if any(length > _MAX_TOKEN_HEX for length in pending.values()):
+                raise RuntimeError("token space exhausted: the vault holds conflicting values")
+        return issued
+
+
+def _rename_keys(container: dict[str, Any], names: dict[str, str]) -> None:
+    """Rename keys in place, keeping order; a masked key that clashes gets ' #2', ' #3', ..."""
+    items = list(container.items())
+    container.clear()
+    for key, value in items:
+        new = names.get(key, key)
+        candidate, number = new, 2
+        while candidate in container:
+            candidate, number = f"{new} #{number}", number + 1
+        container[candidate] = value

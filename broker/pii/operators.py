@@ -1,0 +1,133 @@
+"""Masking operators: presidio-anonymizer's where they fit, two of our own where they do not.
+
+`redact`, `replace`, `mask` and `keep` are presidio's `Redact`, `Replace`, `Mask` and `Keep`.
+Presidio's `Hash` is SHA-256 over value+salt (random per call unless a salt is passed); ours,
+`KeyedHash`, is an HMAC-SHA256 keyed from the broker's salt, so a value hashes alike across
+calls and agents and nobody without the key can test guesses. `Tokenize` looks up the
+reversible token issued for the value (see `Tokens`). Both are presidio `Operator`s, so they
+also register with an `AnonymizerEngine`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from presidio_anonymizer.operators import Keep, Mask, Operator, OperatorType, Redact, Replace
+
+from policies.masking import OperatorSpec
+
+Apply = Callable[[str], str]
+"""Masks one value of a given entity type."""
+
+TOKEN_HEX = 8
+"""Hex characters of a token id; more only when two values of one agent collide."""
+
+
+class KeyedHash(Operator):
+    """HMAC-SHA256 of the value under `key` (bytes), hex, cut to `length` characters."""
+
+    def operate(self, text: str, params: dict[str, Any] | None = None) -> str:
+        params = params or {}
+        digest = hmac.new(params["key"], text.encode(), hashlib.sha256).hexdigest()
+        return digest[: params.get("length", 64)]
+
+    def validate(self, params: dict[str, Any] | None = None) -> None:
+        params = params or {}
+        key = params.get("key")
+        if not isinstance(key, bytes) or len(key) < 16:
+            raise ValueError("keyed hash needs a key of at least 16 bytes")
+        length = params.get("length", 64)
+        if not isinstance(length, int) or not 8 <= length <= 64:
+            raise ValueError("keyed hash length must be 8..64")
+
+    def operator_name(self) -> str:
+        return "keyed_hash"
+
+    def operator_type(self) -> OperatorType:
+        return OperatorType.Anonymize
+
+
+class Tokenize(Operator):
+    """The token issued for (`entity_type`, value) in `tokens`, a mapping filled beforehand."""
+
+    def operate(self, text: str, params: dict[str, Any] | None = None) -> str:
+        params = params or {}
+        token: str = params["tokens"][params["entity_type"], text]
+        return token
+
+    def validate(self, params: dict[str, Any] | None = None) -> None:
+        if not isinstance((params or {}).get("tokens"), dict):
+            raise ValueError("tokenize needs the issued tokens")
+
+    def operator_name(self) -> str:
+        return "tokenize"
+
+    def operator_type(self) -> OperatorType:
+        return OperatorType.Anonymize
+
+
+def derive_key(salt: bytes, purpose: str) -> bytes:
+    """A key for one purpose ('hash', 'token:<agent>') derived from the masking salt."""
+    return hmac.new(salt, purpose.encode(), hashlib.sha256).digest()
+
+
+def agent_mac(salt: bytes, agent: str) -> hmac.HMAC:
+    """The HMAC keyed for one agent's tokens (copied per token: cheaper than a new HMAC)."""
+    return hmac.new(derive_key(salt, f"token:{agent}"), digestmod=hashlib.sha256)
+
+
+def token_for(mac: hmac.HMAC, entity: str, value: str, length: int = TOKEN_HEX) -> str:
+    """`<ENTITY_hex>`: the same for one agent and value, different across agents."""
+    digest = mac.copy()
+    digest.update(f"{entity}\x00{value}".encode())
+    return f"<{entity}_{digest.hexdigest()[:length]}>"
+
+
+_KEEP, _REDACT, _REPLACE, _MASK, _HASH, _TOKENIZE = (
+    Keep(),
+    Redact(),
+    Replace(),
+    Mask(),
+    KeyedHash(),
+    Tokenize(),
+)
+
+
+def build(spec: OperatorSpec, entity: str, hash_key: bytes) -> Apply | None:
+    """The masking function for `entity` under `spec` (None for `token`: see `tokenize`).
+
+    Presidio's parameter checks run once here, not per value.
+    """
+    name = spec.operator
+    if name == "keep":
+        return lambda text: _KEEP.operate(text, {})
+    if name == "redact":
+        return lambda text: _REDACT.operate(text, {})
+    if name == "replace":
+        replace_params = {"new_value": spec.value or f"<{entity}>"}
+        _REPLACE.validate(replace_params)
+        return lambda text: _REPLACE.operate(text, replace_params)
+    if name == "mask":
+        keep_last, char = spec.keep_last, spec.char
+        _MASK.validate({"masking_char": char, "chars_to_mask": 0, "from_end": False})
+
+        def mask(text: str) -> str:
+            # At least half of a value is hidden, whatever keep_last says: 'Bob' is not kept whole.
+            visible = min(keep_last, len(text) // 2)
+            params = {"masking_char": char, "chars_to_mask": len(text) - visible, "from_end": False}
+            return _MASK.operate(text, params)
+
+        return mask
+    if name == "hash":
+        hash_params: dict[str, Any] = {"key": hash_key, "length": spec.length}
+        _HASH.validate(hash_params)
+        return lambda text: _HASH.operate(text, hash_params)
+    return None
+
+
+def tokenize(text: str, entity: str, tokens: dict[tuple[str, str], str]) -> str:
+    """The token issued for `text` in this call (`tokens` is filled before masking starts)."""
+    return _TOKENIZE.operate(text, {"tokens": tokens, "entity_type": entity})

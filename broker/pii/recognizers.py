@@ -1,0 +1,87 @@
+"""Pattern recognizers: e-mail, IBAN, IPv4/IPv6.
+
+Each `find_*` runs one compiled regex over the scan and keeps the candidates its validator
+accepts. Numbers (cards, SSNs, phones) and secrets live in their own modules;
+`broker.pii.detector` runs them all.
+"""
+
+from __future__ import annotations
+
+import re
+
+from broker.pii.context import Found, Scan
+from broker.pii.validators import iban_check, ipv4_ok, ipv6_ok
+
+# E-mail: find the '@' and the domain by regex (a literal first character keeps the scan fast),
+# then walk back over the local part.
+_EMAIL_DOMAIN = re.compile(
+    r"@((?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,24}|xn--[a-z0-9-]{2,59}))(?![\w-])"
+)
+_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-'!#$&*=?^`{|}~/")
+_LOCAL_TRIM = ".'%+-!#$&*=?^`{|}~/"
+
+
+def find_emails(scan: Scan, out: list[Found]) -> None:
+    text = scan.text
+    for match in _EMAIL_DOMAIN.finditer(text):
+        at = match.start()
+        start = at
+        low = max(0, at - 64)
+        while start > low and (text[start - 1] in _LOCAL_CHARS or text[start - 1].isalnum()):
+            start -= 1
+        while start < at and text[start] in _LOCAL_TRIM:
+            start += 1
+        if start == at or ".." in text[start:at] or text[at - 1] == ".":
+            continue
+        if start > 0 and text[start - 1] == ":" and "://" in text[max(0, start - 80) : start]:
+            continue  # scheme://user:password@host: the password is a SECRET, not a mailbox
+        if match.end() - start <= 254:
+            out.append((start, match.end(), "EMAIL_ADDRESS", 1.0))
+
+
+# The boundary check follows the first four characters so the engine can skip on the first one.
+_IBAN = re.compile(r"[A-Z][A-Z]\d\d(?<![\w-]....)(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?(?![\w-])")
+
+
+def find_ibans(scan: Scan, out: list[Found]) -> None:
+    for match in _IBAN.finditer(scan.text):
+        score = iban_check(match.group())
+        if score:
+            out.append((match.start(), match.end(), "IBAN_CODE", score))
+
+
+# IP addresses: a literal first character ('.' or ':') lets the regex engine skip ahead fast;
+# the digits or hex groups before it are then matched in place.
+_IPV4_TAIL = re.compile(r"\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)")
+_IPV4 = re.compile(r"(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)")
+_IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
+_IPV6 = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?:%[\w.]{1,15})?"
+    r"(?![\w:]|\.\d)"
+)
+_HEX_COLON = frozenset("0123456789abcdefABCDEF:")
+
+
+def find_ips(scan: Scan, out: list[Found]) -> None:
+    text = scan.text
+    for hint in _IPV4_TAIL.finditer(text):
+        match = _IPV4.match(text, max(0, hint.start() - 3))
+        if match is None:
+            match = _IPV4.match(text, max(0, hint.start() - 2)) or _IPV4.match(text, max(0, hint.start() - 1))
+        if match is not None and match.end() == hint.end() and ipv4_ok(match.group()):
+            out.append((match.start(), match.end(), "IP_ADDRESS", 0.95))
+    done = 0
+    for hint in _IPV6_HINT.finditer(text):
+        if hint.start() < done:
+            continue
+        start = hint.start()
+        while start > 0 and start > hint.start() - 40 and text[start - 1] in _HEX_COLON:
+            start -= 1
+        match = _IPV6.match(text, start)
+        if match is None:
+            continue
+        done = match.end()
+        value = match.group()
+        colons = value.count(":")
+        if ("::" in value or colons == 7 or (colons == 6 and "." in value)) and ipv6_ok(value):
+            out.append((match.start(), match.end(), "IP_ADDRESS", 0.95))

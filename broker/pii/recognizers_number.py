@@ -1,0 +1,320 @@
+"""Numbers: card numbers, US SSNs and phone numbers from one pass over digit runs.
+
+One strict regex finds digit runs laid out as a card, an SSN or a phone might be (groups of
+digits with single separators, an optional '+', '(area)' and extension); each run is then
+classified in turn as a payment card (brand table + Luhn), an SSN (SSA rules) or a phone.
+A run that is none of them as a whole is split at its spaces, left to right, so a list such
+as `0612345678 0698765432` still yields two phones.
+
+A phone is
+
+- international (`+44 20 7946 0958`, `0044 ...`, `+44(0)115 ...`) and a possible number for
+  its country code (`phonenumbers`, parsed once per distinct number); or
+- national with a phone layout: NANP `(212) 555-0143` / `212-555-0143`, a trunk `0` and
+  groups (`030 901820`, `04 15 39 15 00`, `(0161) 4960066`), or other groups that are a
+  valid number in one of the common regions; or
+- bare digits (`4155550143`) with phone context: a keyword just before it or a phone-like
+  JSON key.
+
+Dates, times, IP addresses, versions, card- and SSN-shaped groups, ZIP+4 codes, amounts
+(currency or decimals next to them) and numbers named as ids are rejected.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import phonenumbers
+
+from broker.pii.context import CARD_CONTEXT, NEGATIVE_CONTEXT, PHONE_CONTEXT, SSN_CONTEXT, Found, Scan
+from broker.pii.validators import SAMPLE_SSNS, credit_card_ok, ssn_ok
+
+_RUN = re.compile(
+    r"""
+    (?<![\w+@/\\.\-\#$€£¥%&])           # not glued to a word, number, id, path or amount
+    (?:\+[ ]?)?
+    (?:
+        (?:\(\+?\d{1,5}\)|\d++)           # first group: digits or (area), then more groups:
+        (?:
+            [ ]?\(\d{1,5}\)               # (0) trunk or (area) later on
+          | (?<=\))[ ]?[-./]?[ ]?\d++     # any or no separator after ')'
+          | (?:[ ]?[-./][ ]?|[ ]{1,2})\d++  # one separator, then digits
+        ){1,9}+
+      | \d{7,}+                           # or one long run of digits
+    )
+    (?:[ ]?(?:x|ext\.?|extension)[ ]?\d{1,6})?
+    (?![\w@:]|[-./,]\d|%)
+    """,
+    re.VERBOSE,
+)
+_EXTENSION = re.compile(r"[ ]?(?:x|ext\.?|extension)[ ]?\d{1,6}$")
+_DROP = str.maketrans("", "", " -./()+")
+_GROUP_SPLIT = re.compile(r"[ ./()-]+")
+_CHUNK = re.compile(r"[^ ]+")
+_GLUED = re.compile(r"\w*\d\w*[ ]$")
+_DATE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}|\d{1,2}([-/.])\d{1,2}\2\d{2,4}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\b")
+_ZIP4 = re.compile(r"\d{5}-\d{4}")
+_SSN_SHAPE = re.compile(r"\d{3}([- .]?)\d{2}\1\d{4}")
+_CURRENCY = re.compile(r"(?:[$€£¥₹]|\b(?:usd|eur|gbp|chf|jpy|inr|aud|cad|sek|nok|dkk|pln)\b)\s*$", re.I)
+_AFTER_AMOUNT = re.compile(
+    r"\s?(?:[$€£¥₹%]|(?:usd|eur|gbp|chf|jpy|inr|aud|cad|sek|nok|dkk|pln|k|m|bn)\b)", re.I
+)
+
+# Regions tried, in order, for national numbers without a trunk prefix or NANP layout.
+_REGIONS: tuple[str, ...] = (
+    "US",
+    "GB",
+    "DE",
+    "FR",
+    "IT",
+    "ES",
+    "NL",
+    "BE",
+    "CH",
+    "AT",
+    "PL",
+    "SE",
+    "NO",
+    "DK",
+)
+_REGIONS += (
+    "FI",
+    "IE",
+    "PT",
+    "CZ",
+    "BR",
+    "MX",
+    "AR",
+    "AU",
+    "NZ",
+    "IN",
+    "JP",
+    "CN",
+    "KR",
+    "SG",
+    "ZA",
+    "TR",
+    "RU",
+)
+
+Entities = frozenset[str]
+
+
+def find_numbers(scan: Scan, out: list[Found], entities: Entities) -> None:
+    """Cards, SSNs and phones (those of them in `entities`) in the scan."""
+    text = scan.text
+    for match in _RUN.finditer(text):
+        start, end = match.span()
+        if start and text[start - 1] == " " and _GLUED.search(scan.before(start, 30)):
+            continue  # the tail of a longer alphanumeric code (an IBAN, a part number)
+        found = _classify(match.group(), scan, start, end, entities)
+        if found is not None:
+            out.append(found)
+        elif " " in match.group():
+            _split(match.group(), scan, start, entities, out)
+
+
+def _split(run: str, scan: Scan, base: int, entities: Entities, out: list[Found]) -> None:
+    """Entities in a space-separated run, left to right, kept only if they use up the whole run.
+
+    `0612345678 0698765432` is two phones; `8 886 093 80 65` with a valid-looking prefix is not.
+    """
+    chunks = [m.span() for m in _CHUNK.finditer(run)]
+    found: list[Found] = []
+    first = 0
+    while first < len(chunks):
+        for last in range(len(chunks) - 1, first - 1, -1):
+            start, end = base + chunks[first][0], base + chunks[last][1]
+            item = _classify(scan.text[start:end], scan, start, end, entities)
+            if item is not None:
+                found.append(item)
+                first = last + 1
+                break
+        else:
+            return  # a chunk that starts nothing: the run is not a list of entities
+    out.extend(found)
+
+
+def _classify(run: str, scan: Scan, start: int, end: int, entities: Entities) -> Found | None:
+    plain = run[0] != "+" and "(" not in run
+    if (
+        plain
+        and "CREDIT_CARD" in entities
+        and len(run) >= 12
+        and credit_card_ok(run)
+        and _card_context(scan, start)
+    ):
+        return (start, end, "CREDIT_CARD", 1.0)
+    if plain and "US_SSN" in entities and 9 <= len(run) <= 11 and _SSN_SHAPE.fullmatch(run):
+        score = _ssn(run, scan, start)
+        if score:
+            return (start, end, "US_SSN", score)
+    if "PHONE_NUMBER" in entities:
+        score = _phone(run, scan, start, end)
+        if score:
+            return (start, end, "PHONE_NUMBER", score)
+    return None
+
+
+def _card_context(scan: Scan, start: int) -> bool:
+    """False for a number named as something else right before it ('EAN 4006381333931', 'ref ...')."""
+    before = scan.before(start, 40)
+    if NEGATIVE_CONTEXT.search(before[-25:]) is None and not scan.key_is_negative(start):
+        return True
+    # 'card number 4111...' is a card; 'card 4111..., EAN 4006...' is not: look after the last digit only.
+    since_last_number = before[max((i for i, c in enumerate(before) if c.isdigit()), default=-1) + 1 :]
+    return CARD_CONTEXT.search(since_last_number) is not None or scan.key_is_card(start)
+
+
+def _ssn(run: str, scan: Scan, start: int) -> float:
+    if not ssn_ok(run):
+        return 0.0
+    before = scan.before(start, 40)
+    context = SSN_CONTEXT.search(before) is not None or scan.key_is_ssn(start)
+    named_otherwise = NEGATIVE_CONTEXT.search(before[-25:]) is not None or scan.key_is_negative(start)
+    if (run.isdigit() and (named_otherwise or not context)) or (named_otherwise and not context):
+        return 0.0  # nine bare digits, or an SSN-shaped order or account number
+    digits = run.translate(_DROP)
+    return 0.5 if digits in SAMPLE_SSNS else (0.9 if run[3] == "-" else 0.7)
+
+
+def _phone(candidate: str, scan: Scan, start: int, end: int) -> float:
+    main = _EXTENSION.sub("", candidate) if "x" in candidate else candidate
+    digits = main.translate(_DROP)
+    if not 7 <= len(digits) <= 15:
+        return 0.0
+    if main[0] == "+":
+        return _international(digits)
+    if main.isdigit():
+        return _bare(digits, scan, start)
+    return _national(main, digits, scan, start, end)
+
+
+def _bare(digits: str, scan: Scan, start: int) -> float:
+    """Digits without separators: a phone where the text or key says so, or a valid trunk-0 number."""
+    before = scan.before(start, 40)
+    context = _phone_context(scan, start, before)
+    if not context and (NEGATIVE_CONTEXT.search(before[-25:]) or scan.key_is_negative(start)):
+        return 0.0
+    if digits.startswith("00") and len(digits) >= 11 and (score := _international(digits[2:])):
+        return score  # 0044 20 7946 0958 written without spaces
+    if context:
+        return _national_number(digits)
+    if digits[0] != "0" or digits[1] == "0" or not 10 <= len(digits) <= 11 or _CURRENCY.search(before):
+        return 0.0
+    return 0.6 if _valid_somewhere(digits) else 0.0
+
+
+def _national(main: str, digits: str, scan: Scan, start: int, end: int) -> float:
+    # Shapes first (cheap, and most digit runs in data are dates, amounts and ids), context last.
+    international = main.startswith("00") and len(digits) >= 10  # 0044 20 7946 0958
+    if (len(digits) > 13 and not international) or _DATE.fullmatch(main) or _ISO_DATE.match(main):
+        return 0.0
+    if _ZIP4.fullmatch(main) or _SSN_SHAPE.fullmatch(main):
+        return 0.0
+    groups = [g for g in _GROUP_SPLIT.split(main) if g]
+    nanp = _nanp_shaped(digits, groups)
+    if "." in main and not nanp and not _dotted_ok(main, groups):
+        return 0.0
+    if len(groups[-1]) < 2 or _card_shaped(groups):
+        return 0.0
+    before = scan.before(start, 40)
+    if _CURRENCY.search(before) or _AFTER_AMOUNT.match(scan.text, end, end + 5):
+        return 0.0
+    context = _phone_context(scan, start, before)
+    if not context and (NEGATIVE_CONTEXT.search(before[-25:]) or scan.key_is_negative(start)):
+        return 0.0
+    if international and (score := _international(digits[2:])):
+        return score
+    if len(digits) < 9 and not context:
+        return 0.0
+    if nanp:
+        return 0.85
+    if digits[0] == "0" and 9 <= len(digits) <= 12:
+        return 0.7  # trunk prefix and groups: the European / Asian national layout
+    if _thousands_shaped(groups) and not context:
+        return 0.7 if _valid_somewhere(digits) else 0.0
+    return 0.8 if _valid_somewhere(digits) else 0.0
+
+
+def _phone_context(scan: Scan, start: int, before: str | None = None) -> bool:
+    if before is None:
+        before = scan.before(start, 40)
+    return PHONE_CONTEXT.search(before) is not None or scan.key_is_phone(start)
+
+
+def _dotted_ok(main: str, groups: list[str]) -> bool:
+    # 206.269.0743 or 01.23.45.67.89, never 1.2.3 versions or 10.0.0.1 addresses.
+    return len(groups) >= 3 and all(len(g) >= 2 for g in groups) and not _ipv4_shaped(main)
+
+
+def _ipv4_shaped(main: str) -> bool:
+    parts = main.split(".")
+    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts)
+
+
+def _card_shaped(groups: list[str]) -> bool:
+    return len(groups) >= 3 and all(len(g) == 4 for g in groups[:3]) and sum(map(len, groups)) >= 12
+
+
+def _nanp_shaped(digits: str, groups: list[str]) -> bool:
+    """(212) 555-0143, 212-555-0143, 1-212-555-0143: the 3-3-4 layout (any area code: data has test ones)."""
+    if len(digits) == 11 and digits[0] == "1":
+        digits, groups = digits[1:], groups[1:]
+    return len(digits) == 10 and [len(g) for g in groups[-3:]] == [3, 3, 4]
+
+
+def _thousands_shaped(groups: list[str]) -> bool:
+    return len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])
+
+
+def _international(digits: str) -> float:
+    """Score the digits after '+' (or '00'): a country code, then a national number of a possible
+    length for it (phonenumbers' metadata, without a full parse). A '(0)' trunk may be left in."""
+    for size in (1, 2, 3):
+        lengths = _possible_lengths(int(digits[:size]))
+        if lengths:
+            national = digits[size:]
+            if len(national) in lengths:
+                return 0.9
+            if national[:1] == "0" and len(national) - 1 in lengths:
+                return 0.9  # +44 (0)20 7946 0958
+            # A '+', a real country code and a phone's length: formats vary more than metadata.
+            return 0.6 if 8 <= len(digits) <= 15 else 0.0
+    return 0.0
+
+
+@functools.cache
+def _possible_lengths(country_code: int) -> frozenset[int]:
+    """National number lengths possible after `country_code` (empty when it is no country code)."""
+    lengths: set[int] = set()
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ()):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+        if metadata is not None and metadata.general_desc is not None:
+            lengths.update(metadata.general_desc.possible_length or ())
+            lengths.update(metadata.general_desc.possible_length_local_only or ())
+    return frozenset(lengths)
+
+
+def _national_number(digits: str) -> float:
+    """Bare digits with phone context: a trunk-prefix or NANP length, or valid somewhere."""
+    if digits[0] == "0" and 9 <= len(digits) <= 12:
+        return 0.7
+    if len(digits) == 10 and digits[0] in "23456789":
+        return 0.7
+    return 0.8 if _valid_somewhere(digits) else 0.0
+
+
+@functools.lru_cache(maxsize=8192)
+def _valid_somewhere(digits: str) -> bool:
+    """Whether the digits are a valid number in one of the common regions (rare path: ~30 parses)."""
+    for region in _REGIONS:
+        try:
+            number = phonenumbers.parse(digits, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return True
+    return False

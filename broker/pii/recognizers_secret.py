@@ -1,0 +1,144 @@
+"""Secrets: API keys and tokens by their published formats, private keys, credential assignments.
+
+Formats with a fixed prefix (AWS `AKIA`, GitHub `ghp_`/`github_pat_`, Slack `xox*`, Stripe
+`sk_live_`, OpenAI/Anthropic `sk-`, Google `AIza`, JWT `eyJ..`, our agent keys `tbk_`) are
+found by one alternation. `Bearer`/`Basic` credentials, URL passwords and `key=value`
+assignments whose key names a credential are found by context; a value that is not a
+password must then look random (length, mixed character classes, entropy).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from broker.pii.context import Found, Scan
+
+ENTITY = "SECRET"
+
+_TOKENS = re.compile(
+    r"""
+    (?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}   # AWS key ids
+  | gh[pousr]_[A-Za-z0-9]{36,251}                                  # GitHub classic tokens
+  | github_pat_[A-Za-z0-9_]{22,255}                                # GitHub fine-grained tokens
+  | xox[abposre]-[A-Za-z0-9-]{10,250}                              # Slack tokens
+  | xapp-\d-[A-Za-z0-9-]{10,250}                                   # Slack app tokens
+  | (?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}                    # Stripe secret / restricted
+  | whsec_[A-Za-z0-9+/=]{24,}                                      # Stripe webhook secrets
+  | sk-(?:proj-|svcacct-|admin-|ant-[a-z]{3,5}\d\d-)?[A-Za-z0-9_-]{20,250}   # OpenAI, Anthropic
+  | AIza[0-9A-Za-z_-]{35}                                          # Google API keys
+  | ya29\.[0-9A-Za-z_-]{20,}                                       # Google OAuth access tokens
+  | glpat-[0-9A-Za-z_-]{20}                                        # GitLab
+  | npm_[A-Za-z0-9]{36}                                            # npm
+  | hf_[A-Za-z0-9]{34}                                             # Hugging Face
+  | SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}                       # SendGrid
+  | tbk_[A-Za-z0-9]{40}                                            # our agent keys
+  | eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*     # JWT (signature may be empty)
+  | https://hooks\.slack\.com/services/T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]+
+  | -----BEGIN[A-Z ]{0,20}PRIVATE\ KEY(?:\ BLOCK)?-----                # PEM private keys, whole
+      [^\x00]{0,16000}?-----END[A-Z ]{0,20}PRIVATE\ KEY(?:\ BLOCK)?-----
+    """,
+    re.VERBOSE,
+)
+_WORD = re.compile(r"[\w-]")
+
+# Where a token may start: its first characters, so the engine skips ahead on one character
+# class and the full alternation runs only at these few places.
+_TOKEN_START = re.compile(
+    r"[AghxsrwynSte-](?:KIA|SIA|BIA|CCA|3T|GPA|IDA|ROA|IPA|NPA|NVA|PKA|Iza|h[pousr]_|ithub_pat_|lpat-|ox[a-z]-"
+    r"|app-|k[-_]|hsec_|a29\.|pm_|f_|ttps://hooks\.slack|G\.|bk_|yJ|----BEGIN)"
+)
+# One character class first (not a group of alternatives) keeps the engine's fast skip.
+_AUTH = re.compile(r"[BbTt](?:earer|EARER|asic|ASIC|oken|OKEN)[ \t]+([A-Za-z0-9\-._~+/]{12,}=*)")
+_URL_PASSWORD = re.compile(r"://([^\s:@/\x00]{1,64}):([^\s@/\x00]{1,128})@")
+
+# `<name> = value`: find the operator (a literal, so the scan is fast), then look at the name.
+_OPERATOR = re.compile(r"=>?|:=?(?![\d/])")
+_NAME_ENDINGS = ("key", "pwd", "ret", "ken", "swd", "ord", "ase", "ial", "als", "uth", "ass")
+_NAME = re.compile(
+    r"(?i)(?:^|[^a-z0-9_.-])([a-z0-9_.-]{0,40}(?:key|pwd|secret|token|passwd|password|passphrase"
+    r"|credentials?|auth|pass))([\"']?)[ \t]{0,3}\Z"
+)
+_VALUE = re.compile(r"[ \t]{0,3}([\"']?)([^\s\"'<>,;&()\[\]{}\x00]{4,512})")
+_PASSWORD_NAME = re.compile(r"(?i)(?:(?:^|[_.-])(?:pass|pwd)|passw(?:or)?d|passphrase)$")
+_PLACEHOLDERS = frozenset({"null", "none", "true", "false", "undefined", "redacted", "changeme", ""})
+
+
+def find_secrets(scan: Scan, out: list[Found]) -> None:
+    text = scan.text
+    _find_tokens(text, out)
+    for match in _AUTH.finditer(text):
+        start = match.start()
+        if not (start and _WORD.match(text, start - 1)) and _looks_random(match.group(1), 12):
+            out.append((match.start(1), match.end(1), ENTITY, 0.9))
+    if "://" in text:
+        for match in _URL_PASSWORD.finditer(text):
+            out.append((match.start(2), match.end(2), ENTITY, 0.9))
+    for match in _OPERATOR.finditer(text):
+        found = _assigned_secret(text, match.start(), match.end(), match.group())
+        if found is not None:
+            out.append(found)
+
+
+def _find_tokens(text: str, out: list[Found]) -> None:
+    done = 0
+    for hint in _TOKEN_START.finditer(text):
+        if hint.start() < done:
+            continue
+        match = _TOKENS.match(text, hint.start())
+        if match is None:
+            continue
+        start, end = match.span()
+        done = end
+        if (start and _WORD.match(text, start - 1)) or _WORD.match(text, end):
+            continue  # part of a longer identifier
+        value = match.group()
+        if value.startswith("sk-") and not _looks_random(value[3:], 20):
+            continue  # 'sk-learn-style-words', not a key
+        out.append((start, end, ENTITY, 0.95))
+
+
+def _assigned_secret(text: str, op_start: int, op_end: int, operator: str) -> Found | None:
+    """`<name> <op> value` where the name ends in a credential word (db_password, AWS_SECRET_ACCESS_KEY)."""
+    window = text[max(0, op_start - 48) : op_start]
+    if not window.rstrip(" \t\"'")[-3:].lower().endswith(_NAME_ENDINGS):
+        return None
+    name_match = _NAME.search(window)
+    value_match = _VALUE.match(text, op_end)
+    if name_match is None or value_match is None:
+        return None
+    name, value = name_match.group(1), value_match.group(2)
+    if "://" in value or "=" in value:
+        return None  # a URL or a nested assignment: their own rules find the secret inside
+    plain = value.lower().strip("*x.")
+    if plain in _PLACEHOLDERS or value.lower() in _PLACEHOLDERS or value[0] == "<":
+        return None
+    if _PASSWORD_NAME.search(name):
+        # In prose ('password: see below') only a value that does not read as a word counts.
+        quoted_or_config = bool(name_match.group(2) or value_match.group(1)) or operator != ":"
+        if not (quoted_or_config or not value.isalpha() or not value.islower()):
+            return None
+    elif not _looks_random(value, 16):
+        return None
+    return (value_match.start(2), value_match.end(2), ENTITY, 0.8)
+
+
+def keyed_secret(value: str) -> bool:
+    """Whether a value held under a credential key (`password`, `api_key`, ...) is a real secret."""
+    plain = value.strip()
+    return len(plain) >= 4 and plain.lower().strip("*x.") not in _PLACEHOLDERS and not plain.startswith("<")
+
+
+def _looks_random(value: str, min_length: int) -> bool:
+    """Long enough, at least two of lower/upper/digit, and over 3 bits of entropy per character."""
+    if len(value) < min_length:
+        return False
+    classes = (
+        any(c.islower() for c in value) + any(c.isupper() for c in value) + any(c.isdigit() for c in value)
+    )
+    if classes < 2:
+        return False
+    counts = Counter(value)
+    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    return entropy > 3.0

@@ -1,0 +1,275 @@
+"""The masking engine: operators, structure-aware JSON, tokens and their resolution, MCP content."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+import pytest
+
+from broker.pii import Masker, MemoryVault, UnknownToken, resolve_tokens, scrub
+from broker.pii.operators import agent_mac, token_for
+from policies.masking import MaskingPolicy
+
+SALT = b"test-salt-0123456789abcdef"
+TOKEN = re.compile(r"<([A-Z_]+)_([0-9a-f]{8})>")
+
+
+def policy(**section: Any) -> MaskingPolicy:
+    return MaskingPolicy.model_validate(section)
+
+
+def masker(vault: MemoryVault | None = None, **section: Any) -> Masker:
+    return Masker(policy(**section), SALT, vault if vault is not None else MemoryVault())
+
+
+async def test_default_policy_replaces_every_entity_by_its_type() -> None:
+    text, counts = await masker().mask_text(
+        "a", "Mail ann@example.com or call +44 20 7946 0958 (SSN 536-22-8891)."
+    )
+    assert text == "Mail <EMAIL_ADDRESS> or call <PHONE_NUMBER> (SSN <US_SSN>)."
+    assert counts == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1, "US_SSN": 1}
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("redact", "card: , ok"),
+        ("replace", "card: <CREDIT_CARD>, ok"),
+        ({"operator": "replace", "value": "[card]"}, "card: [card], ok"),
+        ("mask", "card: ***************1111, ok"),
+        ({"operator": "mask", "keep_last": 2, "char": "#"}, "card: #################11, ok"),
+        ("keep", "card: 4111 1111 1111 1111, ok"),
+    ],
+)
+async def test_presidio_operators(spec: object, expected: str) -> None:
+    text, _ = await masker(entities={"CREDIT_CARD": spec}).mask_text("a", "card: 4111 1111 1111 1111, ok")
+    assert text == expected
+
+
+async def test_mask_hides_at_least_half_of_short_values() -> None:
+    m = masker(fields=[{"match": "code", "operator": {"operator": "mask", "keep_last": 4}}])
+    masked, _ = await m.mask_json("a", {"code": "Bob"})
+    assert masked == {"code": "**b"}
+
+
+async def test_keyed_hash_is_stable_across_calls_and_agents_and_depends_on_the_salt() -> None:
+    section = {"entities": {"EMAIL_ADDRESS": {"operator": "hash", "length": 20}}}
+    m = masker(**section)
+    one, _ = await m.mask_text("a", "ann@example.com")
+    two, _ = await m.mask_text("b", "ann@example.com")
+    other_salt, _ = await Masker(policy(**section), b"another-salt-0123456789").mask_text(
+        "a", "ann@example.com"
+    )
+    assert one == two and re.fullmatch(r"[0-9a-f]{20}", one)
+    assert other_salt != one
+
+
+async def test_tokens_are_stable_per_agent_and_differ_between_agents() -> None:
+    vault = MemoryVault()
+    m = masker(vault, entities={"EMAIL_ADDRESS": "token"})
+    first, counts = await m.mask_text("agent-a", "ann@example.com, ann@example.com, bob@example.com")
+    again, _ = await m.mask_text("agent-a", "write to ann@example.com")
+    theirs, _ = await m.mask_text("agent-b", "ann@example.com")
+    tokens = TOKEN.findall(first)
+    assert counts == {"EMAIL_ADDRESS": 3}
+    assert tokens[0] == tokens[1] != tokens[2]
+    assert again == f"write to <EMAIL_ADDRESS_{tokens[0][1]}>"
+    assert theirs != first.split(",")[0]
+    assert await vault.get("agent-a", first.split(",")[0]) == "ann@example.com"
+    assert await vault.get("agent-b", first.split(",")[0]) is None
+
+
+async def test_resolution_puts_values_back_for_allowed_tools_only() -> None:
+    vault = MemoryVault()
+    m = masker(vault, entities={"EMAIL_ADDRESS": "token"}, resolve_tokens_for=["mail.*"])
+    masked, _ = await m.mask_json("agent-a", {"contact": {"email": "ann@example.com"}})
+    token = masked["contact"]["email"]
+    arguments = {"to": token, "cc": [f"Ann <{token}>"], "count": 1, "nested": {"x": None}}
+    resolved = await m.resolve_arguments("agent-a", "mail.send", arguments)
+    assert resolved == {
+        "to": "ann@example.com",
+        "cc": ["Ann <ann@example.com>"],
+        "count": 1,
+        "nested": {"x": None},
+    }
+    assert arguments["to"] == token  # the input is not changed
+    assert await m.resolve_arguments("agent-a", "crm.update", arguments) == arguments
+    assert m.may_resolve("mail.send") and not m.may_resolve("crm.update")
+
+
+async def test_another_agents_unknown_or_expired_tokens_are_refused() -> None:
+    now = [1000.0]
+    vault = MemoryVault(clock=lambda: now[0])
+    m = masker(vault, entities={"EMAIL_ADDRESS": "token"}, resolve_tokens_for=["*"], token_ttl_seconds=60)
+    text, _ = await m.mask_text("agent-a", "ann@example.com")
+    with pytest.raises(UnknownToken) as refused:
+        await m.resolve_arguments("agent-b", "mail.send", {"to": text})
+    assert refused.value.tokens == [text]
+    assert refused.value.outcome == "unknown_token"
+    assert "ann@example.com" not in str(refused.value)
+    with pytest.raises(UnknownToken):
+        await m.resolve_arguments("agent-a", "mail.send", {"to": "<EMAIL_ADDRESS_0123abcd>"})
+    now[0] += 61
+    with pytest.raises(UnknownToken):
+        await m.resolve_arguments("agent-a", "mail.send", {"to": text})
+    assert await resolve_tokens("agent-a", {"to": "no tokens here"}, vault) == {"to": "no tokens here"}
+
+
+async def test_tokens_are_refreshed_in_the_vault_after_half_their_ttl() -> None:
+    now = [0.0]
+    vault = MemoryVault(clock=lambda: now[0])
+    m = masker(vault, entities={"EMAIL_ADDRESS": "token"}, token_ttl_seconds=60)
+    token, _ = await m.mask_text("a", "ann@example.com")
+    m._issued = {key: (value, expiry - 1e9) for key, (value, expiry) in m._issued.items()}  # age the memo
+    now[0] = 50.0
+    await m.mask_text("a", "ann@example.com")
+    now[0] = 100.0  # past the first expiry, within the refreshed one
+    assert await vault.get("a", token) == "ann@example.com"
+
+
+async def test_colliding_token_ids_get_longer() -> None:
+    vault = MemoryVault()
+    mac = agent_mac(SALT, "a")
+    short = token_for(mac, "EMAIL_ADDRESS", "ann@example.com")
+    await vault.put("a", short, "someone-else@example.com", 3600)  # another value holds the id
+    m = masker(vault, entities={"EMAIL_ADDRESS": "token"}, resolve_tokens_for=["*"])
+    text, _ = await m.mask_text("a", "ann@example.com")
+    assert text == token_for(mac, "EMAIL_ADDRESS", "ann@example.com", 12)
+    assert await m.resolve_arguments("a", "x.y", {"to": text}) == {"to": "ann@example.com"}
+
+
+def test_a_token_policy_needs_a_vault_and_a_real_salt() -> None:
+    with pytest.raises(ValueError, match="TokenVault"):
+        Masker(policy(default_operator="token"), SALT)
+    with pytest.raises(ValueError, match="16 bytes"):
+        Masker(policy(), b"short")
+
+
+CRM = {
+    "results": [
+        {
+            "id": "1001",
+            "properties": {
+                "firstname": "Ann",
+                "lastname": "Lee",
+                "email": "ann@example.com",
+                "phone": "4155550143",
+                "address": {"street": "1 Main St", "zip": 94107, "geo": [37.77, -122.41]},
+                "notes": "Prefers bob@example.org; paid with 4111 1111 1111 1111.",
+                "score": 87,
+                "active": True,
+                "created": "2024-03-15T10:22:33Z",
+            },
+            "contacts": [{"name": "Bob Roe", "email": "bob@example.org"}],
+        }
+    ],
+    "ann@example.com": "an e-mail as a key",
+    "total": 1,
+}
+
+
+async def test_structure_aware_json() -> None:
+    m = masker(
+        entities={"EMAIL_ADDRESS": "token", "PHONE_NUMBER": "mask"},
+        fields=[
+            {"match": "first_name", "entity": "PERSON", "operator": "token"},
+            {"match": "lastName", "entity": "PERSON"},
+            {"match": "$.results[*].properties.address", "entity": "LOCATION", "operator": "redact"},
+            {"match": "$..contacts[*].name", "entity": "PERSON"},
+        ],
+    )
+    original = copy.deepcopy(CRM)
+    masked, counts = await m.mask_json("agent-a", CRM)
+    assert original == CRM  # never changed in place
+    props = masked["results"][0]["properties"]
+    assert TOKEN.fullmatch(props["firstname"]).group(1) == "PERSON"  # type: ignore[union-attr]
+    assert props["lastname"] == "<PERSON>"
+    assert props["address"] == {"street": "", "zip": "", "geo": ["", ""]}
+    assert TOKEN.fullmatch(props["email"]).group(1) == "EMAIL_ADDRESS"  # type: ignore[union-attr]
+    assert props["phone"] == "******0143"  # a phone by its key
+    assert props["notes"].startswith("Prefers <EMAIL_ADDRESS_") and props["notes"].endswith(
+        "paid with <CREDIT_CARD>."
+    )
+    assert (props["score"], props["active"], props["created"]) == (87, True, "2024-03-15T10:22:33Z")
+    assert masked["results"][0]["contacts"][0]["name"] == "<PERSON>"
+    assert masked["results"][0]["id"] == "1001" and masked["total"] == 1
+    assert [k for k in masked if k.startswith("<EMAIL_ADDRESS_")]  # the key is masked too
+    assert counts == {"PERSON": 3, "LOCATION": 4, "EMAIL_ADDRESS": 4, "PHONE_NUMBER": 1, "CREDIT_CARD": 1}
+
+
+async def test_field_rules_strongest_operator_wins_and_tokens_are_not_masked_twice() -> None:
+    m = masker(
+        fields=[{"match": "name", "operator": "keep"}, {"match": "$.a.name", "operator": "redact"}],
+        entities={"EMAIL_ADDRESS": "token"},
+    )
+    masked, _ = await m.mask_json("x", {"a": {"name": "Ann"}, "b": {"name": "Bob"}})
+    assert masked == {"a": {"name": ""}, "b": {"name": "Bob"}}
+    tokenised = masker(fields=[{"match": "email", "operator": "token"}])
+    once, _ = await tokenised.mask_json("x", {"email": "ann@example.com"})
+    twice, counts = await tokenised.mask_json("x", once)
+    assert twice == once and counts == {}
+
+
+async def test_json_held_in_text_is_masked_structurally_and_keeps_its_layout() -> None:
+    m = masker(fields=[{"match": "name", "entity": "PERSON"}])
+    compact = json.dumps({"name": "Ann", "email": "ann@example.com"}, separators=(",", ":"))
+    text, counts = await m.mask_text("a", compact)
+    assert text == '{"name":"<PERSON>","email":"<EMAIL_ADDRESS>"}'
+    assert counts == {"PERSON": 1, "EMAIL_ADDRESS": 1}
+    pretty, _ = await m.mask_text("a", json.dumps([{"name": "Ann"}], indent=2))
+    assert pretty == '[\n  {\n    "name": "<PERSON>"\n  }\n]'
+    broken, _ = await m.mask_text("a", '{"name": "Ann", mail ann@example.com')
+    assert broken == '{"name": "Ann", mail <EMAIL_ADDRESS>'
+
+
+async def test_mcp_content_blocks_and_results() -> None:
+    m = masker()
+    image = {"type": "image", "data": "aGVsbG8=", "mimeType": "image/png"}
+    blocks = [
+        {"type": "text", "text": "call +44 20 7946 0958"},
+        image,
+        {"type": "resource", "resource": {"uri": "crm://1", "text": "ann@example.com"}},
+        {"type": "resource", "resource": {"uri": "crm://2", "blob": "ann@example.com"}},
+    ]
+    masked, counts = await m.mask_content_blocks("a", blocks)
+    assert masked[0] == {"type": "text", "text": "call <PHONE_NUMBER>"}
+    assert masked[1] == image
+    assert masked[2]["resource"] == {"uri": "crm://1", "text": "<EMAIL_ADDRESS>"}
+    assert masked[3]["resource"]["blob"] == "ann@example.com"
+    assert counts == {"PHONE_NUMBER": 1, "EMAIL_ADDRESS": 1}
+    assert blocks[0]["text"] == "call +44 20 7946 0958"
+
+    structured = {"email": "ann@example.com", "ip": "10.0.0.1"}
+    content = [{"type": "text", "text": json.dumps(structured)}]
+    out_blocks, out_structured, out_counts = await m.mask_result("a", content, structured)
+    assert out_structured == {"email": "<EMAIL_ADDRESS>", "ip": "<IP_ADDRESS>"}
+    assert json.loads(out_blocks[0]["text"]) == out_structured
+    assert out_counts == {"EMAIL_ADDRESS": 1, "IP_ADDRESS": 1}  # the same data, counted once
+
+
+def test_scrub_for_errors_and_audit() -> None:
+    message = "upstream said: no user ann@example.com (key AKIAIOSFODNN7EXAMPLE) at 10.0.0.1"
+    assert scrub(message) == "upstream said: no user <EMAIL_ADDRESS> (key <SECRET>) at <IP_ADDRESS>"
+    assert scrub("nothing to see") == "nothing to see"
+
+
+def test_fingerprint_tells_maskers_apart() -> None:
+    a = masker(entities={"EMAIL_ADDRESS": "token"})
+    b = masker(entities={"EMAIL_ADDRESS": "token"})
+    c = masker()
+    assert a.fingerprint == b.fingerprint != c.fingerprint
+    assert a.uses_tokens and not c.uses_tokens
+
+
+async def test_memory_vault_is_bounded() -> None:
+    vault = MemoryVault(max_entries=3)
+    for index in range(5):
+        await vault.put("a", f"t{index}", str(index), ttl=100 + index)
+    assert len(vault) == 3
+    assert await vault.get("a", "t0") is None and await vault.get("a", "t4") == "4"
+    await vault.put_many("b", {"x": "1", "y": "2"}, 1000)  # the entries closest to expiry make room
+    assert await vault.get_many("b", ["x", "y", "z"]) == ["1", "2", None]
+    assert await vault.get_many("a", ["t2", "t3", "t4"]) == [None, None, "4"]
