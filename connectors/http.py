@@ -15,6 +15,9 @@ Where arguments go:
 
 Redirects are not followed and proxy settings are not read from the environment: the
 broker decides where requests go.
+
+`auth` (connectors/auth.py) names the secrets the broker injects into each request; their
+values are blanked out of every error message and result that echoes them.
 """
 
 from __future__ import annotations
@@ -35,10 +38,13 @@ from connectors._httpio import (
     error_message,
     excerpt,
     read_bounded,
+    redact_bytes,
+    redact_error,
     size_text,
     transport_problem,
 )
 from connectors._template import fill_template, template_arguments
+from connectors.auth import NO_CREDENTIALS, AuthConfig, Credentials, HttpAuth
 from connectors.base import NO_CONTEXT, TOOL_NAME, CallContext, ToolOutput, ToolSpec
 from connectors.errors import (
     ConnectorError,
@@ -243,6 +249,7 @@ class HttpConnectorConfig(BaseModel):
     timeout_seconds: TimeoutSeconds = 10.0
     max_response_bytes: MaxResponseBytes = MIB
     headers: Headers = {}
+    auth: AuthConfig | None = None
     tools: list[HttpToolConfig] = Field(
         min_length=1, description="The tools, at least one; names are unique."
     )
@@ -286,6 +293,9 @@ class HttpConnector:
         self._specs = tuple(tool_spec(tool) for tool in config.tools)
         self._base_url = config.base_url.rstrip("/")
         self._secrets = _secret_values(config)
+        self._auth = (
+            HttpAuth(config.auth, config.name, timeout=config.timeout_seconds) if config.auth else None
+        )
         self._client = httpx.AsyncClient(
             transport=BorrowedTransport(transport) if transport is not None else None,
             timeout=config.timeout_seconds,
@@ -302,7 +312,7 @@ class HttpConnector:
         return self._specs
 
     def secret_refs(self) -> frozenset[str]:
-        return frozenset()
+        return self._auth.secret_refs() if self._auth is not None else frozenset()
 
     async def call(
         self, tool: str, arguments: Mapping[str, Any], context: CallContext = NO_CONTEXT
@@ -310,11 +320,32 @@ class HttpConnector:
         config = self._tools.get(tool)
         if config is None:
             raise UnknownTool(f"upstream '{self.name}' has no tool '{tool}'")
-        request = self._build_request(config, arguments)
-        response, body, truncated = await self._send(request)
+        credentials = NO_CREDENTIALS
+        try:
+            if self._auth is not None:
+                credentials = await self._auth.credentials(context, self._client)
+            response, body, truncated = await self._send(self._build_request(config, arguments, credentials))
+            if response.status_code == 401 and self._auth is not None:
+                renewed = await self._auth.renewed(credentials, context, self._client)
+                if renewed is not None:  # a fresh OAuth token, tried exactly once
+                    credentials = renewed
+                    request = self._build_request(config, arguments, credentials)
+                    response, body, truncated = await self._send(request)
+            return self._output(response, body, truncated, credentials.scrub)
+        except ConnectorError as exc:
+            redact_error(exc, credentials.scrub)
+            raise
+
+    def _output(
+        self, response: httpx.Response, body: bytes, truncated: bool, injected: tuple[str, ...]
+    ) -> ToolOutput:
+        """The upstream's answer as a ToolOutput, or the ConnectorError it amounts to."""
+        secrets = (*injected, *self._secrets)
+        if injected:  # an upstream that echoes the request must not hand the credential on
+            body = redact_bytes(body, injected)
         status, reason = response.status_code, response.reason_phrase
         if status >= 400:
-            message = excerpt(error_message(body), self._secrets)
+            message = excerpt(error_message(body), secrets)
             raise UpstreamHTTPError(
                 f"upstream '{self.name}' answered {status} {reason}" + (f": {message}" if message else ""),
                 status,
@@ -334,7 +365,7 @@ class HttpConnector:
             try:
                 value = json.loads(body)
             except (ValueError, RecursionError):
-                text = excerpt(body[:400].decode("utf-8", errors="replace"), self._secrets, limit=100)
+                text = excerpt(body[:400].decode("utf-8", errors="replace"), secrets, limit=100)
                 raise UpstreamBadResponse(
                     f"upstream '{self.name}' answered with "
                     f"{response.headers.get('content-type') or 'no content type'}, "
@@ -351,7 +382,9 @@ class HttpConnector:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def _build_request(self, tool: HttpToolConfig, arguments: Mapping[str, Any]) -> httpx.Request:
+    def _build_request(
+        self, tool: HttpToolConfig, arguments: Mapping[str, Any], credentials: Credentials = NO_CREDENTIALS
+    ) -> httpx.Request:
         path = PLACEHOLDER.sub(lambda match: self._segment(match.group(1), arguments), tool.path)
         query_names, body_names = list(tool.query), list(tool.body or ())
         template = tool.body_template
@@ -370,6 +403,9 @@ class HttpConnector:
                 map(_text, arguments[name]) if isinstance(arguments[name], list) else [_text(arguments[name])]
             )
         ]
+        if credentials.params:  # the credential wins over an argument of the same name
+            params = [p for p in params if p[0] not in credentials.params]
+            params += credentials.params.items()
         content: bytes | None = None
         if tool.body_argument is not None:
             if tool.body_argument in arguments:
@@ -379,7 +415,8 @@ class HttpConnector:
             content = _json_bytes({**fill_template(template, arguments), **added})
         elif tool.body is not None or body_names:
             content = _json_bytes({name: arguments[name] for name in body_names if name in arguments})
-        headers = dict(tool.headers)
+        headers = httpx.Headers(tool.headers)
+        headers.update(credentials.headers)  # case-insensitively replaces a static header of that name
         if content is not None:
             headers.setdefault("Content-Type", "application/json")
         return self._client.build_request(

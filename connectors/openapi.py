@@ -6,7 +6,8 @@ arguments of their own, any other body (or one whose property names clash with a
 parameter) becomes a single `body` argument. Header and cookie parameters are not
 imported: send fixed ones with the connector's `headers`. Operation-level `servers` are
 ignored. An operation that cannot be imported fails the whole import with its name, so
-it can be left out with `exclude`.
+it can be left out with `exclude`. The document's `securitySchemes` are not read: say how
+to authenticate with `auth` (see connectors/auth.py); `spec_url` is fetched without it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from connectors._httpio import BorrowedTransport, read_bounded, size_text, transport_problem
 from connectors._openapi_schema import OpenAPIError
 from connectors._openapi_tools import first_error, tool_configs
+from connectors.auth import AuthConfig
 from connectors.errors import ConnectorConfigError
 from connectors.fields import (
     MIB,
@@ -85,6 +87,7 @@ class OpenAPIConnectorConfig(BaseModel):
     timeout_seconds: TimeoutSeconds = 10.0
     max_response_bytes: MaxResponseBytes = MIB
     headers: Headers = {}
+    auth: AuthConfig | None = None
 
     @field_validator("spec")
     @classmethod
@@ -212,6 +215,7 @@ def _convert(
             timeout_seconds=config.timeout_seconds,
             max_response_bytes=config.max_response_bytes,
             headers=config.headers,
+            auth=config.auth,
             tools=tools,
         )
     except ValidationError as exc:
