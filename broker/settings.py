@@ -51,6 +51,22 @@ class Settings(BaseSettings):
         default=SecretStr("tool-broker-default-audit-key"),
         description="HMAC key for argument fingerprints in audit records; set your own in production.",
     )
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys for the secret store, comma-separated: the first encrypts, all decrypt "
+        "(rotation). `broker secrets generate-key` makes one. Without a key no secret can be stored.",
+    )
+    secret_key_file: Path | None = Field(
+        default=None, description="A file with the secret store's keys, one per line (or use secret_keys)."
+    )
+    secret_cache_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a decrypted secret is kept in memory for calls; 0 reads it for every call.",
+    )
+    secret_last_used_seconds: float = Field(
+        default=60.0, gt=0, description="How often secrets' last-use times are written to the database."
+    )
     log_level: str = "info"
 
     # The LLM proxy (/v1).
