@@ -11,6 +11,8 @@ from broker.audit.writer import AuditWriter
 from broker.metrics import Metrics
 from broker.pipeline import Next, tool_pipeline
 from broker.pipeline.audit import Audit
+from broker.pipeline.credentials import InjectCredentials
+from broker.secrets import Vault, load_cipher
 from broker.settings import Settings
 from broker.state import StateManager
 from broker.store.db import make_engine, make_sessionmaker
@@ -24,13 +26,14 @@ class Gateway:
     metrics: Metrics
     audit: AuditWriter
     state: StateManager
+    vault: Vault
     pipeline: Next = field(init=False)
 
     def __post_init__(self) -> None:
         audit_stage = Audit(
             self.audit, self.metrics, self.settings.audit_hash_key.get_secret_value().encode()
         )
-        self.pipeline = tool_pipeline(audit_stage)
+        self.pipeline = tool_pipeline(audit_stage, InjectCredentials(self.vault))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Gateway:
@@ -45,15 +48,29 @@ class Gateway:
             queue_limit=settings.audit_queue_limit,
         )
         state = StateManager(sessions, poll_seconds=settings.state_poll_seconds)
+        vault = Vault(
+            sessions,
+            load_cipher(settings),
+            cache_seconds=settings.secret_cache_seconds,
+            last_used_seconds=settings.secret_last_used_seconds,
+        )
         return cls(
-            settings=settings, engine=engine, sessions=sessions, metrics=metrics, audit=audit, state=state
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            metrics=metrics,
+            audit=audit,
+            state=state,
+            vault=vault,
         )
 
     async def start(self) -> None:
         await self.state.start()
         self.audit.start()
+        self.vault.start()
 
     async def stop(self) -> None:
         await self.audit.close()
+        await self.vault.close()
         await self.state.stop()
         self.engine.dispose()

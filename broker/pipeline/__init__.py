@@ -12,17 +12,19 @@ from functools import partial
 from broker.pipeline.audit import Audit
 from broker.pipeline.authorize import Authorize
 from broker.pipeline.call import Next, Stage, ToolCall
+from broker.pipeline.credentials import InjectCredentials
 from broker.pipeline.dispatch import dispatch
 from broker.pipeline.validate import ValidateArguments
 from connectors.base import ToolOutput
 
 
-def tool_pipeline(audit: Audit) -> Next:
+def tool_pipeline(audit: Audit, credentials: InjectCredentials) -> Next:
     """The stage order, once."""
     stages: list[Stage] = [
         audit,
         Authorize(),
         ValidateArguments(),
+        credentials,  # last: clear secret values exist only from here to the upstream
     ]
     return chain(stages, dispatch)
 

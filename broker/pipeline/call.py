@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,6 +25,8 @@ class ToolCall:
     decision: Decision | None = None
     notes: dict[str, Any] = field(default_factory=dict)
     """Facts a stage wants in the audit record (e.g. cache status); never secrets."""
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Clear secret values for the connector, filled in by InjectCredentials just before dispatch."""
 
 
 Next = Callable[[ToolCall], Awaitable[ToolOutput]]

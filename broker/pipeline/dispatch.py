@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from broker.errors import UpstreamFailure
 from broker.pipeline.call import ToolCall
-from connectors.base import ToolOutput
+from broker.secrets.errors import CredentialsMissing
+from connectors.auth import MissingCredential
+from connectors.base import CallContext, ToolOutput
 from connectors.errors import ConnectorError
 
 
@@ -10,7 +12,10 @@ async def dispatch(call: ToolCall) -> ToolOutput:
     """The terminal: hand the call to its connector, turning its failures into our tree."""
     assert call.tool is not None, "Authorize resolves the tool first"
     connector = call.snapshot.connectors[call.tool.connector]
+    context = CallContext(agent=call.agent.name, secrets=call.secrets)
     try:
-        return await connector.call(call.tool.spec.name, call.arguments)
+        return await connector.call(call.tool.spec.name, call.arguments, context)
+    except MissingCredential as exc:
+        raise CredentialsMissing(exc.message) from exc
     except ConnectorError as exc:
         raise UpstreamFailure(exc.message) from exc
