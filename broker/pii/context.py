@@ -7,6 +7,7 @@ Many strings are scanned in one pass, joined by NUL (which no pattern matches), 
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Sequence
 
@@ -50,6 +51,7 @@ _SECRET_KEY = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_key(key: str) -> str:
     """Lower case without '_', '-', '.' or spaces: `first_name`, `firstName`, `First Name` compare equal."""
     return key.lower().replace("_", "").replace("-", "").replace(" ", "").replace(".", "")

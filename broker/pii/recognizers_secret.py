@@ -19,7 +19,7 @@ ENTITY = "SECRET"
 
 _TOKENS = re.compile(
     r"""
-    (?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}   # AWS key ids
+    (?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}   # AWS key ids
   | gh[pousr]_[A-Za-z0-9]{36,251}                                  # GitHub classic tokens
   | github_pat_[A-Za-z0-9_]{22,255}                                # GitHub fine-grained tokens
   | xox[abposre]-[A-Za-z0-9-]{10,250}                              # Slack tokens
@@ -43,12 +43,16 @@ _TOKENS = re.compile(
 )
 _WORD = re.compile(r"[\w-]")
 
-# Where a token may start: its first characters, so the engine skips ahead on one character
-# class and the full alternation runs only at these few places.
-_TOKEN_START = re.compile(
-    r"[AghxsrwynSte-](?:KIA|SIA|BIA|CCA|3T|GPA|IDA|ROA|IPA|NPA|NVA|PKA|Iza|h[pousr]_|ithub_pat_|lpat-|ox[a-z]-"
-    r"|app-|k[-_]|hsec_|a29\.|pm_|f_|ttps://hooks\.slack|G\.|bk_|yJ|----BEGIN)"
+# Where a token may be: the last character of its prefix (rare characters: '_', '-', '.', 'J', 'A',
+# 'z'), confirmed by a look back, so the engine skips ahead on one character class and the full
+# alternation runs only near the few places found.
+_TOKEN_HINT = re.compile(
+    r"_(?:(?<=gh[pousr]_)|(?<=github_pat_)|(?<=[sr]k_)|(?<=whsec_)|(?<=npm_)|(?<=hf_)|(?<=tbk_))"
+    r"|-(?:(?<=xox[a-z]-)|(?<=xapp-)|(?<=sk-)|(?<=glpat-)|(?<=-----))"
+    r"|\.(?:(?<=ya29\.)|(?<=SG\.)|(?<=hooks\.))"
+    r"|J(?<=eyJ)|A(?<=AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)|z(?<=AIz)"
 )
+_LONGEST_PREFIX = len("https://hooks.")
 # One character class first (not a group of alternatives) keeps the engine's fast skip.
 _AUTH = re.compile(r"[BbTt](?:earer|EARER|asic|ASIC|oken|OKEN)[ \t]+([A-Za-z0-9\-._~+/]{12,}=*)")
 _URL_PASSWORD = re.compile(r"://([^\s:@/\x00]{1,64}):([^\s@/\x00]{1,128})@")
@@ -83,11 +87,16 @@ def find_secrets(scan: Scan, out: list[Found]) -> None:
 
 def _find_tokens(text: str, out: list[Found]) -> None:
     done = 0
-    for hint in _TOKEN_START.finditer(text):
-        if hint.start() < done:
+    for hint in _TOKEN_HINT.finditer(text):
+        anchor = hint.start()
+        if anchor < done:
             continue
-        match = _TOKENS.match(text, hint.start())
-        if match is None:
+        match = None
+        for start in range(max(done, anchor - _LONGEST_PREFIX), anchor + 1):
+            match = _TOKENS.match(text, start)
+            if match is not None and match.end() > anchor:
+                break
+        if match is None or match.end() <= anchor:
             continue
         start, end = match.span()
         done = end

@@ -39,6 +39,8 @@ class Collected:
     """A copy of the input, and what in it is to be scanned or masked whole."""
 
     root: Any = None
+    boxed: bool = False
+    """The input was a scalar: `root` is a one-item list holding it."""
     texts: list[str] = field(default_factory=list)
     keys: list[str | None] = field(default_factory=list)
     slots: list[tuple[Container, str | int]] = field(default_factory=list)
@@ -47,6 +49,11 @@ class Collected:
     """Indexes into `texts` that are object keys, not values."""
     wholes: list[tuple[Container, str | int, str, Match]] = field(default_factory=list)
     """Values masked whole: container, key or index, the value as text, the rule's outcome."""
+
+    @property
+    def value(self) -> Any:
+        """The copy, with whatever was written into it since."""
+        return self.root[0] if self.boxed else self.root
 
 
 class FieldRules:
@@ -108,69 +115,86 @@ def strongest(current: Match | None, other: Match) -> Match:
     return current
 
 
-def collect(value: Any, rules: FieldRules, out: Collected | None = None) -> Collected:
+def collect(value: Any, rules: FieldRules) -> Collected:
     """Copy `value`, gathering texts to scan and values to mask whole."""
-    out = out or Collected()
-    holder: list[Any] = [None]
-    _walk(value, holder, 0, None, rules, rules.start, None, out)
-    out.root = holder[0]
-    return out
+    out = Collected()
+    texts, keys, slots, wholes = out.texts, out.keys, out.slots, out.wholes
+    key_info, child_states_of = rules.key_info, rules.child
 
-
-def _walk(
-    value: Any,
-    parent: Container,
-    slot: str | int,
-    key: str | None,
-    rules: FieldRules,
-    states: tuple[State, ...],
-    matched: Match | None,
-    out: Collected,
-) -> None:
-    if isinstance(value, str):
-        parent[slot] = value  # type: ignore[index]
-        if matched is not None:
+    def leaf(value: Any, parent: Container, slot: str | int, key: str | None, matched: Match | None) -> None:
+        # Strings are handled inline by the callers; this is every other scalar, or a matched string.
+        if isinstance(value, str):
             if not TOKEN.fullmatch(value):  # a token is masked already
-                out.wholes.append((parent, slot, value, matched))
-        elif value:
-            out.texts.append(value)
-            out.keys.append(key)
-            out.slots.append((parent, slot))
-    elif isinstance(value, dict):
-        copy: dict[str, Any] = {}
-        parent[slot] = copy  # type: ignore[index]
-        size = len(value)
-        for child_key, child in value.items():
-            if not isinstance(child_key, str):
-                child_key = str(child_key)
-            hit, scan_key = rules.key_info(child_key)
-            child_states: tuple[State, ...] = ()
-            if states:
-                child_states, path_hit = rules.child(states, child_key, size)
-                if path_hit is not None:
-                    hit = path_hit if hit is None else strongest(hit, path_hit)
-            if scan_key:
-                out.key_slots.add(len(out.texts))
-                out.texts.append(child_key)
-                out.keys.append(None)
-                out.slots.append((copy, child_key))
-            inner = matched if hit is None else strongest(matched, hit)
-            _walk(child, copy, child_key, child_key, rules, child_states, inner, out)
-    elif isinstance(value, list | tuple):
-        items: list[Any] = [None] * len(value)
-        parent[slot] = items  # type: ignore[index]
-        size = len(value)
-        for index, child in enumerate(value):
-            child_states, hit = rules.child(states, index, size) if states else ((), None)
-            inner = matched if hit is None else strongest(matched, hit)
-            _walk(child, items, index, key, rules, child_states, inner, out)
-    else:
-        parent[slot] = value  # type: ignore[index]
-        if isinstance(value, bool) or not isinstance(value, int | float):
+                wholes.append((parent, slot, value, matched))  # type: ignore[arg-type]
+        elif isinstance(value, bool) or not isinstance(value, int | float):
             return
-        if matched is not None:
-            out.wholes.append((parent, slot, str(value), matched))
+        elif matched is not None:
+            wholes.append((parent, slot, str(value), matched))
         elif isinstance(value, int) and abs(value) >= _MIN_SCANNED_INT:
-            out.texts.append(str(value))
-            out.keys.append(key)
-            out.slots.append((parent, slot))
+            texts.append(str(value))
+            keys.append(key)
+            slots.append((parent, slot))
+
+    def walk(value: Any, key: str | None, states: tuple[State, ...], matched: Match | None) -> Any:
+        if isinstance(value, dict):
+            copy: dict[str, Any] = {}
+            size = len(value)
+            for child_key, child in value.items():
+                if not isinstance(child_key, str):
+                    child_key = str(child_key)  # JSON keys are strings
+                hit, scan_key = key_info(child_key)
+                child_states: tuple[State, ...] = ()
+                if states:
+                    child_states, path_hit = child_states_of(states, child_key, size)
+                    if path_hit is not None:
+                        hit = path_hit if hit is None else strongest(hit, path_hit)
+                if scan_key:
+                    out.key_slots.add(len(texts))
+                    texts.append(child_key)
+                    keys.append(None)
+                    slots.append((copy, child_key))
+                inner = matched if hit is None else strongest(matched, hit)
+                if isinstance(child, str) and inner is None:
+                    copy[child_key] = child
+                    if child:
+                        texts.append(child)
+                        keys.append(child_key)
+                        slots.append((copy, child_key))
+                elif isinstance(child, dict | list | tuple):
+                    copy[child_key] = walk(child, child_key, child_states, inner)
+                else:
+                    copy[child_key] = child
+                    leaf(child, copy, child_key, child_key, inner)
+            return copy
+        items: list[Any] = list(value)
+        size = len(items)
+        for index, child in enumerate(items):
+            inner = matched
+            child_states = ()
+            if states:
+                child_states, hit = child_states_of(states, index, size)
+                if hit is not None:
+                    inner = strongest(matched, hit)
+            if isinstance(child, str) and inner is None:
+                if child:
+                    texts.append(child)
+                    keys.append(key)
+                    slots.append((items, index))
+            elif isinstance(child, dict | list | tuple):
+                items[index] = walk(child, key, child_states, inner)
+            else:
+                leaf(child, items, index, key, inner)
+        return items
+
+    if isinstance(value, dict | list | tuple):
+        out.root = walk(value, None, rules.start, None)
+    else:
+        holder: list[Any] = [value]
+        if isinstance(value, str):
+            texts.append(value)
+            keys.append(None)
+            slots.append((holder, 0))
+        else:
+            leaf(value, holder, 0, None, None)
+        out.root, out.boxed = holder, True
+    return out

@@ -69,8 +69,10 @@ class MemoryVault:
         return [self._get(agent, token) for token in tokens]
 
     async def put_many(self, agent: str, items: Mapping[str, str], ttl: float) -> None:
+        expires = self._clock() + ttl
         for token, value in items.items():
-            self._put(agent, token, value, ttl)
+            self._values[agent, token] = (value, expires)
+            heapq.heappush(self._expiries, (expires, agent, token))
         self._evict()
 
     async def get(self, agent: str, token: str) -> str | None:

@@ -85,7 +85,9 @@ def _section(**kwargs: object) -> MaskingPolicy:
 
 
 def test_merge_strongest_operator_wins_per_entity() -> None:
-    relaxed = _section(entities={"EMAIL_ADDRESS": "keep", "PHONE_NUMBER": {"operator": "mask", "keep_last": 4}})
+    relaxed = _section(
+        entities={"EMAIL_ADDRESS": "keep", "PHONE_NUMBER": {"operator": "mask", "keep_last": 4}}
+    )
     strict = _section(
         default_operator="hash",
         entities={"EMAIL_ADDRESS": "token", "PHONE_NUMBER": {"operator": "mask", "keep_last": 2}},
@@ -99,7 +101,9 @@ def test_merge_strongest_operator_wins_per_entity() -> None:
 
 def test_merge_adds_up_rules_and_tools_and_takes_the_shortest_ttl() -> None:
     a = _section(
-        fields=[{"match": "name", "entity": "PERSON"}], resolve_tokens_for=["mail.send"], token_ttl_seconds=900
+        fields=[{"match": "name", "entity": "PERSON"}],
+        resolve_tokens_for=["mail.send"],
+        token_ttl_seconds=900,
     )
     b = _section(
         default_operator="redact",
@@ -124,7 +128,12 @@ def test_masking_for_a_subject_uses_only_its_policies() -> None:
     document = PolicyDocument.model_validate(
         {
             "policies": [
-                {"name": "a", "agents": ["bot"], "allow": ["crm.*"], "masking": {"default_operator": "token"}},
+                {
+                    "name": "a",
+                    "agents": ["bot"],
+                    "allow": ["crm.*"],
+                    "masking": {"default_operator": "token"},
+                },
                 {"name": "b", "teams": ["ops"], "allow": [], "masking": {"default_operator": "redact"}},
                 {"name": "c", "agents": ["other"], "allow": ["*"], "masking": {"default_operator": "keep"}},
             ]
@@ -136,7 +145,9 @@ def test_masking_for_a_subject_uses_only_its_policies() -> None:
 
 
 def test_fingerprint_is_equal_exactly_when_masking_is_alike() -> None:
-    one = _section(entities={"EMAIL_ADDRESS": "token", "SECRET": "replace"}, resolve_tokens_for=["a.b", "c.d"])
+    one = _section(
+        entities={"EMAIL_ADDRESS": "token", "SECRET": "replace"}, resolve_tokens_for=["a.b", "c.d"]
+    )
     same = _section(entities={"EMAIL_ADDRESS": "token"}, resolve_tokens_for=["c.d", "a.b", "a.b"])
     other = _section(entities={"EMAIL_ADDRESS": "hash"})
     assert masking_fingerprint(one) == masking_fingerprint(same)
