@@ -7,6 +7,7 @@ and string building) except for token issuance, which awaits the vault once per 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import hmac
@@ -62,6 +63,7 @@ class Masker:
         # lives half the token TTL (at most 10 minutes); after that the vault entry is refreshed.
         self._issued_ttl = min(policy.token_ttl_seconds / 2, 600)
         self._issued: dict[tuple[str, str], tuple[str, float]] = {}
+        self._issuing = asyncio.Lock()
 
     @property
     def uses_tokens(self) -> bool:
@@ -213,9 +215,16 @@ class Masker:
         return requests
 
     async def _issue(self, agent: str, requests: TokenRequests) -> dict[tuple[str, str], str]:
-        """A token for each (entity, value), stored in the vault; longer where two values collide."""
+        """A token for each (entity, value), stored in the vault; longer where two values collide.
+
+        Serialised per masker, so two concurrent calls cannot both claim one id for two values.
+        """
         if not requests:
             return {}
+        async with self._issuing:
+            return await self._issue_locked(agent, requests)
+
+    async def _issue_locked(self, agent: str, requests: TokenRequests) -> dict[tuple[str, str], str]:
         assert self._vault is not None  # checked in __init__: a token policy has a vault
         mac = self._macs.get(agent)
         if mac is None:

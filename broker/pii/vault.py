@@ -28,7 +28,13 @@ TOKEN = re.compile(r"<([A-Z][A-Z0-9_]{1,39})_([0-9a-f]{8,32})>")
 @runtime_checkable
 class TokenVault(Protocol):
     """Where token values live. Implementations must keep values confidential at rest
-    (the broker's database backend encrypts them) and must scope every lookup by agent."""
+    (the broker's database backend encrypts them) and must scope every lookup by agent.
+
+    The masker checks with `get` that an id is free (or holds the same value) before `put`,
+    one call at a time per masker. A vault shared by several gateway instances should also
+    refuse to overwrite a different value (Redis `SET NX` then `EXPIRE` when equal; SQL
+    `INSERT ... ON CONFLICT DO NOTHING`), so concurrent instances cannot swap a token's value.
+    """
 
     async def put(self, agent: str, token: str, value: str, ttl: float) -> None:
         """Store (or refresh) `token` -> `value` for `agent`, expiring `ttl` seconds from now."""

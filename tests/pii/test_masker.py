@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
@@ -273,3 +274,14 @@ async def test_memory_vault_is_bounded() -> None:
     await vault.put_many("b", {"x": "1", "y": "2"}, 1000)  # the entries closest to expiry make room
     assert await vault.get_many("b", ["x", "y", "z"]) == ["1", "2", None]
     assert await vault.get_many("a", ["t2", "t3", "t4"]) == [None, None, "4"]
+
+
+async def test_concurrent_calls_issue_consistent_tokens() -> None:
+    vault = MemoryVault()
+    m = masker(vault, entities={"EMAIL_ADDRESS": "token"}, resolve_tokens_for=["*"])
+    emails = [f"user{index}@example.com" for index in range(40)]
+    masked = await asyncio.gather(*(m.mask_text("a", f"mail {email}") for email in emails))
+    again = await asyncio.gather(*(m.mask_text("a", f"mail {email}") for email in emails))
+    assert [text for text, _ in masked] == [text for text, _ in again]
+    for email, (text, _) in zip(emails, masked, strict=True):
+        assert await m.resolve_arguments("a", "x.y", {"body": text}) == {"body": f"mail {email}"}
