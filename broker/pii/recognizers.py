@@ -60,6 +60,7 @@ _IPV6 = re.compile(
     r"(?![\w:]|\.\d)"
 )
 _HEX_COLON = frozenset("0123456789abcdefABCDEF:")
+_ADDRESS_RUN = re.compile(r"[\w:.%]*")
 
 
 def find_ips(scan: Scan, out: list[Found]) -> None:
@@ -74,13 +75,15 @@ def find_ips(scan: Scan, out: list[Found]) -> None:
     for hint in _IPV6_HINT.finditer(text):
         if hint.start() < done:
             continue
+        # An address starts where its run of hex digits and colons starts; try there once per run.
         start = hint.start()
         while start > 0 and start > hint.start() - 40 and text[start - 1] in _HEX_COLON:
             start -= 1
+        run = _ADDRESS_RUN.match(text, hint.start())
+        done = run.end() if run is not None else hint.end()
         match = _IPV6.match(text, start)
         if match is None:
             continue
-        done = match.end()
         value = match.group()
         colons = value.count(":")
         if ("::" in value or colons == 7 or (colons == 6 and "." in value)) and ipv6_ok(value):

@@ -13,7 +13,7 @@ import math
 import re
 from collections import Counter
 
-from broker.pii.context import Found, Scan
+from broker.pii.context import SEPARATOR, Found, Scan
 
 ENTITY = "SECRET"
 
@@ -36,8 +36,6 @@ _TOKENS = re.compile(
   | tbk_[A-Za-z0-9]{40}                                            # our agent keys
   | eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*     # JWT (signature may be empty)
   | https://hooks\.slack\.com/services/T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]+
-  | -----BEGIN[A-Z ]{0,20}PRIVATE\ KEY(?:\ BLOCK)?-----                # PEM private keys, whole
-      [^\x00]{0,16000}?-----END[A-Z ]{0,20}PRIVATE\ KEY(?:\ BLOCK)?-----
     """,
     re.VERBOSE,
 )
@@ -48,11 +46,17 @@ _WORD = re.compile(r"[\w-]")
 # alternation runs only near the few places found.
 _TOKEN_HINT = re.compile(
     r"_(?:(?<=gh[pousr]_)|(?<=github_pat_)|(?<=[sr]k_)|(?<=whsec_)|(?<=npm_)|(?<=hf_)|(?<=tbk_))"
-    r"|-(?:(?<=xox[a-z]-)|(?<=xapp-)|(?<=sk-)|(?<=glpat-)|(?<=-----))"
+    r"|-(?:(?<=xox[a-z]-)|(?<=xapp-)|(?<=sk-)|(?<=glpat-))"
     r"|\.(?:(?<=ya29\.)|(?<=SG\.)|(?<=hooks\.))"
     r"|J(?<=eyJ)|A(?<=AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)|z(?<=AIz)"
 )
 _LONGEST_PREFIX = len("https://hooks.")
+_TOKEN_START = re.compile(r"(?<![\w-])[AgxsrwynhSte]")
+# PEM private keys, whole: BEGIN and END lines are found separately so a text full of BEGIN lines
+# without an END costs one pass, not one long scan per line.
+_PEM_BEGIN = re.compile(r"-----BEGIN[A-Z ]{0,20}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_END = re.compile(r"-----END[A-Z ]{0,20}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_MAX_BODY = 16_000
 # One character class first (not a group of alternatives) keeps the engine's fast skip.
 _AUTH = re.compile(r"[BbTt](?:earer|EARER|asic|ASIC|oken|OKEN)[ \t]+([A-Za-z0-9\-._~+/]{12,}=*)")
 _URL_PASSWORD = re.compile(r"://([^\s:@/\x00]{1,64}):([^\s@/\x00]{1,128})@")
@@ -64,7 +68,7 @@ _NAME = re.compile(
     r"(?i)(?:^|[^a-z0-9_.-])([a-z0-9_.-]{0,40}(?:key|pwd|secret|token|passwd|password|passphrase"
     r"|credentials?|auth|pass))([\"']?)[ \t]{0,3}\Z"
 )
-_VALUE = re.compile(r"[ \t]{0,3}([\"']?)([^\s\"'<>,;&()\[\]{}\x00]{4,512})")
+_VALUE = re.compile(r"[ \t]{0,3}([\"']?)([^\s\"'<>,;&()\[\]{}\x00=]{4,512}={0,2})")
 _PASSWORD_NAME = re.compile(r"(?i)(?:(?:^|[_.-])(?:pass|pwd)|passw(?:or)?d|passphrase)$")
 _PLACEHOLDERS = frozenset({"null", "none", "true", "false", "undefined", "redacted", "changeme", ""})
 
@@ -72,6 +76,8 @@ _PLACEHOLDERS = frozenset({"null", "none", "true", "false", "undefined", "redact
 def find_secrets(scan: Scan, out: list[Found]) -> None:
     text = scan.text
     _find_tokens(text, out)
+    if "PRIVATE KEY" in text:
+        _find_pems(text, out)
     for match in _AUTH.finditer(text):
         start = match.start()
         if not (start and _WORD.match(text, start - 1)) and _looks_random(match.group(1), 12):
@@ -85,6 +91,22 @@ def find_secrets(scan: Scan, out: list[Found]) -> None:
             out.append(found)
 
 
+def _find_pems(text: str, out: list[Found]) -> None:
+    position = 0
+    end_line: re.Match[str] | None = None
+    while (begin := _PEM_BEGIN.search(text, position)) is not None:
+        if end_line is None or end_line.start() < begin.end():
+            end_line = _PEM_END.search(text, begin.end())
+            if end_line is None:
+                return
+        body = (begin.end(), end_line.start())
+        if body[1] - body[0] <= _PEM_MAX_BODY and text.find(SEPARATOR, *body) < 0:
+            out.append((begin.start(), end_line.end(), ENTITY, 0.95))
+            position = end_line.end()
+        else:
+            position = begin.end()
+
+
 def _find_tokens(text: str, out: list[Found]) -> None:
     done = 0
     for hint in _TOKEN_HINT.finditer(text):
@@ -92,8 +114,8 @@ def _find_tokens(text: str, out: list[Found]) -> None:
         if anchor < done:
             continue
         match = None
-        for start in range(max(done, anchor - _LONGEST_PREFIX), anchor + 1):
-            match = _TOKENS.match(text, start)
+        for first in _TOKEN_START.finditer(text, max(done, anchor - _LONGEST_PREFIX), anchor + 1):
+            match = _TOKENS.match(text, first.start())
             if match is not None and match.end() > anchor:
                 break
         if match is None or match.end() <= anchor:

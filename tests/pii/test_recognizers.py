@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from presidio_anonymizer.entities import RecognizerResult
 
@@ -230,3 +232,22 @@ def test_many_strings_in_one_pass_match_one_by_one() -> None:
     texts = ["call 4155550143", "ann@example.com", "", "nothing", "IBAN GB82WEST12345698765432", "a\x00b"]
     keys = ["note", "email", None, None, None, None]
     assert DETECTOR.find_many(texts, keys) == [DETECTOR.find(t, k) for t, k in zip(texts, keys, strict=True)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-----BEGIN PRIVATE KEY-----\n" * 4000,
+        "1:" * 50_000,
+        "ab:" * 35_000,
+        "password=" * 12_000,
+        "ghp_" * 25_000,
+        "1 " * 50_000,
+        "a@b." * 25_000,
+    ],
+    ids=["pem-without-end", "colons", "hex-colons", "assignments", "prefixes", "digit-runs", "at-signs"],
+)
+def test_adversarial_text_is_scanned_in_linear_time(text: str) -> None:
+    start = time.process_time()
+    DETECTOR.find(text)
+    assert time.process_time() - start < 0.5
