@@ -59,6 +59,7 @@ _IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?:%[\w.]{1,15})?"
     r"(?![\w:]|\.\d)"
 )
+_VERSION_BEFORE = re.compile(r"\b(?:version|ver|release|build|firmware|v)[\s.:=#]*$", re.IGNORECASE)
 _HEX_COLON = frozenset("0123456789abcdefABCDEF:")
 _ADDRESS_RUN = re.compile(r"[\w:.%]*")
 
@@ -69,7 +70,9 @@ def find_ips(scan: Scan, out: list[Found]) -> None:
         match = _IPV4.match(text, max(0, hint.start() - 3))
         if match is None:
             match = _IPV4.match(text, max(0, hint.start() - 2)) or _IPV4.match(text, max(0, hint.start() - 1))
-        if match is not None and match.end() == hint.end() and ipv4_ok(match.group()):
+        if match is None or match.end() != hint.end() or not ipv4_ok(match.group()):
+            continue
+        if not _VERSION_BEFORE.search(scan.before(match.start(), 24)):
             out.append((match.start(), match.end(), "IP_ADDRESS", 0.95))
     done = 0
     for hint in _IPV6_HINT.finditer(text):

@@ -146,7 +146,7 @@ def test_ip_addresses() -> None:
         ("IP_ADDRESS", "2001:db8::2"),
     ]
     assert not ipv6_ok("10:22:33")
-    assert found("999.1.1.1 and 1.2.3.4.5") == []
+    assert found("999.1.1.1 and 1.2.3.4.5, version 1.2.3.4") == []
 
 
 def test_emails() -> None:
