@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from broker.cli import agents, audit, configs, connectors, server
+from broker.cli import agents, audit, configs, connectors, secrets, server
 from broker.cli.client import CliError
 from broker.cli.context import Context
 from broker.cli.output import Output, problem_lines
@@ -40,12 +40,13 @@ def common_options(*, suppress: bool) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="broker",
-        description="Manage the MCP tool-broker gateway: connectors, agents and keys, policies, audit.",
+        description="Manage the MCP tool-broker gateway: connectors, agents and keys, policies, secrets, "
+        "audit.",
         parents=[common_options(suppress=False)],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     leaf = common_options(suppress=True)
-    for module in (configs, connectors, agents, audit, server):
+    for module in (configs, connectors, agents, secrets, audit, server):
         module.register(commands, leaf)
     return parser
 

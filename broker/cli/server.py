@@ -7,6 +7,7 @@ import importlib
 
 from sqlalchemy.engine import make_url
 
+from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, command
 from broker.settings import Settings
 
@@ -23,10 +24,15 @@ def serve(ctx: Context) -> int:
     import uvicorn
 
     from broker.app import create_app
+    from broker.secrets.errors import SecretKeyError
 
     overrides = {k: v for k, v in (("host", ctx.args.host), ("port", ctx.args.port)) if v is not None}
     settings = Settings(**overrides)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    try:
+        app = create_app(settings)
+    except SecretKeyError as exc:
+        raise CliError(f"cannot start: {exc}") from None
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
 
 

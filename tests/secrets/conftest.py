@@ -50,13 +50,15 @@ def keyed_gateway(tmp_path: Path, key: str) -> Iterator[RunningGateway]:
         server.stop()
 
 
-def api_connector(url: str, name: str = "api", **auth: Any) -> dict[str, Any]:
+def api_connector(
+    url: str, name: str = "api", extra: dict[str, Any] | None = None, **auth: Any
+) -> dict[str, Any]:
     """An http connector authenticated with a bearer secret (by default `api-token`)."""
     return {
         "kind": "http",
         "name": name,
         "base_url": url,
-        "allow_private_network": True,
+        **(extra or {}),
         "auth": {"type": "bearer", "secret": "api-token", **auth},
         "tools": [
             {"name": "whoami", "description": "Who the upstream thinks we are.", "path": "/bearer"},
