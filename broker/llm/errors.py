@@ -57,3 +57,5 @@ class UpstreamError(BrokerError):
         super().__init__(message)
         self.status_code = status_code
         self.code = code
+        self.attempts = 0
+        """Upstream requests made before giving up."""

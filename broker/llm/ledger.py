@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,9 +49,16 @@ class UsageEntry:
 
 class LedgerWriter:
     def __init__(
-        self, sessions: sessionmaker[Session], *, batch_size: int, flush_seconds: float, queue_limit: int
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        batch_size: int,
+        flush_seconds: float,
+        queue_limit: int,
+        errors: Counter | None = None,
     ) -> None:
         self._sessions = sessions
+        self._errors = errors
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
         self._queue_limit = queue_limit
@@ -116,6 +124,8 @@ class LedgerWriter:
                 await asyncio.to_thread(self._write, batch)
             except Exception:
                 self.write_errors += 1
+                if self._errors is not None:
+                    self._errors.inc()
                 self._failing = True
                 log.exception("could not store %d usage entries; will retry", len(batch))
                 return False

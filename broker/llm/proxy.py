@@ -32,7 +32,7 @@ from broker.llm import anthropic_api, openai_api
 from broker.llm.accounts import Rules
 from broker.llm.asgi import Dialect, Exchange, header_map, read_body, send_error, send_json
 from broker.llm.catalog import Route, Target
-from broker.llm.errors import BadRequest, ModelDenied, ModelNotFound
+from broker.llm.errors import BadRequest, ModelDenied, ModelNotFound, UpstreamError
 from broker.llm.metering import Metering, ModelCall
 from broker.llm.state import LlmState
 from broker.llm.upstream import Opened, RetryPolicy, open_upstream
@@ -126,8 +126,8 @@ class LlmProxy:
     ) -> Opened:
         try:
             opened = await open_upstream(route.targets, call.endpoint, body_for, headers, self.retry)
-        except BrokerError:
-            call.attempts = max(call.attempts, 1)
+        except UpstreamError as exc:
+            call.attempts = exc.attempts
             raise
         call.target, call.attempts = opened.target, opened.attempts
         return opened

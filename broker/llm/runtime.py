@@ -34,11 +34,13 @@ class LlmRuntime:
             secrets or SettingsSecrets(settings.llm_provider_keys),
             poll_seconds=settings.state_poll_seconds,
         )
+        metrics = LlmMetrics(gateway.metrics.registry)
         ledger = LedgerWriter(
             sessions,
             batch_size=settings.llm_ledger_batch_size,
             flush_seconds=settings.llm_ledger_flush_seconds,
             queue_limit=settings.llm_ledger_queue_limit,
+            errors=metrics.ledger_errors,
         )
 
         async def load_spent(rule: BudgetRule, window: Window) -> float:
@@ -57,7 +59,6 @@ class LlmRuntime:
             accounts = RedisAccounts(settings.redis_url, load_spent, fail_open=settings.llm_fail_open)
         else:
             accounts = LocalAccounts(load_spent, fail_open=settings.llm_fail_open)
-        metrics = LlmMetrics(gateway.metrics.registry)
         metering = Metering(
             accounts,
             ledger,

@@ -112,6 +112,7 @@ async def open_upstream(
         if attempts >= policy.max_attempts:
             break
     assert failure is not None
+    failure.attempts = attempts
     if attempts > 1:
         failure.message += f" (after {attempts} attempts)"
     raise failure

@@ -114,11 +114,14 @@ def create_llm_app(mock: MockLLM | None = None) -> Starlette:
             return JSONResponse(replies.completion(body, words, prompt, usage=state.usage))
         chunks = replies.completion_chunks(body, words, prompt, usage=state.usage)
         delay = replies.chunk_delay(body, state.chunk_delay_seconds)
+        cut = replies.cut_after(body)
 
         async def stream() -> AsyncIterator[bytes]:
             for i, chunk in enumerate(chunks):
                 if i and delay:
                     await asyncio.sleep(delay)
+                if i == cut:
+                    raise ConnectionAbortedError("mock provider cut the stream")
                 yield b"data: " + json.dumps(chunk).encode() + b"\n\n"
             yield b"data: [DONE]\n\n"
 

@@ -3,7 +3,7 @@
 Tokens are words: a prompt costs one token per whitespace-separated word of its messages,
 and a reply is made of short words, one token each (so estimates are exact too). A prompt
 may carry directives: `[[words=N]]` sets the reply's length (default 12), `[[delay=MS]]`
-the pause between streamed chunks.
+the pause between streamed chunks, `[[cut=N]]` drops the connection after N streamed chunks.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett")
-_DIRECTIVE = re.compile(r"\[\[(words|delay)=(\d+)\]\]")
+_DIRECTIVE = re.compile(r"\[\[(words|delay|cut)=(\d+)\]\]")
 
 
 def texts(content: Any) -> list[str]:
@@ -54,6 +54,10 @@ def reply_words(body: dict[str, Any], default: int) -> list[str]:
 def chunk_delay(body: dict[str, Any], default: float) -> float:
     delay = directives(prompt_text(body)).get("delay")
     return delay / 1000 if delay is not None else default
+
+
+def cut_after(body: dict[str, Any]) -> int | None:
+    return directives(prompt_text(body)).get("cut")
 
 
 def completion(body: dict[str, Any], words: list[str], prompt: int, *, usage: bool) -> dict[str, Any]:
