@@ -82,8 +82,8 @@ class Settings(BaseSettings):
     )
     llm_provider_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
-        description="Provider API keys by secret name, as a JSON object, for providers' api_key_secret "
-        "(until the encrypted secret store serves them).",
+        description="Provider API keys by secret name, as a JSON object: for a provider's api_key_secret "
+        "that the encrypted secret store does not hold (e.g. a key kept in the environment).",
     )
     llm_default_max_tokens: int = Field(
         default=4096, gt=0, description="Completion tokens reserved for a call that sets no max_tokens."

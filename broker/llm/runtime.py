@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from broker.gateway import Gateway
 from broker.llm.accounts import Accounts, BudgetRule, LocalAccounts, Window
-from broker.llm.credentials import SecretSource, SettingsSecrets
+from broker.llm.credentials import ChainedSecrets, SecretSource, SettingsSecrets, VaultSecrets
 from broker.llm.ledger import LedgerWriter
 from broker.llm.metering import Metering
 from broker.llm.metrics import LlmMetrics
@@ -31,7 +31,8 @@ class LlmRuntime:
         sessions = gateway.sessions
         state = LlmState(
             sessions,
-            secrets or SettingsSecrets(settings.llm_provider_keys),
+            secrets
+            or ChainedSecrets(VaultSecrets(gateway.vault), SettingsSecrets(settings.llm_provider_keys)),
             poll_seconds=settings.state_poll_seconds,
         )
         metrics = LlmMetrics(gateway.metrics.registry)

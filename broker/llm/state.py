@@ -103,7 +103,7 @@ class LlmState:
         providers: dict[str, Provider] = {}
         for config in valid["providers"]:
             assert isinstance(config, ProviderConfig)
-            providers[config.name] = await self._provider(config)
+            providers[config.name] = await self._provider(config, revision)
         for gone in set(self._built) - set(providers):
             self._close_later(self._built.pop(gone)[1])
         return build_snapshot(
@@ -115,8 +115,9 @@ class LlmState:
             [c for c in valid["rate_limits"] if isinstance(c, RateLimitConfig)],
         )
 
-    async def _provider(self, config: ProviderConfig) -> Provider:
-        key = await self._secrets.resolve(config.api_key_secret) if config.api_key_secret else None
+    async def _provider(self, config: ProviderConfig, revision: int) -> Provider:
+        secret = config.api_key_secret
+        key = await self._secrets.resolve(secret, revision=revision) if secret else None
         fingerprint = hashlib.sha256(
             json.dumps([config.model_dump(mode="json"), key], sort_keys=True).encode()
         ).hexdigest()
