@@ -80,6 +80,7 @@ class McpConnector:
         self._stale = True
         self._listing: asyncio.Future[None] | None = None
         self._first_seen: dict[str, str] = {}
+        self._version = 0
         self.unusable_tools: tuple[str, ...] = ()
         """Upstream tools left out of the last listing: their exposed name is not a valid MCP name."""
         self._restarts = 0
@@ -95,6 +96,12 @@ class McpConnector:
     def exposed_name(self, tool: str) -> str:
         """The name agents see for an upstream tool ('<connector>.<tool>' unless `prefix: false`)."""
         return exposed_name(self.config, tool)
+
+    @property
+    def catalog_version(self) -> int:
+        """Bumped when a listing changes what `drift()` and `tools()` report: a cheap signal
+        for a caller that keeps a copy of `tools()` (the broker's catalog snapshot)."""
+        return self._version
 
     def pinned_tools(self) -> Sequence[PinnedTool]:
         """Every pinned definition, quarantined or not."""
@@ -214,6 +221,8 @@ class McpConnector:
                 raise UpstreamBadResponse(f"upstream '{self.name}' lists the tool '{tool.name}' twice")
             definition = definition_of(tool)
             live[tool.name] = (definition, pin_of(definition))
+        if self._live is None or _pins(self._live) != _pins(live):
+            self._version += 1
         self._live, self.unusable_tools = live, tuple(sorted(unusable))
         self._listed_at = time.monotonic()
 
@@ -356,6 +365,10 @@ def _session_rejected(exc: BaseException) -> bool:
         and exc.code == types.INVALID_REQUEST
         and "session" in exc.error.message.lower()
     )
+
+
+def _pins(live: Mapping[str, tuple[Definition, str]]) -> dict[str, str]:
+    return {name: pin for name, (_, pin) in live.items()}
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:
