@@ -6,15 +6,16 @@ list it has built for an agent, so tools/list is a dictionary lookup after the f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import mcp_types as types
 from jsonschema import Draft202012Validator
 
 from connectors.base import Connector, ToolSpec
+from connectors.mcp import Drift, PinnedTool
 from policies import PolicySet, Subject
 
 
@@ -38,7 +39,8 @@ class KeyEntry:
 
 @dataclass(frozen=True, slots=True)
 class CatalogTool:
-    """A tool as agents see it: qualified name `<connector>.<tool>`, prebuilt MCP definition."""
+    """A tool as agents see it: its qualified name (`<connector>.<tool>` unless the connector
+    exposes it otherwise), prebuilt MCP definition."""
 
     name: str
     connector: str
@@ -47,8 +49,108 @@ class CatalogTool:
     validator: Draft202012Validator
 
 
-def catalog_tool(connector: str, spec: ToolSpec) -> CatalogTool:
-    name = f"{connector}.{spec.name}"
+@dataclass(frozen=True, slots=True)
+class QuarantinedTool:
+    """A pinned upstream tool held back until an operator reviews how it changed."""
+
+    name: str
+    connector: str
+    reason: str
+    """Why, for the agent: 'its definition changed upstream ...'."""
+
+
+@runtime_checkable
+class Federated(Protocol):
+    """A connector whose tools follow an upstream at run time (`kind: mcp`).
+
+    `catalog_version` rises whenever `tools()` or `drift()` may have changed, so the broker
+    can rebuild its snapshot from the connectors it has without asking the database.
+    """
+
+    @property
+    def catalog_version(self) -> int: ...
+
+    def exposed_name(self, tool: str) -> str: ...
+
+    def drift(self) -> Drift: ...
+
+    def pinned_tools(self) -> Sequence[PinnedTool]: ...
+
+    async def live_tools(self) -> list[PinnedTool]: ...
+
+
+def qualified_name(connector: Connector, tool: str) -> str:
+    """The name agents see: the connector's own `exposed_name(tool)` when it offers one
+    (an upstream MCP server with `prefix: false`), else `<connector>.<tool>`."""
+    exposed = getattr(connector, "exposed_name", None)
+    return str(exposed(tool)) if callable(exposed) else f"{connector.name}.{tool}"
+
+
+def connector_tools(name: str, connector: Connector) -> tuple[list[CatalogTool], list[QuarantinedTool]]:
+    """What a connector puts in the catalog now: its tools, and its quarantined ones."""
+    tools = [catalog_tool(name, spec, qualified_name(connector, spec.name)) for spec in connector.tools()]
+    if not isinstance(connector, Federated):
+        return tools, []
+    drift = connector.drift()
+    held = [
+        QuarantinedTool(connector.exposed_name(tool), name, "the upstream no longer lists it")
+        for tool in drift.removed
+    ] + [
+        QuarantinedTool(
+            connector.exposed_name(tool), name, "its definition changed upstream since it was approved"
+        )
+        for tool in drift.changed
+    ]
+    return tools, held
+
+
+def claimed_names(connector: Connector) -> list[str]:
+    """Every name a connector may put in the catalog, its quarantined tools included."""
+    names = [qualified_name(connector, spec.name) for spec in connector.tools()]
+    if isinstance(connector, Federated):
+        names += [connector.exposed_name(tool.name) for tool in connector.pinned_tools()]
+    return list(dict.fromkeys(names))
+
+
+def name_conflicts(
+    incoming: Mapping[str, Iterable[str]], others: Mapping[str, Iterable[str]]
+) -> dict[str, list[str]]:
+    """Why the `incoming` connectors (name -> tool names) cannot join the `others`, per
+    incoming connector: a tool name another connector has too, or a name inside another
+    connector's namespace ('crm.x' offered by anything but connector 'crm')."""
+    claims = {name: set(tools) for name, tools in {**others, **incoming}.items()}
+    found: dict[str, list[str]] = {}
+    for connector in incoming:
+        problems = found.setdefault(connector, [])
+        for other, names in claims.items():
+            if other == connector:
+                continue
+            problems += [
+                f"its tool '{name}' is also a tool of connector '{other}'"
+                for name in sorted(claims[connector] & names)
+            ]
+            problems += [
+                f"its tool '{name}' is named like a tool of connector '{other}' (prefix '{other}.')"
+                for name in sorted(claims[connector])
+                if _namespace(name) == other
+            ]
+            problems += [
+                f"connector '{other}' has a tool '{name}' that is named like one of its tools "
+                f"(prefix '{connector}.')"
+                for name in sorted(names)
+                if _namespace(name) == connector
+            ]
+    return {name: problems for name, problems in found.items() if problems}
+
+
+def _namespace(name: str) -> str | None:
+    prefix, dot, _ = name.partition(".")
+    return prefix if dot else None
+
+
+def catalog_tool(connector: str, spec: ToolSpec, name: str | None = None) -> CatalogTool:
+    """The catalog entry for a connector's tool; `name` defaults to `<connector>.<tool>`."""
+    name = name or f"{connector}.{spec.name}"
     annotations = types.ToolAnnotations.model_validate(spec.annotations) if spec.annotations else None
     definition = types.Tool(
         name=name,
@@ -77,6 +179,8 @@ class Snapshot:
     tools: Mapping[str, CatalogTool]
     """In a stable order: by connector name, then the connector's own order."""
     connectors: Mapping[str, Connector]
+    quarantined: Mapping[str, QuarantinedTool] = field(default_factory=dict)
+    """Pinned upstream tools held back from every agent, by the name agents knew them by."""
     _visible: dict[tuple[str, frozenset[str] | None], list[types.Tool]] = field(default_factory=dict)
 
     def visible_tools(self, agent: AgentIdentity, only: frozenset[str] | None) -> list[types.Tool]:

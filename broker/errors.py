@@ -102,3 +102,10 @@ class InvalidArguments(ToolCallError):
 
 class UpstreamFailure(ToolCallError):
     outcome = "upstream_error"
+
+
+class ToolQuarantined(ToolCallError):
+    """An upstream tool's definition changed (or vanished) since it was pinned; it waits for
+    an operator's review. Shown to the agent as an isError result that says so."""
+
+    outcome = "quarantined"

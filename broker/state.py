@@ -1,8 +1,15 @@
-"""Keeps the current catalog snapshot in step with the database.
+"""Keeps the current catalog snapshot in step with the database and the upstreams.
 
 An admin change in this process refreshes at once; changes made by other instances are
 picked up by a cheap revision poll. Connectors whose configuration did not change are
 reused across snapshots, so their connection pools survive a reload.
+
+Federated connectors (upstream MCP servers) change their tools at run time: a drifted tool
+is quarantined when the upstream announces `list_changed` or a call re-lists. A watcher
+reads each one's `catalog_version` every `watch_seconds` (no database, no network) and
+rebuilds the snapshot from the connectors already built when one moved. Each federated
+connector is listed once when built (which also opens its session, so `list_changed` is
+heard) and again every `relist_seconds`, for upstreams that never announce changes.
 """
 
 from __future__ import annotations
@@ -17,7 +24,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.catalog import AgentIdentity, CatalogTool, KeyEntry, Snapshot, catalog_tool
+from broker.catalog import (
+    AgentIdentity,
+    CatalogTool,
+    Federated,
+    KeyEntry,
+    QuarantinedTool,
+    Snapshot,
+    connector_tools,
+)
 from broker.services import policies as policy_service
 from broker.services.revision import current as current_revision
 from broker.store.models import Agent, ApiKey, ConnectorRecord
@@ -27,15 +42,30 @@ from policies import PolicySet
 
 log = logging.getLogger("broker.state")
 
+Rows = tuple[int, int, PolicySet, dict[str, KeyEntry], list[tuple[str, dict[str, Any]]]]
+"""What one database read gives: revision, policy revision and set, keys, connector configs."""
+
 
 class StateManager:
-    def __init__(self, sessions: sessionmaker[Session], *, poll_seconds: float) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        poll_seconds: float,
+        watch_seconds: float = 0.25,
+        relist_seconds: float = 60.0,
+    ) -> None:
         self._sessions = sessions
         self._poll_seconds = poll_seconds
+        self._watch_seconds = watch_seconds
+        self._relist_seconds = relist_seconds
         self._lock = asyncio.Lock()
         self._built: dict[str, tuple[str, Connector]] = {}
         self._snapshot: Snapshot | None = None
-        self._poller: asyncio.Task[None] | None = None
+        self._rows: Rows | None = None
+        self._versions: dict[str, int] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listings: dict[str, asyncio.Task[None]] = {}
 
     @property
     def snapshot(self) -> Snapshot:
@@ -45,21 +75,70 @@ class StateManager:
 
     async def start(self) -> None:
         await self.refresh()
-        self._poller = asyncio.create_task(self._poll(), name="broker-state-poll")
+        self._tasks = [
+            asyncio.create_task(self._poll(), name="broker-state-poll"),
+            asyncio.create_task(self._watch(), name="broker-state-watch"),
+        ]
 
     async def stop(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            await asyncio.gather(self._poller, return_exceptions=True)
+        tasks = [*self._tasks, *self._listings.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks = []
         for _, connector in self._built.values():
             await connector.aclose()
         self._built.clear()
 
     async def refresh(self) -> Snapshot:
         async with self._lock:
-            rows = await asyncio.to_thread(self._read)
-            self._snapshot = await self._assemble(*rows)
+            self._rows = await asyncio.to_thread(self._read)
+            self._snapshot = await self._assemble(*self._rows)
             return self._snapshot
+
+    async def _watch(self) -> None:
+        """Rebuild the snapshot, without the database, when a federated connector's tools moved."""
+        next_listing = asyncio.get_running_loop().time() + self._relist_seconds
+        while True:
+            await asyncio.sleep(self._watch_seconds)
+            try:
+                if self._rows is not None and self._catalog_versions() != self._versions:
+                    async with self._lock:
+                        self._snapshot = await self._assemble(*self._rows)
+                if asyncio.get_running_loop().time() >= next_listing:
+                    next_listing += self._relist_seconds
+                    for name, (_, connector) in self._built.items():
+                        if isinstance(connector, Federated):
+                            self._list_soon(name, connector)
+            except Exception:  # keep serving the last good snapshot
+                log.exception("could not rebuild the catalog after an upstream change")
+
+    def _catalog_versions(self) -> dict[str, int]:
+        return {
+            name: connector.catalog_version
+            for name, (_, connector) in self._built.items()
+            if isinstance(connector, Federated)
+        }
+
+    def _list_soon(self, name: str, connector: Federated) -> None:
+        """List an upstream's tools in the background; a failure waits for the next call."""
+        running = self._listings.get(name)
+        if running is not None and not running.done():
+            return
+
+        async def listing() -> None:
+            try:
+                await connector.live_tools()
+            except Exception as exc:
+                log.warning("could not list the tools of upstream '%s': %s", name, exc)
+
+        self._listings[name] = asyncio.create_task(listing(), name=f"broker-list-{name}")
+
+    async def _close(self, name: str, connector: Connector) -> None:
+        listing = self._listings.pop(name, None)
+        if listing is not None:
+            listing.cancel()
+        await connector.aclose()
 
     async def _poll(self) -> None:
         while True:
@@ -75,7 +154,7 @@ class StateManager:
         with self._sessions() as session:
             return current_revision(session)
 
-    def _read(self) -> tuple[int, int, PolicySet, dict[str, KeyEntry], list[tuple[str, dict[str, Any]]]]:
+    def _read(self) -> Rows:
         with self._sessions() as session:
             revision = current_revision(session)
             policy_revision, policy_list = policy_service.current_policies(session)
@@ -105,6 +184,8 @@ class StateManager:
     ) -> Snapshot:
         connectors: dict[str, Connector] = {}
         tools: dict[str, CatalogTool] = {}
+        quarantined: dict[str, QuarantinedTool] = {}
+        versions: dict[str, int] = {}
         for name, config in configs:
             fingerprint = json.dumps(config, sort_keys=True)
             previous = self._built.get(name)
@@ -117,14 +198,27 @@ class StateManager:
                     log.exception("connector '%s' could not be built; its tools are left out", name)
                     continue
                 if previous is not None:
-                    await previous[1].aclose()
+                    await self._close(name, previous[1])
                 self._built[name] = (fingerprint, connector)
+                if isinstance(connector, Federated):
+                    self._list_soon(name, connector)
             connectors[name] = connector
-            for spec in connector.tools():
-                tool = catalog_tool(name, spec)
-                tools[tool.name] = tool
+            if isinstance(connector, Federated):  # read before tools(): a later change rebuilds again
+                versions[name] = connector.catalog_version
+            offered, held = connector_tools(name, connector)
+            for tool in offered:
+                kept = tools.setdefault(tool.name, tool)
+                if kept is not tool:
+                    log.warning(
+                        "tool '%s' of connector '%s' is left out: connector '%s' has a tool of that name",
+                        tool.name,
+                        name,
+                        kept.connector,
+                    )
+            quarantined.update((item.name, item) for item in held)
         for gone in set(self._built) - set(connectors):
-            await self._built.pop(gone)[1].aclose()
+            await self._close(gone, self._built.pop(gone)[1])
+        self._versions = versions
         return Snapshot(
             revision=revision,
             policy_revision=policy_revision,
@@ -132,6 +226,7 @@ class StateManager:
             keys=keys,
             tools=tools,
             connectors=connectors,
+            quarantined={name: item for name, item in quarantined.items() if name not in tools},
         )
 
 

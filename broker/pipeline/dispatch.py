@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from broker.errors import UpstreamFailure
+from broker.errors import ToolQuarantined, UpstreamFailure
 from broker.pipeline.call import ToolCall
 from broker.secrets.errors import CredentialsMissing
+from connectors import mcp
 from connectors.auth import MissingCredential
 from connectors.base import CallContext, ToolOutput
 from connectors.errors import ConnectorError
@@ -17,5 +18,7 @@ async def dispatch(call: ToolCall) -> ToolOutput:
         return await connector.call(call.tool.spec.name, call.arguments, context)
     except MissingCredential as exc:
         raise CredentialsMissing(exc.message) from exc
+    except mcp.ToolQuarantined as exc:  # found on this call, before the catalog caught up
+        raise ToolQuarantined(exc.message) from exc
     except ConnectorError as exc:
         raise UpstreamFailure(exc.message) from exc
