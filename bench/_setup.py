@@ -122,7 +122,13 @@ def seed(database_url: str, upstream_url: str) -> str:
             "additionalProperties": False,
         },
     }
-    config = {"kind": "http", "name": "weather", "base_url": upstream_url, "tools": [tool]}
+    config = {
+        "kind": "http",
+        "name": "weather",
+        "base_url": upstream_url,
+        "allow_private_network": True,
+        "tools": [tool],
+    }
     try:
         with sessions.begin() as session:
             connectors.put_connector(session, "weather", "http", config, replace=False)

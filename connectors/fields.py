@@ -107,3 +107,11 @@ Headers = Annotated[
     AfterValidator(_check_headers),
     Field(description="Static HTTP headers sent with every request."),
 ]
+
+AllowPrivateNetwork = Annotated[
+    bool,
+    Field(
+        description="Allow this connector to reach loopback, private, link-local and metadata addresses. "
+        "Off by default: a connector URL that resolves there is refused (SSRF protection).",
+    ),
+]

@@ -56,6 +56,7 @@ from connectors.errors import (
 )
 from connectors.fields import (
     MIB,
+    AllowPrivateNetwork,
     BaseUrl,
     ConnectorName,
     Headers,
@@ -63,6 +64,7 @@ from connectors.fields import (
     TimeoutSeconds,
     check_object_schema,
 )
+from connectors.netguard import BlockedDestination, outbound_transport
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 PLACEHOLDER = re.compile(r"\{([^{}/]+)\}")
@@ -250,6 +252,7 @@ class HttpConnectorConfig(BaseModel):
     max_response_bytes: MaxResponseBytes = MIB
     headers: Headers = {}
     auth: AuthConfig | None = None
+    allow_private_network: AllowPrivateNetwork = False
     tools: list[HttpToolConfig] = Field(
         min_length=1, description="The tools, at least one; names are unique."
     )
@@ -297,7 +300,9 @@ class HttpConnector:
             HttpAuth(config.auth, config.name, timeout=config.timeout_seconds) if config.auth else None
         )
         self._client = httpx.AsyncClient(
-            transport=BorrowedTransport(transport) if transport is not None else None,
+            transport=BorrowedTransport(transport)
+            if transport is not None
+            else outbound_transport(config.allow_private_network),
             timeout=config.timeout_seconds,
             follow_redirects=False,
             trust_env=False,
@@ -457,6 +462,8 @@ class HttpConnector:
             raise UpstreamUnreachable(
                 f"upstream '{self.name}' is unreachable: {transport_problem(exc, request.url)}"
             ) from exc
+        except BlockedDestination as exc:
+            raise BlockedDestination(f"upstream '{self.name}': {exc.message}") from None
         return response, body, truncated
 
 

@@ -30,6 +30,7 @@ from connectors.auth import AuthConfig
 from connectors.errors import ConnectorConfigError
 from connectors.fields import (
     MIB,
+    AllowPrivateNetwork,
     BaseUrl,
     ConnectorName,
     Headers,
@@ -38,6 +39,7 @@ from connectors.fields import (
     TimeoutSeconds,
 )
 from connectors.http import HttpConnectorConfig
+from connectors.netguard import BlockedDestination, outbound_transport
 
 SPEC_MAX_BYTES = 16 * MIB
 SPEC_MAX_NODES = 5_000_000
@@ -88,6 +90,7 @@ class OpenAPIConnectorConfig(BaseModel):
     max_response_bytes: MaxResponseBytes = MIB
     headers: Headers = {}
     auth: AuthConfig | None = None
+    allow_private_network: AllowPrivateNetwork = False
 
     @field_validator("spec")
     @classmethod
@@ -131,7 +134,9 @@ async def _fetch(
     try:
         async with (
             httpx.AsyncClient(
-                transport=BorrowedTransport(transport) if transport is not None else None,
+                transport=BorrowedTransport(transport)
+                if transport is not None
+                else outbound_transport(config.allow_private_network),
                 timeout=config.timeout_seconds,
                 follow_redirects=False,
                 trust_env=False,
@@ -147,6 +152,8 @@ async def _fetch(
         raise ConnectorConfigError(f"{prefix}: {transport_problem(exc, httpx.URL(url))}") from None
     except httpx.HTTPError as exc:
         raise ConnectorConfigError(f"{prefix}: {exc}") from None
+    except BlockedDestination as exc:
+        raise ConnectorConfigError(f"{prefix}: {exc.message}") from None
     if response.is_redirect:
         location = response.headers.get("location", "")
         raise ConnectorConfigError(f"{prefix}: redirected to {location}; set spec_url to the final address")
@@ -216,6 +223,7 @@ def _convert(
             max_response_bytes=config.max_response_bytes,
             headers=config.headers,
             auth=config.auth,
+            allow_private_network=config.allow_private_network,
             tools=tools,
         )
     except ValidationError as exc:

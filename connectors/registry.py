@@ -21,6 +21,7 @@ from connectors.base import Connector
 from connectors.errors import ConnectorConfigError
 from connectors.http import HttpConnector, HttpConnectorConfig
 from connectors.mcp import McpConnector, McpConnectorConfig, prepare_mcp
+from connectors.netguard import refuse_private_destination
 from connectors.openapi import OpenAPIConnectorConfig, openapi_to_http, resolve_openapi
 from connectors.sql import SqlConnector, SqlConnectorConfig
 
@@ -42,9 +43,11 @@ async def prepare(
     Raises ConnectorConfigError with a message for the operator.
     """
     if isinstance(config, OpenAPIConnectorConfig):
-        return await resolve_openapi(config, transport=transport)
+        config = await resolve_openapi(config, transport=transport)
     if isinstance(config, McpConnectorConfig):
         return await prepare_mcp(config)
+    if isinstance(config, HttpConnectorConfig) and transport is None:
+        await refuse_private_destination(config.name, config.base_url, config.allow_private_network)
     return config
 
 

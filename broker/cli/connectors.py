@@ -36,6 +36,11 @@ def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.Argu
     parser.add_argument("--base-url", help="upstream base URL (default: the document's first server)")
     parser.add_argument("--include", nargs="+", default=[], metavar="GLOB", help="only these operationIds")
     parser.add_argument("--exclude", nargs="+", default=[], metavar="GLOB", help="skip these operationIds")
+    parser.add_argument(
+        "--allow-private-network",
+        action="store_true",
+        help="let it reach loopback/private addresses (refused by default: SSRF protection)",
+    )
     parser.add_argument("--replace", action="store_true", help="replace a connector of the same name")
 
     command(connectors, leaf, "list", list_connectors, "list connectors")
@@ -66,6 +71,8 @@ def import_openapi(ctx: Context) -> int:
         "include": args.include,
         "exclude": args.exclude,
     }
+    if args.allow_private_network:
+        body["allow_private_network"] = True
     if args.base_url:
         body["base_url"] = args.base_url
     try:

@@ -33,6 +33,7 @@ def weather_connector(url: str, name: str = "weather", **extra: Any) -> dict[str
         "kind": "http",
         "name": name,
         "base_url": url,
+        "allow_private_network": True,
         "tools": [
             {
                 "name": "current",

@@ -14,7 +14,12 @@ def document(weather_url: str, crm_url: str) -> dict[str, Any]:
     return {
         "connectors": [
             weather_connector(weather_url),
-            {"kind": "openapi", "name": "crm", "spec_url": f"{crm_url}/openapi.json"},
+            {
+                "kind": "openapi",
+                "name": "crm",
+                "spec_url": f"{crm_url}/openapi.json",
+                "allow_private_network": True,
+            },
         ],
         "agents": [
             {"name": "support-bot", "team": "support", "description": "Answers customer questions"},
@@ -100,20 +105,22 @@ connectors:
   - name: weather
     kind: http
     base_url: {weather_upstream}
+    allow_private_network: true
     tools: [{{name: current, description: d, path: /v1/current}}]
   - name: crm
     kind: openapi
     spec_url: http://127.0.0.1:9/openapi.json
+    allow_private_network: true
 """
     found = problems_by_field(post_yaml(gateway.admin, "/admin/apply", text))
-    assert found["connectors[1]"]["line"] == 8
+    assert found["connectors[1]"]["line"] == 9
     assert "cannot fetch" in found["connectors[1]"]["message"]
     assert gateway.admin.get("/admin/agents").json() == []
 
 
 def test_invalid_documents_are_located(gateway: RunningGateway) -> None:
     admin = gateway.admin
-    text = "agents:\n  - name: a\n  - name: a\nconnectors:\n  - name: c\n    kind: sql\nextra: 1\n"
+    text = "agents:\n  - name: a\n  - name: a\nconnectors:\n  - name: c\n    kind: ftp\nextra: 1\n"
     found = problems_by_field(post_yaml(admin, "/admin/apply", text))
     assert found["connectors[0].kind"]["line"] == 6
     assert found["extra"]["line"] == 7

@@ -61,6 +61,7 @@ def test_an_openapi_connector_is_imported_from_its_spec_url(
         "kind": "openapi",
         "name": "crm",
         "spec_url": f"{crm_upstream}/openapi.json",
+        "allow_private_network": True,
         "include": ["*contact*"],
     }
     response = gateway.admin.post("/admin/connectors", json=config)
@@ -73,7 +74,12 @@ def test_an_openapi_connector_is_imported_from_its_spec_url(
 
 
 def test_registration_time_failures_are_422_with_the_connector_message(gateway: RunningGateway) -> None:
-    config = {"kind": "openapi", "name": "crm", "spec_url": "http://127.0.0.1:9/openapi.json"}
+    config = {
+        "kind": "openapi",
+        "name": "crm",
+        "spec_url": "http://127.0.0.1:9/openapi.json",
+        "allow_private_network": True,
+    }
     error = error_of(gateway.admin.post("/admin/connectors", json=config), 422)
     assert "cannot fetch http://127.0.0.1:9/openapi.json" in error["message"]
     assert gateway.admin.get("/admin/connectors").json() == []

@@ -22,6 +22,7 @@ connectors:
   - name: weather
     kind: http
     base_url: {weather_url}
+    allow_private_network: true
     tools:
       - name: current
         description: Current weather.
@@ -32,6 +33,7 @@ connectors:
     kind: openapi
     spec: specs/crm.json
     base_url: {crm_url}
+    allow_private_network: true
 agents:
   - name: support-bot
     team: support

@@ -53,16 +53,21 @@ def test_connectors_add_reports_file_problems_with_lines(broker: Broker, tmp_pat
 
 def test_import_openapi_from_a_url_and_a_file(broker: Broker, tmp_path: Path, crm_upstream: str) -> None:
     spec_url = f"{crm_upstream}/openapi.json"
-    imported = broker("connectors", "import-openapi", "crm", "--spec-url", spec_url, "--include", "*contact*")
+    private = "--allow-private-network"  # the demo CRM listens on loopback
+    imported = broker(
+        "connectors", "import-openapi", "crm", "--spec-url", spec_url, private, "--include", "*contact*"
+    )
     assert imported.code == 0, imported.err
     assert imported.out.startswith("created connector crm (")
     assert "crm.get_contact" in imported.out and "crm.list_deals" not in imported.out
 
     spec = tmp_path / "crm.json"
     spec.write_text(httpx.get(spec_url).text)
-    args = ["connectors", "import-openapi", "crm2", "--spec", str(spec), "--base-url", crm_upstream]
+    args = ["connectors", "import-openapi", "crm2", "--spec", str(spec), "--base-url", crm_upstream, private]
     assert "crm2.list_deals" in broker(*args).out
-    unreachable = broker("connectors", "import-openapi", "crm3", "--spec-url", "http://127.0.0.1:9/x.json")
+    unreachable = broker(
+        "connectors", "import-openapi", "crm3", "--spec-url", "http://127.0.0.1:9/x.json", private
+    )
     assert unreachable.code == 1 and "cannot fetch http://127.0.0.1:9/x.json" in unreachable.err
     missing = broker("connectors", "import-openapi", "crm4", "--spec", str(tmp_path / "nope.json"))
     assert missing.code == 1 and "cannot read spec file" in missing.err

@@ -25,7 +25,14 @@ ANY_ARGS = {"type": "object", "properties": {}, "additionalProperties": True}
 
 def make_config(base_url: str, *tools: dict[str, Any], **overrides: Any) -> HttpConnectorConfig:
     return HttpConnectorConfig.model_validate(
-        {"kind": "http", "name": "test", "base_url": base_url, "tools": list(tools), **overrides}
+        {
+            "kind": "http",
+            "name": "test",
+            "base_url": base_url,
+            "allow_private_network": True,  # the test upstream is on loopback
+            "tools": list(tools),
+            **overrides,
+        }
     )
 
 

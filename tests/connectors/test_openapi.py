@@ -122,7 +122,7 @@ TREE_30: dict[str, Any] = {
 
 
 def openapi(spec: dict[str, Any] | None = None, **overrides: Any) -> OpenAPIConnectorConfig:
-    data: dict[str, Any] = {"kind": "openapi", "name": "tree", **overrides}
+    data: dict[str, Any] = {"kind": "openapi", "name": "tree", "allow_private_network": True, **overrides}
     if spec is not None:
         data["spec"] = spec
     return OpenAPIConnectorConfig.model_validate(data)

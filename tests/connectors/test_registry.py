@@ -40,6 +40,7 @@ OPENAPI_YAML = """
 kind: openapi
 name: items
 spec_url: {spec_url}
+allow_private_network: true
 include: ["*_item", list_items]
 exclude: [delete_*]
 timeout_seconds: 5
@@ -113,7 +114,12 @@ async def test_prepare_imports_openapi_once_and_build_needs_no_network(upstream:
 
 async def test_prepare_reports_import_problems_as_config_errors(closed_port: int) -> None:
     config = ConnectorConfigAdapter.validate_python(
-        {"kind": "openapi", "name": "x", "spec_url": f"http://127.0.0.1:{closed_port}/openapi.json"}
+        {
+            "kind": "openapi",
+            "name": "x",
+            "spec_url": f"http://127.0.0.1:{closed_port}/openapi.json",
+            "allow_private_network": True,
+        }
     )
     with pytest.raises(ConnectorConfigError, match="cannot connect"):
         await prepare(config)
