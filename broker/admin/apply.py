@@ -8,18 +8,21 @@ Nothing is ever deleted by an apply, and agents' keys are never touched.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from broker.admin.auth import gateway_of
 from broker.admin.bodies import openapi_body, read_model
 from broker.admin.connectors import prepare_checked
+from broker.admin.registration import flag_warnings, refuse_conflicts
 from broker.admin.runtime import admin_subrouter, read, write
 from broker.documents import AgentSpec, Document, relocate
-from broker.errors import InvalidInput, Problem
+from broker.errors import Conflict, InvalidInput, Problem
 from broker.secrets import service as secret_service
 from broker.services import agents as agent_service
 from broker.services import connectors as connector_service
@@ -53,26 +56,40 @@ class ApplyReport(BaseModel):
     connectors: KindReport
     agents: KindReport
     policies: PolicyReport
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Findings to review before granting tools, e.g. an upstream MCP tool whose "
+        "description carries instructions aimed at the model.",
+    )
 
 
 async def prepare_all(
-    configs: list[ConnectorConfig], located: Located, *, secrets: Collection[str] | None = None
-) -> list[ConnectorConfig]:
+    configs: list[ConnectorConfig],
+    located: Located,
+    *,
+    secrets: Collection[str] | None = None,
+    stored: Mapping[str, dict[str, Any]] | None = None,
+) -> list[tuple[ConnectorConfig, list[str]]]:
     """Prepare every connector concurrently (checking its secrets exist, given the stored
-    names); report all failures together."""
+    names; keeping the pins of `stored` mcp configs with the same settings); report all
+    failures together. Returns each config to store with its qualified tool names."""
+    stored = stored or {}
     results = await asyncio.gather(
-        *(prepare_checked(config, ("connectors", i), secrets=secrets) for i, config in enumerate(configs)),
+        *(
+            prepare_checked(config, ("connectors", i), secrets=secrets, stored=stored.get(config.name))
+            for i, config in enumerate(configs)
+        ),
         return_exceptions=True,
     )
     problems: list[Problem] = []
-    prepared: list[ConnectorConfig] = []
+    prepared: list[tuple[ConnectorConfig, list[str]]] = []
     for result in results:
         if isinstance(result, InvalidInput):
             problems += result.problems
         elif isinstance(result, BaseException):
             raise result
         else:
-            prepared.append(result[0])
+            prepared.append(result)
     if problems:
         raise InvalidInput("some connectors could not be prepared", problems=relocate(problems, located))
     return prepared
@@ -146,5 +163,20 @@ async def apply(
 ) -> ApplyReport:
     document, located = await read_model(request, Document)
     known = await read(request, secret_service.secret_names)
-    prepared = await prepare_all(document.connectors, located, secrets=known)
-    return await write(request, lambda s: apply_document(s, document, prepared, located, source))
+    names = [config.name for config in document.connectors]
+    stored = await read(request, lambda s: connector_service.stored_configs(s, names))
+    results = await prepare_all(document.connectors, located, secrets=known, stored=stored)
+    try:
+        refuse_conflicts(
+            gateway_of(request).state.snapshot,
+            {config.name: tools for config, tools in results},
+            {config.name: ("connectors", i) for i, config in enumerate(document.connectors)},
+        )
+    except Conflict as exc:
+        raise Conflict(exc.message, problems=relocate(exc.problems, located)) from None
+    prepared = [config for config, _ in results]
+    report = await write(request, lambda s: apply_document(s, document, prepared, located, source))
+    report.warnings = [
+        f"connector {config.name}: {line}" for config in prepared for line in flag_warnings(config)
+    ]
+    return report

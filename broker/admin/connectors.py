@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from broker import catalog
 from broker.admin.auth import gateway_of
 from broker.admin.bodies import openapi_body, read_with
+from broker.admin.registration import flag_warnings, keep_reviewed, refuse_conflicts
 from broker.admin.runtime import admin_subrouter, read, utc, write
-from broker.catalog import CatalogTool, catalog_tool
+from broker.catalog import CatalogTool, claimed_names
 from broker.documents import relocate
 from broker.errors import Conflict, InvalidInput, Problem
 from broker.secrets import service as secret_service
@@ -37,7 +39,10 @@ class ToolInfo(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="Qualified name, `<connector>.<tool>`; policies match this name.")
+    name: str = Field(
+        description="Qualified name, `<connector>.<tool>` (an mcp connector with `prefix: false`: the "
+        "upstream's name); policies match this name."
+    )
     connector: str = Field(description="The connector offering the tool.")
     description: str
     input_schema: dict[str, Any] = Field(description="JSON Schema of the arguments.")
@@ -64,6 +69,9 @@ class ConnectorSummary(BaseModel):
 class ConnectorDetail(ConnectorSummary):
     config: dict[str, Any] = Field(description="The stored (prepared) config; header values are redacted.")
     tools: list[ToolInfo]
+    warnings: list[str] = Field(
+        default_factory=list, description="Scanner findings on pinned upstream tools (hidden instructions)."
+    )
 
 
 class ConnectorChange(BaseModel):
@@ -73,6 +81,11 @@ class ConnectorChange(BaseModel):
     kind: str
     result: PutResult = Field(description="What registering did.")
     tools: list[str] = Field(description="Qualified names of the connector's tools.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Findings to review before granting the tools, e.g. an upstream tool whose "
+        "description carries instructions aimed at the model.",
+    )
 
 
 def tool_info(tool: CatalogTool) -> ToolInfo:
@@ -88,13 +101,18 @@ def tool_info(tool: CatalogTool) -> ToolInfo:
 
 
 async def prepare_checked(
-    config: ConnectorConfig, loc: tuple[str | int, ...] = (), *, secrets: Collection[str] | None = None
+    config: ConnectorConfig,
+    loc: tuple[str | int, ...] = (),
+    *,
+    secrets: Collection[str] | None = None,
+    stored: dict[str, Any] | None = None,
 ) -> tuple[ConnectorConfig, list[str]]:
-    """Do the registration-time work (fetch spec_url, import OpenAPI) and check the result
-    builds, and (given the stored `secrets` names) that every secret it references exists;
+    """Do the registration-time work (fetch spec_url, import OpenAPI, pin upstream MCP tools
+    unless `stored` already pins them for the same settings) and check the result builds,
+    and (given the stored `secrets` names) that every secret it references exists;
     returns the config to store and its qualified tool names."""
     try:
-        prepared = await prepare(config)
+        prepared = keep_reviewed(config, stored) or await prepare(config)
         connector = build(prepared)
     except ConnectorError as exc:
         raise InvalidInput(exc.message, problems=[Problem(loc, exc.message)] if loc else []) from None
@@ -102,7 +120,7 @@ async def prepare_checked(
         if secrets is not None:
             refs = connector.secret_refs()
             secret_service.check_references(config.model_dump(mode="json"), refs, secrets, loc)
-        return prepared, [f"{prepared.name}.{spec.name}" for spec in connector.tools()]
+        return prepared, claimed_names(connector)
     finally:
         await connector.aclose()
 
@@ -135,7 +153,7 @@ async def _loaded_tools(request: Request, record: ConnectorRecord) -> list[ToolI
     except Exception:  # reported as loaded=False; the gateway log has the reason
         return None
     try:
-        return [tool_info(catalog_tool(record.name, spec)) for spec in connector.tools()]
+        return [tool_info(tool) for tool in catalog.connector_tools(record.name, connector)[0]]
     finally:
         await connector.aclose()
 
@@ -174,10 +192,12 @@ async def register_connector(
 ) -> ConnectorChange:
     config, located = await read_with(request, ConnectorConfigAdapter.validate_python)
     known = await read(request, secret_service.secret_names)
+    before = await read(request, lambda s: connector_service.stored_configs(s, [config.name]))
     try:
-        prepared, tools = await prepare_checked(config, secrets=known)
+        prepared, tools = await prepare_checked(config, secrets=known, stored=before.get(config.name))
     except InvalidInput as exc:
         raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
+    refuse_conflicts(gateway_of(request).state.snapshot, {prepared.name: tools})
     stored = prepared.model_dump(mode="json")
 
     def put(session: Session) -> PutResult:
@@ -186,14 +206,21 @@ async def register_connector(
     result = await write(request, put)
     if result == "created":
         response.status_code = 201
-    return ConnectorChange(name=prepared.name, kind=prepared.kind, result=result, tools=tools)
+    return ConnectorChange(
+        name=prepared.name, kind=prepared.kind, result=result, tools=tools, warnings=flag_warnings(prepared)
+    )
 
 
 @router.get("/connectors/{name}", summary="Show a connector: its stored config and tools")
 async def show_connector(request: Request, name: str) -> ConnectorDetail:
     record = await read(request, lambda s: connector_service.get_connector(s, name))
     tools = await _loaded_tools(request, record)
-    return ConnectorDetail(**_summary(record, tools), config=redact(record.config), tools=tools or [])
+    return ConnectorDetail(
+        **_summary(record, tools),
+        config=redact(record.config),
+        tools=tools or [],
+        warnings=flag_warnings(record.config),
+    )
 
 
 @router.get("/connectors/{name}/tools", summary="List a connector's tools")

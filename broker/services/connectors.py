@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -21,6 +22,15 @@ def get_connector(session: Session, name: str) -> ConnectorRecord:
     if record is None:
         raise NotFound(f"no connector named '{name}'; `broker connectors list` shows them")
     return record
+
+
+def stored_configs(session: Session, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The stored configs of those of `names` that are registered."""
+    wanted = set(names)
+    if not wanted:
+        return {}
+    rows = session.scalars(select(ConnectorRecord).where(ConnectorRecord.name.in_(wanted)))
+    return {record.name: record.config for record in rows}
 
 
 PutResult = Literal["created", "updated", "unchanged"]

@@ -19,6 +19,7 @@ def test_register_list_show_and_remove_an_http_connector(
         "kind": "http",
         "result": "created",
         "tools": ["weather.current"],
+        "warnings": [],
     }
 
     [summary] = admin.get("/admin/connectors").json()
