@@ -77,6 +77,9 @@ def apply_file(ctx: Context) -> int:
         policies = report["policies"]
         changed = f"; changed {', '.join(policies['changed'])}" if policies["changed"] else ""
         ctx.out.line(f"{'policies:':12}revision {policies['revision']}{changed}")
+    if not ctx.out.as_json:
+        for warning in report.get("warnings", []):
+            ctx.out.line(f"warning: {warning}")
     return 0
 
 

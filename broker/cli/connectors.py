@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from broker.cli import presets
+from broker.cli import presets, review
 from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, base_dir, command, group, invalid_file, read_text
 from broker.cli.output import short_time
@@ -51,6 +51,7 @@ def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.Argu
     parser = command(connectors, leaf, "remove", remove, "remove a connector")
     parser.add_argument("name")
     presets.register(connectors, leaf)
+    review.register(connectors, leaf)
 
 
 def add(ctx: Context) -> int:
@@ -98,6 +99,7 @@ def _register(ctx: Context, body: dict[str, Any], origin: tuple[str, Located] | 
     ctx.out.line(f"{result['result']} connector {result['name']} ({count} tool{'' if count == 1 else 's'})")
     for tool in result["tools"]:
         ctx.out.line(f"  {tool}")
+    _warnings(ctx, result.get("warnings", []))
     return 0
 
 
@@ -121,12 +123,16 @@ def show(ctx: Context) -> int:
     ctx.out.line(f"name:        {found['name']}")
     ctx.out.line(f"kind:        {found['kind']}")
     ctx.out.line(f"description: {found['description'] or '-'}")
-    ctx.out.line(f"base_url:    {config.get('base_url', '-')}")
+    if found["kind"] == "mcp":
+        ctx.out.line(f"upstream:    {config.get('url') or ' '.join(config.get('command') or ['-'])}")
+    else:
+        ctx.out.line(f"base_url:    {config.get('base_url', '-')}")
     ctx.out.line(f"updated:     {short_time(found['updated_at'])}")
     if not found["loaded"]:
         ctx.out.line("status:      NOT LOADED (the stored config does not build; see the gateway log)")
     ctx.out.line("")
     _tool_table(ctx, found["tools"])
+    _warnings(ctx, found.get("warnings", []))
     return 0
 
 
@@ -137,6 +143,12 @@ def tools(ctx: Context) -> int:
     else:
         _tool_table(ctx, found)
     return 0
+
+
+def _warnings(ctx: Context, warnings: list[str]) -> None:
+    """Scanner findings on upstream MCP tools: review them before granting the tools."""
+    for warning in warnings:
+        ctx.out.line(f"warning: {warning}")
 
 
 def _tool_table(ctx: Context, found: list[dict[str, Any]]) -> None:
