@@ -17,7 +17,6 @@ from pydantic import SecretStr
 from broker.demo.upstreams.serve import BackgroundServer
 from broker.secrets.keys import generate_key
 from connectors._oauth import TOKENS
-from connectors.http import HttpConnectorConfig
 from tests.conftest import RunningGateway, start_gateway
 from tests.e2e.helpers import mcp_client
 from tests.secrets.conftest import api_connector
@@ -28,10 +27,8 @@ ALICE = "alice-0nly-s3cret-5678"
 CLIENT_SECRET = "oauth-client-s3cret-90ab"
 SECRETS = {"api-token": SHARED, "alice-token": ALICE, "crm-client": CLIENT_SECRET}
 # The upstreams run on this machine, which the outbound guard refuses unless the connector
-# allows private networks (the setting arrives with the guard; before it, nothing to allow).
-LOOPBACK = (
-    {"allow_private_network": True} if "allow_private_network" in HttpConnectorConfig.model_fields else {}
-)
+# allows private networks.
+LOOPBACK = {"allow_private_network": True}
 
 
 @dataclass
