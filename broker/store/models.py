@@ -107,6 +107,22 @@ class AuditRecord(Base):
     arguments_hash: Mapped[str | None] = mapped_column(String(64))
     argument_names: Mapped[list[Any]] = mapped_column(JSON)
     policy_revision: Mapped[int] = mapped_column(Integer)
+    masked: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Entities masked in the result, by type: {"EMAIL_ADDRESS": 3}; null when none."""
+
+
+class PiiToken(Base):
+    """A reversible PII token's value, for one agent only, encrypted (Fernet) with its agent and token.
+
+    Rows are only inserted (never overwritten by another value) and expire; see broker/pii/stores.
+    """
+
+    __tablename__ = "pii_tokens"
+
+    agent: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token: Mapped[str] = mapped_column(String(80), primary_key=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class Secret(Base):
