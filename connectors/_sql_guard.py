@@ -15,6 +15,7 @@ anything the parser did not see. Named `:parameters` become the driver's placeho
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ from sqlglot.errors import ErrorLevel, SqlglotError
 
 from connectors._sql_functions import ALLOWED_CLASSES, ALLOWED_NAMES
 from connectors.errors import ConnectorError
+
+# sqlglot warns with the submitted SQL in the message when it falls back to a Command; an
+# agent's SQL may hold personal data, and the refusal already tells the agent what happened.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 Dialect = Literal["postgres", "mysql", "sqlite"]
 PlaceholderStyle = Literal["numeric", "qmark", "pyformat"]

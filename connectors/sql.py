@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, NamedTuple, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import Engine
 
 from connectors._sql_engine import (
     DB_ERRORS,
@@ -49,6 +50,7 @@ from connectors._sql_engine import (
 from connectors._sql_guard import MAX_SQL_LENGTH, QueryRefused, check_select, render
 from connectors._sql_run import PLACEHOLDERS, Limits, bind, run_select
 from connectors._sql_schema import describe, list_tables, resolve
+from connectors.auth import SecretRef, fingerprint
 from connectors.base import NO_CONTEXT, TOOL_NAME, CallContext, ToolOutput, ToolSpec
 from connectors.errors import ConnectorError, UnknownTool, UpstreamTimeout
 from connectors.fields import MIB, ConnectorName, MaxResponseBytes, check_object_schema
@@ -128,6 +130,11 @@ class SqlConnectorConfig(BaseModel):
         description="Built-in tools to offer: list_tables, describe_table, query (free-form SQL).",
     )
     queries: list[NamedQuery] = Field([], description="Named queries, each offered as its own tool.")
+    password: SecretRef | None = Field(
+        None,
+        description="The database password, from the gateway's secret store (`{secret: NAME}`, optionally "
+        "`per_agent`); injected when a connection is opened, never stored in the URL.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -163,7 +170,16 @@ class SqlConnectorConfig(BaseModel):
                 )
         if not self.expose and not self.queries:
             raise ValueError("offers no tools: expose a built-in tool or declare a query")
+        if self.password is not None and kind == "sqlite":
+            raise ValueError("a SQLite file has no password; remove `password`")
         return self
+
+
+class _Database(NamedTuple):
+    """A pool and the password it was opened with (to scrub from error messages)."""
+
+    engine: Engine
+    password: str | None
 
 
 def _names(names: Sequence[str] | set[str]) -> str:
@@ -171,20 +187,20 @@ def _names(names: Sequence[str] | set[str]) -> str:
 
 
 class SqlConnector:
-    """Read-only tools over one database, through a small connection pool.
+    """Read-only tools over one database, through a small connection pool per password.
 
-    `password` (from the broker's secret store) is added to the URL's credentials when the
-    engine is created; it never appears in the config, tool answers or errors.
+    The password comes with each call from the broker's secret store (`CallContext`); it is
+    added to the connection's credentials when a pool is opened and never appears in the
+    config, tool answers or errors. A rotated password gets a fresh pool; the old one closes.
     """
 
-    def __init__(self, config: SqlConnectorConfig, *, password: str | None = None) -> None:
+    def __init__(self, config: SqlConnectorConfig) -> None:
         self.config = config
-        url, self._kind = parse_url(config.url)
+        self._url, self._kind = parse_url(config.url)
         self._dialect = DIALECTS[self._kind]
-        self._database = url.database
-        self._password = password
+        self._database = self._url.database
         self._limits = Limits(config.max_rows, config.max_bytes, config.statement_timeout_seconds)
-        self._engine = build_engine(url, self._kind, password=password, timeout=self._limits.timeout)
+        self._engines: dict[str | None, Engine] = {}
         style = PLACEHOLDERS[self._kind]
         self._named: dict[str, tuple[tuple[str, ...], str]] = {}
         for query in config.queries:
@@ -203,28 +219,33 @@ class SqlConnector:
         return self._specs
 
     def secret_refs(self) -> frozenset[str]:
-        """None yet: the password, when there is one, is given to the constructor."""
-        return frozenset()
+        return self.config.password.secret_refs() if self.config.password is not None else frozenset()
 
     async def call(
         self, tool: str, arguments: Mapping[str, Any], context: CallContext = NO_CONTEXT
     ) -> ToolOutput:
+        password = self.config.password.value(context, self.name) if self.config.password else None
+        db = await self._database_for(password)
         if tool in self._named:
             names, rendered = self._named[tool]
             args = bind(self._kind, names, arguments)
             return ToolOutput.from_json(
-                await self._in_thread(lambda: self._select(rendered, args, self._limits))
+                await self._in_thread(lambda: self._select(db, rendered, args, self._limits))
             )
         if tool not in self.config.expose:
             raise UnknownTool(f"database '{self.name}' has no tool '{tool}'")
         if tool == "list_tables":
-            tables = await self._in_thread(lambda: self._inspect(lambda conn: list_tables(conn, self._kind)))
+            tables = await self._in_thread(
+                lambda: self._inspect(db, lambda conn: list_tables(conn, self._kind))
+            )
             return ToolOutput.from_json({"tables": [ref.as_json() for ref in tables]})
         if tool == "describe_table":
             table = arguments.get("table")
             if not isinstance(table, str) or not table:
                 raise ConnectorError("describe_table needs 'table', a name as list_tables gives it")
-            return ToolOutput.from_json(await self._in_thread(lambda: self._inspect(self._describer(table))))
+            return ToolOutput.from_json(
+                await self._in_thread(lambda: self._inspect(db, self._describer(table)))
+            )
         sql, values = arguments.get("sql"), arguments.get("parameters") or {}
         if not isinstance(sql, str) or not isinstance(values, Mapping):
             raise ConnectorError("query needs 'sql' (text) and optionally 'parameters' (an object)")
@@ -232,10 +253,24 @@ class SqlConnector:
         limits = self._limits
         if isinstance(max_rows, int) and not isinstance(max_rows, bool) and 0 < max_rows < limits.max_rows:
             limits = Limits(max_rows, limits.max_bytes, limits.timeout)
-        return ToolOutput.from_json(await self._in_thread(lambda: self._free_query(sql, values, limits)))
+        return ToolOutput.from_json(await self._in_thread(lambda: self._free_query(db, sql, values, limits)))
 
     async def aclose(self) -> None:
-        await asyncio.to_thread(self._engine.dispose)
+        engines, self._engines = list(self._engines.values()), {}
+        for engine in engines:
+            await asyncio.to_thread(engine.dispose)
+
+    async def _database_for(self, password: str | None) -> _Database:
+        """The pool opened with this password; one opened with an older password is closed."""
+        key = fingerprint([password]) if password is not None else None
+        engine = self._engines.get(key)
+        if engine is None:
+            stale = list(self._engines.values())
+            engine = build_engine(self._url, self._kind, password=password, timeout=self._limits.timeout)
+            self._engines = {key: engine}
+            for old in stale:
+                await asyncio.to_thread(old.dispose)
+        return _Database(engine, password)
 
     async def __aenter__(self) -> SqlConnector:
         return self
@@ -243,7 +278,9 @@ class SqlConnector:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def _free_query(self, sql: str, values: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
+    def _free_query(
+        self, db: _Database, sql: str, values: Mapping[str, Any], limits: Limits
+    ) -> dict[str, Any]:
         checked = check_select(sql, self._dialect, database=self._database)
         missing = [name for name in checked.parameters if name not in values]
         unused = [name for name in values if name not in checked.parameters]
@@ -253,31 +290,31 @@ class SqlConnector:
                 "give a value for each :name and nothing else"
             )
         text = render(checked, self._dialect, PLACEHOLDERS[self._kind], row_cap=limits.max_rows + 1)
-        return self._select(text, bind(self._kind, checked.parameters, values), limits)
+        return self._select(db, text, bind(self._kind, checked.parameters, values), limits)
 
-    def _select(self, sql: str, args: Any, limits: Limits) -> dict[str, Any]:
+    def _select(self, db: _Database, sql: str, args: Any, limits: Limits) -> dict[str, Any]:
         try:
-            raw = self._engine.raw_connection()
+            raw = db.engine.raw_connection()
         except DB_ERRORS as exc:
-            raise connect_error(exc, self.name, limits.timeout, self._password) from None
+            raise connect_error(exc, self.name, limits.timeout, db.password) from None
         try:
             return run_select(raw, self._kind, sql, args, limits).answer()
         except DB_ERRORS as exc:
-            raise db_error(exc, self.name, limits.timeout, self._password) from None
+            raise db_error(exc, self.name, limits.timeout, db.password) from None
         finally:
             raw.close()
 
-    def _inspect(self, look: Callable[[Any], _T]) -> _T:
+    def _inspect(self, db: _Database, look: Callable[[Any], _T]) -> _T:
         timeout = self._limits.timeout
         try:
-            conn = self._engine.connect()
+            conn = db.engine.connect()
         except DB_ERRORS as exc:
-            raise connect_error(exc, self.name, timeout, self._password) from None
+            raise connect_error(exc, self.name, timeout, db.password) from None
         try:
             with conn, read_only_session(conn.connection, self._kind, timeout, introspect=True):
                 return look(conn)
         except DB_ERRORS as exc:
-            raise db_error(exc, self.name, timeout, self._password) from None
+            raise db_error(exc, self.name, timeout, db.password) from None
 
     def _describer(self, table: str) -> Callable[[Any], dict[str, Any]]:
         def look(conn: Any) -> dict[str, Any]:

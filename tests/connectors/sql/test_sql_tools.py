@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from connectors._sql_guard import QueryRefused
+from connectors.auth import MissingCredential
+from connectors.base import CallContext
 from connectors.errors import ConnectorError, UnknownTool, UpstreamError, UpstreamTimeout, UpstreamUnreachable
 from connectors.sql import SqlConnector
-from tests.connectors.sql.conftest import Database, make_config
+from tests.connectors.sql.conftest import CUSTOMERS, Database, make_config
 
 TOP_CUSTOMERS = {
     "name": "top_customers",
@@ -258,16 +262,47 @@ async def test_unknown_tool(connector: SqlConnector) -> None:
 
 
 async def test_unreachable_database_is_reported_without_the_password(db: Database) -> None:
+    secret: dict[str, Any] = {"password": {"secret": "crm-db"}}
     if db.kind == "sqlite":
-        config = make_config(db, url="sqlite:////nonexistent/dir/crm.db")
+        config, secret = make_config(db, url="sqlite:////nonexistent/dir/crm.db"), {}
     elif db.kind == "postgresql":
-        config = make_config(db, url="postgresql://nobody@127.0.0.1:1/crm")
+        config = make_config(db, url="postgresql://nobody@127.0.0.1:1/crm", **secret)
     else:
-        config = make_config(db, url="mysql+pymysql://nobody@127.0.0.1:1/crm")
-    async with SqlConnector(config, password="s3cret-pa55word") as connector:
+        config = make_config(db, url="mysql+pymysql://nobody@127.0.0.1:1/crm", **secret)
+    context = CallContext(agent="bot", secrets={"crm-db": "s3cret-pa55word"})
+    async with SqlConnector(config) as connector:
         with pytest.raises(UpstreamUnreachable) as caught:
-            await connector.call("query", {"sql": "SELECT 1"})
+            await connector.call("query", {"sql": "SELECT 1"}, context)
     assert "s3cret-pa55word" not in str(caught.value)
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_sqlite_file_has_no_password(db: Database) -> None:
+    with pytest.raises(ValueError, match="has no password"):
+        make_config(db, password={"secret": "x"})
+
+
+@pytest.mark.parametrize("db", ["mysql"], indirect=True)  # PostgreSQL here trusts local users
+async def test_the_password_comes_from_the_call_per_agent(db: Database) -> None:
+    user, database = f"ro_{uuid.uuid4().hex[:8]}", str(make_url(db.url).database)
+    db.query(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'first-Pa55'")
+    db.query(f"GRANT SELECT ON `{database}`.* TO '{user}'@'%'")
+    try:
+        url = f"mysql+pymysql://{user}@127.0.0.1:3306/{database}"
+        config = make_config(db, url=url, password={"secret": "crm-db", "per_agent": {"auditor": "crm-db-2"}})
+        assert SqlConnector(config).secret_refs() == {"crm-db", "crm-db-2"}
+        async with SqlConnector(config) as connector:
+            good = CallContext(agent="bot", secrets={"crm-db": "first-Pa55"})
+            answer = await connector.call("query", {"sql": "SELECT count(*) AS n FROM customers"}, good)
+            assert answer.structured is not None and answer.structured["rows"] == [[len(CUSTOMERS)]]
+            wrong = CallContext(agent="auditor", secrets={"crm-db-2": "not-the-Pa55"})
+            with pytest.raises(UpstreamUnreachable) as caught:
+                await connector.call("query", {"sql": "SELECT 1 AS one"}, wrong)
+            assert "not-the-Pa55" not in str(caught.value)
+            with pytest.raises(MissingCredential, match="crm-db"):
+                await connector.call("query", {"sql": "SELECT 1 AS one"}, CallContext(agent="bot"))
+    finally:
+        db.query(f"DROP USER '{user}'@'%'")
 
 
 LEGIT_COMMON = [
@@ -353,3 +388,12 @@ async def test_everyday_queries_run_as_written(request: pytest.FixtureRequest, k
     async with SqlConnector(make_config(db)) as connector:
         result = await answer(connector, "query", {"sql": sql, "parameters": parameters})
     assert result["columns"] and result["row_count"] >= 1 and result["truncated"] is False
+
+
+async def test_refused_sql_is_not_written_to_the_log(
+    connector: SqlConnector, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    with pytest.raises(QueryRefused):
+        await connector.call("query", {"sql": "VACUUM INTO 'alice@example.com.db'"})
+    assert "alice@example.com" not in caplog.text
