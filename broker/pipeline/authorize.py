@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from broker.errors import ToolDenied, ToolQuarantined, UnknownTool
+from broker.pii.plan import masking_plan
 from broker.pipeline.call import Next, ToolCall
 from connectors.base import ToolOutput
 
@@ -38,4 +39,6 @@ class Authorize:
         call.decision = decision
         if not decision.allowed:
             raise ToolDenied(f"Denied: {decision.reason}")
+        masking = masking_plan(snapshot.policy_set, subject)  # memoised: cheap, for Cache and MaskPII
+        call.masking_fingerprint, call.masking_per_agent = masking.fingerprint, masking.per_agent
         return await call_next(call)

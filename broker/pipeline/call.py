@@ -23,6 +23,15 @@ class ToolCall:
     only_connectors: frozenset[str] | None = None
     tool: CatalogTool | None = None
     decision: Decision | None = None
+    masking_fingerprint: str | None = None
+    """The agent's effective PII masking (`broker.pii.plan.MaskingPlan.fingerprint`), set by Authorize
+    once the call is allowed, so before RateLimit and Cache: equal for two agents exactly when
+    their results are masked alike. None only before Authorize has run."""
+    masking_per_agent: bool = False
+    """Whether masked output differs per agent (tokens): such results are never shared. Set with
+    `masking_fingerprint`."""
+    masked: dict[str, int] | None = None
+    """Entities masked in the result by type, set by MaskPII for the audit record (None: nothing)."""
     notes: dict[str, Any] = field(default_factory=dict)
     """Facts a stage wants in the audit record (e.g. cache status); never secrets."""
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
