@@ -17,6 +17,7 @@ from broker.app import create_app
 from broker.demo.upstreams.crm import create_crm_app
 from broker.demo.upstreams.serve import BackgroundServer
 from broker.demo.upstreams.weather import create_weather_app
+from broker.secrets.keys import generate_key
 from broker.settings import Settings
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -62,6 +63,7 @@ def start_gateway(database_url: str, **overrides: object) -> tuple[BackgroundSer
         "port": port,
         "state_poll_seconds": 0.2,
         "audit_flush_seconds": 0.05,
+        "secret_keys": SecretStr(generate_key()),
     }
     settings = Settings(**{**options, **overrides})  # type: ignore[arg-type]
     server = BackgroundServer(create_app(settings), port=port, startup_timeout=30).start()

@@ -1,8 +1,10 @@
 """`broker demo` (and `make demo`): the gateway with local demo upstreams, ready to connect to.
 
-It starts the weather and CRM demo services on loopback, the gateway on a fresh SQLite
-file, applies broker.demo.yaml through the admin API (as an operator would), creates a key
-for each demo agent, and prints what an MCP client needs. The same facts go to
+It starts the weather and CRM demo services on loopback (and a second CRM that wants a
+token, behind the hubspot preset), writes a demo SQL database, starts the gateway on a
+fresh SQLite file, stores the CRM token in the encrypted secret store, applies
+broker.demo.yaml plus the presets through the admin API (as an operator would), creates a
+key for each demo agent, and prints what an MCP client needs. The same facts go to
 .demo/connection.json for scripts.
 """
 
@@ -13,6 +15,7 @@ import json
 import secrets
 import shutil
 import signal
+import sys
 import threading
 from pathlib import Path
 from string import Template
@@ -23,12 +26,16 @@ import yaml
 from pydantic import SecretStr
 
 from broker.app import create_app
+from broker.demo.crm_db import create_crm_database
 from broker.demo.upstreams.crm import create_crm_app
 from broker.demo.upstreams.serve import BackgroundServer, ServerStartError
 from broker.demo.upstreams.weather import create_weather_app
+from broker.secrets.keys import generate_key
 from broker.settings import Settings
+from connectors.presets import load_preset
 
 DEMO_DOCUMENT = Path(__file__).with_name("broker.demo.yaml")
+HUBSPOT_SECRET = "hubspot-token"  # noqa: S105 - the name of a secret in the store, not a value
 
 
 def run(settings: Settings, workdir: Path) -> None:
@@ -38,25 +45,61 @@ def run(settings: Settings, workdir: Path) -> None:
     workdir.mkdir(parents=True)
     admin_token = settings.admin_token or SecretStr(secrets.token_urlsafe(24))
     settings = settings.model_copy(
-        update={"database_url": f"sqlite:///{workdir / 'broker.db'}", "admin_token": admin_token}
+        update={
+            "database_url": f"sqlite:///{workdir / 'broker.db'}",
+            "admin_token": admin_token,
+            "secret_keys": settings.secret_keys or SecretStr(generate_key()),
+        }
     )
+    hubspot_token = secrets.token_urlsafe(24)
     with contextlib.ExitStack() as stack:
         weather = stack.enter_context(BackgroundServer(create_weather_app()))
         crm = stack.enter_context(BackgroundServer(create_crm_app()))
+        hubspot = stack.enter_context(BackgroundServer(create_crm_app(api_token=hubspot_token)))
         gateway = stack.enter_context(
             BackgroundServer(create_app(settings), host=settings.host, port=settings.port, startup_timeout=60)
         )
-        document = Template(DEMO_DOCUMENT.read_text()).substitute(WEATHER_URL=weather.url, CRM_URL=crm.url)
-        (workdir / "broker.demo.yaml").write_text(document)
-        connection = _provision(gateway.url, admin_token.get_secret_value(), yaml.safe_load(document))
+        document = demo_document(
+            weather_url=weather.url,
+            crm_url=crm.url,
+            hubspot_url=hubspot.url,
+            crm_db=create_crm_database(workdir / "crm.db"),
+        )
+        (workdir / "broker.demo.yaml").write_text(yaml.safe_dump(document, sort_keys=False, width=100))
+        connection = _provision(
+            gateway.url, admin_token.get_secret_value(), document, {HUBSPOT_SECRET: hubspot_token}
+        )
         (workdir / "connection.json").write_text(json.dumps(connection, indent=2) + "\n")
         print(_banner(connection, workdir), flush=True)
         _wait_for_interrupt()
 
 
-def _provision(url: str, admin_token: str, document: dict[str, Any]) -> dict[str, Any]:
+def demo_document(*, weather_url: str, crm_url: str, hubspot_url: str, crm_db: Path) -> dict[str, Any]:
+    """broker.demo.yaml with the local addresses filled in, plus the weather and CRM presets."""
+    text = Template(DEMO_DOCUMENT.read_text()).substitute(
+        WEATHER_URL=weather_url, CRM_URL=crm_url, CRM_DB=crm_db, PYTHON=sys.executable
+    )
+    document: dict[str, Any] = yaml.safe_load(text)
+    document["connectors"] += load_preset(
+        "open-meteo", name_override="meteo", base_url=weather_url, allow_private_network=True
+    )
+    document["connectors"] += load_preset(
+        "hubspot",
+        name_override="hubspot",
+        base_url=hubspot_url,
+        secret=HUBSPOT_SECRET,
+        allow_private_network=True,
+    )
+    return document
+
+
+def _provision(
+    url: str, admin_token: str, document: dict[str, Any], secret_values: dict[str, str]
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {admin_token}"}
-    with httpx.Client(base_url=url, headers=headers, timeout=30) as admin:
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as admin:
+        for name, value in secret_values.items():
+            _check(admin.put(f"/admin/secrets/{name}", json={"value": value, "kind": "token"}))
         _check(admin.post("/admin/apply", json=document))
         agents = []
         for agent in document["agents"]:

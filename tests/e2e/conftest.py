@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 
+from broker.demo import run
+from broker.demo.crm_db import create_crm_database
 from broker.demo.upstreams.crm import create_crm_app
 from broker.demo.upstreams.serve import BackgroundServer
 from tests.conftest import RunningGateway
@@ -31,10 +34,31 @@ def crm_server(crm_app: FastAPI) -> Iterator[str]:
         yield server.url
 
 
+HUBSPOT_TOKEN = "hubspot-private-app-token-for-tests"
+
+
+@pytest.fixture(scope="session")
+def hubspot_upstream() -> Iterator[str]:
+    with BackgroundServer(create_crm_app(api_token=HUBSPOT_TOKEN)) as server:
+        yield server.url
+
+
 @pytest.fixture
-def demo(gateway: RunningGateway, weather_upstream: str, crm_server: str, crm_app: FastAPI) -> DemoCatalog:
+def demo(
+    gateway: RunningGateway,
+    weather_upstream: str,
+    crm_server: str,
+    crm_app: FastAPI,
+    hubspot_upstream: str,
+    tmp_path: Path,
+) -> DemoCatalog:
     """The demo's own document applied through the admin API, with a key per agent."""
-    response = gateway.admin.post("/admin/apply", json=demo_document(weather_upstream, crm_server))
+    secret = gateway.admin.put(f"/admin/secrets/{run.HUBSPOT_SECRET}", json={"value": HUBSPOT_TOKEN})
+    assert secret.status_code in (200, 201), secret.text
+    document = demo_document(
+        weather_upstream, crm_server, hubspot_upstream, create_crm_database(tmp_path / "crm.db")
+    )
+    response = gateway.admin.post("/admin/apply", json=document)
     assert response.status_code == 200, response.text
     keys = {}
     for name in ("support-bot", "analyst"):

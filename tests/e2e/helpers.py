@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import httpx2
-import yaml
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from broker.demo.run import DEMO_DOCUMENT
+from broker.demo import run
 
 MODES = ["auto", "legacy"]
 """auto negotiates protocol 2026-07-28; legacy speaks 2025-11-25 with the initialize handshake."""
@@ -33,7 +31,6 @@ async def mcp_client(
         yield client
 
 
-def demo_document(weather_url: str, crm_url: str) -> dict[str, Any]:
-    text = Template(Path(DEMO_DOCUMENT).read_text()).substitute(WEATHER_URL=weather_url, CRM_URL=crm_url)
-    document: dict[str, Any] = yaml.safe_load(text)
-    return document
+def demo_document(weather_url: str, crm_url: str, hubspot_url: str, crm_db: Path) -> dict[str, Any]:
+    """The document `broker demo` applies, pointed at the tests' own upstreams."""
+    return run.demo_document(weather_url=weather_url, crm_url=crm_url, hubspot_url=hubspot_url, crm_db=crm_db)

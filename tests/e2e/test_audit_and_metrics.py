@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
 
+from broker.demo.crm_db import create_crm_database
+from broker.demo.run import HUBSPOT_SECRET
 from tests.conftest import RunningGateway, start_gateway
 from tests.e2e.conftest import DemoCatalog
 from tests.e2e.helpers import demo_document, mcp_client
@@ -61,17 +65,23 @@ async def test_a_policy_change_applies_to_the_next_call_without_a_restart(demo: 
     assert caught.value.code == -32602
 
 
-def test_the_gateway_runs_on_postgresql(postgres_url: str, weather_upstream: str, crm_upstream: str) -> None:
+def test_the_gateway_runs_on_postgresql(
+    postgres_url: str, weather_upstream: str, crm_upstream: str, hubspot_upstream: str, tmp_path: Path
+) -> None:
     server, gateway = start_gateway(postgres_url)
+    document = demo_document(
+        weather_upstream, crm_upstream, hubspot_upstream, create_crm_database(tmp_path / "c.db")
+    )
     try:
-        _apply_and_call(gateway, weather_upstream, crm_upstream)
+        gateway.admin.put(f"/admin/secrets/{HUBSPOT_SECRET}", json={"value": "t"}).raise_for_status()
+        _apply_and_call(gateway, document)
     finally:
         gateway.admin.close()
         server.stop()
 
 
-def _apply_and_call(gateway: RunningGateway, weather_url: str, crm_url: str) -> None:
-    assert gateway.admin.post("/admin/apply", json=demo_document(weather_url, crm_url)).status_code == 200
+def _apply_and_call(gateway: RunningGateway, document: dict[str, Any]) -> None:
+    assert gateway.admin.post("/admin/apply", json=document).status_code == 200
     key = gateway.admin.post("/admin/agents/support-bot/keys", json={}).json()["key"]
 
     async def call() -> None:

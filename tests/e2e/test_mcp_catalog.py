@@ -16,10 +16,31 @@ SUPPORT_TOOLS = [
     "crm.search_contacts",
     "crm.list_deals",
     "crm.create_note",
+    "docs.search_articles",
+    "docs.get_article",
+    "hubspot.find_contact",
+    "hubspot.get_contact",
+    "hubspot.find_company",
+    "hubspot.get_company",
+    "meteo.current",
+    "meteo.forecast",
+    "meteo-geo.find_city",
     "weather.current",
     "weather.forecast",
 ]
-ANALYST_TOOLS = ["crm.list_companies", "crm.list_deals", "crm.get_top_customers", "weather.forecast"]
+ANALYST_TOOLS = [
+    "crm.list_companies",
+    "crm.list_deals",
+    "crm.get_top_customers",
+    "crm_db.list_tables",
+    "crm_db.describe_table",
+    "crm_db.query",
+    "crm_db.revenue_by_customer",
+    "hubspot.get_company",
+    "hubspot.top_customers",
+    "hubspot.recent_deals",
+    "weather.forecast",
+]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -114,4 +135,4 @@ async def test_mcp_context_header_narrows_but_never_widens(demo: DemoCatalog) ->
             await client.call_tool("crm.get_contact", {"contact_id": "1001"})
     async with mcp_client(url, demo.analyst_key, headers={"MCP-Context": "crm, weather"}) as client:
         names = [t.name for t in (await client.list_tools()).tools]
-    assert sorted(names) == sorted(ANALYST_TOOLS)
+    assert sorted(names) == sorted(t for t in ANALYST_TOOLS if t.split(".")[0] in ("crm", "weather"))
