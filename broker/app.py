@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from broker.admin import admin_router, install_error_handlers
 from broker.gateway import Gateway
+from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
 from broker.mcp.auth import AgentKeyVerifier
 from broker.mcp.server import build_server
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.gateway = gateway
     app.state.llm = llm
+    app.add_middleware(ProxyFirst, proxy=llm.proxy)
     install_error_handlers(app)
     app.include_router(admin_router)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,13 @@ class UsageEntry:
     attempts: int
     error: str | None
 
+    def row(self) -> dict[str, Any]:
+        """The entry as a row to insert (dataclasses.asdict deep-copies, ten times slower)."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(UsageEntry))
+
 
 class LedgerWriter:
     def __init__(
@@ -77,7 +84,7 @@ class LedgerWriter:
 
     def record(self, entry: UsageEntry) -> None:
         """Queue an entry; never waits (a full backlog makes the writer unhealthy instead)."""
-        self._pending.append(asdict(entry))
+        self._pending.append(entry.row())
         if len(self._pending) >= self._batch_size:
             self._wakeup.set()
 

@@ -57,8 +57,9 @@ async def chat_completions(
     if call.stream and is_event_stream(opened):
         meter = OpenAIStreamMeter(strip_usage=inject)
         await relay_stream(exchange, call, opened, meter)
-        prompt = 0 if meter.usage is not None else estimate_messages(payload.get("messages"))
-        call.usage = completed(meter.usage, prompt, meter.delivered_text())
+        call.usage = completed(
+            meter.usage, lambda: estimate_messages(payload.get("messages")), meter.delivered_text
+        )
         return
 
     def on_body(body: Any) -> None:

@@ -1,4 +1,4 @@
-"""A provider at run time: one shared keep-alive httpx client, and the credentials to inject.
+"""A provider at run time: one keep-alive connection pool, and the credentials to inject.
 
 The key is resolved once, when the provider is built; it lives only in the header sent
 upstream. Nothing of the client's request headers except a short allow-list is forwarded.
@@ -10,9 +10,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import httpx
-
 from broker.llm.config import ProviderConfig
+from broker.llm.http1 import Http1Pool
 
 log = logging.getLogger("broker.llm.providers")
 
@@ -28,7 +27,7 @@ FORWARDED_HEADERS = {
 @dataclass(eq=False)
 class Provider:
     config: ProviderConfig
-    client: httpx.AsyncClient
+    http: Http1Pool
     headers: dict[str, str]
     """Headers of every upstream request: the injected credentials and the configured extras."""
     missing_secret: str | None = None
@@ -63,7 +62,7 @@ class Provider:
         return body
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.http.aclose()
 
 
 def build_provider(config: ProviderConfig, key: str | None) -> Provider:
@@ -80,17 +79,11 @@ def build_provider(config: ProviderConfig, key: str | None) -> Provider:
             config.auth_header or ("x-api-key" if config.kind == "anthropic" else "authorization")
         ).lower()
         headers[header] = f"Bearer {key}" if header == "authorization" else key
-    limits = httpx.Limits(
+    http = Http1Pool(
+        config.base_url,
         max_connections=config.max_connections,
-        max_keepalive_connections=config.max_connections,
-        keepalive_expiry=60,
+        connect_timeout=config.connect_timeout_seconds,
+        read_timeout=config.timeout_seconds,
+        query=config.query,
     )
-    client = httpx.AsyncClient(
-        base_url=config.base_url,
-        params=config.query or None,
-        limits=limits,
-        timeout=httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds),
-        trust_env=False,
-        follow_redirects=False,
-    )
-    return Provider(config=config, client=client, headers=headers, missing_secret=missing, _key=key)
+    return Provider(config=config, http=http, headers=headers, missing_secret=missing, _key=key)

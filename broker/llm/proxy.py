@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from broker import keys
 from broker.catalog import AgentIdentity, Snapshot
@@ -40,6 +40,21 @@ from broker.state import key_is_live
 from policies import ModelGrants, PolicySet
 
 CallHandler = Callable[["LlmProxy", Exchange, ModelCall, dict[str, Any], int], Awaitable[None]]
+
+
+class ProxyFirst:
+    """ASGI middleware: /v1/ requests go straight to the proxy, before any framework routing
+    (which, matching dozens of admin routes, would cost more than the proxy itself)."""
+
+    def __init__(self, app: ASGIApp, proxy: LlmProxy) -> None:
+        self.app = app
+        self.proxy = proxy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            await self.proxy(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 class LlmProxy:

@@ -12,10 +12,9 @@ import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import httpx
-
 from broker.llm.asgi import Exchange, until_disconnect
 from broker.llm.errors import UpstreamError
+from broker.llm.http1 import Response, UpstreamConnectionError, UpstreamTimeout
 from broker.llm.metering import ModelCall
 from broker.llm.sse import EventSplitter
 from broker.llm.upstream import Opened
@@ -26,7 +25,7 @@ class StreamMeter(Protocol):
 
 
 def _headers(
-    response: httpx.Response, call: ModelCall, extra: list[tuple[bytes, bytes]]
+    response: Response, call: ModelCall, extra: list[tuple[bytes, bytes]]
 ) -> list[tuple[bytes, bytes]]:
     content_type = response.headers.get("content-type", "application/json").encode("latin-1")
     return [(b"content-type", content_type), (b"x-request-id", call.request_id.encode()), *extra]
@@ -39,7 +38,7 @@ async def relay_whole(
     response = opened.response
     try:
         body = await response.aread()
-    except httpx.HTTPError as exc:
+    except (UpstreamTimeout, UpstreamConnectionError) as exc:
         raise UpstreamError(
             f"provider '{opened.target.provider.name}' broke off its answer ({type(exc).__name__})"
         ) from None
@@ -95,7 +94,7 @@ async def relay_stream(exchange: Exchange, call: ModelCall, opened: Opened, mete
 
     try:
         disconnected = await until_disconnect(pump(), exchange.receive)
-    except httpx.HTTPError as exc:
+    except (UpstreamTimeout, UpstreamConnectionError) as exc:
         disconnected = False
         call.status, call.http_status = "upstream_cut", 502
         call.error = f"provider '{opened.target.provider.name}' broke off the stream ({type(exc).__name__})"

@@ -39,6 +39,8 @@ def _next_separator(data: bytes, start: int) -> tuple[int, int]:
 
 def event_fields(event: bytes) -> tuple[bytes | None, bytes]:
     """The event's `event:` name (None if absent) and its `data:` lines joined by newlines."""
+    if event.startswith(b"data: ") and event.count(b"\n") <= 2 and b"\r" not in event:
+        return None, event[6:].rstrip(b"\n")  # the common case: one data line
     name: bytes | None = None
     data: list[bytes] = []
     for line in event.splitlines():

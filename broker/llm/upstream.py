@@ -15,10 +15,9 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import httpx
-
 from broker.llm.catalog import Target
 from broker.llm.errors import UpstreamError
+from broker.llm.http1 import Response, UpstreamConnectionError, UpstreamTimeout
 
 log = logging.getLogger("broker.llm.upstream")
 
@@ -42,8 +41,8 @@ class RetryPolicy:
 @dataclass(slots=True)
 class Opened:
     target: Target
-    response: httpx.Response
-    """Open (streamed): a 2xx, or a 4xx the client should see. The caller closes it."""
+    response: Response
+    """Open (its body unread): a 2xx, or a 4xx the client should see. The caller closes it."""
     attempts: int
 
 
@@ -82,20 +81,15 @@ async def open_upstream(
                 await asyncio.sleep(policy.delay(retry - 1, retry_after))
             attempts += 1
             retry_after = None
-            request = provider.client.build_request(
-                "POST", provider.path(endpoint), content=body, headers=headers
-            )
             try:
-                response = await provider.client.send(request, stream=True)
-            except httpx.TimeoutException:
+                response = await provider.http.post(provider.path(endpoint), headers, body)
+            except UpstreamTimeout:
                 failure = UpstreamError(
                     f"provider '{provider.name}' timed out", status_code=504, code="upstream_timeout"
                 )
                 continue
-            except httpx.TransportError as exc:
-                failure = UpstreamError(
-                    f"provider '{provider.name}' could not be reached ({type(exc).__name__})"
-                )
+            except UpstreamConnectionError as exc:
+                failure = UpstreamError(f"provider '{provider.name}' could not be reached: {exc}")
                 continue
             status = response.status_code
             if status < 400 or (status < 500 and status not in (401, 403, 408, 429)):
@@ -125,12 +119,14 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-async def _discard(response: httpx.Response) -> None:
+async def _discard(response: Response) -> None:
+    read = 0
     try:
-        async for _ in response.aiter_raw():
-            if response.num_bytes_downloaded > _ERROR_BODY_LIMIT:
+        async for chunk in response.aiter_bytes():
+            read += len(chunk)
+            if read > _ERROR_BODY_LIMIT:
                 break
-    except httpx.HTTPError:
+    except (UpstreamTimeout, UpstreamConnectionError):
         pass
     finally:
         await response.aclose()

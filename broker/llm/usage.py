@@ -7,6 +7,7 @@ cut off half-way: the provider's usage when it came, else an estimate of the del
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,36 +66,49 @@ def openai_completion_text(body: Any) -> str:
 
 class OpenAIStreamMeter:
     """Chat completion chunks. With `strip_usage`, the usage-only chunk the gateway asked for
-    on the client's behalf is not forwarded (clients that did not ask do not expect it)."""
+    on the client's behalf is not forwarded (clients that did not ask do not expect it).
+
+    Only a chunk that carries usage is parsed on the way; the others are kept as they are and
+    read only if the provider never reports usage (the delivered text is then estimated)."""
 
     def __init__(self, *, strip_usage: bool) -> None:
         self.strip_usage = strip_usage
         self.usage: Usage | None = None
-        self._text: list[str] = []
+        self._data: list[bytes] = []
 
     def event(self, event: bytes) -> bool:
         """Look at one event; returns whether to forward it."""
         _, data = event_fields(event)
-        if not data or data == b"[DONE]" or data[:1] != b"{":
+        if b'"usage"' not in data or b'"usage": null' in data or b'"usage":null' in data:
+            self._data.append(data)
             return True
         try:
             chunk = json.loads(data)
         except ValueError:
             return True
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") if isinstance(choice, dict) else None
-            if isinstance(delta, dict):
-                self._text += [
-                    str(delta[k]) for k in ("content", "tool_calls", "reasoning_content") if delta.get(k)
-                ]
         found = openai_usage(chunk)
-        if found is not None:
-            self.usage = found
-            return not (self.strip_usage and not chunk.get("choices"))
-        return True
+        if found is None:
+            self._data.append(data)
+            return True
+        self.usage = found
+        return not (self.strip_usage and not chunk.get("choices"))
 
     def delivered_text(self) -> str:
-        return "".join(self._text)
+        parts: list[str] = []
+        for data in self._data:
+            if data[:1] != b"{":
+                continue
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                continue
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") if isinstance(choice, dict) else None
+                if isinstance(delta, dict):
+                    parts += [
+                        str(delta[k]) for k in ("content", "tool_calls", "reasoning_content") if delta.get(k)
+                    ]
+        return "".join(parts)
 
 
 class AnthropicStreamMeter:
@@ -136,8 +150,8 @@ class AnthropicStreamMeter:
         return self._output_reported
 
 
-def completed(usage: Usage | None, prompt_estimate: int, delivered: str) -> Usage:
-    """The usage to charge: the provider's where it has it, estimates for the rest."""
+def completed(usage: Usage | None, prompt_estimate: Callable[[], int], delivered: Callable[[], str]) -> Usage:
+    """The usage to charge: the provider's when it reported it, else estimates (computed only then)."""
     if usage is None:
-        return Usage(prompt=prompt_estimate, completion=estimate_text(delivered), estimated=True)
+        return Usage(prompt=prompt_estimate(), completion=estimate_text(delivered()), estimated=True)
     return usage
