@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from broker import yamlsource
 from broker.errors import InvalidInput, Problem
+from broker.llm.config import LlmDocument
 from broker.yamlsource import Located
 from connectors.registry import ConnectorConfig
 from policies import Policy
@@ -69,6 +70,11 @@ class Document(BaseModel):
     policies: list[Policy] = Field(
         default_factory=list,
         description="Policies, upserted by name; they may name agents and connectors above.",
+    )
+    llm: LlmDocument | None = Field(
+        default=None,
+        description="The LLM proxy: providers, model routes, prices, budgets and rate limits, upserted "
+        "by name; budgets and limits may name agents above.",
     )
 
 

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from broker.admin.auth import gateway_of
 from broker.admin.bodies import openapi_body, read_model
 from broker.admin.connectors import prepare_checked
+from broker.admin.llm import apply_llm_section, runtime_of
 from broker.admin.registration import flag_warnings, refuse_conflicts
 from broker.admin.runtime import admin_subrouter, read, write
 from broker.documents import AgentSpec, Document, relocate
@@ -56,6 +57,9 @@ class ApplyReport(BaseModel):
     connectors: KindReport
     agents: KindReport
     policies: PolicyReport
+    llm: dict[str, KindReport] = Field(
+        default_factory=dict, description="LLM proxy settings by kind (providers, models, prices, ...)."
+    )
     warnings: list[str] = Field(
         default_factory=list,
         description="Findings to review before granting tools, e.g. an upstream MCP tool whose "
@@ -142,10 +146,11 @@ def apply_document(
         policies = PolicyReport(revision=result.revision, changed=result.changed, unchanged=result.unchanged)
     else:
         policies = PolicyReport(revision=policy_service.current_policies(session)[0])
+    llm = {kind: KindReport(**names) for kind, names in apply_llm_section(session, document, located).items()}
     changed = bool(
         connectors.created or connectors.updated or agents.created or agents.updated or policies.changed
-    )
-    return ApplyReport(changed=changed, connectors=connectors, agents=agents, policies=policies)
+    ) or any(report.created or report.updated for report in llm.values())
+    return ApplyReport(changed=changed, connectors=connectors, agents=agents, policies=policies, llm=llm)
 
 
 @router.post(
@@ -176,6 +181,8 @@ async def apply(
         raise Conflict(exc.message, problems=relocate(exc.problems, located)) from None
     prepared = [config for config, _ in results]
     report = await write(request, lambda s: apply_document(s, document, prepared, located, source))
+    if document.llm is not None:
+        await runtime_of(request).state.refresh()
     report.warnings = [
         f"connector {config.name}: {line}" for config in prepared for line in flag_warnings(config)
     ]

@@ -18,12 +18,13 @@ from starlette.responses import Response
 
 from broker.admin.bodies import openapi_body, read_model, read_with
 from broker.admin.runtime import admin_subrouter, read, utc, write
-from broker.documents import relocate
+from broker.documents import Document, relocate
 from broker.errors import InvalidInput
 from broker.llm import services
 from broker.llm.config import KINDS, AnyConfig, LlmDocument, name_of
 from broker.llm.runtime import LlmRuntime
 from broker.store.models import LlmConfigRecord
+from broker.yamlsource import Located
 
 T = TypeVar("T")
 router = admin_subrouter("llm")
@@ -175,3 +176,16 @@ def _apply_routes(target: APIRouter) -> None:
 _apply_routes(router)  # before the per-kind routes: /llm/apply is not a kind
 for _kind, _path in PATHS.items():
     _add_routes(_kind, _path)
+
+
+def apply_llm_section(
+    session: Session, document: Document, located: Located
+) -> dict[str, dict[str, list[str]]]:
+    """The `llm:` section of a combined document (/admin/apply); budgets may name its agents."""
+    if document.llm is None:
+        return {}
+    agents = [agent.name for agent in document.agents]
+    try:
+        return services.apply_document(session, document.llm, extra_agents=agents, loc=("llm",))
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None

@@ -242,6 +242,17 @@ class LlmDocument(_Strict):
     budgets: list[BudgetConfig] = Field(default_factory=list)
     rate_limits: list[RateLimitConfig] = Field(default_factory=list)
 
+    @field_validator("providers", "models", "prices", "budgets", "rate_limits")
+    @classmethod
+    def _unique_names(cls, items: list[AnyConfig]) -> list[AnyConfig]:
+        names = [name_of(item) for item in items]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise PydanticCustomError(
+                "duplicate", "names must be unique; repeated: {names}", {"names": ", ".join(repeated)}
+            )
+        return items
+
 
 Kind = Literal["providers", "models", "prices", "budgets", "rate_limits"]
 KINDS: dict[str, type[_Strict]] = {

@@ -137,10 +137,15 @@ def _route_problems(
 
 
 def apply_document(
-    session: Session, document: LlmDocument, *, extra_agents: Iterable[str] = ()
+    session: Session,
+    document: LlmDocument,
+    *,
+    extra_agents: Iterable[str] = (),
+    loc: Sequence[str | int] = (),
 ) -> dict[str, dict[str, list[str]]]:
-    """Upsert every item of the document; returns created/updated/unchanged names by kind."""
-    check_references(session, document, extra_agents=extra_agents)
+    """Upsert every item of the document; returns created/updated/unchanged names by kind.
+    `loc` is where the document sits in a larger one (problems are located from there)."""
+    check_references(session, document, extra_agents=extra_agents, loc=loc)
     report: dict[str, dict[str, list[str]]] = {}
     for kind in KINDS:
         buckets: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": []}

@@ -108,3 +108,39 @@ def test_the_llm_admin_api_needs_the_admin_token(llm: LlmSetup) -> None:
         f"{llm.gateway.url}/admin/llm/usage", headers={"Authorization": f"Bearer {llm.key}"}
     )
     assert with_agent_key.status_code == 401
+
+
+def test_the_combined_document_carries_an_llm_section(llm: LlmSetup) -> None:
+    text = f"""
+agents:
+  - {{name: writer, team: content}}
+policies:
+  - name: writer-models
+    agents: [writer]
+    allow: []
+    models: {{allow: [quick]}}
+llm:
+  providers:
+    - {{name: second, kind: openai, base_url: "{llm.mock_url}/v1", api_key_secret: MOCK_KEY,
+       models: [mock-small]}}
+  models:
+    - {{name: quick, targets: [second/mock-small, mock/mock-small]}}
+  budgets:
+    - {{name: writer-day, agent: writer, period: day, tokens: 100000}}
+"""
+    admin = llm.gateway.admin
+    response = admin.post("/admin/apply", content=text, headers={"content-type": "application/yaml"})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["changed"] and report["llm"]["models"]["created"] == ["quick"]
+    assert report["llm"]["budgets"]["created"] == ["writer-day"]
+    key = admin.post("/admin/agents/writer/keys", json={}).json()["key"]
+    assert llm.openai(key).chat.completions.create(model="quick", messages=HELLO).choices  # live at once
+    again = admin.post("/admin/apply", content=text, headers={"content-type": "application/yaml"})
+    assert again.json()["changed"] is False
+
+    bad = text.replace("second/mock-small, mock", "second/mock-small, nowhere")
+    refused = admin.post("/admin/apply", content=bad, headers={"content-type": "application/yaml"})
+    assert refused.status_code == 422
+    [problem] = refused.json()["error"]["problems"]
+    assert (problem["field"], problem["line"]) == ("llm.models[0].targets[1]", 14)

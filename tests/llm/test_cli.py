@@ -92,3 +92,11 @@ def test_usage(cli: Broker, llm: LlmSetup) -> None:
     assert lines[4].split() == ["TOTAL", "2", "0", "2", "24", "0", "0", "$0.0002"]
     report = json.loads(cli("usage", "--by", "team", "--json").out)
     assert report["lines"][0]["group"] == {"team": "support"} and report["total"]["requests"] == 2
+
+
+def test_broker_apply_takes_an_llm_section(cli: Broker, llm: LlmSetup, tmp_path: Path) -> None:
+    path = tmp_path / "all.yaml"
+    document = {"llm": {"prices": [{"model": "mock-large", "input": 1, "output": 2}]}}
+    path.write_text(yaml.safe_dump(document))
+    result = cli("apply", "-f", str(path), "--json")
+    assert result.code == 0 and json.loads(result.out)["llm"]["prices"]["created"] == ["mock-large"]
