@@ -1,11 +1,12 @@
 """`broker demo` (and `make demo`): the gateway with local demo upstreams, ready to connect to.
 
 It starts the weather and CRM demo services on loopback (and a second CRM that wants a
-token, behind the hubspot preset), writes a demo SQL database, starts the gateway on a
-fresh SQLite file, stores the CRM token in the encrypted secret store, applies
-broker.demo.yaml plus the presets through the admin API (as an operator would), creates a
-key for each demo agent, and prints what an MCP client needs. The same facts go to
-.demo/connection.json for scripts.
+token, behind the hubspot preset) and a mock LLM provider, writes a demo SQL database, starts
+the gateway on a fresh SQLite file, stores the CRM token and the provider key in the
+encrypted secret store, applies broker.demo.yaml plus the presets, then llm.demo.yaml (the
+LLM proxy's providers, models, prices and budgets), through the admin API (as an operator
+would), creates a key for each demo agent, and prints what an MCP client needs and where the
+OpenAI-compatible endpoint is. The same facts go to .demo/connection.json for scripts.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pydantic import SecretStr
 from broker.app import create_app
 from broker.demo.crm_db import create_crm_database
 from broker.demo.upstreams.crm import create_crm_app
+from broker.demo.upstreams.llm import MockLLM, create_llm_app
 from broker.demo.upstreams.serve import BackgroundServer, ServerStartError
 from broker.demo.upstreams.weather import create_weather_app
 from broker.secrets.keys import generate_key
@@ -35,6 +37,8 @@ from broker.settings import Settings
 from connectors.presets import load_preset
 
 DEMO_DOCUMENT = Path(__file__).with_name("broker.demo.yaml")
+LLM_DOCUMENT = Path(__file__).with_name("llm.demo.yaml")
+LLM_SECRET = "mock-llm-key"  # noqa: S105 - the name of a secret in the store, not a value
 HUBSPOT_SECRET = "hubspot-token"  # noqa: S105 - the name of a secret in the store, not a value
 
 
@@ -52,10 +56,12 @@ def run(settings: Settings, workdir: Path) -> None:
         }
     )
     hubspot_token = secrets.token_urlsafe(24)
+    llm_key = f"sk-mock-{secrets.token_urlsafe(18)}"
     with contextlib.ExitStack() as stack:
         weather = stack.enter_context(BackgroundServer(create_weather_app()))
         crm = stack.enter_context(BackgroundServer(create_crm_app()))
         hubspot = stack.enter_context(BackgroundServer(create_crm_app(api_token=hubspot_token)))
+        llm = stack.enter_context(BackgroundServer(create_llm_app(MockLLM(api_key=llm_key, record=False))))
         gateway = stack.enter_context(
             BackgroundServer(create_app(settings), host=settings.host, port=settings.port, startup_timeout=60)
         )
@@ -66,8 +72,13 @@ def run(settings: Settings, workdir: Path) -> None:
             crm_db=create_crm_database(workdir / "crm.db"),
         )
         (workdir / "broker.demo.yaml").write_text(yaml.safe_dump(document, sort_keys=False, width=100))
+        llm_document = Template(LLM_DOCUMENT.read_text()).substitute(LLM_URL=llm.url)
+        (workdir / "llm.demo.yaml").write_text(llm_document)
         connection = _provision(
-            gateway.url, admin_token.get_secret_value(), document, {HUBSPOT_SECRET: hubspot_token}
+            gateway.url,
+            admin_token.get_secret_value(),
+            [document, yaml.safe_load(llm_document)],
+            {HUBSPOT_SECRET: hubspot_token, LLM_SECRET: llm_key},
         )
         (workdir / "connection.json").write_text(json.dumps(connection, indent=2) + "\n")
         print(_banner(connection, workdir), flush=True)
@@ -94,23 +105,32 @@ def demo_document(*, weather_url: str, crm_url: str, hubspot_url: str, crm_db: P
 
 
 def _provision(
-    url: str, admin_token: str, document: dict[str, Any], secret_values: dict[str, str]
+    url: str, admin_token: str, documents: list[dict[str, Any]], secret_values: dict[str, str]
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {admin_token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=60) as admin:
         for name, value in secret_values.items():
             _check(admin.put(f"/admin/secrets/{name}", json={"value": value, "kind": "token"}))
-        _check(admin.post("/admin/apply", json=document))
+        for document in documents:
+            _check(admin.post("/admin/apply", json=document))
         agents = []
-        for agent in document["agents"]:
+        for agent in documents[0]["agents"]:
             name = agent["name"]
             key = _check(admin.post(f"/admin/agents/{name}/keys", json={"label": "demo"}))["key"]
             tools = _check(admin.get("/admin/tools", params={"agent": name}))
+            models = _check(admin.get("/v1/models", headers={"Authorization": f"Bearer {key}"}))
             agents.append(
-                {"name": name, "team": agent.get("team"), "key": key, "tools": _visible_tool_names(tools)}
+                {
+                    "name": name,
+                    "team": agent.get("team"),
+                    "key": key,
+                    "tools": _visible_tool_names(tools),
+                    "models": [m["id"] for m in models["data"]],
+                }
             )
     return {
         "mcp_url": f"{url}/mcp",
+        "llm_base_url": f"{url}/v1",
         "admin_url": f"{url}/admin",
         "admin_token": admin_token,
         "agents": agents,
@@ -135,6 +155,7 @@ def _banner(connection: dict[str, Any], workdir: Path) -> str:
         "tool-broker demo is running. Press Ctrl-C to stop.",
         "",
         f"  MCP endpoint : {connection['mcp_url']}",
+        f"  LLM endpoint : {connection['llm_base_url']}  (OpenAI-compatible; agent keys as API keys)",
         f"  Admin API    : {connection['admin_url']}  (docs: {connection['admin_url']}/docs)",
         f"  Admin token  : {connection['admin_token']}",
         "",
@@ -143,6 +164,7 @@ def _banner(connection: dict[str, Any], workdir: Path) -> str:
         lines.append(f"  Agent {agent['name']} (team {agent['team']})")
         lines.append(f"    key   : {agent['key']}")
         lines.append(f"    tools : {', '.join(agent['tools']) or '(none)'}")
+        lines.append(f"    models: {', '.join(agent['models']) or '(none)'}")
     first = connection["agents"][0]
     config = {
         "mcpServers": {
@@ -160,6 +182,9 @@ def _banner(connection: dict[str, Any], workdir: Path) -> str:
         "",
         f"The same facts, for scripts: {workdir / 'connection.json'}",
         f"Try: BROKER_ADMIN_TOKEN={connection['admin_token']} .venv/bin/broker audit tail",
+        f'     OpenAI(base_url="{connection["llm_base_url"]}", api_key="{first["key"]}")'
+        '.chat.completions.create(model="fast", ...)',
+        f"     BROKER_ADMIN_TOKEN={connection['admin_token']} .venv/bin/broker usage",
     ]
     return "\n".join(lines)
 
