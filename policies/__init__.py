@@ -3,9 +3,11 @@
 Knows nothing of broker/: no I/O, no settings. Load YAML or admin payloads into
 `PolicyDocument`, build a `PolicySet`, and ask `decide` (or `PolicySet.visible` for catalogs);
 for the LLM proxy, build `ModelGrants` from the same set and ask `decide_model`.
-`masking_for` gives the masking an agent's tool results get (`policies.masking`).
+`masking_for` gives the masking an agent's tool results get (`policies.masking`); `CacheRules`
+how their results may be cached (`policies.cache`).
 """
 
+from policies.cache import CacheRule, CacheRules, CacheSetting
 from policies.decision import Grants, PolicySet, decide
 from policies.masking import (
     FieldRule,
@@ -21,6 +23,9 @@ from policies.models_access import ModelAccess
 
 __all__ = [
     "ArgumentConstraint",
+    "CacheRule",
+    "CacheRules",
+    "CacheSetting",
     "Decision",
     "FieldRule",
     "Grants",

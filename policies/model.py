@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from policies.cache import CacheSetting
 from policies.masking import MaskingPolicy
 from policies.models_access import ModelAccess
 from policies.patterns import pattern_problem
@@ -191,6 +192,13 @@ class Policy(BaseModel):
         "policies.masking). Where several policies apply, the strongest operator per entity type wins; "
         "without any masking section every detected entity is replaced by its type.",
     )
+    cache: dict[ToolPattern, CacheSetting] = Field(
+        default_factory=dict,
+        description="How results are cached for this policy's agents and teams, by tool name or glob "
+        "(see policies.cache). Without an entry only read-only, idempotent tools are cached, per agent, "
+        "for the gateway's default TTL.",
+        examples=[{"weather.*": {"ttl_seconds": 300, "shared": True}}],
+    )
 
     @field_validator("teams")
     @classmethod
@@ -207,10 +215,11 @@ class Policy(BaseModel):
     @model_validator(mode="after")
     def _has_effect(self) -> Policy:
         no_models = self.models is None or self.models.is_empty()
-        if not self.allow and not self.deny and not self.constraints and no_models and self.masking is None:
+        quiet = self.masking is None and not self.cache
+        if not self.allow and not self.deny and not self.constraints and no_models and quiet:
             raise PydanticCustomError(
                 "policy_effect",
-                "a policy must allow, deny or constrain at least one tool or model, or set masking",
+                "a policy must allow, deny or constrain at least one tool or model, or set masking or cache",
             )
         return self
 

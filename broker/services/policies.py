@@ -69,6 +69,7 @@ def check_references(
         ]
         patterns += [(("policies", i, "deny", j), p) for j, p in enumerate(policy.deny)]
         patterns += [(("policies", i, "constraints", p), p) for p in policy.constraints]
+        patterns += [(("policies", i, "cache", p), p) for p in policy.cache]
         for loc, pattern in patterns:
             prefix = pattern.split(".", 1)[0]
             if "." in pattern and not any(ch in prefix for ch in "*?[") and prefix not in connectors:
