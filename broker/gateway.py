@@ -9,9 +9,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broker.audit.writer import AuditWriter
 from broker.metrics import Metrics
+from broker.pii.maskers import Maskers
 from broker.pipeline import Next, tool_pipeline
 from broker.pipeline.audit import Audit
 from broker.pipeline.credentials import InjectCredentials
+from broker.pipeline.mask import MaskPII
 from broker.secrets import Vault, load_cipher
 from broker.settings import Settings
 from broker.state import StateManager
@@ -27,13 +29,15 @@ class Gateway:
     audit: AuditWriter
     state: StateManager
     vault: Vault
+    maskers: Maskers
     pipeline: Next = field(init=False)
 
     def __post_init__(self) -> None:
         audit_stage = Audit(
             self.audit, self.metrics, self.settings.audit_hash_key.get_secret_value().encode()
         )
-        self.pipeline = tool_pipeline(audit_stage, InjectCredentials(self.vault))
+        masking = MaskPII(self.maskers, self.metrics)
+        self.pipeline = tool_pipeline(audit_stage, masking, InjectCredentials(self.vault))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Gateway:
@@ -62,15 +66,18 @@ class Gateway:
             audit=audit,
             state=state,
             vault=vault,
+            maskers=Maskers.from_settings(settings, sessions),
         )
 
     async def start(self) -> None:
         await self.state.start()
         self.audit.start()
         self.vault.start()
+        self.maskers.start()
 
     async def stop(self) -> None:
         await self.audit.close()
         await self.vault.close()
+        await self.maskers.close()
         await self.state.stop()
         self.engine.dispose()

@@ -31,3 +31,9 @@ class Metrics:
             "Failed attempts to store a batch of audit records",
             registry=self.registry,
         )
+        self.pii_masked = Counter(
+            "broker_pii_masked",
+            "Entities masked in tool results and upstream errors, by entity type",
+            ["entity"],
+            registry=self.registry,
+        )

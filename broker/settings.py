@@ -100,6 +100,21 @@ class Settings(BaseSettings):
         default=100_000, gt=0, description="Unwritten ledger entries held before model calls fail closed."
     )
 
+    # PII masking (broker/pii, the MaskPII stage).
+    pii_salt: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="Key (16+ characters) for keyed hashes and token ids of masked PII; the same on every "
+        "instance. Unset: derived from the first BROKER_SECRET_KEYS key (so it changes when that key is "
+        "rotated). With neither, policies that hash or tokenise PII fail their calls with a clear error.",
+    )
+    pii_token_cache_entries: int = Field(
+        default=100_000,
+        gt=0,
+        description="PII token values each instance keeps decrypted in memory, in front of the encrypted "
+        "vault (the database, or Redis when redis_url is set).",
+    )
+
     @property
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

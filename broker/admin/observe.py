@@ -38,6 +38,9 @@ class AuditEntry(BaseModel):
     latency_ms: float
     argument_names: list[str]
     policy_revision: int
+    masked: dict[str, int] | None = Field(
+        default=None, description='Entities masked in the result, by type: {"EMAIL_ADDRESS": 2}.'
+    )
 
 
 class CatalogEntry(ToolInfo):
@@ -69,6 +72,7 @@ def audit_entry(row: AuditRecord) -> AuditEntry:
         latency_ms=row.latency_ms,
         argument_names=[str(name) for name in row.argument_names],
         policy_revision=row.policy_revision,
+        masked=row.masked,
     )
 
 

@@ -38,6 +38,8 @@ class AuditEntry:
     arguments_hash: str | None
     argument_names: list[str]
     policy_revision: int
+    masked: dict[str, int] | None = None
+    """Entities masked in the result by type (MaskPII); None when nothing was masked."""
 
 
 class AuditWriter:

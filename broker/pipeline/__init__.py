@@ -14,16 +14,18 @@ from broker.pipeline.authorize import Authorize
 from broker.pipeline.call import Next, Stage, ToolCall
 from broker.pipeline.credentials import InjectCredentials
 from broker.pipeline.dispatch import dispatch
+from broker.pipeline.mask import MaskPII
 from broker.pipeline.validate import ValidateArguments
 from connectors.base import ToolOutput
 
 
-def tool_pipeline(audit: Audit, credentials: InjectCredentials) -> Next:
+def tool_pipeline(audit: Audit, mask: MaskPII, credentials: InjectCredentials) -> Next:
     """The stage order, once."""
     stages: list[Stage] = [
         audit,
         Authorize(),
         ValidateArguments(),
+        mask,  # inside Cache: only masked results are stored; tokens resolved after the cache key
         credentials,  # last: clear secret values exist only from here to the upstream
     ]
     return chain(stages, dispatch)

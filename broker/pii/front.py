@@ -1,0 +1,51 @@
+"""What the gateway's token vaults share: the in-memory front, and the conflict they refuse.
+
+`Front` holds token values an instance has seen, decrypted: the read-through front of a vault.
+
+A token's value never changes once stored (the vaults insert if absent), so an entry is
+right until its expiry; only the expiry can move (a refresh on another instance), and an
+entry past its expiry is dropped so the vault behind is asked again.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+
+class TokenConflict(RuntimeError):
+    """Another instance stored a different value under the same token id at the same moment.
+
+    The masker then cannot use that id; the call fails (and a retry gets a longer id).
+    """
+
+
+class Front:
+    """A bounded LRU of (agent, token) -> (value, expires at, wall-clock seconds)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._entries: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
+        self._max_entries = max_entries
+
+    def get(self, agent: str, token: str, now: float) -> str | None:
+        key = (agent, token)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= now:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def put(self, agent: str, token: str, value: str, expires: float) -> None:
+        key = (agent, token)
+        self._entries[key] = (value, expires)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,82 @@
+"""MaskPII: personal data and secrets masked on the way back, the agent's own tokens resolved on the way in.
+
+Inbound, an argument holding one of this agent's tokens (`<EMAIL_ADDRESS_7f3a9c21>`) gets
+the real value back when the agent's masking lists the tool in `resolve_tokens_for`; a token
+the agent cannot resolve (unknown, expired, another agent's) fails the call as
+`unknown_token` before anything goes upstream. The resolved values exist only from here to
+the upstream: stages outside (Audit, Cache) see the arguments as the agent sent them.
+
+Outbound, the result (content and structured content, error results too) and the text of
+upstream errors are masked per the agent's policy. Counts of masked entities by type go to
+`ToolCall.masked` (the audit record) and `broker_pii_masked_total{entity}`. A result that
+cannot be masked (the token vault is down) is withheld, never sent unmasked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from broker.errors import ToolCallError
+from broker.metrics import Metrics
+from broker.pii import Masker, UnknownToken, scrub
+from broker.pii.keys import MaskingFailed
+from broker.pii.maskers import Maskers
+from broker.pii.plan import masking_plan
+from broker.pipeline.call import Next, ToolCall
+from connectors.base import ToolOutput
+
+log = logging.getLogger("broker.pii")
+
+
+class MaskPII:
+    def __init__(self, maskers: Maskers, metrics: Metrics) -> None:
+        self._maskers = maskers
+        self._counter = metrics.pii_masked
+
+    async def __call__(self, call: ToolCall, call_next: Next) -> ToolOutput:
+        masker = self._maskers.for_plan(masking_plan(call.snapshot.policy_set, call.agent.subject))
+        agent = call.agent.id  # tokens belong to the agent's id: a re-created agent starts afresh
+        original = call.arguments
+        try:
+            call.arguments = await masker.resolve_arguments(agent, call.tool_name, original)
+        except UnknownToken:
+            raise
+        except Exception:
+            log.exception("could not resolve PII tokens for %s", call.tool_name)
+            raise MaskingFailed("the gateway cannot resolve PII tokens now; try again shortly") from None
+        try:
+            output = await call_next(call)
+        except ToolCallError as exc:
+            await self._mask_error(masker, agent, call, exc)
+            raise
+        finally:
+            call.arguments = original
+        try:
+            content, structured, counts = await masker.mask_result(agent, output.content, output.structured)
+        except Exception:
+            log.exception("could not mask the result of %s; it is withheld", call.tool_name)
+            raise MaskingFailed(
+                f"the gateway could not mask the result of {call.tool_name}, so it is withheld; "
+                "try again shortly"
+            ) from None
+        self._count(call, counts)
+        return dataclasses.replace(output, content=content, structured=structured)
+
+    async def _mask_error(self, masker: Masker, agent: str, call: ToolCall, exc: ToolCallError) -> None:
+        """Upstream error text (an error body, an echoed request) masked like a result."""
+        try:
+            message, counts = await masker.mask_text(agent, exc.message)
+        except Exception:  # no tokens without the vault: every entity replaced by its type
+            message, counts = scrub(exc.message), {}
+        if message != exc.message:  # the audit keeps `audit_message`, which Audit scrubs
+            exc.message = message
+            exc.args = (message,)
+        self._count(call, counts)
+
+    def _count(self, call: ToolCall, counts: dict[str, int]) -> None:
+        if not counts:
+            return
+        call.masked = counts
+        for entity, count in counts.items():
+            self._counter.labels(entity).inc(count)

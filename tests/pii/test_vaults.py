@@ -1,0 +1,202 @@
+"""The gateway's token vaults on real stores: SQLite, PostgreSQL and Redis.
+
+Values are encrypted at rest and bound to their agent and token, scoped per agent, expire,
+are never overwritten by another value, and are visible to a second instance at once
+(PostgreSQL, Redis) or to the next call on the same instance (SQLite's write-behind).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from broker.pii import Masker
+from broker.pii.front import TokenConflict
+from broker.pii.redis_vault import RedisTokenVault, key
+from broker.pii.sql_vault import SqlTokenVault
+from broker.secrets.keys import Cipher, generate_key
+from broker.store.db import make_engine, make_sessionmaker
+from broker.store.migrate import upgrade
+from broker.store.models import PiiToken
+from policies.masking import MaskingPolicy
+
+CIPHER = Cipher([generate_key()])
+TOKEN = "<EMAIL_ADDRESS_0000aaaa>"
+EMAIL = "bob.tester@example.com"
+SUPPORT = MaskingPolicy.model_validate(
+    {"entities": {"EMAIL_ADDRESS": "token"}, "resolve_tokens_for": ["mail.send"]}
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+def stored(sessions: sessionmaker[Session]) -> list[tuple[str, str, bytes]]:
+    with sessions() as session:
+        rows = session.execute(select(PiiToken.agent, PiiToken.token, PiiToken.ciphertext))
+        return [(agent, token, ciphertext) for agent, token, ciphertext in rows]
+
+
+@pytest.mark.parametrize("write_behind", [True, False], ids=["write-behind", "synchronous"])
+async def test_sql_vault_scopes_encrypts_and_expires(
+    sessions: sessionmaker[Session], write_behind: bool
+) -> None:
+    clock = Clock()
+    vault = SqlTokenVault(sessions, CIPHER, write_behind=write_behind, clock=clock)
+    vault.start()
+    await vault.put_many("agent-1", {TOKEN: EMAIL}, 120)
+    assert await vault.get_many("agent-1", [TOKEN, "<EMAIL_ADDRESS_ffffffff>"]) == [EMAIL, None]
+    assert await vault.get("agent-2", TOKEN) is None
+    await vault.close()
+
+    [(agent, token, ciphertext)] = stored(sessions)
+    assert (agent, token) == ("agent-1", TOKEN)
+    assert EMAIL.encode() not in ciphertext and b"example" not in ciphertext
+
+    restarted = SqlTokenVault(sessions, CIPHER, write_behind=write_behind, clock=clock)
+    assert await restarted.get("agent-1", TOKEN) == EMAIL
+    assert await restarted.get("agent-2", TOKEN) is None
+    clock.now += 121
+    assert await restarted.get("agent-1", TOKEN) is None  # expired: the memory front asks again
+    assert await restarted.purge() == 1 and stored(sessions) == []
+
+
+async def test_a_ciphertext_copied_to_another_agent_does_not_decrypt(sessions: sessionmaker[Session]) -> None:
+    vault = SqlTokenVault(sessions, CIPHER, write_behind=False)
+    await vault.put("agent-1", TOKEN, EMAIL, 120)
+    with sessions.begin() as session:
+        row = session.scalars(select(PiiToken)).one()
+        session.execute(
+            insert(PiiToken).values(
+                agent="agent-2", token=TOKEN, ciphertext=row.ciphertext, expires_at=row.expires_at
+            )
+        )
+    assert await SqlTokenVault(sessions, CIPHER, write_behind=False).get("agent-2", TOKEN) is None
+    other_key = SqlTokenVault(sessions, Cipher([generate_key()]), write_behind=False)
+    assert await other_key.get("agent-1", TOKEN) is None
+
+
+async def test_write_behind_resolves_at_once_and_stores_in_batches(sessions: sessionmaker[Session]) -> None:
+    vault = SqlTokenVault(sessions, CIPHER, write_behind=True, flush_seconds=30)
+    vault.start()
+    try:
+        await vault.put_many(
+            "agent-1", {f"<EMAIL_ADDRESS_{i:08x}>": f"user{i}@example.com" for i in range(300)}, 600
+        )
+        assert await vault.get("agent-1", "<EMAIL_ADDRESS_0000012b>") == "user299@example.com"
+        assert stored(sessions) == []  # nothing written on the call path
+        assert await vault.flush()
+        assert len(stored(sessions)) == 300
+    finally:
+        await vault.close()
+
+
+async def test_two_instances_on_one_database_never_swap_a_value(sessions: sessionmaker[Session]) -> None:
+    clock = Clock()
+    first = SqlTokenVault(sessions, CIPHER, write_behind=False, clock=clock)
+    second = SqlTokenVault(sessions, CIPHER, write_behind=False, clock=clock)
+    await first.put("agent-1", TOKEN, EMAIL, 120)
+    assert await second.get("agent-1", TOKEN) == EMAIL  # written before put returned
+    with pytest.raises(TokenConflict):
+        await second.put("agent-1", TOKEN, "eve@example.com", 120)
+    assert await second.get("agent-1", TOKEN) == EMAIL
+
+    clock.now += 100
+    await second.put("agent-1", TOKEN, EMAIL, 120)  # the same value: its life is extended
+    clock.now += 100
+    assert (
+        await SqlTokenVault(sessions, CIPHER, write_behind=False, clock=clock).get("agent-1", TOKEN) == EMAIL
+    )
+
+    clock.now += 200  # expired: the id may now hold another value
+    await first.put("agent-1", TOKEN, "eve@example.com", 120)
+    assert await second.get("agent-1", TOKEN) == "eve@example.com"
+
+
+async def test_an_unreadable_row_is_taken_over(sessions: sessionmaker[Session]) -> None:
+    await SqlTokenVault(sessions, Cipher([generate_key()]), write_behind=False).put(
+        "agent-1", TOKEN, EMAIL, 120
+    )
+    vault = SqlTokenVault(sessions, CIPHER, write_behind=False)
+    assert await vault.get("agent-1", TOKEN) is None
+    await vault.put("agent-1", TOKEN, "eve@example.com", 120)
+    assert (
+        await SqlTokenVault(sessions, CIPHER, write_behind=False).get("agent-1", TOKEN) == "eve@example.com"
+    )
+
+
+async def test_tokens_issued_on_one_instance_resolve_on_another(sessions: sessionmaker[Session]) -> None:
+    """PostgreSQL (and SQLite written synchronously): the next call may land on any instance."""
+    salt = b"a-salt-shared-by-instances"
+    one = Masker(SUPPORT, salt, SqlTokenVault(sessions, CIPHER, write_behind=False))
+    two = Masker(SUPPORT, salt, SqlTokenVault(sessions, CIPHER, write_behind=False))
+    masked, counts = await one.mask_json("agent-1", {"email": EMAIL})
+    assert counts == {"EMAIL_ADDRESS": 1} and masked["email"].startswith("<EMAIL_ADDRESS_")
+    resolved = await two.resolve_arguments("agent-1", "mail.send", {"to": masked["email"]})
+    assert resolved == {"to": EMAIL}
+    again, _ = await two.mask_json("agent-1", {"email": EMAIL})
+    assert again == masked
+
+
+async def test_redis_vault(redis: Redis) -> None:
+    vault = RedisTokenVault(redis, CIPHER)
+    await vault.put_many("agent-1", {TOKEN: EMAIL}, 120)
+    raw = await redis.get(key("agent-1", TOKEN))
+    assert raw is not None and EMAIL.encode() not in raw
+    assert 119_000 < await redis.pttl(key("agent-1", TOKEN)) <= 120_000  # the token's TTL, native
+
+    other = RedisTokenVault(redis, CIPHER)  # another instance: nothing in its memory
+    assert await other.get_many("agent-1", [TOKEN, "<EMAIL_ADDRESS_ffffffff>"]) == [EMAIL, None]
+    assert await other.get("agent-2", TOKEN) is None
+    await redis.set(key("agent-2", TOKEN), raw)  # a ciphertext copied under another agent
+    assert await other.get("agent-2", TOKEN) is None
+    assert await RedisTokenVault(redis, Cipher([generate_key()])).get("agent-1", TOKEN) is None
+
+    with pytest.raises(TokenConflict):
+        await other.put("agent-1", TOKEN, "eve@example.com", 120)
+    assert await RedisTokenVault(redis, CIPHER).get("agent-1", TOKEN) == EMAIL
+    await other.put("agent-1", TOKEN, EMAIL, 600)  # the same value: its life is extended
+    assert await redis.pttl(key("agent-1", TOKEN)) > 590_000
+
+
+async def test_redis_tokens_expire(redis: Redis) -> None:
+    vault = RedisTokenVault(redis, CIPHER)
+    await vault.put("agent-1", TOKEN, EMAIL, 0.2)
+    assert await vault.get("agent-1", TOKEN) == EMAIL
+    await asyncio.sleep(0.3)
+    assert await vault.get("agent-1", TOKEN) is None
+    assert await redis.exists(key("agent-1", TOKEN)) == 0
+
+
+async def test_redis_tokens_resolve_on_another_instance(redis: Redis) -> None:
+    salt = b"a-salt-shared-by-instances"
+    one = Masker(SUPPORT, salt, RedisTokenVault(redis, CIPHER))
+    two = Masker(SUPPORT, salt, RedisTokenVault(redis, CIPHER))
+    masked, _ = await one.mask_text("agent-1", f"write to {EMAIL}")
+    token = masked.removeprefix("write to ")
+    assert await two.resolve_arguments("agent-1", "mail.send", {"to": token}) == {"to": EMAIL}
