@@ -66,7 +66,7 @@ class Gateway:
             audit=audit,
             state=state,
             vault=vault,
-            maskers=Maskers.from_settings(settings, sessions),
+            maskers=Maskers.from_settings(settings, engine),
         )
 
     async def start(self) -> None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
 
 from broker.pii.keys import MaskingUnavailable, pii_salt, token_cipher
 from broker.pii.masker import Masker
 from broker.pii.plan import MaskingPlan
 from broker.pii.redis_vault import RedisTokenVault
 from broker.pii.sql_vault import SqlTokenVault
+from broker.pii.vault import TokenVault
 from broker.settings import Settings
 
 log = logging.getLogger("broker.pii")
@@ -27,16 +27,16 @@ _LIMIT = 1_000
 
 
 class Maskers:
-    def __init__(self, salt: bytes | None, vault: SqlTokenVault | RedisTokenVault | None) -> None:
+    def __init__(self, salt: bytes | None, vault: TokenVault | None) -> None:
         self._salt = salt
         self.vault = vault
         self._by_fingerprint: dict[str, Masker] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> Maskers:
+    def from_settings(cls, settings: Settings, engine: Engine) -> Maskers:
         salt = pii_salt(settings)
         cipher = token_cipher(settings, salt)
-        vault: SqlTokenVault | RedisTokenVault | None = None
+        vault: TokenVault | None = None
         if salt is None or cipher is None:
             log.warning(
                 "no PII salt (BROKER_PII_SALT or BROKER_SECRET_KEYS): calls of agents whose masking "
@@ -47,9 +47,9 @@ class Maskers:
                 settings.redis_url, cipher, cache_entries=settings.pii_token_cache_entries
             )
         else:
-            single = make_url(settings.database_url).get_backend_name() == "sqlite"
+            single = engine.dialect.name == "sqlite"  # one instance by design: write behind
             vault = SqlTokenVault(
-                sessions, cipher, write_behind=single, cache_entries=settings.pii_token_cache_entries
+                engine, cipher, write_behind=single, cache_entries=settings.pii_token_cache_entries
             )
         return cls(salt, vault)
 
@@ -71,5 +71,5 @@ class Maskers:
             self.vault.start()
 
     async def close(self) -> None:
-        if self.vault is not None:
+        if isinstance(self.vault, SqlTokenVault | RedisTokenVault):
             await self.vault.close()

@@ -23,9 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, select, tuple_, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
 
 from broker.pii.front import Front, TokenConflict
 from broker.pii.keys import sealed_name
@@ -36,7 +35,7 @@ log = logging.getLogger("broker.pii")
 
 Row = tuple[str, str, str, float]
 """agent, token, value, expires (epoch seconds)."""
-_CHUNK = 200
+_TABLE: Table = PiiToken.__table__  # type: ignore[assignment]
 
 
 class SqlTokenVault:
@@ -44,7 +43,7 @@ class SqlTokenVault:
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        engine: Engine,
         cipher: Cipher,
         *,
         write_behind: bool,
@@ -53,7 +52,13 @@ class SqlTokenVault:
         purge_seconds: float = 600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._sessions = sessions
+        self._engine = engine
+        self._select = select(_TABLE.c.token, _TABLE.c.ciphertext, _TABLE.c.expires_at).where(
+            _TABLE.c.agent == bindparam("agent"),
+            _TABLE.c.token.in_(bindparam("tokens", expanding=True)),
+            _TABLE.c.expires_at > bindparam("now"),
+        )
+        self._upsert = _upsert(engine.dialect.name)
         self._cipher = cipher
         self.write_behind = write_behind
         self._front = Front(cache_entries)
@@ -161,11 +166,8 @@ class SqlTokenVault:
                 self._wake.set()
 
     def _read(self, agent: str, tokens: list[str], now: float) -> list[tuple[str, str, float]]:
-        query = select(PiiToken.token, PiiToken.ciphertext, PiiToken.expires_at).where(
-            PiiToken.agent == agent, PiiToken.token.in_(tokens), PiiToken.expires_at > _at(now)
-        )
-        with self._sessions() as session:
-            rows = session.execute(query).all()
+        with self._engine.connect() as connection:
+            rows = connection.execute(self._select, {"agent": agent, "tokens": tokens, "now": _at(now)}).all()
         found: list[tuple[str, str, float]] = []
         for token, ciphertext, expires_at in rows:
             try:
@@ -180,71 +182,73 @@ class SqlTokenVault:
         """Insert rows, taking over expired ones; refresh live ones that hold the same value.
 
         Returns the tokens whose live row holds another value (left as they are)."""
-        conflicts: list[str] = []
-        with self._sessions.begin() as session:
-            for start in range(0, len(rows), _CHUNK):
-                conflicts += self._write_chunk(session, rows[start : start + _CHUNK], now)
-        return conflicts
-
-    def _write_chunk(self, session: Session, rows: list[Row], now: float) -> list[str]:
+        at = _at(now)
         sealed = {
             (agent, token): {
+                "agent": agent,
+                "token": token,
                 "ciphertext": self._cipher.encrypt(sealed_name(agent, token), value),
                 "expires_at": _at(expires),
+                "now": at,
             }
             for agent, token, value, expires in rows
         }
-        insert = _insert_for(session)(PiiToken).values(
-            [{"agent": agent, "token": token, **columns} for (agent, token), columns in sealed.items()]
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=[PiiToken.agent, PiiToken.token],
-            set_={"ciphertext": insert.excluded.ciphertext, "expires_at": insert.excluded.expires_at},
-            where=PiiToken.expires_at <= _at(now),
-        ).returning(PiiToken.agent, PiiToken.token)
-        written = {(agent, token) for agent, token in session.execute(statement)}
-        held = [row for row in rows if (row[0], row[1]) not in written]
-        if not held:
-            return []
-        stored = session.execute(
-            select(PiiToken.agent, PiiToken.token, PiiToken.ciphertext).where(
-                tuple_(PiiToken.agent, PiiToken.token).in_([(agent, token) for agent, token, _, _ in held])
+        with self._engine.begin() as connection:
+            written = set(connection.execute(self._upsert, list(sealed.values())).all())
+            held = [row for row in rows if (row[0], row[1]) not in written]
+            return self._settle_held(connection, held, sealed) if held else []
+
+    def _settle_held(
+        self, connection: Connection, held: list[Row], sealed: dict[tuple[str, str], dict[str, Any]]
+    ) -> list[str]:
+        """Live rows already there: the same value lives longer, an unreadable one is taken over."""
+        table = _TABLE
+        keys = [(agent, token) for agent, token, _, _ in held]
+        stored = connection.execute(
+            select(table.c.agent, table.c.token, table.c.ciphertext).where(
+                tuple_(table.c.agent, table.c.token).in_(keys)
             )
         )
         ciphertexts = {(agent, token): ciphertext for agent, token, ciphertext in stored}
         conflicts: list[str] = []
         for agent, token, value, expires in held:
-            key = and_(PiiToken.agent == agent, PiiToken.token == token)
+            row = and_(table.c.agent == agent, table.c.token == token)
+            columns = sealed[agent, token]
             if (agent, token) not in ciphertexts:  # purged meanwhile
-                columns = {"agent": agent, "token": token, **sealed[agent, token]}
-                again = _insert_for(session)(PiiToken).values(**columns)
-                session.execute(again.on_conflict_do_nothing())
+                connection.execute(self._upsert, [columns])
                 continue
             try:
                 same = self._cipher.decrypt(sealed_name(agent, token), ciphertexts[agent, token]) == value
             except Undecryptable:  # encrypted with a key no longer configured: take it over
-                session.execute(update(PiiToken).where(key).values(**sealed[agent, token]))
+                fresh = {"ciphertext": columns["ciphertext"], "expires_at": columns["expires_at"]}
+                connection.execute(update(table).where(row).values(**fresh))
                 continue
-            if same:  # the same value: extend its life
-                longer = and_(key, PiiToken.expires_at < _at(expires))
-                session.execute(update(PiiToken).where(longer).values(expires_at=_at(expires)))
+            if same:
+                longer = and_(row, table.c.expires_at < _at(expires))
+                connection.execute(update(table).where(longer).values(expires_at=_at(expires)))
             else:
                 conflicts.append(token)
         return conflicts
 
     def _purge(self, now: float) -> int:
-        with self._sessions.begin() as session:
-            result = session.execute(delete(PiiToken).where(PiiToken.expires_at <= _at(now)))
-        return int(getattr(result, "rowcount", 0) or 0)
+        with self._engine.begin() as connection:
+            result = connection.execute(delete(_TABLE).where(_TABLE.c.expires_at <= _at(now)))
+        return int(result.rowcount or 0)
 
     def __len__(self) -> int:
         """Tokens held in memory (the front and pending writes), for tests and stats."""
         return len(self._front) + len(self._pending)
 
 
-def _insert_for(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+def _upsert(dialect: str) -> Any:
+    """Insert, or take over an expired row; returns (agent, token) of the rows written. One
+    statement for a whole batch (executemany), compiled once."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_TABLE)
+    return insert.on_conflict_do_update(
+        index_elements=[_TABLE.c.agent, _TABLE.c.token],
+        set_={"ciphertext": insert.excluded.ciphertext, "expires_at": insert.excluded.expires_at},
+        where=_TABLE.c.expires_at <= bindparam("now"),
+    ).returning(_TABLE.c.agent, _TABLE.c.token, sort_by_parameter_order=True)
 
 
 def _at(epoch: float) -> datetime:

@@ -15,11 +15,14 @@ cannot be masked (the token vault is down) is withheld, never sent unmasked.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from broker.errors import ToolCallError
 from broker.metrics import Metrics
-from broker.pii import Masker, UnknownToken, scrub
+from broker.pii import Counts, Masker, UnknownToken, scrub
 from broker.pii.keys import MaskingFailed
 from broker.pii.maskers import Maskers
 from broker.pii.plan import masking_plan
@@ -53,7 +56,7 @@ class MaskPII:
         finally:
             call.arguments = original
         try:
-            content, structured, counts = await masker.mask_result(agent, output.content, output.structured)
+            content, structured, counts = await _mask_output(masker, agent, output)
         except Exception:
             log.exception("could not mask the result of %s; it is withheld", call.tool_name)
             raise MaskingFailed(
@@ -80,3 +83,35 @@ class MaskPII:
         call.masked = counts
         for entity, count in counts.items():
             self._counter.labels(entity).inc(count)
+
+
+async def _mask_output(
+    masker: Masker, agent: str, output: ToolOutput
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, Counts]:
+    """Masked content and structured content. A result whose one text block is the compact JSON
+    of its structured content (`ToolOutput.from_json`, every http/openapi/sql result) is masked
+    once and the text re-serialised from it: half the work, and the two forms agree."""
+    shape = _json_twin(output.content, output.structured)
+    if shape is None or output.structured is None:
+        return await masker.mask_result(agent, output.content, output.structured)
+    structured, counts = await masker.mask_json(agent, dict(output.structured))
+    text = _compact(structured["result"] if shape == "result" else structured)
+    return [{**output.content[0], "text": text}], structured, counts
+
+
+def _json_twin(content: Sequence[Mapping[str, Any]], structured: Mapping[str, Any] | None) -> str | None:
+    """'whole' or 'result' when the text block serialises `structured` (or its lone 'result')."""
+    if structured is None or len(content) != 1 or content[0].get("type") != "text":
+        return None
+    text = content[0].get("text")
+    if not isinstance(text, str):
+        return None
+    if text[:1] == "{" and text == _compact(structured):
+        return "whole"
+    if len(structured) == 1 and "result" in structured and text == _compact(structured["result"]):
+        return "result"
+    return None
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

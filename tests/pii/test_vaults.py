@@ -12,15 +12,14 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, insert, select
 
 from broker.pii import Masker
 from broker.pii.front import TokenConflict
 from broker.pii.redis_vault import RedisTokenVault, key
 from broker.pii.sql_vault import SqlTokenVault
 from broker.secrets.keys import Cipher, generate_key
-from broker.store.db import make_engine, make_sessionmaker
+from broker.store.db import make_engine
 from broker.store.migrate import upgrade
 from broker.store.models import PiiToken
 from policies.masking import MaskingPolicy
@@ -42,10 +41,10 @@ class Clock:
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+def engine(database_url: str) -> Iterator[Engine]:
     upgrade(database_url)
     engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
+    yield engine
     engine.dispose()
 
 
@@ -56,70 +55,68 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-def stored(sessions: sessionmaker[Session]) -> list[tuple[str, str, bytes]]:
-    with sessions() as session:
-        rows = session.execute(select(PiiToken.agent, PiiToken.token, PiiToken.ciphertext))
+def stored(engine: Engine) -> list[tuple[str, str, bytes]]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(PiiToken.agent, PiiToken.token, PiiToken.ciphertext))
         return [(agent, token, ciphertext) for agent, token, ciphertext in rows]
 
 
 @pytest.mark.parametrize("write_behind", [True, False], ids=["write-behind", "synchronous"])
-async def test_sql_vault_scopes_encrypts_and_expires(
-    sessions: sessionmaker[Session], write_behind: bool
-) -> None:
+async def test_sql_vault_scopes_encrypts_and_expires(engine: Engine, write_behind: bool) -> None:
     clock = Clock()
-    vault = SqlTokenVault(sessions, CIPHER, write_behind=write_behind, clock=clock)
+    vault = SqlTokenVault(engine, CIPHER, write_behind=write_behind, clock=clock)
     vault.start()
     await vault.put_many("agent-1", {TOKEN: EMAIL}, 120)
     assert await vault.get_many("agent-1", [TOKEN, "<EMAIL_ADDRESS_ffffffff>"]) == [EMAIL, None]
     assert await vault.get("agent-2", TOKEN) is None
     await vault.close()
 
-    [(agent, token, ciphertext)] = stored(sessions)
+    [(agent, token, ciphertext)] = stored(engine)
     assert (agent, token) == ("agent-1", TOKEN)
     assert EMAIL.encode() not in ciphertext and b"example" not in ciphertext
 
-    restarted = SqlTokenVault(sessions, CIPHER, write_behind=write_behind, clock=clock)
+    restarted = SqlTokenVault(engine, CIPHER, write_behind=write_behind, clock=clock)
     assert await restarted.get("agent-1", TOKEN) == EMAIL
     assert await restarted.get("agent-2", TOKEN) is None
     clock.now += 121
     assert await restarted.get("agent-1", TOKEN) is None  # expired: the memory front asks again
-    assert await restarted.purge() == 1 and stored(sessions) == []
+    assert await restarted.purge() == 1 and stored(engine) == []
 
 
-async def test_a_ciphertext_copied_to_another_agent_does_not_decrypt(sessions: sessionmaker[Session]) -> None:
-    vault = SqlTokenVault(sessions, CIPHER, write_behind=False)
+async def test_a_ciphertext_copied_to_another_agent_does_not_decrypt(engine: Engine) -> None:
+    vault = SqlTokenVault(engine, CIPHER, write_behind=False)
     await vault.put("agent-1", TOKEN, EMAIL, 120)
-    with sessions.begin() as session:
-        row = session.scalars(select(PiiToken)).one()
-        session.execute(
+    with engine.begin() as connection:
+        row = connection.execute(select(PiiToken)).one()
+        connection.execute(
             insert(PiiToken).values(
                 agent="agent-2", token=TOKEN, ciphertext=row.ciphertext, expires_at=row.expires_at
             )
         )
-    assert await SqlTokenVault(sessions, CIPHER, write_behind=False).get("agent-2", TOKEN) is None
-    other_key = SqlTokenVault(sessions, Cipher([generate_key()]), write_behind=False)
+    assert await SqlTokenVault(engine, CIPHER, write_behind=False).get("agent-2", TOKEN) is None
+    other_key = SqlTokenVault(engine, Cipher([generate_key()]), write_behind=False)
     assert await other_key.get("agent-1", TOKEN) is None
 
 
-async def test_write_behind_resolves_at_once_and_stores_in_batches(sessions: sessionmaker[Session]) -> None:
-    vault = SqlTokenVault(sessions, CIPHER, write_behind=True, flush_seconds=30)
+async def test_write_behind_resolves_at_once_and_stores_in_batches(engine: Engine) -> None:
+    vault = SqlTokenVault(engine, CIPHER, write_behind=True, flush_seconds=30)
     vault.start()
     try:
         await vault.put_many(
             "agent-1", {f"<EMAIL_ADDRESS_{i:08x}>": f"user{i}@example.com" for i in range(300)}, 600
         )
         assert await vault.get("agent-1", "<EMAIL_ADDRESS_0000012b>") == "user299@example.com"
-        assert stored(sessions) == []  # nothing written on the call path
+        assert stored(engine) == []  # nothing written on the call path
         assert await vault.flush()
-        assert len(stored(sessions)) == 300
+        assert len(stored(engine)) == 300
     finally:
         await vault.close()
 
 
-async def test_two_instances_on_one_database_never_swap_a_value(sessions: sessionmaker[Session]) -> None:
+async def test_two_instances_on_one_database_never_swap_a_value(engine: Engine) -> None:
     clock = Clock()
-    first = SqlTokenVault(sessions, CIPHER, write_behind=False, clock=clock)
-    second = SqlTokenVault(sessions, CIPHER, write_behind=False, clock=clock)
+    first = SqlTokenVault(engine, CIPHER, write_behind=False, clock=clock)
+    second = SqlTokenVault(engine, CIPHER, write_behind=False, clock=clock)
     await first.put("agent-1", TOKEN, EMAIL, 120)
     assert await second.get("agent-1", TOKEN) == EMAIL  # written before put returned
     with pytest.raises(TokenConflict):
@@ -129,32 +126,28 @@ async def test_two_instances_on_one_database_never_swap_a_value(sessions: sessio
     clock.now += 100
     await second.put("agent-1", TOKEN, EMAIL, 120)  # the same value: its life is extended
     clock.now += 100
-    assert (
-        await SqlTokenVault(sessions, CIPHER, write_behind=False, clock=clock).get("agent-1", TOKEN) == EMAIL
-    )
+    assert await SqlTokenVault(engine, CIPHER, write_behind=False, clock=clock).get("agent-1", TOKEN) == EMAIL
 
     clock.now += 200  # expired: the id may now hold another value
     await first.put("agent-1", TOKEN, "eve@example.com", 120)
     assert await second.get("agent-1", TOKEN) == "eve@example.com"
 
 
-async def test_an_unreadable_row_is_taken_over(sessions: sessionmaker[Session]) -> None:
-    await SqlTokenVault(sessions, Cipher([generate_key()]), write_behind=False).put(
+async def test_an_unreadable_row_is_taken_over(engine: Engine) -> None:
+    await SqlTokenVault(engine, Cipher([generate_key()]), write_behind=False).put(
         "agent-1", TOKEN, EMAIL, 120
     )
-    vault = SqlTokenVault(sessions, CIPHER, write_behind=False)
+    vault = SqlTokenVault(engine, CIPHER, write_behind=False)
     assert await vault.get("agent-1", TOKEN) is None
     await vault.put("agent-1", TOKEN, "eve@example.com", 120)
-    assert (
-        await SqlTokenVault(sessions, CIPHER, write_behind=False).get("agent-1", TOKEN) == "eve@example.com"
-    )
+    assert await SqlTokenVault(engine, CIPHER, write_behind=False).get("agent-1", TOKEN) == "eve@example.com"
 
 
-async def test_tokens_issued_on_one_instance_resolve_on_another(sessions: sessionmaker[Session]) -> None:
+async def test_tokens_issued_on_one_instance_resolve_on_another(engine: Engine) -> None:
     """PostgreSQL (and SQLite written synchronously): the next call may land on any instance."""
     salt = b"a-salt-shared-by-instances"
-    one = Masker(SUPPORT, salt, SqlTokenVault(sessions, CIPHER, write_behind=False))
-    two = Masker(SUPPORT, salt, SqlTokenVault(sessions, CIPHER, write_behind=False))
+    one = Masker(SUPPORT, salt, SqlTokenVault(engine, CIPHER, write_behind=False))
+    two = Masker(SUPPORT, salt, SqlTokenVault(engine, CIPHER, write_behind=False))
     masked, counts = await one.mask_json("agent-1", {"email": EMAIL})
     assert counts == {"EMAIL_ADDRESS": 1} and masked["email"].startswith("<EMAIL_ADDRESS_")
     resolved = await two.resolve_arguments("agent-1", "mail.send", {"to": masked["email"]})
