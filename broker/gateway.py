@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker.audit.writer import AuditWriter
+from broker.cache import ResultCache
 from broker.metrics import Metrics
 from broker.pii.maskers import Maskers
 from broker.pipeline import Next, tool_pipeline
@@ -30,14 +31,16 @@ class Gateway:
     state: StateManager
     vault: Vault
     maskers: Maskers
+    cache: ResultCache | None = None
     pipeline: Next = field(init=False)
 
     def __post_init__(self) -> None:
         audit_stage = Audit(
             self.audit, self.metrics, self.settings.audit_hash_key.get_secret_value().encode()
         )
+        cache_stage = self.cache.stage if self.cache is not None else None
         masking = MaskPII(self.maskers, self.metrics)
-        self.pipeline = tool_pipeline(audit_stage, masking, InjectCredentials(self.vault))
+        self.pipeline = tool_pipeline(audit_stage, masking, InjectCredentials(self.vault), cache_stage)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Gateway:
@@ -67,6 +70,7 @@ class Gateway:
             state=state,
             vault=vault,
             maskers=Maskers.from_settings(settings, engine),
+            cache=ResultCache.from_settings(settings, metrics.registry),
         )
 
     async def start(self) -> None:
@@ -79,5 +83,7 @@ class Gateway:
         await self.audit.close()
         await self.vault.close()
         await self.maskers.close()
+        if self.cache is not None:
+            await self.cache.close()
         await self.state.stop()
         self.engine.dispose()

@@ -6,6 +6,7 @@ Nothing else in the broker reads os.environ.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -98,6 +99,32 @@ class Settings(BaseSettings):
     llm_ledger_flush_seconds: float = Field(default=0.5, gt=0)
     llm_ledger_queue_limit: int = Field(
         default=100_000, gt=0, description="Unwritten ledger entries held before model calls fail closed."
+    )
+
+    # The tool-result cache (broker/cache).
+    cache_backend: Literal["auto", "memory", "redis", "off"] = Field(
+        default="auto",
+        description="Where tool results are cached: auto (Redis when redis_url is set, else in process), "
+        "memory, redis, or off.",
+    )
+    cache_default_ttl_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="TTL for tools annotated read-only and idempotent that no policy's cache section names; "
+        "0 caches only what policies name.",
+    )
+    cache_max_entries: int = Field(default=10_000, gt=0, description="In-process cache: most entries kept.")
+    cache_max_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="In-process cache: most bytes of results (JSON size)."
+    )
+    cache_max_entry_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Results larger than this (JSON size) are not cached."
+    )
+    cache_lock_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Redis: how long other instances wait for the one instance fetching a missed key "
+        "before calling the upstream themselves.",
     )
 
     # PII masking (broker/pii, the MaskPII stage).

@@ -41,6 +41,11 @@ class AuditEntry(BaseModel):
     masked: dict[str, int] | None = Field(
         default=None, description='Entities masked in the result, by type: {"EMAIL_ADDRESS": 2}.'
     )
+    cache: str | None = Field(
+        default=None,
+        description="The tool cache's answer: hit, miss, bypass, uncacheable or coalesced "
+        "(null: the call did not reach the cache).",
+    )
 
 
 class CatalogEntry(ToolInfo):
@@ -73,6 +78,7 @@ def audit_entry(row: AuditRecord) -> AuditEntry:
         argument_names=[str(name) for name in row.argument_names],
         policy_revision=row.policy_revision,
         masked=row.masked,
+        cache=row.cache,
     )
 
 

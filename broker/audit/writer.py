@@ -40,6 +40,8 @@ class AuditEntry:
     policy_revision: int
     masked: dict[str, int] | None = None
     """Entities masked in the result by type (MaskPII); None when nothing was masked."""
+    cache: str | None = None
+    """The Cache stage's status: hit, miss, bypass, uncacheable or coalesced."""
 
 
 class AuditWriter:

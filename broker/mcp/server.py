@@ -28,6 +28,8 @@ from connectors.base import ToolOutput
 log = logging.getLogger("broker.mcp")
 
 CONTEXT_HEADER = "mcp-context"
+CACHE_META_KEY = "broker/cache"
+"""A tools/call `_meta` key: "bypass" asks the gateway for a fresh result instead of a cached one."""
 LIST_TTL_MS = 10_000
 """How long a client may reuse its tools/list: short, since a policy change should show quickly."""
 _CONTENT_BLOCK: TypeAdapter[types.ContentBlock] = TypeAdapter(types.ContentBlock)
@@ -51,6 +53,7 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
             arguments=dict(params.arguments or {}),
             snapshot=snapshot(),
             only_connectors=_narrowing(ctx),
+            cache_bypass=_bypasses_cache(params),
         )
         try:
             output = await pipeline(call)
@@ -88,6 +91,12 @@ def _narrowing(ctx: ServerRequestContext[Any]) -> frozenset[str] | None:
     if raw is None:
         return None
     return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _bypasses_cache(params: types.CallToolRequestParams) -> bool:
+    """`_meta` {"broker/cache": "bypass"}: the caller asks for a fresh result (its policy may refuse)."""
+    meta: dict[str, Any] = dict(params.meta or {})
+    return meta.get(CACHE_META_KEY) == "bypass"
 
 
 def _error_result(message: str) -> types.CallToolResult:

@@ -19,12 +19,15 @@ from broker.pipeline.validate import ValidateArguments
 from connectors.base import ToolOutput
 
 
-def tool_pipeline(audit: Audit, mask: MaskPII, credentials: InjectCredentials) -> Next:
-    """The stage order, once."""
+def tool_pipeline(
+    audit: Audit, mask: MaskPII, credentials: InjectCredentials, cache: Stage | None = None
+) -> Next:
+    """The stage order, once. `cache` is the Cache stage (broker.cache), None when it is off."""
     stages: list[Stage] = [
         audit,
         Authorize(),
         ValidateArguments(),
+        *([cache] if cache is not None else []),  # after Authorize: a hit is never served to a refused call
         mask,  # inside Cache: only masked results are stored; tokens resolved after the cache key
         credentials,  # last: clear secret values exist only from here to the upstream
     ]

@@ -62,6 +62,7 @@ class Audit:
                 argument_names=[self._scrub(name) for name in sorted(call.arguments)[:50]],
                 policy_revision=call.snapshot.policy_revision,
                 masked=call.masked,
+                cache=call.notes.get("cache"),
             )
         )
 

@@ -32,6 +32,8 @@ class ToolCall:
     `masking_fingerprint`."""
     masked: dict[str, int] | None = None
     """Entities masked in the result by type, set by MaskPII for the audit record (None: nothing)."""
+    cache_bypass: bool = False
+    """The caller asked for a fresh result (`_meta` {"broker/cache": "bypass"}); the policy may refuse."""
     notes: dict[str, Any] = field(default_factory=dict)
     """Facts a stage wants in the audit record (e.g. cache status); never secrets."""
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)

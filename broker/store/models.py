@@ -109,6 +109,8 @@ class AuditRecord(Base):
     policy_revision: Mapped[int] = mapped_column(Integer)
     masked: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """Entities masked in the result, by type: {"EMAIL_ADDRESS": 3}; null when none."""
+    cache: Mapped[str | None] = mapped_column(String(16))
+    """hit, miss, bypass, uncacheable or coalesced (broker.cache); null when the call never got there."""
 
 
 class PiiToken(Base):

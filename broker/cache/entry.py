@@ -1,0 +1,65 @@
+"""What the cache holds: a key that names no argument value, and a masked, successful result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from connectors.base import ToolOutput
+
+SHARED_SCOPE = "s"
+"""The scope of entries every agent with the same masking may use."""
+
+
+def agent_scope(agent_id: str) -> str:
+    """The scope of one agent's own entries (by its id, so a re-created agent starts afresh)."""
+    return f"a.{agent_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheKey:
+    """Tool and scope in clear (for purges and stats), everything else only as a keyed digest."""
+
+    tool: str
+    scope: str
+    digest: str
+
+    def text(self) -> str:
+        """The key as one string: `<tool>|<scope>|<digest>`, the tool percent-encoded."""
+        return f"{quote(self.tool, safe='._-')}|{self.scope}|{self.digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A stored result and when it was stored (wall clock, comparable across instances)."""
+
+    output: ToolOutput
+    stored_at: float
+    ttl: float
+    size: int
+
+    def fresh(self, now: float, max_age: float) -> bool:
+        return now - self.stored_at <= max_age and now - self.stored_at <= self.ttl
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return list(value)
+    raise TypeError(f"cannot store a {type(value).__name__} in the cache")
+
+
+def encode(output: ToolOutput, stored_at: float, ttl: float) -> bytes:
+    """Compact JSON: content, structured content, meta and timing; never the arguments."""
+    value = {"t": stored_at, "l": ttl, "c": output.content, "s": output.structured, "m": output.meta}
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain).encode()
+
+
+def decode(raw: bytes) -> Entry:
+    value = json.loads(raw)
+    output = ToolOutput(content=value["c"], structured=value["s"], meta=value.get("m") or {})
+    return Entry(output, float(value["t"]), float(value["l"]), len(raw))
