@@ -5,12 +5,23 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.requests import Request
 
-from broker.admin import agents, apply, connectors, llm, llm_usage, mcp_review, observe, policies, secrets
+from broker.admin import (
+    agents,
+    apply,
+    cache,
+    connectors,
+    llm,
+    llm_usage,
+    mcp_review,
+    observe,
+    policies,
+    secrets,
+)
 from broker.admin.auth import require_admin
 from broker.errors import NotFound
 
 admin_router = APIRouter(prefix="/admin")
-for _area in (connectors, mcp_review, agents, policies, apply, observe, secrets, llm_usage, llm):
+for _area in (connectors, mcp_review, agents, policies, apply, observe, cache, secrets, llm_usage, llm):
     admin_router.include_router(_area.router)
 
 

@@ -33,7 +33,7 @@ def tail(ctx: Context) -> int:
     filters = {"agent": args.agent, "tool": args.tool, "outcome": args.outcome}
     records = _fetch(ctx, limit=max(1, min(args.lines, PAGE)), **filters)
     if not ctx.out.as_json:
-        ctx.out.line(_row(["TIME", "AGENT", "TOOL", "OUTCOME", "MS", "REASON"]))
+        ctx.out.line(_row(["TIME", "AGENT", "TOOL", "OUTCOME", "CACHE", "MS", "REASON"]))
     last = _print(ctx, records)
     while args.follow:
         time.sleep(args.interval)
@@ -61,6 +61,7 @@ def _print(ctx: Context, records: list[dict[str, Any]]) -> int:
                         record["agent"],
                         record["tool"],
                         record["outcome"],
+                        record.get("cache"),
                         latency,
                         detail,
                     ]
@@ -71,5 +72,5 @@ def _print(ctx: Context, records: list[dict[str, Any]]) -> int:
 
 def _row(cells: list[Any]) -> str:
     """Fixed widths, so lines printed while following stay aligned."""
-    time_, agent, tool, outcome, latency, detail = (cell_text(c, 60) for c in cells)
-    return f"{time_:19}  {agent:18}  {tool:28}  {outcome:17}  {latency:>6}  {detail}".rstrip()
+    time_, agent, tool, outcome, cache, latency, detail = (cell_text(c, 60) for c in cells)
+    return f"{time_:19}  {agent:18}  {tool:28}  {outcome:17}  {cache:11}  {latency:>6}  {detail}".rstrip()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from broker.cli import agents, audit, configs, connectors, llm, secrets, server
+from broker.cli import agents, audit, cache, configs, connectors, llm, secrets, server
 from broker.cli.client import CliError
 from broker.cli.context import Context
 from broker.cli.output import Output, problem_lines
@@ -41,12 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="broker",
         description="Manage the MCP tool-broker gateway: connectors, agents and keys, policies, secrets, "
-        "audit.",
+        "audit, cache.",
         parents=[common_options(suppress=False)],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     leaf = common_options(suppress=True)
-    for module in (configs, connectors, agents, secrets, audit, llm, server):
+    for module in (configs, connectors, agents, secrets, audit, cache, llm, server):
         module.register(commands, leaf)
     return parser
 

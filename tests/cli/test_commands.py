@@ -133,7 +133,7 @@ async def test_audit_tail_prints_recent_calls(
 
     tail = broker("audit", "tail")
     lines = tail.out.splitlines()
-    assert lines[0].split() == ["TIME", "AGENT", "TOOL", "OUTCOME", "MS", "REASON"]
+    assert lines[0].split() == ["TIME", "AGENT", "TOOL", "OUTCOME", "CACHE", "MS", "REASON"]
     assert lines[1].split()[2:5] == ["bot", "weather.current", "denied"]
     records = [
         json.loads(line) for line in broker("audit", "tail", "--json", "--agent", "bot").out.splitlines()
