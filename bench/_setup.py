@@ -18,6 +18,12 @@ from sqlalchemy.engine import make_url
 
 SERVE = Path(__file__).with_name("_serve.py")
 ROOT = SERVE.parents[1]
+MASKING = {
+    # What an operator would set for a weather tool: e-mails and phones (none here) as tokens, and
+    # the coordinates masked as locations, so MaskPII has work on every result (2 entities).
+    "entities": {"EMAIL_ADDRESS": "token", "PHONE_NUMBER": "token"},
+    "fields": [{"match": "latitude", "entity": "LOCATION"}, {"match": "longitude", "entity": "LOCATION"}],
+}
 
 
 class Child:
@@ -104,7 +110,7 @@ def seed(database_url: str, upstream_url: str) -> str:
     from broker.services import agents, connectors, policies
     from broker.store.db import make_engine, make_sessionmaker
     from broker.store.migrate import upgrade
-    from policies import Policy
+    from policies import MaskingPolicy, Policy
 
     upgrade(database_url)
     engine = make_engine(database_url)
@@ -135,10 +141,35 @@ def seed(database_url: str, upstream_url: str) -> str:
             agents.create_agent(session, "bench")
             key = agents.create_key(session, "bench").key
         with sessions.begin() as session:
-            policies.apply(session, [Policy(name="bench", agents=["bench"], allow=["weather.*"])])
+            policies.apply(
+                session,
+                [
+                    Policy(
+                        name="bench",
+                        agents=["bench"],
+                        allow=["weather.*"],
+                        masking=MaskingPolicy.model_validate(MASKING),
+                    )
+                ],
+            )
     finally:
         engine.dispose()
     return key
+
+
+def pii_figures(gateway_url: str) -> tuple[int, float, dict[str, float]]:
+    """From /metrics: calls MaskPII timed, their mean time in ms, and entities masked by type."""
+    body = httpx.get(f"{gateway_url}/metrics", timeout=10, trust_env=False).text
+    calls, seconds, masked = 0, 0.0, {}
+    for line in body.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == "broker_pii_mask_duration_seconds_count":
+            calls = round(float(value))
+        elif name == "broker_pii_mask_duration_seconds_sum":
+            seconds = float(value)
+        elif name.startswith("broker_pii_masked_total{"):
+            masked[name.split('entity="', 1)[1].split('"', 1)[0]] = float(value)
+    return calls, seconds / calls * 1000 if calls else float("nan"), masked
 
 
 def count_audit_records(database_url: str) -> dict[str, int]:

@@ -37,3 +37,9 @@ class Metrics:
             ["entity"],
             registry=self.registry,
         )
+        self.pii_mask_seconds = Histogram(
+            "broker_pii_mask_duration_seconds",
+            "Time MaskPII spends per tool call (token resolution and masking, upstream excluded)",
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1),
+            registry=self.registry,
+        )

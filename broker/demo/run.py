@@ -53,6 +53,8 @@ def run(settings: Settings, workdir: Path) -> None:
             "database_url": f"sqlite:///{workdir / 'broker.db'}",
             "admin_token": admin_token,
             "secret_keys": settings.secret_keys or SecretStr(generate_key()),
+            # keyed hashes and PII tokens: random per run is fine, each run starts a fresh database
+            "pii_salt": settings.pii_salt or SecretStr(secrets.token_urlsafe(24)),
         }
     )
     hubspot_token = secrets.token_urlsafe(24)
@@ -185,6 +187,8 @@ def _banner(connection: dict[str, Any], workdir: Path) -> str:
         f'     OpenAI(base_url="{connection["llm_base_url"]}", api_key="{first["key"]}")'
         '.chat.completions.create(model="fast", ...)',
         f"     BROKER_ADMIN_TOKEN={connection['admin_token']} .venv/bin/broker usage",
+        "     as support-bot, crm.get_contact shows e-mails and phones as tokens (<EMAIL_ADDRESS_...>);",
+        "     quote one in crm.create_note and the CRM receives the real address",
     ]
     return "\n".join(lines)
 

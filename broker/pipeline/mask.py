@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,25 +37,25 @@ class MaskPII:
     def __init__(self, maskers: Maskers, metrics: Metrics) -> None:
         self._maskers = maskers
         self._counter = metrics.pii_masked
+        self._seconds = metrics.pii_mask_seconds
 
     async def __call__(self, call: ToolCall, call_next: Next) -> ToolOutput:
+        started = time.perf_counter()
         masker = self._maskers.for_plan(masking_plan(call.snapshot.policy_set, call.agent.subject))
         agent = call.agent.id  # tokens belong to the agent's id: a re-created agent starts afresh
         original = call.arguments
-        try:
-            call.arguments = await masker.resolve_arguments(agent, call.tool_name, original)
-        except UnknownToken:
-            raise
-        except Exception:
-            log.exception("could not resolve PII tokens for %s", call.tool_name)
-            raise MaskingFailed("the gateway cannot resolve PII tokens now; try again shortly") from None
+        call.arguments = await _resolve(masker, agent, call)
+        spent = time.perf_counter() - started
         try:
             output = await call_next(call)
         except ToolCallError as exc:
+            started = time.perf_counter()
             await self._mask_error(masker, agent, call, exc)
+            self._seconds.observe(spent + time.perf_counter() - started)
             raise
         finally:
             call.arguments = original
+        started = time.perf_counter()
         try:
             content, structured, counts = await _mask_output(masker, agent, output)
         except Exception:
@@ -64,6 +65,7 @@ class MaskPII:
                 "try again shortly"
             ) from None
         self._count(call, counts)
+        self._seconds.observe(spent + time.perf_counter() - started)
         return dataclasses.replace(output, content=content, structured=structured)
 
     async def _mask_error(self, masker: Masker, agent: str, call: ToolCall, exc: ToolCallError) -> None:
@@ -83,6 +85,18 @@ class MaskPII:
         call.masked = counts
         for entity, count in counts.items():
             self._counter.labels(entity).inc(count)
+
+
+async def _resolve(masker: Masker, agent: str, call: ToolCall) -> dict[str, Any]:
+    """The arguments with the agent's tokens resolved, when the tool may have the values."""
+    try:
+        resolved: dict[str, Any] = await masker.resolve_arguments(agent, call.tool_name, call.arguments)
+    except UnknownToken:
+        raise
+    except Exception:
+        log.exception("could not resolve PII tokens for %s", call.tool_name)
+        raise MaskingFailed("the gateway cannot resolve PII tokens now; try again shortly") from None
+    return resolved
 
 
 async def _mask_output(

@@ -33,6 +33,7 @@ from broker.secrets.keys import generate_key
 from broker.store.db import make_engine
 from broker.store.models import PiiToken
 from tests.conftest import RunningGateway, start_gateway
+from tests.e2e.conftest import DemoCatalog
 from tests.e2e.helpers import mcp_client
 from tests.e2e.pii_upstream import EMAIL, LEAKY_CONNECTOR, PLANTED, create_leaky_app
 from tests.pii.conftest import redis_url
@@ -283,3 +284,15 @@ async def test_audit_holds_no_pii_and_counts_what_was_masked(setup: Setup) -> No
     path = Path(setup.gateway.database_url.removeprefix("sqlite:///"))
     stored = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     assert contact_email(setup).encode() not in stored and EMAIL.encode() not in stored
+
+
+async def test_the_demo_shows_tokens_to_its_support_bot(demo: DemoCatalog) -> None:
+    """broker.demo.yaml as applied by `broker demo`: the support bot works with tokens."""
+    async with mcp_client(demo.gateway.mcp_url, demo.support_key) as client:
+        contact = await client.call_tool("crm.get_contact", {"contact_id": "1002"})
+        properties = (contact.structured_content or {})["properties"]
+        assert TOKEN.fullmatch(properties["email"]) and TOKEN.fullmatch(properties["phone"])
+        note = {"contact_id": "1002", "body": f"Confirmed by e-mail to {properties['email']}"}
+        assert not (await client.call_tool("crm.create_note", note)).is_error
+    real = demo.crm_app.state.dataset.find_contact("1002").properties.email
+    assert demo.crm_app.state.dataset.notes[-1].properties.hs_note_body == f"Confirmed by e-mail to {real}"
