@@ -189,6 +189,8 @@ def _banner(connection: dict[str, Any], workdir: Path) -> str:
         f"     BROKER_ADMIN_TOKEN={connection['admin_token']} .venv/bin/broker usage",
         "     as support-bot, crm.get_contact shows e-mails and phones as tokens (<EMAIL_ADDRESS_...>);",
         "     quote one in crm.create_note and the CRM receives the real address",
+        "     call weather.current twice: the second answer is a cache hit (CACHE in `broker audit tail`;",
+        f"     BROKER_ADMIN_TOKEN={connection['admin_token']} .venv/bin/broker cache stats)",
     ]
     return "\n".join(lines)
 
