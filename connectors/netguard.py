@@ -7,6 +7,11 @@ address itself, so a second DNS answer cannot swap in another one (DNS rebinding
 spellings such as `127.1`, `0x7f000001` or `2130706433` go through the same resolver and
 end up checked as 127.0.0.1. Each hop of a redirect is a new request through the same
 transport, so it is checked again.
+
+The guard is written once and wraps both HTTP stacks in use: httpx (the HTTP and OpenAPI
+connectors, OAuth token requests) through `GuardedTransport`, and httpx2 (the MCP SDK's
+client, for upstream MCP servers) through `GuardedTransport2`; both delegate to
+`checked_address` and `pinned_url`.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
+from typing import Any, Protocol, Self, TypeVar
 
 import httpx
+import httpx2
 
 from connectors.errors import ConnectorConfigError, ConnectorError
 
@@ -32,6 +39,28 @@ RESOLVE_CACHE_SECONDS = 30.0
 
 class BlockedDestination(ConnectorError):
     """The destination resolves to an address connectors may not reach."""
+
+
+class UnresolvableHost(OSError):
+    """The host has no address (each transport reports it as its own ConnectError)."""
+
+
+class TargetURL(Protocol):
+    """What the guard reads of a URL; httpx.URL and httpx2.URL both fit."""
+
+    @property
+    def scheme(self) -> str: ...
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int | None: ...
+
+    def copy_with(self, **kwargs: Any) -> Self: ...
+
+
+URLT = TypeVar("URLT", bound=TargetURL)
 
 
 def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
@@ -88,13 +117,13 @@ class AddressResolver:
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
-            raise httpx.ConnectError(f"cannot resolve {host}: {exc.strerror}") from exc
+            raise UnresolvableHost(f"cannot resolve {host}: {exc.strerror}") from exc
         addresses = _unique(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos)
         self._cache[key] = (time.monotonic() + self._ttl, addresses)
         return addresses
 
 
-async def checked_address(resolver: AddressResolver, url: httpx.URL) -> IPAddress:
+async def checked_address(resolver: AddressResolver, url: TargetURL) -> IPAddress:
     """The first address of the URL's host, after checking that none of them is blocked."""
     host = url.host
     port = url.port or (443 if url.scheme == "https" else 80)
@@ -107,8 +136,18 @@ async def checked_address(resolver: AddressResolver, url: httpx.URL) -> IPAddres
                 "addresses unless their config sets allow_private_network: true"
             )
     if not addresses:
-        raise httpx.ConnectError(f"{host} has no addresses")
+        raise UnresolvableHost(f"{host} has no addresses")
     return addresses[0]
+
+
+async def pinned_url(resolver: AddressResolver, url: URLT, extensions: MutableMapping[str, Any]) -> URLT:
+    """The URL aimed at the checked address of its host; for https, `extensions` gets the
+    host name as TLS SNI (certificates are still checked against the name, not the address).
+    Raises BlockedDestination or UnresolvableHost."""
+    address = await checked_address(resolver, url)
+    if url.scheme == "https":
+        extensions["sni_hostname"] = url.host
+    return url.copy_with(host=str(address))
 
 
 async def refuse_private_destination(connector: str, url: str, allow_private_network: bool) -> None:
@@ -122,7 +161,7 @@ async def refuse_private_destination(connector: str, url: str, allow_private_net
         await checked_address(AddressResolver(), httpx.URL(url))
     except BlockedDestination as exc:
         raise ConnectorConfigError(f"connector '{connector}': {exc.message}") from None
-    except httpx.ConnectError:
+    except UnresolvableHost:
         return
 
 
@@ -134,11 +173,32 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self._resolver = resolver or AddressResolver()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        address = await checked_address(self._resolver, request.url)
-        host = request.url.host
-        if request.url.scheme == "https":
-            request.extensions = {**request.extensions, "sni_hostname": host}
-        request.url = request.url.copy_with(host=str(address))
+        extensions = dict(request.extensions)
+        try:
+            request.url = await pinned_url(self._resolver, request.url, extensions)
+        except UnresolvableHost as exc:
+            raise httpx.ConnectError(str(exc), request=request) from None
+        request.extensions = extensions
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class GuardedTransport2(httpx2.AsyncBaseTransport):
+    """`GuardedTransport` for httpx2, the HTTP client of the MCP SDK."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, resolver: AddressResolver | None = None) -> None:
+        self._inner = inner
+        self._resolver = resolver or AddressResolver()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        extensions = dict(request.extensions)
+        try:
+            request.url = await pinned_url(self._resolver, request.url, extensions)
+        except UnresolvableHost as exc:
+            raise httpx2.ConnectError(str(exc), request=request) from None
+        request.extensions = extensions
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -149,6 +209,13 @@ def outbound_transport(allow_private_network: bool) -> httpx.AsyncBaseTransport:
     """The transport for a connector's own client: guarded unless private networks are allowed."""
     transport = httpx.AsyncHTTPTransport()
     return transport if allow_private_network else GuardedTransport(transport)
+
+
+def outbound_transport2(allow_private_network: bool) -> httpx2.AsyncBaseTransport:
+    """`outbound_transport` for httpx2 (upstream MCP servers); proxies are not read from the
+    environment."""
+    transport = httpx2.AsyncHTTPTransport(trust_env=False)
+    return transport if allow_private_network else GuardedTransport2(transport)
 
 
 def _unique(addresses: Iterable[IPAddress]) -> list[IPAddress]:
