@@ -1,4 +1,16 @@
-"""The `kind: mcp` connector config: where the upstream is, and what was pinned from it."""
+"""The `kind: mcp` connector config: where the upstream is, how the gateway authenticates to
+it, and what was pinned from it.
+
+    transport: http
+    url: https://mcp.example.com/mcp
+    auth: {type: bearer, secret: example-token, per_agent: {alice: alice-token}}
+
+    transport: stdio
+    command: [npx, -y, some-mcp-server]
+    secret_env: {GITHUB_TOKEN: {secret: github-token}}
+
+Secrets come from the gateway's secret store with each call (connectors/auth.py).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +20,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from connectors._mcp_pins import MCP_TOOL_NAME, PIN, PinnedTool, pin_of
+from connectors.auth import AuthConfig, HeaderAuth, QueryAuth, SecretRef
 from connectors.fields import (
     MIB,
+    AllowPrivateNetwork,
     ConnectorName,
     Headers,
     HttpUrl,
@@ -29,6 +43,13 @@ def _check_env(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def _check_secret_env(env: dict[str, SecretRef]) -> dict[str, SecretRef]:
+    for name in env:
+        if not _ENV_NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid environment variable name")
+    return env
+
+
 def _check_command(command: list[str] | None) -> list[str] | None:
     if command is not None and (not command or not command[0] or any("\0" in part for part in command)):
         raise ValueError("must be a non-empty list whose first item is the program, without NUL bytes")
@@ -40,6 +61,17 @@ Env = Annotated[
     AfterValidator(_check_env),
     Field(
         description="Environment variables for a stdio server (non-secret; PATH, HOME, ... are inherited)."
+    ),
+]
+
+SecretEnv = Annotated[
+    dict[str, SecretRef],
+    AfterValidator(_check_secret_env),
+    Field(
+        description="stdio: environment variables set from the secret store, e.g. "
+        "{GITHUB_TOKEN: {secret: github-token}}. A `per_agent` override runs a server process of its "
+        "own for the agents it names (at most 8 processes per connector; the least recently used "
+        "one is stopped).",
     ),
 ]
 
@@ -61,10 +93,18 @@ class McpConnectorConfig(BaseModel):
     transport: Literal["http", "stdio"] = Field(description="Streamable HTTP (`url`) or stdio (`command`).")
     url: HttpUrl | None = Field(None, description="http: the MCP endpoint, e.g. https://mcp.example.com/mcp.")
     headers: Headers = {}
+    auth: AuthConfig | None = Field(
+        None,
+        description="http: how the gateway authenticates to the upstream, with secrets from the store "
+        "(bearer, header, basic, oauth2_client_credentials). Each distinct credential (a per-agent "
+        "override, a rotated secret) gets a session of its own.",
+    )
+    allow_private_network: AllowPrivateNetwork = False
     command: Annotated[list[str] | None, AfterValidator(_check_command)] = Field(
         None, description="stdio: the program and its arguments, e.g. [npx, -y, some-mcp-server]."
     )
     env: Env = {}
+    secret_env: SecretEnv = {}
     cwd: str | None = Field(None, description="stdio: working directory of the server process.")
     timeout_seconds: TimeoutSeconds = 30.0
     max_response_bytes: MaxResponseBytes = MIB
@@ -96,13 +136,22 @@ class McpConnectorConfig(BaseModel):
         if self.transport == "http":
             if self.url is None:
                 raise ValueError("transport 'http' needs `url`")
-            if self.command is not None or self.env or self.cwd is not None:
-                raise ValueError("`command`, `env` and `cwd` are for transport 'stdio'")
+            if self.command is not None or self.env or self.secret_env or self.cwd is not None:
+                raise ValueError("`command`, `env`, `secret_env` and `cwd` are for transport 'stdio'")
+            self._check_auth()
         else:
             if self.command is None:
                 raise ValueError("transport 'stdio' needs `command`")
-            if self.url is not None or self.headers:
-                raise ValueError("`url` and `headers` are for transport 'http'")
+            if self.url is not None or self.headers or self.auth is not None:
+                raise ValueError("`url`, `headers` and `auth` are for transport 'http'; use `secret_env`")
+            if self.allow_private_network:
+                raise ValueError(
+                    "`allow_private_network` is for transport 'http': the gateway does not guard the "
+                    "network access of a stdio server's own process"
+                )
+            both = sorted(set(self.env) & set(self.secret_env))
+            if both:
+                raise ValueError(f"{', '.join(both)}: set in both `env` and `secret_env`")
         for name, pin in self.pins.items():
             if not PIN.match(pin):
                 raise ValueError(f"the pin of '{name}' is not a lower-case hex SHA-256")
@@ -120,6 +169,23 @@ class McpConnectorConfig(BaseModel):
                 if pin_of(tool.definition()) != self.pins[tool.name]:
                     raise ValueError(f"the pinned definition of '{tool.name}' does not match its pin")
         return self
+
+    def _check_auth(self) -> None:
+        if isinstance(self.auth, QueryAuth):
+            raise ValueError(
+                "auth type 'query' is not offered for mcp: the secret would be part of every request's "
+                "URL; use type 'header' or 'bearer'"
+            )
+        if self.auth is None:
+            return
+        sent = self.auth.name if isinstance(self.auth, HeaderAuth) else "Authorization"
+        if any(name.lower() == sent.lower() for name in self.headers):
+            raise ValueError(f"`headers` sets {sent}, which `auth` sends; leave it to `auth`")
+
+    def secret_refs(self) -> frozenset[str]:
+        """Names of every secret this config references (auth, secret_env, per-agent ones too)."""
+        refs = self.auth.secret_refs() if self.auth is not None else frozenset()
+        return refs.union(*(ref.secret_refs() for ref in self.secret_env.values()))
 
     @property
     def target(self) -> str:

@@ -4,8 +4,13 @@ Agents see only the pinned definitions. Before a call the connector re-lists the
 tools when it has reason to (a `list_changed` notification, a new connection, a listing
 older than `recheck_seconds`) and refuses the call when the tool's live definition no
 longer hashes to its pin: a changed or removed tool is quarantined until an operator
-approves the difference. One long-lived session per connector, opened on first use,
-reopened on failure; a stdio server is restarted when it exits (bounded, with backoff).
+approves the difference.
+
+Credentials come with each call (`CallContext`, resolved by the broker from its secret
+store): one long-lived session per distinct credential set (`_mcp_links`), opened on first
+use, reopened on failure, replaced when a secret is rotated; a stdio server is restarted
+when it exits (bounded, with backoff). Secret values are blanked out of every error, stderr
+excerpt and result.
 """
 
 from __future__ import annotations
@@ -15,26 +20,20 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import httpx2
 import mcp_types as types
 from mcp.client.client import Client
 from mcp.shared.exceptions import MCPError
 
+from connectors._httpio import redact_error
 from connectors._mcp_config import McpConnectorConfig, exposable, exposed_name
+from connectors._mcp_credentials import NO_GRANT, McpCredentials, scrub_json
+from connectors._mcp_failures import http_refused, session_lost, session_rejected, upstream_error
+from connectors._mcp_links import Link, LinkClosed, Links
 from connectors._mcp_pins import Definition, Drift, PinnedTool, compute_drift, definition_of, pin_of
-from connectors._mcp_session import (
-    Opener,
-    Session,
-    StderrTail,
-    http_opener,
-    leaf_error,
-    size_text,
-    stdio_opener,
-    upstream_error,
-)
+from connectors._mcp_session import LiveHeaders, Opener, Session, http_opener, size_text, stdio_opener
 from connectors.base import NO_CONTEXT, CallContext, ToolOutput, ToolSpec
 from connectors.errors import (
     ConnectorConfigError,
@@ -47,8 +46,6 @@ from connectors.errors import (
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-CONNECT_DELAYS = (0.0, 0.2, 0.5)
-"""Pauses before each attempt to (re)connect for a call: three attempts, then the call fails."""
 MAX_RESTARTS = 5
 """Restarts of an exited stdio server in a row (no successful call between them)."""
 MAX_PAGES = 100
@@ -60,7 +57,8 @@ class ToolQuarantined(ConnectorError):
 
 
 class McpConnector:
-    """Calls the pinned tools of one upstream MCP server over one long-lived session."""
+    """Calls the pinned tools of one upstream MCP server over long-lived sessions, one per
+    credential set."""
 
     def __init__(self, config: McpConnectorConfig) -> None:
         if config.tools is None:
@@ -71,23 +69,19 @@ class McpConnector:
         self._pinned = {tool.name: tool for tool in config.tools}
         self._pins = dict(config.pins)
         self._secrets = config.secret_values()
-        self._stderr = StderrTail()
-        self._opener = self._make_opener()
-        self._session: Session | None = None
-        self._connecting = asyncio.Lock()
+        self._credentials = McpCredentials(config)
+        self._links = Links(self._make_opener)
+        self._stopping: set[asyncio.Task[None]] = set()
         self._live: dict[str, tuple[Definition, str]] | None = None
         self._listed_at = float("-inf")
         self._stale = True
-        self._listing: asyncio.Future[None] | None = None
+        """An upstream announced a change, or a session was lost: list before the next call."""
         self._first_seen: dict[str, str] = {}
         self._version = 0
         self.unusable_tools: tuple[str, ...] = ()
         """Upstream tools left out of the last listing: their exposed name is not a valid MCP name."""
-        self._restarts = 0
-        self._restart: asyncio.Task[None] | None = None
         self._refresh: asyncio.Task[None] | None = None
         self._closed = False
-        self._http_status = 200
 
     @property
     def name(self) -> str:
@@ -125,38 +119,42 @@ class McpConnector:
             return Drift()
         return compute_drift(self._pins, {name: pin for name, (_, pin) in self._live.items()})
 
-    async def live_tools(self) -> list[PinnedTool]:
-        """List the upstream's tools now (every page), exposable names only, sorted by name."""
-        await self._relist()
+    async def live_tools(self, context: CallContext | None = None) -> list[PinnedTool]:
+        """List the upstream's tools now (every page), exposable names only, sorted by name.
+
+        `context` brings the credentials to list with; without one, those of the latest call
+        (a ConnectorError before any call, when the config references secrets)."""
+        async with self._link_for(context) as link:
+            await self._relist(link, context)
         assert self._live is not None
         return [PinnedTool.from_definition(self._live[name][0]) for name in sorted(self._live)]
 
     def secret_refs(self) -> frozenset[str]:
-        """None yet: `headers` and `env` are static; secret injection is the broker's to add."""
-        return frozenset()
+        """The secrets `auth` and `secret_env` name (per-agent ones included)."""
+        return self._credentials.secret_refs()
 
     async def call(
         self, tool: str, arguments: Mapping[str, Any], context: CallContext = NO_CONTEXT
     ) -> ToolOutput:
-        if self._closed:
-            raise ConnectorError(f"connector '{self.name}' is closed")
         if tool not in self._pinned and not self.config.expose_new_tools:
             raise UnknownTool(f"upstream '{self.name}' has no approved tool '{tool}'")
-        if self._stale or time.monotonic() - self._listed_at >= self.config.recheck_seconds:
-            await self._relist()
-        self._check_pin(tool)
-        result = await self._use(lambda client: client.call_tool(tool, dict(arguments)), retry=False)
-        self._restarts = 0
-        return self._output(result)
+        async with self._link_for(context) as link:
+            expired = time.monotonic() - self._listed_at >= self.config.recheck_seconds
+            if self._stale or expired or not link.listed:
+                await self._relist(link, context)
+            self._check_pin(tool)
+            call = lambda client: client.call_tool(tool, dict(arguments))  # noqa: E731
+            result = await self._use(link, call, retry=False, context=context)
+            link.restarts = 0
+            return self._output(result, link.scrub)
 
     async def aclose(self) -> None:
         self._closed = True
-        for task in (self._restart, self._refresh, self._listing):
-            if task is not None and not task.done():
-                task.cancel()
-        session, self._session = self._session, None
-        if session is not None:
-            await session.stop()
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh.cancel()
+        links = self._links.drain()
+        await asyncio.gather(*(link.stop() for link in links), *self._stopping, return_exceptions=True)
+        await self._credentials.aclose()
 
     async def __aenter__(self) -> McpConnector:
         return self
@@ -181,7 +179,38 @@ class McpConnector:
         if self._first_seen.setdefault(tool, live[tool][1]) != live[tool][1]:
             raise ToolQuarantined(f"{where}: its definition changed upstream since it was first seen")
 
-    def _output(self, result: types.CallToolResult) -> ToolOutput:
+    @contextlib.asynccontextmanager
+    async def _link_for(self, context: CallContext | None) -> AsyncIterator[Link]:
+        """The link for the call's credentials, in use until the block ends; retired links
+        that nothing uses any more are stopped in the background."""
+        if self._closed:
+            raise ConnectorError(f"connector '{self.name}' is closed")
+        if context is not None:
+            grant = await self._credentials.grant(context)
+        elif (latest := self._links.latest()) is not None:
+            grant = latest.grant
+        elif self.secret_refs():
+            raise ConnectorError(
+                f"upstream '{self.name}' is reached with credentials from the gateway's secret store, "
+                "which come with a call; its tools are listed again with the next call"
+            )
+        else:
+            grant = NO_GRANT
+        link, idle = self._links.acquire(grant)
+        self._stop_soon(idle)
+        try:
+            yield link
+        finally:
+            if self._links.release(link):
+                self._stop_soon([link])
+
+    def _stop_soon(self, links: Iterable[Link]) -> None:
+        for link in links:
+            task = asyncio.get_running_loop().create_task(link.stop(), name=f"mcp-stop-{self.name}")
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+
+    def _output(self, result: types.CallToolResult, scrub: tuple[str, ...]) -> ToolOutput:
         content = [
             block.model_dump(by_alias=True, mode="json", exclude_none=True) for block in result.content
         ]
@@ -194,22 +223,25 @@ class McpConnector:
                 f"upstream '{self.name}' sent more than the {size_text(self.config.max_response_bytes)} "
                 "response limit (max_response_bytes)"
             )
+        if scrub:  # an upstream that echoes its credentials must not hand them on
+            content = scrub_json(content, scrub)
+            structured = scrub_json(structured, scrub)
         return ToolOutput(content=content, structured=structured, is_error=bool(result.is_error))
 
-    async def _relist(self) -> None:
-        """Re-list now, sharing one listing between concurrent callers."""
-        if self._listing is None or self._listing.done():
-            self._listing = asyncio.ensure_future(self._list_now())
-            self._listing.add_done_callback(_retrieve)
-        await asyncio.shield(self._listing)
+    async def _relist(self, link: Link, context: CallContext | None = None) -> None:
+        """Re-list now over the link, sharing one listing between its concurrent callers."""
+        if link.listing is None or link.listing.done():
+            link.listing = asyncio.ensure_future(self._list_now(link, context))
+            link.listing.add_done_callback(_retrieve)
+        await asyncio.shield(link.listing)
 
-    async def _list_now(self) -> None:
-        await self._connected()  # a new session marks the listing stale: connect first
-        self._stale = False  # a notification arriving during the listing marks it stale again
+    async def _list_now(self, link: Link, context: CallContext | None) -> None:
+        await self._connected(link)  # a new session needs a listing: connect first
+        self._stale, link.listed = False, True  # a notification during the listing: stale again
         try:
-            tools = await self._use(self._list_all, retry=True)
+            tools = await self._use(link, self._list_all, retry=True, context=context)
         except BaseException:
-            self._stale = True
+            self._stale, link.listed = True, False
             raise
         live: dict[str, tuple[Definition, str]] = {}
         unusable: list[str] = []
@@ -237,97 +269,100 @@ class McpConnector:
             cursor = page.next_cursor
         raise UpstreamBadResponse(f"upstream '{self.name}' paginated tools/list past {MAX_PAGES} pages")
 
-    async def _use(self, operation: Callable[[Client], Awaitable[T]], *, retry: bool) -> T:
-        """Run one operation on the session within the timeout. When the session was lost,
-        reconnect and run it once more if `retry` (it may be repeated safely) or if the upstream
-        provably did not run it (it rejected the session, e.g. after a restart)."""
-        for attempt in range(2):
-            session = await self._connected()
+    async def _use(
+        self,
+        link: Link,
+        operation: Callable[[Client], Awaitable[T]],
+        *,
+        retry: bool,
+        context: CallContext | None = None,
+    ) -> T:
+        """Run one operation on the link's session within the timeout. When the session was
+        lost, reconnect and run it once more if `retry` (it may be repeated safely) or if the
+        upstream provably did not run it (it rejected the session, e.g. after a restart). When
+        the upstream refused it with HTTP 401, try once more with a fresh OAuth token."""
+        reconnected = renewed = False
+        while True:
+            try:
+                session = await self._connected(link)
+            except UpstreamError:
+                if renewed or not await self._renew(link, context):
+                    raise
+                renewed = True
+                continue
             try:
                 async with asyncio.timeout(self.config.timeout_seconds):
                     return await operation(session.client)
             except ConnectorError:
                 raise
             except Exception as exc:
-                if not _session_lost(exc, session):
-                    raise self._error(exc) from None
-                cause = await self._drop(session, exc)
-                if attempt > 0 or not (retry or _session_rejected(exc)):
-                    raise self._error(cause) from None
-        raise AssertionError("unreachable")
-
-    async def _connected(self) -> Session:
-        session = self._session
-        if session is not None and session.alive:
-            return session
-        async with self._connecting:
-            if self._session is not None and self._session.alive:
-                return self._session
-            if self._closed:
-                raise ConnectorError(f"connector '{self.name}' is closed")
-            failure: BaseException | None = None
-            for delay in CONNECT_DELAYS:
-                await asyncio.sleep(delay)
-                session = Session(self._opener, self._tools_changed, self._on_lost)
-                try:
-                    await session.start(self.config.timeout_seconds)
-                except Exception as exc:
-                    failure = leaf_error(exc)
-                    if not _transient(failure):
-                        break  # slow, cannot start, or refused: trying again at once will not help
+                if not renewed and http_refused(exc) and await self._renew(link, context):
+                    renewed = True
                     continue
-                if self._closed:
-                    await session.stop()
-                    break
-                self._session, self._stale = session, True
-                return session
-            if failure is None:
-                raise ConnectorError(f"connector '{self.name}' is closed")
-            raise self._error(failure) from None
+                if not session_lost(exc, session.closed.is_set()):
+                    raise self._error(link, exc) from None
+                cause = await link.drop(session, exc)
+                if reconnected or not (retry or session_rejected(exc)):
+                    raise self._error(link, cause) from None
+                reconnected = True
 
-    async def _drop(self, session: Session, exc: BaseException) -> BaseException:
-        """Forget a lost session; return the best explanation of what happened."""
-        session.lost()
-        await asyncio.wait({asyncio.ensure_future(session.closed.wait())}, timeout=0.5)
-        if self._session is session:
-            self._session = None
-        return session.error if session.error is not None and _informative(session.error) else exc
+    async def _renew(self, link: Link, context: CallContext | None) -> bool:
+        """After the upstream answered 401: give the link a fresh OAuth token, if it uses one."""
+        if context is None or link.http_status != 401:
+            return False
+        fresh = await self._credentials.renewed(link.grant, context)
+        if fresh is None:
+            return False
+        link.grant = fresh
+        return True
 
-    def _on_lost(self, session: Session) -> None:
-        if self._session is session:
-            self._session = None
+    async def _connected(self, link: Link) -> Session:
+        def new_session() -> Session:
+            return Session(link.opener, lambda: self._tools_changed(link), lambda s: self._on_lost(link, s))
+
+        try:
+            return await link.connected(self.config.timeout_seconds, lambda: self._closed, new_session)
+        except LinkClosed:
+            raise ConnectorError(f"connector '{self.name}' is closed") from None
+        except Exception as exc:
+            raise self._error(link, exc) from None
+
+    def _on_lost(self, link: Link, session: Session) -> None:
+        if link.session is session:
+            link.session = None
         self._stale = True
-        if self.config.transport == "stdio" and not self._closed and self._restarts < MAX_RESTARTS:
-            self._restarts += 1
-            delay = min(0.5 * 2 ** (self._restarts - 1), 30.0)
+        if self.config.transport != "stdio" or self._closed or link.retired:
+            return
+        if link.restarts < MAX_RESTARTS:
+            link.restarts += 1
+            delay = min(0.5 * 2 ** (link.restarts - 1), 30.0)
             log.warning("upstream '%s' exited; restarting it in %.1f s", self.name, delay)
-            self._restart = asyncio.get_running_loop().create_task(self._reconnect_and_relist(delay))
+            link.restart = asyncio.get_running_loop().create_task(self._reconnect_and_relist(link, delay))
 
-    async def _reconnect_and_relist(self, delay: float) -> None:
+    async def _reconnect_and_relist(self, link: Link, delay: float) -> None:
         """Reconnect (if need be) and re-list after `delay`; failures wait for the next call."""
         await asyncio.sleep(delay)
         with contextlib.suppress(ConnectorError, MCPError, OSError):  # the next call reports it
-            await self._relist()
+            await self._relist(link)
 
-    def _note_status(self, status: int) -> None:
-        self._http_status = status
-
-    def _tools_changed(self) -> None:
+    def _tools_changed(self, link: Link) -> None:
         """The upstream announced a change: re-list now, so drift() and tools() catch up."""
         self._stale = True
         if not self._closed and (self._refresh is None or self._refresh.done()):
-            self._refresh = asyncio.get_running_loop().create_task(self._reconnect_and_relist(0))
+            self._refresh = asyncio.get_running_loop().create_task(self._reconnect_and_relist(link, 0))
 
-    def _error(self, exc: BaseException) -> UpstreamError:
+    def _error(self, link: Link, exc: BaseException) -> ConnectorError:
+        """The error to report for a failure on the link, every secret value blanked out."""
+        secrets = tuple(sorted({*link.scrub, *self._secrets}, key=len, reverse=True))
         detail = ""
-        if self.config.transport == "http" and self._http_status >= 400:
-            detail = f"HTTP status {self._http_status}"
+        if self.config.transport == "http" and link.http_status >= 400:
+            detail = f"HTTP status {link.http_status}"
         if self.config.transport == "stdio":
-            tail = self._stderr.text(self._secrets)[-500:]
+            tail = link.stderr.text(secrets)[-500:]
             detail = f"its stderr ends with: {tail}" if tail else ""
-        return upstream_error(self.name, exc, self.config.timeout_seconds, detail)
+        return redact_error(upstream_error(self.name, exc, self.config.timeout_seconds, detail), secrets)
 
-    def _make_opener(self) -> Opener:
+    def _make_opener(self, link: Link) -> Opener:
         config = self.config
         if config.transport == "http":
             assert config.url is not None
@@ -336,35 +371,12 @@ class McpConnector:
                 config.headers,
                 config.timeout_seconds,
                 config.max_response_bytes,
-                self._note_status,
+                link.note_status,
+                auth=LiveHeaders(link.headers) if config.auth is not None else None,
+                allow_private_network=config.allow_private_network,
             )
         assert config.command is not None
-        return stdio_opener(config.command, config.env, config.cwd, self._stderr)
-
-
-def _session_lost(exc: BaseException, session: Session) -> bool:
-    """Whether a failure means the session is gone (not that one request failed)."""
-    if session.closed.is_set():
-        return True
-    return _session_rejected(exc) or (isinstance(exc, MCPError) and exc.code == types.CONNECTION_CLOSED)
-
-
-def _transient(exc: BaseException) -> bool:
-    """A connection failure worth another attempt (refused, reset, closed mid-handshake)."""
-    if isinstance(exc, MCPError):
-        return exc.code == types.CONNECTION_CLOSED
-    return isinstance(exc, httpx2.TransportError | ConnectionError) and not isinstance(
-        exc, httpx2.TimeoutException
-    )
-
-
-def _session_rejected(exc: BaseException) -> bool:
-    """The upstream refused the request for its session ("Session not found" after a restart)."""
-    return (
-        isinstance(exc, MCPError)
-        and exc.code == types.INVALID_REQUEST
-        and "session" in exc.error.message.lower()
-    )
+        return stdio_opener(config.command, {**config.env, **link.grant.env}, config.cwd, link.stderr)
 
 
 def _pins(live: Mapping[str, tuple[Definition, str]]) -> dict[str, str]:
@@ -375,7 +387,3 @@ def _retrieve(future: asyncio.Future[None]) -> None:
     """Mark a shared listing's failure as seen: every waiter gets it, maybe none is left."""
     if not future.cancelled():
         future.exception()
-
-
-def _informative(exc: BaseException) -> bool:
-    return not isinstance(exc, asyncio.CancelledError)

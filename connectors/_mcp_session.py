@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -24,7 +24,7 @@ from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from connectors.errors import UpstreamBadResponse, UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from connectors.netguard import outbound_transport2
 
 CLIENT_INFO = types.Implementation(name="tool-broker", version="0.1.0")
 STDERR_TAIL_BYTES = 8 * 1024
@@ -145,18 +145,40 @@ class Session:
             self._on_tools_changed()
 
 
+class LiveHeaders(httpx2.Auth):
+    """Sets the headers `current()` gives on every request, so a long-lived session sends the
+    credentials of the latest call (a renewed OAuth token) without reconnecting."""
+
+    def __init__(self, current: Callable[[], Mapping[str, str]]) -> None:
+        self._current = current
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        request.headers.update(self._current())
+        yield request
+
+
 def http_opener(
-    url: str, headers: Mapping[str, str], timeout: float, limit: int, on_status: Callable[[int], None]
+    url: str,
+    headers: Mapping[str, str],
+    timeout: float,
+    limit: int,
+    on_status: Callable[[int], None],
+    *,
+    auth: httpx2.Auth | None = None,
+    allow_private_network: bool = False,
 ) -> Opener:
     """Streamable HTTP, protocol negotiated ("auto": 2026-07-28, else 2025-11-25); `on_status`
-    hears every HTTP status (the SDK reports an HTTP error without its status)."""
+    hears every HTTP status (the SDK reports an HTTP error without its status). Requests go
+    through the outbound guard unless `allow_private_network`."""
 
     async def open_client(stack: AsyncExitStack, on_message: MessageHandler, _: Callable[[], None]) -> Client:
+        inner = outbound_transport2(allow_private_network)
         http = await stack.enter_async_context(
             httpx2.AsyncClient(
                 headers={**headers, "Accept-Encoding": "identity"},
+                auth=auth,
                 timeout=httpx2.Timeout(timeout, read=max(timeout, 300.0)),
-                transport=BoundedTransport(httpx2.AsyncHTTPTransport(trust_env=False), limit, on_status),
+                transport=BoundedTransport(inner, limit, on_status),
                 trust_env=False,
             )
         )
@@ -289,54 +311,3 @@ def size_text(size: int) -> str:
     if size % 1024 == 0:
         return f"{size // 1024} KiB"
     return f"{size} bytes"
-
-
-def leaf_error(exc: BaseException) -> BaseException:
-    """The first non-group exception inside (nested) exception groups."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return exc
-
-
-def upstream_error(name: str, exc: BaseException, timeout: float, detail: str = "") -> UpstreamError:
-    """The connector error for a failure talking to upstream `name`; `detail` is appended (stderr)."""
-    exc = leaf_error(exc)
-    suffix = f"; {detail}" if detail else ""
-    if isinstance(exc, TimeoutError | httpx2.TimeoutException) or (
-        isinstance(exc, MCPError) and exc.code == types.REQUEST_TIMEOUT
-    ):
-        return UpstreamTimeout(f"upstream '{name}' did not answer within {timeout:g} s{suffix}")
-    if isinstance(exc, MCPError) and _over_limit(exc.error.message):
-        return UpstreamBadResponse(
-            f"upstream '{name}' sent an answer over its response limit (max_response_bytes)"
-        )
-    if isinstance(exc, MCPError) and exc.code == types.CONNECTION_CLOSED:
-        return UpstreamUnreachable(f"upstream '{name}' closed the connection{suffix}")
-    if isinstance(exc, MCPError):
-        text = _excerpt(exc.error.message)
-        return UpstreamError(f"upstream '{name}' answered with error {exc.code}: {text}{suffix}")
-    if isinstance(exc, httpx2.ConnectError):
-        return UpstreamUnreachable(
-            f"upstream '{name}' is unreachable: could not connect ({_excerpt(str(exc))})"
-        )
-    if isinstance(exc, httpx2.DecodingError):
-        return UpstreamBadResponse(f"upstream '{name}' sent an undecodable answer: {_excerpt(str(exc))}")
-    if isinstance(exc, httpx2.TransportError | ConnectionError):
-        kind = type(exc).__name__
-        return UpstreamUnreachable(f"upstream '{name}' is unreachable: {kind} {_excerpt(str(exc))}".rstrip())
-    if isinstance(exc, OSError):
-        reason = exc.strerror or type(exc).__name__
-        if exc.filename:
-            reason = f"{reason}: {exc.filename}"
-        return UpstreamUnreachable(f"upstream '{name}' could not be started: {reason}{suffix}")
-    return UpstreamBadResponse(f"upstream '{name}' sent an unusable answer: {_excerpt(str(exc))}{suffix}")
-
-
-def _over_limit(message: str) -> bool:
-    """Whether an SDK error reports one of our size limits (the body cap, or the SSE event cap)."""
-    return "max_response_bytes" in message or ("Server-sent event exceeded" in message and "limit" in message)
-
-
-def _excerpt(text: str, limit: int = 300) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -2,8 +2,9 @@
 
     kind: mcp
     name: files
-    transport: stdio                 # or http, with url: and headers:
+    transport: stdio                 # or http, with url:, headers: and auth:
     command: [python, -m, files_server]
+    secret_env: {FILES_TOKEN: {secret: files-token}}
     expose_new_tools: false
 
 Registration (`prepare_mcp`) lists the upstream's tools and pins each definition (name,
@@ -12,6 +13,16 @@ the definitions, pins and the hidden-instruction scanner's findings (`flags`) ar
 in the config. At run time agents see only pinned definitions, a tool whose live
 definition drifted from its pin is quarantined (hidden and refused), and `approve`
 re-pins what an operator reviewed (`broker connectors diff/approve`).
+
+Credentials: `auth` (http: bearer, header, basic, OAuth client credentials) and
+`secret_env` (stdio) name secrets of the gateway's store, which the broker hands over with
+each call; each distinct credential set (a per-agent override, a rotated secret) gets a
+session of its own (stdio: a process), at most 8 per connector, least recently used closed
+first. Secret values are blanked out of errors, stderr excerpts and results.
+
+Outbound safety: an http upstream (and its OAuth token endpoint) must resolve to public
+addresses unless `allow_private_network: true`; registration refuses one that does not,
+and every request is checked again (connectors/netguard.py).
 """
 
 from __future__ import annotations
@@ -29,20 +40,29 @@ from connectors._mcp_pins import (
     pin_tools,
 )
 from connectors._mcp_scan import scan_definition, scan_text
-from connectors.errors import ConnectorConfigError, UpstreamError
+from connectors.auth import OAuth2ClientCredentials
+from connectors.base import NO_CONTEXT, CallContext
+from connectors.errors import ConnectorConfigError, ConnectorError
+from connectors.netguard import refuse_private_destination
 
 
-async def prepare_mcp(config: McpConnectorConfig) -> McpConnectorConfig:
+async def prepare_mcp(config: McpConnectorConfig, context: CallContext = NO_CONTEXT) -> McpConnectorConfig:
     """List the upstream's tools and return the config with definitions, pins and flags.
 
     Without `pins`, every tool the upstream lists is pinned as it is now. With `pins` (from
     an earlier registration or written by hand), those are kept and the upstream must match
-    them; its other tools stay unpinned. Raises ConnectorConfigError for the operator.
+    them; its other tools stay unpinned. `context` carries the secrets the config references
+    (the shared ones are used). An http URL or token URL that resolves to a private address
+    is refused unless `allow_private_network`. Raises ConnectorConfigError for the operator.
     """
+    if config.url is not None:
+        await refuse_private_destination(config.name, config.url, config.allow_private_network)
+    if isinstance(config.auth, OAuth2ClientCredentials):
+        await refuse_private_destination(config.name, config.auth.token_url, config.allow_private_network)
     probe = McpConnector(config.model_copy(update={"tools": [], "pins": {}, "flags": {}}))
     try:
-        live = await probe.live_tools()
-    except UpstreamError as exc:
+        live = await probe.live_tools(CallContext(agent=None, secrets=context.secrets))
+    except ConnectorError as exc:
         raise ConnectorConfigError(f"could not list the tools of '{config.name}': {exc.message}") from None
     finally:
         await probe.aclose()

@@ -17,7 +17,7 @@ from typing import Annotated, TypeAlias, assert_never
 import httpx
 from pydantic import Field, TypeAdapter
 
-from connectors.base import Connector
+from connectors.base import NO_CONTEXT, CallContext, Connector
 from connectors.errors import ConnectorConfigError
 from connectors.http import HttpConnector, HttpConnectorConfig
 from connectors.mcp import McpConnector, McpConnectorConfig, prepare_mcp
@@ -36,16 +36,21 @@ ConnectorConfigAdapter: TypeAdapter[ConnectorConfig] = TypeAdapter(ConnectorConf
 
 
 async def prepare(
-    config: ConnectorConfig, *, transport: httpx.AsyncBaseTransport | None = None
+    config: ConnectorConfig,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    context: CallContext = NO_CONTEXT,
 ) -> ConnectorConfig:
     """Resolve at registration what needs the network; the result builds without it.
 
+    `context` carries the secrets the config references, for upstreams that must be reached
+    with them now (an mcp server is connected to list its tools).
     Raises ConnectorConfigError with a message for the operator.
     """
     if isinstance(config, OpenAPIConnectorConfig):
         config = await resolve_openapi(config, transport=transport)
     if isinstance(config, McpConnectorConfig):
-        return await prepare_mcp(config)
+        return await prepare_mcp(config, context)
     if isinstance(config, HttpConnectorConfig) and transport is None:
         await refuse_private_destination(config.name, config.base_url, config.allow_private_network)
     return config

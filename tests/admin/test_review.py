@@ -12,6 +12,9 @@ from tests.admin.conftest import error_of, weather_connector
 from tests.conftest import RunningGateway
 from tests.connectors.mcp.upstream import Catalog, create_app
 
+LOOPBACK = {"allow_private_network": True}
+"""The test upstream runs on loopback, which the outbound guard refuses unless allowed."""
+
 
 @pytest.fixture
 def catalog() -> Catalog:
@@ -26,7 +29,7 @@ def upstream_url(catalog: Catalog) -> Iterator[str]:
 
 @pytest.fixture
 def registered(upstream_url: str, gateway: RunningGateway) -> RunningGateway:
-    config = {"kind": "mcp", "name": "up", "transport": "http", "url": upstream_url}
+    config = {"kind": "mcp", "name": "up", "transport": "http", "url": upstream_url, **LOOPBACK}
     response = gateway.admin.post("/admin/connectors", json=config)
     assert response.status_code == 201, response.text
     return gateway
@@ -121,7 +124,7 @@ def test_an_approval_refuses_an_upstream_that_moved_since_the_review(
 
 def test_an_unreachable_upstream_is_502(gateway: RunningGateway) -> None:
     server = BackgroundServer(create_app(Catalog()), shutdown_timeout=1).start()
-    config = {"kind": "mcp", "name": "gone", "transport": "http", "url": f"{server.url}/mcp"}
+    config = {"kind": "mcp", "name": "gone", "transport": "http", "url": f"{server.url}/mcp", **LOOPBACK}
     try:
         assert gateway.admin.post("/admin/connectors", json=config).status_code == 201
     finally:

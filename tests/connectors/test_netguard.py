@@ -1,5 +1,6 @@
 """Outbound safety: connector URLs that lead to loopback, private, link-local or metadata
-addresses are refused, however the address is spelled, at registration and on every call."""
+addresses are refused, however the address is spelled, at registration and on every call;
+over httpx (http, openapi) and httpx2 (upstream MCP servers) alike."""
 
 from __future__ import annotations
 
@@ -7,18 +8,23 @@ import ipaddress
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 
+from broker.demo.upstreams.serve import BackgroundServer
 from connectors.errors import ConnectorConfigError
 from connectors.http import HttpConnector, HttpConnectorConfig
+from connectors.mcp import McpConnector, McpConnectorConfig
 from connectors.netguard import (
     AddressResolver,
     BlockedDestination,
     GuardedTransport,
+    GuardedTransport2,
     IPAddress,
     why_blocked,
 )
 from connectors.registry import prepare
+from tests.connectors.mcp.upstream import Catalog, create_app
 
 BLOCKED = [
     "127.0.0.1",
@@ -174,3 +180,64 @@ async def test_each_redirect_hop_is_checked_again() -> None:
     async with httpx.AsyncClient(transport=transport, follow_redirects=True) as client:
         with pytest.raises(BlockedDestination, match="cloud metadata address"):
             await client.get("http://api.example.com/start")
+
+
+async def test_the_httpx2_guard_keeps_host_and_sni_and_refuses_private_addresses() -> None:
+    seen: list[httpx2.Request] = []
+
+    def upstream(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={"ok": True})
+
+    resolver = FixedResolver({"mcp.example.com": ["93.184.216.34"], "rebind.example.com": ["10.0.0.5"]})
+    transport = GuardedTransport2(httpx2.MockTransport(upstream), resolver)
+    async with httpx2.AsyncClient(transport=transport) as client:
+        assert (await client.get("https://mcp.example.com/mcp")).json() == {"ok": True}
+        with pytest.raises(BlockedDestination, match=r"10\.0\.0\.5 is a private address"):
+            await client.get("https://rebind.example.com/mcp")
+    assert seen[0].url.host == "93.184.216.34"
+    assert seen[0].headers["host"] == "mcp.example.com"
+    assert seen[0].extensions["sni_hostname"] == "mcp.example.com"
+    assert len(seen) == 1
+
+
+async def test_an_unresolvable_host_is_a_connect_error_of_each_client() -> None:
+    never2 = httpx2.MockTransport(lambda request: httpx2.Response(200))
+    async with httpx2.AsyncClient(transport=GuardedTransport2(never2)) as two:
+        with pytest.raises(httpx2.ConnectError, match=r"cannot resolve no-such-host\.invalid"):
+            await two.get("http://no-such-host.invalid/")
+    never = httpx.MockTransport(lambda request: httpx.Response(200))
+    async with httpx.AsyncClient(transport=GuardedTransport(never)) as one:
+        with pytest.raises(httpx.ConnectError, match=r"cannot resolve no-such-host\.invalid"):
+            await one.get("http://no-such-host.invalid/")
+
+
+def mcp_config(url: str, **extra: Any) -> McpConnectorConfig:
+    return McpConnectorConfig.model_validate(
+        {"kind": "mcp", "name": "up", "transport": "http", "url": url, **extra}
+    )
+
+
+async def test_an_upstream_mcp_server_on_loopback_is_refused_unless_allowed() -> None:
+    catalog = Catalog()
+    with BackgroundServer(create_app(catalog)) as server:
+        port = httpx.URL(server.url).port
+        assert port is not None
+        for base_url in loopback_spellings(port):
+            with pytest.raises(ConnectorConfigError) as caught:
+                await prepare(mcp_config(f"{base_url}/mcp"))
+            assert "is a loopback address" in caught.value.message
+            assert "allow_private_network: true" in caught.value.message
+
+        unguarded = mcp_config(f"{server.url}/mcp", tools=[])  # as if it resolved elsewhere at registration
+        async with McpConnector(unguarded) as connector:
+            refused = r"upstream 'up': refused to connect to 127\.0\.0\.1"
+            with pytest.raises(BlockedDestination, match=refused):
+                await connector.live_tools()
+
+        allowed = await prepare(mcp_config(f"{server.url}/mcp", allow_private_network=True))
+        assert isinstance(allowed, McpConnectorConfig) and allowed.tools
+        async with McpConnector(allowed) as connector:
+            output = await connector.call("echo", {"text": "inside"})
+        assert output.structured == {"text": "inside", "length": 6}
+    assert catalog.calls == ["echo"]

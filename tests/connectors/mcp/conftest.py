@@ -25,7 +25,14 @@ class Upstream:
 
     def config(self, **overrides: Any) -> McpConnectorConfig:
         return McpConnectorConfig.model_validate(
-            {"kind": "mcp", "name": "up", "transport": "http", "url": self.url, **overrides}
+            {
+                "kind": "mcp",
+                "name": "up",
+                "transport": "http",
+                "url": self.url,
+                "allow_private_network": True,  # the test upstream runs on loopback
+                **overrides,
+            }
         )
 
     async def prepared(self, **overrides: Any) -> McpConnectorConfig:

@@ -25,6 +25,8 @@ prefix: true
 expose_new_tools: false
 """
 
+STDIO: dict[str, Any] = {"transport": "stdio", "url": None, "headers": {}, "command": ["x"]}
+
 STDIO_YAML = """
 kind: mcp
 name: files
@@ -50,6 +52,19 @@ def test_yaml_configs_of_both_transports_parse() -> None:
     assert stdio.target == "python -m files_server --root /srv/files"
 
 
+def test_secret_refs_name_every_secret_of_auth_and_secret_env() -> None:
+    http = McpConnectorConfig.model_validate(
+        {**yaml.safe_load(HTTP_YAML), "auth": {"type": "bearer", "secret": "a", "per_agent": {"bob": "b"}}}
+    )
+    ref = {"secret": "c", "per_agent": {"bob": "d"}}
+    stdio = McpConnectorConfig.model_validate(
+        {**yaml.safe_load(STDIO_YAML), "secret_env": {"TOKEN": ref, "OTHER": {"secret": "e"}}}
+    )
+    assert (http.secret_refs(), stdio.secret_refs()) == (frozenset("ab"), frozenset("cde"))
+    assert McpConnector(http.model_copy(update={"tools": []})).secret_refs() == {"a", "b"}
+    assert not http.allow_private_network
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -66,6 +81,18 @@ def test_yaml_configs_of_both_transports_parse() -> None:
         ({"pins": {"t" * 125: "ab" * 32}}, "cannot be exposed"),
         ({"recheck_seconds": -1}, "greater than or equal to 0"),
         ({"surprise": 1}, "Extra inputs are not permitted"),
+        ({"auth": {"type": "query", "name": "key", "secret": "k"}}, "'query' is not offered for mcp"),
+        (
+            {"auth": {"type": "bearer", "secret": "k"}, "headers": {"authorization": "x"}},
+            "leave it to `auth`",
+        ),
+        ({"auth": {"type": "header", "name": "X-Key", "secret": "k"}, "headers": {"x-key": "x"}}, "X-Key"),
+        ({"auth": {"type": "bearer", "secret": "no spaces"}}, "should match pattern"),
+        ({"secret_env": {"TOKEN": {"secret": "k"}}}, "are for transport 'stdio'"),
+        ({**STDIO, "auth": {"type": "bearer", "secret": "k"}}, "`auth` are for transport 'http'"),
+        ({**STDIO, "allow_private_network": True}, "`allow_private_network` is for transport 'http'"),
+        ({**STDIO, "secret_env": {"A B": {"secret": "k"}}}, "environment variable"),
+        ({**STDIO, "env": {"T": "1"}, "secret_env": {"T": {"secret": "k"}}}, "T: set in both"),
     ],
 )
 def test_invalid_configs_say_why(changes: dict[str, Any], message: str) -> None:
@@ -100,7 +127,7 @@ def test_build_needs_a_registered_config() -> None:
 
 async def test_prepare_then_build_without_network(modern: Upstream) -> None:
     config = ConnectorConfigAdapter.validate_python(
-        {"kind": "mcp", "name": "up", "transport": "http", "url": modern.url}
+        {"kind": "mcp", "name": "up", "transport": "http", "url": modern.url, "allow_private_network": True}
     )
 
     registered = await prepare(config)

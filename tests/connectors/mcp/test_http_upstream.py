@@ -27,7 +27,9 @@ ALL_TOOLS = ["big", "echo", "fail", "mixed", "slow"]
 
 
 async def register(url: str) -> McpConnectorConfig:
-    return await prepare_mcp(McpConnectorConfig(kind="mcp", name="up", transport="http", url=url))
+    return await prepare_mcp(
+        McpConnectorConfig(kind="mcp", name="up", transport="http", url=url, allow_private_network=True)
+    )
 
 
 async def eventually(check: Callable[[], bool], seconds: float = 5.0) -> None:
@@ -273,7 +275,9 @@ async def test_an_http_error_names_its_status() -> None:
         url = f"{server.url}/mcp"
         with pytest.raises(ConnectorConfigError, match="HTTP status 401"):
             await register(url)
-        config = McpConnectorConfig(kind="mcp", name="up", transport="http", url=url, tools=[])
+        config = McpConnectorConfig(
+            kind="mcp", name="up", transport="http", url=url, tools=[], allow_private_network=True
+        )
         async with McpConnector(config) as connector:
             with pytest.raises(UpstreamError, match=r"^upstream 'up' answered with error .*HTTP status 401$"):
                 await connector.live_tools()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from connectors.base import CallContext
 from connectors.errors import ConnectorConfigError, UpstreamUnreachable
 from connectors.mcp import McpConnector, McpConnectorConfig, ToolQuarantined, prepare_mcp
 
@@ -115,3 +116,40 @@ async def test_a_command_that_cannot_start(tmp_path: Path) -> None:
             await connector.call("echo", {"text": "x"})
     with pytest.raises(ConnectorConfigError, match="could not list the tools of 'local'"):
         await prepare_mcp(broken.model_copy(update={"tools": None, "pins": {}}))
+
+
+def secret_env_config(tmp_path: Path) -> McpConnectorConfig:
+    """SECRET_TOKEN from the secret store: `local-token`, or `alice-token` for alice."""
+    return McpConnectorConfig.model_validate(
+        {
+            "kind": "mcp",
+            "name": "local",
+            "transport": "stdio",
+            "command": [sys.executable, str(SERVER)],
+            "env": {"STARTS_FILE": str(tmp_path / "starts")},
+            "secret_env": {"SECRET_TOKEN": {"secret": "local-token", "per_agent": {"alice": "alice-token"}}},
+            "cwd": str(tmp_path),
+        }
+    )
+
+
+async def test_secret_env_comes_with_each_call_and_is_blanked_from_stderr(tmp_path: Path) -> None:
+    config = secret_env_config(tmp_path)
+    secrets = {"local-token": SECRET, "alice-token": "alice-0nly-s3cret-77"}
+    with pytest.raises(ConnectorConfigError, match="the secret 'local-token' it needs is missing"):
+        await prepare_mcp(config)
+    prepared = await prepare_mcp(config, CallContext(None, secrets))
+
+    async with McpConnector(prepared) as connector:
+        assert connector.secret_refs() == {"local-token", "alice-token"}
+        bob = await connector.call("pid", {}, CallContext("bob", secrets))
+        alice = await connector.call("pid", {}, CallContext("alice", secrets))
+        assert bob.structured is not None and alice.structured is not None
+        assert bob.structured["pid"] != alice.structured["pid"]  # a process per secret set
+        assert len(starts(tmp_path)) == 3
+
+        with pytest.raises(UpstreamUnreachable) as caught:
+            await connector.call("crash", {}, CallContext("alice", secrets))
+    message = caught.value.message
+    assert "fatal: giving up, token=***" in message
+    assert secrets["alice-token"] not in message and SECRET not in message

@@ -133,6 +133,12 @@ def create_server(catalog: Catalog) -> Server[Any]:
         if params.name == "slow":
             await asyncio.sleep(float(arguments.get("seconds", 5)))
             return types.CallToolResult(content=[types.TextContent(type="text", text="done")])
+        if params.name == "whoami":  # a careless upstream: it answers with its caller's credentials
+            header = ctx.request.headers.get("authorization", "") if isinstance(ctx.request, Request) else ""
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=f"you sent {header}")],
+                structured_content={"authorization": header},
+            )
         if params.name == "big":
             text = "x" * int(arguments.get("size", 0))
             return types.CallToolResult(content=[types.TextContent(type="text", text=text)])

@@ -1,0 +1,114 @@
+"""What one call brings to an upstream MCP server: its credentials, from the secret store.
+
+A `Grant` is computed for every call from the secrets the broker resolved for the calling
+agent: the auth headers (http) or the secret environment (stdio), the forms of every value
+to blank out of text, and a fingerprint of the values. The connector keeps one upstream
+session per credential set (`key`, the secret names drawn on) and replaces it when the
+fingerprint moves (a rotated secret).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from connectors._httpio import redact, secret_variants
+from connectors._mcp_config import McpConnectorConfig
+from connectors.auth import NO_CREDENTIALS, Credentials, HttpAuth, fingerprint
+from connectors.base import CallContext
+from connectors.netguard import outbound_transport
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """The credentials of one call. `key` names the secrets used (which session slot),
+    `fingerprint` digests their values (whether that slot's session is still current)."""
+
+    key: tuple[str, ...] = ()
+    fingerprint: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    scrub: tuple[str, ...] = field(default=(), repr=False)
+    used: Credentials = field(default=NO_CREDENTIALS, repr=False)
+
+
+NO_GRANT = Grant()
+
+
+class McpCredentials:
+    """Turns a call's `CallContext` into a `Grant` for one connector's config.
+
+    An OAuth token is fetched with HttpAuth through an httpx client of its own, guarded
+    like every connector's client unless `allow_private_network`. `per_agent` overrides
+    give the agents they name a credential set (and so a session) of their own.
+    """
+
+    def __init__(self, config: McpConnectorConfig) -> None:
+        self._name = config.name
+        self._env = dict(sorted(config.secret_env.items()))
+        self._refs = config.secret_refs()
+        self._auth = (
+            HttpAuth(config.auth, config.name, timeout=config.timeout_seconds) if config.auth else None
+        )
+        self._client = (
+            httpx.AsyncClient(
+                transport=outbound_transport(config.allow_private_network),
+                timeout=config.timeout_seconds,
+                follow_redirects=False,
+                trust_env=False,
+            )
+            if config.auth is not None
+            else None
+        )
+        """For OAuth token requests (HttpAuth wants a client for every auth type)."""
+
+    def secret_refs(self) -> frozenset[str]:
+        return self._refs
+
+    async def grant(self, context: CallContext) -> Grant:
+        """This call's credentials. Raises MissingCredential, or a ConnectorError from the
+        token endpoint."""
+        if self._auth is not None:
+            config = self._auth.config
+            secret = config.value(context, self._name)
+            used = await self._auth.credentials(context, self._token_client())
+            name = config.secret_for(context.agent)
+            return Grant((name,), fingerprint([secret]), used.headers, {}, used.scrub, used)
+        if not self._env:
+            return NO_GRANT
+        env = {var: ref.value(context, self._name) for var, ref in self._env.items()}
+        names = tuple(f"{var}={ref.secret_for(context.agent)}" for var, ref in self._env.items())
+        digest = fingerprint(f"{var}={value}" for var, value in env.items())
+        return Grant(names, digest, {}, env, secret_variants(*env.values()))
+
+    async def renewed(self, grant: Grant, context: CallContext) -> Grant | None:
+        """After the upstream answered 401: a grant with a fresh OAuth token, else None."""
+        if self._auth is None or grant.used.token is None:
+            return None
+        fresh = await self._auth.renewed(grant.used, context, self._token_client())
+        if fresh is None:
+            return None
+        return dataclasses.replace(grant, headers=fresh.headers, scrub=fresh.scrub, used=fresh)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    def _token_client(self) -> httpx.AsyncClient:
+        assert self._client is not None, "a client exists whenever `auth` does"
+        return self._client
+
+
+def scrub_json(value: Any, secrets: tuple[str, ...]) -> Any:
+    """A JSON value with every secret value blanked out of its strings."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, list):
+        return [scrub_json(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {key: scrub_json(item, secrets) for key, item in value.items()}
+    return value
