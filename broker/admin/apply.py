@@ -25,6 +25,7 @@ from broker.admin.runtime import admin_subrouter, read, write
 from broker.documents import AgentSpec, Document, relocate
 from broker.errors import Conflict, InvalidInput, Problem
 from broker.secrets import service as secret_service
+from broker.secrets.vault import Vault
 from broker.services import agents as agent_service
 from broker.services import connectors as connector_service
 from broker.services import policies as policy_service
@@ -73,6 +74,7 @@ async def prepare_all(
     *,
     secrets: Collection[str] | None = None,
     stored: Mapping[str, dict[str, Any]] | None = None,
+    vault: Vault | None = None,
 ) -> list[tuple[ConnectorConfig, list[str]]]:
     """Prepare every connector concurrently (checking its secrets exist, given the stored
     names; keeping the pins of `stored` mcp configs with the same settings); report all
@@ -80,7 +82,9 @@ async def prepare_all(
     stored = stored or {}
     results = await asyncio.gather(
         *(
-            prepare_checked(config, ("connectors", i), secrets=secrets, stored=stored.get(config.name))
+            prepare_checked(
+                config, ("connectors", i), secrets=secrets, stored=stored.get(config.name), vault=vault
+            )
             for i, config in enumerate(configs)
         ),
         return_exceptions=True,
@@ -170,7 +174,9 @@ async def apply(
     known = await read(request, secret_service.secret_names)
     names = [config.name for config in document.connectors]
     stored = await read(request, lambda s: connector_service.stored_configs(s, names))
-    results = await prepare_all(document.connectors, located, secrets=known, stored=stored)
+    results = await prepare_all(
+        document.connectors, located, secrets=known, stored=stored, vault=gateway_of(request).vault
+    )
     try:
         refuse_conflicts(
             gateway_of(request).state.snapshot,

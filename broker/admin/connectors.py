@@ -15,16 +15,23 @@ from starlette.responses import Response
 from broker import catalog
 from broker.admin.auth import gateway_of
 from broker.admin.bodies import openapi_body, read_with
-from broker.admin.registration import flag_warnings, keep_reviewed, refuse_conflicts
+from broker.admin.registration import (
+    flag_warnings,
+    keep_reviewed,
+    refuse_conflicts,
+    registration_context,
+    registration_secrets,
+)
 from broker.admin.runtime import admin_subrouter, read, utc, write
 from broker.catalog import CatalogTool, claimed_names
 from broker.documents import relocate
 from broker.errors import Conflict, InvalidInput, Problem
 from broker.secrets import service as secret_service
+from broker.secrets.vault import Vault
 from broker.services import connectors as connector_service
 from broker.services.connectors import PutResult
 from broker.store.models import ConnectorRecord
-from connectors.base import Connector
+from connectors.base import NO_CONTEXT, Connector
 from connectors.errors import ConnectorError
 from connectors.registry import ConnectorConfig, ConnectorConfigAdapter, build, prepare
 
@@ -106,13 +113,20 @@ async def prepare_checked(
     *,
     secrets: Collection[str] | None = None,
     stored: dict[str, Any] | None = None,
+    vault: Vault | None = None,
 ) -> tuple[ConnectorConfig, list[str]]:
     """Do the registration-time work (fetch spec_url, import OpenAPI, pin upstream MCP tools
-    unless `stored` already pins them for the same settings) and check the result builds,
-    and (given the stored `secrets` names) that every secret it references exists;
-    returns the config to store and its qualified tool names."""
+    unless `stored` already pins them for the same settings, with the secrets they need from
+    `vault`) and check the result builds, and (given the stored `secrets` names) that every
+    secret it references exists; returns the config to store and its qualified tool names."""
+    if secrets is not None:
+        refs = registration_secrets(config)
+        secret_service.check_references(config.model_dump(mode="json"), refs, secrets, loc)
     try:
-        prepared = keep_reviewed(config, stored) or await prepare(config)
+        prepared: ConnectorConfig | None = keep_reviewed(config, stored)
+        if prepared is None:
+            context = NO_CONTEXT if vault is None else await registration_context(vault, config)
+            prepared = await prepare(config, context=context)
         connector = build(prepared)
     except ConnectorError as exc:
         raise InvalidInput(exc.message, problems=[Problem(loc, exc.message)] if loc else []) from None
@@ -194,7 +208,9 @@ async def register_connector(
     known = await read(request, secret_service.secret_names)
     before = await read(request, lambda s: connector_service.stored_configs(s, [config.name]))
     try:
-        prepared, tools = await prepare_checked(config, secrets=known, stored=before.get(config.name))
+        prepared, tools = await prepare_checked(
+            config, secrets=known, stored=before.get(config.name), vault=gateway_of(request).vault
+        )
     except InvalidInput as exc:
         raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
     refuse_conflicts(gateway_of(request).state.snapshot, {prepared.name: tools})

@@ -22,7 +22,12 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from broker.admin.auth import gateway_of
-from broker.admin.registration import describe_finding, flag_warnings, refuse_conflicts
+from broker.admin.registration import (
+    describe_finding,
+    flag_warnings,
+    refuse_conflicts,
+    registration_context,
+)
 from broker.admin.runtime import admin_subrouter, read, write
 from broker.errors import BrokerError, Conflict, InvalidInput, Problem
 from broker.services import connectors as connector_service
@@ -179,13 +184,16 @@ async def _stored(request: Request, name: str) -> tuple[McpConnectorConfig, dict
 
 
 async def _live_tools(request: Request, config: McpConnectorConfig) -> list[PinnedTool]:
-    """The upstream's tools now, through the catalog's connector when it runs this config."""
-    running = gateway_of(request).state.snapshot.connectors.get(config.name)
+    """The upstream's tools now, through the catalog's connector when it runs this config,
+    listed with the shared secrets the config references."""
+    gateway = gateway_of(request)
+    running = gateway.state.snapshot.connectors.get(config.name)
+    context = await registration_context(gateway.vault, config)
     try:
         if isinstance(running, McpConnector) and running.config == config:
-            return await running.live_tools()
+            return await running.live_tools(context)
         async with McpConnector(config) as connector:
-            return await connector.live_tools()
+            return await connector.live_tools(context)
     except ConnectorError as exc:
         raise UpstreamUnavailable(f"could not list the tools of '{config.name}': {exc.message}") from None
 

@@ -1,5 +1,6 @@
 """What registering a connector checks beyond its own config: tool names that would collide
-with other connectors', scanner flags to warn the operator about, and pins not to lose.
+with other connectors', scanner flags to warn the operator about, and pins not to lose; and
+the secrets an upstream must be reached with while it is registered.
 
 Shared by /admin/connectors, /admin/apply and the review endpoints (diff/approve).
 """
@@ -14,6 +15,8 @@ from pydantic import ValidationError
 
 from broker.catalog import Snapshot, claimed_names, name_conflicts
 from broker.errors import Conflict, Problem
+from broker.secrets.vault import Vault
+from connectors.base import NO_CONTEXT, CallContext
 from connectors.mcp import McpConnectorConfig, exposed_name
 from connectors.registry import ConnectorConfig
 
@@ -33,6 +36,21 @@ _SAYS = {
     "bidi-control": "contains bidirectional text controls",
     "tag-characters": "hides text in invisible Unicode tag characters",
 }
+
+
+def registration_secrets(config: ConnectorConfig) -> frozenset[str]:
+    """The secrets registration itself needs: an mcp upstream is connected to list its tools."""
+    return config.secret_refs() if isinstance(config, McpConnectorConfig) else frozenset()
+
+
+async def registration_context(vault: Vault, config: ConnectorConfig) -> CallContext:
+    """The call context to prepare `config` with: its `registration_secrets`, resolved through
+    the vault as the InjectCredentials stage resolves them for a call, with no agent (so the
+    shared secrets, not per-agent overrides, are used)."""
+    refs = registration_secrets(config)
+    if not refs:
+        return NO_CONTEXT
+    return CallContext(agent=None, secrets=await vault.resolve(refs))
 
 
 def refuse_conflicts(
