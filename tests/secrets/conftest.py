@@ -50,6 +50,17 @@ def keyed_gateway(tmp_path: Path, key: str) -> Iterator[RunningGateway]:
         server.stop()
 
 
+@pytest.fixture
+def keyless_gateway(tmp_path: Path) -> Iterator[RunningGateway]:
+    """The real gateway started without a secret store key."""
+    server, running = start_gateway(f"sqlite:///{tmp_path / 'broker.db'}", secret_keys=None)
+    try:
+        yield running
+    finally:
+        running.admin.close()
+        server.stop()
+
+
 def api_connector(
     url: str, name: str = "api", extra: dict[str, Any] | None = None, **auth: Any
 ) -> dict[str, Any]:

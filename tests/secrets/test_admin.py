@@ -42,7 +42,10 @@ def test_put_list_delete_and_no_response_carries_the_value(keyed_gateway: Runnin
         assert VALUE not in response.text
 
 
-def test_without_a_key_secrets_cannot_be_stored_and_the_error_says_how(gateway: RunningGateway) -> None:
+def test_without_a_key_secrets_cannot_be_stored_and_the_error_says_how(
+    keyless_gateway: RunningGateway,
+) -> None:
+    gateway = keyless_gateway
     error = error_of(gateway.admin.put("/admin/secrets/k", json={"value": VALUE}), 503)
     assert error["code"] == "not_configured"
     assert "BROKER_SECRET_KEYS" in error["message"] and "broker secrets generate-key" in error["message"]

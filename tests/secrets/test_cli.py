@@ -131,8 +131,9 @@ def test_generate_key_works_offline(cli: Broker, monkeypatch: pytest.MonkeyPatch
 
 
 def test_adding_without_a_gateway_key_says_what_to_do(
-    gateway: RunningGateway, cli: Broker, monkeypatch: pytest.MonkeyPatch
+    keyless_gateway: RunningGateway, cli: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    gateway = keyless_gateway
     monkeypatch.setenv("BROKER_ADMIN_URL", gateway.url)
     monkeypatch.setenv("BROKER_ADMIN_TOKEN", gateway.admin_token)
     monkeypatch.setenv("V", VALUE)

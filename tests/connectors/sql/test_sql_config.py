@@ -147,7 +147,7 @@ def test_named_queries_are_checked_in_the_connectors_dialect() -> None:
         ({"expose": [], "queries": []}, "offers no tools"),
         ({"max_rows": 0}, "greater than or equal to 1"),
         ({"statement_timeout_seconds": 0}, "greater than 0"),
-        ({"password": "x"}, "Extra inputs are not permitted"),
+        ({"password": "x"}, "Input should be a valid dictionary or instance of SecretRef"),
     ],
 )
 def test_other_fields_are_validated(changes: dict[str, Any], message: str) -> None:
