@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import mcp_types as types
 from jsonschema import Draft202012Validator
 
-from connectors.base import Connector, ToolSpec
+from connectors.base import CallContext, Connector, ToolSpec
 from connectors.mcp import Drift, PinnedTool
 from policies import PolicySet, Subject
 
@@ -76,7 +76,9 @@ class Federated(Protocol):
 
     def pinned_tools(self) -> Sequence[PinnedTool]: ...
 
-    async def live_tools(self) -> list[PinnedTool]: ...
+    def secret_refs(self) -> frozenset[str]: ...
+
+    async def live_tools(self, context: CallContext | None = None) -> list[PinnedTool]: ...
 
 
 def qualified_name(connector: Connector, tool: str) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broker.audit.writer import AuditWriter
 from broker.cache import ResultCache
+from broker.catalog import Federated
 from broker.metrics import Metrics
 from broker.pii.maskers import Maskers
 from broker.pipeline import Next, tool_pipeline
@@ -19,6 +20,7 @@ from broker.secrets import Vault, load_cipher
 from broker.settings import Settings
 from broker.state import StateManager
 from broker.store.db import make_engine, make_sessionmaker
+from connectors.base import NO_CONTEXT, CallContext
 
 
 @dataclass
@@ -54,12 +56,20 @@ class Gateway:
             flush_seconds=settings.audit_flush_seconds,
             queue_limit=settings.audit_queue_limit,
         )
-        state = StateManager(sessions, poll_seconds=settings.state_poll_seconds)
         vault = Vault(
             sessions,
             load_cipher(settings),
             cache_seconds=settings.secret_cache_seconds,
             last_used_seconds=settings.secret_last_used_seconds,
+        )
+
+        async def listing_context(connector: Federated) -> CallContext:
+            """Background re-listing of upstream tools uses the shared (not per-agent) secrets."""
+            refs = connector.secret_refs()
+            return CallContext(agent=None, secrets=await vault.resolve(refs)) if refs else NO_CONTEXT
+
+        state = StateManager(
+            sessions, poll_seconds=settings.state_poll_seconds, listing_context=listing_context
         )
         return cls(
             settings=settings,

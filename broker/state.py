@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +36,7 @@ from broker.catalog import (
 from broker.services import policies as policy_service
 from broker.services.revision import current as current_revision
 from broker.store.models import Agent, ApiKey, ConnectorRecord
-from connectors.base import Connector
+from connectors.base import CallContext, Connector
 from connectors.registry import ConnectorConfigAdapter, build
 from policies import PolicySet
 
@@ -54,8 +54,10 @@ class StateManager:
         poll_seconds: float,
         watch_seconds: float = 0.25,
         relist_seconds: float = 60.0,
+        listing_context: Callable[[Federated], Awaitable[CallContext]] | None = None,
     ) -> None:
         self._sessions = sessions
+        self._listing_context = listing_context
         self._poll_seconds = poll_seconds
         self._watch_seconds = watch_seconds
         self._relist_seconds = relist_seconds
@@ -128,7 +130,8 @@ class StateManager:
 
         async def listing() -> None:
             try:
-                await connector.live_tools()
+                context = await self._listing_context(connector) if self._listing_context else None
+                await connector.live_tools(context)
             except Exception as exc:
                 log.warning("could not list the tools of upstream '%s': %s", name, exc)
 
