@@ -32,6 +32,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -46,6 +47,8 @@ import httpx
 from bench._llm_setup import PROVIDER_KEY, Server, ledger_rows, seed
 from bench._load import Phase, Send, make_client, run_phase
 
+WORD = re.compile(rb'"content": ?"[^"]')
+"""A content event carrying text: the first token."""
 PROMPT = "Write twenty words about proxies, please. [[words=20]]"
 
 
@@ -96,7 +99,7 @@ def sender(client: httpx.AsyncClient, key: str, *, stream: bool, ttfts: list[flo
             if response.status_code != 200:
                 return f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
             async for chunk in response.aiter_raw():
-                if first is None and b'"content": "' in chunk and b'"content": ""' not in chunk:
+                if first is None and WORD.search(chunk):
                     first = time.perf_counter() - started
                 tail = (tail + chunk)[-64:]
         if not tail.rstrip().endswith(b"data: [DONE]") or first is None:

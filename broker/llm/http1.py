@@ -67,43 +67,60 @@ class Response:
         self._done = framing == "none"
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        """The body as it arrives; UpstreamTimeout when one read waits longer than the read timeout."""
+        """The body as it arrives: what each read from the socket brings, nothing held back (a
+        chunked body's frames that arrive together come out together). UpstreamTimeout when
+        one read waits longer than the read timeout."""
         conn = self._conn
         if conn is None or self._done:
             return
         reader, limit = conn.reader, self._pool.read_timeout
         try:
-            if self._framing == "length":
-                while self._left > 0:
+            if self._framing == "chunked":
+                async for data in self._dechunk(reader, limit):
+                    yield data
+            else:
+                while self._framing == "close" or self._left > 0:
                     async with asyncio.timeout(limit):
-                        data = await reader.read(min(self._left, 65536))
+                        data = await reader.read(
+                            65536 if self._framing == "close" else min(self._left, 65536)
+                        )
                     if not data:
+                        if self._framing == "close":
+                            break
                         raise UpstreamConnectionError("the provider closed the connection mid-answer")
                     self._left -= len(data)
-                    yield data
-            elif self._framing == "chunked":
-                while True:
-                    async with asyncio.timeout(limit):
-                        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
-                        data = (await reader.readexactly(size + 2))[:-2] if size else b""
-                    if not size:
-                        break
-                    yield data
-                async with asyncio.timeout(limit):
-                    while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
-                        pass
-            else:  # until the connection closes
-                while True:
-                    async with asyncio.timeout(limit):
-                        data = await reader.read(65536)
-                    if not data:
-                        break
                     yield data
             self._done = True
         except TimeoutError:
             raise UpstreamTimeout("the provider stopped sending") from None
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError) as exc:
             raise UpstreamConnectionError(f"the answer broke off ({type(exc).__name__})") from None
+
+    @staticmethod
+    async def _dechunk(reader: asyncio.StreamReader, limit: float) -> AsyncIterator[bytes]:
+        buffer = bytearray()
+        while True:
+            frames: list[bytes] = []
+            while (line_end := buffer.find(b"\r\n")) >= 0:
+                size = int(bytes(buffer[:line_end]).split(b";", 1)[0], 16)
+                if size == 0:  # the last chunk, then trailers up to an empty line
+                    if buffer.find(b"\r\n\r\n", line_end) < 0:
+                        break
+                    if frames:
+                        yield b"".join(frames)
+                    return
+                end = line_end + 2 + size
+                if len(buffer) < end + 2:
+                    break
+                frames.append(bytes(buffer[line_end + 2 : end]))
+                del buffer[: end + 2]
+            if frames:
+                yield b"".join(frames)
+            async with asyncio.timeout(limit):
+                data = await reader.read(65536)
+            if not data:
+                raise UpstreamConnectionError("the provider closed the connection mid-answer")
+            buffer += data
 
     async def aread(self) -> bytes:
         return b"".join([chunk async for chunk in self.aiter_bytes()])
