@@ -16,7 +16,7 @@ from broker.llm.metering import ModelCall
 from broker.llm.openai_api import NO_DEMAND, positive_int
 from broker.llm.relay import is_event_stream, relay_stream, relay_whole
 from broker.llm.tokens import estimate_messages, estimate_text, reservation_tokens, texts_of
-from broker.llm.usage import AnthropicStreamMeter, Usage, anthropic_usage
+from broker.llm.usage import AnthropicStreamMeter, Usage, anthropic_stream_usage, anthropic_usage
 
 if TYPE_CHECKING:
     from broker.llm.proxy import LlmProxy
@@ -46,11 +46,7 @@ async def messages(
     if call.stream and is_event_stream(opened):
         meter = AnthropicStreamMeter()
         await relay_stream(exchange, call, opened, meter)
-        usage = meter.usage or Usage(prompt=prompt_estimate(), estimated=True)
-        if not meter.complete:
-            usage.completion = max(usage.completion, estimate_text(meter.delivered_text()))
-            usage.estimated = True
-        call.usage = usage
+        call.usage = anthropic_stream_usage(meter, prompt_estimate)
         return
 
     def on_body(body: Any) -> None:

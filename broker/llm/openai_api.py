@@ -2,12 +2,14 @@
 
 The request goes upstream as the client sent it, with the model replaced by the target's own
 id. A streamed call asks the provider for usage (`stream_options.include_usage`); when the
-client had not asked for it, the usage-only chunk is kept from the client.
+client had not asked for it, the usage-only chunk is kept from the client. A route target on
+an Anthropic provider is reached through its Messages API, translated both ways.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from broker.llm.accounts import Demand
@@ -16,7 +18,18 @@ from broker.llm.catalog import Target
 from broker.llm.metering import ModelCall
 from broker.llm.relay import is_event_stream, relay_stream, relay_whole
 from broker.llm.tokens import estimate_input, estimate_messages, estimate_text, reservation_tokens
-from broker.llm.usage import OpenAIStreamMeter, Usage, completed, openai_completion_text, openai_usage
+from broker.llm.translate import StreamTranslator, chat_to_messages, message_to_chat
+from broker.llm.upstream import Opened
+from broker.llm.usage import (
+    AnthropicStreamMeter,
+    OpenAIStreamMeter,
+    Usage,
+    anthropic_stream_usage,
+    anthropic_usage,
+    completed,
+    openai_completion_text,
+    openai_usage,
+)
 
 if TYPE_CHECKING:
     from broker.llm.proxy import LlmProxy
@@ -48,28 +61,56 @@ async def chat_completions(
     inject = call.stream and not asked_usage
 
     def body_for(target: Target) -> bytes:
+        if target.provider.kind == "anthropic":
+            translated = chat_to_messages(payload, target.model, proxy.metering.default_max_tokens)
+            return json.dumps(translated).encode()
         out = {**payload, "model": target.model}
         if inject:
             out["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
         return json.dumps(out).encode()
 
+    def prompt_estimate() -> int:
+        return estimate_messages(payload.get("messages"))
+
     opened = await proxy.open(call, route, body_for, exchange.headers)
-    if call.stream and is_event_stream(opened):
+    if opened.target.provider.kind == "anthropic":
+        await _from_anthropic(exchange, call, opened, prompt_estimate, include_usage=asked_usage)
+    elif call.stream and is_event_stream(opened):
         meter = OpenAIStreamMeter(strip_usage=inject)
         await relay_stream(exchange, call, opened, meter)
-        call.usage = completed(
-            meter.usage, lambda: estimate_messages(payload.get("messages")), meter.delivered_text
-        )
+        call.usage = completed(meter.usage, prompt_estimate, meter.delivered_text)
+    else:
+
+        def on_body(body: Any) -> None:
+            usage = openai_usage(body)
+            if usage is None:
+                usage = Usage(prompt_estimate(), estimate_text(openai_completion_text(body)), estimated=True)
+            call.usage = usage
+
+        await relay_whole(exchange, call, opened, on_body)
+
+
+async def _from_anthropic(
+    exchange: Exchange,
+    call: ModelCall,
+    opened: Opened,
+    prompt_estimate: Callable[[], int],
+    *,
+    include_usage: bool,
+) -> None:
+    """A chat completion answered by an Anthropic provider, translated on the way back."""
+    if call.stream and is_event_stream(opened):
+        meter = AnthropicStreamMeter()
+        translator = StreamTranslator(include_usage=include_usage)
+        await relay_stream(exchange, call, opened, meter, translate=translator.event)
+        call.usage = anthropic_stream_usage(meter, prompt_estimate)
         return
 
     def on_body(body: Any) -> None:
-        usage = openai_usage(body)
-        if usage is None:
-            prompt = estimate_messages(payload.get("messages"))
-            usage = Usage(prompt, estimate_text(openai_completion_text(body)), estimated=True)
-        call.usage = usage
+        usage = anthropic_usage(body.get("usage")) if isinstance(body, dict) else None
+        call.usage = usage or Usage(prompt_estimate(), estimated=True)
 
-    await relay_whole(exchange, call, opened, on_body)
+    await relay_whole(exchange, call, opened, on_body, render=message_to_chat)
 
 
 async def embeddings(

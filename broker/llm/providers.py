@@ -42,10 +42,11 @@ class Provider:
         return self.config.kind
 
     def path(self, endpoint: str) -> str:
-        """The upstream URL path of an endpoint ('chat', 'embeddings', 'messages')."""
-        return {"chat": "/chat/completions", "embeddings": "/embeddings", "messages": "/v1/messages"}[
-            endpoint
-        ]
+        """The upstream URL path of an endpoint ('chat', 'embeddings', 'messages'). An Anthropic
+        provider answers chat completions through its Messages API (translated)."""
+        if self.kind == "anthropic":
+            return "/v1/messages"
+        return {"chat": "/chat/completions", "embeddings": "/embeddings"}[endpoint]
 
     def request_headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
         headers = dict(self.headers)

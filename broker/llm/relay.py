@@ -32,9 +32,14 @@ def _headers(
 
 
 async def relay_whole(
-    exchange: Exchange, call: ModelCall, opened: Opened, on_body: Callable[[Any], None]
+    exchange: Exchange,
+    call: ModelCall,
+    opened: Opened,
+    on_body: Callable[[Any], None],
+    render: Callable[[Any], Any] | None = None,
 ) -> None:
-    """Read the whole answer, let `on_body` meter its parsed JSON, and send it on as is."""
+    """Read the whole answer, let `on_body` meter its parsed JSON, and send it on as is (or, for
+    a successful answer with `render`, rendered from the parsed JSON in the caller's API)."""
     response = opened.response
     try:
         body = await response.aread()
@@ -55,6 +60,8 @@ async def relay_whole(
         except ValueError:
             parsed = None
         on_body(parsed)
+        if render is not None and isinstance(parsed, dict):
+            body = json.dumps(render(parsed)).encode()
     await exchange.send(
         {"type": "http.response.start", "status": status, "headers": _headers(response, call, [])}
     )
@@ -68,8 +75,15 @@ def is_event_stream(opened: Opened) -> bool:
     )
 
 
-async def relay_stream(exchange: Exchange, call: ModelCall, opened: Opened, meter: StreamMeter) -> None:
-    """Forward server-sent events until the upstream ends or the client leaves."""
+async def relay_stream(
+    exchange: Exchange,
+    call: ModelCall,
+    opened: Opened,
+    meter: StreamMeter,
+    translate: Callable[[bytes], bytes] | None = None,
+) -> None:
+    """Forward server-sent events until the upstream ends or the client leaves; `translate`
+    turns each upstream event (metered as it came) into what the client is sent."""
     response = opened.response
     stream_headers = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
     splitter = EventSplitter()
@@ -85,12 +99,14 @@ async def relay_stream(exchange: Exchange, call: ModelCall, opened: Opened, mete
         )
         async for chunk in response.aiter_bytes():
             events = [e for e in splitter.feed(chunk) if meter.event(e)]
-            if events:
-                await send({"type": "http.response.body", "body": b"".join(events), "more_body": True})
+            out = b"".join(map(translate, events) if translate is not None else events)
+            if out:
+                await send({"type": "http.response.body", "body": out, "more_body": True})
                 call.first_byte()
         rest = splitter.rest()
         if rest.strip() and meter.event(rest):
-            await send({"type": "http.response.body", "body": rest, "more_body": True})
+            out = translate(rest) if translate is not None else rest
+            await send({"type": "http.response.body", "body": out, "more_body": True})
 
     try:
         disconnected = await until_disconnect(pump(), exchange.receive)

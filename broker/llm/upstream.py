@@ -21,7 +21,8 @@ from broker.llm.http1 import Response, UpstreamConnectionError, UpstreamTimeout
 
 log = logging.getLogger("broker.llm.upstream")
 
-KIND_OF_ENDPOINT = {"chat": "openai", "embeddings": "openai", "messages": "anthropic"}
+KINDS_OF_ENDPOINT = {"chat": ("openai", "anthropic"), "embeddings": ("openai",), "messages": ("anthropic",)}
+"""Which provider kinds can serve an endpoint (chat completions reach Anthropic translated)."""
 _ERROR_BODY_LIMIT = 64 * 1024
 
 
@@ -55,7 +56,7 @@ async def open_upstream(
 ) -> Opened:
     attempts = 0
     failure: UpstreamError | None = None
-    usable = [t for t in targets if t.provider.kind == KIND_OF_ENDPOINT[endpoint]]
+    usable = [t for t in targets if t.provider.kind in KINDS_OF_ENDPOINT[endpoint]]
     if not usable:
         raise UpstreamError(
             f"no target of this model speaks the {endpoint} API (its providers are "

@@ -155,3 +155,13 @@ def completed(usage: Usage | None, prompt_estimate: Callable[[], int], delivered
     if usage is None:
         return Usage(prompt=prompt_estimate(), completion=estimate_text(delivered()), estimated=True)
     return usage
+
+
+def anthropic_stream_usage(meter: AnthropicStreamMeter, prompt_estimate: Callable[[], int]) -> Usage:
+    """What an Anthropic stream used: input from `message_start`, output from the last
+    `message_delta`, or, for a stream cut off before it, an estimate of the text delivered."""
+    usage = meter.usage or Usage(prompt=prompt_estimate(), estimated=True)
+    if not meter.complete:
+        usage.completion = max(usage.completion, estimate_text(meter.delivered_text()))
+        usage.estimated = True
+    return usage
