@@ -21,9 +21,7 @@ SEARCH_SCHEMA = {
 }
 SEARCH_TEMPLATE = {
     "query": "{{query}}",
-    "filterGroups": [
-        {"filters": [{"propertyName": "dealstage", "operator": "EQ", "value": "{{ stage }}"}]}
-    ],
+    "filterGroups": [{"filters": [{"propertyName": "dealstage", "operator": "EQ", "value": "{{ stage }}"}]}],
     "sorts": [{"propertyName": "closedate", "direction": "DESCENDING"}],
     "properties": ["dealname", "amount"],
     "limit": "{{limit}}",
