@@ -10,7 +10,8 @@ What it does: starts two mock providers (broker/demo/upstreams/llm.py), one answ
 and one after 50 ms (--slow-ms), and the gateway, each in its own process with one uvicorn
 worker on 127.0.0.1; seeds a fresh SQLite database with the two providers, an agent and its
 key, and a policy granting every model. Then, per concurrency level, it drives closed-loop
-load from lean httpx clients (one keep-alive connection per worker, bench/_load.py):
+load, one keep-alive connection per worker, from the gateway's own lean HTTP/1.1 client
+(a tenth of httpx's CPU per call; --client httpx uses bench/_load.py's httpx clients):
   - non-streaming: POST /v1/chat/completions, a 20-word answer with usage;
   - streaming:     the same with "stream": true, read to [DONE]; time to first token (TTFT) is
                    when the first content event arrives;
@@ -46,9 +47,11 @@ import httpx
 
 from bench._llm_setup import PROVIDER_KEY, Server, ledger_rows, seed
 from bench._load import Phase, Send, make_client, run_phase
+from broker.llm.http1 import Http1Pool, UpstreamConnectionError, UpstreamTimeout
 
 WORD = re.compile(rb'"content": ?"[^"]')
 """A content event carrying text: the first token."""
+TWENTY = re.compile(rb'"completion_tokens": ?20\b')
 PROMPT = "Write twenty words about proxies, please. [[words=20]]"
 
 
@@ -59,6 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=200, help="warm-up requests per phase (min 2x level)")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time bound of each phase")
     parser.add_argument("--modes", default="json,stream", help="json (non-streaming), stream, or both")
+    parser.add_argument("--client", choices=["lean", "httpx"], default="lean", help="load generator's client")
     parser.add_argument("--slow-ms", type=float, default=50.0, help="the slow provider's time per answer")
     parser.add_argument(
         "--limits", action="store_true", help="a budget and a rate limit apply (never binding)"
@@ -77,37 +81,62 @@ def body(stream: bool) -> bytes:
     return json.dumps(payload).encode()
 
 
-def sender(client: httpx.AsyncClient, key: str, *, stream: bool, ttfts: list[float], model: str) -> Send:
+def httpx_sender(
+    client: httpx.AsyncClient, key: str, *, stream: bool, ttfts: list[float], model: str
+) -> Send:
+    """Requests from an httpx client (as bench/tool_path.py sends them)."""
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     content = body(stream).replace(b'"mock-small"', f'"{model}"'.encode())
 
-    async def send_json(_: int) -> str | None:
-        response = await client.post("/v1/chat/completions", content=content, headers=headers)
-        if response.status_code != 200:
-            return f"HTTP {response.status_code}: {response.text[:200]}"
-        if response.json()["usage"]["completion_tokens"] != 20:
-            return f"unexpected answer: {response.text[:200]}"
-        return None
-
-    async def send_stream(_: int) -> str | None:
-        started = time.perf_counter()
-        first: float | None = None
-        tail = b""
+    async def send(_: int) -> str | None:
+        started, first, tail = time.perf_counter(), None, b""
         async with client.stream(
             "POST", "/v1/chat/completions", content=content, headers=headers
         ) as response:
-            if response.status_code != 200:
-                return f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
             async for chunk in response.aiter_raw():
                 if first is None and WORD.search(chunk):
                     first = time.perf_counter() - started
-                tail = (tail + chunk)[-64:]
-        if not tail.rstrip().endswith(b"data: [DONE]") or first is None:
-            return f"stream did not end with [DONE]: {tail!r}"
-        ttfts.append(first)
-        return None
+                tail = (tail + chunk)[-256:]
+        return check(response.status_code, tail, stream, first, ttfts)
 
-    return send_stream if stream else send_json
+    return send
+
+
+def lean_sender(pool: Http1Pool, key: str, *, stream: bool, ttfts: list[float], model: str) -> Send:
+    """Requests from the gateway's own lean HTTP/1.1 client: a tenth of httpx's CPU per call,
+    so the load generator leaves the machine's cores to the servers it measures."""
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    content = body(stream).replace(b'"mock-small"', f'"{model}"'.encode())
+
+    async def send(_: int) -> str | None:
+        started, first, tail = time.perf_counter(), None, b""
+        try:
+            response = await pool.post("/v1/chat/completions", headers, content)
+            try:
+                async for chunk in response.aiter_bytes():
+                    if first is None and WORD.search(chunk):
+                        first = time.perf_counter() - started
+                    tail = (tail + chunk)[-256:]
+            finally:
+                await response.aclose()
+        except (UpstreamTimeout, UpstreamConnectionError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return check(response.status_code, tail, stream, first, ttfts)
+
+    return send
+
+
+def check(status: int, tail: bytes, stream: bool, first: float | None, ttfts: list[float]) -> str | None:
+    """None if the answer is whole (a 20-word completion, or a stream to [DONE]), else why not."""
+    if status != 200:
+        return f"HTTP {status}: {tail[:200]!r}"
+    if stream:
+        if not tail.rstrip().endswith(b"data: [DONE]") or first is None:
+            return f"stream did not end with [DONE]: {tail[-64:]!r}"
+        ttfts.append(first)
+    elif not TWENTY.search(tail):
+        return f"unexpected answer: {tail!r}"
+    return None
 
 
 def ms(values: list[float], q: float) -> float:
@@ -141,8 +170,16 @@ async def measure_one(
     ttfts: list[float] = []
     stream = mode == "stream"
     async with contextlib.AsyncExitStack() as clients:
-        pool = [await clients.enter_async_context(make_client(url)) for _ in range(level)]
-        senders = [sender(c, key, stream=stream, ttfts=ttfts, model=model) for c in pool]
+        if args.client == "httpx":
+            pool = [await clients.enter_async_context(make_client(url)) for _ in range(level)]
+            senders = [httpx_sender(c, key, stream=stream, ttfts=ttfts, model=model) for c in pool]
+        else:
+            lean = [
+                Http1Pool(url, max_connections=1, connect_timeout=5, read_timeout=30) for _ in range(level)
+            ]
+            for client in lean:
+                clients.push_async_callback(client.aclose)
+            senders = [lean_sender(c, key, stream=stream, ttfts=ttfts, model=model) for c in lean]
         bound = {"max_seconds": args.max_seconds, "pids": pids, "first_id": 0}
         warmup = await run_phase(Phase(target, level), senders, requests=max(args.warmup, 2 * level), **bound)
         ttfts.clear()
