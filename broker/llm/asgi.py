@@ -29,6 +29,10 @@ _ANTHROPIC_TYPES = {
 }  # fmt: skip
 
 
+class ClientDisconnected(Exception):
+    """The client closed the connection; there is no one left to answer."""
+
+
 @dataclass(slots=True)
 class Exchange:
     """One HTTP request and the means to answer it."""
@@ -57,7 +61,7 @@ async def read_body(receive: Receive, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise asyncio.CancelledError("the client went away before sending its request")
+            raise ClientDisconnected("the client went away before sending its whole request")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

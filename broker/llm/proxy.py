@@ -30,7 +30,15 @@ from broker.catalog import AgentIdentity, Snapshot
 from broker.errors import BrokerError, Unauthorized
 from broker.llm import anthropic_api, openai_api
 from broker.llm.accounts import Rules
-from broker.llm.asgi import Dialect, Exchange, header_map, read_body, send_error, send_json
+from broker.llm.asgi import (
+    ClientDisconnected,
+    Dialect,
+    Exchange,
+    header_map,
+    read_body,
+    send_error,
+    send_json,
+)
 from broker.llm.catalog import Route, Target
 from broker.llm.errors import BadRequest, ModelDenied, ModelNotFound, UpstreamError
 from broker.llm.metering import Metering, ModelCall
@@ -165,6 +173,8 @@ class LlmProxy:
             call.failed(exc)
             if not exchange.started:
                 await send_error(exchange.send, exc, exchange.dialect, call.request_id)
+        except ClientDisconnected:
+            call.status, call.http_status = "client_closed", 499
         except asyncio.CancelledError:
             call.status, call.http_status = "client_closed", 499
             raise
