@@ -1,9 +1,10 @@
 """A lean keep-alive HTTP/1.1 client for provider calls, one connection pool per provider.
 
-Why not httpx here: measured on this machine, an httpx.AsyncClient costs ~0.45 ms of CPU per
-request on one connection and ~1 ms at 64 concurrent connections (its pool does work in
-proportion to its size on every request); that alone would cap the proxy far below its
-target. This client does only what a provider call needs: POST with a body, status and
+Why not a library here: measured on this machine, an httpx.AsyncClient costs ~0.45 ms of CPU
+per request on one connection and ~1 ms at 64 concurrent connections (its pool does work in
+proportion to its size on every request), and an aiohttp adapter cost 1.3-1.9x this
+client's gateway CPU per call with a 3-5x p99 at 64 connections (bench/llm_proxy.py); either
+alone would cap the proxy below its target. This client does only what a provider call needs: POST with a body, status and
 headers, then the body whole or as it arrives (Content-Length, chunked, or until close),
 over plain TCP or TLS (certifi's CA bundle), with connect and read timeouts. Idle
 connections are reused last-in first-out; one that the server closed while idle is replaced
