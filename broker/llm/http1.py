@@ -4,11 +4,12 @@ Why not a library here: measured on this machine, an httpx.AsyncClient costs ~0.
 per request on one connection and ~1 ms at 64 concurrent connections (its pool does work in
 proportion to its size on every request), and an aiohttp adapter cost 1.3-1.9x this
 client's gateway CPU per call with a 3-5x p99 at 64 connections (bench/llm_proxy.py); either
-alone would cap the proxy below its target. This client does only what a provider call needs: POST with a body, status and
-headers, then the body whole or as it arrives (Content-Length, chunked, or until close),
-over plain TCP or TLS (certifi's CA bundle), with connect and read timeouts. Idle
-connections are reused last-in first-out; one that the server closed while idle is replaced
-and the request sent again, which is safe because nothing of it reached the server.
+would cap the proxy below its target. This client does only what a provider call needs:
+POST with a body, status and headers, then the body whole or as it arrives (Content-Length,
+chunked, or until close), over plain TCP or TLS (certifi's CA bundle), with connect and read
+timeouts. Idle connections are reused last-in first-out; one that the server closed while
+idle is replaced and the request sent again, which is safe because nothing of it reached
+the server.
 """
 
 from __future__ import annotations
