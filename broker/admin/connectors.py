@@ -140,17 +140,24 @@ async def prepare_checked(
 
 
 def redact(config: dict[str, Any]) -> dict[str, Any]:
-    """The config with header values blanked out: they often carry upstream credentials."""
+    """The config with header values and a stdio server's environment values blanked out:
+    operators put credentials there even though secrets belong in the secret store."""
 
     def headers(mapping: Any) -> Any:
         if not isinstance(mapping, dict):
             return mapping
         return {k: v if k.lower() in _PUBLIC_HEADERS else REDACTED for k, v in mapping.items()}
 
-    out = {**config, "headers": headers(config.get("headers", {}))}
+    out = {**config}
+    if "headers" in config:
+        out["headers"] = headers(config["headers"])
+    if isinstance(config.get("env"), dict):
+        out["env"] = dict.fromkeys(config["env"], REDACTED)
     if isinstance(config.get("tools"), list):
         out["tools"] = [
-            {**tool, "headers": headers(tool.get("headers", {}))} if isinstance(tool, dict) else tool
+            {**tool, "headers": headers(tool["headers"])}
+            if isinstance(tool, dict) and "headers" in tool
+            else tool
             for tool in config["tools"]
         ]
     return out
