@@ -60,6 +60,7 @@ def update_agent(
     enabled: bool | None = None,
 ) -> Agent:
     agent = get_agent(session, name)
+    before = (agent.team, agent.description, agent.enabled)
     if clear_team:
         agent.team = None
     elif team is not None:
@@ -68,7 +69,8 @@ def update_agent(
         agent.description = description
     if enabled is not None:
         agent.enabled = enabled
-    bump(session)
+    if (agent.team, agent.description, agent.enabled) != before:  # no change, no reload everywhere
+        bump(session)
     return agent
 
 

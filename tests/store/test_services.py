@@ -94,3 +94,18 @@ def test_policies_naming_unknown_agents_or_connectors_are_refused(sessions: sess
     assert len(messages) == 2  # "*" names no connector and is fine
     with sessions() as session:
         assert policies.current_policies(session) == (0, [])
+
+
+def test_an_update_that_changes_nothing_does_not_bump_the_revision(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        agents.create_agent(session, "bot", team="support")
+    with sessions() as session:
+        start = revision.current(session)
+    with sessions.begin() as session:
+        agents.update_agent(session, "bot", team="support", enabled=True)
+    with sessions() as session:
+        assert revision.current(session) == start
+    with sessions.begin() as session:
+        agents.update_agent(session, "bot", enabled=False)
+    with sessions() as session:
+        assert revision.current(session) == start + 1
