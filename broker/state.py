@@ -35,6 +35,7 @@ from broker.catalog import (
 )
 from broker.services import policies as policy_service
 from broker.services.revision import current as current_revision
+from broker.services.revision import follow
 from broker.store.models import Agent, ApiKey, ConnectorRecord
 from connectors.base import CallContext, Connector
 from connectors.registry import ConnectorConfigAdapter, build
@@ -144,18 +145,12 @@ class StateManager:
         await connector.aclose()
 
     async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self._poll_seconds)
-            try:
-                revision = await asyncio.to_thread(self._read_revision)
-                if self._snapshot is None or revision != self._snapshot.revision:
-                    await self.refresh()
-            except Exception:  # keep serving the last good snapshot
-                log.exception("could not refresh the catalog from the database")
+        await follow(
+            self._sessions, self._poll_seconds, self._known_revision, self.refresh, log, "the catalog"
+        )
 
-    def _read_revision(self) -> int:
-        with self._sessions() as session:
-            return current_revision(session)
+    def _known_revision(self) -> int | None:
+        return self._snapshot.revision if self._snapshot is not None else None
 
     def _read(self) -> Rows:
         with self._sessions() as session:

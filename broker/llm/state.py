@@ -30,6 +30,7 @@ from broker.llm.config import (
 from broker.llm.credentials import SecretSource
 from broker.llm.providers import Provider, build_provider
 from broker.services.revision import current as current_revision
+from broker.services.revision import follow
 
 log = logging.getLogger("broker.llm.state")
 
@@ -81,18 +82,17 @@ class LlmState:
             return self._snapshot
 
     async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self._poll_seconds)
-            try:
-                revision = await asyncio.to_thread(self._read_revision)
-                if self._snapshot is None or revision != self._snapshot.revision:
-                    await self.refresh()
-            except Exception:  # keep serving the last good snapshot
-                log.exception("could not refresh the LLM configuration from the database")
+        await follow(
+            self._sessions,
+            self._poll_seconds,
+            self._known_revision,
+            self.refresh,
+            log,
+            "the LLM configuration",
+        )
 
-    def _read_revision(self) -> int:
-        with self._sessions() as session:
-            return current_revision(session)
+    def _known_revision(self) -> int | None:
+        return self._snapshot.revision if self._snapshot is not None else None
 
     def _read(self) -> tuple[int, dict[str, list[dict[str, Any]]]]:
         with self._sessions() as session:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from broker.store.models import StateRevision
 
@@ -21,3 +24,27 @@ def current(session: Session) -> int:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+async def follow(
+    sessions: sessionmaker[Session],
+    every: float,
+    known: Callable[[], int | None],
+    refresh: Callable[[], Awaitable[object]],
+    log: logging.Logger,
+    what: str,
+) -> None:
+    """Refresh whenever the stored revision differs from the `known` one, checking `every`
+    seconds; a failed check keeps the last good state and tries again next time."""
+
+    def read() -> int:
+        with sessions() as session:
+            return current(session)
+
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if await asyncio.to_thread(read) != known():
+                await refresh()
+        except Exception:
+            log.exception("could not refresh %s from the database", what)
