@@ -72,7 +72,7 @@ def stage_fixture(redis_url: str | None) -> tuple[Any, Callable[[dict[str, Any]]
     from broker.pipeline.call import ToolCall
     from broker.settings import Settings
     from connectors.base import ToolOutput, ToolSpec
-    from connectors.http import HttpConnector, HttpConnectorConfig
+    from connectors.http.connector import HttpConnector, HttpConnectorConfig
     from policies import Policy, PolicySet
 
     settings = Settings(redis_url=redis_url, cache_backend="redis" if redis_url else "memory")

@@ -21,8 +21,8 @@ import httpx
 from authlib.oauth2.auth import ClientAuth  # type: ignore[import-untyped]
 from authlib.oauth2.rfc6749.parameters import prepare_token_request  # type: ignore[import-untyped]
 
-from connectors._httpio import error_message, excerpt, read_bounded, secret_variants, transport_problem
 from connectors.errors import UpstreamBadResponse, UpstreamHTTPError, UpstreamTimeout, UpstreamUnreachable
+from connectors.http.io import error_message, excerpt, read_bounded, secret_variants, transport_problem
 
 TOKEN_RESPONSE_LIMIT = 64 * 1024
 DEFAULT_LIFETIME = 300.0

@@ -29,11 +29,11 @@ from typing import Annotated, Any, Literal, TypeAlias
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors._httpio import secret_variants
 from connectors._oauth import TOKENS, TokenCache, TokenRequest, fetch_token
 from connectors.base import CallContext
 from connectors.errors import ConnectorError
 from connectors.fields import HttpUrl
+from connectors.http.io import secret_variants
 
 SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 """Secret names: letters, digits, '_', '.', '-', starting with a letter or digit, at most 100."""

@@ -19,11 +19,11 @@ from pydantic import Field, TypeAdapter
 
 from connectors.base import NO_CONTEXT, CallContext, Connector
 from connectors.errors import ConnectorConfigError
-from connectors.http import HttpConnector, HttpConnectorConfig
+from connectors.http.connector import HttpConnector, HttpConnectorConfig
+from connectors.http.openapi import OpenAPIConnectorConfig, openapi_to_http, resolve_openapi
 from connectors.mcp import McpConnector, McpConnectorConfig, prepare_mcp
 from connectors.netguard import refuse_private_destination
-from connectors.openapi import OpenAPIConnectorConfig, openapi_to_http, resolve_openapi
-from connectors.sql import SqlConnector, SqlConnectorConfig
+from connectors.sql.connector import SqlConnector, SqlConnectorConfig
 
 ConnectorConfig: TypeAlias = Annotated[
     HttpConnectorConfig | OpenAPIConnectorConfig | McpConnectorConfig | SqlConnectorConfig,

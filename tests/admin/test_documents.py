@@ -10,7 +10,7 @@ import pytest
 from broker import yamlsource
 from broker.documents import Document, clean_loc, load_document, parse_document, parse_policies
 from broker.errors import InvalidInput, Problem
-from connectors.openapi import OpenAPIConnectorConfig
+from connectors.http.openapi import OpenAPIConnectorConfig
 
 GOOD = """\
 connectors:

@@ -18,7 +18,7 @@ from broker.catalog import AgentIdentity, Snapshot, catalog_tool
 from broker.pipeline.call import ToolCall
 from broker.settings import Settings
 from connectors.base import ToolOutput, ToolSpec
-from connectors.http import HttpConnector, HttpConnectorConfig
+from connectors.http.connector import HttpConnector, HttpConnectorConfig
 from policies import Policy, PolicySet
 
 OUTPUT = ToolOutput.from_json({"temperature": 18.5, "city": "Paris"})

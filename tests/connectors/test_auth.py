@@ -17,8 +17,8 @@ from broker.demo.upstreams.serve import BackgroundServer
 from connectors.auth import MissingCredential, SecretRef, fingerprint
 from connectors.base import CallContext
 from connectors.errors import ConnectorError, UpstreamHTTPError
-from connectors.http import HttpConnector, HttpConnectorConfig
-from connectors.openapi import OpenAPIConnectorConfig, openapi_to_http
+from connectors.http.connector import HttpConnector, HttpConnectorConfig
+from connectors.http.openapi import OpenAPIConnectorConfig, openapi_to_http
 from tests.secrets.upstreams import Accepted, create_resource_app
 
 SHARED = "shared-s3cret/+&=?%value"  # characters that change form in URLs and JSON

@@ -14,7 +14,7 @@ from broker.demo.upstreams.serve import BackgroundServer
 from connectors._oauth import TOKENS, TokenCache
 from connectors.base import CallContext
 from connectors.errors import UpstreamHTTPError, UpstreamTimeout, UpstreamUnreachable
-from connectors.http import HttpConnector, HttpConnectorConfig
+from connectors.http.connector import HttpConnector, HttpConnectorConfig
 from tests.secrets.upstreams import TokenServer
 
 CLIENT_SECRET = "client-s3cret-value"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors.http import HttpConnectorConfig, HttpToolConfig, tool_spec
+from connectors.http.connector import HttpConnectorConfig, HttpToolConfig, tool_spec
 
 CITY_SCHEMA = {
     "type": "object",

@@ -18,7 +18,7 @@ from connectors.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from connectors.http import HttpConnector, HttpConnectorConfig
+from connectors.http.connector import HttpConnector, HttpConnectorConfig
 
 ANY_ARGS = {"type": "object", "properties": {}, "additionalProperties": True}
 

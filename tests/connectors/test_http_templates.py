@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors._template import fill_template, template_arguments
-from connectors.http import HttpConnector, HttpConnectorConfig, HttpToolConfig
+from connectors.http.connector import HttpConnector, HttpConnectorConfig, HttpToolConfig
+from connectors.http.template import fill_template, template_arguments
 
 SEARCH_SCHEMA = {
     "type": "object",

@@ -13,7 +13,7 @@ import pytest
 
 from broker.demo.upstreams.serve import BackgroundServer
 from connectors.errors import ConnectorConfigError
-from connectors.http import HttpConnector, HttpConnectorConfig
+from connectors.http.connector import HttpConnector, HttpConnectorConfig
 from connectors.mcp import McpConnector, McpConnectorConfig
 from connectors.netguard import (
     AddressResolver,
@@ -118,7 +118,7 @@ async def test_every_spelling_of_loopback_is_refused_at_registration(weather_ups
 
 
 async def test_an_openapi_spec_url_on_loopback_is_refused(crm_upstream: str) -> None:
-    from connectors.openapi import OpenAPIConnectorConfig
+    from connectors.http.openapi import OpenAPIConnectorConfig
 
     config = OpenAPIConnectorConfig.model_validate(
         {"kind": "openapi", "name": "crm", "spec_url": f"{crm_upstream}/openapi.json"}

@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.errors import ConnectorConfigError, UpstreamHTTPError
-from connectors.http import HttpConnector, HttpConnectorConfig
-from connectors.openapi import OpenAPIConnectorConfig, openapi_to_http, resolve_openapi
+from connectors.http.connector import HttpConnector, HttpConnectorConfig
+from connectors.http.openapi import OpenAPIConnectorConfig, openapi_to_http, resolve_openapi
 
 TREE_30: dict[str, Any] = {
     "openapi": "3.0.3",

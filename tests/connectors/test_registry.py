@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from connectors.base import Connector
 from connectors.errors import ConnectorConfigError
-from connectors.http import HttpConnectorConfig
-from connectors.openapi import OpenAPIConnectorConfig
+from connectors.http.connector import HttpConnectorConfig
+from connectors.http.openapi import OpenAPIConnectorConfig
 from connectors.registry import ConnectorConfigAdapter, build, prepare
 
 HTTP_YAML = """

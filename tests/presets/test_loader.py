@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from connectors.base import CallContext
-from connectors.http import HttpConnector, HttpConnectorConfig
+from connectors.http.connector import HttpConnector, HttpConnectorConfig
 from connectors.presets import PresetError, PresetFile, list_presets, load_preset, preset_names, read_preset
 from connectors.registry import ConnectorConfigAdapter, build
 

@@ -12,13 +12,13 @@ import pytest
 from mcp.client.client import Client
 
 from broker.demo.upstreams.serve import BackgroundServer
-from connectors._mcp_credentials import Grant
-from connectors._mcp_links import MAX_LINKS, Link, Links
 from connectors._oauth import TOKENS
 from connectors.auth import MissingCredential
 from connectors.base import CallContext
 from connectors.errors import ConnectorConfigError, UpstreamError
 from connectors.mcp import McpConnector, McpConnectorConfig, prepare_mcp
+from connectors.mcp.credentials import Grant
+from connectors.mcp.links import MAX_LINKS, Link, Links
 from tests.connectors.mcp.secured import Doorman, secured_app
 from tests.connectors.mcp.upstream import Catalog
 from tests.secrets.upstreams import TokenServer

@@ -8,7 +8,6 @@ from typing import Any
 import mcp_types as types
 import pytest
 
-from connectors._mcp_pins import definition_of, pin_tools
 from connectors.errors import ConnectorConfigError
 from connectors.mcp import (
     Drift,
@@ -19,6 +18,7 @@ from connectors.mcp import (
     compute_drift,
     pin_of,
 )
+from connectors.mcp.pins import definition_of, pin_tools
 
 
 def definition(name: str = "search", **changes: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import psycopg
 import pymysql
 import pytest
 
-from connectors.sql import SqlConnector, SqlConnectorConfig
+from connectors.sql.connector import SqlConnector, SqlConnectorConfig
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 MARIADB_HOST, MARIADB_PORT = "127.0.0.1", 3306

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors._sql_engine import DB_ERRORS, build_engine, parse_url
-from connectors._sql_guard import QueryRefused
-from connectors._sql_run import Limits, json_value, run_select
 from connectors.fields import MIB
-from connectors.sql import SqlConnector
+from connectors.sql.connector import SqlConnector
+from connectors.sql.engine import DB_ERRORS, build_engine, parse_url
+from connectors.sql.guard import QueryRefused
+from connectors.sql.run import Limits, json_value, run_select
 from tests.connectors.sql.conftest import KINDS, Database, make_config
 
 COMMON = [

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from connectors.base import Connector
 from connectors.registry import ConnectorConfigAdapter, build
-from connectors.sql import SqlConnector, SqlConnectorConfig
+from connectors.sql.connector import SqlConnector, SqlConnectorConfig
 
 CRM_YAML = """
 kind: sql

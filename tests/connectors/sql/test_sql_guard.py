@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors._sql_guard import Dialect, PlaceholderStyle, QueryRefused, check_select, render
+from connectors.sql.guard import Dialect, PlaceholderStyle, QueryRefused, check_select, render
 
 
 def test_parameters_are_collected_sorted_and_distinct() -> None:

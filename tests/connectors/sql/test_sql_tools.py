@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from connectors._sql_guard import QueryRefused
 from connectors.auth import MissingCredential
 from connectors.base import CallContext
 from connectors.errors import ConnectorError, UnknownTool, UpstreamError, UpstreamTimeout, UpstreamUnreachable
-from connectors.sql import SqlConnector
+from connectors.sql.connector import SqlConnector
+from connectors.sql.guard import QueryRefused
 from tests.connectors.sql.conftest import CUSTOMERS, Database, make_config
 
 TOP_CUSTOMERS = {

@@ -31,16 +31,16 @@ import psycopg
 from pymysql.cursors import SSCursor
 from sqlalchemy.pool import PoolProxiedConnection
 
-from connectors._sql_engine import DB_ERRORS, Kind, read_only_session
-from connectors._sql_guard import PlaceholderStyle
 from connectors.errors import ConnectorError
+from connectors.sql.engine import DB_ERRORS, Kind, read_only_session
+from connectors.sql.guard import PlaceholderStyle
 
 PLACEHOLDERS: dict[Kind, PlaceholderStyle] = {
     "postgresql": "numeric",
     "mysql": "pyformat",
     "sqlite": "qmark",
 }
-"""How `connectors._sql_guard.render` writes parameters for each driver."""
+"""How `connectors.sql.guard.render` writes parameters for each driver."""
 
 TruncatedReason = Literal["max_rows", "max_bytes"]
 SCALAR_TYPES = (str, int, float, bool, type(None))

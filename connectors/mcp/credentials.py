@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 
-from connectors._httpio import redact, secret_variants
-from connectors._mcp_config import McpConnectorConfig
 from connectors.auth import NO_CREDENTIALS, Credentials, HttpAuth, fingerprint
 from connectors.base import CallContext
+from connectors.http.io import redact, secret_variants
+from connectors.mcp.config import McpConnectorConfig
 from connectors.netguard import outbound_transport
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connectors._openapi_schema import OpenAPIError, Resolver
 from connectors.fields import check_object_schema
-from connectors.http import HttpToolConfig, Method, placeholders
+from connectors.http.connector import HttpToolConfig, Method, placeholders
+from connectors.http.openapi_schema import OpenAPIError, Resolver
 
 METHODS: tuple[Method, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")

@@ -7,7 +7,7 @@ Where arguments go:
 - `body` names form a JSON object body; `body_argument` sends one argument's value as the
   whole JSON body instead.
 - `body_template` is a fixed JSON object body with `"{{name}}"` placeholders for arguments
-  (connectors/_template.py); `body` and unmapped arguments are added as its top-level members.
+  (connectors/http/template.py); `body` and unmapped arguments are added as its top-level members.
 - `fixed_query` parameters are sent as written with every call; no argument may use their names.
 - Any other argument goes to the JSON object body for POST/PUT/PATCH tools without
   `body_argument`, and to the query string otherwise (GET, DELETE).
@@ -31,27 +31,6 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors._http_config import (
-    OBJECT_BODY_METHODS,
-    PLACEHOLDER,
-    HttpConnectorConfig,
-    HttpToolConfig,
-    Method,
-    ToolAnnotations,
-    placeholders,
-    tool_spec,
-)
-from connectors._httpio import (
-    BorrowedTransport,
-    error_message,
-    excerpt,
-    read_bounded,
-    redact_bytes,
-    redact_error,
-    size_text,
-    transport_problem,
-)
-from connectors._template import fill_template, template_arguments
 from connectors.auth import NO_CREDENTIALS, Credentials, HttpAuth
 from connectors.base import NO_CONTEXT, CallContext, ToolOutput, ToolSpec
 from connectors.errors import (
@@ -62,6 +41,27 @@ from connectors.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from connectors.http.config import (
+    OBJECT_BODY_METHODS,
+    PLACEHOLDER,
+    HttpConnectorConfig,
+    HttpToolConfig,
+    Method,
+    ToolAnnotations,
+    placeholders,
+    tool_spec,
+)
+from connectors.http.io import (
+    BorrowedTransport,
+    error_message,
+    excerpt,
+    read_bounded,
+    redact_bytes,
+    redact_error,
+    size_text,
+    transport_problem,
+)
+from connectors.http.template import fill_template, template_arguments
 from connectors.netguard import BlockedDestination, outbound_transport
 
 __all__ = [

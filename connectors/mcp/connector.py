@@ -27,13 +27,6 @@ import mcp_types as types
 from mcp.client.client import Client
 from mcp.shared.exceptions import MCPError
 
-from connectors._httpio import redact_error
-from connectors._mcp_config import McpConnectorConfig, exposable, exposed_name
-from connectors._mcp_credentials import NO_GRANT, McpCredentials, scrub_json
-from connectors._mcp_failures import http_refused, session_lost, session_rejected, upstream_error
-from connectors._mcp_links import Link, LinkClosed, Links
-from connectors._mcp_pins import Definition, Drift, PinnedTool, compute_drift, definition_of, pin_of
-from connectors._mcp_session import LiveHeaders, Opener, Session, http_opener, size_text, stdio_opener
 from connectors.base import NO_CONTEXT, CallContext, ToolOutput, ToolSpec
 from connectors.errors import (
     ConnectorConfigError,
@@ -42,6 +35,13 @@ from connectors.errors import (
     UpstreamBadResponse,
     UpstreamError,
 )
+from connectors.http.io import redact_error
+from connectors.mcp.config import McpConnectorConfig, exposable, exposed_name
+from connectors.mcp.credentials import NO_GRANT, McpCredentials, scrub_json
+from connectors.mcp.failures import http_refused, session_lost, session_rejected, upstream_error
+from connectors.mcp.links import Link, LinkClosed, Links
+from connectors.mcp.pins import Definition, Drift, PinnedTool, compute_drift, definition_of, pin_of
+from connectors.mcp.session import LiveHeaders, Opener, Session, http_opener, size_text, stdio_opener
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

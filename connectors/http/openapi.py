@@ -23,9 +23,6 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from connectors._httpio import BorrowedTransport, read_bounded, size_text, transport_problem
-from connectors._openapi_schema import OpenAPIError
-from connectors._openapi_tools import first_error, tool_configs
 from connectors.auth import AuthConfig
 from connectors.errors import ConnectorConfigError
 from connectors.fields import (
@@ -38,7 +35,10 @@ from connectors.fields import (
     MaxResponseBytes,
     TimeoutSeconds,
 )
-from connectors.http import HttpConnectorConfig
+from connectors.http.connector import HttpConnectorConfig
+from connectors.http.io import BorrowedTransport, read_bounded, size_text, transport_problem
+from connectors.http.openapi_schema import OpenAPIError
+from connectors.http.openapi_tools import first_error, tool_configs
 from connectors.netguard import BlockedDestination, outbound_transport
 
 SPEC_MAX_BYTES = 16 * MIB

@@ -29,9 +29,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from connectors._mcp_config import McpConnectorConfig, exposed_name
-from connectors._mcp_connector import McpConnector, ToolQuarantined
-from connectors._mcp_pins import (
+from connectors.auth import OAuth2ClientCredentials
+from connectors.base import NO_CONTEXT, CallContext
+from connectors.errors import ConnectorConfigError, ConnectorError
+from connectors.mcp.config import McpConnectorConfig, exposed_name
+from connectors.mcp.connector import McpConnector, ToolQuarantined
+from connectors.mcp.pins import (
     Drift,
     PinnedTool,
     canonical_json,
@@ -39,10 +42,7 @@ from connectors._mcp_pins import (
     pin_of,
     pin_tools,
 )
-from connectors._mcp_scan import scan_definition, scan_text
-from connectors.auth import OAuth2ClientCredentials
-from connectors.base import NO_CONTEXT, CallContext
-from connectors.errors import ConnectorConfigError, ConnectorError
+from connectors.mcp.scan import scan_definition, scan_text
 from connectors.netguard import refuse_private_destination
 
 

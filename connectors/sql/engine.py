@@ -32,9 +32,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
-from connectors._sql_functions import SQLITE_FUNCTIONS
-from connectors._sql_guard import Dialect, QueryRefused
 from connectors.errors import ConnectorError, UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from connectors.sql.functions import SQLITE_FUNCTIONS
+from connectors.sql.guard import Dialect, QueryRefused
 
 Kind = Literal["postgresql", "mysql", "sqlite"]
 DIALECTS: dict[Kind, Dialect] = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}

@@ -4,10 +4,10 @@ Tools (local names): `list_tables`, `describe_table`, `query` (free-form SQL), a
 per named query declared in the config, so an agent can be granted `crm_db.top_customers`
 without free-form SQL. Every statement is read-only by construction, in layers:
 
-1. the parser (`connectors._sql_guard`): one SELECT, nothing that writes, locks, changes the
+1. the parser (`connectors.sql.guard`): one SELECT, nothing that writes, locks, changes the
    session or calls a function off the allow-list; the checked tree, re-rendered without
    comments, is the text that runs;
-2. the session (`connectors._sql_engine`): bound parameters on a one-statement channel, a
+2. the session (`connectors.sql.engine`): bound parameters on a one-statement channel, a
    read-only transaction with statement and lock timeouts, always rolled back;
 3. SQLite: read-only file, ATTACH disabled, an authorizer allow-list and a deadline;
 4. results bounded to `max_rows` and `max_bytes`, saying when they were cut.
@@ -38,7 +38,12 @@ from typing import Any, Literal, NamedTuple, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine
 
-from connectors._sql_engine import (
+from connectors.auth import SecretRef, fingerprint
+from connectors.base import NO_CONTEXT, TOOL_NAME, CallContext, ToolOutput, ToolSpec
+from connectors.errors import ConnectorError, UnknownTool, UpstreamTimeout
+from connectors.fields import MIB, ConnectorName, MaxResponseBytes, check_object_schema
+from connectors.http.connector import ToolAnnotations
+from connectors.sql.engine import (
     DB_ERRORS,
     DIALECTS,
     build_engine,
@@ -47,14 +52,9 @@ from connectors._sql_engine import (
     parse_url,
     read_only_session,
 )
-from connectors._sql_guard import MAX_SQL_LENGTH, QueryRefused, check_select, render
-from connectors._sql_run import PLACEHOLDERS, Limits, bind, run_select
-from connectors._sql_schema import describe, list_tables, resolve
-from connectors.auth import SecretRef, fingerprint
-from connectors.base import NO_CONTEXT, TOOL_NAME, CallContext, ToolOutput, ToolSpec
-from connectors.errors import ConnectorError, UnknownTool, UpstreamTimeout
-from connectors.fields import MIB, ConnectorName, MaxResponseBytes, check_object_schema
-from connectors.http import ToolAnnotations
+from connectors.sql.guard import MAX_SQL_LENGTH, QueryRefused, check_select, render
+from connectors.sql.run import PLACEHOLDERS, Limits, bind, run_select
+from connectors.sql.schema import describe, list_tables, resolve
 
 BuiltinTool = Literal["list_tables", "describe_table", "query"]
 BUILTIN_TOOLS: tuple[BuiltinTool, ...] = ("list_tables", "describe_table", "query")

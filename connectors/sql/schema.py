@@ -13,8 +13,8 @@ from typing import Any, Literal
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from connectors._sql_engine import Kind
 from connectors.errors import ConnectorError
+from connectors.sql.engine import Kind
 
 TableType = Literal["table", "view", "materialized view"]
 _PG_HIDDEN_SCHEMAS = ("pg_catalog", "information_schema")

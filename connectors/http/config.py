@@ -1,5 +1,5 @@
 """The HTTP connector's configuration: each tool declared as a method, a path template and
-an argument mapping, validated when the connector is registered (see connectors/http.py for
+an argument mapping, validated when the connector is registered (see connectors/http/connector.py for
 where each argument goes at call time)."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from connectors._template import template_arguments
 from connectors.auth import AuthConfig
 from connectors.base import TOOL_NAME, ToolSpec
 from connectors.fields import (
@@ -22,6 +21,7 @@ from connectors.fields import (
     TimeoutSeconds,
     check_object_schema,
 )
+from connectors.http.template import template_arguments
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 PLACEHOLDER = re.compile(r"\{([^{}/]+)\}")

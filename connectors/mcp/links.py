@@ -13,9 +13,9 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
-from connectors._mcp_credentials import Grant
-from connectors._mcp_failures import informative, leaf_error, transient
-from connectors._mcp_session import Opener, Session, StderrTail
+from connectors.mcp.credentials import Grant
+from connectors.mcp.failures import informative, leaf_error, transient
+from connectors.mcp.session import Opener, Session, StderrTail
 
 MAX_LINKS = 8
 """Sessions (stdio: processes) one connector keeps open, one per distinct credential set."""

@@ -19,7 +19,6 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from connectors._mcp_pins import MCP_TOOL_NAME, PIN, PinnedTool, pin_of
 from connectors.auth import AuthConfig, HeaderAuth, QueryAuth, SecretRef
 from connectors.fields import (
     MIB,
@@ -30,6 +29,7 @@ from connectors.fields import (
     MaxResponseBytes,
     TimeoutSeconds,
 )
+from connectors.mcp.pins import MCP_TOOL_NAME, PIN, PinnedTool, pin_of
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -4,7 +4,7 @@
 exactly one statement; a SELECT or set operation (UNION/INTERSECT/EXCEPT) at the root; no
 write, DDL, command, transaction, SET, PRAGMA, ATTACH, COPY, INTO, locking clause, optimizer
 hint, variable or positional parameter anywhere; only functions from the allow-list
-(`connectors._sql_functions`), never schema-qualified; no credential-bearing catalog tables.
+(`connectors.sql.functions`), never schema-qualified; no credential-bearing catalog tables.
 Anything that does not parse is refused.
 
 `render` then writes the checked tree back out in the dialect, without comments, and that
@@ -25,8 +25,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
-from connectors._sql_functions import ALLOWED_CLASSES, ALLOWED_NAMES
 from connectors.errors import ConnectorError
+from connectors.sql.functions import ALLOWED_CLASSES, ALLOWED_NAMES
 
 # sqlglot warns with the submitted SQL in the message when it falls back to a Command; an
 # agent's SQL may hold personal data, and the refusal already tells the agent what happened.

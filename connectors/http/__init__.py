@@ -1,0 +1,1 @@
+"""HTTP upstreams (`kind: http`) and OpenAPI import (`kind: openapi`), which prepares into one."""
