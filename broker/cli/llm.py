@@ -6,13 +6,9 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from broker import yamlsource
-from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, command, group, invalid_file, read_text
+from broker.cli.errors import CliError
 from broker.cli.output import cell_text, short_time
-from broker.documents import check, validate
-from broker.errors import InvalidInput
-from broker.llm.config import KINDS, LlmDocument
 
 PATHS = {"providers": "providers", "models": "models", "prices": "prices", "budgets": "budgets",
          "rate_limits": "rate-limits"}  # fmt: skip
@@ -69,6 +65,11 @@ def _bind(handler: Callable[[Context, str], int], kind: str) -> Callable[[Contex
 
 
 def apply_file(ctx: Context) -> int:
+    from broker import yamlsource
+    from broker.documents import validate
+    from broker.errors import InvalidInput
+    from broker.llm.config import LlmDocument
+
     path = ctx.args.file
     try:
         located = yamlsource.load(read_text(path), source=path)
@@ -92,6 +93,11 @@ def apply_file(ctx: Context) -> int:
 
 
 def add_item(ctx: Context, kind: str) -> int:
+    from broker import yamlsource
+    from broker.documents import check
+    from broker.errors import InvalidInput
+    from broker.llm.config import KINDS
+
     path = ctx.args.file
     try:
         located = yamlsource.load(read_text(path), source=path)
