@@ -75,6 +75,10 @@ def apply_file(ctx: Context) -> int:
         policies = report["policies"]
         changed = f"; changed {', '.join(policies['changed'])}" if policies["changed"] else ""
         ctx.out.line(f"{'policies:':12}revision {policies['revision']}{changed}")
+        for kind, buckets in (report.get("llm") or {}).items():
+            parts = [f"{what} {', '.join(buckets[what])}" for what in ("created", "updated") if buckets[what]]
+            if parts:
+                ctx.out.line(f"{'llm ' + kind.replace('_', '-') + ':':24}" + "; ".join(parts))
     if not ctx.out.as_json:
         for warning in report.get("warnings", []):
             ctx.out.line(f"warning: {warning}")

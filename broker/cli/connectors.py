@@ -99,6 +99,12 @@ def _register(ctx: Context, body: dict[str, Any], origin: tuple[str, Located] | 
     try:
         result = ctx.client.post("/admin/connectors", body, replace="true" if ctx.args.replace else None)
     except CliError as exc:
+        if (
+            origin is None
+            and "allow_private_network" in exc.message
+            and not body.get("allow_private_network")
+        ):
+            exc.message += " (on the command line: --allow-private-network)"
         raise (exc.within(*origin) if origin else exc) from None
     if ctx.out.as_json:
         ctx.out.json(result)
