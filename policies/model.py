@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from policies.cache import CacheSetting
+from policies.guardrails import Guardrails
 from policies.masking import MaskingPolicy
 from policies.models_access import ModelAccess
 from policies.patterns import pattern_problem
@@ -192,6 +193,12 @@ class Policy(BaseModel):
         "policies.masking). Where several policies apply, the strongest operator per entity type wins; "
         "without any masking section every detected entity is replaced by its type.",
     )
+    guardrails: Guardrails | None = Field(
+        default=None,
+        description="What the LLM proxy checks in this policy's agents' prompts and answers: PII, "
+        "secrets, prompt injection, denied topics (see policies.guardrails). Where several policies "
+        "apply, the strongest action per check wins.",
+    )
     cache: dict[ToolPattern, CacheSetting] = Field(
         default_factory=dict,
         description="How results are cached for this policy's agents and teams, by tool name or glob "
@@ -215,11 +222,12 @@ class Policy(BaseModel):
     @model_validator(mode="after")
     def _has_effect(self) -> Policy:
         no_models = self.models is None or self.models.is_empty()
-        quiet = self.masking is None and not self.cache
+        quiet = self.masking is None and not self.cache and self.guardrails is None
         if not self.allow and not self.deny and not self.constraints and no_models and quiet:
             raise PydanticCustomError(
                 "policy_effect",
-                "a policy must allow, deny or constrain at least one tool or model, or set masking or cache",
+                "a policy must allow, deny or constrain at least one tool or model, or set masking, cache or "
+                "guardrails",
             )
         return self
 

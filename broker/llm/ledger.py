@@ -45,6 +45,8 @@ class UsageEntry:
     ttft_ms: float | None
     attempts: int
     error: str | None
+    guardrails: str | None = None
+    """The guardrail verdicts of the call, as JSON (rule, action, where, score): never the text."""
 
     def row(self) -> dict[str, Any]:
         """The entry as a row to insert (dataclasses.asdict deep-copies, ten times slower)."""

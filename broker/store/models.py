@@ -183,3 +183,4 @@ class LlmUsageRecord(Base):
     ttft_ms: Mapped[float | None] = mapped_column(Float)
     attempts: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    guardrails: Mapped[str | None] = mapped_column(Text)
