@@ -161,14 +161,16 @@ def seed(
     }
     if mcp_url is not None:
         raw = {"kind": "mcp", "name": "fed", "transport": "http", "url": f"{mcp_url}/mcp"}
+        raw["max_response_bytes"] = 16 * 1024 * 1024  # the PII bench asks for 5 MB results
         config = McpConnectorConfig.model_validate(raw | {"allow_private_network": True})
         prepared = asyncio.run(prepare_mcp(config))
         configs["fed"] = ("mcp", prepared.model_dump(mode="json"))
     if sqlite_path is not None:
         sql = {"kind": "sql", "name": "db", "url": f"sqlite:///{sqlite_path}", "expose": []}
         configs["db"] = ("sql", sql | {"queries": [SQL_QUERY]})
-    cache = {"weather.*": {"ttl_seconds": 0}, "db.*": {"ttl_seconds": 0}, "fed.sized": {"ttl_seconds": 0}}
-    cache["fed.forecast"] = {"ttl_seconds": 3600}
+    cache = {f"{name}.*": {"ttl_seconds": 0} for name in configs}
+    if "fed" in configs:
+        cache["fed.forecast"] = {"ttl_seconds": 3600}
     try:
         with sessions.begin() as session:
             for name, (kind, config_dict) in configs.items():
