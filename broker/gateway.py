@@ -16,7 +16,8 @@ from broker.pipeline import Next, tool_pipeline
 from broker.pipeline.audit import Audit
 from broker.pipeline.credentials import InjectCredentials
 from broker.pipeline.mask import MaskPII
-from broker.secrets import Vault, load_cipher
+from broker.secrets.keys import load_cipher
+from broker.secrets.vault import Vault
 from broker.settings import Settings
 from broker.state import StateManager
 from broker.store.db import make_engine, make_sessionmaker

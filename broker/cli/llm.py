@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from broker import yamlsource
-from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, command, group, invalid_file, read_text
+from broker.cli.errors import CliError
 from broker.cli.output import cell_text, short_time
-from broker.documents import check, validate
-from broker.errors import InvalidInput
-from broker.llm.config import KINDS, LlmDocument
+
+if TYPE_CHECKING:
+    from broker.yamlsource import Located
 
 PATHS = {"providers": "providers", "models": "models", "prices": "prices", "budgets": "budgets",
          "rate_limits": "rate-limits"}  # fmt: skip
@@ -69,9 +68,15 @@ def _bind(handler: Callable[[Context, str], int], kind: str) -> Callable[[Contex
 
 
 def apply_file(ctx: Context) -> int:
+    from broker import yamlsource
+    from broker.documents import validate
+    from broker.errors import InvalidInput
+    from broker.llm.config import LlmDocument
+
     path = ctx.args.file
     try:
         located = yamlsource.load(read_text(path), source=path)
+        located = _llm_section(located, path)
         document = validate(LlmDocument, located, source=path)
     except InvalidInput as exc:
         raise invalid_file(exc, path) from None
@@ -91,7 +96,30 @@ def apply_file(ctx: Context) -> int:
     return 0
 
 
+def _llm_section(located: Located, path: str) -> Located:
+    """A file for `broker llm apply` holds the sections themselves, or the combined file's
+    `llm:` section alone (as the README shows it); anything beside that belongs to `broker apply`."""
+    value = located.value
+    if not (isinstance(value, dict) and "llm" in value):
+        return located
+    others = sorted(str(key) for key in value if key != "llm")
+    if others:
+        raise CliError(
+            f"{path} also has {', '.join(others)} beside llm: "
+            f"apply the whole file with `broker apply -f {path}`"
+        )
+    from broker.yamlsource import Located
+
+    marks = {path[1:]: mark for path, mark in located.marks.items() if path[:1] == ("llm",)}
+    return Located(value["llm"], marks)
+
+
 def add_item(ctx: Context, kind: str) -> int:
+    from broker import yamlsource
+    from broker.documents import check
+    from broker.errors import InvalidInput
+    from broker.llm.config import KINDS
+
     path = ctx.args.file
     try:
         located = yamlsource.load(read_text(path), source=path)
