@@ -45,6 +45,7 @@ class UsageEntry:
     ttft_ms: float | None
     attempts: int
     error: str | None
+    end_user: str | None = None
     guardrails: str | None = None
     """The guardrail verdicts of the call, as JSON (rule, action, where, score): never the text."""
 
