@@ -21,7 +21,7 @@ router = admin_subrouter("observe")
 
 
 class AuditEntry(BaseModel):
-    """One tool call (or refused call) as recorded. Argument values are never stored."""
+    """One upstream operation (or refused one) as recorded. Argument values are never stored."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -30,7 +30,10 @@ class AuditEntry(BaseModel):
     request_id: str
     agent: str
     team: str | None
-    tool: str
+    operation: str = Field(
+        default="tools/call", description="tools/call, resources/read, prompts/get or completion/complete."
+    )
+    tool: str = Field(description="The target: a tool or prompt name, a resource URI (scrubbed of PII).")
     decision: str
     reason: str
     outcome: str = Field(description="ok, denied, unknown_tool, invalid_arguments, upstream_error, ...")
@@ -69,6 +72,7 @@ def audit_entry(row: AuditRecord) -> AuditEntry:
         request_id=row.request_id,
         agent=row.agent,
         team=row.team,
+        operation=row.operation,
         tool=row.tool,
         decision=row.decision,
         reason=row.reason,
@@ -87,7 +91,8 @@ async def audit(
     request: Request,
     limit: int = Query(50, ge=1, le=1000, description="How many records."),
     agent: str | None = Query(None, description="Only this agent's calls."),
-    tool: str | None = Query(None, description="Only calls of this tool (qualified name)."),
+    tool: str | None = Query(None, description="Only calls of this tool (qualified name), or this target."),
+    operation: str | None = Query(None, description="Only this operation, e.g. resources/read."),
     outcome: str | None = Query(None, description="Only this outcome, e.g. denied."),
     after_id: int | None = Query(None, ge=0, description="Only records newer than this id (for polling)."),
 ) -> list[AuditEntry]:
@@ -99,6 +104,8 @@ async def audit(
         query = query.where(AuditRecord.tool == tool)
     if outcome is not None:
         query = query.where(AuditRecord.outcome == outcome)
+    if operation is not None:
+        query = query.where(AuditRecord.operation == operation)
     if after_id is not None:
         query = query.where(AuditRecord.id > after_id)
 

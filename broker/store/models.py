@@ -111,6 +111,9 @@ class AuditRecord(Base):
     """Entities masked in the result, by type: {"EMAIL_ADDRESS": 3}; null when none."""
     cache: Mapped[str | None] = mapped_column(String(16))
     """hit, miss, bypass, uncacheable or coalesced (broker.cache); null when the call never got there."""
+    operation: Mapped[str] = mapped_column(String(32), default="tools/call", server_default="tools/call")
+    """The MCP method: tools/call, resources/read, prompts/get or completion/complete; `tool` holds
+    its target (a tool or prompt name, a resource URI)."""
 
 
 class PiiToken(Base):
