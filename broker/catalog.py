@@ -33,9 +33,14 @@ from policies import PolicySet, Subject
 
 @dataclass(frozen=True, slots=True)
 class AgentIdentity:
+    """The caller: an agent (the client application), acting for an end user when it came with
+    an OAuth token that names one (`sub`). Policies match the agent and its team; the end user
+    is recorded in audit records and the LLM ledger."""
+
     id: str
     name: str
     team: str | None
+    end_user: str | None = None
 
     @property
     def subject(self) -> Subject:
@@ -277,6 +282,8 @@ class Snapshot:
     templates: Sequence[CatalogTemplate] = ()
     prompts: Mapping[str, CatalogPrompt] = field(default_factory=dict)
     """By name (`<connector>.<prompt>`), in connector order."""
+    agents: Mapping[str, AgentIdentity] = field(default_factory=dict)
+    """Enabled agents by name, keys or not: OAuth callers are mapped to these."""
     _visible: dict[tuple[str, frozenset[str] | None], list[types.Tool]] = field(default_factory=dict)
     _visible_other: dict[tuple[str, str, frozenset[str] | None], list[Any]] = field(default_factory=dict)
 

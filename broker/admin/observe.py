@@ -30,6 +30,7 @@ class AuditEntry(BaseModel):
     request_id: str
     agent: str
     team: str | None
+    end_user: str | None = Field(default=None, description="The end user the agent acted for (OAuth).")
     operation: str = Field(
         default="tools/call", description="tools/call, resources/read, prompts/get or completion/complete."
     )
@@ -72,6 +73,7 @@ def audit_entry(row: AuditRecord) -> AuditEntry:
         request_id=row.request_id,
         agent=row.agent,
         team=row.team,
+        end_user=row.end_user,
         operation=row.operation,
         tool=row.tool,
         decision=row.decision,
@@ -91,6 +93,7 @@ async def audit(
     request: Request,
     limit: int = Query(50, ge=1, le=1000, description="How many records."),
     agent: str | None = Query(None, description="Only this agent's calls."),
+    user: str | None = Query(None, max_length=200, description="Only calls made for this end user."),
     tool: str | None = Query(None, description="Only calls of this tool (qualified name), or this target."),
     operation: str | None = Query(None, description="Only this operation, e.g. resources/read."),
     outcome: str | None = Query(None, description="Only this outcome, e.g. denied."),
@@ -100,6 +103,8 @@ async def audit(
     query = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)
     if agent is not None:
         query = query.where(AuditRecord.agent == agent)
+    if user is not None:
+        query = query.where(AuditRecord.end_user == user)
     if tool is not None:
         query = query.where(AuditRecord.tool == tool)
     if outcome is not None:

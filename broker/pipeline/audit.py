@@ -80,6 +80,7 @@ class Audit:
                 masked=request.masked,
                 cache=request.notes.get("cache"),
                 operation=operation,
+                end_user=request.agent.end_user,
             )
         )
 

@@ -19,6 +19,7 @@ from connectors.base import (
     OffersResources,
     Output,
 )
+from connectors.scrub import scrubber
 
 
 async def dispatch(request: Request) -> Output:
@@ -53,5 +54,5 @@ async def dispatch(request: Request) -> Output:
         raise UnknownPrompt(exc.message) from exc
     except errors.InvalidRequest as exc:
         raise InvalidParams(exc.message) from exc
-    except errors.ConnectorError as exc:
-        raise UpstreamFailure(exc.message) from exc
+    except errors.ConnectorError as exc:  # connectors clean their own errors; this guards every kind alike
+        raise UpstreamFailure(scrubber(*request.secrets.values()).text(exc.message)) from exc
