@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from tests.e2e.helpers import mcp_client
 from tests.llm.conftest import PROVIDER_KEY, mock_document
 
 HOSTILE = '<img src=x onerror="window.__xss=1">'
-HOSTILE_TOOL = f'crm.{HOSTILE}<script>window.__xss=2</script>'
+HOSTILE_TOOL = f"crm.{HOSTILE}<script>window.__xss=2</script>"
 HOSTILE_DESCRIPTION = f"Echo it. <IMPORTANT>{HOSTILE}<script>window.__xss=3</script></IMPORTANT>"
 
 
@@ -58,7 +58,9 @@ class Traffic:
 
 def document(weather_url: str, crm_url: str, tmp: Path) -> dict[str, Any]:
     """The demo's agents and policies over two of its connectors (weather, the CRM's OpenAPI)."""
-    found = run.demo_document(weather_url=weather_url, crm_url=crm_url, hubspot_url=crm_url, crm_db=tmp / "x.db")
+    found = run.demo_document(
+        weather_url=weather_url, crm_url=crm_url, hubspot_url=crm_url, crm_db=tmp / "x.db"
+    )
     kept = ("weather", "crm")
     found["connectors"] = [c for c in found["connectors"] if c["name"] in kept]
     for policy in found["policies"]:
@@ -81,8 +83,9 @@ def running_traffic(tmp: Path) -> Iterator[Traffic]:
         stack.callback(gateway.admin.close)
         admin = gateway.admin
         check(admin.post("/admin/apply", json=document(weather.url, crm.url, tmp)))
-        check(admin.post("/admin/connectors", json={"kind": "mcp", "name": "up", "transport": "http",
-                                                    "url": f"{upstream.url}/mcp", "allow_private_network": True}))  # fmt: skip
+        mcp = {"kind": "mcp", "name": "up", "transport": "http", "url": f"{upstream.url}/mcp",
+               "allow_private_network": True}  # fmt: skip
+        check(admin.post("/admin/connectors", json=mcp))
         check(admin.post("/admin/llm/apply", json=mock_document(llm.url)))
         models = {"name": "console-models", "teams": ["support", "analytics"], "allow": ["up.*"],
                   "models": {"allow": ["*"]}}  # fmt: skip
@@ -110,14 +113,14 @@ async def _tool_calls(traffic: Traffic) -> None:
         for contact in ("1001", "1002"):  # e-mails and phones masked as tokens
             assert not (await bot.call_tool("crm.get_contact", {"contact_id": contact})).is_error
         assert not (await bot.call_tool("up.echo", {"text": "hi"})).is_error
-        try:
+        with suppress(MCPError):
             await bot.call_tool(HOSTILE_TOOL, {})
-        except MCPError:
-            pass
     async with mcp_client(url, traffic.keys["analyst"]) as analyst:
         assert not (await analyst.call_tool("crm.list_companies", {})).is_error
         for _ in range(2):
-            assert (await analyst.call_tool("weather.forecast", {"city": "Paris", "days": 6})).is_error  # denied
+            assert (
+                await analyst.call_tool("weather.forecast", {"city": "Paris", "days": 6})
+            ).is_error  # denied
 
 
 def _model_calls(traffic: Traffic) -> None:

@@ -4,7 +4,8 @@
 import { h, s } from "./dom.js";
 
 export const PALETTE = ["#2563eb", "#0d9488", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#65a30d",
-  "#db2777", "#4b5563"];
+  "#db2777", "#9ca3af"];
+export const OTHER = 8;
 
 function niceMax(value) {
   if (value <= 0) return 1;
@@ -14,7 +15,7 @@ function niceMax(value) {
 }
 
 /**
- * buckets: [{key, label}], series: [{name, color?, values: number[] (one per bucket)}],
+ * buckets: [{key, label}], series: [{name, tone? (a PALETTE index), values: number[] (one per bucket)}],
  * format: number -> string. Returns a <figure>.
  */
 export function stackedBars({ buckets, series, format, title, empty = "No data in this range." }) {
@@ -43,7 +44,7 @@ export function stackedBars({ buckets, series, format, title, empty = "No data i
       if (value <= 0) return;
       const rect = s("rect", {
         x, width: barW, y: y(base + value), height: Math.max(1, y(base) - y(base + value)),
-        fill: one.color || PALETTE[k % PALETTE.length], class: "bar",
+        fill: PALETTE[(one.tone ?? k) % PALETTE.length], class: "bar",
       });
       rect.append(s("title", {}, `${bucket.label} · ${one.name}: ${format(value)}`));
       svg.append(rect);
@@ -61,7 +62,7 @@ export function stackedBars({ buckets, series, format, title, empty = "No data i
   figure.append(
     h("ul", { class: "legend" },
       series.map((one, k) => h("li", {},
-        h("span", { class: "swatch", style: null, dataset: { color: String(k % PALETTE.length) } }),
+        h("span", { class: "swatch", dataset: { color: String((one.tone ?? k) % PALETTE.length) } }),
         one.name))),
   );
   return figure;

@@ -10,10 +10,10 @@ import { card, kpis, pageHeader, segmented, table } from "./common.js";
 
 const GROUPS = { tool: "Tool", agent: "Agent", team: "Team" };
 const OUTCOMES = [
-  { name: "ok", of: (l) => l.ok, color: "#0d9488" },
-  { name: "denied", of: (l) => l.denied, color: "#d97706" },
-  { name: "upstream errors", of: (l) => l.upstream_errors, color: "#dc2626" },
-  { name: "other errors", of: (l) => l.other_errors, color: "#9333ea" },
+  { name: "ok", of: (l) => l.ok, tone: 1 },
+  { name: "denied", of: (l) => l.denied, tone: 2 },
+  { name: "upstream errors", of: (l) => l.upstream_errors, tone: 4 },
+  { name: "other errors", of: (l) => l.other_errors, tone: 3 },
 ];
 
 export async function activityView({ params }) {
@@ -34,7 +34,7 @@ export async function activityView({ params }) {
   const buckets = timeBuckets(range);
   const cut = range.unit === "hour" ? 13 : 10;
   const index = new Map(buckets.map((b, i) => [b.key.slice(0, cut), i]));
-  const chartSeries = OUTCOMES.map((o) => ({ name: o.name, color: o.color, values: new Array(buckets.length).fill(0) }));
+  const chartSeries = OUTCOMES.map((o) => ({ name: o.name, tone: o.tone, values: new Array(buckets.length).fill(0) }));
   for (const line of series.lines) {
     const i = index.get(String(line.group[range.unit]).slice(0, cut));
     if (i !== undefined) OUTCOMES.forEach((o, k) => (chartSeries[k].values[i] += o.of(line)));

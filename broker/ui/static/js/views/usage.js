@@ -4,7 +4,7 @@
 import { api } from "../api.js";
 import { setParams } from "../router.js";
 import { h } from "../dom.js";
-import { RANGES, rangeStart, stackedBars, timeBuckets } from "../chart.js";
+import { OTHER, RANGES, rangeStart, stackedBars, timeBuckets } from "../chart.js";
 import { int, percent, short, usd, when } from "../format.js";
 import { card, kpis, pageHeader, segmented, table } from "./common.js";
 
@@ -50,7 +50,7 @@ export async function usageView({ params, config }) {
     (byName.get(label(line.group)) || other)[i] += metric.of(line);
   }
   const chartSeries = [...byName].map(([name, values]) => ({ name, values }));
-  if (other.some((v) => v > 0)) chartSeries.push({ name: "other", values: other, color: "#9ca3af" });
+  if (other.some((v) => v > 0)) chartSeries.push({ name: "other", values: other, tone: OTHER });
 
   const share = (line) => {
     const all = metric.of(total);
