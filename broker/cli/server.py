@@ -7,8 +7,8 @@ import importlib
 
 from sqlalchemy.engine import make_url
 
-from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, command
+from broker.cli.errors import CliError
 from broker.settings import Settings
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from broker.llm.config import ProviderConfig
 from broker.llm.http1 import Http1Pool
+from connectors.scrub import scrubber
 
 log = logging.getLogger("broker.llm.providers")
 
@@ -58,9 +59,7 @@ class Provider:
 
     def scrub(self, body: bytes) -> bytes:
         """The body with the provider key blanked out, should an upstream ever echo it."""
-        if self._key and self._key.encode() in body:
-            return body.replace(self._key.encode(), b"<redacted>")
-        return body
+        return scrubber(self._key).body(body) if self._key else body
 
     async def aclose(self) -> None:
         await self.http.aclose()
