@@ -21,7 +21,7 @@ from broker.catalog import Federated
 from broker.errors import InvalidInput
 
 router = admin_subrouter("observe")
-AUDIT_GROUPS: tuple[AuditGroup, ...] = ("tool", "agent", "team", "outcome", "hour", "day")
+AUDIT_GROUPS: tuple[AuditGroup, ...] = ("tool", "agent", "user", "team", "outcome", "hour", "day")
 
 
 class AuditSummaryLine(BaseModel):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from broker.store.buckets import time_bucket
 from broker.store.models import AuditRecord as A
 
-AuditGroup = Literal["tool", "agent", "team", "outcome", "hour", "day"]
+AuditGroup = Literal["tool", "agent", "user", "team", "outcome", "hour", "day"]
 CACHE_SERVED = ("hit", "coalesced")
 """Cache answers that spared the upstream a call; with `miss` they make the lookups."""
 
@@ -55,7 +55,7 @@ class AuditLine:
 def _column(name: AuditGroup, dialect: str) -> ColumnElement[Any]:
     if name in ("hour", "day"):
         return time_bucket(A.ts, name, dialect)
-    column: ColumnElement[Any] = getattr(A, name)
+    column: ColumnElement[Any] = getattr(A, "end_user" if name == "user" else name)
     return column
 
 

@@ -13,11 +13,7 @@ from broker.llm.config import BudgetConfig
 from broker.store.buckets import time_bucket
 from broker.store.models import LlmUsageRecord as U
 
-<<<<<<< HEAD
-GroupBy = Literal["agent", "team", "model", "provider", "endpoint", "status", "day", "hour"]
-=======
-GroupBy = Literal["agent", "user", "team", "model", "provider", "endpoint", "status", "day"]
->>>>>>> main
+GroupBy = Literal["agent", "user", "team", "model", "provider", "endpoint", "status", "day", "hour"]
 
 
 def spent_since(session: Session, budget: BudgetConfig, since: datetime) -> float:
@@ -47,13 +43,9 @@ def _column(name: GroupBy, dialect: str) -> ColumnElement[str | None]:
         if dialect == "sqlite":
             return func.strftime("%Y-%m-%d", U.ts)
         return func.to_char(func.timezone("UTC", U.ts), "YYYY-MM-DD")
-<<<<<<< HEAD
     if name == "hour":
         return time_bucket(U.ts, "hour", dialect)
-    column: ColumnElement[str | None] = getattr(U, name)
-=======
     column: ColumnElement[str | None] = getattr(U, "end_user" if name == "user" else name)
->>>>>>> main
     return column
 
 

@@ -56,10 +56,11 @@ def _page(name: str, csp: str) -> FileResponse:
 def console_config() -> dict[str, Any]:
     """What this gateway's console can show; the page adapts to it.
 
-    `usage_dimensions` follows the ledger's groupings (an `end_user` grouping appears once
-    the ledger records end users). `explain` lists what /admin/policies/explain can be asked
-    about. `sign_in.oidc` is the seam for single sign-on: null until the admin API accepts
-    an OIDC login; then `{"login_url": ...}` and the page offers it beside the token.
+    `usage_dimensions` follows the ledger's groupings (`user`: the end user an agent acted
+    for). `explain` lists what /admin/policies/explain can be asked about. The token field
+    takes the admin token or an OIDC access token with a gateway role (the admin API checks
+    either). `sign_in.oidc` is the seam for a browser sign-in flow: null while the gateway
+    has none; then `{"login_url": ...}` and the page offers it beside the token field.
     """
     explain = [kind for kind in ("tool", "resource", "prompt") if kind in ExplainRequest.model_fields]
     return {

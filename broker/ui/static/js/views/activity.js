@@ -8,7 +8,7 @@ import { RANGES, rangeStart, stackedBars, timeBuckets } from "../chart.js";
 import { int, masked, ms, percent, short, when } from "../format.js";
 import { card, kpis, pageHeader, segmented, table } from "./common.js";
 
-const GROUPS = { tool: "Tool", agent: "Agent", team: "Team" };
+const GROUPS = { tool: "Tool", agent: "Agent", user: "End user", team: "Team" };
 const OUTCOMES = [
   { name: "ok", of: (l) => l.ok, tone: 1 },
   { name: "denied", of: (l) => l.denied, tone: 2 },
@@ -40,7 +40,7 @@ export async function activityView({ params }) {
     if (i !== undefined) OUTCOMES.forEach((o, k) => (chartSeries[k].values[i] += o.of(line)));
   }
   const name = (l) => l.group[state.by] ?? "(none)";
-  const auditLink = (l) => h("a", { href: `#/audit?${new URLSearchParams({ [state.by === "team" ? "agent" : state.by]: name(l) })}` },
+  const auditLink = (l) => h("a", { href: `#/audit?${new URLSearchParams({ [state.by]: name(l) })}` },
     name(l));
 
   return h("div", {},
@@ -62,7 +62,7 @@ export async function activityView({ params }) {
       h("div", { class: "toolbar" },
         segmented("by", GROUPS, state.by, (v) => rerender({ by: v }))),
       table([
-        { label: GROUPS[state.by], value: state.by === "team" ? name : auditLink, key: "name" },
+        { label: GROUPS[state.by], value: state.by === "tool" || state.by === "agent" ? auditLink : name, key: "name" },
         { label: "Calls", value: (l) => int(l.calls), num: true, key: "calls" },
         { label: "OK", value: (l) => int(l.ok), num: true, key: "ok" },
         { label: "Denied", value: (l) => int(l.denied), num: true, key: "denied" },

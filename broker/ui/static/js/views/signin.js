@@ -11,7 +11,8 @@ export function signIn(config, done) {
   const form = h("form", { class: "signin-card", id: "sign-in", novalidate: true },
     h("div", { class: "brand big" }, h("span", { class: "logo" }), h("span", {}, "tool-broker")),
     h("h1", {}, "Sign in to the console"),
-    h("p", { class: "muted" }, "Use the gateway's admin token. It stays in this browser tab and is sent only to this gateway."),
+    h("p", { class: "muted" }, "Use the gateway's admin token (or an OIDC access token with a gateway role). "
+      + "It stays in this browser tab and is sent only to this gateway."),
     h("label", { class: "field" }, h("span", {}, "Admin token"), input),
     message,
     h("button", { type: "submit", class: "primary", id: "sign-in-button" }, "Sign in"),

@@ -8,7 +8,7 @@ import { OTHER, RANGES, rangeStart, stackedBars, timeBuckets } from "../chart.js
 import { int, percent, short, usd, when } from "../format.js";
 import { card, kpis, pageHeader, segmented, table } from "./common.js";
 
-const LABELS = { team: "Team", agent: "Agent", model: "Model", provider: "Provider", end_user: "End user" };
+const LABELS = { team: "Team", agent: "Agent", model: "Model", provider: "Provider", user: "End user" };
 const METRICS = {
   cost: { label: "Cost", of: (l) => l.cost_usd, format: usd },
   tokens: { label: "Tokens", of: (l) => l.prompt_tokens + l.completion_tokens, format: short },
