@@ -78,6 +78,19 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="How often secrets' last-use times are written to the database."
     )
     log_level: str = "info"
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics asks for (Prometheus: `authorization: {credentials: ...}`). "
+        "Unset: /metrics is open to whoever reaches its port.",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Listen address of the metrics server.")
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve /metrics on a server of its own at metrics_host:metrics_port instead of the "
+        "gateway's port (which then answers 404 there).",
+    )
 
     # Outbound connections to upstreams (connectors and model providers): connectors/outbound.py.
     https_proxy: str | None = Field(
