@@ -78,6 +78,25 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="How often secrets' last-use times are written to the database."
     )
     log_level: str = "info"
+
+    # The HTTP listener (broker/serving.py): slow and hostile clients are cut off.
+    http_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request's head must arrive within this many seconds; else 408."
+    )
+    http_body_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="A request's body must arrive within this many seconds of its head."
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5, gt=0, description="Idle keep-alive connections close after this."
+    )
+    http_max_connections: int = Field(
+        default=1000,
+        gt=0,
+        description="Open connections and requests served at once; beyond it new requests get 503.",
+    )
+    http_max_head_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request line plus headers; beyond it 431."
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="Bearer token /metrics asks for (Prometheus: `authorization: {credentials: ...}`). "
