@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -98,6 +99,11 @@ async def audit(
     operation: str | None = Query(None, description="Only this operation, e.g. resources/read."),
     outcome: str | None = Query(None, description="Only this outcome, e.g. denied."),
     after_id: int | None = Query(None, ge=0, description="Only records newer than this id (for polling)."),
+    before_id: int | None = Query(None, ge=0, description="Only records older than this id (next page)."),
+    since: Annotated[
+        datetime | None, Query(description="Only records at or after this time (ISO 8601).")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Only records before this time.")] = None,
 ) -> list[AuditEntry]:
     await gateway_of(request).audit.flush()  # so calls made just now show up
     query = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)
@@ -113,6 +119,12 @@ async def audit(
         query = query.where(AuditRecord.operation == operation)
     if after_id is not None:
         query = query.where(AuditRecord.id > after_id)
+    if before_id is not None:
+        query = query.where(AuditRecord.id < before_id)
+    if since is not None:
+        query = query.where(AuditRecord.ts >= since)
+    if until is not None:
+        query = query.where(AuditRecord.ts < until)
 
     def fetch(session: Session) -> list[AuditEntry]:
         return [audit_entry(row) for row in session.scalars(query)]
