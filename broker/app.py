@@ -1,4 +1,5 @@
-"""Composes the ASGI app: the admin API, /metrics and /healthz, the LLM proxy at /v1, and MCP at /mcp."""
+"""Composes the ASGI app: the admin API, /metrics, /healthz and /readyz, the LLM proxy at /v1,
+and MCP at /mcp."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from broker.admin import admin_router, install_error_handlers
 from broker.gateway import Gateway
+from broker.health import Health, describe
 from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
 from broker.mcp.auth import AgentKeyVerifier
@@ -48,6 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
 
+    health = Health(
+        gateway.engine,
+        loaded=lambda: gateway.state.loaded and llm.state.loaded,
+        redis_ping=gateway.bus.ping if gateway.bus.shared else None,
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
@@ -57,7 +65,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await llm.start()
             try:
                 async with server.session_manager.run():
-                    yield
+                    undo = health.drain_on_sigterm(settings.drain_seconds)
+                    try:
+                        yield
+                    finally:
+                        undo()
             finally:
                 await llm.stop()
         finally:
@@ -74,13 +86,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.gateway = gateway
     app.state.llm = llm
+    app.state.health = health
     app.add_middleware(ProxyFirst, proxy=llm.proxy)
     install_error_handlers(app)
     app.include_router(admin_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", **gateway.state.snapshot.describe()})
+        """Alive: the process answers (say nothing of dependencies: a restart would not fix them)."""
+        described = gateway.state.snapshot.describe()
+        return JSONResponse({"status": "ok", **described, "llm_revision": llm.state.snapshot.revision})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        """Ready for traffic: database, schema, Redis, state loaded, not draining; else 503."""
+        ready, checks = await health.readiness()
+        return JSONResponse(describe(ready, checks), status_code=200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(_: Request) -> Response:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broker.audit.writer import AuditWriter
 from broker.cache import ResultCache
 from broker.catalog import Federated
+from broker.cluster import Bus, make_bus
 from broker.metrics import Metrics
 from broker.pii.maskers import Maskers
 from broker.pipeline import Next, tool_pipeline
@@ -33,6 +34,7 @@ class Gateway:
     state: StateManager
     vault: Vault
     maskers: Maskers
+    bus: Bus = field(default_factory=Bus)
     cache: ResultCache | None = None
     pipeline: Next = field(init=False)
 
@@ -68,8 +70,12 @@ class Gateway:
             refs = connector.secret_refs()
             return CallContext(agent=None, secrets=await vault.resolve(refs)) if refs else NO_CONTEXT
 
+        bus = make_bus(settings.redis_url, settings.redis_channel)
         state = StateManager(
-            sessions, poll_seconds=settings.state_poll_seconds, listing_context=listing_context
+            sessions,
+            poll_seconds=settings.state_poll_seconds,
+            listing_context=listing_context,
+            notices=bus.notices(),
         )
         return cls(
             settings=settings,
@@ -80,10 +86,12 @@ class Gateway:
             state=state,
             vault=vault,
             maskers=Maskers.from_settings(settings, engine),
+            bus=bus,
             cache=ResultCache.from_settings(settings, metrics.registry),
         )
 
     async def start(self) -> None:
+        await self.bus.start()
         await self.state.start()
         self.audit.start()
         self.vault.start()
@@ -96,4 +104,5 @@ class Gateway:
         if self.cache is not None:
             await self.cache.close()
         await self.state.stop()
+        await self.bus.close()
         self.engine.dispose()
