@@ -67,6 +67,7 @@ def serve(ctx: Context) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        timeout_worker_healthcheck=60,  # a worker importing the app on a busy machine is not hung
     )
     return 0
 

@@ -15,9 +15,8 @@ BODY = {"model": "fast", "messages": [{"role": "user", "content": "x"}], "max_to
 
 
 def post(gateway_url: str, key: str, body: dict[str, object] = BODY) -> httpx.Response:
-    return httpx.post(
-        f"{gateway_url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    )
+    headers = {"Authorization": f"Bearer {key}"}
+    return httpx.post(f"{gateway_url}/v1/chat/completions", json=body, headers=headers, timeout=30)
 
 
 def grant_models(through: RunningGateway, models: list[str]) -> None:
