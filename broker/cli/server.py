@@ -9,8 +9,8 @@ import os
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, command, group
+from broker.cli.errors import CliError
 from broker.settings import Settings
 
 
@@ -24,10 +24,10 @@ def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.Argu
         default=1,
         help="worker processes, each a full gateway on the same port (needs BROKER_REDIS_URL when > 1)",
     )
-    db = group(commands, "db", "the gateway's database schema")
+    db = group(commands, "db", "the database schema: upgrade it, show its revision")
     command(db, leaf, "upgrade", migrate, "apply the migrations this version needs (BROKER_DATABASE_URL)")
     command(db, leaf, "current", current, "show the schema revision of the database and the one expected")
-    command(commands, leaf, "migrate", migrate, "the same as `broker db upgrade`")
+    command(commands, leaf, "migrate", migrate, "the same as `broker db upgrade` (BROKER_DATABASE_URL)")
     command(commands, leaf, "demo", demo, "run a local demo: gateway, demo upstreams, agents and policies")
 
 
