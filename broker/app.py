@@ -1,5 +1,5 @@
-"""Composes the ASGI app: the admin API, /metrics, /healthz and /readyz, the LLM proxy at /v1,
-and MCP at /mcp."""
+"""Composes the ASGI app: the admin API and its console (/ui), /metrics, /healthz and /readyz,
+the LLM proxy at /v1, and MCP at /mcp."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 
 from broker.admin import admin_router, install_error_handlers
 from broker.gateway import Gateway
@@ -22,8 +20,10 @@ from broker.identity.resource import McpGuard, metadata_url, resource_metadata
 from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
 from broker.mcp.server import build_server
+from broker.metrics_http import metrics_endpoint, metrics_server
 from broker.settings import Settings
 from broker.store.migrate import upgrade
+from broker.ui import install_console
 from connectors import outbound
 
 VERSION = version("tool-broker")
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         loaded=lambda: gateway.state.loaded and llm.state.loaded,
         redis_ping=gateway.bus.ping if gateway.bus.shared else None,
     )
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    metrics_route = metrics_endpoint(gateway.metrics.registry, token)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -60,12 +62,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await llm.start()
             try:
-                async with server.session_manager.run():
-                    undo = health.drain_on_sigterm(settings.drain_seconds)
-                    try:
-                        yield
-                    finally:
-                        undo()
+                async with contextlib.AsyncExitStack() as stack:
+                    if settings.metrics_port is not None:
+                        await stack.enter_async_context(
+                            metrics_server(metrics_route, settings.metrics_host, settings.metrics_port)
+                        )
+                    await stack.enter_async_context(server.session_manager.run())
+                    stack.callback(health.drain_on_sigterm(settings.drain_seconds))
+                    yield
             finally:
                 await llm.stop()
         finally:
@@ -76,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=VERSION,
         description="MCP tool-broker gateway: the admin API. Agents connect over MCP at /mcp.",
         lifespan=lifespan,
-        docs_url="/admin/docs",
+        docs_url=None,  # /admin/docs is broker.ui's, with Swagger UI served locally
         openapi_url="/admin/openapi.json",
         redoc_url=None,
     )
@@ -85,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.health = health
     app.add_middleware(ProxyFirst, proxy=llm.proxy)
     install_error_handlers(app)
+    install_console(app)
     app.include_router(admin_router)
 
     @app.get("/healthz", include_in_schema=False)
@@ -99,9 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ready, checks = await health.readiness()
         return JSONResponse(describe(ready, checks), status_code=200 if ready else 503)
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics(_: Request) -> Response:
-        return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    if settings.metrics_port is None:
+        app.router.routes.append(metrics_route)
 
     @app.get("/.well-known/oauth-protected-resource/mcp", include_in_schema=False)
     async def mcp_resource_metadata() -> JSONResponse:

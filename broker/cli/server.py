@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
@@ -36,6 +37,7 @@ def serve(ctx: Context) -> int:
 
     from broker.app import create_app
     from broker.secrets.errors import SecretKeyError
+    from broker.serving import server_options
 
     overrides = {k: v for k, v in (("host", ctx.args.host), ("port", ctx.args.port)) if v is not None}
     settings = Settings(**overrides)
@@ -46,8 +48,9 @@ def serve(ctx: Context) -> int:
         app = create_app(settings)  # in the parent too: a configuration error shows here, once
     except SecretKeyError as exc:
         raise CliError(f"cannot start: {exc}") from None
+    options = server_options(settings)
     if workers == 1:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, **options)
         return 0
     if not settings.redis_url:
         raise CliError(
@@ -60,6 +63,7 @@ def serve(ctx: Context) -> int:
         upgrade(settings.database_url)
     # The workers are fresh processes that read their settings from the environment.
     os.environ.update(BROKER_HOST=settings.host, BROKER_PORT=str(settings.port), BROKER_AUTO_MIGRATE="false")
+    options["http"] = "broker.cli.server:WorkerHttpProtocol"  # a class made at run time does not pickle
     uvicorn.run(
         "broker.cli.server:worker_app",
         factory=True,
@@ -68,8 +72,19 @@ def serve(ctx: Context) -> int:
         port=settings.port,
         log_level=settings.log_level,
         timeout_worker_healthcheck=60,  # a worker importing the app on a busy machine is not hung
+        **options,
     )
     return 0
+
+
+def __getattr__(name: str) -> Any:
+    """`WorkerHttpProtocol`: the guarded HTTP protocol (broker/serving.py) of a `--workers`
+    process, made from its settings when uvicorn imports it by name in the worker."""
+    if name == "WorkerHttpProtocol":
+        from broker.serving import server_options
+
+        return server_options(Settings())["http"]
+    raise AttributeError(name)
 
 
 def worker_app() -> FastAPI:
