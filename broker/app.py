@@ -15,7 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from broker.admin import admin_router, install_error_handlers
+from broker.admin.changes import ChangeLog
 from broker.gateway import Gateway
+from broker.identity.operators import sign_in_config
 from broker.identity.resource import McpGuard, metadata_url, resource_metadata
 from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
@@ -68,8 +70,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.gateway = gateway
     app.state.llm = llm
-    app.add_middleware(ProxyFirst, proxy=llm.proxy)
+    app.add_middleware(ChangeLog, sessions=gateway.sessions)  # /admin changes only
+    app.add_middleware(ProxyFirst, proxy=llm.proxy)  # the last added runs first: /v1 skips the rest
     install_error_handlers(app)
+
+    @app.get("/admin/sign-in", tags=["sign-in"], summary="Where operators sign in (OIDC); no token needed")
+    async def admin_sign_in() -> JSONResponse:
+        return JSONResponse(await sign_in_config(gateway.oauth, settings))
+
     app.include_router(admin_router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -9,6 +9,7 @@ from broker.admin import (
     agents,
     apply,
     cache,
+    changes,
     connectors,
     llm,
     llm_usage,
@@ -21,7 +22,19 @@ from broker.admin.auth import require_admin
 from broker.errors import NotFound
 
 admin_router = APIRouter(prefix="/admin")
-for _area in (connectors, mcp_review, agents, policies, apply, observe, cache, secrets, llm_usage, llm):
+for _area in (
+    connectors,
+    mcp_review,
+    agents,
+    policies,
+    apply,
+    observe,
+    cache,
+    secrets,
+    llm_usage,
+    llm,
+    changes,
+):
     admin_router.include_router(_area.router)
 
 
