@@ -24,12 +24,14 @@ from broker.llm.runtime import LlmRuntime
 from broker.mcp.server import build_server
 from broker.settings import Settings
 from broker.store.migrate import upgrade
+from connectors import outbound
 
 VERSION = version("tool-broker")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    outbound.configure(settings.outbound())  # before any upstream client is made
     gateway = Gateway.from_settings(settings)
     llm = LlmRuntime.from_gateway(gateway)
     public_url = settings.resolved_public_url

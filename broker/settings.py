@@ -5,11 +5,14 @@ Nothing else in the broker reads os.environ.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from connectors.outbound import Outbound
 
 DEFAULT_ADMIN_ROLES: dict[str, Literal["admin", "operator", "auditor"]] = {
     "broker-admin": "admin",
@@ -75,6 +78,23 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="How often secrets' last-use times are written to the database."
     )
     log_level: str = "info"
+
+    # Outbound connections to upstreams (connectors and model providers): connectors/outbound.py.
+    https_proxy: str | None = Field(
+        default=None,
+        description="HTTP proxy (http://[user:password@]HOST:PORT) that tunnels every https:// upstream "
+        "connection with CONNECT; a provider's own `proxy` overrides it. Unset: direct connections.",
+    )
+    no_proxy: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts reached without the proxy, as a JSON list or comma-separated: 'example.com' (and "
+        "its subdomains), '.example.com' (subdomains only), '10.0.0.0/8', '*'.",
+    )
+    ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of CA certificates trusted for upstream TLS in addition to the public ones "
+        "(a TLS-inspecting proxy's CA, an internal CA).",
+    )
 
     # The LLM proxy (/v1).
     redis_url: str | None = Field(
@@ -226,6 +246,24 @@ class Settings(BaseSettings):
         default=None,
         description="The public OAuth client `broker login` uses (device authorization flow).",
     )
+
+    @field_validator("no_proxy", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return (
+                json.loads(text)
+                if text.startswith("[")
+                else [p.strip() for p in text.split(",") if p.strip()]
+            )
+        return value
+
+    def outbound(self) -> Outbound:
+        """The outbound network settings (connectors/outbound.py); OutboundConfigError names a bad one."""
+        return Outbound(
+            https_proxy=self.https_proxy or None, no_proxy=tuple(self.no_proxy), ca_bundle=self.ca_bundle
+        )
 
     @property
     def resolved_public_url(self) -> str:
