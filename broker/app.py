@@ -1,4 +1,5 @@
-"""Composes the ASGI app: the admin API, /metrics and /healthz, the LLM proxy at /v1, and MCP at /mcp."""
+"""Composes the ASGI app: the admin API and its console (/ui), /metrics and /healthz, the LLM proxy
+at /v1, and MCP at /mcp."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 
 from broker.admin import admin_router, install_error_handlers
 from broker.admin.changes import ChangeLog
@@ -22,8 +21,10 @@ from broker.identity.resource import McpGuard, metadata_url, resource_metadata
 from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
 from broker.mcp.server import build_server
+from broker.metrics_http import metrics_endpoint, metrics_server
 from broker.settings import Settings
 from broker.store.migrate import upgrade
+from broker.ui import install_console
 from connectors import outbound
 
 VERSION = version("tool-broker")
@@ -46,6 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     guarded_mcp = McpGuard(mcp_app, gateway.identity, metadata_url(public_url, "/mcp"))
 
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    metrics_route = metrics_endpoint(gateway.metrics.registry, token)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
@@ -54,7 +58,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await llm.start()
             try:
-                async with server.session_manager.run():
+                async with contextlib.AsyncExitStack() as stack:
+                    if settings.metrics_port is not None:
+                        await stack.enter_async_context(
+                            metrics_server(metrics_route, settings.metrics_host, settings.metrics_port)
+                        )
+                    await stack.enter_async_context(server.session_manager.run())
                     yield
             finally:
                 await llm.stop()
@@ -66,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=VERSION,
         description="MCP tool-broker gateway: the admin API. Agents connect over MCP at /mcp.",
         lifespan=lifespan,
-        docs_url="/admin/docs",
+        docs_url=None,  # /admin/docs is broker.ui's, with Swagger UI served locally
         openapi_url="/admin/openapi.json",
         redoc_url=None,
     )
@@ -80,15 +89,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def admin_sign_in() -> JSONResponse:
         return JSONResponse(await sign_in_config(gateway.oauth, settings))
 
+    install_console(app)
     app.include_router(admin_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", **gateway.state.snapshot.describe()})
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics(_: Request) -> Response:
-        return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    if settings.metrics_port is None:
+        app.router.routes.append(metrics_route)
 
     @app.get("/.well-known/oauth-protected-resource/mcp", include_in_schema=False)
     async def mcp_resource_metadata() -> JSONResponse:

@@ -79,6 +79,38 @@ class Settings(BaseSettings):
     )
     log_level: str = "info"
 
+    # The HTTP listener (broker/serving.py): slow and hostile clients are cut off.
+    http_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request's head must arrive within this many seconds; else 408."
+    )
+    http_body_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="A request's body must arrive within this many seconds of its head."
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5, gt=0, description="Idle keep-alive connections close after this."
+    )
+    http_max_connections: int = Field(
+        default=1000,
+        gt=0,
+        description="Open connections and requests served at once; beyond it new requests get 503.",
+    )
+    http_max_head_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request line plus headers; beyond it 431."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics asks for (Prometheus: `authorization: {credentials: ...}`). "
+        "Unset: /metrics is open to whoever reaches its port.",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Listen address of the metrics server.")
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve /metrics on a server of its own at metrics_host:metrics_port instead of the "
+        "gateway's port (which then answers 404 there).",
+    )
+
     # Outbound connections to upstreams (connectors and model providers): connectors/outbound.py.
     https_proxy: str | None = Field(
         default=None,

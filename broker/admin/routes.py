@@ -11,6 +11,7 @@ from broker.admin import (
     cache,
     changes,
     connectors,
+    insights,
     llm,
     llm_usage,
     mcp_review,
@@ -22,19 +23,21 @@ from broker.admin.auth import require_admin
 from broker.errors import NotFound
 
 admin_router = APIRouter(prefix="/admin")
-for _area in (
+_AREAS = (
     connectors,
     mcp_review,
     agents,
     policies,
     apply,
+    insights,
     observe,
     cache,
     secrets,
     llm_usage,
     llm,
     changes,
-):
+)
+for _area in _AREAS:
     admin_router.include_router(_area.router)
 
 
