@@ -19,6 +19,7 @@ from broker.admin import admin_router, install_error_handlers
 from broker.gateway import Gateway
 from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
+from broker.mcp import transport as mcp_transport
 from broker.mcp.auth import AgentKeyVerifier
 from broker.mcp.server import build_server
 from broker.settings import Settings
@@ -36,8 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     server = build_server(lambda: gateway.state.snapshot, gateway.pipeline, version=VERSION)
     mcp_app = server.streamable_http_app(
         streamable_http_path="/mcp",
-        json_response=True,
-        stateless_http=True,
+        json_response=False,  # broker.mcp.transport: 2025 sessions stream, 2026-07-28 answers JSON
+        stateless_http=False,
         max_request_body_size=settings.max_request_bytes,
         transport_security=_transport_security(settings),
         token_verifier=AgentKeyVerifier(lambda: gateway.state.snapshot),
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             validate_token_resource=False,  # agent keys are ours, bound to this gateway by construction
         ),
     )
+
+    mcp_transport.install(server.session_manager)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from broker.catalog import AgentIdentity, CatalogTool, Snapshot
-from connectors.base import ToolOutput
+from connectors.base import SILENT, ClientChannel, ToolOutput
 from policies import Decision
 
 
@@ -38,6 +38,8 @@ class ToolCall:
     """Facts a stage wants in the audit record (e.g. cache status); never secrets."""
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Clear secret values for the connector, filled in by InjectCredentials just before dispatch."""
+    channel: ClientChannel = SILENT
+    """The calling client (progress, log messages, requests to it); MaskPII masks what goes to it."""
 
 
 Next = Callable[[ToolCall], Awaitable[ToolOutput]]

@@ -14,7 +14,7 @@ async def dispatch(call: ToolCall) -> ToolOutput:
     """The terminal: hand the call to its connector, turning its failures into our tree."""
     assert call.tool is not None, "Authorize resolves the tool first"
     connector = call.snapshot.connectors[call.tool.connector]
-    context = CallContext(agent=call.agent.name, secrets=call.secrets)
+    context = CallContext(agent=call.agent.name, secrets=call.secrets, channel=call.channel)
     try:
         return await connector.call(call.tool.spec.name, call.arguments, context)
     except MissingCredential as exc:
