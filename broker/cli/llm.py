@@ -53,13 +53,16 @@ def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.Argu
 
     parser = command(commands, leaf, "usage", usage, "model usage and cost through the LLM proxy")
     parser.add_argument(
-        "--by", default="agent,model", help="group by: agent, team, model, provider, day, ..."
+        "--by",
+        default="agent,model",
+        help="group by: agent, user (the end user of OAuth callers), team, model, provider, day, ...",
     )
     parser.add_argument("--period", choices=["today", "month", "all"], default="month", help="default: month")
     parser.add_argument("--since", help="only calls from this time (ISO 8601), instead of --period")
     parser.add_argument("--until", help="only calls before this time (ISO 8601)")
     parser.add_argument("--agent", help="only this agent")
     parser.add_argument("--team", help="only this team")
+    parser.add_argument("--user", help="only calls made for this end user")
     parser.add_argument("--model", help="only this model (as clients name it)")
 
 
@@ -242,7 +245,7 @@ def _amount(value: float, unit: str) -> str:
 def usage(ctx: Context) -> int:
     args = ctx.args
     params = {"by": args.by, "period": args.period, "since": args.since, "until": args.until,
-              "agent": args.agent, "team": args.team, "model": args.model}  # fmt: skip
+              "agent": args.agent, "team": args.team, "model": args.model, "user": args.user}  # fmt: skip
     report = ctx.client.get("/admin/llm/usage", **params)
     if ctx.out.as_json:
         ctx.out.json(report)

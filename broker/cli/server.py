@@ -25,6 +25,7 @@ def serve(ctx: Context) -> int:
 
     from broker.app import create_app
     from broker.secrets.errors import SecretKeyError
+    from broker.serving import server_options
 
     overrides = {k: v for k, v in (("host", ctx.args.host), ("port", ctx.args.port)) if v is not None}
     settings = Settings(**overrides)
@@ -32,7 +33,9 @@ def serve(ctx: Context) -> int:
         app = create_app(settings)
     except SecretKeyError as exc:
         raise CliError(f"cannot start: {exc}") from None
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, **server_options(settings)
+    )
     return 0
 
 
