@@ -1,4 +1,5 @@
-"""Composes the ASGI app: the admin API, /metrics and /healthz, the LLM proxy at /v1, and MCP at /mcp."""
+"""Composes the ASGI app: the admin API and its console (/ui), /metrics and /healthz, the LLM proxy
+at /v1, and MCP at /mcp."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from broker.mcp.server import build_server
 from broker.metrics_http import metrics_endpoint, metrics_server
 from broker.settings import Settings
 from broker.store.migrate import upgrade
+from broker.ui import install_console
 from connectors import outbound
 
 VERSION = version("tool-broker")
@@ -74,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=VERSION,
         description="MCP tool-broker gateway: the admin API. Agents connect over MCP at /mcp.",
         lifespan=lifespan,
-        docs_url="/admin/docs",
+        docs_url=None,  # /admin/docs is broker.ui's, with Swagger UI served locally
         openapi_url="/admin/openapi.json",
         redoc_url=None,
     )
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.llm = llm
     app.add_middleware(ProxyFirst, proxy=llm.proxy)
     install_error_handlers(app)
+    install_console(app)
     app.include_router(admin_router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -1,8 +1,14 @@
-"""The one small protocol every upstream kind implements.
+"""The small protocols upstream kinds implement.
 
-A connector turns a validated tool call into an upstream request and the upstream's
-answer into a `ToolOutput`. It knows nothing of agents, policies or the broker: those
-concerns wrap around it in the broker's pipeline.
+Every connector offers tools (`Connector`): it turns a validated tool call into an upstream
+request and the upstream's answer into a `ToolOutput`. Resources, resource templates,
+prompts and completion are optional capabilities, one small Protocol each
+(`OffersResources`, `OffersPrompts`, `OffersCompletion`), checked with `isinstance` the way
+httpx checks its transports. A connector knows nothing of agents, policies or the broker:
+those concerns wrap around it in the broker's pipeline.
+
+Names and URIs here are local to the connector: the broker namespaces them (tool and prompt
+names as `<connector>.<name>`, resource URIs as `broker://<connector>/<uri>`).
 """
 
 from __future__ import annotations
@@ -141,6 +147,81 @@ class CallContext:
 NO_CONTEXT = CallContext()
 
 
+@dataclass(frozen=True, slots=True)
+class ResourceSpec:
+    """A resource a connector offers, by its local URI. `extra` holds further MCP `Resource`
+    fields as the upstream gave them (title, size, icons, annotations, `_meta`), camelCase."""
+
+    uri: str
+    name: str
+    description: str | None = None
+    mime_type: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceTemplateSpec:
+    """An RFC 6570 URI template over local URIs; `extra` as for `ResourceSpec`."""
+
+    uri_template: str
+    name: str
+    description: str | None = None
+    mime_type: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSpec:
+    """A prompt a connector offers, named locally. `arguments` are MCP `PromptArgument`
+    objects as dicts (name, description, required); `extra` as for `ResourceSpec`."""
+
+    name: str
+    description: str | None = None
+    arguments: Sequence[Mapping[str, Any]] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceOutput:
+    """A resources/read answer: MCP resource contents as dicts (`uri` local, `mimeType`, and
+    `text` or `blob`), and the result's `_meta`."""
+
+    contents: Sequence[Mapping[str, Any]]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptOutput:
+    """A prompts/get answer: MCP prompt messages as dicts (`role`, `content`)."""
+
+    messages: Sequence[Mapping[str, Any]]
+    description: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionOutput:
+    """A completion/complete answer: candidate values for one argument."""
+
+    values: Sequence[str]
+    total: int | None = None
+    has_more: bool | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRef:
+    """What an argument is completed for: a prompt (`kind` "prompt", local name) or a resource
+    template (`kind` "resource", local URI template)."""
+
+    kind: str
+    name: str
+
+
+Output = ToolOutput | ResourceOutput | PromptOutput | CompletionOutput
+"""Whatever a connector answers, one type per request kind."""
+
+
 @runtime_checkable
 class Connector(Protocol):
     """An upstream the broker can call tools on."""
@@ -168,4 +249,49 @@ class Connector(Protocol):
 
     async def aclose(self) -> None:
         """Release connections and processes."""
+        ...
+
+
+@runtime_checkable
+class OffersResources(Protocol):
+    """A connector with resources (and templates) to read."""
+
+    def resources(self) -> Sequence[ResourceSpec]:
+        """The resources it lists now, in a stable order."""
+        ...
+
+    def resource_templates(self) -> Sequence[ResourceTemplateSpec]: ...
+
+    async def read_resource(self, uri: str, context: CallContext = NO_CONTEXT) -> ResourceOutput:
+        """Read one resource by its local URI, listed or matching a template. Raises
+        `connectors.errors.UnknownResource` when there is none, another `ConnectorError`
+        for every upstream failure."""
+        ...
+
+
+@runtime_checkable
+class OffersPrompts(Protocol):
+    """A connector with prompts."""
+
+    def prompts(self) -> Sequence[PromptSpec]: ...
+
+    async def get_prompt(
+        self, name: str, arguments: Mapping[str, str], context: CallContext = NO_CONTEXT
+    ) -> PromptOutput: ...
+
+
+@runtime_checkable
+class OffersCompletion(Protocol):
+    """A connector that completes prompt arguments and resource-template variables."""
+
+    async def complete(
+        self,
+        ref: CompletionRef,
+        argument: str,
+        value: str,
+        known: Mapping[str, str],
+        context: CallContext = NO_CONTEXT,
+    ) -> CompletionOutput:
+        """Candidates for `argument` starting from `value`; `known` holds the arguments
+        already chosen."""
         ...

@@ -68,6 +68,7 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
             return types.CallToolResult(
                 content=[types.TextContent(type="text", text=exc.message)], is_error=True
             )
+        assert isinstance(output, ToolOutput)
         return _to_result(output)
 
     async def on_set_logging_level(
