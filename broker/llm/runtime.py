@@ -35,6 +35,7 @@ class LlmRuntime:
             secrets
             or ChainedSecrets(VaultSecrets(gateway.vault), SettingsSecrets(settings.llm_provider_keys)),
             poll_seconds=settings.state_poll_seconds,
+            notices=gateway.bus.notices(),
         )
         metrics = LlmMetrics(gateway.metrics.registry)
         ledger = LedgerWriter(
