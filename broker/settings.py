@@ -159,6 +159,13 @@ class Settings(BaseSettings):
     llm_default_max_tokens: int = Field(
         default=4096, gt=0, description="Completion tokens reserved for a call that sets no max_tokens."
     )
+    llm_tool_loop_max_steps: int = Field(
+        default=8,
+        ge=1,
+        le=50,
+        description="Model calls one tool loop (/v1 with the agent's MCP tools) may make before it "
+        "must answer.",
+    )
     llm_max_attempts: int = Field(
         default=4, ge=1, le=20, description="Upstream requests per model call (retries and fallbacks)."
     )

@@ -19,6 +19,7 @@ from broker.llm.catalog import Target
 from broker.llm.metering import ModelCall
 from broker.llm.relay import is_event_stream, relay_stream, relay_whole
 from broker.llm.tokens import estimate_input, estimate_messages, estimate_text, reservation_tokens
+from broker.llm.toolloop import run_loop, send_final, wants_gateway_tools
 from broker.llm.translate import StreamTranslator, chat_to_messages, message_to_chat
 from broker.llm.upstream import Opened
 from broker.llm.usage import (
@@ -47,6 +48,15 @@ async def chat_completions(
 ) -> None:
     route = call.route
     assert route is not None
+    options = payload.get("stream_options")
+    asked_usage = isinstance(options, dict) and options.get("include_usage") is True
+    if wants_gateway_tools(payload):
+        result = await run_loop(proxy, exchange, call, payload)
+        render = guard_render(call.output, "openai")
+        if render is not None:
+            result.body = render(result.body)
+        await send_final(exchange, call, result, include_usage=asked_usage)
+        return
     rules = proxy.rules_for(call.agent)
     if rules.empty:
         demand = NO_DEMAND
@@ -56,9 +66,6 @@ async def chat_completions(
         )
         demand = proxy.metering.demand(route, reservation_tokens(size), max_tokens)
     await proxy.metering.admit(call, rules, demand)
-
-    options = payload.get("stream_options")
-    asked_usage = isinstance(options, dict) and options.get("include_usage") is True
     inject = call.stream and not asked_usage
 
     def body_for(target: Target) -> bytes:

@@ -44,6 +44,7 @@ from broker.llm.catalog import Route, Target
 from broker.llm.errors import BadRequest, GuardrailBlocked, ModelDenied, ModelNotFound, UpstreamError
 from broker.llm.metering import Metering, ModelCall
 from broker.llm.state import LlmState
+from broker.llm.toolloop import GatewayTools
 from broker.llm.upstream import Opened, RetryPolicy, open_upstream
 from policies import ModelGrants, PolicySet
 
@@ -79,8 +80,10 @@ class LlmProxy:
         retry: RetryPolicy,
         max_request_bytes: int,
         guard: Guard | None = None,
+        gateway_tools: GatewayTools | None = None,
     ) -> None:
         self.guard = guard
+        self.gateway_tools = gateway_tools
         self.tool_snapshot = tool_snapshot
         self.identity = identity
         self.state = state

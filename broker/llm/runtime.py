@@ -9,6 +9,7 @@ from broker.gateway import Gateway
 from broker.guard.engine import Guard
 from broker.llm.accounts import Accounts, BudgetRule, LocalAccounts, Window
 from broker.llm.credentials import ChainedSecrets, SecretSource, SettingsSecrets, VaultSecrets
+from broker.llm.gateway_tools import gateway_tools
 from broker.llm.ledger import LedgerWriter
 from broker.llm.metering import Metering
 from broker.llm.metrics import LlmMetrics
@@ -82,6 +83,9 @@ class LlmRuntime:
             retry=retry,
             max_request_bytes=settings.llm_max_request_bytes,
             guard=Guard(gateway.maskers),
+            gateway_tools=gateway_tools(
+                lambda: gateway.state.snapshot, gateway.pipeline, settings.llm_tool_loop_max_steps
+            ),
         )
         return cls(state=state, ledger=ledger, accounts=accounts, metrics=metrics, proxy=proxy)
 

@@ -110,6 +110,11 @@ def create_llm_app(mock: MockLLM | None = None) -> Starlette:
             return refused
         words = replies.reply_words(body, state.reply_words)
         prompt = replies.count_tokens(replies.prompt_text(body))
+        if replies.scripted_calls(body):
+            call = replies.next_tool_call(body)
+            if call is not None:
+                return JSONResponse(replies.tool_call_completion(body, call, prompt))
+            words = replies.final_words(body)
         if not body.get("stream"):
             return JSONResponse(replies.completion(body, words, prompt, usage=state.usage))
         chunks = replies.completion_chunks(body, words, prompt, usage=state.usage)

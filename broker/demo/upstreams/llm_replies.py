@@ -12,6 +12,7 @@ instead of word by word (so a token can arrive cut in two).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -181,3 +182,86 @@ def message_events(
         {"type": "message_delta", "delta": delta_event, "usage": {"output_tokens": len(words)}},
     )
     yield "message_stop", {"type": "message_stop"}
+
+
+# --- scripted tool use ----------------------------------------------------------------------
+# A last user message with `[[call:NAME {json arguments}]]` directives makes the mock behave
+# like a model using tools: while it has fewer tool results than directives it answers with the
+# next call (NAME as offered, a function name), else with a short final answer naming the
+# calls. Arguments may quote earlier results: `{{N.key}}` is the first value of `key` (at any
+# depth) in the N-th tool result, `{{key}}` the same in the latest result that has it.
+_CALL = re.compile(r"\[\[call:([A-Za-z0-9_.-]+)\s+(\{.*?\})\]\]", re.DOTALL)
+_REFERENCE = re.compile(r"\{\{(?:(\d+)\.)?([A-Za-z0-9_]+)\}\}")
+
+
+def scripted_calls(body: dict[str, Any]) -> list[tuple[str, str]]:
+    if not body.get("tools"):
+        return []
+    return _CALL.findall(last_user_text(body))
+
+
+def _find(value: Any, key: str) -> Any:
+    if isinstance(value, dict):
+        if key in value and not isinstance(value[key], dict | list):
+            return value[key]
+        children: Any = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return None
+    for child in children:
+        found = _find(child, key)
+        if found is not None:
+            return found
+    return None
+
+
+def tool_results(body: dict[str, Any]) -> list[Any]:
+    results = []
+    for message in body.get("messages") or ():
+        if isinstance(message, dict) and message.get("role") == "tool":
+            text = " ".join(texts(message.get("content")))
+            try:
+                results.append(json.loads(text))
+            except ValueError:
+                results.append(text)
+    return results
+
+
+def next_tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The next scripted call as an OpenAI tool call, or None when every call has its result."""
+    script, results = scripted_calls(body), tool_results(body)
+    if len(results) >= len(script):
+        return None
+    name, arguments = script[len(results)]
+
+    def quote(match: re.Match[str]) -> str:
+        index, key = match.group(1), match.group(2)
+        pool = [results[int(index) - 1]] if index and int(index) <= len(results) else list(reversed(results))
+        for result in pool:
+            found = _find(result, key)
+            if found is not None:
+                return str(found)
+        return ""
+
+    return {
+        "id": f"call_{len(results) + 1}",
+        "type": "function",
+        "function": {"name": name, "arguments": _REFERENCE.sub(quote, arguments)},
+    }
+
+
+def tool_call_completion(body: dict[str, Any], call: dict[str, Any], prompt: int) -> dict[str, Any]:
+    answer = completion(body, [], prompt, usage=True)
+    choice = answer["choices"][0]
+    choice["message"] = {"role": "assistant", "content": None, "tool_calls": [call]}
+    choice["finish_reason"] = "tool_calls"
+    answer["usage"]["completion_tokens"] = answer["usage"]["total_tokens"] - prompt + 8
+    answer["usage"]["total_tokens"] = prompt + 8
+    return answer
+
+
+def final_words(body: dict[str, Any]) -> list[str]:
+    """After scripted calls: a short answer naming them and quoting the last result's text."""
+    names = [name for name, _ in scripted_calls(body)]
+    return ["Done:", *names] if names else []

@@ -1,0 +1,163 @@
+"""The gateway running the tool loop: /v1/chat/completions with the agent's MCP tools, through
+the real gateway, a local upstream and the mock provider (which follows `[[call:...]]` scripts
+the way a model would call tools)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from broker.demo.upstreams.serve import BackgroundServer
+from broker.store.db import make_engine, make_sessionmaker
+from broker.store.models import AuditRecord
+from tests.llm.conftest import LlmSetup
+
+EMAIL = "dana.whitfield@example.org"
+MCP = [{"type": "mcp", "server_label": "broker"}]
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def app(self) -> Starlette:
+        async def contact(_: Request) -> JSONResponse:
+            return JSONResponse({"name": "Dana Whitfield", "email": EMAIL, "city": "New York"})
+
+        async def send(request: Request) -> JSONResponse:
+            self.sent.append(await request.json())
+            return JSONResponse({"status": "queued"})
+
+        return Starlette(routes=[Route("/contact", contact), Route("/send", send, methods=["POST"])])
+
+
+@pytest.fixture
+def mail(llm: LlmSetup) -> Iterator[Mailbox]:
+    box = Mailbox()
+    with BackgroundServer(box.app()) as server:
+        connector = {
+            "kind": "http", "name": "mail", "base_url": server.url, "allow_private_network": True,
+            "tools": [
+                {"name": "top_contact", "description": "Our top contact.", "path": "/contact",
+                 "input_schema": {"type": "object", "properties": {}}},
+                {"name": "send", "description": "Send an e-mail.", "method": "POST", "path": "/send",
+                 "body": ["to", "text"],
+                 "input_schema": {"type": "object", "properties": {"to": {"type": "string"},
+                                  "text": {"type": "string"}}, "required": ["to", "text"]}},
+                {"name": "purge", "description": "Delete every message.", "method": "POST", "path": "/send",
+                 "input_schema": {"type": "object", "properties": {}}},
+            ],
+        }  # fmt: skip
+        response = llm.gateway.admin.post("/admin/connectors", json=connector)
+        assert response.status_code in (200, 201), response.text
+        policy = {
+            "name": "bot-models", "agents": ["bot"], "allow": ["mail.top_contact", "mail.send"],
+            "models": {"allow": ["*"]},
+            "masking": {"entities": {"EMAIL_ADDRESS": "token"}, "resolve_tokens_for": ["mail.send"]},
+        }  # fmt: skip
+        response = llm.gateway.admin.post("/admin/policies", json={"policies": [policy]})
+        assert response.status_code == 200, response.text
+        yield box
+
+
+def audit(llm: LlmSetup, expected: int) -> list[AuditRecord]:
+    engine = make_engine(llm.gateway.database_url)
+    try:
+        for _ in range(100):
+            with make_sessionmaker(engine)() as session:
+                rows = list(session.scalars(select(AuditRecord).order_by(AuditRecord.id)))
+            if len(rows) >= expected:
+                return rows
+            time.sleep(0.05)
+        return rows
+    finally:
+        engine.dispose()
+
+
+def test_the_gateway_runs_the_tools_and_the_model_only_ever_sees_a_token(
+    llm: LlmSetup, mail: Mailbox
+) -> None:
+    script = '[[call:mail__top_contact {}]] [[call:mail__send {"to": "{{email}}", "text": "Sunny in NYC"}]]'
+    answer = llm.openai().chat.completions.create(
+        model="fast",
+        messages=[{"role": "user", "content": f"E-mail our top contact. {script}"}],
+        tools=MCP,  # type: ignore[list-item]
+    )
+    assert answer.choices[0].message.content == "Done: mail__top_contact mail__send"
+    assert mail.sent == [{"to": EMAIL, "text": "Sunny in NYC"}]  # the upstream got the real address
+    offered = llm.mock.received[0].body["tools"]
+    assert sorted(t["function"]["name"] for t in offered) == ["mail__send", "mail__top_contact"]
+    seen_by_model = json.dumps([r.body for r in llm.mock.received])
+    assert EMAIL not in seen_by_model and "<EMAIL_ADDRESS_" in seen_by_model
+    rows = llm.ledger(3)
+    assert len(rows) == 3 and len({row.request_id for row in rows}) == 1  # one request id, every step
+    assert answer.usage is not None and answer.usage.total_tokens == sum(
+        row.prompt_tokens + row.completion_tokens for row in rows
+    )
+    records = audit(llm, 2)
+    assert [(r.tool, r.outcome) for r in records] == [("mail.top_contact", "ok"), ("mail.send", "ok")]
+    assert {r.request_id for r in records} == {rows[0].request_id}
+
+
+def test_a_tool_outside_the_policy_is_refused_even_when_the_model_asks(llm: LlmSetup, mail: Mailbox) -> None:
+    response = httpx.post(
+        f"{llm.base_url}/chat/completions",
+        headers={"Authorization": f"Bearer {llm.key}"},
+        json={
+            "model": "fast",
+            "tools": MCP,
+            "messages": [{"role": "user", "content": "[[call:mail__purge {}]]"}],
+        },
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert mail.sent == []
+    tool_message = llm.mock.received[-1].body["messages"][-1]
+    assert tool_message["role"] == "tool" and tool_message["content"].startswith("error:")
+    [record] = audit(llm, 1)
+    assert record.tool == "mail.purge" and record.outcome != "ok"
+
+
+def test_the_final_answer_streams(llm: LlmSetup, mail: Mailbox) -> None:
+    stream = llm.openai().chat.completions.create(
+        model="fast",
+        stream=True,
+        stream_options={"include_usage": True},
+        tools=MCP,  # type: ignore[list-item]
+        messages=[{"role": "user", "content": "[[call:mail__top_contact {}]]"}],
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Done: mail__top_contact"
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+
+
+def test_the_step_limit_ends_the_loop_with_an_answer(make_llm: Any) -> None:
+    llm = make_llm(llm_tool_loop_max_steps=2)
+    box = Mailbox()
+    with BackgroundServer(box.app()) as server:
+        llm.gateway.admin.post("/admin/connectors", json={
+            "kind": "http", "name": "mail", "base_url": server.url, "allow_private_network": True,
+            "tools": [{"name": "top_contact", "description": "x", "path": "/contact",
+                       "input_schema": {"type": "object", "properties": {}}}],
+        }).raise_for_status()  # fmt: skip
+        policy = {"name": "bot-models", "agents": ["bot"], "allow": ["mail.*"], "models": {"allow": ["*"]}}
+        llm.gateway.admin.post("/admin/policies", json={"policies": [policy]}).raise_for_status()
+        script = " ".join(["[[call:mail__top_contact {}]]"] * 5)
+        answer = llm.openai().chat.completions.create(
+            model="fast",
+            tools=MCP,
+            messages=[{"role": "user", "content": script}],  # type: ignore[list-item]
+        )
+    assert answer.choices[0].message.content
+    assert len(llm.mock.received) == 2 and "tools" not in llm.mock.received[-1].body
