@@ -29,7 +29,7 @@ from broker.catalog import AgentIdentity, Snapshot
 from broker.errors import BrokerError, Unauthorized
 from broker.guard.engine import Guard, plan_of
 from broker.identity import Authenticator
-from broker.llm import anthropic_api, openai_api
+from broker.llm import anthropic_api, openai_api, responses_api
 from broker.llm.accounts import Rules
 from broker.llm.asgi import (
     ClientDisconnected,
@@ -95,6 +95,7 @@ class LlmProxy:
             "/v1/chat/completions": (openai_api.chat_completions, "chat", "openai"),
             "/v1/embeddings": (openai_api.embeddings, "embeddings", "openai"),
             "/v1/messages": (anthropic_api.messages, "messages", "anthropic"),
+            "/v1/responses": (responses_api.responses, "responses", "openai"),
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -113,7 +114,7 @@ class LlmProxy:
                 raise BadRequest(f"{path} takes POST")
             else:
                 raise ModelNotFound(f"no endpoint {method} {path}; this gateway serves /v1/chat/completions, "
-                                    "/v1/embeddings, /v1/models and /v1/messages")  # fmt: skip
+                                    "/v1/embeddings, /v1/responses, /v1/models and /v1/messages")  # fmt: skip
         except BrokerError as exc:
             if not exchange.started:
                 await send_error(exchange.send, exc, exchange.dialect)

@@ -27,10 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from broker.catalog import AgentIdentity
 from broker.llm.asgi import Exchange, send_json
+from broker.llm.catalog import Target
 from broker.llm.errors import BadRequest, UpstreamError
 from broker.llm.metering import ModelCall
 from broker.llm.tokens import estimate_messages, reservation_tokens
-from broker.llm.usage import Usage, openai_usage
+from broker.llm.translate import chat_to_messages, message_to_chat
+from broker.llm.usage import Usage, anthropic_usage, openai_usage
 
 if TYPE_CHECKING:
     from broker.llm.proxy import LlmProxy
@@ -126,7 +128,7 @@ async def run_loop(
         if last:
             body.pop("tools", None)  # the last step must answer in words
             body.pop("tool_choice", None)
-        answer, step_call = await _model_step(proxy, exchange, call, body)
+        answer, step_call = await model_step(proxy, exchange, call, body)
         total = _add(total, step_call.usage or Usage())
         message = _first_message(answer)
         tool_calls = message.get("tool_calls") if isinstance(message, dict) else None
@@ -192,7 +194,7 @@ def _as_final(call: ModelCall, step: ModelCall) -> None:
     call.ttft = step.ttft
 
 
-async def _model_step(
+async def model_step(
     proxy: LlmProxy, exchange: Exchange, call: ModelCall, body: dict[str, Any]
 ) -> tuple[dict[str, Any], ModelCall]:
     """One model call of the loop: admitted against the budgets, sent, read whole, metered."""
@@ -205,7 +207,10 @@ async def _model_step(
         demand = proxy.metering.demand(step.route, reservation_tokens(len(encoded)), None)
         await proxy.metering.admit(step, rules, demand)
     try:
-        opened = await proxy.open(step, step.route, lambda target: _for(body, target.model), exchange.headers)
+        default_max = proxy.metering.default_max_tokens
+        opened = await proxy.open(
+            step, step.route, lambda target: _for(body, target, default_max), exchange.headers
+        )
         response = opened.response
         try:
             raw = await response.aread()
@@ -220,7 +225,12 @@ async def _model_step(
             answer = None
         if not isinstance(answer, dict):
             raise UpstreamError(f"provider '{provider}' answered with something other than JSON")
-        step.usage = openai_usage(answer) or Usage(estimate_messages(body.get("messages")), estimated=True)
+        if opened.target.provider.kind == "anthropic":
+            usage = anthropic_usage(answer.get("usage"))
+            answer = message_to_chat(answer)
+        else:
+            usage = openai_usage(answer)
+        step.usage = usage or Usage(estimate_messages(body.get("messages")), estimated=True)
         step.first_byte()
     except BaseException:
         _as_final(call, step)  # the proxy records the failure once, on the outer call
@@ -228,8 +238,10 @@ async def _model_step(
     return answer, step
 
 
-def _for(body: dict[str, Any], model: str) -> bytes:
-    return json.dumps({**body, "model": model}).encode()
+def _for(body: dict[str, Any], target: Target, default_max_tokens: int) -> bytes:
+    if target.provider.kind == "anthropic":
+        return json.dumps(chat_to_messages(body, target.model, default_max_tokens)).encode()
+    return json.dumps({**body, "model": target.model}).encode()
 
 
 async def send_final(exchange: Exchange, call: ModelCall, result: LoopResult, *, include_usage: bool) -> None:

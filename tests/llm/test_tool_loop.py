@@ -161,3 +161,29 @@ def test_the_step_limit_ends_the_loop_with_an_answer(make_llm: Any) -> None:
         )
     assert answer.choices[0].message.content
     assert len(llm.mock.received) == 2 and "tools" not in llm.mock.received[-1].body
+
+
+def test_the_responses_api_answers_and_streams(llm: LlmSetup) -> None:
+    client = llm.openai()
+    response = client.responses.create(model="fast", instructions="Be brief.", input="[[words=3]] hello")
+    assert response.output_text == "alpha bravo charlie"
+    assert response.usage is not None and response.usage.output_tokens == 3
+    events = list(client.responses.create(model="fast", input="[[words=4]] hi", stream=True))
+    kinds = [event.type for event in events]
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")  # type: ignore[union-attr]
+    assert deltas == "alpha bravo charlie delta"
+    assert llm.ledger(2)[-1].endpoint == "responses"
+
+
+def test_the_responses_api_runs_the_agents_mcp_tools(llm: LlmSetup, mail: Mailbox) -> None:
+    script = '[[call:mail__top_contact {}]] [[call:mail__send {"to": "{{email}}", "text": "hi"}]]'
+    response = llm.openai().responses.create(
+        model="fast",
+        input=script,
+        tools=[{"type": "mcp", "server_label": "broker"}],  # type: ignore[list-item]
+    )
+    calls = [item for item in response.output if item.type == "mcp_call"]
+    assert [c.name for c in calls] == ["mail.top_contact", "mail.send"]  # type: ignore[union-attr]
+    assert mail.sent == [{"to": EMAIL, "text": "hi"}]
+    assert response.output_text == "Done: mail__top_contact mail__send"
