@@ -14,10 +14,13 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse
 
 from broker.admin import admin_router, install_error_handlers
+from broker.admin.changes import ChangeLog
 from broker.gateway import Gateway
+from broker.identity.operators import sign_in_config
 from broker.identity.resource import McpGuard, metadata_url, resource_metadata
 from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
+from broker.mcp import transport as mcp_transport
 from broker.mcp.server import build_server
 from broker.metrics_http import metrics_endpoint, metrics_server
 from broker.settings import Settings
@@ -38,8 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     server = build_server(lambda: gateway.state.snapshot, gateway.pipeline, version=VERSION)
     mcp_app = server.streamable_http_app(
         streamable_http_path="/mcp",
-        json_response=True,
-        stateless_http=True,
+        json_response=False,  # broker.mcp.transport: 2025 sessions stream, 2026-07-28 answers JSON
+        stateless_http=False,
         max_request_body_size=settings.max_request_bytes,
         transport_security=_transport_security(settings),
     )
@@ -47,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     metrics_route = metrics_endpoint(gateway.metrics.registry, token)
+
+    mcp_transport.install(server.session_manager)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -79,8 +84,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.gateway = gateway
     app.state.llm = llm
-    app.add_middleware(ProxyFirst, proxy=llm.proxy)
+    app.add_middleware(ChangeLog, sessions=gateway.sessions)  # /admin changes only
+    app.add_middleware(ProxyFirst, proxy=llm.proxy)  # the last added runs first: /v1 skips the rest
     install_error_handlers(app)
+
+    @app.get("/admin/sign-in", tags=["sign-in"], summary="Where operators sign in (OIDC); no token needed")
+    async def admin_sign_in() -> JSONResponse:
+        return JSONResponse(await sign_in_config(gateway.oauth, settings))
+
     install_console(app)
     app.include_router(admin_router)
 

@@ -59,17 +59,89 @@ class ToolOutput:
         return cls(content=[{"type": "text", "text": text}], structured=structured)
 
 
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+"""MCP log levels (RFC 5424 severities), least severe first."""
+
+
+class ClientRequestRefused(Exception):
+    """The calling client cannot answer a request (it did not declare the capability, or it
+    refused); the message is safe to hand to the upstream that asked."""
+
+    def __init__(self, message: str, code: int = -32600) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class ClientChannel(Protocol):
+    """The client that made the call, as a connector may use it while the call runs.
+
+    Progress and log messages go back to it; `ask` sends it a request (MCP method names:
+    "elicitation/create", "roots/list", "sampling/createMessage") and returns its result,
+    or raises `ClientRequestRefused`. Cancellation needs no method: when the client cancels
+    or goes away, the task running `Connector.call` is cancelled, and a connector lets the
+    `CancelledError` through after aborting its upstream work. A connector that has no use
+    for the channel ignores it.
+    """
+
+    @property
+    def log_level(self) -> str | None:
+        """The least severe level the client wants log messages at; None: none at all."""
+        ...
+
+    @property
+    def wants_progress(self) -> bool:
+        """Whether the client asked for progress notifications on this call."""
+        ...
+
+    def can_ask(self, method: str) -> bool:
+        """Whether `ask(method, ...)` can be answered (the client declared the capability)."""
+        ...
+
+    async def progress(
+        self, progress: float, total: float | None = None, message: str | None = None
+    ) -> None: ...
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None: ...
+
+    async def ask(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]: ...
+
+
+class SilentChannel:
+    """No client to talk to: nothing is reported, every request is refused."""
+
+    log_level: str | None = None
+    wants_progress = False
+
+    def can_ask(self, method: str) -> bool:
+        return False
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        return None
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        return None
+
+    async def ask(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        raise ClientRequestRefused(f"no client can answer '{method}' here")
+
+
+SILENT: ClientChannel = SilentChannel()
+
+
 @dataclass(frozen=True, slots=True)
 class CallContext:
     """What the broker hands a connector with each call, besides the arguments.
 
     `secrets` holds the clear values of the secrets this connector's config references
     (by reference name), resolved for this agent at the last moment. A connector applies
-    them to the upstream request and never logs, returns or stores them.
+    them to the upstream request and never logs, returns or stores them. `channel` is the
+    calling client (progress, log messages, requests to it).
     """
 
     agent: str | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
+    channel: ClientChannel = SILENT
 
 
 NO_CONTEXT = CallContext()

@@ -32,6 +32,7 @@ from broker.errors import (
     UnknownResource,
 )
 from broker.mcp import subscriptions
+from broker.mcp.channel import LogLevels, McpClientChannel
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
 from broker.mcp.pages import paginate
 from broker.pipeline import Completion, Next, PromptGet, Request, ResourceRead
@@ -43,7 +44,7 @@ _CALLER_ERRORS = (UnknownResource, UnknownPrompt, ToolDenied, InvalidArguments, 
 Handlers = dict[str, Any]
 
 
-def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next) -> Handlers:
+def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next, levels: LogLevels) -> Handlers:
     """The `Server` constructor arguments for resources/*, prompts/* and completion/complete."""
 
     async def run(request: Request) -> Output:
@@ -80,6 +81,7 @@ def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next) -> Handle
             snapshot=snapshot(),
             only_connectors=narrowing(ctx),
             cache_bypass=bypasses_cache(params.meta),
+            channel=McpClientChannel(ctx, levels),
             uri=params.uri,
         )
         output = await run(read)
@@ -123,6 +125,7 @@ def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next) -> Handle
             agent=caller(),
             snapshot=snapshot(),
             only_connectors=narrowing(ctx),
+            channel=McpClientChannel(ctx, levels),
             name=params.name,
             arguments=dict(params.arguments or {}),
         )
@@ -148,6 +151,7 @@ def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next) -> Handle
             agent=caller(),
             snapshot=snapshot(),
             only_connectors=narrowing(ctx),
+            channel=McpClientChannel(ctx, levels),
             ref_kind="prompt" if is_prompt else "resource",
             ref_name=ref.name if isinstance(ref, types.PromptReference) else ref.uri,
             argument=params.argument.name,

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import logging
 import uuid
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import mcp_types as types
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from pydantic import TypeAdapter
 
 from broker.catalog import Snapshot
 from broker.errors import ToolCallError, UnknownTool
+from broker.mcp.channel import LogLevels, McpClientChannel, session_id
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
 from broker.mcp.operations import catalog_handlers
 from broker.mcp.pages import paginate
@@ -32,6 +34,8 @@ _CONTENT_BLOCK: TypeAdapter[types.ContentBlock] = TypeAdapter(types.ContentBlock
 
 
 def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: str) -> Server[Any]:
+    levels = LogLevels()
+
     async def on_list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
@@ -52,6 +56,7 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
             snapshot=snapshot(),
             only_connectors=narrowing(ctx),
             cache_bypass=bypasses_cache(params.meta),
+            channel=McpClientChannel(ctx, levels),
         )
         try:
             output = await pipeline(call)
@@ -64,15 +69,26 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
         assert isinstance(output, ToolOutput)
         return _to_result(output)
 
-    return Server(
-        "tool-broker",
-        version=version,
-        instructions="A permission-checked catalog of tools, resources and prompts. You see only what "
-        "your policy grants.",
-        on_list_tools=on_list_tools,
-        on_call_tool=on_call_tool,
-        **catalog_handlers(snapshot, pipeline),
-    )
+    async def on_set_logging_level(
+        ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams
+    ) -> types.EmptyResult:
+        """A 2025 session's level for the upstreams' log messages relayed during its calls."""
+        caller()
+        levels.set(session_id(ctx), params.level)
+        return types.EmptyResult()
+
+    with warnings.catch_warnings():  # logging/setLevel is deprecated at 2026-07-28; 2025 clients use it
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        return Server(
+            "tool-broker",
+            version=version,
+            instructions="A permission-checked catalog of tools, resources and prompts. You see only "
+            "what your policy grants.",
+            on_list_tools=on_list_tools,
+            on_call_tool=on_call_tool,
+            on_set_logging_level=on_set_logging_level,
+            **catalog_handlers(snapshot, pipeline, levels),
+        )
 
 
 def _error_result(message: str) -> types.CallToolResult:

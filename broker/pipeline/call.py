@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from broker.catalog import AgentIdentity, CatalogPrompt, CatalogTool, Snapshot
-from connectors.base import CompletionRef, Output
+from connectors.base import SILENT, ClientChannel, CompletionRef, Output
 from policies import Decision
 
 
@@ -46,6 +46,8 @@ class Request:
     """Facts a stage wants in the audit record (e.g. cache status); never secrets."""
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Clear secret values for the connector, filled in by InjectCredentials just before dispatch."""
+    channel: ClientChannel = SILENT
+    """The calling client (progress, log messages, requests to it); MaskPII masks what goes to it."""
 
     @property
     def target(self) -> str:

@@ -33,7 +33,15 @@ from broker.pii.keys import MaskingFailed
 from broker.pii.maskers import Maskers
 from broker.pii.plan import masking_plan
 from broker.pipeline.call import Next, PromptGet, Request, ToolCall
-from connectors.base import CompletionOutput, Output, PromptOutput, ResourceOutput, ToolOutput
+from connectors.base import (
+    SILENT,
+    ClientChannel,
+    CompletionOutput,
+    Output,
+    PromptOutput,
+    ResourceOutput,
+    ToolOutput,
+)
 
 log = logging.getLogger("broker.pii")
 _WITH_ARGUMENTS = (ToolCall, PromptGet)
@@ -52,6 +60,8 @@ class MaskPII:
         if isinstance(call, _WITH_ARGUMENTS):
             original = call.arguments
             call.arguments = await _resolve(masker, agent, call.target, original)
+        if call.channel is not SILENT:
+            call.channel = MaskedChannel(call.channel, masker, agent)
         spent = time.perf_counter() - started
         try:
             output = await call_next(call)
@@ -162,3 +172,32 @@ def _json_twin(content: Sequence[Mapping[str, Any]], structured: Mapping[str, An
 
 def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class MaskedChannel:
+    """The client channel with what goes to the client masked like a result: log data,
+    progress messages, and the requests an upstream sends it (an elicitation's message,
+    a sampling request's messages). A value that cannot be masked is not sent."""
+
+    def __init__(self, inner: ClientChannel, masker: Masker, agent: str) -> None:
+        self._inner = inner
+        self._masker = masker
+        self._agent = agent
+        self.log_level = inner.log_level
+        self.wants_progress = inner.wants_progress
+
+    def can_ask(self, method: str) -> bool:
+        return self._inner.can_ask(method)
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        if message is not None:
+            message, _ = await self._masker.mask_text(self._agent, message)
+        await self._inner.progress(progress, total, message)
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        masked, _ = await self._masker.mask_json(self._agent, data)
+        await self._inner.log(level, masked, logger)
+
+    async def ask(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        masked, _ = await self._masker.mask_json(self._agent, dict(params))
+        return await self._inner.ask(method, masked)
