@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -150,6 +150,9 @@ class CallContext:
     agent: str | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
     channel: ClientChannel = SILENT
+    assertion: Callable[[str], str] | None = None
+    """The gateway's signed statement of who is calling, for an audience (`auth: {type:
+    gateway_jwt}`); None when the broker offers none."""
 
 
 NO_CONTEXT = CallContext()
