@@ -15,7 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from broker.errors import BrokerError
 from broker.llm.bodies import BodyBudget
-from broker.llm.errors import BadRequest, GatewayBusy, LimitExceeded, PayloadTooLarge
+from broker.llm.errors import BadRequest, GatewayBusy, GuardrailBlocked, LimitExceeded, PayloadTooLarge
 
 Dialect = Literal["openai", "anthropic"]
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -132,6 +132,8 @@ def error_payload(exc: BrokerError, dialect: Dialect) -> dict[str, Any]:
         body = {"error": error}
     if isinstance(exc, LimitExceeded):
         error[str(exc.detail["type"])] = exc.detail
+    elif isinstance(exc, GuardrailBlocked):
+        error["guardrail"] = exc.guardrail
     return body
 
 
