@@ -40,7 +40,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "login": ("login", "sign in with your identity provider instead of the admin token"),
     "logout": ("login", "forget the tokens `broker login` stored"),
     "serve": ("server", "run the gateway (settings from BROKER_* variables)"),
-    "migrate": ("server", "create or upgrade the database schema (BROKER_DATABASE_URL)"),
+    "db": ("server", "the database schema: upgrade it, show its revision"),
+    "migrate": ("server", "the same as `broker db upgrade` (BROKER_DATABASE_URL)"),
     "demo": ("server", "run a local demo: gateway, demo upstreams, agents and policies"),
     "completion": ("completion", "print a shell completion script (bash, zsh or tcsh)"),
 }
