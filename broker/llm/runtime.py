@@ -82,6 +82,7 @@ class LlmRuntime:
             metering=metering,
             retry=retry,
             max_request_bytes=settings.llm_max_request_bytes,
+            max_inflight_bytes=settings.llm_max_inflight_bytes,
             guard=Guard(gateway.maskers),
             gateway_tools=gateway_tools(
                 lambda: gateway.state.snapshot, gateway.pipeline, settings.llm_tool_loop_max_steps
