@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from broker.catalog import AgentIdentity
 from broker.llm.accounts import BudgetRule, LimitRule, Rules
-from broker.llm.config import BudgetConfig, PriceConfig, RateLimitConfig, RouteConfig
+from broker.llm.config import BudgetConfig, PriceConfig, RateLimitConfig, RouteConfig, SemanticCacheConfig
 from broker.llm.providers import Provider
 from broker.llm.usage import Usage
 
@@ -60,6 +60,7 @@ class Route:
     """The names policies are checked against: the name asked for, then the canonical one."""
     targets: tuple[Target, ...]
     owned_by: str
+    semantic_cache: SemanticCacheConfig | None = None
 
 
 @dataclass(slots=True)
@@ -112,7 +113,13 @@ def build_snapshot(
     for route in routes:
         found = tuple(targets[t] for t in route.targets if t in targets)
         if found:
-            alias = Route(route.name, (route.name,), found, owned_by=found[0].provider.name)
+            alias = Route(
+                route.name,
+                (route.name,),
+                found,
+                owned_by=found[0].provider.name,
+                semantic_cache=route.semantic_cache,
+            )
             by_name[route.name] = alias
             listed.append(alias)
     for qualified, target in targets.items():

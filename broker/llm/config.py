@@ -172,6 +172,23 @@ class ProviderConfig(_Strict):
         return value
 
 
+class SemanticCacheConfig(_Strict):
+    """Answers served again for prompts that mean the same (see broker/llm/semantic)."""
+
+    embedding_model: ModelName = Field(
+        description="A model name the gateway serves for /v1/embeddings: prompts are embedded through the "
+        "gateway's own proxy, so embeddings are metered like any call."
+    )
+    threshold: float = Field(default=0.9, ge=0.5, le=1.0, description="Cosine similarity a hit needs.")
+    ttl_seconds: int = Field(default=3600, ge=1, le=30 * 86400, description="How long an answer is kept.")
+    shared: bool = Field(
+        default=False,
+        description="Entries are "
+        "per agent and end user unless this is true, and then only among agents whose masking and model "
+        "policy are equal.",
+    )
+
+
 class RouteConfig(_Strict):
     """A model name clients use (an alias such as 'fast'), served by targets tried in order."""
 
@@ -182,6 +199,9 @@ class RouteConfig(_Strict):
         max_length=10,
         description="'<provider>/<model>' targets: the first is the primary, the rest are fallbacks tried "
         "on 5xx, timeouts and connection errors before anything was streamed.",
+    )
+    semantic_cache: SemanticCacheConfig | None = Field(
+        default=None, description="Serve answers again for prompts that mean the same (off by default)."
     )
 
 

@@ -48,6 +48,9 @@ class UsageEntry:
     end_user: str | None = None
     guardrails: str | None = None
     """The guardrail verdicts of the call, as JSON (rule, action, where, score): never the text."""
+    cache: str | None = None
+    saved_tokens: int | None = None
+    saved_usd: float | None = None
 
     def row(self) -> dict[str, Any]:
         """The entry as a row to insert (dataclasses.asdict deep-copies, ten times slower)."""

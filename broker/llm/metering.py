@@ -48,6 +48,10 @@ class ModelCall:
     """Guardrail verdicts (prompt and answer), for the ledger and metrics."""
     output: OutputPlan | None = None
     """What the answer goes through on its way back (set by the guardrails)."""
+    cache: str | None = None
+    """The semantic cache's part: hit, miss or bypass (None: the route has none)."""
+    saved: Usage | None = None
+    saved_usd: float = 0.0
 
     def failed(self, exc: BrokerError) -> None:
         self.status, self.http_status, self.error = exc.code, exc.status_code, exc.message[:1000]
@@ -119,6 +123,8 @@ class Metering:
             agent=call.agent.name, model=model_label, status=call.status, prompt=usage.prompt,
             completion=usage.completion, cached=usage.cached, cost=cost, seconds=elapsed, ttft=call.ttft,
         )  # fmt: skip
+        if call.cache is not None:
+            self.metrics.semantic_cache(model_label, call.cache, call.saved.total if call.saved else 0)
         for verdict in call.guardrails:
             self.metrics.guardrail(call.agent.name, verdict["rule"], verdict["action"], verdict["where"])
         if call.status == MeteringUnavailable.code:
@@ -148,5 +154,8 @@ class Metering:
                 attempts=call.attempts,
                 error=call.error,
                 guardrails=json.dumps(call.guardrails, separators=(",", ":")) if call.guardrails else None,
+                cache=call.cache,
+                saved_tokens=call.saved.total if call.saved is not None else None,
+                saved_usd=round(call.saved_usd, 8) if call.saved is not None else None,
             )
         )

@@ -48,6 +48,18 @@ class LlmMetrics:
             ["agent", "rule", "action", "where"],
             registry=registry,
         )
+        self.semantic_lookups = Counter(
+            "broker_llm_semantic_cache_lookups",
+            "Semantic cache lookups by model and result (hit, miss, bypass)",
+            ["model", "result"],
+            registry=registry,
+        )
+        self.semantic_saved = Counter(
+            "broker_llm_semantic_cache_saved_tokens",
+            "Tokens not spent because the semantic cache answered, by model",
+            ["model"],
+            registry=registry,
+        )
         self._children: dict[tuple[str, ...], Any] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
@@ -85,3 +97,8 @@ class LlmMetrics:
 
     def guardrail(self, agent: str, rule: str, action: str, where: str) -> None:
         self._child(self.guardrails, agent, rule, action, where).inc()
+
+    def semantic_cache(self, model: str, result: str, saved_tokens: int) -> None:
+        self._child(self.semantic_lookups, model, result).inc()
+        if saved_tokens:
+            self._child(self.semantic_saved, model).inc(saved_tokens)

@@ -19,7 +19,7 @@ from broker.llm.catalog import Target
 from broker.llm.metering import ModelCall
 from broker.llm.relay import is_event_stream, relay_stream, relay_whole
 from broker.llm.tokens import estimate_input, estimate_messages, estimate_text, reservation_tokens
-from broker.llm.toolloop import run_loop, send_final, wants_gateway_tools
+from broker.llm.toolloop import run_loop, send_completion, send_final, wants_gateway_tools
 from broker.llm.translate import StreamTranslator, chat_to_messages, message_to_chat
 from broker.llm.upstream import Opened
 from broker.llm.usage import (
@@ -57,6 +57,15 @@ async def chat_completions(
             result.body = render(result.body)
         await send_final(exchange, call, result, include_usage=asked_usage)
         return
+    where = None
+    if route.semantic_cache is not None and proxy.semantic is not None:
+        where, cached = await proxy.semantic.lookup(proxy, call, payload, exchange.headers)
+        if cached is not None:
+            render = guard_render(call.output, "openai")
+            cached["broker"] = {"cache": "hit"}
+            body = render(cached) if render is not None else cached
+            await send_completion(exchange, call, body, include_usage=asked_usage)
+            return
     rules = proxy.rules_for(call.agent)
     if rules.empty:
         demand = NO_DEMAND
@@ -87,6 +96,19 @@ async def chat_completions(
         meter = OpenAIStreamMeter(strip_usage=inject)
         await relay_stream(exchange, call, opened, meter, translate=guard_stream(call.output, "openai"))
         call.usage = completed(meter.usage, prompt_estimate, meter.delivered_text)
+        if where is not None and call.status == "ok" and proxy.semantic is not None:
+            answer = {
+                "object": "chat.completion",
+                "model": payload.get("model"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": meter.delivered_text()},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+            await proxy.semantic.store(where, answer, call.usage, _cost(call))
     else:
 
         def on_body(body: Any) -> None:
@@ -95,7 +117,16 @@ async def chat_completions(
                 usage = Usage(prompt_estimate(), estimate_text(openai_completion_text(body)), estimated=True)
             call.usage = usage
 
-        await relay_whole(exchange, call, opened, on_body, render=guard_render(call.output, "openai"))
+        stored: list[Any] = []
+
+        def on_answer(body: Any) -> None:
+            on_body(body)
+            if isinstance(body, dict) and body.get("choices"):
+                stored.append(json.loads(json.dumps(body)))  # before the guardrails restore tokens
+
+        await relay_whole(exchange, call, opened, on_answer, render=guard_render(call.output, "openai"))
+        if where is not None and stored and call.status == "ok" and proxy.semantic is not None:
+            await proxy.semantic.store(where, stored[0], call.usage or Usage(), _cost(call))
 
 
 async def _from_anthropic(
@@ -143,3 +174,8 @@ async def embeddings(
         call.usage = openai_usage(body) or Usage(estimate_input(payload.get("input")), estimated=True)
 
     await relay_whole(exchange, call, opened, on_body)
+
+
+def _cost(call: ModelCall) -> float:
+    price = call.target.price if call.target is not None else None
+    return price.cost(call.usage) if price is not None and call.usage is not None else 0.0

@@ -44,6 +44,7 @@ from broker.llm.bodies import BodyBudget
 from broker.llm.catalog import Route, Target
 from broker.llm.errors import BadRequest, GuardrailBlocked, ModelDenied, ModelNotFound, UpstreamError
 from broker.llm.metering import Metering, ModelCall
+from broker.llm.semantic.cache import SemanticCache
 from broker.llm.state import LlmState
 from broker.llm.toolloop import GatewayTools
 from broker.llm.upstream import Opened, RetryPolicy, open_upstream
@@ -83,7 +84,9 @@ class LlmProxy:
         max_inflight_bytes: int,
         guard: Guard | None = None,
         gateway_tools: GatewayTools | None = None,
+        semantic: SemanticCache | None = None,
     ) -> None:
+        self.semantic = semantic
         self.guard = guard
         self.gateway_tools = gateway_tools
         self.tool_snapshot = tool_snapshot

@@ -15,6 +15,7 @@ from broker.llm.metering import Metering
 from broker.llm.metrics import LlmMetrics
 from broker.llm.proxy import LlmProxy
 from broker.llm.reports import spent_since
+from broker.llm.semantic.cache import SemanticCache
 from broker.llm.state import LlmState
 from broker.llm.upstream import RetryPolicy
 
@@ -84,6 +85,7 @@ class LlmRuntime:
             max_request_bytes=settings.llm_max_request_bytes,
             max_inflight_bytes=settings.llm_max_inflight_bytes,
             guard=Guard(gateway.maskers),
+            semantic=SemanticCache(sessions),
             gateway_tools=gateway_tools(
                 lambda: gateway.state.snapshot, gateway.pipeline, settings.llm_tool_loop_max_steps
             ),

@@ -245,9 +245,15 @@ def _for(body: dict[str, Any], target: Target, default_max_tokens: int) -> bytes
 
 
 async def send_final(exchange: Exchange, call: ModelCall, result: LoopResult, *, include_usage: bool) -> None:
-    """The final answer to the client: whole, or as a chat completion stream."""
-    body = result.body
-    body["broker"] = {"steps": result.steps, "tool_calls": [c["name"] for c in result.calls]}
+    """The loop's final answer to the client, with what the gateway did on the way."""
+    result.body["broker"] = {"steps": result.steps, "tool_calls": [c["name"] for c in result.calls]}
+    await send_completion(exchange, call, result.body, include_usage=include_usage)
+
+
+async def send_completion(
+    exchange: Exchange, call: ModelCall, body: dict[str, Any], *, include_usage: bool
+) -> None:
+    """A finished chat completion to the client: whole, or replayed as a chat completion stream."""
     if not call.stream:
         await send_json(exchange.send, 200, body, [(b"x-request-id", call.request_id.encode())])
         return

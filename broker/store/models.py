@@ -197,6 +197,32 @@ class LlmUsageRecord(Base):
     """The end user the agent acted for (an OAuth token's subject); null for agent keys."""
     guardrails: Mapped[str | None] = mapped_column(Text)
     """The call's guardrail verdicts as JSON (rule, action, where, score); never the text."""
+    cache: Mapped[str | None] = mapped_column(String(16))
+    """The semantic cache's part: hit, miss or bypass (null: the route has no semantic cache)."""
+    saved_tokens: Mapped[int | None] = mapped_column(Integer)
+    saved_usd: Mapped[float | None] = mapped_column(Float)
+
+
+class SemanticCacheEntry(Base):
+    """An answer the semantic cache may serve again: to the same scope (agent and end user, or a
+    shared scope), for the same exact key (model, conversation before the last message,
+    parameters, the last message's entities), when the wording's embedding is close enough."""
+
+    __tablename__ = "semantic_cache"
+    __table_args__ = (Index("ix_semantic_cache_lookup", "scope", "exact_key", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(128))
+    exact_key: Mapped[str] = mapped_column(String(64))
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    """float32 values, little-endian, normalised to length 1."""
+    answer: Mapped[str] = mapped_column(Text)
+    """The chat completion as JSON."""
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    completion_tokens: Mapped[int] = mapped_column(Integer)
+    cost_usd: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AdminChange(Base):

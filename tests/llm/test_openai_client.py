@@ -91,7 +91,7 @@ def test_models_lists_only_what_the_policy_grants(llm: LlmSetup) -> None:
 
 def test_embeddings(llm: LlmSetup) -> None:
     answer = llm.openai().embeddings.create(model="mock-embed", input=["one two", "three"])
-    assert len(answer.data) == 2 and len(answer.data[0].embedding) == 8
+    assert len(answer.data) == 2 and len(answer.data[0].embedding) == 64
     assert answer.usage.prompt_tokens == 3
     [row] = llm.ledger(1)
     assert (row.endpoint, row.prompt_tokens, row.completion_tokens) == ("embeddings", 3, 0)

@@ -135,13 +135,58 @@ def completion_chunks(
         yield {**base, "choices": [], "usage": total}
 
 
+EMBEDDING_DIMENSIONS = 64
+_EMBED_WORD = re.compile(r"[a-z0-9]+")
+_EMBED_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "me",
+        "my",
+        "i",
+        "you",
+        "your",
+        "it",
+        "what",
+        "how",
+        "please",
+        "tell",
+        "give",
+    ]
+)
+
+
+def embed(text: str) -> list[float]:
+    """A deterministic stand-in for an embedding model: hashed bag of (crudely stemmed) words,
+    normalised, so texts sharing most words are close and unrelated texts are far apart."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in _EMBED_WORD.findall(text.lower()):
+        if word in _EMBED_STOP:
+            continue
+        stem = word[:-1] if word.endswith("s") and len(word) > 3 else word
+        digest = hashlib.sha256(stem.encode()).digest()
+        vector[digest[0] % EMBEDDING_DIMENSIONS] += 1.0 if digest[1] % 2 else -1.0
+    norm = sum(v * v for v in vector) ** 0.5 or 1.0
+    return [round(v / norm, 6) for v in vector]
+
+
 def embeddings(body: dict[str, Any], *, usage: bool) -> dict[str, Any]:
     inputs = body.get("input")
     items = inputs if isinstance(inputs, list) else [inputs]
-    data = []
-    for i, item in enumerate(items):
-        digest = hashlib.sha256(str(item).encode()).digest()
-        data.append({"object": "embedding", "index": i, "embedding": [b / 255 for b in digest[:8]]})
+    data = [
+        {"object": "embedding", "index": i, "embedding": embed(str(item))} for i, item in enumerate(items)
+    ]
     answer: dict[str, Any] = {"object": "list", "data": data, "model": body.get("model")}
     if usage:
         tokens = sum(count_tokens(str(item)) for item in items)

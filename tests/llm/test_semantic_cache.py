@@ -1,0 +1,102 @@
+"""The semantic cache through the real gateway: paraphrases hit, near misses never do, callers
+never share, streams replay, and the ledger says what was saved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.llm.conftest import LlmSetup
+
+
+def cached_route(llm: LlmSetup, **config: Any) -> None:
+    route = {
+        "name": "cached",
+        "targets": ["mock/mock-small"],
+        "semantic_cache": {"embedding_model": "mock/mock-embed", "threshold": 0.8, **config},
+    }
+    llm.apply({"models": [route]})
+
+
+def ask(llm: LlmSetup, text: str, key: str | None = None, **options: Any) -> str:
+    answer = llm.openai(key).chat.completions.create(
+        model="cached", messages=[{"role": "user", "content": text}], **options
+    )
+    return answer.choices[0].message.content or ""
+
+
+def chats(llm: LlmSetup) -> int:
+    return sum(1 for r in llm.mock.received if r.path.endswith("/chat/completions"))
+
+
+def test_a_paraphrase_is_answered_from_the_cache_and_the_ledger_says_what_was_saved(llm: LlmSetup) -> None:
+    cached_route(llm)
+    first = ask(llm, "[[words=5]] what is the weather forecast for Paris tomorrow")
+    again = ask(llm, "[[words=5]] what is the weather forecast for Paris tomorrow please")
+    assert again == first and chats(llm) == 1
+    rows = [r for r in llm.ledger(4) if r.endpoint == "chat"]
+    assert [r.cache for r in rows] == ["miss", "hit"]
+    assert (
+        rows[1].cost_usd == 0
+        and rows[1].prompt_tokens == 0
+        and rows[1].saved_tokens == rows[0].prompt_tokens + 5
+    )
+    embeddings = [r for r in llm.ledger(4) if r.endpoint == "embeddings"]
+    assert len(embeddings) == 2 and all(r.agent == "bot" for r in embeddings)  # metered as the agent's calls
+
+
+def test_prompts_that_differ_in_an_entity_never_match(llm: LlmSetup) -> None:
+    cached_route(llm, threshold=0.5)
+    ask(llm, "what is the weather forecast for Paris tomorrow")
+    for near_miss in (
+        "what is the weather forecast for Rome tomorrow",
+        "what is the weather forecast for Paris on 2026-12-08",
+        "what is the weather forecast for order 1234 in Paris tomorrow",
+        "what is the weather forecast for 'Paris' tomorrow",
+    ):
+        ask(llm, near_miss)
+    assert chats(llm) == 5
+
+
+def test_parameters_and_the_system_prompt_are_part_of_the_key(llm: LlmSetup) -> None:
+    cached_route(llm)
+    ask(llm, "summarise the quarterly report")
+    ask(llm, "summarise the quarterly report", temperature=1.5)
+    llm.openai().chat.completions.create(
+        model="cached",
+        messages=[
+            {"role": "system", "content": "Answer in French."},
+            {"role": "user", "content": "summarise the quarterly report"},
+        ],
+    )
+    assert chats(llm) == 3
+
+
+def test_two_callers_never_share_an_entry(llm: LlmSetup) -> None:
+    cached_route(llm)
+    other = llm.gateway.create_agent("other-bot", team="support")
+    llm.grant("other-models", ["*"], agents=["other-bot"])
+    ask(llm, "list the open tickets of the support queue")
+    ask(llm, "list the open tickets of the support queue", key=other)
+    assert chats(llm) == 2
+
+
+def test_no_cache_from_the_client_is_honoured_and_a_stream_hit_replays_as_a_stream(llm: LlmSetup) -> None:
+    cached_route(llm)
+    ask(llm, "[[words=4]] tell me about the gateway architecture")
+    fresh = llm.openai().chat.completions.create(
+        model="cached",
+        messages=[{"role": "user", "content": "[[words=4]] tell me about the gateway architecture"}],
+        extra_headers={"Cache-Control": "no-cache"},
+    )
+    assert fresh.choices[0].message.content and chats(llm) == 2
+    stream = llm.openai().chat.completions.create(
+        model="cached",
+        stream=True,
+        messages=[{"role": "user", "content": "[[words=4]] tell me about the gateway architecture"}],
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "alpha bravo charlie delta" and chats(llm) == 2
+    metrics = httpx.get(f"{llm.gateway.url}/metrics").text
+    assert 'broker_llm_semantic_cache_lookups_total{model="cached",result="hit"} 1.0' in metrics
