@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -291,6 +292,12 @@ class McpConnector:
             )
         else:
             grant = NO_GRANT
+        if (
+            context is not None
+            and self.config.transport == "http"
+            and relay.uses_2025_session(context.channel)
+        ):
+            grant = dataclasses.replace(grant, key=(*grant.key, relay.LEGACY_SLOT))
         link, idle = self._links.acquire(grant)
         self._stop_soon(idle)
         try:
@@ -481,6 +488,7 @@ class McpConnector:
                 link.note_status,
                 auth=LiveHeaders(link.headers) if config.auth is not None else None,
                 allow_private_network=config.allow_private_network,
+                legacy=relay.LEGACY_SLOT in link.grant.key,
             )
         assert config.command is not None
         return stdio_opener(config.command, {**config.env, **link.grant.env}, config.cwd, link.stderr)

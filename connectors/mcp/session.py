@@ -176,8 +176,10 @@ def http_opener(
     *,
     auth: httpx2.Auth | None = None,
     allow_private_network: bool = False,
+    legacy: bool = False,
 ) -> Opener:
-    """Streamable HTTP, protocol negotiated ("auto": 2026-07-28, else 2025-11-25); `on_status`
+    """Streamable HTTP, protocol negotiated ("auto": 2026-07-28, else 2025-11-25; `legacy`:
+    2025-11-25 with the initialize handshake, see `relay`); `on_status`
     hears every HTTP status (the SDK reports an HTTP error without its status). Requests go
     through the outbound guard unless `allow_private_network`."""
 
@@ -195,7 +197,7 @@ def http_opener(
         transport = streamable_http_client(url, http_client=http, max_sse_event_size=limit + _ENVELOPE_SLACK)
         client = Client(
             transport,
-            mode="auto",
+            mode="legacy" if legacy else "auto",
             cache=None,
             message_handler=on_message,
             client_info=CLIENT_INFO,
