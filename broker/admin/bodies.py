@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from broker import yamlsource
+from broker import jsonbody, yamlsource
 from broker.admin.runtime import JSON_MEDIA_TYPE, UnsupportedMediaType, is_json, media_type
 from broker.documents import check, validate
-from broker.errors import InvalidInput, Problem
+from broker.errors import InvalidInput, MalformedBody, Problem
 from broker.yamlsource import Located
 
 M = TypeVar("M", bound=BaseModel)
@@ -48,6 +48,7 @@ async def read_body(request: Request) -> Located:
 
 def load_json(text: str) -> Located:
     """Parse JSON, refusing repeated keys as the YAML loader does."""
+    jsonbody.check_depth(text.encode(), what="the JSON body")
     try:
         return Located(json.loads(text, object_pairs_hook=_unique_keys))
     except json.JSONDecodeError as exc:
@@ -59,7 +60,7 @@ def load_json(text: str) -> Located:
             f"the JSON body repeats a key: {message}", problems=[Problem((), message)]
         ) from None
     except RecursionError:
-        raise InvalidInput("the JSON body is nested too deeply") from None
+        raise MalformedBody("the JSON body is nested too deeply") from None
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

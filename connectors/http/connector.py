@@ -221,9 +221,15 @@ class HttpConnector:
         headers.update(credentials.headers)  # case-insensitively replaces a static header of that name
         if content is not None:
             headers.setdefault("Content-Type", "application/json")
-        return self._client.build_request(
-            tool.method, self._base_url + path, params=params, content=content, headers=headers
-        )
+        try:
+            return self._client.build_request(
+                tool.method, self._base_url + path, params=params, content=content, headers=headers
+            )
+        except (httpx.InvalidURL, ValueError) as exc:  # e.g. a query string past httpx's length limit
+            raise ConnectorError(
+                f"upstream '{self.name}': the request cannot be sent as given ({exc}); "
+                "shorten or change the arguments"
+            ) from None
 
     def _segment(self, name: str, arguments: Mapping[str, Any]) -> str:
         value = arguments.get(name)
