@@ -1,4 +1,8 @@
-"""`broker serve`, `broker migrate` and `broker demo`: run the gateway itself."""
+"""`broker serve`, `broker migrate` and `broker demo`: run the gateway itself.
+
+A setting the broker cannot use, or a database it cannot reach, is one line saying what is
+wrong and what to write instead, not a traceback.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, command
-from broker.settings import Settings
+from broker.settings import Settings, SettingsError, load_settings
 
 
 def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.ArgumentParser) -> None:
@@ -20,6 +24,33 @@ def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.Argu
     command(commands, leaf, "demo", demo, "run a local demo: gateway, demo upstreams, agents and policies")
 
 
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise CliError(f"cannot start: {exc}") from None
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _migrate(url: str) -> None:
+    """Create or upgrade the schema; CliError with the driver's first line when it cannot."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from broker.store.migrate import upgrade
+
+    try:
+        upgrade(url)
+    except (OperationalError, DBAPIError) as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0][:300]
+        raise CliError(
+            f"cannot reach the database at {_shown(url)}: {reason}. Check BROKER_DATABASE_URL and that the "
+            "server is running"
+        ) from None
+
+
 def serve(ctx: Context) -> int:
     import uvicorn
 
@@ -27,7 +58,10 @@ def serve(ctx: Context) -> int:
     from broker.secrets.errors import SecretKeyError
 
     overrides = {k: v for k, v in (("host", ctx.args.host), ("port", ctx.args.port)) if v is not None}
-    settings = Settings(**overrides)
+    settings = _settings(**overrides)
+    if settings.auto_migrate:  # here rather than in the app's start-up: a failure is one line
+        _migrate(settings.database_url)
+        settings = settings.model_copy(update={"auto_migrate": False})
     try:
         app = create_app(settings)
     except SecretKeyError as exc:
@@ -37,11 +71,9 @@ def serve(ctx: Context) -> int:
 
 
 def migrate(ctx: Context) -> int:
-    from broker.store.migrate import upgrade
-
-    url = Settings().database_url
-    upgrade(url)
-    ctx.out.line(f"the database at {make_url(url).render_as_string(hide_password=True)} is up to date")
+    url = _settings().database_url
+    _migrate(url)
+    ctx.out.line(f"the database at {_shown(url)} is up to date")
     return 0
 
 
