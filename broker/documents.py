@@ -7,18 +7,17 @@ The same machinery validates admin API bodies (JSON or YAML) through `validate`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from broker import yamlsource
 from broker.errors import InvalidInput, Problem
 from broker.llm.config import LlmDocument
 from broker.yamlsource import Located
+from connectors.http import openapi
 from connectors.registry import ConnectorConfig
 from policies import Policy
 
@@ -233,11 +232,6 @@ def read_spec_file(path: Path, located: Located, loc: tuple[str | int, ...], sou
     except UnicodeDecodeError:
         raise fail(f"spec file {path} is not UTF-8 text") from None
     try:
-        document = json.loads(text)
-    except ValueError:
-        try:
-            document = yaml.safe_load(text)
-        except (yaml.YAMLError, RecursionError) as exc:
-            raise fail(f"spec file {path} is neither JSON nor YAML: {exc}") from None
-    # YAML gives integer keys (status codes) and dates; the config travels and is stored as JSON.
-    return json.loads(json.dumps(document, default=str))
+        return openapi.parse_document(text)
+    except ValueError as exc:
+        raise fail(f"spec file {path}: {exc}") from None

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
 import pydantic_settings
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broker.suggest import did_you_mean
@@ -221,7 +221,8 @@ def check_database_url(url: str) -> str:
         parsed.get_dialect().import_dbapi()
     except (NoSuchModuleError, ImportError):
         raise ValueError(
-            f"names the database driver '{parsed.drivername}', which is not installed; write {_DATABASE_EXAMPLES}"
+            f"names the database driver '{parsed.drivername}', which is not installed; "
+            f"write {_DATABASE_EXAMPLES}"
         ) from None
     if parsed.get_backend_name() != "sqlite" and not parsed.database:
         raise ValueError(f"names no database; write {_DATABASE_EXAMPLES}")

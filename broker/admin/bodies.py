@@ -7,6 +7,7 @@ so `openapi_body` documents the schema for both media types by hand.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -39,11 +40,16 @@ async def read_body(request: Request) -> Located:
         raise UnsupportedMediaType(
             f"send the document as {JSON_MEDIA_TYPE} or application/yaml, not {media or 'no content type'}"
         )
-    try:
-        text = (await request.body()).decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput("the request body is not UTF-8 text") from None
-    return yamlsource.load(text, source="the YAML body") if is_yaml else load_json(text)
+    body = await request.body()
+
+    def parse() -> Located:  # in a worker thread: a document with an inline OpenAPI spec is megabytes
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("the request body is not UTF-8 text") from None
+        return yamlsource.load(text, source="the YAML body") if is_yaml else load_json(text)
+
+    return await asyncio.to_thread(parse)
 
 
 def load_json(text: str) -> Located:
@@ -75,12 +81,12 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 async def read_model(request: Request, model: type[M]) -> tuple[M, Located]:
     """Read and validate a document body; also returns the source to locate later problems."""
     located = await read_body(request)
-    return validate(model, located, source="the document"), located
+    return await asyncio.to_thread(validate, model, located, source="the document"), located
 
 
 async def read_with(request: Request, validator: Callable[[Any], T]) -> tuple[T, Located]:
     located = await read_body(request)
-    return check(validator, located, source="the document"), located
+    return await asyncio.to_thread(check, validator, located, source="the document"), located
 
 
 def openapi_body(schema: dict[str, Any], description: str) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
         except ToolCallError as exc:
             return _error_result(exc.message)
-        except Exception as exc:  # noqa: BLE001 - the protocol boundary: one log line, no raw text out
+        except Exception as exc:
             log.error(
                 "tools/call %s (%s) failed unexpectedly: %s", call.request_id, params.name, type(exc).__name__
             )

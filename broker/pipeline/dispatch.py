@@ -35,7 +35,7 @@ async def dispatch(call: ToolCall) -> ToolOutput:
         raise ToolQuarantined(exc.message) from exc
     except ConnectorError as exc:
         raise UpstreamFailure(exc.message) from exc
-    except Exception as exc:  # noqa: BLE001 - the boundary: nothing below it reaches the agent raw
+    except Exception as exc:
         kind = type(exc).__name__
         # The exception's text may carry argument values or injected credentials: not logged, not shown.
         log.error("call %s: upstream '%s' failed unexpectedly (%s)", call.request_id, upstream, kind)
