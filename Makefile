@@ -7,7 +7,7 @@ UV := $(shell uv --version >/dev/null 2>&1 && command -v uv || echo .tools/bin/u
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench sync clean
+.PHONY: demo test lint typecheck pytest bench sync clean node-tools
 
 demo: sync
 	$(BIN)/broker demo
@@ -31,11 +31,21 @@ lint: sync
 typecheck: sync
 	$(BIN)/mypy
 
-pytest: sync
+pytest: sync node-tools
 	$(BIN)/pytest -q
+
+# Node 22, the MCP conformance suite, the TypeScript SDK and the Inspector CLI for the tests,
+# pinned by tests/node/package-lock.json (the machine's npm installs them; node 22 comes as a package).
+NODE_TOOLS := tests/node/node_modules/.installed
+
+node-tools: $(NODE_TOOLS)
+
+$(NODE_TOOLS): tests/node/package.json tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund
+	@touch $@
 
 bench: sync
 	$(BIN)/python bench/tool_path.py
 
 clean:
-	rm -rf $(VENV) .tools .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .demo .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules

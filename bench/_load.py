@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -78,26 +79,28 @@ def make_client(base_url: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=httpx.Timeout(30.0), trust_env=False)
 
 
-def gateway_sender(client: httpx.AsyncClient, key: str) -> Send:
+Arguments = Callable[[int], dict[str, Any]]
+"""Request number -> the tool's arguments."""
+
+
+def by_city(n: int) -> dict[str, Any]:
+    return {"city": CITIES[n % len(CITIES)]}
+
+
+def rpc_sender(client: httpx.AsyncClient, tool: str, arguments: Arguments, headers: dict[str, str]) -> Send:
     """Raw JSON-RPC tools/call POSTs to /mcp, headers as the mcp SDK client sends them."""
     headers = {
-        "Authorization": f"Bearer {key}",
         "Accept": "application/json, text/event-stream",
         "Content-Type": "application/json",
         "MCP-Protocol-Version": PROTOCOL,
         "Mcp-Method": "tools/call",
-        "Mcp-Name": TOOL,
+        "Mcp-Name": tool,
+        **headers,
     }
-    tails = [
-        json.dumps(
-            {"method": "tools/call", "params": {"name": TOOL, "arguments": {"city": c}, "_meta": META}},
-            separators=(",", ":"),
-        )[1:].encode()
-        for c in CITIES
-    ]
 
     async def send(n: int) -> str | None:
-        body = b'{"jsonrpc":"2.0","id":%d,' % n + tails[n % len(tails)]
+        params = {"name": tool, "arguments": arguments(n), "_meta": META}
+        body = json.dumps({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": params})
         response = await client.post("/mcp", content=body, headers=headers)
         if response.status_code != 200:
             return f"HTTP {response.status_code}: {response.text[:200]}"
@@ -110,6 +113,13 @@ def gateway_sender(client: httpx.AsyncClient, key: str) -> Send:
         return None
 
     return send
+
+
+def gateway_sender(
+    client: httpx.AsyncClient, key: str, tool: str = TOOL, arguments: Arguments = by_city
+) -> Send:
+    """tools/call through the gateway, with the agent's key."""
+    return rpc_sender(client, tool, arguments, {"Authorization": f"Bearer {key}"})
 
 
 def direct_sender(client: httpx.AsyncClient) -> Send:

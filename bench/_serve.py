@@ -1,6 +1,7 @@
 """One server of the tool-path benchmark, in a process of its own (started by bench/tool_path.py).
 
     python bench/_serve.py upstream --port-file F [--latency-ms 0]
+    python bench/_serve.py mcp --port-file F
     python bench/_serve.py gateway --port-file F --database-url URL
 
 Binds 127.0.0.1 on a free port, writes the port to F, and serves with one uvicorn worker
@@ -42,6 +43,10 @@ def build_app(args: argparse.Namespace, port: int) -> Any:
         from broker.demo.upstreams.weather import create_weather_app
 
         return create_weather_app(latency_seconds=args.latency_ms / 1000)
+    if args.role == "mcp":
+        from bench._upstreams import create_mcp_app
+
+        return create_mcp_app()
     from broker.app import create_app
     from broker.settings import Settings
 
@@ -65,7 +70,7 @@ def install_profiler(out: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("role", choices=["upstream", "gateway"])
+    parser.add_argument("role", choices=["upstream", "mcp", "gateway"])
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--database-url")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, func, select, text
@@ -105,11 +107,28 @@ def scratch_database(admin_url: str | None, workdir: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def seed(database_url: str, upstream_url: str) -> str:
-    """Migrate; register the weather connector, agent `bench`, its key and a policy; return the key."""
+SQL_QUERY = {
+    "name": "by_city",
+    "description": "The ten biggest customers in a city.",
+    "sql": "SELECT id, name, city, revenue FROM customers WHERE city = :city ORDER BY revenue DESC LIMIT 10",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+def seed(
+    database_url: str, upstream_url: str, *, mcp_url: str | None = None, sqlite_path: Path | None = None
+) -> str:
+    """Migrate; register the connectors, agent `bench`, its key and a policy; return the key.
+
+    Always the `weather` HTTP connector; with `mcp_url` the federated `fed` (an MCP server,
+    registered as an operator does: its tools listed and pinned), with `sqlite_path` the `db`
+    SQL connector with the named query `by_city`. The policy masks (see MASKING) and caches
+    only `fed.forecast` (for cache hits and misses); every other tool is never cached.
+    """
     from broker.services import agents, connectors, policies
     from broker.store.db import make_engine, make_sessionmaker
     from broker.store.migrate import upgrade
+    from connectors.mcp import McpConnectorConfig, prepare_mcp
     from policies import MaskingPolicy, Policy
 
     upgrade(database_url)
@@ -128,16 +147,34 @@ def seed(database_url: str, upstream_url: str) -> str:
             "additionalProperties": False,
         },
     }
-    config = {
-        "kind": "http",
-        "name": "weather",
-        "base_url": upstream_url,
-        "allow_private_network": True,
-        "tools": [tool],
+    configs: dict[str, tuple[str, dict[str, Any]]] = {
+        "weather": (
+            "http",
+            {
+                "kind": "http",
+                "name": "weather",
+                "base_url": upstream_url,
+                "allow_private_network": True,
+                "tools": [tool],
+            },
+        )
     }
+    if mcp_url is not None:
+        raw = {"kind": "mcp", "name": "fed", "transport": "http", "url": f"{mcp_url}/mcp"}
+        raw["max_response_bytes"] = 16 * 1024 * 1024  # the PII bench asks for 5 MB results
+        config = McpConnectorConfig.model_validate(raw | {"allow_private_network": True})
+        prepared = asyncio.run(prepare_mcp(config))
+        configs["fed"] = ("mcp", prepared.model_dump(mode="json"))
+    if sqlite_path is not None:
+        sql = {"kind": "sql", "name": "db", "url": f"sqlite:///{sqlite_path}", "expose": []}
+        configs["db"] = ("sql", sql | {"queries": [SQL_QUERY]})
+    cache = {f"{name}.*": {"ttl_seconds": 0} for name in configs}
+    if "fed" in configs:
+        cache["fed.forecast"] = {"ttl_seconds": 3600}
     try:
         with sessions.begin() as session:
-            connectors.put_connector(session, "weather", "http", config, replace=False)
+            for name, (kind, config_dict) in configs.items():
+                connectors.put_connector(session, name, kind, config_dict, replace=False)
             agents.create_agent(session, "bench")
             key = agents.create_key(session, "bench").key
         with sessions.begin() as session:
@@ -147,8 +184,9 @@ def seed(database_url: str, upstream_url: str) -> str:
                     Policy(
                         name="bench",
                         agents=["bench"],
-                        allow=["weather.*"],
+                        allow=[f"{name}.*" for name in configs],
                         masking=MaskingPolicy.model_validate(MASKING),
+                        cache=cache,
                     )
                 ],
             )

@@ -9,26 +9,26 @@ from importlib.metadata import version
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 
 from broker.admin import admin_router, install_error_handlers
 from broker.gateway import Gateway
+from broker.identity.resource import McpGuard, metadata_url, resource_metadata
 from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
-from broker.mcp.auth import AgentKeyVerifier
 from broker.mcp.server import build_server
+from broker.metrics_http import metrics_endpoint, metrics_server
 from broker.settings import Settings
 from broker.store.migrate import upgrade
+from connectors import outbound
 
 VERSION = version("tool-broker")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    outbound.configure(settings.outbound())  # before any upstream client is made
     gateway = Gateway.from_settings(settings)
     llm = LlmRuntime.from_gateway(gateway)
     public_url = settings.resolved_public_url
@@ -40,13 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stateless_http=True,
         max_request_body_size=settings.max_request_bytes,
         transport_security=_transport_security(settings),
-        token_verifier=AgentKeyVerifier(lambda: gateway.state.snapshot),
-        auth=AuthSettings(
-            issuer_url=public_url,
-            resource_server_url=f"{public_url}/mcp",
-            validate_token_resource=False,  # agent keys are ours, bound to this gateway by construction
-        ),
     )
+    guarded_mcp = McpGuard(mcp_app, gateway.identity, metadata_url(public_url, "/mcp"))
+
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    metrics_route = metrics_endpoint(gateway.metrics.registry, token)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -56,7 +54,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await llm.start()
             try:
-                async with server.session_manager.run():
+                async with contextlib.AsyncExitStack() as stack:
+                    if settings.metrics_port is not None:
+                        await stack.enter_async_context(
+                            metrics_server(metrics_route, settings.metrics_host, settings.metrics_port)
+                        )
+                    await stack.enter_async_context(server.session_manager.run())
                     yield
             finally:
                 await llm.stop()
@@ -82,13 +85,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", **gateway.state.snapshot.describe()})
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics(_: Request) -> Response:
-        return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    if settings.metrics_port is None:
+        app.router.routes.append(metrics_route)
+
+    @app.get("/.well-known/oauth-protected-resource/mcp", include_in_schema=False)
+    async def mcp_resource_metadata() -> JSONResponse:
+        """RFC 9728: the MCP endpoint as a protected resource, naming the authorization servers."""
+        return _metadata(
+            resource_metadata(f"{public_url}/mcp", settings.oauth_issuers, settings.oauth_scopes)
+        )
+
+    @app.get("/.well-known/oauth-protected-resource", include_in_schema=False)
+    async def gateway_resource_metadata() -> JSONResponse:
+        """RFC 9728: the gateway as a whole (/v1 and /admin)."""
+        return _metadata(resource_metadata(public_url, settings.oauth_issuers, settings.oauth_scopes))
 
     app.mount("/v1", llm.proxy)
-    app.mount("/", mcp_app)
+    app.mount("/", guarded_mcp)
     return app
+
+
+def _metadata(document: dict[str, object]) -> JSONResponse:
+    return JSONResponse(
+        document, headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"}
+    )
 
 
 def _transport_security(settings: Settings) -> TransportSecuritySettings:

@@ -21,9 +21,14 @@ from policies import PolicySet, Subject
 
 @dataclass(frozen=True, slots=True)
 class AgentIdentity:
+    """The caller: an agent (the client application), acting for an end user when it came with
+    an OAuth token that names one (`sub`). Policies match the agent and its team; the end user
+    is recorded in audit records and the LLM ledger."""
+
     id: str
     name: str
     team: str | None
+    end_user: str | None = None
 
     @property
     def subject(self) -> Subject:
@@ -183,6 +188,8 @@ class Snapshot:
     connectors: Mapping[str, Connector]
     quarantined: Mapping[str, QuarantinedTool] = field(default_factory=dict)
     """Pinned upstream tools held back from every agent, by the name agents knew them by."""
+    agents: Mapping[str, AgentIdentity] = field(default_factory=dict)
+    """Enabled agents by name, keys or not: OAuth callers are mapped to these."""
     _visible: dict[tuple[str, frozenset[str] | None], list[types.Tool]] = field(default_factory=dict)
 
     def visible_tools(self, agent: AgentIdentity, only: frozenset[str] | None) -> list[types.Tool]:

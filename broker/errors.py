@@ -74,6 +74,29 @@ class Unauthorized(BrokerError):
     code = "unauthorized"
 
 
+class InvalidToken(Unauthorized):
+    """A bearer token that is malformed, forged, expired or not meant for this gateway."""
+
+    code = "invalid_token"
+
+
+class Forbidden(BrokerError):
+    """A valid caller who may not do this (an auditor changing something, an unknown client)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class InsufficientScope(Forbidden):
+    """A valid token without the scopes this face requires: the client may step up."""
+
+    code = "insufficient_scope"
+
+    def __init__(self, message: str, scopes: list[str]) -> None:
+        super().__init__(message)
+        self.scopes = scopes
+
+
 class NotConfigured(BrokerError):
     status_code = 503
     code = "not_configured"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -10,13 +12,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from broker.audit.writer import AuditWriter
 from broker.cache import ResultCache
 from broker.catalog import Federated
+from broker.errors import Conflict
+from broker.identity import Authenticator, CallerMap, OAuthVerifier, Principal
 from broker.metrics import Metrics
 from broker.pii.maskers import Maskers
 from broker.pipeline import Next, tool_pipeline
 from broker.pipeline.audit import Audit
 from broker.pipeline.credentials import InjectCredentials
 from broker.pipeline.mask import MaskPII
-from broker.secrets import Vault, load_cipher
+from broker.secrets.keys import load_cipher
+from broker.secrets.vault import Vault
+from broker.services import agents as agent_service
 from broker.settings import Settings
 from broker.state import StateManager
 from broker.store.db import make_engine, make_sessionmaker
@@ -34,6 +40,9 @@ class Gateway:
     vault: Vault
     maskers: Maskers
     cache: ResultCache | None = None
+    oauth: OAuthVerifier | None = None
+    """Verifies OAuth access tokens (None: no issuer configured, agent keys only)."""
+    identity: Authenticator = field(init=False)
     pipeline: Next = field(init=False)
 
     def __post_init__(self) -> None:
@@ -43,6 +52,31 @@ class Gateway:
         cache_stage = self.cache.stage if self.cache is not None else None
         masking = MaskPII(self.maskers, self.metrics)
         self.pipeline = tool_pipeline(audit_stage, masking, InjectCredentials(self.vault), cache_stage)
+        settings = self.settings
+        callers = CallerMap(
+            lambda: self.state.snapshot,
+            agent_claim=settings.oauth_agent_claim,
+            user_claim=settings.oauth_user_claim,
+            team_claim=settings.oauth_team_claim,
+            provision=self._provision if settings.oauth_provision_agents else None,
+        )
+        self.identity = Authenticator(lambda: self.state.snapshot, self.oauth, callers, settings.oauth_scopes)
+
+    async def _provision(self, name: str, principal: Principal) -> None:
+        """Register an unknown OAuth client as an agent with no team: no policy grants it anything
+        until an operator writes one (default deny)."""
+
+        def create() -> None:
+            # Conflict: another request or instance created it first (the transaction rolls back).
+            with contextlib.suppress(Conflict), self.sessions.begin() as session:
+                agent_service.create_agent(
+                    session,
+                    name,
+                    description=f"provisioned on first use from OAuth client at {principal.issuer}",
+                )
+
+        await asyncio.to_thread(create)
+        await self.state.refresh()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Gateway:
@@ -81,6 +115,7 @@ class Gateway:
             vault=vault,
             maskers=Maskers.from_settings(settings, engine),
             cache=ResultCache.from_settings(settings, metrics.registry),
+            oauth=OAuthVerifier(settings) if settings.oauth_issuers else None,
         )
 
     async def start(self) -> None:
@@ -96,4 +131,6 @@ class Gateway:
         if self.cache is not None:
             await self.cache.close()
         await self.state.stop()
+        if self.oauth is not None:
+            await self.oauth.aclose()
         self.engine.dispose()

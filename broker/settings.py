@@ -5,14 +5,22 @@ Nothing else in the broker reads os.environ.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import pydantic_settings
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from broker.suggest import did_you_mean
+from connectors.outbound import Outbound
+
+DEFAULT_ADMIN_ROLES: dict[str, Literal["admin", "operator", "auditor"]] = {
+    "broker-admin": "admin",
+    "broker-operator": "operator",
+    "broker-auditor": "auditor",
+}
 
 _DATABASE_EXAMPLES = "postgresql+psycopg://user:password@host:5432/broker or sqlite:///broker.db"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -75,6 +83,55 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="How often secrets' last-use times are written to the database."
     )
     log_level: str = Field(default="info", description=f"One of {', '.join(LOG_LEVELS)}.")
+
+    # The HTTP listener (broker/serving.py): slow and hostile clients are cut off.
+    http_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request's head must arrive within this many seconds; else 408."
+    )
+    http_body_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="A request's body must arrive within this many seconds of its head."
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5, gt=0, description="Idle keep-alive connections close after this."
+    )
+    http_max_connections: int = Field(
+        default=1000,
+        gt=0,
+        description="Open connections and requests served at once; beyond it new requests get 503.",
+    )
+    http_max_head_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request line plus headers; beyond it 431."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics asks for (Prometheus: `authorization: {credentials: ...}`). "
+        "Unset: /metrics is open to whoever reaches its port.",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Listen address of the metrics server.")
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve /metrics on a server of its own at metrics_host:metrics_port instead of the "
+        "gateway's port (which then answers 404 there).",
+    )
+
+    # Outbound connections to upstreams (connectors and model providers): connectors/outbound.py.
+    https_proxy: str | None = Field(
+        default=None,
+        description="HTTP proxy (http://[user:password@]HOST:PORT) that tunnels every https:// upstream "
+        "connection with CONNECT; a provider's own `proxy` overrides it. Unset: direct connections.",
+    )
+    no_proxy: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts reached without the proxy, as a JSON list or comma-separated: 'example.com' (and "
+        "its subdomains), '.example.com' (subdomains only), '10.0.0.0/8', '*'.",
+    )
+    ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of CA certificates trusted for upstream TLS in addition to the public ones "
+        "(a TLS-inspecting proxy's CA, an internal CA).",
+    )
 
     # The LLM proxy (/v1).
     redis_url: str | None = Field(
@@ -148,6 +205,103 @@ class Settings(BaseSettings):
         "vault (the database, or Redis when redis_url is set).",
     )
 
+    # Identity (broker/identity): OAuth 2.1 access tokens beside agent keys, OIDC roles for /admin.
+    oauth_issuers: list[str] = Field(
+        default_factory=list,
+        description="Authorization servers (issuer URLs) whose access tokens the gateway accepts on /mcp, "
+        "/v1 and /admin, as a JSON list. Named in the protected-resource metadata. Empty: agent keys only.",
+    )
+    oauth_audiences: list[str] = Field(
+        default_factory=list,
+        description="Audiences (RFC 8707 resources) a token must carry one of; default: the public URL "
+        "and the public URL + /mcp.",
+    )
+    oauth_scopes: list[str] = Field(
+        default_factory=list,
+        description="Scopes a token must hold for /mcp and /v1 (advertised in the 401 challenge); a token "
+        "without them gets 403 insufficient_scope.",
+    )
+    oauth_algorithms: list[str] = Field(
+        default_factory=lambda: [
+            "RS256",
+            "RS384",
+            "RS512",
+            "PS256",
+            "PS384",
+            "PS512",
+            "ES256",
+            "ES384",
+            "EdDSA",
+        ],
+        description="Signature algorithms accepted on JWT access tokens: asymmetric only (HS* and none are "
+        "always refused).",
+    )
+    oauth_jwks_url: str | None = Field(
+        default=None, description="The issuer's JWKS URL, when its metadata cannot be discovered."
+    )
+    oauth_introspection_url: str | None = Field(
+        default=None,
+        description="RFC 7662 endpoint for opaque (non-JWT) tokens; default: the issuer's advertised one.",
+    )
+    oauth_client_id: str | None = Field(
+        default=None, description="The gateway's own client at the authorization server (introspection)."
+    )
+    oauth_client_secret: SecretStr | None = None
+    oauth_clock_skew_seconds: int = Field(default=30, ge=0, le=300, description="Leeway on exp, nbf and iat.")
+    oauth_jwks_refresh_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Least time between two JWKS fetches of one issuer (an unknown kid triggers one).",
+    )
+    oauth_token_cache_entries: int = Field(
+        default=10_000, gt=0, description="Verified tokens kept (by hash), each until it expires."
+    )
+    oauth_introspection_cache_seconds: float = Field(
+        default=300.0, ge=0, description="Longest an introspection answer is reused (never past its exp)."
+    )
+    oauth_agent_claim: str = Field(
+        default="client_id",
+        description="Claim naming the agent (the client application); 'azp' is tried when it is absent.",
+    )
+    oauth_user_claim: str = Field(default="sub", description="Claim naming the end user.")
+    oauth_team_claim: str | None = Field(
+        default=None,
+        description="Claim giving the team (e.g. 'groups'; a list gives its first entry); default: the "
+        "agent's registered team.",
+    )
+    oauth_provision_agents: bool = Field(
+        default=False,
+        description="Create an agent (with no grants: default deny) for an unknown client on first use; "
+        "otherwise such a token is refused with 403.",
+    )
+    admin_role_claim: str = Field(default="roles", description="Claim with the operator's roles for /admin.")
+    admin_roles: dict[str, Literal["admin", "operator", "auditor"]] = Field(
+        default_factory=lambda: dict(DEFAULT_ADMIN_ROLES),
+        description="Role claim values to gateway roles, as a JSON object.",
+    )
+    admin_cli_client_id: str | None = Field(
+        default=None,
+        description="The public OAuth client `broker login` uses (device authorization flow).",
+    )
+
+    @field_validator("no_proxy", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return (
+                json.loads(text)
+                if text.startswith("[")
+                else [p.strip() for p in text.split(",") if p.strip()]
+            )
+        return value
+
+    def outbound(self) -> Outbound:
+        """The outbound network settings (connectors/outbound.py); OutboundConfigError names a bad one."""
+        return Outbound(
+            https_proxy=self.https_proxy or None, no_proxy=tuple(self.no_proxy), ca_bundle=self.ca_bundle
+        )
+
     # OpenAPI import (connectors/http/openapi.py): bounds on what one document may cost.
     openapi_max_bytes: int = Field(
         default=24 * 1024 * 1024,
@@ -191,6 +345,11 @@ class Settings(BaseSettings):
     @property
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resolved_audiences(self) -> list[str]:
+        base = self.resolved_public_url
+        return self.oauth_audiences or [base, f"{base}/mcp"]
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -43,8 +43,10 @@ from policies import PolicySet
 
 log = logging.getLogger("broker.state")
 
-Rows = tuple[int, int, PolicySet, dict[str, KeyEntry], list[tuple[str, dict[str, Any]]]]
-"""What one database read gives: revision, policy revision and set, keys, connector configs."""
+Rows = tuple[
+    int, int, PolicySet, dict[str, KeyEntry], list[tuple[str, dict[str, Any]]], dict[str, AgentIdentity]
+]
+"""What one database read gives: revision, policy revision and set, keys, connector configs, agents."""
 
 
 class StateManager:
@@ -156,6 +158,12 @@ class StateManager:
         with self._sessions() as session:
             revision = current_revision(session)
             policy_revision, policy_list = policy_service.current_policies(session)
+            agents = {
+                name: AgentIdentity(agent_id, name, team)
+                for agent_id, name, team in session.execute(
+                    select(Agent.id, Agent.name, Agent.team).where(Agent.enabled.is_(True))
+                )
+            }
             keys: dict[str, KeyEntry] = {}
             rows = session.execute(
                 select(ApiKey.key_hash, ApiKey.prefix, ApiKey.expires_at, Agent.id, Agent.name, Agent.team)
@@ -165,12 +173,15 @@ class StateManager:
             for key_hash, prefix, expires_at, agent_id, name, team in rows:
                 if expires_at is not None and expires_at.tzinfo is None:
                     expires_at = expires_at.replace(tzinfo=UTC)
-                keys[key_hash] = KeyEntry(AgentIdentity(agent_id, name, team), prefix, expires_at)
+                keys[key_hash] = KeyEntry(
+                    agents.get(name) or AgentIdentity(agent_id, name, team), prefix, expires_at
+                )
             configs = [
                 (r.name, r.config)
                 for r in session.scalars(select(ConnectorRecord).order_by(ConnectorRecord.name))
             ]
-        return revision, policy_revision, PolicySet(policy_list, version=policy_revision), keys, configs
+        policy_set = PolicySet(policy_list, version=policy_revision)
+        return revision, policy_revision, policy_set, keys, configs, agents
 
     async def _assemble(
         self,
@@ -179,6 +190,7 @@ class StateManager:
         policy_set: PolicySet,
         keys: Mapping[str, KeyEntry],
         configs: list[tuple[str, dict[str, Any]]],
+        agents: Mapping[str, AgentIdentity],
     ) -> Snapshot:
         connectors: dict[str, Connector] = {}
         tools: dict[str, CatalogTool] = {}
@@ -225,6 +237,7 @@ class StateManager:
             tools=tools,
             connectors=connectors,
             quarantined={name: item for name, item in quarantined.items() if name not in tools},
+            agents=agents,
         )
 
 

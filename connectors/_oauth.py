@@ -22,7 +22,8 @@ from authlib.oauth2.auth import ClientAuth  # type: ignore[import-untyped]
 from authlib.oauth2.rfc6749.parameters import prepare_token_request  # type: ignore[import-untyped]
 
 from connectors.errors import UpstreamBadResponse, UpstreamHTTPError, UpstreamTimeout, UpstreamUnreachable
-from connectors.http.io import error_message, excerpt, read_bounded, secret_variants, transport_problem
+from connectors.http.io import error_message, excerpt, read_bounded, transport_problem
+from connectors.scrub import scrubber
 
 TOKEN_RESPONSE_LIMIT = 64 * 1024
 DEFAULT_LIFETIME = 300.0
@@ -126,7 +127,7 @@ async def fetch_token(
         "POST", grant.token_url, headers, body
     )
     request = httpx.Request("POST", url, headers=headers, content=body.encode())
-    scrub = secret_variants(secret, str(headers.get("Authorization", "")).removeprefix("Basic "))
+    scrub = scrubber(secret, str(headers.get("Authorization", "")).removeprefix("Basic "))
     try:
         async with asyncio.timeout(grant.timeout):
             response = await client.send(request, stream=True)

@@ -33,7 +33,7 @@ from connectors._oauth import TOKENS, TokenCache, TokenRequest, fetch_token
 from connectors.base import CallContext
 from connectors.errors import ConnectorError
 from connectors.fields import HttpUrl
-from connectors.http.io import secret_variants
+from connectors.scrub import NO_SCRUB, Scrubber, scrubber
 
 SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 """Secret names: letters, digits, '_', '.', '-', starting with a letter or digit, at most 100."""
@@ -169,7 +169,7 @@ class Credentials:
 
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     params: Mapping[str, str] = field(default_factory=dict, repr=False)
-    scrub: tuple[str, ...] = field(default=(), repr=False)
+    scrub: Scrubber = field(default=NO_SCRUB, repr=False)
     token: str | None = field(default=None, repr=False)
     """The OAuth access token used, so a 401 drops exactly that one."""
 
@@ -212,15 +212,15 @@ class HttpAuth:
         config = self.config
         secret = config.value(context, self.connector)
         if isinstance(config, QueryAuth):
-            return Credentials(params={config.name: secret}, scrub=secret_variants(secret))
+            return Credentials(params={config.name: secret}, scrub=scrubber(secret))
         self._check_sendable(secret, config.secret_for(context.agent))
         if isinstance(config, BearerAuth):
-            return Credentials({"Authorization": f"Bearer {secret}"}, scrub=secret_variants(secret))
+            return Credentials({"Authorization": f"Bearer {secret}"}, scrub=scrubber(secret))
         if isinstance(config, HeaderAuth):
-            return Credentials({config.name: config.prefix + secret}, scrub=secret_variants(secret))
+            return Credentials({config.name: config.prefix + secret}, scrub=scrubber(secret))
         if isinstance(config, BasicAuth):
             basic = base64.b64encode(f"{config.username}:{secret}".encode()).decode()
-            return Credentials({"Authorization": f"Basic {basic}"}, scrub=secret_variants(secret, basic))
+            return Credentials({"Authorization": f"Basic {basic}"}, scrub=scrubber(secret, basic))
         return await self._oauth(secret, client)
 
     async def renewed(
@@ -237,9 +237,7 @@ class HttpAuth:
         grant = self._grant
         assert grant is not None
         token = await self._tokens.token(grant.cache_key(secret), lambda: fetch_token(client, grant, secret))
-        return Credentials(
-            {"Authorization": f"Bearer {token}"}, scrub=secret_variants(secret, token), token=token
-        )
+        return Credentials({"Authorization": f"Bearer {token}"}, scrub=scrubber(secret, token), token=token)
 
     def _check_sendable(self, secret: str, name: str) -> None:
         if any(ch in secret for ch in _UNSENDABLE):

@@ -26,6 +26,7 @@ from typing import Any, Protocol, Self, TypeVar
 import httpx
 import httpx2
 
+from connectors import outbound
 from connectors.errors import ConnectorConfigError, ConnectorError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -143,8 +144,12 @@ async def checked_address(resolver: AddressResolver, url: TargetURL) -> IPAddres
 async def pinned_url(resolver: AddressResolver, url: URLT, extensions: MutableMapping[str, Any]) -> URLT:
     """The URL aimed at the checked address of its host; for https, `extensions` gets the
     host name as TLS SNI (certificates are still checked against the name, not the address).
+    Through the HTTPS proxy the URL stays as it is once checked: the proxy resolves the
+    name and the TLS session inside its tunnel checks the certificate against it.
     Raises BlockedDestination or UnresolvableHost."""
     address = await checked_address(resolver, url)
+    if outbound.current().proxy_for(url.scheme, url.host) is not None:
+        return url
     if url.scheme == "https":
         extensions["sni_hostname"] = url.host
     return url.copy_with(host=str(address))
@@ -205,16 +210,67 @@ class GuardedTransport2(httpx2.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class _Routed(httpx.AsyncBaseTransport):
+    """Direct, or through the HTTPS proxy for the hosts `connectors.outbound` sends there."""
+
+    def __init__(self, settings: outbound.Outbound) -> None:
+        verify = settings.ssl_context()
+        self._settings = settings
+        self._direct = httpx.AsyncHTTPTransport(verify=verify, trust_env=False)
+        self._proxied = (
+            httpx.AsyncHTTPTransport(verify=verify, trust_env=False, proxy=settings.https_proxy)
+            if settings.https_proxy
+            else None
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.extensions.get("sni_hostname") or request.url.host
+        if self._proxied is not None and self._settings.proxy_for(request.url.scheme, host):
+            return await self._proxied.handle_async_request(request)
+        return await self._direct.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._direct.aclose()
+        if self._proxied is not None:
+            await self._proxied.aclose()
+
+
+class _Routed2(httpx2.AsyncBaseTransport):
+    """`_Routed` for httpx2."""
+
+    def __init__(self, settings: outbound.Outbound) -> None:
+        verify = settings.ssl_context()
+        self._settings = settings
+        self._direct = httpx2.AsyncHTTPTransport(verify=verify, trust_env=False)
+        self._proxied = (
+            httpx2.AsyncHTTPTransport(verify=verify, trust_env=False, proxy=settings.https_proxy)
+            if settings.https_proxy
+            else None
+        )
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        host = request.extensions.get("sni_hostname") or request.url.host
+        if self._proxied is not None and self._settings.proxy_for(request.url.scheme, host):
+            return await self._proxied.handle_async_request(request)
+        return await self._direct.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._direct.aclose()
+        if self._proxied is not None:
+            await self._proxied.aclose()
+
+
 def outbound_transport(allow_private_network: bool) -> httpx.AsyncBaseTransport:
-    """The transport for a connector's own client: guarded unless private networks are allowed."""
-    transport = httpx.AsyncHTTPTransport()
+    """The transport for a connector's own client: guarded unless private networks are
+    allowed; through the HTTPS proxy and trusting the CA bundle of `connectors.outbound`."""
+    transport = _Routed(outbound.current())
     return transport if allow_private_network else GuardedTransport(transport)
 
 
 def outbound_transport2(allow_private_network: bool) -> httpx2.AsyncBaseTransport:
     """`outbound_transport` for httpx2 (upstream MCP servers); proxies are not read from the
     environment."""
-    transport = httpx2.AsyncHTTPTransport(trust_env=False)
+    transport = _Routed2(outbound.current())
     return transport if allow_private_network else GuardedTransport2(transport)
 
 

@@ -77,7 +77,10 @@ def _status(request: Request, kind: str, name: str) -> dict[str, Any] | None:
         provider = snapshot.providers.get(name)
         if provider is None:
             return {"loaded": False}
-        return {"loaded": True, "key": "missing" if provider.missing_secret else "ok"}
+        return {
+            "loaded": True,
+            "key": "missing" if provider.missing_secret else "unsendable" if provider.problem else "ok",
+        }
     if kind == "models":
         route = snapshot.resolve(name)
         return {"targets_in_service": [t.qualified for t in route.targets] if route else []}

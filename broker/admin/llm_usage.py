@@ -18,7 +18,7 @@ from broker.llm.reports import GroupBy, spent_since, usage_report
 
 router = admin_subrouter("llm")
 Period = Literal["today", "day", "month", "all"]
-GROUPS: tuple[GroupBy, ...] = ("agent", "team", "model", "provider", "endpoint", "status", "day")
+GROUPS: tuple[GroupBy, ...] = ("agent", "user", "team", "model", "provider", "endpoint", "status", "day")
 
 
 class UsageLine(BaseModel):
@@ -85,6 +85,7 @@ async def usage(
     agent: str | None = Query(None),
     team: str | None = Query(None),
     model: str | None = Query(None, description="The model name as clients asked for it."),
+    user: str | None = Query(None, max_length=200, description="Only calls made for this end user."),
 ) -> UsageReport:
     wanted = [g.strip() for g in by.split(",") if g.strip()]
     unknown = [g for g in wanted if g not in GROUPS]
@@ -97,7 +98,7 @@ async def usage(
     def fetch(session: Session) -> tuple[list[UsageLine], UsageLine]:
         def report(grouping: list[GroupBy]) -> list[UsageLine]:
             rows = usage_report(
-                session, grouping, since=start, until=until, agent=agent, team=team, model=model
+                session, grouping, since=start, until=until, agent=agent, team=team, model=model, user=user
             )
             return [UsageLine(**vars_of(row)) for row in rows]
 

@@ -30,6 +30,7 @@ class AuditEntry(BaseModel):
     request_id: str
     agent: str
     team: str | None
+    end_user: str | None = Field(default=None, description="The end user the agent acted for (OAuth).")
     tool: str
     decision: str
     reason: str
@@ -69,6 +70,7 @@ def audit_entry(row: AuditRecord) -> AuditEntry:
         request_id=row.request_id,
         agent=row.agent,
         team=row.team,
+        end_user=row.end_user,
         tool=row.tool,
         decision=row.decision,
         reason=row.reason,
@@ -87,6 +89,7 @@ async def audit(
     request: Request,
     limit: int = Query(50, ge=1, le=1000, description="How many records."),
     agent: str | None = Query(None, description="Only this agent's calls."),
+    user: str | None = Query(None, max_length=200, description="Only calls made for this end user."),
     tool: str | None = Query(None, description="Only calls of this tool (qualified name)."),
     outcome: str | None = Query(None, description="Only this outcome, e.g. denied."),
     after_id: int | None = Query(None, ge=0, description="Only records newer than this id (for polling)."),
@@ -95,6 +98,8 @@ async def audit(
     query = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)
     if agent is not None:
         query = query.where(AuditRecord.agent == agent)
+    if user is not None:
+        query = query.where(AuditRecord.end_user == user)
     if tool is not None:
         query = query.where(AuditRecord.tool == tool)
     if outcome is not None:

@@ -15,7 +15,7 @@ from broker.admin.auth import gateway_of
 from broker.admin.runtime import admin_subrouter, read, utc, write
 from broker.errors import Conflict
 from broker.secrets import service as secret_service
-from broker.secrets.service import SecretKind
+from broker.secrets.kinds import SecretKind
 from broker.store.models import Secret
 from connectors.auth import SECRET_NAME
 

@@ -42,6 +42,8 @@ class AuditEntry:
     """Entities masked in the result by type (MaskPII); None when nothing was masked."""
     cache: str | None = None
     """The Cache stage's status: hit, miss, bypass, uncacheable or coalesced."""
+    end_user: str | None = None
+    """The end user the agent acted for (OAuth callers), kept apart from the agent."""
 
 
 class AuditWriter:

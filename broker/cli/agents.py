@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, command, group
+from broker.cli.errors import CliError
 from broker.cli.output import short_time
 
 KEY_WARNING = "This key is shown only once: store it now. The gateway keeps only its hash."

@@ -9,8 +9,8 @@ import httpx
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from broker.cli.errors import CliError
 from broker.errors import Problem
-from broker.yamlsource import Located
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -22,33 +22,6 @@ class CliSettings(BaseSettings):
 
     admin_url: str = DEFAULT_URL
     admin_token: SecretStr | None = None
-
-
-class CliError(Exception):
-    """Ends a command: printed as `error: <message>` and its problems, then exit `exit_code`."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        problems: list[Problem] | None = None,
-        exit_code: int = 1,
-        source: str | None = None,
-        located: Located | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.problems = problems or []
-        self.exit_code = exit_code
-        self.source = source
-        """The file the problems refer to, if any."""
-        self.located = located
-        """That file's positions, to place problems the gateway found (it saw JSON, not the file)."""
-
-    def within(self, source: str, located: Located) -> CliError:
-        """This error, its problems placed in the file the request was made from."""
-        self.source, self.located = source, located
-        return self
 
 
 class ApiError(CliError):

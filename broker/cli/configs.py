@@ -8,14 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from broker import yamlsource
-from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, base_dir, command, group, invalid_file, read_text
+from broker.cli.errors import CliError
 from broker.cli.output import short_time
-from broker.documents import load_document, load_policies
-from broker.errors import InvalidInput
 
 EXIT_DENIED = 3
 EXIT_USAGE = 2
@@ -49,6 +44,9 @@ def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.Argu
 
 
 def apply_file(ctx: Context) -> int:
+    from broker.documents import load_document
+    from broker.errors import InvalidInput
+
     path = ctx.args.file
     try:
         document, located = load_document(read_text(path), source=path, base_dir=base_dir(path))
@@ -77,6 +75,10 @@ def apply_file(ctx: Context) -> int:
         policies = report["policies"]
         changed = f"; changed {', '.join(policies['changed'])}" if policies["changed"] else ""
         ctx.out.line(f"{'policies:':12}revision {policies['revision']}{changed}")
+        for kind, buckets in (report.get("llm") or {}).items():
+            parts = [f"{what} {', '.join(buckets[what])}" for what in ("created", "updated") if buckets[what]]
+            if parts:
+                ctx.out.line(f"{'llm ' + kind.replace('_', '-') + ':':24}" + "; ".join(parts))
     if not ctx.out.as_json:
         for warning in report.get("warnings", []):
             ctx.out.line(f"warning: {warning}")
@@ -84,6 +86,9 @@ def apply_file(ctx: Context) -> int:
 
 
 def policy_apply(ctx: Context) -> int:
+    from broker.documents import load_policies
+    from broker.errors import InvalidInput
+
     path = ctx.args.file
     try:
         document, located = load_policies(read_text(path), source=path)
@@ -104,6 +109,8 @@ def policy_apply(ctx: Context) -> int:
 
 
 def policy_show(ctx: Context) -> int:
+    import yaml
+
     revision = ctx.args.revision
     found = ctx.client.get("/admin/policies" if revision is None else f"/admin/policies/revisions/{revision}")
     if ctx.out.as_json:
@@ -144,6 +151,10 @@ def policy_delete(ctx: Context) -> int:
 
 
 def policy_validate(ctx: Context) -> int:
+    from broker import yamlsource
+    from broker.documents import load_document, load_policies
+    from broker.errors import InvalidInput
+
     path = ctx.args.file
     text = read_text(path)
     try:

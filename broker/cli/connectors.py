@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from broker.cli import presets, review
-from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, base_dir, command, group, invalid_file, read_text
+from broker.cli.errors import CliError
 from broker.cli.output import short_time
-from broker.documents import check, parse_connector, read_spec_file
-from broker.errors import InvalidInput
-from broker.yamlsource import Located
-from connectors.registry import ConnectorConfigAdapter
+
+if TYPE_CHECKING:
+    from broker.yamlsource import Located
 
 
 def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.ArgumentParser) -> None:
@@ -55,6 +54,10 @@ def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.Argu
 
 
 def add(ctx: Context) -> int:
+    from broker.documents import check, parse_connector
+    from broker.errors import InvalidInput
+    from connectors.registry import ConnectorConfigAdapter
+
     path = ctx.args.file
     try:
         located = parse_connector(read_text(path), source=path, base_dir=base_dir(path))
@@ -65,6 +68,11 @@ def add(ctx: Context) -> int:
 
 
 def import_openapi(ctx: Context) -> int:
+    from broker.documents import check, read_spec_file
+    from broker.errors import InvalidInput
+    from broker.yamlsource import Located
+    from connectors.registry import ConnectorConfigAdapter
+
     args = ctx.args
     body: dict[str, Any] = {
         "kind": "openapi",
@@ -91,6 +99,12 @@ def _register(ctx: Context, body: dict[str, Any], origin: tuple[str, Located] | 
     try:
         result = ctx.client.post("/admin/connectors", body, replace="true" if ctx.args.replace else None)
     except CliError as exc:
+        if (
+            origin is None
+            and "allow_private_network" in exc.message
+            and not body.get("allow_private_network")
+        ):
+            exc.message += " (on the command line: --allow-private-network)"
         raise (exc.within(*origin) if origin else exc) from None
     if ctx.out.as_json:
         ctx.out.json(result)

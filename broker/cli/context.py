@@ -7,10 +7,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from broker.cli.client import AdminClient, CliError, CliSettings
+from broker.cli.errors import CliError
 from broker.cli.output import Output
-from broker.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from broker.cli.client import AdminClient
+    from broker.errors import InvalidInput
 
 Handler = Callable[["Context"], int]
 
@@ -24,6 +28,8 @@ class Context:
     @property
     def client(self) -> AdminClient:
         if self._client is None:
+            from broker.cli.client import AdminClient, CliSettings  # httpx: only when a command calls
+
             settings = CliSettings()
             url = self.args.url or settings.admin_url
             token = self.args.token or (

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from broker import yamlsource
-from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, command, group, invalid_file, read_text
+from broker.cli.errors import CliError
 from broker.cli.output import cell_text, short_time
-from broker.documents import check, validate
-from broker.errors import InvalidInput
-from broker.llm.config import KINDS, LlmDocument
+
+if TYPE_CHECKING:
+    from broker.yamlsource import Located
 
 PATHS = {"providers": "providers", "models": "models", "prices": "prices", "budgets": "budgets",
          "rate_limits": "rate-limits"}  # fmt: skip
@@ -54,13 +53,16 @@ def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.Argu
 
     parser = command(commands, leaf, "usage", usage, "model usage and cost through the LLM proxy")
     parser.add_argument(
-        "--by", default="agent,model", help="group by: agent, team, model, provider, day, ..."
+        "--by",
+        default="agent,model",
+        help="group by: agent, user (the end user of OAuth callers), team, model, provider, day, ...",
     )
     parser.add_argument("--period", choices=["today", "month", "all"], default="month", help="default: month")
     parser.add_argument("--since", help="only calls from this time (ISO 8601), instead of --period")
     parser.add_argument("--until", help="only calls before this time (ISO 8601)")
     parser.add_argument("--agent", help="only this agent")
     parser.add_argument("--team", help="only this team")
+    parser.add_argument("--user", help="only calls made for this end user")
     parser.add_argument("--model", help="only this model (as clients name it)")
 
 
@@ -69,9 +71,15 @@ def _bind(handler: Callable[[Context, str], int], kind: str) -> Callable[[Contex
 
 
 def apply_file(ctx: Context) -> int:
+    from broker import yamlsource
+    from broker.documents import validate
+    from broker.errors import InvalidInput
+    from broker.llm.config import LlmDocument
+
     path = ctx.args.file
     try:
         located = yamlsource.load(read_text(path), source=path)
+        located = _llm_section(located, path)
         document = validate(LlmDocument, located, source=path)
     except InvalidInput as exc:
         raise invalid_file(exc, path) from None
@@ -91,7 +99,30 @@ def apply_file(ctx: Context) -> int:
     return 0
 
 
+def _llm_section(located: Located, path: str) -> Located:
+    """A file for `broker llm apply` holds the sections themselves, or the combined file's
+    `llm:` section alone (as the README shows it); anything beside that belongs to `broker apply`."""
+    value = located.value
+    if not (isinstance(value, dict) and "llm" in value):
+        return located
+    others = sorted(str(key) for key in value if key != "llm")
+    if others:
+        raise CliError(
+            f"{path} also has {', '.join(others)} beside llm: "
+            f"apply the whole file with `broker apply -f {path}`"
+        )
+    from broker.yamlsource import Located
+
+    marks = {path[1:]: mark for path, mark in located.marks.items() if path[:1] == ("llm",)}
+    return Located(value["llm"], marks)
+
+
 def add_item(ctx: Context, kind: str) -> int:
+    from broker import yamlsource
+    from broker.documents import check
+    from broker.errors import InvalidInput
+    from broker.llm.config import KINDS
+
     path = ctx.args.file
     try:
         located = yamlsource.load(read_text(path), source=path)
@@ -214,7 +245,7 @@ def _amount(value: float, unit: str) -> str:
 def usage(ctx: Context) -> int:
     args = ctx.args
     params = {"by": args.by, "period": args.period, "since": args.since, "until": args.until,
-              "agent": args.agent, "team": args.team, "model": args.model}  # fmt: skip
+              "agent": args.agent, "team": args.team, "model": args.model, "user": args.user}  # fmt: skip
     report = ctx.client.get("/admin/llm/usage", **params)
     if ctx.out.as_json:
         ctx.out.json(report)

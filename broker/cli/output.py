@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from broker.errors import Problem
-from broker.yamlsource import Located
+if TYPE_CHECKING:
+    from broker.errors import Problem
+    from broker.yamlsource import Located
 
 
 class Output:

@@ -7,11 +7,8 @@ import argparse
 import dataclasses
 from typing import Any
 
-import yaml
-
-from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, command
-from connectors.presets import PresetError, describe, list_presets, load_preset, read_preset
+from broker.cli.errors import CliError
 
 EXIT_USAGE = 2
 
@@ -48,6 +45,8 @@ def register(connectors: Subcommands[argparse.ArgumentParser], leaf: argparse.Ar
 
 
 def show_presets(ctx: Context) -> int:
+    from connectors.presets import PresetError, describe, list_presets, read_preset
+
     try:
         infos = [describe(read_preset(ctx.args.preset))] if ctx.args.preset else list_presets()
     except PresetError as exc:
@@ -76,6 +75,10 @@ def show_presets(ctx: Context) -> int:
 
 
 def add_preset(ctx: Context) -> int:
+    import yaml
+
+    from connectors.presets import PresetError, load_preset
+
     args = ctx.args
     base_url, base_urls = _base_urls(args.base_url)
     try:

@@ -12,8 +12,8 @@ import argparse
 import sys
 from typing import Any
 
-from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, command
+from broker.cli.errors import CliError
 
 _STATUS = {
     "changed": "CHANGED (quarantined: hidden from agents, calls refused)",

@@ -11,11 +11,10 @@ import getpass
 import os
 import sys
 
-from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, command, group
+from broker.cli.errors import CliError
 from broker.cli.output import short_time
-from broker.secrets.keys import generate_key
-from broker.secrets.service import KINDS
+from broker.secrets.kinds import KINDS as SECRET_KINDS
 
 EXIT_USAGE = 2
 
@@ -27,7 +26,11 @@ def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.Argu
     parser = command(secrets, leaf, "add", add, "add a secret or replace its value (never shown again)")
     parser.allow_abbrev = False  # `--value X` must not pass for `--value-file X`
     parser.add_argument("name", help="the name connector configs use, e.g. crm-token")
-    parser.add_argument("--kind", choices=KINDS, help="what the value is (default: unchanged, or generic)")
+    parser.add_argument(
+        "--kind",
+        choices=SECRET_KINDS,
+        help="what the value is (default: unchanged, or generic)",
+    )
     parser.add_argument("--description", help="free text for operators")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--value-file", metavar="FILE", help="read the value from FILE ('-': stdin)")
@@ -140,6 +143,8 @@ def rotate_key(ctx: Context) -> int:
 
 
 def generate(ctx: Context) -> int:
+    from broker.secrets.keys import generate_key
+
     key = generate_key()
     if ctx.out.as_json:
         ctx.out.json({"key": key})

@@ -11,8 +11,8 @@ import importlib
 
 from sqlalchemy.engine import make_url
 
-from broker.cli.client import CliError
 from broker.cli.context import Context, Subcommands, command
+from broker.cli.errors import CliError
 from broker.settings import Settings, SettingsError, load_settings
 
 
@@ -56,6 +56,7 @@ def serve(ctx: Context) -> int:
 
     from broker.app import create_app
     from broker.secrets.errors import SecretKeyError
+    from broker.serving import server_options
 
     overrides = {k: v for k, v in (("host", ctx.args.host), ("port", ctx.args.port)) if v is not None}
     settings = _settings(**overrides)
@@ -66,7 +67,9 @@ def serve(ctx: Context) -> int:
         app = create_app(settings)
     except SecretKeyError as exc:
         raise CliError(f"cannot start: {exc}") from None
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, **server_options(settings)
+    )
     return 0
 
 

@@ -16,6 +16,7 @@ import json
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -60,10 +61,12 @@ def run(settings: Settings, workdir: Path) -> None:
     hubspot_token = secrets.token_urlsafe(24)
     llm_key = f"sk-mock-{secrets.token_urlsafe(18)}"
     with contextlib.ExitStack() as stack:
-        weather = stack.enter_context(BackgroundServer(create_weather_app()))
-        crm = stack.enter_context(BackgroundServer(create_crm_app()))
-        hubspot = stack.enter_context(BackgroundServer(create_crm_app(api_token=hubspot_token)))
-        llm = stack.enter_context(BackgroundServer(create_llm_app(MockLLM(api_key=llm_key, record=False))))
+        near = upstream_ports(settings.host, settings.port)
+        weather = stack.enter_context(BackgroundServer(create_weather_app(), port=near[0]))
+        crm = stack.enter_context(BackgroundServer(create_crm_app(), port=near[1]))
+        hubspot = stack.enter_context(BackgroundServer(create_crm_app(api_token=hubspot_token), port=near[2]))
+        mock_llm = create_llm_app(MockLLM(api_key=llm_key, record=False))
+        llm = stack.enter_context(BackgroundServer(mock_llm, port=near[3]))
         gateway = stack.enter_context(
             BackgroundServer(create_app(settings), host=settings.host, port=settings.port, startup_timeout=60)
         )
@@ -82,9 +85,30 @@ def run(settings: Settings, workdir: Path) -> None:
             [document, yaml.safe_load(llm_document)],
             {HUBSPOT_SECRET: hubspot_token, LLM_SECRET: llm_key},
         )
+        connection["upstreams"] = {
+            "weather": weather.url,
+            "crm": crm.url,
+            "hubspot": hubspot.url,
+            "llm": llm.url,
+        }
         (workdir / "connection.json").write_text(json.dumps(connection, indent=2) + "\n")
         print(_banner(connection, workdir), flush=True)
         _wait_for_interrupt()
+
+
+def upstream_ports(host: str, gateway_port: int) -> list[int]:
+    """The demo upstreams listen next to the gateway (8001 weather, 8002 CRM, 8003 HubSpot-like
+    CRM, 8004 mock LLM beside 8000), so the README can name them; a busy one gets a free port."""
+    ports = []
+    for offset in range(1, 5):
+        port = gateway_port + offset if gateway_port else 0
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                port = 0
+        ports.append(port)
+    return ports
 
 
 def demo_document(*, weather_url: str, crm_url: str, hubspot_url: str, crm_db: Path) -> dict[str, Any]:

@@ -31,6 +31,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from broker.llm.http1 import header_problem
+from connectors.outbound import OutboundConfigError, check_proxy_url
 from policies.models_access import model_pattern_problem
 
 SLUG = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
@@ -108,6 +110,11 @@ class ProviderConfig(_Strict):
     query: dict[str, str] = Field(
         default_factory=dict, description="Query parameters added to every call (e.g. Azure's api-version)."
     )
+    proxy: str | None = Field(
+        default=None,
+        description="HTTP proxy URL (http://HOST:PORT) tunnelling this provider's calls (CONNECT), "
+        "instead of BROKER_HTTPS_PROXY; '' for a direct connection. BROKER_NO_PROXY applies either way.",
+    )
     models: list[Annotated[ModelOffer, BeforeValidator(_offer)]] = Field(
         min_length=1,
         description="Models served, by the provider's ids (strings or {name, max_output_tokens}).",
@@ -125,11 +132,29 @@ class ProviderConfig(_Strict):
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")) or len(value) > 2000:
             raise PydanticCustomError("url", "must be an http:// or https:// URL")
+        if any(ch.isspace() or not ch.isprintable() for ch in value):
+            raise PydanticCustomError("url", "must not contain spaces or control characters")
         return value.rstrip("/")
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                check_proxy_url(value)
+            except OutboundConfigError as exc:
+                raise PydanticCustomError("proxy", "{problem}", {"problem": str(exc)}) from None
+        return value
 
     @field_validator("headers")
     @classmethod
     def _no_credentials_in_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            problem = header_problem(name, text)
+            if problem is not None:
+                raise PydanticCustomError(
+                    "header", "{problem}; headers cannot span lines", {"problem": problem}
+                )
         bad = sorted(h for h in value if h.lower() in _FORBIDDEN_HEADERS)
         if bad:
             raise PydanticCustomError(

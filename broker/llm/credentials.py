@@ -13,7 +13,7 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from broker.secrets import Vault
+from broker.secrets.vault import Vault
 
 log = logging.getLogger("broker.llm.credentials")
 

@@ -6,23 +6,44 @@ proportion to its size on every request), and an aiohttp adapter cost 1.3-1.9x t
 client's gateway CPU per call with a 3-5x p99 at 64 connections (bench/llm_proxy.py); either
 would cap the proxy below its target. This client does only what a provider call needs:
 POST with a body, status and headers, then the body whole or as it arrives (Content-Length,
-chunked, or until close), over plain TCP or TLS (certifi's CA bundle), with connect and read
-timeouts. Idle connections are reused last-in first-out; one that the server closed while
-idle is replaced and the request sent again, which is safe because nothing of it reached
-the server.
+chunked, or until close), over plain TCP or TLS (certifi's CA bundle plus BROKER_CA_BUNDLE),
+directly or through an HTTPS proxy (a CONNECT tunnel), with connect and read timeouts.
+Idle connections are reused last-in first-out; one that the server closed while idle is
+replaced and the request sent again, which is safe because nothing of it reached the server.
+
+It is strict where a lenient client would be exploited: a header name or value with a
+control character is refused before anything is sent (header injection), interim 1xx
+answers are skipped, and every malformed answer (status line, Content-Length, chunk size, a
+body cut short) is an `UpstreamConnectionError`, which the proxy turns into its provider
+error (a clean 502, fallback eligible).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
+import base64
+import re
 from collections.abc import AsyncIterator, Mapping
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
-import certifi
+from connectors import outbound
 
 _HEAD_LIMIT = 1024 * 1024
 _NO_BODY = frozenset({204, 304})
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_STATUS_LINE = re.compile(r"HTTP/1\.[01] ([1-9][0-9]{2})(?: .*)?")
+_MAX_INTERIM = 10
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why a header cannot be sent as is (a CR, LF or other control character: an injected
+    header or request), or None."""
+    if not _TOKEN.fullmatch(name):
+        return f"the header name {name[:40]!r} is not an HTTP token"
+    if _UNSAFE_VALUE.search(value):
+        return f"the value of header '{name}' contains a line break or control character"
+    return None
 
 
 class UpstreamTimeout(Exception):
@@ -96,7 +117,9 @@ class Response:
         except TimeoutError:
             raise UpstreamTimeout("the provider stopped sending") from None
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError) as exc:
-            raise UpstreamConnectionError(f"the answer broke off ({type(exc).__name__})") from None
+            raise UpstreamConnectionError(
+                f"the answer broke off or was malformed ({type(exc).__name__})"
+            ) from None
 
     @staticmethod
     async def _dechunk(reader: asyncio.StreamReader, limit: float) -> AsyncIterator[bytes]:
@@ -104,7 +127,7 @@ class Response:
         while True:
             frames: list[bytes] = []
             while (line_end := buffer.find(b"\r\n")) >= 0:
-                size = int(bytes(buffer[:line_end]).split(b";", 1)[0], 16)
+                size = _chunk_size(bytes(buffer[:line_end]))
                 if size == 0:  # the last chunk, then trailers up to an empty line
                     if buffer.find(b"\r\n\r\n", line_end) < 0:
                         break
@@ -148,7 +171,9 @@ class Http1Pool:
         connect_timeout: float,
         read_timeout: float,
         query: Mapping[str, str] | None = None,
+        proxy: str | None = None,
     ) -> None:
+        """`proxy`: this provider's proxy URL ("" for none), else BROKER_HTTPS_PROXY applies."""
         parts = urlsplit(base_url)
         self.tls = parts.scheme == "https"
         self.host = parts.hostname or ""
@@ -161,7 +186,11 @@ class Http1Pool:
         )
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self._ssl = ssl.create_default_context(cafile=certifi.where()) if self.tls else None
+        network = outbound.current()
+        self._ssl = network.ssl_context() if self.tls else None
+        self.proxy = network.proxy_for(parts.scheme, self.host, proxy)
+        if self.proxy is not None:
+            outbound.check_proxy_url(self.proxy)
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(max_connections)
         self._closed = False
@@ -171,6 +200,10 @@ class Http1Pool:
         return f"{full}?{self.query}" if self.query else full
 
     async def post(self, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        for name, value in headers.items():
+            problem = header_problem(name, value)
+            if problem is not None:
+                raise UpstreamConnectionError(f"refused to send the request: {problem}")
         target = self.target(path)
         head = [f"POST {target} HTTP/1.1\r\nhost: {self.host_header}\r\ncontent-length: {len(body)}\r\n"]
         head += [f"{name}: {value}\r\n" for name, value in headers.items()]
@@ -210,16 +243,44 @@ class Http1Pool:
             conn.close()
         try:
             async with asyncio.timeout(self.connect_timeout):
+                if self.proxy is not None:
+                    return await self._tunnel(self.proxy)
                 reader, writer = await asyncio.open_connection(
                     self.host, self.port, ssl=self._ssl, server_hostname=self.host if self.tls else None,
                     limit=_HEAD_LIMIT,
                 )  # fmt: skip
         except TimeoutError:
             raise UpstreamTimeout(f"could not connect to {self.host}:{self.port} in time") from None
-        except OSError as exc:
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            detail = getattr(exc, "strerror", None) or exc
             raise UpstreamConnectionError(
-                f"could not connect to {self.host}:{self.port} ({exc.strerror or exc})"
+                f"could not connect to {self.host}:{self.port} ({detail})"
             ) from None
+        return _Connection(reader, writer)
+
+    async def _tunnel(self, proxy: str) -> _Connection:
+        """A connection to the upstream through an HTTP CONNECT tunnel, TLS inside it."""
+        parts = urlsplit(proxy)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80, limit=_HEAD_LIMIT)
+        authority = f"{self.host if ':' not in self.host else f'[{self.host}]'}:{self.port}"
+        head = f"CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n"
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            head += f"proxy-authorization: Basic {base64.b64encode(pair).decode()}\r\n"
+        writer.write(head.encode("latin-1") + b"\r\n")
+        try:
+            answer = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            status = _status(answer.split("\r\n", 1)[0])
+            if status is None or not 200 <= status < 300:
+                raise UpstreamConnectionError(
+                    f"the proxy {parts.hostname}:{parts.port or 80} refused the tunnel to {authority} "
+                    f"({answer.split(chr(13), 1)[0][:80]!r})"
+                )
+            if self._ssl is not None:
+                await writer.start_tls(self._ssl, server_hostname=self.host)
+        except BaseException:
+            writer.close()
+            raise
         return _Connection(reader, writer)
 
     async def _exchange(self, conn: _Connection, message: bytes) -> Response:
@@ -228,6 +289,10 @@ class Http1Pool:
             async with asyncio.timeout(self.read_timeout):
                 await conn.writer.drain()
                 raw = await conn.reader.readuntil(b"\r\n\r\n")
+                for _ in range(_MAX_INTERIM):  # 100 Continue, 103 Early Hints: the answer follows
+                    if _status(raw[:64].split(b"\r\n", 1)[0].decode("latin-1")) not in _INTERIM:
+                        break
+                    raw = await conn.reader.readuntil(b"\r\n\r\n")
         except TimeoutError:
             conn.close()
             raise UpstreamTimeout("the provider did not answer in time") from None
@@ -248,27 +313,48 @@ class Http1Pool:
 
     def _response(self, conn: _Connection, raw: bytes) -> Response:
         lines = raw.decode("latin-1").split("\r\n")
-        try:
-            status = int(lines[0].split(" ", 2)[1])
-        except (IndexError, ValueError):
+        status = _status(lines[0])
+        if status is None or status < 200:  # 101 (or interim answers without end): not a reply
             conn.close()
-            raise UpstreamConnectionError(f"not an HTTP answer: {lines[0][:80]!r}") from None
+            raise UpstreamConnectionError(f"not an HTTP/1.1 answer: {lines[0][:80]!r}")
         headers: dict[str, str] = {}
         for line in lines[1:]:
             name, sep, value = line.partition(":")
             if sep:
                 headers[name.strip().lower()] = value.strip()
         length = 0
-        if status in _NO_BODY or 100 <= status < 200:
+        if status in _NO_BODY:
             framing = "none"
         elif "chunked" in headers.get("transfer-encoding", "").lower():
             framing = "chunked"
         elif "content-length" in headers:
-            length = int(headers["content-length"])
+            declared = {item.strip() for item in headers["content-length"].split(",")}
+            if len(declared) != 1 or not (text := declared.pop()).isdigit() or not text.isascii():
+                conn.close()
+                raise UpstreamConnectionError(
+                    f"the provider sent an invalid Content-Length: {headers['content-length'][:40]!r}"
+                )
+            length = int(text)
             framing = "length" if length else "none"
         else:
             framing = "close"
         return Response(self, conn, status, headers, framing, length)
+
+
+_INTERIM = frozenset({100, 102, 103})
+
+
+def _status(line: str) -> int | None:
+    match = _STATUS_LINE.fullmatch(line)
+    return int(match.group(1)) if match else None
+
+
+def _chunk_size(line: bytes) -> int:
+    """A chunk-size line's value; ValueError when it is not hex digits (with extensions)."""
+    text = line.split(b";", 1)[0].strip()
+    if not text or len(text) > 16 or text.strip(b"0123456789abcdefABCDEF"):
+        raise ValueError("invalid chunk size")
+    return int(text, 16)
 
 
 class _Stale(Exception):

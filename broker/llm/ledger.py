@@ -45,6 +45,7 @@ class UsageEntry:
     ttft_ms: float | None
     attempts: int
     error: str | None
+    end_user: str | None = None
 
     def row(self) -> dict[str, Any]:
         """The entry as a row to insert (dataclasses.asdict deep-copies, ten times slower)."""

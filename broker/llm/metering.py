@@ -119,6 +119,7 @@ class Metering:
                 request_id=call.request_id,
                 agent=call.agent.name,
                 team=call.agent.team,
+                end_user=call.agent.end_user,
                 endpoint=call.endpoint,
                 model=call.model[:200],
                 provider=target.provider.name if target is not None else None,

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from broker.llm.config import ProviderConfig
-from broker.llm.http1 import Http1Pool
+from broker.llm.http1 import Http1Pool, header_problem
+from connectors.scrub import scrubber
 
 log = logging.getLogger("broker.llm.providers")
 
@@ -31,6 +32,8 @@ class Provider:
     headers: dict[str, str]
     """Headers of every upstream request: the injected credentials and the configured extras."""
     missing_secret: str | None = None
+    problem: str | None = None
+    """Why its calls cannot be sent (a key that cannot go into a header), else None."""
     _key: str | None = field(default=None, repr=False)
 
     @property
@@ -58,9 +61,7 @@ class Provider:
 
     def scrub(self, body: bytes) -> bytes:
         """The body with the provider key blanked out, should an upstream ever echo it."""
-        if self._key and self._key.encode() in body:
-            return body.replace(self._key.encode(), b"<redacted>")
-        return body
+        return scrubber(self._key).body(body) if self._key else body
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -72,6 +73,11 @@ def build_provider(config: ProviderConfig, key: str | None) -> Provider:
     if config.api_key_secret is not None and key is None:
         missing = config.api_key_secret
         log.warning("provider '%s': secret '%s' is not set; its calls will fail", config.name, missing)
+    problem: str | None = None
+    if key is not None and header_problem("x", key) is not None:
+        problem = f"the secret '{config.api_key_secret}' contains a line break or control character"
+        log.warning("provider '%s': %s; its calls will fail", config.name, problem)
+        key = None
     headers = {"user-agent": USER_AGENT, **{k.lower(): v for k, v in config.headers.items()}}
     if config.kind == "anthropic":
         headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
@@ -86,5 +92,8 @@ def build_provider(config: ProviderConfig, key: str | None) -> Provider:
         connect_timeout=config.connect_timeout_seconds,
         read_timeout=config.timeout_seconds,
         query=config.query,
+        proxy=config.proxy,
     )
-    return Provider(config=config, http=http, headers=headers, missing_secret=missing, _key=key)
+    return Provider(
+        config=config, http=http, headers=headers, missing_secret=missing, problem=problem, _key=key
+    )

@@ -3,7 +3,7 @@
 A plain ASGI app, mounted before MCP, so a call pays for no framework routing or validation
 it does not need. Every model call runs the same short chain:
 
-    authenticate (agent key, from the in-memory snapshot)
+    authenticate (agent key from the in-memory snapshot, or an OAuth token: broker/identity)
     → resolve the model name and check the model policy
     → admit: budgets and rate limits reserve the worst case
     → upstream: the route's targets with retries and fallbacks
@@ -24,9 +24,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from broker import jsonbody, keys
+from broker import jsonbody
 from broker.catalog import AgentIdentity, Snapshot
 from broker.errors import BrokerError, Unauthorized
+from broker.identity import Authenticator
 from broker.llm import anthropic_api, openai_api
 from broker.llm.accounts import Rules
 from broker.llm.asgi import (
@@ -43,7 +44,6 @@ from broker.llm.errors import BadRequest, ModelDenied, ModelNotFound, UpstreamEr
 from broker.llm.metering import Metering, ModelCall
 from broker.llm.state import LlmState
 from broker.llm.upstream import Opened, RetryPolicy, open_upstream
-from broker.state import key_is_live
 from policies import ModelGrants, PolicySet
 
 CallHandler = Callable[["LlmProxy", Exchange, ModelCall, dict[str, Any], int], Awaitable[None]]
@@ -69,12 +69,14 @@ class LlmProxy:
         self,
         *,
         tool_snapshot: Callable[[], Snapshot],
+        identity: Authenticator,
         state: LlmState,
         metering: Metering,
         retry: RetryPolicy,
         max_request_bytes: int,
     ) -> None:
         self.tool_snapshot = tool_snapshot
+        self.identity = identity
         self.state = state
         self.metering = metering
         self.retry = retry
@@ -109,17 +111,15 @@ class LlmProxy:
 
     # --- the chain -------------------------------------------------------------------------
 
-    def authenticate(self, headers: dict[str, str]) -> AgentIdentity:
-        """An agent key from `Authorization: Bearer` or `x-api-key`, checked against the snapshot."""
+    async def authenticate(self, headers: dict[str, str]) -> AgentIdentity:
+        """An agent key or OAuth access token from `Authorization: Bearer` or `x-api-key`."""
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             token = headers.get("x-api-key", "")
         if not token:
             raise Unauthorized("send an agent key as 'Authorization: Bearer tbk_...' (or in x-api-key)")
-        entry = self.tool_snapshot().keys.get(keys.hash_key(token)) if keys.looks_like_key(token) else None
-        if entry is None or not key_is_live(entry):
-            raise Unauthorized("the agent key is not valid: it is unknown, revoked or expired")
-        return entry.agent
+        agent = self.identity.agent_key(token)  # the common case, without a coroutine
+        return agent if agent is not None else await self.identity.caller(token)
 
     def grants(self) -> ModelGrants:
         policy_set: PolicySet = self.tool_snapshot().policy_set
@@ -155,7 +155,7 @@ class LlmProxy:
         return opened
 
     async def _model_call(self, exchange: Exchange, handler: CallHandler, endpoint: str, _: Dialect) -> None:
-        agent = self.authenticate(exchange.headers)
+        agent = await self.authenticate(exchange.headers)
         call = ModelCall(uuid.uuid4().hex, agent, endpoint, time.perf_counter(), datetime.now(UTC))
         try:
             body = await read_body(exchange.receive, self.max_request_bytes)
@@ -178,7 +178,7 @@ class LlmProxy:
             await self.metering.finish(call)
 
     async def _models(self, exchange: Exchange, wanted: str) -> None:
-        agent = self.authenticate(exchange.headers)
+        agent = await self.authenticate(exchange.headers)
         grants, snapshot = self.grants(), self.state.snapshot
         subject = agent.subject
         data = [

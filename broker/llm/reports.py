@@ -1,4 +1,4 @@
-"""Reading the usage ledger: totals for budgets, and usage reports by agent, team or model."""
+"""Reading the usage ledger: totals for budgets, and usage reports by agent, end user, team or model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from broker.llm.config import BudgetConfig
 from broker.store.models import LlmUsageRecord as U
 
-GroupBy = Literal["agent", "team", "model", "provider", "endpoint", "status", "day"]
+GroupBy = Literal["agent", "user", "team", "model", "provider", "endpoint", "status", "day"]
 
 
 def spent_since(session: Session, budget: BudgetConfig, since: datetime) -> float:
@@ -42,7 +42,7 @@ def _column(name: GroupBy, dialect: str) -> ColumnElement[str | None]:
         if dialect == "sqlite":
             return func.strftime("%Y-%m-%d", U.ts)
         return func.to_char(func.timezone("UTC", U.ts), "YYYY-MM-DD")
-    column: ColumnElement[str | None] = getattr(U, name)
+    column: ColumnElement[str | None] = getattr(U, "end_user" if name == "user" else name)
     return column
 
 
@@ -55,6 +55,7 @@ def usage_report(
     agent: str | None = None,
     team: str | None = None,
     model: str | None = None,
+    user: str | None = None,
 ) -> list[UsageRow]:
     dialect = session.get_bind().dialect.name
     keys = [_column(name, dialect).label(name) for name in group_by]
@@ -68,7 +69,7 @@ def usage_report(
         func.sum(case((U.estimated, 1), else_=0)),
         func.coalesce(func.sum(U.cost_usd), 0.0),
     )
-    for column, value in ((U.agent, agent), (U.team, team), (U.model, model)):
+    for column, value in ((U.agent, agent), (U.team, team), (U.model, model), (U.end_user, user)):
         if value is not None:
             query = query.where(column == value)
     if since is not None:

@@ -74,6 +74,7 @@ class LlmRuntime:
         )
         proxy = LlmProxy(
             tool_snapshot=lambda: gateway.state.snapshot,
+            identity=gateway.identity,
             state=state,
             metering=metering,
             retry=retry,

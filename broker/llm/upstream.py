@@ -66,6 +66,9 @@ async def open_upstream(
         )
     for target in usable:
         provider = target.provider
+        if provider.problem is not None:
+            failure = UpstreamError(f"provider '{provider.name}' is misconfigured: {provider.problem}")
+            continue
         if provider.missing_secret is not None:
             failure = UpstreamError(
                 f"provider '{provider.name}' has no API key: secret '{provider.missing_secret}' is not set"

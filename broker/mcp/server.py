@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 
 from broker.catalog import AgentIdentity, Snapshot
 from broker.errors import ToolCallError, UnknownTool
-from broker.mcp.auth import agent_from_token
+from broker.identity.resource import caller_of
 from broker.pipeline import Next, ToolCall
 from connectors.base import ToolOutput
 
@@ -83,7 +83,7 @@ def _caller() -> AgentIdentity:
     token = get_access_token()
     if token is None:  # the transport's auth middleware refuses these before we run
         raise MCPError(types.INVALID_REQUEST, "authentication required")
-    return agent_from_token(token)
+    return caller_of(token)
 
 
 def _narrowing(ctx: ServerRequestContext[Any]) -> frozenset[str] | None:

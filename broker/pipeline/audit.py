@@ -63,6 +63,7 @@ class Audit:
                 policy_revision=call.snapshot.policy_revision,
                 masked=call.masked,
                 cache=call.notes.get("cache"),
+                end_user=call.agent.end_user,
             )
         )
 

@@ -17,6 +17,7 @@ from connectors import mcp
 from connectors.auth import MissingCredential
 from connectors.base import CallContext, ToolOutput
 from connectors.errors import ConnectorError
+from connectors.scrub import scrubber
 
 log = logging.getLogger("broker.dispatch")
 
@@ -33,8 +34,8 @@ async def dispatch(call: ToolCall) -> ToolOutput:
         raise CredentialsMissing(exc.message) from exc
     except mcp.ToolQuarantined as exc:  # found on this call, before the catalog caught up
         raise ToolQuarantined(exc.message) from exc
-    except ConnectorError as exc:
-        raise UpstreamFailure(exc.message) from exc
+    except ConnectorError as exc:  # connectors clean their own errors; this guards every kind alike
+        raise UpstreamFailure(scrubber(*call.secrets.values()).text(exc.message)) from exc
     except Exception as exc:
         kind = type(exc).__name__
         # The exception's text may carry argument values or injected credentials: not logged, not shown.

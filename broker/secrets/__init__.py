@@ -1,7 +1,3 @@
-"""The secret store: credentials encrypted at rest, injected into upstream calls at the last
-moment, never returned. `keys` encrypts, `service` stores, `vault` serves the call path."""
-
-from broker.secrets.keys import Cipher, generate_key, load_cipher
-from broker.secrets.vault import SecretValues, Vault
-
-__all__ = ["Cipher", "SecretValues", "Vault", "generate_key", "load_cipher"]
+"""The encrypted secret store: keys (`keys`), stored values (`service`), the call-time cache
+(`vault`). Import the module you need; this package imports nothing, so the CLI can read
+`kinds` without loading the cryptography stack."""

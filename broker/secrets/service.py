@@ -4,7 +4,7 @@ never come back out of these functions; only the vault decrypts, for calls."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from typing import Any, Literal, get_args
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,12 +12,11 @@ from sqlalchemy.orm import Session
 from broker.errors import InvalidInput, NotFound, Problem
 from broker.secrets.errors import UndecryptableSecrets
 from broker.secrets.keys import Cipher, Undecryptable
+from broker.secrets.kinds import KINDS
 from broker.services.revision import bump, now
 from broker.store.models import Secret
 from connectors.auth import SECRET_NAME
 
-SecretKind = Literal["token", "password", "api_key", "oauth_client_secret", "generic"]
-KINDS: tuple[str, ...] = get_args(SecretKind)
 MAX_VALUE_CHARS = 64 * 1024
 _CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 

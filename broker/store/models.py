@@ -91,7 +91,11 @@ class StateRevision(Base):
 
 class AuditRecord(Base):
     __tablename__ = "audit_records"
-    __table_args__ = (Index("ix_audit_agent_ts", "agent", "ts"), Index("ix_audit_tool_ts", "tool", "ts"))
+    __table_args__ = (
+        Index("ix_audit_agent_ts", "agent", "ts"),
+        Index("ix_audit_tool_ts", "tool", "ts"),
+        Index("ix_audit_end_user_ts", "end_user", "ts"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -111,6 +115,8 @@ class AuditRecord(Base):
     """Entities masked in the result, by type: {"EMAIL_ADDRESS": 3}; null when none."""
     cache: Mapped[str | None] = mapped_column(String(16))
     """hit, miss, bypass, uncacheable or coalesced (broker.cache); null when the call never got there."""
+    end_user: Mapped[str | None] = mapped_column(String(200))
+    """The end user the agent acted for (an OAuth token's subject); null for agent keys."""
 
 
 class PiiToken(Base):
@@ -160,6 +166,7 @@ class LlmUsageRecord(Base):
     __table_args__ = (
         Index("ix_llm_usage_agent_ts", "agent", "ts"),
         Index("ix_llm_usage_team_ts", "team", "ts"),
+        Index("ix_llm_usage_end_user_ts", "end_user", "ts"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -183,3 +190,22 @@ class LlmUsageRecord(Base):
     ttft_ms: Mapped[float | None] = mapped_column(Float)
     attempts: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    end_user: Mapped[str | None] = mapped_column(String(200))
+    """The end user the agent acted for (an OAuth token's subject); null for agent keys."""
+
+
+class AdminChange(Base):
+    """One change made through the admin API: who, what, and the resource before and after
+    (as the admin API shows it, so never a secret's value)."""
+
+    __tablename__ = "admin_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    status: Mapped[int] = mapped_column(Integer)
+    before: Mapped[Any | None] = mapped_column(JSON)
+    after: Mapped[Any | None] = mapped_column(JSON)

@@ -58,13 +58,12 @@ from connectors.http.io import (
     error_message,
     excerpt,
     read_bounded,
-    redact_bytes,
-    redact_error,
     size_text,
     transport_problem,
 )
 from connectors.http.template import fill_template, template_arguments
 from connectors.netguard import BlockedDestination, outbound_transport
+from connectors.scrub import Scrubber, scrubber
 
 __all__ = [
     "HttpConnector",
@@ -95,7 +94,7 @@ class HttpConnector:
         self._tools = {tool.name: tool for tool in config.tools}
         self._specs = tuple(tool_spec(tool) for tool in config.tools)
         self._base_url = config.base_url.rstrip("/")
-        self._secrets = _secret_values(config)
+        self._secrets = scrubber(*_secret_values(config))
         self._auth = (
             HttpAuth(config.auth, config.name, timeout=config.timeout_seconds) if config.auth else None
         )
@@ -138,16 +137,14 @@ class HttpConnector:
                     response, body, truncated = await self._send(request)
             return self._output(response, body, truncated, credentials.scrub)
         except ConnectorError as exc:
-            redact_error(exc, credentials.scrub)
+            credentials.scrub.error(exc)
             raise
 
     def _output(
-        self, response: httpx.Response, body: bytes, truncated: bool, injected: tuple[str, ...]
+        self, response: httpx.Response, body: bytes, truncated: bool, injected: Scrubber
     ) -> ToolOutput:
         """The upstream's answer as a ToolOutput, or the ConnectorError it amounts to."""
-        secrets = (*injected, *self._secrets)
-        if injected:  # an upstream that echoes the request must not hand the credential on
-            body = redact_bytes(body, injected)
+        secrets = injected | self._secrets
         status, reason = response.status_code, response.reason_phrase
         if status >= 400:
             message = excerpt(error_message(body), secrets)
@@ -176,6 +173,9 @@ class HttpConnector:
                     f"{response.headers.get('content-type') or 'no content type'}, "
                     f"not JSON: {text}"
                 ) from None
+        value = injected.json(
+            value, body
+        )  # an upstream that echoes the request must not hand the credential on
         return dataclasses.replace(ToolOutput.from_json(value), meta={"http_status": status})
 
     async def aclose(self) -> None:

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from typing import Any, TypeVar
-from urllib.parse import quote, quote_plus
+from typing import Any
 
 import httpx
 
-from connectors.errors import ConnectorError
 from connectors.fields import MIB
-
-E = TypeVar("E", bound=ConnectorError)
+from connectors.scrub import NO_SCRUB, Scrubber
 
 _WHITESPACE = re.compile(r"\s+")
 _ERROR_FIELDS = ("detail", "message", "error", "error_description", "title", "errors")
@@ -65,46 +61,9 @@ def host_port(url: httpx.URL) -> str:
     return f"{url.host}:{port}"
 
 
-def secret_variants(*values: str) -> tuple[str, ...]:
-    """The forms in which an upstream may echo an injected secret: as sent, percent-encoded
-    (query strings), JSON-escaped; longest first, so a value is never half blanked out."""
-    forms = {
-        form
-        for value in values
-        if value
-        for form in (value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1])
-    }
-    return tuple(sorted(forms, key=len, reverse=True))
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every occurrence of the secret values replaced by '***'."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-def redact_bytes(body: bytes, secrets: Iterable[str]) -> bytes:
-    """A response body with secret values (UTF-8) replaced by '***'; stays valid JSON when it was."""
-    for secret in secrets:
-        if secret:
-            body = body.replace(secret.encode(), b"***")
-    return body
-
-
-def redact_error(exc: E, secrets: Iterable[str]) -> E:
-    """The same error, its message cleaned of secret values (a last guard before it leaves)."""
-    clean = redact(exc.message, secrets)
-    if clean != exc.message:
-        exc.message = clean
-        exc.args = (clean,)
-    return exc
-
-
-def excerpt(text: str, secrets: Iterable[str] = (), limit: int = 200) -> str:
+def excerpt(text: str, secrets: Scrubber = NO_SCRUB, limit: int = 200) -> str:
     """One short line of upstream text with known secret values blanked out."""
-    text = redact(text, secrets)
+    text = secrets.text(text)
     text = _WHITESPACE.sub(" ", "".join(ch if ch.isprintable() else " " for ch in text)).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -35,13 +35,13 @@ from connectors.errors import (
     UpstreamBadResponse,
     UpstreamError,
 )
-from connectors.http.io import redact_error
 from connectors.mcp.config import McpConnectorConfig, exposable, exposed_name
-from connectors.mcp.credentials import NO_GRANT, McpCredentials, scrub_json
+from connectors.mcp.credentials import NO_GRANT, McpCredentials
 from connectors.mcp.failures import http_refused, session_lost, session_rejected, upstream_error
 from connectors.mcp.links import Link, LinkClosed, Links
 from connectors.mcp.pins import Definition, Drift, PinnedTool, compute_drift, definition_of, pin_of
 from connectors.mcp.session import LiveHeaders, Opener, Session, http_opener, size_text, stdio_opener
+from connectors.scrub import Scrubber, scrubber
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class McpConnector:
         self.config = config
         self._pinned = {tool.name: tool for tool in config.tools}
         self._pins = dict(config.pins)
-        self._secrets = config.secret_values()
+        self._secrets = scrubber(*config.secret_values())
         self._credentials = McpCredentials(config)
         self._links = Links(self._make_opener)
         self._stopping: set[asyncio.Task[None]] = set()
@@ -210,22 +210,22 @@ class McpConnector:
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
 
-    def _output(self, result: types.CallToolResult, scrub: tuple[str, ...]) -> ToolOutput:
+    def _output(self, result: types.CallToolResult, scrub: Scrubber) -> ToolOutput:
         content = [
             block.model_dump(by_alias=True, mode="json", exclude_none=True) for block in result.content
         ]
         structured = result.structured_content
-        size = len(json.dumps(content, ensure_ascii=False).encode()) + (
-            len(json.dumps(structured, ensure_ascii=False).encode()) if structured is not None else 0
-        )
+        content_text = json.dumps(content, ensure_ascii=False)
+        structured_text = json.dumps(structured, ensure_ascii=False)
+        size = len(content_text.encode()) + (len(structured_text.encode()) if structured is not None else 0)
         if size > self.config.max_response_bytes:
             raise UpstreamBadResponse(
                 f"upstream '{self.name}' sent more than the {size_text(self.config.max_response_bytes)} "
                 "response limit (max_response_bytes)"
             )
         if scrub:  # an upstream that echoes its credentials must not hand them on
-            content = scrub_json(content, scrub)
-            structured = scrub_json(structured, scrub)
+            content = scrub.json(content, content_text)
+            structured = scrub.json(structured, structured_text)
         return ToolOutput(content=content, structured=structured, is_error=bool(result.is_error))
 
     async def _relist(self, link: Link, context: CallContext | None = None) -> None:
@@ -353,14 +353,14 @@ class McpConnector:
 
     def _error(self, link: Link, exc: BaseException) -> ConnectorError:
         """The error to report for a failure on the link, every secret value blanked out."""
-        secrets = tuple(sorted({*link.scrub, *self._secrets}, key=len, reverse=True))
+        secrets = link.scrub | self._secrets
         detail = ""
         if self.config.transport == "http" and link.http_status >= 400:
             detail = f"HTTP status {link.http_status}"
         if self.config.transport == "stdio":
             tail = link.stderr.text(secrets)[-500:]
             detail = f"its stderr ends with: {tail}" if tail else ""
-        return redact_error(upstream_error(self.name, exc, self.config.timeout_seconds, detail), secrets)
+        return secrets.error(upstream_error(self.name, exc, self.config.timeout_seconds, detail))
 
     def _make_opener(self, link: Link) -> Opener:
         config = self.config

@@ -12,15 +12,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
 from connectors.auth import NO_CREDENTIALS, Credentials, HttpAuth, fingerprint
 from connectors.base import CallContext
-from connectors.http.io import redact, secret_variants
 from connectors.mcp.config import McpConnectorConfig
 from connectors.netguard import outbound_transport
+from connectors.scrub import NO_SCRUB, Scrubber, scrubber
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +31,7 @@ class Grant:
     fingerprint: str = ""
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
-    scrub: tuple[str, ...] = field(default=(), repr=False)
+    scrub: Scrubber = field(default=NO_SCRUB, repr=False)
     used: Credentials = field(default=NO_CREDENTIALS, repr=False)
 
 
@@ -83,7 +82,7 @@ class McpCredentials:
         env = {var: ref.value(context, self._name) for var, ref in self._env.items()}
         names = tuple(f"{var}={ref.secret_for(context.agent)}" for var, ref in self._env.items())
         digest = fingerprint(f"{var}={value}" for var, value in env.items())
-        return Grant(names, digest, {}, env, secret_variants(*env.values()))
+        return Grant(names, digest, {}, env, scrubber(*env.values()))
 
     async def renewed(self, grant: Grant, context: CallContext) -> Grant | None:
         """After the upstream answered 401: a grant with a fresh OAuth token, else None."""
@@ -101,14 +100,3 @@ class McpCredentials:
     def _token_client(self) -> httpx.AsyncClient:
         assert self._client is not None, "a client exists whenever `auth` does"
         return self._client
-
-
-def scrub_json(value: Any, secrets: tuple[str, ...]) -> Any:
-    """A JSON value with every secret value blanked out of its strings."""
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, list):
-        return [scrub_json(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {key: scrub_json(item, secrets) for key, item in value.items()}
-    return value

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from connectors.mcp.credentials import Grant
 from connectors.mcp.failures import informative, leaf_error, transient
 from connectors.mcp.session import Opener, Session, StderrTail
+from connectors.scrub import Scrubber
 
 MAX_LINKS = 8
 """Sessions (stdio: processes) one connector keeps open, one per distinct credential set."""
@@ -46,7 +47,7 @@ class Link:
         self.opener = make_opener(self)
 
     @property
-    def scrub(self) -> tuple[str, ...]:
+    def scrub(self) -> Scrubber:
         return self.grant.scrub
 
     def headers(self) -> Mapping[str, str]:

@@ -25,6 +25,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from connectors.netguard import outbound_transport2
+from connectors.scrub import NO_SCRUB, Scrubber
 
 CLIENT_INFO = types.Implementation(name="tool-broker", version="0.1.0")
 STDERR_TAIL_BYTES = 8 * 1024
@@ -216,11 +217,8 @@ class StderrTail:
         self._limit = limit
         self._buffer = bytearray()
 
-    def text(self, redact: Sequence[str] = ()) -> str:
-        text = self._buffer.decode("utf-8", errors="replace")
-        for secret in redact:
-            text = text.replace(secret, "***")
-        return text.strip()
+    def text(self, secrets: Scrubber = NO_SCRUB) -> str:
+        return secrets.text(self._buffer.decode("utf-8", errors="replace")).strip()
 
     async def pipe(self, stack: AsyncExitStack, on_eof: Callable[[], None]) -> Any:
         """A fresh pipe whose write end (returned, as a file) becomes the child's stderr;

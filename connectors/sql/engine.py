@@ -33,6 +33,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from connectors.errors import ConnectorError, UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from connectors.scrub import scrubber
 from connectors.sql.functions import SQLITE_FUNCTIONS
 from connectors.sql.guard import Dialect, QueryRefused
 
@@ -246,6 +247,4 @@ def _first_line(exc: BaseException, secret: str | None) -> str:
     else:
         text = str(exc) or type(exc).__name__
     text = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    if secret:
-        text = text.replace(secret, "***")
-    return text[:500]
+    return scrubber(secret).text(text)[:500] if secret else text[:500]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 from pydantic import SecretStr
@@ -249,13 +248,9 @@ async def test_the_cache_can_be_turned_off(custom_gateway: Any, upstream: tuple[
     assert setup.gateway.admin.get("/admin/cache").json()["backend"] == "off"
 
 
-async def test_a_hit_is_fast(setup: CacheSetup) -> None:
-    """A coarse guard (bench/cache.py measures properly): hits come back well within a call's budget."""
+async def test_repeated_hits_never_reach_the_upstream(setup: CacheSetup) -> None:
+    """How fast a hit is belongs to bench/cache.py; here, that twenty hits cost the upstream nothing."""
     async with mcp_client(setup.gateway.mcp_url, setup.keys["alice"]) as client:
-        await client.call_tool("up.item", {"id": "fast"})
-        started = time.perf_counter()
-        for _ in range(20):
+        for _ in range(21):
             await client.call_tool("up.item", {"id": "fast"})
-        per_call = (time.perf_counter() - started) / 20
     assert setup.upstream.calls["/item"] == 1
-    assert per_call < 0.1

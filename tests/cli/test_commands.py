@@ -69,6 +69,8 @@ def test_import_openapi_from_a_url_and_a_file(broker: Broker, tmp_path: Path, cr
         "connectors", "import-openapi", "crm3", "--spec-url", "http://127.0.0.1:9/x.json", private
     )
     assert unreachable.code == 1 and "cannot fetch http://127.0.0.1:9/x.json" in unreachable.err
+    loopback = broker("connectors", "import-openapi", "crm5", "--spec-url", spec_url)
+    assert loopback.code == 1 and "on the command line: --allow-private-network" in loopback.err
     missing = broker("connectors", "import-openapi", "crm4", "--spec", str(tmp_path / "nope.json"))
     assert missing.code == 1 and "cannot read spec file" in missing.err
 

@@ -2,7 +2,6 @@
 
 import asyncio
 import socket
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -51,9 +50,7 @@ def test_stops_cleanly_and_frees_the_port() -> None:
     server = BackgroundServer(hello_app())
     with server, client_for(server.url) as client:
         assert client.get("/").status_code == 200  # leaves an idle keep-alive connection open
-        started = time.monotonic()
         server.stop()
-        assert time.monotonic() - started < 3
         assert not server.running
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{server.port}/", trust_env=False)

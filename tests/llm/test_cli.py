@@ -100,3 +100,22 @@ def test_broker_apply_takes_an_llm_section(cli: Broker, llm: LlmSetup, tmp_path:
     path.write_text(yaml.safe_dump(document))
     result = cli("apply", "-f", str(path), "--json")
     assert result.code == 0 and json.loads(result.out)["llm"]["prices"]["created"] == ["mock-large"]
+
+
+def test_the_combined_files_llm_section_applies_with_either_command(cli: Broker, tmp_path: Path) -> None:
+    section = {"models": [{"name": "quick", "targets": ["mock/mock-small"]}]}
+    alone = tmp_path / "llm-section.yaml"
+    alone.write_text(yaml.safe_dump({"llm": section}))
+    applied = cli("llm", "apply", "-f", str(alone))
+    assert applied.code == 0, applied.err
+    assert "models:      created quick" in applied.out
+
+    combined = tmp_path / "combined.yaml"
+    section["models"].append({"name": "quicker", "targets": ["mock/mock-small"]})
+    combined.write_text(yaml.safe_dump({"llm": section, "policies": []}))
+    refused = cli("llm", "apply", "-f", str(combined))
+    assert refused.code == 1
+    assert f"apply the whole file with `broker apply -f {combined}`" in refused.err
+    whole = cli("apply", "-f", str(combined))
+    assert whole.code == 0, whole.err
+    assert "llm models:" in whole.out and "created quicker" in whole.out

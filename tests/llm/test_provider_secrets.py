@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from pydantic import SecretStr
 
-from broker.secrets import generate_key
+from broker.secrets.keys import generate_key
 from tests.llm.conftest import LlmSetup, raw_post
 
 BODY = {"model": "fast", "messages": [{"role": "user", "content": "x"}]}

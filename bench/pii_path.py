@@ -1,0 +1,186 @@
+"""PII masking end to end: tools/call results of 2 KB, 100 KB and 5 MB masked by the gateway.
+
+Run it from the project root:
+
+    .venv/bin/python bench/pii_path.py                   # 2 KB x 200, 100 KB x 30, 5 MB x 4
+    .venv/bin/python bench/pii_path.py --rounds 2
+
+What it does: starts the bench MCP server (bench/_upstreams.py) and the demo weather app, seeds
+the gateway as bench/tool_path.py does (the policy tokenises e-mails and phones, so every record
+of a result has entities to mask and tokens to issue), and calls the federated tool `fed.sized`
+(CRM-like records: names, e-mails, phones, notes with order numbers and IP addresses) one at a
+time, each call with a new `seed` so every result is new to the masker and its token vault.
+The same calls straight to the MCP server give the "direct" figures.
+
+What the numbers mean: MB/s is result bytes per second of the gateway's CPU (masking, the MCP
+relay, the audit record: everything the gateway does for the call), and per second of wall time
+at the client. "stall" is the worst latency of small `weather.current` calls sent at the same
+time from another connection, one at a time: how long a big result holds up everything else
+on the worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+from bench._load import META, Phase, gateway_sender, make_client, process_cpu_seconds, rpc_sender, run_phase
+from bench._setup import Child, scratch_database, seed
+
+SIZES = ((2, 200), (100, 30), (5000, 4))
+"""(KB, calls) per size."""
+
+
+async def sized_calls(
+    client: httpx.AsyncClient, key: str | None, kb: int, calls: int, first_seed: int
+) -> tuple[list[float], int]:
+    """`calls` tools/call of a `kb` KB result, one at a time (through the gateway with `key`, else
+    straight to the MCP server); wall seconds of each, and the result bytes received."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    tool = "fed.sized" if key else "sized"
+    sizes: list[int] = []
+
+    async def one(n: int) -> None:
+        body = {"name": tool, "arguments": {"kb": kb, "seed": first_seed + n}, "_meta": META}
+        reply = await client.post(
+            "/mcp",
+            content=json.dumps({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": body}),
+            headers=HEADERS | {"Mcp-Name": tool} | headers,
+        )
+        result = reply.json().get("result")
+        if not isinstance(result, dict):
+            raise RuntimeError(f"not a result: {reply.text[:200]}")
+        if result.get("isError"):
+            raise RuntimeError(f"tool error: {result['content'][0]['text'][:200]}")
+        sizes.append(len(result["content"][0]["text"].encode()))
+
+    walls = []
+    for n in range(calls):
+        started = time.perf_counter()
+        await one(n)
+        walls.append(time.perf_counter() - started)
+    return walls, sum(sizes)
+
+
+HEADERS = {
+    "Accept": "application/json, text/event-stream",
+    "Content-Type": "application/json",
+    "MCP-Protocol-Version": "2026-07-28",
+    "Mcp-Method": "tools/call",
+}
+
+
+async def stall_probe(url: str, key: str, stop: asyncio.Event) -> list[float]:
+    """Latencies of small gateway calls, one at a time, until `stop`."""
+    async with make_client(url) as client:
+        send = gateway_sender(client, key)
+        latencies = []
+        n = 10_000_000
+        while not stop.is_set():
+            started = time.perf_counter()
+            problem = await send(n)
+            if problem:
+                print(f"  probe call failed: {problem[:300]}")
+            latencies.append(time.perf_counter() - started)
+            n += 1
+            await asyncio.sleep(0.005)
+    return latencies
+
+
+async def measure(args: argparse.Namespace, mcp: Child, gateway: Child, key: str) -> list[dict[str, Any]]:
+    rows = []
+    seed_base = 0
+    async with make_client(mcp.url) as direct, make_client(gateway.url) as through:
+        # warm up: first calls load code paths and fill the vault's connections
+        await sized_calls(through, key, 2, 20, 9_000_000)
+        await run_phase(
+            Phase("w", 1), [rpc_sender(direct, "sized", lambda n: {"kb": 2}, {})],
+            requests=20, max_seconds=30, pids={}, first_id=1,
+        )  # fmt: skip
+        for kb, calls in SIZES:
+            calls = max(1, round(calls * args.rounds))
+            row: dict[str, Any] = {"kb": kb, "calls": calls}
+            for target, client in (("direct", direct), ("gateway", through)):
+                pid = mcp.pid if target == "direct" else gateway.pid
+                cpu = process_cpu_seconds(pid)
+                started = time.perf_counter()
+                walls, total = await sized_calls(
+                    client, key if target == "gateway" else None, kb, calls, seed_base
+                )
+                row[target] = {
+                    "p50": sorted(walls)[len(walls) // 2],
+                    "bytes": total,
+                    "wall": time.perf_counter() - started,
+                    "cpu": process_cpu_seconds(pid) - cpu,
+                }
+            seed_base += calls
+            # Then a few more calls with small ones sent meanwhile, for the stall figures.
+            stop = asyncio.Event()
+            probe = asyncio.create_task(stall_probe(gateway.url, key, stop))
+            await sized_calls(through, key, kb, min(calls, 3), seed_base)
+            stop.set()
+            stalls = sorted(await probe)
+            row["gateway"] |= {"stall": stalls[-1], "probe_p50": stalls[len(stalls) // 2]}
+            seed_base += calls
+            rows.append(row)
+            print(f"  ... {kb} KB x {calls} done", flush=True)
+    return rows
+
+
+def report(rows: list[dict[str, Any]], load: float) -> None:
+    print(
+        f"\nPII masking end to end through tools/call "
+        f"(load average at start {load:.2f}, {os.cpu_count()} cores)"
+    )
+    print(
+        f"{'result':>8} {'calls':>5}  {'direct p50 ms':>13} {'gateway p50 ms':>14}  "
+        f"{'gateway CPU ms/call':>19} {'MB/s (gw CPU)':>13} {'MB/s (wall)':>11}  "
+        f"{'small calls meanwhile: p50 / worst ms':>37}"
+    )
+    for row in rows:
+        d, g = row["direct"], row["gateway"]
+        size = g["bytes"] / row["calls"]
+        extra_cpu = g["cpu"]
+        print(
+            f"{size / 1000:>6.0f}KB {row['calls']:>5}  {d['p50'] * 1000:>13.2f} {g['p50'] * 1000:>14.2f}  "
+            f"{extra_cpu / row['calls'] * 1000:>19.2f} {g['bytes'] / 1e6 / extra_cpu:>13.2f} "
+            f"{g['bytes'] / 1e6 / g['wall']:>11.2f}  "
+            f"{g['probe_p50'] * 1000:>17.1f} / {g['stall'] * 1000:>8.1f}"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    load = os.getloadavg()[0]
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pii-path-bench-")))
+        database_url = stack.enter_context(scratch_database(None, workdir))
+        upstream = Child("upstream", workdir)
+        stack.callback(upstream.stop)
+        mcp = Child("mcp", workdir)
+        stack.callback(mcp.stop)
+        key = seed(database_url, upstream.url, mcp_url=mcp.url)
+        os.environ.setdefault("BROKER_PII_SALT", secrets.token_urlsafe(24))
+        gateway = Child("gateway", workdir, "--database-url", database_url)
+        stack.callback(gateway.stop)
+        rows = asyncio.run(measure(args, mcp, gateway, key))
+    report(rows, load)
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rounds", type=float, default=1.0, help="multiplies the calls per size")
+    sys.exit(run(parser.parse_args()))
