@@ -276,7 +276,8 @@ def broken(change: Any) -> dict[str, Any]:
             lambda s: s["paths"]["/nodes"]["post"].update(
                 parameters=[{"name": "dry", "in": "query", "schema": {"type": "maybe"}}]
             ),
-            "operation 'create.node' (POST /nodes) was not imported: input_schema: is not a valid JSON Schema",
+            "operation 'create.node' (POST /nodes) was not imported: "
+            "input_schema: is not a valid JSON Schema",
         ),
     ],
 )
