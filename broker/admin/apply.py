@@ -140,7 +140,12 @@ def upsert_agents(session: Session, specs: list[AgentSpec]) -> KindReport:
 
 
 def apply_document(
-    session: Session, document: Document, prepared: list[ConnectorConfig], located: Located, source: str
+    session: Session,
+    document: Document,
+    prepared: list[ConnectorConfig],
+    located: Located,
+    source: str,
+    tools: Collection[str] = (),
 ) -> ApplyReport:
     try:  # references first, so a typo fails before anything is written
         policy_service.check_references(
@@ -148,6 +153,7 @@ def apply_document(
             document.policies,
             extra_agents=[a.name for a in document.agents],
             extra_connectors=[c.name for c in document.connectors],
+            tools=tools,
         )
     except InvalidInput as exc:
         raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
@@ -200,7 +206,10 @@ async def apply(
     except Conflict as exc:
         raise Conflict(exc.message, problems=relocate(exc.problems, located)) from None
     prepared = [checked.config for checked in results]
-    report = await write(request, lambda s: apply_document(s, document, prepared, located, source))
+    applied = {config.name for config in prepared}
+    tools = {t for t, tool in gateway.state.snapshot.tools.items() if tool.connector not in applied}
+    tools.update(name for checked in results for name in checked.tools)
+    report = await write(request, lambda s: apply_document(s, document, prepared, located, source, tools))
     if document.llm is not None:
         await runtime_of(request).state.refresh()
     report.warnings = [

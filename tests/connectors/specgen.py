@@ -35,7 +35,9 @@ def _object_schema(index: int, width: int, ref_every: int) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": ["field_0"]}
 
 
-def github_like(operations: int = 1000, *, schemas: int = 300, width: int = 40) -> dict[str, Any]:
+def github_like(
+    operations: int = 1000, *, schemas: int = 300, width: int = 40, prose: int = 6
+) -> dict[str, Any]:
     components = {
         f"thing_{i}": {
             "type": "object",
@@ -74,7 +76,7 @@ def github_like(operations: int = 1000, *, schemas: int = 300, width: int = 40) 
         operation: dict[str, Any] = {
             "operationId": f"area{i // 4}/{method}-{'item' if kind in (1, 3) else 'items'}",
             "summary": f"Operation {i}",
-            "description": _LOREM * 6,
+            "description": _LOREM * prose,
             "tags": [f"area{i // 4}"],
             "parameters": [
                 {"name": "X-GitHub-Api-Version", "in": "header", "schema": {"type": "string"}},
