@@ -54,8 +54,9 @@ def guarded_protocol(
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            if self._in_head:
-                self._head_bytes += len(data)
+            if self._in_head:  # count the head only: the first read often carries body bytes too
+                end = data.find(b"\r\n\r\n")
+                self._head_bytes += len(data) if end < 0 else end + 4
                 if self._head_bytes > max_head_bytes:
                     self._refuse(_TOO_BIG, f"request head larger than {max_head_bytes} bytes\n")
                     return

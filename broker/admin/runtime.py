@@ -87,8 +87,8 @@ class AdminRoute(APIRoute):
                 body = await limited.body()
                 if self.body_field is not None and body and not is_json(media_type(request)):
                     raise UnsupportedMediaType(f"send this request as {JSON_MEDIA_TYPE}")
-                if is_json(media_type(request)):
-                    jsonbody.check_depth(body)
+                if self.body_field is not None and is_json(media_type(request)):
+                    jsonbody.check_depth(body)  # documents are checked as they are parsed, off the loop
             return await handler(limited)
 
         return guarded
