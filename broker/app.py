@@ -1,4 +1,5 @@
-"""Composes the ASGI app: the admin API, /metrics and /healthz, the LLM proxy at /v1, and MCP at /mcp."""
+"""Composes the ASGI app: the admin API and its console (/ui), /metrics and /healthz, the LLM proxy
+at /v1, and MCP at /mcp."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from broker.gateway import Gateway
 from broker.identity.resource import McpGuard, metadata_url, resource_metadata
 from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
+from broker.mcp import transport as mcp_transport
 from broker.mcp.server import build_server
 from broker.metrics_http import metrics_endpoint, metrics_server
 from broker.settings import Settings
 from broker.store.migrate import upgrade
+from broker.ui import install_console
 from connectors import outbound
 
 VERSION = version("tool-broker")
@@ -36,8 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     server = build_server(lambda: gateway.state.snapshot, gateway.pipeline, version=VERSION)
     mcp_app = server.streamable_http_app(
         streamable_http_path="/mcp",
-        json_response=True,
-        stateless_http=True,
+        json_response=False,  # broker.mcp.transport: 2025 sessions stream, 2026-07-28 answers JSON
+        stateless_http=False,
         max_request_body_size=settings.max_request_bytes,
         transport_security=_transport_security(settings),
     )
@@ -45,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     metrics_route = metrics_endpoint(gateway.metrics.registry, token)
+
+    mcp_transport.install(server.session_manager)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -71,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=VERSION,
         description="MCP tool-broker gateway: the admin API. Agents connect over MCP at /mcp.",
         lifespan=lifespan,
-        docs_url="/admin/docs",
+        docs_url=None,  # /admin/docs is broker.ui's, with Swagger UI served locally
         openapi_url="/admin/openapi.json",
         redoc_url=None,
     )
@@ -79,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.llm = llm
     app.add_middleware(ProxyFirst, proxy=llm.proxy)
     install_error_handlers(app)
+    install_console(app)
     app.include_router(admin_router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -16,7 +16,7 @@ from broker.errors import Conflict
 from broker.identity import Authenticator, CallerMap, OAuthVerifier, Principal
 from broker.metrics import Metrics
 from broker.pii.maskers import Maskers
-from broker.pipeline import Next, tool_pipeline
+from broker.pipeline import Next, request_pipeline
 from broker.pipeline.audit import Audit
 from broker.pipeline.credentials import InjectCredentials
 from broker.pipeline.mask import MaskPII
@@ -51,7 +51,7 @@ class Gateway:
         )
         cache_stage = self.cache.stage if self.cache is not None else None
         masking = MaskPII(self.maskers, self.metrics)
-        self.pipeline = tool_pipeline(audit_stage, masking, InjectCredentials(self.vault), cache_stage)
+        self.pipeline = request_pipeline(audit_stage, masking, InjectCredentials(self.vault), cache_stage)
         settings = self.settings
         callers = CallerMap(
             lambda: self.state.snapshot,

@@ -10,6 +10,7 @@ from broker.admin import (
     apply,
     cache,
     connectors,
+    insights,
     llm,
     llm_usage,
     mcp_review,
@@ -21,7 +22,8 @@ from broker.admin.auth import require_admin
 from broker.errors import NotFound
 
 admin_router = APIRouter(prefix="/admin")
-for _area in (connectors, mcp_review, agents, policies, apply, observe, cache, secrets, llm_usage, llm):
+_AREAS = (connectors, mcp_review, agents, policies, apply, insights, observe, cache, secrets, llm_usage, llm)
+for _area in _AREAS:
     admin_router.include_router(_area.router)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -16,12 +17,13 @@ import mcp_types as types
 from mcp.server import Server
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import ServerRequestContext
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from pydantic import TypeAdapter
 
 from broker.catalog import AgentIdentity, Snapshot
 from broker.errors import ToolCallError, UnknownTool
 from broker.identity.resource import caller_of
+from broker.mcp.channel import LogLevels, McpClientChannel, session_id
 from broker.pipeline import Next, ToolCall
 from connectors.base import ToolOutput
 
@@ -36,6 +38,8 @@ _CONTENT_BLOCK: TypeAdapter[types.ContentBlock] = TypeAdapter(types.ContentBlock
 
 
 def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: str) -> Server[Any]:
+    levels = LogLevels()
+
     async def on_list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
@@ -54,6 +58,7 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
             snapshot=snapshot(),
             only_connectors=_narrowing(ctx),
             cache_bypass=_bypasses_cache(params),
+            channel=McpClientChannel(ctx, levels),
         )
         try:
             output = await pipeline(call)
@@ -68,15 +73,27 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
             return _error_result(
                 f"the gateway could not complete this call; its log has request {call.request_id}"
             )
+        assert isinstance(output, ToolOutput)
         return _to_result(output)
 
-    return Server(
-        "tool-broker",
-        version=version,
-        instructions="A permission-checked catalog of tools. You see only the tools your policy grants.",
-        on_list_tools=on_list_tools,
-        on_call_tool=on_call_tool,
-    )
+    async def on_set_logging_level(
+        ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams
+    ) -> types.EmptyResult:
+        """A 2025 session's level for the upstreams' log messages relayed during its calls."""
+        _caller()
+        levels.set(session_id(ctx), params.level)
+        return types.EmptyResult()
+
+    with warnings.catch_warnings():  # logging/setLevel is deprecated at 2026-07-28; 2025 clients use it
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        return Server(
+            "tool-broker",
+            version=version,
+            instructions="A permission-checked catalog of tools. You see only the tools your policy grants.",
+            on_list_tools=on_list_tools,
+            on_call_tool=on_call_tool,
+            on_set_logging_level=on_set_logging_level,
+        )
 
 
 def _caller() -> AgentIdentity:

@@ -1,46 +1,78 @@
-"""The terminal stage: hand the call to its connector and turn whatever it raises into our tree.
+"""The terminal stage: hand a request to its connector and turn whatever it raises into our tree.
 
-This is the boundary below which nothing may escape unmapped: a connector's own errors keep
-their message (connectors mask the values they injected), and any other exception (a library
-refusing a request that cannot be built, a bug in a connector) becomes an `UpstreamFailure`
-naming the upstream, with one log line and no traceback an agent could trigger at will.
+This is the boundary below which nothing escapes unmapped: connector errors keep their
+(scrubbed) message, and any other exception (a library refusing a request that cannot be
+built, a bug in a connector) becomes an `UpstreamFailure` naming the upstream, with one log
+line and no traceback a client could trigger at will.
 """
 
 from __future__ import annotations
 
 import logging
 
-from broker.errors import ToolQuarantined, UpstreamFailure
-from broker.pipeline.call import ToolCall
+from broker.errors import (
+    InvalidParams,
+    ToolQuarantined,
+    UnknownPrompt,
+    UnknownResource,
+    UpstreamFailure,
+)
+from broker.pipeline.call import Completion, PromptGet, Request, ResourceRead, ToolCall
 from broker.secrets.errors import CredentialsMissing
-from connectors import mcp
+from connectors import errors, mcp
 from connectors.auth import MissingCredential
-from connectors.base import CallContext, ToolOutput
-from connectors.errors import ConnectorError
+from connectors.base import (
+    CallContext,
+    CompletionOutput,
+    OffersCompletion,
+    OffersPrompts,
+    OffersResources,
+    Output,
+)
 from connectors.scrub import scrubber
 
 log = logging.getLogger("broker.dispatch")
 
 
-async def dispatch(call: ToolCall) -> ToolOutput:
-    """The terminal: hand the call to its connector, turning its failures into our tree."""
-    assert call.tool is not None, "Authorize resolves the tool first"
-    upstream = call.tool.connector
-    connector = call.snapshot.connectors[upstream]
-    context = CallContext(agent=call.agent.name, secrets=call.secrets)
+async def dispatch(request: Request) -> Output:
+    """The terminal: hand the request to its connector, turning its failures into our tree."""
+    name = request.connector
+    assert name is not None, "Authorize resolves the connector first"
+    connector = request.snapshot.connectors[name]
+    context = CallContext(agent=request.agent.name, secrets=request.secrets, channel=request.channel)
     try:
-        return await connector.call(call.tool.spec.name, call.arguments, context)
+        if isinstance(request, ToolCall):
+            assert request.tool is not None
+            return await connector.call(request.tool.spec.name, request.arguments, context)
+        if isinstance(request, ResourceRead):
+            assert isinstance(connector, OffersResources) and request.local_uri is not None
+            return await connector.read_resource(request.local_uri, context)
+        if isinstance(request, PromptGet):
+            assert isinstance(connector, OffersPrompts) and request.prompt is not None
+            return await connector.get_prompt(request.prompt.spec.name, request.arguments, context)
+        assert isinstance(request, Completion) and request.local_ref is not None
+        if not isinstance(connector, OffersCompletion):  # nothing to offer is a valid answer
+            return CompletionOutput(values=[])
+        return await connector.complete(
+            request.local_ref, request.argument, request.value, request.arguments, context
+        )
     except MissingCredential as exc:
         raise CredentialsMissing(exc.message) from exc
     except mcp.ToolQuarantined as exc:  # found on this call, before the catalog caught up
         raise ToolQuarantined(exc.message) from exc
-    except ConnectorError as exc:  # connectors clean their own errors; this guards every kind alike
-        raise UpstreamFailure(scrubber(*call.secrets.values()).text(exc.message)) from exc
-    except Exception as exc:
+    except errors.UnknownResource as exc:
+        raise UnknownResource(exc.message, audit_message="unknown resource") from exc
+    except errors.UnknownPrompt as exc:
+        raise UnknownPrompt(exc.message) from exc
+    except errors.InvalidRequest as exc:
+        raise InvalidParams(exc.message) from exc
+    except errors.ConnectorError as exc:  # connectors clean their own errors; this guards every kind alike
+        raise UpstreamFailure(scrubber(*request.secrets.values()).text(exc.message)) from exc
+    except Exception as exc:  # the boundary: nothing raised below the pipeline reaches a client raw
         kind = type(exc).__name__
-        # The exception's text may carry argument values or injected credentials: not logged, not shown.
-        log.error("call %s: upstream '%s' failed unexpectedly (%s)", call.request_id, upstream, kind)
+        # Its text may carry argument values or injected credentials: neither logged nor shown.
+        log.error("request %s: upstream '%s' failed unexpectedly (%s)", request.request_id, name, kind)
         raise UpstreamFailure(
-            f"upstream '{upstream}' could not be called ({kind}); the gateway log has request "
-            f"{call.request_id}"
+            f"upstream '{name}' could not be called ({kind}); "
+            f"the gateway log has request {request.request_id}"
         ) from None

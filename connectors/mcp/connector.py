@@ -35,6 +35,7 @@ from connectors.errors import (
     UpstreamBadResponse,
     UpstreamError,
 )
+from connectors.mcp import relay
 from connectors.mcp.config import McpConnectorConfig, exposable, exposed_name
 from connectors.mcp.credentials import NO_GRANT, McpCredentials
 from connectors.mcp.failures import http_refused, session_lost, session_rejected, upstream_error
@@ -143,8 +144,10 @@ class McpConnector:
             if self._stale or expired or not link.listed:
                 await self._relist(link, context)
             self._check_pin(tool)
-            call = lambda client: client.call_tool(tool, dict(arguments))  # noqa: E731
-            result = await self._use(link, call, retry=False, context=context)
+            options = relay.call_options(context.channel)
+            call = lambda client: client.call_tool(tool, dict(arguments), **options)  # noqa: E731
+            with relay.relaying(context.channel):
+                result = await self._use(link, call, retry=False, context=context)
             link.restarts = 0
             return self._output(result, link.scrub)
 

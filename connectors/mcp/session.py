@@ -24,6 +24,7 @@ from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from connectors.mcp import relay
 from connectors.netguard import outbound_transport2
 from connectors.scrub import NO_SCRUB, Scrubber
 
@@ -185,7 +186,12 @@ def http_opener(
         )
         transport = streamable_http_client(url, http_client=http, max_sse_event_size=limit + _ENVELOPE_SLACK)
         client = Client(
-            transport, mode="auto", cache=None, message_handler=on_message, client_info=CLIENT_INFO
+            transport,
+            mode="auto",
+            cache=None,
+            message_handler=on_message,
+            client_info=CLIENT_INFO,
+            **relay.CLIENT_CALLBACKS,
         )
         return await stack.enter_async_context(client)
 
@@ -202,7 +208,12 @@ def stdio_opener(
     ) -> Client:
         params = StdioServerParameters(command=command[0], args=list(command[1:]), env=dict(env), cwd=cwd)
         errlog = await stderr.pipe(stack, on_exit)
-        client = Client(stdio_client(params, errlog=errlog), cache=None, message_handler=on_message)
+        client = Client(
+            stdio_client(params, errlog=errlog),
+            cache=None,
+            message_handler=on_message,
+            **relay.CLIENT_CALLBACKS,
+        )
         entered = await stack.enter_async_context(client)
         errlog.close()  # the child holds its own copy; EOF on the pipe now means it exited
         return entered
