@@ -1,5 +1,5 @@
-"""Composes the ASGI app: the admin API and its console (/ui), /metrics and /healthz, the LLM proxy
-at /v1, and MCP at /mcp."""
+"""Composes the ASGI app: the admin API and its console (/ui), /metrics, /healthz and /readyz,
+the LLM proxy at /v1, and MCP at /mcp."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse
 
 from broker.admin import admin_router, install_error_handlers
+from broker.admin.changes import ChangeLog
 from broker.gateway import Gateway
+from broker.health import Health, describe
+from broker.identity.operators import sign_in_config
 from broker.identity.resource import McpGuard, metadata_url, resource_metadata
 from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
@@ -46,6 +49,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     guarded_mcp = McpGuard(mcp_app, gateway.identity, metadata_url(public_url, "/mcp"))
 
+    health = Health(
+        gateway.engine,
+        loaded=lambda: gateway.state.loaded and llm.state.loaded,
+        redis_ping=gateway.bus.ping if gateway.bus.shared else None,
+    )
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     metrics_route = metrics_endpoint(gateway.metrics.registry, token)
 
@@ -65,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             metrics_server(metrics_route, settings.metrics_host, settings.metrics_port)
                         )
                     await stack.enter_async_context(server.session_manager.run())
+                    stack.callback(health.drain_on_sigterm(settings.drain_seconds))
                     yield
             finally:
                 await llm.stop()
@@ -82,14 +91,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.gateway = gateway
     app.state.llm = llm
-    app.add_middleware(ProxyFirst, proxy=llm.proxy)
+    app.state.health = health
+    app.add_middleware(ChangeLog, sessions=gateway.sessions)  # /admin changes only
+    app.add_middleware(ProxyFirst, proxy=llm.proxy)  # the last added runs first: /v1 skips the rest
     install_error_handlers(app)
+
+    @app.get("/admin/sign-in", tags=["sign-in"], summary="Where operators sign in (OIDC); no token needed")
+    async def admin_sign_in() -> JSONResponse:
+        return JSONResponse(await sign_in_config(gateway.oauth, settings))
+
     install_console(app)
     app.include_router(admin_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", **gateway.state.snapshot.describe()})
+        """Alive: the process answers (say nothing of dependencies: a restart would not fix them)."""
+        described = gateway.state.snapshot.describe()
+        return JSONResponse({"status": "ok", **described, "llm_revision": llm.state.snapshot.revision})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        """Ready for traffic: database, schema, Redis, state loaded, not draining; else 503."""
+        ready, checks = await health.readiness()
+        return JSONResponse(describe(ready, checks), status_code=200 if ready else 503)
 
     if settings.metrics_port is None:
         app.router.routes.append(metrics_route)

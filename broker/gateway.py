@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broker.audit.writer import AuditWriter
 from broker.cache import ResultCache
 from broker.catalog import Federated
+from broker.cluster import Bus, make_bus
 from broker.errors import Conflict
 from broker.identity import Authenticator, CallerMap, OAuthVerifier, Principal
 from broker.metrics import Metrics
@@ -39,6 +40,7 @@ class Gateway:
     state: StateManager
     vault: Vault
     maskers: Maskers
+    bus: Bus = field(default_factory=Bus)
     cache: ResultCache | None = None
     oauth: OAuthVerifier | None = None
     """Verifies OAuth access tokens (None: no issuer configured, agent keys only)."""
@@ -102,8 +104,12 @@ class Gateway:
             refs = connector.secret_refs()
             return CallContext(agent=None, secrets=await vault.resolve(refs)) if refs else NO_CONTEXT
 
+        bus = make_bus(settings.redis_url, settings.redis_channel)
         state = StateManager(
-            sessions, poll_seconds=settings.state_poll_seconds, listing_context=listing_context
+            sessions,
+            poll_seconds=settings.state_poll_seconds,
+            listing_context=listing_context,
+            notices=bus.notices(),
         )
         return cls(
             settings=settings,
@@ -114,11 +120,13 @@ class Gateway:
             state=state,
             vault=vault,
             maskers=Maskers.from_settings(settings, engine),
+            bus=bus,
             cache=ResultCache.from_settings(settings, metrics.registry),
             oauth=OAuthVerifier(settings) if settings.oauth_issuers else None,
         )
 
     async def start(self) -> None:
+        await self.bus.start()
         await self.state.start()
         self.audit.start()
         self.vault.start()
@@ -131,6 +139,7 @@ class Gateway:
         if self.cache is not None:
             await self.cache.close()
         await self.state.stop()
+        await self.bus.close()
         if self.oauth is not None:
             await self.oauth.aclose()
         self.engine.dispose()

@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     state_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often an instance checks the database for changes made by others."
     )
+    redis_channel: str = Field(
+        default="broker:changes",
+        min_length=1,
+        description="Redis pub/sub channel on which instances announce changes to each other (with "
+        "redis_url); gateways sharing one Redis but not one database need different channels.",
+    )
+    drain_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="On SIGTERM, answer /readyz with 503 but keep serving for this long before shutting "
+        "down, so a load balancer stops sending new requests first (5-10 s behind one).",
+    )
     audit_batch_size: int = Field(default=500, gt=0)
     audit_flush_seconds: float = Field(default=0.5, gt=0)
     audit_queue_limit: int = Field(

@@ -9,6 +9,7 @@ from broker.admin import (
     agents,
     apply,
     cache,
+    changes,
     connectors,
     insights,
     llm,
@@ -22,7 +23,20 @@ from broker.admin.auth import require_admin
 from broker.errors import NotFound
 
 admin_router = APIRouter(prefix="/admin")
-_AREAS = (connectors, mcp_review, agents, policies, apply, insights, observe, cache, secrets, llm_usage, llm)
+_AREAS = (
+    connectors,
+    mcp_review,
+    agents,
+    policies,
+    apply,
+    insights,
+    observe,
+    cache,
+    secrets,
+    llm_usage,
+    llm,
+    changes,
+)
 for _area in _AREAS:
     admin_router.include_router(_area.router)
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from starlette.types import Message, Receive, Scope, Send
 
 from broker.errors import BrokerError
-from broker.llm.errors import LimitExceeded, PayloadTooLarge
+from broker.llm.errors import GuardrailBlocked, LimitExceeded, PayloadTooLarge
 
 Dialect = Literal["openai", "anthropic"]
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -96,6 +96,8 @@ def error_payload(exc: BrokerError, dialect: Dialect) -> dict[str, Any]:
         body = {"error": error}
     if isinstance(exc, LimitExceeded):
         error[str(exc.detail["type"])] = exc.detail
+    elif isinstance(exc, GuardrailBlocked):
+        error["guardrail"] = exc.guardrail
     return body
 
 

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from broker import jsonbody
 from broker.catalog import AgentIdentity, Snapshot
 from broker.errors import BrokerError, Unauthorized
+from broker.guard.engine import Guard, plan_of
 from broker.identity import Authenticator
 from broker.llm import anthropic_api, openai_api
 from broker.llm.accounts import Rules
@@ -40,11 +41,14 @@ from broker.llm.asgi import (
     send_json,
 )
 from broker.llm.catalog import Route, Target
-from broker.llm.errors import BadRequest, ModelDenied, ModelNotFound, UpstreamError
+from broker.llm.errors import BadRequest, GuardrailBlocked, ModelDenied, ModelNotFound, UpstreamError
 from broker.llm.metering import Metering, ModelCall
 from broker.llm.state import LlmState
 from broker.llm.upstream import Opened, RetryPolicy, open_upstream
 from policies import ModelGrants, PolicySet
+
+GUARDED = frozenset({"chat", "messages", "responses"})
+"""Endpoints whose prompts and answers the guardrails see (embeddings carry no conversation)."""
 
 CallHandler = Callable[["LlmProxy", Exchange, ModelCall, dict[str, Any], int], Awaitable[None]]
 
@@ -74,7 +78,9 @@ class LlmProxy:
         metering: Metering,
         retry: RetryPolicy,
         max_request_bytes: int,
+        guard: Guard | None = None,
     ) -> None:
+        self.guard = guard
         self.tool_snapshot = tool_snapshot
         self.identity = identity
         self.state = state
@@ -164,6 +170,8 @@ class LlmProxy:
                 raise BadRequest("the request body must be a JSON object")
             call.stream = payload.get("stream") is True
             self.authorize(call, payload.get("model"))
+            if endpoint in GUARDED and self.guard is not None:
+                await self._guard(call, payload)
             await handler(self, exchange, call, payload, len(body))
         except BrokerError as exc:
             call.failed(exc)
@@ -175,7 +183,26 @@ class LlmProxy:
             call.status, call.http_status = "client_closed", 499
             raise
         finally:
+            if call.output is not None:
+                call.guardrails.extend(verdict.as_dict() for verdict in call.output.verdicts)
             await self.metering.finish(call)
+
+    async def _guard(self, call: ModelCall, payload: dict[str, Any]) -> None:
+        """The agent's guardrails on the prompt (masking it in place); a block ends the call here,
+        before any reservation or upstream request."""
+        assert self.guard is not None
+        policy_set = self.tool_snapshot().policy_set
+        plan = plan_of(policy_set, call.agent)
+        if plan is None:
+            return
+        try:
+            inspection = await self.guard.inspect(plan, policy_set, call.agent, payload)
+        except GuardrailBlocked as exc:
+            call.guardrails.append(exc.guardrail)
+            raise
+        call.guardrails.extend(verdict.as_dict() for verdict in inspection.verdicts)
+        if inspection.output.active:
+            call.output = inspection.output
 
     async def _models(self, exchange: Exchange, wanted: str) -> None:
         agent = await self.authenticate(exchange.headers)

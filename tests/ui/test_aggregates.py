@@ -62,7 +62,7 @@ def _records(session: Session) -> None:
         audit("bot", "crm.get", "ok", cache="hit", masked={"EMAIL_ADDRESS": 3}),
         audit("bot", "crm.get", "upstream_error", cache="miss"),
         audit("bot", "weather.now", "ok", cache="coalesced", ts=EARLIER),
-        audit("spy", "crm.get", "denied"),
+        audit("spy", "crm.get", "denied", end_user="alice@example.com"),
         audit("spy", "weather.now", "invalid_arguments", masked={}),
         usage("bot", 10, 0.5, NOW),
         usage("bot", 5, 0.25, EARLIER),

@@ -24,10 +24,11 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
 
 
 @pytest.fixture(scope="module")
-def console(browser: WebDriver, traffic: Traffic) -> WebDriver:
+def console(browser: WebDriver, traffic: Traffic, shots: Path) -> WebDriver:
     """Signed in (after a wrong token is refused)."""
     browser.get(f"{traffic.gateway.url}/ui")
     field = wait_for(browser, "#token")
+    browser.save_screenshot(str(shots / "sign-in.png"))
     field.send_keys("not-the-token")
     browser.find_element(By.ID, "sign-in-button").click()
     error = wait_until(browser, lambda: browser.find_element(By.ID, "sign-in-error").text)
@@ -174,6 +175,7 @@ def test_a_quarantined_tool_is_reviewed_and_approved_from_the_page(
 ) -> None:
     show(console, "#/connectors", "#held-table [data-row='up.echo']")
     assert "1 quarantined" in table(console, "connector-table")["up"]["state"]
+    console.save_screenshot(str(shots / "connectors.png"))
     show(console, "#/connectors/up", "#review-button")
     console.find_element(By.ID, "review-button").click()
     diff = wait_for(console, "[data-tool=echo] pre.diff")
@@ -199,7 +201,10 @@ def test_agents_show_keys_without_secrets_and_explain_decisions(
     console: WebDriver, traffic: Traffic, shots: Path
 ) -> None:
     show(console, "#/agents", "#agent-table [data-row=analyst]")
-    assert table(console, "agent-table")["analyst"]["team"] == "analytics"
+    agents = table(console, "agent-table")
+    assert agents["analyst"]["team"] == "analytics"
+    assert agents["intruder"]["description"] == HOSTILE_DESCRIPTION  # markup shown as text, never run
+    assert console.execute_script("return window.__xss") is None
     show(console, "#/agents/analyst", "#key-table")
     keys = table(console, "key-table")
     secret = traffic.keys["analyst"]

@@ -90,6 +90,8 @@ def running_traffic(tmp: Path) -> Iterator[Traffic]:
         models = {"name": "console-models", "teams": ["support", "analytics"], "allow": ["up.*"],
                   "models": {"allow": ["*"]}}  # fmt: skip
         check(admin.post("/admin/policies", json={"policies": [models]}))
+        intruder = {"name": "intruder", "description": HOSTILE_DESCRIPTION}  # free text an operator typed
+        check(admin.post("/admin/agents", json=intruder))
         keys = {n: check(admin.post(f"/admin/agents/{n}/keys", json={"label": "ui"}))["key"]
                 for n in ("support-bot", "analyst")}  # fmt: skip
         traffic = Traffic(gateway, keys, catalog, upstream.url)

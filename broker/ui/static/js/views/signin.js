@@ -5,7 +5,8 @@ import { api, session } from "../api.js";
 import { h } from "../dom.js";
 
 export function signIn(config, done) {
-  const input = h("input", { type: "password", id: "token", name: "token", autocomplete: "off",
+  // No `name`: were the script ever bypassed, a submitted form would carry no token (CSP form-action 'none' too).
+  const input = h("input", { type: "password", id: "token", autocomplete: "off",
     placeholder: "BROKER_ADMIN_TOKEN", required: true, spellcheck: "false" });
   const message = h("p", { class: "form-error", id: "sign-in-error", role: "alert" });
   const form = h("form", { class: "signin-card", id: "sign-in", novalidate: true },
