@@ -125,6 +125,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             resource_metadata(f"{public_url}/mcp", settings.oauth_issuers, settings.oauth_scopes)
         )
 
+    @app.get("/.well-known/jwks.json", include_in_schema=False)
+    async def jwks() -> JSONResponse:
+        """The keys upstreams verify the gateway's assertions with (auth type gateway_jwt)."""
+        keys = gateway.signer.jwks() if gateway.signer is not None else {"keys": []}
+        return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
+
     @app.get("/.well-known/oauth-protected-resource", include_in_schema=False)
     async def gateway_resource_metadata() -> JSONResponse:
         """RFC 9728: the gateway as a whole (/v1 and /admin)."""

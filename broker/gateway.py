@@ -15,6 +15,7 @@ from broker.catalog import Federated
 from broker.cluster import Bus, make_bus
 from broker.errors import Conflict
 from broker.identity import Authenticator, CallerMap, OAuthVerifier, Principal
+from broker.identity.signing import GatewaySigner
 from broker.metrics import Metrics
 from broker.pii.maskers import Maskers
 from broker.pipeline import Next, request_pipeline
@@ -44,6 +45,8 @@ class Gateway:
     cache: ResultCache | None = None
     oauth: OAuthVerifier | None = None
     """Verifies OAuth access tokens (None: no issuer configured, agent keys only)."""
+    signer: GatewaySigner | None = None
+    """Signs the gateway's assertions to upstreams (`auth: {type: gateway_jwt}`)."""
     identity: Authenticator = field(init=False)
     pipeline: Next = field(init=False)
 
@@ -53,7 +56,9 @@ class Gateway:
         )
         cache_stage = self.cache.stage if self.cache is not None else None
         masking = MaskPII(self.maskers, self.metrics)
-        self.pipeline = request_pipeline(audit_stage, masking, InjectCredentials(self.vault), cache_stage)
+        self.pipeline = request_pipeline(
+            audit_stage, masking, InjectCredentials(self.vault, self.signer), cache_stage
+        )
         settings = self.settings
         callers = CallerMap(
             lambda: self.state.snapshot,
@@ -123,6 +128,7 @@ class Gateway:
             bus=bus,
             cache=ResultCache.from_settings(settings, metrics.registry),
             oauth=OAuthVerifier(settings) if settings.oauth_issuers else None,
+            signer=GatewaySigner(settings.resolved_public_url, settings.gateway_signing_key_file),
         )
 
     async def start(self) -> None:

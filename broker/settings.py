@@ -291,6 +291,11 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_ADMIN_ROLES),
         description="Role claim values to gateway roles, as a JSON object.",
     )
+    gateway_signing_key_file: Path | None = Field(
+        default=None,
+        description="PEM private key (RSA or EC P-256) the gateway signs upstream assertions with "
+        "(auth type gateway_jwt), the same on every instance; unset: a key per process.",
+    )
     admin_cli_client_id: str | None = Field(
         default=None,
         description="The public OAuth client `broker login` uses (device authorization flow).",

@@ -30,8 +30,10 @@ from broker.catalog import (
     CatalogTool,
     Federated,
     KeyEntry,
+    Offerings,
     QuarantinedTool,
     Snapshot,
+    connector_offerings,
     connector_tools,
 )
 from broker.cluster import Notices
@@ -226,6 +228,7 @@ class StateManager:
         tools: dict[str, CatalogTool] = {}
         quarantined: dict[str, QuarantinedTool] = {}
         versions: dict[str, int] = {}
+        offerings = Offerings()
         fingerprints = await asyncio.to_thread(lambda: [json.dumps(c, sort_keys=True) for _, c in configs])
         for (name, config), fingerprint in zip(configs, fingerprints, strict=True):
             previous = self._built.get(name)
@@ -256,6 +259,14 @@ class StateManager:
                         kept.connector,
                     )
             quarantined.update((item.name, item) for item in held)
+            try:
+                offered_too = connector_offerings(name, connector)
+            except Exception:
+                log.exception("the resources and prompts of connector '%s' are left out", name)
+            else:
+                offerings.resources.extend(offered_too.resources)
+                offerings.templates.extend(offered_too.templates)
+                offerings.prompts.extend(offered_too.prompts)
         for gone in set(self._built) - set(connectors):
             await self._close(gone, self._built.pop(gone)[1])
         self._versions = versions
@@ -268,6 +279,9 @@ class StateManager:
             connectors=connectors,
             quarantined={name: item for name, item in quarantined.items() if name not in tools},
             agents=agents,
+            resources={item.uri: item for item in offerings.resources},
+            templates=tuple(offerings.templates),
+            prompts={item.name: item for item in offerings.prompts},
         )
 
 

@@ -39,7 +39,12 @@ async def dispatch(request: Request) -> Output:
     name = request.connector
     assert name is not None, "Authorize resolves the connector first"
     connector = request.snapshot.connectors[name]
-    context = CallContext(agent=request.agent.name, secrets=request.secrets, channel=request.channel)
+    context = CallContext(
+        agent=request.agent.name,
+        secrets=request.secrets,
+        channel=request.channel,
+        assertion=request.assertion,
+    )
     try:
         if isinstance(request, ToolCall):
             assert request.tool is not None

@@ -185,6 +185,7 @@ class MaskedChannel:
         self._agent = agent
         self.log_level = inner.log_level
         self.wants_progress = inner.wants_progress
+        self.asks_on_stream = inner.asks_on_stream
 
     def can_ask(self, method: str) -> bool:
         return self._inner.can_ask(method)

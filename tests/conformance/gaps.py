@@ -5,19 +5,10 @@ conformance test prints the entries that pass now). README "MCP conformance" mir
 """
 
 _RESOURCES = "the gateway does not federate resources yet (resources/list, read, templates)"
-_ELICIT = (
-    "the gateway's upstream session speaks 2026-07-28, where this 2025-style tool cannot send its "
-    "elicitation request (it would have to answer input_required)"
-)
 _PROMPTS = "the gateway does not federate prompts yet (prompts/list, prompts/get)"
 
 GATEWAY_GAPS: dict[str, str] = {
     "completion-complete": "completion/complete is not federated yet",
-    "tools-call-sampling": "the gateway's upstream session speaks 2026-07-28, where this 2025-style tool "
-    "cannot send its sampling request (it would have to answer input_required)",
-    "tools-call-elicitation": _ELICIT,
-    "elicitation-sep1034-defaults": _ELICIT,
-    "elicitation-sep1330-enums": _ELICIT,
     "resources-list": _RESOURCES,
     "resources-read-text": _RESOURCES,
     "resources-read-binary": _RESOURCES,
