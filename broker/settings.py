@@ -169,7 +169,18 @@ class Settings(BaseSettings):
     )
     llm_retry_base_seconds: float = Field(default=0.25, ge=0, description="About the first retry's wait.")
     llm_retry_max_seconds: float = Field(default=2.0, ge=0, description="Longest wait before one retry.")
-    llm_max_request_bytes: int = Field(default=32 * 1024 * 1024, gt=0, description="Largest /v1 body.")
+    llm_max_request_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        gt=0,
+        description="Largest /v1 request body (413 beyond it, refused on Content-Length before reading). "
+        "8 MiB holds a full 1M-token text context; raise it for many inline images (Anthropic accepts up "
+        "to 32 MB, OpenAI 50 MB of image payload).",
+    )
+    llm_max_inflight_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="All /v1 request bodies held at once; a call beyond it gets 503 with Retry-After.",
+    )
     llm_ledger_batch_size: int = Field(default=500, gt=0)
     llm_ledger_flush_seconds: float = Field(default=0.5, gt=0)
     llm_ledger_queue_limit: int = Field(
