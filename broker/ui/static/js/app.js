@@ -9,6 +9,7 @@ import { activityView } from "./views/activity.js";
 import { connectorsView, connectorView } from "./views/connectors.js";
 import { agentsView, agentView } from "./views/agents.js";
 import { auditView } from "./views/audit.js";
+import { changesView } from "./views/changes.js";
 import { errorBox } from "./views/common.js";
 import { parseHash } from "./router.js";
 
@@ -18,6 +19,7 @@ const NAV = [
   { path: "connectors", label: "Connectors", view: connectorsView, detail: connectorView },
   { path: "agents", label: "Agents & keys", view: agentsView, detail: agentView },
   { path: "audit", label: "Audit trail", view: auditView },
+  { path: "changes", label: "Change log", view: changesView },
 ];
 
 const root = document.getElementById("app");
