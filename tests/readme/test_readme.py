@@ -15,6 +15,7 @@ How blocks are read:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -87,6 +88,21 @@ def test_every_shell_and_python_block_is_fenced_and_marked_sensibly() -> None:
     assert fenced
 
 
+def free_block(size: int = 5, tries: int = 200) -> int:
+    """A port P with P+1..P+size-1 free too: the demo's upstreams sit beside the gateway."""
+    for _ in range(tries):
+        port = free_port()
+        with contextlib.ExitStack() as held:
+            try:
+                for offset in range(1, size):
+                    probe = held.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", port + offset))
+            except OSError:
+                continue
+            return port
+    pytest.fail(f"found no {size} free neighbouring ports on 127.0.0.1 in {tries} tries")
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]:
     """`broker demo` in a scratch copy of the checkout, as a newcomer starts it."""
@@ -94,13 +110,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]
     for entry in ROOT.iterdir():
         if entry.name not in {".demo", ".git"}:
             (workdir / entry.name).symlink_to(entry)
-    port = free_port()
-    for offset in range(1, 5):  # the upstreams' neighbouring ports must be free for the rewrite
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + offset))
-            except OSError:
-                pytest.fail(f"port {port + offset} (the demo upstreams sit beside {port}) is busy")
+    port = free_block()
     env = {**os.environ, "BROKER_PORT": str(port)}
     env.pop("BROKER_ADMIN_TOKEN", None)
     process = subprocess.Popen(
