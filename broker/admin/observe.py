@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,6 +51,11 @@ class AuditEntry(BaseModel):
         description="The tool cache's answer: hit, miss, bypass, uncacheable or coalesced "
         "(null: the call did not reach the cache).",
     )
+    flags: dict[str, Any] | None = Field(
+        default=None,
+        description="What the result carried that deserves a look, e.g. "
+        '{"injection": {"score": 0.8, "signals": ["override"]}}: instructions aimed at the model.',
+    )
 
 
 class CatalogEntry(ToolInfo):
@@ -86,6 +91,7 @@ def audit_entry(row: AuditRecord) -> AuditEntry:
         policy_revision=row.policy_revision,
         masked=row.masked,
         cache=row.cache,
+        flags=row.flags,
     )
 
 

@@ -225,6 +225,20 @@ class Score:
 NO_SCORE = Score(0.0, ())
 
 
+_SUSPECT = re.compile(
+    r"ignor|disregard|forget|overrid|bypass|instruction|prompt|you are|you're|from now on|pretend|"
+    r"jailbreak|mode|system|assistant|\bai\b|llm|<\||\[/?inst|###|verbatim|cancel|exfil|!\[|"
+    r"do anything|no longer|without|do not tell|don't tell|new task|rules",
+    re.IGNORECASE,
+)
+
+
+def suspect(text: str) -> bool:
+    """A cheap first look (one pass, no normalisation): False means `score` would find nothing in
+    plain text, so a tool result that says nothing of the kind costs one scan."""
+    return _SUSPECT.search(text) is not None
+
+
 def normalise(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).casefold()
     return _SPACE.sub(" ", folded)

@@ -6,10 +6,28 @@ from datetime import UTC, datetime
 from broker.audit.writer import AuditEntry, AuditWriter
 from broker.canonical import fingerprint
 from broker.errors import ToolCallError
+from broker.guard import injection
 from broker.metrics import Metrics
 from broker.pii import scrub
 from broker.pipeline.call import Next, Request, ResourceRead, ToolCall
 from connectors.base import Output, ToolOutput
+
+INJECTION_THRESHOLD = 0.6
+SCANNED_CHARACTERS = 64 * 1024
+
+
+def instructions_in(output: ToolOutput) -> dict[str, object] | None:
+    """A flag for a tool result that carries instructions aimed at the model (prompt injection
+    riding on data), with the heuristics' score and signals; None for ordinary results."""
+    text = "\n".join(str(b.get("text", "")) for b in output.content if b.get("type") == "text")
+    text = text[:SCANNED_CHARACTERS]
+    if not text or not injection.suspect(text):
+        return None
+    found = injection.score(text)
+    if found.value < INJECTION_THRESHOLD:
+        return None
+    return {"injection": {"score": found.value, "signals": list(found.signals)}}
+
 
 UNKNOWN = "(unknown)"
 """The metric label of targets Authorize could not resolve: cardinality stays bounded."""
@@ -42,6 +60,10 @@ class Audit:
             await self._record(request, "internal_error", "the gateway failed unexpectedly", started)
             raise
         failed = isinstance(output, ToolOutput) and output.is_error
+        if isinstance(output, ToolOutput):
+            flag = instructions_in(output)
+            if flag is not None:
+                request.notes["flags"] = flag
         await self._record(request, "tool_error" if failed else "ok", None, started)
         return output
 
@@ -79,6 +101,7 @@ class Audit:
                 policy_revision=request.snapshot.policy_revision,
                 masked=request.masked,
                 cache=request.notes.get("cache"),
+                flags=request.notes.get("flags"),
                 operation=operation,
                 end_user=request.agent.end_user,
             )

@@ -114,6 +114,8 @@ class AuditRecord(Base):
     masked: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """Entities masked in the result, by type: {"EMAIL_ADDRESS": 3}; null when none."""
     cache: Mapped[str | None] = mapped_column(String(16))
+    flags: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What the result carried that deserves a look (instructions aimed at the model: score, signals)."""
     """hit, miss, bypass, uncacheable or coalesced (broker.cache); null when the call never got there."""
     end_user: Mapped[str | None] = mapped_column(String(200))
     """The end user the agent acted for (an OAuth token's subject); null for agent keys."""
