@@ -85,7 +85,7 @@ def serve(ctx: Context) -> int:
         settings = settings.model_copy(update={"auto_migrate": False})
     try:
         app = create_app(settings)  # in the parent too: a configuration error shows here, once
-    except SecretKeyError as exc:
+    except (SecretKeyError, ValueError) as exc:  # settings that do not fit together (e.g. no Redis URL)
         raise CliError(f"cannot start: {exc}") from None
     options = server_options(settings)
     if workers == 1:
