@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -110,11 +111,11 @@ def revision_detail(row: PolicyRevision) -> RevisionDetail:
 
 
 def apply_located(
-    session: Session, incoming: list[Policy], located: Located, *, source: str
+    session: Session, incoming: list[Policy], located: Located, *, source: str, tools: Collection[str] = ()
 ) -> policy_service.ApplyResult:
     """Apply policies; reference problems are located in the posted document."""
     try:
-        return policy_service.apply(session, incoming, source=source)
+        return policy_service.apply(session, incoming, source=source, tools=tools)
     except InvalidInput as exc:
         raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
 
@@ -139,7 +140,10 @@ async def apply_policies(
     ),
 ) -> ApplyResult:
     document, located = await read_model(request, PolicyFile)
-    result = await write(request, lambda s: apply_located(s, document.policies, located, source=source))
+    tools = frozenset(gateway_of(request).state.snapshot.tools)
+    result = await write(
+        request, lambda s: apply_located(s, document.policies, located, source=source, tools=tools)
+    )
     return ApplyResult(revision=result.revision, changed=result.changed, unchanged=result.unchanged)
 
 

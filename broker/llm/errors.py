@@ -38,6 +38,11 @@ class PayloadTooLarge(BrokerError):
     code = "payload_too_large"
 
 
+class GatewayBusy(BrokerError):
+    status_code = 503
+    code = "gateway_busy"
+
+
 class LimitExceeded(BrokerError):
     """A budget or rate limit refused the call: 429, with what was hit and when to come back."""
 

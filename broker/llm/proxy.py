@@ -16,7 +16,6 @@ The endpoint modules (openai_api, anthropic_api) supply the body rewriting and u
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from broker import jsonbody
 from broker.catalog import AgentIdentity, Snapshot
 from broker.errors import BrokerError, Unauthorized
 from broker.guard.engine import Guard, plan_of
@@ -40,6 +40,7 @@ from broker.llm.asgi import (
     send_error,
     send_json,
 )
+from broker.llm.bodies import BodyBudget
 from broker.llm.catalog import Route, Target
 from broker.llm.errors import BadRequest, GuardrailBlocked, ModelDenied, ModelNotFound, UpstreamError
 from broker.llm.metering import Metering, ModelCall
@@ -78,6 +79,7 @@ class LlmProxy:
         metering: Metering,
         retry: RetryPolicy,
         max_request_bytes: int,
+        max_inflight_bytes: int,
         guard: Guard | None = None,
     ) -> None:
         self.guard = guard
@@ -87,6 +89,7 @@ class LlmProxy:
         self.metering = metering
         self.retry = retry
         self.max_request_bytes = max_request_bytes
+        self.bodies = BodyBudget(max_inflight_bytes)
         self._grants: ModelGrants | None = None
         self._calls: dict[str, tuple[CallHandler, str, Dialect]] = {
             "/v1/chat/completions": (openai_api.chat_completions, "chat", "openai"),
@@ -163,12 +166,10 @@ class LlmProxy:
     async def _model_call(self, exchange: Exchange, handler: CallHandler, endpoint: str, _: Dialect) -> None:
         agent = await self.authenticate(exchange.headers)
         call = ModelCall(uuid.uuid4().hex, agent, endpoint, time.perf_counter(), datetime.now(UTC))
+        body = b""
         try:
-            body = await read_body(exchange.receive, self.max_request_bytes)
-            try:
-                payload = json.loads(body)
-            except ValueError:
-                raise BadRequest("the request body is not valid JSON") from None
+            body = await read_body(exchange.receive, exchange.headers, self.max_request_bytes, self.bodies)
+            payload = jsonbody.loads(body)
             if not isinstance(payload, dict):
                 raise BadRequest("the request body must be a JSON object")
             call.stream = payload.get("stream") is True
@@ -186,6 +187,7 @@ class LlmProxy:
             call.status, call.http_status = "client_closed", 499
             raise
         finally:
+            self.bodies.give_back(len(body))
             if call.output is not None:
                 call.guardrails.extend(verdict.as_dict() for verdict in call.output.verdicts)
             await self.metering.finish(call)

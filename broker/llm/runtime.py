@@ -81,6 +81,7 @@ class LlmRuntime:
             metering=metering,
             retry=retry,
             max_request_bytes=settings.llm_max_request_bytes,
+            max_inflight_bytes=settings.llm_max_inflight_bytes,
             guard=Guard(gateway.maskers),
         )
         return cls(state=state, ledger=ledger, accounts=accounts, metrics=metrics, proxy=proxy)

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 
 from broker.admin.auth import gateway_of
 from broker.errors import BrokerError, InvalidInput
-from broker.identity.discovery import DiscoveryError
+from broker.identity.operators import sign_in_config
 
 MAX_TOKEN_RESPONSE_BYTES = 64 * 1024
 MAX_EXCHANGE_BYTES = 8 * 1024
@@ -39,52 +39,52 @@ def redirect_uri(request: Request) -> str:
     return f"{gateway_of(request).settings.resolved_public_url}/ui/"
 
 
+async def _endpoints(request: Request) -> dict[str, Any] | None:
+    """The provider's endpoints as `GET /admin/sign-in` reports them; None without a console client."""
+    gateway = gateway_of(request)
+    if gateway.settings.console_client_id is None:
+        return None
+    config = await sign_in_config(gateway.oauth, gateway.settings)
+    return config if config["enabled"] else None
+
+
 async def sign_in_options(request: Request) -> dict[str, Any] | None:
     """What the page needs to start a sign-in, or None when the console has no OIDC client."""
-    gateway = gateway_of(request)
-    settings = gateway.settings
-    if gateway.oauth is None or settings.console_client_id is None:
+    config = await _endpoints(request)
+    if config is None:
         return None
-    issuer = settings.oauth_issuers[0]
-    try:
-        metadata = await gateway.oauth.discovery.metadata(issuer)
-    except DiscoveryError as exc:
-        return {"error": f"the identity provider {issuer} cannot be reached: {exc}"}
-    endpoint = metadata.get("authorization_endpoint")
+    endpoint = config.get("authorization_endpoint")
     if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
-        return {"error": f"the identity provider {issuer} publishes no authorization endpoint"}
+        return {"error": f"the identity provider {config['issuer']} publishes no authorization endpoint"}
     return {
         "authorization_endpoint": endpoint,
-        "client_id": settings.console_client_id,
+        "client_id": gateway_of(request).settings.console_client_id,
         "redirect_uri": redirect_uri(request),
-        "scope": "openid profile email",
-        "resource": settings.resolved_public_url,
+        "scope": " ".join(config["scopes"]),
+        "resource": config["audience"],
     }
 
 
 async def exchange_code(request: Request) -> JSONResponse:
     """POST /ui/oidc/token: redeem an authorization code (with its PKCE verifier) for an access token."""
-    gateway = gateway_of(request)
-    settings = gateway.settings
-    if gateway.oauth is None or settings.console_client_id is None:
+    config = await _endpoints(request)
+    if config is None:
         raise InvalidInput(
             "single sign-on is not configured: set BROKER_CONSOLE_CLIENT_ID and BROKER_OAUTH_ISSUERS"
         )
     body = await _read_exchange(request)
-    issuer = settings.oauth_issuers[0]
-    try:
-        endpoint = (await gateway.oauth.discovery.metadata(issuer)).get("token_endpoint")
-    except DiscoveryError as exc:
-        raise SignInUnavailable(f"the identity provider {issuer} cannot be reached: {exc}") from None
+    endpoint = config.get("token_endpoint")
     if not isinstance(endpoint, str):
-        raise SignInUnavailable(f"the identity provider {issuer} publishes no token endpoint")
+        raise SignInUnavailable(
+            f"the identity provider {config['issuer']} cannot be reached or has no token endpoint"
+        )
     form = {
         "grant_type": "authorization_code",
         "code": body.code,
         "code_verifier": body.code_verifier,
         "redirect_uri": redirect_uri(request),
-        "client_id": settings.console_client_id,
-        "resource": settings.resolved_public_url,
+        "client_id": gateway_of(request).settings.console_client_id,
+        "resource": config["audience"],
     }
     try:
         async with httpx.AsyncClient(timeout=10.0, follow_redirects=False) as client:
@@ -99,9 +99,10 @@ async def exchange_code(request: Request) -> JSONResponse:
         reason = document.get("error_description") or document.get("error") or f"HTTP {answer.status_code}"
         raise InvalidInput(f"the identity provider refused the sign-in: {str(reason)[:200]}; sign in again")
     expires = document.get("expires_in")
-    headers = {"Cache-Control": "no-store"}
-    return JSONResponse({"access_token": token, "expires_in": expires if isinstance(expires, int) else None},
-                        headers=headers)  # fmt: skip
+    return JSONResponse(
+        {"access_token": token, "expires_in": expires if isinstance(expires, int) else None},
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 async def _read_exchange(request: Request) -> CodeExchange:

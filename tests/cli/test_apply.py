@@ -75,7 +75,7 @@ def test_local_mistakes_print_file_line_column_before_anything_is_sent(
     lines = result.err.splitlines()
     assert lines[0] == f"error: {path} is not valid"
     assert f"{path}:2:5: agents[0].name: String should match pattern" in result.err
-    assert f"{path}:3:5: agents[0].tema: Extra inputs are not permitted" in lines
+    assert f"{path}:3:5: agents[0].tema: unknown field 'tema'; did you mean 'team'?" in lines
     assert f"{path}:5:5: policies[0].allow: Field required" in lines
     assert "Traceback" not in result.err
 
