@@ -52,6 +52,8 @@ class CatalogTool:
     spec: ToolSpec
     definition: types.Tool
     validator: Draft202012Validator
+    wire: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    """The definition as a tools/list result carries it, per protocol version (`broker.mcp.listing`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,19 +193,27 @@ class Snapshot:
     agents: Mapping[str, AgentIdentity] = field(default_factory=dict)
     """Enabled agents by name, keys or not: OAuth callers are mapped to these."""
     _visible: dict[tuple[str, frozenset[str] | None], list[types.Tool]] = field(default_factory=dict)
+    _granted: dict[tuple[str, frozenset[str] | None], tuple[CatalogTool, ...]] = field(default_factory=dict)
 
     def visible_tools(self, agent: AgentIdentity, only: frozenset[str] | None) -> list[types.Tool]:
         """The tools the agent's policy grants, narrowed to the `only` connectors when given."""
         memo_key = (agent.name, only)
         found = self._visible.get(memo_key)
         if found is None:
+            found = self._visible[memo_key] = [tool.definition for tool in self.granted_tools(agent, only)]
+        return found
+
+    def granted_tools(self, agent: AgentIdentity, only: frozenset[str] | None) -> tuple[CatalogTool, ...]:
+        """The catalog entries behind `visible_tools`, in the same order; memoised per agent view."""
+        memo_key = (agent.name, only)
+        found = self._granted.get(memo_key)
+        if found is None:
             subject = agent.subject
-            found = [
-                tool.definition
+            found = self._granted[memo_key] = tuple(
+                tool
                 for tool in self.tools.values()
                 if (only is None or tool.connector in only) and self.policy_set.visible(subject, tool.name)
-            ]
-            self._visible[memo_key] = found
+            )
         return found
 
     def describe(self) -> dict[str, Any]:

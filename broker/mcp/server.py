@@ -22,6 +22,7 @@ from pydantic import TypeAdapter
 from broker.catalog import AgentIdentity, Snapshot
 from broker.errors import ToolCallError, UnknownTool
 from broker.identity.resource import caller_of
+from broker.mcp.listing import SpliceTools, list_result
 from broker.pipeline import Next, ToolCall
 from connectors.base import ToolOutput
 
@@ -39,9 +40,9 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
     async def on_list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        agent = _caller()
-        tools = snapshot().visible_tools(agent, _narrowing(ctx))
-        return types.ListToolsResult(tools=tools, ttl_ms=LIST_TTL_MS, cache_scope="private")
+        tools = snapshot().granted_tools(_caller(), _narrowing(ctx))
+        cursor = params.cursor if params is not None else None
+        return list_result(tools, cursor, ctx.protocol_version, ttl_ms=LIST_TTL_MS)
 
     async def on_call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -65,13 +66,15 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
             )
         return _to_result(output)
 
-    return Server(
+    server: Server[Any] = Server(
         "tool-broker",
         version=version,
         instructions="A permission-checked catalog of tools. You see only the tools your policy grants.",
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
     )
+    server.middleware.append(SpliceTools())
+    return server
 
 
 def _caller() -> AgentIdentity:
