@@ -194,6 +194,9 @@ class Snapshot:
     """Enabled agents by name, keys or not: OAuth callers are mapped to these."""
     _visible: dict[tuple[str, frozenset[str] | None], list[types.Tool]] = field(default_factory=dict)
     _granted: dict[tuple[str, frozenset[str] | None], tuple[CatalogTool, ...]] = field(default_factory=dict)
+    _shared_views: dict[tuple[tuple[str, ...], frozenset[str] | None], tuple[CatalogTool, ...]] = field(
+        default_factory=dict
+    )
 
     def visible_tools(self, agent: AgentIdentity, only: frozenset[str] | None) -> list[types.Tool]:
         """The tools the agent's policy grants, narrowed to the `only` connectors when given."""
@@ -204,16 +207,27 @@ class Snapshot:
         return found
 
     def granted_tools(self, agent: AgentIdentity, only: frozenset[str] | None) -> tuple[CatalogTool, ...]:
-        """The catalog entries behind `visible_tools`, in the same order; memoised per agent view."""
+        """The catalog entries behind `visible_tools`, in the same order; memoised per agent view.
+
+        Agents to whom the same policies apply see the same tools, so a view is built once per
+        set of applicable policies (1,000 agents of one team: once, not 1,000 times).
+        """
         memo_key = (agent.name, only)
         found = self._granted.get(memo_key)
         if found is None:
-            subject = agent.subject
-            found = self._granted[memo_key] = tuple(
-                tool
-                for tool in self.tools.values()
-                if (only is None or tool.connector in only) and self.policy_set.visible(subject, tool.name)
-            )
+            grants = self.policy_set.grants_for(agent.subject)
+            shared_key = (grants.policies, only)
+            found = self._shared_views.get(shared_key)
+            if found is None:
+                reach = grants.connectors
+                found = self._shared_views[shared_key] = tuple(
+                    tool
+                    for tool in self.tools.values()
+                    if (only is None or tool.connector in only)
+                    and (reach is None or tool.connector in reach)
+                    and self.policy_set.visible(grants.subject, tool.name)
+                )
+            self._granted[memo_key] = found
         return found
 
     def describe(self) -> dict[str, Any]:
