@@ -38,6 +38,7 @@ from broker.services.revision import current as current_revision
 from broker.services.revision import follow
 from broker.store.models import Agent, ApiKey, ConnectorRecord
 from connectors.base import CallContext, Connector
+from connectors.fields import STORED
 from connectors.registry import ConnectorConfigAdapter, build
 from policies import PolicySet
 
@@ -216,7 +217,7 @@ class StateManager:
                 connector = previous[1]
             else:
                 try:
-                    connector = build(ConnectorConfigAdapter.validate_python(config))
+                    connector = build(ConnectorConfigAdapter.validate_python(config, context={STORED: True}))
                 except Exception:
                     log.exception("connector '%s' could not be built; its tools are left out", name)
                     continue

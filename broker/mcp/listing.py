@@ -29,8 +29,8 @@ from mcp_types.methods import serialize_server_result
 
 from broker.catalog import CatalogTool
 
-PAGE_SIZE = 500
-"""Tools per tools/list page: a page costs well under a millisecond to send."""
+PAGE_SIZE = 100
+"""Tools per tools/list page: the SDK's transport re-serialises each page (~25 us a tool)."""
 _CURSOR_PREFIX = "t1:"
 _ENVELOPE = {"ttlMs": 0, "cacheScope": "private", "resultType": "complete"}
 """What a 2026-07-28 result requires besides the tools (older versions' schemas drop it)."""

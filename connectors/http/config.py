@@ -99,8 +99,8 @@ class HttpToolConfig(BaseModel):
 
     @field_validator("input_schema", "output_schema")
     @classmethod
-    def _check_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if schema is None else check_object_schema(schema)
+    def _check_schema(cls, schema: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        return None if schema is None else check_object_schema(schema, info)
 
     @field_validator("path")
     @classmethod

@@ -35,7 +35,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import Engine
 
 from connectors.auth import SecretRef, fingerprint
@@ -103,8 +103,8 @@ class NamedQuery(BaseModel):
 
     @field_validator("parameters")
     @classmethod
-    def _check_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
-        return check_object_schema(schema)
+    def _check_schema(cls, schema: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return check_object_schema(schema, info)
 
 
 class SqlConnectorConfig(BaseModel):
