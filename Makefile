@@ -7,12 +7,12 @@ UV := $(shell uv --version >/dev/null 2>&1 && command -v uv || echo .tools/bin/u
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench sync clean node-tools
+.PHONY: demo test lint typecheck pytest bench sync clean node-tools chromium
 
 demo: sync
 	$(BIN)/broker demo
 
-test: sync lint typecheck pytest
+test: sync lint typecheck chromium pytest
 
 sync: $(VENV)/.synced
 
@@ -33,6 +33,17 @@ typecheck: sync
 
 pytest: sync node-tools
 	$(BIN)/pytest -q
+
+# The console's browser tests (tests/ui) drive Debian's Chromium; install it when it is missing
+# and apt can be used (as root). Elsewhere the tests say loudly why they cannot run.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+		else \
+			echo "chromium and chromium-driver are missing and apt-get is not usable: tests/ui will be skipped"; \
+		fi; \
+	fi
 
 # Node 22, the MCP conformance suite, the TypeScript SDK and the Inspector CLI for the tests,
 # pinned by tests/node/package-lock.json (the machine's npm installs them; node 22 comes as a package).

@@ -1,4 +1,5 @@
-"""Composes the ASGI app: the admin API, /metrics and /healthz, the LLM proxy at /v1, and MCP at /mcp."""
+"""Composes the ASGI app: the admin API and its console (/ui), /metrics, /healthz and /readyz,
+the LLM proxy at /v1, and MCP at /mcp."""
 
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 
 from broker.admin import admin_router, install_error_handlers
+from broker.admin.changes import ChangeLog
 from broker.gateway import Gateway
+from broker.health import Health, describe
+from broker.identity.operators import sign_in_config
 from broker.identity.resource import McpGuard, metadata_url, resource_metadata
 from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
+from broker.mcp import transport as mcp_transport
 from broker.mcp.server import build_server
+from broker.metrics_http import metrics_endpoint, metrics_server
 from broker.settings import Settings
 from broker.store.migrate import upgrade
+from broker.ui import install_console
 from connectors import outbound
 
 VERSION = version("tool-broker")
@@ -37,12 +42,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     server = build_server(lambda: gateway.state.snapshot, gateway.pipeline, version=VERSION)
     mcp_app = server.streamable_http_app(
         streamable_http_path="/mcp",
-        json_response=True,
-        stateless_http=True,
+        json_response=False,  # broker.mcp.transport: 2025 sessions stream, 2026-07-28 answers JSON
+        stateless_http=False,
         max_request_body_size=settings.max_request_bytes,
         transport_security=_transport_security(settings),
     )
     guarded_mcp = McpGuard(mcp_app, gateway.identity, metadata_url(public_url, "/mcp"))
+
+    health = Health(
+        gateway.engine,
+        loaded=lambda: gateway.state.loaded and llm.state.loaded,
+        redis_ping=gateway.bus.ping if gateway.bus.shared else None,
+    )
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    metrics_route = metrics_endpoint(gateway.metrics.registry, token)
+
+    mcp_transport.install(server.session_manager)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -52,7 +67,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await llm.start()
             try:
-                async with server.session_manager.run():
+                async with contextlib.AsyncExitStack() as stack:
+                    if settings.metrics_port is not None:
+                        await stack.enter_async_context(
+                            metrics_server(metrics_route, settings.metrics_host, settings.metrics_port)
+                        )
+                    await stack.enter_async_context(server.session_manager.run())
+                    stack.callback(health.drain_on_sigterm(settings.drain_seconds))
                     yield
             finally:
                 await llm.stop()
@@ -64,23 +85,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=VERSION,
         description="MCP tool-broker gateway: the admin API. Agents connect over MCP at /mcp.",
         lifespan=lifespan,
-        docs_url="/admin/docs",
+        docs_url=None,  # /admin/docs is broker.ui's, with Swagger UI served locally
         openapi_url="/admin/openapi.json",
         redoc_url=None,
     )
     app.state.gateway = gateway
     app.state.llm = llm
-    app.add_middleware(ProxyFirst, proxy=llm.proxy)
+    app.state.health = health
+    app.add_middleware(ChangeLog, sessions=gateway.sessions)  # /admin changes only
+    app.add_middleware(ProxyFirst, proxy=llm.proxy)  # the last added runs first: /v1 skips the rest
     install_error_handlers(app)
+
+    @app.get("/admin/sign-in", tags=["sign-in"], summary="Where operators sign in (OIDC); no token needed")
+    async def admin_sign_in() -> JSONResponse:
+        return JSONResponse(await sign_in_config(gateway.oauth, settings))
+
+    install_console(app)
     app.include_router(admin_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", **gateway.state.snapshot.describe()})
+        """Alive: the process answers (say nothing of dependencies: a restart would not fix them)."""
+        described = gateway.state.snapshot.describe()
+        return JSONResponse({"status": "ok", **described, "llm_revision": llm.state.snapshot.revision})
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics(_: Request) -> Response:
-        return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        """Ready for traffic: database, schema, Redis, state loaded, not draining; else 503."""
+        ready, checks = await health.readiness()
+        return JSONResponse(describe(ready, checks), status_code=200 if ready else 503)
+
+    if settings.metrics_port is None:
+        app.router.routes.append(metrics_route)
 
     @app.get("/.well-known/oauth-protected-resource/mcp", include_in_schema=False)
     async def mcp_resource_metadata() -> JSONResponse:
@@ -88,6 +124,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _metadata(
             resource_metadata(f"{public_url}/mcp", settings.oauth_issuers, settings.oauth_scopes)
         )
+
+    @app.get("/.well-known/jwks.json", include_in_schema=False)
+    async def jwks() -> JSONResponse:
+        """The keys upstreams verify the gateway's assertions with (auth type gateway_jwt)."""
+        keys = gateway.signer.jwks() if gateway.signer is not None else {"keys": []}
+        return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
 
     @app.get("/.well-known/oauth-protected-resource", include_in_schema=False)
     async def gateway_resource_metadata() -> JSONResponse:

@@ -1,7 +1,9 @@
-"""An immutable snapshot of everything a tool call needs: keys, agents, tools, policies.
+"""An immutable snapshot of everything a request needs: keys, agents, tools, resources,
+prompts, policies.
 
-The hot path reads only a snapshot, never the database. Each snapshot memoises the tool
-list it has built for an agent, so tools/list is a dictionary lookup after the first call.
+The hot path reads only a snapshot, never the database. Each snapshot memoises the lists
+it has built for an agent, so tools/list (resources/list, prompts/list) is a dictionary
+lookup after the first call.
 """
 
 from __future__ import annotations
@@ -14,7 +16,17 @@ from typing import Any, Protocol, runtime_checkable
 import mcp_types as types
 from jsonschema import Draft202012Validator
 
-from connectors.base import CallContext, Connector, ToolSpec
+from broker.uris import gateway_uri
+from connectors.base import (
+    CallContext,
+    Connector,
+    OffersPrompts,
+    OffersResources,
+    PromptSpec,
+    ResourceSpec,
+    ResourceTemplateSpec,
+    ToolSpec,
+)
 from connectors.mcp import Drift, PinnedTool
 from policies import PolicySet, Subject
 
@@ -54,6 +66,36 @@ class CatalogTool:
     validator: Draft202012Validator
     wire: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
     """The definition as a tools/list result carries it, per protocol version (`broker.mcp.listing`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogResource:
+    """A resource as clients see it: its gateway URI (`broker://<connector>/<local>`)."""
+
+    uri: str
+    connector: str
+    local_uri: str
+    definition: types.Resource
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogTemplate:
+    """A resource template as clients see it, its URI template namespaced like resources."""
+
+    uri_template: str
+    connector: str
+    local_template: str
+    definition: types.ResourceTemplate
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogPrompt:
+    """A prompt as clients see it: `<connector>.<prompt>`."""
+
+    name: str
+    connector: str
+    spec: PromptSpec
+    definition: types.Prompt
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +221,53 @@ def catalog_tool(connector: str, spec: ToolSpec, name: str | None = None) -> Cat
     )
 
 
+def catalog_resource(connector: str, spec: ResourceSpec) -> CatalogResource:
+    uri = gateway_uri(connector, spec.uri)
+    fields = {**spec.extra, "uri": uri, "name": spec.name}
+    fields.update(_present(description=spec.description, mimeType=spec.mime_type))
+    return CatalogResource(uri, connector, spec.uri, types.Resource.model_validate(fields))
+
+
+def catalog_template(connector: str, spec: ResourceTemplateSpec) -> CatalogTemplate:
+    template = gateway_uri(connector, spec.uri_template)
+    fields = {**spec.extra, "uriTemplate": template, "name": spec.name}
+    fields.update(_present(description=spec.description, mimeType=spec.mime_type))
+    return CatalogTemplate(
+        template, connector, spec.uri_template, types.ResourceTemplate.model_validate(fields)
+    )
+
+
+def catalog_prompt(connector: str, spec: PromptSpec) -> CatalogPrompt:
+    name = f"{connector}.{spec.name}"
+    fields = {**spec.extra, "name": name}
+    fields.update(_present(description=spec.description, arguments=list(spec.arguments) or None))
+    return CatalogPrompt(name, connector, spec, types.Prompt.model_validate(fields))
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Offerings:
+    """What a connector puts in the catalog besides tools."""
+
+    resources: list[CatalogResource] = field(default_factory=list)
+    templates: list[CatalogTemplate] = field(default_factory=list)
+    prompts: list[CatalogPrompt] = field(default_factory=list)
+
+
+def connector_offerings(name: str, connector: Connector) -> Offerings:
+    """The resources, templates and prompts of a connector that offers them (none otherwise)."""
+    offered = Offerings()
+    if isinstance(connector, OffersResources):
+        offered.resources.extend(catalog_resource(name, spec) for spec in connector.resources())
+        offered.templates.extend(catalog_template(name, spec) for spec in connector.resource_templates())
+    if isinstance(connector, OffersPrompts):
+        offered.prompts.extend(catalog_prompt(name, spec) for spec in connector.prompts())
+    return offered
+
+
 @dataclass(slots=True)
 class Snapshot:
     revision: int
@@ -190,6 +279,11 @@ class Snapshot:
     connectors: Mapping[str, Connector]
     quarantined: Mapping[str, QuarantinedTool] = field(default_factory=dict)
     """Pinned upstream tools held back from every agent, by the name agents knew them by."""
+    resources: Mapping[str, CatalogResource] = field(default_factory=dict)
+    """By gateway URI, in connector order."""
+    templates: Sequence[CatalogTemplate] = ()
+    prompts: Mapping[str, CatalogPrompt] = field(default_factory=dict)
+    """By name (`<connector>.<prompt>`), in connector order."""
     agents: Mapping[str, AgentIdentity] = field(default_factory=dict)
     """Enabled agents by name, keys or not: OAuth callers are mapped to these."""
     _visible: dict[tuple[str, frozenset[str] | None], list[types.Tool]] = field(default_factory=dict)
@@ -197,6 +291,7 @@ class Snapshot:
     _shared_views: dict[tuple[tuple[str, ...], frozenset[str] | None], tuple[CatalogTool, ...]] = field(
         default_factory=dict
     )
+    _visible_other: dict[tuple[str, str, frozenset[str] | None], list[Any]] = field(default_factory=dict)
 
     def visible_tools(self, agent: AgentIdentity, only: frozenset[str] | None) -> list[types.Tool]:
         """The tools the agent's policy grants, narrowed to the `only` connectors when given."""
@@ -230,5 +325,58 @@ class Snapshot:
             self._granted[memo_key] = found
         return found
 
+    def visible_resources(self, agent: AgentIdentity, only: frozenset[str] | None) -> list[types.Resource]:
+        """The resources the agent's policy grants (by URI), narrowed to the `only` connectors."""
+        memo_key = ("resources", agent.name, only)
+        found = self._visible_other.get(memo_key)
+        if found is None:
+            subject = agent.subject
+            found = [
+                item.definition
+                for item in self.resources.values()
+                if (only is None or item.connector in only)
+                and self.policy_set.resource_visible(subject, item.uri)
+            ]
+            self._visible_other[memo_key] = found
+        return found
+
+    def visible_templates(
+        self, agent: AgentIdentity, only: frozenset[str] | None
+    ) -> list[types.ResourceTemplate]:
+        """The templates whose URI template the agent's policy grants as written."""
+        memo_key = ("templates", agent.name, only)
+        found = self._visible_other.get(memo_key)
+        if found is None:
+            subject = agent.subject
+            found = [
+                item.definition
+                for item in self.templates
+                if (only is None or item.connector in only)
+                and self.policy_set.resource_visible(subject, item.uri_template)
+            ]
+            self._visible_other[memo_key] = found
+        return found
+
+    def visible_prompts(self, agent: AgentIdentity, only: frozenset[str] | None) -> list[types.Prompt]:
+        memo_key = ("prompts", agent.name, only)
+        found = self._visible_other.get(memo_key)
+        if found is None:
+            subject = agent.subject
+            found = [
+                item.definition
+                for item in self.prompts.values()
+                if (only is None or item.connector in only)
+                and self.policy_set.prompt_visible(subject, item.name)
+            ]
+            self._visible_other[memo_key] = found
+        return found
+
     def describe(self) -> dict[str, Any]:
-        return {"revision": self.revision, "policy_revision": self.policy_revision, "tools": len(self.tools)}
+        return {
+            "revision": self.revision,
+            "policy_revision": self.policy_revision,
+            "tools": len(self.tools),
+            "resources": len(self.resources),
+            "resource_templates": len(self.templates),
+            "prompts": len(self.prompts),
+        }

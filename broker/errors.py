@@ -96,7 +96,8 @@ class NotConfigured(BrokerError):
 
 
 class ToolCallError(BrokerError):
-    """A tools/call that ends before or at the upstream. Shown to the agent as an isError result.
+    """An upstream operation that ends before or at the upstream. A tools/call shows it to the
+    agent as an isError result; the other operations answer a JSON-RPC error.
 
     `audit_message` is what the audit record keeps when the agent-facing message may echo
     argument values.
@@ -113,6 +114,25 @@ class UnknownTool(ToolCallError):
     """The tool does not exist or is hidden from this agent; MCP answers JSON-RPC -32602."""
 
     outcome = "unknown_tool"
+
+
+class UnknownResource(ToolCallError):
+    """No connector offers this resource URI to this agent (or the policy hides it): -32602."""
+
+    outcome = "unknown_resource"
+
+
+class UnknownPrompt(ToolCallError):
+    """The prompt does not exist or is hidden from this agent: -32602."""
+
+    outcome = "unknown_prompt"
+
+
+class InvalidParams(ToolCallError):
+    """The upstream refused the request's parameters (a missing prompt argument, a URI it has
+    no resource for): the caller's mistake, -32602."""
+
+    outcome = "invalid_params"
 
 
 class ToolDenied(ToolCallError):

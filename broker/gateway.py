@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from broker.audit.writer import AuditWriter
 from broker.cache import ResultCache
 from broker.catalog import Federated
+from broker.cluster import Bus, make_bus
 from broker.errors import Conflict
 from broker.identity import Authenticator, CallerMap, OAuthVerifier, Principal
+from broker.identity.signing import GatewaySigner
 from broker.metrics import Metrics
 from broker.pii.maskers import Maskers
-from broker.pipeline import Next, tool_pipeline
+from broker.pipeline import Next, request_pipeline
 from broker.pipeline.audit import Audit
 from broker.pipeline.credentials import InjectCredentials
 from broker.pipeline.mask import MaskPII
@@ -39,9 +41,12 @@ class Gateway:
     state: StateManager
     vault: Vault
     maskers: Maskers
+    bus: Bus = field(default_factory=Bus)
     cache: ResultCache | None = None
     oauth: OAuthVerifier | None = None
     """Verifies OAuth access tokens (None: no issuer configured, agent keys only)."""
+    signer: GatewaySigner | None = None
+    """Signs the gateway's assertions to upstreams (`auth: {type: gateway_jwt}`)."""
     identity: Authenticator = field(init=False)
     pipeline: Next = field(init=False)
 
@@ -51,7 +56,9 @@ class Gateway:
         )
         cache_stage = self.cache.stage if self.cache is not None else None
         masking = MaskPII(self.maskers, self.metrics)
-        self.pipeline = tool_pipeline(audit_stage, masking, InjectCredentials(self.vault), cache_stage)
+        self.pipeline = request_pipeline(
+            audit_stage, masking, InjectCredentials(self.vault, self.signer), cache_stage
+        )
         settings = self.settings
         callers = CallerMap(
             lambda: self.state.snapshot,
@@ -102,8 +109,12 @@ class Gateway:
             refs = connector.secret_refs()
             return CallContext(agent=None, secrets=await vault.resolve(refs)) if refs else NO_CONTEXT
 
+        bus = make_bus(settings.redis_url, settings.redis_channel)
         state = StateManager(
-            sessions, poll_seconds=settings.state_poll_seconds, listing_context=listing_context
+            sessions,
+            poll_seconds=settings.state_poll_seconds,
+            listing_context=listing_context,
+            notices=bus.notices(),
         )
         return cls(
             settings=settings,
@@ -114,11 +125,14 @@ class Gateway:
             state=state,
             vault=vault,
             maskers=Maskers.from_settings(settings, engine),
+            bus=bus,
             cache=ResultCache.from_settings(settings, metrics.registry),
             oauth=OAuthVerifier(settings) if settings.oauth_issuers else None,
+            signer=GatewaySigner(settings.resolved_public_url, settings.gateway_signing_key_file),
         )
 
     async def start(self) -> None:
+        await self.bus.start()
         await self.state.start()
         self.audit.start()
         self.vault.start()
@@ -131,6 +145,7 @@ class Gateway:
         if self.cache is not None:
             await self.cache.close()
         await self.state.stop()
+        await self.bus.close()
         if self.oauth is not None:
             await self.oauth.aclose()
         self.engine.dispose()

@@ -23,6 +23,20 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.requests = Counter(
+            "broker_requests",
+            "Upstream operations (tools/call, resources/read, prompts/get, completion/complete) by agent, "
+            "operation, connector and outcome",
+            ["agent", "operation", "connector", "outcome"],
+            registry=self.registry,
+        )
+        self.request_latency = Histogram(
+            "broker_request_duration_seconds",
+            "Time from receiving an upstream operation to its answer, upstream included, by operation",
+            ["operation", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.audit_written = Counter(
             "broker_audit_records_written", "Audit records stored", registry=self.registry
         )

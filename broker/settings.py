@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     state_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often an instance checks the database for changes made by others."
     )
+    redis_channel: str = Field(
+        default="broker:changes",
+        min_length=1,
+        description="Redis pub/sub channel on which instances announce changes to each other (with "
+        "redis_url); gateways sharing one Redis but not one database need different channels.",
+    )
+    drain_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="On SIGTERM, answer /readyz with 503 but keep serving for this long before shutting "
+        "down, so a load balancer stops sending new requests first (5-10 s behind one).",
+    )
     audit_batch_size: int = Field(default=500, gt=0)
     audit_flush_seconds: float = Field(default=0.5, gt=0)
     audit_queue_limit: int = Field(
@@ -78,6 +90,38 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="How often secrets' last-use times are written to the database."
     )
     log_level: str = "info"
+
+    # The HTTP listener (broker/serving.py): slow and hostile clients are cut off.
+    http_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request's head must arrive within this many seconds; else 408."
+    )
+    http_body_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="A request's body must arrive within this many seconds of its head."
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5, gt=0, description="Idle keep-alive connections close after this."
+    )
+    http_max_connections: int = Field(
+        default=1000,
+        gt=0,
+        description="Open connections and requests served at once; beyond it new requests get 503.",
+    )
+    http_max_head_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request line plus headers; beyond it 431."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics asks for (Prometheus: `authorization: {credentials: ...}`). "
+        "Unset: /metrics is open to whoever reaches its port.",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Listen address of the metrics server.")
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve /metrics on a server of its own at metrics_host:metrics_port instead of the "
+        "gateway's port (which then answers 404 there).",
+    )
 
     # Outbound connections to upstreams (connectors and model providers): connectors/outbound.py.
     https_proxy: str | None = Field(
@@ -120,7 +164,18 @@ class Settings(BaseSettings):
     )
     llm_retry_base_seconds: float = Field(default=0.25, ge=0, description="About the first retry's wait.")
     llm_retry_max_seconds: float = Field(default=2.0, ge=0, description="Longest wait before one retry.")
-    llm_max_request_bytes: int = Field(default=32 * 1024 * 1024, gt=0, description="Largest /v1 body.")
+    llm_max_request_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        gt=0,
+        description="Largest /v1 request body (413 beyond it, refused on Content-Length before reading). "
+        "8 MiB holds a full 1M-token text context; raise it for many inline images (Anthropic accepts up "
+        "to 32 MB, OpenAI 50 MB of image payload).",
+    )
+    llm_max_inflight_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="All /v1 request bodies held at once; a call beyond it gets 503 with Retry-After.",
+    )
     llm_ledger_batch_size: int = Field(default=500, gt=0)
     llm_ledger_flush_seconds: float = Field(default=0.5, gt=0)
     llm_ledger_queue_limit: int = Field(
@@ -241,6 +296,11 @@ class Settings(BaseSettings):
     admin_roles: dict[str, Literal["admin", "operator", "auditor"]] = Field(
         default_factory=lambda: dict(DEFAULT_ADMIN_ROLES),
         description="Role claim values to gateway roles, as a JSON object.",
+    )
+    gateway_signing_key_file: Path | None = Field(
+        default=None,
+        description="PEM private key (RSA or EC P-256) the gateway signs upstream assertions with "
+        "(auth type gateway_jwt), the same on every instance; unset: a key per process.",
     )
     admin_cli_client_id: str | None = Field(
         default=None,

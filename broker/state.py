@@ -1,7 +1,8 @@
 """Keeps the current catalog snapshot in step with the database and the upstreams.
 
-An admin change in this process refreshes at once; changes made by other instances are
-picked up by a cheap revision poll. Connectors whose configuration did not change are
+An admin change in this process refreshes at once; other instances hear of it through the
+cluster bus (Redis pub/sub, `broker.cluster`) and read the revision from the database, or
+notice it at the next cheap revision poll. Connectors whose configuration did not change are
 reused across snapshots, so their connection pools survive a reload.
 
 Federated connectors (upstream MCP servers) change their tools at run time: a drifted tool
@@ -29,10 +30,13 @@ from broker.catalog import (
     CatalogTool,
     Federated,
     KeyEntry,
+    Offerings,
     QuarantinedTool,
     Snapshot,
+    connector_offerings,
     connector_tools,
 )
+from broker.cluster import Notices
 from broker.services import policies as policy_service
 from broker.services.revision import current as current_revision
 from broker.services.revision import follow
@@ -59,8 +63,11 @@ class StateManager:
         watch_seconds: float = 0.25,
         relist_seconds: float = 60.0,
         listing_context: Callable[[Federated], Awaitable[CallContext]] | None = None,
+        notices: Notices | None = None,
     ) -> None:
         self._sessions = sessions
+        self._notices = notices
+        self._listeners: list[Callable[[Snapshot], None]] = []
         self._listing_context = listing_context
         self._poll_seconds = poll_seconds
         self._watch_seconds = watch_seconds
@@ -82,6 +89,26 @@ class StateManager:
             raise RuntimeError("the state manager has not been started")
         return self._snapshot
 
+    @property
+    def loaded(self) -> bool:
+        return self._snapshot is not None
+
+    def on_change(self, listener: Callable[[Snapshot], None]) -> Callable[[], None]:
+        """Call `listener(snapshot)` on the event loop after every new snapshot (an admin change
+        here or on another instance, an upstream's tools moving); returns the unsubscribe.
+        A listener must not block: it may schedule work (e.g. send MCP list_changed)."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _publish(self, snapshot: Snapshot) -> Snapshot:
+        self._snapshot = snapshot
+        for listener in list(self._listeners):
+            try:
+                listener(snapshot)
+            except Exception:
+                log.exception("a snapshot listener failed")
+        return snapshot
+
     async def start(self) -> None:
         await self.refresh()
         self._tasks = [
@@ -102,8 +129,7 @@ class StateManager:
     async def refresh(self) -> Snapshot:
         async with self._lock:
             self._rows = await asyncio.to_thread(self._read)
-            self._snapshot = await self._assemble(*self._rows)
-            return self._snapshot
+            return self._publish(await self._assemble(*self._rows))
 
     async def _watch(self) -> None:
         """Rebuild the snapshot, without the database, when a federated connector's tools moved."""
@@ -113,7 +139,7 @@ class StateManager:
             try:
                 if self._rows is not None and self._catalog_versions() != self._versions:
                     async with self._lock:
-                        self._snapshot = await self._assemble(*self._rows)
+                        self._publish(await self._assemble(*self._rows))
                 if asyncio.get_running_loop().time() >= next_listing:
                     next_listing += self._relist_seconds
                     for name, (_, connector) in self._built.items():
@@ -162,7 +188,13 @@ class StateManager:
 
     async def _poll(self) -> None:
         await follow(
-            self._sessions, self._poll_seconds, self._known_revision, self.refresh, log, "the catalog"
+            self._sessions,
+            self._poll_seconds,
+            self._known_revision,
+            self.refresh,
+            log,
+            "the catalog",
+            self._notices,
         )
 
     def _known_revision(self) -> int | None:
@@ -210,6 +242,7 @@ class StateManager:
         tools: dict[str, CatalogTool] = {}
         quarantined: dict[str, QuarantinedTool] = {}
         versions: dict[str, int] = {}
+        offerings = Offerings()
         for name, config in configs:
             fingerprint = json.dumps(config, sort_keys=True)
             previous = self._built.get(name)
@@ -240,6 +273,14 @@ class StateManager:
                         kept.connector,
                     )
             quarantined.update((item.name, item) for item in held)
+            try:
+                offered_too = connector_offerings(name, connector)
+            except Exception:
+                log.exception("the resources and prompts of connector '%s' are left out", name)
+            else:
+                offerings.resources.extend(offered_too.resources)
+                offerings.templates.extend(offered_too.templates)
+                offerings.prompts.extend(offered_too.prompts)
         for gone in set(self._built) - set(connectors):
             await self._close(gone, self._built.pop(gone)[1])
         for gone in set(self._offered) - set(connectors):
@@ -254,6 +295,9 @@ class StateManager:
             connectors=connectors,
             quarantined={name: item for name, item in quarantined.items() if name not in tools},
             agents=agents,
+            resources={item.uri: item for item in offerings.resources},
+            templates=tuple(offerings.templates),
+            prompts={item.name: item for item in offerings.prompts},
         )
 
 

@@ -11,8 +11,11 @@ so every message can be cleaned of them.
     auth: {type: basic, username: reports, secret: reports-password}
     auth: {type: oauth2_client_credentials, token_url: https://login.example.com/oauth/token,
            client_id: broker, secret: crm-client-secret, scopes: [crm.read], audience: crm}
+    auth: {type: gateway_jwt, audience: https://crm.internal}
 
-Each takes `per_agent: {agent-name: other-secret}` to use another secret for that agent.
+Each secret-based type takes `per_agent: {agent-name: other-secret}` to use another secret for
+that agent. `gateway_jwt` needs no secret: the gateway signs a short-lived JWT naming the
+agent, team, end user and tool for this upstream (its keys at /.well-known/jwks.json).
 """
 
 from __future__ import annotations
@@ -157,8 +160,22 @@ class OAuth2ClientCredentials(SecretRef):
     )
 
 
+class GatewayJwtAuth(BaseModel):
+    """`Authorization: Bearer <JWT signed by the gateway>`: the upstream verifies it against the
+    gateway's JWKS and learns who is calling (agent, team, end user, tool); no secret involved."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["gateway_jwt"]
+    audience: str = Field(min_length=1, max_length=500, description="The `aud` the upstream expects.")
+    header: str = Field("Authorization", description="Header to send it in (as 'Bearer <jwt>').")
+
+    def secret_refs(self) -> frozenset[str]:
+        return frozenset()
+
+
 AuthConfig: TypeAlias = Annotated[
-    BearerAuth | HeaderAuth | QueryAuth | BasicAuth | OAuth2ClientCredentials,
+    BearerAuth | HeaderAuth | QueryAuth | BasicAuth | OAuth2ClientCredentials | GatewayJwtAuth,
     Field(discriminator="type", description="How the gateway authenticates to the upstream."),
 ]
 
@@ -210,6 +227,13 @@ class HttpAuth:
         """The credentials for this call. Raises MissingCredential, or a ConnectorError from
         the token endpoint."""
         config = self.config
+        if isinstance(config, GatewayJwtAuth):
+            if context.assertion is None:
+                raise MissingCredential(
+                    f"upstream '{self.connector}' wants the gateway's signed identity, which this call lacks"
+                )
+            token = context.assertion(config.audience)
+            return Credentials({config.header: f"Bearer {token}"}, scrub=scrubber(token))
         secret = config.value(context, self.connector)
         if isinstance(config, QueryAuth):
             return Credentials(params={config.name: secret}, scrub=scrubber(secret))
@@ -227,7 +251,7 @@ class HttpAuth:
         self, used: Credentials, context: CallContext, client: httpx.AsyncClient
     ) -> Credentials | None:
         """After a 401: new credentials worth one retry (a fresh OAuth token), else None."""
-        if self._grant is None or used.token is None:
+        if self._grant is None or used.token is None or isinstance(self.config, GatewayJwtAuth):
             return None
         secret = self.config.value(context, self.connector)
         self._tokens.drop(self._grant.cache_key(secret), used.token)

@@ -1,15 +1,21 @@
-"""The one small protocol every upstream kind implements.
+"""The small protocols upstream kinds implement.
 
-A connector turns a validated tool call into an upstream request and the upstream's
-answer into a `ToolOutput`. It knows nothing of agents, policies or the broker: those
-concerns wrap around it in the broker's pipeline.
+Every connector offers tools (`Connector`): it turns a validated tool call into an upstream
+request and the upstream's answer into a `ToolOutput`. Resources, resource templates,
+prompts and completion are optional capabilities, one small Protocol each
+(`OffersResources`, `OffersPrompts`, `OffersCompletion`), checked with `isinstance` the way
+httpx checks its transports. A connector knows nothing of agents, policies or the broker:
+those concerns wrap around it in the broker's pipeline.
+
+Names and URIs here are local to the connector: the broker namespaces them (tool and prompt
+names as `<connector>.<name>`, resource URIs as `broker://<connector>/<uri>`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -53,20 +59,178 @@ class ToolOutput:
         return cls(content=[{"type": "text", "text": text}], structured=structured)
 
 
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+"""MCP log levels (RFC 5424 severities), least severe first."""
+
+
+class ClientRequestRefused(Exception):
+    """The calling client cannot answer a request (it did not declare the capability, or it
+    refused); the message is safe to hand to the upstream that asked."""
+
+    def __init__(self, message: str, code: int = -32600) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class ClientChannel(Protocol):
+    """The client that made the call, as a connector may use it while the call runs.
+
+    Progress and log messages go back to it; `ask` sends it a request (MCP method names:
+    "elicitation/create", "roots/list", "sampling/createMessage") and returns its result,
+    or raises `ClientRequestRefused`. Cancellation needs no method: when the client cancels
+    or goes away, the task running `Connector.call` is cancelled, and a connector lets the
+    `CancelledError` through after aborting its upstream work. A connector that has no use
+    for the channel ignores it.
+    """
+
+    @property
+    def log_level(self) -> str | None:
+        """The least severe level the client wants log messages at; None: none at all."""
+        ...
+
+    @property
+    def wants_progress(self) -> bool:
+        """Whether the client asked for progress notifications on this call."""
+        ...
+
+    @property
+    def asks_on_stream(self) -> bool:
+        """Whether the client answers requests sent on its open stream during the call (an MCP
+        2025 session that declared a capability), rather than through input-required results
+        (2026-07-28). An MCP upstream that asks that way must then be reached the same way."""
+        ...
+
+    def can_ask(self, method: str) -> bool:
+        """Whether `ask(method, ...)` can be answered (the client declared the capability)."""
+        ...
+
+    async def progress(
+        self, progress: float, total: float | None = None, message: str | None = None
+    ) -> None: ...
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None: ...
+
+    async def ask(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]: ...
+
+
+class SilentChannel:
+    """No client to talk to: nothing is reported, every request is refused."""
+
+    log_level: str | None = None
+    wants_progress = False
+    asks_on_stream = False
+
+    def can_ask(self, method: str) -> bool:
+        return False
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        return None
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        return None
+
+    async def ask(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        raise ClientRequestRefused(f"no client can answer '{method}' here")
+
+
+SILENT: ClientChannel = SilentChannel()
+
+
 @dataclass(frozen=True, slots=True)
 class CallContext:
     """What the broker hands a connector with each call, besides the arguments.
 
     `secrets` holds the clear values of the secrets this connector's config references
     (by reference name), resolved for this agent at the last moment. A connector applies
-    them to the upstream request and never logs, returns or stores them.
+    them to the upstream request and never logs, returns or stores them. `channel` is the
+    calling client (progress, log messages, requests to it).
     """
 
     agent: str | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
+    channel: ClientChannel = SILENT
+    assertion: Callable[[str], str] | None = None
+    """The gateway's signed statement of who is calling, for an audience (`auth: {type:
+    gateway_jwt}`); None when the broker offers none."""
 
 
 NO_CONTEXT = CallContext()
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceSpec:
+    """A resource a connector offers, by its local URI. `extra` holds further MCP `Resource`
+    fields as the upstream gave them (title, size, icons, annotations, `_meta`), camelCase."""
+
+    uri: str
+    name: str
+    description: str | None = None
+    mime_type: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceTemplateSpec:
+    """An RFC 6570 URI template over local URIs; `extra` as for `ResourceSpec`."""
+
+    uri_template: str
+    name: str
+    description: str | None = None
+    mime_type: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSpec:
+    """A prompt a connector offers, named locally. `arguments` are MCP `PromptArgument`
+    objects as dicts (name, description, required); `extra` as for `ResourceSpec`."""
+
+    name: str
+    description: str | None = None
+    arguments: Sequence[Mapping[str, Any]] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceOutput:
+    """A resources/read answer: MCP resource contents as dicts (`uri` local, `mimeType`, and
+    `text` or `blob`), and the result's `_meta`."""
+
+    contents: Sequence[Mapping[str, Any]]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptOutput:
+    """A prompts/get answer: MCP prompt messages as dicts (`role`, `content`)."""
+
+    messages: Sequence[Mapping[str, Any]]
+    description: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionOutput:
+    """A completion/complete answer: candidate values for one argument."""
+
+    values: Sequence[str]
+    total: int | None = None
+    has_more: bool | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRef:
+    """What an argument is completed for: a prompt (`kind` "prompt", local name) or a resource
+    template (`kind` "resource", local URI template)."""
+
+    kind: str
+    name: str
+
+
+Output = ToolOutput | ResourceOutput | PromptOutput | CompletionOutput
+"""Whatever a connector answers, one type per request kind."""
 
 
 @runtime_checkable
@@ -96,4 +260,49 @@ class Connector(Protocol):
 
     async def aclose(self) -> None:
         """Release connections and processes."""
+        ...
+
+
+@runtime_checkable
+class OffersResources(Protocol):
+    """A connector with resources (and templates) to read."""
+
+    def resources(self) -> Sequence[ResourceSpec]:
+        """The resources it lists now, in a stable order."""
+        ...
+
+    def resource_templates(self) -> Sequence[ResourceTemplateSpec]: ...
+
+    async def read_resource(self, uri: str, context: CallContext = NO_CONTEXT) -> ResourceOutput:
+        """Read one resource by its local URI, listed or matching a template. Raises
+        `connectors.errors.UnknownResource` when there is none, another `ConnectorError`
+        for every upstream failure."""
+        ...
+
+
+@runtime_checkable
+class OffersPrompts(Protocol):
+    """A connector with prompts."""
+
+    def prompts(self) -> Sequence[PromptSpec]: ...
+
+    async def get_prompt(
+        self, name: str, arguments: Mapping[str, str], context: CallContext = NO_CONTEXT
+    ) -> PromptOutput: ...
+
+
+@runtime_checkable
+class OffersCompletion(Protocol):
+    """A connector that completes prompt arguments and resource-template variables."""
+
+    async def complete(
+        self,
+        ref: CompletionRef,
+        argument: str,
+        value: str,
+        known: Mapping[str, str],
+        context: CallContext = NO_CONTEXT,
+    ) -> CompletionOutput:
+        """Candidates for `argument` starting from `value`; `known` holds the arguments
+        already chosen."""
         ...

@@ -20,6 +20,19 @@ class UnknownTool(ConnectorError):
     """The connector has no tool of that name."""
 
 
+class UnknownResource(ConnectorError):
+    """The connector has no resource at that URI (nor a template that matches it)."""
+
+
+class UnknownPrompt(ConnectorError):
+    """The connector has no prompt of that name."""
+
+
+class InvalidRequest(ConnectorError):
+    """The upstream refused the request's parameters (a missing prompt argument, a bad URI):
+    the caller's mistake, reported as invalid params."""
+
+
 class UpstreamError(ConnectorError):
     """The upstream could not give a usable answer."""
 

@@ -3,10 +3,13 @@
 Knows nothing of broker/: no I/O, no settings. Load YAML or admin payloads into
 `PolicyDocument`, build a `PolicySet`, and ask `decide` (or `PolicySet.visible` for catalogs);
 for the LLM proxy, build `ModelGrants` from the same set and ask `decide_model`.
+`decide_resource` and `decide_prompt` answer the same for resources and prompts.
 `masking_for` gives the masking an agent's tool results get (`policies.masking`); `CacheRules`
 how their results may be cached (`policies.cache`).
 """
 
+from policies.access import PromptAccess, ResourceAccess
+from policies.arguments import ArgumentConstraint
 from policies.cache import CacheRule, CacheRules, CacheSetting
 from policies.decision import Grants, PolicySet, decide
 from policies.masking import (
@@ -17,7 +20,7 @@ from policies.masking import (
     masking_fingerprint,
     masking_for,
 )
-from policies.model import ArgumentConstraint, Decision, Policy, PolicyDocument, Subject, Violation
+from policies.model import Decision, Policy, PolicyDocument, Subject, Violation
 from policies.model_grants import ModelGrants, decide_model
 from policies.models_access import ModelAccess
 
@@ -36,6 +39,8 @@ __all__ = [
     "Policy",
     "PolicyDocument",
     "PolicySet",
+    "PromptAccess",
+    "ResourceAccess",
     "Subject",
     "Violation",
     "decide",

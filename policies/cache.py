@@ -6,8 +6,10 @@
       "crm.search_*": {ttl_seconds: 60, bypass: false} # callers may not skip the cache
       "weather.alerts": {ttl_seconds: 0}               # never cached
 
-Keys are tool names or globs. A tool without an entry is cached only when its annotations
-say it is read-only and idempotent, for the gateway's default TTL, per agent.
+Keys are tool names or globs, or resource URI patterns (`"broker://crm/*": {ttl_seconds: 0}`).
+A tool without an entry is cached only when its annotations say it is read-only and
+idempotent, for the gateway's default TTL, per agent; a resource read without an entry is
+cached like such a tool (reading is read-only by definition).
 
 Where several entries of the policies that apply to an agent match one tool, they merge
 conservatively: the shortest TTL wins (0 turns caching off), results are shared only when
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from policies.access import RESOURCE_SCHEME, resource_pattern_problem
 from policies.patterns import compile_pattern, pattern_problem
 
 if TYPE_CHECKING:
@@ -35,7 +38,7 @@ _RULE_CACHE_SIZE = 65536
 
 
 def _check_tool_pattern(value: str) -> str:
-    problem = pattern_problem(value)
+    problem = resource_pattern_problem(value) if value.startswith(RESOURCE_SCHEME) else pattern_problem(value)
     if problem is not None:
         raise PydanticCustomError("tool_pattern", "{problem}", {"problem": problem})
     return value

@@ -6,7 +6,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from policies.model import ArgumentConstraint, Violation
+from policies.arguments import ArgumentConstraint
+from policies.model import Violation
 
 _SHOWN_CHARS = 40
 

@@ -13,6 +13,10 @@ Semantics, in order:
 Ties are broken by policy order, so reasons are deterministic. A PolicySet is immutable, so
 the tool-level part of a decision (steps 1-3 and the list of checks) is cached per subject
 and tool; only argument checks run on every call.
+
+Resources (by gateway URI, the `resources:` section) and prompts (by name, the `prompts:`
+section, with argument constraints) are decided the same way, each from its own section:
+a tool grant never grants a resource or a prompt.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from typing import Any
 from policies.constraints import ArgumentCheck
 from policies.model import Decision, Policy, Subject, Violation
 from policies.patterns import Matcher, compile_pattern, connector_of
+
+TOOL, RESOURCE, PROMPT = "tool", "resource", "prompt"
+"""What a decision is about: each reads its own section of the policies."""
 
 _SUBJECT_CACHE_SIZE = 4096
 _VERDICT_CACHE_SIZE = 65536  # bounded: tool names in calls come from agents
@@ -45,23 +52,57 @@ class _CompiledPolicy:
     allow: tuple[_Rule, ...]
     deny: tuple[_Rule, ...]
     constraints: tuple[tuple[_Rule, tuple[ArgumentCheck, ...]], ...]
+    sections: Mapping[str, _Section]
+    """The rules per kind (TOOL, RESOURCE, PROMPT)."""
 
     @classmethod
     def build(cls, policy: Policy) -> _CompiledPolicy:
-        def rule(pattern: str) -> _Rule:
-            return _Rule(pattern, compile_pattern(pattern))
-
-        constraints = tuple(
-            (rule(key), tuple(ArgumentCheck(policy.name, key, arg, c) for arg, c in by_argument.items()))
-            for key, by_argument in policy.constraints.items()
-        )
+        tools = _Section.build(policy.name, policy.allow, policy.deny, policy.constraints)
+        resources = policy.resources
+        prompts = policy.prompts
         return cls(
             name=policy.name,
             agents=frozenset(policy.agents),
             teams=frozenset(policy.teams),
-            allow=tuple(map(rule, policy.allow)),
-            deny=tuple(map(rule, policy.deny)),
-            constraints=constraints,
+            allow=tools.allow,
+            deny=tools.deny,
+            constraints=tools.constraints,
+            sections={
+                TOOL: tools,
+                RESOURCE: _Section.build(policy.name, resources.allow, resources.deny, {})
+                if resources is not None
+                else _Section(),
+                PROMPT: _Section.build(policy.name, prompts.allow, prompts.deny, prompts.constraints)
+                if prompts is not None
+                else _Section(),
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    allow: tuple[_Rule, ...] = ()
+    deny: tuple[_Rule, ...] = ()
+    constraints: tuple[tuple[_Rule, tuple[ArgumentCheck, ...]], ...] = ()
+
+    @classmethod
+    def build(
+        cls,
+        policy: str,
+        allow: Iterable[str],
+        deny: Iterable[str],
+        constraints: Mapping[str, Mapping[str, Any]],
+    ) -> _Section:
+        def rule(pattern: str) -> _Rule:
+            return _Rule(pattern, compile_pattern(pattern))
+
+        return cls(
+            allow=tuple(map(rule, allow)),
+            deny=tuple(map(rule, deny)),
+            constraints=tuple(
+                (rule(key), tuple(ArgumentCheck(policy, key, arg, c) for arg, c in by_argument.items()))
+                for key, by_argument in constraints.items()
+            ),
         )
 
 
@@ -112,6 +153,7 @@ class PolicySet:
         self._compiled = tuple(map(_CompiledPolicy.build, self.policies))
         self._applicable = functools.lru_cache(maxsize=_SUBJECT_CACHE_SIZE)(self._find_applicable)
         self._verdict = functools.lru_cache(maxsize=_VERDICT_CACHE_SIZE)(self._judge)
+        self._other_verdict = functools.lru_cache(maxsize=_VERDICT_CACHE_SIZE)(self._judge_other)
 
     def __repr__(self) -> str:
         return f"PolicySet(version={self.version}, policies={[p.name for p in self.policies]})"
@@ -121,22 +163,28 @@ class PolicySet:
         verdict: _Verdict = self._verdict(subject.name, subject.team, tool)
         if arguments is None or not verdict.checks:
             return verdict.decision
-        violations: list[Violation] = []
-        for check in verdict.checks:
-            value = arguments.get(check.argument, _ABSENT)
-            if value is not _ABSENT and (violation := check.check(value)) is not None:
-                violations.append(violation)
-        if not violations:
-            return verdict.decision
-        reason = "; ".join(v.reason for v in violations)
-        return Decision(
-            allowed=False, reason=reason, policy=violations[0].policy, violations=tuple(violations)
-        )
+        return _with_arguments(verdict, arguments)
 
     def visible(self, subject: Subject, tool: str) -> bool:
         """Whether the tool belongs in the subject's catalog (granted, arguments aside)."""
         verdict: _Verdict = self._verdict(subject.name, subject.team, tool)
         return verdict.decision.allowed
+
+    def decide_resource(self, subject: Subject, uri: str) -> Decision:
+        """May the subject read the resource at this gateway URI (or list this template)?"""
+        verdict: _Verdict = self._other_verdict(subject.name, subject.team, RESOURCE, uri)
+        return verdict.decision
+
+    def resource_visible(self, subject: Subject, uri: str) -> bool:
+        return self.decide_resource(subject, uri).allowed
+
+    def decide_prompt(self, subject: Subject, name: str, arguments: Mapping[str, Any] | None) -> Decision:
+        """May the subject get this prompt with these arguments? None skips argument constraints."""
+        verdict: _Verdict = self._other_verdict(subject.name, subject.team, PROMPT, name)
+        return _with_arguments(verdict, arguments)
+
+    def prompt_visible(self, subject: Subject, name: str) -> bool:
+        return self.decide_prompt(subject, name, None).allowed
 
     def grants_for(self, subject: Subject) -> Grants:
         applicable: tuple[_CompiledPolicy, ...] = self._applicable(subject.name, subject.team)
@@ -175,6 +223,47 @@ class PolicySet:
                     reason = f"granted by policy {policy.name!r} (allow {rule.pattern!r})"
                     return _Verdict(Decision(allowed=True, reason=reason, policy=policy.name), checks)
         return _Verdict(Decision(allowed=False, reason=_no_grant_reason(name, team, tool, applicable)))
+
+    def _judge_other(self, name: str, team: str | None, kind: str, target: str) -> _Verdict:
+        """`_judge` for a resource or a prompt, from that kind's section of each policy."""
+        applicable: tuple[_CompiledPolicy, ...] = self._applicable(name, team)
+        section = f"{kind}s"
+        for policy in applicable:
+            for rule in policy.sections[kind].deny:
+                if rule.matches(target):
+                    reason = f"denied by policy {policy.name!r} ({section}.deny {rule.pattern!r})"
+                    return _Verdict(Decision(allowed=False, reason=reason, policy=policy.name))
+        for policy in applicable:
+            for rule in policy.sections[kind].allow:
+                if rule.matches(target):
+                    checks = tuple(
+                        check
+                        for p in applicable
+                        for key, key_checks in p.sections[kind].constraints
+                        if key.matches(target)
+                        for check in key_checks
+                    )
+                    reason = f"granted by policy {policy.name!r} ({section}.allow {rule.pattern!r})"
+                    return _Verdict(Decision(allowed=True, reason=reason, policy=policy.name), checks)
+        reason = _no_grant_reason(name, team, target, applicable)
+        if applicable:
+            reason += f" (a {kind} is granted only by a '{section}:' section)"
+        return _Verdict(Decision(allowed=False, reason=reason))
+
+
+def _with_arguments(verdict: _Verdict, arguments: Mapping[str, Any] | None) -> Decision:
+    """The verdict's decision, refused when an argument breaks one of its checks."""
+    if arguments is None or not verdict.checks:
+        return verdict.decision
+    violations: list[Violation] = []
+    for check in verdict.checks:
+        value = arguments.get(check.argument, _ABSENT)
+        if value is not _ABSENT and (violation := check.check(value)) is not None:
+            violations.append(violation)
+    if not violations:
+        return verdict.decision
+    reason = "; ".join(v.reason for v in violations)
+    return Decision(allowed=False, reason=reason, policy=violations[0].policy, violations=tuple(violations))
 
 
 def _no_grant_reason(name: str, team: str | None, tool: str, applicable: tuple[_CompiledPolicy, ...]) -> str:

@@ -6,144 +6,20 @@ OpenAPI schema, so every field carries a description and every error points at i
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StrictInt,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from policies.access import PromptAccess, ResourceAccess
+from policies.arguments import ArgumentConstraint, Name, ToolPattern
 from policies.cache import CacheSetting
+from policies.guardrails import Guardrails
 from policies.masking import MaskingPolicy
 from policies.models_access import ModelAccess
-from policies.patterns import pattern_problem
 
 POLICY_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
-
-
-def _check_tool_pattern(value: str) -> str:
-    problem = pattern_problem(value)
-    if problem is not None:
-        # Via the context: the user's pattern may contain braces.
-        raise PydanticCustomError("tool_pattern", "{problem}", {"problem": problem})
-    return value
-
-
-def _check_name(value: str) -> str:
-    if not value or value != value.strip():
-        raise PydanticCustomError("name", "must be a non-empty name without surrounding whitespace")
-    return value
-
-
-def _check_number(value: object) -> object:
-    # Strict: YAML `true` or "50" must not slip in where a number is meant.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise PydanticCustomError("number", "must be a finite number (not a boolean or a string)")
-    return value
-
-
-def _check_scalar(value: object) -> object:
-    if (
-        value is None
-        or isinstance(value, str | bool)
-        or (isinstance(value, int | float) and math.isfinite(value))
-    ):
-        return value
-    raise PydanticCustomError("scalar", "must be a string, a finite number, a boolean or null")
-
-
-ToolPattern = Annotated[str, AfterValidator(_check_tool_pattern)]
-Name = Annotated[str, AfterValidator(_check_name)]
-Number = Annotated[int | float, BeforeValidator(_check_number)]
-Scalar = Annotated[bool | int | float | str | None, BeforeValidator(_check_scalar)]
-
-
-class ArgumentConstraint(BaseModel):
-    """Limits on one argument of a tool call. Every limit that is set must hold.
-
-    An argument absent from the call is not checked: the tool's own input schema decides
-    which arguments are required. An explicit null is a value, and is checked.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enum: list[Scalar] | None = Field(
-        default=None,
-        min_length=1,
-        description="Allowed values: the argument must equal one of them. Booleans never equal numbers.",
-        examples=[["EU"], [10, 20, 50]],
-    )
-    minimum: Number | None = Field(
-        default=None,
-        description="Smallest allowed value, inclusive. The argument must then be a number (not a boolean).",
-    )
-    maximum: Number | None = Field(
-        default=None,
-        description="Largest allowed value, inclusive. The argument must then be a number (not a boolean).",
-    )
-    pattern: str | None = Field(
-        default=None,
-        description="Python regular expression the whole string must match (re.fullmatch). "
-        "The argument must then be a string.",
-        examples=["TCK-[0-9]{6}"],
-    )
-    max_length: Annotated[StrictInt, Field(ge=0)] | None = Field(
-        default=None,
-        description="Maximum length in characters. The argument must then be a string.",
-    )
-
-    @field_validator("pattern")
-    @classmethod
-    def _pattern_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise PydanticCustomError(
-                    "regex",
-                    "invalid regular expression '{pattern}': {error}",
-                    {"pattern": value, "error": str(exc)},
-                ) from exc
-        return value
-
-    @field_validator("maximum")
-    @classmethod
-    def _maximum_not_below_minimum(cls, value: float | None, info: ValidationInfo) -> float | None:
-        minimum = info.data.get("minimum")
-        if value is not None and minimum is not None and value < minimum:
-            raise PydanticCustomError(
-                "range",
-                "maximum {maximum} is below minimum {minimum}",
-                {"maximum": value, "minimum": minimum},
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _meaningful(self) -> ArgumentConstraint:
-        numeric = self.minimum is not None or self.maximum is not None
-        textual = self.pattern is not None or self.max_length is not None
-        if not numeric and not textual and self.enum is None:
-            raise PydanticCustomError(
-                "empty_constraint", "set at least one of enum, minimum, maximum, pattern, max_length"
-            )
-        if numeric and textual:
-            raise PydanticCustomError(
-                "mixed_constraint",
-                "minimum/maximum need a number and pattern/max_length need a string:"
-                " one argument cannot be both",
-            )
-        return self
 
 
 class Policy(BaseModel):
@@ -186,11 +62,29 @@ class Policy(BaseModel):
         "at /v1. Without any models section an agent may use no model.",
         examples=[{"allow": ["fast", "openai/*"], "deny": ["*-preview"]}],
     )
+    resources: ResourceAccess | None = Field(
+        default=None,
+        description="Resources (by the URIs clients see, 'broker://<connector>/...') this policy's agents "
+        "and teams may list and read. Without any resources section an agent sees no resource.",
+        examples=[{"allow": ["broker://crm/*"], "deny": ["broker://crm/tables/audit*"]}],
+    )
+    prompts: PromptAccess | None = Field(
+        default=None,
+        description="Prompts ('<connector>.<prompt>') this policy's agents and teams may list and get. "
+        "Without any prompts section an agent sees no prompt.",
+        examples=[{"allow": ["files.*"]}],
+    )
     masking: MaskingPolicy | None = Field(
         default=None,
         description="How PII in tool results is masked for this policy's agents and teams (see "
         "policies.masking). Where several policies apply, the strongest operator per entity type wins; "
         "without any masking section every detected entity is replaced by its type.",
+    )
+    guardrails: Guardrails | None = Field(
+        default=None,
+        description="What the LLM proxy checks in this policy's agents' prompts and answers: PII, "
+        "secrets, prompt injection, denied topics (see policies.guardrails). Where several policies "
+        "apply, the strongest action per check wins.",
     )
     cache: dict[ToolPattern, CacheSetting] = Field(
         default_factory=dict,
@@ -215,11 +109,15 @@ class Policy(BaseModel):
     @model_validator(mode="after")
     def _has_effect(self) -> Policy:
         no_models = self.models is None or self.models.is_empty()
-        quiet = self.masking is None and not self.cache
-        if not self.allow and not self.deny and not self.constraints and no_models and quiet:
+        quiet = self.masking is None and not self.cache and self.guardrails is None
+        no_catalog = (self.resources is None or self.resources.is_empty()) and (
+            self.prompts is None or self.prompts.is_empty()
+        )
+        if not self.allow and not self.deny and not self.constraints and no_models and quiet and no_catalog:
             raise PydanticCustomError(
                 "policy_effect",
-                "a policy must allow, deny or constrain at least one tool or model, or set masking or cache",
+                "a policy must allow, deny or constrain at least one tool, model, resource or prompt, "
+                "or set masking, cache or guardrails",
             )
         return self
 

@@ -18,6 +18,7 @@ from broker.demo.upstreams.crm import create_crm_app
 from broker.demo.upstreams.serve import BackgroundServer
 from broker.demo.upstreams.weather import create_weather_app
 from broker.secrets.keys import generate_key
+from broker.serving import server_options
 from broker.settings import Settings
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -66,7 +67,9 @@ def start_gateway(database_url: str, **overrides: object) -> tuple[BackgroundSer
         "secret_keys": SecretStr(generate_key()),
     }
     settings = Settings(**{**options, **overrides})  # type: ignore[arg-type]
-    server = BackgroundServer(create_app(settings), port=port, startup_timeout=30).start()
+    server = BackgroundServer(
+        create_app(settings), port=port, startup_timeout=30, **server_options(settings)
+    ).start()
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
     admin = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     return server, RunningGateway(server.url, token, admin, database_url, settings)

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from broker import keys
 from broker.errors import Forbidden, NotConfigured, Unauthorized
 from broker.gateway import Gateway
-from broker.identity.roles import Actor, actor_name, permits, role_of
+from broker.identity.operators import operator
+from broker.identity.roles import Actor, permits
 
 INTERNAL_READ = "broker.internal_read"
 """Scope key set by the change log for its own before/after reads (never from a client)."""
@@ -45,14 +46,7 @@ async def require_admin(request: Request) -> Actor:
     elif oauth is None:
         raise Unauthorized("the admin token is not valid")
     else:
-        principal = await oauth.verify(token)
-        role = role_of(principal, settings.admin_role_claim, settings.admin_roles)
-        if role is None:
-            raise Forbidden(
-                f"you are signed in, but your token's '{settings.admin_role_claim}' claim grants no gateway "
-                f"role (one of {', '.join(sorted(settings.admin_roles))}); ask an administrator"
-            )
-        actor = Actor(actor_name(principal), role)
+        actor = await operator(oauth, settings, token)
     request.state.admin_actor = actor
     if not permits(actor.role, request.method, request.url.path):
         raise Forbidden(f"the {actor.role} role may not {request.method} {request.url.path}")

@@ -18,7 +18,18 @@ from broker.llm.reports import GroupBy, spent_since, usage_report
 
 router = admin_subrouter("llm")
 Period = Literal["today", "day", "month", "all"]
-GROUPS: tuple[GroupBy, ...] = ("agent", "user", "team", "model", "provider", "endpoint", "status", "day")
+GROUPS: tuple[GroupBy, ...] = (
+    "agent",
+    "user",
+    "team",
+    "model",
+    "provider",
+    "endpoint",
+    "status",
+    "day",
+    "hour",
+)
+"""`day` is YYYY-MM-DD; `hour` the start of the UTC hour, ISO 8601 (the console's time buckets)."""
 
 
 class UsageLine(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +22,7 @@ router = admin_subrouter("observe")
 
 
 class AuditEntry(BaseModel):
-    """One tool call (or refused call) as recorded. Argument values are never stored."""
+    """One upstream operation (or refused one) as recorded. Argument values are never stored."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -31,7 +32,10 @@ class AuditEntry(BaseModel):
     agent: str
     team: str | None
     end_user: str | None = Field(default=None, description="The end user the agent acted for (OAuth).")
-    tool: str
+    operation: str = Field(
+        default="tools/call", description="tools/call, resources/read, prompts/get or completion/complete."
+    )
+    tool: str = Field(description="The target: a tool or prompt name, a resource URI (scrubbed of PII).")
     decision: str
     reason: str
     outcome: str = Field(description="ok, denied, unknown_tool, invalid_arguments, upstream_error, ...")
@@ -71,6 +75,7 @@ def audit_entry(row: AuditRecord) -> AuditEntry:
         agent=row.agent,
         team=row.team,
         end_user=row.end_user,
+        operation=row.operation,
         tool=row.tool,
         decision=row.decision,
         reason=row.reason,
@@ -90,9 +95,15 @@ async def audit(
     limit: int = Query(50, ge=1, le=1000, description="How many records."),
     agent: str | None = Query(None, description="Only this agent's calls."),
     user: str | None = Query(None, max_length=200, description="Only calls made for this end user."),
-    tool: str | None = Query(None, description="Only calls of this tool (qualified name)."),
+    tool: str | None = Query(None, description="Only calls of this tool (qualified name), or this target."),
+    operation: str | None = Query(None, description="Only this operation, e.g. resources/read."),
     outcome: str | None = Query(None, description="Only this outcome, e.g. denied."),
     after_id: int | None = Query(None, ge=0, description="Only records newer than this id (for polling)."),
+    before_id: int | None = Query(None, ge=0, description="Only records older than this id (next page)."),
+    since: Annotated[
+        datetime | None, Query(description="Only records at or after this time (ISO 8601).")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Only records before this time.")] = None,
 ) -> list[AuditEntry]:
     await gateway_of(request).audit.flush()  # so calls made just now show up
     query = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)
@@ -104,8 +115,16 @@ async def audit(
         query = query.where(AuditRecord.tool == tool)
     if outcome is not None:
         query = query.where(AuditRecord.outcome == outcome)
+    if operation is not None:
+        query = query.where(AuditRecord.operation == operation)
     if after_id is not None:
         query = query.where(AuditRecord.id > after_id)
+    if before_id is not None:
+        query = query.where(AuditRecord.id < before_id)
+    if since is not None:
+        query = query.where(AuditRecord.ts >= since)
+    if until is not None:
+        query = query.where(AuditRecord.ts < until)
 
     def fetch(session: Session) -> list[AuditEntry]:
         return [audit_entry(row) for row in session.scalars(query)]

@@ -9,7 +9,9 @@ from broker.admin import (
     agents,
     apply,
     cache,
+    changes,
     connectors,
+    insights,
     llm,
     llm_usage,
     mcp_review,
@@ -21,7 +23,21 @@ from broker.admin.auth import require_admin
 from broker.errors import NotFound
 
 admin_router = APIRouter(prefix="/admin")
-for _area in (connectors, mcp_review, agents, policies, apply, observe, cache, secrets, llm_usage, llm):
+_AREAS = (
+    connectors,
+    mcp_review,
+    agents,
+    policies,
+    apply,
+    insights,
+    observe,
+    cache,
+    secrets,
+    llm_usage,
+    llm,
+    changes,
+)
+for _area in _AREAS:
     admin_router.include_router(_area.router)
 
 

@@ -109,7 +109,8 @@ async def read(request: Request, operation: Callable[[Session], T]) -> T:
 
 async def write(request: Request, operation: Callable[[Session], T]) -> T:
     """Run an operation in one transaction in a worker thread, then refresh the live
-    catalog so the change is in force on /mcp before the response is sent."""
+    catalog so the change is in force on /mcp before the response is sent, and tell the
+    other instances (they read the new revision from the database)."""
     gateway = gateway_of(request)
 
     def run() -> T:
@@ -117,7 +118,8 @@ async def write(request: Request, operation: Callable[[Session], T]) -> T:
             return operation(session)
 
     result = await run_in_threadpool(run)
-    await gateway.state.refresh()
+    snapshot = await gateway.state.refresh()
+    await gateway.bus.publish_revision(snapshot.revision)
     return result
 
 

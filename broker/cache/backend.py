@@ -6,8 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from broker.cache.entry import CacheKey, Entry
-from connectors.base import ToolOutput
+from broker.cache.entry import Cached, CacheKey, Entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +41,7 @@ class CacheStore(Protocol):
 
     async def get(self, key: CacheKey, max_age: float) -> Entry | None: ...
 
-    async def put(self, key: CacheKey, output: ToolOutput, ttl: float) -> bool:
+    async def put(self, key: CacheKey, output: Cached, ttl: float) -> bool:
         """Store a result; False when it is larger than an entry may be."""
         ...
 

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base import ToolOutput
+from connectors.base import ResourceOutput, ToolOutput
+
+Cached = ToolOutput | ResourceOutput
+"""What may be stored: tool results and resource contents."""
 
 SHARED_SCOPE = "s"
 """The scope of entries every agent with the same masking may use."""
@@ -36,7 +39,7 @@ class CacheKey:
 class Entry:
     """A stored result and when it was stored (wall clock, comparable across instances)."""
 
-    output: ToolOutput
+    output: Cached
     stored_at: float
     ttl: float
     size: int
@@ -53,13 +56,22 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__} in the cache")
 
 
-def encode(output: ToolOutput, stored_at: float, ttl: float) -> bytes:
-    """Compact JSON: content, structured content, meta and timing; never the arguments."""
-    value = {"t": stored_at, "l": ttl, "c": output.content, "s": output.structured, "m": output.meta}
+def encode(output: Cached, stored_at: float, ttl: float) -> bytes:
+    """Compact JSON: content (resource contents under "r"), structured content, meta and timing;
+    never the arguments."""
+    value: dict[str, Any] = {"t": stored_at, "l": ttl, "m": output.meta}
+    if isinstance(output, ResourceOutput):
+        value["r"] = output.contents
+    else:
+        value["c"], value["s"] = output.content, output.structured
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain).encode()
 
 
 def decode(raw: bytes) -> Entry:
     value = json.loads(raw)
-    output = ToolOutput(content=value["c"], structured=value["s"], meta=value.get("m") or {})
+    output: Cached
+    if "r" in value:
+        output = ResourceOutput(contents=value["r"], meta=value.get("m") or {})
+    else:
+        output = ToolOutput(content=value["c"], structured=value["s"], meta=value.get("m") or {})
     return Entry(output, float(value["t"]), float(value["l"]), len(raw))

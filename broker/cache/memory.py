@@ -14,8 +14,7 @@ from collections import Counter
 from cachetools import TLRUCache
 
 from broker.cache.backend import EvictionHook, StoreStats
-from broker.cache.entry import CacheKey, Entry, encode
-from connectors.base import ToolOutput
+from broker.cache.entry import Cached, CacheKey, Entry, encode
 
 
 def _expires(_key: CacheKey, entry: Entry, now: float) -> float:
@@ -68,7 +67,7 @@ class MemoryStore:
             return None
         return entry
 
-    async def put(self, key: CacheKey, output: ToolOutput, ttl: float) -> bool:
+    async def put(self, key: CacheKey, output: Cached, ttl: float) -> bool:
         now = time.time()
         size = len(encode(output, now, ttl))
         if size > self._max_entry_bytes:

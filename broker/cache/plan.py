@@ -1,10 +1,12 @@
-"""Whether one call is cached, for how long, under which scope and key.
+"""Whether one call (or resource read) is cached, for how long, under which scope and key.
 
 The TTL comes from the cache sections of the agent's policies (`policies.cache`), else
-from the gateway's default for tools annotated read-only and idempotent. The key is a keyed
+from the gateway's default for tools annotated read-only and idempotent and for resource
+reads. Prompt gets and completions are never cached. The key is a keyed
 digest (HMAC) of the key format, the tool, the canonical arguments, the policy revision,
 the connector's configuration, the agent's masking fingerprint and the scope; only the tool
-and the scope are kept in clear. The scope is the agent's own unless every rule that applies
+(for a resource, `<connector>:resources`: a URI may carry personal data) and the scope are
+kept in clear. The scope is the agent's own unless every rule that applies
 marks the tool shared, the masking issues no per-agent tokens, and the connector uses no
 per-agent credential: then the entry serves every agent whose masking fingerprint is equal.
 """
@@ -22,7 +24,7 @@ from pydantic import BaseModel
 from broker.cache.entry import SHARED_SCOPE, CacheKey, agent_scope
 from broker.canonical import fingerprint
 from broker.pii.plan import masking_plan
-from broker.pipeline.call import ToolCall
+from broker.pipeline.call import Request, ResourceRead, ToolCall
 from connectors.auth import SecretRef
 from connectors.base import Connector
 from policies import CacheRules, PolicySet
@@ -53,16 +55,24 @@ class Planner:
         self._rules: WeakKeyDictionary[PolicySet, CacheRules] = WeakKeyDictionary()
         self._connectors: WeakKeyDictionary[Connector, _ConnectorFacts] = WeakKeyDictionary()
 
-    def plan(self, call: ToolCall) -> Plan | None:
-        """The call's plan, or None when no TTL applies. Authorize must have resolved the tool."""
-        tool = call.tool
-        assert tool is not None, "Authorize resolves the tool first"
+    def plan(self, call: Request) -> Plan | None:
+        """The request's plan, or None when no TTL applies. Authorize must have resolved the target."""
+        if isinstance(call, ToolCall):
+            tool = call.tool
+            assert tool is not None, "Authorize resolves the tool first"
+            target, label, arguments = tool.name, tool.name, call.arguments
+            cacheable = read_only(tool.spec.annotations)
+        elif isinstance(call, ResourceRead):
+            target, label, arguments = call.uri, resource_label(call.connector or ""), {"uri": call.uri}
+            cacheable = True
+        else:
+            return None
         snapshot = call.snapshot
         subject = call.agent.subject
-        rule = self.rules(snapshot.policy_set).rule_for(subject, tool.name)
+        rule = self.rules(snapshot.policy_set).rule_for(subject, target)
         if rule is not None:
             ttl, shared, bypass = rule.ttl_seconds, rule.shared, rule.bypass
-        elif self._default_ttl > 0 and read_only(tool.spec.annotations):
+        elif self._default_ttl > 0 and cacheable:
             ttl, shared, bypass = self._default_ttl, False, True
         else:
             return None
@@ -73,7 +83,8 @@ class Planner:
         per_agent_masking = call.masking_per_agent or masking.per_agent
         if per_agent_masking:  # tokens in a stored result must still resolve when it is served
             ttl = min(ttl, masking.policy.token_ttl_seconds)
-        connector = self._connector_facts(snapshot.connectors[tool.connector])
+        assert call.connector is not None, "Authorize resolves the connector first"
+        connector = self._connector_facts(snapshot.connectors[call.connector])
         scope = (
             SHARED_SCOPE
             if shared and not per_agent_masking and not connector.per_agent
@@ -81,14 +92,14 @@ class Planner:
         )
         covered = [
             KEY_FORMAT,
-            tool.name,
-            call.arguments,
+            target,
+            arguments,
             snapshot.policy_revision,
             connector.generation,
             masking_id,
             scope,
         ]
-        return Plan(CacheKey(tool.name, scope, fingerprint(self._secret, covered)), ttl, bypass)
+        return Plan(CacheKey(label, scope, fingerprint(self._secret, covered)), ttl, bypass)
 
     def rules(self, policy_set: PolicySet) -> CacheRules:
         rules = self._rules.get(policy_set)
@@ -104,6 +115,18 @@ class Planner:
         if found is None:
             found = self._connectors[connector] = connector_facts(connector)
         return found
+
+
+def resource_label(connector: str) -> str:
+    """The clear part of a resource read's key and its metric label: never the URI itself."""
+    return f"{connector}:resources"
+
+
+def cache_label(call: Request) -> str:
+    """The metric label of a request at the cache: the tool, or the connector's resources."""
+    if isinstance(call, ToolCall):
+        return call.tool_name
+    return resource_label(call.connector or "") if isinstance(call, ResourceRead) else call.operation
 
 
 def read_only(annotations: Mapping[str, Any] | None) -> bool:

@@ -24,8 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from broker.cache.backend import StoreStats, StoreUnavailable
-from broker.cache.entry import CacheKey, Entry, decode, encode
-from connectors.base import ToolOutput
+from broker.cache.entry import Cached, CacheKey, Entry, decode, encode
 
 log = logging.getLogger("broker.cache")
 
@@ -68,7 +67,7 @@ class RedisStore:
             raw = await self._redis.get(PREFIX + key.text())
         return self._fresh(raw, max_age)
 
-    async def put(self, key: CacheKey, output: ToolOutput, ttl: float) -> bool:
+    async def put(self, key: CacheKey, output: Cached, ttl: float) -> bool:
         raw = encode(output, time.time(), ttl)
         if len(raw) > self._max_entry_bytes:
             return False

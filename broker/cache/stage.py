@@ -1,5 +1,6 @@
 """The Cache stage: answer repeated calls from the cache, fetch each missed key once.
 
+Tool calls and resource reads are cached (`Planner`); prompt gets and completions pass by.
 It sits after Authorize (so a hit is never served to an agent the policy refuses) and before
 MaskPII (so what comes back from `call_next`, and is stored, is already masked). Only
 successful results are stored. Concurrent misses of one key share one upstream call in this
@@ -16,15 +17,16 @@ from functools import partial
 from typing import TypeVar
 
 from broker.cache.backend import CacheStore, StoreUnavailable
-from broker.cache.entry import CacheKey
+from broker.cache.entry import Cached, CacheKey
 from broker.cache.metrics import CacheMetrics
-from broker.cache.plan import Plan, Planner
-from broker.pipeline.call import Next, ToolCall
-from connectors.base import ToolOutput
+from broker.cache.plan import Plan, Planner, cache_label
+from broker.pipeline.call import Next, Request
+from connectors.base import Output, ResourceOutput, ToolOutput
 
 log = logging.getLogger("broker.cache")
 
 T = TypeVar("T")
+_CACHED = (ToolOutput, ResourceOutput)
 
 
 class Cache:
@@ -35,25 +37,25 @@ class Cache:
         self._planner = planner
         self._metrics = metrics
         self._lock_seconds = lock_seconds
-        self._flights: dict[CacheKey, asyncio.Task[ToolOutput]] = {}
+        self._flights: dict[CacheKey, asyncio.Task[Output]] = {}
 
-    async def __call__(self, call: ToolCall, call_next: Next) -> ToolOutput:
+    async def __call__(self, call: Request, call_next: Next) -> Output:
         plan = self._planner.plan(call)
         if plan is None:
-            self._note(call, "uncacheable")
+            self._note(call, "uncacheable", cache_label(call))
             return await call_next(call)
         if call.cache_bypass and plan.bypass_allowed:
-            self._note(call, "bypass")
+            self._note(call, "bypass", plan.key.tool)
             output = await call_next(call)
             await self._keep(call, plan, output)
             return output
         entry = await self._safely(self._store.get(plan.key, plan.ttl), None)
         if entry is not None:
-            self._note(call, "hit")
+            self._note(call, "hit", plan.key.tool)
             return entry.output
         flight = self._flights.get(plan.key)
         if flight is not None:
-            self._note(call, "coalesced")
+            self._note(call, "coalesced", plan.key.tool)
             return await asyncio.shield(flight)
         flight = asyncio.create_task(self._fill(call, call_next, plan), name="broker-cache-fill")
         self._flights[plan.key] = flight
@@ -67,15 +69,15 @@ class Cache:
             flight.cancel()
         await asyncio.gather(*flights, return_exceptions=True)
 
-    async def _fill(self, call: ToolCall, call_next: Next, plan: Plan) -> ToolOutput:
+    async def _fill(self, call: Request, call_next: Next, plan: Plan) -> Output:
         """Fetch a missed key: claim it across instances, or wait for the instance that did."""
         token = await self._safely(self._store.claim(plan.key, self._lock_seconds), "")
         if token is None:
             entry = await self._safely(self._store.wait(plan.key, plan.ttl, self._lock_seconds), None)
             if entry is not None:
-                self._note(call, "coalesced")
+                self._note(call, "coalesced", plan.key.tool)
                 return entry.output
-        self._note(call, "miss")
+        self._note(call, "miss", plan.key.tool)
         try:
             output = await call_next(call)
             await self._keep(call, plan, output)
@@ -84,21 +86,22 @@ class Cache:
             if token:
                 await self._safely(self._store.release(plan.key, token), None)
 
-    async def _keep(self, call: ToolCall, plan: Plan, output: ToolOutput) -> None:
-        if output.is_error:
+    async def _keep(self, call: Request, plan: Plan, output: Output) -> None:
+        if not isinstance(output, _CACHED) or (isinstance(output, ToolOutput) and output.is_error):
             return
-        if await self._safely(self._store.put(plan.key, output, plan.ttl), False):
-            self._metrics.stores.labels(call.tool_name).inc()
+        stored: Cached = output
+        if await self._safely(self._store.put(plan.key, stored, plan.ttl), False):
+            self._metrics.stores.labels(plan.key.tool).inc()
 
-    def _landed(self, key: CacheKey, flight: asyncio.Task[ToolOutput]) -> None:
+    def _landed(self, key: CacheKey, flight: asyncio.Task[Output]) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]
         if not flight.cancelled():
             flight.exception()  # retrieved here, so one nobody awaited is not logged as lost
 
-    def _note(self, call: ToolCall, status: str) -> None:
+    def _note(self, call: Request, status: str, label: str) -> None:
         call.notes["cache"] = status
-        self._metrics.count(call.tool_name, status)
+        self._metrics.count(label, status)
 
     async def _safely(self, operation: Awaitable[T], fallback: T) -> T:
         """A store operation; when the store is unreachable the call goes on without it."""

@@ -3,7 +3,8 @@ messages a person can act on."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
 
 import httpx
 from pydantic import SecretStr
@@ -16,12 +17,14 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 class CliSettings(BaseSettings):
-    """Read once from the environment: BROKER_ADMIN_URL and BROKER_ADMIN_TOKEN."""
+    """Read once from the environment: BROKER_ADMIN_URL, BROKER_ADMIN_TOKEN, BROKER_LOGIN_FILE."""
 
     model_config = SettingsConfigDict(env_prefix="BROKER_", extra="ignore")
 
     admin_url: str = DEFAULT_URL
     admin_token: SecretStr | None = None
+    login_file: Path | None = None
+    """Where `broker login` keeps its tokens (default ~/.config/tool-broker/login.json)."""
 
 
 class ApiError(CliError):
@@ -62,6 +65,12 @@ class AdminClient:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
 
@@ -88,7 +97,7 @@ class AdminClient:
         if response.is_error:
             error = ApiError.from_response(response)
             if response.status_code == 401 and not self._has_token:
-                error.message += " (set BROKER_ADMIN_TOKEN or pass --token)"
+                error.message += " (set BROKER_ADMIN_TOKEN, pass --token, or `broker login`)"
             raise error
         if response.status_code == 204 or not response.content:
             return None

@@ -35,6 +35,10 @@ class Context:
             token = self.args.token or (
                 settings.admin_token.get_secret_value() if settings.admin_token else None
             )
+            if token is None:
+                from broker.cli.login import stored_token
+
+                token = stored_token(url)
             self._client = AdminClient(url, token)
         return self._client
 

@@ -36,8 +36,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cache": ("cache", "inspect and purge the tool-result cache"),
     "llm": ("llm", "configure the LLM proxy at /v1: providers, models, prices, budgets, limits"),
     "usage": ("llm", "model usage and cost through the LLM proxy"),
+    "admin-log": ("changes", "who changed what through the admin API, before and after"),
+    "login": ("login", "sign in with your identity provider instead of the admin token"),
+    "logout": ("login", "forget the tokens `broker login` stored"),
     "serve": ("server", "run the gateway (settings from BROKER_* variables)"),
-    "migrate": ("server", "create or upgrade the database schema (BROKER_DATABASE_URL)"),
+    "db": ("server", "the database schema: upgrade it, show its revision"),
+    "migrate": ("server", "the same as `broker db upgrade` (BROKER_DATABASE_URL)"),
     "demo": ("server", "run a local demo: gateway, demo upstreams, agents and policies"),
     "completion": ("completion", "print a shell completion script (bash, zsh or tcsh)"),
 }

@@ -3,10 +3,12 @@ then settled, written to the ledger and counted, whatever its outcome."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from broker.catalog import AgentIdentity
 from broker.errors import BrokerError
@@ -16,6 +18,9 @@ from broker.llm.errors import MeteringUnavailable
 from broker.llm.ledger import LedgerWriter, UsageEntry
 from broker.llm.metrics import LlmMetrics
 from broker.llm.usage import Usage
+
+if TYPE_CHECKING:
+    from broker.guard.answers import OutputPlan
 
 log = logging.getLogger("broker.llm.metering")
 
@@ -39,6 +44,10 @@ class ModelCall:
     http_status: int = 200
     error: str | None = None
     ttft: float | None = None
+    guardrails: list[dict[str, Any]] = field(default_factory=list)
+    """Guardrail verdicts (prompt and answer), for the ledger and metrics."""
+    output: OutputPlan | None = None
+    """What the answer goes through on its way back (set by the guardrails)."""
 
     def failed(self, exc: BrokerError) -> None:
         self.status, self.http_status, self.error = exc.code, exc.status_code, exc.message[:1000]
@@ -110,6 +119,8 @@ class Metering:
             agent=call.agent.name, model=model_label, status=call.status, prompt=usage.prompt,
             completion=usage.completion, cached=usage.cached, cost=cost, seconds=elapsed, ttft=call.ttft,
         )  # fmt: skip
+        for verdict in call.guardrails:
+            self.metrics.guardrail(call.agent.name, verdict["rule"], verdict["action"], verdict["where"])
         if call.status == MeteringUnavailable.code:
             return  # the ledger is what is unavailable
         target = call.target
@@ -136,5 +147,6 @@ class Metering:
                 ttft_ms=round(call.ttft * 1000, 3) if call.ttft is not None else None,
                 attempts=call.attempts,
                 error=call.error,
+                guardrails=json.dumps(call.guardrails, separators=(",", ":")) if call.guardrails else None,
             )
         )

@@ -42,6 +42,12 @@ class LlmMetrics:
             "broker_llm_ledger_write_errors", "Failed attempts to store a batch of usage entries",
             registry=registry,
         )  # fmt: skip
+        self.guardrails = Counter(
+            "broker_llm_guardrail_verdicts",
+            "Guardrails that fired on model calls, by agent, rule, action (flag, mask, block) and where",
+            ["agent", "rule", "action", "where"],
+            registry=registry,
+        )
         self._children: dict[tuple[str, ...], Any] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
@@ -76,3 +82,6 @@ class LlmMetrics:
         self._child(self.latency, model).observe(seconds)
         if ttft is not None:
             self._child(self.ttft, model).observe(ttft)
+
+    def guardrail(self, agent: str, rule: str, action: str, where: str) -> None:
+        self._child(self.guardrails, agent, rule, action, where).inc()

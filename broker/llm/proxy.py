@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from broker.catalog import AgentIdentity, Snapshot
 from broker.errors import BrokerError, Unauthorized
+from broker.guard.engine import Guard, plan_of
 from broker.identity import Authenticator
 from broker.llm import anthropic_api, openai_api
 from broker.llm.accounts import Rules
@@ -39,12 +40,16 @@ from broker.llm.asgi import (
     send_error,
     send_json,
 )
+from broker.llm.bodies import BodyBudget
 from broker.llm.catalog import Route, Target
-from broker.llm.errors import BadRequest, ModelDenied, ModelNotFound, UpstreamError
+from broker.llm.errors import BadRequest, GuardrailBlocked, ModelDenied, ModelNotFound, UpstreamError
 from broker.llm.metering import Metering, ModelCall
 from broker.llm.state import LlmState
 from broker.llm.upstream import Opened, RetryPolicy, open_upstream
 from policies import ModelGrants, PolicySet
+
+GUARDED = frozenset({"chat", "messages", "responses"})
+"""Endpoints whose prompts and answers the guardrails see (embeddings carry no conversation)."""
 
 CallHandler = Callable[["LlmProxy", Exchange, ModelCall, dict[str, Any], int], Awaitable[None]]
 
@@ -74,13 +79,17 @@ class LlmProxy:
         metering: Metering,
         retry: RetryPolicy,
         max_request_bytes: int,
+        max_inflight_bytes: int,
+        guard: Guard | None = None,
     ) -> None:
+        self.guard = guard
         self.tool_snapshot = tool_snapshot
         self.identity = identity
         self.state = state
         self.metering = metering
         self.retry = retry
         self.max_request_bytes = max_request_bytes
+        self.bodies = BodyBudget(max_inflight_bytes)
         self._grants: ModelGrants | None = None
         self._calls: dict[str, tuple[CallHandler, str, Dialect]] = {
             "/v1/chat/completions": (openai_api.chat_completions, "chat", "openai"),
@@ -157,8 +166,9 @@ class LlmProxy:
     async def _model_call(self, exchange: Exchange, handler: CallHandler, endpoint: str, _: Dialect) -> None:
         agent = await self.authenticate(exchange.headers)
         call = ModelCall(uuid.uuid4().hex, agent, endpoint, time.perf_counter(), datetime.now(UTC))
+        body = b""
         try:
-            body = await read_body(exchange.receive, self.max_request_bytes)
+            body = await read_body(exchange.receive, exchange.headers, self.max_request_bytes, self.bodies)
             try:
                 payload = json.loads(body)
             except ValueError:
@@ -167,6 +177,8 @@ class LlmProxy:
                 raise BadRequest("the request body must be a JSON object")
             call.stream = payload.get("stream") is True
             self.authorize(call, payload.get("model"))
+            if endpoint in GUARDED and self.guard is not None:
+                await self._guard(call, payload)
             await handler(self, exchange, call, payload, len(body))
         except BrokerError as exc:
             call.failed(exc)
@@ -178,7 +190,27 @@ class LlmProxy:
             call.status, call.http_status = "client_closed", 499
             raise
         finally:
+            self.bodies.give_back(len(body))
+            if call.output is not None:
+                call.guardrails.extend(verdict.as_dict() for verdict in call.output.verdicts)
             await self.metering.finish(call)
+
+    async def _guard(self, call: ModelCall, payload: dict[str, Any]) -> None:
+        """The agent's guardrails on the prompt (masking it in place); a block ends the call here,
+        before any reservation or upstream request."""
+        assert self.guard is not None
+        policy_set = self.tool_snapshot().policy_set
+        plan = plan_of(policy_set, call.agent)
+        if plan is None:
+            return
+        try:
+            inspection = await self.guard.inspect(plan, policy_set, call.agent, payload)
+        except GuardrailBlocked as exc:
+            call.guardrails.append(exc.guardrail)
+            raise
+        call.guardrails.extend(verdict.as_dict() for verdict in inspection.verdicts)
+        if inspection.output.active:
+            call.output = inspection.output
 
     async def _models(self, exchange: Exchange, wanted: str) -> None:
         agent = await self.authenticate(exchange.headers)

@@ -10,9 +10,10 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from broker.llm.config import BudgetConfig
+from broker.store.buckets import time_bucket
 from broker.store.models import LlmUsageRecord as U
 
-GroupBy = Literal["agent", "user", "team", "model", "provider", "endpoint", "status", "day"]
+GroupBy = Literal["agent", "user", "team", "model", "provider", "endpoint", "status", "day", "hour"]
 
 
 def spent_since(session: Session, budget: BudgetConfig, since: datetime) -> float:
@@ -42,6 +43,8 @@ def _column(name: GroupBy, dialect: str) -> ColumnElement[str | None]:
         if dialect == "sqlite":
             return func.strftime("%Y-%m-%d", U.ts)
         return func.to_char(func.timezone("UTC", U.ts), "YYYY-MM-DD")
+    if name == "hour":
+        return time_bucket(U.ts, "hour", dialect)
     column: ColumnElement[str | None] = getattr(U, "end_user" if name == "user" else name)
     return column
 

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from broker.gateway import Gateway
+from broker.guard.engine import Guard
 from broker.llm.accounts import Accounts, BudgetRule, LocalAccounts, Window
 from broker.llm.credentials import ChainedSecrets, SecretSource, SettingsSecrets, VaultSecrets
 from broker.llm.ledger import LedgerWriter
@@ -34,6 +35,7 @@ class LlmRuntime:
             secrets
             or ChainedSecrets(VaultSecrets(gateway.vault), SettingsSecrets(settings.llm_provider_keys)),
             poll_seconds=settings.state_poll_seconds,
+            notices=gateway.bus.notices(),
         )
         metrics = LlmMetrics(gateway.metrics.registry)
         ledger = LedgerWriter(
@@ -79,6 +81,8 @@ class LlmRuntime:
             metering=metering,
             retry=retry,
             max_request_bytes=settings.llm_max_request_bytes,
+            max_inflight_bytes=settings.llm_max_inflight_bytes,
+            guard=Guard(gateway.maskers),
         )
         return cls(state=state, ledger=ledger, accounts=accounts, metrics=metrics, proxy=proxy)
 

@@ -1,9 +1,10 @@
 """Keeps the LLM snapshot in step with the database, as broker/state.py does for tools.
 
-A change made through this instance's admin API refreshes at once; other instances notice the
-shared state revision within a poll. Providers whose configuration and key did not change
-keep their client (and its warm connections); replaced clients close after a grace period,
-so calls still running on them finish.
+A change made through this instance's admin API refreshes at once; other instances hear of
+it through the cluster bus (`broker.cluster`) or notice the shared state revision within a
+poll. Providers whose configuration and key did not change keep their client (and its warm
+connections); replaced clients close after a grace period, so calls still running on them
+finish.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from broker.cluster import Notices
 from broker.llm import services
 from broker.llm.catalog import LlmSnapshot, build_snapshot
 from broker.llm.config import (
@@ -43,7 +45,9 @@ class LlmState:
         *,
         poll_seconds: float,
         close_grace: float = 600,
+        notices: Notices | None = None,
     ) -> None:
+        self._notices = notices
         self._sessions = sessions
         self._secrets = secrets
         self._poll_seconds = poll_seconds
@@ -59,6 +63,10 @@ class LlmState:
         if self._snapshot is None:
             raise RuntimeError("the LLM state has not been started")
         return self._snapshot
+
+    @property
+    def loaded(self) -> bool:
+        return self._snapshot is not None
 
     async def start(self) -> None:
         await self.refresh()
@@ -89,6 +97,7 @@ class LlmState:
             self.refresh,
             log,
             "the LLM configuration",
+            self._notices,
         )
 
     def _known_revision(self) -> int | None:

@@ -5,7 +5,7 @@ every tool (dump, validate and dump against the protocol version's schema, then 
 envelope): ~50 us per tool per request, half a second for 10,000 tools. Here each catalog
 tool's wire form is computed once per protocol version, by the SDK's own serializer, and kept
 on the `CatalogTool` (which lives as long as its connector's tools do not change); an agent's
-view is a tuple of those, memoised per snapshot. A listing is served in pages of `PAGE_SIZE`.
+view is a tuple of those, memoised per snapshot, paged by `broker.mcp.pages`.
 
 The handler still returns a `ListToolsResult` (so the SDK's gates, cache hints, `resultType`
 and `_meta` stamps shape the envelope for the caller's protocol version) but with no tools
@@ -15,8 +15,6 @@ result the SDK produced. Without the middleware the handler returns the tools it
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -24,14 +22,10 @@ from typing import Any
 
 import mcp_types as types
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.shared.exceptions import MCPError
 from mcp_types.methods import serialize_server_result
 
 from broker.catalog import CatalogTool
 
-PAGE_SIZE = 100
-"""Tools per tools/list page: the SDK's transport re-serialises each page (~25 us a tool)."""
-_CURSOR_PREFIX = "t1:"
 _ENVELOPE = {"ttlMs": 0, "cacheScope": "private", "resultType": "complete"}
 """What a 2026-07-28 result requires besides the tools (older versions' schemas drop it)."""
 
@@ -44,34 +38,28 @@ class _Slot:
 _slot: ContextVar[_Slot | None] = ContextVar("broker_tools_page", default=None)
 
 
-def page_of(
-    tools: Sequence[CatalogTool], cursor: str | None, version: str
-) -> tuple[list[dict[str, Any]], str | None]:
-    """The wire definitions of one page of `tools` and the cursor of the next page (None: last)."""
-    start = _offset(cursor, len(tools))
-    chunk = tools[start : start + PAGE_SIZE]
-    missing = [tool for tool in chunk if version not in tool.wire]
+def wire_forms(tools: Sequence[CatalogTool], version: str) -> list[dict[str, Any]]:
+    """The tools' definitions as a tools/list result of `version` carries them, built once per tool."""
+    missing = [tool for tool in tools if version not in tool.wire]
     if missing:
         dumped = [t.definition.model_dump(by_alias=True, mode="json", exclude_none=True) for t in missing]
         wire = serialize_server_result("tools/list", version, _ENVELOPE | {"tools": dumped})["tools"]
         for tool, form in zip(missing, wire, strict=True):
             tool.wire[version] = form
-    end = start + len(chunk)
-    next_cursor = _cursor(end) if end < len(tools) else None
-    return [tool.wire[version] for tool in chunk], next_cursor
+    return [tool.wire[version] for tool in tools]
 
 
 def list_result(
-    tools: Sequence[CatalogTool], cursor: str | None, version: str, *, ttl_ms: int
+    page: Sequence[CatalogTool], next_cursor: str | None, version: str, *, ttl_ms: int
 ) -> types.ListToolsResult:
-    """The handler's result for one page: empty when `SpliceTools` will fill it in."""
-    page, next_cursor = page_of(tools, cursor, version)
+    """The handler's result for one page: without tools when `SpliceTools` will put them in."""
+    forms = wire_forms(page, version)
     slot = _slot.get()
     if slot is not None:
-        slot.tools = page
+        slot.tools = forms
         listed = []
     else:
-        listed = [types.Tool.model_validate(form) for form in page]
+        listed = [types.Tool.model_validate(form) for form in forms]
     return types.ListToolsResult(tools=listed, next_cursor=next_cursor, ttl_ms=ttl_ms, cache_scope="private")
 
 
@@ -90,20 +78,3 @@ class SpliceTools:
         if slot.tools is not None and isinstance(result, dict) and result.get("tools") == []:
             result["tools"] = slot.tools
         return result
-
-
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{offset}".encode()).decode()
-
-
-def _offset(cursor: str | None, total: int) -> int:
-    if cursor is None:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        offset = int(text.removeprefix(_CURSOR_PREFIX)) if text.startswith(_CURSOR_PREFIX) else -1
-    except (binascii.Error, UnicodeError, ValueError):
-        offset = -1
-    if offset < 0:
-        raise MCPError(types.INVALID_PARAMS, "invalid cursor: list the tools again without a cursor")
-    return min(offset, total)

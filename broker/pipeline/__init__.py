@@ -1,6 +1,8 @@
-"""The tool pipeline: the stages in request order, in this one list.
+"""The pipeline: the stages in request order, in this one list, for every upstream operation.
 
-Responses unwind in reverse. Later stages slot in where DESIGN.md places them:
+A tool call, a resource read, a prompt get and a completion (`broker.pipeline.call`) all
+travel through the same stages; each stage knows what it does for each kind. Responses
+unwind in reverse. Later stages slot in where DESIGN.md places them:
 Audit → Authorize → ValidateArguments → RateLimit → Cache → MaskPII → InjectCredentials → dispatch.
 """
 
@@ -11,15 +13,15 @@ from functools import partial
 
 from broker.pipeline.audit import Audit
 from broker.pipeline.authorize import Authorize
-from broker.pipeline.call import Next, Stage, ToolCall
+from broker.pipeline.call import Completion, Next, PromptGet, Request, ResourceRead, Stage, ToolCall
 from broker.pipeline.credentials import InjectCredentials
 from broker.pipeline.dispatch import dispatch
 from broker.pipeline.mask import MaskPII
 from broker.pipeline.validate import ValidateArguments
-from connectors.base import ToolOutput
+from connectors.base import Output
 
 
-def tool_pipeline(
+def request_pipeline(
     audit: Audit, mask: MaskPII, credentials: InjectCredentials, cache: Stage | None = None
 ) -> Next:
     """The stage order, once. `cache` is the Cache stage (broker.cache), None when it is off."""
@@ -42,8 +44,18 @@ def chain(stages: Sequence[Stage], terminal: Next) -> Next:
     return handler
 
 
-async def _step(stage: Stage, call_next: Next, call: ToolCall) -> ToolOutput:
-    return await stage(call, call_next)
+async def _step(stage: Stage, call_next: Next, request: Request) -> Output:
+    return await stage(request, call_next)
 
 
-__all__ = ["Next", "Stage", "ToolCall", "chain", "tool_pipeline"]
+__all__ = [
+    "Completion",
+    "Next",
+    "PromptGet",
+    "Request",
+    "ResourceRead",
+    "Stage",
+    "ToolCall",
+    "chain",
+    "request_pipeline",
+]

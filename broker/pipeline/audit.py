@@ -8,16 +8,21 @@ from broker.canonical import fingerprint
 from broker.errors import ToolCallError
 from broker.metrics import Metrics
 from broker.pii import scrub
-from broker.pipeline.call import Next, ToolCall
-from connectors.base import ToolOutput
+from broker.pipeline.call import Next, Request, ResourceRead, ToolCall
+from connectors.base import Output, ToolOutput
+
+UNKNOWN = "(unknown)"
+"""The metric label of targets Authorize could not resolve: cardinality stays bounded."""
 
 
 class Audit:
     """Outermost stage: every outcome, denials included, becomes a record and a metric.
 
+    Every operation gets the same record (its `operation` says which; `tool` holds the target:
+    a tool or prompt name, a resource URI, the prompt or template a completion is for).
     Arguments are kept only as a keyed fingerprint and their names. Free text that may carry
-    personal data (denial reasons, error messages, names the agent made up) is scrubbed: each
-    detected entity is replaced by its type.
+    personal data (denial reasons, error messages, names the agent made up, resource URIs) is
+    scrubbed: each detected entity is replaced by its type.
     """
 
     def __init__(self, writer: AuditWriter, metrics: Metrics, hash_key: bytes) -> None:
@@ -26,44 +31,56 @@ class Audit:
         self._hash_key = hash_key
         self._clean: dict[str, str] = {}
 
-    async def __call__(self, call: ToolCall, call_next: Next) -> ToolOutput:
+    async def __call__(self, request: Request, call_next: Next) -> Output:
         started = time.perf_counter()
         try:
-            output = await call_next(call)
+            output = await call_next(request)
         except ToolCallError as exc:
-            await self._record(call, exc.outcome, exc.audit_message, started)
+            await self._record(request, exc.outcome, exc.audit_message, started)
             raise
         except Exception:
-            await self._record(call, "internal_error", "the gateway failed unexpectedly", started)
+            await self._record(request, "internal_error", "the gateway failed unexpectedly", started)
             raise
-        await self._record(call, "tool_error" if output.is_error else "ok", None, started)
+        failed = isinstance(output, ToolOutput) and output.is_error
+        await self._record(request, "tool_error" if failed else "ok", None, started)
         return output
 
-    async def _record(self, call: ToolCall, outcome: str, error: str | None, started: float) -> None:
+    async def _record(self, request: Request, outcome: str, error: str | None, started: float) -> None:
         elapsed = time.perf_counter() - started
-        decision = call.decision
-        # Unknown tools are logged under a fixed label so metric cardinality stays bounded.
-        tool_label = call.tool_name if call.tool is not None else "(unknown)"
-        self._metrics.tool_calls.labels(call.agent.name, tool_label, outcome).inc()
-        self._metrics.tool_latency.labels(tool_label, outcome).observe(elapsed)
+        decision = request.decision
+        operation = request.operation
+        target = request.target[:200]
+        known = request.known
+        if isinstance(request, ToolCall):
+            tool_label = request.tool_name if known else UNKNOWN
+            self._metrics.tool_calls.labels(request.agent.name, tool_label, outcome).inc()
+            self._metrics.tool_latency.labels(tool_label, outcome).observe(elapsed)
+        self._metrics.requests.labels(
+            request.agent.name, operation, request.connector or UNKNOWN, outcome
+        ).inc()
+        self._metrics.request_latency.labels(operation, outcome).observe(elapsed)
+        arguments = getattr(request, "arguments", None) or {}
+        # A tool or prompt name the catalog knows is kept as is; URIs and made-up names are scrubbed.
+        clean_target = target if known and not isinstance(request, ResourceRead) else self._scrub(target)
         await self._writer.record(
             AuditEntry(
                 ts=datetime.now(UTC),
-                request_id=call.request_id,
-                agent=call.agent.name,
-                team=call.agent.team,
-                tool=call.tool_name[:200] if call.tool is not None else self._scrub(call.tool_name[:200]),
+                request_id=request.request_id,
+                agent=request.agent.name,
+                team=request.agent.team,
+                tool=clean_target,
                 decision="allow" if decision is not None and decision.allowed else "deny",
                 reason=self._scrub(decision.reason) if decision is not None else "",
                 outcome=outcome,
                 error=scrub(error) if error else error,
                 latency_ms=round(elapsed * 1000, 3),
-                arguments_hash=fingerprint(self._hash_key, call.arguments) if call.arguments else None,
-                argument_names=[self._scrub(name) for name in sorted(call.arguments)[:50]],
-                policy_revision=call.snapshot.policy_revision,
-                masked=call.masked,
-                cache=call.notes.get("cache"),
-                end_user=call.agent.end_user,
+                arguments_hash=fingerprint(self._hash_key, arguments) if arguments else None,
+                argument_names=[self._scrub(name) for name in sorted(arguments)[:50]],
+                policy_revision=request.snapshot.policy_revision,
+                masked=request.masked,
+                cache=request.notes.get("cache"),
+                operation=operation,
+                end_user=request.agent.end_user,
             )
         )
 

@@ -1,31 +1,39 @@
-"""The vocabulary of the tool pipeline: the call value and the stage shape."""
+"""The vocabulary of the pipeline: one request value per MCP operation, and the stage shape.
+
+`Request` is what every operation shares (who asks, on which snapshot, what the stages
+learned); its faces say what is asked: `ToolCall` (tools/call), `ResourceRead`
+(resources/read), `PromptGet` (prompts/get) and `Completion` (completion/complete). They
+all travel through the one stage list; each stage knows what it does for each face.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
-from broker.catalog import AgentIdentity, CatalogTool, Snapshot
-from connectors.base import ToolOutput
+from broker.catalog import AgentIdentity, CatalogPrompt, CatalogTool, Snapshot
+from connectors.base import SILENT, ClientChannel, CompletionRef, Output
 from policies import Decision
 
 
-@dataclass(slots=True)
-class ToolCall:
-    """One tools/call as it travels through the stages. Stages fill in what they learn."""
+@dataclass(slots=True, kw_only=True)
+class Request:
+    """One upstream operation as it travels through the stages. Stages fill in what they learn."""
+
+    operation: ClassVar[str]
+    """The MCP method, e.g. 'tools/call': the audit record's and the metrics' `operation`."""
 
     request_id: str
     agent: AgentIdentity
-    tool_name: str
-    arguments: dict[str, Any]
     snapshot: Snapshot
     only_connectors: frozenset[str] | None = None
-    tool: CatalogTool | None = None
+    connector: str | None = None
+    """The connector that answers, set by Authorize once the target is resolved."""
     decision: Decision | None = None
     masking_fingerprint: str | None = None
     """The agent's effective PII masking (`broker.pii.plan.MaskingPlan.fingerprint`), set by Authorize
-    once the call is allowed, so before RateLimit and Cache: equal for two agents exactly when
+    once the request is allowed, so before RateLimit and Cache: equal for two agents exactly when
     their results are masked alike. None only before Authorize has run."""
     masking_per_agent: bool = False
     """Whether masked output differs per agent (tokens): such results are never shared. Set with
@@ -38,10 +46,91 @@ class ToolCall:
     """Facts a stage wants in the audit record (e.g. cache status); never secrets."""
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Clear secret values for the connector, filled in by InjectCredentials just before dispatch."""
+    assertion: Callable[[str], str] | None = field(default=None, repr=False)
+    """Signs the gateway's statement of this caller for an upstream audience (InjectCredentials)."""
+    channel: ClientChannel = SILENT
+    """The calling client (progress, log messages, requests to it); MaskPII masks what goes to it."""
+
+    @property
+    def target(self) -> str:
+        """What is asked for, as the client named it: a tool or prompt name, a resource URI."""
+        raise NotImplementedError
+
+    @property
+    def known(self) -> bool:
+        """Whether Authorize resolved the target (unknown ones are audited under a fixed label)."""
+        return self.connector is not None
 
 
-Next = Callable[[ToolCall], Awaitable[ToolOutput]]
+@dataclass(slots=True, kw_only=True)
+class ToolCall(Request):
+    """tools/call."""
+
+    operation: ClassVar[str] = "tools/call"
+
+    tool_name: str
+    arguments: dict[str, Any]
+    tool: CatalogTool | None = None
+
+    @property
+    def target(self) -> str:
+        return self.tool_name
+
+
+@dataclass(slots=True, kw_only=True)
+class ResourceRead(Request):
+    """resources/read of a gateway URI (`broker://<connector>/<local uri>`)."""
+
+    operation: ClassVar[str] = "resources/read"
+
+    uri: str
+    local_uri: str | None = None
+    """The connector's own URI, set by Authorize."""
+
+    @property
+    def target(self) -> str:
+        return self.uri
+
+
+@dataclass(slots=True, kw_only=True)
+class PromptGet(Request):
+    """prompts/get with the client's arguments (strings, as MCP defines them)."""
+
+    operation: ClassVar[str] = "prompts/get"
+
+    name: str
+    arguments: dict[str, Any]
+    prompt: CatalogPrompt | None = None
+
+    @property
+    def target(self) -> str:
+        return self.name
+
+
+@dataclass(slots=True, kw_only=True)
+class Completion(Request):
+    """completion/complete of one argument of a prompt or a resource template."""
+
+    operation: ClassVar[str] = "completion/complete"
+
+    ref_kind: str
+    """'prompt' or 'resource', as `CompletionRef.kind`."""
+    ref_name: str
+    """The prompt's name or the template's URI template, as the client sees them."""
+    argument: str
+    value: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    """The arguments already chosen (`context.arguments`)."""
+    local_ref: CompletionRef | None = None
+    """The reference in the connector's own terms, set by Authorize."""
+
+    @property
+    def target(self) -> str:
+        return self.ref_name
+
+
+Next = Callable[[Request], Awaitable[Output]]
 
 
 class Stage(Protocol):
-    async def __call__(self, call: ToolCall, call_next: Next) -> ToolOutput: ...
+    async def __call__(self, request: Request, call_next: Next, /) -> Output: ...

@@ -1,25 +1,63 @@
 from __future__ import annotations
 
-from broker.errors import ToolQuarantined, UpstreamFailure
-from broker.pipeline.call import ToolCall
+from broker.errors import (
+    InvalidParams,
+    ToolQuarantined,
+    UnknownPrompt,
+    UnknownResource,
+    UpstreamFailure,
+)
+from broker.pipeline.call import Completion, PromptGet, Request, ResourceRead, ToolCall
 from broker.secrets.errors import CredentialsMissing
-from connectors import mcp
+from connectors import errors, mcp
 from connectors.auth import MissingCredential
-from connectors.base import CallContext, ToolOutput
-from connectors.errors import ConnectorError
+from connectors.base import (
+    CallContext,
+    CompletionOutput,
+    OffersCompletion,
+    OffersPrompts,
+    OffersResources,
+    Output,
+)
 from connectors.scrub import scrubber
 
 
-async def dispatch(call: ToolCall) -> ToolOutput:
-    """The terminal: hand the call to its connector, turning its failures into our tree."""
-    assert call.tool is not None, "Authorize resolves the tool first"
-    connector = call.snapshot.connectors[call.tool.connector]
-    context = CallContext(agent=call.agent.name, secrets=call.secrets)
+async def dispatch(request: Request) -> Output:
+    """The terminal: hand the request to its connector, turning its failures into our tree."""
+    name = request.connector
+    assert name is not None, "Authorize resolves the connector first"
+    connector = request.snapshot.connectors[name]
+    context = CallContext(
+        agent=request.agent.name,
+        secrets=request.secrets,
+        channel=request.channel,
+        assertion=request.assertion,
+    )
     try:
-        return await connector.call(call.tool.spec.name, call.arguments, context)
+        if isinstance(request, ToolCall):
+            assert request.tool is not None
+            return await connector.call(request.tool.spec.name, request.arguments, context)
+        if isinstance(request, ResourceRead):
+            assert isinstance(connector, OffersResources) and request.local_uri is not None
+            return await connector.read_resource(request.local_uri, context)
+        if isinstance(request, PromptGet):
+            assert isinstance(connector, OffersPrompts) and request.prompt is not None
+            return await connector.get_prompt(request.prompt.spec.name, request.arguments, context)
+        assert isinstance(request, Completion) and request.local_ref is not None
+        if not isinstance(connector, OffersCompletion):  # nothing to offer is a valid answer
+            return CompletionOutput(values=[])
+        return await connector.complete(
+            request.local_ref, request.argument, request.value, request.arguments, context
+        )
     except MissingCredential as exc:
         raise CredentialsMissing(exc.message) from exc
     except mcp.ToolQuarantined as exc:  # found on this call, before the catalog caught up
         raise ToolQuarantined(exc.message) from exc
-    except ConnectorError as exc:  # connectors clean their own errors; this guards every kind alike
-        raise UpstreamFailure(scrubber(*call.secrets.values()).text(exc.message)) from exc
+    except errors.UnknownResource as exc:
+        raise UnknownResource(exc.message, audit_message="unknown resource") from exc
+    except errors.UnknownPrompt as exc:
+        raise UnknownPrompt(exc.message) from exc
+    except errors.InvalidRequest as exc:
+        raise InvalidParams(exc.message) from exc
+    except errors.ConnectorError as exc:  # connectors clean their own errors; this guards every kind alike
+        raise UpstreamFailure(scrubber(*request.secrets.values()).text(exc.message)) from exc

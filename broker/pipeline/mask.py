@@ -6,10 +6,15 @@ the agent cannot resolve (unknown, expired, another agent's) fails the call as
 `unknown_token` before anything goes upstream. The resolved values exist only from here to
 the upstream: stages outside (Audit, Cache) see the arguments as the agent sent them.
 
-Outbound, the result (content and structured content, error results too) and the text of
-upstream errors are masked per the agent's policy. Counts of masked entities by type go to
-`ToolCall.masked` (the audit record) and `broker_pii_masked_total{entity}`. A result that
+Outbound, the answer and the text of upstream errors are masked per the agent's policy, for
+every kind of request: a tool result (content and structured content, error results too),
+resource contents (text, JSON text masked structurally; binary blobs pass), prompt messages
+(and the prompt's description), completion values. Counts of masked entities by type go to
+`Request.masked` (the audit record) and `broker_pii_masked_total{entity}`. An answer that
 cannot be masked (the token vault is down) is withheld, never sent unmasked.
+
+Prompt arguments get the agent's tokens resolved like tool arguments, for prompts named in
+`resolve_tokens_for`.
 """
 
 from __future__ import annotations
@@ -28,10 +33,19 @@ from broker.pii.keys import MaskingFailed
 from broker.pii.masker import OFF_LOOP_CHARS, maybe_in_thread
 from broker.pii.maskers import Maskers
 from broker.pii.plan import masking_plan
-from broker.pipeline.call import Next, ToolCall
-from connectors.base import ToolOutput
+from broker.pipeline.call import Next, PromptGet, Request, ToolCall
+from connectors.base import (
+    SILENT,
+    ClientChannel,
+    CompletionOutput,
+    Output,
+    PromptOutput,
+    ResourceOutput,
+    ToolOutput,
+)
 
 log = logging.getLogger("broker.pii")
+_WITH_ARGUMENTS = (ToolCall, PromptGet)
 
 
 class MaskPII:
@@ -40,12 +54,15 @@ class MaskPII:
         self._counter = metrics.pii_masked
         self._seconds = metrics.pii_mask_seconds
 
-    async def __call__(self, call: ToolCall, call_next: Next) -> ToolOutput:
+    async def __call__(self, call: Request, call_next: Next) -> Output:
         started = time.perf_counter()
         masker = self._maskers.for_plan(masking_plan(call.snapshot.policy_set, call.agent.subject))
         agent = call.agent.id  # tokens belong to the agent's id: a re-created agent starts afresh
-        original = call.arguments
-        call.arguments = await _resolve(masker, agent, call)
+        if isinstance(call, _WITH_ARGUMENTS):
+            original = call.arguments
+            call.arguments = await _resolve(masker, agent, call.target, original)
+        if call.channel is not SILENT:
+            call.channel = MaskedChannel(call.channel, masker, agent)
         spent = time.perf_counter() - started
         try:
             output = await call_next(call)
@@ -55,21 +72,22 @@ class MaskPII:
             self._seconds.observe(spent + time.perf_counter() - started)
             raise
         finally:
-            call.arguments = original
+            if isinstance(call, _WITH_ARGUMENTS):
+                call.arguments = original
         started = time.perf_counter()
         try:
-            content, structured, counts = await _mask_output(masker, agent, output)
+            masked, counts = await _mask_answer(masker, agent, output)
         except Exception:
-            log.exception("could not mask the result of %s; it is withheld", call.tool_name)
+            log.exception("could not mask the answer to %s; it is withheld", call.operation)
             raise MaskingFailed(
-                f"the gateway could not mask the result of {call.tool_name}, so it is withheld; "
+                f"the gateway could not mask the answer to {call.target}, so it is withheld; "
                 "try again shortly"
             ) from None
         self._count(call, counts)
         self._seconds.observe(spent + time.perf_counter() - started)
-        return dataclasses.replace(output, content=content, structured=structured)
+        return masked
 
-    async def _mask_error(self, masker: Masker, agent: str, call: ToolCall, exc: ToolCallError) -> None:
+    async def _mask_error(self, masker: Masker, agent: str, call: Request, exc: ToolCallError) -> None:
         """Upstream error text (an error body, an echoed request) masked like a result."""
         try:
             message, counts = await masker.mask_text(agent, exc.message)
@@ -80,7 +98,7 @@ class MaskPII:
             exc.args = (message,)
         self._count(call, counts)
 
-    def _count(self, call: ToolCall, counts: dict[str, int]) -> None:
+    def _count(self, call: Request, counts: dict[str, int]) -> None:
         if not counts:
             return
         call.masked = counts
@@ -88,16 +106,41 @@ class MaskPII:
             self._counter.labels(entity).inc(count)
 
 
-async def _resolve(masker: Masker, agent: str, call: ToolCall) -> dict[str, Any]:
-    """The arguments with the agent's tokens resolved, when the tool may have the values."""
+async def _resolve(masker: Masker, agent: str, target: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments with the agent's tokens resolved, when the tool (prompt) may have the values."""
     try:
-        resolved: dict[str, Any] = await masker.resolve_arguments(agent, call.tool_name, call.arguments)
+        resolved: dict[str, Any] = await masker.resolve_arguments(agent, target, arguments)
     except UnknownToken:
         raise
     except Exception:
-        log.exception("could not resolve PII tokens for %s", call.tool_name)
+        log.exception("could not resolve PII tokens for %s", target)
         raise MaskingFailed("the gateway cannot resolve PII tokens now; try again shortly") from None
     return resolved
+
+
+async def _mask_answer(masker: Masker, agent: str, output: Output) -> tuple[Output, Counts]:
+    if isinstance(output, ToolOutput):
+        content, structured, counts = await _mask_output(masker, agent, output)
+        return dataclasses.replace(output, content=content, structured=structured), counts
+    if isinstance(output, ResourceOutput):
+        wrapped = [{"type": "resource", "resource": item} for item in output.contents]
+        blocks, counts = await masker.mask_content_blocks(agent, wrapped)
+        return dataclasses.replace(output, contents=[block["resource"] for block in blocks]), counts
+    if isinstance(output, PromptOutput):
+        blocks, counts = await masker.mask_content_blocks(
+            agent, [message.get("content") or {} for message in output.messages]
+        )
+        messages = [
+            {**message, "content": block} for message, block in zip(output.messages, blocks, strict=True)
+        ]
+        description = output.description
+        if description:
+            description, more = await masker.mask_text(agent, description)
+            counts = {e: counts.get(e, 0) + more.get(e, 0) for e in {*counts, *more}}
+        return dataclasses.replace(output, messages=messages, description=description), counts
+    assert isinstance(output, CompletionOutput)
+    values, counts = await masker.mask_json(agent, list(output.values))
+    return dataclasses.replace(output, values=values), counts
 
 
 async def _mask_output(
@@ -137,3 +180,33 @@ def _json_twin(content: Sequence[Mapping[str, Any]], structured: Mapping[str, An
 
 def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class MaskedChannel:
+    """The client channel with what goes to the client masked like a result: log data,
+    progress messages, and the requests an upstream sends it (an elicitation's message,
+    a sampling request's messages). A value that cannot be masked is not sent."""
+
+    def __init__(self, inner: ClientChannel, masker: Masker, agent: str) -> None:
+        self._inner = inner
+        self._masker = masker
+        self._agent = agent
+        self.log_level = inner.log_level
+        self.wants_progress = inner.wants_progress
+        self.asks_on_stream = inner.asks_on_stream
+
+    def can_ask(self, method: str) -> bool:
+        return self._inner.can_ask(method)
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        if message is not None:
+            message, _ = await self._masker.mask_text(self._agent, message)
+        await self._inner.progress(progress, total, message)
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        masked, _ = await self._masker.mask_json(self._agent, data)
+        await self._inner.log(level, masked, logger)
+
+    async def ask(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        masked, _ = await self._masker.mask_json(self._agent, dict(params))
+        return await self._inner.ask(method, masked)

@@ -3,21 +3,52 @@ from __future__ import annotations
 from jsonschema.exceptions import best_match
 
 from broker.errors import InvalidArguments
-from broker.pipeline.call import Next, ToolCall
-from connectors.base import ToolOutput
+from broker.pipeline.call import Next, PromptGet, Request, ToolCall
+from connectors.base import Output
 
 
 class ValidateArguments:
-    """Check arguments against the tool's inputSchema before anything goes upstream."""
+    """Check arguments before anything goes upstream: a tool's against its inputSchema, a
+    prompt's against its declared arguments (required ones present, every value a string).
+    A resource read or a completion has nothing to check here."""
 
-    async def __call__(self, call: ToolCall, call_next: Next) -> ToolOutput:
-        assert call.tool is not None, "Authorize resolves the tool first"
-        error = best_match(call.tool.validator.iter_errors(call.arguments))
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "(arguments)"
-            raise InvalidArguments(
-                f"Invalid arguments for {call.tool_name}: {where}: {error.message}. "
-                "The tool's inputSchema lists what it accepts.",
-                audit_message=f"invalid arguments: {where} failed the '{error.validator}' check",
-            )
-        return await call_next(call)
+    async def __call__(self, request: Request, call_next: Next) -> Output:
+        if isinstance(request, ToolCall):
+            _tool(request)
+        elif isinstance(request, PromptGet):
+            _prompt(request)
+        return await call_next(request)
+
+
+def _tool(call: ToolCall) -> None:
+    assert call.tool is not None, "Authorize resolves the tool first"
+    error = best_match(call.tool.validator.iter_errors(call.arguments))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(arguments)"
+        raise InvalidArguments(
+            f"Invalid arguments for {call.tool_name}: {where}: {error.message}. "
+            "The tool's inputSchema lists what it accepts.",
+            audit_message=f"invalid arguments: {where} failed the '{error.validator}' check",
+        )
+
+
+def _prompt(get: PromptGet) -> None:
+    assert get.prompt is not None, "Authorize resolves the prompt first"
+    declared = get.prompt.spec.arguments
+    missing = [
+        str(argument.get("name"))
+        for argument in declared
+        if argument.get("required") and argument.get("name") not in get.arguments
+    ]
+    if missing:
+        raise InvalidArguments(
+            f"Prompt {get.name} needs the argument(s) {', '.join(missing)}; "
+            "prompts/list shows its arguments.",
+            audit_message=f"missing prompt arguments: {', '.join(missing)}",
+        )
+    wrong = sorted(name for name, value in get.arguments.items() if not isinstance(value, str))
+    if wrong:
+        raise InvalidArguments(
+            f"Prompt arguments are strings; {', '.join(wrong)} of {get.name} is not.",
+            audit_message=f"non-string prompt arguments: {len(wrong)}",
+        )

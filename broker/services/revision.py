@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from broker.cluster import Notices
 from broker.store.models import StateRevision
 
 
@@ -33,16 +34,23 @@ async def follow(
     refresh: Callable[[], Awaitable[object]],
     log: logging.Logger,
     what: str,
+    notices: Notices | None = None,
 ) -> None:
     """Refresh whenever the stored revision differs from the `known` one, checking `every`
-    seconds; a failed check keeps the last good state and tries again next time."""
+    seconds and whenever `notices` announces a revision (another instance changed something);
+    a failed check keeps the last good state and tries again next time."""
 
     def read() -> int:
         with sessions() as session:
             return current(session)
 
     while True:
-        await asyncio.sleep(every)
+        if notices is None:
+            await asyncio.sleep(every)
+        else:
+            woken, announced = await notices.wait(every)
+            if woken and announced is not None and announced == known():
+                continue  # our own change, or one we already have
         try:
             if await asyncio.to_thread(read) != known():
                 await refresh()

@@ -117,6 +117,9 @@ class AuditRecord(Base):
     """hit, miss, bypass, uncacheable or coalesced (broker.cache); null when the call never got there."""
     end_user: Mapped[str | None] = mapped_column(String(200))
     """The end user the agent acted for (an OAuth token's subject); null for agent keys."""
+    operation: Mapped[str] = mapped_column(String(32), default="tools/call", server_default="tools/call")
+    """The MCP method: tools/call, resources/read, prompts/get or completion/complete; `tool` holds
+    its target (a tool or prompt name, a resource URI)."""
 
 
 class PiiToken(Base):
@@ -192,6 +195,8 @@ class LlmUsageRecord(Base):
     error: Mapped[str | None] = mapped_column(Text)
     end_user: Mapped[str | None] = mapped_column(String(200))
     """The end user the agent acted for (an OAuth token's subject); null for agent keys."""
+    guardrails: Mapped[str | None] = mapped_column(Text)
+    """The call's guardrail verdicts as JSON (rule, action, where, score); never the text."""
 
 
 class AdminChange(Base):

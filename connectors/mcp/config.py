@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from connectors.auth import AuthConfig, HeaderAuth, QueryAuth, SecretRef
+from connectors.auth import AuthConfig, GatewayJwtAuth, HeaderAuth, QueryAuth, SecretRef
 from connectors.fields import (
     MIB,
     AllowPrivateNetwork,
@@ -172,6 +172,11 @@ class McpConnectorConfig(BaseModel):
         return self
 
     def _check_auth(self) -> None:
+        if isinstance(self.auth, GatewayJwtAuth):
+            raise ValueError(
+                "auth type 'gateway_jwt' is offered for http connectors only: an upstream MCP session "
+                "outlives any one caller's identity"
+            )
         if isinstance(self.auth, QueryAuth):
             raise ValueError(
                 "auth type 'query' is not offered for mcp: the secret would be part of every request's "

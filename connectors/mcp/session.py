@@ -24,6 +24,7 @@ from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from connectors.mcp import relay
 from connectors.netguard import outbound_transport2
 from connectors.scrub import NO_SCRUB, Scrubber
 
@@ -33,6 +34,12 @@ _ENVELOPE_SLACK = 64 * 1024
 """Room for the JSON-RPC envelope and SSE framing around a result of the largest allowed size."""
 _STOP_SECONDS = 10.0
 _RELISTEN_SECONDS = 1.0
+
+_LIST_CHANGED = (
+    types.ToolListChangedNotification,
+    types.ResourceListChangedNotification,
+    types.PromptListChangedNotification,
+)
 
 MessageHandler = MessageHandlerFnT
 Opener = Callable[[AsyncExitStack, MessageHandler, Callable[[], None]], Awaitable[Client]]
@@ -130,7 +137,9 @@ class Session:
         """Follow `subscriptions/listen` (2026-07-28); events arrive through `_on_message`."""
         while True:
             try:
-                async with client.listen(tools_list_changed=True) as subscription:
+                async with client.listen(
+                    tools_list_changed=True, prompts_list_changed=True, resources_list_changed=True
+                ) as subscription:
                     if not subscription.honored or not subscription.honored.tools_list_changed:
                         return
                     async for _ in subscription:
@@ -142,7 +151,7 @@ class Session:
             await asyncio.sleep(_RELISTEN_SECONDS)
 
     async def _on_message(self, message: IncomingMessage) -> None:
-        if isinstance(message, types.ToolListChangedNotification):
+        if isinstance(message, _LIST_CHANGED):  # tools, resources and prompts are listed together
             self._on_tools_changed()
 
 
@@ -167,8 +176,10 @@ def http_opener(
     *,
     auth: httpx2.Auth | None = None,
     allow_private_network: bool = False,
+    legacy: bool = False,
 ) -> Opener:
-    """Streamable HTTP, protocol negotiated ("auto": 2026-07-28, else 2025-11-25); `on_status`
+    """Streamable HTTP, protocol negotiated ("auto": 2026-07-28, else 2025-11-25; `legacy`:
+    2025-11-25 with the initialize handshake, see `relay`); `on_status`
     hears every HTTP status (the SDK reports an HTTP error without its status). Requests go
     through the outbound guard unless `allow_private_network`."""
 
@@ -185,7 +196,12 @@ def http_opener(
         )
         transport = streamable_http_client(url, http_client=http, max_sse_event_size=limit + _ENVELOPE_SLACK)
         client = Client(
-            transport, mode="auto", cache=None, message_handler=on_message, client_info=CLIENT_INFO
+            transport,
+            mode="legacy" if legacy else "auto",
+            cache=None,
+            message_handler=on_message,
+            client_info=CLIENT_INFO,
+            **relay.CLIENT_CALLBACKS,
         )
         return await stack.enter_async_context(client)
 
@@ -202,7 +218,12 @@ def stdio_opener(
     ) -> Client:
         params = StdioServerParameters(command=command[0], args=list(command[1:]), env=dict(env), cwd=cwd)
         errlog = await stderr.pipe(stack, on_exit)
-        client = Client(stdio_client(params, errlog=errlog), cache=None, message_handler=on_message)
+        client = Client(
+            stdio_client(params, errlog=errlog),
+            cache=None,
+            message_handler=on_message,
+            **relay.CLIENT_CALLBACKS,
+        )
         entered = await stack.enter_async_context(client)
         errlog.close()  # the child holds its own copy; EOF on the pipe now means it exited
         return entered

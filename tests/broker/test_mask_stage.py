@@ -44,7 +44,9 @@ class BrokenVault(MemoryVault):
 
 def call(agent: str, tool: str = "crm.get", arguments: dict[str, Any] | None = None) -> ToolCall:
     identity = AgentIdentity(f"id-{agent}", agent, None)
-    return ToolCall("r-1", identity, tool, arguments or {}, SNAPSHOT)
+    return ToolCall(
+        request_id="r-1", agent=identity, tool_name=tool, arguments=arguments or {}, snapshot=SNAPSHOT
+    )
 
 
 def stage(vault: MemoryVault | None = None, *, salt: bytes | None = SALT) -> tuple[MaskPII, Metrics]:
@@ -56,7 +58,15 @@ def stage(vault: MemoryVault | None = None, *, salt: bytes | None = SALT) -> tup
 def answering(output: ToolOutput, seen: list[ToolCall] | None = None) -> Any:
     async def terminal(c: ToolCall) -> ToolOutput:
         if seen is not None:
-            seen.append(ToolCall(c.request_id, c.agent, c.tool_name, dict(c.arguments), c.snapshot))
+            seen.append(
+                ToolCall(
+                    request_id=c.request_id,
+                    agent=c.agent,
+                    tool_name=c.tool_name,
+                    arguments=dict(c.arguments),
+                    snapshot=c.snapshot,
+                )
+            )
         return output
 
     return terminal

@@ -114,7 +114,15 @@ def call(agent: AgentIdentity, arguments: dict[str, Any], policies: list[Policy]
         tools={tool.name: tool},
         connectors={"w": connector},
     )
-    return ToolCall("r", agent, tool.name, arguments, snapshot, tool=tool)
+    return ToolCall(
+        request_id="r",
+        agent=agent,
+        tool_name=tool.name,
+        arguments=arguments,
+        snapshot=snapshot,
+        tool=tool,
+        connector=tool.connector,
+    )
 
 
 def shared_policy(**extra: Any) -> Policy:

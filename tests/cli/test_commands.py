@@ -156,7 +156,7 @@ def test_connection_and_auth_errors_are_one_line(
     )
     no_token = run_cli("agents", "list", "--url", gateway.url)
     assert no_token.code == 1
-    assert no_token.err.strip().endswith("(set BROKER_ADMIN_TOKEN or pass --token)")
+    assert no_token.err.strip().endswith("(set BROKER_ADMIN_TOKEN, pass --token, or `broker login`)")
     wrong = run_cli("--url", gateway.url, "--token", "nope", "agents", "list")
     assert (wrong.code, wrong.err) == (1, "error: the admin token is not valid\n")
     usage = run_cli("keys", "create")

@@ -5,18 +5,10 @@ conformance test prints the entries that pass now). README "MCP conformance" mir
 """
 
 _RESOURCES = "the gateway does not federate resources yet (resources/list, read, templates)"
-_ELICIT = "elicitation requests from the upstream are not relayed to the client yet"
 _PROMPTS = "the gateway does not federate prompts yet (prompts/list, prompts/get)"
 
 GATEWAY_GAPS: dict[str, str] = {
     "completion-complete": "completion/complete is not federated yet",
-    "logging-set-level": "logging/setLevel is not answered yet",
-    "tools-call-with-logging": "upstream log messages are not relayed to the client yet",
-    "tools-call-with-progress": "the client's progressToken is not forwarded upstream yet",
-    "tools-call-sampling": "sampling requests from the upstream are not relayed to the client yet",
-    "tools-call-elicitation": _ELICIT,
-    "elicitation-sep1034-defaults": _ELICIT,
-    "elicitation-sep1330-enums": _ELICIT,
     "resources-list": _RESOURCES,
     "resources-read-text": _RESOURCES,
     "resources-read-binary": _RESOURCES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from broker.mcp.listing import PAGE_SIZE
+from broker.mcp.pages import PAGE_SIZE
 from tests.conftest import RunningGateway
 from tests.e2e.helpers import MODES, mcp_client
 
@@ -55,4 +55,4 @@ async def test_a_cursor_it_did_not_issue_is_invalid_params(big_catalog: tuple[Ru
         with pytest.raises(MCPError) as caught:
             await client.list_tools(cursor="not-a-cursor")
     assert caught.value.error.code == -32602
-    assert "list the tools again without a cursor" in caught.value.error.message
+    assert "Invalid cursor for tools/list" in caught.value.error.message

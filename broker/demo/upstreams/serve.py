@@ -16,7 +16,7 @@ import threading
 import time
 import warnings
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -37,7 +37,9 @@ class BackgroundServer:
         port: int = 0,
         startup_timeout: float = 10.0,
         shutdown_timeout: float = 5.0,
+        **options: Any,
     ) -> None:
+        """`options`: more uvicorn.Config keyword arguments (e.g. `broker.serving.server_options`)."""
         self.app = app
         self.host = host
         self.port = port
@@ -47,6 +49,7 @@ class BackgroundServer:
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._options = options
 
     @property
     def url(self) -> str:
@@ -74,6 +77,7 @@ class BackgroundServer:
             access_log=False,
             lifespan="auto",
             timeout_graceful_shutdown=max(1, int(self.shutdown_timeout)),
+            **self._options,
         )
         self._server = uvicorn.Server(config)
         self._error = None

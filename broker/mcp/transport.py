@@ -1,0 +1,104 @@
+"""How /mcp answers: real sessions for 2025 clients, single JSON exchanges for 2026-07-28.
+
+The SDK's session manager serves one mode per app. We take its stateful manager and choose
+per request, before it dispatches:
+
+- 2026-07-28 (a non-handshake `MCP-Protocol-Version`): one exchange. JSON unless the
+  request asked for something that streams (a `progressToken`, or the log-level opt-in in
+  `_meta`): then the SDK's deferred SSE mode, which still answers JSON when nothing was sent
+  on the way. The decision is one search in the body bytes; the fast path stays JSON.
+- 2025-11-25 and older: the SDK's stateful sessions (`Mcp-Session-Id`, SSE responses that
+  can carry progress, log messages and requests to the client, the GET stream, DELETE).
+
+Going past the SDK here means calling its private `_handle_request` (the legacy paths) and
+`handle_modern_request` (the 2026 entry); both are pinned by uv.lock and covered by the
+conformance and transport tests.
+"""
+
+from __future__ import annotations
+
+import anyio
+from mcp.server._streamable_http_modern import handle_modern_request
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import RequestBodyLimitMiddleware
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp_types import LOG_LEVEL_META_KEY
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.types import Message, Receive, Scope, Send
+
+_VERSION_HEADER = MCP_PROTOCOL_VERSION_HEADER.lower().encode("ascii")
+_STREAM_MARKERS = (b'"progressToken"', f'"{LOG_LEVEL_META_KEY}"'.encode())
+
+
+def install(manager: StreamableHTTPSessionManager) -> None:
+    """Make `manager` (built stateful, with SSE) answer as described above."""
+
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        version = next((v.decode("latin-1") for k, v in scope["headers"] if k == _VERSION_HEADER), None)
+        if version is None or version in HANDSHAKE_PROTOCOL_VERSIONS or scope["method"] != "POST":
+            await manager._handle_request(scope, receive, send)
+            return
+        body = await _body(receive)
+        if any(marker in body for marker in _STREAM_MARKERS):  # the SDK's SSE mode watches the disconnect
+            await handle_modern_request(
+                manager.app,
+                manager.security_settings,
+                False,
+                manager._lifespan_state,
+                scope,
+                _replay(body, receive),
+                send,
+            )
+            return
+        async with (
+            anyio.create_task_group() as group
+        ):  # JSON mode does not: a client that leaves cancels here
+
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                group.cancel_scope.cancel()
+
+            group.start_soon(watch)
+            await handle_modern_request(
+                manager.app,
+                manager.security_settings,
+                True,
+                manager._lifespan_state,
+                scope,
+                _replay(body, None),
+                send,
+            )
+            group.cancel_scope.cancel()
+
+    manager.asgi_app = RequestBodyLimitMiddleware(route, manager.max_request_body_size)
+
+
+async def _body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive | None) -> Receive:
+    """A `receive` that gives the body again, then the real channel (None: waits forever, for a
+    caller that watches the disconnect itself)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        if receive is None:
+            await anyio.sleep_forever()
+        assert receive is not None
+        return await receive()
+
+    return replay

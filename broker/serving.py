@@ -1,0 +1,131 @@
+"""How the gateway's HTTP server treats slow and hostile clients (the uvicorn options).
+
+uvicorn's keep-alive timer runs only between requests, and any byte received cancels it, so
+a client that opens a connection and sends half a request line (or one byte a minute) holds
+a connection and its memory forever. The httptools protocol used here adds what a front
+server must have:
+
+- a **header timeout**: the request head (request line and headers) must be complete within
+  `BROKER_HTTP_HEADER_TIMEOUT_SECONDS` of the connection opening, or of the previous response
+  on a kept-alive connection, however slowly its bytes trickle in; else 408 and close;
+- a **body timeout**: a request's body must arrive within `BROKER_HTTP_BODY_TIMEOUT_SECONDS`
+  of its head; else the connection is closed (the app sees a disconnect);
+- a **bounded head**: more than `BROKER_HTTP_MAX_HEAD_BYTES` before the head is complete is
+  answered 431 and closed;
+- uvicorn's own keep-alive timeout (`BROKER_HTTP_KEEP_ALIVE_SECONDS`) and concurrency limit
+  (`BROKER_HTTP_MAX_CONNECTIONS`: beyond it, new requests get 503 at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from broker.settings import Settings
+
+_TIMEOUT = b"HTTP/1.1 408 Request Timeout"
+_TOO_BIG = b"HTTP/1.1 431 Request Header Fields Too Large"
+
+
+def _answer(status_line: bytes, text: str) -> bytes:
+    body = text.encode()
+    head = b"\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: %d\r\n\r\n" % len(body)
+    return status_line + head + body
+
+
+def guarded_protocol(
+    header_timeout: float, body_timeout: float, max_head_bytes: int
+) -> type[HttpToolsProtocol]:
+    """An httptools protocol class with the header and body deadlines and the head bound."""
+
+    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+        _head_bytes = 0
+        _in_head = True
+        _body_done = True
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._await_head()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            in_head = self._in_head
+            super().data_received(data)  # may complete the head (and start a body) on the way
+            if in_head and self._in_head:
+                self._head_bytes += len(data)
+                if self._head_bytes > max_head_bytes:
+                    self._refuse(_TOO_BIG, f"request head larger than {max_head_bytes} bytes\n")
+
+        def on_headers_complete(self) -> None:
+            self._in_head, self._body_done = False, False
+            self._disarm()
+            super().on_headers_complete()
+            if self.transport.is_closing():
+                return
+            self._deadline = self.loop.call_later(body_timeout, self._body_late)
+
+        def on_message_complete(self) -> None:
+            self._disarm()
+            self._body_done = True
+            super().on_message_complete()
+            if self.cycle is not None and self.cycle.response_complete and not self.transport.is_closing():
+                self._await_head()  # answered early (a 413 say): the next request may come now
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            # While the rest of an unread body is still arriving (and discarded), the body
+            # deadline keeps running; the next head's deadline starts when it has arrived.
+            if self._body_done and not self.transport.is_closing() and not self.pipeline:
+                self._await_head()
+
+        def _await_head(self) -> None:
+            self._disarm()
+            self._in_head, self._head_bytes = True, 0
+            self._deadline = self.loop.call_later(header_timeout, self._head_late)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _head_late(self) -> None:
+            self._deadline = None
+            if self._in_head and not self.transport.is_closing():
+                text = f"the request head did not arrive within {header_timeout:g} s\n"
+                self._refuse(_TIMEOUT, text)
+
+        def _body_late(self) -> None:
+            self._deadline = None
+            if not self.transport.is_closing():
+                self.logger.info(
+                    "closing a connection whose request body did not arrive within %gs", body_timeout
+                )
+                self.transport.close()
+
+        def _refuse(self, status_line: bytes, text: str) -> None:
+            self._disarm()
+            if not self.transport.is_closing():
+                self.transport.write(_answer(status_line, text))
+                self.transport.close()
+
+    return GuardedHttpToolsProtocol
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """The uvicorn.Config keyword arguments for the gateway's listener."""
+    return {
+        "http": guarded_protocol(
+            settings.http_header_timeout_seconds,
+            settings.http_body_timeout_seconds,
+            settings.http_max_head_bytes,
+        ),
+        "timeout_keep_alive": settings.http_keep_alive_seconds,
+        "limit_concurrency": settings.http_max_connections,
+        "h11_max_incomplete_event_size": settings.http_max_head_bytes,
+    }

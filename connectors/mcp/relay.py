@@ -1,0 +1,141 @@
+"""The relay between an upstream MCP session and the client whose call is running on it.
+
+Why this module exists: the gateway keeps one long-lived upstream session per credential set
+(`links.py`), shared by every caller, while what the upstream sends during a call (progress,
+log messages, elicitation / roots / sampling requests) belongs to the one client that made
+that call. The SDK has no notion of "the caller" on a shared client session, so we go past
+it here, and only here:
+
+- The connector sets `_CHANNEL` (a ContextVar) to the caller's `ClientChannel` around
+  `call_tool`. The SDK carries the sender's contextvars through its transport: the POST of a
+  request runs in the caller's context, and every message that arrives on that POST's
+  response stream is handled in it. So the callbacks below, run for an upstream request or
+  log message that came with the call, see the caller's channel; one that came outside any
+  call (the standalone GET stream, a stdio pipe) sees none and is refused with a clear error.
+- On 2026-07-28 the upstream's requests come back as an `InputRequiredResult`; the SDK's
+  `Client.call_tool` answers them through the same callbacks, in the caller's own task.
+- Progress uses the SDK's own per-request callback (the upstream progress token is the
+  upstream request id, mapped back by the SDK); the client's token never goes upstream.
+- Log messages: on 2026-07-28 the caller's level goes upstream as the per-request opt-in;
+  on 2025 sessions the upstream sends what it likes and the level is applied here.
+- Cancellation is the SDK's: a cancelled `call_tool` sends `notifications/cancelled`
+  upstream (2025) or aborts the request's POST (2026-07-28).
+
+A 2025 client that can answer requests is served over a 2025 upstream session of its own
+(`uses_2025_session`; one more slot per credential set, opened on first need): a 2025-style
+upstream tool can ask only on the open stream, which a 2026-07-28 session does not have.
+
+The gateway declares sampling, elicitation and roots to every upstream (the session is shared
+across callers, and the SDK stamps one capability set on every request), then answers for
+each caller: a caller that cannot answer gets the upstream a JSON-RPC error saying so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+import mcp_types as types
+from mcp.client.session import ClientRequestContext
+from mcp_types import LOG_LEVEL_META_KEY
+
+from connectors.base import LOG_LEVELS, ClientChannel, ClientRequestRefused
+
+log = logging.getLogger(__name__)
+
+_CHANNEL: ContextVar[ClientChannel | None] = ContextVar("mcp_relay_channel", default=None)
+_RANK = {level: rank for rank, level in enumerate(LOG_LEVELS)}
+_NO_CALLER = "this request did not come with a call made through the gateway, so no client can answer it"
+
+
+@contextlib.contextmanager
+def relaying(channel: ClientChannel) -> Iterator[None]:
+    """Route what the upstream sends during the block to `channel`."""
+    token = _CHANNEL.set(channel)
+    try:
+        yield
+    finally:
+        _CHANNEL.reset(token)
+
+
+LEGACY_SLOT = "~2025-session"
+"""Added to a grant's key: the session slot of callers that need a 2025 upstream session."""
+
+
+def uses_2025_session(channel: ClientChannel) -> bool:
+    return channel.asks_on_stream
+
+
+def call_options(channel: ClientChannel) -> dict[str, Any]:
+    """Keyword arguments for `Client.call_tool`: a progress callback when the caller wants
+    progress, the caller's log level as the 2026-07-28 per-request opt-in."""
+    options: dict[str, Any] = {}
+    if channel.wants_progress:
+        options["progress_callback"] = channel.progress
+    if channel.log_level is not None:
+        options["meta"] = {LOG_LEVEL_META_KEY: channel.log_level}
+    return options
+
+
+async def _ask(method: str, params: Any) -> dict[str, Any] | types.ErrorData:
+    channel = _CHANNEL.get()
+    if channel is None:
+        return types.ErrorData(code=types.INVALID_REQUEST, message=f"{method}: {_NO_CALLER}")
+    if not channel.can_ask(method):
+        return types.ErrorData(
+            code=types.INVALID_REQUEST,
+            message=f"the client that called this tool through the gateway cannot answer '{method}' "
+            "(it did not declare the capability)",
+        )
+    body: Mapping[str, Any] = (
+        params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else {}
+    )
+    try:
+        return dict(await channel.ask(method, body))
+    except ClientRequestRefused as exc:
+        return types.ErrorData(code=exc.code, message=exc.message)
+
+
+async def on_sampling(
+    context: ClientRequestContext, params: types.CreateMessageRequestParams
+) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
+    answer = await _ask("sampling/createMessage", params)
+    if isinstance(answer, types.ErrorData):
+        return answer
+    if params.tools or params.tool_choice:
+        return types.CreateMessageResultWithTools.model_validate(answer)
+    return types.CreateMessageResult.model_validate(answer)
+
+
+async def on_elicitation(
+    context: ClientRequestContext, params: types.ElicitRequestParams
+) -> types.ElicitResult | types.ErrorData:
+    answer = await _ask("elicitation/create", params)
+    return answer if isinstance(answer, types.ErrorData) else types.ElicitResult.model_validate(answer)
+
+
+async def on_roots(context: ClientRequestContext) -> types.ListRootsResult | types.ErrorData:
+    answer = await _ask("roots/list", None)
+    return answer if isinstance(answer, types.ErrorData) else types.ListRootsResult.model_validate(answer)
+
+
+async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+    """An upstream log message: to the caller, at or above the level it asked for."""
+    channel = _CHANNEL.get()
+    if channel is None or channel.log_level is None:
+        return
+    if _RANK.get(params.level, 0) < _RANK.get(channel.log_level, 0):
+        return
+    await channel.log(params.level, params.data, params.logger)
+
+
+CLIENT_CALLBACKS: dict[str, Any] = {
+    "sampling_callback": on_sampling,
+    "elicitation_callback": on_elicitation,
+    "list_roots_callback": on_roots,
+    "logging_callback": on_log,
+}
+"""What every upstream `Client` is built with (see the module docstring)."""

@@ -1,0 +1,103 @@
+"""Resource and prompt access: the optional `resources:` and `prompts:` sections of a policy.
+
+    policies:
+      - name: support
+        teams: [support]
+        allow: ["crm.*"]
+        resources:
+          allow: ["broker://crm/*", "broker://files/file:///public/*"]
+          deny: ["broker://crm/tables/audit*"]
+        prompts:
+          allow: ["files.*"]
+          constraints:
+            files.summarise: {language: {enum: [en, de]}}
+
+Resource patterns are case-sensitive fnmatch globs over the URIs clients see
+(`broker://<connector>/<upstream uri>`, see broker/uris.py); prompt patterns are like tool
+patterns (`<connector>.<prompt>`). The same semantics as tools: default deny, deny wins;
+prompt argument constraints hold for every matching prompt, whichever policy granted it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from policies.arguments import ArgumentConstraint, Name, ToolPattern
+
+RESOURCE_SCHEME = "broker://"
+MAX_RESOURCE_PATTERN_LENGTH = 1024
+
+
+def resource_pattern_problem(pattern: str) -> str | None:
+    """Say what is wrong with a resource URI pattern, or return None when it is valid."""
+    if not pattern:
+        return "a resource pattern must not be empty"
+    if len(pattern) > MAX_RESOURCE_PATTERN_LENGTH:
+        return f"a resource pattern must be at most {MAX_RESOURCE_PATTERN_LENGTH} characters long"
+    if any(ch.isspace() or not ch.isprintable() for ch in pattern):
+        return f"{pattern!r} is not a resource pattern: it must not contain spaces or control characters"
+    if pattern != "*" and not pattern.startswith(RESOURCE_SCHEME):
+        return (
+            f"{pattern!r} is not a resource pattern: resources are matched by the URIs clients see, "
+            f"'{RESOURCE_SCHEME}<connector>/<uri>' (e.g. '{RESOURCE_SCHEME}crm/*'), or '*' for all"
+        )
+    return None
+
+
+def _check_resource_pattern(value: str) -> str:
+    problem = resource_pattern_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("resource_pattern", "{problem}", {"problem": problem})
+    return value
+
+
+ResourcePattern = Annotated[str, AfterValidator(_check_resource_pattern)]
+
+
+class ResourceAccess(BaseModel):
+    """Which resources a policy's agents and teams may list and read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allow: list[ResourcePattern] = Field(
+        default_factory=list,
+        description="Resources granted, by gateway URI or glob: 'broker://crm/*', "
+        "'broker://files/file:///public/*', '*'. A template is listed when its URI template matches.",
+        examples=[["broker://crm/*"]],
+    )
+    deny: list[ResourcePattern] = Field(
+        default_factory=list,
+        description="Resources refused to this policy's agents and teams, whatever any policy allows.",
+        examples=[["broker://crm/tables/audit*"]],
+    )
+
+    def is_empty(self) -> bool:
+        return not self.allow and not self.deny
+
+
+class PromptAccess(BaseModel):
+    """Which prompts a policy's agents and teams may list and get, with which arguments."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allow: list[ToolPattern] = Field(
+        default_factory=list,
+        description="Prompts granted: '<connector>.<prompt>' names or globs ('files.*', '*').",
+        examples=[["files.*"]],
+    )
+    deny: list[ToolPattern] = Field(
+        default_factory=list,
+        description="Prompts refused to this policy's agents and teams, whatever any policy allows.",
+    )
+    constraints: dict[ToolPattern, Annotated[dict[Name, ArgumentConstraint], Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="Argument limits by prompt name or glob, then by argument name (prompt arguments "
+        "are strings: enum, pattern, max_length).",
+        examples=[{"files.summarise": {"language": {"enum": ["en", "de"]}}}],
+    )
+
+    def is_empty(self) -> bool:
+        return not self.allow and not self.deny and not self.constraints

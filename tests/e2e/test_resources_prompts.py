@@ -1,0 +1,194 @@
+"""Resources, templates, prompts and completion through the gateway, with the mcp SDK client in
+both protocol eras: namespaced URIs that read back, policy (default deny, deny wins, prompt
+argument constraints), PII masking, the resource cache, and the audit record of each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mcp_types as types
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from broker.demo.upstreams.serve import BackgroundServer
+from tests.conftest import RunningGateway, start_gateway
+from tests.e2e.catalog_upstream import EMAIL, Counter, build_app
+from tests.e2e.helpers import MODES, mcp_client
+
+CONTACT = "broker://cat/notes://contact"
+SECRET = "broker://cat/notes://secret"
+TEMPLATE = "broker://cat/records://customer/{id}"
+POLICIES = {
+    "policies": [
+        {
+            "name": "readers",
+            "agents": ["reader"],
+            "allow": ["cat.*"],
+            "resources": {"allow": ["broker://cat/*"], "deny": [SECRET]},
+            "prompts": {
+                "allow": ["cat.*"],
+                "constraints": {"cat.greet": {"language": {"enum": ["en", "de"]}}},
+            },
+        },
+        {"name": "tools-only", "agents": ["outsider"], "allow": ["cat.echo"]},
+    ]
+}
+
+
+@dataclass
+class Setup:
+    gateway: RunningGateway
+    counter: Counter
+    reader: str
+    outsider: str
+
+    def audit(self, **params: Any) -> list[dict[str, Any]]:
+        response = self.gateway.admin.get("/admin/audit", params=params)
+        response.raise_for_status()
+        records: list[dict[str, Any]] = response.json()
+        return records
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    counter = Counter()
+    path: Path = tmp_path_factory.mktemp("catalog")
+    with BackgroundServer(build_app(counter)) as upstream:
+        server, gateway = start_gateway(f"sqlite:///{path / 'broker.db'}")
+        try:
+            connector = {
+                "kind": "mcp",
+                "name": "cat",
+                "transport": "http",
+                "url": f"{upstream.url}/mcp",
+                "allow_private_network": True,
+            }
+            gateway.admin.post("/admin/connectors", json=connector).raise_for_status()
+            reader, outsider = gateway.create_agent("reader"), gateway.create_agent("outsider")
+            response = gateway.admin.post("/admin/policies", json=POLICIES)
+            assert response.status_code < 300, response.text
+            yield Setup(gateway, counter, reader, outsider)
+        finally:
+            gateway.admin.close()
+            server.stop()
+
+
+async def refused(operation: Any) -> MCPError:
+    try:
+        await operation
+    except MCPError as exc:
+        return exc
+    raise AssertionError("the gateway answered instead of refusing")
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_resources_are_namespaced_granted_masked_and_read_back(setup: Setup, mode: str) -> None:
+    async with mcp_client(setup.gateway.mcp_url, setup.reader, mode=mode) as client:
+        listed = {resource.uri: resource for resource in (await client.list_resources()).resources}
+        assert CONTACT in listed and SECRET not in listed  # deny wins over the glob
+        assert listed[CONTACT].mime_type == "text/plain" and listed[CONTACT].description == "Who to call."
+        templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
+        assert templates == [TEMPLATE]
+
+        read = await client.read_resource(CONTACT)
+        content = read.contents[0]
+        assert isinstance(content, types.TextResourceContents)
+        assert content.uri == CONTACT  # the gateway's URI, which reads back
+        assert EMAIL not in content.text and "Write to" in content.text
+
+        record = await client.read_resource("broker://cat/records://customer/42")
+        text = record.contents[0]
+        assert isinstance(text, types.TextResourceContents)
+        assert '"42"' in text.text and EMAIL not in text.text  # JSON masked structurally
+
+        for uri in (SECRET, "broker://nope/x", "notes://contact"):
+            error = await refused(client.read_resource(uri))
+            assert error.error.code == types.INVALID_PARAMS and "Unknown resource" in error.error.message
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_prompts_get_with_arguments_constraints_and_masking(setup: Setup, mode: str) -> None:
+    async with mcp_client(setup.gateway.mcp_url, setup.reader, mode=mode) as client:
+        prompts = {prompt.name: prompt for prompt in (await client.list_prompts()).prompts}
+        assert set(prompts) == {"cat.greet", "cat.summarise"}
+        assert [a.name for a in prompts["cat.greet"].arguments or []] == ["name", "language"]
+
+        got = await client.get_prompt("cat.greet", {"name": "Ada", "language": "de"})
+        message = got.messages[0].content
+        assert isinstance(message, types.TextContent)
+        assert "Say hello to Ada (de)" in message.text and EMAIL not in message.text
+
+        denied = await refused(client.get_prompt("cat.greet", {"name": "Ada", "language": "fr"}))
+        assert denied.error.code == types.INVALID_PARAMS and "'language'" in denied.error.message
+        missing = await refused(client.get_prompt("cat.greet", {"language": "en"}))
+        assert missing.error.code == types.INVALID_PARAMS and "name" in missing.error.message
+        unknown = await refused(client.get_prompt("cat.nothing", {}))
+        assert unknown.error.code == types.INVALID_PARAMS
+
+        embedded = await client.get_prompt("cat.summarise", {"resource_uri": "notes://contact"})
+        block = embedded.messages[0].content
+        assert isinstance(block, types.EmbeddedResource)
+        assert block.resource.uri == CONTACT  # an embedded resource points at the gateway's URI
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_completion_of_prompt_arguments_and_template_variables(setup: Setup, mode: str) -> None:
+    async with mcp_client(setup.gateway.mcp_url, setup.reader, mode=mode) as client:
+        names = await client.complete(
+            types.PromptReference(type="ref/prompt", name="cat.greet"), {"name": "name", "value": "A"}
+        )
+        assert names.completion.values == ["Ada", "Alan"]
+        ids = await client.complete(
+            types.ResourceTemplateReference(type="ref/resource", uri=TEMPLATE), {"name": "id", "value": "4"}
+        )
+        assert ids.completion.values == ["42"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_an_agent_without_grants_sees_and_reads_nothing(setup: Setup, mode: str) -> None:
+    async with mcp_client(setup.gateway.mcp_url, setup.outsider, mode=mode) as client:
+        assert [tool.name for tool in (await client.list_tools()).tools] == ["cat.echo"]
+        assert (await client.list_resources()).resources == []
+        assert (await client.list_resource_templates()).resource_templates == []
+        assert (await client.list_prompts()).prompts == []
+        error = await refused(client.read_resource(CONTACT))
+        assert error.error.code == types.INVALID_PARAMS
+        error = await refused(client.get_prompt("cat.greet", {"name": "Ada"}))
+        assert error.error.code == types.INVALID_PARAMS
+        error = await refused(client.list_tools(cursor="not-a-cursor"))
+        assert error.error.code == types.INVALID_PARAMS and "cursor" in error.error.message
+
+
+async def test_reads_are_cached_and_every_operation_is_audited(setup: Setup) -> None:
+    async with mcp_client(setup.gateway.mcp_url, setup.reader) as client:
+        before = setup.counter.reads
+        first = await client.read_resource(CONTACT)
+        second = await client.read_resource(CONTACT)
+        assert first.contents == second.contents
+        assert setup.counter.reads - before <= 1  # the second read (at least) came from the cache
+        await client.get_prompt("cat.greet", {"name": "Ada"})
+        await refused(client.read_resource(SECRET))
+
+    reads = setup.audit(operation="resources/read", agent="reader", limit=100)
+    served = [r for r in reads if r["tool"] == CONTACT]
+    assert {r["cache"] for r in served[:2]} <= {"hit", "miss", "coalesced"} and "hit" in {
+        r["cache"] for r in served
+    }
+    fetched = next(r for r in served if r["cache"] == "miss")
+    assert fetched["masked"] == {"EMAIL_ADDRESS": 1} and fetched["decision"] == "allow"  # stored masked
+    refused_read = next(r for r in reads if r["outcome"] == "unknown_resource")
+    assert refused_read["decision"] == "deny" and "resources.deny" in refused_read["reason"]
+    gets = setup.audit(operation="prompts/get", agent="reader", limit=1)
+    assert (
+        gets[0]["tool"] == "cat.greet"
+        and gets[0]["argument_names"] == ["name"]
+        and gets[0]["outcome"] == "ok"
+    )
+    metrics = setup.gateway.admin.get("/metrics").text
+    assert (
+        'broker_requests_total{agent="reader",connector="cat",operation="resources/read",outcome="ok"}'
+        in metrics
+    )
