@@ -9,9 +9,11 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+import pydantic_settings
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from broker.suggest import did_you_mean
 from connectors.outbound import Outbound
 
 DEFAULT_ADMIN_ROLES: dict[str, Literal["admin", "operator", "auditor"]] = {
@@ -19,6 +21,9 @@ DEFAULT_ADMIN_ROLES: dict[str, Literal["admin", "operator", "auditor"]] = {
     "broker-operator": "operator",
     "broker-auditor": "auditor",
 }
+
+_DATABASE_EXAMPLES = "postgresql+psycopg://user:password@host:5432/broker or sqlite:///broker.db"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 class Settings(BaseSettings):
@@ -33,7 +38,7 @@ class Settings(BaseSettings):
         description="Bearer token for /admin. Without one the admin API answers 503 (never open by default).",
     )
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=0, le=65535)
     public_url: str | None = Field(
         default=None,
         description="The URL clients use to reach the gateway (the OAuth resource id); default http://host:port.",
@@ -89,7 +94,7 @@ class Settings(BaseSettings):
     secret_last_used_seconds: float = Field(
         default=60.0, gt=0, description="How often secrets' last-use times are written to the database."
     )
-    log_level: str = "info"
+    log_level: str = Field(default="info", description=f"One of {', '.join(LOG_LEVELS)}.")
 
     # The HTTP listener (broker/serving.py): slow and hostile clients are cut off.
     http_header_timeout_seconds: float = Field(
@@ -325,6 +330,46 @@ class Settings(BaseSettings):
             https_proxy=self.https_proxy or None, no_proxy=tuple(self.no_proxy), ca_bundle=self.ca_bundle
         )
 
+    # OpenAPI import (connectors/http/openapi.py): bounds on what one document may cost.
+    openapi_max_bytes: int = Field(
+        default=24 * 1024 * 1024,
+        gt=0,
+        description="Largest OpenAPI document imported (GitHub's is ~11 MB as JSON).",
+    )
+    openapi_max_operations: int = Field(
+        default=2_000,
+        gt=0,
+        description="Most operations imported from one OpenAPI document (after include/exclude).",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, url: str) -> str:
+        return check_database_url(url)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://, e.g. redis://127.0.0.1:6379/0")
+        return url
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, e.g. https://broker.example.com")
+        return url
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, level: str) -> str:
+        if level.lower() not in LOG_LEVELS:
+            raise ValueError(
+                f"must be one of {', '.join(LOG_LEVELS)}{did_you_mean(level.lower(), LOG_LEVELS)}"
+            )
+        return level.lower()
+
     @property
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -340,3 +385,49 @@ class Settings(BaseSettings):
         if self.database_url.startswith(prefix) and self.database_url != "sqlite:///:memory:":
             return Path(self.database_url[len(prefix) :])
         return None
+
+
+class SettingsError(ValueError):
+    """The environment holds a setting the broker cannot use; the message names each one."""
+
+
+def check_database_url(url: str) -> str:
+    """A SQLAlchemy URL whose dialect and driver are installed; ValueError saying what to write."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"is not a database URL; write {_DATABASE_EXAMPLES}") from None
+    if parsed.drivername in ("postgres", "postgresql", "postgresql+psycopg2"):
+        raise ValueError(
+            f"'{parsed.drivername}://' is not a driver the broker has; write {_DATABASE_EXAMPLES}"
+        )
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        raise ValueError(
+            f"names the database driver '{parsed.drivername}', which is not installed; "
+            f"write {_DATABASE_EXAMPLES}"
+        ) from None
+    if parsed.get_backend_name() != "sqlite" and not parsed.database:
+        raise ValueError(f"names no database; write {_DATABASE_EXAMPLES}")
+    return url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment (and `overrides`); SettingsError with one line per bad value."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False, include_input=False):
+            name = "BROKER_" + "_".join(str(part) for part in error["loc"]).upper()
+            lines.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+        raise SettingsError("; ".join(lines)) from None
+    except pydantic_settings.SettingsError as exc:  # a list or mapping setting that is not JSON
+        field = str(exc).split('"')[1] if '"' in str(exc) else "a setting"
+        raise SettingsError(
+            f'BROKER_{field.upper()}: must be JSON, e.g. ["a", "b"] for a list or {{"k": "v"}} for a mapping'
+        ) from None

@@ -42,8 +42,7 @@ from broker.services.revision import current as current_revision
 from broker.services.revision import follow
 from broker.store.models import Agent, ApiKey, ConnectorRecord
 from connectors.base import CallContext, Connector
-from connectors.fields import STORED
-from connectors.registry import ConnectorConfigAdapter, build
+from connectors.registry import build_off_loop
 from policies import PolicySet
 
 log = logging.getLogger("broker.state")
@@ -243,14 +242,14 @@ class StateManager:
         quarantined: dict[str, QuarantinedTool] = {}
         versions: dict[str, int] = {}
         offerings = Offerings()
-        for name, config in configs:
-            fingerprint = json.dumps(config, sort_keys=True)
+        fingerprints = await asyncio.to_thread(lambda: [json.dumps(c, sort_keys=True) for _, c in configs])
+        for (name, config), fingerprint in zip(configs, fingerprints, strict=True):
             previous = self._built.get(name)
             if previous is not None and previous[0] == fingerprint:
                 connector = previous[1]
             else:
-                try:
-                    connector = build(ConnectorConfigAdapter.validate_python(config, context={STORED: True}))
+                try:  # off the loop: validating a stored config of a thousand tools is real work
+                    connector = await build_off_loop(config)
                 except Exception:
                     log.exception("connector '%s' could not be built; its tools are left out", name)
                     continue

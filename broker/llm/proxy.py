@@ -16,7 +16,6 @@ The endpoint modules (openai_api, anthropic_api) supply the body rewriting and u
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from broker import jsonbody
 from broker.catalog import AgentIdentity, Snapshot
 from broker.errors import BrokerError, Unauthorized
 from broker.guard.engine import Guard, plan_of
@@ -169,10 +169,7 @@ class LlmProxy:
         body = b""
         try:
             body = await read_body(exchange.receive, exchange.headers, self.max_request_bytes, self.bodies)
-            try:
-                payload = json.loads(body)
-            except ValueError:
-                raise BadRequest("the request body is not valid JSON") from None
+            payload = jsonbody.loads(body)
             if not isinstance(payload, dict):
                 raise BadRequest("the request body must be a JSON object")
             call.stream = payload.get("stream") is True

@@ -62,8 +62,13 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
         except UnknownTool as exc:
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
         except ToolCallError as exc:
-            return types.CallToolResult(
-                content=[types.TextContent(type="text", text=exc.message)], is_error=True
+            return _error_result(exc.message)
+        except Exception as exc:
+            log.error(
+                "tools/call %s (%s) failed unexpectedly: %s", call.request_id, params.name, type(exc).__name__
+            )
+            return _error_result(
+                f"the gateway could not complete this call; its log has request {call.request_id}"
             )
         assert isinstance(output, ToolOutput)
         return _to_result(output)

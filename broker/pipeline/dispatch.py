@@ -1,4 +1,14 @@
+"""The terminal stage: hand a request to its connector and turn whatever it raises into our tree.
+
+This is the boundary below which nothing escapes unmapped: connector errors keep their
+(scrubbed) message, and any other exception (a library refusing a request that cannot be
+built, a bug in a connector) becomes an `UpstreamFailure` naming the upstream, with one log
+line and no traceback a client could trigger at will.
+"""
+
 from __future__ import annotations
+
+import logging
 
 from broker.errors import (
     InvalidParams,
@@ -20,6 +30,8 @@ from connectors.base import (
     Output,
 )
 from connectors.scrub import scrubber
+
+log = logging.getLogger("broker.dispatch")
 
 
 async def dispatch(request: Request) -> Output:
@@ -61,3 +73,11 @@ async def dispatch(request: Request) -> Output:
         raise InvalidParams(exc.message) from exc
     except errors.ConnectorError as exc:  # connectors clean their own errors; this guards every kind alike
         raise UpstreamFailure(scrubber(*request.secrets.values()).text(exc.message)) from exc
+    except Exception as exc:  # the boundary: nothing raised below the pipeline reaches a client raw
+        kind = type(exc).__name__
+        # Its text may carry argument values or injected credentials: neither logged nor shown.
+        log.error("request %s: upstream '%s' failed unexpectedly (%s)", request.request_id, name, kind)
+        raise UpstreamFailure(
+            f"upstream '{name}' could not be called ({kind}); "
+            f"the gateway log has request {request.request_id}"
+        ) from None

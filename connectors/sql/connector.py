@@ -35,24 +35,35 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine
 
 from connectors.auth import SecretRef, fingerprint
-from connectors.base import NO_CONTEXT, TOOL_NAME, CallContext, ToolOutput, ToolSpec
+from connectors.base import (
+    NO_CONTEXT,
+    TOOL_NAME,
+    CallContext,
+    ResourceOutput,
+    ResourceSpec,
+    ResourceTemplateSpec,
+    ToolOutput,
+    ToolSpec,
+)
 from connectors.errors import ConnectorError, UnknownTool, UpstreamTimeout
 from connectors.fields import MIB, ConnectorName, MaxResponseBytes, check_object_schema
 from connectors.http.connector import ToolAnnotations
+from connectors.sql import resources
 from connectors.sql.engine import (
     DB_ERRORS,
     DIALECTS,
+    Kind,
     build_engine,
     connect_error,
     db_error,
     parse_url,
     read_only_session,
 )
-from connectors.sql.guard import MAX_SQL_LENGTH, QueryRefused, check_select, render
+from connectors.sql.guard import MAX_SQL_LENGTH, Dialect, QueryRefused, check_select, render
 from connectors.sql.run import PLACEHOLDERS, Limits, bind, run_select
 from connectors.sql.schema import describe, list_tables, resolve
 
@@ -103,8 +114,8 @@ class NamedQuery(BaseModel):
 
     @field_validator("parameters")
     @classmethod
-    def _check_schema(cls, schema: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        return check_object_schema(schema, info)
+    def _check_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        return check_object_schema(schema)
 
 
 class SqlConnectorConfig(BaseModel):
@@ -210,6 +221,8 @@ class SqlConnector:
         self._specs = tuple(self._builtin_spec(tool) for tool in config.expose) + tuple(
             _named_spec(query) for query in config.queries
         )
+        self._resources = resources.resource_specs(self)
+        self._templates = resources.template_specs(self)
 
     @property
     def name(self) -> str:
@@ -220,6 +233,51 @@ class SqlConnector:
 
     def secret_refs(self) -> frozenset[str]:
         return self.config.password.secret_refs() if self.config.password is not None else frozenset()
+
+    def resources(self) -> Sequence[ResourceSpec]:
+        """The table listing (connectors/sql/resources.py)."""
+        return self._resources
+
+    def resource_templates(self) -> Sequence[ResourceTemplateSpec]:
+        """One table (schema and sample), and each named query with its parameters."""
+        return self._templates
+
+    async def read_resource(self, uri: str, context: CallContext = NO_CONTEXT) -> ResourceOutput:
+        return await resources.read(self, uri, context)
+
+    # What connectors/sql/resources.py reads through: the same layers as the tools.
+    @property
+    def kind(self) -> Kind:
+        return self._kind
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._dialect
+
+    @property
+    def database_name(self) -> str | None:
+        return self._database
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    def named_parameters(self, name: str) -> tuple[str, ...] | None:
+        found = self._named.get(name)
+        return found[0] if found is not None else None
+
+    async def database(self, context: CallContext) -> _Database:
+        password = self.config.password.value(context, self.name) if self.config.password else None
+        return await self._database_for(password)
+
+    def inspect(self, db: _Database, look: Callable[[Any], _T]) -> _T:
+        return self._inspect(db, look)
+
+    def select(self, db: _Database, sql: str, args: Any, limits: Limits) -> dict[str, Any]:
+        return self._select(db, sql, args, limits)
+
+    async def in_thread(self, work: Callable[[], _T]) -> _T:
+        return await self._in_thread(work)
 
     async def call(
         self, tool: str, arguments: Mapping[str, Any], context: CallContext = NO_CONTEXT

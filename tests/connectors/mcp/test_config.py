@@ -130,7 +130,7 @@ async def test_prepare_then_build_without_network(modern: Upstream) -> None:
         {"kind": "mcp", "name": "up", "transport": "http", "url": modern.url, "allow_private_network": True}
     )
 
-    registered = await prepare(config)
+    registered = (await prepare(config)).config
     stored = ConnectorConfigAdapter.validate_json(ConnectorConfigAdapter.dump_json(registered))
     connector = build(stored)
 
