@@ -24,6 +24,7 @@ from broker.catalog import Snapshot
 from broker.errors import ToolCallError, UnknownTool
 from broker.mcp.channel import LogLevels, McpClientChannel, session_id
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
+from broker.mcp.listing import SpliceTools, list_result
 from broker.mcp.notify import ListWatchers
 from broker.mcp.operations import catalog_handlers
 from broker.mcp.pages import paginate
@@ -47,11 +48,9 @@ def build_server(
         current, agent, only = snapshot(), caller(), narrowing(ctx)
         if watch is not None:
             watch(ctx, current, agent, only)
-        tools = current.visible_tools(agent, only)
+        tools = current.granted_tools(agent, only)
         page, cursor = paginate(tools, params.cursor if params else None, "tools")
-        return types.ListToolsResult(
-            tools=page, next_cursor=cursor, ttl_ms=LIST_TTL_MS, cache_scope="private"
-        )
+        return list_result(page, cursor, ctx.protocol_version, ttl_ms=LIST_TTL_MS)
 
     async def on_call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -94,7 +93,7 @@ def build_server(
 
     with warnings.catch_warnings():  # logging/setLevel is deprecated at 2026-07-28; 2025 clients use it
         warnings.simplefilter("ignore", MCPDeprecationWarning)
-        return Server(
+        server: Server[Any] = Server(
             "tool-broker",
             version=version,
             instructions="A permission-checked catalog of tools, resources and prompts. You see only "
@@ -104,6 +103,8 @@ def build_server(
             on_set_logging_level=on_set_logging_level,
             **catalog_handlers(snapshot, pipeline, levels),
         )
+    server.middleware.append(SpliceTools())  # tools/list pages: prebuilt definitions, see listing.py
+    return server
 
 
 def _error_result(message: str) -> types.CallToolResult:
