@@ -4,6 +4,8 @@ argument constraints), PII masking, the resource cache, and the audit record of 
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,7 @@ POLICIES = {
             "name": "readers",
             "agents": ["reader"],
             "allow": ["cat.*"],
-            "resources": {"allow": ["broker://cat/*"], "deny": [SECRET]},
+            "resources": {"allow": ["broker://cat/*", "broker://db/*"], "deny": [SECRET]},
             "prompts": {
                 "allow": ["cat.*"],
                 "constraints": {"cat.greet": {"language": {"enum": ["en", "de"]}}},
@@ -36,6 +38,23 @@ POLICIES = {
         {"name": "tools-only", "agents": ["outsider"], "allow": ["cat.echo"]},
     ]
 }
+
+
+def sql_connector(path: Path) -> dict[str, Any]:
+    database = path / "shop.db"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, city TEXT, email TEXT)")
+        db.executemany(
+            "INSERT INTO customers (city, email) VALUES (?, ?)",
+            [("Paris", EMAIL), ("Berlin", "max@example.org")] * 30,
+        )
+    query = {
+        "name": "by_city",
+        "description": "Customers of one city.",
+        "sql": "SELECT id, city FROM customers WHERE city = :city ORDER BY id LIMIT 3",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
+    return {"kind": "sql", "name": "db", "url": f"sqlite:///{database}", "queries": [query]}
 
 
 @dataclass
@@ -67,6 +86,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
                 "allow_private_network": True,
             }
             gateway.admin.post("/admin/connectors", json=connector).raise_for_status()
+            gateway.admin.post("/admin/connectors", json=sql_connector(path)).raise_for_status()
             reader, outsider = gateway.create_agent("reader"), gateway.create_agent("outsider")
             response = gateway.admin.post("/admin/policies", json=POLICIES)
             assert response.status_code < 300, response.text
@@ -91,7 +111,7 @@ async def test_resources_are_namespaced_granted_masked_and_read_back(setup: Setu
         assert CONTACT in listed and SECRET not in listed  # deny wins over the glob
         assert listed[CONTACT].mime_type == "text/plain" and listed[CONTACT].description == "Who to call."
         templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
-        assert templates == [TEMPLATE]
+        assert templates == [TEMPLATE, "broker://db/tables/{table}", "broker://db/queries/by_city{?city}"]
 
         read = await client.read_resource(CONTACT)
         content = read.contents[0]
@@ -192,3 +212,25 @@ async def test_reads_are_cached_and_every_operation_is_audited(setup: Setup) -> 
         'broker_requests_total{agent="reader",connector="cat",operation="resources/read",outcome="ok"}'
         in metrics
     )
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_database_offers_its_tables_and_named_queries_as_resources(setup: Setup, mode: str) -> None:
+    async with mcp_client(setup.gateway.mcp_url, setup.reader, mode=mode) as client:
+        assert "broker://db/tables" in [r.uri for r in (await client.list_resources()).resources]
+
+        async def read_json(uri: str) -> Any:
+            content = (await client.read_resource(uri)).contents[0]
+            assert isinstance(content, types.TextResourceContents) and content.uri == uri
+            return json.loads(content.text)
+
+        assert [t["name"] for t in (await read_json("broker://db/tables"))["tables"]] == ["customers"]
+        table = await read_json("broker://db/tables/customers")
+        assert [c["name"] for c in table["table"]["columns"]] == ["id", "city", "email"]
+        assert len(table["sample"]["rows"]) == 20 and table["sample"]["truncated"] is True  # bounded
+        assert EMAIL not in json.dumps(table)  # masked like any result
+        rows = await read_json("broker://db/queries/by_city?city=Berlin")
+        assert [row[1] for row in rows["rows"]] == ["Berlin"] * 3
+        for uri in ("broker://db/tables/nope", "broker://db/tables/customers; DROP TABLE customers"):
+            error = await refused(client.read_resource(uri))
+            assert "no table or view named" in error.error.message
