@@ -311,6 +311,11 @@ class Settings(BaseSettings):
         default=None,
         description="The public OAuth client `broker login` uses (device authorization flow).",
     )
+    console_client_id: str | None = Field(
+        default=None,
+        description="The public OAuth client the web console signs in with (authorization code with "
+        "PKCE, at the first of BROKER_OAUTH_ISSUERS); register <public URL>/ui/ as its redirect URI.",
+    )
 
     @field_validator("no_proxy", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from broker.catalog import Snapshot
 from broker.errors import ToolCallError, UnknownTool
 from broker.mcp.channel import LogLevels, McpClientChannel, session_id
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
+from broker.mcp.listing import SpliceTools, list_result
 from broker.mcp.operations import catalog_handlers
 from broker.mcp.pages import paginate
 from broker.pipeline import Next, ToolCall
@@ -39,11 +40,9 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
     async def on_list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        tools = snapshot().visible_tools(caller(), narrowing(ctx))
+        tools = snapshot().granted_tools(caller(), narrowing(ctx))
         page, cursor = paginate(tools, params.cursor if params else None, "tools")
-        return types.ListToolsResult(
-            tools=page, next_cursor=cursor, ttl_ms=LIST_TTL_MS, cache_scope="private"
-        )
+        return list_result(page, cursor, ctx.protocol_version, ttl_ms=LIST_TTL_MS)
 
     async def on_call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -84,7 +83,7 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
 
     with warnings.catch_warnings():  # logging/setLevel is deprecated at 2026-07-28; 2025 clients use it
         warnings.simplefilter("ignore", MCPDeprecationWarning)
-        return Server(
+        server: Server[Any] = Server(
             "tool-broker",
             version=version,
             instructions="A permission-checked catalog of tools, resources and prompts. You see only "
@@ -94,6 +93,8 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
             on_set_logging_level=on_set_logging_level,
             **catalog_handlers(snapshot, pipeline, levels),
         )
+    server.middleware.append(SpliceTools())  # tools/list pages: prebuilt definitions, see listing.py
+    return server
 
 
 def _error_result(message: str) -> types.CallToolResult:

@@ -32,8 +32,9 @@ SQLite: the file is opened read-only; make it readable but not writable by the b
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, NamedTuple, Self, TypeVar
+from typing import Annotated, Any, Literal, NamedTuple, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine
@@ -63,7 +64,7 @@ from connectors.sql.engine import (
     parse_url,
     read_only_session,
 )
-from connectors.sql.guard import MAX_SQL_LENGTH, Dialect, QueryRefused, check_select, render
+from connectors.sql.guard import MAX_SQL_LENGTH, CheckedQuery, Dialect, QueryRefused, check_select, render
 from connectors.sql.run import PLACEHOLDERS, Limits, bind, run_select
 from connectors.sql.schema import describe, list_tables, resolve
 
@@ -141,6 +142,21 @@ class SqlConnectorConfig(BaseModel):
         description="Built-in tools to offer: list_tables, describe_table, query (free-form SQL).",
     )
     queries: list[NamedQuery] = Field([], description="Named queries, each offered as its own tool.")
+    allow_catalogs: list[
+        Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")]
+    ] = Field(
+        [],
+        description="System catalogs queries may read, as 'schema.table' or 'table' (e.g. "
+        "'information_schema.columns'). By default every catalog is refused: they describe roles, "
+        "grants, settings and other databases; list_tables and describe_table cover this connector's tables.",
+    )
+    max_recursion: int = Field(
+        1000,
+        ge=0,
+        le=1_000_000,
+        description="Most iterations (MySQL/MariaDB) or rows (SQLite) of a recursive CTE; 0 refuses WITH "
+        "RECURSIVE. PostgreSQL has no such limit: its recursive CTEs are bounded by the statement timeout.",
+    )
     password: SecretRef | None = Field(
         None,
         description="The database password, from the gateway's secret store (`{secret: NAME}`, optionally "
@@ -170,7 +186,13 @@ class SqlConnectorConfig(BaseModel):
                 raise ValueError(f"query name '{query.name}' is used twice or is a built-in tool's name")
             seen.add(query.name)
             try:
-                checked = check_select(query.sql, dialect, database=url.database)
+                checked = check_select(
+                    query.sql,
+                    dialect,
+                    database=url.database,
+                    allow_catalogs=self.catalogs(),
+                    max_recursion=self.max_recursion,
+                )
             except QueryRefused as exc:
                 raise ValueError(f"query '{query.name}': {exc.message}") from None
             declared = set(query.parameters.get("properties", {}))
@@ -184,6 +206,9 @@ class SqlConnectorConfig(BaseModel):
         if self.password is not None and kind == "sqlite":
             raise ValueError("a SQLite file has no password; remove `password`")
         return self
+
+    def catalogs(self) -> frozenset[str]:
+        return frozenset(name.lower() for name in self.allow_catalogs)
 
 
 class _Database(NamedTuple):
@@ -210,13 +235,18 @@ class SqlConnector:
         self._url, self._kind = parse_url(config.url)
         self._dialect = DIALECTS[self._kind]
         self._database = self._url.database
-        self._limits = Limits(config.max_rows, config.max_bytes, config.statement_timeout_seconds)
+        self._limits = Limits(
+            config.max_rows, config.max_bytes, config.statement_timeout_seconds, config.max_recursion
+        )
+        self._catalogs = config.catalogs()
         self._engines: dict[str | None, Engine] = {}
         style = PLACEHOLDERS[self._kind]
         self._named: dict[str, tuple[tuple[str, ...], str]] = {}
         for query in config.queries:
-            checked = check_select(query.sql, self._dialect, database=self._database)
-            rendered = render(checked, self._dialect, style, row_cap=config.max_rows + 1)
+            checked = self._check(query.sql)
+            rendered = render(
+                checked, self._dialect, style, row_cap=config.max_rows + 1, max_recursion=config.max_recursion
+            )
             self._named[query.name] = (checked.parameters, rendered)
         self._specs = tuple(self._builtin_spec(tool) for tool in config.expose) + tuple(
             _named_spec(query) for query in config.queries
@@ -310,7 +340,7 @@ class SqlConnector:
         max_rows = arguments.get("max_rows")
         limits = self._limits
         if isinstance(max_rows, int) and not isinstance(max_rows, bool) and 0 < max_rows < limits.max_rows:
-            limits = Limits(max_rows, limits.max_bytes, limits.timeout)
+            limits = dataclasses.replace(limits, max_rows=max_rows)
         return ToolOutput.from_json(await self._in_thread(lambda: self._free_query(db, sql, values, limits)))
 
     async def aclose(self) -> None:
@@ -336,10 +366,19 @@ class SqlConnector:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    def _check(self, sql: str) -> CheckedQuery:
+        return check_select(
+            sql,
+            self._dialect,
+            database=self._database,
+            allow_catalogs=self._catalogs,
+            max_recursion=self._limits.max_recursion,
+        )
+
     def _free_query(
         self, db: _Database, sql: str, values: Mapping[str, Any], limits: Limits
     ) -> dict[str, Any]:
-        checked = check_select(sql, self._dialect, database=self._database)
+        checked = self._check(sql)
         missing = [name for name in checked.parameters if name not in values]
         unused = [name for name in values if name not in checked.parameters]
         if missing or unused:
@@ -347,7 +386,13 @@ class SqlConnector:
                 f"the SQL binds {_names(checked.parameters)} but 'parameters' gives {_names(list(values))}; "
                 "give a value for each :name and nothing else"
             )
-        text = render(checked, self._dialect, PLACEHOLDERS[self._kind], row_cap=limits.max_rows + 1)
+        text = render(
+            checked,
+            self._dialect,
+            PLACEHOLDERS[self._kind],
+            row_cap=limits.max_rows + 1,
+            max_recursion=limits.max_recursion,
+        )
         return self._select(db, text, bind(self._kind, checked.parameters, values), limits)
 
     def _select(self, db: _Database, sql: str, args: Any, limits: Limits) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import { auditView } from "./views/audit.js";
 import { changesView } from "./views/changes.js";
 import { errorBox } from "./views/common.js";
 import { parseHash } from "./router.js";
+import { finishSignIn } from "./sso.js";
 
 const NAV = [
   { path: "usage", label: "Spend & tokens", view: usageView },
@@ -47,11 +48,14 @@ function shell(section) {
 
 let generation = 0;
 
+let signInProblem = null;
+
 export async function route() {
   const current = ++generation;
   config = config || (await consoleConfig());
   if (!session.token()) {
-    mount(root, signIn(config, () => route()));
+    mount(root, signIn(config, () => route(), signInProblem));
+    signInProblem = null;
     return;
   }
   const { section, item, params } = parseHash();
@@ -72,4 +76,6 @@ whenUnauthorized(() => {
   route();
 });
 window.addEventListener("hashchange", route);
-route();
+finishSignIn()
+  .catch((error) => (signInProblem = error.message))
+  .finally(route);
