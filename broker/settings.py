@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     )
 
     # Outbound connections to upstreams (connectors and model providers): connectors/outbound.py.
-    https_proxy: str | None = Field(
+    https_proxy: SecretStr | None = Field(
         default=None,
         description="HTTP proxy (http://[user:password@]HOST:PORT) that tunnels every https:// upstream "
         "connection with CONNECT; a provider's own `proxy` overrides it. Unset: direct connections.",
@@ -332,7 +332,9 @@ class Settings(BaseSettings):
     def outbound(self) -> Outbound:
         """The outbound network settings (connectors/outbound.py); OutboundConfigError names a bad one."""
         return Outbound(
-            https_proxy=self.https_proxy or None, no_proxy=tuple(self.no_proxy), ca_bundle=self.ca_bundle
+            https_proxy=self.https_proxy.get_secret_value() or None if self.https_proxy else None,
+            no_proxy=tuple(self.no_proxy),
+            ca_bundle=self.ca_bundle,
         )
 
     # OpenAPI import (connectors/http/openapi.py): bounds on what one document may cost.
