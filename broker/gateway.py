@@ -21,6 +21,8 @@ from broker.pipeline import Next, request_pipeline
 from broker.pipeline.audit import Audit
 from broker.pipeline.credentials import InjectCredentials
 from broker.pipeline.mask import MaskPII
+from broker.pipeline.resilience import Resilience
+from broker.resilience import Backoff, Breakers
 from broker.secrets.keys import load_cipher
 from broker.secrets.vault import Vault
 from broker.services import agents as agent_service
@@ -45,16 +47,35 @@ class Gateway:
     oauth: OAuthVerifier | None = None
     """Verifies OAuth access tokens (None: no issuer configured, agent keys only)."""
     identity: Authenticator = field(init=False)
+    breakers: Breakers = field(init=False)
+    """Circuit breakers of connectors and LLM providers (shared through the bus with Redis)."""
     pipeline: Next = field(init=False)
 
     def __post_init__(self) -> None:
+        settings = self.settings
+        self.breakers = Breakers(
+            threshold=settings.breaker_failures,
+            open_seconds=settings.breaker_open_seconds,
+            bus=self.bus,
+            probe_claim=self.bus.claim if self.bus.shared else None,
+            observer=self.metrics.breaker_changed,
+        )
+        resilience = Resilience(
+            self.breakers,
+            Backoff(
+                attempts=settings.tool_retry_attempts,
+                base_seconds=settings.tool_retry_base_seconds,
+                max_seconds=settings.tool_retry_max_seconds,
+            ),
+        )
         audit_stage = Audit(
             self.audit, self.metrics, self.settings.audit_hash_key.get_secret_value().encode()
         )
         cache_stage = self.cache.stage if self.cache is not None else None
         masking = MaskPII(self.maskers, self.metrics)
-        self.pipeline = request_pipeline(audit_stage, masking, InjectCredentials(self.vault), cache_stage)
-        settings = self.settings
+        self.pipeline = request_pipeline(
+            audit_stage, masking, InjectCredentials(self.vault), resilience, cache_stage
+        )
         callers = CallerMap(
             lambda: self.state.snapshot,
             agent_claim=settings.oauth_agent_claim,

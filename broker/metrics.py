@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -57,3 +57,20 @@ class Metrics:
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1),
             registry=self.registry,
         )
+        self.breaker_state = Gauge(
+            "broker_circuit_breaker_state",
+            "Circuit breaker of each upstream (connector or LLM provider): 0 closed, 1 open, 2 half-open",
+            ["upstream"],
+            registry=self.registry,
+        )
+        self.breaker_opened = Counter(
+            "broker_circuit_breaker_opened",
+            "Times an upstream's circuit breaker opened (here or announced by another instance)",
+            ["upstream"],
+            registry=self.registry,
+        )
+
+    def breaker_changed(self, upstream: str, state: str) -> None:
+        self.breaker_state.labels(upstream).set({"closed": 0, "open": 1, "half_open": 2}[state])
+        if state == "open":
+            self.breaker_opened.labels(upstream).inc()

@@ -64,6 +64,30 @@ class Settings(BaseSettings):
         description="On SIGTERM, answer /readyz with 503 but keep serving for this long before shutting "
         "down, so a load balancer stops sending new requests first (5-10 s behind one).",
     )
+    breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive failures or timeouts of an upstream (connector or LLM provider) that "
+        "open its circuit breaker: calls then fail at once, and fallbacks skip it.",
+    )
+    breaker_open_seconds: float = Field(
+        default=30.0, gt=0, description="How long an open breaker waits before one probe call goes through."
+    )
+    tool_retry_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Tries in all for a tool annotated idempotent or read-only whose upstream timed out, "
+        "could not be reached or answered 429/5xx (other tools are never retried).",
+    )
+    tool_retry_base_seconds: float = Field(
+        default=0.2, ge=0, description="About the first tool retry's wait."
+    )
+    tool_retry_max_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="Longest wait before a tool retry; a longer Retry-After is not waited for.",
+    )
     audit_batch_size: int = Field(default=500, gt=0)
     audit_flush_seconds: float = Field(default=0.5, gt=0)
     audit_queue_limit: int = Field(

@@ -44,6 +44,7 @@ from broker.llm.errors import BadRequest, ModelDenied, ModelNotFound, UpstreamEr
 from broker.llm.metering import Metering, ModelCall
 from broker.llm.state import LlmState
 from broker.llm.upstream import Opened, RetryPolicy, open_upstream
+from broker.resilience import Breakers
 from policies import ModelGrants, PolicySet
 
 CallHandler = Callable[["LlmProxy", Exchange, ModelCall, dict[str, Any], int], Awaitable[None]]
@@ -73,6 +74,7 @@ class LlmProxy:
         state: LlmState,
         metering: Metering,
         retry: RetryPolicy,
+        breakers: Breakers,
         max_request_bytes: int,
     ) -> None:
         self.tool_snapshot = tool_snapshot
@@ -80,6 +82,7 @@ class LlmProxy:
         self.state = state
         self.metering = metering
         self.retry = retry
+        self.breakers = breakers
         self.max_request_bytes = max_request_bytes
         self._grants: ModelGrants | None = None
         self._calls: dict[str, tuple[CallHandler, str, Dialect]] = {
@@ -147,7 +150,9 @@ class LlmProxy:
         self, call: ModelCall, route: Route, body_for: Callable[[Target], bytes], headers: dict[str, str]
     ) -> Opened:
         try:
-            opened = await open_upstream(route.targets, call.endpoint, body_for, headers, self.retry)
+            opened = await open_upstream(
+                route.targets, call.endpoint, body_for, headers, self.retry, self.breakers
+            )
         except UpstreamError as exc:
             call.attempts = exc.attempts
             raise

@@ -79,6 +79,7 @@ class LlmRuntime:
             state=state,
             metering=metering,
             retry=retry,
+            breakers=gateway.breakers,
             max_request_bytes=settings.llm_max_request_bytes,
         )
         return cls(state=state, ledger=ledger, accounts=accounts, metrics=metrics, proxy=proxy)

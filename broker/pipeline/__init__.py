@@ -3,7 +3,8 @@
 A tool call, a resource read, a prompt get and a completion (`broker.pipeline.call`) all
 travel through the same stages; each stage knows what it does for each kind. Responses
 unwind in reverse. Later stages slot in where DESIGN.md places them:
-Audit → Authorize → ValidateArguments → RateLimit → Cache → MaskPII → InjectCredentials → dispatch.
+Audit → Authorize → ValidateArguments → RateLimit → Cache → MaskPII → InjectCredentials
+→ Resilience → dispatch.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ from broker.pipeline.call import Completion, Next, PromptGet, Request, ResourceR
 from broker.pipeline.credentials import InjectCredentials
 from broker.pipeline.dispatch import dispatch
 from broker.pipeline.mask import MaskPII
+from broker.pipeline.resilience import Resilience
 from broker.pipeline.validate import ValidateArguments
 from connectors.base import Output
 
 
 def request_pipeline(
-    audit: Audit, mask: MaskPII, credentials: InjectCredentials, cache: Stage | None = None
+    audit: Audit,
+    mask: MaskPII,
+    credentials: InjectCredentials,
+    resilience: Resilience,
+    cache: Stage | None = None,
 ) -> Next:
     """The stage order, once. `cache` is the Cache stage (broker.cache), None when it is off."""
     stages: list[Stage] = [
@@ -31,7 +37,8 @@ def request_pipeline(
         ValidateArguments(),
         *([cache] if cache is not None else []),  # after Authorize: a hit is never served to a refused call
         mask,  # inside Cache: only masked results are stored; tokens resolved after the cache key
-        credentials,  # last: clear secret values exist only from here to the upstream
+        credentials,  # clear secret values exist only from here to the upstream
+        resilience,  # innermost: a breaker per connector; each retry is one upstream call, nothing more
     ]
     return chain(stages, dispatch)
 
