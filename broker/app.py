@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redis_ping=gateway.bus.ping if gateway.bus.shared else None,
     )
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-    metrics_route = metrics_endpoint(gateway.metrics.registry, token)
+    metrics_route = metrics_endpoint(gateway.metrics.registry, token, before=llm.update_budget_gauges)
 
     mcp_transport.install(server.session_manager)
 

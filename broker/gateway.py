@@ -59,6 +59,7 @@ class Gateway:
             bus=self.bus,
             probe_claim=self.bus.claim if self.bus.shared else None,
             observer=self.metrics.breaker_changed,
+            errors=self.metrics.upstream_error,
         )
         resilience = Resilience(
             self.breakers,
@@ -74,7 +75,12 @@ class Gateway:
         cache_stage = self.cache.stage if self.cache is not None else None
         masking = MaskPII(self.maskers, self.metrics)
         self.pipeline = request_pipeline(
-            audit_stage, masking, InjectCredentials(self.vault), resilience, cache_stage
+            audit_stage,
+            masking,
+            InjectCredentials(self.vault),
+            resilience,
+            cache_stage,
+            self.metrics.stage_seconds,
         )
         callers = CallerMap(
             lambda: self.state.snapshot,

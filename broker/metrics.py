@@ -70,6 +70,25 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.upstream_errors = Counter(
+            "broker_upstream_errors",
+            "Failed upstream calls by upstream (connector or LLM provider) and kind: timeout, unreachable, "
+            "http_5xx, http_429, breaker_open (answered at once by an open breaker)",
+            ["upstream", "kind"],
+            registry=self.registry,
+        )
+        self.stage_seconds = Histogram(
+            "broker_pipeline_stage_duration_seconds",
+            "Time in each stage of the tool pipeline, the stages inside it included (upstream: the "
+            "connector call itself)",
+            ["stage"],
+            buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, *LATENCY_BUCKETS[1:]),
+            registry=self.registry,
+        )
+
+    def upstream_error(self, upstream: str, kind: str) -> None:
+        self.upstream_errors.labels(upstream, kind).inc()
+
     def breaker_changed(self, upstream: str, state: str) -> None:
         self.breaker_state.labels(upstream).set({"closed": 0, "open": 1, "half_open": 2}[state])
         if state == "open":

@@ -110,6 +110,13 @@ class Metering:
             agent=call.agent.name, model=model_label, status=call.status, prompt=usage.prompt,
             completion=usage.completion, cached=usage.cached, cost=cost, seconds=elapsed, ttft=call.ttft,
         )  # fmt: skip
+        if call.target is not None:
+            self.metrics.observe_genai(
+                operation="embeddings" if call.endpoint == "embeddings" else "chat",
+                provider=call.target.provider.kind, model=call.model[:200],
+                error=None if call.status == "ok" else call.status, prompt=usage.prompt,
+                completion=usage.completion, seconds=elapsed,
+            )  # fmt: skip
         if call.status == MeteringUnavailable.code:
             return  # the ledger is what is unavailable
         target = call.target

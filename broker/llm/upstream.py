@@ -97,20 +97,22 @@ async def open_upstream(
             try:
                 response = await provider.http.post(provider.path(endpoint), headers, body)
             except UpstreamTimeout:
-                breaker.failure()
+                breaker.failure("timeout")
                 failure = UpstreamError(
                     f"provider '{provider.name}' timed out", status_code=504, code="upstream_timeout"
                 )
                 continue
             except UpstreamConnectionError as exc:
-                breaker.failure()
+                breaker.failure("unreachable")
                 failure = UpstreamError(f"provider '{provider.name}' could not be reached: {exc}")
                 continue
             status = response.status_code
             if status >= 500:
-                breaker.failure()
+                breaker.failure("http_5xx")
             else:
                 breaker.success()
+                if status == 429:
+                    breakers.error(breaker.name, "http_429")
             if status < 400 or (status < 500 and status not in (401, 403, 408, 429)):
                 return Opened(target, response, attempts)
             retry_after = _retry_after(response.headers.get("retry-after"))

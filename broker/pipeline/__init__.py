@@ -9,8 +9,13 @@ Audit → Authorize → ValidateArguments → RateLimit → Cache → MaskPII �
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import partial
+from time import perf_counter
+from typing import Any
+
+from prometheus_client import Histogram
 
 from broker.pipeline.audit import Audit
 from broker.pipeline.authorize import Authorize
@@ -29,6 +34,7 @@ def request_pipeline(
     credentials: InjectCredentials,
     resilience: Resilience,
     cache: Stage | None = None,
+    stage_seconds: Histogram | None = None,
 ) -> Next:
     """The stage order, once. `cache` is the Cache stage (broker.cache), None when it is off."""
     stages: list[Stage] = [
@@ -40,19 +46,45 @@ def request_pipeline(
         credentials,  # clear secret values exist only from here to the upstream
         resilience,  # innermost: a breaker per connector; each retry is one upstream call, nothing more
     ]
-    return chain(stages, dispatch)
+    return chain(stages, dispatch, stage_seconds)
 
 
-def chain(stages: Sequence[Stage], terminal: Next) -> Next:
-    """Compose stages so that stages[0] runs first and `terminal` last."""
+def chain(stages: Sequence[Stage], terminal: Next, stage_seconds: Histogram | None = None) -> Next:
+    """Compose stages so that stages[0] runs first and `terminal` last. With `stage_seconds`
+    (labelled by stage) each stage's time is observed, the stages inside it included."""
     handler = terminal
+    if stage_seconds is not None:
+        handler = partial(_timed_terminal, terminal, stage_seconds.labels("upstream"))
     for stage in reversed(stages):
-        handler = partial(_step, stage, handler)
+        if stage_seconds is None:
+            handler = partial(_step, stage, handler)
+        else:
+            handler = partial(_timed, stage, handler, stage_seconds.labels(_stage_name(stage)))
     return handler
 
 
 async def _step(stage: Stage, call_next: Next, request: Request) -> Output:
     return await stage(request, call_next)
+
+
+async def _timed(stage: Stage, call_next: Next, histogram: Any, request: Request) -> Output:
+    started = perf_counter()
+    try:
+        return await stage(request, call_next)
+    finally:
+        histogram.observe(perf_counter() - started)
+
+
+async def _timed_terminal(terminal: Next, histogram: Any, request: Request) -> Output:
+    started = perf_counter()
+    try:
+        return await terminal(request)
+    finally:
+        histogram.observe(perf_counter() - started)
+
+
+def _stage_name(stage: Stage) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", type(stage).__name__).lower()  # MaskPII: mask_pii
 
 
 __all__ = [

@@ -38,10 +38,12 @@ class Resilience:
                 output = await call_next(request)
             except UpstreamFailure as exc:
                 cause = exc.__cause__
-                transient, upstream_fault, retry_after = _classify(cause)
-                if upstream_fault:
-                    breaker.failure()
+                transient, fault, retry_after = _classify(cause)
+                if fault is not None:
+                    breaker.failure(fault)
                 else:
+                    if transient:  # 429: busy, not broken
+                        self._breakers.error(breaker.name, "http_429")
                     breaker.success()  # it answered: the upstream is up, the call was refused
                 if not transient or retry + 1 >= attempts:
                     raise
@@ -62,14 +64,16 @@ def _idempotent(request: Request) -> bool:
     return annotations.get("idempotentHint") is True or annotations.get("readOnlyHint") is True
 
 
-def _classify(cause: BaseException | None) -> tuple[bool, bool, float | None]:
-    """(worth retrying, the upstream's own fault, Retry-After seconds)."""
-    if isinstance(cause, (errors.UpstreamTimeout, errors.UpstreamUnreachable)):
-        return True, True, None
+def _classify(cause: BaseException | None) -> tuple[bool, str | None, float | None]:
+    """(worth retrying, the upstream's own fault if it is one, Retry-After seconds)."""
+    if isinstance(cause, errors.UpstreamTimeout):
+        return True, "timeout", None
+    if isinstance(cause, errors.UpstreamUnreachable):
+        return True, "unreachable", None
     if isinstance(cause, errors.UpstreamHTTPError):
         retry_after = parse_retry_after(cause.retry_after)
         if cause.status_code == 429:
-            return True, False, retry_after
+            return True, None, retry_after
         if cause.status_code >= 500:
-            return True, True, retry_after
-    return False, False, None
+            return True, "http_5xx", retry_after
+    return False, None, None

@@ -31,6 +31,8 @@ STATE_VALUES: dict[State, int] = {"closed": 0, "open": 1, "half_open": 2}
 ProbeClaim = Callable[[str, float], Awaitable[bool]]
 """(upstream, seconds) -> whether this instance may probe (shared claim in Redis)."""
 Observer = Callable[[str, State], None]
+ErrorCounter = Callable[[str, str], None]
+"""(upstream, kind) for each failed call: timeout, unreachable, http_5xx, http_429, breaker_open."""
 
 
 class BreakerOpen(Exception):
@@ -58,9 +60,11 @@ class Breaker:
             return
         now = time.time()
         if self.state == "open" and now < self.open_until:
+            self._registry.error(self.name, "breaker_open")
             raise BreakerOpen(self.name, self.open_until - now)
         # The open period is over: one call in all probes; the others keep failing fast.
         if self._probing or not await self._registry.claim_probe(self.name):
+            self._registry.error(self.name, "breaker_open")
             raise BreakerOpen(self.name, self._registry.open_seconds)
         self._probing = True
         self._set("half_open")
@@ -72,8 +76,9 @@ class Breaker:
             self._set("closed")
             self._registry.announce(self.name, "closed", 0.0)
 
-    def failure(self) -> None:
+    def failure(self, kind: str) -> None:
         """A failure or timeout of the upstream itself (never a client's mistake)."""
+        self._registry.error(self.name, kind)
         self.failures += 1
         if self.state == "half_open" or (
             self.state == "closed" and self.failures >= self._registry.threshold
@@ -115,7 +120,9 @@ class Breakers:
         bus: Bus | None = None,
         probe_claim: ProbeClaim | None = None,
         observer: Observer | None = None,
+        errors: ErrorCounter | None = None,
     ) -> None:
+        self._errors = errors
         self.threshold = threshold
         self.open_seconds = open_seconds
         self._bus = bus
@@ -154,6 +161,10 @@ class Breakers:
         )
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    def error(self, name: str, kind: str) -> None:
+        if self._errors is not None:
+            self._errors(name, kind)
 
     def observe(self, name: str, state: State) -> None:
         if self._observer is not None:
