@@ -13,10 +13,8 @@ import re
 from collections.abc import Sequence
 from functools import partial
 from time import perf_counter
-from typing import Any
 
-from prometheus_client import Histogram
-
+from broker.metrics import StageClock, StageTimes
 from broker.pipeline.audit import Audit
 from broker.pipeline.authorize import Authorize
 from broker.pipeline.call import Completion, Next, PromptGet, Request, ResourceRead, Stage, ToolCall
@@ -34,7 +32,7 @@ def request_pipeline(
     credentials: InjectCredentials,
     resilience: Resilience,
     cache: Stage | None = None,
-    stage_seconds: Histogram | None = None,
+    stage_seconds: StageTimes | None = None,
 ) -> Next:
     """The stage order, once. `cache` is the Cache stage (broker.cache), None when it is off."""
     stages: list[Stage] = [
@@ -49,17 +47,18 @@ def request_pipeline(
     return chain(stages, dispatch, stage_seconds)
 
 
-def chain(stages: Sequence[Stage], terminal: Next, stage_seconds: Histogram | None = None) -> Next:
+def chain(stages: Sequence[Stage], terminal: Next, stage_seconds: StageTimes | None = None) -> Next:
     """Compose stages so that stages[0] runs first and `terminal` last. With `stage_seconds`
     (labelled by stage) each stage's time is observed, the stages inside it included."""
     handler = terminal
     if stage_seconds is not None:
-        handler = partial(_timed_terminal, terminal, stage_seconds.labels("upstream"))
+        handler = partial(_timed_terminal, terminal, stage_seconds, stage_seconds.labels("upstream"))
     for stage in reversed(stages):
         if stage_seconds is None:
             handler = partial(_step, stage, handler)
         else:
-            handler = partial(_timed, stage, handler, stage_seconds.labels(_stage_name(stage)))
+            clock = stage_seconds.labels(_stage_name(stage))
+            handler = partial(_timed, stage, handler, stage_seconds, clock)
     return handler
 
 
@@ -67,20 +66,22 @@ async def _step(stage: Stage, call_next: Next, request: Request) -> Output:
     return await stage(request, call_next)
 
 
-async def _timed(stage: Stage, call_next: Next, histogram: Any, request: Request) -> Output:
+async def _timed(
+    stage: Stage, call_next: Next, times: StageTimes, clock: StageClock, request: Request
+) -> Output:
     started = perf_counter()
     try:
         return await stage(request, call_next)
     finally:
-        histogram.observe(perf_counter() - started)
+        times.observe(clock, perf_counter() - started)
 
 
-async def _timed_terminal(terminal: Next, histogram: Any, request: Request) -> Output:
+async def _timed_terminal(terminal: Next, times: StageTimes, clock: StageClock, request: Request) -> Output:
     started = perf_counter()
     try:
         return await terminal(request)
     finally:
-        histogram.observe(perf_counter() - started)
+        times.observe(clock, perf_counter() - started)
 
 
 def _stage_name(stage: Stage) -> str:
