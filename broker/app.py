@@ -26,6 +26,7 @@ from broker.mcp.server import build_server
 from broker.metrics_http import metrics_endpoint, metrics_server
 from broker.settings import Settings
 from broker.store.migrate import upgrade
+from broker.telemetry import TraceRequests
 from broker.ui import install_console
 from connectors import outbound
 
@@ -94,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.health = health
     app.add_middleware(ChangeLog, sessions=gateway.sessions)  # /admin changes only
     app.add_middleware(ProxyFirst, proxy=llm.proxy)  # the last added runs first: /v1 skips the rest
+    if gateway.tracer is not None:  # outermost: /v1 and /mcp requests get their server span too
+        app.add_middleware(TraceRequests, tracer=gateway.tracer)
     install_error_handlers(app)
 
     @app.get("/admin/sign-in", tags=["sign-in"], summary="Where operators sign in (OIDC); no token needed")

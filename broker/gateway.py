@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from importlib.metadata import version
 
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Tracer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +32,7 @@ from broker.services import agents as agent_service
 from broker.settings import Settings
 from broker.state import StateManager
 from broker.store.db import make_engine, make_sessionmaker
+from broker.telemetry import make_tracer
 from connectors.base import NO_CONTEXT, CallContext
 
 
@@ -47,6 +51,9 @@ class Gateway:
     oauth: OAuthVerifier | None = None
     """Verifies OAuth access tokens (None: no issuer configured, agent keys only)."""
     identity: Authenticator = field(init=False)
+    tracer: Tracer | None = None
+    """OpenTelemetry tracer when BROKER_OTLP_ENDPOINT is set; None: no spans at all."""
+    tracer_provider: TracerProvider | None = None
     breakers: Breakers = field(init=False)
     """Circuit breakers of connectors and LLM providers (shared through the bus with Redis)."""
     pipeline: Next = field(init=False)
@@ -70,7 +77,10 @@ class Gateway:
             ),
         )
         audit_stage = Audit(
-            self.audit, self.metrics, self.settings.audit_hash_key.get_secret_value().encode()
+            self.audit,
+            self.metrics,
+            self.settings.audit_hash_key.get_secret_value().encode(),
+            traced=self.tracer is not None,
         )
         cache_stage = self.cache.stage if self.cache is not None else None
         masking = MaskPII(self.maskers, self.metrics)
@@ -81,6 +91,7 @@ class Gateway:
             resilience,
             cache_stage,
             self.metrics.stage_seconds,
+            self.tracer,
         )
         callers = CallerMap(
             lambda: self.state.snapshot,
@@ -132,6 +143,7 @@ class Gateway:
             return CallContext(agent=None, secrets=await vault.resolve(refs)) if refs else NO_CONTEXT
 
         bus = make_bus(settings.redis_url, settings.redis_channel)
+        tracing = make_tracer(settings.otlp_endpoint, "tool-broker", version("tool-broker"))
         state = StateManager(
             sessions,
             poll_seconds=settings.state_poll_seconds,
@@ -148,6 +160,8 @@ class Gateway:
             vault=vault,
             maskers=Maskers.from_settings(settings, engine),
             bus=bus,
+            tracer=tracing[0] if tracing else None,
+            tracer_provider=tracing[1] if tracing else None,
             cache=ResultCache.from_settings(settings, metrics.registry),
             oauth=OAuthVerifier(settings) if settings.oauth_issuers else None,
         )
@@ -167,6 +181,8 @@ class Gateway:
             await self.cache.close()
         await self.state.stop()
         await self.bus.close()
+        if self.tracer_provider is not None:  # flush the spans still queued
+            await asyncio.to_thread(self.tracer_provider.shutdown)
         if self.oauth is not None:
             await self.oauth.aclose()
         self.engine.dispose()

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Longest wait before a tool retry; a longer Retry-After is not waited for.",
     )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OpenTelemetry collector (OTLP/HTTP) base URL, e.g. http://collector:4318: spans per "
+        "request and per pipeline stage are exported there. Unset: no tracing at all.",
+    )
     audit_batch_size: int = Field(default=500, gt=0)
     audit_flush_seconds: float = Field(default=0.5, gt=0)
     audit_queue_limit: int = Field(

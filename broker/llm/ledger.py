@@ -46,6 +46,7 @@ class UsageEntry:
     attempts: int
     error: str | None
     end_user: str | None = None
+    trace_id: str | None = None
 
     def row(self) -> dict[str, Any]:
         """The entry as a row to insert (dataclasses.asdict deep-copies, ten times slower)."""

@@ -70,6 +70,7 @@ class LlmRuntime:
             metrics,
             fail_open=settings.llm_fail_open,
             default_max_tokens=settings.llm_default_max_tokens,
+            traced=gateway.tracer is not None,
         )
         retry = RetryPolicy(
             max_attempts=settings.llm_max_attempts,

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from functools import partial
 from time import perf_counter
 
+from opentelemetry.trace import SpanKind, Tracer
+
 from broker.metrics import StageClock, StageTimes
 from broker.pipeline.audit import Audit
 from broker.pipeline.authorize import Authorize
@@ -33,6 +35,7 @@ def request_pipeline(
     resilience: Resilience,
     cache: Stage | None = None,
     stage_seconds: StageTimes | None = None,
+    tracer: Tracer | None = None,
 ) -> Next:
     """The stage order, once. `cache` is the Cache stage (broker.cache), None when it is off."""
     stages: list[Stage] = [
@@ -44,6 +47,10 @@ def request_pipeline(
         credentials,  # clear secret values exist only from here to the upstream
         resilience,  # innermost: a breaker per connector; each retry is one upstream call, nothing more
     ]
+    if tracer is not None:
+        return chain(
+            [TracedStage(stage, tracer) for stage in stages], traced_terminal(dispatch, tracer), stage_seconds
+        )
     return chain(stages, dispatch, stage_seconds)
 
 
@@ -84,7 +91,32 @@ async def _timed_terminal(terminal: Next, times: StageTimes, clock: StageClock, 
         times.observe(clock, perf_counter() - started)
 
 
+class TracedStage:
+    """A stage inside a span of its own (tracing on only): `stage <name>`."""
+
+    def __init__(self, stage: Stage, tracer: Tracer) -> None:
+        self.stage = stage
+        self.tracer = tracer
+        self.span_name = f"stage {_stage_name(stage)}"
+
+    async def __call__(self, request: Request, call_next: Next) -> Output:
+        with self.tracer.start_as_current_span(self.span_name) as span:
+            span.set_attribute("broker.operation", request.operation)
+            return await self.stage(request, call_next)
+
+
+def traced_terminal(terminal: Next, tracer: Tracer) -> Next:
+    async def upstream(request: Request) -> Output:
+        with tracer.start_as_current_span("upstream", kind=SpanKind.CLIENT) as span:
+            span.set_attribute("broker.connector", request.connector or "")
+            return await terminal(request)
+
+    return upstream
+
+
 def _stage_name(stage: Stage) -> str:
+    if isinstance(stage, TracedStage):
+        stage = stage.stage
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", type(stage).__name__).lower()  # MaskPII: mask_pii
 
 
