@@ -27,6 +27,7 @@ from broker.metrics_http import metrics_endpoint, metrics_server
 from broker.settings import Settings
 from broker.store.migrate import upgrade
 from broker.telemetry import TraceRequests
+from broker.telemetry.logs import RequestIds, configure_json_logs
 from broker.ui import install_console
 from connectors import outbound
 
@@ -35,6 +36,8 @@ VERSION = version("tool-broker")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    if settings.log_format == "json":  # first: what building the parts logs is JSON too
+        configure_json_logs(settings.log_level)
     outbound.configure(settings.outbound())  # before any upstream client is made
     gateway = Gateway.from_settings(settings)
     llm = LlmRuntime.from_gateway(gateway)
@@ -97,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ProxyFirst, proxy=llm.proxy)  # the last added runs first: /v1 skips the rest
     if gateway.tracer is not None:  # outermost: /v1 and /mcp requests get their server span too
         app.add_middleware(TraceRequests, tracer=gateway.tracer)
+    if settings.log_format == "json":
+        app.add_middleware(RequestIds)
     install_error_handlers(app)
 
     @app.get("/admin/sign-in", tags=["sign-in"], summary="Where operators sign in (OIDC); no token needed")

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="How often secrets' last-use times are written to the database."
     )
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one JSON object per log line with the request id (also in the audit record, the "
+        "ledger and the X-Request-Id reply header); messages are scrubbed of PII and secrets.",
+    )
 
     # The HTTP listener (broker/serving.py): slow and hostile clients are cut off.
     http_header_timeout_seconds: float = Field(

@@ -45,6 +45,7 @@ from broker.llm.metering import Metering, ModelCall
 from broker.llm.state import LlmState
 from broker.llm.upstream import Opened, RetryPolicy, open_upstream
 from broker.resilience import Breakers
+from broker.telemetry.logs import current_request_id
 from policies import ModelGrants, PolicySet
 
 CallHandler = Callable[["LlmProxy", Exchange, ModelCall, dict[str, Any], int], Awaitable[None]]
@@ -161,7 +162,9 @@ class LlmProxy:
 
     async def _model_call(self, exchange: Exchange, handler: CallHandler, endpoint: str, _: Dialect) -> None:
         agent = await self.authenticate(exchange.headers)
-        call = ModelCall(uuid.uuid4().hex, agent, endpoint, time.perf_counter(), datetime.now(UTC))
+        call = ModelCall(
+            current_request_id() or uuid.uuid4().hex, agent, endpoint, time.perf_counter(), datetime.now(UTC)
+        )
         try:
             body = await read_body(exchange.receive, self.max_request_bytes)
             try:

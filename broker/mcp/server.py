@@ -25,6 +25,7 @@ from broker.errors import ToolCallError, UnknownTool
 from broker.identity.resource import caller_of
 from broker.mcp.channel import LogLevels, McpClientChannel, session_id
 from broker.pipeline import Next, ToolCall
+from broker.telemetry.logs import current_request_id
 from connectors.base import ToolOutput
 
 log = logging.getLogger("broker.mcp")
@@ -51,7 +52,7 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         call = ToolCall(
-            request_id=str(uuid.uuid4()),
+            request_id=current_request_id() or str(uuid.uuid4()),
             agent=_caller(),
             tool_name=params.name,
             arguments=dict(params.arguments or {}),
