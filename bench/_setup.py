@@ -31,7 +31,7 @@ MASKING = {
 class Child:
     """One bench/_serve.py process in its own session (a Ctrl-C reaches only the benchmark)."""
 
-    def __init__(self, name: str, workdir: Path, *args: str) -> None:
+    def __init__(self, name: str, workdir: Path, *args: str, start_timeout: float = 30.0) -> None:
         self.name = name
         port_file = workdir / f"{name}.port"
         port_file.unlink(missing_ok=True)
@@ -39,8 +39,8 @@ class Child:
         self.process = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
         self.pid = self.process.pid
         try:
-            self.url = f"http://127.0.0.1:{self._wait_for_port(port_file)}"
-            self._wait_healthy()
+            self.url = f"http://127.0.0.1:{self._wait_for_port(port_file, start_timeout)}"
+            self._wait_healthy(start_timeout)
         except BaseException:
             self.stop()
             raise

@@ -7,18 +7,19 @@ The same machinery validates admin API bodies (JSON or YAML) through `validate`.
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from broker import yamlsource
 from broker.errors import InvalidInput, Problem
 from broker.llm.config import LlmDocument
+from broker.suggest import did_you_mean, field_names_at
 from broker.yamlsource import Located
+from connectors.http import openapi
 from connectors.registry import ConnectorConfig
 from policies import Policy
 
@@ -129,11 +130,43 @@ def validate(model: type[M], located: Located, *, source: str) -> M:
 
 
 def check(validator: Callable[[Any], T], located: Located, *, source: str) -> T:
-    """Run a pydantic validator on a loaded value; errors become located problems."""
+    """Run a pydantic validator on a loaded value; errors become located problems (an unknown
+    field with a 'did you mean' when the model has a close one)."""
     try:
         return validator(located.value)
     except ValidationError as exc:
-        raise InvalidInput(f"{source} is not valid", problems=problems_from(exc, located)) from None
+        problems = problems_from(exc, located, schema_of(validator))
+        raise InvalidInput(f"{source} is not valid", problems=problems) from None
+
+
+def schema_of(validator: Callable[[Any], Any]) -> dict[str, Any] | None:
+    """The JSON schema behind `Model.model_validate` or `TypeAdapter(...).validate_python`."""
+    owner = getattr(validator, "__self__", None)
+    if isinstance(owner, TypeAdapter):
+        return _adapter_schema(owner)
+    if isinstance(owner, type) and issubclass(owner, BaseModel):
+        return _model_schema(owner)
+    return None
+
+
+@functools.cache
+def _model_schema(model: type[BaseModel]) -> dict[str, Any] | None:
+    try:
+        return model.model_json_schema()
+    except Exception:  # a model with a field JSON Schema cannot describe: no suggestions
+        return None
+
+
+_ADAPTER_SCHEMAS: dict[int, dict[str, Any] | None] = {}
+
+
+def _adapter_schema(adapter: TypeAdapter[Any]) -> dict[str, Any] | None:
+    if id(adapter) not in _ADAPTER_SCHEMAS:
+        try:
+            _ADAPTER_SCHEMAS[id(adapter)] = adapter.json_schema()
+        except Exception:  # as above
+            _ADAPTER_SCHEMAS[id(adapter)] = None
+    return _ADAPTER_SCHEMAS[id(adapter)]
 
 
 def _sections(result: BaseModel) -> dict[str, list[Any]]:
@@ -157,14 +190,21 @@ def duplicate_names(located: Located, sections: Mapping[str, Sequence[Any]]) -> 
     return problems
 
 
-def problems_from(exc: ValidationError, located: Located) -> list[Problem]:
-    """Turn pydantic errors into problems located in the source."""
+def problems_from(
+    exc: ValidationError, located: Located, schema: Mapping[str, Any] | None = None
+) -> list[Problem]:
+    """Turn pydantic errors into problems located in the source; with the model's JSON `schema`,
+    an unknown field gets a 'did you mean' naming the closest allowed one."""
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
         message = _MESSAGES.get(error["type"], error["msg"])
         for prefix in _MESSAGE_PREFIXES:
             message = message.removeprefix(prefix)
         loc = tuple(error["loc"])
+        if error["type"] == "extra_forbidden" and schema is not None and loc:
+            message = f"unknown field '{loc[-1]}'" + did_you_mean(
+                str(loc[-1]), field_names_at(schema, loc[:-1])
+            )
         if error["type"] in _TAG_ERRORS:  # point at the discriminator field itself
             loc = (*loc, str(error.get("ctx", {}).get("discriminator", "kind")).strip("'"))
         problems.append(locate(loc, message, located))
@@ -233,11 +273,6 @@ def read_spec_file(path: Path, located: Located, loc: tuple[str | int, ...], sou
     except UnicodeDecodeError:
         raise fail(f"spec file {path} is not UTF-8 text") from None
     try:
-        document = json.loads(text)
-    except ValueError:
-        try:
-            document = yaml.safe_load(text)
-        except (yaml.YAMLError, RecursionError) as exc:
-            raise fail(f"spec file {path} is neither JSON nor YAML: {exc}") from None
-    # YAML gives integer keys (status codes) and dates; the config travels and is stored as JSON.
-    return json.loads(json.dumps(document, default=str))
+        return openapi.parse_document(text)
+    except ValueError as exc:
+        raise fail(f"spec file {path}: {exc}") from None

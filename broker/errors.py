@@ -47,6 +47,13 @@ class BrokerError(Exception):
         self.problems = problems or []
 
 
+class MalformedBody(BrokerError):
+    """A request body that cannot be read at all (not JSON, nested too deeply): 400 on every API."""
+
+    status_code = 400
+    code = "malformed_body"
+
+
 class InvalidInput(BrokerError):
     status_code = 422
     code = "invalid_input"

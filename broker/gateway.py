@@ -18,6 +18,7 @@ from broker.catalog import Federated
 from broker.cluster import Bus, make_bus
 from broker.errors import Conflict
 from broker.identity import Authenticator, CallerMap, OAuthVerifier, Principal
+from broker.identity.signing import GatewaySigner
 from broker.metrics import Metrics
 from broker.pii.maskers import Maskers
 from broker.pipeline import Next, request_pipeline
@@ -50,6 +51,8 @@ class Gateway:
     cache: ResultCache | None = None
     oauth: OAuthVerifier | None = None
     """Verifies OAuth access tokens (None: no issuer configured, agent keys only)."""
+    signer: GatewaySigner | None = None
+    """Signs the gateway's assertions to upstreams (`auth: {type: gateway_jwt}`)."""
     identity: Authenticator = field(init=False)
     tracer: Tracer | None = None
     """OpenTelemetry tracer when BROKER_OTLP_ENDPOINT is set; None: no spans at all."""
@@ -87,7 +90,7 @@ class Gateway:
         self.pipeline = request_pipeline(
             audit_stage,
             masking,
-            InjectCredentials(self.vault),
+            InjectCredentials(self.vault, self.signer),
             resilience,
             cache_stage,
             self.metrics.stage_seconds,
@@ -164,6 +167,7 @@ class Gateway:
             tracer_provider=tracing[1] if tracing else None,
             cache=ResultCache.from_settings(settings, metrics.registry),
             oauth=OAuthVerifier(settings) if settings.oauth_issuers else None,
+            signer=GatewaySigner(settings.resolved_public_url, settings.gateway_signing_key_file),
         )
 
     async def start(self) -> None:

@@ -60,11 +60,13 @@ class _Embedded(uvicorn.Server):
 async def metrics_server(route: Route, host: str, port: int) -> AsyncIterator[None]:
     """Serve only /metrics on host:port while the context is open."""
     config = uvicorn.Config(
-        Starlette(routes=[route]), host=host, port=port, lifespan="off", log_level="warning",
+        Starlette(routes=[route]), host=host, port=port, lifespan="off", log_config=None,
         access_log=False, timeout_keep_alive=5, limit_concurrency=32,
     )  # fmt: skip
     try:  # bound here, so a taken or unusable address stops the startup with its own error
-        sock = socket.create_server((host, port), family=_family(host), reuse_port=False)
+        # reuse_port: with `broker serve --workers N` each worker serves its own registry there,
+        # as each serves its own on the gateway's port.
+        sock = socket.create_server((host, port), family=_family(host), reuse_port=True)
     except OSError as exc:
         raise OSError(f"the metrics server cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     server = _Embedded(config)

@@ -44,6 +44,7 @@ def guarded_protocol(
         _deadline: asyncio.TimerHandle | None = None
         _head_bytes = 0
         _in_head = True
+        _body_done = True
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -54,15 +55,15 @@ def guarded_protocol(
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            if self._in_head:
+            in_head = self._in_head
+            super().data_received(data)  # may complete the head (and start a body) on the way
+            if in_head and self._in_head:
                 self._head_bytes += len(data)
                 if self._head_bytes > max_head_bytes:
                     self._refuse(_TOO_BIG, f"request head larger than {max_head_bytes} bytes\n")
-                    return
-            super().data_received(data)
 
         def on_headers_complete(self) -> None:
-            self._in_head = False
+            self._in_head, self._body_done = False, False
             self._disarm()
             super().on_headers_complete()
             if self.transport.is_closing():
@@ -71,11 +72,16 @@ def guarded_protocol(
 
         def on_message_complete(self) -> None:
             self._disarm()
+            self._body_done = True
             super().on_message_complete()
+            if self.cycle is not None and self.cycle.response_complete and not self.transport.is_closing():
+                self._await_head()  # answered early (a 413 say): the next request may come now
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if not self.transport.is_closing() and not self.pipeline:
+            # While the rest of an unread body is still arriving (and discarded), the body
+            # deadline keeps running; the next head's deadline starts when it has arrived.
+            if self._body_done and not self.transport.is_closing() and not self.pipeline:
                 self._await_head()
 
         def _await_head(self) -> None:

@@ -9,9 +9,11 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+import pydantic_settings
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from broker.suggest import did_you_mean
 from connectors.outbound import Outbound
 
 DEFAULT_ADMIN_ROLES: dict[str, Literal["admin", "operator", "auditor"]] = {
@@ -19,6 +21,9 @@ DEFAULT_ADMIN_ROLES: dict[str, Literal["admin", "operator", "auditor"]] = {
     "broker-operator": "operator",
     "broker-auditor": "auditor",
 }
+
+_DATABASE_EXAMPLES = "postgresql+psycopg://user:password@host:5432/broker or sqlite:///broker.db"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 class Settings(BaseSettings):
@@ -33,7 +38,7 @@ class Settings(BaseSettings):
         description="Bearer token for /admin. Without one the admin API answers 503 (never open by default).",
     )
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=0, le=65535)
     public_url: str | None = Field(
         default=None,
         description="The URL clients use to reach the gateway (the OAuth resource id); default http://host:port.",
@@ -118,7 +123,7 @@ class Settings(BaseSettings):
     secret_last_used_seconds: float = Field(
         default=60.0, gt=0, description="How often secrets' last-use times are written to the database."
     )
-    log_level: str = "info"
+    log_level: str = Field(default="info", description=f"One of {', '.join(LOG_LEVELS)}.")
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="json: one JSON object per log line with the request id (also in the audit record, the "
@@ -158,7 +163,7 @@ class Settings(BaseSettings):
     )
 
     # Outbound connections to upstreams (connectors and model providers): connectors/outbound.py.
-    https_proxy: str | None = Field(
+    https_proxy: SecretStr | None = Field(
         default=None,
         description="HTTP proxy (http://[user:password@]HOST:PORT) that tunnels every https:// upstream "
         "connection with CONNECT; a provider's own `proxy` overrides it. Unset: direct connections.",
@@ -198,7 +203,18 @@ class Settings(BaseSettings):
     )
     llm_retry_base_seconds: float = Field(default=0.25, ge=0, description="About the first retry's wait.")
     llm_retry_max_seconds: float = Field(default=2.0, ge=0, description="Longest wait before one retry.")
-    llm_max_request_bytes: int = Field(default=32 * 1024 * 1024, gt=0, description="Largest /v1 body.")
+    llm_max_request_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        gt=0,
+        description="Largest /v1 request body (413 beyond it, refused on Content-Length before reading). "
+        "8 MiB holds a full 1M-token text context; raise it for many inline images (Anthropic accepts up "
+        "to 32 MB, OpenAI 50 MB of image payload).",
+    )
+    llm_max_inflight_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="All /v1 request bodies held at once; a call beyond it gets 503 with Retry-After.",
+    )
     llm_ledger_batch_size: int = Field(default=500, gt=0)
     llm_ledger_flush_seconds: float = Field(default=0.5, gt=0)
     llm_ledger_queue_limit: int = Field(
@@ -320,9 +336,19 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_ADMIN_ROLES),
         description="Role claim values to gateway roles, as a JSON object.",
     )
+    gateway_signing_key_file: Path | None = Field(
+        default=None,
+        description="PEM private key (RSA or EC P-256) the gateway signs upstream assertions with "
+        "(auth type gateway_jwt), the same on every instance; unset: a key per process.",
+    )
     admin_cli_client_id: str | None = Field(
         default=None,
         description="The public OAuth client `broker login` uses (device authorization flow).",
+    )
+    console_client_id: str | None = Field(
+        default=None,
+        description="The public OAuth client the web console signs in with (authorization code with "
+        "PKCE, at the first of BROKER_OAUTH_ISSUERS); register <public URL>/ui/ as its redirect URI.",
     )
 
     @field_validator("no_proxy", mode="before")
@@ -340,8 +366,50 @@ class Settings(BaseSettings):
     def outbound(self) -> Outbound:
         """The outbound network settings (connectors/outbound.py); OutboundConfigError names a bad one."""
         return Outbound(
-            https_proxy=self.https_proxy or None, no_proxy=tuple(self.no_proxy), ca_bundle=self.ca_bundle
+            https_proxy=self.https_proxy.get_secret_value() or None if self.https_proxy else None,
+            no_proxy=tuple(self.no_proxy),
+            ca_bundle=self.ca_bundle,
         )
+
+    # OpenAPI import (connectors/http/openapi.py): bounds on what one document may cost.
+    openapi_max_bytes: int = Field(
+        default=24 * 1024 * 1024,
+        gt=0,
+        description="Largest OpenAPI document imported (GitHub's is ~11 MB as JSON).",
+    )
+    openapi_max_operations: int = Field(
+        default=2_000,
+        gt=0,
+        description="Most operations imported from one OpenAPI document (after include/exclude).",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, url: str) -> str:
+        return check_database_url(url)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://, e.g. redis://127.0.0.1:6379/0")
+        return url
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, e.g. https://broker.example.com")
+        return url
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, level: str) -> str:
+        if level.lower() not in LOG_LEVELS:
+            raise ValueError(
+                f"must be one of {', '.join(LOG_LEVELS)}{did_you_mean(level.lower(), LOG_LEVELS)}"
+            )
+        return level.lower()
 
     @property
     def resolved_public_url(self) -> str:
@@ -358,3 +426,49 @@ class Settings(BaseSettings):
         if self.database_url.startswith(prefix) and self.database_url != "sqlite:///:memory:":
             return Path(self.database_url[len(prefix) :])
         return None
+
+
+class SettingsError(ValueError):
+    """The environment holds a setting the broker cannot use; the message names each one."""
+
+
+def check_database_url(url: str) -> str:
+    """A SQLAlchemy URL whose dialect and driver are installed; ValueError saying what to write."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"is not a database URL; write {_DATABASE_EXAMPLES}") from None
+    if parsed.drivername in ("postgres", "postgresql", "postgresql+psycopg2"):
+        raise ValueError(
+            f"'{parsed.drivername}://' is not a driver the broker has; write {_DATABASE_EXAMPLES}"
+        )
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        raise ValueError(
+            f"names the database driver '{parsed.drivername}', which is not installed; "
+            f"write {_DATABASE_EXAMPLES}"
+        ) from None
+    if parsed.get_backend_name() != "sqlite" and not parsed.database:
+        raise ValueError(f"names no database; write {_DATABASE_EXAMPLES}")
+    return url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment (and `overrides`); SettingsError with one line per bad value."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False, include_input=False):
+            name = "BROKER_" + "_".join(str(part) for part in error["loc"]).upper()
+            lines.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+        raise SettingsError("; ".join(lines)) from None
+    except pydantic_settings.SettingsError as exc:  # a list or mapping setting that is not JSON
+        field = str(exc).split('"')[1] if '"' in str(exc) else "a setting"
+        raise SettingsError(
+            f'BROKER_{field.upper()}: must be JSON, e.g. ["a", "b"] for a list or {{"k": "v"}} for a mapping'
+        ) from None

@@ -30,8 +30,10 @@ from broker.catalog import (
     CatalogTool,
     Federated,
     KeyEntry,
+    Offerings,
     QuarantinedTool,
     Snapshot,
+    connector_offerings,
     connector_tools,
 )
 from broker.cluster import Notices
@@ -40,7 +42,7 @@ from broker.services.revision import current as current_revision
 from broker.services.revision import follow
 from broker.store.models import Agent, ApiKey, ConnectorRecord
 from connectors.base import CallContext, Connector
-from connectors.registry import ConnectorConfigAdapter, build
+from connectors.registry import build_off_loop
 from policies import PolicySet
 
 log = logging.getLogger("broker.state")
@@ -76,6 +78,9 @@ class StateManager:
         self._versions: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._listings: dict[str, asyncio.Task[None]] = {}
+        self._offered: dict[str, tuple[Connector, int, list[CatalogTool], list[QuarantinedTool]]] = {}
+        """Catalog entries per connector, reused by the next snapshot while the connector (and, for a
+        federated one, its catalog_version) is the same: 10,000 tools cost ~1 s to build again."""
 
     @property
     def snapshot(self) -> Snapshot:
@@ -141,6 +146,16 @@ class StateManager:
                             self._list_soon(name, connector)
             except Exception:  # keep serving the last good snapshot
                 log.exception("could not rebuild the catalog after an upstream change")
+
+    def _catalog_entries(
+        self, name: str, connector: Connector, version: int
+    ) -> tuple[list[CatalogTool], list[QuarantinedTool]]:
+        known = self._offered.get(name)
+        if known is not None and known[0] is connector and known[1] == version:
+            return known[2], known[3]
+        offered, held = connector_tools(name, connector)
+        self._offered[name] = (connector, version, offered, held)
+        return offered, held
 
     def _catalog_versions(self) -> dict[str, int]:
         return {
@@ -226,14 +241,15 @@ class StateManager:
         tools: dict[str, CatalogTool] = {}
         quarantined: dict[str, QuarantinedTool] = {}
         versions: dict[str, int] = {}
-        for name, config in configs:
-            fingerprint = json.dumps(config, sort_keys=True)
+        offerings = Offerings()
+        fingerprints = await asyncio.to_thread(lambda: [json.dumps(c, sort_keys=True) for _, c in configs])
+        for (name, config), fingerprint in zip(configs, fingerprints, strict=True):
             previous = self._built.get(name)
             if previous is not None and previous[0] == fingerprint:
                 connector = previous[1]
             else:
-                try:
-                    connector = build(ConnectorConfigAdapter.validate_python(config))
+                try:  # off the loop: validating a stored config of a thousand tools is real work
+                    connector = await build_off_loop(config)
                 except Exception:
                     log.exception("connector '%s' could not be built; its tools are left out", name)
                     continue
@@ -245,7 +261,7 @@ class StateManager:
             connectors[name] = connector
             if isinstance(connector, Federated):  # read before tools(): a later change rebuilds again
                 versions[name] = connector.catalog_version
-            offered, held = connector_tools(name, connector)
+            offered, held = self._catalog_entries(name, connector, versions.get(name, 0))
             for tool in offered:
                 kept = tools.setdefault(tool.name, tool)
                 if kept is not tool:
@@ -256,8 +272,18 @@ class StateManager:
                         kept.connector,
                     )
             quarantined.update((item.name, item) for item in held)
+            try:
+                offered_too = connector_offerings(name, connector)
+            except Exception:
+                log.exception("the resources and prompts of connector '%s' are left out", name)
+            else:
+                offerings.resources.extend(offered_too.resources)
+                offerings.templates.extend(offered_too.templates)
+                offerings.prompts.extend(offered_too.prompts)
         for gone in set(self._built) - set(connectors):
             await self._close(gone, self._built.pop(gone)[1])
+        for gone in set(self._offered) - set(connectors):
+            del self._offered[gone]
         self._versions = versions
         return Snapshot(
             revision=revision,
@@ -268,6 +294,9 @@ class StateManager:
             connectors=connectors,
             quarantined={name: item for name, item in quarantined.items() if name not in tools},
             agents=agents,
+            resources={item.uri: item for item in offerings.resources},
+            templates=tuple(offerings.templates),
+            prompts={item.name: item for item in offerings.prompts},
         )
 
 

@@ -1,9 +1,11 @@
 """YAML that remembers where things are.
 
-`load` returns the plain value (as `yaml.safe_load` would) together with the line and
-column of every mapping entry and sequence item, so validation errors can point into the
-file. Unlike plain PyYAML it refuses duplicate keys (which would silently keep the last
-one) and documents that expand, through aliases, into more nodes than anyone writes by hand.
+`load` returns the plain value together with the line and column of every mapping entry
+and sequence item, so validation errors can point into the file. Documents are read as
+YAML 1.2 (ruamel.yaml, with its C parser): `NO`, `on` and `yes` stay strings, as they do in
+JSON, instead of YAML 1.1's booleans (`enum: [NO, SE, DK]` is three country codes). Duplicate
+keys (which would silently keep the last one) are refused, and so are documents that expand,
+through aliases, into more nodes than anyone writes by hand.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import BaseConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from broker.errors import InvalidInput, Problem
 
@@ -50,30 +54,28 @@ class Located:
 
 
 def load(text: str, *, source: str = "<input>") -> Located:
-    """Parse one YAML document; raise InvalidInput with located problems if it is not valid."""
-    loader = yaml.SafeLoader(text)
+    """Parse one YAML 1.2 document; raise InvalidInput with located problems if it is not valid."""
+    yaml = YAML(typ="safe")
     try:
-        node = loader.get_single_node()
+        node = yaml.compose(text)
         if node is None:
             return Located(None)
         located = Located(None)
         problems: list[Problem] = []
-        _Indexer(loader, located.marks, problems).visit(node, ())
+        _Indexer(yaml.constructor, located.marks, problems).visit(node, ())
         if problems:
             raise InvalidInput(f"{source} repeats keys in a mapping", problems=problems)
-        located.value = loader.construct_document(node)
+        located.value = yaml.constructor.construct_document(node)
         return located
-    except yaml.MarkedYAMLError as exc:
+    except MarkedYAMLError as exc:
         raise _syntax_error(exc, source) from None
-    except yaml.YAMLError as exc:
+    except YAMLError as exc:
         raise InvalidInput(f"{source} is not valid YAML: {exc}") from None
     except RecursionError:
         raise InvalidInput(f"{source} is nested too deeply") from None
-    finally:
-        loader.dispose()
 
 
-def _syntax_error(exc: yaml.MarkedYAMLError, source: str) -> InvalidInput:
+def _syntax_error(exc: MarkedYAMLError, source: str) -> InvalidInput:
     mark = exc.problem_mark or exc.context_mark
     what = ": ".join(part for part in (exc.context, exc.problem) if part) or "syntax error"
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
@@ -83,8 +85,10 @@ def _syntax_error(exc: yaml.MarkedYAMLError, source: str) -> InvalidInput:
 class _Indexer:
     """Walks the node graph once, recording marks and refusing duplicate keys."""
 
-    def __init__(self, loader: yaml.SafeLoader, marks: dict[Path, Mark], problems: list[Problem]) -> None:
-        self._loader = loader
+    def __init__(
+        self, constructor: BaseConstructor, marks: dict[Path, Mark], problems: list[Problem]
+    ) -> None:
+        self._constructor = constructor
         self._marks = marks
         self._problems = problems
         self._count = 0
@@ -106,7 +110,7 @@ class _Indexer:
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG or not isinstance(key_node, ScalarNode):
                 continue  # merged and complex keys are left to the constructor
-            key = self._loader.construct_object(key_node)
+            key = self._constructor.construct_object(key_node, deep=True)
             if not isinstance(key, str | int) or isinstance(key, bool):
                 key = str(key)
             line = key_node.start_mark.line + 1

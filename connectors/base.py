@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -94,6 +94,13 @@ class ClientChannel(Protocol):
         """Whether the client asked for progress notifications on this call."""
         ...
 
+    @property
+    def asks_on_stream(self) -> bool:
+        """Whether the client answers requests sent on its open stream during the call (an MCP
+        2025 session that declared a capability), rather than through input-required results
+        (2026-07-28). An MCP upstream that asks that way must then be reached the same way."""
+        ...
+
     def can_ask(self, method: str) -> bool:
         """Whether `ask(method, ...)` can be answered (the client declared the capability)."""
         ...
@@ -112,6 +119,7 @@ class SilentChannel:
 
     log_level: str | None = None
     wants_progress = False
+    asks_on_stream = False
 
     def can_ask(self, method: str) -> bool:
         return False
@@ -142,6 +150,12 @@ class CallContext:
     agent: str | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
     channel: ClientChannel = SILENT
+    assertion: Callable[[str], str] | None = field(default=None, repr=False)
+    """The gateway's signed statement of who is calling, for an audience (`auth: {type:
+    gateway_jwt}`); None when the broker offers none."""
+    subject_token: str | None = field(default=None, repr=False)
+    """The signed-in user's own access token, only for `auth: {type: token_exchange}` to
+    exchange at the identity provider; never sent upstream. None for agent keys."""
 
 
 NO_CONTEXT = CallContext()

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from typing import Annotated, TypeAlias, assert_never
 
 import httpx
@@ -20,7 +22,13 @@ from pydantic import Field, TypeAdapter
 from connectors.base import NO_CONTEXT, CallContext, Connector
 from connectors.errors import ConnectorConfigError
 from connectors.http.connector import HttpConnector, HttpConnectorConfig
-from connectors.http.openapi import OpenAPIConnectorConfig, openapi_to_http, resolve_openapi
+from connectors.http.openapi import (
+    DEFAULT_LIMITS,
+    OpenAPIConnectorConfig,
+    OpenAPILimits,
+    openapi_to_http,
+    resolve_openapi,
+)
 from connectors.mcp import McpConnector, McpConnectorConfig, prepare_mcp
 from connectors.netguard import refuse_private_destination
 from connectors.sql.connector import SqlConnector, SqlConnectorConfig
@@ -35,25 +43,38 @@ ConnectorConfigAdapter: TypeAdapter[ConnectorConfig] = TypeAdapter(ConnectorConf
 """Validates and dumps configs (Python or JSON); its `json_schema()` is the admin API schema."""
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A config ready to store, and what the operator should know about it (e.g. the
+    operations an OpenAPI import left out, one line each)."""
+
+    config: ConnectorConfig
+    warnings: list[str] = field(default_factory=list)
+
+
 async def prepare(
     config: ConnectorConfig,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     context: CallContext = NO_CONTEXT,
-) -> ConnectorConfig:
+    limits: OpenAPILimits = DEFAULT_LIMITS,
+) -> Prepared:
     """Resolve at registration what needs the network; the result builds without it.
 
     `context` carries the secrets the config references, for upstreams that must be reached
-    with them now (an mcp server is connected to list its tools).
+    with them now (an mcp server is connected to list its tools). CPU-heavy steps (an
+    OpenAPI document's conversion) run in a worker thread.
     Raises ConnectorConfigError with a message for the operator.
     """
+    warnings: list[str] = []
     if isinstance(config, OpenAPIConnectorConfig):
-        config = await resolve_openapi(config, transport=transport)
+        imported = await resolve_openapi(config, transport=transport, limits=limits)
+        config, warnings = imported.config, imported.warnings
     if isinstance(config, McpConnectorConfig):
-        return await prepare_mcp(config, context)
+        return Prepared(await prepare_mcp(config, context))
     if isinstance(config, HttpConnectorConfig) and transport is None:
         await refuse_private_destination(config.name, config.base_url, config.allow_private_network)
-    return config
+    return Prepared(config, warnings)
 
 
 def build(config: ConnectorConfig, transport: httpx.AsyncBaseTransport | None = None) -> Connector:
@@ -73,4 +94,18 @@ def build(config: ConnectorConfig, transport: httpx.AsyncBaseTransport | None = 
     assert_never(config)
 
 
-__all__ = ["ConnectorConfig", "ConnectorConfigAdapter", "ConnectorConfigError", "build", "prepare"]
+async def build_off_loop(stored: object, transport: httpx.AsyncBaseTransport | None = None) -> Connector:
+    """Validate a stored config (JSON-like) and build its connector in a worker thread: a big
+    config (an imported OpenAPI document of a thousand tools) is seconds of pure Python."""
+    return await asyncio.to_thread(lambda: build(ConnectorConfigAdapter.validate_python(stored), transport))
+
+
+__all__ = [
+    "ConnectorConfig",
+    "ConnectorConfigAdapter",
+    "ConnectorConfigError",
+    "Prepared",
+    "build",
+    "build_off_loop",
+    "prepare",
+]

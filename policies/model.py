@@ -14,7 +14,8 @@ from pydantic_core import PydanticCustomError
 
 from policies.access import PromptAccess, ResourceAccess
 from policies.arguments import ArgumentConstraint, Name, ToolPattern
-from policies.cache import CacheSetting
+from policies.cache import CachePattern, CacheSetting
+from policies.guardrails import Guardrails
 from policies.masking import MaskingPolicy
 from policies.models_access import ModelAccess
 
@@ -79,11 +80,17 @@ class Policy(BaseModel):
         "policies.masking). Where several policies apply, the strongest operator per entity type wins; "
         "without any masking section every detected entity is replaced by its type.",
     )
-    cache: dict[ToolPattern, CacheSetting] = Field(
+    guardrails: Guardrails | None = Field(
+        default=None,
+        description="What the LLM proxy checks in this policy's agents' prompts and answers: PII, "
+        "secrets, prompt injection, denied topics (see policies.guardrails). Where several policies "
+        "apply, the strongest action per check wins.",
+    )
+    cache: dict[CachePattern, CacheSetting] = Field(
         default_factory=dict,
-        description="How results are cached for this policy's agents and teams, by tool name or glob "
-        "(see policies.cache). Without an entry only read-only, idempotent tools are cached, per agent, "
-        "for the gateway's default TTL.",
+        description="How results are cached for this policy's agents and teams, by tool name or glob, "
+        "or resource URI pattern ('broker://...') (see policies.cache). Without an entry only read-only, "
+        "idempotent tools and resource reads are cached, per agent, for the gateway's default TTL.",
         examples=[{"weather.*": {"ttl_seconds": 300, "shared": True}}],
     )
 
@@ -102,7 +109,7 @@ class Policy(BaseModel):
     @model_validator(mode="after")
     def _has_effect(self) -> Policy:
         no_models = self.models is None or self.models.is_empty()
-        quiet = self.masking is None and not self.cache
+        quiet = self.masking is None and not self.cache and self.guardrails is None
         no_catalog = (self.resources is None or self.resources.is_empty()) and (
             self.prompts is None or self.prompts.is_empty()
         )
@@ -110,7 +117,7 @@ class Policy(BaseModel):
             raise PydanticCustomError(
                 "policy_effect",
                 "a policy must allow, deny or constrain at least one tool, model, resource or prompt, "
-                "or set masking or cache",
+                "or set masking, cache or guardrails",
             )
         return self
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 
 from broker.admin.auth import gateway_of
 from broker.admin.bodies import openapi_body, read_model
-from broker.admin.connectors import prepare_checked
+from broker.admin.connectors import Checked, openapi_limits, prepare_checked
 from broker.admin.llm import apply_llm_section, runtime_of
 from broker.admin.registration import flag_warnings, refuse_conflicts
 from broker.admin.runtime import admin_subrouter, read, write
@@ -30,6 +30,7 @@ from broker.services import agents as agent_service
 from broker.services import connectors as connector_service
 from broker.services import policies as policy_service
 from broker.yamlsource import Located
+from connectors.http.openapi import DEFAULT_LIMITS, OpenAPILimits
 from connectors.registry import ConnectorConfig
 
 router = admin_subrouter("apply")
@@ -63,8 +64,9 @@ class ApplyReport(BaseModel):
     )
     warnings: list[str] = Field(
         default_factory=list,
-        description="Findings to review before granting tools, e.g. an upstream MCP tool whose "
-        "description carries instructions aimed at the model.",
+        description="Findings to review before granting tools (e.g. an upstream MCP tool whose "
+        "description carries instructions aimed at the model), and the operations an OpenAPI import "
+        "left out, each with the reason.",
     )
 
 
@@ -75,7 +77,8 @@ async def prepare_all(
     secrets: Collection[str] | None = None,
     stored: Mapping[str, dict[str, Any]] | None = None,
     vault: Vault | None = None,
-) -> list[tuple[ConnectorConfig, list[str]]]:
+    limits: OpenAPILimits = DEFAULT_LIMITS,
+) -> list[Checked]:
     """Prepare every connector concurrently (checking its secrets exist, given the stored
     names; keeping the pins of `stored` mcp configs with the same settings); report all
     failures together. Returns each config to store with its qualified tool names."""
@@ -83,14 +86,19 @@ async def prepare_all(
     results = await asyncio.gather(
         *(
             prepare_checked(
-                config, ("connectors", i), secrets=secrets, stored=stored.get(config.name), vault=vault
+                config,
+                ("connectors", i),
+                secrets=secrets,
+                stored=stored.get(config.name),
+                vault=vault,
+                limits=limits,
             )
             for i, config in enumerate(configs)
         ),
         return_exceptions=True,
     )
     problems: list[Problem] = []
-    prepared: list[tuple[ConnectorConfig, list[str]]] = []
+    prepared: list[Checked] = []
     for result in results:
         if isinstance(result, InvalidInput):
             problems += result.problems
@@ -132,7 +140,12 @@ def upsert_agents(session: Session, specs: list[AgentSpec]) -> KindReport:
 
 
 def apply_document(
-    session: Session, document: Document, prepared: list[ConnectorConfig], located: Located, source: str
+    session: Session,
+    document: Document,
+    prepared: list[ConnectorConfig],
+    located: Located,
+    source: str,
+    tools: Collection[str] = (),
 ) -> ApplyReport:
     try:  # references first, so a typo fails before anything is written
         policy_service.check_references(
@@ -140,6 +153,7 @@ def apply_document(
             document.policies,
             extra_agents=[a.name for a in document.agents],
             extra_connectors=[c.name for c in document.connectors],
+            tools=tools,
         )
     except InvalidInput as exc:
         raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
@@ -174,22 +188,33 @@ async def apply(
     known = await read(request, secret_service.secret_names)
     names = [config.name for config in document.connectors]
     stored = await read(request, lambda s: connector_service.stored_configs(s, names))
+    gateway = gateway_of(request)
     results = await prepare_all(
-        document.connectors, located, secrets=known, stored=stored, vault=gateway_of(request).vault
+        document.connectors,
+        located,
+        secrets=known,
+        stored=stored,
+        vault=gateway.vault,
+        limits=openapi_limits(gateway.settings),
     )
     try:
         refuse_conflicts(
-            gateway_of(request).state.snapshot,
-            {config.name: tools for config, tools in results},
+            gateway.state.snapshot,
+            {checked.config.name: checked.tools for checked in results},
             {config.name: ("connectors", i) for i, config in enumerate(document.connectors)},
         )
     except Conflict as exc:
         raise Conflict(exc.message, problems=relocate(exc.problems, located)) from None
-    prepared = [config for config, _ in results]
-    report = await write(request, lambda s: apply_document(s, document, prepared, located, source))
+    prepared = [checked.config for checked in results]
+    applied = {config.name for config in prepared}
+    tools = {t for t, tool in gateway.state.snapshot.tools.items() if tool.connector not in applied}
+    tools.update(name for checked in results for name in checked.tools)
+    report = await write(request, lambda s: apply_document(s, document, prepared, located, source, tools))
     if document.llm is not None:
         await runtime_of(request).state.refresh()
     report.warnings = [
-        f"connector {config.name}: {line}" for config in prepared for line in flag_warnings(config)
+        f"connector {checked.config.name}: {line}"
+        for checked in results
+        for line in [*checked.warnings, *flag_warnings(checked.config)]
     ]
     return report

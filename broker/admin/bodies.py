@@ -7,6 +7,7 @@ so `openapi_body` documents the schema for both media types by hand.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -14,10 +15,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from broker import yamlsource
+from broker import jsonbody, yamlsource
 from broker.admin.runtime import JSON_MEDIA_TYPE, UnsupportedMediaType, is_json, media_type
 from broker.documents import check, validate
-from broker.errors import InvalidInput, Problem
+from broker.errors import InvalidInput, MalformedBody, Problem
 from broker.yamlsource import Located
 
 M = TypeVar("M", bound=BaseModel)
@@ -39,15 +40,21 @@ async def read_body(request: Request) -> Located:
         raise UnsupportedMediaType(
             f"send the document as {JSON_MEDIA_TYPE} or application/yaml, not {media or 'no content type'}"
         )
-    try:
-        text = (await request.body()).decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput("the request body is not UTF-8 text") from None
-    return yamlsource.load(text, source="the YAML body") if is_yaml else load_json(text)
+    body = await request.body()
+
+    def parse() -> Located:  # in a worker thread: a document with an inline OpenAPI spec is megabytes
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("the request body is not UTF-8 text") from None
+        return yamlsource.load(text, source="the YAML body") if is_yaml else load_json(text)
+
+    return await asyncio.to_thread(parse)
 
 
 def load_json(text: str) -> Located:
     """Parse JSON, refusing repeated keys as the YAML loader does."""
+    jsonbody.check_depth(text.encode(), what="the JSON body")
     try:
         return Located(json.loads(text, object_pairs_hook=_unique_keys))
     except json.JSONDecodeError as exc:
@@ -59,7 +66,7 @@ def load_json(text: str) -> Located:
             f"the JSON body repeats a key: {message}", problems=[Problem((), message)]
         ) from None
     except RecursionError:
-        raise InvalidInput("the JSON body is nested too deeply") from None
+        raise MalformedBody("the JSON body is nested too deeply") from None
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -74,12 +81,12 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 async def read_model(request: Request, model: type[M]) -> tuple[M, Located]:
     """Read and validate a document body; also returns the source to locate later problems."""
     located = await read_body(request)
-    return validate(model, located, source="the document"), located
+    return await asyncio.to_thread(validate, model, located, source="the document"), located
 
 
 async def read_with(request: Request, validator: Callable[[Any], T]) -> tuple[T, Located]:
     located = await read_body(request)
-    return check(validator, located, source="the document"), located
+    return await asyncio.to_thread(check, validator, located, source="the document"), located
 
 
 def openapi_body(schema: dict[str, Any], description: str) -> dict[str, Any]:

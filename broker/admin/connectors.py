@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,10 +32,12 @@ from broker.secrets import service as secret_service
 from broker.secrets.vault import Vault
 from broker.services import connectors as connector_service
 from broker.services.connectors import PutResult
+from broker.settings import Settings
 from broker.store.models import ConnectorRecord
 from connectors.base import NO_CONTEXT, Connector
 from connectors.errors import ConnectorError
-from connectors.registry import ConnectorConfig, ConnectorConfigAdapter, build, prepare
+from connectors.http.openapi import DEFAULT_LIMITS, OpenAPILimits
+from connectors.registry import ConnectorConfig, ConnectorConfigAdapter, build, build_off_loop, prepare
 
 router = admin_subrouter("connectors")
 
@@ -90,8 +94,9 @@ class ConnectorChange(BaseModel):
     tools: list[str] = Field(description="Qualified names of the connector's tools.")
     warnings: list[str] = Field(
         default_factory=list,
-        description="Findings to review before granting the tools, e.g. an upstream tool whose "
-        "description carries instructions aimed at the model.",
+        description="Findings to review before granting the tools (e.g. an upstream tool whose "
+        "description carries instructions aimed at the model), and the operations an OpenAPI import "
+        "left out, each with the reason.",
     )
 
 
@@ -107,6 +112,31 @@ def tool_info(tool: CatalogTool) -> ToolInfo:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A connector config ready to store, its qualified tool names, and notes for the operator."""
+
+    config: ConnectorConfig
+    tools: list[str]
+    warnings: list[str]
+
+
+def openapi_limits(settings: Settings) -> OpenAPILimits:
+    return OpenAPILimits(
+        max_bytes=settings.openapi_max_bytes,
+        max_operations=settings.openapi_max_operations,
+        bytes_setting="BROKER_OPENAPI_MAX_BYTES",
+        operations_setting="BROKER_OPENAPI_MAX_OPERATIONS",
+    )
+
+
+def _check_secrets(
+    config: ConnectorConfig, refs: frozenset[str], known: Collection[str], loc: tuple[str | int, ...]
+) -> None:
+    if set(refs) - set(known):  # dumping a config (an inline OpenAPI document) only to locate a problem
+        secret_service.check_references(config.model_dump(mode="json"), refs, known, loc)
+
+
 async def prepare_checked(
     config: ConnectorConfig,
     loc: tuple[str | int, ...] = (),
@@ -114,27 +144,29 @@ async def prepare_checked(
     secrets: Collection[str] | None = None,
     stored: dict[str, Any] | None = None,
     vault: Vault | None = None,
-) -> tuple[ConnectorConfig, list[str]]:
+    limits: OpenAPILimits = DEFAULT_LIMITS,
+) -> Checked:
     """Do the registration-time work (fetch spec_url, import OpenAPI, pin upstream MCP tools
     unless `stored` already pins them for the same settings, with the secrets they need from
     `vault`) and check the result builds, and (given the stored `secrets` names) that every
-    secret it references exists; returns the config to store and its qualified tool names."""
+    secret it references exists; returns the config to store, its qualified tool names and
+    the import's warnings. CPU-heavy steps run in worker threads."""
     if secrets is not None:
-        refs = registration_secrets(config)
-        secret_service.check_references(config.model_dump(mode="json"), refs, secrets, loc)
+        _check_secrets(config, registration_secrets(config), secrets, loc)
     try:
         prepared: ConnectorConfig | None = keep_reviewed(config, stored)
+        warnings: list[str] = []
         if prepared is None:
             context = NO_CONTEXT if vault is None else await registration_context(vault, config)
-            prepared = await prepare(config, context=context)
-        connector = build(prepared)
+            result = await prepare(config, context=context, limits=limits)
+            prepared, warnings = result.config, result.warnings
+        connector = await asyncio.to_thread(build, prepared)
     except ConnectorError as exc:
         raise InvalidInput(exc.message, problems=[Problem(loc, exc.message)] if loc else []) from None
     try:
         if secrets is not None:
-            refs = connector.secret_refs()
-            secret_service.check_references(config.model_dump(mode="json"), refs, secrets, loc)
-        return prepared, claimed_names(connector)
+            _check_secrets(config, connector.secret_refs(), secrets, loc)
+        return Checked(prepared, claimed_names(connector), warnings)
     finally:
         await connector.aclose()
 
@@ -170,7 +202,7 @@ async def _loaded_tools(request: Request, record: ConnectorRecord) -> list[ToolI
     if record.name in snapshot.connectors:
         return [tool_info(t) for t in snapshot.tools.values() if t.connector == record.name]
     try:
-        connector: Connector = build(ConnectorConfigAdapter.validate_python(record.config))
+        connector: Connector = await build_off_loop(record.config)
     except Exception:  # reported as loaded=False; the gateway log has the reason
         return None
     try:
@@ -214,14 +246,20 @@ async def register_connector(
     config, located = await read_with(request, ConnectorConfigAdapter.validate_python)
     known = await read(request, secret_service.secret_names)
     before = await read(request, lambda s: connector_service.stored_configs(s, [config.name]))
+    gateway = gateway_of(request)
     try:
-        prepared, tools = await prepare_checked(
-            config, secrets=known, stored=before.get(config.name), vault=gateway_of(request).vault
+        checked = await prepare_checked(
+            config,
+            secrets=known,
+            stored=before.get(config.name),
+            vault=gateway.vault,
+            limits=openapi_limits(gateway.settings),
         )
     except InvalidInput as exc:
         raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
-    refuse_conflicts(gateway_of(request).state.snapshot, {prepared.name: tools})
-    stored = prepared.model_dump(mode="json")
+    prepared, tools = checked.config, checked.tools
+    refuse_conflicts(gateway.state.snapshot, {prepared.name: tools})
+    stored = await asyncio.to_thread(prepared.model_dump, mode="json")
 
     def put(session: Session) -> PutResult:
         return connector_service.put_connector(session, prepared.name, prepared.kind, stored, replace=replace)
@@ -230,7 +268,11 @@ async def register_connector(
     if result == "created":
         response.status_code = 201
     return ConnectorChange(
-        name=prepared.name, kind=prepared.kind, result=result, tools=tools, warnings=flag_warnings(prepared)
+        name=prepared.name,
+        kind=prepared.kind,
+        result=result,
+        tools=tools,
+        warnings=[*checked.warnings, *flag_warnings(prepared)],
     )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
@@ -18,7 +20,9 @@ from broker.errors import InvalidInput
 from broker.services import agents as agent_service
 from broker.services import policies as policy_service
 from broker.store.models import PolicyRevision
+from broker.uris import split_uri
 from broker.yamlsource import Located
+from connectors.base import OffersResources
 from policies import Policy, Subject
 
 router = admin_subrouter("policies")
@@ -60,15 +64,32 @@ class RevisionDetail(BaseModel):
 
 
 class ExplainRequest(BaseModel):
+    """Exactly one of `tool`, `resource` and `prompt`."""
+
     model_config = ConfigDict(extra="forbid")
 
     agent: str = Field(description="The agent's name.")
-    tool: str = Field(
-        min_length=1, max_length=300, description="Qualified tool name, e.g. 'crm.get_contact'."
+    tool: str | None = Field(
+        default=None, min_length=1, max_length=300, description="Qualified tool name, e.g. 'crm.get_contact'."
+    )
+    resource: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="A resource URI as clients see it, e.g. 'broker://crm/tables/customers'.",
+    )
+    prompt: str | None = Field(
+        default=None, min_length=1, max_length=300, description="Prompt name, e.g. 'files.summarise'."
     )
     arguments: dict[str, Any] | None = Field(
-        default=None, description="Call arguments, to check argument constraints too."
+        default=None, description="Call (or prompt) arguments, to check argument constraints too."
     )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ExplainRequest:
+        if sum(target is not None for target in (self.tool, self.resource, self.prompt)) != 1:
+            raise PydanticCustomError("explain_target", "give exactly one of tool, resource and prompt")
+        return self
 
 
 class ViolationInfo(BaseModel):
@@ -85,8 +106,14 @@ class ExplainResult(BaseModel):
     reason: str = Field(description="Why, in words fit for an operator.")
     policy: str | None = Field(description="The deciding policy, if any.")
     revision: int = Field(description="The policy revision the decision was made on.")
-    tool_exists: bool = Field(description="Whether any connector offers this tool now.")
-    visible: bool = Field(description="Whether the tool is in the agent's tools/list.")
+    kind: str = Field(default="tool", description="What was explained: tool, resource or prompt.")
+    tool_exists: bool = Field(
+        description="Whether it exists now: a connector offers the tool or prompt, or a connector that "
+        "offers resources owns the URI."
+    )
+    visible: bool = Field(
+        description="Whether it is in the agent's tools/list, resources/list or prompts/list."
+    )
     agent_enabled: bool = Field(
         description="A disabled agent's keys do not authenticate, whatever is allowed."
     )
@@ -110,11 +137,11 @@ def revision_detail(row: PolicyRevision) -> RevisionDetail:
 
 
 def apply_located(
-    session: Session, incoming: list[Policy], located: Located, *, source: str
+    session: Session, incoming: list[Policy], located: Located, *, source: str, tools: Collection[str] = ()
 ) -> policy_service.ApplyResult:
     """Apply policies; reference problems are located in the posted document."""
     try:
-        return policy_service.apply(session, incoming, source=source)
+        return policy_service.apply(session, incoming, source=source, tools=tools)
     except InvalidInput as exc:
         raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
 
@@ -139,7 +166,10 @@ async def apply_policies(
     ),
 ) -> ApplyResult:
     document, located = await read_model(request, PolicyFile)
-    result = await write(request, lambda s: apply_located(s, document.policies, located, source=source))
+    tools = frozenset(gateway_of(request).state.snapshot.tools)
+    result = await write(
+        request, lambda s: apply_located(s, document.policies, located, source=source, tools=tools)
+    )
     return ApplyResult(revision=result.revision, changed=result.changed, unchanged=result.unchanged)
 
 
@@ -166,15 +196,29 @@ async def explain(request: Request, body: ExplainRequest) -> ExplainResult:
     agent = await read(request, lambda s: agent_service.get_agent(s, body.agent))
     snapshot = gateway_of(request).state.snapshot
     subject = Subject(name=agent.name, team=agent.team)
-    decision = snapshot.policy_set.decide(subject, body.tool, body.arguments or {})
-    exists = body.tool in snapshot.tools
+    policies = snapshot.policy_set
+    if body.resource is not None:
+        kind, decision = "resource", policies.decide_resource(subject, body.resource)
+        parts = split_uri(body.resource)
+        exists = parts is not None and isinstance(snapshot.connectors.get(parts[0]), OffersResources)
+        visible = decision.allowed and body.resource in snapshot.resources
+    elif body.prompt is not None:
+        kind, decision = "prompt", policies.decide_prompt(subject, body.prompt, body.arguments or {})
+        exists = body.prompt in snapshot.prompts
+        visible = exists and policies.prompt_visible(subject, body.prompt)
+    else:
+        assert body.tool is not None
+        kind, decision = "tool", policies.decide(subject, body.tool, body.arguments or {})
+        exists = body.tool in snapshot.tools
+        visible = exists and policies.visible(subject, body.tool)
     return ExplainResult(
         allowed=decision.allowed,
         reason=decision.reason,
         policy=decision.policy,
         revision=snapshot.policy_revision,
+        kind=kind,
         tool_exists=exists,
-        visible=exists and snapshot.policy_set.visible(subject, body.tool),
+        visible=visible,
         agent_enabled=agent.enabled,
         violations=[
             ViolationInfo(argument=v.argument, kind=v.kind, policy=v.policy, reason=v.reason)

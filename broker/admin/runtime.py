@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from broker import jsonbody
 from broker.admin.auth import gateway_of, require_admin
 from broker.errors import BrokerError
 
@@ -86,6 +87,8 @@ class AdminRoute(APIRoute):
                 body = await limited.body()
                 if self.body_field is not None and body and not is_json(media_type(request)):
                     raise UnsupportedMediaType(f"send this request as {JSON_MEDIA_TYPE}")
+                if self.body_field is not None and is_json(media_type(request)):
+                    jsonbody.check_depth(body)  # documents are checked as they are parsed, off the loop
             return await handler(limited)
 
         return guarded

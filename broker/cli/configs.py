@@ -36,11 +36,20 @@ def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.Argu
     parser = command(policy, leaf, "validate", policy_validate, "check a policies or combined file offline")
     parser.add_argument("-f", "--file", required=True, help="the file; '-' reads stdin")
     parser = command(
-        policy, leaf, "explain", policy_explain, "would AGENT be allowed TOOL? exit 0 if allowed, 3 if denied"
+        policy,
+        leaf,
+        "explain",
+        policy_explain,
+        "would AGENT be allowed a TOOL, RESOURCE or PROMPT? exit 0 if allowed, 3 if denied",
     )
     parser.add_argument("--agent", required=True, help="the agent's name")
-    parser.add_argument("--tool", required=True, help="qualified tool name, e.g. crm.get_contact")
-    parser.add_argument("--args", help="call arguments as a JSON object, e.g. '{\"limit\": 100}'")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--tool", help="qualified tool name, e.g. crm.get_contact")
+    target.add_argument(
+        "--resource", help="resource URI as clients see it, e.g. broker://crm/tables/customers"
+    )
+    target.add_argument("--prompt", help="prompt name, e.g. files.summarise")
+    parser.add_argument("--args", help="call or prompt arguments as a JSON object, e.g. '{\"limit\": 100}'")
 
 
 def apply_file(ctx: Context) -> int:
@@ -181,19 +190,22 @@ def policy_validate(ctx: Context) -> int:
 
 def policy_explain(ctx: Context) -> int:
     arguments = _parse_arguments(ctx.args.args)
-    body = {"agent": ctx.args.agent, "tool": ctx.args.tool, "arguments": arguments}
+    kind = "resource" if ctx.args.resource else "prompt" if ctx.args.prompt else "tool"
+    target = ctx.args.resource or ctx.args.prompt or ctx.args.tool
+    body = {"agent": ctx.args.agent, kind: target, "arguments": arguments}
     result = ctx.client.post("/admin/policies/explain", body)
     if ctx.out.as_json:
         ctx.out.json(result)
     else:
         verdict = "ALLOW" if result["allowed"] else "DENY"
-        ctx.out.line(f"{verdict} {ctx.args.agent} -> {ctx.args.tool}")
+        named = target if kind == "tool" else f"{kind} {target}"
+        ctx.out.line(f"{verdict} {ctx.args.agent} -> {named}")
         ctx.out.line(f"  reason: {result['reason']}")
         for violation in result["violations"]:
             ctx.out.line(f"  - {violation['reason']}")
         ctx.out.line(f"  policy revision: {result['revision']}")
         if not result["tool_exists"]:
-            ctx.out.line("  note: no connector offers this tool now; a call would fail as an unknown tool")
+            ctx.out.line(f"  note: no connector offers this {kind} now; a request would fail as unknown")
         if not result["agent_enabled"]:
             ctx.out.line("  note: the agent is disabled; its keys do not authenticate")
     return 0 if result["allowed"] else EXIT_DENIED

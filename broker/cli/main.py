@@ -20,6 +20,7 @@ from types import ModuleType
 from broker.cli.context import Context
 from broker.cli.errors import CliError
 from broker.cli.output import Output, problem_lines
+from broker.cli.parser import SuggestingParser
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -95,7 +96,7 @@ def command_of(argv: Sequence[str]) -> str | None:
 def build_parser(*, only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser (`only=None`), or one where just `only`'s module is loaded and the
     other commands are placeholders that carry their help line."""
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="broker",
         description="Manage the MCP tool-broker gateway: connectors, agents and keys, policies, secrets, "
         "audit, cache, the LLM proxy.",

@@ -1,4 +1,8 @@
-"""`broker serve`, `broker db upgrade|current` (and `broker migrate`), `broker demo`: run the gateway."""
+"""`broker serve`, `broker db upgrade|current` (and `broker migrate`), `broker demo`: run the gateway.
+
+A setting the broker cannot use, or a database it cannot reach, is one line saying what is
+wrong and what to write instead, not a traceback.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from broker.cli.context import Context, Subcommands, command, group
 from broker.cli.errors import CliError
-from broker.settings import Settings
+from broker.settings import Settings, SettingsError, load_settings
 
 
 def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.ArgumentParser) -> None:
@@ -32,21 +36,57 @@ def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.Argu
     command(commands, leaf, "demo", demo, "run a local demo: gateway, demo upstreams, agents and policies")
 
 
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise CliError(f"cannot start: {exc}") from None
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _migrate(url: str) -> None:
+    """Create or upgrade the schema; CliError with the driver's first line when it cannot."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from broker.store.migrate import upgrade
+
+    try:
+        upgrade(url)
+    except (OperationalError, DBAPIError) as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0][:300]
+        raise CliError(
+            f"cannot reach the database at {_shown(url)}: {reason}. Check BROKER_DATABASE_URL and that the "
+            "server is running"
+        ) from None
+
+
 def serve(ctx: Context) -> int:
     import uvicorn
 
     from broker.app import create_app
     from broker.secrets.errors import SecretKeyError
     from broker.serving import server_options
+    from connectors.outbound import OutboundConfigError
 
     overrides = {k: v for k, v in (("host", ctx.args.host), ("port", ctx.args.port)) if v is not None}
-    settings = Settings(**overrides)
+    settings = _settings(**overrides)
     workers: int = ctx.args.workers
     if workers < 1:
         raise CliError("--workers must be 1 or more")
+    if workers > 1 and not settings.redis_url:
+        raise CliError(
+            "--workers needs BROKER_REDIS_URL: without Redis each worker keeps its own budgets, rate limits "
+            "and cache, and learns of changes only by polling. Run one worker per instance instead."
+        )
+    if settings.auto_migrate:  # here, once: a failure is one line, and N workers do not race to migrate
+        _migrate(settings.database_url)
+        settings = settings.model_copy(update={"auto_migrate": False})
     try:
         app = create_app(settings)  # in the parent too: a configuration error shows here, once
-    except SecretKeyError as exc:
+    except (SecretKeyError, OutboundConfigError) as exc:
         raise CliError(f"cannot start: {exc}") from None
     options = server_options(settings)
     if settings.log_format == "json":
@@ -54,15 +94,6 @@ def serve(ctx: Context) -> int:
     if workers == 1:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, **options)
         return 0
-    if not settings.redis_url:
-        raise CliError(
-            "--workers needs BROKER_REDIS_URL: without Redis each worker keeps its own budgets, rate limits "
-            "and cache, and learns of changes only by polling. Run one worker per instance instead."
-        )
-    if settings.auto_migrate:  # once, here, rather than N workers racing to migrate
-        from broker.store.migrate import upgrade
-
-        upgrade(settings.database_url)
     # The workers are fresh processes that read their settings from the environment.
     os.environ.update(BROKER_HOST=settings.host, BROKER_PORT=str(settings.port), BROKER_AUTO_MIGRATE="false")
     options["http"] = "broker.cli.server:WorkerHttpProtocol"  # a class made at run time does not pickle
@@ -97,18 +128,16 @@ def worker_app() -> FastAPI:
 
 
 def migrate(ctx: Context) -> int:
-    from broker.store.migrate import upgrade
-
-    url = Settings().database_url
-    upgrade(url)
-    ctx.out.line(f"the database at {make_url(url).render_as_string(hide_password=True)} is up to date")
+    url = _settings().database_url
+    _migrate(url)
+    ctx.out.line(f"the database at {_shown(url)} is up to date")
     return 0
 
 
 def current(ctx: Context) -> int:
     from broker.store.migrate import schema_revisions
 
-    found, expected = schema_revisions(Settings().database_url)
+    found, expected = schema_revisions(_settings().database_url)
     ctx.out.line(f"database: {found or 'empty (no schema)'}")
     ctx.out.line(f"expected: {expected}")
     if found != expected:

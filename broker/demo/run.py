@@ -34,7 +34,7 @@ from broker.demo.upstreams.llm import MockLLM, create_llm_app
 from broker.demo.upstreams.serve import BackgroundServer, ServerStartError
 from broker.demo.upstreams.weather import create_weather_app
 from broker.secrets.keys import generate_key
-from broker.settings import Settings
+from broker.settings import Settings, SettingsError, load_settings
 from connectors.presets import load_preset
 
 DEMO_DOCUMENT = Path(__file__).with_name("broker.demo.yaml")
@@ -228,7 +228,10 @@ def _wait_for_interrupt() -> None:
 
 
 def main() -> None:
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise SystemExit(f"demo could not start: {exc}") from None
     try:
         run(settings, Path.cwd() / ".demo")
     except ServerStartError as exc:

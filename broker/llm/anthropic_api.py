@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from broker.guard.answers import guard_render, guard_stream
 from broker.llm.asgi import Exchange
 from broker.llm.catalog import Target
 from broker.llm.metering import ModelCall
@@ -45,7 +46,7 @@ async def messages(
     opened = await proxy.open(call, route, body_for, exchange.headers)
     if call.stream and is_event_stream(opened):
         meter = AnthropicStreamMeter()
-        await relay_stream(exchange, call, opened, meter)
+        await relay_stream(exchange, call, opened, meter, translate=guard_stream(call.output, "anthropic"))
         call.usage = anthropic_stream_usage(meter, prompt_estimate)
         return
 
@@ -57,4 +58,4 @@ async def messages(
             usage = Usage(prompt_estimate(), completion, estimated=True)
         call.usage = usage
 
-    await relay_whole(exchange, call, opened, on_body)
+    await relay_whole(exchange, call, opened, on_body, render=guard_render(call.output, "anthropic"))

@@ -14,7 +14,8 @@ from typing import Any, Literal
 from starlette.types import Message, Receive, Scope, Send
 
 from broker.errors import BrokerError
-from broker.llm.errors import LimitExceeded, PayloadTooLarge
+from broker.llm.bodies import BodyBudget
+from broker.llm.errors import BadRequest, GatewayBusy, GuardrailBlocked, LimitExceeded, PayloadTooLarge
 
 Dialect = Literal["openai", "anthropic"]
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -55,20 +56,55 @@ def header_map(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
+async def read_body(receive: Receive, headers: dict[str, str], limit: int, budget: BodyBudget) -> bytes:
+    """The whole body, at most `limit` bytes, counted in `budget` (the caller gives back
+    `len(body)` when it is done with it). A declared Content-Length over the limit is refused
+    before anything is read; PayloadTooLarge (413) or GatewayBusy (503) otherwise."""
+    declared = headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit() or not declared.isascii():
+            raise BadRequest(f"invalid Content-Length header: {declared[:40]!r}")
+        if int(declared) > limit:
+            raise PayloadTooLarge(_too_large(limit))
+    reserved = int(declared) if declared is not None else 0
+    if not budget.take(reserved):
+        raise _busy()
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnected("the client went away before sending its whole request")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected("the client went away before sending its whole request")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(_too_large(limit))
+            if size > reserved:  # chunked, or more than declared (the server refuses that itself)
+                if not budget.take(size - reserved):
+                    raise _busy()
+                reserved = size
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                budget.give_back(reserved - size)
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    except BaseException:
+        budget.give_back(reserved)
+        raise
+
+
+def _too_large(limit: int) -> str:
+    return (
+        f"the request body is larger than the gateway's limit of {limit} bytes "
+        f"({limit / 1048576:g} MiB, BROKER_LLM_MAX_REQUEST_BYTES)"
+    )
+
+
+def _busy() -> GatewayBusy:
+    return GatewayBusy(
+        "the gateway is holding as many request bodies as its memory budget allows "
+        "(BROKER_LLM_MAX_INFLIGHT_BYTES); retry shortly"
+    )
 
 
 async def send_bytes(
@@ -96,6 +132,8 @@ def error_payload(exc: BrokerError, dialect: Dialect) -> dict[str, Any]:
         body = {"error": error}
     if isinstance(exc, LimitExceeded):
         error[str(exc.detail["type"])] = exc.detail
+    elif isinstance(exc, GuardrailBlocked):
+        error["guardrail"] = exc.guardrail
     return body
 
 
@@ -107,6 +145,8 @@ def error_headers(exc: BrokerError, request_id: str | None) -> list[tuple[bytes,
         headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
         # Clients (openai, anthropic) retry 429s on their own; a spent budget will not come back soon.
         headers.append((b"x-should-retry", b"false" if exc.code == "budget_exceeded" else b"true"))
+    elif isinstance(exc, GatewayBusy):
+        headers.append((b"retry-after", b"1"))
     elif exc.status_code == 401:
         headers.append((b"www-authenticate", b"Bearer"))
     return headers

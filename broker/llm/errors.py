@@ -13,6 +13,16 @@ class BadRequest(BrokerError):
     code = "invalid_request"
 
 
+class GuardrailBlocked(BadRequest):
+    """A guardrail blocks the prompt: 400 naming the rule, before anything goes upstream."""
+
+    code = "guardrail_blocked"
+
+    def __init__(self, message: str, guardrail: dict[str, Any]) -> None:
+        super().__init__(f"{message}; the agent's guardrails block it (rule '{guardrail['rule']}')")
+        self.guardrail = guardrail
+
+
 class ModelNotFound(BrokerError):
     status_code = 404
     code = "model_not_found"
@@ -26,6 +36,11 @@ class ModelDenied(BrokerError):
 class PayloadTooLarge(BrokerError):
     status_code = 413
     code = "payload_too_large"
+
+
+class GatewayBusy(BrokerError):
+    status_code = 503
+    code = "gateway_busy"
 
 
 class LimitExceeded(BrokerError):

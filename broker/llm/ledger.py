@@ -47,6 +47,8 @@ class UsageEntry:
     error: str | None
     end_user: str | None = None
     trace_id: str | None = None
+    guardrails: str | None = None
+    """The guardrail verdicts of the call, as JSON (rule, action, where, score): never the text."""
 
     def row(self) -> dict[str, Any]:
         """The entry as a row to insert (dataclasses.asdict deep-copies, ten times slower)."""

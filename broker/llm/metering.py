@@ -3,10 +3,12 @@ then settled, written to the ledger and counted, whatever its outcome."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
@@ -18,6 +20,9 @@ from broker.llm.errors import MeteringUnavailable
 from broker.llm.ledger import LedgerWriter, UsageEntry
 from broker.llm.metrics import LlmMetrics
 from broker.llm.usage import Usage
+
+if TYPE_CHECKING:
+    from broker.guard.answers import OutputPlan
 
 log = logging.getLogger("broker.llm.metering")
 
@@ -41,6 +46,10 @@ class ModelCall:
     http_status: int = 200
     error: str | None = None
     ttft: float | None = None
+    guardrails: list[dict[str, Any]] = field(default_factory=list)
+    """Guardrail verdicts (prompt and answer), for the ledger and metrics."""
+    output: OutputPlan | None = None
+    """What the answer goes through on its way back (set by the guardrails)."""
 
     def failed(self, exc: BrokerError) -> None:
         self.status, self.http_status, self.error = exc.code, exc.status_code, exc.message[:1000]
@@ -124,6 +133,8 @@ class Metering:
                 error=None if call.status == "ok" else call.status, prompt=usage.prompt,
                 completion=usage.completion, seconds=elapsed,
             )  # fmt: skip
+        for verdict in call.guardrails:
+            self.metrics.guardrail(call.agent.name, verdict["rule"], verdict["action"], verdict["where"])
         if call.status == MeteringUnavailable.code:
             return  # the ledger is what is unavailable
         target = call.target
@@ -151,6 +162,7 @@ class Metering:
                 attempts=call.attempts,
                 error=call.error,
                 trace_id=trace_id,
+                guardrails=json.dumps(call.guardrails, separators=(",", ":")) if call.guardrails else None,
             )
         )
 

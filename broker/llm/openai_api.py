@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from broker.guard.answers import guard_render, guard_stream
 from broker.llm.accounts import Demand
 from broker.llm.asgi import Exchange
 from broker.llm.catalog import Target
@@ -77,7 +78,7 @@ async def chat_completions(
         await _from_anthropic(exchange, call, opened, prompt_estimate, include_usage=asked_usage)
     elif call.stream and is_event_stream(opened):
         meter = OpenAIStreamMeter(strip_usage=inject)
-        await relay_stream(exchange, call, opened, meter)
+        await relay_stream(exchange, call, opened, meter, translate=guard_stream(call.output, "openai"))
         call.usage = completed(meter.usage, prompt_estimate, meter.delivered_text)
     else:
 
@@ -87,7 +88,7 @@ async def chat_completions(
                 usage = Usage(prompt_estimate(), estimate_text(openai_completion_text(body)), estimated=True)
             call.usage = usage
 
-        await relay_whole(exchange, call, opened, on_body)
+        await relay_whole(exchange, call, opened, on_body, render=guard_render(call.output, "openai"))
 
 
 async def _from_anthropic(
@@ -102,7 +103,8 @@ async def _from_anthropic(
     if call.stream and is_event_stream(opened):
         meter = AnthropicStreamMeter()
         translator = StreamTranslator(include_usage=include_usage)
-        await relay_stream(exchange, call, opened, meter, translate=translator.event)
+        translate = guard_stream(call.output, "openai", translator.event)
+        await relay_stream(exchange, call, opened, meter, translate=translate)
         call.usage = anthropic_stream_usage(meter, prompt_estimate)
         return
 
@@ -110,7 +112,9 @@ async def _from_anthropic(
         usage = anthropic_usage(body.get("usage")) if isinstance(body, dict) else None
         call.usage = usage or Usage(prompt_estimate(), estimated=True)
 
-    await relay_whole(exchange, call, opened, on_body, render=message_to_chat)
+    await relay_whole(
+        exchange, call, opened, on_body, render=guard_render(call.output, "openai", message_to_chat)
+    )
 
 
 async def embeddings(

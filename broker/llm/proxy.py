@@ -16,7 +16,6 @@ The endpoint modules (openai_api, anthropic_api) supply the body rewriting and u
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,8 +24,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from broker import jsonbody
 from broker.catalog import AgentIdentity, Snapshot
 from broker.errors import BrokerError, Unauthorized
+from broker.guard.engine import Guard, plan_of
 from broker.identity import Authenticator
 from broker.llm import anthropic_api, openai_api
 from broker.llm.accounts import Rules
@@ -39,14 +40,18 @@ from broker.llm.asgi import (
     send_error,
     send_json,
 )
+from broker.llm.bodies import BodyBudget
 from broker.llm.catalog import Route, Target
-from broker.llm.errors import BadRequest, ModelDenied, ModelNotFound, UpstreamError
+from broker.llm.errors import BadRequest, GuardrailBlocked, ModelDenied, ModelNotFound, UpstreamError
 from broker.llm.metering import Metering, ModelCall
 from broker.llm.state import LlmState
 from broker.llm.upstream import Opened, RetryPolicy, open_upstream
 from broker.resilience import Breakers
 from broker.telemetry.logs import current_request_id
 from policies import ModelGrants, PolicySet
+
+GUARDED = frozenset({"chat", "messages", "responses"})
+"""Endpoints whose prompts and answers the guardrails see (embeddings carry no conversation)."""
 
 CallHandler = Callable[["LlmProxy", Exchange, ModelCall, dict[str, Any], int], Awaitable[None]]
 
@@ -77,7 +82,10 @@ class LlmProxy:
         retry: RetryPolicy,
         breakers: Breakers,
         max_request_bytes: int,
+        max_inflight_bytes: int,
+        guard: Guard | None = None,
     ) -> None:
+        self.guard = guard
         self.tool_snapshot = tool_snapshot
         self.identity = identity
         self.state = state
@@ -85,6 +93,7 @@ class LlmProxy:
         self.retry = retry
         self.breakers = breakers
         self.max_request_bytes = max_request_bytes
+        self.bodies = BodyBudget(max_inflight_bytes)
         self._grants: ModelGrants | None = None
         self._calls: dict[str, tuple[CallHandler, str, Dialect]] = {
             "/v1/chat/completions": (openai_api.chat_completions, "chat", "openai"),
@@ -165,16 +174,16 @@ class LlmProxy:
         call = ModelCall(
             current_request_id() or uuid.uuid4().hex, agent, endpoint, time.perf_counter(), datetime.now(UTC)
         )
+        body = b""
         try:
-            body = await read_body(exchange.receive, self.max_request_bytes)
-            try:
-                payload = json.loads(body)
-            except ValueError:
-                raise BadRequest("the request body is not valid JSON") from None
+            body = await read_body(exchange.receive, exchange.headers, self.max_request_bytes, self.bodies)
+            payload = jsonbody.loads(body)
             if not isinstance(payload, dict):
                 raise BadRequest("the request body must be a JSON object")
             call.stream = payload.get("stream") is True
             self.authorize(call, payload.get("model"))
+            if endpoint in GUARDED and self.guard is not None:
+                await self._guard(call, payload)
             await handler(self, exchange, call, payload, len(body))
         except BrokerError as exc:
             call.failed(exc)
@@ -186,7 +195,27 @@ class LlmProxy:
             call.status, call.http_status = "client_closed", 499
             raise
         finally:
+            self.bodies.give_back(len(body))
+            if call.output is not None:
+                call.guardrails.extend(verdict.as_dict() for verdict in call.output.verdicts)
             await self.metering.finish(call)
+
+    async def _guard(self, call: ModelCall, payload: dict[str, Any]) -> None:
+        """The agent's guardrails on the prompt (masking it in place); a block ends the call here,
+        before any reservation or upstream request."""
+        assert self.guard is not None
+        policy_set = self.tool_snapshot().policy_set
+        plan = plan_of(policy_set, call.agent)
+        if plan is None:
+            return
+        try:
+            inspection = await self.guard.inspect(plan, policy_set, call.agent, payload)
+        except GuardrailBlocked as exc:
+            call.guardrails.append(exc.guardrail)
+            raise
+        call.guardrails.extend(verdict.as_dict() for verdict in inspection.verdicts)
+        if inspection.output.active:
+            call.output = inspection.output
 
     async def _models(self, exchange: Exchange, wanted: str) -> None:
         agent = await self.authenticate(exchange.headers)

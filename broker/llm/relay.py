@@ -75,6 +75,17 @@ def is_event_stream(opened: Opened) -> bool:
     )
 
 
+class StreamCut(Exception):
+    """Raised by a stream's `translate` to end the stream: `body` is sent last, the upstream is
+    closed, and the call is recorded with `status`."""
+
+    def __init__(self, body: bytes, status: str, message: str) -> None:
+        super().__init__(message)
+        self.body = body
+        self.status = status
+        self.message = message
+
+
 async def relay_stream(
     exchange: Exchange,
     call: ModelCall,
@@ -89,6 +100,18 @@ async def relay_stream(
     splitter = EventSplitter()
     send = exchange.send
 
+    def rendered(events: list[bytes]) -> tuple[bytes, StreamCut | None]:
+        if translate is None:
+            return b"".join(events), None
+        parts = []
+        for event in events:
+            try:
+                parts.append(translate(event))
+            except StreamCut as cut:
+                parts.append(cut.body)
+                return b"".join(parts), cut
+        return b"".join(parts), None
+
     async def pump() -> None:
         await send(
             {
@@ -98,15 +121,19 @@ async def relay_stream(
             }
         )
         async for chunk in response.aiter_bytes():
-            events = [e for e in splitter.feed(chunk) if meter.event(e)]
-            out = b"".join(map(translate, events) if translate is not None else events)
+            out, cut = rendered([e for e in splitter.feed(chunk) if meter.event(e)])
             if out:
                 await send({"type": "http.response.body", "body": out, "more_body": True})
                 call.first_byte()
+            if cut is not None:
+                call.status, call.error = cut.status, cut.message
+                return
         rest = splitter.rest()
         if rest.strip() and meter.event(rest):
-            out = translate(rest) if translate is not None else rest
+            out, cut = rendered([rest])
             await send({"type": "http.response.body", "body": out, "more_body": True})
+            if cut is not None:
+                call.status, call.error = cut.status, cut.message
 
     try:
         disconnected = await until_disconnect(pump(), exchange.receive)

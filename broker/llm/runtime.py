@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from broker.gateway import Gateway
+from broker.guard.engine import Guard
 from broker.llm.accounts import Accounts, BudgetRule, LocalAccounts, Window
 from broker.llm.credentials import ChainedSecrets, SecretSource, SettingsSecrets, VaultSecrets
 from broker.llm.ledger import LedgerWriter
@@ -85,6 +86,8 @@ class LlmRuntime:
             retry=retry,
             breakers=gateway.breakers,
             max_request_bytes=settings.llm_max_request_bytes,
+            max_inflight_bytes=settings.llm_max_inflight_bytes,
+            guard=Guard(gateway.maskers),
         )
         return cls(state=state, ledger=ledger, accounts=accounts, metrics=metrics, proxy=proxy)
 

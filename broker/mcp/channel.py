@@ -67,6 +67,9 @@ class McpClientChannel:
             self.log_level = level if level in LOG_LEVELS else None
         else:  # a 2025 session hears everything until it sets a level
             self.log_level = levels.get(session_id(ctx)) or LOG_LEVELS[0]
+        self.asks_on_stream = ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS and any(
+            self.can_ask(method) for method in _REQUESTS
+        )
 
     def can_ask(self, method: str) -> bool:
         known = _REQUESTS.get(method)

@@ -22,7 +22,7 @@ class Authorize:
         if isinstance(request, ToolCall):
             self._tool(request)
         elif isinstance(request, ResourceRead):
-            self._resource(request)
+            self.resolve_resource(request)
         elif isinstance(request, PromptGet):
             self._prompt(request)
         elif isinstance(request, Completion):
@@ -60,7 +60,10 @@ class Authorize:
         if not decision.allowed:
             raise ToolDenied(f"Denied: {decision.reason}")
 
-    def _resource(self, read: ResourceRead) -> None:
+    @staticmethod
+    def resolve_resource(read: ResourceRead) -> None:
+        """Resolve a gateway URI to its connector and local URI, or raise UnknownResource when the
+        caller may not read it (also used to check resources/subscribe)."""
         snapshot = read.snapshot
         read.decision = decision = snapshot.policy_set.decide_resource(read.agent.subject, read.uri)
         parts = split_uri(read.uri)

@@ -46,6 +46,8 @@ class Request:
     """Facts a stage wants in the audit record (e.g. cache status); never secrets."""
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Clear secret values for the connector, filled in by InjectCredentials just before dispatch."""
+    assertion: Callable[[str], str] | None = field(default=None, repr=False)
+    """Signs the gateway's statement of this caller for an upstream audience (InjectCredentials)."""
     channel: ClientChannel = SILENT
     """The calling client (progress, log messages, requests to it); MaskPII masks what goes to it."""
 

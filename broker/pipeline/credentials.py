@@ -4,6 +4,7 @@ import logging
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from broker.identity.signing import GatewaySigner
 from broker.pipeline.call import Next, Request
 from broker.secrets.errors import CredentialsUnavailable
 from broker.secrets.vault import Vault
@@ -18,12 +19,18 @@ class InjectCredentials:
     (cached, so usually no I/O); the connector picks this agent's secret and fails the call as
     `credentials_missing` when it is absent."""
 
-    def __init__(self, vault: Vault) -> None:
+    def __init__(self, vault: Vault, signer: GatewaySigner | None = None) -> None:
         self._vault = vault
+        self._signer = signer
 
     async def __call__(self, request: Request, call_next: Next) -> Output:
         name = request.connector
         assert name is not None, "Authorize resolves the connector first"
+        if self._signer is not None:
+            agent = request.agent
+            request.assertion = self._signer.for_request(
+                agent.name, agent.team, agent.end_user, request.target
+            )
         refs = request.snapshot.connectors[name].secret_refs()
         if refs:
             try:

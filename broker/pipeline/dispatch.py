@@ -1,4 +1,14 @@
+"""The terminal stage: hand a request to its connector and turn whatever it raises into our tree.
+
+This is the boundary below which nothing escapes unmapped: connector errors keep their
+(scrubbed) message, and any other exception (a library refusing a request that cannot be
+built, a bug in a connector) becomes an `UpstreamFailure` naming the upstream, with one log
+line and no traceback a client could trigger at will.
+"""
+
 from __future__ import annotations
+
+import logging
 
 from broker.errors import (
     InvalidParams,
@@ -21,13 +31,21 @@ from connectors.base import (
 )
 from connectors.scrub import scrubber
 
+log = logging.getLogger("broker.dispatch")
+
 
 async def dispatch(request: Request) -> Output:
     """The terminal: hand the request to its connector, turning its failures into our tree."""
     name = request.connector
     assert name is not None, "Authorize resolves the connector first"
     connector = request.snapshot.connectors[name]
-    context = CallContext(agent=request.agent.name, secrets=request.secrets, channel=request.channel)
+    context = CallContext(
+        agent=request.agent.name,
+        secrets=request.secrets,
+        channel=request.channel,
+        assertion=request.assertion,
+        subject_token=request.agent.subject_token,
+    )
     try:
         if isinstance(request, ToolCall):
             assert request.tool is not None
@@ -56,3 +74,11 @@ async def dispatch(request: Request) -> Output:
         raise InvalidParams(exc.message) from exc
     except errors.ConnectorError as exc:  # connectors clean their own errors; this guards every kind alike
         raise UpstreamFailure(scrubber(*request.secrets.values()).text(exc.message)) from exc
+    except Exception as exc:  # the boundary: nothing raised below the pipeline reaches a client raw
+        kind = type(exc).__name__
+        # Its text may carry argument values or injected credentials: neither logged nor shown.
+        log.error("request %s: upstream '%s' failed unexpectedly (%s)", request.request_id, name, kind)
+        raise UpstreamFailure(
+            f"upstream '{name}' could not be called ({kind}); "
+            f"the gateway log has request {request.request_id}"
+        ) from None

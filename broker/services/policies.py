@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from broker.errors import InvalidInput, NotFound, Problem
 from broker.services.revision import bump, now
 from broker.store.models import Agent, ConnectorRecord, PolicyRevision
+from broker.suggest import did_you_mean
 from policies import Policy
 
 
@@ -50,8 +51,10 @@ def check_references(
     *,
     extra_agents: Iterable[str] = (),
     extra_connectors: Iterable[str] = (),
+    tools: Collection[str] = (),
 ) -> None:
-    """Refuse policies that name agents or connectors that do not exist (typos grant nothing silently)."""
+    """Refuse policies that name agents or connectors that do not exist, or (given the known
+    qualified `tools`) a tool name that is a likely typo of one (typos grant nothing silently)."""
     agents = set(session.scalars(select(Agent.name))) | set(extra_agents)
     connectors = set(session.scalars(select(ConnectorRecord.name))) | set(extra_connectors)
     problems: list[Problem] = []
@@ -77,15 +80,25 @@ def check_references(
                 problems.append(
                     Problem(
                         loc,
-                        f"'{pattern}' names connector '{prefix}', which is not registered (known: {known})",
+                        f"'{pattern}' names connector '{prefix}', which is not registered (known: {known})"
+                        + did_you_mean(prefix, connectors),
                     )
                 )
+            elif not any(ch in pattern for ch in "*?[") and tools and pattern not in tools:
+                hint = did_you_mean(pattern, (t for t in tools if t.startswith(f"{prefix}.")))
+                if hint:  # only a likely typo; a tool an upstream may offer later is allowed
+                    problems.append(Problem(loc, f"'{pattern}' names no known tool{hint}"))
     if problems:
         raise InvalidInput("the policies refer to things that do not exist", problems=problems)
 
 
 def apply(
-    session: Session, incoming: Sequence[Policy], *, source: str = "", check: bool = True
+    session: Session,
+    incoming: Sequence[Policy],
+    *,
+    source: str = "",
+    check: bool = True,
+    tools: Collection[str] = (),
 ) -> ApplyResult:
     """Insert or replace the named policies; other policies stay. No change, no new revision."""
     names = [p.name for p in incoming]
@@ -93,7 +106,7 @@ def apply(
     if duplicates:
         raise InvalidInput(f"policy names must be unique; repeated: {', '.join(duplicates)}")
     if check:
-        check_references(session, incoming)
+        check_references(session, incoming, tools=tools)
     revision, existing = current_policies(session)
     by_name: dict[str, dict[str, Any]] = {p.name: _dump(p) for p in existing}
     changed = [p.name for p in incoming if by_name.get(p.name) != _dump(p)]

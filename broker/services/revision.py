@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker.cluster import Notices
@@ -54,5 +55,8 @@ async def follow(
         try:
             if await asyncio.to_thread(read) != known():
                 await refresh()
+        except (OperationalError, InterfaceError) as exc:  # one line per check, not a traceback
+            reason = (str(exc.orig or exc).strip().splitlines() or [""])[0][:300]
+            log.warning("could not refresh %s: the database is unreachable (%s)", what, reason)
         except Exception:
             log.exception("could not refresh %s from the database", what)

@@ -197,6 +197,8 @@ class LlmUsageRecord(Base):
     end_user: Mapped[str | None] = mapped_column(String(200))
     trace_id: Mapped[str | None] = mapped_column(String(32))
     """The end user the agent acted for (an OAuth token's subject); null for agent keys."""
+    guardrails: Mapped[str | None] = mapped_column(Text)
+    """The call's guardrail verdicts as JSON (rule, action, where, score); never the text."""
 
 
 class AdminChange(Base):

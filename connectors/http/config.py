@@ -5,9 +5,9 @@ where each argument goes at call time)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from connectors.auth import AuthConfig
 from connectors.base import TOOL_NAME, ToolSpec
@@ -21,9 +21,12 @@ from connectors.fields import (
     TimeoutSeconds,
     check_object_schema,
 )
+from connectors.http.resources import HttpResourceConfig, check_declared
 from connectors.http.template import template_arguments
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+BodyEncoding = Literal["json", "form", "multipart"]
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header or cookie name (RFC 9110 token)
 PLACEHOLDER = re.compile(r"\{([^{}/]+)\}")
 OBJECT_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -70,6 +73,12 @@ class HttpToolConfig(BaseModel):
         "required arguments, percent-encoded.",
     )
     query: list[str] = Field([], description="Arguments sent as query parameters.")
+    header_arguments: list[str] = Field(
+        [], description="Arguments sent as request headers; the argument's name is the header's name."
+    )
+    cookie_arguments: list[str] = Field(
+        [], description="Arguments sent as cookies (one Cookie header); the argument's name is the cookie's."
+    )
     body: list[str] | None = Field(
         None,
         description="Arguments sent as the members of a JSON object body. Unset: POST/PUT/PATCH tools "
@@ -85,6 +94,12 @@ class HttpToolConfig(BaseModel):
         None,
         description='A fixed JSON object body; a string that is exactly "{{name}}" is replaced by the value '
         "of argument `name`, or removed with its enclosing array element when the argument is absent.",
+    )
+    body_encoding: BodyEncoding = Field(
+        "json",
+        description="How `body` arguments are sent: a JSON object, an application/x-www-form-urlencoded "
+        "form (nested objects as `a[b]=v`, lists as repeated fields), or multipart/form-data (fields "
+        'whose schema says "format": "binary" are sent as file parts).',
     )
     headers: Headers = {}
     output_schema: dict[str, Any] | None = Field(
@@ -123,7 +138,7 @@ class HttpToolConfig(BaseModel):
                 raise ValueError(f"placeholder '{{{name}}}' must be a required property of input_schema")
         return path
 
-    @field_validator("query", "body")
+    @field_validator("query", "header_arguments", "cookie_arguments", "body")
     @classmethod
     def _check_mapped(cls, names: list[str] | None, info: ValidationInfo) -> list[str] | None:
         if names is None:
@@ -132,10 +147,11 @@ class HttpToolConfig(BaseModel):
             raise ValueError("GET tools cannot send a body")
         if len(set(names)) != len(names):
             raise ValueError("names an argument twice")
-        taken = set(placeholders(info.data.get("path", "")))
-        if info.field_name == "body":
-            taken |= set(info.data.get("query", []))
-        _check_arguments(names, info, taken)
+        if info.field_name in ("header_arguments", "cookie_arguments"):
+            for name in names:
+                if not _TOKEN.match(name):
+                    raise ValueError(f"'{name}' is not a valid header or cookie name")
+        _check_arguments(names, info, _mapped_before(info))
         return names
 
     @field_validator("body_argument")
@@ -147,9 +163,7 @@ class HttpToolConfig(BaseModel):
             raise ValueError("GET tools cannot send a body")
         if info.data.get("body") is not None:
             raise ValueError("cannot be combined with `body`")
-        _check_arguments(
-            [name], info, set(placeholders(info.data.get("path", ""))) | set(info.data.get("query", []))
-        )
+        _check_arguments([name], info, _mapped_before(info))
         return name
 
     @field_validator("fixed_query")
@@ -173,7 +187,7 @@ class HttpToolConfig(BaseModel):
         if info.data.get("body_argument") is not None:
             raise ValueError("cannot be combined with `body_argument`")
         names = template_arguments(template)
-        path_and_query = {*placeholders(info.data.get("path", "")), *info.data.get("query", [])}
+        path_and_query = _mapped_before(info) - set(info.data.get("body") or ())
         _check_arguments(names, info, path_and_query | set(info.data.get("body") or ()))
         added = info.data.get("body")
         if added is None:  # unmapped arguments join the body's top level
@@ -184,6 +198,25 @@ class HttpToolConfig(BaseModel):
             raise ValueError(f"member '{clash[0]}' would also be set by the argument of that name")
         return template
 
+    @field_validator("body_encoding")
+    @classmethod
+    def _check_body_encoding(cls, encoding: BodyEncoding, info: ValidationInfo) -> BodyEncoding:
+        if encoding != "json" and (info.data.get("body_argument") or info.data.get("body_template")):
+            raise ValueError(
+                f"a {encoding} body is an object of fields: use `body`, not a whole-body argument"
+            )
+        return encoding
+
+
+def _mapped_before(info: ValidationInfo) -> set[str]:
+    """Arguments already sent elsewhere by the fields validated before this one."""
+    taken = set(placeholders(info.data.get("path", "")))
+    for field in ("query", "header_arguments", "cookie_arguments", "body"):
+        if field == info.field_name:
+            break
+        taken |= set(info.data.get(field) or ())
+    return taken
+
 
 def _check_arguments(names: list[str], info: ValidationInfo, taken: set[str]) -> None:
     properties = (info.data.get("input_schema") or {}).get("properties", {})
@@ -191,7 +224,7 @@ def _check_arguments(names: list[str], info: ValidationInfo, taken: set[str]) ->
         if "input_schema" in info.data and name not in properties:
             raise ValueError(f"'{name}' is not a property of input_schema")
         if name in taken:
-            raise ValueError(f"'{name}' is already mapped to the path or query")
+            raise ValueError(f"'{name}' is already mapped to the path, query, a header or a cookie")
 
 
 class HttpConnectorConfig(BaseModel):
@@ -211,6 +244,16 @@ class HttpConnectorConfig(BaseModel):
     tools: list[HttpToolConfig] = Field(
         min_length=1, description="The tools, at least one; names are unique."
     )
+    resources: list[HttpResourceConfig] = Field(
+        [],
+        description="GET tools also offered as MCP resources or resource templates "
+        "(see connectors.http.resources).",
+    )
+
+    @model_validator(mode="after")
+    def _check_resources(self) -> Self:
+        check_declared(self.resources, {tool.name: tool for tool in self.tools})
+        return self
 
     @field_validator("tools")
     @classmethod

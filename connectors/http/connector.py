@@ -4,8 +4,9 @@ Where arguments go:
 - `{name}` placeholders in `path` are filled from arguments of that name, percent-encoded
   as one path segment ('/' included), so a value cannot reach another route.
 - `query` names go to the query string; lists repeat the parameter (`?tag=a&tag=b`).
-- `body` names form a JSON object body; `body_argument` sends one argument's value as the
-  whole JSON body instead.
+- `body` names form a JSON object body (or a form, `body_encoding: form | multipart`, see
+  connectors/http/forms.py); `body_argument` sends one argument's value as the whole JSON body.
+- `header_arguments` and `cookie_arguments` are sent as headers and cookies of their own name.
 - `body_template` is a fixed JSON object body with `"{{name}}"` placeholders for arguments
   (connectors/http/template.py); `body` and unmapped arguments are added as its top-level members.
 - `fixed_query` parameters are sent as written with every call; no argument may use their names.
@@ -27,12 +28,20 @@ import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
 from connectors.auth import NO_CREDENTIALS, Credentials, HttpAuth
-from connectors.base import NO_CONTEXT, CallContext, ToolOutput, ToolSpec
+from connectors.base import (
+    NO_CONTEXT,
+    CallContext,
+    ResourceOutput,
+    ResourceSpec,
+    ResourceTemplateSpec,
+    ToolOutput,
+    ToolSpec,
+)
 from connectors.errors import (
     ConnectorError,
     UnknownTool,
@@ -41,6 +50,7 @@ from connectors.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from connectors.http import resources
 from connectors.http.config import (
     OBJECT_BODY_METHODS,
     PLACEHOLDER,
@@ -51,6 +61,7 @@ from connectors.http.config import (
     placeholders,
     tool_spec,
 )
+from connectors.http.forms import form_pairs, multipart_parts
 from connectors.http.io import (
     BorrowedTransport,
     error_message,
@@ -74,6 +85,7 @@ __all__ = [
 ]
 
 _ERROR_BODY_LIMIT = 64 * 1024
+_CONTENT_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
 _NOT_SECRET_HEADERS = frozenset({"accept", "accept-language", "content-type", "user-agent"})
 
 
@@ -90,6 +102,8 @@ class HttpConnector:
         self.config = config
         self._tools = {tool.name: tool for tool in config.tools}
         self._specs = tuple(tool_spec(tool) for tool in config.tools)
+        self._resources = resources.resource_specs(config.resources)
+        self._templates = resources.template_specs(config.resources)
         self._base_url = config.base_url.rstrip("/")
         self._secrets = scrubber(*_secret_values(config))
         self._auth = (
@@ -114,6 +128,17 @@ class HttpConnector:
 
     def secret_refs(self) -> frozenset[str]:
         return self._auth.secret_refs() if self._auth is not None else frozenset()
+
+    def resources(self) -> Sequence[ResourceSpec]:
+        return self._resources
+
+    def resource_templates(self) -> Sequence[ResourceTemplateSpec]:
+        return self._templates
+
+    async def read_resource(self, uri: str, context: CallContext = NO_CONTEXT) -> ResourceOutput:
+        """A declared resource, read through its GET tool (connectors/http/resources.py)."""
+        resource, values = resources.find(self.config.resources, uri, self.name)
+        return resources.as_contents(uri, resource, await self.call(resource.tool, values, context))
 
     async def call(
         self, tool: str, arguments: Mapping[str, Any], context: CallContext = NO_CONTEXT
@@ -192,6 +217,7 @@ class HttpConnector:
         query_names, body_names = list(tool.query), list(tool.body or ())
         template = tool.body_template
         mapped = {*placeholders(tool.path), *query_names, *body_names, tool.body_argument}
+        mapped.update(tool.header_arguments, tool.cookie_arguments)
         mapped.update(template_arguments(template) if template is not None else ())
         rest_to_body = tool.method in OBJECT_BODY_METHODS and tool.body_argument is None
         for name in arguments:
@@ -210,7 +236,14 @@ class HttpConnector:
             params = [p for p in params if p[0] not in credentials.params]
             params += credentials.params.items()
         content: bytes | None = None
-        if tool.body_argument is not None:
+        files: list[tuple[str, Any]] | None = None
+        if tool.body_encoding != "json" and (tool.body is not None or body_names):
+            fields = {name: arguments[name] for name in body_names if name in arguments}
+            if tool.body_encoding == "form":
+                content = urlencode(form_pairs(fields)).encode()
+            else:
+                files = multipart_parts(fields, tool.input_schema.get("properties", {}))
+        elif tool.body_argument is not None:
             if tool.body_argument in arguments:
                 content = _json_bytes(arguments[tool.body_argument])
         elif template is not None:
@@ -219,12 +252,39 @@ class HttpConnector:
         elif tool.body is not None or body_names:
             content = _json_bytes({name: arguments[name] for name in body_names if name in arguments})
         headers = httpx.Headers(tool.headers)
-        headers.update(credentials.headers)  # case-insensitively replaces a static header of that name
+        for name in tool.header_arguments:
+            if arguments.get(name) is not None:
+                headers[name] = self._header_value(name, arguments[name])
+        cookies = [
+            f"{name}={quote(self._header_value(name, arguments[name]), safe='')}"
+            for name in tool.cookie_arguments
+            if arguments.get(name) is not None
+        ]
+        if cookies:
+            headers["Cookie"] = "; ".join(cookies)
+        headers.update(credentials.headers)  # case-insensitively replaces a header of that name
         if content is not None:
-            headers.setdefault("Content-Type", "application/json")
-        return self._client.build_request(
-            tool.method, self._base_url + path, params=params, content=content, headers=headers
-        )
+            headers.setdefault("Content-Type", _CONTENT_TYPES[tool.body_encoding])
+        try:
+            return self._client.build_request(
+                tool.method,
+                self._base_url + path,
+                params=params,
+                content=content,
+                files=files,
+                headers=headers,
+            )
+        except (httpx.InvalidURL, ValueError) as exc:  # e.g. a query string past httpx's length limit
+            raise ConnectorError(
+                f"upstream '{self.name}': the request cannot be sent as given ({exc}); "
+                "shorten or change the arguments"
+            ) from None
+
+    def _header_value(self, name: str, value: Any) -> str:
+        text = _text(value)
+        if any(ord(c) < 32 or ord(c) == 127 for c in text):  # CR/LF would start another header
+            raise ConnectorError(f"upstream '{self.name}': argument '{name}' cannot hold control characters")
+        return text
 
     def _segment(self, name: str, arguments: Mapping[str, Any]) -> str:
         value = arguments.get(name)

@@ -1,13 +1,16 @@
 """Import an OpenAPI 3.0/3.1 document as the tools of an HTTP connector.
 
-One tool per operation (GET, POST, PUT, PATCH, DELETE). Its arguments are the path and
-query parameters plus the JSON request body: an object body's properties become
-arguments of their own, any other body (or one whose property names clash with a
-parameter) becomes a single `body` argument. Header and cookie parameters are not
-imported: send fixed ones with the connector's `headers`. Operation-level `servers` are
-ignored. An operation that cannot be imported fails the whole import with its name, so
-it can be left out with `exclude`. The document's `securitySchemes` are not read: say how
-to authenticate with `auth` (see connectors/auth.py); `spec_url` is fetched without it.
+One tool per operation (GET, POST, PUT, PATCH, DELETE). Its arguments are the path, query,
+header and cookie parameters plus the request body (JSON, form-urlencoded or multipart): an
+object body's properties become arguments of their own, any other JSON body (or one whose
+property names clash with a parameter) becomes a single `body` argument. Operation-level
+`servers` are ignored. An operation that cannot be imported is left out with a warning that
+names it and says why; the import fails only when nothing is left. The document's
+`securitySchemes` are not read: say how to authenticate with `auth` (see connectors/auth.py);
+`spec_url` is fetched without it.
+
+A document is bounded (`OpenAPILimits`: bytes and operations) and is parsed and converted in
+a worker thread: the conversion is pure Python, so the event loop keeps its turn.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ import asyncio
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from connectors import yaml12
 from connectors.auth import AuthConfig
 from connectors.errors import ConnectorConfigError
 from connectors.fields import (
@@ -41,9 +45,28 @@ from connectors.http.openapi_schema import OpenAPIError
 from connectors.http.openapi_tools import first_error, tool_configs
 from connectors.netguard import BlockedDestination, outbound_transport
 
-SPEC_MAX_BYTES = 16 * MIB
 SPEC_MAX_NODES = 5_000_000
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C one when built with libyaml
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAPILimits:
+    """What one document may cost; the setting names go into the errors that cite them."""
+
+    max_bytes: int = 24 * MIB
+    max_operations: int = 2_000
+    bytes_setting: str = "max_bytes"
+    operations_setting: str = "max_operations"
+
+
+DEFAULT_LIMITS = OpenAPILimits()
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAPIImport:
+    """The http config a document imports to, and what was left out of it (one line each)."""
+
+    config: HttpConnectorConfig
+    warnings: list[str] = field(default_factory=list)
 
 
 def check_openapi_version(document: Mapping[str, Any]) -> str:
@@ -106,30 +129,68 @@ class OpenAPIConnectorConfig(BaseModel):
         return self
 
 
-def openapi_to_http(config: OpenAPIConnectorConfig) -> HttpConnectorConfig:
+def openapi_to_http(
+    config: OpenAPIConnectorConfig, limits: OpenAPILimits = DEFAULT_LIMITS
+) -> HttpConnectorConfig:
     """Convert a config with an inline `spec`; no network. Raises ConnectorConfigError."""
+    return import_inline(config, limits).config
+
+
+def import_inline(config: OpenAPIConnectorConfig, limits: OpenAPILimits = DEFAULT_LIMITS) -> OpenAPIImport:
+    """Convert a config with an inline `spec`, with the warnings; no network, CPU-bound."""
     if config.spec is None:
         raise ConnectorConfigError(
             f"openapi connector '{config.name}': spec_url must be fetched first "
             "(resolve_openapi or registry.prepare)"
         )
-    return _convert(config, config.spec, spec_url=None)
+    size = len(json.dumps(config.spec, separators=(",", ":")))
+    if size > limits.max_bytes:
+        raise ConnectorConfigError(_too_big(config.name, size, limits))
+    return _convert(config, config.spec, None, limits)
 
 
 async def resolve_openapi(
-    config: OpenAPIConnectorConfig, *, transport: httpx.AsyncBaseTransport | None = None
-) -> HttpConnectorConfig:
-    """Fetch `spec_url` if needed (bounded in size and time) and convert. Raises ConnectorConfigError."""
+    config: OpenAPIConnectorConfig,
+    *,
+    limits: OpenAPILimits = DEFAULT_LIMITS,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> OpenAPIImport:
+    """Fetch `spec_url` if needed (bounded in size and time) and convert in a worker thread.
+    Raises ConnectorConfigError."""
     if config.spec is not None:
-        return openapi_to_http(config)
+        return await asyncio.to_thread(import_inline, config, limits)
     assert config.spec_url is not None
-    document = await _fetch(config, config.spec_url, transport)
-    return _convert(config, document, spec_url=config.spec_url)
+    body = await _fetch(config, config.spec_url, transport, limits)
+    return await asyncio.to_thread(_parse_and_convert, config, body, config.spec_url, limits)
+
+
+def _too_big(name: str, size: int, limits: OpenAPILimits, *, at_least: bool = False) -> str:
+    return (
+        f"openapi connector '{name}': the document is {'over ' if at_least else ''}{size_text(size)}, "
+        "larger than the "
+        f"{size_text(limits.max_bytes)} allowed ({limits.bytes_setting}); raise {limits.bytes_setting} "
+        "or import a smaller document"
+    )
+
+
+def _parse_and_convert(
+    config: OpenAPIConnectorConfig, body: bytes, spec_url: str, limits: OpenAPILimits
+) -> OpenAPIImport:
+    try:
+        document = parse_document(body)
+    except ValueError as exc:
+        raise ConnectorConfigError(
+            f"openapi connector '{config.name}': cannot read {spec_url}: {exc}"
+        ) from None
+    return _convert(config, document, spec_url, limits)
 
 
 async def _fetch(
-    config: OpenAPIConnectorConfig, url: str, transport: httpx.AsyncBaseTransport | None
-) -> dict[str, Any]:
+    config: OpenAPIConnectorConfig,
+    url: str,
+    transport: httpx.AsyncBaseTransport | None,
+    limits: OpenAPILimits,
+) -> bytes:
     prefix = f"openapi connector '{config.name}': cannot fetch {url}"
     try:
         async with (
@@ -145,7 +206,7 @@ async def _fetch(
             asyncio.timeout(config.timeout_seconds),
             client.stream("GET", url) as response,
         ):
-            body, truncated = await read_bounded(response, SPEC_MAX_BYTES)
+            body, truncated = await read_bounded(response, limits.max_bytes)
     except (TimeoutError, httpx.TimeoutException):
         raise ConnectorConfigError(f"{prefix}: no answer within {config.timeout_seconds:g} s") from None
     except httpx.TransportError as exc:
@@ -160,32 +221,29 @@ async def _fetch(
     if response.status_code != 200:
         raise ConnectorConfigError(f"{prefix}: answered {response.status_code} {response.reason_phrase}")
     if truncated:
-        raise ConnectorConfigError(f"{prefix}: the document is larger than {size_text(SPEC_MAX_BYTES)}")
-    try:
-        document = _parse(body)
-    except ValueError as exc:
-        raise ConnectorConfigError(f"{prefix}: {exc}") from None
-    if not isinstance(document, dict):
-        raise ConnectorConfigError(f"{prefix}: the document is not a JSON/YAML object")
-    return document
+        raise ConnectorConfigError(_too_big(config.name, limits.max_bytes, limits, at_least=True))
+    return body
 
 
-def _parse(body: bytes) -> Any:
-    """JSON, else YAML made JSON-safe (YAML has integer keys such as status codes, and dates)."""
+def parse_document(body: bytes | str) -> dict[str, Any]:
+    """JSON, else YAML 1.2 made JSON-safe (YAML has integer keys such as status codes, and dates).
+    ValueError saying what is wrong."""
     try:
-        return json.loads(body)
+        document = json.loads(body)
     except (ValueError, RecursionError):
-        pass
-    try:
-        document = yaml.load(body, Loader=_YAML_LOADER)  # noqa: S506 - a SafeLoader
-        # Aliases share nodes; refuse documents that would expand enormously ("billion laughs").
-        if _expanded_size(document, {}) > SPEC_MAX_NODES:
-            raise ValueError(f"the document expands to more than {SPEC_MAX_NODES} values")
-        return json.loads(json.dumps(document, default=str))
-    except yaml.YAMLError:
-        raise ValueError("the document is neither JSON nor YAML") from None
-    except RecursionError:
-        raise ValueError("the document is nested too deeply") from None
+        try:
+            document = yaml12.load(body)
+            # Aliases share nodes; refuse documents that would expand enormously ("billion laughs").
+            if _expanded_size(document, {}) > SPEC_MAX_NODES:
+                raise ValueError(f"the document expands to more than {SPEC_MAX_NODES} values")
+            document = json.loads(json.dumps(document, default=str))
+        except yaml12.YAMLError:
+            raise ValueError("the document is neither JSON nor YAML") from None
+        except RecursionError:
+            raise ValueError("the document is nested too deeply") from None
+    if not isinstance(document, dict):
+        raise ValueError("the document is not a JSON/YAML object")
+    return document
 
 
 def _expanded_size(value: Any, memo: dict[int, int]) -> int:
@@ -197,24 +255,30 @@ def _expanded_size(value: Any, memo: dict[int, int]) -> int:
 
 
 def _convert(
-    config: OpenAPIConnectorConfig, document: Mapping[str, Any], spec_url: str | None
-) -> HttpConnectorConfig:
+    config: OpenAPIConnectorConfig, document: Mapping[str, Any], spec_url: str | None, limits: OpenAPILimits
+) -> OpenAPIImport:
     prefix = f"openapi connector '{config.name}'"
     try:
         version = check_openapi_version(document)
         base_url = config.base_url or _server_url(document, spec_url)
-        tools = tool_configs(
-            document, openapi_30=version.startswith("3.0"), include=config.include, exclude=config.exclude
+        tools, warnings = tool_configs(
+            document,
+            openapi_30=version.startswith("3.0"),
+            include=config.include,
+            exclude=config.exclude,
+            max_operations=limits.max_operations,
+            operations_setting=limits.operations_setting,
         )
     except (OpenAPIError, ValueError) as exc:
         raise ConnectorConfigError(f"{prefix}: {exc}") from None
     if not tools:
-        raise ConnectorConfigError(f"{prefix}: no operations left to import (check include/exclude)")
+        why = f": {'; '.join(warnings[:3])}" if warnings else " (check include/exclude)"
+        raise ConnectorConfigError(f"{prefix}: no operations left to import{why}")
     info = document.get("info")
     info = info if isinstance(info, Mapping) else {}
     title = " ".join(str(info.get(key, "")) for key in ("title", "version")).strip()
     try:
-        return HttpConnectorConfig(
+        http = HttpConnectorConfig(
             kind="http",
             name=config.name,
             description=config.description or title,
@@ -228,6 +292,7 @@ def _convert(
         )
     except ValidationError as exc:
         raise ConnectorConfigError(f"{prefix}: {first_error(exc)}") from None
+    return OpenAPIImport(http, warnings)
 
 
 def _server_url(document: Mapping[str, Any], spec_url: str | None) -> str:

@@ -10,12 +10,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.fields import check_object_schema
+from connectors.http.config import BodyEncoding
 from connectors.http.connector import HttpToolConfig, Method, placeholders
 from connectors.http.openapi_schema import OpenAPIError, Resolver
 
 METHODS: tuple[Method, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 _JSON_MEDIA = re.compile(r"^application/(.+\+)?json$")
+_FORM_MEDIA: dict[str, BodyEncoding] = {
+    "application/x-www-form-urlencoded": "form",
+    "multipart/form-data": "multipart",
+}
+_RESERVED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 _OBJECT_KEYWORDS = frozenset(
     {
         "type",
@@ -32,38 +38,55 @@ _OBJECT_KEYWORDS = frozenset(
 
 
 def tool_configs(
-    document: Mapping[str, Any], *, openapi_30: bool, include: list[str], exclude: list[str]
-) -> list[HttpToolConfig]:
-    """One tool per selected operation, in document order. Raises OpenAPIError naming the operation."""
+    document: Mapping[str, Any],
+    *,
+    openapi_30: bool,
+    include: list[str],
+    exclude: list[str],
+    max_operations: int | None = None,
+    operations_setting: str = "max_operations",
+) -> tuple[list[HttpToolConfig], list[str]]:
+    """One tool per selected operation, in document order, and a warning for each operation left
+    out (naming it and why). Raises OpenAPIError when more than `max_operations` are selected."""
     resolver = Resolver(document, openapi_30=openapi_30)
-    tools: list[HttpToolConfig] = []
+    selected: list[tuple[str, str | None, str, Method, Mapping[str, Any], Mapping[str, Any]]] = []
     used: set[str] = set()
     for path, method, item, operation in _operations(document, resolver):
         operation_id = operation.get("operationId")
         operation_id = operation_id if isinstance(operation_id, str) and operation_id else None
         raw_name = operation_id or f"{method.lower()}_{_UNSAFE_NAME.sub('_', path).strip('_')}"
         name = _unique(_UNSAFE_NAME.sub("_", raw_name).strip("_") or method.lower(), used)
-        if not _selected([name, *filter(None, [operation_id])], include, exclude):
-            continue
+        if _selected([name, *filter(None, [operation_id])], include, exclude):
+            selected.append((name, operation_id, path, method, item, operation))
+    if max_operations is not None and len(selected) > max_operations:
+        raise OpenAPIError(
+            f"the document has {len(selected)} operations to import, more than {max_operations} "
+            f"({operations_setting}); import a part of it with include/exclude, or raise {operations_setting}"
+        )
+    tools: list[HttpToolConfig] = []
+    warnings: list[str] = []
+    for name, operation_id, path, method, item, operation in selected:
         where = f"operation '{operation_id or name}' ({method} {path})"
+        notes: list[str] = []
         try:
-            tools.append(
-                HttpToolConfig.model_validate(
-                    {"name": name, **_tool_fields(resolver, path, method, item, operation)}
-                )
-            )
+            fields = _tool_fields(resolver, path, method, item, operation, notes)
+            tools.append(HttpToolConfig.model_validate({"name": name, **fields}))
         except OpenAPIError as exc:
-            raise OpenAPIError(f"{where}: {exc}; leave it out with exclude") from None
+            warnings.append(f"{where} was not imported: {exc}")
+            continue
         except ValidationError as exc:
-            raise OpenAPIError(f"{where}: {first_error(exc)}; leave it out with exclude") from None
-    return tools
+            warnings.append(f"{where} was not imported: {first_error(exc)}")
+            continue
+        warnings += [f"{where}: {note}" for note in notes]
+    return tools, warnings
 
 
 def first_error(exc: ValidationError) -> str:
     """The first pydantic error as 'loc: message'."""
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"])
-    return f"{where}: {error['msg']}" if where else error["msg"]
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 def _operations(
@@ -96,32 +119,46 @@ def _selected(candidates: list[str], include: list[str], exclude: list[str]) -> 
 
 
 def _tool_fields(
-    resolver: Resolver, path: str, method: Method, item: Mapping[str, Any], operation: Mapping[str, Any]
+    resolver: Resolver,
+    path: str,
+    method: Method,
+    item: Mapping[str, Any],
+    operation: Mapping[str, Any],
+    notes: list[str],
 ) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
-    query: list[str] = []
     parameters: dict[tuple[str, str], Mapping[str, Any]] = {}
     for raw in [*_list(item.get("parameters")), *_list(operation.get("parameters"))]:
         parameter = resolver.deref(raw)
         if isinstance(parameter, Mapping) and isinstance(parameter.get("name"), str):
             # an operation's parameter overrides the path item's
             parameters[(parameter["name"], str(parameter.get("in")))] = parameter
+    by_location: dict[str, list[str]] = {"query": [], "header": [], "cookie": []}
     for (name, location), parameter in parameters.items():
-        if location not in ("path", "query") or (location == "path" and "{" + name + "}" not in path):
-            continue  # header and cookie parameters are not imported
+        if location == "path" and "{" + name + "}" not in path:
+            continue
+        if location not in ("path", *by_location):
+            notes.append(f"parameter '{name}' in '{location}' is not a known location and was left out")
+            continue
+        if location == "header" and name.lower() in _RESERVED_HEADERS:
+            continue  # OpenAPI says these are ignored: they describe the request itself
         if name in properties:
-            raise OpenAPIError(f"parameter '{name}' is both a path and a query parameter")
+            raise OpenAPIError(f"two parameters are called '{name}' (in path, query, header or cookie)")
         properties[name] = _parameter_schema(resolver, parameter)
-        if location == "query":
-            query.append(name)
+        if location != "path":
+            by_location[location].append(name)
         if location == "path" or parameter.get("required"):
             required.append(name)
     for name in placeholders(path):
         if name not in properties:
             raise OpenAPIError(f"the path placeholder '{{{name}}}' has no path parameter")
-    fields: dict[str, Any] = {"method": method, "path": path, "query": query}
-    _add_body(resolver, operation, properties, required, fields)
+    fields: dict[str, Any] = {"method": method, "path": path, "query": by_location["query"]}
+    if by_location["header"]:
+        fields["header_arguments"] = by_location["header"]
+    if by_location["cookie"]:
+        fields["cookie_arguments"] = by_location["cookie"]
+    _add_body(resolver, operation, properties, required, fields, notes)
     fields["input_schema"] = {
         "type": "object",
         "properties": properties,
@@ -161,9 +198,30 @@ def _json_schema(resolver: Resolver, content: Any) -> tuple[bool, Any]:
     if not isinstance(content, Mapping):
         return False, None
     for media_type, media in content.items():
-        if _JSON_MEDIA.match(str(media_type).split(";")[0].strip().lower()) and isinstance(media, Mapping):
+        if _JSON_MEDIA.match(_media(media_type)) and isinstance(media, Mapping):
             return True, resolver.schema(media.get("schema", {}))
     return False, None
+
+
+def _media(media_type: object) -> str:
+    return str(media_type).split(";")[0].strip().lower()
+
+
+def _request_body(resolver: Resolver, content: Any) -> tuple[BodyEncoding, Any] | None:
+    """The encoding and resolved schema of the request body media type to use: JSON first, then
+    form-urlencoded, then multipart; None when the body offers none of them."""
+    if not isinstance(content, Mapping):
+        return None
+    offered = {
+        _media(media_type): media for media_type, media in content.items() if isinstance(media, Mapping)
+    }
+    is_json, schema = _json_schema(resolver, content)
+    if is_json:
+        return "json", schema
+    for media_type, encoding in _FORM_MEDIA.items():
+        if media_type in offered:
+            return encoding, resolver.schema(offered[media_type].get("schema", {}))
+    return None
 
 
 def _add_body(
@@ -172,17 +230,28 @@ def _add_body(
     properties: dict[str, Any],
     required: list[str],
     fields: dict[str, Any],
+    notes: list[str],
 ) -> None:
-    """Map the JSON request body to arguments: its members if it is an object, else one `body` argument."""
+    """Map the request body to arguments: its members if it is an object, else one `body` argument
+    (JSON only: a form is always an object of fields)."""
     request_body = resolver.deref(operation.get("requestBody"))
     if not isinstance(request_body, Mapping):
         return
     body_required = bool(request_body.get("required"))
-    is_json, schema = _json_schema(resolver, request_body.get("content"))
-    if not is_json:
+    content = request_body.get("content")
+    found = _request_body(resolver, content)
+    if found is None:
+        offered = ", ".join(sorted(map(_media, content))) if isinstance(content, Mapping) else "nothing"
         if body_required:
-            raise OpenAPIError("its request body is not JSON")
+            raise OpenAPIError(
+                f"its request body is {offered}; only JSON, form-urlencoded and multipart bodies "
+                "are supported"
+            )
+        notes.append(f"its optional request body ({offered}) is not supported and is never sent")
         return
+    encoding, schema = found
+    if encoding != "json":
+        fields["body_encoding"] = encoding
     members = _object_members(schema)
     if members is not None and not set(members[0]) & set(properties):
         member_properties, member_required = members
@@ -191,6 +260,8 @@ def _add_body(
         if body_required:
             required.extend(member_required)
         return
+    if encoding != "json":
+        raise OpenAPIError(f"its {encoding} request body is not a plain object of fields")
     name = "body" if "body" not in properties else "request_body"
     properties[name] = schema
     fields["body_argument"] = name

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -27,7 +28,19 @@ import mcp_types as types
 from mcp.client.client import Client
 from mcp.shared.exceptions import MCPError
 
-from connectors.base import NO_CONTEXT, CallContext, ToolOutput, ToolSpec
+from connectors.base import (
+    NO_CONTEXT,
+    CallContext,
+    CompletionOutput,
+    CompletionRef,
+    PromptOutput,
+    PromptSpec,
+    ResourceOutput,
+    ResourceSpec,
+    ResourceTemplateSpec,
+    ToolOutput,
+    ToolSpec,
+)
 from connectors.errors import (
     ConnectorConfigError,
     ConnectorError,
@@ -40,6 +53,17 @@ from connectors.mcp.config import McpConnectorConfig, exposable, exposed_name
 from connectors.mcp.credentials import NO_GRANT, McpCredentials
 from connectors.mcp.failures import http_refused, session_lost, session_rejected, upstream_error
 from connectors.mcp.links import Link, LinkClosed, Links
+from connectors.mcp.offerings import (
+    EMPTY,
+    Listing,
+    arguments_of,
+    completion_result,
+    list_offerings,
+    prompt_result,
+    read_result,
+    reference,
+    refused,
+)
 from connectors.mcp.pins import Definition, Drift, PinnedTool, compute_drift, definition_of, pin_of
 from connectors.mcp.session import LiveHeaders, Opener, Session, http_opener, size_text, stdio_opener
 from connectors.scrub import Scrubber, scrubber
@@ -83,6 +107,8 @@ class McpConnector:
         """Upstream tools left out of the last listing: their exposed name is not a valid MCP name."""
         self._refresh: asyncio.Task[None] | None = None
         self._closed = False
+        self._offerings: Listing = EMPTY
+        """Resources, templates and prompts as of the last listing (connectors/mcp/offerings.py)."""
 
     @property
     def name(self) -> str:
@@ -151,6 +177,73 @@ class McpConnector:
             link.restarts = 0
             return self._output(result, link.scrub)
 
+    def resources(self) -> Sequence[ResourceSpec]:
+        return self._offerings.resources
+
+    def resource_templates(self) -> Sequence[ResourceTemplateSpec]:
+        return self._offerings.templates
+
+    def prompts(self) -> Sequence[PromptSpec]:
+        return self._offerings.prompts
+
+    async def read_resource(self, uri: str, context: CallContext = NO_CONTEXT) -> ResourceOutput:
+        async with self._link_for(context) as link:
+            what = f"upstream '{self.name}' could not read {uri}"
+            result = await self._ask(link, lambda c: c.read_resource(uri), what, "resource", context)
+            return read_result(result, self.config.max_response_bytes, link.scrub, self.name)
+
+    async def get_prompt(
+        self, name: str, arguments: Mapping[str, str], context: CallContext = NO_CONTEXT
+    ) -> PromptOutput:
+        async with self._link_for(context) as link:
+            what = f"upstream '{self.name}' refused prompt '{name}'"
+            values = arguments_of(arguments)
+            result = await self._ask(link, lambda c: c.get_prompt(name, values), what, "prompt", context)
+            return prompt_result(result, self.config.max_response_bytes, link.scrub, self.name)
+
+    async def complete(
+        self,
+        ref: CompletionRef,
+        argument: str,
+        value: str,
+        known: Mapping[str, str],
+        context: CallContext = NO_CONTEXT,
+    ) -> CompletionOutput:
+        async with self._link_for(context) as link:
+            session = await self._connected(link)
+            if session.client.server_capabilities.completions is None:
+                return CompletionOutput(values=[])
+            what = f"upstream '{self.name}' could not complete '{argument}'"
+            target, pair, chosen = reference(ref), {"name": argument, "value": value}, arguments_of(known)
+            result = await self._ask(
+                link, lambda c: c.complete(target, pair, chosen or None), what, "completion", context
+            )
+            return completion_result(result, link.scrub)
+
+    async def _ask(
+        self,
+        link: Link,
+        operation: Callable[[Client], Awaitable[T]],
+        what: str,
+        kind: str,
+        context: CallContext,
+    ) -> T:
+        """A read-only request (it may be repeated after a lost session); an upstream's refusal
+        becomes the connector error that says whose mistake it was."""
+
+        async def asking(client: Client) -> T:
+            try:
+                return await operation(client)
+            except MCPError as exc:
+                error = refused(exc, what, kind, link.scrub)
+                if error is None:
+                    raise
+                raise error from None
+
+        result = await self._use(link, asking, retry=True, context=context)
+        link.restarts = 0
+        return result
+
     async def aclose(self) -> None:
         self._closed = True
         if self._refresh is not None and not self._refresh.done():
@@ -199,6 +292,12 @@ class McpConnector:
             )
         else:
             grant = NO_GRANT
+        if (
+            context is not None
+            and self.config.transport == "http"
+            and relay.uses_2025_session(context.channel)
+        ):
+            grant = dataclasses.replace(grant, key=(*grant.key, relay.LEGACY_SLOT))
         link, idle = self._links.acquire(grant)
         self._stop_soon(idle)
         try:
@@ -229,7 +328,8 @@ class McpConnector:
         if scrub:  # an upstream that echoes its credentials must not hand them on
             content = scrub.json(content, content_text)
             structured = scrub.json(structured, structured_text)
-        return ToolOutput(content=content, structured=structured, is_error=bool(result.is_error))
+        meta = dict(result.meta or {})
+        return ToolOutput(content=content, structured=structured, is_error=bool(result.is_error), meta=meta)
 
     async def _relist(self, link: Link, context: CallContext | None = None) -> None:
         """Re-list now over the link, sharing one listing between its concurrent callers."""
@@ -256,10 +356,21 @@ class McpConnector:
                 raise UpstreamBadResponse(f"upstream '{self.name}' lists the tool '{tool.name}' twice")
             definition = definition_of(tool)
             live[tool.name] = (definition, pin_of(definition))
-        if self._live is None or _pins(self._live) != _pins(live):
+        offerings = await self._list_offerings(link, context)
+        if self._live is None or _pins(self._live) != _pins(live) or offerings != self._offerings:
             self._version += 1
         self._live, self.unusable_tools = live, tuple(sorted(unusable))
+        self._offerings = offerings
         self._listed_at = time.monotonic()
+
+    async def _list_offerings(self, link: Link, context: CallContext | None) -> Listing:
+        """Resources, templates and prompts; on failure the last listing stays (tools do not wait)."""
+        try:
+            return await self._use(link, lambda c: list_offerings(c, self.name), retry=True, context=context)
+        except (ConnectorError, MCPError) as exc:
+            message = exc.message if isinstance(exc, ConnectorError) else exc.error.message
+            log.warning("could not list the resources and prompts of upstream '%s': %s", self.name, message)
+            return self._offerings
 
     async def _list_all(self, client: Client) -> list[types.Tool]:
         tools: list[types.Tool] = []
@@ -377,6 +488,7 @@ class McpConnector:
                 link.note_status,
                 auth=LiveHeaders(link.headers) if config.auth is not None else None,
                 allow_private_network=config.allow_private_network,
+                legacy=relay.LEGACY_SLOT in link.grant.key,
             )
         assert config.command is not None
         return stdio_opener(config.command, {**config.env, **link.grant.env}, config.cwd, link.stderr)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from connectors.auth import NO_CREDENTIALS, Credentials, HttpAuth, fingerprint
+from connectors.auth import NO_CREDENTIALS, Credentials, GatewayJwtAuth, HttpAuth, fingerprint
 from connectors.base import CallContext
 from connectors.mcp.config import McpConnectorConfig
 from connectors.netguard import outbound_transport
@@ -73,6 +73,7 @@ class McpCredentials:
         token endpoint."""
         if self._auth is not None:
             config = self._auth.config
+            assert not isinstance(config, GatewayJwtAuth), "McpConnectorConfig refuses it"
             secret = config.value(context, self._name)
             used = await self._auth.credentials(context, self._token_client())
             name = config.secret_for(context.agent)

@@ -21,6 +21,10 @@ it here, and only here:
 - Cancellation is the SDK's: a cancelled `call_tool` sends `notifications/cancelled`
   upstream (2025) or aborts the request's POST (2026-07-28).
 
+A 2025 client that can answer requests is served over a 2025 upstream session of its own
+(`uses_2025_session`; one more slot per credential set, opened on first need): a 2025-style
+upstream tool can ask only on the open stream, which a 2026-07-28 session does not have.
+
 The gateway declares sampling, elicitation and roots to every upstream (the session is shared
 across callers, and the SDK stamps one capability set on every request), then answers for
 each caller: a caller that cannot answer gets the upstream a JSON-RPC error saying so.
@@ -55,6 +59,14 @@ def relaying(channel: ClientChannel) -> Iterator[None]:
         yield
     finally:
         _CHANNEL.reset(token)
+
+
+LEGACY_SLOT = "~2025-session"
+"""Added to a grant's key: the session slot of callers that need a 2025 upstream session."""
+
+
+def uses_2025_session(channel: ClientChannel) -> bool:
+    return channel.asks_on_stream
 
 
 def call_options(channel: ClientChannel) -> dict[str, Any]:

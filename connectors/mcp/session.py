@@ -35,6 +35,12 @@ _ENVELOPE_SLACK = 64 * 1024
 _STOP_SECONDS = 10.0
 _RELISTEN_SECONDS = 1.0
 
+_LIST_CHANGED = (
+    types.ToolListChangedNotification,
+    types.ResourceListChangedNotification,
+    types.PromptListChangedNotification,
+)
+
 MessageHandler = MessageHandlerFnT
 Opener = Callable[[AsyncExitStack, MessageHandler, Callable[[], None]], Awaitable[Client]]
 """Enters a connected `Client` (and whatever it needs) on the exit stack; the last argument is
@@ -131,7 +137,9 @@ class Session:
         """Follow `subscriptions/listen` (2026-07-28); events arrive through `_on_message`."""
         while True:
             try:
-                async with client.listen(tools_list_changed=True) as subscription:
+                async with client.listen(
+                    tools_list_changed=True, prompts_list_changed=True, resources_list_changed=True
+                ) as subscription:
                     if not subscription.honored or not subscription.honored.tools_list_changed:
                         return
                     async for _ in subscription:
@@ -143,7 +151,7 @@ class Session:
             await asyncio.sleep(_RELISTEN_SECONDS)
 
     async def _on_message(self, message: IncomingMessage) -> None:
-        if isinstance(message, types.ToolListChangedNotification):
+        if isinstance(message, _LIST_CHANGED):  # tools, resources and prompts are listed together
             self._on_tools_changed()
 
 
@@ -168,8 +176,10 @@ def http_opener(
     *,
     auth: httpx2.Auth | None = None,
     allow_private_network: bool = False,
+    legacy: bool = False,
 ) -> Opener:
-    """Streamable HTTP, protocol negotiated ("auto": 2026-07-28, else 2025-11-25); `on_status`
+    """Streamable HTTP, protocol negotiated ("auto": 2026-07-28, else 2025-11-25; `legacy`:
+    2025-11-25 with the initialize handshake, see `relay`); `on_status`
     hears every HTTP status (the SDK reports an HTTP error without its status). Requests go
     through the outbound guard unless `allow_private_network`."""
 
@@ -187,7 +197,7 @@ def http_opener(
         transport = streamable_http_client(url, http_client=http, max_sse_event_size=limit + _ENVELOPE_SLACK)
         client = Client(
             transport,
-            mode="auto",
+            mode="legacy" if legacy else "auto",
             cache=None,
             message_handler=on_message,
             client_info=CLIENT_INFO,

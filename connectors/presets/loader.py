@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from connectors import yaml12
 from connectors.auth import SECRET_NAME
 from connectors.base import CONNECTOR_NAME
 from connectors.registry import ConnectorConfigAdapter
@@ -77,7 +77,7 @@ def read_preset(name: str) -> PresetFile:
     if name not in preset_names():
         raise PresetError(f"unknown preset '{name}'; available: {', '.join(preset_names())}")
     text = resources.files(_PACKAGE).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
-    preset = PresetFile.model_validate(yaml.safe_load(text))
+    preset = PresetFile.model_validate(yaml12.load(text))
     if preset.preset != name:
         raise PresetError(f"preset file '{name}.yaml' names itself '{preset.preset}'")
     return preset

@@ -32,27 +32,39 @@ SQLite: the file is opened read-only; make it readable but not writable by the b
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, NamedTuple, Self, TypeVar
+from typing import Annotated, Any, Literal, NamedTuple, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine
 
 from connectors.auth import SecretRef, fingerprint
-from connectors.base import NO_CONTEXT, TOOL_NAME, CallContext, ToolOutput, ToolSpec
+from connectors.base import (
+    NO_CONTEXT,
+    TOOL_NAME,
+    CallContext,
+    ResourceOutput,
+    ResourceSpec,
+    ResourceTemplateSpec,
+    ToolOutput,
+    ToolSpec,
+)
 from connectors.errors import ConnectorError, UnknownTool, UpstreamTimeout
 from connectors.fields import MIB, ConnectorName, MaxResponseBytes, check_object_schema
 from connectors.http.connector import ToolAnnotations
+from connectors.sql import resources
 from connectors.sql.engine import (
     DB_ERRORS,
     DIALECTS,
+    Kind,
     build_engine,
     connect_error,
     db_error,
     parse_url,
     read_only_session,
 )
-from connectors.sql.guard import MAX_SQL_LENGTH, QueryRefused, check_select, render
+from connectors.sql.guard import MAX_SQL_LENGTH, CheckedQuery, Dialect, QueryRefused, check_select, render
 from connectors.sql.run import PLACEHOLDERS, Limits, bind, run_select
 from connectors.sql.schema import describe, list_tables, resolve
 
@@ -130,6 +142,21 @@ class SqlConnectorConfig(BaseModel):
         description="Built-in tools to offer: list_tables, describe_table, query (free-form SQL).",
     )
     queries: list[NamedQuery] = Field([], description="Named queries, each offered as its own tool.")
+    allow_catalogs: list[
+        Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")]
+    ] = Field(
+        [],
+        description="System catalogs queries may read, as 'schema.table' or 'table' (e.g. "
+        "'information_schema.columns'). By default every catalog is refused: they describe roles, "
+        "grants, settings and other databases; list_tables and describe_table cover this connector's tables.",
+    )
+    max_recursion: int = Field(
+        1000,
+        ge=0,
+        le=1_000_000,
+        description="Most iterations (MySQL/MariaDB) or rows (SQLite) of a recursive CTE; 0 refuses WITH "
+        "RECURSIVE. PostgreSQL has no such limit: its recursive CTEs are bounded by the statement timeout.",
+    )
     password: SecretRef | None = Field(
         None,
         description="The database password, from the gateway's secret store (`{secret: NAME}`, optionally "
@@ -159,7 +186,13 @@ class SqlConnectorConfig(BaseModel):
                 raise ValueError(f"query name '{query.name}' is used twice or is a built-in tool's name")
             seen.add(query.name)
             try:
-                checked = check_select(query.sql, dialect, database=url.database)
+                checked = check_select(
+                    query.sql,
+                    dialect,
+                    database=url.database,
+                    allow_catalogs=self.catalogs(),
+                    max_recursion=self.max_recursion,
+                )
             except QueryRefused as exc:
                 raise ValueError(f"query '{query.name}': {exc.message}") from None
             declared = set(query.parameters.get("properties", {}))
@@ -173,6 +206,9 @@ class SqlConnectorConfig(BaseModel):
         if self.password is not None and kind == "sqlite":
             raise ValueError("a SQLite file has no password; remove `password`")
         return self
+
+    def catalogs(self) -> frozenset[str]:
+        return frozenset(name.lower() for name in self.allow_catalogs)
 
 
 class _Database(NamedTuple):
@@ -199,17 +235,24 @@ class SqlConnector:
         self._url, self._kind = parse_url(config.url)
         self._dialect = DIALECTS[self._kind]
         self._database = self._url.database
-        self._limits = Limits(config.max_rows, config.max_bytes, config.statement_timeout_seconds)
+        self._limits = Limits(
+            config.max_rows, config.max_bytes, config.statement_timeout_seconds, config.max_recursion
+        )
+        self._catalogs = config.catalogs()
         self._engines: dict[str | None, Engine] = {}
         style = PLACEHOLDERS[self._kind]
         self._named: dict[str, tuple[tuple[str, ...], str]] = {}
         for query in config.queries:
-            checked = check_select(query.sql, self._dialect, database=self._database)
-            rendered = render(checked, self._dialect, style, row_cap=config.max_rows + 1)
+            checked = self._check(query.sql)
+            rendered = render(
+                checked, self._dialect, style, row_cap=config.max_rows + 1, max_recursion=config.max_recursion
+            )
             self._named[query.name] = (checked.parameters, rendered)
         self._specs = tuple(self._builtin_spec(tool) for tool in config.expose) + tuple(
             _named_spec(query) for query in config.queries
         )
+        self._resources = resources.resource_specs(self)
+        self._templates = resources.template_specs(self)
 
     @property
     def name(self) -> str:
@@ -220,6 +263,51 @@ class SqlConnector:
 
     def secret_refs(self) -> frozenset[str]:
         return self.config.password.secret_refs() if self.config.password is not None else frozenset()
+
+    def resources(self) -> Sequence[ResourceSpec]:
+        """The table listing (connectors/sql/resources.py)."""
+        return self._resources
+
+    def resource_templates(self) -> Sequence[ResourceTemplateSpec]:
+        """One table (schema and sample), and each named query with its parameters."""
+        return self._templates
+
+    async def read_resource(self, uri: str, context: CallContext = NO_CONTEXT) -> ResourceOutput:
+        return await resources.read(self, uri, context)
+
+    # What connectors/sql/resources.py reads through: the same layers as the tools.
+    @property
+    def kind(self) -> Kind:
+        return self._kind
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._dialect
+
+    @property
+    def database_name(self) -> str | None:
+        return self._database
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    def named_parameters(self, name: str) -> tuple[str, ...] | None:
+        found = self._named.get(name)
+        return found[0] if found is not None else None
+
+    async def database(self, context: CallContext) -> _Database:
+        password = self.config.password.value(context, self.name) if self.config.password else None
+        return await self._database_for(password)
+
+    def inspect(self, db: _Database, look: Callable[[Any], _T]) -> _T:
+        return self._inspect(db, look)
+
+    def select(self, db: _Database, sql: str, args: Any, limits: Limits) -> dict[str, Any]:
+        return self._select(db, sql, args, limits)
+
+    async def in_thread(self, work: Callable[[], _T]) -> _T:
+        return await self._in_thread(work)
 
     async def call(
         self, tool: str, arguments: Mapping[str, Any], context: CallContext = NO_CONTEXT
@@ -252,7 +340,7 @@ class SqlConnector:
         max_rows = arguments.get("max_rows")
         limits = self._limits
         if isinstance(max_rows, int) and not isinstance(max_rows, bool) and 0 < max_rows < limits.max_rows:
-            limits = Limits(max_rows, limits.max_bytes, limits.timeout)
+            limits = dataclasses.replace(limits, max_rows=max_rows)
         return ToolOutput.from_json(await self._in_thread(lambda: self._free_query(db, sql, values, limits)))
 
     async def aclose(self) -> None:
@@ -278,10 +366,19 @@ class SqlConnector:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    def _check(self, sql: str) -> CheckedQuery:
+        return check_select(
+            sql,
+            self._dialect,
+            database=self._database,
+            allow_catalogs=self._catalogs,
+            max_recursion=self._limits.max_recursion,
+        )
+
     def _free_query(
         self, db: _Database, sql: str, values: Mapping[str, Any], limits: Limits
     ) -> dict[str, Any]:
-        checked = check_select(sql, self._dialect, database=self._database)
+        checked = self._check(sql)
         missing = [name for name in checked.parameters if name not in values]
         unused = [name for name in values if name not in checked.parameters]
         if missing or unused:
@@ -289,7 +386,13 @@ class SqlConnector:
                 f"the SQL binds {_names(checked.parameters)} but 'parameters' gives {_names(list(values))}; "
                 "give a value for each :name and nothing else"
             )
-        text = render(checked, self._dialect, PLACEHOLDERS[self._kind], row_cap=limits.max_rows + 1)
+        text = render(
+            checked,
+            self._dialect,
+            PLACEHOLDERS[self._kind],
+            row_cap=limits.max_rows + 1,
+            max_recursion=limits.max_recursion,
+        )
         return self._select(db, text, bind(self._kind, checked.parameters, values), limits)
 
     def _select(self, db: _Database, sql: str, args: Any, limits: Limits) -> dict[str, Any]:

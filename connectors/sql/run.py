@@ -51,6 +51,7 @@ class Limits:
     max_rows: int
     max_bytes: int
     timeout: float
+    max_recursion: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ def bind(kind: Kind, names: Sequence[str], values: Mapping[str, Any]) -> Any:
 
 def run_select(raw: PoolProxiedConnection, kind: Kind, sql: str, args: Any, limits: Limits) -> Rows:
     """Run one rendered SELECT in a read-only session on `raw` (a pooled connection)."""
-    with read_only_session(raw, kind, limits.timeout) as conn:
+    with read_only_session(raw, kind, limits.timeout, max_recursion=limits.max_recursion) as conn:
         if kind == "postgresql":
             with psycopg.RawCursor(conn) as pg_cursor:
                 stream = cast("Generator[Any, None, None]", pg_cursor.stream(sql, args))

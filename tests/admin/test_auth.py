@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from broker.app import create_app
 from broker.demo.upstreams.serve import BackgroundServer
 from broker.settings import Settings
 from tests.admin.conftest import error_of
-from tests.conftest import RunningGateway, free_port
+from tests.conftest import POSTGRES_ADMIN_URL, RunningGateway, free_port, start_gateway
 
 ENDPOINTS = [
     ("GET", "/admin/agents"),
@@ -95,3 +96,22 @@ def test_the_openapi_schema_documents_every_endpoint_and_body(gateway: RunningGa
     agent_schema = schema["components"]["schemas"][create["$ref"].rsplit("/", 1)[1]]
     assert agent_schema["properties"]["name"]["description"]
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+def test_the_admin_api_answers_503_while_the_database_is_unreachable(postgres_url: str) -> None:
+    server, gateway = start_gateway(postgres_url)
+    try:
+        assert gateway.admin.get("/admin/agents").status_code == 200
+        name = postgres_url.rsplit("/", 1)[1]
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        for path in ("/admin/agents", "/admin/connectors"):
+            response = gateway.admin.get(path)
+            assert response.status_code == 503, response.text
+            error = response.json()["error"]
+            assert error["code"] == "database_unavailable" and "database is unreachable" in error["message"]
+        created = gateway.admin.post("/admin/agents", json={"name": "later"})
+        assert created.status_code == 503
+    finally:
+        gateway.admin.close()
+        server.stop()

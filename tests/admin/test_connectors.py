@@ -94,10 +94,12 @@ def test_yaml_bodies_report_problems_with_lines(gateway: RunningGateway) -> None
     assert found["colour"] == {
         "loc": ["colour"],
         "field": "colour",
-        "message": "Extra inputs are not permitted",
+        "message": "unknown field 'colour'",
         "line": 5,
         "column": 1,
     }
+    typo = problems_by_field(post_yaml(gateway.admin, "/admin/connectors", text.replace("colour", "timout")))
+    assert typo["timout"]["message"] == "unknown field 'timout'; did you mean 'timeout_seconds'?"
 
 
 def test_malformed_bodies_are_client_errors(gateway: RunningGateway) -> None:

@@ -68,7 +68,7 @@ def test_unknown_fields_and_wrong_types_point_at_their_lines() -> None:
     text += "    bogus: 1\n"
     found = {p.where: p for p in problems(text)}
     assert found["connectors[0].tools[0].methd"].line == 10
-    assert found["connectors[0].tools[0].methd"].message == "Extra inputs are not permitted"
+    assert found["connectors[0].tools[0].methd"].message == "unknown field 'methd'; did you mean 'method'?"
     assert found["agents[0].team"].line == 17
     assert found["agents[0].team"].column == 5
     assert found["policies[0].bogus"].line == 23

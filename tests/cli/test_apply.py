@@ -75,7 +75,7 @@ def test_local_mistakes_print_file_line_column_before_anything_is_sent(
     lines = result.err.splitlines()
     assert lines[0] == f"error: {path} is not valid"
     assert f"{path}:2:5: agents[0].name: String should match pattern" in result.err
-    assert f"{path}:3:5: agents[0].tema: Extra inputs are not permitted" in lines
+    assert f"{path}:3:5: agents[0].tema: unknown field 'tema'; did you mean 'team'?" in lines
     assert f"{path}:5:5: policies[0].allow: Field required" in lines
     assert "Traceback" not in result.err
 
@@ -174,3 +174,33 @@ def test_explain_exit_codes(broker: Broker, gateway: RunningGateway) -> None:
     assert broker("policy", "explain", "--agent", "bot", "--tool", "x.y", "--args", "[1]").code == 2
     unknown = broker("policy", "explain", "--agent", "ghost", "--tool", "x.y")
     assert unknown.code == 1 and unknown.err.startswith("error: no agent named 'ghost'")
+
+
+def test_explain_a_resource_and_a_prompt(broker: Broker, gateway: RunningGateway) -> None:
+    gateway.create_agent("bot")
+    policy = {
+        "name": "p",
+        "agents": ["bot"],
+        "allow": [],
+        "resources": {"allow": ["broker://crm/*"], "deny": ["broker://crm/tables/audit*"]},
+        "prompts": {"allow": ["crm.*"], "constraints": {"crm.brief": {"tone": {"enum": ["short"]}}}},
+    }
+    gateway.admin.post("/admin/policies", json={"policies": [policy]}).raise_for_status()
+    read = broker("policy", "explain", "--agent", "bot", "--resource", "broker://crm/tables/customers")
+    assert read.code == 0
+    assert read.out.splitlines()[:2] == [
+        "ALLOW bot -> resource broker://crm/tables/customers",
+        "  reason: granted by policy 'p' (resources.allow 'broker://crm/*')",
+    ]
+    assert "no connector offers this resource" in read.out
+    audit = broker("policy", "explain", "--agent", "bot", "--resource", "broker://crm/tables/audit_log")
+    assert audit.code == 3 and "resources.deny 'broker://crm/tables/audit*'" in audit.out
+    prompt = broker(
+        "policy", "explain", "--agent", "bot", "--prompt", "crm.brief", "--args", '{"tone": "long"}'
+    )
+    assert prompt.code == 3 and prompt.out.startswith("DENY bot -> prompt crm.brief")
+    assert "argument 'tone' = 'long' is not one of the allowed values 'short'" in prompt.out
+    tool = broker("policy", "explain", "--agent", "bot", "--tool", "crm.get")
+    assert tool.code == 3 and "a tool" not in tool.out  # a resource grant grants no tool
+    both = broker("policy", "explain", "--agent", "bot", "--tool", "crm.get", "--prompt", "crm.brief")
+    assert both.code == 2

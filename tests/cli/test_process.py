@@ -79,3 +79,23 @@ async def test_audit_tail_follow_prints_new_calls(gateway: RunningGateway, weath
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_setting_the_broker_cannot_use_is_one_line_saying_what_to_write() -> None:
+    for command in ("migrate", "serve"):
+        result = run(command, BROKER_DATABASE_URL="postgres://")
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "BROKER_DATABASE_URL" in lines[0] and "postgresql+psycopg://" in lines[0]
+    bad_port = run("serve", BROKER_PORT="eighty")
+    assert bad_port.returncode == 1 and bad_port.stderr.count("\n") == 1
+    assert "BROKER_PORT" in bad_port.stderr
+
+
+def test_an_unreachable_database_is_one_line() -> None:
+    port = free_port()  # nothing listens there
+    result = run("migrate", BROKER_DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{port}/x")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "cannot reach the database" in result.stderr and "Traceback" not in result.stderr

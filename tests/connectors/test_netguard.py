@@ -129,7 +129,7 @@ async def test_an_openapi_spec_url_on_loopback_is_refused(crm_upstream: str) -> 
 
 async def test_the_operator_can_allow_private_networks(weather_upstream: str) -> None:
     config = weather_config(weather_upstream, allow_private_network=True)
-    assert await prepare(config) == config
+    assert (await prepare(config)).config == config
     async with HttpConnector(config) as connector:
         output = await connector.call("current", {"city": "Paris"})
     assert output.structured is not None and output.structured["city"] == "Paris"
@@ -235,7 +235,7 @@ async def test_an_upstream_mcp_server_on_loopback_is_refused_unless_allowed() ->
             with pytest.raises(BlockedDestination, match=refused):
                 await connector.live_tools()
 
-        allowed = await prepare(mcp_config(f"{server.url}/mcp", allow_private_network=True))
+        allowed = (await prepare(mcp_config(f"{server.url}/mcp", allow_private_network=True))).config
         assert isinstance(allowed, McpConnectorConfig) and allowed.tools
         async with McpConnector(allowed) as connector:
             output = await connector.call("echo", {"text": "inside"})

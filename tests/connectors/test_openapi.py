@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from connectors.errors import ConnectorConfigError, UpstreamHTTPError
 from connectors.http.connector import HttpConnector, HttpConnectorConfig
-from connectors.http.openapi import OpenAPIConnectorConfig, openapi_to_http, resolve_openapi
+from connectors.http.openapi import OpenAPIConnectorConfig, import_inline, openapi_to_http, resolve_openapi
 
 TREE_30: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -158,10 +158,12 @@ def test_parameters_become_arguments_and_the_30_dialect_is_rewritten() -> None:
         "properties": {
             "node_id": {"type": "string", "description": "Node id"},
             "depth": {"type": ["integer", "null"], "exclusiveMinimum": 0},
+            "X-Trace": {"type": "string"},
         },
         "required": ["node_id"],
         "additionalProperties": False,
-    }, "header parameters are not imported"
+    }
+    assert get_node.header_arguments == ["X-Trace"], "header parameters are arguments sent as headers"
 
 
 def test_output_schema_resolves_refs_and_cuts_the_cycle() -> None:
@@ -203,13 +205,20 @@ async def test_imported_tools_send_what_the_document_describes(upstream: str) ->
         )
 
 
-def test_a_non_json_required_body_fails_the_import_naming_the_operation() -> None:
-    with pytest.raises(ConnectorConfigError) as caught:
-        openapi_to_http(openapi(TREE_30))
-    assert caught.value.message == (
-        "openapi connector 'tree': operation 'upload' (POST /upload): its request body is not JSON; "
-        "leave it out with exclude"
-    )
+def test_a_multipart_body_is_imported_as_fields() -> None:
+    upload = openapi_to_http(openapi(TREE_30)).tools[-1]
+    assert (upload.name, upload.body_encoding) == ("upload", "multipart")
+
+
+def test_an_unsupported_operation_is_left_out_with_a_warning_naming_it() -> None:
+    spec = copy.deepcopy(TREE_30)
+    spec["paths"]["/upload"]["post"]["requestBody"]["content"] = {"application/octet-stream": {}}
+    imported = import_inline(openapi(spec))
+    assert "upload" not in [tool.name for tool in imported.config.tools]
+    assert imported.warnings == [
+        "operation 'upload' (POST /upload) was not imported: its request body is application/octet-stream; "
+        "only JSON, form-urlencoded and multipart bodies are supported"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -260,21 +269,25 @@ def broken(change: Any) -> dict[str, Any]:
         (lambda s: s.pop("servers"), "server URL '/' is relative and there is no spec_url; set base_url"),
         (
             lambda s: s["paths"].update({"/orphans/{orphan}": {"get": {"operationId": "orphan"}}}),
-            "operation 'orphan' (GET /orphans/{orphan}): "
-            "the path placeholder '{orphan}' has no path parameter; leave it out with exclude",
+            "operation 'orphan' (GET /orphans/{orphan}) was not imported: "
+            "the path placeholder '{orphan}' has no path parameter",
         ),
         (
             lambda s: s["paths"]["/nodes"]["post"].update(
                 parameters=[{"name": "dry", "in": "query", "schema": {"type": "maybe"}}]
             ),
-            "operation 'create.node' (POST /nodes): input_schema: Value error, is not a valid JSON Schema",
+            "operation 'create.node' (POST /nodes) was not imported: "
+            "input_schema: is not a valid JSON Schema",
         ),
     ],
 )
-def test_broken_documents_fail_clearly(change: Any, message: str) -> None:
-    with pytest.raises(ConnectorConfigError) as caught:
-        openapi_to_http(openapi(broken(change), exclude=["upload"]))
-    assert message in caught.value.message
+def test_broken_documents_fail_clearly_or_leave_the_operation_out(change: Any, message: str) -> None:
+    try:
+        imported = import_inline(openapi(broken(change), exclude=["upload"]))
+    except ConnectorConfigError as exc:
+        assert message in exc.message
+    else:
+        assert any(message in warning for warning in imported.warnings), imported.warnings
 
 
 def test_references_that_fan_out_explosively_are_refused() -> None:
@@ -392,7 +405,7 @@ def test_a_spec_url_config_must_be_resolved_first() -> None:
 
 
 async def test_imports_a_fastapi_apps_own_openapi_31_document(upstream: str) -> None:
-    config = await resolve_openapi(openapi(spec_url=f"{upstream}/openapi.json", name="items"))
+    config = (await resolve_openapi(openapi(spec_url=f"{upstream}/openapi.json", name="items"))).config
     assert config.base_url == f"{upstream}/"
     assert config.description == "Items 1.0"
     tools = {tool.name: tool for tool in config.tools}
@@ -420,7 +433,7 @@ async def test_imports_a_fastapi_apps_own_openapi_31_document(upstream: str) -> 
 
 
 async def test_fetches_yaml_and_resolves_a_relative_server_against_spec_url(upstream: str) -> None:
-    config = await resolve_openapi(openapi(spec_url=f"{upstream}/specs/echo.yaml"))
+    config = (await resolve_openapi(openapi(spec_url=f"{upstream}/specs/echo.yaml"))).config
     assert config.base_url == f"{upstream}/echo/v2"
     assert [tool.name for tool in config.tools] == ["getThing"]
     assert config.tools[0].output_schema == {"type": "object"}, "integer status keys in YAML work"
@@ -458,7 +471,7 @@ async def test_oversized_spec_is_refused() -> None:
     transport = httpx.MockTransport(
         lambda request: httpx.Response(200, headers={"Content-Length": str(10**9)})
     )
-    with pytest.raises(ConnectorConfigError, match="larger than 16 MiB"):
+    with pytest.raises(ConnectorConfigError, match=r"larger than the 24 MiB allowed \(max_bytes\)"):
         await resolve_openapi(openapi(spec_url="https://x.example/openapi.json"), transport=transport)
 
 

@@ -83,14 +83,14 @@ def test_the_admin_schema_covers_every_kind() -> None:
 
 async def test_prepare_keeps_an_http_config() -> None:
     config = ConnectorConfigAdapter.validate_python(yaml.safe_load(HTTP_YAML))
-    assert await prepare(config) is config
+    assert (await prepare(config)).config is config
 
 
 async def test_prepare_imports_openapi_once_and_build_needs_no_network(upstream: str) -> None:
     registered = ConnectorConfigAdapter.validate_python(
         yaml.safe_load(OPENAPI_YAML.format(spec_url=f"{upstream}/openapi.json"))
     )
-    prepared = await prepare(registered)
+    prepared = (await prepare(registered)).config
     assert isinstance(prepared, HttpConnectorConfig)
     assert [tool.name for tool in prepared.tools] == ["list_items", "create_item", "get_item"]
     assert prepared.timeout_seconds == 5

@@ -16,6 +16,7 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning
+from pydantic import BaseModel
 
 from broker.demo.upstreams.serve import BackgroundServer
 from tests.conftest import RunningGateway
@@ -23,6 +24,10 @@ from tests.e2e.helpers import MODES
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
 EMAIL = "jane.roe@example.com"
+
+
+class Consent(BaseModel):
+    share: bool
 
 
 @dataclass
@@ -45,6 +50,22 @@ def upstream_app(state: Upstream) -> Any:
                 await ctx.report_progress(step, 2, f"step {step} of 2")
             await ctx.warning(f"customer {EMAIL} has no plan")
         return "done"
+
+    @server.tool()
+    async def ask(ctx: Context) -> str:
+        """Asks the user, then the model (2025 style: requests on the open stream)."""
+        try:
+            answer = await ctx.elicit(f"Share the account of {EMAIL}?", Consent)
+            message = types.SamplingMessage(role="user", content=types.TextContent(type="text", text="2+2?"))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
+                sampled = await ctx.session.create_message(
+                    messages=[message], max_tokens=5, related_request_id=ctx.request_id
+                )
+        except Exception as exc:
+            return f"refused: {exc}"
+        text = sampled.content.text if isinstance(sampled.content, types.TextContent) else "?"
+        return f"{answer.action} {answer.data.share if answer.action == 'accept' else '-'} {text}"
 
     @server.tool()
     async def hang(ctx: Context) -> str:
@@ -135,3 +156,61 @@ async def _wait_threadsafe(event: asyncio.Event) -> None:
     """The upstream's event lives on its server thread's loop: poll it from here."""
     while not event.is_set():
         await asyncio.sleep(0.05)
+
+
+async def test_the_upstreams_requests_reach_the_client_that_can_answer_them(
+    gateway: RunningGateway, key: str
+) -> None:
+    """A 2025 client declaring elicitation and sampling answers the upstream's requests, which
+    arrive masked; for a client that declared neither, the upstream's request is refused."""
+    asked: list[str] = []
+
+    async def on_elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"share": True})
+
+    async def on_sample(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        reply = types.TextContent(type="text", text="4")
+        return types.CreateMessageResult(role="assistant", content=reply, model="test-model")
+
+    headers = {"Authorization": f"Bearer {key}"}
+    options: dict[str, Any] = {"elicitation_callback": on_elicit, "sampling_callback": on_sample}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        client(gateway, key, "legacy", http, **options) as session,
+    ):
+        answered = await session.call_tool("up.ask", {})
+    assert [block.text for block in answered.content if isinstance(block, types.TextContent)] == [
+        "accept True 4"
+    ]
+    assert len(asked) == 1 and EMAIL not in asked[0] and asked[0].startswith("Share the account of")
+
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        client(gateway, key, "legacy", http) as session,
+    ):
+        refused = await session.call_tool("up.ask", {})
+    text = "".join(block.text for block in refused.content if isinstance(block, types.TextContent))
+    assert text.startswith("refused:") and "'elicitation/create'" in text  # the upstream could not ask
+
+
+async def test_a_policy_change_reaches_a_2025_session_as_list_changed(
+    gateway: RunningGateway, key: str
+) -> None:
+    """The session's GET stream hears tools/list_changed when its agent's view changes."""
+    changed = asyncio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    headers = {"Authorization": f"Bearer {key}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        client(gateway, key, "legacy", http, message_handler=on_message) as session,
+    ):
+        assert "up.report" in [tool.name for tool in (await session.list_tools()).tools]
+        narrowed = {"name": "chan", "agents": ["chan-bot"], "allow": ["up.hang"], "masking": {}}
+        assert gateway.admin.post("/admin/policies", json={"policies": [narrowed]}).status_code == 200
+        await asyncio.wait_for(changed.wait(), 10)
+        assert [tool.name for tool in (await session.list_tools()).tools] == ["up.hang"]

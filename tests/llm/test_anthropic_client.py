@@ -63,7 +63,7 @@ def test_errors_come_back_in_anthropic_shape(llm: LlmSetup) -> None:
         llm.anthropic("tbk_" + "y" * 40).messages.create(model="claude-mock", max_tokens=5, messages=HELLO)
     body = refused.value.body
     assert isinstance(body, dict) and body["type"] == "error"
-    assert body["error"]["type"] == "authentication_error" and body["error"]["code"] == "unauthorized"
+    assert body["error"]["type"] == "authentication_error" and body["error"]["code"] == "invalid_token"
     with pytest.raises(anthropic.BadRequestError) as wrong_api:
         llm.anthropic().messages.create(model="fast", max_tokens=5, messages=HELLO)
     assert "no target of this model speaks the messages API" in str(wrong_api.value)

@@ -4,6 +4,9 @@ Tokens are words: a prompt costs one token per whitespace-separated word of its 
 and a reply is made of short words, one token each (so estimates are exact too). A prompt
 may carry directives: `[[words=N]]` sets the reply's length (default 12), `[[delay=MS]]`
 the pause between streamed chunks, `[[cut=N]]` drops the connection after N streamed chunks.
+`[[echo]]` answers with the words of the last user message (as the provider received it, so a
+test sees what the gateway sent), and `[[split=N]]` streams the answer in N-character pieces
+instead of word by word (so a token can arrive cut in two).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 
 WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett")
-_DIRECTIVE = re.compile(r"\[\[(words|delay|cut)=(\d+)\]\]")
+_DIRECTIVE = re.compile(r"\[\[(words|delay|cut|split)=(\d+)\]\]")
+_ECHO = "[[echo]]"
 
 
 def texts(content: Any) -> list[str]:
@@ -42,7 +46,17 @@ def directives(text: str) -> dict[str, int]:
     return {name: int(value) for name, value in _DIRECTIVE.findall(text)}
 
 
+def last_user_text(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages") or ()):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return " ".join(texts(message.get("content")))
+    return ""
+
+
 def reply_words(body: dict[str, Any], default: int) -> list[str]:
+    if _ECHO in prompt_text(body):
+        said = _DIRECTIVE.sub("", last_user_text(body)).replace(_ECHO, "")
+        return said.split()
     settings = directives(prompt_text(body))
     n = settings.get("words", default)
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
@@ -58,6 +72,15 @@ def chunk_delay(body: dict[str, Any], default: float) -> float:
 
 def cut_after(body: dict[str, Any]) -> int | None:
     return directives(prompt_text(body)).get("cut")
+
+
+def pieces(body: dict[str, Any], words: list[str]) -> list[str]:
+    """The streamed pieces of an answer: word by word, or every N characters with `[[split=N]]`."""
+    size = directives(prompt_text(body)).get("split")
+    if size:
+        text = " ".join(words)
+        return [text[i : i + size] for i in range(0, len(text), size)]
+    return [word if i == 0 else " " + word for i, word in enumerate(words)]
 
 
 def completion(body: dict[str, Any], words: list[str], prompt: int, *, usage: bool) -> dict[str, Any]:
@@ -99,8 +122,7 @@ def completion_chunks(
         "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
         **extra,
     }
-    for i, word in enumerate(words):
-        text = word if i == 0 else " " + word
+    for text in pieces(body, words):
         yield {**base, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}], **extra}
     yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], **extra}
     if with_usage:
@@ -149,8 +171,8 @@ def message_events(
         "content_block_start",
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
     )
-    for i, word in enumerate(words):
-        delta = {"type": "text_delta", "text": word if i == 0 else " " + word}
+    for text in pieces(body, words):
+        delta = {"type": "text_delta", "text": text}
         yield "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
     yield "content_block_stop", {"type": "content_block_stop", "index": 0}
     delta_event = {"stop_reason": "end_turn", "stop_sequence": None}

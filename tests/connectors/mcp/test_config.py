@@ -46,7 +46,7 @@ def test_yaml_configs_of_both_transports_parse() -> None:
         "https://mcp.docs.example/mcp",
         {"X-Client": "tool-broker"},
         None,
-        0,
+        60,
     )
     assert stdio.command == ["python", "-m", "files_server", "--root", "/srv/files"]
     assert stdio.target == "python -m files_server --root /srv/files"
@@ -130,7 +130,7 @@ async def test_prepare_then_build_without_network(modern: Upstream) -> None:
         {"kind": "mcp", "name": "up", "transport": "http", "url": modern.url, "allow_private_network": True}
     )
 
-    registered = await prepare(config)
+    registered = (await prepare(config)).config
     stored = ConnectorConfigAdapter.validate_json(ConnectorConfigAdapter.dump_json(registered))
     connector = build(stored)
 

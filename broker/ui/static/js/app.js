@@ -9,8 +9,10 @@ import { activityView } from "./views/activity.js";
 import { connectorsView, connectorView } from "./views/connectors.js";
 import { agentsView, agentView } from "./views/agents.js";
 import { auditView } from "./views/audit.js";
+import { changesView } from "./views/changes.js";
 import { errorBox } from "./views/common.js";
 import { parseHash } from "./router.js";
+import { finishSignIn } from "./sso.js";
 
 const NAV = [
   { path: "usage", label: "Spend & tokens", view: usageView },
@@ -18,6 +20,7 @@ const NAV = [
   { path: "connectors", label: "Connectors", view: connectorsView, detail: connectorView },
   { path: "agents", label: "Agents & keys", view: agentsView, detail: agentView },
   { path: "audit", label: "Audit trail", view: auditView },
+  { path: "changes", label: "Change log", view: changesView },
 ];
 
 const root = document.getElementById("app");
@@ -45,11 +48,14 @@ function shell(section) {
 
 let generation = 0;
 
+let signInProblem = null;
+
 export async function route() {
   const current = ++generation;
   config = config || (await consoleConfig());
   if (!session.token()) {
-    mount(root, signIn(config, () => route()));
+    mount(root, signIn(config, () => route(), signInProblem));
+    signInProblem = null;
     return;
   }
   const { section, item, params } = parseHash();
@@ -70,4 +76,6 @@ whenUnauthorized(() => {
   route();
 });
 window.addEventListener("hashchange", route);
-route();
+finishSignIn()
+  .catch((error) => (signInProblem = error.message))
+  .finally(route);

@@ -18,7 +18,7 @@ export function kpis(items) {
 
 /** columns: [{label, value: row -> text|Node, num?: bool, key?: string}] */
 export function table(columns, rows, { empty = "Nothing here yet.", id, rowKey } = {}) {
-  if (!rows.length) return h("div", { class: "empty" }, empty);
+  if (!rows.length) return h("div", { class: "empty", id }, empty);
   return h("div", { class: "table-wrap" },
     h("table", { class: "grid", id },
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: c.num ? "num" : null }, c.label)))),

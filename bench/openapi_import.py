@@ -1,0 +1,153 @@
+"""OpenAPI import benchmark: time to import generated specs the size of GitHub's and Stripe's,
+and how long the gateway's event loop stalls meanwhile.
+
+Run it from the project root:
+
+    .venv/bin/python bench/openapi_import.py
+    .venv/bin/python bench/openapi_import.py --specs github --repeat 3
+
+Specs (tests/connectors/specgen.py): `github` ~1,000 operations, JSON bodies, header and path
+parameters, shared `$ref` schemas, ~10 MB; `stripe` ~600 operations, every body form-encoded,
+~6 MB; `flat` 20,000 tiny operations, which the default BROKER_OPENAPI_MAX_OPERATIONS refuses.
+
+For each spec:
+  - `convert`: parse + import in this process, no server (connectors.http.openapi);
+  - `admin`: POST /admin/connectors to a real gateway (uvicorn on loopback, in-process so a
+    loop-lag probe can run on its event loop), from request to answer;
+  - `stall`: the longest the gateway's event loop went without running the probe (a task
+    that sleeps 5 ms and records how late it woke), and the slowest /healthz a client polling
+    every 20 ms saw, during the admin import.
+
+The machine is shared and noisy: the load average at start is printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+from pydantic import SecretStr
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from broker.app import create_app
+from broker.demo.upstreams.serve import BackgroundServer
+from broker.secrets.keys import generate_key
+from broker.settings import Settings
+from connectors.http.openapi import OpenAPIConnectorConfig, import_inline, parse_document
+from tests.connectors import specgen
+
+TOKEN = "bench-admin-token-0123456789"
+SPECS = {
+    "github": lambda: specgen.github_like(1000, prose=20),
+    "stripe": lambda: specgen.stripe_like(600),
+    "flat": lambda: specgen.flat(20_000),
+}
+
+
+class LagProbe:
+    """ASGI wrapper that starts, on the server's own loop, a task measuring how late it wakes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._task is None and scope["type"] in ("http", "lifespan"):
+            self._task = asyncio.get_running_loop().create_task(self._probe())
+        await self.app(scope, receive, send)
+
+    async def _probe(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(0.005)
+            self.worst = max(self.worst, loop.time() - started - 0.005)
+
+
+def convert(document: dict[str, Any]) -> tuple[float, int, str]:
+    body = json.dumps(document).encode()
+    started = time.perf_counter()
+    try:
+        config = OpenAPIConnectorConfig.model_validate(
+            {"kind": "openapi", "name": "x", "spec": parse_document(body)}
+        )
+        tools = len(import_inline(config).config.tools)
+        outcome = f"{tools} tools"
+    except Exception as exc:  # a refused document is a result here
+        outcome = f"refused: {str(exc)[:90]}"
+    return time.perf_counter() - started, len(body), outcome
+
+
+def admin_import(url: str, probe: LagProbe, name: str, document: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps({"kind": "openapi", "name": name, "spec": document}).encode()
+    worst_healthz = 0.0
+    done = threading.Event()
+    result: dict[str, Any] = {}
+
+    def post() -> None:
+        started = time.perf_counter()
+        response = httpx.post(
+            f"{url}/admin/connectors",
+            content=body,
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+            timeout=600,
+        )
+        result["seconds"] = time.perf_counter() - started
+        result["status"] = response.status_code
+        done.set()
+
+    probe.worst = 0.0
+    thread = threading.Thread(target=post)
+    thread.start()
+    with httpx.Client(base_url=url, timeout=60) as client:
+        while not done.is_set():
+            started = time.perf_counter()
+            client.get("/healthz")
+            worst_healthz = max(worst_healthz, time.perf_counter() - started)
+            time.sleep(0.02)
+    thread.join()
+    return {**result, "loop_stall": probe.worst, "healthz_worst": worst_healthz}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--specs", default="github,stripe,flat", help="comma-separated: github,stripe,flat")
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args(argv)
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            database_url=f"sqlite:///{tmp}/bench.db",
+            admin_token=SecretStr(TOKEN),
+            secret_keys=SecretStr(generate_key()),
+            port=0,
+        )
+        probe = LagProbe(create_app(settings))
+        with BackgroundServer(probe, startup_timeout=60) as server:
+            for spec in args.specs.split(","):
+                document = SPECS[spec]()
+                for run in range(args.repeat):
+                    seconds, size, outcome = convert(document)
+                    print(f"{spec:7} convert  {size / 1e6:5.1f} MB  {seconds:6.2f} s  {outcome}")
+                    measured = admin_import(server.url, probe, f"{spec}{run}", document)
+                    print(
+                        f"{spec:7} admin    HTTP {measured['status']}  {measured['seconds']:6.2f} s  "
+                        f"loop stall max {measured['loop_stall'] * 1000:6.0f} ms  "
+                        f"/healthz max {measured['healthz_worst'] * 1000:6.0f} ms"
+                    )
+
+
+if __name__ == "__main__":
+    main()
