@@ -61,6 +61,8 @@ class LlmMetrics:
             "broker_llm_budget_remaining",
             "What is left of each budget in its current window (unit: tokens or usd), read at scrape time",
             ["budget", "unit"],
+            registry=registry,
+        )
         self.guardrails = Counter(
             "broker_llm_guardrail_verdicts",
             "Guardrails that fired on model calls, by agent, rule, action (flag, mask, block) and where",
@@ -111,5 +113,6 @@ class LlmMetrics:
             self._child(self.genai_tokens, operation, provider, model, "input").observe(prompt)
         if completion:
             self._child(self.genai_tokens, operation, provider, model, "output").observe(completion)
+
     def guardrail(self, agent: str, rule: str, action: str, where: str) -> None:
         self._child(self.guardrails, agent, rule, action, where).inc()
