@@ -86,7 +86,7 @@ _ROWS_OUTPUT: dict[str, Any] = {
         "rows": {"type": "array", "items": {"type": "array"}},
         "row_count": {"type": "integer"},
         "truncated": {"type": "boolean"},
-        "truncated_reason": {"enum": ["max_rows", "max_bytes", None]},
+        "truncated_reason": {"enum": ["max_rows", "max_bytes", "max_recursion", None]},
     },
     "required": ["columns", "rows", "row_count", "truncated", "truncated_reason"],
 }
@@ -156,7 +156,7 @@ class SqlConnectorConfig(BaseModel):
         "grants, settings and other databases; list_tables and describe_table cover this connector's tables.",
     )
     max_recursion: int = Field(
-        1000,
+        10_000,
         ge=0,
         le=1_000_000,
         description="Most iterations (MySQL/MariaDB) or rows (SQLite) of a recursive CTE; 0 refuses WITH "
