@@ -41,6 +41,9 @@ class AgentIdentity:
     name: str
     team: str | None
     end_user: str | None = None
+    subject_token: str | None = field(default=None, repr=False, compare=False)
+    """The OAuth access token the caller presented, kept only for token exchange (RFC 8693)
+    with its identity provider; never logged, audited, cached or sent upstream."""
 
     @property
     def subject(self) -> Subject:

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from connectors.auth import AuthConfig, GatewayJwtAuth, HeaderAuth, QueryAuth, SecretRef
+from connectors.auth import AuthConfig, GatewayJwtAuth, HeaderAuth, QueryAuth, SecretRef, TokenExchange
 from connectors.fields import (
     MIB,
     AllowPrivateNetwork,
@@ -172,9 +172,9 @@ class McpConnectorConfig(BaseModel):
         return self
 
     def _check_auth(self) -> None:
-        if isinstance(self.auth, GatewayJwtAuth):
+        if isinstance(self.auth, GatewayJwtAuth | TokenExchange):
             raise ValueError(
-                "auth type 'gateway_jwt' is offered for http connectors only: an upstream MCP session "
+                f"auth type '{self.auth.type}' is offered for http connectors only: an upstream MCP session "
                 "outlives any one caller's identity"
             )
         if isinstance(self.auth, QueryAuth):
