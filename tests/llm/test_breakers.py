@@ -18,7 +18,7 @@ def test_an_open_breaker_skips_a_hanging_provider(make_llm: Callable[..., LlmSet
     llm = make_llm(breaker_failures=2, breaker_open_seconds=60)
     backup = MockLLM(api_key=BACKUP_KEY)
     with BackgroundServer(create_llm_app(backup)) as server:
-        llm.mock.latency_seconds = 5  # hangs past its timeout
+        llm.mock.latency_seconds = 1.5  # hangs well past its 0.3 s timeout
         llm.apply(
             {
                 "providers": [
