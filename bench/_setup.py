@@ -168,9 +168,10 @@ def seed(
     if sqlite_path is not None:
         sql = {"kind": "sql", "name": "db", "url": f"sqlite:///{sqlite_path}", "expose": []}
         configs["db"] = ("sql", sql | {"queries": [SQL_QUERY]})
-    cache = {f"{name}.*": {"ttl_seconds": 0} for name in configs}
+    # Rules matching one tool merge conservatively (the shortest TTL wins): no `fed.*` rule here.
+    cache = {f"{name}.*": {"ttl_seconds": 0} for name in configs if name != "fed"}
     if "fed" in configs:
-        cache["fed.forecast"] = {"ttl_seconds": 3600}
+        cache |= {"fed.forecast": {"ttl_seconds": 3600}, "fed.sized": {"ttl_seconds": 0}}
     try:
         with sessions.begin() as session:
             for name, (kind, config_dict) in configs.items():

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import hmac
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -25,8 +25,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 
-def metrics_endpoint(registry: CollectorRegistry, token: str | None) -> Route:
-    """GET /metrics in the Prometheus text format; 401 without the token when one is set."""
+def metrics_endpoint(
+    registry: CollectorRegistry, token: str | None, before: Callable[[], Awaitable[None]] | None = None
+) -> Route:
+    """GET /metrics in the Prometheus text format; 401 without the token when one is set.
+    `before` updates gauges read at scrape time (budgets left), off the request path."""
     expected = f"Bearer {token}".encode() if token else None
 
     async def metrics(request: Request) -> Response:
@@ -38,6 +41,8 @@ def metrics_endpoint(registry: CollectorRegistry, token: str | None) -> Route:
                     401,
                     headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
                 )
+        if before is not None:
+            await before()
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return Route("/metrics", metrics, methods=["GET"], include_in_schema=False)

@@ -44,6 +44,8 @@ class AuditEntry:
     """The Cache stage's status: hit, miss, bypass, uncacheable or coalesced."""
     end_user: str | None = None
     """The end user the agent acted for (OAuth callers), kept apart from the agent."""
+    trace_id: str | None = None
+    """The OpenTelemetry trace of the request (tracing on), to find its spans."""
     operation: str = "tools/call"
     """The MCP method: tools/call, resources/read, prompts/get or completion/complete."""
 

@@ -89,6 +89,8 @@ def serve(ctx: Context) -> int:
     except (SecretKeyError, OutboundConfigError, ValueError) as exc:  # settings that do not fit together
         raise CliError(f"cannot start: {exc}") from None
     options = server_options(settings)
+    if settings.log_format == "json":
+        options["log_config"] = None  # the app configures JSON lines on the root logger
     if workers == 1:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, **options)
         return 0

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import trace
+
 from broker.catalog import AgentIdentity
 from broker.errors import BrokerError
 from broker.llm.accounts import Accounts, Demand, Hold, Rules
@@ -66,7 +68,9 @@ class Metering:
         *,
         fail_open: bool,
         default_max_tokens: int,
+        traced: bool = False,
     ) -> None:
+        self.traced = traced
         self.accounts = accounts
         self.ledger = ledger
         self.metrics = metrics
@@ -119,6 +123,16 @@ class Metering:
             agent=call.agent.name, model=model_label, status=call.status, prompt=usage.prompt,
             completion=usage.completion, cached=usage.cached, cost=cost, seconds=elapsed, ttft=call.ttft,
         )  # fmt: skip
+        trace_id = None
+        if self.traced:
+            trace_id = genai_span_attributes(call, usage)
+        if call.target is not None:
+            self.metrics.observe_genai(
+                operation="embeddings" if call.endpoint == "embeddings" else "chat",
+                provider=call.target.provider.kind, model=call.model[:200],
+                error=None if call.status == "ok" else call.status, prompt=usage.prompt,
+                completion=usage.completion, seconds=elapsed,
+            )  # fmt: skip
         for verdict in call.guardrails:
             self.metrics.guardrail(call.agent.name, verdict["rule"], verdict["action"], verdict["where"])
         if call.status == MeteringUnavailable.code:
@@ -147,6 +161,30 @@ class Metering:
                 ttft_ms=round(call.ttft * 1000, 3) if call.ttft is not None else None,
                 attempts=call.attempts,
                 error=call.error,
+                trace_id=trace_id,
                 guardrails=json.dumps(call.guardrails, separators=(",", ":")) if call.guardrails else None,
             )
         )
+
+
+def genai_span_attributes(call: ModelCall, usage: Usage) -> str | None:
+    """Put the GenAI semantic conventions' attributes on the request's span; its trace id."""
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return None
+    span.set_attributes(
+        {
+            "gen_ai.operation.name": "embeddings" if call.endpoint == "embeddings" else "chat",
+            "gen_ai.request.model": call.model[:200],
+            "gen_ai.usage.input_tokens": usage.prompt,
+            "gen_ai.usage.output_tokens": usage.completion,
+            "broker.agent": call.agent.name,
+        }
+    )
+    if call.target is not None:
+        span.set_attributes(
+            {"gen_ai.provider.name": call.target.provider.kind, "gen_ai.response.model": call.target.model}
+        )
+    if call.status != "ok":
+        span.set_attribute("error.type", call.status)
+    return format(span.get_span_context().trace_id, "032x")

@@ -29,6 +29,7 @@ from broker.mcp.notify import ListWatchers
 from broker.mcp.operations import catalog_handlers
 from broker.mcp.pages import paginate
 from broker.pipeline import Next, ToolCall
+from broker.telemetry.logs import current_request_id
 from connectors.base import ToolOutput
 
 log = logging.getLogger("broker.mcp")
@@ -56,7 +57,7 @@ def build_server(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         call = ToolCall(
-            request_id=str(uuid.uuid4()),
+            request_id=current_request_id() or str(uuid.uuid4()),
             agent=caller(),
             tool_name=params.name,
             arguments=dict(params.arguments or {}),

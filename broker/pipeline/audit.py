@@ -9,6 +9,7 @@ from broker.errors import ToolCallError
 from broker.metrics import Metrics
 from broker.pii import scrub
 from broker.pipeline.call import Next, Request, ResourceRead, ToolCall
+from broker.telemetry import current_trace_id
 from connectors.base import Output, ToolOutput
 
 UNKNOWN = "(unknown)"
@@ -25,7 +26,10 @@ class Audit:
     scrubbed: each detected entity is replaced by its type.
     """
 
-    def __init__(self, writer: AuditWriter, metrics: Metrics, hash_key: bytes) -> None:
+    def __init__(
+        self, writer: AuditWriter, metrics: Metrics, hash_key: bytes, *, traced: bool = False
+    ) -> None:
+        self._traced = traced
         self._writer = writer
         self._metrics = metrics
         self._hash_key = hash_key
@@ -81,6 +85,7 @@ class Audit:
                 cache=request.notes.get("cache"),
                 operation=operation,
                 end_user=request.agent.end_user,
+                trace_id=current_trace_id() if self._traced else None,
             )
         )
 

@@ -173,6 +173,7 @@ class HttpConnector:
             raise UpstreamHTTPError(
                 f"upstream '{self.name}' answered {status} {reason}" + (f": {message}" if message else ""),
                 status,
+                response.headers.get("retry-after"),
             )
         if status >= 300:
             raise UpstreamBadResponse(

@@ -33,9 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Annotated, Any, Literal, NamedTuple, Self, TypeVar
 
+import psycopg
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine
 
@@ -71,6 +75,7 @@ from connectors.sql.schema import describe, list_tables, resolve
 BuiltinTool = Literal["list_tables", "describe_table", "query"]
 BUILTIN_TOOLS: tuple[BuiltinTool, ...] = ("list_tables", "describe_table", "query")
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 _DB_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": "SQLite"}
 _READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
 _SCALAR = {"type": ["string", "number", "boolean", "null"]}
@@ -81,7 +86,7 @@ _ROWS_OUTPUT: dict[str, Any] = {
         "rows": {"type": "array", "items": {"type": "array"}},
         "row_count": {"type": "integer"},
         "truncated": {"type": "boolean"},
-        "truncated_reason": {"enum": ["max_rows", "max_bytes", None]},
+        "truncated_reason": {"enum": ["max_rows", "max_bytes", "max_recursion", None]},
     },
     "required": ["columns", "rows", "row_count", "truncated", "truncated_reason"],
 }
@@ -151,7 +156,7 @@ class SqlConnectorConfig(BaseModel):
         "grants, settings and other databases; list_tables and describe_table cover this connector's tables.",
     )
     max_recursion: int = Field(
-        1000,
+        10_000,
         ge=0,
         le=1_000_000,
         description="Most iterations (MySQL/MariaDB) or rows (SQLite) of a recursive CTE; 0 refuses WITH "
@@ -400,11 +405,16 @@ class SqlConnector:
             raw = db.engine.raw_connection()
         except DB_ERRORS as exc:
             raise connect_error(exc, self.name, limits.timeout, db.password) from None
+        running = _RUNNING.get()
+        if running is not None:
+            running.connection = raw.driver_connection
         try:
             return run_select(raw, self._kind, sql, args, limits).answer()
         except DB_ERRORS as exc:
             raise db_error(exc, self.name, limits.timeout, db.password) from None
         finally:
+            if running is not None:
+                running.connection = None
             raw.close()
 
     def _inspect(self, db: _Database, look: Callable[[Any], _T]) -> _T:
@@ -426,13 +436,24 @@ class SqlConnector:
         return look
 
     async def _in_thread(self, work: Callable[[], _T]) -> _T:
-        """Run blocking database work in a worker thread, with a backstop beyond the DB's own timeout."""
+        """Run blocking database work in a worker thread, with a backstop beyond the DB's own timeout.
+
+        When the call is cancelled (the client cancelled or went away) the statement in flight is
+        cancelled too: PostgreSQL by a cancel request, SQLite by an interrupt. MySQL has no
+        thread-safe cancel in PyMySQL; its statement ends at the statement time limit."""
         backstop = self._limits.timeout * 2 + 20
+        running = _Running()
+        token = _RUNNING.set(running)  # copied into the worker thread by to_thread
         try:
             async with asyncio.timeout(backstop):
                 return await asyncio.to_thread(work)
         except TimeoutError:
             raise UpstreamTimeout(f"database '{self.name}' did not answer within {backstop:g} s") from None
+        except asyncio.CancelledError:  # cancelling blocks on a round trip: not on the event loop
+            asyncio.get_running_loop().run_in_executor(None, running.cancel)
+            raise
+        finally:
+            _RUNNING.reset(token)
 
     def _builtin_spec(self, tool: str) -> ToolSpec:
         db, limits = _DB_NAMES[self._kind], self._limits
@@ -500,3 +521,25 @@ def _named_spec(query: NamedQuery) -> ToolSpec:
         output_schema=_ROWS_OUTPUT,
         annotations={**_READ_ONLY, **annotations, "readOnlyHint": True, "destructiveHint": False},
     )
+
+
+class _Running:
+    """The driver connection a worker thread is running a statement on, to cancel it from the loop."""
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+
+    def cancel(self) -> None:
+        conn = self.connection
+        if conn is None:
+            return
+        try:
+            if isinstance(conn, psycopg.Connection):
+                conn.cancel_safe(timeout=30.0)
+            elif isinstance(conn, sqlite3.Connection):
+                conn.interrupt()
+        except Exception:  # the statement may have ended meanwhile: nothing left to cancel
+            log.debug("could not cancel a statement in flight", exc_info=True)
+
+
+_RUNNING: ContextVar[_Running | None] = ContextVar("sql_running", default=None)

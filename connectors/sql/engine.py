@@ -137,7 +137,7 @@ def read_only_session(
     timeout: float,
     *,
     introspect: bool = False,
-    max_recursion: int = 1000,
+    max_recursion: int = 10_000,
 ) -> Iterator[Any]:
     """The driver connection inside a read-only, time-limited transaction, rolled back after."""
     conn: Any = raw.driver_connection

@@ -107,7 +107,7 @@ def check_select(
     *,
     database: str | None = None,
     allow_catalogs: frozenset[str] = frozenset(),
-    max_recursion: int = 1000,
+    max_recursion: int = 10_000,
 ) -> CheckedQuery:
     """Parse and vet `sql`; raise QueryRefused saying what was refused and why.
 
@@ -241,7 +241,12 @@ def _where(node: exp.Expr) -> str:
 
 
 def render(
-    query: CheckedQuery, dialect: Dialect, style: PlaceholderStyle, *, row_cap: int, max_recursion: int = 1000
+    query: CheckedQuery,
+    dialect: Dialect,
+    style: PlaceholderStyle,
+    *,
+    row_cap: int,
+    max_recursion: int = 10_000,
 ) -> str:
     """The checked tree as SQL text for the driver: no comments, `:name` -> placeholder.
 

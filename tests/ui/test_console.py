@@ -37,6 +37,7 @@ def console(browser: WebDriver, traffic: Traffic, shots: Path) -> WebDriver:
     field.send_keys(traffic.gateway.admin_token)
     browser.find_element(By.ID, "sign-in-button").click()
     wait_for(browser, "[data-kpi=cost]")
+    assert wait_for(browser, "#readiness").text == "Ready"  # /readyz: database, schema, state
     return browser
 
 
@@ -105,6 +106,8 @@ def test_spend_and_tokens_match_the_ledger(console: WebDriver, traffic: Traffic,
         console.save_screenshot(str(shots / f"usage-{by}.png"))
         bars = console.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")
         assert len(bars) == len(expected)  # one bucket (this hour), one bar per group
+    show(console, "#/usage?range=7d&by=agent&metric=cost", "#usage-table [data-row=analyst]")
+    assert len(console.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")) == 2  # today, by day
     console.save_screenshot(str(shots / "usage.png"))
 
 

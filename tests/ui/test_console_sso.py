@@ -61,6 +61,28 @@ def test_an_operator_signs_in_with_single_sign_on(
     assert "grants no gateway role" in str(refused)
 
 
+def test_an_auditor_pastes_an_oidc_access_token(
+    browser: WebDriver,
+    idp: AuthServer,  # noqa: F811
+    sso_gateway: RunningGateway,
+) -> None:
+    idp.audience = sso_gateway.url
+    token = idp.access_token(
+        sub="audrey", email="audrey@example.com", client_id="broker-console", roles=["broker-auditor"]
+    )
+    browser.get(f"{sso_gateway.url}/ui/")
+    wait_for(browser, "#token").send_keys(token)
+    browser.find_element(By.ID, "sign-in-button").click()
+    wait_for(browser, "[data-kpi=cost]")
+    show(browser, "#/agents/support-bot", "#key-table")
+    browser.find_element(By.ID, "explain-tool").send_keys("weather.current")
+    browser.find_element(By.ID, "explain-button").click()
+    assert "refused" in wait_for(browser, "#explain-result .verdict").text  # an auditor may ask
+    assert token not in browser.current_url
+    browser.find_element(By.ID, "sign-out").click()
+    wait_for(browser, "#token")
+
+
 def test_a_forged_or_replayed_code_is_refused(sso_gateway: RunningGateway) -> None:
     answer = httpx.post(
         f"{sso_gateway.url}/ui/oidc/token", json={"code": "made-up", "code_verifier": "v" * 43}, timeout=10
