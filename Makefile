@@ -7,7 +7,7 @@ UV := $(shell uv --version >/dev/null 2>&1 && command -v uv || echo .tools/bin/u
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench sync clean node-tools chromium
+.PHONY: demo test lint typecheck pytest bench sync clean node-tools client-tools chromium
 
 demo: sync
 	$(BIN)/broker demo
@@ -31,7 +31,7 @@ lint: sync
 typecheck: sync
 	$(BIN)/mypy
 
-pytest: sync node-tools
+pytest: sync client-tools
 	$(BIN)/pytest -q
 
 # The console's browser tests (tests/ui) drive Debian's Chromium; install it when it is missing
@@ -53,6 +53,17 @@ node-tools: $(NODE_TOOLS)
 
 $(NODE_TOOLS): tests/node/package.json tests/node/package-lock.json
 	npm ci --prefix tests/node --no-audit --no-fund
+	@touch $@
+
+# Real clients for the end-to-end tests: the node tools, and the Python SDK 1.x in a venv of its
+# own (it cannot live beside the 2.x SDK of .venv).
+MCP1 := .tools/mcp1/.installed
+
+client-tools: node-tools $(MCP1)
+
+$(MCP1): | $(UV)
+	$(UV) venv --quiet --python $(PYTHON) .tools/mcp1
+	$(UV) pip install --quiet --python .tools/mcp1/bin/python mcp==1.30.0
 	@touch $@
 
 bench: sync

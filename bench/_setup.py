@@ -31,7 +31,7 @@ MASKING = {
 class Child:
     """One bench/_serve.py process in its own session (a Ctrl-C reaches only the benchmark)."""
 
-    def __init__(self, name: str, workdir: Path, *args: str) -> None:
+    def __init__(self, name: str, workdir: Path, *args: str, start_timeout: float = 30.0) -> None:
         self.name = name
         port_file = workdir / f"{name}.port"
         port_file.unlink(missing_ok=True)
@@ -39,8 +39,8 @@ class Child:
         self.process = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
         self.pid = self.process.pid
         try:
-            self.url = f"http://127.0.0.1:{self._wait_for_port(port_file)}"
-            self._wait_healthy()
+            self.url = f"http://127.0.0.1:{self._wait_for_port(port_file, start_timeout)}"
+            self._wait_healthy(start_timeout)
         except BaseException:
             self.stop()
             raise
@@ -168,9 +168,10 @@ def seed(
     if sqlite_path is not None:
         sql = {"kind": "sql", "name": "db", "url": f"sqlite:///{sqlite_path}", "expose": []}
         configs["db"] = ("sql", sql | {"queries": [SQL_QUERY]})
-    cache = {f"{name}.*": {"ttl_seconds": 0} for name in configs}
+    # Rules matching one tool merge conservatively (the shortest TTL wins): no `fed.*` rule here.
+    cache = {f"{name}.*": {"ttl_seconds": 0} for name in configs if name != "fed"}
     if "fed" in configs:
-        cache["fed.forecast"] = {"ttl_seconds": 3600}
+        cache |= {"fed.forecast": {"ttl_seconds": 3600}, "fed.sized": {"ttl_seconds": 0}}
     try:
         with sessions.begin() as session:
             for name, (kind, config_dict) in configs.items():

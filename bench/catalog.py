@@ -244,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"seeding {size} tools and {AGENTS} agents ...", flush=True)
             keys = seed(database_url, upstream.url, size)
             started = time.perf_counter()
-            gateway = Child("gateway", workdir, "--database-url", database_url)
+            gateway = Child("gateway", workdir, "--database-url", database_url, start_timeout=600)
             stack.callback(gateway.stop)
             print(f"  gateway up in {time.perf_counter() - started:.1f} s", flush=True)
             results = asyncio.run(phases_for(args, gateway, upstream, keys))

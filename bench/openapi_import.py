@@ -12,8 +12,8 @@ parameters, shared `$ref` schemas, ~10 MB; `stripe` ~600 operations, every body 
 
 For each spec:
   - `convert`: parse + import in this process, no server (connectors.http.openapi);
-  - `admin`: POST /admin/connectors to a real gateway (uvicorn on loopback, in-process so a
-    loop-lag probe can run on its event loop), from request to answer;
+  - `admin`: POST /admin/connectors to a real gateway (uvicorn on loopback in a process of its
+    own, wrapped so a loop-lag probe runs on its event loop), from request to answer;
   - `stall`: the longest the gateway's event loop went without running the probe (a task
     that sleeps 5 ms and records how late it woke), and the slowest /healthz a client polling
     every 20 ms saw, during the admin import.
@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -37,14 +38,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+import uvicorn
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from broker.app import create_app
-from broker.demo.upstreams.serve import BackgroundServer
 from broker.secrets.keys import generate_key
 from broker.settings import Settings
 from connectors.http.openapi import OpenAPIConnectorConfig, import_inline, parse_document
+from tests.conftest import free_port
 from tests.connectors import specgen
 
 TOKEN = "bench-admin-token-0123456789"
@@ -66,6 +68,11 @@ class LagProbe:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._task is None and scope["type"] in ("http", "lifespan"):
             self._task = asyncio.get_running_loop().create_task(self._probe())
+        if scope["type"] == "http" and scope["path"] == "/_lag":  # read and reset the worst lag
+            worst, self.worst = self.worst, 0.0
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": str(worst).encode()})
+            return
         await self.app(scope, receive, send)
 
     async def _probe(self) -> None:
@@ -90,7 +97,7 @@ def convert(document: dict[str, Any]) -> tuple[float, int, str]:
     return time.perf_counter() - started, len(body), outcome
 
 
-def admin_import(url: str, probe: LagProbe, name: str, document: dict[str, Any]) -> dict[str, Any]:
+def admin_import(url: str, name: str, document: dict[str, Any]) -> dict[str, Any]:
     body = json.dumps({"kind": "openapi", "name": name, "spec": document}).encode()
     worst_healthz = 0.0
     done = threading.Event()
@@ -108,7 +115,7 @@ def admin_import(url: str, probe: LagProbe, name: str, document: dict[str, Any])
         result["status"] = response.status_code
         done.set()
 
-    probe.worst = 0.0
+    httpx.get(f"{url}/_lag")  # reset
     thread = threading.Thread(target=post)
     thread.start()
     with httpx.Client(base_url=url, timeout=60) as client:
@@ -118,35 +125,77 @@ def admin_import(url: str, probe: LagProbe, name: str, document: dict[str, Any])
             worst_healthz = max(worst_healthz, time.perf_counter() - started)
             time.sleep(0.02)
     thread.join()
-    return {**result, "loop_stall": probe.worst, "healthz_worst": worst_healthz}
+    stall = float(httpx.get(f"{url}/_lag").text)
+    return {**result, "loop_stall": stall, "healthz_worst": worst_healthz}
+
+
+def serve(port: int, database: str) -> None:
+    """The gateway process: the app behind the lag probe."""
+    settings = Settings(
+        database_url=f"sqlite:///{database}",
+        admin_token=SecretStr(TOKEN),
+        secret_keys=SecretStr(generate_key()),
+        port=port,
+    )
+    uvicorn.run(LagProbe(create_app(settings)), host="127.0.0.1", port=port, log_level="warning")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--specs", default="github,stripe,flat", help="comma-separated: github,stripe,flat")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--serve", nargs=2, metavar=("PORT", "DATABASE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    if args.serve:
+        serve(int(args.serve[0]), args.serve[1])
+        return
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            database_url=f"sqlite:///{tmp}/bench.db",
-            admin_token=SecretStr(TOKEN),
-            secret_keys=SecretStr(generate_key()),
-            port=0,
-        )
-        probe = LagProbe(create_app(settings))
-        with BackgroundServer(probe, startup_timeout=60) as server:
+        gateway = subprocess.Popen([sys.executable, __file__, "--serve", str(port), f"{tmp}/bench.db"])
+        try:
+            _wait_for(url)
+            httpx.get(f"{url}/_lag")
+            with httpx.Client(base_url=url, timeout=60) as client:  # the baseline: no import running
+                idle = 0.0
+                for _ in range(150):
+                    started = time.perf_counter()
+                    client.get("/healthz")
+                    idle = max(idle, time.perf_counter() - started)
+                    time.sleep(0.02)
+            stall = float(httpx.get(f"{url}/_lag").text)
+            print(
+                f"idle    (no import)  loop stall max {stall * 1000:6.0f} ms  "
+                f"/healthz max {idle * 1000:6.0f} ms"
+            )
             for spec in args.specs.split(","):
                 document = SPECS[spec]()
                 for run in range(args.repeat):
                     seconds, size, outcome = convert(document)
-                    print(f"{spec:7} convert  {size / 1e6:5.1f} MB  {seconds:6.2f} s  {outcome}")
-                    measured = admin_import(server.url, probe, f"{spec}{run}", document)
+                    print(f"{spec:7} convert  {size / 1e6:5.1f} MB  {seconds:6.2f} s  {outcome}", flush=True)
+                    measured = admin_import(url, f"{spec}{run}", document)
                     print(
                         f"{spec:7} admin    HTTP {measured['status']}  {measured['seconds']:6.2f} s  "
                         f"loop stall max {measured['loop_stall'] * 1000:6.0f} ms  "
-                        f"/healthz max {measured['healthz_worst'] * 1000:6.0f} ms"
+                        f"/healthz max {measured['healthz_worst'] * 1000:6.0f} ms",
+                        flush=True,
                     )
+        finally:
+            gateway.terminate()
+            gateway.wait(timeout=30)
+
+
+def _wait_for(url: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the gateway did not start within 120 s")
 
 
 if __name__ == "__main__":

@@ -22,10 +22,13 @@ from broker.identity.resource import McpGuard, metadata_url, resource_metadata
 from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
 from broker.mcp import transport as mcp_transport
+from broker.mcp.notify import ListWatchers
 from broker.mcp.server import build_server
 from broker.metrics_http import metrics_endpoint, metrics_server
 from broker.settings import Settings
 from broker.store.migrate import upgrade
+from broker.telemetry import TraceRequests
+from broker.telemetry.logs import RequestIds, configure_json_logs
 from broker.ui import install_console
 from connectors import outbound
 
@@ -34,12 +37,18 @@ VERSION = version("tool-broker")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    if settings.log_format == "json":  # first: what building the parts logs is JSON too
+        configure_json_logs(settings.log_level)
     outbound.configure(settings.outbound())  # before any upstream client is made
     gateway = Gateway.from_settings(settings)
     llm = LlmRuntime.from_gateway(gateway)
     public_url = settings.resolved_public_url
 
-    server = build_server(lambda: gateway.state.snapshot, gateway.pipeline, version=VERSION)
+    watchers = ListWatchers()
+    gateway.state.on_change(watchers.changed)
+    server = build_server(
+        lambda: gateway.state.snapshot, gateway.pipeline, version=VERSION, watchers=watchers
+    )
     mcp_app = server.streamable_http_app(
         streamable_http_path="/mcp",
         json_response=False,  # broker.mcp.transport: 2025 sessions stream, 2026-07-28 answers JSON
@@ -55,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redis_ping=gateway.bus.ping if gateway.bus.shared else None,
     )
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-    metrics_route = metrics_endpoint(gateway.metrics.registry, token)
+    metrics_route = metrics_endpoint(gateway.metrics.registry, token, before=llm.update_budget_gauges)
 
     mcp_transport.install(server.session_manager)
 
@@ -94,6 +103,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.health = health
     app.add_middleware(ChangeLog, sessions=gateway.sessions)  # /admin changes only
     app.add_middleware(ProxyFirst, proxy=llm.proxy)  # the last added runs first: /v1 skips the rest
+    if gateway.tracer is not None:  # outermost: /v1 and /mcp requests get their server span too
+        app.add_middleware(TraceRequests, tracer=gateway.tracer)
+    if settings.log_format == "json":
+        app.add_middleware(RequestIds)
     install_error_handlers(app)
 
     @app.get("/admin/sign-in", tags=["sign-in"], summary="Where operators sign in (OIDC); no token needed")

@@ -41,6 +41,9 @@ class AgentIdentity:
     name: str
     team: str | None
     end_user: str | None = None
+    subject_token: str | None = field(default=None, repr=False, compare=False)
+    """The OAuth access token the caller presented, kept only for token exchange (RFC 8693)
+    with its identity provider; never logged, audited, cached or sent upstream."""
 
     @property
     def subject(self) -> Subject:
@@ -64,6 +67,8 @@ class CatalogTool:
     spec: ToolSpec
     definition: types.Tool
     validator: Draft202012Validator
+    wire: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    """The definition as a tools/list result carries it, per protocol version (`broker.mcp.listing`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +290,10 @@ class Snapshot:
     agents: Mapping[str, AgentIdentity] = field(default_factory=dict)
     """Enabled agents by name, keys or not: OAuth callers are mapped to these."""
     _visible: dict[tuple[str, frozenset[str] | None], list[types.Tool]] = field(default_factory=dict)
+    _granted: dict[tuple[str, frozenset[str] | None], tuple[CatalogTool, ...]] = field(default_factory=dict)
+    _shared_views: dict[tuple[tuple[str, ...], frozenset[str] | None], tuple[CatalogTool, ...]] = field(
+        default_factory=dict
+    )
     _visible_other: dict[tuple[str, str, frozenset[str] | None], list[Any]] = field(default_factory=dict)
 
     def visible_tools(self, agent: AgentIdentity, only: frozenset[str] | None) -> list[types.Tool]:
@@ -292,13 +301,31 @@ class Snapshot:
         memo_key = (agent.name, only)
         found = self._visible.get(memo_key)
         if found is None:
-            subject = agent.subject
-            found = [
-                tool.definition
-                for tool in self.tools.values()
-                if (only is None or tool.connector in only) and self.policy_set.visible(subject, tool.name)
-            ]
-            self._visible[memo_key] = found
+            found = self._visible[memo_key] = [tool.definition for tool in self.granted_tools(agent, only)]
+        return found
+
+    def granted_tools(self, agent: AgentIdentity, only: frozenset[str] | None) -> tuple[CatalogTool, ...]:
+        """The catalog entries behind `visible_tools`, in the same order; memoised per agent view.
+
+        Agents to whom the same policies apply see the same tools, so a view is built once per
+        set of applicable policies (1,000 agents of one team: once, not 1,000 times).
+        """
+        memo_key = (agent.name, only)
+        found = self._granted.get(memo_key)
+        if found is None:
+            grants = self.policy_set.grants_for(agent.subject)
+            shared_key = (grants.policies, only)
+            found = self._shared_views.get(shared_key)
+            if found is None:
+                reach = grants.connectors
+                found = self._shared_views[shared_key] = tuple(
+                    tool
+                    for tool in self.tools.values()
+                    if (only is None or tool.connector in only)
+                    and (reach is None or tool.connector in reach)
+                    and self.policy_set.visible(grants.subject, tool.name)
+                )
+            self._granted[memo_key] = found
         return found
 
     def visible_resources(self, agent: AgentIdentity, only: frozenset[str] | None) -> list[types.Resource]:

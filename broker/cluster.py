@@ -97,6 +97,10 @@ class Bus:
     async def ping(self) -> None:
         return None
 
+    async def claim(self, key: str, seconds: float) -> bool:
+        """Whether this instance is the one (of all) to act on `key` for `seconds`."""
+        return True
+
     async def close(self) -> None:
         return None
 
@@ -130,6 +134,12 @@ class RedisBus(Bus):
 
     async def ping(self) -> None:
         await self._redis.ping()
+
+    async def claim(self, key: str, seconds: float) -> bool:
+        claimed = await self._redis.set(
+            f"{self._channel}:claim:{key}", self.instance, nx=True, px=max(1, round(seconds * 1000))
+        )
+        return bool(claimed)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -154,6 +154,12 @@ class UpstreamFailure(ToolCallError):
     outcome = "upstream_error"
 
 
+class UpstreamUnavailable(UpstreamFailure):
+    """The upstream's circuit breaker is open: answered at once, without calling it."""
+
+    outcome = "upstream_unavailable"
+
+
 class ToolQuarantined(ToolCallError):
     """An upstream tool's definition changed (or vanished) since it was pinned; it waits for
     an operator's review. Shown to the agent as an isError result that says so."""

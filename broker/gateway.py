@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from importlib.metadata import version
 
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Tracer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,12 +25,15 @@ from broker.pipeline import Next, request_pipeline
 from broker.pipeline.audit import Audit
 from broker.pipeline.credentials import InjectCredentials
 from broker.pipeline.mask import MaskPII
+from broker.pipeline.resilience import Resilience
+from broker.resilience import Backoff, Breakers
 from broker.secrets.keys import load_cipher
 from broker.secrets.vault import Vault
 from broker.services import agents as agent_service
 from broker.settings import Settings
 from broker.state import StateManager
 from broker.store.db import make_engine, make_sessionmaker
+from broker.telemetry import make_tracer
 from connectors.base import NO_CONTEXT, CallContext
 
 
@@ -48,18 +54,48 @@ class Gateway:
     signer: GatewaySigner | None = None
     """Signs the gateway's assertions to upstreams (`auth: {type: gateway_jwt}`)."""
     identity: Authenticator = field(init=False)
+    tracer: Tracer | None = None
+    """OpenTelemetry tracer when BROKER_OTLP_ENDPOINT is set; None: no spans at all."""
+    tracer_provider: TracerProvider | None = None
+    breakers: Breakers = field(init=False)
+    """Circuit breakers of connectors and LLM providers (shared through the bus with Redis)."""
     pipeline: Next = field(init=False)
 
     def __post_init__(self) -> None:
+        settings = self.settings
+        self.breakers = Breakers(
+            threshold=settings.breaker_failures,
+            open_seconds=settings.breaker_open_seconds,
+            bus=self.bus,
+            probe_claim=self.bus.claim if self.bus.shared else None,
+            observer=self.metrics.breaker_changed,
+            errors=self.metrics.upstream_error,
+        )
+        resilience = Resilience(
+            self.breakers,
+            Backoff(
+                attempts=settings.tool_retry_attempts,
+                base_seconds=settings.tool_retry_base_seconds,
+                max_seconds=settings.tool_retry_max_seconds,
+            ),
+        )
         audit_stage = Audit(
-            self.audit, self.metrics, self.settings.audit_hash_key.get_secret_value().encode()
+            self.audit,
+            self.metrics,
+            self.settings.audit_hash_key.get_secret_value().encode(),
+            traced=self.tracer is not None,
         )
         cache_stage = self.cache.stage if self.cache is not None else None
         masking = MaskPII(self.maskers, self.metrics)
         self.pipeline = request_pipeline(
-            audit_stage, masking, InjectCredentials(self.vault, self.signer), cache_stage
+            audit_stage,
+            masking,
+            InjectCredentials(self.vault, self.signer),
+            resilience,
+            cache_stage,
+            self.metrics.stage_seconds,
+            self.tracer,
         )
-        settings = self.settings
         callers = CallerMap(
             lambda: self.state.snapshot,
             agent_claim=settings.oauth_agent_claim,
@@ -110,6 +146,7 @@ class Gateway:
             return CallContext(agent=None, secrets=await vault.resolve(refs)) if refs else NO_CONTEXT
 
         bus = make_bus(settings.redis_url, settings.redis_channel)
+        tracing = make_tracer(settings.otlp_endpoint, "tool-broker", version("tool-broker"))
         state = StateManager(
             sessions,
             poll_seconds=settings.state_poll_seconds,
@@ -126,6 +163,8 @@ class Gateway:
             vault=vault,
             maskers=Maskers.from_settings(settings, engine),
             bus=bus,
+            tracer=tracing[0] if tracing else None,
+            tracer_provider=tracing[1] if tracing else None,
             cache=ResultCache.from_settings(settings, metrics.registry),
             oauth=OAuthVerifier(settings) if settings.oauth_issuers else None,
             signer=GatewaySigner(settings.resolved_public_url, settings.gateway_signing_key_file),
@@ -146,6 +185,8 @@ class Gateway:
             await self.cache.close()
         await self.state.stop()
         await self.bus.close()
+        if self.tracer_provider is not None:  # flush the spans still queued
+            await asyncio.to_thread(self.tracer_provider.shutdown)
         if self.oauth is not None:
             await self.oauth.aclose()
         self.engine.dispose()

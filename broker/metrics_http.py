@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import hmac
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -25,8 +25,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 
-def metrics_endpoint(registry: CollectorRegistry, token: str | None) -> Route:
-    """GET /metrics in the Prometheus text format; 401 without the token when one is set."""
+def metrics_endpoint(
+    registry: CollectorRegistry, token: str | None, before: Callable[[], Awaitable[None]] | None = None
+) -> Route:
+    """GET /metrics in the Prometheus text format; 401 without the token when one is set.
+    `before` updates gauges read at scrape time (budgets left), off the request path."""
     expected = f"Bearer {token}".encode() if token else None
 
     async def metrics(request: Request) -> Response:
@@ -38,6 +41,8 @@ def metrics_endpoint(registry: CollectorRegistry, token: str | None) -> Route:
                     401,
                     headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
                 )
+        if before is not None:
+            await before()
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return Route("/metrics", metrics, methods=["GET"], include_in_schema=False)
@@ -55,11 +60,13 @@ class _Embedded(uvicorn.Server):
 async def metrics_server(route: Route, host: str, port: int) -> AsyncIterator[None]:
     """Serve only /metrics on host:port while the context is open."""
     config = uvicorn.Config(
-        Starlette(routes=[route]), host=host, port=port, lifespan="off", log_level="warning",
+        Starlette(routes=[route]), host=host, port=port, lifespan="off", log_config=None,
         access_log=False, timeout_keep_alive=5, limit_concurrency=32,
     )  # fmt: skip
     try:  # bound here, so a taken or unusable address stops the startup with its own error
-        sock = socket.create_server((host, port), family=_family(host), reuse_port=False)
+        # reuse_port: with `broker serve --workers N` each worker serves its own registry there,
+        # as each serves its own on the gateway's port.
+        sock = socket.create_server((host, port), family=_family(host), reuse_port=True)
     except OSError as exc:
         raise OSError(f"the metrics server cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     server = _Embedded(config)

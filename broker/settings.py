@@ -69,6 +69,35 @@ class Settings(BaseSettings):
         description="On SIGTERM, answer /readyz with 503 but keep serving for this long before shutting "
         "down, so a load balancer stops sending new requests first (5-10 s behind one).",
     )
+    breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive failures or timeouts of an upstream (connector or LLM provider) that "
+        "open its circuit breaker: calls then fail at once, and fallbacks skip it.",
+    )
+    breaker_open_seconds: float = Field(
+        default=30.0, gt=0, description="How long an open breaker waits before one probe call goes through."
+    )
+    tool_retry_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Tries in all for a tool annotated idempotent or read-only whose upstream timed out, "
+        "could not be reached or answered 429/5xx (other tools are never retried).",
+    )
+    tool_retry_base_seconds: float = Field(
+        default=0.2, ge=0, description="About the first tool retry's wait."
+    )
+    tool_retry_max_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="Longest wait before a tool retry; a longer Retry-After is not waited for.",
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OpenTelemetry collector (OTLP/HTTP) base URL, e.g. http://collector:4318: spans per "
+        "request and per pipeline stage are exported there. Unset: no tracing at all.",
+    )
     audit_batch_size: int = Field(default=500, gt=0)
     audit_flush_seconds: float = Field(default=0.5, gt=0)
     audit_queue_limit: int = Field(
@@ -95,6 +124,11 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="How often secrets' last-use times are written to the database."
     )
     log_level: str = Field(default="info", description=f"One of {', '.join(LOG_LEVELS)}.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one JSON object per log line with the request id (also in the audit record, the "
+        "ledger and the X-Request-Id reply header); messages are scrubbed of PII and secrets.",
+    )
 
     # The HTTP listener (broker/serving.py): slow and hostile clients are cut off.
     http_header_timeout_seconds: float = Field(
@@ -129,7 +163,7 @@ class Settings(BaseSettings):
     )
 
     # Outbound connections to upstreams (connectors and model providers): connectors/outbound.py.
-    https_proxy: str | None = Field(
+    https_proxy: SecretStr | None = Field(
         default=None,
         description="HTTP proxy (http://[user:password@]HOST:PORT) that tunnels every https:// upstream "
         "connection with CONNECT; a provider's own `proxy` overrides it. Unset: direct connections.",
@@ -318,6 +352,11 @@ class Settings(BaseSettings):
         default=None,
         description="The public OAuth client `broker login` uses (device authorization flow).",
     )
+    console_client_id: str | None = Field(
+        default=None,
+        description="The public OAuth client the web console signs in with (authorization code with "
+        "PKCE, at the first of BROKER_OAUTH_ISSUERS); register <public URL>/ui/ as its redirect URI.",
+    )
 
     @field_validator("no_proxy", mode="before")
     @classmethod
@@ -334,7 +373,9 @@ class Settings(BaseSettings):
     def outbound(self) -> Outbound:
         """The outbound network settings (connectors/outbound.py); OutboundConfigError names a bad one."""
         return Outbound(
-            https_proxy=self.https_proxy or None, no_proxy=tuple(self.no_proxy), ca_bundle=self.ca_bundle
+            https_proxy=self.https_proxy.get_secret_value() or None if self.https_proxy else None,
+            no_proxy=tuple(self.no_proxy),
+            ca_bundle=self.ca_bundle,
         )
 
     # OpenAPI import (connectors/http/openapi.py): bounds on what one document may cost.

@@ -1,5 +1,5 @@
-"""OAuth 2.0 client credentials (RFC 6749 §4.4): fetch an access token, cache it until
-shortly before it expires, and share it between calls.
+"""OAuth 2.0 client credentials (RFC 6749 §4.4) and token exchange (RFC 8693): fetch an
+access token, cache it until shortly before it expires, and share it between calls.
 
 The token request is built with authlib's primitives and sent through the connector's own
 client (so it goes through the same transport, guard and connection pool), bounded in
@@ -44,10 +44,16 @@ class TokenRequest:
     audience: str | None
     client_auth: str
     timeout: float
+    exchange: bool = False
+    """RFC 8693: exchange the caller's own access token (the subject token) for one meant for
+    this upstream, instead of the client credentials grant."""
+    resource: str | None = None
 
-    def cache_key(self, secret: str) -> str:
+    def cache_key(self, secret: str, subject_token: str | None = None) -> str:
         parts = [self.token_url, self.client_id, " ".join(self.scopes), self.audience or "", self.client_auth]
-        digest = hashlib.sha256(json.dumps([*parts, secret]).encode())
+        digest = hashlib.sha256(
+            json.dumps([*parts, self.resource or "", secret, subject_token or ""]).encode()
+        )
         return digest.hexdigest()
 
 
@@ -111,23 +117,45 @@ TOKENS = TokenCache()
 """The process-wide cache: connectors rebuilt on a catalog reload keep their tokens."""
 
 
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a grant type name
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a token type name
+
+
 async def fetch_token(
-    client: httpx.AsyncClient, grant: TokenRequest, secret: str
+    client: httpx.AsyncClient, grant: TokenRequest, secret: str, subject_token: str | None = None
 ) -> tuple[str, float | None]:
     """Ask the token endpoint for an access token; returns it and its lifetime in seconds.
 
     Raises ConnectorError subclasses whose messages never contain the secret or a token.
     """
     prefix = f"upstream '{grant.connector}': the token endpoint"
-    body = prepare_token_request(
-        "client_credentials", scope=list(grant.scopes) or None, audience=grant.audience
-    )
+    if grant.exchange:
+        assert subject_token is not None, "a token exchange needs the caller's token"
+        kind = "token exchange"
+        body = prepare_token_request(
+            TOKEN_EXCHANGE,
+            subject_token=subject_token,
+            subject_token_type=ACCESS_TOKEN_TYPE,
+            requested_token_type=ACCESS_TOKEN_TYPE,
+            scope=list(grant.scopes) or None,
+            audience=grant.audience,
+            resource=grant.resource,
+        )
+    else:
+        kind = "client credentials grant"
+        body = prepare_token_request(
+            "client_credentials", scope=list(grant.scopes) or None, audience=grant.audience
+        )
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
     url, headers, body = ClientAuth(grant.client_id, secret, grant.client_auth).prepare(
         "POST", grant.token_url, headers, body
     )
     request = httpx.Request("POST", url, headers=headers, content=body.encode())
-    scrub = scrubber(secret, str(headers.get("Authorization", "")).removeprefix("Basic "))
+    scrub = scrubber(
+        secret,
+        str(headers.get("Authorization", "")).removeprefix("Basic "),
+        *([subject_token] if subject_token else []),
+    )
     try:
         async with asyncio.timeout(grant.timeout):
             response = await client.send(request, stream=True)
@@ -143,7 +171,7 @@ async def fetch_token(
     if status != 200:
         detail = _oauth_error(raw) or error_message(raw)
         raise UpstreamHTTPError(
-            f"{prefix} refused the client credentials grant: {status} {reason}"
+            f"{prefix} refused the {kind}: {status} {reason}"
             + (f": {excerpt(detail, scrub)}" if detail else ""),
             status,
         )

@@ -12,6 +12,8 @@ so every message can be cleaned of them.
     auth: {type: oauth2_client_credentials, token_url: https://login.example.com/oauth/token,
            client_id: broker, secret: crm-client-secret, scopes: [crm.read], audience: crm}
     auth: {type: gateway_jwt, audience: https://crm.internal}
+    auth: {type: token_exchange, token_url: https://login.example.com/oauth/token, client_id: broker,
+           secret: broker-client-secret, audience: crm}
 
 Each secret-based type takes `per_agent: {agent-name: other-secret}` to use another secret for
 that agent. `gateway_jwt` needs no secret: the gateway signs a short-lived JWT naming the
@@ -160,6 +162,16 @@ class OAuth2ClientCredentials(SecretRef):
     )
 
 
+class TokenExchange(OAuth2ClientCredentials):
+    """OAuth 2.0 token exchange (RFC 8693) with the identity provider: the signed-in user's own
+    access token is exchanged (the gateway authenticating as `client_id` with the secret) for
+    one meant for this upstream, so the upstream sees that user and their rights. The caller's
+    token itself never goes upstream. Agent keys carry no user: such calls are refused."""
+
+    type: Literal["token_exchange"]  # type: ignore[assignment]
+    resource: str | None = Field(None, description="`resource` parameter (RFC 8707), e.g. the upstream URL.")
+
+
 class GatewayJwtAuth(BaseModel):
     """`Authorization: Bearer <JWT signed by the gateway>`: the upstream verifies it against the
     gateway's JWKS and learns who is calling (agent, team, end user, tool); no secret involved."""
@@ -175,7 +187,13 @@ class GatewayJwtAuth(BaseModel):
 
 
 AuthConfig: TypeAlias = Annotated[
-    BearerAuth | HeaderAuth | QueryAuth | BasicAuth | OAuth2ClientCredentials | GatewayJwtAuth,
+    BearerAuth
+    | HeaderAuth
+    | QueryAuth
+    | BasicAuth
+    | OAuth2ClientCredentials
+    | TokenExchange
+    | GatewayJwtAuth,
     Field(discriminator="type", description="How the gateway authenticates to the upstream."),
 ]
 
@@ -213,6 +231,8 @@ class HttpAuth:
                 audience=config.audience,
                 client_auth=config.client_auth,
                 timeout=timeout,
+                exchange=isinstance(config, TokenExchange),
+                resource=config.resource if isinstance(config, TokenExchange) else None,
             )
             if isinstance(config, OAuth2ClientCredentials)
             else None
@@ -245,7 +265,7 @@ class HttpAuth:
         if isinstance(config, BasicAuth):
             basic = base64.b64encode(f"{config.username}:{secret}".encode()).decode()
             return Credentials({"Authorization": f"Basic {basic}"}, scrub=scrubber(secret, basic))
-        return await self._oauth(secret, client)
+        return await self._oauth(secret, client, self._subject(context))
 
     async def renewed(
         self, used: Credentials, context: CallContext, client: httpx.AsyncClient
@@ -254,13 +274,26 @@ class HttpAuth:
         if self._grant is None or used.token is None or isinstance(self.config, GatewayJwtAuth):
             return None
         secret = self.config.value(context, self.connector)
-        self._tokens.drop(self._grant.cache_key(secret), used.token)
-        return await self._oauth(secret, client)
+        subject = self._subject(context)
+        self._tokens.drop(self._grant.cache_key(secret, subject), used.token)
+        return await self._oauth(secret, client, subject)
 
-    async def _oauth(self, secret: str, client: httpx.AsyncClient) -> Credentials:
+    def _subject(self, context: CallContext) -> str | None:
+        if not isinstance(self.config, TokenExchange):
+            return None
+        if context.subject_token is None:
+            raise MissingCredential(
+                f"upstream '{self.connector}' acts for the signed-in user: connect with your identity "
+                "provider's sign-in (OAuth), not an agent key"
+            )
+        return context.subject_token
+
+    async def _oauth(self, secret: str, client: httpx.AsyncClient, subject: str | None = None) -> Credentials:
         grant = self._grant
         assert grant is not None
-        token = await self._tokens.token(grant.cache_key(secret), lambda: fetch_token(client, grant, secret))
+        token = await self._tokens.token(
+            grant.cache_key(secret, subject), lambda: fetch_token(client, grant, secret, subject)
+        )
         return Credentials({"Authorization": f"Bearer {token}"}, scrub=scrubber(secret, token), token=token)
 
     def _check_sendable(self, secret: str, name: str) -> None:

@@ -150,9 +150,12 @@ class CallContext:
     agent: str | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
     channel: ClientChannel = SILENT
-    assertion: Callable[[str], str] | None = None
+    assertion: Callable[[str], str] | None = field(default=None, repr=False)
     """The gateway's signed statement of who is calling, for an audience (`auth: {type:
     gateway_jwt}`); None when the broker offers none."""
+    subject_token: str | None = field(default=None, repr=False)
+    """The signed-in user's own access token, only for `auth: {type: token_exchange}` to
+    exchange at the identity provider; never sent upstream. None for agent keys."""
 
 
 NO_CONTEXT = CallContext()

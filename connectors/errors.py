@@ -48,9 +48,11 @@ class UpstreamUnreachable(UpstreamError):
 class UpstreamHTTPError(UpstreamError):
     """The upstream answered with a 4xx or 5xx status."""
 
-    def __init__(self, message: str, status_code: int) -> None:
+    def __init__(self, message: str, status_code: int, retry_after: str | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.retry_after = retry_after
+        """The upstream's Retry-After header as sent (seconds or an HTTP-date), if any."""
 
 
 class UpstreamBadResponse(UpstreamError):

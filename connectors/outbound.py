@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -48,7 +48,7 @@ def check_proxy_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class Outbound:
-    https_proxy: str | None = None
+    https_proxy: str | None = field(default=None, repr=False)
     no_proxy: tuple[str, ...] = ()
     ca_bundle: Path | None = None
 

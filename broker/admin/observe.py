@@ -29,6 +29,9 @@ class AuditEntry(BaseModel):
     id: int = Field(description="Increasing id; pass the highest seen as after_id to poll for newer records.")
     ts: datetime
     request_id: str
+    trace_id: str | None = Field(
+        default=None, description="The OpenTelemetry trace of the request (when BROKER_OTLP_ENDPOINT is set)."
+    )
     agent: str
     team: str | None
     end_user: str | None = Field(default=None, description="The end user the agent acted for (OAuth).")
@@ -77,6 +80,7 @@ def audit_entry(row: AuditRecord) -> AuditEntry:
         id=row.id,
         ts=utc(row.ts),
         request_id=row.request_id,
+        trace_id=row.trace_id,
         agent=row.agent,
         team=row.team,
         end_user=row.end_user,

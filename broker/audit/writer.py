@@ -46,6 +46,8 @@ class AuditEntry:
     """The end user the agent acted for (OAuth callers), kept apart from the agent."""
     flags: dict[str, object] | None = None
     """What the result carried that deserves a look, e.g. instructions aimed at the model."""
+    trace_id: str | None = None
+    """The OpenTelemetry trace of the request (tracing on), to find its spans."""
     operation: str = "tools/call"
     """The MCP method: tools/call, resources/read, prompts/get or completion/complete."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,9 +18,12 @@ SHARED_SCOPE = "s"
 """The scope of entries every agent with the same masking may use."""
 
 
-def agent_scope(agent_id: str) -> str:
-    """The scope of one agent's own entries (by its id, so a re-created agent starts afresh)."""
-    return f"a.{agent_id}"
+def agent_scope(agent_id: str, end_user: str | None = None) -> str:
+    """The scope of one agent's own entries (by its id, so a re-created agent starts afresh),
+    and of one end user's when the agent acts for one (by a digest: keys carry no names)."""
+    if end_user is None:
+        return f"a.{agent_id}"
+    return f"a.{agent_id}.u.{hashlib.sha256(end_user.encode()).hexdigest()[:16]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,8 @@ class MemoryStore:
         doomed = [
             key
             for key in list(self._data.keys())
-            if (tool is None or key.tool == tool) and (scope is None or key.scope == scope)
+            if (tool is None or key.tool == tool)
+            and (scope is None or key.scope == scope or key.scope.startswith(f"{scope}.u."))
         ]
         for key in doomed:
             self._data.pop(key, None)

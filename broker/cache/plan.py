@@ -25,7 +25,7 @@ from broker.cache.entry import SHARED_SCOPE, CacheKey, agent_scope
 from broker.canonical import fingerprint
 from broker.pii.plan import masking_plan
 from broker.pipeline.call import Request, ResourceRead, ToolCall
-from connectors.auth import SecretRef
+from connectors.auth import GatewayJwtAuth, SecretRef, TokenExchange
 from connectors.base import Connector
 from policies import CacheRules, PolicySet
 
@@ -88,7 +88,7 @@ class Planner:
         scope = (
             SHARED_SCOPE
             if shared and not per_agent_masking and not connector.per_agent
-            else agent_scope(call.agent.id)
+            else agent_scope(call.agent.id, call.agent.end_user)
         )
         covered = [
             KEY_FORMAT,
@@ -147,6 +147,8 @@ def connector_facts(connector: Connector) -> _ConnectorFacts:
 
 def _names_per_agent(value: object) -> bool:
     if isinstance(value, SecretRef) and value.per_agent:
+        return True
+    if isinstance(value, TokenExchange | GatewayJwtAuth):  # the upstream answers per caller
         return True
     if isinstance(value, BaseModel):
         return any(_names_per_agent(getattr(value, name)) for name in type(value).model_fields)

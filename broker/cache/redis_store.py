@@ -78,10 +78,14 @@ class RedisStore:
     async def purge(self, tool: str | None, scope: str | None) -> int:
         tool_part = _glob_literal(quote(tool, safe="._-")) if tool is not None else "*"
         scope_part = _glob_literal(scope) if scope is not None else "*"
+        patterns = [f"{PREFIX}{tool_part}|{scope_part}|*"]
+        if scope is not None:  # an agent's scope covers the scopes of the end users it acts for
+            patterns.append(f"{PREFIX}{tool_part}|{scope_part}.u.*|*")
         purged = 0
         with _unavailable():
-            async for batch in self._scan(f"{PREFIX}{tool_part}|{scope_part}|*"):
-                purged += int(await self._redis.unlink(*batch))
+            for pattern in patterns:
+                async for batch in self._scan(pattern):
+                    purged += int(await self._redis.unlink(*batch))
         return purged
 
     async def stats(self) -> StoreStats:

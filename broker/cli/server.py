@@ -69,6 +69,7 @@ def serve(ctx: Context) -> int:
     from broker.app import create_app
     from broker.secrets.errors import SecretKeyError
     from broker.serving import server_options
+    from connectors.outbound import OutboundConfigError
 
     overrides = {k: v for k, v in (("host", ctx.args.host), ("port", ctx.args.port)) if v is not None}
     settings = _settings(**overrides)
@@ -85,9 +86,11 @@ def serve(ctx: Context) -> int:
         settings = settings.model_copy(update={"auto_migrate": False})
     try:
         app = create_app(settings)  # in the parent too: a configuration error shows here, once
-    except SecretKeyError as exc:
+    except (SecretKeyError, OutboundConfigError, ValueError) as exc:  # settings that do not fit together
         raise CliError(f"cannot start: {exc}") from None
     options = server_options(settings)
+    if settings.log_format == "json":
+        options["log_config"] = None  # the app configures JSON lines on the root logger
     if workers == 1:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, **options)
         return 0

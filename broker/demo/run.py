@@ -33,6 +33,7 @@ from broker.demo.upstreams.crm import create_crm_app
 from broker.demo.upstreams.llm import MockLLM, create_llm_app
 from broker.demo.upstreams.serve import BackgroundServer, ServerStartError
 from broker.demo.upstreams.weather import create_weather_app
+from broker.secrets.errors import SecretKeyError
 from broker.secrets.keys import generate_key
 from broker.settings import Settings, SettingsError, load_settings
 from connectors.presets import load_preset
@@ -234,6 +235,8 @@ def main() -> None:
         raise SystemExit(f"demo could not start: {exc}") from None
     try:
         run(settings, Path.cwd() / ".demo")
+    except (SecretKeyError, ValueError) as exc:  # settings that cannot be used: one line
+        raise SystemExit(f"demo could not start: {exc}") from None
     except ServerStartError as exc:
         raise SystemExit(
             f"demo could not start: {exc}. Another program may hold the port; "

@@ -5,6 +5,7 @@ cached) mapped to an agent acting for an end user."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from broker import keys
 from broker.catalog import AgentIdentity, Snapshot
@@ -51,4 +52,5 @@ class Authenticator:
                 f"the access token lacks the scope(s) {' '.join(missing)}; ask for them and try again",
                 self.required_scopes,
             )
-        return await self._callers.caller(principal)
+        caller = await self._callers.caller(principal)
+        return replace(caller, subject_token=token) if caller.end_user is not None else caller

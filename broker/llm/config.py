@@ -144,6 +144,12 @@ class ProviderConfig(_Strict):
                 check_proxy_url(value)
             except OutboundConfigError as exc:
                 raise PydanticCustomError("proxy", "{problem}", {"problem": str(exc)}) from None
+            if "@" in value:
+                raise PydanticCustomError(
+                    "proxy",
+                    "a provider's proxy may not carry credentials (configuration is readable through the "
+                    "admin API); put an authenticating proxy in BROKER_HTTPS_PROXY",
+                )
         return value
 
     @field_validator("headers")

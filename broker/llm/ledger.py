@@ -46,6 +46,7 @@ class UsageEntry:
     attempts: int
     error: str | None
     end_user: str | None = None
+    trace_id: str | None = None
     guardrails: str | None = None
     """The guardrail verdicts of the call, as JSON (rule, action, where, score): never the text."""
     cache: str | None = None

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import trace
+
 from broker.catalog import AgentIdentity
 from broker.errors import BrokerError
 from broker.llm.accounts import Accounts, Demand, Hold, Rules
@@ -70,7 +72,9 @@ class Metering:
         *,
         fail_open: bool,
         default_max_tokens: int,
+        traced: bool = False,
     ) -> None:
+        self.traced = traced
         self.accounts = accounts
         self.ledger = ledger
         self.metrics = metrics
@@ -125,6 +129,16 @@ class Metering:
         )  # fmt: skip
         if call.cache is not None:
             self.metrics.semantic_cache(model_label, call.cache, call.saved.total if call.saved else 0)
+        trace_id = None
+        if self.traced:
+            trace_id = genai_span_attributes(call, usage)
+        if call.target is not None:
+            self.metrics.observe_genai(
+                operation="embeddings" if call.endpoint == "embeddings" else "chat",
+                provider=call.target.provider.kind, model=call.model[:200],
+                error=None if call.status == "ok" else call.status, prompt=usage.prompt,
+                completion=usage.completion, seconds=elapsed,
+            )  # fmt: skip
         for verdict in call.guardrails:
             self.metrics.guardrail(call.agent.name, verdict["rule"], verdict["action"], verdict["where"])
         if call.status == MeteringUnavailable.code:
@@ -153,9 +167,33 @@ class Metering:
                 ttft_ms=round(call.ttft * 1000, 3) if call.ttft is not None else None,
                 attempts=call.attempts,
                 error=call.error,
+                trace_id=trace_id,
                 guardrails=json.dumps(call.guardrails, separators=(",", ":")) if call.guardrails else None,
                 cache=call.cache,
                 saved_tokens=call.saved.total if call.saved is not None else None,
                 saved_usd=round(call.saved_usd, 8) if call.saved is not None else None,
             )
         )
+
+
+def genai_span_attributes(call: ModelCall, usage: Usage) -> str | None:
+    """Put the GenAI semantic conventions' attributes on the request's span; its trace id."""
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return None
+    span.set_attributes(
+        {
+            "gen_ai.operation.name": "embeddings" if call.endpoint == "embeddings" else "chat",
+            "gen_ai.request.model": call.model[:200],
+            "gen_ai.usage.input_tokens": usage.prompt,
+            "gen_ai.usage.output_tokens": usage.completion,
+            "broker.agent": call.agent.name,
+        }
+    )
+    if call.target is not None:
+        span.set_attributes(
+            {"gen_ai.provider.name": call.target.provider.kind, "gen_ai.response.model": call.target.model}
+        )
+    if call.status != "ok":
+        span.set_attribute("error.type", call.status)
+    return format(span.get_span_context().trace_id, "032x")

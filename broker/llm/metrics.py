@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from broker.metrics import LATENCY_BUCKETS
 
@@ -42,6 +42,27 @@ class LlmMetrics:
             "broker_llm_ledger_write_errors", "Failed attempts to store a batch of usage entries",
             registry=registry,
         )  # fmt: skip
+        # OpenTelemetry GenAI semantic conventions (gen_ai.client.*), in Prometheus form.
+        self.genai_tokens = Histogram(
+            "gen_ai_client_token_usage",
+            "Tokens per model call (GenAI semconv gen_ai.client.token.usage), by token type input/output",
+            ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"],
+            buckets=(1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304),
+            registry=registry,
+        )
+        self.genai_duration = Histogram(
+            "gen_ai_client_operation_duration_seconds",
+            "Model call duration (GenAI semconv gen_ai.client.operation.duration), error_type on failures",
+            ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "error_type"],
+            buckets=(0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92),
+            registry=registry,
+        )
+        self.budget_remaining = Gauge(
+            "broker_llm_budget_remaining",
+            "What is left of each budget in its current window (unit: tokens or usd), read at scrape time",
+            ["budget", "unit"],
+            registry=registry,
+        )
         self.guardrails = Counter(
             "broker_llm_guardrail_verdicts",
             "Guardrails that fired on model calls, by agent, rule, action (flag, mask, block) and where",
@@ -94,6 +115,16 @@ class LlmMetrics:
         self._child(self.latency, model).observe(seconds)
         if ttft is not None:
             self._child(self.ttft, model).observe(ttft)
+
+    def observe_genai(
+        self, *, operation: str, provider: str, model: str, error: str | None, prompt: int, completion: int,
+        seconds: float,
+    ) -> None:  # fmt: skip
+        self._child(self.genai_duration, operation, provider, model, error or "").observe(seconds)
+        if prompt:
+            self._child(self.genai_tokens, operation, provider, model, "input").observe(prompt)
+        if completion:
+            self._child(self.genai_tokens, operation, provider, model, "output").observe(completion)
 
     def guardrail(self, agent: str, rule: str, action: str, where: str) -> None:
         self._child(self.guardrails, agent, rule, action, where).inc()

@@ -48,6 +48,8 @@ from broker.llm.semantic.cache import SemanticCache
 from broker.llm.state import LlmState
 from broker.llm.toolloop import GatewayTools
 from broker.llm.upstream import Opened, RetryPolicy, open_upstream
+from broker.resilience import Breakers
+from broker.telemetry.logs import current_request_id
 from policies import ModelGrants, PolicySet
 
 GUARDED = frozenset({"chat", "messages", "responses"})
@@ -80,6 +82,7 @@ class LlmProxy:
         state: LlmState,
         metering: Metering,
         retry: RetryPolicy,
+        breakers: Breakers,
         max_request_bytes: int,
         max_inflight_bytes: int,
         guard: Guard | None = None,
@@ -94,6 +97,7 @@ class LlmProxy:
         self.state = state
         self.metering = metering
         self.retry = retry
+        self.breakers = breakers
         self.max_request_bytes = max_request_bytes
         self.bodies = BodyBudget(max_inflight_bytes)
         self._grants: ModelGrants | None = None
@@ -163,7 +167,9 @@ class LlmProxy:
         self, call: ModelCall, route: Route, body_for: Callable[[Target], bytes], headers: dict[str, str]
     ) -> Opened:
         try:
-            opened = await open_upstream(route.targets, call.endpoint, body_for, headers, self.retry)
+            opened = await open_upstream(
+                route.targets, call.endpoint, body_for, headers, self.retry, self.breakers
+            )
         except UpstreamError as exc:
             call.attempts = exc.attempts
             raise
@@ -172,7 +178,9 @@ class LlmProxy:
 
     async def _model_call(self, exchange: Exchange, handler: CallHandler, endpoint: str, _: Dialect) -> None:
         agent = await self.authenticate(exchange.headers)
-        call = ModelCall(uuid.uuid4().hex, agent, endpoint, time.perf_counter(), datetime.now(UTC))
+        call = ModelCall(
+            current_request_id() or uuid.uuid4().hex, agent, endpoint, time.perf_counter(), datetime.now(UTC)
+        )
         body = b""
         try:
             body = await read_body(exchange.receive, exchange.headers, self.max_request_bytes, self.bodies)

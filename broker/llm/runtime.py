@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from broker.gateway import Gateway
@@ -18,6 +19,8 @@ from broker.llm.reports import spent_since
 from broker.llm.semantic.cache import SemanticCache
 from broker.llm.state import LlmState
 from broker.llm.upstream import RetryPolicy
+
+log = logging.getLogger("broker.llm.runtime")
 
 
 @dataclass
@@ -70,6 +73,7 @@ class LlmRuntime:
             metrics,
             fail_open=settings.llm_fail_open,
             default_max_tokens=settings.llm_default_max_tokens,
+            traced=gateway.tracer is not None,
         )
         retry = RetryPolicy(
             max_attempts=settings.llm_max_attempts,
@@ -82,6 +86,7 @@ class LlmRuntime:
             state=state,
             metering=metering,
             retry=retry,
+            breakers=gateway.breakers,
             max_request_bytes=settings.llm_max_request_bytes,
             max_inflight_bytes=settings.llm_max_inflight_bytes,
             guard=Guard(gateway.maskers),
@@ -91,6 +96,19 @@ class LlmRuntime:
             ),
         )
         return cls(state=state, ledger=ledger, accounts=accounts, metrics=metrics, proxy=proxy)
+
+    async def update_budget_gauges(self) -> None:
+        """What is left of each budget whose window this instance (or Redis) knows, for /metrics."""
+        gauge = self.metrics.budget_remaining
+        for rule in self.state.snapshot.budgets:
+            try:
+                live = await self.accounts.spent(rule)
+            except Exception as exc:  # a scrape never fails for this: the gauge keeps its last value
+                log.debug("budget %s left out of this scrape: %s", rule.config.name, exc)
+                live = None
+            if live is not None:
+                config = rule.config
+                gauge.labels(config.name, config.unit).set(max(0.0, config.limit - live[0]))
 
     async def start(self) -> None:
         await self.state.start()

@@ -1,7 +1,8 @@
 """Sending a call upstream: the route's targets in order, with bounded, jittered retries.
 
 A target is retried on 5xx, 429, timeouts and connection errors, up to its provider's
-`max_retries`; then the next target (the fallback) is tried, without waiting. The whole call
+`max_retries`; then the next target (the fallback) is tried, without waiting. A target whose
+circuit breaker is open (`broker.resilience`) is skipped at once, without a request. The whole call
 makes at most `max_attempts` upstream requests. All of this happens before anything has
 been sent to the client: a stream that has started is never retried. Refused credentials
 (401/403) move on to the next target at once; other 4xx answers are the caller's to see.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from broker.llm.catalog import Target
 from broker.llm.errors import UpstreamError
 from broker.llm.http1 import Response, UpstreamConnectionError, UpstreamTimeout
+from broker.resilience import BreakerOpen, Breakers, parse_retry_after
 
 log = logging.getLogger("broker.llm.upstream")
 
@@ -53,6 +55,7 @@ async def open_upstream(
     body_for: Callable[[Target], bytes],
     client_headers: Mapping[str, str],
     policy: RetryPolicy,
+    breakers: Breakers,
 ) -> Opened:
     attempts = 0
     failure: UpstreamError | None = None
@@ -74,6 +77,7 @@ async def open_upstream(
                 f"provider '{provider.name}' has no API key: secret '{provider.missing_secret}' is not set"
             )
             continue
+        breaker = breakers.get(f"provider '{provider.name}'")
         body = body_for(target)
         headers = provider.request_headers(client_headers)
         headers["content-type"] = "application/json"
@@ -83,19 +87,32 @@ async def open_upstream(
                 break
             if retry:
                 await asyncio.sleep(policy.delay(retry - 1, retry_after))
+            try:
+                await breaker.admit()
+            except BreakerOpen as exc:  # skip it at once: no request, no timeout to wait for
+                failure = UpstreamError(str(exc), status_code=503, code="upstream_unavailable")
+                break
             attempts += 1
             retry_after = None
             try:
                 response = await provider.http.post(provider.path(endpoint), headers, body)
             except UpstreamTimeout:
+                breaker.failure("timeout")
                 failure = UpstreamError(
                     f"provider '{provider.name}' timed out", status_code=504, code="upstream_timeout"
                 )
                 continue
             except UpstreamConnectionError as exc:
+                breaker.failure("unreachable")
                 failure = UpstreamError(f"provider '{provider.name}' could not be reached: {exc}")
                 continue
             status = response.status_code
+            if status >= 500:
+                breaker.failure("http_5xx")
+            else:
+                breaker.success()
+                if status == 429:
+                    breakers.error(breaker.name, "http_429")
             if status < 400 or (status < 500 and status not in (401, 403, 408, 429)):
                 return Opened(target, response, attempts)
             retry_after = _retry_after(response.headers.get("retry-after"))
@@ -117,10 +134,7 @@ async def open_upstream(
 
 
 def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    return parse_retry_after(value)
 
 
 async def _discard(response: Response) -> None:

@@ -37,6 +37,7 @@ from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
 from broker.mcp.pages import paginate
 from broker.pipeline import Completion, Next, PromptGet, Request, ResourceRead
 from broker.pipeline.authorize import Authorize
+from broker.telemetry.logs import current_request_id
 from broker.uris import gateway_uri
 from connectors.base import CompletionOutput, Output, PromptOutput, ResourceOutput
 
@@ -76,7 +77,7 @@ def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next, levels: L
         ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
         read = ResourceRead(
-            request_id=str(uuid.uuid4()),
+            request_id=current_request_id() or str(uuid.uuid4()),
             agent=caller(),
             snapshot=snapshot(),
             only_connectors=narrowing(ctx),
@@ -121,7 +122,7 @@ def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next, levels: L
         ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
         get = PromptGet(
-            request_id=str(uuid.uuid4()),
+            request_id=current_request_id() or str(uuid.uuid4()),
             agent=caller(),
             snapshot=snapshot(),
             only_connectors=narrowing(ctx),
@@ -147,7 +148,7 @@ def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next, levels: L
         ref = params.ref
         is_prompt = isinstance(ref, types.PromptReference)
         completion = Completion(
-            request_id=str(uuid.uuid4()),
+            request_id=current_request_id() or str(uuid.uuid4()),
             agent=caller(),
             snapshot=snapshot(),
             only_connectors=narrowing(ctx),
@@ -186,7 +187,7 @@ def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next, levels: L
 def _checked(ctx: ServerRequestContext[Any], snapshot: Snapshot, uri: str) -> ResourceRead:
     """A subscription is allowed exactly when a read would be: Authorize's resource rules."""
     read = ResourceRead(
-        request_id=str(uuid.uuid4()),
+        request_id=current_request_id() or str(uuid.uuid4()),
         agent=caller(),
         snapshot=snapshot,
         only_connectors=narrowing(ctx),

@@ -24,32 +24,40 @@ from broker.catalog import Snapshot
 from broker.errors import ToolCallError, UnknownTool
 from broker.mcp.channel import LogLevels, McpClientChannel, session_id
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
+from broker.mcp.listing import SpliceTools, list_result
+from broker.mcp.notify import ListWatchers
 from broker.mcp.operations import catalog_handlers
 from broker.mcp.pages import paginate
 from broker.pipeline import Next, ToolCall
+from broker.telemetry.logs import current_request_id
 from connectors.base import ToolOutput
 
 log = logging.getLogger("broker.mcp")
 _CONTENT_BLOCK: TypeAdapter[types.ContentBlock] = TypeAdapter(types.ContentBlock)
 
 
-def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: str) -> Server[Any]:
+def build_server(
+    snapshot: Callable[[], Snapshot], pipeline: Next, *, version: str, watchers: ListWatchers | None = None
+) -> Server[Any]:
+    """`watchers`, when given, learns the 2025 sessions to send `list_changed` to."""
     levels = LogLevels()
+    watch = watchers.watch if watchers is not None else None
 
     async def on_list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        tools = snapshot().visible_tools(caller(), narrowing(ctx))
+        current, agent, only = snapshot(), caller(), narrowing(ctx)
+        if watch is not None:
+            watch(ctx, current, agent, only)
+        tools = current.granted_tools(agent, only)
         page, cursor = paginate(tools, params.cursor if params else None, "tools")
-        return types.ListToolsResult(
-            tools=page, next_cursor=cursor, ttl_ms=LIST_TTL_MS, cache_scope="private"
-        )
+        return list_result(page, cursor, ctx.protocol_version, ttl_ms=LIST_TTL_MS)
 
     async def on_call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         call = ToolCall(
-            request_id=str(uuid.uuid4()),
+            request_id=current_request_id() or str(uuid.uuid4()),
             agent=caller(),
             tool_name=params.name,
             arguments=dict(params.arguments or {}),
@@ -58,6 +66,8 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
             cache_bypass=bypasses_cache(params.meta),
             channel=McpClientChannel(ctx, levels),
         )
+        if watch is not None:
+            watch(ctx, call.snapshot, call.agent, call.only_connectors)
         try:
             output = await pipeline(call)
         except UnknownTool as exc:
@@ -84,7 +94,7 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
 
     with warnings.catch_warnings():  # logging/setLevel is deprecated at 2026-07-28; 2025 clients use it
         warnings.simplefilter("ignore", MCPDeprecationWarning)
-        return Server(
+        server: Server[Any] = Server(
             "tool-broker",
             version=version,
             instructions="A permission-checked catalog of tools, resources and prompts. You see only "
@@ -94,6 +104,8 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
             on_set_logging_level=on_set_logging_level,
             **catalog_handlers(snapshot, pipeline, levels),
         )
+    server.middleware.append(SpliceTools())  # tools/list pages: prebuilt definitions, see listing.py
+    return server
 
 
 def _error_result(message: str) -> types.CallToolResult:

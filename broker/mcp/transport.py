@@ -28,6 +28,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 _VERSION_HEADER = MCP_PROTOCOL_VERSION_HEADER.lower().encode("ascii")
 _STREAM_MARKERS = (b'"progressToken"', f'"{LOG_LEVEL_META_KEY}"'.encode())
+_METHOD_HEADER = b"mcp-method"
+_WORK_METHODS = {b"tools/call", b"resources/read", b"prompts/get", b"completion/complete"}
+"""Requests that reach an upstream and may run long: cancelled when their client goes away."""
 
 
 def install(manager: StreamableHTTPSessionManager) -> None:
@@ -39,20 +42,16 @@ def install(manager: StreamableHTTPSessionManager) -> None:
             await manager._handle_request(scope, receive, send)
             return
         body = await _body(receive)
-        if any(marker in body for marker in _STREAM_MARKERS):  # the SDK's SSE mode watches the disconnect
+        streams = any(marker in body for marker in _STREAM_MARKERS)
+        method = next((v for k, v in scope["headers"] if k == _METHOD_HEADER), None)
+        if streams or method not in _WORK_METHODS:  # the SDK's SSE mode watches the disconnect itself
+            replay = _replay(body, receive)
+            json = not streams
             await handle_modern_request(
-                manager.app,
-                manager.security_settings,
-                False,
-                manager._lifespan_state,
-                scope,
-                _replay(body, receive),
-                send,
+                manager.app, manager.security_settings, json, manager._lifespan_state, scope, replay, send
             )
             return
-        async with (
-            anyio.create_task_group() as group
-        ):  # JSON mode does not: a client that leaves cancels here
+        async with anyio.create_task_group() as group:  # JSON mode does not: a client that leaves cancels
 
             async def watch() -> None:
                 while (await receive())["type"] != "http.disconnect":
@@ -60,14 +59,9 @@ def install(manager: StreamableHTTPSessionManager) -> None:
                 group.cancel_scope.cancel()
 
             group.start_soon(watch)
+            replay = _replay(body, None)
             await handle_modern_request(
-                manager.app,
-                manager.security_settings,
-                True,
-                manager._lifespan_state,
-                scope,
-                _replay(body, None),
-                send,
+                manager.app, manager.security_settings, True, manager._lifespan_state, scope, replay, send
             )
             group.cancel_scope.cancel()
 

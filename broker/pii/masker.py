@@ -14,8 +14,8 @@ import hmac
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from broker.pii.context import Found
 from broker.pii.detector import PATTERN_ENTITIES, Detector
@@ -25,9 +25,12 @@ from broker.pii.vault import TokenVault, get_all, put_all, resolve_tokens
 from policies.masking import MaskingPolicy, OperatorSpec, masking_fingerprint
 from policies.patterns import compile_pattern
 
+OFF_LOOP_CHARS = 256 * 1024
+"""Results at least this long (in characters of JSON) are masked in a worker thread."""
 ENGINE_VERSION = "1"
 """Bumped when detection or masking output changes: part of `Masker.fingerprint`."""
 
+T = TypeVar("T")
 Counts = dict[str, int]
 TokenRequests = set[tuple[str, str]]
 _MAX_TOKEN_HEX = 32
@@ -70,13 +73,27 @@ class Masker:
         """Masked output differs per agent: results must not be shared between agents."""
         return self.policy.uses_tokens
 
-    async def mask_json(self, agent: str, value: Any) -> tuple[Any, Counts]:
-        """A masked copy of a decoded JSON value, and how many entities of each type were masked."""
+    async def mask_json(self, agent: str, value: Any, *, size: int = 0) -> tuple[Any, Counts]:
+        """A masked copy of a decoded JSON value, and how many entities of each type were masked.
+
+        `size` (the value's serialised length, when the caller knows it) of `OFF_LOOP_CHARS` or
+        more moves the synchronous work to a worker thread: a 5 MB result takes seconds to
+        scan, and the event loop keeps serving other calls meanwhile.
+        """
+        off_loop = size >= OFF_LOOP_CHARS
+        collected, findings, requests = await maybe_in_thread(off_loop, self._scan, value)
+        tokens = await self._issue(agent, requests)
+        return await maybe_in_thread(off_loop, self._write_back_paused, collected, findings, tokens)
+
+    def _scan(self, value: Any) -> tuple[Collected, list[list[Found]], TokenRequests]:
         with _gc_paused():
             collected = collect(value, self._rules)
             findings = self._detector.find_many(collected.texts, collected.keys) if collected.texts else []
-            requests = self._token_requests(collected, findings)
-        tokens = await self._issue(agent, requests)
+            return collected, findings, self._token_requests(collected, findings)
+
+    def _write_back_paused(
+        self, collected: Collected, findings: list[list[Found]], tokens: dict[tuple[str, str], str]
+    ) -> tuple[Any, Counts]:
         with _gc_paused():
             return self._write_back(collected, findings, tokens)
 
@@ -106,15 +123,15 @@ class Masker:
         """Masked text. Text that is a JSON document is masked structurally and re-serialised."""
         stripped = text.strip()
         if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
+            off_loop = len(stripped) >= OFF_LOOP_CHARS
             try:
-                decoded = json.loads(stripped)
+                decoded = await maybe_in_thread(off_loop, json.loads, stripped)
             except ValueError:
                 pass
             else:
-                masked, counts = await self.mask_json(agent, decoded)
+                masked, counts = await self.mask_json(agent, decoded, size=len(stripped))
                 indent = 2 if "\n" in stripped else None
-                separators = None if indent else (",", ":")
-                return json.dumps(masked, ensure_ascii=False, indent=indent, separators=separators), counts
+                return await maybe_in_thread(off_loop, _serialise, masked, indent), counts
         spans = self._detector.find(text)
         if not spans:
             return text, {}
@@ -265,6 +282,16 @@ class Masker:
             if any(length > _MAX_TOKEN_HEX for length in pending.values()):
                 raise RuntimeError("token space exhausted: the vault holds conflicting values")
         return issued
+
+
+async def maybe_in_thread(off_loop: bool, function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` here, or in a worker thread when `off_loop` (a large input)."""
+    return await asyncio.to_thread(function, *args) if off_loop else function(*args)
+
+
+def _serialise(value: Any, indent: int | None) -> str:
+    separators = None if indent else (",", ":")
+    return json.dumps(value, ensure_ascii=False, indent=indent, separators=separators)
 
 
 @contextlib.contextmanager

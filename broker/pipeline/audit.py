@@ -10,6 +10,7 @@ from broker.guard import injection
 from broker.metrics import Metrics
 from broker.pii import scrub
 from broker.pipeline.call import Next, Request, ResourceRead, ToolCall
+from broker.telemetry import current_trace_id
 from connectors.base import Output, ToolOutput
 
 INJECTION_THRESHOLD = 0.6
@@ -43,7 +44,10 @@ class Audit:
     scrubbed: each detected entity is replaced by its type.
     """
 
-    def __init__(self, writer: AuditWriter, metrics: Metrics, hash_key: bytes) -> None:
+    def __init__(
+        self, writer: AuditWriter, metrics: Metrics, hash_key: bytes, *, traced: bool = False
+    ) -> None:
+        self._traced = traced
         self._writer = writer
         self._metrics = metrics
         self._hash_key = hash_key
@@ -104,6 +108,7 @@ class Audit:
                 flags=request.notes.get("flags"),
                 operation=operation,
                 end_user=request.agent.end_user,
+                trace_id=current_trace_id() if self._traced else None,
             )
         )
 

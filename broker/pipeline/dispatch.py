@@ -44,6 +44,7 @@ async def dispatch(request: Request) -> Output:
         secrets=request.secrets,
         channel=request.channel,
         assertion=request.assertion,
+        subject_token=request.agent.subject_token,
     )
     try:
         if isinstance(request, ToolCall):

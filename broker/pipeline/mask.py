@@ -30,6 +30,7 @@ from broker.errors import ToolCallError
 from broker.metrics import Metrics
 from broker.pii import Counts, Masker, UnknownToken, scrub
 from broker.pii.keys import MaskingFailed
+from broker.pii.masker import OFF_LOOP_CHARS, maybe_in_thread
 from broker.pii.maskers import Maskers
 from broker.pii.plan import masking_plan
 from broker.pipeline.call import Next, PromptGet, Request, ToolCall
@@ -148,12 +149,19 @@ async def _mask_output(
     """Masked content and structured content. A result whose one text block is the compact JSON
     of its structured content (`ToolOutput.from_json`, every http/openapi/sql result) is masked
     once and the text re-serialised from it: half the work, and the two forms agree."""
-    shape = _json_twin(output.content, output.structured)
+    size = _text_size(output.content)
+    off_loop = size >= OFF_LOOP_CHARS  # a big result is handled in a worker thread: the loop goes on
+    shape = await maybe_in_thread(off_loop, _json_twin, output.content, output.structured)
     if shape is None or output.structured is None:
         return await masker.mask_result(agent, output.content, output.structured)
-    structured, counts = await masker.mask_json(agent, dict(output.structured))
-    text = _compact(structured["result"] if shape == "result" else structured)
+    structured, counts = await masker.mask_json(agent, dict(output.structured), size=size)
+    masked = structured["result"] if shape == "result" else structured
+    text = await maybe_in_thread(off_loop, _compact, masked)
     return [{**output.content[0], "text": text}], structured, counts
+
+
+def _text_size(content: Sequence[Mapping[str, Any]]) -> int:
+    return sum(len(text) for block in content if isinstance(text := block.get("text"), str))
 
 
 def _json_twin(content: Sequence[Mapping[str, Any]], structured: Mapping[str, Any] | None) -> str | None:

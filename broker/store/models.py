@@ -118,6 +118,7 @@ class AuditRecord(Base):
     """What the result carried that deserves a look (instructions aimed at the model: score, signals)."""
     """hit, miss, bypass, uncacheable or coalesced (broker.cache); null when the call never got there."""
     end_user: Mapped[str | None] = mapped_column(String(200))
+    trace_id: Mapped[str | None] = mapped_column(String(32))
     """The end user the agent acted for (an OAuth token's subject); null for agent keys."""
     operation: Mapped[str] = mapped_column(String(32), default="tools/call", server_default="tools/call")
     """The MCP method: tools/call, resources/read, prompts/get or completion/complete; `tool` holds
@@ -196,6 +197,7 @@ class LlmUsageRecord(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     end_user: Mapped[str | None] = mapped_column(String(200))
+    trace_id: Mapped[str | None] = mapped_column(String(32))
     """The end user the agent acted for (an OAuth token's subject); null for agent keys."""
     guardrails: Mapped[str | None] = mapped_column(Text)
     """The call's guardrail verdicts as JSON (rule, action, where, score); never the text."""

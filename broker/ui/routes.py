@@ -14,6 +14,8 @@ from starlette.types import Scope
 
 from broker.admin.llm_usage import GROUPS
 from broker.admin.policies import ExplainRequest
+from broker.ui import oidc
+from broker.ui.oidc import sign_in_options
 
 STATIC = Path(str(files("broker.ui") / "static"))
 SWAGGER = Path(str(files("fastapi_offline") / "static"))
@@ -53,20 +55,20 @@ def _page(name: str, csp: str) -> FileResponse:
     return FileResponse(STATIC / name, headers={**SECURITY_HEADERS, "Content-Security-Policy": csp})
 
 
-def console_config() -> dict[str, Any]:
+async def console_config(request: Request) -> dict[str, Any]:
     """What this gateway's console can show; the page adapts to it.
 
     `usage_dimensions` follows the ledger's groupings (`user`: the end user an agent acted
     for). `explain` lists what /admin/policies/explain can be asked about. The token field
     takes the admin token or an OIDC access token with a gateway role (the admin API checks
-    either). `sign_in.oidc` is the seam for a browser sign-in flow: null while the gateway
-    has none; then `{"login_url": ...}` and the page offers it beside the token field.
+    either). `sign_in.oidc` is what the page needs for single sign-on (authorization code with
+    PKCE, `broker/ui/oidc.py`), null without BROKER_CONSOLE_CLIENT_ID.
     """
     explain = [kind for kind in ("tool", "resource", "prompt") if kind in ExplainRequest.model_fields]
     return {
         "usage_dimensions": USAGE_DIMENSIONS,
         "explain": explain,
-        "sign_in": {"token": True, "oidc": None},
+        "sign_in": {"token": True, "oidc": await sign_in_options(request)},
     }
 
 
@@ -82,8 +84,10 @@ def install_console(app: FastAPI) -> None:
         return _page("index.html", CONSOLE_CSP)
 
     @app.get("/ui/config.json", include_in_schema=False)
-    async def ui_config() -> JSONResponse:
-        return JSONResponse(console_config(), headers=SECURITY_HEADERS)
+    async def ui_config(request: Request) -> JSONResponse:
+        return JSONResponse(await console_config(request), headers=SECURITY_HEADERS)
+
+    app.add_api_route("/ui/oidc/token", oidc.exchange_code, methods=["POST"], include_in_schema=False)
 
     @app.get("/admin/docs", include_in_schema=False)
     async def admin_docs(_: Request) -> FileResponse:

@@ -143,10 +143,27 @@ def import_inline(config: OpenAPIConnectorConfig, limits: OpenAPILimits = DEFAUL
             f"openapi connector '{config.name}': spec_url must be fetched first "
             "(resolve_openapi or registry.prepare)"
         )
-    size = len(json.dumps(config.spec, separators=(",", ":")))
+    size = _json_size(config.spec, limits.max_bytes)
     if size > limits.max_bytes:
-        raise ConnectorConfigError(_too_big(config.name, size, limits))
+        raise ConnectorConfigError(_too_big(config.name, size, limits, at_least=True))
     return _convert(config, config.spec, None, limits)
+
+
+def _json_size(value: Any, limit: int) -> int:
+    """About the size of `value` as compact JSON, counted in Python (so the GIL changes hands
+    while a big document is measured) and stopping once past `limit`."""
+    size, pending = 0, [value]
+    while pending and size <= limit:
+        item = pending.pop()
+        if isinstance(item, dict):
+            size += 2 + 4 * len(item) + sum(len(str(key)) for key in item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            size += 2 + len(item)
+            pending.extend(item)
+        else:
+            size += len(item) + 2 if isinstance(item, str) else len(str(item))
+    return size
 
 
 async def resolve_openapi(
@@ -271,6 +288,8 @@ def _convert(
         )
     except (OpenAPIError, ValueError) as exc:
         raise ConnectorConfigError(f"{prefix}: {exc}") from None
+    except RecursionError:
+        raise ConnectorConfigError(f"{prefix}: the document nests schemas too deeply") from None
     if not tools:
         why = f": {'; '.join(warnings[:3])}" if warnings else " (check include/exclude)"
         raise ConnectorConfigError(f"{prefix}: no operations left to import{why}")

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from connectors.auth import AuthConfig, GatewayJwtAuth, HeaderAuth, QueryAuth, SecretRef
+from connectors.auth import AuthConfig, GatewayJwtAuth, HeaderAuth, QueryAuth, SecretRef, TokenExchange
 from connectors.fields import (
     MIB,
     AllowPrivateNetwork,
@@ -115,11 +115,12 @@ class McpConnectorConfig(BaseModel):
         False, description="Expose upstream tools added after registration without an operator's approval."
     )
     recheck_seconds: float = Field(
-        0,
+        60,
         ge=0,
         le=86_400,
         description="Re-list upstream tools before a call when the last listing is this old (0: before "
-        "every call). A list_changed notification always triggers a re-check.",
+        "every call, which costs a round trip per call). A list_changed notification, a new session and "
+        "the gateway's background listing (every minute) re-check too.",
     )
     pins: dict[str, str] = Field(
         {}, description="Tool name -> SHA-256 (hex) of its canonical definition; written by registration."
@@ -171,9 +172,9 @@ class McpConnectorConfig(BaseModel):
         return self
 
     def _check_auth(self) -> None:
-        if isinstance(self.auth, GatewayJwtAuth):
+        if isinstance(self.auth, GatewayJwtAuth | TokenExchange):
             raise ValueError(
-                "auth type 'gateway_jwt' is offered for http connectors only: an upstream MCP session "
+                f"auth type '{self.auth.type}' is offered for http connectors only: an upstream MCP session "
                 "outlives any one caller's identity"
             )
         if isinstance(self.auth, QueryAuth):

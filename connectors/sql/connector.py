@@ -32,9 +32,14 @@ SQLite: the file is opened read-only; make it readable but not writable by the b
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, NamedTuple, Self, TypeVar
+from contextvars import ContextVar
+from typing import Annotated, Any, Literal, NamedTuple, Self, TypeVar
 
+import psycopg
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine
 
@@ -63,13 +68,14 @@ from connectors.sql.engine import (
     parse_url,
     read_only_session,
 )
-from connectors.sql.guard import MAX_SQL_LENGTH, Dialect, QueryRefused, check_select, render
+from connectors.sql.guard import MAX_SQL_LENGTH, CheckedQuery, Dialect, QueryRefused, check_select, render
 from connectors.sql.run import PLACEHOLDERS, Limits, bind, run_select
 from connectors.sql.schema import describe, list_tables, resolve
 
 BuiltinTool = Literal["list_tables", "describe_table", "query"]
 BUILTIN_TOOLS: tuple[BuiltinTool, ...] = ("list_tables", "describe_table", "query")
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 _DB_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": "SQLite"}
 _READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
 _SCALAR = {"type": ["string", "number", "boolean", "null"]}
@@ -80,7 +86,7 @@ _ROWS_OUTPUT: dict[str, Any] = {
         "rows": {"type": "array", "items": {"type": "array"}},
         "row_count": {"type": "integer"},
         "truncated": {"type": "boolean"},
-        "truncated_reason": {"enum": ["max_rows", "max_bytes", None]},
+        "truncated_reason": {"enum": ["max_rows", "max_bytes", "max_recursion", None]},
     },
     "required": ["columns", "rows", "row_count", "truncated", "truncated_reason"],
 }
@@ -141,6 +147,21 @@ class SqlConnectorConfig(BaseModel):
         description="Built-in tools to offer: list_tables, describe_table, query (free-form SQL).",
     )
     queries: list[NamedQuery] = Field([], description="Named queries, each offered as its own tool.")
+    allow_catalogs: list[
+        Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")]
+    ] = Field(
+        [],
+        description="System catalogs queries may read, as 'schema.table' or 'table' (e.g. "
+        "'information_schema.columns'). By default every catalog is refused: they describe roles, "
+        "grants, settings and other databases; list_tables and describe_table cover this connector's tables.",
+    )
+    max_recursion: int = Field(
+        10_000,
+        ge=0,
+        le=1_000_000,
+        description="Most iterations (MySQL/MariaDB) or rows (SQLite) of a recursive CTE; 0 refuses WITH "
+        "RECURSIVE. PostgreSQL has no such limit: its recursive CTEs are bounded by the statement timeout.",
+    )
     password: SecretRef | None = Field(
         None,
         description="The database password, from the gateway's secret store (`{secret: NAME}`, optionally "
@@ -170,7 +191,13 @@ class SqlConnectorConfig(BaseModel):
                 raise ValueError(f"query name '{query.name}' is used twice or is a built-in tool's name")
             seen.add(query.name)
             try:
-                checked = check_select(query.sql, dialect, database=url.database)
+                checked = check_select(
+                    query.sql,
+                    dialect,
+                    database=url.database,
+                    allow_catalogs=self.catalogs(),
+                    max_recursion=self.max_recursion,
+                )
             except QueryRefused as exc:
                 raise ValueError(f"query '{query.name}': {exc.message}") from None
             declared = set(query.parameters.get("properties", {}))
@@ -184,6 +211,9 @@ class SqlConnectorConfig(BaseModel):
         if self.password is not None and kind == "sqlite":
             raise ValueError("a SQLite file has no password; remove `password`")
         return self
+
+    def catalogs(self) -> frozenset[str]:
+        return frozenset(name.lower() for name in self.allow_catalogs)
 
 
 class _Database(NamedTuple):
@@ -210,13 +240,18 @@ class SqlConnector:
         self._url, self._kind = parse_url(config.url)
         self._dialect = DIALECTS[self._kind]
         self._database = self._url.database
-        self._limits = Limits(config.max_rows, config.max_bytes, config.statement_timeout_seconds)
+        self._limits = Limits(
+            config.max_rows, config.max_bytes, config.statement_timeout_seconds, config.max_recursion
+        )
+        self._catalogs = config.catalogs()
         self._engines: dict[str | None, Engine] = {}
         style = PLACEHOLDERS[self._kind]
         self._named: dict[str, tuple[tuple[str, ...], str]] = {}
         for query in config.queries:
-            checked = check_select(query.sql, self._dialect, database=self._database)
-            rendered = render(checked, self._dialect, style, row_cap=config.max_rows + 1)
+            checked = self._check(query.sql)
+            rendered = render(
+                checked, self._dialect, style, row_cap=config.max_rows + 1, max_recursion=config.max_recursion
+            )
             self._named[query.name] = (checked.parameters, rendered)
         self._specs = tuple(self._builtin_spec(tool) for tool in config.expose) + tuple(
             _named_spec(query) for query in config.queries
@@ -310,7 +345,7 @@ class SqlConnector:
         max_rows = arguments.get("max_rows")
         limits = self._limits
         if isinstance(max_rows, int) and not isinstance(max_rows, bool) and 0 < max_rows < limits.max_rows:
-            limits = Limits(max_rows, limits.max_bytes, limits.timeout)
+            limits = dataclasses.replace(limits, max_rows=max_rows)
         return ToolOutput.from_json(await self._in_thread(lambda: self._free_query(db, sql, values, limits)))
 
     async def aclose(self) -> None:
@@ -336,10 +371,19 @@ class SqlConnector:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    def _check(self, sql: str) -> CheckedQuery:
+        return check_select(
+            sql,
+            self._dialect,
+            database=self._database,
+            allow_catalogs=self._catalogs,
+            max_recursion=self._limits.max_recursion,
+        )
+
     def _free_query(
         self, db: _Database, sql: str, values: Mapping[str, Any], limits: Limits
     ) -> dict[str, Any]:
-        checked = check_select(sql, self._dialect, database=self._database)
+        checked = self._check(sql)
         missing = [name for name in checked.parameters if name not in values]
         unused = [name for name in values if name not in checked.parameters]
         if missing or unused:
@@ -347,7 +391,13 @@ class SqlConnector:
                 f"the SQL binds {_names(checked.parameters)} but 'parameters' gives {_names(list(values))}; "
                 "give a value for each :name and nothing else"
             )
-        text = render(checked, self._dialect, PLACEHOLDERS[self._kind], row_cap=limits.max_rows + 1)
+        text = render(
+            checked,
+            self._dialect,
+            PLACEHOLDERS[self._kind],
+            row_cap=limits.max_rows + 1,
+            max_recursion=limits.max_recursion,
+        )
         return self._select(db, text, bind(self._kind, checked.parameters, values), limits)
 
     def _select(self, db: _Database, sql: str, args: Any, limits: Limits) -> dict[str, Any]:
@@ -355,11 +405,16 @@ class SqlConnector:
             raw = db.engine.raw_connection()
         except DB_ERRORS as exc:
             raise connect_error(exc, self.name, limits.timeout, db.password) from None
+        running = _RUNNING.get()
+        if running is not None:
+            running.connection = raw.driver_connection
         try:
             return run_select(raw, self._kind, sql, args, limits).answer()
         except DB_ERRORS as exc:
             raise db_error(exc, self.name, limits.timeout, db.password) from None
         finally:
+            if running is not None:
+                running.connection = None
             raw.close()
 
     def _inspect(self, db: _Database, look: Callable[[Any], _T]) -> _T:
@@ -381,13 +436,24 @@ class SqlConnector:
         return look
 
     async def _in_thread(self, work: Callable[[], _T]) -> _T:
-        """Run blocking database work in a worker thread, with a backstop beyond the DB's own timeout."""
+        """Run blocking database work in a worker thread, with a backstop beyond the DB's own timeout.
+
+        When the call is cancelled (the client cancelled or went away) the statement in flight is
+        cancelled too: PostgreSQL by a cancel request, SQLite by an interrupt. MySQL has no
+        thread-safe cancel in PyMySQL; its statement ends at the statement time limit."""
         backstop = self._limits.timeout * 2 + 20
+        running = _Running()
+        token = _RUNNING.set(running)  # copied into the worker thread by to_thread
         try:
             async with asyncio.timeout(backstop):
                 return await asyncio.to_thread(work)
         except TimeoutError:
             raise UpstreamTimeout(f"database '{self.name}' did not answer within {backstop:g} s") from None
+        except asyncio.CancelledError:  # cancelling blocks on a round trip: not on the event loop
+            asyncio.get_running_loop().run_in_executor(None, running.cancel)
+            raise
+        finally:
+            _RUNNING.reset(token)
 
     def _builtin_spec(self, tool: str) -> ToolSpec:
         db, limits = _DB_NAMES[self._kind], self._limits
@@ -455,3 +521,25 @@ def _named_spec(query: NamedQuery) -> ToolSpec:
         output_schema=_ROWS_OUTPUT,
         annotations={**_READ_ONLY, **annotations, "readOnlyHint": True, "destructiveHint": False},
     )
+
+
+class _Running:
+    """The driver connection a worker thread is running a statement on, to cancel it from the loop."""
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+
+    def cancel(self) -> None:
+        conn = self.connection
+        if conn is None:
+            return
+        try:
+            if isinstance(conn, psycopg.Connection):
+                conn.cancel_safe(timeout=30.0)
+            elif isinstance(conn, sqlite3.Connection):
+                conn.interrupt()
+        except Exception:  # the statement may have ended meanwhile: nothing left to cancel
+            log.debug("could not cancel a statement in flight", exc_info=True)
+
+
+_RUNNING: ContextVar[_Running | None] = ContextVar("sql_running", default=None)

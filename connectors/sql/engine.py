@@ -4,7 +4,8 @@
 - PostgreSQL: `SET TRANSACTION READ ONLY` first in the transaction, then `SET LOCAL`
   statement_timeout, lock_timeout, idle_in_transaction_session_timeout and
   standard_conforming_strings=on (so string literals mean what the parser read); rolled back.
-- MySQL/MariaDB: session max_statement_time (MariaDB) or max_execution_time (MySQL),
+- MySQL/MariaDB: session max_statement_time (MariaDB) or max_execution_time (MySQL), the
+  connector's recursion bound (max_recursive_iterations / cte_max_recursion_depth),
   innodb_lock_wait_timeout and lock_wait_timeout, `SET SESSION TRANSACTION READ ONLY` (DDL
   commits implicitly and would otherwise run outside the read-only transaction), then
   `START TRANSACTION READ ONLY`; rolled back. Connections never have CLIENT_MULTI_STATEMENTS or LOCAL INFILE.
@@ -131,7 +132,12 @@ def _refuse_multi_statements(dbapi_connection: Any, _record: Any) -> None:
 
 @contextmanager
 def read_only_session(
-    raw: PoolProxiedConnection, kind: Kind, timeout: float, *, introspect: bool = False
+    raw: PoolProxiedConnection,
+    kind: Kind,
+    timeout: float,
+    *,
+    introspect: bool = False,
+    max_recursion: int = 10_000,
 ) -> Iterator[Any]:
     """The driver connection inside a read-only, time-limited transaction, rolled back after."""
     conn: Any = raw.driver_connection
@@ -160,10 +166,12 @@ def read_only_session(
         if not isinstance(conn, pymysql.connections.Connection):
             raise ConnectorError("the MySQL connection is not a PyMySQL connection")
         seconds = max(1, math.ceil(timeout))
+        mariadb = "mariadb" in str(getattr(conn, "server_version", "")).lower()
+        recursion = max(1, int(max_recursion))
         limit = (
-            f"max_statement_time = {timeout:.3f}"
-            if "mariadb" in str(getattr(conn, "server_version", "")).lower()
-            else f"max_execution_time = {ms}"
+            f"max_statement_time = {timeout:.3f}, max_recursive_iterations = {recursion}"
+            if mariadb
+            else f"max_execution_time = {ms}, cte_max_recursion_depth = {recursion}"
         )
         with conn.cursor() as cur:
             cur.execute(

@@ -4,8 +4,14 @@
 exactly one statement; a SELECT or set operation (UNION/INTERSECT/EXCEPT) at the root; no
 write, DDL, command, transaction, SET, PRAGMA, ATTACH, COPY, INTO, locking clause, optimizer
 hint, variable or positional parameter anywhere; only functions from the allow-list
-(`connectors.sql.functions`), never schema-qualified; no credential-bearing catalog tables.
-Anything that does not parse is refused.
+(`connectors.sql.functions`), never schema-qualified; no credential-bearing catalog tables,
+and no system catalog at all (roles, grants, settings, other databases, the schema) unless
+the connector's `allow_catalogs` names it: agents learn the schema of the connector's own
+tables through `list_tables` and `describe_table`. A recursive CTE is refused when the
+connector's `max_recursion` is 0, and bounded to that many rows or iterations otherwise
+(rendered as a LIMIT inside the CTE on SQLite; a session limit on MySQL/MariaDB, see
+`engine.read_only_session`; PostgreSQL has no such knob and is bounded by the statement
+timeout and the row cap). Anything that does not parse is refused.
 
 `render` then writes the checked tree back out in the dialect, without comments, and that
 text is what runs: the database executes exactly what was checked, so comment tricks (MySQL
@@ -68,6 +74,15 @@ _PG_PRIVATE_TABLES = frozenset(
 """Password hashes, foreign-server credentials, large-object contents, other sessions' SQL."""
 _MYSQL_PRIVATE_SCHEMAS = frozenset({"mysql", "performance_schema", "sys"})
 _MYSQL_SHARED_SCHEMA = "information_schema"
+_CATALOG_SCHEMAS: dict[Dialect, frozenset[str]] = {
+    "postgres": frozenset({"pg_catalog", "information_schema", "pg_toast"}),
+    "mysql": frozenset({"information_schema", "mysql", "performance_schema", "sys"}),
+    "sqlite": frozenset(),
+}
+_SQLITE_CATALOG = frozenset(
+    {"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema", "sqlite_sequence",
+     "sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4", "sqlite_dbpage", "dbstat"}
+)  # fmt: skip
 
 
 class QueryRefused(ConnectorError):
@@ -86,11 +101,18 @@ def refuse(reason: str) -> QueryRefused:
     return QueryRefused(f"query refused: {reason}")
 
 
-def check_select(sql: str, dialect: Dialect, *, database: str | None = None) -> CheckedQuery:
+def check_select(
+    sql: str,
+    dialect: Dialect,
+    *,
+    database: str | None = None,
+    allow_catalogs: frozenset[str] = frozenset(),
+    max_recursion: int = 10_000,
+) -> CheckedQuery:
     """Parse and vet `sql`; raise QueryRefused saying what was refused and why.
 
     On MySQL, `database` (the connection's own) is the only database whose tables may be
-    named, besides information_schema.
+    named, besides the catalogs of `allow_catalogs` ("schema.table" or "table", lower case).
     """
     if len(sql) > MAX_SQL_LENGTH:
         raise refuse(f"the SQL is longer than {MAX_SQL_LENGTH} characters")
@@ -110,11 +132,17 @@ def check_select(sql: str, dialect: Dialect, *, database: str | None = None) -> 
         raise refuse(f"only a single SELECT is allowed; found {found}")
     names: set[str] = set()
     for node in root.walk():
-        _check_node(node, dialect, names, database)
+        if isinstance(node, exp.With) and node.args.get("recursive") and max_recursion <= 0:
+            raise refuse(
+                "recursive CTEs (WITH RECURSIVE) are turned off for this connector (max_recursion: 0)"
+            )
+        _check_node(node, dialect, names, database, allow_catalogs)
     return CheckedQuery(tree=root, parameters=tuple(sorted(names)))
 
 
-def _check_node(node: exp.Expr, dialect: Dialect, names: set[str], database: str | None) -> None:
+def _check_node(
+    node: exp.Expr, dialect: Dialect, names: set[str], database: str | None, allowed: frozenset[str]
+) -> None:
     if isinstance(node, _FORBIDDEN_NODES):
         raise refuse(f"only a single SELECT is allowed; found {_statement_name(node)} {_where(node)}")
     if isinstance(node, exp.Into):
@@ -139,7 +167,7 @@ def _check_node(node: exp.Expr, dialect: Dialect, names: set[str], database: str
     elif isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func):
         raise refuse(f"schema-qualified function calls are not allowed ({node.sql(dialect)[:80]})")
     elif isinstance(node, exp.Table):
-        _check_table(node, dialect, database)
+        _check_table(node, dialect, database, allowed)
 
 
 def _check_function(node: exp.Func, dialect: Dialect) -> None:
@@ -157,17 +185,33 @@ def _check_function(node: exp.Func, dialect: Dialect) -> None:
     )
 
 
-def _check_table(node: exp.Table, dialect: Dialect, database: str | None) -> None:
+def _check_table(node: exp.Table, dialect: Dialect, database: str | None, allowed: frozenset[str]) -> None:
     name, schema = node.name.lower(), node.db.lower()
     shown = f"{schema}.{name}" if schema else name
     private = (dialect == "postgres" and name in _PG_PRIVATE_TABLES) or (
         dialect == "mysql"
         and (schema in _MYSQL_PRIVATE_SCHEMAS or (schema, name) == (_MYSQL_SHARED_SCHEMA, "processlist"))
     )
-    if private:
+    if private and shown not in allowed:
         raise refuse(f"{shown} holds credentials or server internals and is not readable here")
+    if _is_catalog(name, schema, dialect) and shown not in allowed and name not in allowed:
+        raise refuse(
+            f"{shown} is a system catalog (it describes roles, grants, settings, other databases or "
+            "the schema); list_tables and describe_table show this connector's own tables, and an "
+            "operator can allow a catalog by name with the connector's allow_catalogs"
+        )
     if dialect == "mysql" and database and schema and schema not in (database.lower(), _MYSQL_SHARED_SCHEMA):
         raise refuse(f"{shown} is in another database; this connector reads only '{database}'")
+
+
+def _is_catalog(name: str, schema: str, dialect: Dialect) -> bool:
+    if schema in _CATALOG_SCHEMAS[dialect]:
+        return True
+    if dialect == "postgres":
+        return not schema and name.startswith("pg_")  # pg_catalog comes first on the search path
+    if dialect == "sqlite":
+        return name in _SQLITE_CATALOG
+    return False
 
 
 def _statement_name(node: exp.Expr) -> str:
@@ -196,7 +240,14 @@ def _where(node: exp.Expr) -> str:
     return "inside the query"
 
 
-def render(query: CheckedQuery, dialect: Dialect, style: PlaceholderStyle, *, row_cap: int) -> str:
+def render(
+    query: CheckedQuery,
+    dialect: Dialect,
+    style: PlaceholderStyle,
+    *,
+    row_cap: int,
+    max_recursion: int = 10_000,
+) -> str:
     """The checked tree as SQL text for the driver: no comments, `:name` -> placeholder.
 
     Parameter `query.parameters[i]` becomes `$<i+1>` / `?<i+1>` / `%(p<i+1>)s`; PyMySQL style
@@ -213,6 +264,8 @@ def render(query: CheckedQuery, dialect: Dialect, style: PlaceholderStyle, *, ro
 
     tree = query.tree.transform(swap) if index else query.tree.copy()
     _cap_rows(tree, row_cap)
+    if dialect == "sqlite":
+        _cap_recursion(tree, max_recursion)
     try:
         text = tree.sql(dialect=dialect, comments=False, unsupported_level=ErrorLevel.RAISE)
     except (SqlglotError, RecursionError, ValueError) as exc:
@@ -226,6 +279,15 @@ def render(query: CheckedQuery, dialect: Dialect, style: PlaceholderStyle, *, ro
         raise refuse("its parameters could not be placed")  # defensive: the marker is unguessable
     template = {"numeric": "${}", "qmark": "?{}", "pyformat": "%(p{})s"}[style]
     return re.sub(re.escape(marker) + r"(\d+)_", lambda m: template.format(m.group(1)), text)
+
+
+def _cap_recursion(tree: exp.Expr, max_recursion: int) -> None:
+    """SQLite stops a recursive CTE after the LIMIT of its compound SELECT: set ours there."""
+    for with_ in tree.find_all(exp.With):
+        if with_.args.get("recursive"):
+            for cte in with_.expressions:
+                if isinstance(cte.this, exp.SetOperation):
+                    _cap_rows(cte.this, max_recursion)
 
 
 def _cap_rows(tree: exp.Expr, row_cap: int) -> None:

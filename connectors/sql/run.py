@@ -42,7 +42,7 @@ PLACEHOLDERS: dict[Kind, PlaceholderStyle] = {
 }
 """How `connectors.sql.guard.render` writes parameters for each driver."""
 
-TruncatedReason = Literal["max_rows", "max_bytes"]
+TruncatedReason = Literal["max_rows", "max_bytes", "max_recursion"]
 SCALAR_TYPES = (str, int, float, bool, type(None))
 
 
@@ -51,6 +51,7 @@ class Limits:
     max_rows: int
     max_bytes: int
     timeout: float
+    max_recursion: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ def bind(kind: Kind, names: Sequence[str], values: Mapping[str, Any]) -> Any:
 
 def run_select(raw: PoolProxiedConnection, kind: Kind, sql: str, args: Any, limits: Limits) -> Rows:
     """Run one rendered SELECT in a read-only session on `raw` (a pooled connection)."""
-    with read_only_session(raw, kind, limits.timeout) as conn:
+    with read_only_session(raw, kind, limits.timeout, max_recursion=limits.max_recursion) as conn:
         if kind == "postgresql":
             with psycopg.RawCursor(conn) as pg_cursor:
                 stream = cast("Generator[Any, None, None]", pg_cursor.stream(sql, args))
@@ -104,6 +105,8 @@ def run_select(raw: PoolProxiedConnection, kind: Kind, sql: str, args: Any, limi
             columns = _columns(my_cursor.description)
             try:
                 my_cursor.close()  # reads what is left unread; max_statement_time bounds it
+                if truncated is None and _recursion_stopped(conn):
+                    truncated = "max_recursion"
             except DB_ERRORS:
                 raw.invalidate()
             return Rows(columns, rows, truncated)
@@ -113,6 +116,21 @@ def run_select(raw: PoolProxiedConnection, kind: Kind, sql: str, args: Any, limi
             return Rows(_columns(lite_cursor.description), rows, truncated)
         finally:
             lite_cursor.close()
+
+
+_RECURSION_STOPPED = 1931
+"""MariaDB's warning when a recursive CTE reached max_recursive_iterations: the rows are incomplete."""
+
+
+def _recursion_stopped(conn: Any) -> bool:
+    """Whether MariaDB cut a recursive CTE short at the connector's `max_recursion` (a warning,
+    not an error: without this the agent would take a partial answer for a whole one)."""
+    result = getattr(conn, "_result", None)
+    if not getattr(result, "warning_count", 0):
+        return False
+    with conn.cursor() as cursor:
+        cursor.execute("SHOW WARNINGS")
+        return any(row[1] == _RECURSION_STOPPED for row in cursor.fetchall())
 
 
 def _collect(

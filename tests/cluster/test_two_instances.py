@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import httpx
@@ -103,3 +104,24 @@ def test_rate_limits_and_budgets_hold_across_instances(make_cluster: Callable[..
     assert 60 <= team["spent"] < 60 + 11  # the last call admitted still had something left
     served = [r for r in cluster.mock.received if r.path == "/v1/chat/completions"]
     assert len(served) == 4 + admitted + later  # the refused calls never reached the provider
+
+
+def test_a_breaker_opened_on_one_instance_is_open_on_the_other(make_cluster: Callable[..., Cluster]) -> None:
+    cluster = make_cluster(breaker_failures=2, breaker_open_seconds=60)
+    first, second = cluster.instances
+    key = first.create_agent("bot", team="support")
+    assert first.admin.post("/admin/llm/apply", json=llm_document(cluster)).status_code == 200
+    grant_models(first, ["*"])
+    cluster.wait_in_step(first)
+
+    cluster.mock.fail(503, times=100)
+    assert post(first.url, key).status_code == 502  # tried twice (max_retries 1): the breaker opens
+    assert len(cluster.mock.received) == 2
+    state = "broker_circuit_breaker_state{upstream=\"provider 'mock'\"} 1.0"
+    deadline = time.monotonic() + 1.0
+    while state not in httpx.get(f"{second.url}/metrics").text:
+        assert time.monotonic() < deadline, "the other instance did not hear of the open breaker in 1 s"
+        time.sleep(0.02)
+    refused = post(second.url, key)
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "upstream_unavailable"
+    assert len(cluster.mock.received) == 2  # the other instance did not call it either

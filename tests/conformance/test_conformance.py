@@ -50,7 +50,13 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
             registered = gateway.admin.post("/admin/connectors", json=connector)
             assert registered.status_code == 201, registered.text
             key = gateway.create_agent(AGENT)
-            policy = {"name": "conformance", "agents": [AGENT], "allow": ["*"]}
+            policy = {
+                "name": "conformance",
+                "agents": [AGENT],
+                "allow": ["*"],
+                "resources": {"allow": ["*"]},
+                "prompts": {"allow": ["*"]},
+            }
             granted = gateway.admin.post("/admin/policies", json={"policies": [policy]})
             assert granted.status_code == 200, granted.text
             with BackgroundServer(AddKeyProxy(gateway.url, key)) as proxy:

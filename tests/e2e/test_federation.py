@@ -43,6 +43,7 @@ class Upstream:
             "name": name,
             "transport": "http",
             "url": f"{self.base_url}/mcp",
+            "recheck_seconds": 0,  # re-list before every call: a quiet change upstream shows at the next call
             **LOOPBACK,
             **extra,
         }

@@ -46,6 +46,7 @@ class AuthServer:
     opaque: dict[str, dict[str, Any]] = field(default_factory=dict)
     refresh: dict[str, dict[str, Any]] = field(default_factory=dict)
     jwks_fetches: int = 0
+    exchanges: int = 0
     issue_opaque: bool = False
 
     # --- helpers for tests ------------------------------------------------------------------
@@ -195,6 +196,26 @@ class AuthServer:
             self.devices.pop(str(form.get("device_code")))
             claims = {**device["user"], "client_id": device["client_id"], "scope": device.get("scope")}
             return self._tokens(claims)
+        if grant == "urn:ietf:params:oauth:grant-type:token-exchange":
+            client = self._client_auth(request, form)
+            if client is None:
+                return JSONResponse({"error": "invalid_client"}, status_code=401)
+            try:
+                subject = jwt.decode(str(form.get("subject_token")), self.key).claims
+            except Exception:
+                return JSONResponse({"error": "invalid_grant", "error_description": "bad subject token"}, 400)
+            if subject.get("exp", 0) < time.time():
+                return JSONResponse({"error": "invalid_grant", "error_description": "expired"}, 400)
+            self.exchanges += 1
+            claims = {
+                "sub": subject["sub"],
+                "client_id": client.client_id,
+                "aud": form.get("audience") or form.get("resource"),
+                "scope": form.get("scope"),
+                "act": {"sub": client.client_id},
+            }
+            body = self._tokens(claims, refresh=False)
+            return body
         return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
 
     def _tokens(self, claims: dict[str, Any], refresh: bool = True) -> Response:

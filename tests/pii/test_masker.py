@@ -285,3 +285,32 @@ async def test_concurrent_calls_issue_consistent_tokens() -> None:
     assert [text for text, _ in masked] == [text for text, _ in again]
     for email, (text, _) in zip(emails, masked, strict=True):
         assert await m.resolve_arguments("a", "x.y", {"body": text}) == {"body": f"mail {email}"}
+
+
+async def test_a_large_result_is_masked_in_a_worker_thread_like_a_small_one() -> None:
+    from broker.pii.masker import OFF_LOOP_CHARS
+
+    rows = [
+        {"id": n, "email": f"user{n}@example.com", "note": f"call +44 20 7946 {n % 10_000:04d}"}
+        for n in range(6000)
+    ]
+    text = json.dumps({"rows": rows}, separators=(",", ":"))
+    assert len(text) > OFF_LOOP_CHARS
+    engine = masker(entities={"EMAIL_ADDRESS": "token"})
+    loop_ticks = 0
+
+    async def ticker() -> None:
+        nonlocal loop_ticks
+        while True:
+            await asyncio.sleep(0)
+            loop_ticks += 1
+
+    ticking = asyncio.create_task(ticker())
+    big, big_counts = await engine.mask_text("a", text)
+    ticking.cancel()
+    small, _ = await engine.mask_text("a", json.dumps({"rows": rows[:3]}, separators=(",", ":")))
+
+    assert loop_ticks > 100, loop_ticks  # the loop ran other work while the result was being masked
+    assert big_counts == {"EMAIL_ADDRESS": 6000, "PHONE_NUMBER": 6000}
+    assert json.loads(big)["rows"][:3] == json.loads(small)["rows"]
+    assert "example.com" not in big

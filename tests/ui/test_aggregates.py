@@ -70,7 +70,14 @@ def _records(session: Session) -> None:
     ])  # fmt: skip
 
 
-def test_audit_summary_counts_in_sql(gateway_with_records: RunningGateway) -> None:
+def test_the_console_aggregates(gateway_with_records: RunningGateway) -> None:
+    """One gateway per database for the three checks: starting one costs more than the checks."""
+    audit_summary_counts_in_sql(gateway_with_records)
+    usage_in_hour_buckets(gateway_with_records)
+    audit_trail_pages_and_time_filters(gateway_with_records)
+
+
+def audit_summary_counts_in_sql(gateway_with_records: RunningGateway) -> None:
     admin = gateway_with_records.admin
     report = admin.get("/admin/audit/summary", params={"by": "tool"}).json()
     lines = {line["group"]["tool"]: line for line in report["lines"]}
@@ -110,7 +117,7 @@ def test_audit_summary_counts_in_sql(gateway_with_records: RunningGateway) -> No
     assert wrong.status_code == 422 and "cannot group by colour" in wrong.json()["error"]["message"]
 
 
-def test_usage_in_hour_buckets(gateway_with_records: RunningGateway) -> None:
+def usage_in_hour_buckets(gateway_with_records: RunningGateway) -> None:
     since = (NOW - timedelta(hours=5)).isoformat()
     lines = gateway_with_records.admin.get(
         "/admin/llm/usage", params={"by": "hour,agent", "since": since}
@@ -127,7 +134,7 @@ def test_usage_in_hour_buckets(gateway_with_records: RunningGateway) -> None:
     }
 
 
-def test_audit_trail_pages_and_time_filters(gateway_with_records: RunningGateway) -> None:
+def audit_trail_pages_and_time_filters(gateway_with_records: RunningGateway) -> None:
     admin = gateway_with_records.admin
     newest = admin.get("/admin/audit", params={"limit": 2}).json()
     older = admin.get("/admin/audit", params={"limit": 10, "before_id": newest[-1]["id"]}).json()

@@ -37,6 +37,7 @@ def console(browser: WebDriver, traffic: Traffic, shots: Path) -> WebDriver:
     field.send_keys(traffic.gateway.admin_token)
     browser.find_element(By.ID, "sign-in-button").click()
     wait_for(browser, "[data-kpi=cost]")
+    assert wait_for(browser, "#readiness").text == "Ready"  # /readyz: database, schema, state
     return browser
 
 
@@ -105,6 +106,8 @@ def test_spend_and_tokens_match_the_ledger(console: WebDriver, traffic: Traffic,
         console.save_screenshot(str(shots / f"usage-{by}.png"))
         bars = console.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")
         assert len(bars) == len(expected)  # one bucket (this hour), one bar per group
+    show(console, "#/usage?range=7d&by=agent&metric=cost", "#usage-table [data-row=analyst]")
+    assert len(console.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")) == 2  # today, by day
     console.save_screenshot(str(shots / "usage.png"))
 
 
@@ -225,6 +228,17 @@ def test_agents_show_keys_without_secrets_and_explain_decisions(
         json={"agent": "analyst", "tool": "weather.forecast", "arguments": {"city": "Paris", "days": 6}},
     ).json()
     assert expected["allowed"] is False and expected["reason"] in verdict.text
+
+    uri = "broker://crm/tables/customers"  # kinds beyond tools, as the explain endpoint offers them
+    Select(console.find_element(By.ID, "explain-kind")).select_by_value("resource")
+    target = console.find_element(By.ID, "explain-tool")
+    target.clear()
+    target.send_keys(uri)
+    console.find_element(By.ID, "explain-button").click()
+    wanted = traffic.gateway.admin.post("/admin/policies/explain", json={"agent": "analyst", "resource": uri})
+    reason = wanted.json()["reason"]
+    shown = wait_until(console, lambda: reason in console.find_element(By.ID, "explain-result").text)
+    assert shown and "resources/list" in console.find_element(By.ID, "explain-result").text
     console.save_screenshot(str(shots / "agent.png"))
 
 

@@ -30,7 +30,6 @@ from broker.llm.config import SemanticCacheConfig
 from broker.llm.errors import UpstreamError
 from broker.llm.metering import ModelCall
 from broker.llm.semantic.keys import PromptKey, prompt_key
-from broker.llm.upstream import open_upstream
 from broker.llm.usage import Usage, openai_usage
 from broker.pii.plan import masking_plan
 from broker.store.models import SemanticCacheEntry
@@ -176,12 +175,11 @@ class SemanticCache:
         step = ModelCall(call.request_id, call.agent, "embeddings", time.perf_counter(), datetime.now(UTC))
         step.model, step.route = config.embedding_model, route
         try:
-            opened = await open_upstream(
-                route.targets,
-                "embeddings",
+            opened = await proxy.open(
+                step,
+                route,
                 lambda target: json.dumps({"model": target.model, "input": text}).encode(),
                 headers,
-                proxy.retry,
             )
             step.target, step.attempts = opened.target, opened.attempts
             try:

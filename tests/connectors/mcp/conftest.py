@@ -31,6 +31,7 @@ class Upstream:
                 "transport": "http",
                 "url": self.url,
                 "allow_private_network": True,  # the test upstream runs on loopback
+                "recheck_seconds": 0,  # re-list before every call: a change upstream shows at the next call
                 **overrides,
             }
         )

@@ -46,7 +46,7 @@ def test_yaml_configs_of_both_transports_parse() -> None:
         "https://mcp.docs.example/mcp",
         {"X-Client": "tool-broker"},
         None,
-        0,
+        60,
     )
     assert stdio.command == ["python", "-m", "files_server", "--root", "/srv/files"]
     assert stdio.target == "python -m files_server --root /srv/files"

@@ -354,7 +354,6 @@ LEGIT = {
         "SELECT TIMESTAMPDIFF(DAY, created_at, NOW()) AS days, DATE_ADD(created_at, INTERVAL 1 DAY) AS next "
         "FROM customers",
         "SELECT JSON_OBJECT('name', name) AS j FROM customers",
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
         "SELECT name FROM customers WHERE name LIKE :q ORDER BY created_at DESC LIMIT 2, 2",
     ],
     "sqlite": [

@@ -1,7 +1,7 @@
 // The console's shell: sign-in, navigation, and a hash router (#/usage, #/agents/bot, ...).
 // Filters live in the hash; the admin token never does.
 
-import { api, consoleConfig, session, whenUnauthorized } from "./api.js";
+import { consoleConfig, session, whenUnauthorized } from "./api.js";
 import { h, mount } from "./dom.js";
 import { signIn } from "./views/signin.js";
 import { usageView } from "./views/usage.js";
@@ -12,6 +12,7 @@ import { auditView } from "./views/audit.js";
 import { changesView } from "./views/changes.js";
 import { errorBox } from "./views/common.js";
 import { parseHash } from "./router.js";
+import { finishSignIn } from "./sso.js";
 
 const NAV = [
   { path: "usage", label: "Spend & tokens", view: usageView },
@@ -38,20 +39,36 @@ function shell(section) {
       h("button", { type: "button", class: "link", id: "sign-out", onclick: () => { session.signOut(); route(); } },
         "Sign out")));
   mount(root, nav, h("div", { class: "page" }, h("header", { class: "topbar" }, status), main));
-  api("/healthz").then((health) => {
-    mount(status, h("span", { class: "dot ok" }), `Gateway up · catalog revision ${health.revision} · ` +
-      `policy revision ${health.policy_revision} · ${health.tools} tools`);
-  }).catch(() => mount(status, h("span", { class: "dot bad" }), "Gateway health unknown"));
+  showHealth(status);
   return main;
 }
 
+/** The top bar: readiness (/readyz: database, schema, Redis, draining) and the revisions in force. */
+async function showHealth(status) {
+  const read = (path) => fetch(path, { cache: "no-store", credentials: "omit" })
+    .then(async (r) => ({ ok: r.ok, body: await r.json().catch(() => ({})) }));
+  try {
+    const [alive, ready] = await Promise.all([read("/healthz"), read("/readyz")]);
+    const failing = Object.entries((ready.body && ready.body.checks) || {}).filter(([, v]) => v !== "ok");
+    const state = ready.ok ? "Ready" : `Not ready: ${failing.map(([k, v]) => `${k} ${v}`).join("; ") || ready.body.status}`;
+    const health = alive.body || {};
+    mount(status, h("span", { class: `dot ${ready.ok ? "ok" : "bad"}` }), h("span", { id: "readiness" }, state),
+      ` · catalog revision ${health.revision ?? "?"} · policy revision ${health.policy_revision ?? "?"} · ${health.tools ?? "?"} tools`);
+  } catch {
+    mount(status, h("span", { class: "dot bad" }), "Gateway unreachable");
+  }
+}
+
 let generation = 0;
+
+let signInProblem = null;
 
 export async function route() {
   const current = ++generation;
   config = config || (await consoleConfig());
   if (!session.token()) {
-    mount(root, signIn(config, () => route()));
+    mount(root, signIn(config, () => route(), signInProblem));
+    signInProblem = null;
     return;
   }
   const { section, item, params } = parseHash();
@@ -72,4 +89,6 @@ whenUnauthorized(() => {
   route();
 });
 window.addEventListener("hashchange", route);
-route();
+finishSignIn()
+  .catch((error) => (signInProblem = error.message))
+  .finally(route);

@@ -19,7 +19,7 @@ function niceMax(value) {
  * format: number -> string. Returns a <figure>.
  */
 export function stackedBars({ buckets, series, format, title, empty = "No data in this range." }) {
-  const width = 960, height = 260, left = 64, right = 12, top = 12, bottom = 34;
+  const width = 960, height = 260, left = 84, right = 12, top = 12, bottom = 34;
   const plotW = width - left - right, plotH = height - top - bottom;
   const totals = buckets.map((_, i) => series.reduce((sum, one) => sum + (one.values[i] || 0), 0));
   const max = niceMax(Math.max(0, ...totals));

@@ -3,12 +3,14 @@
 
 import { api, session } from "../api.js";
 import { h } from "../dom.js";
+import { startSignIn } from "../sso.js";
 
-export function signIn(config, done) {
+export function signIn(config, done, problem = null) {
   // No `name`: were the script ever bypassed, a submitted form would carry no token (CSP form-action 'none' too).
   const input = h("input", { type: "password", id: "token", autocomplete: "off",
     placeholder: "BROKER_ADMIN_TOKEN", required: true, spellcheck: "false" });
-  const message = h("p", { class: "form-error", id: "sign-in-error", role: "alert" });
+  const message = h("p", { class: "form-error", id: "sign-in-error", role: "alert" }, problem);
+  const oidc = config.sign_in && config.sign_in.oidc;
   const form = h("form", { class: "signin-card", id: "sign-in", novalidate: true },
     h("div", { class: "brand big" }, h("span", { class: "logo" }), h("span", {}, "tool-broker")),
     h("h1", {}, "Sign in to the console"),
@@ -17,9 +19,10 @@ export function signIn(config, done) {
     h("label", { class: "field" }, h("span", {}, "Admin token"), input),
     message,
     h("button", { type: "submit", class: "primary", id: "sign-in-button" }, "Sign in"),
-    config.sign_in && config.sign_in.oidc
-      ? h("a", { class: "button", href: config.sign_in.oidc.login_url, id: "sso" }, "Sign in with single sign-on")
-      : null);
+    oidc && !oidc.error
+      ? h("button", { type: "button", class: "sso", id: "sso", onclick: () => startSignIn(oidc) }, "Sign in with single sign-on")
+      : null,
+    oidc && oidc.error ? h("p", { class: "muted", id: "sso-error" }, `Single sign-on is unavailable: ${oidc.error}`) : null);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const token = input.value.trim();

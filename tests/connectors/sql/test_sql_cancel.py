@@ -1,0 +1,35 @@
+"""A cancelled call (the client cancelled or went away) cancels its statement in the database."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from connectors.sql.connector import SqlConnector
+from tests.connectors.sql.conftest import Database, make_config
+
+LONG = "SELECT count(*) AS n FROM generate_series(1, 400000000) AS a"
+
+
+def active(db: Database) -> int:
+    found = db.scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+        "AND query LIKE '%400000000%' AND query NOT LIKE '%pg_stat_activity%'"
+    )
+    return int(found)
+
+
+async def test_a_cancelled_call_cancels_its_postgresql_statement(postgresql_db: Database) -> None:
+    config = make_config(postgresql_db, statement_timeout_seconds=120)
+    async with SqlConnector(config) as connector:
+        call = asyncio.create_task(connector.call("query", {"sql": LONG}))
+        deadline = time.monotonic() + 20
+        while active(postgresql_db) == 0:
+            assert time.monotonic() < deadline, "the statement never started"
+            await asyncio.sleep(0.1)
+        call.cancel()
+        deadline = time.monotonic() + 10  # far below the statement's own 120 s limit
+        while active(postgresql_db) > 0:
+            assert time.monotonic() < deadline, "the statement still runs after the call was cancelled"
+            await asyncio.sleep(0.1)
+        assert call.cancelled()
