@@ -46,16 +46,10 @@ class _Strict(BaseModel):
 
 
 class InjectionRule(_Strict):
-    """Prompt injection and jailbreak attempts, scored 0..1 by the gateway's heuristics (and a
-    guard model when `classifier` names a model route)."""
+    """Prompt injection and jailbreak attempts, scored 0..1 by the gateway's shipped heuristics."""
 
     action: FlagOrBlock = Field(default="flag", description="What a score at or over the threshold does.")
     threshold: float = Field(default=0.6, ge=0.05, le=1.0, description="Scores at or over this fire.")
-    classifier: Name | None = Field(
-        default=None,
-        description="A model route (OpenAI-compatible chat) asked to classify prompts the heuristics "
-        "find borderline; its answer must start with SAFE or UNSAFE.",
-    )
 
 
 class TopicRule(_Strict):
@@ -110,11 +104,9 @@ def merge(sections: Iterable[Guardrails]) -> Guardrails:
     injections = [g.injection for g in found if g.injection is not None]
     injection = None
     if injections:
-        classifiers = [i.classifier for i in injections if i.classifier]
         injection = InjectionRule(
             action=strongest(i.action for i in injections),
             threshold=min(i.threshold for i in injections),
-            classifier=classifiers[0] if classifiers else None,
         )
     topics: dict[str, TopicRule] = {}
     for section in found:

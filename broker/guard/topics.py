@@ -5,8 +5,7 @@ folded to a crude stem, stop words out). A text's similarity to the topic is the
 the topic's description and examples, of the share of that reference's weight the text
 covers, so a prompt that contains the gist of an example scores near 1 however much else it
 says. It is lexical, shipped with the gateway and needs no model: a topic with a few varied
-examples catches the paraphrases that reuse their words. A guard model can be added per
-route for semantic matching (`injection.classifier` in the policy's guardrails).
+examples catches the paraphrases that reuse their words (no model is consulted).
 """
 
 from __future__ import annotations
