@@ -22,6 +22,7 @@ from broker.identity.resource import McpGuard, metadata_url, resource_metadata
 from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
 from broker.mcp import transport as mcp_transport
+from broker.mcp.notify import ListWatchers
 from broker.mcp.server import build_server
 from broker.metrics_http import metrics_endpoint, metrics_server
 from broker.settings import Settings
@@ -39,7 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     llm = LlmRuntime.from_gateway(gateway)
     public_url = settings.resolved_public_url
 
-    server = build_server(lambda: gateway.state.snapshot, gateway.pipeline, version=VERSION)
+    watchers = ListWatchers()
+    gateway.state.on_change(watchers.changed)
+    server = build_server(
+        lambda: gateway.state.snapshot, gateway.pipeline, version=VERSION, watchers=watchers
+    )
     mcp_app = server.streamable_http_app(
         streamable_http_path="/mcp",
         json_response=False,  # broker.mcp.transport: 2025 sessions stream, 2026-07-28 answers JSON

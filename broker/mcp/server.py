@@ -25,6 +25,7 @@ from broker.errors import ToolCallError, UnknownTool
 from broker.mcp.channel import LogLevels, McpClientChannel, session_id
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
 from broker.mcp.listing import SpliceTools, list_result
+from broker.mcp.notify import ListWatchers
 from broker.mcp.operations import catalog_handlers
 from broker.mcp.pages import paginate
 from broker.pipeline import Next, ToolCall
@@ -34,13 +35,20 @@ log = logging.getLogger("broker.mcp")
 _CONTENT_BLOCK: TypeAdapter[types.ContentBlock] = TypeAdapter(types.ContentBlock)
 
 
-def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: str) -> Server[Any]:
+def build_server(
+    snapshot: Callable[[], Snapshot], pipeline: Next, *, version: str, watchers: ListWatchers | None = None
+) -> Server[Any]:
+    """`watchers`, when given, learns the 2025 sessions to send `list_changed` to."""
     levels = LogLevels()
+    watch = watchers.watch if watchers is not None else None
 
     async def on_list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        tools = snapshot().granted_tools(caller(), narrowing(ctx))
+        current, agent, only = snapshot(), caller(), narrowing(ctx)
+        if watch is not None:
+            watch(ctx, current, agent, only)
+        tools = current.granted_tools(agent, only)
         page, cursor = paginate(tools, params.cursor if params else None, "tools")
         return list_result(page, cursor, ctx.protocol_version, ttl_ms=LIST_TTL_MS)
 
@@ -57,6 +65,8 @@ def build_server(snapshot: Callable[[], Snapshot], pipeline: Next, *, version: s
             cache_bypass=bypasses_cache(params.meta),
             channel=McpClientChannel(ctx, levels),
         )
+        if watch is not None:
+            watch(ctx, call.snapshot, call.agent, call.only_connectors)
         try:
             output = await pipeline(call)
         except UnknownTool as exc:

@@ -30,7 +30,8 @@ class AddKeyProxy:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
+        # Values without surrounding whitespace: RFC 9110 parsing excludes it, and httpx refuses to send it.
+        headers = [(k, v.strip()) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
         headers.append((b"authorization", self._auth))
         url = self._upstream + scope["raw_path"].decode()
         if scope.get("query_string"):

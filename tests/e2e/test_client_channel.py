@@ -192,3 +192,25 @@ async def test_the_upstreams_requests_reach_the_client_that_can_answer_them(
         refused = await session.call_tool("up.ask", {})
     text = "".join(block.text for block in refused.content if isinstance(block, types.TextContent))
     assert text.startswith("refused:") and "'elicitation/create'" in text  # the upstream could not ask
+
+
+async def test_a_policy_change_reaches_a_2025_session_as_list_changed(
+    gateway: RunningGateway, key: str
+) -> None:
+    """The session's GET stream hears tools/list_changed when its agent's view changes."""
+    changed = asyncio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    headers = {"Authorization": f"Bearer {key}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        client(gateway, key, "legacy", http, message_handler=on_message) as session,
+    ):
+        assert "up.report" in [tool.name for tool in (await session.list_tools()).tools]
+        narrowed = {"name": "chan", "agents": ["chan-bot"], "allow": ["up.hang"], "masking": {}}
+        assert gateway.admin.post("/admin/policies", json={"policies": [narrowed]}).status_code == 200
+        await asyncio.wait_for(changed.wait(), 10)
+        assert [tool.name for tool in (await session.list_tools()).tools] == ["up.hang"]
