@@ -37,14 +37,15 @@ MAX_TTL_SECONDS = 7 * 86400
 _RULE_CACHE_SIZE = 65536
 
 
-def _check_tool_pattern(value: str) -> str:
+def _check_cache_pattern(value: str) -> str:
     problem = resource_pattern_problem(value) if value.startswith(RESOURCE_SCHEME) else pattern_problem(value)
     if problem is not None:
         raise PydanticCustomError("tool_pattern", "{problem}", {"problem": problem})
     return value
 
 
-ToolPattern = Annotated[str, AfterValidator(_check_tool_pattern)]
+CachePattern = Annotated[str, AfterValidator(_check_cache_pattern)]
+"""A tool pattern, or a resource URI pattern (`broker://...`)."""
 
 
 class CacheSetting(BaseModel):

@@ -14,7 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from policies.access import PromptAccess, ResourceAccess
 from policies.arguments import ArgumentConstraint, Name, ToolPattern
-from policies.cache import CacheSetting
+from policies.cache import CachePattern, CacheSetting
 from policies.guardrails import Guardrails
 from policies.masking import MaskingPolicy
 from policies.models_access import ModelAccess
@@ -86,11 +86,11 @@ class Policy(BaseModel):
         "secrets, prompt injection, denied topics (see policies.guardrails). Where several policies "
         "apply, the strongest action per check wins.",
     )
-    cache: dict[ToolPattern, CacheSetting] = Field(
+    cache: dict[CachePattern, CacheSetting] = Field(
         default_factory=dict,
-        description="How results are cached for this policy's agents and teams, by tool name or glob "
-        "(see policies.cache). Without an entry only read-only, idempotent tools are cached, per agent, "
-        "for the gateway's default TTL.",
+        description="How results are cached for this policy's agents and teams, by tool name or glob, "
+        "or resource URI pattern ('broker://...') (see policies.cache). Without an entry only read-only, "
+        "idempotent tools and resource reads are cached, per agent, for the gateway's default TTL.",
         examples=[{"weather.*": {"ttl_seconds": 300, "shared": True}}],
     )
 

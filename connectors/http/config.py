@@ -5,9 +5,9 @@ where each argument goes at call time)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from connectors.auth import AuthConfig
 from connectors.base import TOOL_NAME, ToolSpec
@@ -21,6 +21,7 @@ from connectors.fields import (
     TimeoutSeconds,
     check_object_schema,
 )
+from connectors.http.resources import HttpResourceConfig, check_declared
 from connectors.http.template import template_arguments
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -243,6 +244,16 @@ class HttpConnectorConfig(BaseModel):
     tools: list[HttpToolConfig] = Field(
         min_length=1, description="The tools, at least one; names are unique."
     )
+    resources: list[HttpResourceConfig] = Field(
+        [],
+        description="GET tools also offered as MCP resources or resource templates "
+        "(see connectors.http.resources).",
+    )
+
+    @model_validator(mode="after")
+    def _check_resources(self) -> Self:
+        check_declared(self.resources, {tool.name: tool for tool in self.tools})
+        return self
 
     @field_validator("tools")
     @classmethod

@@ -33,7 +33,15 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from connectors.auth import NO_CREDENTIALS, Credentials, HttpAuth
-from connectors.base import NO_CONTEXT, CallContext, ToolOutput, ToolSpec
+from connectors.base import (
+    NO_CONTEXT,
+    CallContext,
+    ResourceOutput,
+    ResourceSpec,
+    ResourceTemplateSpec,
+    ToolOutput,
+    ToolSpec,
+)
 from connectors.errors import (
     ConnectorError,
     UnknownTool,
@@ -42,6 +50,7 @@ from connectors.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from connectors.http import resources
 from connectors.http.config import (
     OBJECT_BODY_METHODS,
     PLACEHOLDER,
@@ -93,6 +102,8 @@ class HttpConnector:
         self.config = config
         self._tools = {tool.name: tool for tool in config.tools}
         self._specs = tuple(tool_spec(tool) for tool in config.tools)
+        self._resources = resources.resource_specs(config.resources)
+        self._templates = resources.template_specs(config.resources)
         self._base_url = config.base_url.rstrip("/")
         self._secrets = scrubber(*_secret_values(config))
         self._auth = (
@@ -117,6 +128,17 @@ class HttpConnector:
 
     def secret_refs(self) -> frozenset[str]:
         return self._auth.secret_refs() if self._auth is not None else frozenset()
+
+    def resources(self) -> Sequence[ResourceSpec]:
+        return self._resources
+
+    def resource_templates(self) -> Sequence[ResourceTemplateSpec]:
+        return self._templates
+
+    async def read_resource(self, uri: str, context: CallContext = NO_CONTEXT) -> ResourceOutput:
+        """A declared resource, read through its GET tool (connectors/http/resources.py)."""
+        resource, values = resources.find(self.config.resources, uri, self.name)
+        return resources.as_contents(uri, resource, await self.call(resource.tool, values, context))
 
     async def call(
         self, tool: str, arguments: Mapping[str, Any], context: CallContext = NO_CONTEXT

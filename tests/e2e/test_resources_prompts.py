@@ -29,7 +29,7 @@ POLICIES = {
             "name": "readers",
             "agents": ["reader"],
             "allow": ["cat.*"],
-            "resources": {"allow": ["broker://cat/*", "broker://db/*"], "deny": [SECRET]},
+            "resources": {"allow": ["broker://cat/*", "broker://db/*", "broker://wx/*"], "deny": [SECRET]},
             "prompts": {
                 "allow": ["cat.*"],
                 "constraints": {"cat.greet": {"language": {"enum": ["en", "de"]}}},
@@ -57,6 +57,26 @@ def sql_connector(path: Path) -> dict[str, Any]:
     return {"kind": "sql", "name": "db", "url": f"sqlite:///{database}", "queries": [query]}
 
 
+def http_connector(base_url: str, tool: str = "current") -> dict[str, Any]:
+    current = {
+        "name": "current",
+        "description": "Current weather for a city.",
+        "method": "GET",
+        "path": "/v1/current",
+        "query": ["city"],
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
+    resource = {"uri": "cities/{city}/current", "tool": tool, "name": "Current weather"}
+    return {
+        "kind": "http",
+        "name": "wx",
+        "base_url": base_url,
+        "allow_private_network": True,
+        "tools": [current],
+        "resources": [resource],
+    }
+
+
 @dataclass
 class Setup:
     gateway: RunningGateway
@@ -72,7 +92,7 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+def setup(tmp_path_factory: pytest.TempPathFactory, weather_upstream: str) -> Iterator[Setup]:
     counter = Counter()
     path: Path = tmp_path_factory.mktemp("catalog")
     with BackgroundServer(build_app(counter)) as upstream:
@@ -87,6 +107,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             }
             gateway.admin.post("/admin/connectors", json=connector).raise_for_status()
             gateway.admin.post("/admin/connectors", json=sql_connector(path)).raise_for_status()
+            gateway.admin.post("/admin/connectors", json=http_connector(weather_upstream)).raise_for_status()
             reader, outsider = gateway.create_agent("reader"), gateway.create_agent("outsider")
             response = gateway.admin.post("/admin/policies", json=POLICIES)
             assert response.status_code < 300, response.text
@@ -111,7 +132,12 @@ async def test_resources_are_namespaced_granted_masked_and_read_back(setup: Setu
         assert CONTACT in listed and SECRET not in listed  # deny wins over the glob
         assert listed[CONTACT].mime_type == "text/plain" and listed[CONTACT].description == "Who to call."
         templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
-        assert templates == [TEMPLATE, "broker://db/tables/{table}", "broker://db/queries/by_city{?city}"]
+        assert templates == [
+            TEMPLATE,
+            "broker://db/tables/{table}",
+            "broker://db/queries/by_city{?city}",
+            "broker://wx/cities/{city}/current",
+        ]
 
         read = await client.read_resource(CONTACT)
         content = read.contents[0]
@@ -234,3 +260,23 @@ async def test_a_database_offers_its_tables_and_named_queries_as_resources(setup
         for uri in ("broker://db/tables/nope", "broker://db/tables/customers; DROP TABLE customers"):
             error = await refused(client.read_resource(uri))
             assert "no table or view named" in error.error.message
+
+
+async def test_an_http_connector_declares_get_endpoints_as_resources(setup: Setup) -> None:
+    async with mcp_client(setup.gateway.mcp_url, setup.reader) as client:
+        content = (await client.read_resource("broker://wx/cities/Paris/current")).contents[0]
+        assert isinstance(content, types.TextResourceContents)
+        assert content.mime_type == "application/json" and json.loads(content.text)["city"] == "Paris"
+        error = await refused(client.read_resource("broker://wx/cities/Paris/forecast"))
+        assert error.error.code == types.INVALID_PARAMS
+    bad = setup.gateway.admin.post(
+        "/admin/connectors",
+        json={
+            **http_connector("http://x"),
+            "name": "wx2",
+            "resources": [{"uri": "a/{b}", "tool": "current", "name": "n"}],
+        },
+    )
+    assert bad.status_code == 422 and "'b' is not an argument of tool 'current'" in bad.text.replace(
+        "b is", "'b' is"
+    )

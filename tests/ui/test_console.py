@@ -225,6 +225,17 @@ def test_agents_show_keys_without_secrets_and_explain_decisions(
         json={"agent": "analyst", "tool": "weather.forecast", "arguments": {"city": "Paris", "days": 6}},
     ).json()
     assert expected["allowed"] is False and expected["reason"] in verdict.text
+
+    uri = "broker://crm/tables/customers"  # kinds beyond tools, as the explain endpoint offers them
+    Select(console.find_element(By.ID, "explain-kind")).select_by_value("resource")
+    target = console.find_element(By.ID, "explain-tool")
+    target.clear()
+    target.send_keys(uri)
+    console.find_element(By.ID, "explain-button").click()
+    wanted = traffic.gateway.admin.post("/admin/policies/explain", json={"agent": "analyst", "resource": uri})
+    reason = wanted.json()["reason"]
+    shown = wait_until(console, lambda: reason in console.find_element(By.ID, "explain-result").text)
+    assert shown and "resources/list" in console.find_element(By.ID, "explain-result").text
     console.save_screenshot(str(shots / "agent.png"))
 
 

@@ -60,23 +60,42 @@ export async function agentView({ item, config }) {
       ], catalog.tools, { id: "visibility-table", rowKey: (t) => t.name, empty: "The catalog is empty." })));
 }
 
+const KINDS = {
+  tool: { label: "Tool", placeholder: "crm.get_contact", list: "tools/list", args: true },
+  resource: { label: "Resource URI", placeholder: "broker://crm/tables/customers", list: "resources/list", args: false },
+  prompt: { label: "Prompt", placeholder: "docs.summarise", list: "prompts/list", args: true },
+};
+
 function explainForm(agent, catalog, config) {
-  const kinds = config.explain || ["tool"];
-  const tool = h("input", { id: "explain-tool", list: "explain-tools", placeholder: "crm.get_contact", required: true });
+  const kinds = (config.explain || ["tool"]).filter((k) => KINDS[k]);
+  const target = h("input", { id: "explain-tool", list: "explain-tools", placeholder: KINDS.tool.placeholder, required: true });
+  const targetLabel = h("span", {}, KINDS.tool.label);
   const args = h("textarea", { id: "explain-arguments", rows: 3, placeholder: '{"limit": 10}  (optional)' });
+  const argsField = field("Arguments (JSON)", args);
   const kind = kinds.length > 1 ? select(kinds.map((k) => [k, k]), "tool", { id: "explain-kind" }) : null;
+  const toolNames = h("datalist", { id: "explain-tools" }, catalog.tools.map((t) => h("option", { value: t.name })));
+  if (kind) {
+    kind.addEventListener("change", () => {
+      const chosen = KINDS[kind.value];
+      targetLabel.textContent = chosen.label;
+      target.placeholder = chosen.placeholder;
+      target.setAttribute("list", kind.value === "tool" ? "explain-tools" : "");
+      argsField.hidden = !chosen.args;
+    });
+  }
   const out = h("div", { id: "explain-result" });
   const form = h("form", { class: "stack", novalidate: true },
-    h("datalist", { id: "explain-tools" }, catalog.tools.map((t) => h("option", { value: t.name }))),
+    toolNames,
     kind ? field("Kind", kind) : null,
-    field("Tool", tool),
-    field("Arguments (JSON)", args),
+    h("label", { class: "field" }, targetLabel, target),
+    argsField,
     h("button", { type: "submit", class: "primary", id: "explain-button" }, "Explain"),
     out);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    const which = kind ? kind.value : "tool";
     let parsed = null;
-    if (args.value.trim()) {
+    if (KINDS[which].args && args.value.trim()) {
       try {
         parsed = JSON.parse(args.value);
       } catch (error) {
@@ -84,18 +103,18 @@ function explainForm(agent, catalog, config) {
         return;
       }
     }
-    const which = kind ? kind.value : "tool";
     try {
       const result = await api("/admin/policies/explain", {
-        method: "POST", body: { agent: agent.name, [which]: tool.value.trim(), arguments: parsed },
+        method: "POST", body: { agent: agent.name, [which]: target.value.trim(), arguments: parsed },
       });
+      const noun = result.kind || which;
       mount(out, h("div", { class: `verdict ${result.allowed ? "allowed" : "refused"}` },
         h("div", { class: "verdict-head" }, result.allowed ? badge("allowed", "good") : badge("refused", "bad"),
           result.policy ? ` by policy ${result.policy}` : ""),
         h("p", {}, result.reason),
         h("ul", { class: "facts" },
-          h("li", {}, result.tool_exists ? "The tool exists." : "No connector offers this tool now."),
-          h("li", {}, result.visible ? "It is in the agent's tools/list." : "It is not in the agent's tools/list."),
+          h("li", {}, result.tool_exists ? `The ${noun} exists.` : `No connector offers this ${noun} now.`),
+          h("li", {}, result.visible ? `It is in the agent's ${(KINDS[noun] || KINDS.tool).list}.` : `It is not in the agent's ${(KINDS[noun] || KINDS.tool).list}.`),
           result.agent_enabled ? null : h("li", {}, "The agent is disabled: its keys do not work."),
           h("li", {}, `Policy revision ${result.revision}.`)),
         result.violations.length
