@@ -87,6 +87,7 @@ def test_explain_says_why(ready: RunningGateway) -> None:
     post_yaml(admin, "/admin/policies", SUPPORT)
     allowed = admin.post("/admin/policies/explain", json={"agent": "bot", "tool": "weather.current"}).json()
     assert allowed == {
+        "kind": "tool",
         "allowed": True,
         "reason": "granted by policy 'support' (allow 'weather.*')",
         "policy": "support",
