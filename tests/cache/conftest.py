@@ -181,3 +181,14 @@ def redis_url() -> Iterator[str]:
     yield REDIS_URL
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
+    """The suite's gateway without tool retries: these tests count upstream calls exactly."""
+    server, running = start_gateway(f"sqlite:///{tmp_path / 'broker.db'}", tool_retry_attempts=1)
+    try:
+        yield running
+    finally:
+        running.admin.close()
+        server.stop()
