@@ -142,6 +142,11 @@ def create_llm_app(mock: MockLLM | None = None) -> Starlette:
             return refused
         words = replies.reply_words(body, state.reply_words)
         prompt = replies.count_tokens(replies.prompt_text(body))
+        if replies.scripted_calls(body):
+            call = replies.next_tool_call(body)
+            if call is not None and not body.get("stream"):
+                return JSONResponse(replies.tool_use_message(body, call, prompt))
+            words = replies.final_words(body)
         if not body.get("stream"):
             return JSONResponse(replies.message(body, words, prompt))
         delay = replies.chunk_delay(body, state.chunk_delay_seconds)

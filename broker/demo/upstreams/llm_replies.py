@@ -240,9 +240,16 @@ _REFERENCE = re.compile(r"\{\{(?:(\d+)\.)?([A-Za-z0-9_]+)\}\}")
 
 
 def scripted_calls(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """The plan: the directives of the latest user text that has any (in Anthropic's shape the
+    last user turn holds the tool results)."""
     if not body.get("tools"):
         return []
-    return _CALL.findall(last_user_text(body))
+    for message in reversed(body.get("messages") or ()):
+        if isinstance(message, dict) and message.get("role") == "user":
+            found = _CALL.findall(" ".join(texts(message.get("content"))))
+            if found:
+                return found
+    return []
 
 
 def _find(value: Any, key: str) -> Any:
@@ -262,14 +269,25 @@ def _find(value: Any, key: str) -> Any:
 
 
 def tool_results(body: dict[str, Any]) -> list[Any]:
-    results = []
+    """The tool results so far: `tool` messages (OpenAI) or `tool_result` blocks (Anthropic)."""
+    found: list[str] = []
     for message in body.get("messages") or ():
-        if isinstance(message, dict) and message.get("role") == "tool":
-            text = " ".join(texts(message.get("content")))
-            try:
-                results.append(json.loads(text))
-            except ValueError:
-                results.append(text)
+        if not isinstance(message, dict):
+            continue
+        if message.get("role") == "tool":
+            found.append(" ".join(texts(message.get("content"))))
+        elif isinstance(message.get("content"), list):
+            found += [
+                " ".join(texts(block.get("content")))
+                for block in message["content"]
+                if isinstance(block, dict) and block.get("type") == "tool_result"
+            ]
+    results: list[Any] = []
+    for text in found:
+        try:
+            results.append(json.loads(text))
+        except ValueError:
+            results.append(text)
     return results
 
 
@@ -303,6 +321,17 @@ def tool_call_completion(body: dict[str, Any], call: dict[str, Any], prompt: int
     choice["finish_reason"] = "tool_calls"
     answer["usage"]["completion_tokens"] = answer["usage"]["total_tokens"] - prompt + 8
     answer["usage"]["total_tokens"] = prompt + 8
+    return answer
+
+
+def tool_use_message(body: dict[str, Any], call: dict[str, Any], prompt: int) -> dict[str, Any]:
+    """The scripted call as an Anthropic message with a `tool_use` block."""
+    answer = message(body, [], prompt)
+    function = call["function"]
+    block = {"type": "tool_use", "id": f"toolu_{call['id']}", "name": function["name"],
+             "input": json.loads(function["arguments"])}  # fmt: skip
+    answer.update(content=[block], stop_reason="tool_use")
+    answer["usage"]["output_tokens"] = 8
     return answer
 
 
