@@ -27,6 +27,7 @@ from broker.pipeline.audit import Audit
 from broker.pipeline.credentials import InjectCredentials
 from broker.pipeline.mask import MaskPII
 from broker.pipeline.resilience import Resilience
+from broker.pipeline.sampling import ServeSampling
 from broker.resilience import Backoff, Breakers
 from broker.secrets.keys import load_cipher
 from broker.secrets.vault import Vault
@@ -63,6 +64,8 @@ class Gateway:
     pipeline: Next = field(init=False)
     grants: UserGrants = field(init=False)
     """Each end user's own OAuth grants at upstreams (`auth: {type: user_oauth}`)."""
+    sampling: ServeSampling = field(init=False)
+    """Answers upstreams' sampling requests with the LLM proxy (its sampler set by `LlmRuntime`)."""
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -91,12 +94,14 @@ class Gateway:
         )
         cache_stage = self.cache.stage if self.cache is not None else None
         masking = MaskPII(self.maskers, self.metrics)
+        self.sampling = ServeSampling()
         self.pipeline = request_pipeline(
             audit_stage,
             masking,
             InjectCredentials(self.vault, self.signer, self.grants),
             resilience,
             cache_stage,
+            self.sampling,
             self.metrics.stage_seconds,
             self.tracer,
         )

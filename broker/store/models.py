@@ -205,6 +205,10 @@ class LlmUsageRecord(Base):
     """The semantic cache's part: hit, miss or bypass (null: the route has no semantic cache)."""
     saved_tokens: Mapped[int | None] = mapped_column(Integer)
     saved_usd: Mapped[float | None] = mapped_column(Float)
+    connector: Mapped[str | None] = mapped_column(String(64))
+    """For a sampling request served by the gateway: the connector whose tool asked (else null)."""
+    tool: Mapped[str | None] = mapped_column(String(200))
+    """For a sampling request served by the gateway: the tool that asked (`<connector>.<tool>`)."""
 
 
 class SemanticCacheEntry(Base):
