@@ -85,10 +85,11 @@ async def _ask(method: str, params: Any) -> dict[str, Any] | types.ErrorData:
     if channel is None:
         return types.ErrorData(code=types.INVALID_REQUEST, message=f"{method}: {_NO_CALLER}")
     if not channel.can_ask(method):
+        served = " and the agent's policies do not let the gateway answer it (no `sampling` section)"
         return types.ErrorData(
             code=types.INVALID_REQUEST,
             message=f"the client that called this tool through the gateway cannot answer '{method}' "
-            "(it did not declare the capability)",
+            f"(it did not declare the capability){served if method == 'sampling/createMessage' else ''}",
         )
     body: Mapping[str, Any] = (
         params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else {}
