@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from broker.admin import admin_router, install_error_handlers
 from broker.admin.changes import ChangeLog
+from broker.connections.web import router as connections_router
 from broker.gateway import Gateway
 from broker.health import Health, describe
 from broker.identity.operators import sign_in_config
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_console(app)
     app.include_router(admin_router)
+    app.include_router(connections_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

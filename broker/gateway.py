@@ -16,6 +16,7 @@ from broker.audit.writer import AuditWriter
 from broker.cache import ResultCache
 from broker.catalog import Federated
 from broker.cluster import Bus, make_bus
+from broker.connections import UserGrants
 from broker.errors import Conflict
 from broker.identity import Authenticator, CallerMap, OAuthVerifier, Principal
 from broker.identity.signing import GatewaySigner
@@ -61,11 +62,14 @@ class Gateway:
     breakers: Breakers = field(init=False)
     """Circuit breakers of connectors and LLM providers (shared through the bus with Redis)."""
     pipeline: Next = field(init=False)
+    grants: UserGrants = field(init=False)
+    """Each end user's own OAuth grants at upstreams (`auth: {type: user_oauth}`)."""
     sampling: ServeSampling = field(init=False)
     """Answers upstreams' sampling requests with the LLM proxy (its sampler set by `LlmRuntime`)."""
 
     def __post_init__(self) -> None:
         settings = self.settings
+        self.grants = UserGrants(self.sessions, self.vault, settings.resolved_public_url)
         self.breakers = Breakers(
             threshold=settings.breaker_failures,
             open_seconds=settings.breaker_open_seconds,
@@ -94,7 +98,7 @@ class Gateway:
         self.pipeline = request_pipeline(
             audit_stage,
             masking,
-            InjectCredentials(self.vault, self.signer),
+            InjectCredentials(self.vault, self.signer, self.grants),
             resilience,
             cache_stage,
             self.sampling,

@@ -165,6 +165,11 @@ class CallContext:
     subject_token: str | None = field(default=None, repr=False)
     """The signed-in user's own access token, only for `auth: {type: token_exchange}` to
     exchange at the identity provider; never sent upstream. None for agent keys."""
+    user_token: str | None = field(default=None, repr=False)
+    """The end user's own access token at this upstream (`auth: {type: user_oauth}`), from the
+    grant they completed through the gateway. None when the connector has no per-user grant."""
+    end_user: str | None = None
+    """Who the agent acts for (OAuth callers), so per-user upstream sessions stay apart."""
 
 
 NO_CONTEXT = CallContext()

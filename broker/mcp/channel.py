@@ -71,6 +71,16 @@ class McpClientChannel:
             self.can_ask(method) for method in _REQUESTS
         )
 
+    @property
+    def url_elicitation(self) -> bool:
+        """A 2025-11-25 client that declared URL-mode elicitation: it takes the -32042
+        URLElicitationRequired error (retired at 2026-07-28)."""
+        if self._ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return False
+        capabilities = self._ctx.session.client_capabilities
+        elicitation = capabilities.elicitation if capabilities is not None else None
+        return elicitation is not None and elicitation.url is not None
+
     def can_ask(self, method: str) -> bool:
         known = _REQUESTS.get(method)
         session = self._ctx.session

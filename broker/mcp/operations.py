@@ -23,6 +23,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from broker.catalog import Snapshot
+from broker.connections import NotConnected
 from broker.errors import (
     InvalidArguments,
     InvalidParams,
@@ -33,6 +34,7 @@ from broker.errors import (
 )
 from broker.mcp import subscriptions
 from broker.mcp.channel import LogLevels, McpClientChannel
+from broker.mcp.connect import connect_error
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
 from broker.mcp.pages import paginate
 from broker.pipeline import Completion, Next, PromptGet, Request, ResourceRead
@@ -51,6 +53,8 @@ def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next, levels: L
     async def run(request: Request) -> Output:
         try:
             return await pipeline(request)
+        except NotConnected as exc:
+            raise connect_error(exc, request.channel) from None
         except ToolCallError as exc:
             code = types.INVALID_PARAMS if isinstance(exc, _CALLER_ERRORS) else types.INTERNAL_ERROR
             raise MCPError(code, exc.message) from None

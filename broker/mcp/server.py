@@ -21,8 +21,10 @@ from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from pydantic import TypeAdapter
 
 from broker.catalog import Snapshot
+from broker.connections import NotConnected
 from broker.errors import ToolCallError, UnknownTool
 from broker.mcp.channel import LogLevels, McpClientChannel, session_id
+from broker.mcp.connect import url_elicitation
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
 from broker.mcp.listing import SpliceTools, list_result
 from broker.mcp.notify import ListWatchers
@@ -79,6 +81,11 @@ def build_server(
             output = await pipeline(call)
         except UnknownTool as exc:
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
+        except NotConnected as exc:
+            elicit = url_elicitation(exc, call.channel)
+            if elicit is not None:
+                raise elicit from None
+            return _error_result(exc.message)
         except ToolCallError as exc:
             return _error_result(exc.message)
         except Exception as exc:

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from connectors.auth import AuthConfig, GatewayJwtAuth, HeaderAuth, QueryAuth, SecretRef, TokenExchange
+from connectors.auth import AuthConfig, HeaderAuth, QueryAuth, SecretRef
 from connectors.fields import (
     MIB,
     AllowPrivateNetwork,
@@ -96,8 +96,19 @@ class McpConnectorConfig(BaseModel):
     auth: AuthConfig | None = Field(
         None,
         description="http: how the gateway authenticates to the upstream, with secrets from the store "
-        "(bearer, header, basic, oauth2_client_credentials). Each distinct credential (a per-agent "
-        "override, a rotated secret) gets a session of its own.",
+        "(bearer, header, basic, oauth2_client_credentials), or each caller's own (user_oauth, "
+        "token_exchange, gateway_jwt). Each distinct credential (a per-agent override, a rotated secret, "
+        "an end user) gets a session of its own.",
+    )
+    max_user_sessions: int = Field(
+        64,
+        ge=1,
+        le=10_000,
+        description="With per-caller auth: upstream sessions kept open, one per end user (the least "
+        "recently used is closed beyond this).",
+    )
+    user_session_idle_seconds: float = Field(
+        300, gt=0, le=86_400, description="With per-caller auth: a user's session idle this long is closed."
     )
     allow_private_network: AllowPrivateNetwork = False
     command: Annotated[list[str] | None, AfterValidator(_check_command)] = Field(
@@ -172,11 +183,6 @@ class McpConnectorConfig(BaseModel):
         return self
 
     def _check_auth(self) -> None:
-        if isinstance(self.auth, GatewayJwtAuth | TokenExchange):
-            raise ValueError(
-                f"auth type '{self.auth.type}' is offered for http connectors only: an upstream MCP session "
-                "outlives any one caller's identity"
-            )
         if isinstance(self.auth, QueryAuth):
             raise ValueError(
                 "auth type 'query' is not offered for mcp: the secret would be part of every request's "
