@@ -201,6 +201,9 @@ class MaskedChannel:
     def can_ask(self, method: str) -> bool:
         return self._inner.can_ask(method)
 
+    def capabilities(self) -> Mapping[str, Any]:
+        return self._inner.capabilities()
+
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         if message is not None:
             message, _ = await self._masker.mask_text(self._agent, message)
