@@ -321,7 +321,7 @@ async def test_a_large_result_is_masked_in_a_worker_thread_like_a_small_one() ->
     [
         {"a": [1, 2.5, {}, [], None, True], "b": {"é": "ünïcode ✓", "n": -0.0, "big": 1e16}},
         [12345678901234567890, "x"],  # beyond 64 bits: json writes it
-        {"deep": [[[["x"]]]], "tab": "a\tb\"c\\d\u2028"},
+        {"deep": [[[["x"]]]], "tab": 'a\tb"c\\d\u2028'},
     ],
 )
 def test_serialise_writes_what_json_writes(value: Any) -> None:
