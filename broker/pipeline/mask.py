@@ -26,6 +26,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from broker.connections.errors import NotConnected
 from broker.errors import ToolCallError
 from broker.metrics import Metrics
 from broker.pii import Counts, Masker, UnknownToken, scrub
@@ -66,6 +67,8 @@ class MaskPII:
         spent = time.perf_counter() - started
         try:
             output = await call_next(call)
+        except NotConnected:  # the gateway's own words and link, not upstream text
+            raise
         except ToolCallError as exc:
             started = time.perf_counter()
             await self._mask_error(masker, agent, call, exc)
@@ -197,6 +200,9 @@ class MaskedChannel:
 
     def can_ask(self, method: str) -> bool:
         return self._inner.can_ask(method)
+
+    def capabilities(self) -> Mapping[str, Any]:
+        return self._inner.capabilities()
 
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         if message is not None:
