@@ -89,6 +89,14 @@ class McpClientChannel:
         capabilities = session.client_capabilities
         return capabilities is not None and getattr(capabilities, known[2], None) is not None
 
+    def capabilities(self) -> Mapping[str, Any]:
+        session = self._ctx.session
+        declared = session.client_capabilities
+        if declared is None or not session.can_send_request:
+            return {}
+        dumped = declared.model_dump(by_alias=True, mode="json", exclude_none=True)
+        return {known[2]: dumped[known[2]] for known in _REQUESTS.values() if known[2] in dumped}
+
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         await self._ctx.session.report_progress(progress, total, message)
 

@@ -3,6 +3,7 @@ stickiness: real SDK clients, a real upstream MCP server, one PostgreSQL and one
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,8 +19,11 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from pydantic import BaseModel
 
 from broker.demo.upstreams.serve import BackgroundServer
+from broker.mcp.context import LIST_TTL_MS
 from tests.cluster.conftest import Cluster
 from tests.conftest import RunningGateway
+from tests.connectors.mcp.upstream import Catalog, create_app, notify
+from tests.e2e.helpers import mcp_client
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
 
@@ -47,6 +51,11 @@ def upstream_app() -> Any:
         """Asks the user (2025 style: a request on the call's open stream)."""
         answer = await ctx.elicit("Proceed?", Consent)
         return f"{answer.action} {answer.data.ok if answer.action == 'accept' else '-'}"
+
+    @server.resource("notes://today")
+    def today() -> str:
+        """Today's notes."""
+        return "nothing yet"
 
     @server.prompt()
     def greet(name: str) -> str:
@@ -159,3 +168,119 @@ async def test_one_session_alternates_between_two_instances(
     assert ("DELETE" in {method for _, method in with_session}) is True
     # Deleted through one instance, the session is gone on both.
     assert [raw_post(g, key, session_id).status_code for g in cluster.instances] == [404, 404]
+
+
+class Heard:
+    """The notifications a client's GET stream delivered, by method."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, asyncio.Event] = {}
+
+    def event(self, method: str) -> asyncio.Event:
+        return self.events.setdefault(method, asyncio.Event())
+
+    async def __call__(self, message: Any) -> None:
+        method = getattr(message, "method", None)
+        if isinstance(method, str):
+            self.event(method).set()
+
+    async def wait(self, *methods: str) -> None:
+        for method in methods:
+            await asyncio.wait_for(self.event(method).wait(), 15)
+
+    def clear(self) -> None:
+        self.events.clear()
+
+
+TOOLS_CHANGED = "notifications/tools/list_changed"
+
+
+async def test_list_changed_reaches_the_session_whichever_instance_changed(
+    make_cluster: Callable[..., Cluster], upstream_url: str
+) -> None:
+    """A policy change, a new connector and an upstream's own change each reach an alternating
+    2025 session on its GET stream, made through either instance; a 2026-07-28 client's lists
+    say how long they may be reused instead."""
+    cluster = make_cluster()
+    first, second = cluster.instances
+    catalog = Catalog()
+    with BackgroundServer(create_app(catalog)) as changing:
+        connector = {"kind": "mcp", "name": "cat", "transport": "http", "url": f"{changing.url}/mcp"}
+        added = first.admin.post("/admin/connectors", json={**connector, "allow_private_network": True})
+        assert added.status_code == 201, added.text
+        key = first.create_agent("watcher")
+        policy = {
+            "name": "watch",
+            "agents": ["watcher"],
+            "allow": ["*"],
+            "prompts": {"allow": ["*"]},
+            "resources": {"allow": ["broker://*"]},
+        }
+        applied = first.admin.post("/admin/policies", json={"policies": [policy]})
+        assert applied.status_code == 200, applied.text
+        cluster.wait_in_step(first)
+        heard = Heard()
+        transport = Alternate([gateway.mcp_url for gateway in cluster.instances])
+        headers = {"Authorization": f"Bearer {key}"}
+        async with (
+            httpx2.AsyncClient(transport=transport, headers=headers, timeout=30) as http,
+            Client(
+                streamable_http_client(first.mcp_url, http_client=http),
+                mode="legacy",
+                cache=None,
+                message_handler=heard,
+            ) as client,
+        ):
+            names = [tool.name for tool in (await client.list_tools()).tools]
+            assert "cat.echo" in names and "up.report" not in names
+
+            # A connector added through the second instance: new tools, prompts and resources.
+            added = second.admin.post("/admin/connectors", json=upstream_connector(upstream_url))
+            assert added.status_code == 201, added.text
+            await heard.wait(
+                TOOLS_CHANGED, "notifications/prompts/list_changed", "notifications/resources/list_changed"
+            )
+            cluster.wait_in_step(second)
+            assert "up.report" in await settled_names(client)
+
+            # The policy narrowed through the first instance.
+            heard.clear()
+            narrowed = {**policy, "allow": ["up.*"]}
+            assert first.admin.post("/admin/policies", json={"policies": [narrowed]}).status_code == 200
+            await heard.wait(TOOLS_CHANGED)
+            cluster.wait_in_step(first)
+            assert await settled_names(client) == ["up.ask", "up.report"]
+
+            # Widened again; then the upstream drops a tool of its own.
+            assert first.admin.post("/admin/policies", json={"policies": [policy]}).status_code == 200
+            cluster.wait_in_step(first)
+            assert "cat.echo" in await settled_names(client)
+            heard.clear()
+            del catalog.tools["echo"]
+            notify(changing.url)
+            await heard.wait(TOOLS_CHANGED)
+            assert "cat.echo" not in await settled_names(client, without="cat.echo")
+
+        async with mcp_client(second.mcp_url, key) as modern:
+            listed = await modern.list_tools()
+            prompts = await modern.list_prompts()
+            resources = await modern.list_resources()
+        for page in (listed, prompts, resources):
+            assert (page.ttl_ms, page.cache_scope) == (LIST_TTL_MS, "private")
+
+
+async def settled_names(client: Client, without: str | None = None) -> list[str]:
+    """The tool names once both instances (asked in turn) list the same ones: each lists an
+    upstream in the background after a change. `without`: also wait for that name to go."""
+    previous: list[str] = []
+    for _ in range(100):
+        names = [tool.name for tool in (await client.list_tools()).tools]
+        if names == previous and (without is None or without not in names):
+            return names
+        previous = names
+        await asyncio.sleep(0.05)
+    return previous
+
+
+def upstream_connector(url: str) -> dict[str, Any]:
+    return {"kind": "mcp", "name": "up", "transport": "http", "url": url, "allow_private_network": True}

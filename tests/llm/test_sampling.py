@@ -126,15 +126,15 @@ async def test_the_gateway_answers_sampling_for_a_client_that_cannot(setup: LlmS
 
 
 async def test_sampling_is_refused_naming_why(setup: LlmSetup) -> None:
-    """Without a sampling section the upstream hears that nobody can answer; over budget, that the
-    budget is spent. Nothing reaches the provider in either case."""
+    """Without a sampling section the gateway declares no sampling for the caller, so the upstream
+    refuses itself; over budget, the upstream hears that the budget is spent. Nothing reaches the
+    provider in either case."""
     other = setup.gateway.create_agent("other-bot", team="support")
     policy = {"name": "other-tools", "agents": ["other-bot"], "allow": ["docs.*"], "models": {"allow": ["*"]}}
     assert setup.gateway.admin.post("/admin/policies", json={"policies": [policy]}).status_code == 200
     refused = await call_summarise(setup, "auto", other)
-    assert refused.is_error is True
-    assert "cannot answer 'sampling/createMessage'" in text_of(refused)
-    assert "no `sampling` section" in text_of(refused)
+    assert refused.is_error is True  # declared without sampling, the upstream does not even ask
+    assert "did not declare the sampling capability" in text_of(refused)
 
     setup.apply({"budgets": [{"name": "bot-tiny", "agent": "bot", "period": "day", "tokens": 1}]})
     assert (await call_summarise(setup, "auto")).is_error is False  # spends more than the budget
