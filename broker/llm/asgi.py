@@ -15,7 +15,14 @@ from starlette.types import Message, Receive, Scope, Send
 
 from broker.errors import BrokerError
 from broker.llm.bodies import BodyBudget
-from broker.llm.errors import BadRequest, GatewayBusy, GuardrailBlocked, LimitExceeded, PayloadTooLarge
+from broker.llm.errors import (
+    BadRequest,
+    GatewayBusy,
+    GuardrailBlocked,
+    GuardrailUnavailable,
+    LimitExceeded,
+    PayloadTooLarge,
+)
 
 Dialect = Literal["openai", "anthropic"]
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -132,7 +139,7 @@ def error_payload(exc: BrokerError, dialect: Dialect) -> dict[str, Any]:
         body = {"error": error}
     if isinstance(exc, LimitExceeded):
         error[str(exc.detail["type"])] = exc.detail
-    elif isinstance(exc, GuardrailBlocked):
+    elif isinstance(exc, GuardrailBlocked | GuardrailUnavailable):
         error["guardrail"] = exc.guardrail
     return body
 
