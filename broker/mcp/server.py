@@ -77,12 +77,13 @@ def build_server(
         )
         if watch is not None:
             watch(ctx, call.snapshot, call.agent, call.only_connectors)
+        client = call.channel  # MaskPII wraps the call's channel on the way
         try:
             output = await pipeline(call)
         except UnknownTool as exc:
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
         except NotConnected as exc:
-            elicit = url_elicitation(exc, call.channel)
+            elicit = url_elicitation(exc, client)
             if elicit is not None:
                 raise elicit from None
             return _error_result(exc.message)
