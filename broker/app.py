@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse
 
-from broker.admin import admin_router, install_error_handlers
+from broker import offload
+from broker.admin import admin_router, install_error_handlers, preparing
 from broker.admin.changes import ChangeLog
 from broker.gateway import Gateway
 from broker.health import Health, describe
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             await asyncio.to_thread(upgrade, settings.database_url)
         await gateway.start()
+        offload.warm(preparing.ready)
         try:
             await llm.start()
             try:
