@@ -107,8 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ProxyFirst, proxy=llm.proxy)  # the last added runs first: /v1 skips the rest
     if gateway.tracer is not None:  # outermost: /v1 and /mcp requests get their server span too
         app.add_middleware(TraceRequests, tracer=gateway.tracer)
-    if settings.log_format == "json":
-        app.add_middleware(RequestIds)
+    app.add_middleware(RequestIds)  # ids in headers, error bodies and (JSON) log lines
     install_error_handlers(app)
 
     @app.get("/admin/sign-in", tags=["sign-in"], summary="Where operators sign in (OIDC); no token needed")

@@ -16,6 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 from broker.errors import BrokerError
 from broker.llm.bodies import BodyBudget
 from broker.llm.errors import BadRequest, GatewayBusy, GuardrailBlocked, LimitExceeded, PayloadTooLarge
+from broker.telemetry.logs import correlation_ids
 
 Dialect = Literal["openai", "anthropic"]
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -153,7 +154,9 @@ def error_headers(exc: BrokerError, request_id: str | None) -> list[tuple[bytes,
 
 
 async def send_error(send: Send, exc: BrokerError, dialect: Dialect, request_id: str | None = None) -> None:
-    await send_json(send, exc.status_code, error_payload(exc, dialect), error_headers(exc, request_id))
+    ids = {**correlation_ids(), **({"request_id": request_id} if request_id else {})}
+    payload = {**error_payload(exc, dialect), **ids}  # where Anthropic puts its request_id; clients ignore it
+    await send_json(send, exc.status_code, payload, error_headers(exc, request_id))
 
 
 async def until_disconnect(work: Coroutine[Any, Any, None], receive: Receive) -> bool:
