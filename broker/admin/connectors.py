@@ -28,9 +28,10 @@ from broker.admin.registration import (
     registration_secrets,
 )
 from broker.admin.runtime import admin_subrouter, read, utc, write
-from broker.catalog import CatalogTool, claimed_names
+from broker.catalog import CatalogTool
 from broker.documents import relocate
 from broker.errors import Conflict, InvalidInput, Problem
+from broker.offerings import Claims, claims_of
 from broker.secrets import service as secret_service
 from broker.secrets.vault import Vault
 from broker.services import connectors as connector_service
@@ -122,8 +123,12 @@ class Checked:
     """A connector config ready to store, its qualified tool names, and notes for the operator."""
 
     config: ConnectorConfig
-    tools: list[str]
+    claims: Claims
     warnings: list[str]
+
+    @property
+    def tools(self) -> list[str]:
+        return list(self.claims.tools)
 
 
 def openapi_limits(settings: Settings) -> OpenAPILimits:
@@ -171,7 +176,7 @@ async def prepare_checked(
     try:
         if secrets is not None:
             _check_secrets(config, connector.secret_refs(), secrets, loc)
-        return Checked(prepared, claimed_names(connector), warnings)
+        return Checked(prepared, claims_of(connector), warnings)
     finally:
         await connector.aclose()
 
@@ -259,7 +264,7 @@ async def register_connector(
         checked = await _prepare_pending(request, outcome, known, limits)
     else:
         checked = await _check_ready(outcome, known)
-    refuse_conflicts(gateway.state.snapshot, {checked.name: checked.tools})
+    refuse_conflicts(gateway.state.snapshot, {checked.name: checked.claims})
 
     def put(session: Session) -> PutResult:
         return connector_service.put_connector(
@@ -279,8 +284,12 @@ class _ToStore:
     name: str
     kind: str
     stored: dict[str, Any] | JsonText
-    tools: list[str]
+    claims: Claims
     warnings: list[str]
+
+    @property
+    def tools(self) -> list[str]:
+        return list(self.claims.tools)
 
 
 async def _fetched(config: OpenAPIConnectorConfig, limits: OpenAPILimits) -> Ready:
@@ -304,7 +313,7 @@ async def _check_ready(ready: Ready, known: Collection[str]) -> _ToStore:
         raise InvalidInput(exc.message) from None
     if ready.secret_refs - set(known):  # parse the config only to locate the problem
         secret_service.check_references(json.loads(ready.stored), ready.secret_refs, known)
-    return _ToStore(ready.name, ready.kind, JsonText(ready.stored), ready.tools, ready.warnings)
+    return _ToStore(ready.name, ready.kind, JsonText(ready.stored), ready.claims, ready.warnings)
 
 
 async def _prepare_pending(
@@ -323,7 +332,7 @@ async def _prepare_pending(
     prepared = checked.config
     stored = await asyncio.to_thread(prepared.model_dump, mode="json")
     warnings = [*checked.warnings, *flag_warnings(prepared)]
-    return _ToStore(prepared.name, prepared.kind, stored, checked.tools, warnings)
+    return _ToStore(prepared.name, prepared.kind, stored, checked.claims, warnings)
 
 
 @router.get("/connectors/{name}", summary="Show a connector: its stored config and tools")

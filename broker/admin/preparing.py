@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from broker.admin.bodies import parse_body
-from broker.catalog import claimed_names
 from broker.documents import check
 from broker.errors import InvalidInput
+from broker.offerings import Claims, claims_of
 from broker.yamlsource import Located
 from connectors.errors import ConnectorError
 from connectors.http.connector import HttpConnectorConfig
@@ -41,7 +41,8 @@ class Ready:
     kind: str
     stored: str
     """The config as JSON text, stored as it is."""
-    tools: list[str]
+    claims: Claims
+    """Every name it puts in the catalog (tools, prompts, resources), to check against the others."""
     secret_refs: frozenset[str]
     base_url: str
     allow_private_network: bool
@@ -92,7 +93,7 @@ def _ready(imported: Callable[[], OpenAPIImport]) -> Ready:
             name=prepared.name,
             kind=prepared.kind,
             stored=ConnectorConfigAdapter.dump_json(prepared).decode(),
-            tools=claimed_names(connector),
+            claims=claims_of(connector),
             secret_refs=frozenset(connector.secret_refs()),
             base_url=prepared.base_url,
             allow_private_network=prepared.allow_private_network,

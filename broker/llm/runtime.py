@@ -16,9 +16,11 @@ from broker.llm.metering import Metering
 from broker.llm.metrics import LlmMetrics
 from broker.llm.proxy import LlmProxy
 from broker.llm.reports import spent_since
+from broker.llm.sampling import SamplingServer
 from broker.llm.semantic.cache import SemanticCache
 from broker.llm.state import LlmState
 from broker.llm.upstream import RetryPolicy
+from broker.pii.keys import pii_salt, token_cipher
 
 log = logging.getLogger("broker.llm.runtime")
 
@@ -90,11 +92,12 @@ class LlmRuntime:
             max_request_bytes=settings.llm_max_request_bytes,
             max_inflight_bytes=settings.llm_max_inflight_bytes,
             guard=Guard(gateway.maskers),
-            semantic=SemanticCache(sessions),
+            semantic=SemanticCache(sessions, token_cipher(settings, pii_salt(settings))),
             gateway_tools=gateway_tools(
                 lambda: gateway.state.snapshot, gateway.pipeline, settings.llm_tool_loop_max_steps
             ),
         )
+        gateway.sampling.sampler = SamplingServer(proxy)
         return cls(state=state, ledger=ledger, accounts=accounts, metrics=metrics, proxy=proxy)
 
     async def update_budget_gauges(self) -> None:
