@@ -18,6 +18,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import ahocorasick_rs
+
 _INVISIBLE = dict.fromkeys(
     map(
         ord,
@@ -225,18 +227,32 @@ class Score:
 NO_SCORE = Score(0.0, ())
 
 
-_SUSPECT = re.compile(
-    r"ignor|disregard|forget|overrid|bypass|instruction|prompt|you are|you're|from now on|pretend|"
-    r"jailbreak|mode|system|assistant|\bai\b|llm|<\||\[/?inst|###|verbatim|cancel|exfil|!\[|"
-    r"do anything|no longer|without|do not tell|don't tell|new task|rules",
-    re.IGNORECASE,
-)
+_SUSPECT_WORDS = (
+    "ignor", "disregard", "forget", "overrid", "bypass", "instruction", "prompt", "you are", "you're",
+    "from now on", "pretend", "jailbreak", "mode", "system", "assistant", "llm", "<|", "[inst", "[/inst",
+    "###", "verbatim", "cancel", "exfil", "![", "do anything", "no longer", "without", "do not tell",
+    "don't tell", "new task", "rules",
+)  # fmt: skip
+_AI = len(_SUSPECT_WORDS)
+"""The index of "ai", which counts only as a word of its own (it is inside "daily", "rain")."""
+_SUSPECTS = ahocorasick_rs.AhoCorasick([*_SUSPECT_WORDS, "ai"])
 
 
 def suspect(text: str) -> bool:
     """A cheap first look (one pass, no normalisation): False means `score` would find nothing in
-    plain text, so a tool result that says nothing of the kind costs one scan."""
-    return _SUSPECT.search(text) is not None
+    plain text, so a tool result that says nothing of the kind costs one scan. An Aho-Corasick
+    automaton over the lowered text: the same words as an IGNORECASE regex alternation, which
+    took milliseconds on a 2 KB result (it was the largest cost of a cached tools/call)."""
+    lowered = text.lower()
+    for index, start, end in _SUSPECTS.find_matches_as_indexes(lowered, overlapping=True):
+        if index != _AI or not (_word_char(lowered, start - 1) or _word_char(lowered, end)):
+            return True
+    return False
+
+
+def _word_char(text: str, at: int) -> bool:
+    """Whether `text[at]` is a word character as regex `\\b` sees it (outside the text: no)."""
+    return 0 <= at < len(text) and (text[at].isalnum() or text[at] == "_")
 
 
 def normalise(text: str) -> str:
