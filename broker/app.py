@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from broker.admin import admin_router, install_error_handlers
 from broker.admin.changes import ChangeLog
+from broker.connections.web import router as connections_router
 from broker.gateway import Gateway
 from broker.health import Health, describe
 from broker.identity.operators import sign_in_config
@@ -25,6 +26,8 @@ from broker.mcp import transport as mcp_transport
 from broker.mcp.fastpath import McpFastPath
 from broker.mcp.notify import ListWatchers
 from broker.mcp.server import build_server
+from broker.mcp.session_store import make_session_store
+from broker.mcp.sessions import Sessions
 from broker.metrics_http import metrics_endpoint, metrics_server
 from broker.settings import Settings
 from broker.store.migrate import upgrade
@@ -47,8 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     watchers = ListWatchers()
     gateway.state.on_change(watchers.changed)
+    session_store = make_session_store(settings.redis_url, settings.redis_channel)
+    sessions = Sessions(session_store, gateway.bus, lambda: gateway.state.snapshot, watchers)
     server = build_server(
-        lambda: gateway.state.snapshot, gateway.pipeline, version=VERSION, watchers=watchers
+        lambda: gateway.state.snapshot,
+        gateway.pipeline,
+        version=VERSION,
+        watchers=watchers,
+        sessions=sessions,
     )
     security = _transport_security(settings)
     mcp_app = server.streamable_http_app(
@@ -68,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     metrics_route = metrics_endpoint(gateway.metrics.registry, token, before=llm.update_budget_gauges)
 
-    mcp_transport.install(server.session_manager)
+    mcp_transport.install(server.session_manager, sessions)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         await stack.enter_async_context(
                             metrics_server(metrics_route, settings.metrics_host, settings.metrics_port)
                         )
+                    stack.push_async_callback(session_store.close)
                     await stack.enter_async_context(server.session_manager.run())
                     stack.callback(health.drain_on_sigterm(settings.drain_seconds))
                     yield
@@ -128,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_console(app)
     app.include_router(admin_router)
+    app.include_router(connections_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -16,6 +16,7 @@ from broker.audit.writer import AuditWriter
 from broker.cache import ResultCache
 from broker.catalog import Federated
 from broker.cluster import Bus, make_bus
+from broker.connections import UserGrants
 from broker.errors import Conflict
 from broker.identity import Authenticator, CallerMap, OAuthVerifier, Principal
 from broker.identity.signing import GatewaySigner
@@ -26,6 +27,7 @@ from broker.pipeline.audit import Audit
 from broker.pipeline.credentials import InjectCredentials
 from broker.pipeline.mask import MaskPII
 from broker.pipeline.resilience import Resilience
+from broker.pipeline.sampling import ServeSampling
 from broker.resilience import Backoff, Breakers
 from broker.secrets.keys import load_cipher
 from broker.secrets.vault import Vault
@@ -60,9 +62,14 @@ class Gateway:
     breakers: Breakers = field(init=False)
     """Circuit breakers of connectors and LLM providers (shared through the bus with Redis)."""
     pipeline: Next = field(init=False)
+    grants: UserGrants = field(init=False)
+    """Each end user's own OAuth grants at upstreams (`auth: {type: user_oauth}`)."""
+    sampling: ServeSampling = field(init=False)
+    """Answers upstreams' sampling requests with the LLM proxy (its sampler set by `LlmRuntime`)."""
 
     def __post_init__(self) -> None:
         settings = self.settings
+        self.grants = UserGrants(self.sessions, self.vault, settings.resolved_public_url)
         self.breakers = Breakers(
             threshold=settings.breaker_failures,
             open_seconds=settings.breaker_open_seconds,
@@ -87,12 +94,14 @@ class Gateway:
         )
         cache_stage = self.cache.stage if self.cache is not None else None
         masking = MaskPII(self.maskers, self.metrics)
+        self.sampling = ServeSampling()
         self.pipeline = request_pipeline(
             audit_stage,
             masking,
-            InjectCredentials(self.vault, self.signer),
+            InjectCredentials(self.vault, self.signer, self.grants),
             resilience,
             cache_stage,
+            self.sampling,
             self.metrics.stage_seconds,
             self.tracer,
         )

@@ -29,13 +29,12 @@ from broker.catalog import (
     CatalogTool,
     Federated,
     KeyEntry,
-    Offerings,
     QuarantinedTool,
     Snapshot,
-    connector_offerings,
     connector_tools,
 )
 from broker.cluster import Notices
+from broker.offerings import Offerings, connector_offerings, merge_offerings
 from broker.services import policies as policy_service
 from broker.services.revision import current as current_revision
 from broker.services.revision import follow
@@ -261,7 +260,7 @@ class StateManager:
         tools: dict[str, CatalogTool] = {}
         quarantined: dict[str, QuarantinedTool] = {}
         versions: dict[str, int] = {}
-        offerings = Offerings()
+        per_connector: list[Offerings] = []
         for name, fingerprint, config in configs:
             previous = self._built.get(name)
             if previous is not None and previous[0] == fingerprint:
@@ -298,14 +297,13 @@ class StateManager:
             except Exception:
                 log.exception("the resources and prompts of connector '%s' are left out", name)
             else:
-                offerings.resources.extend(offered_too.resources)
-                offerings.templates.extend(offered_too.templates)
-                offerings.prompts.extend(offered_too.prompts)
+                per_connector.append(offered_too)
         for gone in set(self._built) - set(connectors):
             await self._close(gone, self._built.pop(gone)[1])
         for gone in set(self._offered) - set(connectors):
             del self._offered[gone]
         self._versions = versions
+        offerings = merge_offerings(per_connector, connectors)
         return Snapshot(
             revision=revision,
             policy_revision=policy_revision,

@@ -14,6 +14,9 @@ so every message can be cleaned of them.
     auth: {type: gateway_jwt, audience: https://crm.internal}
     auth: {type: token_exchange, token_url: https://login.example.com/oauth/token, client_id: broker,
            secret: broker-client-secret, audience: crm}
+    auth: {type: user_oauth, authorization_url: https://crm.example.com/oauth/authorize,
+           token_url: https://crm.example.com/oauth/token, client_id: broker, secret: crm-client-secret,
+           scopes: [crm.read]}
 
 Each secret-based type takes `per_agent: {agent-name: other-secret}` to use another secret for
 that agent. `gateway_jwt` needs no secret: the gateway signs a short-lived JWT naming the
@@ -186,6 +189,34 @@ class GatewayJwtAuth(BaseModel):
         return frozenset()
 
 
+class UserOAuth(BaseModel):
+    """Each end user's own OAuth grant at the upstream's authorization server, completed once
+    through the gateway (authorization code with PKCE, a consent screen at the gateway, the
+    gateway's callback as the exact redirect URI). `secret` is the gateway's client secret
+    there; the tokens are stored encrypted per user, refreshed before they expire, and revocable
+    by the user and by operators (broker/connections). Agent keys carry no user: refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["user_oauth"]
+    authorization_url: HttpUrl = Field(description="The upstream authorization server's authorize endpoint.")
+    token_url: HttpUrl = Field(description="Its token endpoint (code and refresh token grants).")
+    client_id: str = Field(min_length=1, max_length=500, description="The gateway's client id there.")
+    secret: SecretName | None = Field(
+        None, description="Secret holding the gateway's client secret there (none: a public client)."
+    )
+    scopes: list[str] = Field([], description="Scopes to ask each user for.")
+    client_auth: Literal["client_secret_basic", "client_secret_post"] = Field(
+        "client_secret_basic", description="How the gateway authenticates to the token endpoint."
+    )
+    authorize_params: dict[str, str] = Field(
+        {}, description="Further authorize request parameters, e.g. {audience: crm, access_type: offline}."
+    )
+
+    def secret_refs(self) -> frozenset[str]:
+        return frozenset({self.secret} if self.secret else ())
+
+
 AuthConfig: TypeAlias = Annotated[
     BearerAuth
     | HeaderAuth
@@ -193,7 +224,8 @@ AuthConfig: TypeAlias = Annotated[
     | BasicAuth
     | OAuth2ClientCredentials
     | TokenExchange
-    | GatewayJwtAuth,
+    | GatewayJwtAuth
+    | UserOAuth,
     Field(discriminator="type", description="How the gateway authenticates to the upstream."),
 ]
 
@@ -210,6 +242,22 @@ class Credentials:
 
 
 NO_CREDENTIALS = Credentials()
+
+
+def per_caller(config: object) -> bool:
+    """Whether the upstream is reached with the calling user's own credential."""
+    return isinstance(config, TokenExchange | GatewayJwtAuth | UserOAuth)
+
+
+def user_token(context: CallContext, connector: str) -> str:
+    """The signed-in user's own access token at this upstream (`user_oauth`), put in the
+    context by the broker; MissingCredential when the call brings none."""
+    if context.user_token is None:
+        raise MissingCredential(
+            f"upstream '{connector}' acts for the signed-in user with their own grant; this call "
+            "brings none (sign in with your identity provider, not an agent key)"
+        )
+    return context.user_token
 
 
 class HttpAuth:
@@ -254,6 +302,9 @@ class HttpAuth:
                 )
             token = context.assertion(config.audience)
             return Credentials({config.header: f"Bearer {token}"}, scrub=scrubber(token))
+        if isinstance(config, UserOAuth):
+            token = user_token(context, self.connector)
+            return Credentials({"Authorization": f"Bearer {token}"}, scrub=scrubber(token))
         secret = config.value(context, self.connector)
         if isinstance(config, QueryAuth):
             return Credentials(params={config.name: secret}, scrub=scrubber(secret))
@@ -271,7 +322,7 @@ class HttpAuth:
         self, used: Credentials, context: CallContext, client: httpx.AsyncClient
     ) -> Credentials | None:
         """After a 401: new credentials worth one retry (a fresh OAuth token), else None."""
-        if self._grant is None or used.token is None or isinstance(self.config, GatewayJwtAuth):
+        if self._grant is None or used.token is None or not isinstance(self.config, OAuth2ClientCredentials):
             return None
         secret = self.config.value(context, self.connector)
         subject = self._subject(context)

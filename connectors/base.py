@@ -105,6 +105,12 @@ class ClientChannel(Protocol):
         """Whether `ask(method, ...)` can be answered (the client declared the capability)."""
         ...
 
+    def capabilities(self) -> Mapping[str, Any]:
+        """The MCP client capabilities that can be honoured for this caller (`sampling`,
+        `elicitation`, `roots`, as ClientCapabilities JSON): what an MCP connector declares to
+        its upstream for the call."""
+        ...
+
     async def progress(
         self, progress: float, total: float | None = None, message: str | None = None
     ) -> None: ...
@@ -123,6 +129,9 @@ class SilentChannel:
 
     def can_ask(self, method: str) -> bool:
         return False
+
+    def capabilities(self) -> Mapping[str, Any]:
+        return {}
 
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         return None
@@ -156,6 +165,11 @@ class CallContext:
     subject_token: str | None = field(default=None, repr=False)
     """The signed-in user's own access token, only for `auth: {type: token_exchange}` to
     exchange at the identity provider; never sent upstream. None for agent keys."""
+    user_token: str | None = field(default=None, repr=False)
+    """The end user's own access token at this upstream (`auth: {type: user_oauth}`), from the
+    grant they completed through the gateway. None when the connector has no per-user grant."""
+    end_user: str | None = None
+    """Who the agent acts for (OAuth callers), so per-user upstream sessions stay apart."""
 
 
 NO_CONTEXT = CallContext()

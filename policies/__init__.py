@@ -23,6 +23,7 @@ from policies.masking import (
 from policies.model import Decision, Policy, PolicyDocument, Subject, Violation
 from policies.model_grants import ModelGrants, decide_model
 from policies.models_access import ModelAccess
+from policies.sampling import SamplingPolicy, SamplingRule, sampling_for
 
 __all__ = [
     "ArgumentConstraint",
@@ -41,6 +42,8 @@ __all__ = [
     "PolicySet",
     "PromptAccess",
     "ResourceAccess",
+    "SamplingPolicy",
+    "SamplingRule",
     "Subject",
     "Violation",
     "decide",
@@ -48,4 +51,5 @@ __all__ = [
     "effective_masking",
     "masking_fingerprint",
     "masking_for",
+    "sampling_for",
 ]

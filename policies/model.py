@@ -18,6 +18,7 @@ from policies.cache import CachePattern, CacheSetting
 from policies.guardrails import Guardrails
 from policies.masking import MaskingPolicy
 from policies.models_access import ModelAccess
+from policies.sampling import SamplingPolicy
 
 POLICY_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 
@@ -86,6 +87,13 @@ class Policy(BaseModel):
         "secrets, prompt injection, denied topics (see policies.guardrails). Where several policies "
         "apply, the strongest action per check wins.",
     )
+    sampling: SamplingPolicy | None = Field(
+        default=None,
+        description="Whether the gateway's LLM proxy answers the sampling requests of upstream MCP tools "
+        "this policy's agents call (see policies.sampling). Without any sampling section such requests "
+        "are only relayed to a client that declared sampling.",
+        examples=[{"serve_with": "fast", "max_tokens": 512}],
+    )
     cache: dict[CachePattern, CacheSetting] = Field(
         default_factory=dict,
         description="How results are cached for this policy's agents and teams, by tool name or glob, "
@@ -109,7 +117,7 @@ class Policy(BaseModel):
     @model_validator(mode="after")
     def _has_effect(self) -> Policy:
         no_models = self.models is None or self.models.is_empty()
-        quiet = self.masking is None and not self.cache and self.guardrails is None
+        quiet = self.masking is None and not self.cache and self.guardrails is None and self.sampling is None
         no_catalog = (self.resources is None or self.resources.is_empty()) and (
             self.prompts is None or self.prompts.is_empty()
         )
@@ -117,7 +125,7 @@ class Policy(BaseModel):
             raise PydanticCustomError(
                 "policy_effect",
                 "a policy must allow, deny or constrain at least one tool, model, resource or prompt, "
-                "or set masking, cache or guardrails",
+                "or set masking, cache, guardrails or sampling",
             )
         return self
 

@@ -25,9 +25,10 @@ from broker.admin.registration import (
     registration_secrets,
 )
 from broker.admin.runtime import admin_subrouter, read, utc, write
-from broker.catalog import CatalogTool, claimed_names
+from broker.catalog import CatalogTool
 from broker.documents import relocate
 from broker.errors import Conflict, InvalidInput, Problem
+from broker.offerings import Claims, claims_of
 from broker.secrets import service as secret_service
 from broker.secrets.vault import Vault
 from broker.services import connectors as connector_service
@@ -117,8 +118,12 @@ class Checked:
     """A connector config ready to store, its qualified tool names, and notes for the operator."""
 
     config: ConnectorConfig
-    tools: list[str]
+    claims: Claims
     warnings: list[str]
+
+    @property
+    def tools(self) -> list[str]:
+        return list(self.claims.tools)
 
 
 def openapi_limits(settings: Settings) -> OpenAPILimits:
@@ -166,7 +171,7 @@ async def prepare_checked(
     try:
         if secrets is not None:
             _check_secrets(config, connector.secret_refs(), secrets, loc)
-        return Checked(prepared, claimed_names(connector), warnings)
+        return Checked(prepared, claims_of(connector), warnings)
     finally:
         await connector.aclose()
 
@@ -258,7 +263,7 @@ async def register_connector(
     except InvalidInput as exc:
         raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
     prepared, tools = checked.config, checked.tools
-    refuse_conflicts(gateway.state.snapshot, {prepared.name: tools})
+    refuse_conflicts(gateway.state.snapshot, {prepared.name: checked.claims})
     stored = await asyncio.to_thread(prepared.model_dump, mode="json")
 
     def put(session: Session) -> PutResult:

@@ -25,11 +25,15 @@ GROUPS: tuple[GroupBy, ...] = (
     "model",
     "provider",
     "endpoint",
+    "connector",
+    "tool",
     "status",
     "day",
     "hour",
 )
-"""`day` is YYYY-MM-DD; `hour` the start of the UTC hour, ISO 8601 (the console's time buckets)."""
+"""`day` is YYYY-MM-DD; `hour` the start of the UTC hour, ISO 8601 (the console's time buckets);
+`connector` and `tool` name the upstream tool whose sampling request the gateway served (endpoint
+`sampling`), null for calls made at /v1."""
 
 
 class UsageLine(BaseModel):

@@ -25,7 +25,7 @@ from broker.cache.entry import SHARED_SCOPE, CacheKey, agent_scope
 from broker.canonical import fingerprint
 from broker.pii.plan import masking_plan
 from broker.pipeline.call import Request, ResourceRead, ToolCall
-from connectors.auth import GatewayJwtAuth, SecretRef, TokenExchange
+from connectors.auth import SecretRef, per_caller
 from connectors.base import Connector
 from policies import CacheRules, PolicySet
 
@@ -148,7 +148,7 @@ def connector_facts(connector: Connector) -> _ConnectorFacts:
 def _names_per_agent(value: object) -> bool:
     if isinstance(value, SecretRef) and value.per_agent:
         return True
-    if isinstance(value, TokenExchange | GatewayJwtAuth):  # the upstream answers per caller
+    if per_caller(value):  # the upstream answers per caller
         return True
     if isinstance(value, BaseModel):
         return any(_names_per_agent(getattr(value, name)) for name in type(value).model_fields)

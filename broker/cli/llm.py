@@ -55,7 +55,8 @@ def register(commands: Subcommands[argparse.ArgumentParser], leaf: argparse.Argu
     parser.add_argument(
         "--by",
         default="agent,model",
-        help="group by: agent, user (the end user of OAuth callers), team, model, provider, day, ...",
+        help="group by: agent, user (the end user of OAuth callers), team, model, provider, endpoint, "
+        "connector and tool (of sampling requests the gateway served), status, day, hour",
     )
     parser.add_argument("--period", choices=["today", "month", "all"], default="month", help="default: month")
     parser.add_argument("--since", help="only calls from this time (ISO 8601), instead of --period")

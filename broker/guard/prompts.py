@@ -77,8 +77,8 @@ def slots(payload: dict[str, Any]) -> list[Slot]:
         for item in items:
             if not isinstance(item, dict):
                 continue
-            if item.get("type") == "function_call_output" and isinstance(item.get("output"), str):
-                found.append(Slot(item, "output", "tool"))
+            if item.get("type") == "function_call_output" and "output" in item:
+                found.extend(_parts(item, "output", "tool"))
             elif "content" in item:
                 found.extend(_parts(item, "content", _role(item.get("role"))))
     return found

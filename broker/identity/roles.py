@@ -2,7 +2,7 @@
 
 - admin: everything.
 - operator: reads, and changes to connectors, policies, secrets (by reference: no endpoint
-  ever returns a secret's value) and the cache.
+  ever returns a secret's value), the cache, and users' connections (revoke only).
 - auditor: reads only (usage, audit, explain, catalog).
 """
 
@@ -19,7 +19,13 @@ RANK: dict[Role, int] = {"auditor": 1, "operator": 2, "admin": 3}
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_POSTS = frozenset({"/admin/policies/explain"})
 """POST endpoints that change nothing (they take a body to describe a question)."""
-OPERATOR_AREAS = ("/admin/connectors", "/admin/policies", "/admin/secrets", "/admin/cache")
+OPERATOR_AREAS = (
+    "/admin/connectors",
+    "/admin/policies",
+    "/admin/secrets",
+    "/admin/cache",
+    "/admin/connections",
+)
 ADMIN_ONLY = frozenset({"/admin/secrets/rotate-key"})
 
 

@@ -52,6 +52,9 @@ class UsageEntry:
     cache: str | None = None
     saved_tokens: int | None = None
     saved_usd: float | None = None
+    connector: str | None = None
+    """A sampling request served by the gateway: the connector and tool that asked."""
+    tool: str | None = None
 
     def row(self) -> dict[str, Any]:
         """The entry as a row to insert (dataclasses.asdict deep-copies, ten times slower)."""

@@ -54,6 +54,9 @@ class ModelCall:
     """The semantic cache's part: hit, miss or bypass (None: the route has none)."""
     saved: Usage | None = None
     saved_usd: float = 0.0
+    connector: str | None = None
+    """Set for a sampling request the gateway serves: the connector and tool that asked."""
+    tool: str | None = None
 
     def failed(self, exc: BrokerError) -> None:
         self.status, self.http_status, self.error = exc.code, exc.status_code, exc.message[:1000]
@@ -172,6 +175,8 @@ class Metering:
                 cache=call.cache,
                 saved_tokens=call.saved.total if call.saved is not None else None,
                 saved_usd=round(call.saved_usd, 8) if call.saved is not None else None,
+                connector=call.connector,
+                tool=call.tool,
             )
         )
 

@@ -164,11 +164,18 @@ class LlmProxy:
         return self.state.snapshot.rules_for(agent)
 
     async def open(
-        self, call: ModelCall, route: Route, body_for: Callable[[Target], bytes], headers: dict[str, str]
+        self,
+        call: ModelCall,
+        route: Route,
+        body_for: Callable[[Target], bytes],
+        headers: dict[str, str],
+        endpoint: str | None = None,
     ) -> Opened:
+        """The route's first target that answers; `endpoint` is the upstream API when it is not
+        the call's own (a sampling request is a chat completion upstream)."""
         try:
             opened = await open_upstream(
-                route.targets, call.endpoint, body_for, headers, self.retry, self.breakers
+                route.targets, endpoint or call.endpoint, body_for, headers, self.retry, self.breakers
             )
         except UpstreamError as exc:
             call.attempts = exc.attempts
@@ -190,7 +197,7 @@ class LlmProxy:
             call.stream = payload.get("stream") is True
             self.authorize(call, payload.get("model"))
             if endpoint in GUARDED and self.guard is not None:
-                await self._guard(call, payload)
+                await self.guard_prompt(call, payload)
             await handler(self, exchange, call, payload, len(body))
         except BrokerError as exc:
             call.failed(exc)
@@ -207,7 +214,7 @@ class LlmProxy:
                 call.guardrails.extend(verdict.as_dict() for verdict in call.output.verdicts)
             await self.metering.finish(call)
 
-    async def _guard(self, call: ModelCall, payload: dict[str, Any]) -> None:
+    async def guard_prompt(self, call: ModelCall, payload: dict[str, Any]) -> None:
         """The agent's guardrails on the prompt (masking it in place); a block ends the call here,
         before any reservation or upstream request."""
         assert self.guard is not None

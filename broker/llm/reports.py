@@ -13,7 +13,9 @@ from broker.llm.config import BudgetConfig
 from broker.store.buckets import time_bucket
 from broker.store.models import LlmUsageRecord as U
 
-GroupBy = Literal["agent", "user", "team", "model", "provider", "endpoint", "status", "day", "hour"]
+GroupBy = Literal[
+    "agent", "user", "team", "model", "provider", "endpoint", "connector", "tool", "status", "day", "hour"
+]
 
 
 def spent_since(session: Session, budget: BudgetConfig, since: datetime) -> float:

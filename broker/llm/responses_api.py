@@ -88,9 +88,10 @@ def _item(item: Any) -> list[dict[str, Any]]:
         }
         return [{"role": "assistant", "content": None, "tool_calls": [call]}]
     if kind == "function_call_output":
-        return [
-            {"role": "tool", "tool_call_id": item.get("call_id", ""), "content": str(item.get("output", ""))}
-        ]
+        output = item.get("output", "")
+        if isinstance(output, list):  # content parts (input_text...): the model reads their text
+            output = "".join(str(p.get("text", "")) for p in output if isinstance(p, dict))
+        return [{"role": "tool", "tool_call_id": item.get("call_id", ""), "content": str(output)}]
     if kind in ("mcp_call", "reasoning"):
         return []  # the gateway's own earlier work: already reflected in the conversation's text
     raise BadRequest(f"input item type '{kind}' is not supported")

@@ -16,6 +16,7 @@ from broker.llm.metering import Metering
 from broker.llm.metrics import LlmMetrics
 from broker.llm.proxy import LlmProxy
 from broker.llm.reports import spent_since
+from broker.llm.sampling import SamplingServer
 from broker.llm.semantic.cache import SemanticCache
 from broker.llm.state import LlmState
 from broker.llm.upstream import RetryPolicy
@@ -95,6 +96,7 @@ class LlmRuntime:
                 lambda: gateway.state.snapshot, gateway.pipeline, settings.llm_tool_loop_max_steps
             ),
         )
+        gateway.sampling.sampler = SamplingServer(proxy)
         return cls(state=state, ledger=ledger, accounts=accounts, metrics=metrics, proxy=proxy)
 
     async def update_budget_gauges(self) -> None:

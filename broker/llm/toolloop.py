@@ -27,12 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from broker.catalog import AgentIdentity
 from broker.llm.asgi import Exchange, send_json
-from broker.llm.catalog import Target
 from broker.llm.errors import BadRequest, UpstreamError
 from broker.llm.metering import ModelCall
-from broker.llm.tokens import estimate_messages, reservation_tokens
-from broker.llm.translate import chat_to_messages, message_to_chat
-from broker.llm.usage import Usage, anthropic_usage, openai_usage
+from broker.llm.usage import Usage
+from broker.llm.whole import complete_whole
 
 if TYPE_CHECKING:
     from broker.llm.proxy import LlmProxy
@@ -200,48 +198,12 @@ async def model_step(
     """One model call of the loop: admitted against the budgets, sent, read whole, metered."""
     step = ModelCall(call.request_id, call.agent, "chat", time.perf_counter(), datetime.now(UTC))
     step.model, step.route = call.model, call.route
-    assert step.route is not None
-    encoded = json.dumps(body).encode()
-    rules = proxy.rules_for(call.agent)
-    if not rules.empty:
-        demand = proxy.metering.demand(step.route, reservation_tokens(len(encoded)), None)
-        await proxy.metering.admit(step, rules, demand)
     try:
-        default_max = proxy.metering.default_max_tokens
-        opened = await proxy.open(
-            step, step.route, lambda target: _for(body, target, default_max), exchange.headers
-        )
-        response = opened.response
-        try:
-            raw = await response.aread()
-        finally:
-            await response.aclose()
-        provider = opened.target.provider.name
-        if response.status_code >= 400:
-            raise UpstreamError(f"provider '{provider}' answered HTTP {response.status_code}")
-        try:
-            answer = json.loads(opened.target.provider.scrub(raw))
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise UpstreamError(f"provider '{provider}' answered with something other than JSON")
-        if opened.target.provider.kind == "anthropic":
-            usage = anthropic_usage(answer.get("usage"))
-            answer = message_to_chat(answer)
-        else:
-            usage = openai_usage(answer)
-        step.usage = usage or Usage(estimate_messages(body.get("messages")), estimated=True)
-        step.first_byte()
+        answer = await complete_whole(proxy, step, body, exchange.headers)
     except BaseException:
         _as_final(call, step)  # the proxy records the failure once, on the outer call
         raise
     return answer, step
-
-
-def _for(body: dict[str, Any], target: Target, default_max_tokens: int) -> bytes:
-    if target.provider.kind == "anthropic":
-        return json.dumps(chat_to_messages(body, target.model, default_max_tokens)).encode()
-    return json.dumps({**body, "model": target.model}).encode()
 
 
 async def send_final(exchange: Exchange, call: ModelCall, result: LoopResult, *, include_usage: bool) -> None:

@@ -71,6 +71,16 @@ class McpClientChannel:
             self.can_ask(method) for method in _REQUESTS
         )
 
+    @property
+    def url_elicitation(self) -> bool:
+        """A 2025-11-25 client that declared URL-mode elicitation: it takes the -32042
+        URLElicitationRequired error (retired at 2026-07-28)."""
+        if self._ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return False
+        capabilities = self._ctx.session.client_capabilities
+        elicitation = capabilities.elicitation if capabilities is not None else None
+        return elicitation is not None and elicitation.url is not None
+
     def can_ask(self, method: str) -> bool:
         known = _REQUESTS.get(method)
         session = self._ctx.session
@@ -78,6 +88,14 @@ class McpClientChannel:
             return False
         capabilities = session.client_capabilities
         return capabilities is not None and getattr(capabilities, known[2], None) is not None
+
+    def capabilities(self) -> Mapping[str, Any]:
+        session = self._ctx.session
+        declared = session.client_capabilities
+        if declared is None or not session.can_send_request:
+            return {}
+        dumped = declared.model_dump(by_alias=True, mode="json", exclude_none=True)
+        return {known[2]: dumped[known[2]] for known in _REQUESTS.values() if known[2] in dumped}
 
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         await self._ctx.session.report_progress(progress, total, message)
@@ -135,6 +153,9 @@ class StatelessChannel:
 
     def can_ask(self, method: str) -> bool:
         return False
+
+    def capabilities(self) -> Mapping[str, Any]:
+        return {}
 
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         return None

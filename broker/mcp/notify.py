@@ -15,11 +15,10 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from cachetools import TTLCache
 from mcp.server.context import ServerRequestContext
-from mcp.server.session import ServerSession
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
@@ -32,9 +31,20 @@ View = tuple[str, str, str]
 """Digests of the tools, resources and prompts a session sees."""
 
 
+class ListTarget(Protocol):
+    """Where a session's change notifications go (its standalone stream): an SDK `ServerSession`
+    or `Connection`."""
+
+    async def send_tool_list_changed(self) -> None: ...
+
+    async def send_resource_list_changed(self) -> None: ...
+
+    async def send_prompt_list_changed(self) -> None: ...
+
+
 @dataclass
 class _Watched:
-    session: ServerSession
+    session: ListTarget
     agent: AgentIdentity
     only: frozenset[str] | None
     view: View
@@ -71,13 +81,29 @@ class ListWatchers:
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
             return
         sid = session_id(ctx)
-        if sid is None:
-            return
+        if sid is not None:
+            self.follow(sid, ctx.session, snapshot, agent, only)
+
+    def follow(
+        self,
+        sid: str,
+        target: ListTarget,
+        snapshot: Snapshot,
+        agent: AgentIdentity,
+        only: frozenset[str] | None,
+    ) -> None:
+        """Watch session `sid`'s view of the catalog, notifying `target` when it changes."""
         known = self._sessions.get(sid)
         if known is not None and known.agent == agent and known.only == only:
             self._sessions[sid] = known  # refreshes its TTL
             return
-        self._sessions[sid] = _Watched(ctx.session, agent, only, view_of(snapshot, agent, only))
+        self._sessions[sid] = _Watched(target, agent, only, view_of(snapshot, agent, only))
+
+    def forget(self, sid: str, target: ListTarget) -> None:
+        """The session's copy on this instance ended (`target` was its channel here)."""
+        known = self._sessions.get(sid)
+        if known is not None and known.session is target:
+            del self._sessions[sid]
 
     def changed(self, snapshot: Snapshot) -> None:
         """A `StateManager.on_change` listener: compare and notify off the caller's path."""

@@ -21,13 +21,16 @@ from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from pydantic import TypeAdapter
 
 from broker.catalog import Snapshot
+from broker.connections import NotConnected
 from broker.errors import ToolCallError, UnknownTool
 from broker.mcp.channel import LogLevels, McpClientChannel, session_id
+from broker.mcp.connect import url_elicitation
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
 from broker.mcp.listing import SpliceTools, list_result
 from broker.mcp.notify import ListWatchers
 from broker.mcp.operations import catalog_handlers
 from broker.mcp.pages import paginate
+from broker.mcp.sessions import Sessions
 from broker.pipeline import Next, ToolCall
 from broker.telemetry.logs import current_request_id
 from connectors.base import ToolOutput
@@ -37,10 +40,16 @@ _CONTENT_BLOCK: TypeAdapter[types.ContentBlock] = TypeAdapter(types.ContentBlock
 
 
 def build_server(
-    snapshot: Callable[[], Snapshot], pipeline: Next, *, version: str, watchers: ListWatchers | None = None
+    snapshot: Callable[[], Snapshot],
+    pipeline: Next,
+    *,
+    version: str,
+    watchers: ListWatchers | None = None,
+    sessions: Sessions | None = None,
 ) -> Server[Any]:
-    """`watchers`, when given, learns the 2025 sessions to send `list_changed` to."""
-    levels = LogLevels()
+    """`watchers`, when given, learns the 2025 sessions to send `list_changed` to; `sessions`
+    keeps 2025 sessions where every instance can serve them (broker/mcp/sessions.py)."""
+    levels = sessions.levels if sessions is not None else LogLevels()
     watch = watchers.watch if watchers is not None else None
 
     async def on_list_tools(
@@ -75,7 +84,10 @@ def build_server(
     ) -> types.EmptyResult:
         """A 2025 session's level for the upstreams' log messages relayed during its calls."""
         caller()
-        levels.set(session_id(ctx), params.level)
+        if sessions is not None:
+            await sessions.set_level(session_id(ctx), params.level)
+        else:
+            levels.set(session_id(ctx), params.level)
         return types.EmptyResult()
 
     with warnings.catch_warnings():  # logging/setLevel is deprecated at 2026-07-28; 2025 clients use it
@@ -90,6 +102,8 @@ def build_server(
             on_set_logging_level=on_set_logging_level,
             **catalog_handlers(snapshot, pipeline, levels),
         )
+    if sessions is not None:
+        server.middleware.append(sessions)  # records what initialize negotiated
     server.middleware.append(SpliceTools())  # tools/list pages: prebuilt definitions, see listing.py
     return server
 
@@ -101,6 +115,11 @@ async def call_tool(pipeline: Next, call: ToolCall) -> ToolOutput:
         output = await pipeline(call)
     except UnknownTool as exc:
         raise MCPError(types.INVALID_PARAMS, exc.message) from None
+    except NotConnected as exc:
+        elicit = url_elicitation(exc, call.channel)
+        if elicit is not None:
+            raise elicit from None
+        return _error_output(exc.message)
     except ToolCallError as exc:
         return _error_output(exc.message)
     except Exception as exc:

@@ -8,7 +8,9 @@ per request, before it dispatches:
   `_meta`): then the SDK's deferred SSE mode, which still answers JSON when nothing was sent
   on the way. The decision is one search in the body bytes; the fast path stays JSON.
 - 2025-11-25 and older: the SDK's stateful sessions (`Mcp-Session-Id`, SSE responses that
-  can carry progress, log messages and requests to the client, the GET stream, DELETE).
+  can carry progress, log messages and requests to the client, the GET stream, DELETE). A
+  session opened on another instance is adopted first (broker/mcp/sessions.py), and a DELETE
+  that succeeded ends the session on every instance.
 
 Going past the SDK here means calling its private `_handle_request` (the legacy paths) and
 `handle_modern_request` (the 2026 entry); both are pinned by uv.lock and covered by the
@@ -17,8 +19,13 @@ conformance and transport tests.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import anyio
+import pydantic_core
 from mcp.server._streamable_http_modern import handle_modern_request
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import RequestBodyLimitMiddleware
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
@@ -26,6 +33,9 @@ from mcp_types import LOG_LEVEL_META_KEY
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Message, Receive, Scope, Send
 
+from broker.mcp.sessions import Sessions
+
+_SESSION_HEADER = MCP_SESSION_ID_HEADER.lower().encode("ascii")
 _VERSION_HEADER = MCP_PROTOCOL_VERSION_HEADER.lower().encode("ascii")
 _STREAM_MARKERS = (b'"progressToken"', f'"{LOG_LEVEL_META_KEY}"'.encode())
 _METHOD_HEADER = b"mcp-method"
@@ -33,13 +43,14 @@ _WORK_METHODS = {b"tools/call", b"resources/read", b"prompts/get", b"completion/
 """Requests that reach an upstream and may run long: cancelled when their client goes away."""
 
 
-def install(manager: StreamableHTTPSessionManager) -> None:
+def install(manager: StreamableHTTPSessionManager, sessions: Sessions | None = None) -> None:
     """Make `manager` (built stateful, with SSE) answer as described above."""
+    legacy = manager._handle_request if sessions is None else _shared_sessions(manager, sessions)
 
     async def route(scope: Scope, receive: Receive, send: Send) -> None:
         version = next((v.decode("latin-1") for k, v in scope["headers"] if k == _VERSION_HEADER), None)
         if version is None or version in HANDSHAKE_PROTOCOL_VERSIONS or scope["method"] != "POST":
-            await manager._handle_request(scope, receive, send)
+            await legacy(scope, receive, send)
             return
         body = await _body(receive)
         streams = any(marker in body for marker in _STREAM_MARKERS)
@@ -66,6 +77,55 @@ def install(manager: StreamableHTTPSessionManager) -> None:
             group.cancel_scope.cancel()
 
     manager.asgi_app = RequestBodyLimitMiddleware(route, manager.max_request_body_size)
+
+
+def _shared_sessions(
+    manager: StreamableHTTPSessionManager, sessions: Sessions
+) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    sessions.bind(manager)
+
+    async def legacy(scope: Scope, receive: Receive, send: Send) -> None:
+        session_id = next((v.decode("latin-1") for k, v in scope["headers"] if k == _SESSION_HEADER), None)
+        if session_id is None:
+            await manager._handle_request(scope, receive, send)
+            return
+        if not sessions.held(session_id):
+            await sessions.adopt(session_id, scope)
+        sessions.touch(session_id)
+        if scope["method"] == "POST":
+            body = await _body(receive)
+            message = _not_a_request(body)
+            if message is not None:  # an answer or a cancellation may be awaited on another instance
+                await sessions.relay(session_id, message)
+            await manager._handle_request(scope, _replay(body, receive), send)
+            return
+        if scope["method"] != "DELETE":
+            await manager._handle_request(scope, receive, send)
+            return
+        status = 0
+
+        async def watch_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await manager._handle_request(scope, receive, watch_status)
+        if 200 <= status < 300:
+            await sessions.ended(session_id)
+
+    return legacy
+
+
+def _not_a_request(body: bytes) -> dict[str, Any] | None:
+    """The posted message when it is an answer or a notification (the SDK refuses batches)."""
+    try:
+        message = pydantic_core.from_json(body)
+    except ValueError:
+        return None
+    if isinstance(message, dict) and not ("method" in message and "id" in message):
+        return message
+    return None
 
 
 async def _body(receive: Receive) -> bytes:

@@ -3,8 +3,8 @@
 A tool call, a resource read, a prompt get and a completion (`broker.pipeline.call`) all
 travel through the same stages; each stage knows what it does for each kind. Responses
 unwind in reverse. Later stages slot in where DESIGN.md places them:
-Audit → Authorize → ValidateArguments → RateLimit → Cache → MaskPII → InjectCredentials
-→ Resilience → dispatch.
+Audit → Authorize → ValidateArguments → RateLimit → Cache → ServeSampling → MaskPII
+→ InjectCredentials → Resilience → dispatch.
 """
 
 from __future__ import annotations
@@ -34,15 +34,18 @@ def request_pipeline(
     credentials: InjectCredentials,
     resilience: Resilience,
     cache: Stage | None = None,
+    sampling: Stage | None = None,
     stage_seconds: StageTimes | None = None,
     tracer: Tracer | None = None,
 ) -> Next:
-    """The stage order, once. `cache` is the Cache stage (broker.cache), None when it is off."""
+    """The stage order, once. `cache` is the Cache stage (broker.cache), None when it is off;
+    `sampling` the ServeSampling stage (broker.pipeline.sampling), None without an LLM proxy."""
     stages: list[Stage] = [
         audit,
         Authorize(),
         ValidateArguments(),
         *([cache] if cache is not None else []),  # after Authorize: a hit is never served to a refused call
+        *([sampling] if sampling is not None else []),  # before MaskPII: sampling prompts arrive masked
         mask,  # inside Cache: only masked results are stored; tokens resolved after the cache key
         credentials,  # clear secret values exist only from here to the upstream
         resilience,  # innermost: a breaker per connector; each retry is one upstream call, nothing more

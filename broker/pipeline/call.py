@@ -48,6 +48,8 @@ class Request:
     """Clear secret values for the connector, filled in by InjectCredentials just before dispatch."""
     assertion: Callable[[str], str] | None = field(default=None, repr=False)
     """Signs the gateway's statement of this caller for an upstream audience (InjectCredentials)."""
+    user_token: str | None = field(default=None, repr=False)
+    """The end user's own access token at the connector's upstream (`user_oauth`, InjectCredentials)."""
     channel: ClientChannel = SILENT
     """The calling client (progress, log messages, requests to it); MaskPII masks what goes to it."""
 

@@ -45,6 +45,8 @@ async def dispatch(request: Request) -> Output:
         channel=request.channel,
         assertion=request.assertion,
         subject_token=request.agent.subject_token,
+        user_token=request.user_token,
+        end_user=request.agent.end_user,
     )
     try:
         if isinstance(request, ToolCall):

@@ -47,9 +47,11 @@ class Cipher:
     def encrypt(self, name: str, value: str) -> bytes:
         return self._fernet.encrypt(_payload(name, value))
 
-    def decrypt(self, name: str, token: bytes) -> str:
+    def decrypt(self, name: str, token: bytes, ttl: int | None = None) -> str:
+        """The value sealed for `name`; with `ttl`, only if it was sealed at most that many
+        seconds ago (Fernet's own timestamp)."""
         try:
-            plain = json.loads(self._fernet.decrypt(token))
+            plain = json.loads(self._fernet.decrypt(token, ttl=ttl))
         except InvalidToken:
             raise Undecryptable(f"secret '{name}' does not decrypt with any configured key") from None
         if (

@@ -205,6 +205,10 @@ class LlmUsageRecord(Base):
     """The semantic cache's part: hit, miss or bypass (null: the route has no semantic cache)."""
     saved_tokens: Mapped[int | None] = mapped_column(Integer)
     saved_usd: Mapped[float | None] = mapped_column(Float)
+    connector: Mapped[str | None] = mapped_column(String(64))
+    """For a sampling request served by the gateway: the connector whose tool asked (else null)."""
+    tool: Mapped[str | None] = mapped_column(String(200))
+    """For a sampling request served by the gateway: the tool that asked (`<connector>.<tool>`)."""
 
 
 class SemanticCacheEntry(Base):
@@ -244,3 +248,36 @@ class AdminChange(Base):
     status: Mapped[int] = mapped_column(Integer)
     before: Mapped[Any | None] = mapped_column(JSON)
     after: Mapped[Any | None] = mapped_column(JSON)
+
+
+class UserConnection(Base):
+    """One end user's own OAuth grant at one connector's upstream (`auth: {type: user_oauth}`):
+    the tokens encrypted (Fernet, sealed with the connector and user), never returned by any API."""
+
+    __tablename__ = "user_connections"
+
+    connector: Mapped[str] = mapped_column(String(63), primary_key=True)
+    end_user: Mapped[str] = mapped_column(String(255), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64))
+    """The agent through which the user connected (shown on the consent screen)."""
+    status: Mapped[str] = mapped_column(String(16))
+    """connected, or disconnected (a refresh failed: the user must connect again)."""
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConnectState(Base):
+    """A pending authorization request: single use, short-lived, bound to a user and connector.
+    Only the state's SHA-256 is stored; the PKCE verifier is encrypted."""
+
+    __tablename__ = "connect_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    connector: Mapped[str] = mapped_column(String(63))
+    end_user: Mapped[str] = mapped_column(String(255))
+    agent: Mapped[str] = mapped_column(String(64))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

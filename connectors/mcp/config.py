@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from connectors.auth import AuthConfig, GatewayJwtAuth, HeaderAuth, QueryAuth, SecretRef, TokenExchange
+from connectors.auth import AuthConfig, HeaderAuth, QueryAuth, SecretRef
 from connectors.fields import (
     MIB,
     AllowPrivateNetwork,
@@ -29,7 +29,7 @@ from connectors.fields import (
     MaxResponseBytes,
     TimeoutSeconds,
 )
-from connectors.mcp.pins import MCP_TOOL_NAME, PIN, PinnedTool, pin_of
+from connectors.mcp.pins import MCP_TOOL_NAME, PIN, OfferingPins, PinnedTool, pin_of
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -96,8 +96,19 @@ class McpConnectorConfig(BaseModel):
     auth: AuthConfig | None = Field(
         None,
         description="http: how the gateway authenticates to the upstream, with secrets from the store "
-        "(bearer, header, basic, oauth2_client_credentials). Each distinct credential (a per-agent "
-        "override, a rotated secret) gets a session of its own.",
+        "(bearer, header, basic, oauth2_client_credentials), or each caller's own (user_oauth, "
+        "token_exchange, gateway_jwt). Each distinct credential (a per-agent override, a rotated secret, "
+        "an end user) gets a session of its own.",
+    )
+    max_user_sessions: int = Field(
+        64,
+        ge=1,
+        le=10_000,
+        description="With per-caller auth: upstream sessions kept open, one per end user (the least "
+        "recently used is closed beyond this).",
+    )
+    user_session_idle_seconds: float = Field(
+        300, gt=0, le=86_400, description="With per-caller auth: a user's session idle this long is closed."
     )
     allow_private_network: AllowPrivateNetwork = False
     command: Annotated[list[str] | None, AfterValidator(_check_command)] = Field(
@@ -109,7 +120,10 @@ class McpConnectorConfig(BaseModel):
     timeout_seconds: TimeoutSeconds = 30.0
     max_response_bytes: MaxResponseBytes = MIB
     prefix: bool = Field(
-        True, description="Expose tools as '<connector>.<tool>'; false: the bare upstream names."
+        True,
+        description="Expose tools and prompts as '<connector>.<name>' and resources as "
+        "'broker://<connector>/<uri>'; false: the upstream's own names and URIs, verbatim (registration "
+        "refuses a connector whose names or URIs another connector has too).",
     )
     expose_new_tools: bool = Field(
         False, description="Expose upstream tools added after registration without an operator's approval."
@@ -130,6 +144,10 @@ class McpConnectorConfig(BaseModel):
     )
     flags: dict[str, list[str]] = Field(
         {}, description="Registration findings per tool (hidden instructions, invisible Unicode, ...)."
+    )
+    offering_pins: OfferingPins = Field(
+        default_factory=OfferingPins,
+        description="The upstream's resources, templates and prompts as reviewed; written by registration.",
     )
 
     @model_validator(mode="after")
@@ -172,11 +190,6 @@ class McpConnectorConfig(BaseModel):
         return self
 
     def _check_auth(self) -> None:
-        if isinstance(self.auth, GatewayJwtAuth | TokenExchange):
-            raise ValueError(
-                f"auth type '{self.auth.type}' is offered for http connectors only: an upstream MCP session "
-                "outlives any one caller's identity"
-            )
         if isinstance(self.auth, QueryAuth):
             raise ValueError(
                 "auth type 'query' is not offered for mcp: the secret would be part of every request's "

@@ -28,6 +28,7 @@ import mcp_types as types
 from mcp.client.client import Client
 from mcp.shared.exceptions import MCPError
 
+from connectors.auth import per_caller
 from connectors.base import (
     NO_CONTEXT,
     CallContext,
@@ -95,7 +96,11 @@ class McpConnector:
         self._pins = dict(config.pins)
         self._secrets = scrubber(*config.secret_values())
         self._credentials = McpCredentials(config)
-        self._links = Links(self._make_opener)
+        self._links = (
+            Links(self._make_opener, config.max_user_sessions, config.user_session_idle_seconds)
+            if per_caller(config.auth)
+            else Links(self._make_opener)
+        )
         self._stopping: set[asyncio.Task[None]] = set()
         self._live: dict[str, tuple[Definition, str]] | None = None
         self._listed_at = float("-inf")

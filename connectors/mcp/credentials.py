@@ -5,6 +5,11 @@ agent: the auth headers (http) or the secret environment (stdio), the forms of e
 to blank out of text, and a fingerprint of the values. The connector keeps one upstream
 session per credential set (`key`, the secret names drawn on) and replaces it when the
 fingerprint moves (a rotated secret).
+
+With per-caller auth (`user_oauth`, `token_exchange`, `gateway_jwt`) the slot is the caller's
+own: one session per end user (per agent for an agent key with `gateway_jwt`), whose
+Authorization header follows that caller's current token. Work that comes with no caller
+(registration, background listings) uses a session without credentials.
 """
 
 from __future__ import annotations
@@ -15,7 +20,16 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from connectors.auth import NO_CREDENTIALS, Credentials, GatewayJwtAuth, HttpAuth, fingerprint
+from connectors.auth import (
+    NO_CREDENTIALS,
+    Credentials,
+    GatewayJwtAuth,
+    HttpAuth,
+    TokenExchange,
+    UserOAuth,
+    fingerprint,
+    per_caller,
+)
 from connectors.base import CallContext
 from connectors.mcp.config import McpConnectorConfig
 from connectors.netguard import outbound_transport
@@ -36,6 +50,16 @@ class Grant:
 
 
 NO_GRANT = Grant()
+LISTING_GRANT = Grant(("listing",))
+"""A per-caller connector's session for work without a caller: no credentials at all."""
+
+
+def _brings_caller(config: object, context: CallContext) -> bool:
+    if isinstance(config, UserOAuth):
+        return context.user_token is not None
+    if isinstance(config, TokenExchange):
+        return context.subject_token is not None
+    return context.assertion is not None
 
 
 class McpCredentials:
@@ -73,7 +97,9 @@ class McpCredentials:
         token endpoint."""
         if self._auth is not None:
             config = self._auth.config
-            assert not isinstance(config, GatewayJwtAuth), "McpConnectorConfig refuses it"
+            if per_caller(config):
+                return await self._caller_grant(context)
+            assert not isinstance(config, GatewayJwtAuth | UserOAuth), "per_caller above"
             secret = config.value(context, self._name)
             used = await self._auth.credentials(context, self._token_client())
             name = config.secret_for(context.agent)
@@ -84,6 +110,15 @@ class McpCredentials:
         names = tuple(f"{var}={ref.secret_for(context.agent)}" for var, ref in self._env.items())
         digest = fingerprint(f"{var}={value}" for var, value in env.items())
         return Grant(names, digest, {}, env, scrubber(*env.values()))
+
+    async def _caller_grant(self, context: CallContext) -> Grant:
+        assert self._auth is not None
+        config = self._auth.config
+        if context.agent is None and not _brings_caller(config, context):
+            return LISTING_GRANT  # registration or a background listing: no caller to act for
+        used = await self._auth.credentials(context, self._token_client())
+        who = fingerprint([config.type, context.agent or "", context.end_user or ""])
+        return Grant((f"caller:{who[:32]}",), who, used.headers, {}, used.scrub, used)
 
     async def renewed(self, grant: Grant, context: CallContext) -> Grant | None:
         """After the upstream answered 401: a grant with a fresh OAuth token, else None."""

@@ -10,6 +10,7 @@ link is retired. A retired link is closed as soon as no call is using it.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
@@ -44,6 +45,7 @@ class Link:
         self.restart: asyncio.Task[None] | None = None
         self.users = 0
         self.retired = False
+        self.last_used = time.monotonic()
         self.opener = make_opener(self)
 
     @property
@@ -113,15 +115,19 @@ class Link:
 class Links:
     """The links of one connector, most recently used last."""
 
-    def __init__(self, make_opener: Callable[[Link], Opener], limit: int = MAX_LINKS) -> None:
+    def __init__(
+        self, make_opener: Callable[[Link], Opener], limit: int = MAX_LINKS, idle_seconds: float | None = None
+    ) -> None:
         self._make_opener = make_opener
         self._limit = limit
+        self._idle_seconds = idle_seconds
+        """Links unused this long are retired (per-user sessions); None: kept until evicted."""
         self._links: OrderedDict[tuple[str, ...], Link] = OrderedDict()
 
     def acquire(self, grant: Grant) -> tuple[Link, list[Link]]:
         """The link for this grant, marked in use (pair with `release`), and the links that
         were retired by it and are idle: the caller stops those."""
-        retired: list[Link] = []
+        retired: list[Link] = self._idle(grant.key)
         link = self._links.get(grant.key)
         if link is not None and link.grant.fingerprint != grant.fingerprint:
             retired.append(self._links.pop(grant.key))
@@ -139,9 +145,19 @@ class Links:
             old.retired = True
         return link, [old for old in retired if old.users == 0]
 
+    def _idle(self, keep: tuple[str, ...]) -> list[Link]:
+        if self._idle_seconds is None:
+            return []
+        horizon = time.monotonic() - self._idle_seconds
+        idle = [
+            k for k, link in self._links.items() if k != keep and not link.users and link.last_used < horizon
+        ]
+        return [self._links.pop(k) for k in idle]
+
     def release(self, link: Link) -> bool:
         """Done with the link; True when it is retired and idle now: the caller stops it."""
         link.users -= 1
+        link.last_used = time.monotonic()
         return link.retired and link.users == 0
 
     def latest(self) -> Link | None:

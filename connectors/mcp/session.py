@@ -203,7 +203,9 @@ def http_opener(
             client_info=CLIENT_INFO,
             **relay.CLIENT_CALLBACKS,
         )
-        return await stack.enter_async_context(client)
+        entered = await stack.enter_async_context(client)
+        relay.declare_per_caller(entered)
+        return entered
 
     return open_client
 
@@ -226,6 +228,7 @@ def stdio_opener(
         )
         entered = await stack.enter_async_context(client)
         errlog.close()  # the child holds its own copy; EOF on the pipe now means it exited
+        relay.declare_per_caller(entered)
         return entered
 
     return open_client

@@ -48,6 +48,9 @@ class AuthServer:
     jwks_fetches: int = 0
     exchanges: int = 0
     issue_opaque: bool = False
+    lifetime: int = 300
+    """`expires_in` of the tokens it issues."""
+    refreshes: int = 0
 
     # --- helpers for tests ------------------------------------------------------------------
 
@@ -183,6 +186,7 @@ class AuthServer:
                 claims["aud"] = form["resource"]
             return self._tokens(claims, refresh=False)
         if grant == "refresh_token":
+            self.refreshes += 1
             found = self.refresh.pop(str(form.get("refresh_token")), None)
             if found is None:
                 return JSONResponse({"error": "invalid_grant"}, status_code=400)
@@ -222,7 +226,7 @@ class AuthServer:
         body: dict[str, Any] = {
             "access_token": self.access_token(**claims),
             "token_type": "Bearer",
-            "expires_in": 300,
+            "expires_in": self.lifetime,
         }
         if claims.get("scope"):
             body["scope"] = claims["scope"]

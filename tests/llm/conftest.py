@@ -20,6 +20,7 @@ from broker.demo.upstreams.serve import BackgroundServer
 from broker.store.db import make_engine, make_sessionmaker
 from broker.store.models import LlmUsageRecord
 from tests.conftest import RunningGateway, start_gateway
+from tests.llm.mailbox import Mailbox
 
 PROVIDER_KEY = "sk-mock-provider-4f9a2c71e0"
 BACKUP_KEY = "sk-mock-backup-77d1b0aa93"
@@ -138,3 +139,36 @@ def llm(make_llm: Callable[..., LlmSetup]) -> LlmSetup:
 def raw_post(setup: LlmSetup, path: str, body: dict[str, Any], key: str | None = None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {key or setup.key}"}
     return httpx.post(f"{setup.gateway.url}{path}", json=body, headers=headers, timeout=30)
+
+
+@pytest.fixture
+def mail(llm: LlmSetup) -> Iterator[Mailbox]:
+    """The mail upstream as connector `mail`; agent bot may use top_contact, send and notice."""
+    box = Mailbox()
+    with BackgroundServer(box.app()) as server:
+        connector = {
+            "kind": "http", "name": "mail", "base_url": server.url, "allow_private_network": True,
+            "tools": [
+                {"name": "top_contact", "description": "Our top contact.", "path": "/contact",
+                 "input_schema": {"type": "object", "properties": {}}},
+                {"name": "send", "description": "Send an e-mail.", "method": "POST", "path": "/send",
+                 "body": ["to", "text"],
+                 "input_schema": {"type": "object", "properties": {"to": {"type": "string"},
+                                  "text": {"type": "string"}}, "required": ["to", "text"]}},
+                {"name": "notice", "description": "Today's notice.", "path": "/notice",
+                 "input_schema": {"type": "object", "properties": {}}},
+                {"name": "purge", "description": "Delete every message.", "method": "POST", "path": "/send",
+                 "input_schema": {"type": "object", "properties": {}}},
+            ],
+        }  # fmt: skip
+        response = llm.gateway.admin.post("/admin/connectors", json=connector)
+        assert response.status_code in (200, 201), response.text
+        policy = {
+            "name": "bot-models", "agents": ["bot"],
+            "allow": ["mail.top_contact", "mail.send", "mail.notice"],
+            "models": {"allow": ["*"]},
+            "masking": {"entities": {"EMAIL_ADDRESS": "token"}, "resolve_tokens_for": ["mail.send"]},
+        }  # fmt: skip
+        response = llm.gateway.admin.post("/admin/policies", json={"policies": [policy]})
+        assert response.status_code == 200, response.text
+        yield box

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,14 +110,17 @@ def create_llm_app(mock: MockLLM | None = None) -> Starlette:
             return refused
         words = replies.reply_words(body, state.reply_words)
         prompt = replies.count_tokens(replies.prompt_text(body))
+        chunks: Iterable[dict[str, Any]] | None = None
         if replies.scripted_calls(body):
             call = replies.next_tool_call(body)
-            if call is not None:
+            if call is not None and not body.get("stream"):
                 return JSONResponse(replies.tool_call_completion(body, call, prompt))
+            if call is not None:
+                chunks = replies.tool_call_chunks(body, call, prompt)
             words = replies.final_words(body)
         if not body.get("stream"):
             return JSONResponse(replies.completion(body, words, prompt, usage=state.usage))
-        chunks = replies.completion_chunks(body, words, prompt, usage=state.usage)
+        chunks = chunks or replies.completion_chunks(body, words, prompt, usage=state.usage)
         delay = replies.chunk_delay(body, state.chunk_delay_seconds)
         cut = replies.cut_after(body)
 
@@ -142,12 +145,21 @@ def create_llm_app(mock: MockLLM | None = None) -> Starlette:
             return refused
         words = replies.reply_words(body, state.reply_words)
         prompt = replies.count_tokens(replies.prompt_text(body))
+        events: Iterable[tuple[str, dict[str, Any]]] | None = None
+        if replies.scripted_calls(body):
+            call = replies.next_tool_call(body)
+            if call is not None and not body.get("stream"):
+                return JSONResponse(replies.tool_use_message(body, call, prompt))
+            if call is not None:
+                events = replies.tool_use_events(body, call, prompt)
+            words = replies.final_words(body)
         if not body.get("stream"):
             return JSONResponse(replies.message(body, words, prompt))
         delay = replies.chunk_delay(body, state.chunk_delay_seconds)
+        events = events or replies.message_events(body, words, prompt)
 
         async def stream() -> AsyncIterator[bytes]:
-            for i, (name, event) in enumerate(replies.message_events(body, words, prompt)):
+            for i, (name, event) in enumerate(events):
                 if i > 2 and delay:
                     await asyncio.sleep(delay)
                 yield f"event: {name}\ndata: {json.dumps(event)}\n\n".encode()

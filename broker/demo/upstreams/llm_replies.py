@@ -6,7 +6,8 @@ may carry directives: `[[words=N]]` sets the reply's length (default 12), `[[del
 the pause between streamed chunks, `[[cut=N]]` drops the connection after N streamed chunks.
 `[[echo]]` answers with the words of the last user message (as the provider received it, so a
 test sees what the gateway sent), and `[[split=N]]` streams the answer in N-character pieces
-instead of word by word (so a token can arrive cut in two).
+instead of word by word (so a token can arrive cut in two). `[[call:NAME {json}]]` plans tool
+calls (below).
 """
 
 from __future__ import annotations
@@ -240,9 +241,16 @@ _REFERENCE = re.compile(r"\{\{(?:(\d+)\.)?([A-Za-z0-9_]+)\}\}")
 
 
 def scripted_calls(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """The plan: the directives of the latest user text that has any (in Anthropic's shape the
+    last user turn holds the tool results)."""
     if not body.get("tools"):
         return []
-    return _CALL.findall(last_user_text(body))
+    for message in reversed(body.get("messages") or ()):
+        if isinstance(message, dict) and message.get("role") == "user":
+            found = _CALL.findall(" ".join(texts(message.get("content"))))
+            if found:
+                return found
+    return []
 
 
 def _find(value: Any, key: str) -> Any:
@@ -262,14 +270,25 @@ def _find(value: Any, key: str) -> Any:
 
 
 def tool_results(body: dict[str, Any]) -> list[Any]:
-    results = []
+    """The tool results so far: `tool` messages (OpenAI) or `tool_result` blocks (Anthropic)."""
+    found: list[str] = []
     for message in body.get("messages") or ():
-        if isinstance(message, dict) and message.get("role") == "tool":
-            text = " ".join(texts(message.get("content")))
-            try:
-                results.append(json.loads(text))
-            except ValueError:
-                results.append(text)
+        if not isinstance(message, dict):
+            continue
+        if message.get("role") == "tool":
+            found.append(" ".join(texts(message.get("content"))))
+        elif isinstance(message.get("content"), list):
+            found += [
+                " ".join(texts(block.get("content")))
+                for block in message["content"]
+                if isinstance(block, dict) and block.get("type") == "tool_result"
+            ]
+    results: list[Any] = []
+    for text in found:
+        try:
+            results.append(json.loads(text))
+        except ValueError:
+            results.append(text)
     return results
 
 
@@ -306,7 +325,63 @@ def tool_call_completion(body: dict[str, Any], call: dict[str, Any], prompt: int
     return answer
 
 
+def tool_call_chunks(body: dict[str, Any], call: dict[str, Any], prompt: int) -> Iterator[dict[str, Any]]:
+    """The scripted call as a chat completion stream."""
+    base = {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": body.get("model")}  # fmt: skip
+    delta = {"role": "assistant", "content": None, "tool_calls": [{"index": 0, **call}]}
+    yield {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+    yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}
+    if (body.get("stream_options") or {}).get("include_usage"):
+        usage = {"prompt_tokens": prompt, "completion_tokens": 8, "total_tokens": prompt + 8}
+        yield {**base, "choices": [], "usage": usage}
+
+
+def tool_use_events(
+    body: dict[str, Any], call: dict[str, Any], prompt: int
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The scripted call as a Messages event stream."""
+    answer = tool_use_message(body, call, prompt)
+    block = answer["content"][0]
+    start = {
+        **answer,
+        "content": [],
+        "stop_reason": None,
+        "usage": {"input_tokens": prompt, "output_tokens": 1},
+    }
+    yield "message_start", {"type": "message_start", "message": start}
+    yield "content_block_start", {"type": "content_block_start", "index": 0,
+                                  "content_block": {**block, "input": {}}}  # fmt: skip
+    delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+    yield "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+    yield "content_block_stop", {"type": "content_block_stop", "index": 0}
+    stop = {"stop_reason": "tool_use", "stop_sequence": None}
+    yield "message_delta", {"type": "message_delta", "delta": stop, "usage": {"output_tokens": 8}}
+    yield "message_stop", {"type": "message_stop"}
+
+
+def tool_use_message(body: dict[str, Any], call: dict[str, Any], prompt: int) -> dict[str, Any]:
+    """The scripted call as an Anthropic message with a `tool_use` block."""
+    answer = message(body, [], prompt)
+    function = call["function"]
+    block = {"type": "tool_use", "id": f"toolu_{call['id']}", "name": function["name"],
+             "input": json.loads(function["arguments"])}  # fmt: skip
+    answer.update(content=[block], stop_reason="tool_use")
+    answer["usage"]["output_tokens"] = 8
+    return answer
+
+
 def final_words(body: dict[str, Any]) -> list[str]:
-    """After scripted calls: a short answer naming them and quoting the last result's text."""
+    """After scripted calls: a short answer naming them, then (with `[[echo]]`) the words of the
+    user's message that are not directives, as the provider received them."""
     names = [name for name, _ in scripted_calls(body)]
-    return ["Done:", *names] if names else []
+    words = ["Done:", *names] if names else []
+    if _ECHO in prompt_text(body):
+        for message in reversed(body.get("messages") or ()):
+            if not isinstance(message, dict) or message.get("role") != "user":
+                continue
+            said = " ".join(texts(message.get("content")))
+            if _CALL.search(said):
+                words += _DIRECTIVE.sub("", _CALL.sub("", said)).replace(_ECHO, "").split()
+                break
+    return words

@@ -1,0 +1,65 @@
+"""Helpers for per-user grant tests: the upstream's own authorization server (a second
+`AuthServer`, with its own keys and users), and a browser without JavaScript (httpx)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from broker.demo.upstreams.serve import BackgroundServer
+from tests.identity.auth_server import AuthServer
+
+UPSTREAM_CLIENT = ("gateway-at-crm", "gateway-client-secret-at-crm")
+LINK = re.compile(r"(https?://\S+/connect/[A-Za-z0-9_=-]+)")
+
+
+@contextmanager
+def upstream_authorization_server(gateway_url: str) -> Iterator[AuthServer]:
+    server = AuthServer(user={"sub": "nobody"})
+    with BackgroundServer(server.app()) as running:
+        server.issuer = running.url
+        server.audience = "crm-api"
+        client = server.register(*UPSTREAM_CLIENT)
+        client.redirect_uris.append(f"{gateway_url}/connect/callback")
+        yield server
+
+
+def connect_link(text: str) -> str:
+    found = LINK.search(text)
+    assert found, f"no connect link in: {text}"
+    return found.group(1)
+
+
+@dataclass
+class Browser:
+    """A user's browser: follows redirects, posts the consent form."""
+
+    client: httpx.Client
+
+    def consent_page(self, link: str) -> httpx.Response:
+        return self.client.get(link)
+
+    def allow(self, link: str) -> httpx.Response:
+        """Allow on the consent screen and follow the flow to its end (the gateway's callback)."""
+        return self.client.post(link, data={"decision": "allow"}, follow_redirects=True)
+
+    def authorize_step(self, link: str) -> tuple[str, dict[str, Any]]:
+        """Allow, then stop at the authorization server's redirect back to the gateway: the
+        callback URL (with code and state), and the authorization request's parameters."""
+        to_server = self.client.post(link, data={"decision": "allow"})
+        assert to_server.status_code == 303, to_server.text
+        request = httpx.URL(to_server.headers["location"])
+        back = self.client.get(request)
+        assert back.status_code in (302, 303, 307), back.text
+        return back.headers["location"], dict(request.params)
+
+
+@contextmanager
+def browser() -> Iterator[Browser]:
+    with httpx.Client(timeout=30) as client:
+        yield Browser(client)
