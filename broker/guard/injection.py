@@ -300,7 +300,15 @@ def suspect(text: str) -> bool:
     return _has_keyword(text) or _OBFUSCATED.search(text) is not None
 
 
+_FOLDED = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
+"""The letters an IGNORECASE regex also matches to ASCII ones, which `str.lower` leaves apart."""
+
+
 def _has_keyword(text: str) -> bool:
+    if not text.isascii():
+        for letter, ascii_letter in _FOLDED.items():
+            if letter in text:
+                text = text.replace(letter, ascii_letter)
     lowered = text.lower()
     alone = len(_SUSPECT_WORDS)
     for index, start, end in _SUSPECTS.find_matches_as_indexes(lowered, overlapping=True):

@@ -23,7 +23,7 @@ REGEX = re.compile(  # the keywords as an IGNORECASE alternation (slow: ms per 2
 )
 PIECES = [
     *("ai", "AI", "Ai", "daily", "rain", "_ai", "ai_", "(ai)", "ai2", "é ai", "SYSTEM", "Mode", "[/INST]"),
-    *("İgnore", "dan", "Dance", "sys", "SYS.", "忽略", "K", "ΣYS"),
+    *("İgnore", "dan", "Dance", "sys", "SYS.", "忽略", "K", "ΣYS", "\u0131gnore", "\u017fystem", "\u212aey"),
     *("[inst", "<|", "##", "###", "![x](y)", "You're", "you are", "weather", " ", "\n", "12.5", '"', ","),
 ]
 
