@@ -19,6 +19,7 @@ from broker.cluster import Bus, make_bus
 from broker.connections import UserGrants
 from broker.errors import Conflict
 from broker.identity import Authenticator, CallerMap, OAuthVerifier, Principal
+from broker.identity.resource import metadata_url
 from broker.identity.signing import GatewaySigner
 from broker.metrics import Metrics
 from broker.pii.maskers import Maskers
@@ -113,6 +114,7 @@ class Gateway:
             provision=self._provision if settings.oauth_provision_agents else None,
         )
         self.identity = Authenticator(lambda: self.state.snapshot, self.oauth, callers, settings.oauth_scopes)
+        self.identity.metadata = metadata_url(settings.resolved_public_url)
 
     async def _provision(self, name: str, principal: Principal) -> None:
         """Register an unknown OAuth client as an agent with no team: no policy grants it anything

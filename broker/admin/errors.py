@@ -34,8 +34,11 @@ def _problem(error: Any) -> Problem:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BrokerError)
-    async def broker_error(_: Request, exc: BrokerError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    async def broker_error(request: Request, exc: BrokerError) -> JSONResponse:
+        gateway = getattr(request.app.state, "gateway", None)
+        found = gateway.identity.challenge(exc) if gateway is not None else None
+        challenge = found or ("Bearer" if exc.status_code == 401 else None)
+        headers = {"WWW-Authenticate": challenge} if challenge else None
         return JSONResponse(error_body(exc.code, exc.message, exc.problems), exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)

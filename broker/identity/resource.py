@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from broker.catalog import AgentIdentity
 from broker.errors import BrokerError, InsufficientScope, InvalidToken
 from broker.identity.authenticator import Authenticator
+from broker.identity.challenge import challenge
 
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 CALLER_CLAIM = "broker/caller"
@@ -36,23 +37,6 @@ def resource_metadata(resource: str, issuers: list[str], scopes: list[str]) -> d
     if scopes:
         document["scopes_supported"] = scopes
     return document
-
-
-def challenge(metadata: str, scopes: list[str], error: str | None, description: str | None) -> str:
-    """A `Bearer` challenge naming the metadata document and the scopes to ask for."""
-    parts = []
-    if error:
-        parts.append(f'error="{error}"')
-    if description:
-        parts.append(f'error_description="{_quoted(description)}"')
-    parts.append(f'resource_metadata="{metadata}"')
-    if scopes:
-        parts.append(f'scope="{" ".join(scopes)}"')
-    return "Bearer " + ", ".join(parts)
-
-
-def _quoted(text: str) -> str:
-    return text.replace("\\", "").replace('"', "'")[:300]
 
 
 def bearer(scope: Scope) -> str | None:

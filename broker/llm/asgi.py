@@ -137,7 +137,9 @@ def error_payload(exc: BrokerError, dialect: Dialect) -> dict[str, Any]:
     return body
 
 
-def error_headers(exc: BrokerError, request_id: str | None) -> list[tuple[bytes, bytes]]:
+def error_headers(
+    exc: BrokerError, request_id: str | None, challenge: str | None = None
+) -> list[tuple[bytes, bytes]]:
     headers: list[tuple[bytes, bytes]] = []
     if request_id:
         headers.append((b"x-request-id", request_id.encode()))
@@ -147,13 +149,22 @@ def error_headers(exc: BrokerError, request_id: str | None) -> list[tuple[bytes,
         headers.append((b"x-should-retry", b"false" if exc.code == "budget_exceeded" else b"true"))
     elif isinstance(exc, GatewayBusy):
         headers.append((b"retry-after", b"1"))
+    elif challenge is not None:
+        headers.append((b"www-authenticate", challenge.encode("latin-1", "replace")))
     elif exc.status_code == 401:
         headers.append((b"www-authenticate", b"Bearer"))
     return headers
 
 
-async def send_error(send: Send, exc: BrokerError, dialect: Dialect, request_id: str | None = None) -> None:
-    await send_json(send, exc.status_code, error_payload(exc, dialect), error_headers(exc, request_id))
+async def send_error(
+    send: Send,
+    exc: BrokerError,
+    dialect: Dialect,
+    request_id: str | None = None,
+    challenge: str | None = None,
+) -> None:
+    headers = error_headers(exc, request_id, challenge)
+    await send_json(send, exc.status_code, error_payload(exc, dialect), headers)
 
 
 async def until_disconnect(work: Coroutine[Any, Any, None], receive: Receive) -> bool:

@@ -127,7 +127,7 @@ class LlmProxy:
                                     "/v1/embeddings, /v1/responses, /v1/models and /v1/messages")  # fmt: skip
         except BrokerError as exc:
             if not exchange.started:
-                await send_error(exchange.send, exc, exchange.dialect)
+                await send_error(exchange.send, exc, exchange.dialect, challenge=self.identity.challenge(exc))
 
     # --- the chain -------------------------------------------------------------------------
 
@@ -202,7 +202,8 @@ class LlmProxy:
         except BrokerError as exc:
             call.failed(exc)
             if not exchange.started:
-                await send_error(exchange.send, exc, exchange.dialect, call.request_id)
+                challenge = self.identity.challenge(exc)
+                await send_error(exchange.send, exc, exchange.dialect, call.request_id, challenge)
         except ClientDisconnected:
             call.status, call.http_status = "client_closed", 499
         except asyncio.CancelledError:

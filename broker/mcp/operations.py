@@ -52,10 +52,11 @@ def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next, levels: L
     """The `Server` constructor arguments for resources/*, prompts/* and completion/complete."""
 
     async def run(request: Request) -> Output:
+        client = request.channel  # MaskPII wraps the request's channel on the way
         try:
             return await pipeline(request)
         except NotConnected as exc:
-            raise connect_error(exc, request.channel) from None
+            raise connect_error(exc, client) from None
         except ToolCallError as exc:
             code = types.INVALID_PARAMS if isinstance(exc, _CALLER_ERRORS) else types.INTERNAL_ERROR
             raise MCPError(code, exc.message) from None

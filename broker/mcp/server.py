@@ -111,12 +111,13 @@ def build_server(
 async def call_tool(pipeline: Next, call: ToolCall) -> ToolOutput:
     """Run a tools/call through the pipeline. Unknown or hidden tools raise `MCPError` -32602;
     every other failure is an `isError` output the model can read (shared with broker.mcp.fastpath)."""
+    client = call.channel  # MaskPII wraps the call's channel on the way
     try:
         output = await pipeline(call)
     except UnknownTool as exc:
         raise MCPError(types.INVALID_PARAMS, exc.message) from None
     except NotConnected as exc:
-        elicit = url_elicitation(exc, call.channel)
+        elicit = url_elicitation(exc, client)
         if elicit is not None:
             raise elicit from None
         return _error_output(exc.message)
