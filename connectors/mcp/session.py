@@ -25,6 +25,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from connectors.mcp import relay
+from connectors.mcp.lenient import Lenient
 from connectors.netguard import outbound_transport2
 from connectors.scrub import NO_SCRUB, Scrubber
 
@@ -194,7 +195,9 @@ def http_opener(
                 trust_env=False,
             )
         )
-        transport = streamable_http_client(url, http_client=http, max_sse_event_size=limit + _ENVELOPE_SLACK)
+        transport = Lenient(
+            streamable_http_client(url, http_client=http, max_sse_event_size=limit + _ENVELOPE_SLACK)
+        )
         client = Client(
             transport,
             mode="legacy" if legacy else "auto",
@@ -221,7 +224,7 @@ def stdio_opener(
         params = StdioServerParameters(command=command[0], args=list(command[1:]), env=dict(env), cwd=cwd)
         errlog = await stderr.pipe(stack, on_exit)
         client = Client(
-            stdio_client(params, errlog=errlog),
+            Lenient(stdio_client(params, errlog=errlog)),
             cache=None,
             message_handler=on_message,
             **relay.CLIENT_CALLBACKS,
