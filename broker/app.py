@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse
 
-from broker.admin import admin_router, install_error_handlers
+from broker import offload
+from broker.admin import admin_router, install_error_handlers, preparing
 from broker.admin.changes import ChangeLog
 from broker.connections.web import router as connections_router
 from broker.gateway import Gateway
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             await asyncio.to_thread(upgrade, settings.database_url)
         await gateway.start()
+        offload.warm(preparing.ready)
         try:
             await llm.start()
             try:
@@ -128,8 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     if gateway.tracer is not None:  # outermost: /v1 and /mcp requests get their server span too
         app.add_middleware(TraceRequests, tracer=gateway.tracer)
-    if settings.log_format == "json":
-        app.add_middleware(RequestIds)
+    app.add_middleware(RequestIds)  # ids in headers, error bodies and (JSON) log lines
     install_error_handlers(app)
 
     @app.get("/admin/sign-in", tags=["sign-in"], summary="Where operators sign in (OIDC); no token needed")
