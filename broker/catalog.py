@@ -15,19 +15,16 @@ from typing import Any, Protocol, runtime_checkable
 
 import mcp_types as types
 from jsonschema import Draft202012Validator
+from mcp.shared.inbound import x_mcp_header_map
 
-from broker.uris import gateway_uri
+from broker.uris import split_uri, template_matches
 from connectors.base import (
     CallContext,
     Connector,
-    OffersPrompts,
-    OffersResources,
     PromptSpec,
-    ResourceSpec,
-    ResourceTemplateSpec,
     ToolSpec,
 )
-from connectors.mcp import Drift, PinnedTool
+from connectors.mcp import Drift, McpConnector, PinnedTool
 from policies import PolicySet, Subject
 
 
@@ -69,16 +66,22 @@ class CatalogTool:
     validator: Draft202012Validator
     wire: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
     """The definition as a tools/list result carries it, per protocol version (`broker.mcp.listing`)."""
+    param_headers: bool = False
+    """Whether the input schema declares `Mcp-Param-*` headers (`x-mcp-header`), which a 2026-07-28
+    tools/call must then mirror: such calls go through the SDK's check (`broker.mcp.fastpath`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class CatalogResource:
-    """A resource as clients see it: its gateway URI (`broker://<connector>/<local>`)."""
+    """A resource as clients see it: its gateway URI (`broker://<connector>/<local>`), or the
+    upstream's own URI (`verbatim`)."""
 
     uri: str
     connector: str
     local_uri: str
     definition: types.Resource
+    verbatim: bool = False
+    """Shown as the upstream's own URI (an mcp connector with `prefix: false`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +92,18 @@ class CatalogTemplate:
     connector: str
     local_template: str
     definition: types.ResourceTemplate
+    verbatim: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class CatalogPrompt:
-    """A prompt as clients see it: `<connector>.<prompt>`."""
+    """A prompt as clients see it: `<connector>.<prompt>`, or the upstream's own name."""
 
     name: str
     connector: str
     spec: PromptSpec
     definition: types.Prompt
+    verbatim: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +136,11 @@ class Federated(Protocol):
     def secret_refs(self) -> frozenset[str]: ...
 
     async def live_tools(self, context: CallContext | None = None) -> list[PinnedTool]: ...
+
+
+def own_names(connector: Connector) -> bool:
+    """Whether the connector shows the upstream's own names and URIs (mcp with `prefix: false`)."""
+    return isinstance(connector, McpConnector) and not connector.config.prefix
 
 
 def qualified_name(connector: Connector, tool: str) -> str:
@@ -221,54 +231,8 @@ def catalog_tool(connector: str, spec: ToolSpec, name: str | None = None) -> Cat
         validator=Draft202012Validator(
             dict(spec.input_schema), format_checker=Draft202012Validator.FORMAT_CHECKER
         ),
+        param_headers=bool(x_mcp_header_map(spec.input_schema)),
     )
-
-
-def catalog_resource(connector: str, spec: ResourceSpec) -> CatalogResource:
-    uri = gateway_uri(connector, spec.uri)
-    fields = {**spec.extra, "uri": uri, "name": spec.name}
-    fields.update(_present(description=spec.description, mimeType=spec.mime_type))
-    return CatalogResource(uri, connector, spec.uri, types.Resource.model_validate(fields))
-
-
-def catalog_template(connector: str, spec: ResourceTemplateSpec) -> CatalogTemplate:
-    template = gateway_uri(connector, spec.uri_template)
-    fields = {**spec.extra, "uriTemplate": template, "name": spec.name}
-    fields.update(_present(description=spec.description, mimeType=spec.mime_type))
-    return CatalogTemplate(
-        template, connector, spec.uri_template, types.ResourceTemplate.model_validate(fields)
-    )
-
-
-def catalog_prompt(connector: str, spec: PromptSpec) -> CatalogPrompt:
-    name = f"{connector}.{spec.name}"
-    fields = {**spec.extra, "name": name}
-    fields.update(_present(description=spec.description, arguments=list(spec.arguments) or None))
-    return CatalogPrompt(name, connector, spec, types.Prompt.model_validate(fields))
-
-
-def _present(**values: Any) -> dict[str, Any]:
-    return {key: value for key, value in values.items() if value is not None}
-
-
-@dataclass(frozen=True, slots=True)
-class Offerings:
-    """What a connector puts in the catalog besides tools."""
-
-    resources: list[CatalogResource] = field(default_factory=list)
-    templates: list[CatalogTemplate] = field(default_factory=list)
-    prompts: list[CatalogPrompt] = field(default_factory=list)
-
-
-def connector_offerings(name: str, connector: Connector) -> Offerings:
-    """The resources, templates and prompts of a connector that offers them (none otherwise)."""
-    offered = Offerings()
-    if isinstance(connector, OffersResources):
-        offered.resources.extend(catalog_resource(name, spec) for spec in connector.resources())
-        offered.templates.extend(catalog_template(name, spec) for spec in connector.resource_templates())
-    if isinstance(connector, OffersPrompts):
-        offered.prompts.extend(catalog_prompt(name, spec) for spec in connector.prompts())
-    return offered
 
 
 @dataclass(slots=True)
@@ -295,6 +259,39 @@ class Snapshot:
         default_factory=dict
     )
     _visible_other: dict[tuple[str, str, frozenset[str] | None], list[Any]] = field(default_factory=dict)
+    _template_index: dict[str, CatalogTemplate] | None = None
+    memo: dict[Any, Any] = field(default_factory=dict)
+    """What a face derives from this snapshot and keeps while it lives (the MCP fast path's
+    serialised tools/list pages); bounded by whoever fills it."""
+
+    def resolve_resource(self, uri: str) -> tuple[str, str] | None:
+        """(connector, local URI) for a URI a client reads, or None when no connector owns it:
+        a listed resource; else the namespace of a connector that prefixes (`broker://c/...`);
+        else the one connector keeping upstream names with a template that produces it (two
+        such connectors: None, never a guess)."""
+        listed = self.resources.get(uri)
+        if listed is not None:
+            return listed.connector, listed.local_uri
+        parts = split_uri(uri)
+        if parts is not None and parts[0] in self.connectors and not self._verbatim_connector(parts[0]):
+            return parts
+        owners = {t.connector for t in self.templates if t.verbatim and template_matches(t.uri_template, uri)}
+        return (owners.pop(), uri) if len(owners) == 1 else None
+
+    def resolve_template(self, uri_template: str) -> tuple[str, str] | None:
+        """(connector, local URI template) for a listed template (a completion's reference)."""
+        if self._template_index is None:
+            self._template_index = {t.uri_template: t for t in self.templates}
+        listed = self._template_index.get(uri_template)
+        if listed is not None:
+            return listed.connector, listed.local_template
+        parts = split_uri(uri_template)
+        if parts is not None and parts[0] in self.connectors and not self._verbatim_connector(parts[0]):
+            return parts
+        return None
+
+    def _verbatim_connector(self, name: str) -> bool:
+        return own_names(self.connectors[name])
 
     def visible_tools(self, agent: AgentIdentity, only: frozenset[str] | None) -> list[types.Tool]:
         """The tools the agent's policy grants, narrowed to the `only` connectors when given."""

@@ -29,13 +29,12 @@ from broker.catalog import (
     CatalogTool,
     Federated,
     KeyEntry,
-    Offerings,
     QuarantinedTool,
     Snapshot,
-    connector_offerings,
     connector_tools,
 )
 from broker.cluster import Notices
+from broker.offerings import Offerings, connector_offerings, merge_offerings
 from broker.services import policies as policy_service
 from broker.services.revision import current as current_revision
 from broker.services.revision import follow
@@ -147,13 +146,16 @@ class StateManager:
             except Exception:  # keep serving the last good snapshot
                 log.exception("could not rebuild the catalog after an upstream change")
 
-    def _catalog_entries(
+    async def _catalog_entries(
         self, name: str, connector: Connector, version: int
     ) -> tuple[list[CatalogTool], list[QuarantinedTool]]:
         known = self._offered.get(name)
         if known is not None and known[0] is connector and known[1] == version:
             return known[2], known[3]
-        offered, held = connector_tools(name, connector)
+        if isinstance(connector, Federated):  # its tools move on the loop: read them there
+            offered, held = connector_tools(name, connector)
+        else:  # a thousand tools' definitions and validators are ~100 ms of Python: not on the loop
+            offered, held = await asyncio.to_thread(connector_tools, name, connector)
         self._offered[name] = (connector, version, offered, held)
         return offered, held
 
@@ -261,7 +263,7 @@ class StateManager:
         tools: dict[str, CatalogTool] = {}
         quarantined: dict[str, QuarantinedTool] = {}
         versions: dict[str, int] = {}
-        offerings = Offerings()
+        per_connector: list[Offerings] = []
         for name, fingerprint, config in configs:
             previous = self._built.get(name)
             if previous is not None and previous[0] == fingerprint:
@@ -282,7 +284,7 @@ class StateManager:
             connectors[name] = connector
             if isinstance(connector, Federated):  # read before tools(): a later change rebuilds again
                 versions[name] = connector.catalog_version
-            offered, held = self._catalog_entries(name, connector, versions.get(name, 0))
+            offered, held = await self._catalog_entries(name, connector, versions.get(name, 0))
             for tool in offered:
                 kept = tools.setdefault(tool.name, tool)
                 if kept is not tool:
@@ -298,14 +300,13 @@ class StateManager:
             except Exception:
                 log.exception("the resources and prompts of connector '%s' are left out", name)
             else:
-                offerings.resources.extend(offered_too.resources)
-                offerings.templates.extend(offered_too.templates)
-                offerings.prompts.extend(offered_too.prompts)
+                per_connector.append(offered_too)
         for gone in set(self._built) - set(connectors):
             await self._close(gone, self._built.pop(gone)[1])
         for gone in set(self._offered) - set(connectors):
             del self._offered[gone]
         self._versions = versions
+        offerings = merge_offerings(per_connector, connectors)
         return Snapshot(
             revision=revision,
             policy_revision=policy_revision,

@@ -105,6 +105,12 @@ class ClientChannel(Protocol):
         """Whether `ask(method, ...)` can be answered (the client declared the capability)."""
         ...
 
+    def capabilities(self) -> Mapping[str, Any]:
+        """The MCP client capabilities that can be honoured for this caller (`sampling`,
+        `elicitation`, `roots`, as ClientCapabilities JSON): what an MCP connector declares to
+        its upstream for the call."""
+        ...
+
     async def progress(
         self, progress: float, total: float | None = None, message: str | None = None
     ) -> None: ...
@@ -123,6 +129,9 @@ class SilentChannel:
 
     def can_ask(self, method: str) -> bool:
         return False
+
+    def capabilities(self) -> Mapping[str, Any]:
+        return {}
 
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         return None

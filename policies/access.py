@@ -13,21 +13,26 @@
             files.summarise: {language: {enum: [en, de]}}
 
 Resource patterns are case-sensitive fnmatch globs over the URIs clients see
-(`broker://<connector>/<upstream uri>`, see broker/uris.py); prompt patterns are like tool
-patterns (`<connector>.<prompt>`). The same semantics as tools: default deny, deny wins;
-prompt argument constraints hold for every matching prompt, whichever policy granted it.
+(`broker://<connector>/<upstream uri>`, see broker/uris.py, or the upstream's own URI for an
+mcp connector with `prefix: false`); prompt patterns are like tool patterns
+(`<connector>.<prompt>`, or the bare upstream name with `prefix: false`). The same semantics
+as tools: default deny, deny wins; prompt argument constraints hold for every matching
+prompt, whichever policy granted it.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from policies.arguments import ArgumentConstraint, Name, ToolPattern
+from policies.arguments import ArgumentConstraint, Name, PromptPattern
 
 RESOURCE_SCHEME = "broker://"
+_URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+"""RFC 3986 scheme: tool names never contain ':', so this tells a resource pattern from a tool one."""
 MAX_RESOURCE_PATTERN_LENGTH = 1024
 
 
@@ -39,12 +44,18 @@ def resource_pattern_problem(pattern: str) -> str | None:
         return f"a resource pattern must be at most {MAX_RESOURCE_PATTERN_LENGTH} characters long"
     if any(ch.isspace() or not ch.isprintable() for ch in pattern):
         return f"{pattern!r} is not a resource pattern: it must not contain spaces or control characters"
-    if pattern != "*" and not pattern.startswith(RESOURCE_SCHEME):
+    if pattern != "*" and not is_uri_pattern(pattern):
         return (
             f"{pattern!r} is not a resource pattern: resources are matched by the URIs clients see, "
-            f"'{RESOURCE_SCHEME}<connector>/<uri>' (e.g. '{RESOURCE_SCHEME}crm/*'), or '*' for all"
+            f"'{RESOURCE_SCHEME}<connector>/<uri>' (e.g. '{RESOURCE_SCHEME}crm/*'), an upstream's own URI "
+            "for an mcp connector with `prefix: false` (e.g. 'file:///public/*'), or '*' for all"
         )
     return None
+
+
+def is_uri_pattern(pattern: str) -> bool:
+    """Whether a pattern names resources: it starts with a URI scheme ('broker:', 'file:', ...)."""
+    return _URI_SCHEME.match(pattern) is not None
 
 
 def _check_resource_pattern(value: str) -> str:
@@ -83,16 +94,17 @@ class PromptAccess(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    allow: list[ToolPattern] = Field(
+    allow: list[PromptPattern] = Field(
         default_factory=list,
-        description="Prompts granted: '<connector>.<prompt>' names or globs ('files.*', '*').",
+        description="Prompts granted: '<connector>.<prompt>' names or globs ('files.*', '*'), or the "
+        "upstream's own names for an mcp connector with `prefix: false` ('summarise', 'code_*').",
         examples=[["files.*"]],
     )
-    deny: list[ToolPattern] = Field(
+    deny: list[PromptPattern] = Field(
         default_factory=list,
         description="Prompts refused to this policy's agents and teams, whatever any policy allows.",
     )
-    constraints: dict[ToolPattern, Annotated[dict[Name, ArgumentConstraint], Field(min_length=1)]] = Field(
+    constraints: dict[PromptPattern, Annotated[dict[Name, ArgumentConstraint], Field(min_length=1)]] = Field(
         default_factory=dict,
         description="Argument limits by prompt name or glob, then by argument name (prompt arguments "
         "are strings: enum, pattern, max_length).",

@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from policies.patterns import pattern_problem
+from policies.patterns import pattern_problem, prompt_pattern_problem
 
 
 def _check_tool_pattern(value: str) -> str:
@@ -27,6 +27,13 @@ def _check_tool_pattern(value: str) -> str:
     if problem is not None:
         # Via the context: the user's pattern may contain braces.
         raise PydanticCustomError("tool_pattern", "{problem}", {"problem": problem})
+    return value
+
+
+def _check_prompt_pattern(value: str) -> str:
+    problem = prompt_pattern_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("prompt_pattern", "{problem}", {"problem": problem})
     return value
 
 
@@ -54,6 +61,7 @@ def _check_scalar(value: object) -> object:
 
 
 ToolPattern = Annotated[str, AfterValidator(_check_tool_pattern)]
+PromptPattern = Annotated[str, AfterValidator(_check_prompt_pattern)]
 Name = Annotated[str, AfterValidator(_check_name)]
 Number = Annotated[int | float, BeforeValidator(_check_number)]
 Scalar = Annotated[bool | int | float | str | None, BeforeValidator(_check_scalar)]

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from policies.access import RESOURCE_SCHEME, resource_pattern_problem
+from policies.access import is_uri_pattern, resource_pattern_problem
 from policies.patterns import compile_pattern, pattern_problem
 
 if TYPE_CHECKING:
@@ -38,14 +38,14 @@ _RULE_CACHE_SIZE = 65536
 
 
 def _check_cache_pattern(value: str) -> str:
-    problem = resource_pattern_problem(value) if value.startswith(RESOURCE_SCHEME) else pattern_problem(value)
+    problem = resource_pattern_problem(value) if is_uri_pattern(value) else pattern_problem(value)
     if problem is not None:
         raise PydanticCustomError("tool_pattern", "{problem}", {"problem": problem})
     return value
 
 
 CachePattern = Annotated[str, AfterValidator(_check_cache_pattern)]
-"""A tool pattern, or a resource URI pattern (`broker://...`)."""
+"""A tool pattern, or a resource URI pattern (`broker://...`, or an upstream's own URI: `file:///*`)."""
 
 
 class CacheSetting(BaseModel):

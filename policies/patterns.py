@@ -17,6 +17,9 @@ MAX_PATTERN_LENGTH = 256
 # One character of a tool name, or one glob: `*`, `?`, or a class like `[a-c]` / `[!x]`.
 _ATOM = r"(?:[A-Za-z0-9_-]|\*|\?|\[!?[A-Za-z0-9_.-]+\])"
 _PATTERN = re.compile(rf"\*|{_ATOM}+(?:\.{_ATOM}+)+")
+_BARE_PATTERN = re.compile(rf"{_ATOM}+(?:\.{_ATOM}+)*")
+"""A prompt pattern may also be a bare name: an mcp connector with `prefix: false` keeps the
+upstream's own prompt names."""
 _GLOB_CHARS = frozenset("*?[")
 
 Matcher = Callable[[str], object]
@@ -35,6 +38,18 @@ def pattern_problem(pattern: str) -> str | None:
             " '_', '-' and the globs '*', '?', '[...]' (e.g. 'crm.*', 'weather.current'), or '*' alone"
         )
     return None
+
+
+def prompt_pattern_problem(pattern: str) -> str | None:
+    """Say what is wrong with a prompt pattern: a tool pattern, or a bare upstream prompt name."""
+    if pattern and len(pattern) <= MAX_PATTERN_LENGTH and _BARE_PATTERN.fullmatch(pattern):
+        return None
+    problem = pattern_problem(pattern)
+    if problem is None:
+        return None
+    return problem.replace("is not a tool pattern", "is not a prompt pattern").replace(
+        "or '*' alone", "a bare upstream prompt name (mcp connectors with `prefix: false`), or '*' alone"
+    )
 
 
 def is_glob(pattern: str) -> bool:

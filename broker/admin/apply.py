@@ -200,7 +200,7 @@ async def apply(
     try:
         refuse_conflicts(
             gateway.state.snapshot,
-            {checked.config.name: checked.tools for checked in results},
+            {checked.config.name: checked.claims for checked in results},
             {config.name: ("connectors", i) for i, config in enumerate(document.connectors)},
         )
     except Conflict as exc:

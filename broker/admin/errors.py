@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from broker.errors import BrokerError, Problem
+from broker.telemetry.logs import correlation_ids
 
 log = logging.getLogger("broker.admin")
 
@@ -22,7 +23,7 @@ def error_body(code: str, message: str, problems: list[Problem] | None = None) -
     body: dict[str, object] = {"code": code, "message": message}
     if problems:
         body["problems"] = [p.as_dict() for p in problems]
-    return {"error": body}
+    return {"error": {**body, **correlation_ids()}}
 
 
 def _problem(error: Any) -> Problem:
@@ -34,8 +35,11 @@ def _problem(error: Any) -> Problem:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BrokerError)
-    async def broker_error(_: Request, exc: BrokerError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    async def broker_error(request: Request, exc: BrokerError) -> JSONResponse:
+        gateway = getattr(request.app.state, "gateway", None)
+        found = gateway.identity.challenge(exc) if gateway is not None else None
+        challenge = found or ("Bearer" if exc.status_code == 401 else None)
+        headers = {"WWW-Authenticate": challenge} if challenge else None
         return JSONResponse(error_body(exc.code, exc.message, exc.problems), exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)

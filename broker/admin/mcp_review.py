@@ -30,6 +30,7 @@ from broker.admin.registration import (
 )
 from broker.admin.runtime import admin_subrouter, read, write
 from broker.errors import BrokerError, Conflict, InvalidInput, Problem
+from broker.offerings import config_claims
 from broker.services import connectors as connector_service
 from broker.services.connectors import PutResult
 from connectors.errors import ConnectorError
@@ -154,8 +155,9 @@ async def approve_connector(request: Request, name: str, body: ApproveRequest | 
     targets = sorted(set(drift.changed + drift.removed + drift.new) if wanted is None else set(wanted))
     if body.expect is not None:
         _check_expected(name, targets, live, body.expect)
-    names = [exposed_name(approved_config, tool.name) for tool in approved_config.tools or ()]
-    refuse_conflicts(gateway_of(request).state.snapshot, {name: names})
+    claims = config_claims(approved_config)
+    refuse_conflicts(gateway_of(request).state.snapshot, {name: claims})
+    names = list(claims.tools)
     stored = approved_config.model_dump(mode="json")
 
     def put(session: Session) -> PutResult:

@@ -20,7 +20,6 @@ from broker.errors import InvalidInput
 from broker.services import agents as agent_service
 from broker.services import policies as policy_service
 from broker.store.models import PolicyRevision
-from broker.uris import split_uri
 from broker.yamlsource import Located
 from connectors.base import OffersResources
 from policies import Policy, Subject
@@ -76,7 +75,8 @@ class ExplainRequest(BaseModel):
         default=None,
         min_length=1,
         max_length=2000,
-        description="A resource URI as clients see it, e.g. 'broker://crm/tables/customers'.",
+        description="A resource URI as clients see it, e.g. 'broker://crm/tables/customers' (an mcp "
+        "connector with `prefix: false`: the upstream's own URI).",
     )
     prompt: str | None = Field(
         default=None, min_length=1, max_length=300, description="Prompt name, e.g. 'files.summarise'."
@@ -199,7 +199,7 @@ async def explain(request: Request, body: ExplainRequest) -> ExplainResult:
     policies = snapshot.policy_set
     if body.resource is not None:
         kind, decision = "resource", policies.decide_resource(subject, body.resource)
-        parts = split_uri(body.resource)
+        parts = snapshot.resolve_resource(body.resource)
         exists = parts is not None and isinstance(snapshot.connectors.get(parts[0]), OffersResources)
         visible = decision.allowed and body.resource in snapshot.resources
     elif body.prompt is not None:

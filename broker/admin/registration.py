@@ -8,19 +8,20 @@ Shared by /admin/connectors, /admin/apply and the review endpoints (diff/approve
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
-from broker.catalog import Snapshot, claimed_names, name_conflicts
+from broker.catalog import Snapshot, name_conflicts
 from broker.errors import Conflict, Problem
+from broker.offerings import Claims, claims_of, offering_conflicts
 from broker.secrets.vault import Vault
 from connectors.base import NO_CONTEXT, CallContext
 from connectors.mcp import McpConnectorConfig, exposed_name
 from connectors.registry import ConnectorConfig
 
-_PINNED = frozenset({"tools", "pins", "flags"})
+_PINNED = frozenset({"tools", "pins", "flags", "offering_pins"})
 """What registration writes into an mcp config; the operator's settings are the rest."""
 
 _FINDING = re.compile(
@@ -55,17 +56,21 @@ async def registration_context(vault: Vault, config: ConnectorConfig) -> CallCon
 
 def refuse_conflicts(
     snapshot: Snapshot,
-    incoming: Mapping[str, Collection[str]],
+    incoming: Mapping[str, Claims],
     locations: Mapping[str, tuple[str | int, ...]] | None = None,
 ) -> None:
-    """Raise Conflict when the incoming connectors' tool names (name -> qualified names)
-    collide with each other's or with the other connectors' in the live catalog."""
+    """Raise Conflict when the incoming connectors' names (tools, prompts, resource URIs and
+    templates) collide with each other's or with the other connectors' in the live catalog."""
     others = {
-        name: claimed_names(connector)
-        for name, connector in snapshot.connectors.items()
-        if name not in incoming
+        name: claims_of(connector) for name, connector in snapshot.connectors.items() if name not in incoming
     }
-    found = name_conflicts(incoming, others)
+    tools = name_conflicts(
+        {name: claims.tools for name, claims in incoming.items()},
+        {name: claims.tools for name, claims in others.items()},
+    )
+    offered = offering_conflicts(incoming, others)
+    found = {name: tools.get(name, []) + offered.get(name, []) for name in incoming}
+    found = {name: problems for name, problems in found.items() if problems}
     if not found:
         return
     lines = [f"connector '{name}': {problem}" for name, problems in found.items() for problem in problems]
@@ -75,8 +80,10 @@ def refuse_conflicts(
         else []
     )
     raise Conflict(
-        "tool names must be unique across connectors, and a connector's prefix is its own: "
-        + "; ".join(lines),
+        "names must be unique across connectors (tools, prompts, resource URIs and templates), and a "
+        "connector's prefix is its own: "
+        + "; ".join(lines)
+        + ". Rename the connector, or keep its prefix (`prefix: true`) so its names live in its namespace.",
         problems=problems,
     )
 

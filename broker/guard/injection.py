@@ -14,9 +14,16 @@ pattern is bounded and none nests quantifiers.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import unicodedata
 from dataclasses import dataclass
+
+import ahocorasick_rs
+
+from broker.guard.lexicon import ENGLISH, OTHER_LANGUAGES
+from broker.guard.signals import Signal, signal
 
 _INVISIBLE = dict.fromkeys(
     map(
@@ -37,29 +44,38 @@ _RULES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Signal:
-    name: str
-    weight: float
-    pattern: re.Pattern[str]
-
-
-def _signal(name: str, weight: float, pattern: str) -> Signal:
-    return Signal(name, weight, re.compile(pattern))
+def _signal(name: str, weight: float, pattern: str, *, gate: tuple[str, ...] = ()) -> Signal:
+    return signal(name, weight, pattern, gate=gate)
 
 
 SIGNALS: tuple[Signal, ...] = (
     _signal(
         "override",
         0.8,
+        rf"(?<!me to )(?<!us to )(?<!them to )"
         rf"\b(?:ignore|disregard|forget|override|overrule|bypass|drop|abandon|discard|skip|stop following|"
         rf"do not follow|don't follow|never mind)\b(?:\W+\w+){{0,4}}?\W+{_EARLIER}\b"
         rf"(?:\W+\w+){{0,3}}?\W+{_RULES}",
+        gate=(
+            "ignor",
+            "disregard",
+            "forget",
+            "overrid",
+            "overrul",
+            "bypass",
+            "drop",
+            "abandon",
+            "discard",
+            "skip",
+            "follow",
+            "never mind",
+        ),
     ),
     _signal(
         "override_short",
         0.7,
         rf"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+)?{_RULES}\b",
+        gate=("ignor", "disregard", "forget", "overrid", "bypass"),
     ),
     _signal(
         "override_everything",
@@ -67,6 +83,7 @@ SIGNALS: tuple[Signal, ...] = (
         r"\b(?:ignore|disregard|forget)\s+(?:everything|anything|all)\s+(?:(?:that\s+)?you(?:'ve| have)?\s+"
         r"(?:been\s+|were\s+)?(?:told|given|taught|instructed|programmed)|(?:said|written|stated)\s+"
         r"(?:above|before|earlier)|above|before|prior|previously)\b",
+        gate=("ignor", "disregard", "forget"),
     ),
     _signal(
         "cancelled_instructions",
@@ -74,18 +91,21 @@ SIGNALS: tuple[Signal, ...] = (
         r"\b(?:your|the|all)\s+(?:previous|prior|earlier|original|initial|old)\s+"
         r"(?:instructions|rules|prompts?|directives|guidelines)\s+(?:are|is|have been|were)\s+"
         r"(?:now\s+)?(?:cancell?ed|void|revoked|obsolete|overridden|replaced|no longer valid|null)",
+        gate=("cancel", "void", "revok", "obsolete", "overrid", "replac", "no longer valid", "null"),
     ),
     _signal(
         "safety_override",
         0.6,
         r"\bsystem override\b|\boverride\s+(?:your\s+|the\s+|all\s+)?(?:safety|security|content|ethical)\s+"
         r"(?:protocols?|filters?|rules|polic(?:y|ies)|settings|guidelines|measures)",
+        gate=("overrid",),
     ),
     _signal(
         "unrestricted_persona",
         0.6,
         r"\bas an? (?:unrestricted|unfiltered|uncensored|jailbroken|evil|amoral|unethical|rogue)\s+"
         r"(?:ai|model|assistant|chatbot|llm|version|language model)\b",
+        gate=("as a",),
     ),
     _signal(
         "persona",
@@ -93,12 +113,13 @@ SIGNALS: tuple[Signal, ...] = (
         r"\byou are (?:an? )?(?:ai|assistant|model|chatbot|bot|llm) (?:called|named)\b|\blet'?s play a game\b"
         r"|\b(?:stop|quit) being (?:an? )?(?:ai|assistant|language model|chatbot|ai model)\b"
         r"|\byou are (?:not|no longer) an? (?:ai|assistant|language model|chatbot)\b",
+        gate=("you are", "play a game", "being", "you're"),
     ),
     _signal(
         "your_prompt",
         0.6,
         r"\b(?:print|repeat|output|reveal|show|quote|recite|dump|display|list|spell out|tell me|"
-        r"what (?:are|were|is))"
+        r"what (?:are|were|is|does|do))"
         r"\b(?:\W+\w+){0,6}?\W+your (?:instructions|prompt|system prompt|initial prompt|rules|directives|"
         r"configuration|pre-?prompt|guidelines)\b",
     ),
@@ -107,30 +128,37 @@ SIGNALS: tuple[Signal, ...] = (
         0.6,
         r"\b(?:before|prior to) (?:this|the|our) (?:conversation|chat|session|dialogue) "
         r"(?:started|began|begun)",
+        gate=("before", "prior to"),
     ),
     _signal(
         "greets_the_model",
         0.3,
         r"\b(?:hey|hi|dear|attention|listen)\s*,?\s+(?:ai|assistant|model|llm|chatbot|gpt|claude)\b",
+        gate=("hey", "hi", "dear", "attention", "listen"),
     ),
     _signal(
         "prompt_leak",
         0.65,
-        r"\b(?:reveal|show|print|repeat|output|display|tell me|give me|what (?:is|are|were)|leak|dump|"
-        r"recite|spell out|copy)\b(?:\W+\w+){0,5}?\W+(?:system|initial|hidden|original|secret|internal|"
-        r"developer|pre-?prompt(?:ed)?)\s+(?:prompt|instructions?|message|rules|directives?|configuration)",
+        r"\b(?:reveal|show|print|repeat|output|display|give me|leak|dump|recite|spell out|"
+        r"copy)\b(?:\W+\w+){0,5}?"
+        r"\W+(?:system|initial|hidden|original|secret|internal|developer|pre-?prompt(?:ed)?)\s+"
+        r"(?:prompt|instructions?|rules|directives?|configuration)"
+        r"|\b(?:what (?:is|are|were)|tell me)\b(?:\W+\w+){0,5}?\W+(?:initial|hidden|original|secret|internal|"
+        r"developer)\s+(?:prompt|instructions?|rules|directives?|configuration)",
     ),
     _signal(
         "prompt_leak_verbatim",
         0.5,
         r"\b(?:everything|all(?: the)? text|the text|words?)\s+(?:above|before)\s+(?:this|here)\b"
         r"|\bverbatim\b(?:\W+\w+){0,6}?\W+(?:instructions?|prompt)",
+        gate=("above", "before", "verbatim"),
     ),
     _signal(
         "prompt_leak_dump",
         0.65,
         r"\b(?:output|print|repeat|show|write|copy|return|reproduce)\s+(?:\w+\s+){0,2}?"
         r"(?:everything|all(?: of)?(?: the)? text|all (?:the )?words)\s+(?:above|before|preceding)\b",
+        gate=("above", "before", "preceding"),
     ),
     _signal(
         "role_swap",
@@ -139,17 +167,21 @@ SIGNALS: tuple[Signal, ...] = (
         r"|\b(?:act|behave|respond|pretend|roleplay|role-play)\s+(?:as|like|to be)\b(?:\W+\w+){0,5}?\W+"
         r"(?:unrestricted|unfiltered|uncensored|jailbroken|evil|amoral|unethical|without (?:any )?"
         r"(?:rules|restrictions|limits|filters|guidelines))",
+        gate=("you are", "from now on", "act", "behave", "respond", "pretend", "roleplay", "role-play"),
     ),
     _signal("dan", 0.75, r"\bdo anything now\b|\bdan mode\b|\b(?:you are|you're|act as) dan\b|\bstan mode\b"),
     _signal(
         "mode_switch",
         0.6,
-        r"\b(?:jailbreak|jailbroken|unrestricted|unfiltered|uncensored|god|dan|evil|chaos)\s+mode\b",
+        r"\b(?:jailbreak|jailbroken|unrestricted|unfiltered|uncensored|dan|evil|chaos)\s+mode\b",
+        gate=(" mode",),
     ),
     _signal(
         "developer_mode",
         0.35,
-        r"\b(?:developer|debug|sudo|admin|maintenance)\s+mode\s+(?:is\s+(?:now\s+)?)?(?:enabled|activated|on|engaged)\b",
+        r"\b(?:developer|debug|sudo|admin|maintenance)\s+mode\s+(?:is\s+(?:now\s+)?)?(?:enabled|activated|"
+        r"on|engaged)\b",
+        gate=(" mode",),
     ),
     _signal(
         "no_limits",
@@ -158,19 +190,26 @@ SIGNALS: tuple[Signal, ...] = (
         r"|\b(?:without (?:any )?|(?:with|has|have|had) no )(?:restrictions|filters|limitations|censorship|"
         r"safety|guidelines|rules|limits|morals|ethics|content polic(?:y|ies)|polic(?:y|ies))\b"
         r"|\bignore (?:your|all|any) (?:safety|ethical|content) (?:guidelines|filters|rules|policies)\b",
+        gate=("no longer", "not ", "without", "no ", "ignore"),
     ),
     _signal(
         "fake_delimiter",
         0.6,
-        r"</?(?:system|assistant|instructions?|sys|im_start|im_end)>|<\|(?:im_start|im_end|system|endoftext)\|>"
-        r"|\[/?(?:system|inst|sys)\]|#{2,}\s*(?:system|new instructions?|instruction)\b"
+        r"</(?:system|assistant|instructions?|sys)>|</?(?:im_start|im_end)>|<\|(?:im_start|im_end|system|"
+        r"endoftext)\|>"
+        r"|\[/?inst\]|\[/(?:system|sys)\]|#{2,}\s*(?:system|new instructions?|instruction)\b"
         r"|\bend of (?:the )?(?:system )?(?:prompt|instructions)\b",
+        gate=("<", "[", "#", "end of"),
+    ),
+    _signal(
+        "fake_tag", 0.45, r"<(?:system|assistant|instructions?|sys)>|\[(?:system|sys)\]", gate=("<", "[")
     ),
     _signal(
         "new_instructions",
         0.45,
         r"\b(?:new|updated|real|actual|true|revised|additional|secret|hidden|important)\s+"
-        r"(?:instructions?|task|rules|directives?|orders)\s*[:\-]",
+        r"(?:instructions?|task|rules?|directives?|orders)\s*[:\-]",
+        gate=(":", "-"),
     ),
     _signal(
         "addresses_the_model",
@@ -180,20 +219,24 @@ SIGNALS: tuple[Signal, ...] = (
         r"|\b(?:ai|assistant|llm|chatbot|language model)s?\s*[:,]\s*(?:you must|ignore|please ignore|do not|"
         r"don't|always|never)\b"
         r"|\bif you are an? (?:ai|assistant|llm|language model|agent)\b",
+        gate=("ai", "assistant", "model", "llm", "chatbot", "agent"),
     ),
     _signal(
         "conceal_from_user",
         0.55,
         r"\b(?:do not|don't|never)\s+(?:tell|inform|mention|reveal|show|alert|notify)\s+(?:this\s+to\s+)?"
         r"(?:the\s+)?(?:user|human|customer|operator)\b",
+        gate=("not", "don't", "never"),
     ),
     _signal(
         "exfiltration",
         0.55,
         r"\b(?:send|post|forward|upload|transmit|email|e-mail|exfiltrate|leak)\b(?:\W+\w+){0,4}?\W+"
-        r"(?:conversation|chat history|all (?:the )?(?:data|messages)|api keys?|credentials|passwords?|"
+        r"(?:conversation|chat history|all (?:the )?(?:data|messages)|api keys?|credentials|passwords?|inbox|"
+        r"e-?mails|files|documents|contacts|history|"
         r"secrets?|system prompt|contents? of)\b(?:\W+\w+){0,6}?\W+(?:to|at)\s+(?:https?://|\S+@\S+)"
         r"|!\[[^\]]{0,100}\]\(https?://[^)\s]{1,200}[?&][^)\s]{0,200}=\{?[^)\s]{0,200}\)",
+        gate=("http", "@"),
     ),
     _signal(
         "exfiltration_image",
@@ -201,6 +244,7 @@ SIGNALS: tuple[Signal, ...] = (
         r"!\[[^\]]{0,100}\]\(https?://[^)\s]{1,200}[?&](?:[^)\s=]{0,40}[&])?"
         r"(?:data|q|d|conversation|chat|history|secret|token|key|msg|message|prompt|p|info|content)="
         r"[^)\s]{0,200}\)",
+        gate=("![",),
     ),
     _signal(
         "payload",
@@ -212,8 +256,12 @@ SIGNALS: tuple[Signal, ...] = (
         0.35,
         r"\b(?:you (?:must|have to|will) (?:now )?(?:obey|comply|follow (?:these|my|the following)))\b"
         r"|\bwithout (?:question|hesitation|refusing)\b|\bnever refuse\b",
+        gate=("obey", "comply", "follow", "without", "refuse"),
     ),
 )
+
+
+SIGNALS = SIGNALS + ENGLISH + OTHER_LANGUAGES
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,18 +273,53 @@ class Score:
 NO_SCORE = Score(0.0, ())
 
 
-_SUSPECT = re.compile(
-    r"ignor|disregard|forget|overrid|bypass|instruction|prompt|you are|you're|from now on|pretend|"
-    r"jailbreak|mode|system|assistant|\bai\b|llm|<\||\[/?inst|###|verbatim|cancel|exfil|!\[|"
-    r"do anything|no longer|without|do not tell|don't tell|new task|rules",
-    re.IGNORECASE,
-)
+_SUSPECT_WORDS = (
+    "ignor", "disregard", "forget", "overrid", "bypass", "instruction", "prompt", "you are", "you're",
+    "from now on", "pretend", "jailbreak", "mode", "system", "assistant", "llm", "<|", "[inst", "[/inst",
+    "###", "verbatim", "cancel", "exfil", "![", "do anything", "no longer", "without", "do not tell",
+    "don't tell", "new task", "rules", "attention", "guidance", "silently", "secretly", "your real",
+    "your true", "your actual", "your new", "your only", "<<", "safety", "polic", "filter", "restrict",
+    "decode", "base64", "olvid", "oubli", "vergiss", "dimentic", "esque", "negeer", "zapomn", "игнор",
+    "забуд", "忽略", "无视", "無視", "忘", "무시", "잊", "yok say", "your ", "obey", "overlook", "neglect",
+    "erase", "set aside", "pay no", "refuse", "decline", "simulat", "emulat", "deceased", "late grand",
+    "secrets", "password", "api key", "credential", "gpt", "god mode", "this is your", "i am the",
+    "i'm the", "when you read", "reads this", "void", "constraint", "guideline", "directive", "above",
+    "previous", "preceding", "prior", "before th", "everything", "instruc", "consign", "anweisung",
+    "istruzion", "instruç", "talimat", "指令", "指示", "지시", "systemprompt", "システム", "시스템", "系统",
+)  # fmt: skip
+_WORDS_ALONE = ("ai", "sys", "dan")
+"""Suspect only as words of their own ("ai" is inside "daily" and "rain", "dan" inside "dance")."""
+_SUSPECTS = ahocorasick_rs.AhoCorasick([*_SUSPECT_WORDS, *_WORDS_ALONE])
 
 
 def suspect(text: str) -> bool:
     """A cheap first look (one pass, no normalisation): False means `score` would find nothing in
-    plain text, so a tool result that says nothing of the kind costs one scan."""
-    return _SUSPECT.search(text) is not None
+    plain text, so a tool result that says nothing of the kind costs one scan. The keywords are one
+    Aho-Corasick automaton over the lowered text: as an IGNORECASE regex alternation they took
+    milliseconds on a 2 KB result, the largest cost of a cached tools/call."""
+    return _has_keyword(text) or _OBFUSCATED.search(text) is not None
+
+
+_FOLDED = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
+"""The letters an IGNORECASE regex also matches to ASCII ones, which `str.lower` leaves apart."""
+
+
+def _has_keyword(text: str) -> bool:
+    if not text.isascii():
+        for letter, ascii_letter in _FOLDED.items():
+            if letter in text:
+                text = text.replace(letter, ascii_letter)
+    lowered = text.lower()
+    alone = len(_SUSPECT_WORDS)
+    for index, start, end in _SUSPECTS.find_matches_as_indexes(lowered, overlapping=True):
+        if index < alone or not (_word_char(lowered, start - 1) or _word_char(lowered, end)):
+            return True
+    return False
+
+
+def _word_char(text: str, at: int) -> bool:
+    """Whether `text[at]` is a word character as regex `\\b` sees it (outside the text: no)."""
+    return 0 <= at < len(text) and (text[at].isalnum() or text[at] == "_")
 
 
 def normalise(text: str) -> str:
@@ -244,15 +327,106 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", folded)
 
 
+# --- obfuscation: a second view of the text with the disguise taken off ----------------------
+
+_SPACED = re.compile(r"(?<![^\s])(?:[^\W\d_] ){3,}[^\W\d_](?![^\s])")
+"""Letters written one by one with single spaces (`i g n o r e`); words apart by 2+ spaces."""
+_DOTTED = re.compile(r"\b(?:[^\W\d_][.\-_*]){3,}[^\W\d_]\b")
+"""Letters apart by one dot, dash, underscore or star (`i.g.n.o.r.e`)."""
+_LEET = re.compile(r"(?<=[a-z])[0134579@$](?=[a-z])|\b[0134579@$](?=[a-z]{2})|(?<=[a-z]{2})[0134579@$]\b")
+_LEET_MAP = str.maketrans("0134579@$", "oieastgas")
+_JOINED = re.compile(r"(?<=[a-z])[-_.*+/\\|~]+(?=[a-z])")
+_DISGUISED = re.compile(
+    r"(?:[^\W\d_][.]){3,}|(?:[^\W\d_] ){3,}|[a-z][013457][a-z]|(?<![a-z0-9])[013457][a-z]{2}"
+    r"|\b[a-z]{1,12}[-*+|~][a-z]{1,12}[-*+|~][a-z]{1,12}[-*+|~][a-z]",
+    re.I,
+)
+"""Letters spaced or dotted one by one, leetspeak, words joined by punctuation."""
+_OBFUSCATED = re.compile(_DISGUISED.pattern + r"|[a-z0-9+/]{16,}={0,2}", re.I)
+_BASE64 = re.compile(
+    r"(?<![a-z0-9+/])(?:[a-z0-9+/]{4}){4,}(?:[a-z0-9+/]{2}==|[a-z0-9+/]{3}=)?(?![a-z0-9+/=])", re.I
+)
+_DECODED_LIMIT = 8
+
+
+def _unspaced(text: str) -> str:
+    pieces = re.split(r"\s{2,}", unicodedata.normalize("NFKC", text).translate(_INVISIBLE))
+    return " ".join(_SPACED.sub(lambda m: m.group().replace(" ", ""), piece) for piece in pieces)
+
+
+def _disguised_view(text: str, normal: str) -> str | None:
+    """The text with letter spacing, leetspeak and joining punctuation undone (None when the
+    text shows none of them)."""
+    view = normalise(_unspaced(text)) if _SPACED.search(text) else normal
+    view = _DOTTED.sub(lambda m: re.sub(r"[.\-_*]", "", m.group()), view)
+    if _LEET.search(view):
+        view = _LEET.sub(lambda m: m.group().translate(_LEET_MAP), view)
+    view = _JOINED.sub(" ", view)
+    return view if view != normal else None
+
+
+_AROUND = 300
+_SEGMENTS = 32
+
+
+def _segments(text: str) -> list[str]:
+    """The parts of the text around its disguises (merged when they overlap): the second view is
+    scored there only, so a long text with a few hyphenated words costs little more."""
+    spans: list[list[int]] = []
+    for _, match in zip(range(_SEGMENTS * 8), _DISGUISED.finditer(text), strict=False):
+        begin, end = max(0, match.start() - _AROUND), match.end() + _AROUND
+        if spans and begin <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        elif len(spans) < _SEGMENTS:
+            spans.append([begin, end])
+    return [text[begin:end] for begin, end in spans]
+
+
+def _decoded(text: str) -> list[str]:
+    """Base64 runs of the (un-normalised) text that decode to readable text."""
+    found: list[str] = []
+    for match in _BASE64.finditer(text):
+        if len(found) >= _DECODED_LIMIT:
+            break
+        try:
+            decoded = base64.b64decode(match.group(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            continue
+        if decoded.isprintable() and any(c.isalpha() for c in decoded):
+            found.append(decoded)
+    return found
+
+
+def _fired(normal: str) -> list[Signal]:
+    return [each for each in SIGNALS if each.search(normal)]
+
+
 def score(text: str) -> Score:
     """How much `text` looks like an injection or jailbreak attempt (0..1), and why."""
     if not text:
         return NO_SCORE
     normal = normalise(text)
-    fired = [signal for signal in SIGNALS if signal.pattern.search(normal)]
+    fired = _fired(normal)
+    if _OBFUSCATED.search(text):
+        for segment in _segments(text):
+            view = _disguised_view(segment, normalise(segment))
+            if view is not None:
+                fired += [each for each in _fired(view) if each not in fired]
+        for decoded in _decoded(text):
+            if _combine(_fired(normalise(decoded))) >= 0.6:
+                fired.append(ENCODED)
+                break
     if not fired:
         return NO_SCORE
+    return Score(round(_combine(fired), 4), tuple(each.name for each in fired))
+
+
+ENCODED = signal("encoded_payload", 0.75, r"(?!)")
+"""Fired by hand: an encoded run (base64) that decodes to an injection."""
+
+
+def _combine(fired: list[Signal]) -> float:
     remaining = 1.0
-    for signal in fired:
-        remaining *= 1.0 - signal.weight
-    return Score(round(1.0 - remaining, 4), tuple(signal.name for signal in fired))
+    for each in fired:
+        remaining *= 1.0 - each.weight
+    return 1.0 - remaining

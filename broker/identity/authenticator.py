@@ -9,8 +9,9 @@ from dataclasses import replace
 
 from broker import keys
 from broker.catalog import AgentIdentity, Snapshot
-from broker.errors import InsufficientScope, InvalidToken
+from broker.errors import BrokerError, InsufficientScope, InvalidToken
 from broker.identity.callers import CallerMap
+from broker.identity.challenge import challenge
 from broker.identity.verifier import OAuthVerifier
 from broker.state import key_is_live
 
@@ -27,6 +28,21 @@ class Authenticator:
         self.oauth = oauth
         self._callers = callers
         self.required_scopes = required_scopes
+        self.metadata: str | None = None
+        """The RFC 9728 metadata URL of the gateway as a whole (/v1, /admin), for challenges."""
+
+    def challenge(self, exc: BrokerError) -> str | None:
+        """The `WWW-Authenticate` value for a refusal: RFC 9728 / RFC 6750 when OAuth is
+        configured (so a client learns where to get a token), plain `Bearer` otherwise; None
+        when the refusal is not about the token."""
+        scope_problem = isinstance(exc, InsufficientScope)
+        if exc.status_code != 401 and not scope_problem:
+            return None
+        if self.oauth is None or self.metadata is None:
+            return "Bearer" if exc.status_code == 401 else None
+        error = "insufficient_scope" if scope_problem else "invalid_token"
+        scopes = exc.scopes if isinstance(exc, InsufficientScope) else self.required_scopes
+        return challenge(self.metadata, scopes, error, exc.message)
 
     def agent_key(self, token: str) -> AgentIdentity | None:
         """The agent of a live agent key, or None when the token is not one."""

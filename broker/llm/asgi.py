@@ -15,7 +15,15 @@ from starlette.types import Message, Receive, Scope, Send
 
 from broker.errors import BrokerError
 from broker.llm.bodies import BodyBudget
-from broker.llm.errors import BadRequest, GatewayBusy, GuardrailBlocked, LimitExceeded, PayloadTooLarge
+from broker.llm.errors import (
+    BadRequest,
+    GatewayBusy,
+    GuardrailBlocked,
+    GuardrailUnavailable,
+    LimitExceeded,
+    PayloadTooLarge,
+)
+from broker.telemetry.logs import correlation_ids
 
 Dialect = Literal["openai", "anthropic"]
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -132,12 +140,14 @@ def error_payload(exc: BrokerError, dialect: Dialect) -> dict[str, Any]:
         body = {"error": error}
     if isinstance(exc, LimitExceeded):
         error[str(exc.detail["type"])] = exc.detail
-    elif isinstance(exc, GuardrailBlocked):
+    elif isinstance(exc, GuardrailBlocked | GuardrailUnavailable):
         error["guardrail"] = exc.guardrail
     return body
 
 
-def error_headers(exc: BrokerError, request_id: str | None) -> list[tuple[bytes, bytes]]:
+def error_headers(
+    exc: BrokerError, request_id: str | None, challenge: str | None = None
+) -> list[tuple[bytes, bytes]]:
     headers: list[tuple[bytes, bytes]] = []
     if request_id:
         headers.append((b"x-request-id", request_id.encode()))
@@ -147,13 +157,23 @@ def error_headers(exc: BrokerError, request_id: str | None) -> list[tuple[bytes,
         headers.append((b"x-should-retry", b"false" if exc.code == "budget_exceeded" else b"true"))
     elif isinstance(exc, GatewayBusy):
         headers.append((b"retry-after", b"1"))
+    elif challenge is not None:
+        headers.append((b"www-authenticate", challenge.encode("latin-1", "replace")))
     elif exc.status_code == 401:
         headers.append((b"www-authenticate", b"Bearer"))
     return headers
 
 
-async def send_error(send: Send, exc: BrokerError, dialect: Dialect, request_id: str | None = None) -> None:
-    await send_json(send, exc.status_code, error_payload(exc, dialect), error_headers(exc, request_id))
+async def send_error(
+    send: Send,
+    exc: BrokerError,
+    dialect: Dialect,
+    request_id: str | None = None,
+    challenge: str | None = None,
+) -> None:
+    ids = {**correlation_ids(), **({"request_id": request_id} if request_id else {})}
+    payload = {**error_payload(exc, dialect), **ids}  # where Anthropic puts its request_id; clients ignore it
+    await send_json(send, exc.status_code, payload, error_headers(exc, request_id, challenge))
 
 
 async def until_disconnect(work: Coroutine[Any, Any, None], receive: Receive) -> bool:

@@ -20,6 +20,7 @@ from broker.llm.sampling import SamplingServer
 from broker.llm.semantic.cache import SemanticCache
 from broker.llm.state import LlmState
 from broker.llm.upstream import RetryPolicy
+from broker.pii.keys import pii_salt, token_cipher
 
 log = logging.getLogger("broker.llm.runtime")
 
@@ -91,7 +92,7 @@ class LlmRuntime:
             max_request_bytes=settings.llm_max_request_bytes,
             max_inflight_bytes=settings.llm_max_inflight_bytes,
             guard=Guard(gateway.maskers),
-            semantic=SemanticCache(sessions),
+            semantic=SemanticCache(sessions, token_cipher(settings, pii_salt(settings))),
             gateway_tools=gateway_tools(
                 lambda: gateway.state.snapshot, gateway.pipeline, settings.llm_tool_loop_max_steps
             ),

@@ -7,9 +7,10 @@ masking, cache, audit and credentials apply to them as to tool calls. Our error 
 to JSON-RPC here: what the caller got wrong (an unknown or hidden resource or prompt, a
 denied or invalid argument) is -32602, anything else -32603 with a message fit to show.
 
-URIs in answers are the gateway's (`broker://<connector>/...`, broker/uris.py): the
-contents of a read and the resources embedded in or linked from prompt messages are mapped
-from the upstream's URIs, so a client can read back whatever it was given.
+URIs in answers are the ones clients read by (`broker://<connector>/...`, broker/uris.py, or
+the upstream's own for a connector with `prefix: false`): the contents of a read and the
+resources embedded in or linked from prompt messages are mapped from the upstream's URIs, so
+a client can read back whatever it was given.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from broker.catalog import Snapshot
+from broker.catalog import Snapshot, own_names
 from broker.connections import NotConnected
 from broker.errors import (
     InvalidArguments,
@@ -65,10 +66,11 @@ def catalog_handlers(
     `subscriptions` relays resources/subscribe (without it a subscription is checked only)."""
 
     async def run(request: Request) -> Output:
+        client = request.channel  # MaskPII wraps the request's channel on the way
         try:
             return await pipeline(request)
         except NotConnected as exc:
-            raise connect_error(exc, request.channel) from None
+            raise connect_error(exc, client) from None
         except ToolCallError as exc:
             code = types.INVALID_PARAMS if isinstance(exc, _CALLER_ERRORS) else types.INTERNAL_ERROR
             raise MCPError(code, exc.message) from None
@@ -105,8 +107,8 @@ def catalog_handlers(
         )
         output = await run(read)
         assert isinstance(output, ResourceOutput) and read.connector is not None
-        connector = read.connector
-        contents = [_namespaced_content(connector, item) for item in output.contents]
+        show = _shown_uri(read.snapshot, read.connector)
+        contents = [_namespaced_content(show, item) for item in output.contents]
         return types.ReadResourceResult.model_validate(
             {"contents": contents, **_meta(output.meta), "ttlMs": 0, "cacheScope": "private"}
         )
@@ -162,9 +164,9 @@ def catalog_handlers(
         )
         output = await run(get)
         assert isinstance(output, PromptOutput) and get.connector is not None
-        connector = get.connector
+        show = _shown_uri(get.snapshot, get.connector)
         messages = [
-            {**message, "content": _namespaced_block(connector, message.get("content") or {})}
+            {**message, "content": _namespaced_block(show, message.get("content") or {})}
             for message in output.messages
         ]
         fields: dict[str, Any] = {"messages": messages, **_meta(output.meta)}
@@ -227,16 +229,24 @@ def _meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {"_meta": dict(meta)} if meta else {}
 
 
-def _namespaced_content(connector: str, item: Mapping[str, Any]) -> dict[str, Any]:
+def _shown_uri(snapshot: Snapshot, connector: str) -> Callable[[str], str]:
+    """How a connector's local URIs are shown: in its namespace, or verbatim (`prefix: false`)."""
+    answering = snapshot.connectors.get(connector)
+    if answering is not None and own_names(answering):
+        return lambda local: local
+    return lambda local: gateway_uri(connector, local)
+
+
+def _namespaced_content(show: Callable[[str], str], item: Mapping[str, Any]) -> dict[str, Any]:
     uri = item.get("uri")
-    return {**item, "uri": gateway_uri(connector, uri)} if isinstance(uri, str) else dict(item)
+    return {**item, "uri": show(uri)} if isinstance(uri, str) else dict(item)
 
 
-def _namespaced_block(connector: str, block: Mapping[str, Any]) -> dict[str, Any]:
-    """An embedded resource or a resource link points at the gateway's URI for it."""
+def _namespaced_block(show: Callable[[str], str], block: Mapping[str, Any]) -> dict[str, Any]:
+    """An embedded resource or a resource link points at the URI the client reads it by."""
     kind = block.get("type")
     if kind == "resource" and isinstance(block.get("resource"), Mapping):
-        return {**block, "resource": _namespaced_content(connector, block["resource"])}
+        return {**block, "resource": _namespaced_content(show, block["resource"])}
     if kind == "resource_link":
-        return _namespaced_content(connector, block)
+        return _namespaced_content(show, block)
     return dict(block)

@@ -33,6 +33,7 @@ from mcp_types import LOG_LEVEL_META_KEY
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Message, Receive, Scope, Send
 
+from broker.mcp.invalid import invalid_requests
 from broker.mcp.sessions import Sessions
 
 _SESSION_HEADER = MCP_SESSION_ID_HEADER.lower().encode("ascii")
@@ -45,7 +46,9 @@ _WORK_METHODS = {b"tools/call", b"resources/read", b"prompts/get", b"completion/
 
 def install(manager: StreamableHTTPSessionManager, sessions: Sessions | None = None) -> None:
     """Make `manager` (built stateful, with SSE) answer as described above."""
-    legacy = manager._handle_request if sessions is None else _shared_sessions(manager, sessions)
+    legacy = invalid_requests(
+        manager._handle_request if sessions is None else _shared_sessions(manager, sessions)
+    )
 
     async def route(scope: Scope, receive: Receive, send: Send) -> None:
         version = next((v.decode("latin-1") for k, v in scope["headers"] if k == _VERSION_HEADER), None)

@@ -64,12 +64,15 @@ def key_is_secret(key: str) -> bool:
 class Scan:
     """One text being scanned: a single string, or several joined by NUL with their JSON keys."""
 
-    __slots__ = ("_keys", "_starts", "text")
+    __slots__ = ("_high", "_key", "_keys", "_low", "_starts", "text")
 
     def __init__(self, text: str, starts: Sequence[int] = (), keys: Sequence[str | None] = ()) -> None:
         self.text = text
         self._starts = starts
         self._keys = keys
+        # The string of the last key lookup: finders ask several times about one candidate.
+        self._low = self._high = 0
+        self._key: str | None = None
 
     def before(self, start: int, width: int) -> str:
         """Up to `width` characters before `start`, never reaching into the previous string."""
@@ -81,25 +84,41 @@ class Scan:
         """The normalized JSON key of the string holding `position`, if any."""
         if not self._keys:
             return None
-        index = bisect.bisect_right(self._starts, position) - 1
-        key = self._keys[index] if index >= 0 else None
-        return normalize_key(key) if key else None
+        if self._low <= position < self._high:
+            return self._key
+        starts = self._starts
+        index = bisect.bisect_right(starts, position) - 1
+        if index < 0:
+            return None
+        key = self._keys[index]
+        self._low = starts[index]
+        self._high = starts[index + 1] if index + 1 < len(starts) else len(self.text) + 1
+        self._key = normalize_key(key) if key else None
+        return self._key
 
     def key_is_phone(self, position: int) -> bool:
         key = self.key(position)
-        return key is not None and _PHONE_KEY.search(key) is not None
+        return key is not None and _key_kinds(key)[0]
 
     def key_is_negative(self, position: int) -> bool:
         """The key names something that is not PII (`order_id`, `amount`), and no PII type either."""
         key = self.key(position)
-        if key is None or _NEGATIVE_KEY.search(key) is None:
-            return False
-        return not (_PHONE_KEY.search(key) or _CARD_KEY.search(key) or _SSN_KEY.search(key))
+        return key is not None and _key_kinds(key)[1]
 
     def key_is_card(self, position: int) -> bool:
         key = self.key(position)
-        return key is not None and _CARD_KEY.search(key) is not None
+        return key is not None and _key_kinds(key)[2]
 
     def key_is_ssn(self, position: int) -> bool:
         key = self.key(position)
-        return key is not None and _SSN_KEY.search(key) is not None
+        return key is not None and _key_kinds(key)[3]
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_kinds(key: str) -> tuple[bool, bool, bool, bool]:
+    """What a normalized key names: a phone, something that is not PII, a card, an SSN."""
+    phone = _PHONE_KEY.search(key) is not None
+    card = _CARD_KEY.search(key) is not None
+    ssn = _SSN_KEY.search(key) is not None
+    negative = _NEGATIVE_KEY.search(key) is not None and not (phone or card or ssn)
+    return phone, negative, card, ssn

@@ -4,6 +4,16 @@ Many strings (the string values of a JSON document) are scanned in one pass: the
 by NUL, which no pattern matches, and findings are mapped back to each string. Overlaps are
 resolved by length (the longest finding wins), then score, then a fixed entity priority,
 then position, so the same input always gives the same output.
+
+Speed (measured on this 2-core machine under load, CRM-like JSON; figures in MB/s of text
+scanned): the detector runs ~5-10 MB/s; two thirds of it is the number finder's Python
+classification of digit runs (ids, dates, amounts, phones), not the regex passes (~25%).
+A one-pass multi-pattern prefilter was measured and not adopted: Hyperscan 0.9.1 over eight
+hint patterns (e-mail '@', IBAN, IPv4/IPv6 hints, token prefixes, auth, assignment, digit-run
+starts) ran at 11-12 MB/s, slower than the regex passes it would replace, because every hint is
+a Python callback (90-160k per MB in this data) and it scans UTF-8 bytes, whose offsets must be
+mapped back to string indices; RE2 (google-re2 1.1) found digit-run starts at 1-2 MB/s (its
+per-match cost in Python). Overlap resolution works per cluster of overlapping findings.
 """
 
 from __future__ import annotations
@@ -116,10 +126,36 @@ class Detector:
 
 
 def resolve(found: list[Found]) -> list[Found]:
-    """Drop findings that overlap a stronger one: longer, then higher score, then priority, then earlier."""
+    """Drop findings that overlap a stronger one: longer, then higher score, then priority, then earlier.
+
+    Findings that overlap nothing (most of them) are kept as they are; only each cluster of
+    overlapping findings is ranked, so the cost stays linear in the number of findings.
+    """
     if len(found) < 2:
         return found
-    ranked = sorted(found, key=lambda f: (f[0] - f[1], -f[3], _PRIORITY.get(f[2], 99), f[0]))
+    ordered = sorted(found, key=_by_start)
+    kept: list[Found] = []
+    cluster = [ordered[0]]
+    reach = ordered[0][1]
+    for item in ordered[1:]:
+        if item[0] < reach:
+            cluster.append(item)
+            reach = max(reach, item[1])
+            continue
+        kept.extend(cluster if len(cluster) == 1 else _strongest(cluster))
+        cluster = [item]
+        reach = item[1]
+    kept.extend(cluster if len(cluster) == 1 else _strongest(cluster))
+    return kept
+
+
+def _by_start(found: Found) -> tuple[int, int]:
+    return found[0], -found[1]
+
+
+def _strongest(cluster: list[Found]) -> list[Found]:
+    """The findings of one overlapping cluster that no stronger finding overlaps, by start."""
+    ranked = sorted(cluster, key=lambda f: (f[0] - f[1], -f[3], _PRIORITY.get(f[2], 99), f[0]))
     starts: list[int] = []
     kept: list[Found] = []
     for item in ranked:

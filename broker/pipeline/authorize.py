@@ -3,7 +3,6 @@ from __future__ import annotations
 from broker.errors import ToolDenied, ToolQuarantined, UnknownPrompt, UnknownResource, UnknownTool
 from broker.pii.plan import masking_plan
 from broker.pipeline.call import Completion, Next, PromptGet, Request, ResourceRead, ToolCall
-from broker.uris import split_uri
 from connectors.base import CompletionRef, OffersCompletion, OffersResources, Output
 from policies import Decision
 
@@ -62,11 +61,11 @@ class Authorize:
 
     @staticmethod
     def resolve_resource(read: ResourceRead) -> None:
-        """Resolve a gateway URI to its connector and local URI, or raise UnknownResource when the
+        """Resolve a URI as clients see it to its connector and local URI, or raise UnknownResource when the
         caller may not read it (also used to check resources/subscribe)."""
         snapshot = read.snapshot
         read.decision = decision = snapshot.policy_set.decide_resource(read.agent.subject, read.uri)
-        parts = split_uri(read.uri)
+        parts = snapshot.resolve_resource(read.uri)
         connector = snapshot.connectors.get(parts[0]) if parts is not None else None
         if (
             parts is None
@@ -110,7 +109,7 @@ class Authorize:
         else:
             decision = snapshot.policy_set.decide_resource(subject, completion.ref_name)
             completion.decision = decision
-            parts = split_uri(completion.ref_name)
+            parts = snapshot.resolve_template(completion.ref_name)
             if parts is None or not _within(completion, parts[0]) or not decision.allowed:
                 raise UnknownResource(
                     f"Unknown resource template: {completion.ref_name}",

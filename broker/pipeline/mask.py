@@ -20,7 +20,6 @@ Prompt arguments get the agent's tokens resolved like tool arguments, for prompt
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -31,7 +30,7 @@ from broker.errors import ToolCallError
 from broker.metrics import Metrics
 from broker.pii import Counts, Masker, UnknownToken, scrub
 from broker.pii.keys import MaskingFailed
-from broker.pii.masker import OFF_LOOP_CHARS, maybe_in_thread
+from broker.pii.masker import OFF_LOOP_CHARS, maybe_in_thread, serialise
 from broker.pii.maskers import Maskers
 from broker.pii.plan import masking_plan
 from broker.pipeline.call import Next, PromptGet, Request, ToolCall
@@ -182,7 +181,9 @@ def _json_twin(content: Sequence[Mapping[str, Any]], structured: Mapping[str, An
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """As `ToolOutput.from_json` writes it. Where orjson would differ (NaN written as null), the
+    twin test fails and both forms are masked apart: never a wrong text."""
+    return serialise(value)
 
 
 class MaskedChannel:
@@ -200,6 +201,9 @@ class MaskedChannel:
 
     def can_ask(self, method: str) -> bool:
         return self._inner.can_ask(method)
+
+    def capabilities(self) -> Mapping[str, Any]:
+        return self._inner.capabilities()
 
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         if message is not None:

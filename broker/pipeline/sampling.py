@@ -83,6 +83,12 @@ class ServedChannel:
     def can_ask(self, method: str) -> bool:
         return method == SAMPLING or self._inner.can_ask(method)
 
+    def capabilities(self) -> Mapping[str, Any]:
+        declared = self._inner.capabilities()
+        if self.serves(SAMPLING):  # the gateway answers without tools: plain sampling
+            return {**declared, "sampling": {}}
+        return declared
+
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         await self._inner.progress(progress, total, message)
 

@@ -225,7 +225,8 @@ class SemanticCacheEntry(Base):
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     """float32 values, little-endian, normalised to length 1."""
     answer: Mapped[str] = mapped_column(Text)
-    """The chat completion as JSON."""
+    """The chat completion as JSON, Fernet-encrypted with its scope and exact key
+    (broker/llm/semantic/cache.py); never plaintext."""
     prompt_tokens: Mapped[int] = mapped_column(Integer)
     completion_tokens: Mapped[int] = mapped_column(Integer)
     cost_usd: Mapped[float] = mapped_column(Float)

@@ -36,10 +36,12 @@ from connectors.mcp.config import McpConnectorConfig, exposed_name
 from connectors.mcp.connector import McpConnector, ToolQuarantined
 from connectors.mcp.pins import (
     Drift,
+    OfferingPins,
     PinnedTool,
     canonical_json,
     compute_drift,
     pin_of,
+    pin_offerings,
     pin_tools,
 )
 from connectors.mcp.scan import scan_definition, scan_text
@@ -62,10 +64,12 @@ async def prepare_mcp(config: McpConnectorConfig, context: CallContext = NO_CONT
     probe = McpConnector(config.model_copy(update={"tools": [], "pins": {}, "flags": {}}))
     try:
         live = await probe.live_tools(CallContext(agent=None, secrets=context.secrets))
+        offered = pin_offerings(probe.resources(), probe.resource_templates(), probe.prompts())
     except ConnectorError as exc:
         raise ConnectorConfigError(f"could not list the tools of '{config.name}': {exc.message}") from None
     finally:
         await probe.aclose()
+    config = config.model_copy(update={"offering_pins": offered})
     flags = {
         tool: [f"unusable-name: {exposed_name(config, tool)!r} is not a valid MCP tool name; not exposed"]
         for tool in probe.unusable_tools
@@ -129,6 +133,7 @@ __all__ = [
     "Drift",
     "McpConnector",
     "McpConnectorConfig",
+    "OfferingPins",
     "PinnedTool",
     "ToolQuarantined",
     "approve",

@@ -29,7 +29,7 @@ from connectors.fields import (
     MaxResponseBytes,
     TimeoutSeconds,
 )
-from connectors.mcp.pins import MCP_TOOL_NAME, PIN, PinnedTool, pin_of
+from connectors.mcp.pins import MCP_TOOL_NAME, PIN, OfferingPins, PinnedTool, pin_of
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -120,7 +120,10 @@ class McpConnectorConfig(BaseModel):
     timeout_seconds: TimeoutSeconds = 30.0
     max_response_bytes: MaxResponseBytes = MIB
     prefix: bool = Field(
-        True, description="Expose tools as '<connector>.<tool>'; false: the bare upstream names."
+        True,
+        description="Expose tools and prompts as '<connector>.<name>' and resources as "
+        "'broker://<connector>/<uri>'; false: the upstream's own names and URIs, verbatim (registration "
+        "refuses a connector whose names or URIs another connector has too).",
     )
     expose_new_tools: bool = Field(
         False, description="Expose upstream tools added after registration without an operator's approval."
@@ -141,6 +144,10 @@ class McpConnectorConfig(BaseModel):
     )
     flags: dict[str, list[str]] = Field(
         {}, description="Registration findings per tool (hidden instructions, invisible Unicode, ...)."
+    )
+    offering_pins: OfferingPins = Field(
+        default_factory=OfferingPins,
+        description="The upstream's resources, templates and prompts as reviewed; written by registration.",
     )
 
     @model_validator(mode="after")

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from connectors.base import ToolSpec
+from connectors.base import PromptSpec, ResourceSpec, ResourceTemplateSpec, ToolSpec
 
 MCP_TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 """Tool names as MCP allows them: 1-128 of letters, digits, '_', '-' and '.'."""
@@ -138,3 +138,61 @@ def pin_tools(definitions: Iterable[Mapping[str, Any]]) -> tuple[list[PinnedTool
     """Pinned tools (sorted by name) and their pins, for definitions taken as reviewed."""
     tools = sorted((PinnedTool.from_definition(d) for d in definitions), key=lambda tool: tool.name)
     return tools, {tool.name: pin_of(tool.definition()) for tool in tools}
+
+
+class OfferingPins(BaseModel):
+    """The upstream's resources, resource templates and prompts as reviewed, each by the SHA-256
+    of what a model reads of it (`offering_pin`). Written by registration and by approval.
+
+    They tell the broker what an upstream may claim (two connectors that keep the upstream's
+    own names must not collide) and hold a changed description for review like a changed tool.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompts: dict[str, str] = Field({}, description="Upstream prompt name -> pin.")
+    templates: dict[str, str] = Field({}, description="Upstream URI template -> pin.")
+    resources: dict[str, str] = Field({}, description="Upstream resource URI -> pin.")
+
+    @model_validator(mode="after")
+    def _check(self) -> OfferingPins:
+        for kind, pins in (
+            ("prompt", self.prompts),
+            ("template", self.templates),
+            ("resource", self.resources),
+        ):
+            bad = sorted(name for name, pin in pins.items() if not PIN.match(pin))
+            if bad:
+                raise ValueError(f"the pin of {kind} {bad[0]!r} is not a lower-case hex SHA-256")
+        return self
+
+
+_OFFERING_FIELDS = ("name", "title", "description", "mimeType", "arguments")
+
+
+def offering_pin(spec: ResourceSpec | ResourceTemplateSpec | PromptSpec) -> str:
+    """The pin of a resource, template or prompt: what a model reads of it (name, title,
+    description, MIME type, prompt arguments), as canonical JSON, hashed."""
+    fields: dict[str, Any] = {key: None for key in _OFFERING_FIELDS}
+    fields.update(name=spec.name, title=spec.extra.get("title"), description=spec.description)
+    if isinstance(spec, PromptSpec):
+        fields["arguments"] = [dict(argument) for argument in spec.arguments] or None
+    else:
+        fields["mimeType"] = spec.mime_type
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def pin_offerings(
+    resources: Iterable[ResourceSpec],
+    templates: Iterable[ResourceTemplateSpec],
+    prompts: Iterable[PromptSpec],
+) -> OfferingPins:
+    """Pins for offerings taken as reviewed."""
+    return OfferingPins(
+        prompts={spec.name: offering_pin(spec) for spec in sorted(prompts, key=lambda s: s.name)},
+        templates={
+            spec.uri_template: offering_pin(spec) for spec in sorted(templates, key=lambda s: s.uri_template)
+        },
+        resources={spec.uri: offering_pin(spec) for spec in sorted(resources, key=lambda s: s.uri)},
+    )

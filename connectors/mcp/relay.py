@@ -25,9 +25,23 @@ A 2025 client that can answer requests is served over a 2025 upstream session of
 (`uses_2025_session`; one more slot per credential set, opened on first need): a 2025-style
 upstream tool can ask only on the open stream, which a 2026-07-28 session does not have.
 
-The gateway declares sampling, elicitation and roots to every upstream (the session is shared
-across callers, and the SDK stamps one capability set on every request), then answers for
-each caller: a caller that cannot answer gets the upstream a JSON-RPC error saying so.
+Client capabilities, per caller. What the gateway can honour differs per caller: elicitation
+and roots when the calling client declared them (and can be reached), sampling when it did or
+when the agent's policy lets the gateway's LLM proxy answer (`ClientChannel.capabilities()`).
+
+- On a 2026-07-28 upstream session every request carries the client's capabilities in its
+  `_meta`; the SDK stamps one set, fixed at connect, on all of them. `declare_per_caller`
+  wraps the session's stamp (a private attribute, `ClientSession._stamp`: the SDK offers no
+  per-request override, and `meta=` cannot replace that key) so that a request sent inside
+  `relaying` (a tool call, its input-required retries, its cancellation) carries exactly the
+  caller's set, while the gateway's own requests (listings, pings) carry the full set the
+  Client was built with, so the shared catalog shows what any caller may be offered.
+- A 2025 upstream session declares its capabilities once, at `initialize`, for every request
+  that follows. There the gateway declares the full set and answers for each caller: a caller
+  that cannot answer gets the upstream a JSON-RPC error saying so. A session per capability
+  set would make these exact too, but its listings would differ per set (an upstream that hides
+  a tool from clients without elicitation), and the catalog is one per connector; a stdio
+  upstream would cost a process per set.
 """
 
 from __future__ import annotations
@@ -39,8 +53,10 @@ from contextvars import ContextVar
 from typing import Any
 
 import mcp_types as types
+from mcp.client.client import Client
 from mcp.client.session import ClientRequestContext
-from mcp_types import LOG_LEVEL_META_KEY
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, LOG_LEVEL_META_KEY
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from connectors.base import LOG_LEVELS, ClientChannel, ClientRequestRefused
 
@@ -59,6 +75,23 @@ def relaying(channel: ClientChannel) -> Iterator[None]:
         yield
     finally:
         _CHANNEL.reset(token)
+
+
+def declare_per_caller(client: Client) -> None:
+    """On a 2026-07-28 session: stamp each request sent for a call with the caller's
+    capabilities (see the module docstring); a no-op on 2025 sessions."""
+    if client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        return
+    session = client.session
+    stamp = session._stamp
+
+    def per_caller(data: dict[str, Any], options: Any) -> None:
+        stamp(data, options)
+        channel = _CHANNEL.get()
+        if channel is not None:
+            data["params"]["_meta"][CLIENT_CAPABILITIES_META_KEY] = dict(channel.capabilities())
+
+    session._stamp = per_caller
 
 
 LEGACY_SLOT = "~2025-session"

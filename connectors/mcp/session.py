@@ -26,6 +26,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from connectors.mcp import relay
+from connectors.mcp.lenient import Lenient
 from connectors.netguard import outbound_transport2
 from connectors.scrub import NO_SCRUB, Scrubber
 
@@ -246,7 +247,9 @@ def http_opener(
                 trust_env=False,
             )
         )
-        transport = streamable_http_client(url, http_client=http, max_sse_event_size=limit + _ENVELOPE_SLACK)
+        transport = Lenient(
+            streamable_http_client(url, http_client=http, max_sse_event_size=limit + _ENVELOPE_SLACK)
+        )
         client = Client(
             transport,
             mode="legacy" if legacy else "auto",
@@ -255,7 +258,9 @@ def http_opener(
             client_info=CLIENT_INFO,
             **relay.CLIENT_CALLBACKS,
         )
-        return await stack.enter_async_context(client)
+        entered = await stack.enter_async_context(client)
+        relay.declare_per_caller(entered)
+        return entered
 
     return open_client
 
@@ -271,13 +276,14 @@ def stdio_opener(
         params = StdioServerParameters(command=command[0], args=list(command[1:]), env=dict(env), cwd=cwd)
         errlog = await stderr.pipe(stack, on_exit)
         client = Client(
-            stdio_client(params, errlog=errlog),
+            Lenient(stdio_client(params, errlog=errlog)),
             cache=None,
             message_handler=on_message,
             **relay.CLIENT_CALLBACKS,
         )
         entered = await stack.enter_async_context(client)
         errlog.close()  # the child holds its own copy; EOF on the pipe now means it exited
+        relay.declare_per_caller(entered)
         return entered
 
     return open_client

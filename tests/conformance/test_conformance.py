@@ -3,9 +3,9 @@
 The reference server (tests/conformance/reference_server.py) runs on loopback; the gateway
 federates it as the `mcp` connector `ref` (bare names, so the suite finds its tools) and the
 suite reaches the gateway through `AddKeyProxy`, which adds an agent key (the suite sends no
-Authorization header). Through the gateway, every scenario that passes directly must pass,
-except the gaps listed in `GATEWAY_GAPS` with their reasons (that list may only shrink). The
-2026-07-28 requirement set is run and reported, not asserted (README: "MCP conformance").
+Authorization header). Through the gateway, every scenario that passes directly must pass, for
+the default suite and for each revision's requirements; what the reference server itself fails
+is reported (README: "MCP conformance").
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from broker.demo.upstreams.serve import BackgroundServer
-from tests.conformance.gaps import GATEWAY_GAPS
 from tests.conformance.proxy import AddKeyProxy
 from tests.conformance.reference_server import build_app
 from tests.conformance.suite import Outcome, finish_suite, start_suite, summary
@@ -87,13 +86,9 @@ def report(name: str, direct: dict[str, Outcome], via: dict[str, Outcome]) -> st
 
 def assert_gateway_transparent(direct: dict[str, Outcome], via: dict[str, Outcome]) -> None:
     lost = sorted(s for s, o in direct.items() if o.passed and not (s in via and via[s].passed))
-    unexplained = [s for s in lost if s not in GATEWAY_GAPS]
-    assert not unexplained, "through the gateway these fail but pass directly:\n" + "\n".join(
-        f"{s}: {'; '.join(via[s].failures) if s in via else 'not run'}" for s in unexplained
+    assert not lost, "through the gateway these fail but pass directly:\n" + "\n".join(
+        f"{s}: {'; '.join(via[s].failures) if s in via else 'not run'}" for s in lost
     )
-    closed = sorted(s for s in GATEWAY_GAPS if s in via and via[s].passed)
-    if closed:  # reported, so the list is kept short by whoever closes a gap
-        print(f"GATEWAY_GAPS lists scenarios that pass now (remove them): {closed}")
 
 
 def test_the_default_suite_passes_through_the_gateway(targets: Targets, tmp_path: Path) -> None:

@@ -88,6 +88,10 @@ def test_forged_tokens_are_refused_on_every_face(oauth: OAuthSetup, forgery: str
     assert 'error="invalid_token"' in challenge
     assert f'resource_metadata="{oauth.gateway.url}/.well-known/oauth-protected-resource/mcp"' in challenge
     assert f'scope="{SCOPE}"' in challenge
+    for face in ("/v1", "/admin"):  # the gateway as a whole: the same challenge, its own metadata
+        challenge = answers[face].headers["www-authenticate"]
+        assert 'error="invalid_token"' in challenge and f'scope="{SCOPE}"' in challenge, face
+        assert f'resource_metadata="{oauth.gateway.url}/.well-known/oauth-protected-resource"' in challenge
     for response in answers.values():
         assert token not in response.text  # never echoed back
 
@@ -108,6 +112,8 @@ def test_a_token_without_the_scope_gets_403_insufficient_scope(oauth: OAuthSetup
     assert 'error="insufficient_scope"' in challenge and f'scope="{SCOPE}"' in challenge
     assert answers["/v1"].status_code == 403
     assert answers["/v1"].json()["error"]["code"] == "insufficient_scope"
+    challenge = answers["/v1"].headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge and "resource_metadata=" in challenge
 
 
 def test_unknown_kids_refetch_the_keys_at_most_once_per_interval(oauth: OAuthSetup) -> None:

@@ -3,10 +3,14 @@ never share, streams replay, and the ledger says what was saved."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from broker.store.db import make_engine, make_sessionmaker
+from broker.store.models import SemanticCacheEntry
 from tests.llm.conftest import LlmSetup
 
 
@@ -100,3 +104,55 @@ def test_no_cache_from_the_client_is_honoured_and_a_stream_hit_replays_as_a_stre
     assert text == "alpha bravo charlie delta" and chats(llm) == 2
     metrics = httpx.get(f"{llm.gateway.url}/metrics").text
     assert 'broker_llm_semantic_cache_lookups_total{model="cached",result="hit"} 1.0' in metrics
+
+
+def entries(llm: LlmSetup, expected: int) -> list[SemanticCacheEntry]:
+    """The cache's rows, once there are `expected` (an entry is written after the answer went out)."""
+    engine = make_engine(llm.gateway.database_url)
+    try:
+        for _ in range(100):
+            with make_sessionmaker(engine)() as session:
+                rows = list(session.scalars(select(SemanticCacheEntry).order_by(SemanticCacheEntry.id)))
+            if len(rows) >= expected:
+                return rows
+            time.sleep(0.05)
+        return rows
+    finally:
+        engine.dispose()
+
+
+def test_cached_answers_are_encrypted_at_rest(llm: LlmSetup) -> None:
+    """The row holds a Fernet token sealed with its scope and key: no answer text, and a copy
+    moved onto another scope's row does not decrypt there (a miss, never a leak)."""
+    cached_route(llm)
+    answer = ask(llm, "[[echo]] the customer Dana Whitfield wrote about invoice alpha")
+    assert "Dana Whitfield" in answer
+    [row] = entries(llm, 1)
+    assert "Whitfield" not in row.answer and "invoice" not in row.answer and "choices" not in row.answer
+    assert row.answer.startswith("gAAAAA")  # a Fernet token
+    stolen = row.answer
+    other = llm.gateway.create_agent("other-bot", team="support")
+    llm.grant("other-models", ["*"], agents=["other-bot"])
+    ask(llm, "[[echo]] the customer Dana Whitfield wrote about invoice alpha", other)  # its own entry
+    assert len(entries(llm, 2)) == 2
+    engine = make_engine(llm.gateway.database_url)
+    try:
+        with make_sessionmaker(engine)() as session, session.begin():
+            rows = session.scalars(select(SemanticCacheEntry).order_by(SemanticCacheEntry.id)).all()
+            assert len(rows) == 2 and rows[0].scope != rows[1].scope
+            rows[1].answer = stolen  # the first caller's answer, copied onto the other's row
+    finally:
+        engine.dispose()
+    before = chats(llm)
+    ask(llm, "[[echo]] the customer Dana Whitfield wrote about invoice alpha", other)
+    assert chats(llm) == before + 1  # did not decrypt there: a miss, answered upstream
+
+
+def test_without_a_key_the_cache_stores_nothing(make_llm: Any) -> None:
+    llm = make_llm(secret_keys=None)
+    cached_route(llm)
+    ask(llm, "what is the weather forecast for Paris tomorrow")
+    ask(llm, "what is the weather forecast for Paris tomorrow")
+    assert chats(llm) == 2
+    assert [r.cache for r in llm.ledger(2) if r.endpoint == "chat"] == ["off", "off"]
+    assert entries(llm, 0) == []

@@ -314,3 +314,24 @@ async def test_a_large_result_is_masked_in_a_worker_thread_like_a_small_one() ->
     assert big_counts == {"EMAIL_ADDRESS": 6000, "PHONE_NUMBER": 6000}
     assert json.loads(big)["rows"][:3] == json.loads(small)["rows"]
     assert "example.com" not in big
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": [1, 2.5, {}, [], None, True], "b": {"é": "ünïcode ✓", "n": -0.0, "big": 1e16}},
+        [12345678901234567890, "x"],  # beyond 64 bits: json writes it
+        {"deep": [[[["x"]]]], "tab": 'a\tb"c\\d\u2028'},
+    ],
+)
+def test_serialise_writes_what_json_writes(value: Any) -> None:
+    from broker.pii.masker import serialise
+
+    assert serialise(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    assert serialise(value, 2) == json.dumps(value, ensure_ascii=False, indent=2)
+
+
+async def test_json_text_with_nan_and_infinity_keeps_them() -> None:
+    text, counts = await masker().mask_text("a", '{"v": NaN, "w": [Infinity, 1e999], "m": "ann@example.com"}')
+    assert text == '{"v":NaN,"w":[Infinity,Infinity],"m":"<EMAIL_ADDRESS>"}'
+    assert counts == {"EMAIL_ADDRESS": 1}

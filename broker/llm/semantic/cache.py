@@ -6,6 +6,12 @@ as an embeddings call of the agent; then it reads the entries of the caller's sc
 same exact key (one indexed query, so only prompts that agree on everything but wording are
 compared) and takes the closest one at or over the route's threshold.
 
+Answers are encrypted at rest (they are model answers and may hold personal data) with the
+cipher of the PII token vault: the secret store's keys (`BROKER_SECRET_KEYS`), then a key
+derived from the PII salt. Each is sealed with its scope and exact key, so a ciphertext copied
+onto another scope's row does not decrypt there (it is then a miss). Without any key the cache
+stores nothing and serves nothing (never plaintext at rest).
+
 Scope: the agent and its end user. With `shared: true` on the route, agents share entries
 only when their masking and model policy are equal (both go into the scope), so a hit never
 crosses what either would be allowed to see.
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 import struct
 import time
@@ -32,11 +39,14 @@ from broker.llm.metering import ModelCall
 from broker.llm.semantic.keys import PromptKey, prompt_key
 from broker.llm.usage import Usage, openai_usage
 from broker.pii.plan import masking_plan
+from broker.secrets.keys import Cipher, Undecryptable
 from broker.store.models import SemanticCacheEntry
 from policies import PolicySet
 
 if TYPE_CHECKING:
     from broker.llm.proxy import LlmProxy
+
+log = logging.getLogger("broker.llm.semantic")
 
 CANDIDATES = 200
 """Entries compared per lookup at most (the newest of the scope and exact key)."""
@@ -77,9 +87,20 @@ class Lookup:
         self.scope, self.key, self.vector, self.config = scope, key, vector, config
 
 
+def sealed_name(scope: str, exact_key: str) -> str:
+    """What an answer is encrypted with: the scope and exact key of its row."""
+    return f"semantic-cache:{scope}:{exact_key}"
+
+
 class SemanticCache:
-    def __init__(self, sessions: Callable[[], Session]) -> None:
+    def __init__(self, sessions: Callable[[], Session], cipher: Cipher | None) -> None:
         self.sessions = sessions
+        self.cipher = cipher
+        if cipher is None:
+            log.warning(
+                "the semantic cache is off: it encrypts answers at rest and the gateway has no key "
+                "(set BROKER_SECRET_KEYS or BROKER_PII_SALT)"
+            )
 
     async def lookup(
         self, proxy: LlmProxy, call: ModelCall, payload: dict[str, Any], headers: dict[str, str]
@@ -90,6 +111,9 @@ class SemanticCache:
         config = route.semantic_cache
         control = headers.get("cache-control", "").lower()
         key = prompt_key(route.name, payload)
+        if self.cipher is None:
+            call.cache = "off"
+            return None, None
         if key is None or payload.get("n", 1) != 1 or "no-store" in control:
             return None, None
         try:
@@ -132,16 +156,25 @@ class SemanticCache:
                     best, best_score = row, score
             if best is None:
                 return None
+            assert self.cipher is not None
+            try:
+                answer = self.cipher.decrypt(sealed_name(best.scope, best.exact_key), best.answer.encode())
+            except Undecryptable:
+                return None  # sealed for another row, or with a key no longer configured: a miss
             usage = Usage(best.prompt_tokens, best.completion_tokens)
-            return json.loads(best.answer), usage, best.cost_usd
+            return json.loads(answer), usage, best.cost_usd
 
     async def store(self, where: Lookup, answer: dict[str, Any], usage: Usage, cost: float) -> None:
+        if self.cipher is None:
+            return
         now = datetime.now(UTC)
+        plain = json.dumps(answer, separators=(",", ":"))
+        sealed = self.cipher.encrypt(sealed_name(where.scope, where.key.exact), plain).decode()
         row = {
             "scope": where.scope,
             "exact_key": where.key.exact,
             "embedding": where.vector,
-            "answer": json.dumps(answer, separators=(",", ":")),
+            "answer": sealed,
             "prompt_tokens": usage.prompt,
             "completion_tokens": usage.completion,
             "cost_usd": cost,

@@ -91,6 +91,8 @@ class Catalog:
     sessions: list[ServerSession] = field(default_factory=list)
     eras: set[str] = field(default_factory=set)
     client_headers: list[str] = field(default_factory=list)
+    listings: int = 0
+    """tools/list requests answered (every page counts)."""
 
     def describe(self, name: str, description: str) -> None:
         """Change a tool's description: a rug pull."""
@@ -102,6 +104,7 @@ def create_server(catalog: Catalog) -> Server[Any]:
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         catalog.eras.add(ctx.protocol_version)
+        catalog.listings += 1
         if isinstance(ctx.request, Request) and "x-client" in ctx.request.headers:
             catalog.client_headers.append(ctx.request.headers["x-client"])
         if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS and ctx.session not in catalog.sessions:
