@@ -8,20 +8,19 @@ and string building) except for token issuance, which awaits the vault once per 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import hmac
 import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
 
 from broker.pii.context import Found
 from broker.pii.detector import PATTERN_ENTITIES, Detector
+from broker.pii.nogc import gc_paused
 from broker.pii.operators import TOKEN_HEX, Apply, agent_mac, build, derive_key, token_for, tokenize
 from broker.pii.structure import Collected, FieldRules, Match, collect
 from broker.pii.vault import TokenVault, get_all, put_all, resolve_tokens
@@ -89,7 +88,7 @@ class Masker:
         return await maybe_in_thread(off_loop, self._write_back_paused, collected, findings, tokens)
 
     def _scan(self, value: Any) -> tuple[Collected, list[list[Found]], TokenRequests]:
-        with _gc_paused():
+        with gc_paused():
             collected = collect(value, self._rules)
             findings = self._detector.find_many(collected.texts, collected.keys) if collected.texts else []
             return collected, findings, self._token_requests(collected, findings)
@@ -97,7 +96,7 @@ class Masker:
     def _write_back_paused(
         self, collected: Collected, findings: list[list[Found]], tokens: dict[tuple[str, str], str]
     ) -> tuple[Any, Counts]:
-        with _gc_paused():
+        with gc_paused():
             return self._write_back(collected, findings, tokens)
 
     def _write_back(
@@ -128,7 +127,7 @@ class Masker:
         if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
             off_loop = len(stripped) >= OFF_LOOP_CHARS
             try:
-                decoded = await maybe_in_thread(off_loop, json.loads, stripped)
+                decoded = await maybe_in_thread(off_loop, _parse, stripped)
             except ValueError:
                 pass
             else:
@@ -293,6 +292,18 @@ class Masker:
     ) -> list[tuple[tuple[str, str], str]]:
         """A token for each pending request: those known to be in the vault go to `issued`; the
         others (one per token id) are returned, for the vault to confirm."""
+        with gc_paused():
+            return self._propose_paused(agent, mac, pending, now, issued, taken)
+
+    def _propose_paused(
+        self,
+        agent: str,
+        mac: hmac.HMAC,
+        pending: dict[tuple[str, str], int],
+        now: float,
+        issued: dict[tuple[str, str], str],
+        taken: set[str],
+    ) -> list[tuple[tuple[str, str], str]]:
         claimed: set[str] = set()
         unsure: list[tuple[tuple[str, str], str]] = []
         for request, length in pending.items():
@@ -312,6 +323,11 @@ async def maybe_in_thread(off_loop: bool, function: Callable[..., T], *args: Any
     return await asyncio.to_thread(function, *args) if off_loop else function(*args)
 
 
+def _parse(text: str) -> Any:
+    with gc_paused():  # a document is many new containers: see broker/pii/nogc.py
+        return json.loads(text)
+
+
 _NOT_FINITE = re.compile(r"NaN|Infinity|\d[eE]\+?\d{3}")
 """In a JSON text: maybe a number orjson cannot write back (json reads NaN, Infinity, 1e999)."""
 
@@ -329,24 +345,6 @@ def serialise(value: Any, indent: int | None = None, fast: bool = True) -> str:
             pass
     separators = None if indent else (",", ":")
     return json.dumps(value, ensure_ascii=False, indent=indent, separators=separators)
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection during a synchronous stretch of masking (never across an await).
-
-    Masking a large document allocates many containers; the collector would otherwise traverse
-    the whole heap again and again (1 MB of JSON: about 40% of the time). Reference counting
-    still frees everything; the collector runs as usual once re-enabled.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _rename_keys(container: dict[str, Any], names: dict[str, str]) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from broker.pii.front import Front, TokenConflict
 from broker.pii.keys import sealed_name
+from broker.pii.nogc import gc_paused
 from broker.secrets.keys import Cipher, Undecryptable
 from broker.store.models import PiiToken
 
@@ -182,6 +183,10 @@ class SqlTokenVault:
         """Insert rows, taking over expired ones; refresh live ones that hold the same value.
 
         Returns the tokens whose live row holds another value (left as they are)."""
+        with gc_paused():  # thousands of parameter dicts: see broker/pii/nogc.py
+            return self._write_rows(rows, now)
+
+    def _write_rows(self, rows: list[Row], now: float) -> list[str]:
         at = _at(now)
         sealed = {
             (agent, token): {
