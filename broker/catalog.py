@@ -21,6 +21,7 @@ from broker.uris import split_uri, template_matches
 from connectors.base import (
     CallContext,
     Connector,
+    OffersResources,
     PromptSpec,
     ToolSpec,
 )
@@ -273,6 +274,7 @@ class Snapshot:
     )
     _visible_other: dict[tuple[str, str, frozenset[str] | None], list[Any]] = field(default_factory=dict)
     _template_index: dict[str, CatalogTemplate] | None = None
+    _verbatim_readers: tuple[str, ...] | None = None
     memo: dict[Any, Any] = field(default_factory=dict)
     """What a face derives from this snapshot and keeps while it lives (the MCP fast path's
     serialised tools/list pages); bounded by whoever fills it."""
@@ -280,8 +282,9 @@ class Snapshot:
     def resolve_resource(self, uri: str) -> tuple[str, str] | None:
         """(connector, local URI) for a URI a client reads, or None when no connector owns it:
         a listed resource; else the namespace of a connector that prefixes (`broker://c/...`);
-        else the one connector keeping upstream names with a template that produces it (two
-        such connectors: None, never a guess)."""
+        else the one connector keeping upstream names with a template that produces it; else,
+        when exactly one connector keeps upstream names and offers resources, that one (an
+        upstream may serve URIs it does not list). Two candidates: None, never a guess."""
         listed = self.resources.get(uri)
         if listed is not None:
             return listed.connector, listed.local_uri
@@ -289,6 +292,14 @@ class Snapshot:
         if parts is not None and parts[0] in self.connectors and not self._verbatim_connector(parts[0]):
             return parts
         owners = {t.connector for t in self.templates if t.verbatim and template_matches(t.uri_template, uri)}
+        if not owners:  # nothing claims it: the one connector keeping upstream URIs, if only one does
+            if self._verbatim_readers is None:
+                self._verbatim_readers = tuple(
+                    name
+                    for name, connector in self.connectors.items()
+                    if own_names(connector) and isinstance(connector, OffersResources)
+                )
+            owners = set(self._verbatim_readers)
         return (owners.pop(), uri) if len(owners) == 1 else None
 
     def resolve_template(self, uri_template: str) -> tuple[str, str] | None:
