@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Largest MCP request body accepted."
     )
+    mcp_fast_path: bool = Field(
+        default=True,
+        description="Answer stateless (2026-07-28) tools/call and tools/list before the framework and the "
+        "SDK (broker/mcp/fastpath.py); off, the SDK serves every MCP request.",
+    )
     auto_migrate: bool = Field(default=True, description="Apply database migrations when the gateway starts.")
     state_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often an instance checks the database for changes made by others."
@@ -337,6 +342,13 @@ class Settings(BaseSettings):
         default=False,
         description="Create an agent (with no grants: default deny) for an unknown client on first use; "
         "otherwise such a token is refused with 403.",
+    )
+    connect_sign_in: bool = Field(
+        default=True,
+        description="Per-user grants: whoever opens a connect link signs in at the identity provider first "
+        "(the gateway's client, BROKER_OAUTH_CLIENT_ID/_SECRET, redirect URI "
+        "<public URL>/connect/signed-in), and must be the user the link was made for. Without that "
+        "client no check is possible.",
     )
     admin_role_claim: str = Field(default="roles", description="Claim with the operator's roles for /admin.")
     admin_roles: dict[str, Literal["admin", "operator", "auditor"]] = Field(

@@ -26,11 +26,13 @@ from broker.errors import ToolCallError, UnknownTool
 from broker.mcp.channel import LogLevels, McpClientChannel, session_id
 from broker.mcp.connect import url_elicitation
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
+from broker.mcp.errordata import CorrelateErrors
 from broker.mcp.listing import SpliceTools, list_result
 from broker.mcp.notify import ListWatchers
 from broker.mcp.operations import catalog_handlers
 from broker.mcp.pages import paginate
 from broker.mcp.sessions import Sessions
+from broker.mcp.subscriptions import Subscriptions
 from broker.pipeline import Next, ToolCall
 from broker.telemetry.logs import current_request_id
 from connectors.base import ToolOutput
@@ -77,27 +79,7 @@ def build_server(
         )
         if watch is not None:
             watch(ctx, call.snapshot, call.agent, call.only_connectors)
-        client = call.channel  # MaskPII wraps the call's channel on the way
-        try:
-            output = await pipeline(call)
-        except UnknownTool as exc:
-            raise MCPError(types.INVALID_PARAMS, exc.message) from None
-        except NotConnected as exc:
-            elicit = url_elicitation(exc, client)
-            if elicit is not None:
-                raise elicit from None
-            return _error_result(exc.message)
-        except ToolCallError as exc:
-            return _error_result(exc.message)
-        except Exception as exc:
-            log.error(
-                "tools/call %s (%s) failed unexpectedly: %s", call.request_id, params.name, type(exc).__name__
-            )
-            return _error_result(
-                f"the gateway could not complete this call; its log has request {call.request_id}"
-            )
-        assert isinstance(output, ToolOutput)
-        return _to_result(output)
+        return to_result(await call_tool(pipeline, call))
 
     async def on_set_logging_level(
         ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams
@@ -120,19 +102,48 @@ def build_server(
             on_list_tools=on_list_tools,
             on_call_tool=on_call_tool,
             on_set_logging_level=on_set_logging_level,
-            **catalog_handlers(snapshot, pipeline, levels),
+            **catalog_handlers(
+                snapshot, pipeline, levels, Subscriptions(sessions) if sessions is not None else None
+            ),
         )
     if sessions is not None:
         server.middleware.append(sessions)  # records what initialize negotiated
     server.middleware.append(SpliceTools())  # tools/list pages: prebuilt definitions, see listing.py
+    server.middleware.append(CorrelateErrors())  # error data names the request
     return server
 
 
-def _error_result(message: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+async def call_tool(pipeline: Next, call: ToolCall) -> ToolOutput:
+    """Run a tools/call through the pipeline. Unknown or hidden tools raise `MCPError` -32602;
+    every other failure is an `isError` output the model can read (shared with broker.mcp.fastpath)."""
+    client = call.channel  # MaskPII wraps the call's channel on the way
+    try:
+        output = await pipeline(call)
+    except UnknownTool as exc:
+        raise MCPError(types.INVALID_PARAMS, exc.message) from None
+    except NotConnected as exc:
+        elicit = url_elicitation(exc, client)
+        if elicit is not None:
+            raise elicit from None
+        return _error_output(exc.message)
+    except ToolCallError as exc:
+        return _error_output(exc.message)
+    except Exception as exc:
+        log.error(
+            "tools/call %s (%s) failed unexpectedly: %s", call.request_id, call.tool_name, type(exc).__name__
+        )
+        return _error_output(
+            f"the gateway could not complete this call; its log has request {call.request_id}"
+        )
+    assert isinstance(output, ToolOutput)
+    return output
 
 
-def _to_result(output: ToolOutput) -> types.CallToolResult:
+def _error_output(message: str) -> ToolOutput:
+    return ToolOutput(content=[{"type": "text", "text": message}], is_error=True)
+
+
+def to_result(output: ToolOutput) -> types.CallToolResult:
     content = [_content_block(block) for block in output.content]
     return types.CallToolResult(
         content=content,

@@ -144,3 +144,43 @@ async def test_sampling_is_refused_naming_why(setup: LlmSetup) -> None:
     assert len([r for r in setup.mock.received if r.path.endswith("/chat/completions")]) == 1
     statuses = [(r.agent, r.status) for r in setup.ledger(expected=2)]
     assert statuses == [("bot", "ok"), ("bot", "budget_exceeded")]
+
+
+@pytest.mark.parametrize("prefer", ["client", "gateway"])
+async def test_a_client_that_can_sample_is_asked_unless_the_policy_prefers_the_gateway(
+    setup: LlmSetup, prefer: str
+) -> None:
+    policy = {
+        "name": "docs-sampling",
+        "agents": ["bot"],
+        "allow": [],
+        "sampling": {"serve_with": "fast", "prefer": prefer},
+    }
+    assert setup.gateway.admin.post("/admin/policies", json={"policies": [policy]}).status_code == 200
+    asked: list[str] = []
+
+    async def on_sample(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        asked.append(str(params.messages[0].content))
+        reply = types.TextContent(type="text", text="from the client")
+        return types.CreateMessageResult(role="assistant", content=reply, model="client-model")
+
+    headers = {"Authorization": f"Bearer {setup.key}"}
+    url = f"{setup.gateway.url}/mcp"
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        Client(
+            streamable_http_client(url, http_client=http),
+            mode="legacy",
+            cache=None,
+            sampling_callback=on_sample,
+        ) as client,
+    ):
+        result = await client.call_tool("docs.summarise", {"topic": "the plan"})
+
+    assert result.is_error is False, text_of(result)
+    served = [r for r in setup.mock.received if r.path.endswith("/chat/completions")]
+    if prefer == "client":
+        assert text_of(result) == "client-model: from the client" and not served
+        assert len(asked) == 1 and EMAIL not in asked[0]  # masked on its way to the client too
+    else:
+        assert text_of(result).startswith("fast: ") and not asked and len(served) == 1
