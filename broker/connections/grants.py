@@ -134,35 +134,51 @@ class UserGrants:
     async def authorize_url(self, ticket: Ticket, config: UserOAuth, private: bool) -> str:
         """Record a single-use state bound to the ticket (with its PKCE verifier) and return
         the authorization request to send the browser to."""
-        state, verifier = generate_token(43), generate_token(64)
-        digest = store.state_hash(state)
-        pending = store.Pending(
-            ticket.connector,
-            ticket.end_user,
-            ticket.agent,
-            self._cipher.encrypt(f"connect-state:{digest}", verifier),
-            store.expiry(STATE_SECONDS),
-        )
-        await asyncio.to_thread(self._write, lambda s: store.add_state(s, digest, pending))
+        state, verifier = await self.stash(ticket, "connect-state")
         async with self._client(config, None, private) as client:
             url, _ = client.create_authorization_url(
                 config.authorization_url, state=state, code_verifier=verifier, **config.authorize_params
             )
         return str(url)
 
+    async def stash(self, ticket: Ticket, kind: str) -> tuple[str, str]:
+        """A new state and PKCE verifier, recorded for one use within STATE_SECONDS; `kind`
+        seals the verifier, so a state of one step cannot be replayed at another."""
+        state, verifier = generate_token(43), generate_token(64)
+        digest = store.state_hash(state)
+        pending = store.Pending(
+            ticket.connector,
+            ticket.end_user,
+            ticket.agent,
+            self._cipher.encrypt(f"{kind}:{digest}", verifier),
+            store.expiry(STATE_SECONDS),
+        )
+        await asyncio.to_thread(self._write, lambda s: store.add_state(s, digest, pending))
+        return state, verifier
+
+    async def take(self, state: str, kind: str) -> tuple[Ticket, str]:
+        """The ticket and verifier of a state, which is gone afterwards; GrantRefused when it
+        is unknown, used, expired or of another step."""
+        digest = store.state_hash(state)
+        pending = await asyncio.to_thread(self._write, lambda s: store.take_state(s, digest))
+        refused = GrantRefused(
+            "this authorization answer is unknown, already used or too late; start again from your "
+            "assistant's connect link"
+        )
+        if pending is None or pending.expires_at < datetime.now(UTC):
+            raise refused
+        try:
+            verifier = self._cipher.decrypt(f"{kind}:{digest}", pending.ciphertext)
+        except Undecryptable:
+            raise refused from None
+        return Ticket(pending.end_user, pending.agent, pending.connector), verifier
+
     async def complete(
         self, state: str, code: str | None, error: str | None, lookup: Callable[[str], object | None]
     ) -> Ticket:
         """The callback: take the state (once), redeem the code with its PKCE verifier, store
         the user's tokens. `lookup` finds a connector by name in the live catalog."""
-        digest = store.state_hash(state)
-        pending = await asyncio.to_thread(self._write, lambda s: store.take_state(s, digest))
-        if pending is None or pending.expires_at < datetime.now(UTC):
-            raise GrantRefused(
-                "this authorization answer is unknown, already used or too late; start again from your "
-                "assistant's connect link"
-            )
-        ticket = Ticket(pending.end_user, pending.agent, pending.connector)
+        ticket, verifier = await self.take(state, "connect-state")
         if error is not None:
             raise GrantRefused(
                 f"the authorization server did not grant access ({error[:80]}); nothing was stored"
@@ -173,7 +189,6 @@ class UserGrants:
         config = user_oauth_of(connector)
         if config is None:
             raise GrantRefused(f"connector '{ticket.connector}' no longer takes per-user grants")
-        verifier = self._cipher.decrypt(f"connect-state:{digest}", pending.ciphertext)
         secret = await self._client_secret(config)
         async with self._client(config, secret, private_network(connector)) as client:
             answer = await self._ask(

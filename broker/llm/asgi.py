@@ -15,7 +15,14 @@ from starlette.types import Message, Receive, Scope, Send
 
 from broker.errors import BrokerError
 from broker.llm.bodies import BodyBudget
-from broker.llm.errors import BadRequest, GatewayBusy, GuardrailBlocked, LimitExceeded, PayloadTooLarge
+from broker.llm.errors import (
+    BadRequest,
+    GatewayBusy,
+    GuardrailBlocked,
+    GuardrailUnavailable,
+    LimitExceeded,
+    PayloadTooLarge,
+)
 from broker.telemetry.logs import correlation_ids
 
 Dialect = Literal["openai", "anthropic"]
@@ -133,7 +140,7 @@ def error_payload(exc: BrokerError, dialect: Dialect) -> dict[str, Any]:
         body = {"error": error}
     if isinstance(exc, LimitExceeded):
         error[str(exc.detail["type"])] = exc.detail
-    elif isinstance(exc, GuardrailBlocked):
+    elif isinstance(exc, GuardrailBlocked | GuardrailUnavailable):
         error["guardrail"] = exc.guardrail
     return body
 
