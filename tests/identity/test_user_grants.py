@@ -97,6 +97,7 @@ def setup(oauth: OAuthSetup) -> Iterator[Setup]:
                     "secret": "crm-oauth-client",
                     "scopes": ["crm.read"],
                     "authorize_params": {"resource": "crm-api"},
+                    "revocation_url": f"{crm_as.issuer}/revoke",
                 },
                 "tools": [
                     {
@@ -269,9 +270,12 @@ def test_operators_revoke_auditors_only_list_nobody_reads_a_token(setup: Setup) 
         assert "token" not in listed.text.replace("tokens", "")
         assert auditor.delete("/admin/connections/crm/judy").status_code == 403
     assert call(setup, setup.token("judy")) == (False, '{"user":"judy-at-crm"}')
+    refresh_tokens = len(setup.crm_as.refresh)
     with as_role(setup.oauth, "operator", "olga") as operator:
         assert operator.delete("/admin/connections/crm/judy").status_code == 204
         assert operator.delete("/admin/connections/crm/judy").status_code == 404
+    assert setup.crm_as.revoked[-2:] == ["refresh_token", "access_token"]  # revoked upstream too (RFC 7009)
+    assert len(setup.crm_as.refresh) == refresh_tokens - 1
     failed, _ = call(setup, setup.token("judy"))
     assert failed
 
