@@ -26,6 +26,7 @@ from broker.errors import ToolCallError, UnknownTool
 from broker.mcp.channel import LogLevels, McpClientChannel, session_id
 from broker.mcp.connect import url_elicitation
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
+from broker.mcp.input_rounds import input_required_result, resume_of, state_boundary
 from broker.mcp.listing import SpliceTools, list_result
 from broker.mcp.notify import ListWatchers
 from broker.mcp.operations import catalog_handlers
@@ -46,6 +47,7 @@ def build_server(
     version: str,
     watchers: ListWatchers | None = None,
     sessions: Sessions | None = None,
+    request_state_key: bytes | None = None,
 ) -> Server[Any]:
     """`watchers`, when given, learns the 2025 sessions to send `list_changed` to; `sessions`
     keeps 2025 sessions where every instance can serve them (broker/mcp/sessions.py)."""
@@ -64,8 +66,9 @@ def build_server(
 
     async def on_call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         call = ToolCall(
+            resume=resume_of(params),
             request_id=current_request_id() or str(uuid.uuid4()),
             agent=caller(),
             tool_name=params.name,
@@ -97,6 +100,8 @@ def build_server(
                 f"the gateway could not complete this call; its log has request {call.request_id}"
             )
         assert isinstance(output, ToolOutput)
+        if output.input_required is not None:
+            return input_required_result(output.input_required)
         return _to_result(output)
 
     async def on_set_logging_level(
@@ -125,6 +130,8 @@ def build_server(
     if sessions is not None:
         server.middleware.append(sessions)  # records what initialize negotiated
     server.middleware.append(SpliceTools())  # tools/list pages: prebuilt definitions, see listing.py
+    if request_state_key is not None:  # seals the state of input-required rounds, see input_rounds.py
+        server.middleware.append(state_boundary(request_state_key))
     return server
 
 

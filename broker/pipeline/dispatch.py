@@ -47,6 +47,7 @@ async def dispatch(request: Request) -> Output:
         subject_token=request.agent.subject_token,
         user_token=request.user_token,
         end_user=request.agent.end_user,
+        resume=request.resume if isinstance(request, ToolCall) else None,
     )
     try:
         if isinstance(request, ToolCall):
