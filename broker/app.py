@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse
 
-from broker.admin import admin_router, install_error_handlers
+from broker import offload
+from broker.admin import admin_router, install_error_handlers, preparing
 from broker.admin.changes import ChangeLog
 from broker.connections.web import router as connections_router
 from broker.gateway import Gateway
@@ -23,6 +24,7 @@ from broker.identity.resource import McpGuard, metadata_url, resource_metadata
 from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
 from broker.mcp import transport as mcp_transport
+from broker.mcp.fastpath import McpFastPath
 from broker.mcp.input_rounds import request_state_key
 from broker.mcp.notify import ListWatchers
 from broker.mcp.server import build_server
@@ -60,12 +62,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions=sessions,
         request_state_key=request_state_key(settings),
     )
+    security = _transport_security(settings)
     mcp_app = server.streamable_http_app(
         streamable_http_path="/mcp",
         json_response=False,  # broker.mcp.transport: 2025 sessions stream, 2026-07-28 answers JSON
         stateless_http=False,
         max_request_body_size=settings.max_request_bytes,
-        transport_security=_transport_security(settings),
+        transport_security=security,
     )
     guarded_mcp = McpGuard(mcp_app, gateway.identity, metadata_url(public_url, "/mcp"))
 
@@ -84,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             await asyncio.to_thread(upgrade, settings.database_url)
         await gateway.start()
+        offload.warm(preparing.ready)
         try:
             await llm.start()
             try:
@@ -115,10 +119,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.health = health
     app.add_middleware(ChangeLog, sessions=gateway.sessions)  # /admin changes only
     app.add_middleware(ProxyFirst, proxy=llm.proxy)  # the last added runs first: /v1 skips the rest
+    if settings.mcp_fast_path:  # stateless tools/call and tools/list skip the framework and the SDK
+        app.add_middleware(
+            McpFastPath,
+            snapshot=lambda: gateway.state.snapshot,
+            pipeline=gateway.pipeline,
+            guard=guarded_mcp,
+            security=security,
+            max_body=settings.max_request_bytes,
+            server_info=server.server_info_stamp,
+            answered=gateway.metrics.mcp_fast,
+        )
     if gateway.tracer is not None:  # outermost: /v1 and /mcp requests get their server span too
         app.add_middleware(TraceRequests, tracer=gateway.tracer)
-    if settings.log_format == "json":
-        app.add_middleware(RequestIds)
+    app.add_middleware(RequestIds)  # ids in headers, error bodies and (JSON) log lines
     install_error_handlers(app)
 
     @app.get("/admin/sign-in", tags=["sign-in"], summary="Where operators sign in (OIDC); no token needed")

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import mcp_types as types
 from jsonschema import Draft202012Validator
+from mcp.shared.inbound import x_mcp_header_map
 
 from broker.uris import split_uri, template_matches
 from connectors.base import (
@@ -65,6 +66,9 @@ class CatalogTool:
     validator: Draft202012Validator
     wire: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
     """The definition as a tools/list result carries it, per protocol version (`broker.mcp.listing`)."""
+    param_headers: bool = False
+    """Whether the input schema declares `Mcp-Param-*` headers (`x-mcp-header`), which a 2026-07-28
+    tools/call must then mirror: such calls go through the SDK's check (`broker.mcp.fastpath`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +231,7 @@ def catalog_tool(connector: str, spec: ToolSpec, name: str | None = None) -> Cat
         validator=Draft202012Validator(
             dict(spec.input_schema), format_checker=Draft202012Validator.FORMAT_CHECKER
         ),
+        param_headers=bool(x_mcp_header_map(spec.input_schema)),
     )
 
 
@@ -255,6 +260,9 @@ class Snapshot:
     )
     _visible_other: dict[tuple[str, str, frozenset[str] | None], list[Any]] = field(default_factory=dict)
     _template_index: dict[str, CatalogTemplate] | None = None
+    memo: dict[Any, Any] = field(default_factory=dict)
+    """What a face derives from this snapshot and keeps while it lives (the MCP fast path's
+    serialised tools/list pages); bounded by whoever fills it."""
 
     def resolve_resource(self, uri: str) -> tuple[str, str] | None:
         """(connector, local URI) for a URI a client reads, or None when no connector owns it:

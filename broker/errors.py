@@ -46,6 +46,18 @@ class BrokerError(Exception):
         self.message = message
         self.problems = problems or []
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with every attribute (the error of a job run in a worker process, broker.offload),
+        whatever the subclass's constructor takes."""
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls: type[BrokerError], args: tuple[Any, ...], state: dict[str, Any]) -> BrokerError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class MalformedBody(BrokerError):
     """A request body that cannot be read at all (not JSON, nested too deeply): 400 on every API."""

@@ -42,6 +42,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.mcp_fast = Counter(
+            "broker_mcp_fast_path_requests",
+            "MCP requests the fast path answered (broker/mcp/fastpath.py) by method; the SDK serves the rest",
+            ["method"],
+            registry=self.registry,
+        )
         self.audit_written = Counter(
             "broker_audit_records_written", "Audit records stored", registry=self.registry
         )

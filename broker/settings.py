@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Largest MCP request body accepted."
     )
+    mcp_fast_path: bool = Field(
+        default=True,
+        description="Answer stateless (2026-07-28) tools/call and tools/list before the framework and the "
+        "SDK (broker/mcp/fastpath.py); off, the SDK serves every MCP request.",
+    )
     auto_migrate: bool = Field(default=True, description="Apply database migrations when the gateway starts.")
     state_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often an instance checks the database for changes made by others."

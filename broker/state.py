@@ -146,13 +146,16 @@ class StateManager:
             except Exception:  # keep serving the last good snapshot
                 log.exception("could not rebuild the catalog after an upstream change")
 
-    def _catalog_entries(
+    async def _catalog_entries(
         self, name: str, connector: Connector, version: int
     ) -> tuple[list[CatalogTool], list[QuarantinedTool]]:
         known = self._offered.get(name)
         if known is not None and known[0] is connector and known[1] == version:
             return known[2], known[3]
-        offered, held = connector_tools(name, connector)
+        if isinstance(connector, Federated):  # its tools move on the loop: read them there
+            offered, held = connector_tools(name, connector)
+        else:  # a thousand tools' definitions and validators are ~100 ms of Python: not on the loop
+            offered, held = await asyncio.to_thread(connector_tools, name, connector)
         self._offered[name] = (connector, version, offered, held)
         return offered, held
 
@@ -281,7 +284,7 @@ class StateManager:
             connectors[name] = connector
             if isinstance(connector, Federated):  # read before tools(): a later change rebuilds again
                 versions[name] = connector.catalog_version
-            offered, held = self._catalog_entries(name, connector, versions.get(name, 0))
+            offered, held = await self._catalog_entries(name, connector, versions.get(name, 0))
             for tool in offered:
                 kept = tools.setdefault(tool.name, tool)
                 if kept is not tool:

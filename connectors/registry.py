@@ -21,6 +21,7 @@ from pydantic import Field, TypeAdapter
 
 from connectors.base import NO_CONTEXT, CallContext, Connector
 from connectors.errors import ConnectorConfigError
+from connectors.http.config import HttpToolConfig
 from connectors.http.connector import HttpConnector, HttpConnectorConfig
 from connectors.http.openapi import (
     DEFAULT_LIMITS,
@@ -94,10 +95,22 @@ def build(config: ConnectorConfig, transport: httpx.AsyncBaseTransport | None = 
     assert_never(config)
 
 
+_HTTP_TOOL: TypeAdapter[HttpToolConfig] = TypeAdapter(HttpToolConfig)
+
+
+def validate_stored(stored: object) -> ConnectorConfig:
+    """A stored config (JSON-like) validated. An http config's tools are validated one at a
+    time: pydantic holds the GIL for a whole call, and one call for a thousand tools would
+    keep the event loop waiting for it."""
+    if isinstance(stored, dict) and stored.get("kind") == "http" and isinstance(stored.get("tools"), list):
+        stored = {**stored, "tools": [_HTTP_TOOL.validate_python(tool) for tool in stored["tools"]]}
+    return ConnectorConfigAdapter.validate_python(stored)
+
+
 async def build_off_loop(stored: object, transport: httpx.AsyncBaseTransport | None = None) -> Connector:
     """Validate a stored config (JSON-like) and build its connector in a worker thread: a big
     config (an imported OpenAPI document of a thousand tools) is seconds of pure Python."""
-    return await asyncio.to_thread(lambda: build(ConnectorConfigAdapter.validate_python(stored), transport))
+    return await asyncio.to_thread(lambda: build(validate_stored(stored), transport))
 
 
 __all__ = [

@@ -5,6 +5,7 @@
                                  # provider sees them; tokens in the answer are put back
       secrets: block             # API keys, private keys... in a prompt: off | flag | mask | block
       injection: {action: block, threshold: 0.6}   # prompt injection / jailbreak: off | flag | block
+        # optional: classifier: {model: guard, on_error: open}  (a model route the gateway serves)
       tool_results: flag         # instructions aimed at the model inside tool results: off | flag | block
       topics:                    # denied topics, refused on the way in (and out, see output)
         - name: legal-advice
@@ -45,11 +46,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ClassifierRule(_Strict):
+    """A classifier model (e.g. a guard model behind any OpenAI-compatible provider) that scores
+    prompts beside the heuristics, reached through one of the gateway's own model routes."""
+
+    model: Name = Field(description="A model name the gateway serves: a route, or provider/model.")
+    on_error: Literal["open", "closed"] = Field(
+        default="open",
+        description="When the classifier cannot answer: `open` goes on with the heuristics' score alone "
+        "(the verdict says so), `closed` refuses the call with a 503.",
+    )
+    max_chars: int = Field(
+        default=8000, ge=100, le=200_000, description="Characters of the prompt sent (the last ones)."
+    )
+
+
 class InjectionRule(_Strict):
-    """Prompt injection and jailbreak attempts, scored 0..1 by the gateway's shipped heuristics."""
+    """Prompt injection and jailbreak attempts, scored 0..1 by the gateway's shipped heuristics
+    (and, optionally, a classifier model: the two scores combine as 1 - (1 - h)(1 - c))."""
 
     action: FlagOrBlock = Field(default="flag", description="What a score at or over the threshold does.")
     threshold: float = Field(default=0.6, ge=0.05, le=1.0, description="Scores at or over this fire.")
+    classifier: ClassifierRule | None = None
 
 
 class TopicRule(_Strict):
@@ -104,9 +122,15 @@ def merge(sections: Iterable[Guardrails]) -> Guardrails:
     injections = [g.injection for g in found if g.injection is not None]
     injection = None
     if injections:
+        classifiers = [i.classifier for i in injections if i.classifier is not None]
+        classifier = None
+        if classifiers:  # the first one named; any policy failing closed makes it fail closed
+            closed = any(c.on_error == "closed" for c in classifiers)
+            classifier = classifiers[0].model_copy(update={"on_error": "closed" if closed else "open"})
         injection = InjectionRule(
             action=strongest(i.action for i in injections),
             threshold=min(i.threshold for i in injections),
+            classifier=classifier,
         )
     topics: dict[str, TopicRule] = {}
     for section in found:

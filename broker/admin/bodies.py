@@ -32,24 +32,30 @@ class _DuplicateKey(Exception):
         self.key = key
 
 
-async def read_body(request: Request) -> Located:
-    """The body as a loaded value; YAML bodies keep the position of every node."""
+async def raw_body(request: Request) -> tuple[bytes, bool]:
+    """The body's bytes, and whether it is YAML (else JSON); 415 for any other media type."""
     media = media_type(request)
     is_yaml = media in YAML_MEDIA_TYPES
     if not is_yaml and not is_json(media):
         raise UnsupportedMediaType(
             f"send the document as {JSON_MEDIA_TYPE} or application/yaml, not {media or 'no content type'}"
         )
-    body = await request.body()
+    return await request.body(), is_yaml
 
-    def parse() -> Located:  # in a worker thread: a document with an inline OpenAPI spec is megabytes
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidInput("the request body is not UTF-8 text") from None
-        return yamlsource.load(text, source="the YAML body") if is_yaml else load_json(text)
 
-    return await asyncio.to_thread(parse)
+def parse_body(body: bytes, is_yaml: bool) -> Located:
+    """A JSON or YAML body as a loaded value; YAML keeps the position of every node."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the request body is not UTF-8 text") from None
+    return yamlsource.load(text, source="the YAML body") if is_yaml else load_json(text)
+
+
+async def read_body(request: Request) -> Located:
+    """The body as a loaded value, parsed in a worker thread (a document may be megabytes)."""
+    body, is_yaml = await raw_body(request)
+    return await asyncio.to_thread(parse_body, body, is_yaml)
 
 
 def load_json(text: str) -> Located:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,9 +15,11 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from broker import catalog
+from broker import catalog, offload
+from broker.admin import preparing
 from broker.admin.auth import gateway_of
-from broker.admin.bodies import openapi_body, read_with
+from broker.admin.bodies import openapi_body, raw_body
+from broker.admin.preparing import Pending, Ready
 from broker.admin.registration import (
     flag_warnings,
     keep_reviewed,
@@ -34,10 +37,12 @@ from broker.secrets.vault import Vault
 from broker.services import connectors as connector_service
 from broker.services.connectors import PutResult
 from broker.settings import Settings
+from broker.store.db import JsonText
 from broker.store.models import ConnectorRecord
 from connectors.base import NO_CONTEXT, Connector
 from connectors.errors import ConnectorError
-from connectors.http.openapi import DEFAULT_LIMITS, OpenAPILimits
+from connectors.http.openapi import DEFAULT_LIMITS, OpenAPIConnectorConfig, OpenAPILimits, fetch_document
+from connectors.netguard import refuse_private_destination
 from connectors.registry import ConnectorConfig, ConnectorConfigAdapter, build, build_off_loop, prepare
 
 router = admin_subrouter("connectors")
@@ -248,37 +253,86 @@ async def register_connector(
     response: Response,
     replace: bool = Query(False, description="Replace an existing connector of the same name."),
 ) -> ConnectorChange:
-    config, located = await read_with(request, ConnectorConfigAdapter.validate_python)
-    known = await read(request, secret_service.secret_names)
-    before = await read(request, lambda s: connector_service.stored_configs(s, [config.name]))
+    body, is_yaml = await raw_body(request)
     gateway = gateway_of(request)
-    try:
-        checked = await prepare_checked(
-            config,
-            secrets=known,
-            stored=before.get(config.name),
-            vault=gateway.vault,
-            limits=openapi_limits(gateway.settings),
-        )
-    except InvalidInput as exc:
-        raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
-    prepared, tools = checked.config, checked.tools
-    refuse_conflicts(gateway.state.snapshot, {prepared.name: checked.claims})
-    stored = await asyncio.to_thread(prepared.model_dump, mode="json")
+    limits = openapi_limits(gateway.settings)
+    known = await read(request, secret_service.secret_names)
+    outcome = await offload.by_size(len(body), preparing.read_connector, body, is_yaml, limits)
+    if isinstance(outcome, Pending) and isinstance(outcome.config, OpenAPIConnectorConfig):
+        outcome = await _fetched(outcome.config, limits)
+    if isinstance(outcome, Pending):
+        checked = await _prepare_pending(request, outcome, known, limits)
+    else:
+        checked = await _check_ready(outcome, known)
+    refuse_conflicts(gateway.state.snapshot, {checked.name: checked.claims})
 
     def put(session: Session) -> PutResult:
-        return connector_service.put_connector(session, prepared.name, prepared.kind, stored, replace=replace)
+        return connector_service.put_connector(
+            session, checked.name, checked.kind, checked.stored, replace=replace
+        )
 
     result = await write(request, put)
     if result == "created":
         response.status_code = 201
     return ConnectorChange(
-        name=prepared.name,
-        kind=prepared.kind,
-        result=result,
-        tools=tools,
-        warnings=[*checked.warnings, *flag_warnings(prepared)],
+        name=checked.name, kind=checked.kind, result=result, tools=checked.tools, warnings=checked.warnings
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _ToStore:
+    name: str
+    kind: str
+    stored: dict[str, Any] | JsonText
+    claims: Claims
+    warnings: list[str]
+
+    @property
+    def tools(self) -> list[str]:
+        return list(self.claims.tools)
+
+
+async def _fetched(config: OpenAPIConnectorConfig, limits: OpenAPILimits) -> Ready:
+    """Fetch `spec_url` here (network), import it in a worker process (CPU)."""
+    assert config.spec_url is not None
+    try:
+        document = await fetch_document(config, limits=limits)
+    except ConnectorError as exc:
+        raise InvalidInput(exc.message) from None
+    return await offload.by_size(
+        len(document), preparing.convert_fetched, config, document, config.spec_url, limits
+    )
+
+
+async def _check_ready(ready: Ready, known: Collection[str]) -> _ToStore:
+    """What only the gateway can check of a config prepared in a worker process: its
+    destination (resolved now) and the secrets it references."""
+    try:
+        await refuse_private_destination(ready.name, ready.base_url, ready.allow_private_network)
+    except ConnectorError as exc:
+        raise InvalidInput(exc.message) from None
+    if ready.secret_refs - set(known):  # parse the config only to locate the problem
+        secret_service.check_references(json.loads(ready.stored), ready.secret_refs, known)
+    return _ToStore(ready.name, ready.kind, JsonText(ready.stored), ready.claims, ready.warnings)
+
+
+async def _prepare_pending(
+    request: Request, pending: Pending, known: Collection[str], limits: OpenAPILimits
+) -> _ToStore:
+    """A config that needs the network (an mcp upstream to pin): small, prepared here."""
+    config = pending.config
+    gateway = gateway_of(request)
+    before = await read(request, lambda s: connector_service.stored_configs(s, [config.name]))
+    try:
+        checked = await prepare_checked(
+            config, secrets=known, stored=before.get(config.name), vault=gateway.vault, limits=limits
+        )
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, problems=relocate(exc.problems, pending.located)) from None
+    prepared = checked.config
+    stored = await asyncio.to_thread(prepared.model_dump, mode="json")
+    warnings = [*checked.warnings, *flag_warnings(prepared)]
+    return _ToStore(prepared.name, prepared.kind, stored, checked.claims, warnings)
 
 
 @router.get("/connectors/{name}", summary="Show a connector: its stored config and tools")

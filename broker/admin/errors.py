@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from broker.errors import BrokerError, Problem
+from broker.telemetry.logs import correlation_ids
 
 log = logging.getLogger("broker.admin")
 
@@ -22,7 +23,7 @@ def error_body(code: str, message: str, problems: list[Problem] | None = None) -
     body: dict[str, object] = {"code": code, "message": message}
     if problems:
         body["problems"] = [p.as_dict() for p in problems]
-    return {"error": body}
+    return {"error": {**body, **correlation_ids()}}
 
 
 def _problem(error: Any) -> Problem:

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agents": ("agents", "create, list and disable agents"),
     "keys": ("agents", "create, list, revoke and rotate agents' API keys"),
     "secrets": ("secrets", "store, list and rotate the credentials injected into upstream calls"),
+    "connections": ("connections", "list and revoke users' own grants at upstreams"),
     "audit": ("audit", "read the audit log of tool calls"),
     "cache": ("cache", "inspect and purge the tool-result cache"),
     "llm": ("llm", "configure the LLM proxy at /v1: providers, models, prices, budgets, limits"),

@@ -15,22 +15,28 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from broker.catalog import AgentIdentity
 from broker.guard import injection
 from broker.guard.answers import OutputPlan
+from broker.guard.classifier import ClassifierUnavailable
 from broker.guard.prompts import Slot, slots
 from broker.guard.topics import TopicMatcher
 from broker.guard.verdicts import Verdict
-from broker.llm.errors import GuardrailBlocked
+from broker.llm.errors import GuardrailBlocked, GuardrailUnavailable
 from broker.pii.detector import PATTERN_ENTITIES, Detector
 from broker.pii.maskers import Maskers
 from broker.pii.plan import masking_plan
 from broker.pii.vault import TOKEN, get_all
 from policies import PolicySet
-from policies.guardrails import Guardrails, guardrails_for
+from policies.guardrails import ClassifierRule, Guardrails, InjectionRule, guardrails_for
+
+Classify = Callable[[ClassifierRule, str], Awaitable[float]]
+"""(the classifier rule, the prompt's user text as masked) -> its injection score, or
+ClassifierUnavailable."""
 
 _SECRETS = Detector(["SECRET"])
 _PII = Detector([e for e in PATTERN_ENTITIES if e != "SECRET"])
@@ -81,14 +87,25 @@ class Guard:
         self.maskers = maskers
 
     async def inspect(
-        self, plan: GuardPlan, policy_set: PolicySet, agent: AgentIdentity, payload: dict[str, Any]
+        self,
+        plan: GuardPlan,
+        policy_set: PolicySet,
+        agent: AgentIdentity,
+        payload: dict[str, Any],
+        classify: Classify | None = None,
     ) -> Inspection:
-        """Check (and mask, in place) the request's texts; raise GuardrailBlocked to stop the call."""
+        """Check (and mask, in place) the request's texts; raise GuardrailBlocked to stop the call.
+        `classify` reaches the injection classifier model when the policy names one."""
         rules, found = plan.rules, Inspection()
         texts = slots(payload)
         asked = [slot for slot in texts if slot.role == "user"]
+        undecided: injection.Score | None = None
         if rules.injection is not None and rules.injection.action != "off":
-            self._injection(found, asked, rules.injection.action, rules.injection.threshold, "injection")
+            undecided = self._injection(
+                found, asked, rules.injection.action, rules.injection.threshold, "injection"
+            )
+            if rules.injection.classifier is None or classify is None:
+                undecided = None
         if rules.tool_results != "off":
             results = [slot for slot in texts if slot.role == "tool"]
             self._injection(found, results, rules.tool_results, 0.6, "tool_results")
@@ -100,6 +117,8 @@ class Guard:
             self._secrets(found, texts, rules.secrets)
         if rules.pii != "off":
             await self._pii(found, texts, rules.pii, policy_set, agent)
+        if undecided is not None and asked and rules.injection is not None and classify is not None:
+            await self._classified(found, asked, rules.injection, undecided, classify)
         output = rules.output
         found.output.pii, found.output.secrets = output.pii, output.secrets
         if output.pii != "off" or output.secrets != "off":
@@ -112,14 +131,45 @@ class Guard:
             found.output.topics, found.output.topic_action = plan.topics, output.topics
         return found
 
+    async def _classified(
+        self, found: Inspection, asked: list[Slot], rule: InjectionRule, heuristic: injection.Score,
+        classify: Classify,
+    ) -> None:  # fmt: skip
+        """The classifier's score (of the prompt as masked) combined with the heuristics'."""
+        assert rule.classifier is not None
+        try:
+            score = await classify(rule.classifier, "\n".join(slot.text for slot in asked))
+        except ClassifierUnavailable as exc:
+            closed = rule.classifier.on_error == "closed"
+            verdict = Verdict(
+                "injection.classifier", "block" if closed else "flag", "prompt", detail="unavailable"
+            )
+            found.verdicts.append(verdict)
+            if closed:
+                raise GuardrailUnavailable(
+                    f"{exc}; the agent's guardrails fail closed without it (rule 'injection.classifier'), "
+                    "so the call was not sent: try again later or ask the operator",
+                    verdict.as_dict(),
+                ) from None
+            return
+        combined = round(1.0 - (1.0 - heuristic.value) * (1.0 - score), 4)
+        if combined >= rule.threshold:
+            detail = ",".join((*heuristic.signals, f"classifier={score:.2f}"))
+            verdict = Verdict("injection", rule.action, "prompt", score=combined, detail=detail)
+            why = f"score {combined:.2f}: heuristics {heuristic.value:.2f}, classifier {score:.2f}"
+            _record(found, verdict, f"the prompt looks like a prompt injection or jailbreak attempt ({why})")
+
     def _injection(
         self, found: Inspection, texts: list[Slot], action: str, threshold: float, rule: str
-    ) -> None:
+    ) -> injection.Score | None:
+        """Record (or block) when the heuristics fire; else their best score, for the classifier."""
         best = injection.NO_SCORE
         for slot in texts:
             scored = injection.score(slot.text)
             if scored.value > best.value:
                 best = scored
+        if best.value < threshold:
+            return best
         if best.value >= threshold:
             where = "tool_result" if rule == "tool_results" else "prompt"
             verdict = Verdict(rule, action, where, score=best.value, detail=",".join(best.signals))
@@ -129,6 +179,7 @@ class Guard:
                 else ("the prompt looks like a prompt injection or jailbreak attempt")
             )
             _record(found, verdict, f"{what} (score {best.value:.2f})")
+        return None
 
     def _secrets(self, found: Inspection, texts: list[Slot], action: str) -> None:
         count = 0

@@ -20,6 +20,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import ahocorasick_rs
+
 from broker.guard.lexicon import ENGLISH, OTHER_LANGUAGES
 from broker.guard.signals import Signal, signal
 
@@ -271,24 +273,53 @@ class Score:
 NO_SCORE = Score(0.0, ())
 
 
-_SUSPECT = re.compile(
-    r"ignor|disregard|forget|overrid|bypass|instruction|prompt|you are|you're|from now on|pretend|"
-    r"jailbreak|mode|system|assistant|\bai\b|llm|<\||\[/?inst|###|verbatim|cancel|exfil|!\[|"
-    r"do anything|no longer|without|do not tell|don't tell|new task|rules|attention|guidance|silently|"
-    r"secretly|your (?:real|true|actual|new|only)|\bsys\b|<<|safety|polic|filter|restrict|decode|base64|"
-    r"olvid|oubli|vergiss|dimentic|esque|negeer|zapomn|игнор|забуд|忽略|无视|無視|忘|무시|잊|yok say|"
-    r"your |obey|overlook|neglect|erase|set aside|pay no|refuse|decline|simulat|emulat|deceased|late grand|"
-    r"secrets|password|api key|credential|gpt|\bdan\b|god mode|this is your|i am the|i'm the|when you read|"
-    r"reads this|void|constraint|guideline|directive|above|previous|preceding|prior|before th|everything|"
-    r"instruc|consign|anweisung|istruzion|instruç|talimat|指令|指示|지시|systemprompt|システム|시스템|系统",
-    re.IGNORECASE,
-)
+_SUSPECT_WORDS = (
+    "ignor", "disregard", "forget", "overrid", "bypass", "instruction", "prompt", "you are", "you're",
+    "from now on", "pretend", "jailbreak", "mode", "system", "assistant", "llm", "<|", "[inst", "[/inst",
+    "###", "verbatim", "cancel", "exfil", "![", "do anything", "no longer", "without", "do not tell",
+    "don't tell", "new task", "rules", "attention", "guidance", "silently", "secretly", "your real",
+    "your true", "your actual", "your new", "your only", "<<", "safety", "polic", "filter", "restrict",
+    "decode", "base64", "olvid", "oubli", "vergiss", "dimentic", "esque", "negeer", "zapomn", "игнор",
+    "забуд", "忽略", "无视", "無視", "忘", "무시", "잊", "yok say", "your ", "obey", "overlook", "neglect",
+    "erase", "set aside", "pay no", "refuse", "decline", "simulat", "emulat", "deceased", "late grand",
+    "secrets", "password", "api key", "credential", "gpt", "god mode", "this is your", "i am the",
+    "i'm the", "when you read", "reads this", "void", "constraint", "guideline", "directive", "above",
+    "previous", "preceding", "prior", "before th", "everything", "instruc", "consign", "anweisung",
+    "istruzion", "instruç", "talimat", "指令", "指示", "지시", "systemprompt", "システム", "시스템", "系统",
+)  # fmt: skip
+_WORDS_ALONE = ("ai", "sys", "dan")
+"""Suspect only as words of their own ("ai" is inside "daily" and "rain", "dan" inside "dance")."""
+_SUSPECTS = ahocorasick_rs.AhoCorasick([*_SUSPECT_WORDS, *_WORDS_ALONE])
 
 
 def suspect(text: str) -> bool:
     """A cheap first look (one pass, no normalisation): False means `score` would find nothing in
-    plain text, so a tool result that says nothing of the kind costs one scan."""
-    return _SUSPECT.search(text) is not None or _OBFUSCATED.search(text) is not None
+    plain text, so a tool result that says nothing of the kind costs one scan. The keywords are one
+    Aho-Corasick automaton over the lowered text: as an IGNORECASE regex alternation they took
+    milliseconds on a 2 KB result, the largest cost of a cached tools/call."""
+    return _has_keyword(text) or _OBFUSCATED.search(text) is not None
+
+
+_FOLDED = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
+"""The letters an IGNORECASE regex also matches to ASCII ones, which `str.lower` leaves apart."""
+
+
+def _has_keyword(text: str) -> bool:
+    if not text.isascii():
+        for letter, ascii_letter in _FOLDED.items():
+            if letter in text:
+                text = text.replace(letter, ascii_letter)
+    lowered = text.lower()
+    alone = len(_SUSPECT_WORDS)
+    for index, start, end in _SUSPECTS.find_matches_as_indexes(lowered, overlapping=True):
+        if index < alone or not (_word_char(lowered, start - 1) or _word_char(lowered, end)):
+            return True
+    return False
+
+
+def _word_char(text: str, at: int) -> bool:
+    """Whether `text[at]` is a word character as regex `\\b` sees it (outside the text: no)."""
+    return 0 <= at < len(text) and (text[at].isalnum() or text[at] == "_")
 
 
 def normalise(text: str) -> str:

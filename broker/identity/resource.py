@@ -68,25 +68,30 @@ class McpGuard:
         if scope["type"] != "http" or scope["path"].rstrip("/") != self.path:
             await self.app(scope, receive, send)
             return
-        token = bearer(scope)
+        caller = await self.admit(scope, send)
+        if caller is None:
+            return
         scopes = self.authenticator.required_scopes
-        if token is None:
-            await self._refuse(send, 401, "invalid_token", "Authentication required: send a bearer token")
-            return
-        try:
-            caller = await self.authenticator.caller(token)
-        except InsufficientScope as exc:
-            await self._refuse(send, 403, "insufficient_scope", exc.message, exc.scopes)
-            return
-        except InvalidToken as exc:
-            await self._refuse(send, 401, "invalid_token", exc.message)
-            return
-        except BrokerError as exc:
-            await self._refuse(send, exc.status_code, "access_denied", exc.message)
-            return
         scope["user"] = AuthenticatedUser(access_token(caller, token_scopes=scopes))
         scope["auth"] = AuthCredentials(scopes)
         await self.app(scope, receive, send)
+
+    async def admit(self, scope: Scope, send: Send) -> AgentIdentity | None:
+        """The request's caller, or None once the refusal (401/403 with the challenge) is sent.
+        The MCP fast path (broker/mcp/fastpath.py) admits its requests here too."""
+        token = bearer(scope)
+        if token is None:
+            await self._refuse(send, 401, "invalid_token", "Authentication required: send a bearer token")
+            return None
+        try:
+            return await self.authenticator.caller(token)
+        except InsufficientScope as exc:
+            await self._refuse(send, 403, "insufficient_scope", exc.message, exc.scopes)
+        except InvalidToken as exc:
+            await self._refuse(send, 401, "invalid_token", exc.message)
+        except BrokerError as exc:
+            await self._refuse(send, exc.status_code, "access_denied", exc.message)
+        return None
 
     async def _refuse(
         self, send: Send, status: int, error: str, description: str, scopes: list[str] | None = None

@@ -15,7 +15,15 @@ from starlette.types import Message, Receive, Scope, Send
 
 from broker.errors import BrokerError
 from broker.llm.bodies import BodyBudget
-from broker.llm.errors import BadRequest, GatewayBusy, GuardrailBlocked, LimitExceeded, PayloadTooLarge
+from broker.llm.errors import (
+    BadRequest,
+    GatewayBusy,
+    GuardrailBlocked,
+    GuardrailUnavailable,
+    LimitExceeded,
+    PayloadTooLarge,
+)
+from broker.telemetry.logs import correlation_ids
 
 Dialect = Literal["openai", "anthropic"]
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -132,7 +140,7 @@ def error_payload(exc: BrokerError, dialect: Dialect) -> dict[str, Any]:
         body = {"error": error}
     if isinstance(exc, LimitExceeded):
         error[str(exc.detail["type"])] = exc.detail
-    elif isinstance(exc, GuardrailBlocked):
+    elif isinstance(exc, GuardrailBlocked | GuardrailUnavailable):
         error["guardrail"] = exc.guardrail
     return body
 
@@ -163,8 +171,9 @@ async def send_error(
     request_id: str | None = None,
     challenge: str | None = None,
 ) -> None:
-    headers = error_headers(exc, request_id, challenge)
-    await send_json(send, exc.status_code, error_payload(exc, dialect), headers)
+    ids = {**correlation_ids(), **({"request_id": request_id} if request_id else {})}
+    payload = {**error_payload(exc, dialect), **ids}  # where Anthropic puts its request_id; clients ignore it
+    await send_json(send, exc.status_code, payload, error_headers(exc, request_id, challenge))
 
 
 async def until_disconnect(work: Coroutine[Any, Any, None], receive: Receive) -> bool:

@@ -23,6 +23,17 @@ class GuardrailBlocked(BadRequest):
         self.guardrail = guardrail
 
 
+class GuardrailUnavailable(BrokerError):
+    """A guardrail that must answer could not (the injection classifier, failing closed): 503."""
+
+    status_code = 503
+    code = "guardrail_unavailable"
+
+    def __init__(self, message: str, guardrail: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.guardrail = guardrail
+
+
 class ModelNotFound(BrokerError):
     status_code = 404
     code = "model_not_found"

@@ -54,6 +54,15 @@ class UpstreamConnectionError(Exception):
     """The provider could not be reached, or broke the connection."""
 
 
+class ResponseTooLarge(UpstreamConnectionError):
+    """The answer went past the pool's `max_body_bytes`."""
+
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+"""The most a provider's answer may bring (a chat answer is kilobytes; a stream of one, a few
+megabytes): past it the answer is cut off and the call fails like a broken answer."""
+
+
 class _Connection:
     __slots__ = ("reader", "reused", "writer")
 
@@ -96,12 +105,18 @@ class Response:
         conn = self._conn
         if conn is None or self._done:
             return
-        reader, limit = conn.reader, self._pool.read_timeout
+        reader, limit, most = conn.reader, self._pool.read_timeout, self._pool.max_body_bytes
+        received = 0
         try:
             if self._framing == "chunked":
-                async for data in self._dechunk(reader, limit):
+                async for data in self._dechunk(reader, limit, most):
+                    received += len(data)
+                    if received > most:
+                        raise ResponseTooLarge(f"the answer is larger than {most} bytes")
                     yield data
             else:
+                if self._framing == "length" and self._left > most:
+                    raise ResponseTooLarge(f"the answer announces {self._left} bytes, more than {most}")
                 while self._framing == "close" or self._left > 0:
                     async with asyncio.timeout(limit):
                         data = await reader.read(
@@ -112,6 +127,9 @@ class Response:
                             break
                         raise UpstreamConnectionError("the provider closed the connection mid-answer")
                     self._left -= len(data)
+                    received += len(data)
+                    if received > most:
+                        raise ResponseTooLarge(f"the answer is larger than {most} bytes")
                     yield data
             self._done = True
         except TimeoutError:
@@ -122,7 +140,7 @@ class Response:
             ) from None
 
     @staticmethod
-    async def _dechunk(reader: asyncio.StreamReader, limit: float) -> AsyncIterator[bytes]:
+    async def _dechunk(reader: asyncio.StreamReader, limit: float, most: int) -> AsyncIterator[bytes]:
         buffer = bytearray()
         while True:
             frames: list[bytes] = []
@@ -146,6 +164,8 @@ class Response:
             if not data:
                 raise UpstreamConnectionError("the provider closed the connection mid-answer")
             buffer += data
+            if len(buffer) > most:  # one chunk announced bigger than any answer may be
+                raise ResponseTooLarge(f"a chunk of the answer is larger than {most} bytes")
 
     async def aread(self) -> bytes:
         return b"".join([chunk async for chunk in self.aiter_bytes()])
@@ -172,8 +192,10 @@ class Http1Pool:
         read_timeout: float,
         query: Mapping[str, str] | None = None,
         proxy: str | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         """`proxy`: this provider's proxy URL ("" for none), else BROKER_HTTPS_PROXY applies."""
+        self.max_body_bytes = max_body_bytes
         parts = urlsplit(base_url)
         self.tls = parts.scheme == "https"
         self.host = parts.hostname or ""

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from broker import jsonbody
 from broker.catalog import AgentIdentity, Snapshot
 from broker.errors import BrokerError, Unauthorized
+from broker.guard import classifier
 from broker.guard.engine import Guard, plan_of
 from broker.identity import Authenticator
 from broker.llm import anthropic_api, openai_api, responses_api
@@ -42,7 +43,14 @@ from broker.llm.asgi import (
 )
 from broker.llm.bodies import BodyBudget
 from broker.llm.catalog import Route, Target
-from broker.llm.errors import BadRequest, GuardrailBlocked, ModelDenied, ModelNotFound, UpstreamError
+from broker.llm.errors import (
+    BadRequest,
+    GuardrailBlocked,
+    GuardrailUnavailable,
+    ModelDenied,
+    ModelNotFound,
+    UpstreamError,
+)
 from broker.llm.metering import Metering, ModelCall
 from broker.llm.semantic.cache import SemanticCache
 from broker.llm.state import LlmState
@@ -51,6 +59,7 @@ from broker.llm.upstream import Opened, RetryPolicy, open_upstream
 from broker.resilience import Breakers
 from broker.telemetry.logs import current_request_id
 from policies import ModelGrants, PolicySet
+from policies.guardrails import ClassifierRule
 
 GUARDED = frozenset({"chat", "messages", "responses"})
 """Endpoints whose prompts and answers the guardrails see (embeddings carry no conversation)."""
@@ -197,7 +206,7 @@ class LlmProxy:
             call.stream = payload.get("stream") is True
             self.authorize(call, payload.get("model"))
             if endpoint in GUARDED and self.guard is not None:
-                await self.guard_prompt(call, payload)
+                await self.guard_prompt(call, payload, exchange.headers)
             await handler(self, exchange, call, payload, len(body))
         except BrokerError as exc:
             call.failed(exc)
@@ -215,7 +224,9 @@ class LlmProxy:
                 call.guardrails.extend(verdict.as_dict() for verdict in call.output.verdicts)
             await self.metering.finish(call)
 
-    async def guard_prompt(self, call: ModelCall, payload: dict[str, Any]) -> None:
+    async def guard_prompt(
+        self, call: ModelCall, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         """The agent's guardrails on the prompt (masking it in place); a block ends the call here,
         before any reservation or upstream request."""
         assert self.guard is not None
@@ -223,9 +234,13 @@ class LlmProxy:
         plan = plan_of(policy_set, call.agent)
         if plan is None:
             return
+
+        async def classify(rule: ClassifierRule, text: str) -> float:
+            return await classifier.classify(self, call, rule, text, headers or {})
+
         try:
-            inspection = await self.guard.inspect(plan, policy_set, call.agent, payload)
-        except GuardrailBlocked as exc:
+            inspection = await self.guard.inspect(plan, policy_set, call.agent, payload, classify)
+        except (GuardrailBlocked, GuardrailUnavailable) as exc:
             call.guardrails.append(exc.guardrail)
             raise
         call.guardrails.extend(verdict.as_dict() for verdict in inspection.verdicts)

@@ -104,7 +104,7 @@ async def responses(
     if any(isinstance(t, dict) and t.get("type") == GATEWAY_TOOL for t in chat.get("tools", [])):
         result = await run_loop(proxy, exchange, call, chat)
     else:
-        answer, step = await model_step(proxy, exchange, call, chat)
+        answer, step = await model_step(proxy, exchange.headers, call, chat)
         call.usage, call.target, call.attempts, call.hold, call.ttft = (
             step.usage,
             step.target,

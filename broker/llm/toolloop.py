@@ -126,7 +126,7 @@ async def run_loop(
         if last:
             body.pop("tools", None)  # the last step must answer in words
             body.pop("tool_choice", None)
-        answer, step_call = await model_step(proxy, exchange, call, body)
+        answer, step_call = await model_step(proxy, exchange.headers, call, body)
         total = _add(total, step_call.usage or Usage())
         message = _first_message(answer)
         tool_calls = message.get("tool_calls") if isinstance(message, dict) else None
@@ -193,13 +193,13 @@ def _as_final(call: ModelCall, step: ModelCall) -> None:
 
 
 async def model_step(
-    proxy: LlmProxy, exchange: Exchange, call: ModelCall, body: dict[str, Any]
+    proxy: LlmProxy, headers: dict[str, str], call: ModelCall, body: dict[str, Any]
 ) -> tuple[dict[str, Any], ModelCall]:
     """One model call of the loop: admitted against the budgets, sent, read whole, metered."""
     step = ModelCall(call.request_id, call.agent, "chat", time.perf_counter(), datetime.now(UTC))
     step.model, step.route = call.model, call.route
     try:
-        answer = await complete_whole(proxy, step, body, exchange.headers)
+        answer = await complete_whole(proxy, step, body, headers)
     except BaseException:
         _as_final(call, step)  # the proxy records the failure once, on the outer call
         raise

@@ -122,10 +122,7 @@ class McpClientChannel:
 
     async def ask(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
         if not self.can_ask(method):
-            raise ClientRequestRefused(
-                f"the calling client cannot answer '{method}' (it did not declare the capability, "
-                "or its connection has no way back for the answer)"
-            )
+            raise _cannot_answer(method)
         request_type, result_type, _ = _REQUESTS[method]
         try:
             request = request_type.model_validate({"method": method, "params": dict(params)})
@@ -144,3 +141,41 @@ class McpClientChannel:
             raise ClientRequestRefused(exc.error.message, exc.error.code) from None
         dumped: dict[str, Any] = result.model_dump(by_alias=True, mode="json", exclude_none=True)
         return dumped
+
+
+def _cannot_answer(method: str) -> ClientRequestRefused:
+    return ClientRequestRefused(
+        f"the calling client cannot answer '{method}' (it did not declare the capability, "
+        "or its connection has no way back for the answer)"
+    )
+
+
+class StatelessChannel:
+    """A 2026-07-28 request answered as one JSON exchange that asked for neither progress nor log
+    messages (the MCP fast path's requests): nothing goes to the client, and requests to it are
+    refused as `McpClientChannel` refuses them on such an exchange."""
+
+    log_level: str | None = None
+    wants_progress = False
+    asks_on_stream = False
+
+    def can_ask(self, method: str) -> bool:
+        return False
+
+    def defers(self, method: str) -> bool:
+        return False
+
+    def capabilities(self) -> Mapping[str, Any]:
+        return {}
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        return None
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        return None
+
+    async def ask(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        raise _cannot_answer(method)
+
+
+STATELESS = StatelessChannel()

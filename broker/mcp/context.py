@@ -33,7 +33,11 @@ def narrowing(ctx: ServerRequestContext[Any]) -> frozenset[str] | None:
     headers = getattr(request, "headers", None)
     if headers is None:
         return None
-    raw = headers.get(CONTEXT_HEADER)
+    return parse_narrowing(headers.get(CONTEXT_HEADER))
+
+
+def parse_narrowing(raw: str | None) -> frozenset[str] | None:
+    """The connector names of an `MCP-Context` header value (None: the header is absent)."""
     if raw is None:
         return None
     return frozenset(part.strip() for part in raw.split(",") if part.strip())

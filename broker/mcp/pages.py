@@ -25,10 +25,20 @@ T = TypeVar("T")
 
 def paginate(items: Sequence[T], cursor: str | None, kind: str) -> tuple[list[T], str | None]:
     """The page `cursor` points at (the first without one) and the cursor of the next, if any."""
-    start = 0 if cursor is None else _offset(cursor, kind)
+    start = page_start(cursor, kind)
     end = start + PAGE_SIZE
     page = list(items[start:end])
-    return page, (_cursor(kind, end) if end < len(items) else None)
+    return page, next_cursor(kind, end, len(items))
+
+
+def page_start(cursor: str | None, kind: str) -> int:
+    """The offset `cursor` points at (0 without one); MCPError -32602 for a cursor not of `kind`."""
+    return 0 if cursor is None else _offset(cursor, kind)
+
+
+def next_cursor(kind: str, end: int, total: int) -> str | None:
+    """The cursor of the page after one ending at `end`, None when that was the last."""
+    return _cursor(kind, end) if end < total else None
 
 
 def _cursor(kind: str, offset: int) -> str:

@@ -26,6 +26,7 @@ from broker.errors import ToolCallError, UnknownTool
 from broker.mcp.channel import LogLevels, McpClientChannel, session_id
 from broker.mcp.connect import url_elicitation
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
+from broker.mcp.errordata import CorrelateErrors
 from broker.mcp.input_rounds import input_required_result, resume_of, state_boundary
 from broker.mcp.listing import SpliceTools, list_result
 from broker.mcp.notify import ListWatchers
@@ -80,29 +81,10 @@ def build_server(
         )
         if watch is not None:
             watch(ctx, call.snapshot, call.agent, call.only_connectors)
-        client = call.channel  # MaskPII wraps the call's channel on the way
-        try:
-            output = await pipeline(call)
-        except UnknownTool as exc:
-            raise MCPError(types.INVALID_PARAMS, exc.message) from None
-        except NotConnected as exc:
-            elicit = url_elicitation(exc, client)
-            if elicit is not None:
-                raise elicit from None
-            return _error_result(exc.message)
-        except ToolCallError as exc:
-            return _error_result(exc.message)
-        except Exception as exc:
-            log.error(
-                "tools/call %s (%s) failed unexpectedly: %s", call.request_id, params.name, type(exc).__name__
-            )
-            return _error_result(
-                f"the gateway could not complete this call; its log has request {call.request_id}"
-            )
-        assert isinstance(output, ToolOutput)
-        if output.input_required is not None:
+        output = await call_tool(pipeline, call)
+        if output.input_required is not None:  # the client answers first: input_rounds.py
             return input_required_result(output.input_required)
-        return _to_result(output)
+        return to_result(output)
 
     async def on_set_logging_level(
         ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams
@@ -130,16 +112,43 @@ def build_server(
     if sessions is not None:
         server.middleware.append(sessions)  # records what initialize negotiated
     server.middleware.append(SpliceTools())  # tools/list pages: prebuilt definitions, see listing.py
+    server.middleware.append(CorrelateErrors())  # error data names the request
     if request_state_key is not None:  # seals the state of input-required rounds, see input_rounds.py
         server.middleware.append(state_boundary(request_state_key))
     return server
 
 
-def _error_result(message: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+async def call_tool(pipeline: Next, call: ToolCall) -> ToolOutput:
+    """Run a tools/call through the pipeline. Unknown or hidden tools raise `MCPError` -32602;
+    every other failure is an `isError` output the model can read (shared with broker.mcp.fastpath)."""
+    client = call.channel  # MaskPII wraps the call's channel on the way
+    try:
+        output = await pipeline(call)
+    except UnknownTool as exc:
+        raise MCPError(types.INVALID_PARAMS, exc.message) from None
+    except NotConnected as exc:
+        elicit = url_elicitation(exc, client)
+        if elicit is not None:
+            raise elicit from None
+        return _error_output(exc.message)
+    except ToolCallError as exc:
+        return _error_output(exc.message)
+    except Exception as exc:
+        log.error(
+            "tools/call %s (%s) failed unexpectedly: %s", call.request_id, call.tool_name, type(exc).__name__
+        )
+        return _error_output(
+            f"the gateway could not complete this call; its log has request {call.request_id}"
+        )
+    assert isinstance(output, ToolOutput)
+    return output
 
 
-def _to_result(output: ToolOutput) -> types.CallToolResult:
+def _error_output(message: str) -> ToolOutput:
+    return ToolOutput(content=[{"type": "text", "text": message}], is_error=True)
+
+
+def to_result(output: ToolOutput) -> types.CallToolResult:
     content = [_content_block(block) for block in output.content]
     return types.CallToolResult(
         content=content,

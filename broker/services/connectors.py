@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Text, select, type_coerce
+from sqlalchemy.orm import Session, defer
 
 from broker.errors import Conflict, NotFound
 from broker.services.revision import bump, now
+from broker.store.db import JsonText
 from broker.store.models import ConnectorRecord
 
 
@@ -37,19 +38,20 @@ PutResult = Literal["created", "updated", "unchanged"]
 
 
 def put_connector(
-    session: Session, name: str, kind: str, config: dict[str, Any], *, replace: bool
+    session: Session, name: str, kind: str, config: dict[str, Any] | JsonText, *, replace: bool
 ) -> PutResult:
-    """Store a connector; returns "created", "updated" or "unchanged"."""
-    record = session.get(ConnectorRecord, name)
+    """Store a connector; returns "created", "updated" or "unchanged". A `JsonText` config
+    (prepared in a worker process) is compared as stored text, never parsed here."""
+    record = session.get(ConnectorRecord, name, options=[defer(ConnectorRecord.config)])
     if record is None:
         session.add(ConnectorRecord(name=name, kind=kind, config=config, created_at=now(), updated_at=now()))
         bump(session)
         return "created"
     if not replace:
         raise Conflict(f"a connector named '{name}' already exists; use replace to update it")
-    if record.kind == kind and record.config == config:
+    if record.kind == kind and _stored_as(session, name, config):
         return "unchanged"
-    record.kind, record.config, record.updated_at = kind, config, now()
+    record.kind, record.config, record.updated_at = kind, cast(dict[str, Any], config), now()
     bump(session)
     return "updated"
 
@@ -57,3 +59,12 @@ def put_connector(
 def delete_connector(session: Session, name: str) -> None:
     session.delete(get_connector(session, name))
     bump(session)
+
+
+def _stored_as(session: Session, name: str, config: dict[str, Any] | JsonText) -> bool:
+    if not isinstance(config, JsonText):
+        return get_connector(session, name).config == config
+    text = session.scalar(
+        select(type_coerce(ConnectorRecord.config, Text)).where(ConnectorRecord.name == name)
+    )
+    return text == config

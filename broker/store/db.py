@@ -3,18 +3,43 @@ store is plain synchronous SQLAlchemy on SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+BIG_JSON = 64 * 1024
+"""Past this many characters a JSON column is parsed with a Python hook per object, so that a
+worker thread reading a big stored config hands the GIL back to the event loop as it goes."""
+
+
+class JsonText(str):
+    """A JSON column value already serialised (a connector prepared in a worker process,
+    broker.offload): stored as it is, never parsed and dumped again in this process."""
+
+
+def dump_json(value: Any) -> str:
+    return value if isinstance(value, JsonText) else json.dumps(value)
+
+
+def load_json(text: str | bytes) -> Any:
+    if len(text) < BIG_JSON:
+        return json.loads(text)
+    return json.loads(text, object_pairs_hook=_pairs)
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return dict(pairs)
+
 
 def make_engine(url: str) -> Engine:
+    json_io: dict[str, Any] = {"json_serializer": dump_json, "json_deserializer": load_json}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **json_io)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **json_io)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -26,6 +26,15 @@ def current_request_id() -> str | None:
     return REQUEST_ID.get()
 
 
+def correlation_ids() -> dict[str, str]:
+    """The current request's id and trace id (those known), for error bodies: an error a
+    caller pastes into a report then leads to its log lines, audit record and trace."""
+    from broker.telemetry.tracing import current_trace_id
+
+    ids = {"request_id": REQUEST_ID.get(), "trace_id": current_trace_id()}
+    return {key: value for key, value in ids.items() if value is not None}
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         from broker.pii import scrub
@@ -83,7 +92,9 @@ class RequestIds:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", encoded)]
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):  # the LLM proxy sets it
+                    message["headers"] = [*headers, (b"x-request-id", encoded)]
             await send(message)
 
         try:

@@ -303,7 +303,7 @@ class HttpConnector:
         limit = self.config.max_response_bytes
         try:
             async with asyncio.timeout(self.config.timeout_seconds):
-                response = await self._client.send(request, stream=True)
+                response = await self._send_once_more_if_dropped(request)
                 try:
                     body, truncated = await read_bounded(
                         response, limit if response.is_success else min(limit, _ERROR_BODY_LIMIT)
@@ -323,6 +323,22 @@ class HttpConnector:
         except BlockedDestination as exc:
             raise BlockedDestination(f"upstream '{self.name}': {exc.message}") from None
         return response, body, truncated
+
+    async def _send_once_more_if_dropped(self, request: httpx.Request) -> httpx.Response:
+        """Send; an idempotent request is sent once more when the connection was dropped before
+        any answer came: an upstream closing an idle keep-alive connection just as the pool
+        reuses it is routine, and the request never reached the application."""
+        try:
+            return await self._client.send(request, stream=True)
+        except _DROPPED:
+            if request.method not in _IDEMPOTENT:
+                raise
+            return await self._client.send(request, stream=True)
+
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+"""What sending on a connection the peer already closed raises (no status line was read)."""
 
 
 def _text(value: Any) -> str:

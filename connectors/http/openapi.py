@@ -9,8 +9,9 @@ names it and says why; the import fails only when nothing is left. The document'
 `securitySchemes` are not read: say how to authenticate with `auth` (see connectors/auth.py);
 `spec_url` is fetched without it.
 
-A document is bounded (`OpenAPILimits`: bytes and operations) and is parsed and converted in
-a worker thread: the conversion is pure Python, so the event loop keeps its turn.
+A document is bounded (`OpenAPILimits`: bytes and operations). The conversion is CPU-bound:
+the admin API runs it in a worker process (broker/admin/preparing.py), `resolve_openapi` in a
+worker thread.
 """
 
 from __future__ import annotations
@@ -177,8 +178,8 @@ async def resolve_openapi(
     if config.spec is not None:
         return await asyncio.to_thread(import_inline, config, limits)
     assert config.spec_url is not None
-    body = await _fetch(config, config.spec_url, transport, limits)
-    return await asyncio.to_thread(_parse_and_convert, config, body, config.spec_url, limits)
+    body = await fetch_document(config, transport=transport, limits=limits)
+    return await asyncio.to_thread(convert_document, config, body, config.spec_url, limits)
 
 
 def _too_big(name: str, size: int, limits: OpenAPILimits, *, at_least: bool = False) -> str:
@@ -190,9 +191,10 @@ def _too_big(name: str, size: int, limits: OpenAPILimits, *, at_least: bool = Fa
     )
 
 
-def _parse_and_convert(
+def convert_document(
     config: OpenAPIConnectorConfig, body: bytes, spec_url: str, limits: OpenAPILimits
 ) -> OpenAPIImport:
+    """Parse a fetched document (the bytes of `spec_url`) and convert it; CPU-bound."""
     try:
         document = parse_document(body)
     except ValueError as exc:
@@ -202,12 +204,15 @@ def _parse_and_convert(
     return _convert(config, document, spec_url, limits)
 
 
-async def _fetch(
+async def fetch_document(
     config: OpenAPIConnectorConfig,
-    url: str,
-    transport: httpx.AsyncBaseTransport | None,
-    limits: OpenAPILimits,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    limits: OpenAPILimits = DEFAULT_LIMITS,
 ) -> bytes:
+    """The bytes of `spec_url`, bounded in size and time. Raises ConnectorConfigError."""
+    assert config.spec_url is not None
+    url = config.spec_url
     prefix = f"openapi connector '{config.name}': cannot fetch {url}"
     try:
         async with (

@@ -9,9 +9,10 @@ and no system catalog at all (roles, grants, settings, other databases, the sche
 the connector's `allow_catalogs` names it: agents learn the schema of the connector's own
 tables through `list_tables` and `describe_table`. A recursive CTE is refused when the
 connector's `max_recursion` is 0, and bounded to that many rows or iterations otherwise
-(rendered as a LIMIT inside the CTE on SQLite; a session limit on MySQL/MariaDB, see
-`engine.read_only_session`; PostgreSQL has no such knob and is bounded by the statement
-timeout and the row cap). Anything that does not parse is refused.
+(rendered as a LIMIT inside the CTE on SQLite; a LIMIT on every read of the CTE on
+PostgreSQL, which has no recursion limit of its own but computes a CTE only as far as it is
+read; a session limit on MySQL/MariaDB, see `engine.read_only_session`), and the statement
+timeout and the row cap bound the total work. Anything that does not parse is refused.
 
 `render` then writes the checked tree back out in the dialect, without comments, and that
 text is what runs: the database executes exactly what was checked, so comment tricks (MySQL
@@ -266,6 +267,8 @@ def render(
     _cap_rows(tree, row_cap)
     if dialect == "sqlite":
         _cap_recursion(tree, max_recursion)
+    elif dialect == "postgres":
+        _cap_recursive_reads(tree, max_recursion)
     try:
         text = tree.sql(dialect=dialect, comments=False, unsupported_level=ErrorLevel.RAISE)
     except (SqlglotError, RecursionError, ValueError) as exc:
@@ -288,6 +291,29 @@ def _cap_recursion(tree: exp.Expr, max_recursion: int) -> None:
             for cte in with_.expressions:
                 if isinstance(cte.this, exp.SetOperation):
                     _cap_rows(cte.this, max_recursion)
+
+
+def _cap_recursive_reads(tree: exp.Expr, max_recursion: int) -> None:
+    """PostgreSQL has no recursion limit, but computes a recursive CTE only as far as its
+    readers read (its documented behaviour): every read of one, other than its own recursive
+    step, becomes `(SELECT * FROM name LIMIT max_recursion) AS name`, so it stops there."""
+    for with_ in list(tree.find_all(exp.With)):
+        if not with_.args.get("recursive") or with_.parent is None:
+            continue
+        names = {
+            cte.alias_or_name
+            for cte in with_.expressions
+            if any(t.name == cte.alias_or_name and not t.args.get("db") for t in cte.this.find_all(exp.Table))
+        }
+        for table in list(with_.parent.find_all(exp.Table)):
+            if table.name not in names or table.args.get("db"):
+                continue
+            own = table.find_ancestor(exp.CTE)
+            if own is not None and own.alias_or_name == table.name:  # the recursive step itself
+                continue
+            alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+            read = exp.select("*").from_(exp.to_identifier(table.name)).limit(max_recursion)
+            table.replace(exp.Subquery(this=read, alias=alias.copy()))
 
 
 def _cap_rows(tree: exp.Expr, row_cap: int) -> None:

@@ -62,7 +62,8 @@ def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     error: dict[str, Any] = response.json()["error"]
-    assert set(error) <= {"code", "message", "problems"}
+    assert set(error) <= {"code", "message", "problems", "request_id", "trace_id"}
+    assert error["request_id"] == response.headers["x-request-id"]  # the same id as the logs and audit
     assert "Traceback" not in error["message"]
     return error
 

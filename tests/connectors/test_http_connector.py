@@ -3,6 +3,7 @@ network conditions a real server cannot easily produce."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -336,3 +337,61 @@ async def test_an_injected_transport_stays_open_for_its_owner() -> None:
         async with HttpConnector(config, transport=shared) as connector:
             assert (await connector.call("t", {})).structured == {"ok": True}
     assert closed == []
+
+
+class ClosesIdleConnections:
+    """A raw HTTP/1.1 upstream that answers the first request of each connection with
+    keep-alive headers and closes the connection, unanswered, when a second request arrives
+    on it: what a server does when its idle timeout fires just as the client's pool reuses
+    the connection. Records the requests it answered and the ones it dropped."""
+
+    def __init__(self) -> None:
+        self.answered: list[str] = []
+        self.dropped: list[str] = []
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            self.answered.append(await self._read(reader))
+            body = b'{"ok": true}'
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            )
+            await writer.drain()
+            self.dropped.append(await self._read(reader))
+        except asyncio.IncompleteReadError:
+            pass
+        writer.close()
+
+    @staticmethod
+    async def _read(reader: asyncio.StreamReader) -> str:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        length = next(
+            (int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length")), 0
+        )
+        await reader.readexactly(length)
+        return head.split(b" ", 1)[0].decode()
+
+
+async def test_an_idempotent_call_survives_an_upstream_closing_a_kept_alive_connection() -> None:
+    upstream = ClosesIdleConnections()
+    async with upstream as url:
+        tools = [simple_tool("read", "/r"), simple_tool("write", "/w", method="POST")]
+        async with HttpConnector(make_config(url, *tools)) as connector:
+            for _ in range(3):  # each call after the first meets the dropped connection, and is sent again
+                assert (await connector.call("read", {})).structured == {"ok": True}
+            assert upstream.answered == ["GET"] * 3 and upstream.dropped == ["GET"] * 2
+            with pytest.raises(UpstreamUnreachable):  # a POST may have reached the application: not resent
+                await connector.call("write", {})
+            assert "POST" not in upstream.answered and upstream.dropped.count("POST") == 1

@@ -81,3 +81,47 @@ async def test_an_argument_that_makes_the_request_impossible_is_an_iserror_namin
             assert not ok.is_error
     assert "Traceback" not in caplog.text
     assert "x" * 100 not in caplog.text
+
+
+def _headers(key: str, method: str = "tools/call") -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {key}",
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": method,
+        "Mcp-Name": "nowhere.nothing",
+        "anthropic-version": "2023-06-01",
+    }
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages", "/admin/agents"])
+def test_an_http_error_body_names_the_request(gateway: RunningGateway, path: str) -> None:
+    key = gateway.admin_token if path.startswith("/admin") else gateway.create_agent("named")
+    response = httpx.post(gateway.url + path, content=b'{"model": ', headers=_headers(key), timeout=30)
+    assert response.status_code in (400, 422), response.text
+    body = response.json()
+    request_id = body["error"]["request_id"] if path.startswith("/admin") else body["request_id"]
+    assert request_id == response.headers["x-request-id"]
+
+
+def test_a_json_rpc_error_names_the_request_in_its_data(gateway: RunningGateway) -> None:
+    key = gateway.create_agent("named")
+    call = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {
+            "name": "nowhere.nothing",
+            "arguments": {},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    }
+    response = httpx.post(gateway.mcp_url, json=call, headers=_headers(key), timeout=30)
+    error = response.json()["error"]
+    assert error["code"] == -32602, error
+    assert error["data"]["request_id"] == response.headers["x-request-id"]

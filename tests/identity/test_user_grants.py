@@ -251,3 +251,28 @@ def test_operators_revoke_auditors_only_list_nobody_reads_a_token(setup: Setup) 
         assert operator.delete("/admin/connections/crm/judy").status_code == 404
     failed, _ = call(setup, setup.token("judy"))
     assert failed
+
+
+def test_the_cli_lists_and_revokes_for_operators_and_for_the_user(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from broker.cli.main import main
+
+    gateway = setup.oauth.gateway
+    setup.connect("kim", "kim-at-crm")
+    setup.connect("lee", "lee-at-crm")
+
+    def broker(*argv: str, token: str = gateway.admin_token) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main([*argv, "--url", gateway.url, "--token", token])
+        return code, capsys.readouterr().out
+
+    code, out = broker("connections", "list", "--connector", "crm")
+    assert code == 0 and "kim" in out and "lee" in out and "connected" in out and "kim-at-crm" not in out
+    assert broker("connections", "revoke", "crm", "kim")[0] == 0
+    assert call(setup, setup.token("kim"))[0]  # kim must connect again
+    lee = setup.token("lee")
+    code, out = broker("connections", "mine", token=lee)
+    assert code == 0 and "lee" in out and "kim" not in out
+    assert broker("connections", "disconnect", "crm", token=lee)[0] == 0
+    assert call(setup, lee)[0]

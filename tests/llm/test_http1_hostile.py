@@ -18,7 +18,7 @@ import trustme
 from pydantic import ValidationError
 
 from broker.llm.config import ProviderConfig
-from broker.llm.http1 import Http1Pool, UpstreamConnectionError
+from broker.llm.http1 import Http1Pool, ResponseTooLarge, UpstreamConnectionError
 from connectors import outbound
 from connectors.netguard import outbound_transport
 from tests.llm.conftest import LlmSetup
@@ -261,3 +261,39 @@ def test_a_bad_proxy_or_bundle_is_refused_with_its_name(tmp_path: Path) -> None:
     hosts = ("a.corp.example", "x.int", "10.1.2.3", "api.openai.com")
     assert [rules.proxy_for("https", host) for host in hosts] == [None, None, None, "http://p:3128"]
     assert rules.proxy_for("http", "api.openai.com") is None
+
+
+def endless(head: bytes) -> object:
+    """An upstream that answers 200 with `head` and then sends body bytes until the client leaves."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            await read_request(reader)
+            writer.write(head)
+            for _ in range(1000):
+                writer.write(b"x" * 4096)
+                await writer.drain()
+        writer.close()
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 4096000\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nfffffff\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n",
+    ],
+    ids=["content-length", "one-huge-chunk", "until-close"],
+)
+async def test_a_successful_answer_larger_than_the_cap_is_cut_off(head: bytes) -> None:
+    server, url = await serve(endless(head))  # type: ignore[arg-type]
+    client = Http1Pool(url, max_connections=1, connect_timeout=2, read_timeout=5, max_body_bytes=64_000)
+    response = await client.post("/chat/completions", {}, b"{}")
+    assert response.status_code == 200
+    with pytest.raises(ResponseTooLarge):
+        await response.aread()
+    await response.aclose()
+    await client.aclose()
+    server.close()

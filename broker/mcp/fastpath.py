@@ -1,0 +1,348 @@
+"""The hot MCP requests without the SDK's per-request machinery: stateless tools/call and tools/list.
+
+The SDK serves a 2026-07-28 POST by building a request object, a connection, a session, a
+context and a middleware chain, validating the params and the result with pydantic, and
+writing the envelope with `json.dumps`; with the framework's middleware in front, that was
+~70% of a tools/call's gateway CPU. Like /v1 (`broker.llm.proxy.ProxyFirst`), this ASGI
+middleware sits before the framework and answers what it can in a few dict lookups:
+
+- a POST to /mcp with a modern `MCP-Protocol-Version` and `Mcp-Method` tools/call or
+  tools/list, answered as one JSON exchange: no `progressToken` and no log-level opt-in
+  anywhere in the body (those stream: the SDK's SSE mode serves them);
+- whose transport checks pass as the SDK's would (Content-Type, Host, Origin, Accept, the
+  body limit), whose body decodes to one JSON-RPC request in the common shape (params with
+  only the method's own fields), whose envelope passes the SDK's own ladder
+  (`classify_inbound_request`: `_meta` pair, header/body agreement) and whose `_meta` the
+  SDK accepts (checked once per distinct value), and whose tool declares no `Mcp-Param-*`
+  headers; a tools/call whose client declared sampling, elicitation or roots goes to the SDK,
+  which can ask it in input-required rounds (`broker.mcp.input_rounds`).
+
+Everything else (errors included) goes on to the framework and the SDK unchanged, with the
+body replayed, so every refusal is the SDK's own. What runs here is the same as there: the
+caller admitted by `McpGuard.admit` (same 401/403 and challenge), tools/call through the
+one pipeline (`broker.mcp.server.call_tool`), pages from `broker.mcp.pages`, results
+shaped as the SDK shapes them (`broker.mcp.wire`). A tools/list page is serialised once
+per (snapshot, agent view, page, protocol version) and kept on the snapshot. As in
+`broker.mcp.transport`, a tools/call is cancelled when its client goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import pydantic_core
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import InboundModernRoute, classify_inbound_request
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, INTERNAL_ERROR, LOG_LEVEL_META_KEY
+from mcp_types.methods import validate_client_request
+from prometheus_client import Counter
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from broker.catalog import Snapshot
+from broker.identity.resource import McpGuard
+from broker.mcp import wire
+from broker.mcp.channel import STATELESS
+from broker.mcp.context import CACHE_META_KEY, parse_narrowing
+from broker.mcp.listing import wire_forms
+from broker.mcp.pages import PAGE_SIZE, next_cursor, page_start
+from broker.mcp.server import call_tool
+from broker.pipeline import Next, ToolCall
+from broker.telemetry.logs import current_request_id
+
+log = logging.getLogger("broker.mcp")
+
+_METHODS = {b"tools/call": "tools/call", b"tools/list": "tools/list"}
+_FIELDS = {
+    "tools/call": frozenset({"name", "arguments", "_meta"}),
+    "tools/list": frozenset({"cursor", "_meta"}),
+}
+_ASKABLE = ("sampling", "elicitation", "roots")
+
+
+def _can_be_asked(meta: dict[str, Any]) -> bool:
+    """Whether the client declared a capability an upstream may ask it for during the call."""
+    declared = meta.get(CLIENT_CAPABILITIES_META_KEY)
+    return isinstance(declared, dict) and any(declared.get(name) is not None for name in _ASKABLE)
+
+
+_ROUTING = (b"mcp-protocol-version", b"mcp-method", b"mcp-name")
+_STREAM_MARKERS = (b'"progressToken"', f'"{LOG_LEVEL_META_KEY}"'.encode())
+_KNOWN_METAS = 4096
+"""Distinct `_meta` values remembered as valid (a client sends the same one every time)."""
+_PAGES = 10_000
+"""Serialised tools/list pages kept per snapshot."""
+_JSON_HEADERS = (b"content-type", b"application/json")
+
+
+class McpFastPath:
+    """ASGI middleware in front of the app: see the module docstring."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        snapshot: Callable[[], Snapshot],
+        pipeline: Next,
+        guard: McpGuard,
+        security: TransportSecuritySettings,
+        max_body: int,
+        server_info: dict[str, Any],
+        answered: Counter,
+        path: str = "/mcp",
+    ) -> None:
+        self.app = app
+        self.snapshot = snapshot
+        self.pipeline = pipeline
+        self.guard = guard
+        self.security = security
+        self.max_body = max_body
+        self.stamp = server_info
+        self.path = path
+        self._metas: set[bytes] = set()
+        self._answered = {name: answered.labels(name) for name in _FIELDS}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        head = _head(scope["headers"])
+        method = _METHODS.get(head.get(b"mcp-method", b"")) if head is not None else None
+        if head is None or method is None or not self._transport_ok(head):
+            await self.app(scope, receive, send)
+            return
+        body, replay = await self._body(head, receive)
+        if body is None:
+            if replay is not None:
+                await self.app(scope, replay, send)
+            return
+        request = self._request(body, method, head) if not any(m in body for m in _STREAM_MARKERS) else None
+        if request is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        request_id, params, version = request
+        snapshot = self.snapshot()
+        if method == "tools/call":
+            tool = snapshot.tools.get(params["name"])
+            if tool is not None and tool.param_headers:  # the SDK checks the Mcp-Param-* headers
+                await self.app(scope, _replay(body, receive), send)
+                return
+        agent = await self.guard.admit(scope, send)
+        if agent is None:
+            return
+        only = parse_narrowing(_text(head.get(b"mcp-context")))
+        try:
+            if method == "tools/list":
+                status, answer = (
+                    wire.OK,
+                    wire.response(request_id, self._page(snapshot, agent, only, params, version)),
+                )
+            else:
+                call = ToolCall(
+                    request_id=current_request_id() or str(uuid.uuid4()),
+                    agent=agent,
+                    tool_name=params["name"],
+                    arguments=dict(params.get("arguments") or {}),
+                    snapshot=snapshot,
+                    only_connectors=only,
+                    cache_bypass=params["_meta"].get(CACHE_META_KEY) == "bypass",
+                    channel=STATELESS,
+                )
+                output = await _unless_gone(receive, call_tool(self.pipeline, call))
+                if output is None:  # the client went away: nobody to answer
+                    return
+                result = pydantic_core.to_json(wire.tool_result(output, version, self.stamp))
+                status, answer = wire.OK, wire.response(request_id, result)
+        except MCPError as exc:
+            status, answer = wire.error(request_id, exc.error.code, exc.error.message, exc.error.data)
+        except Exception:
+            log.exception("MCP %s handler raised", method)  # as the SDK answers a handler's crash
+            status, answer = wire.error(request_id, INTERNAL_ERROR, "Internal server error")
+        await _respond(send, status, answer)
+        self._answered[method].inc()
+
+    def _transport_ok(self, head: dict[bytes, bytes]) -> bool:
+        """Content-Type, Host, Origin and Accept as the SDK checks them (it answers the failures)."""
+        content_type = _text(head.get(b"content-type"))
+        if content_type is None or not content_type.lower().startswith("application/json"):
+            return False
+        if not _accepts_json(_text(head.get(b"accept")) or ""):
+            return False
+        settings = self.security
+        if not settings.enable_dns_rebinding_protection:
+            return True
+        host, origin = _text(head.get(b"host")), _text(head.get(b"origin"))
+        if not host or not _allowed(host, settings.allowed_hosts):
+            return False
+        return not origin or _allowed(origin, settings.allowed_origins)
+
+    async def _body(self, head: dict[bytes, bytes], receive: Receive) -> tuple[bytes | None, Receive | None]:
+        """The whole body within the limit, else None and how the SDK gets the request (None:
+        the client left)."""
+        declared = head.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            return None, receive  # the SDK answers 413 before reading
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None, None
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            more = message.get("more_body", False)
+            if size > self.max_body:
+                read = {"type": "http.request", "body": b"".join(chunks), "more_body": more}
+                return None, _replay_messages([read], receive)
+            if not more:
+                return b"".join(chunks), None
+
+    def _request(
+        self, body: bytes, method: str, head: dict[bytes, bytes]
+    ) -> tuple[str | int, dict[str, Any], str] | None:
+        """(id, params, protocol version) of a request in the common shape, else None."""
+        try:
+            decoded = pydantic_core.from_json(body)
+        except ValueError:
+            return None
+        if not isinstance(decoded, dict) or decoded.keys() != {"jsonrpc", "id", "method", "params"}:
+            return None
+        request_id, params = decoded["id"], decoded["params"]
+        if decoded["jsonrpc"] != "2.0" or decoded["method"] != method or not isinstance(params, dict):
+            return None
+        if isinstance(request_id, bool) or not isinstance(request_id, str | int):
+            return None
+        if not params.keys() <= _FIELDS[method] or not isinstance(params.get("_meta"), dict):
+            return None
+        if method == "tools/call":
+            arguments = params.get("arguments", {})
+            if not isinstance(params.get("name"), str) or not isinstance(arguments, dict):
+                return None
+            if _can_be_asked(params["_meta"]):  # the SDK path asks it in input-required rounds
+                return None
+        elif not isinstance(params.get("cursor", ""), str):
+            return None
+        routing = {name.decode(): value.decode("latin-1") for name, value in head.items() if name in _ROUTING}
+        verdict = classify_inbound_request(decoded, headers=routing)
+        if not isinstance(verdict, InboundModernRoute) or not self._meta_ok(params["_meta"], verdict):
+            return None
+        return request_id, params, verdict.protocol_version
+
+    def _meta_ok(self, meta: dict[str, Any], verdict: InboundModernRoute) -> bool:
+        """Whether the SDK's params validation accepts this `_meta` (once per distinct value)."""
+        key = pydantic_core.to_json(meta)
+        if key in self._metas:
+            return True
+        try:
+            validate_client_request("tools/list", verdict.protocol_version, {"_meta": meta})
+        except (ValidationError, KeyError):
+            return False
+        if len(self._metas) >= _KNOWN_METAS:
+            self._metas.clear()
+        self._metas.add(key)
+        return True
+
+    def _page(
+        self,
+        snapshot: Snapshot,
+        agent: Any,
+        only: frozenset[str] | None,
+        params: dict[str, Any],
+        version: str,
+    ) -> bytes:
+        """One tools/list page as JSON, serialised once per snapshot, view, page and version."""
+        view = snapshot.granted_tools(agent, only)
+        start = page_start(params.get("cursor"), "tools")
+        key = ("tools/list", id(view), start, version)
+        kept = snapshot.memo.get(key)
+        if kept is not None and kept[0] is view:
+            page: bytes = kept[1]
+            return page
+        end = start + PAGE_SIZE
+        page = wire.tools_page(
+            wire_forms(view[start:end], version), next_cursor("tools", end, len(view)), self.stamp
+        )
+        if len(snapshot.memo) >= _PAGES:
+            snapshot.memo.clear()
+        snapshot.memo[key] = (view, page)
+        return page
+
+
+def _head(headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes] | None:
+    """The first value of each header; None when a routing header is repeated (the SDK refuses)."""
+    found: dict[bytes, bytes] = {}
+    for name, value in headers:
+        if name in found:
+            if name in _ROUTING:
+                return None
+            continue
+        found[name] = value
+    return found
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
+
+
+def _accepts_json(accept: str) -> bool:
+    """`mcp.server.streamable_http.check_accept_headers`'s JSON half."""
+    types = [part.strip().split(";")[0].strip().lower() for part in accept.split(",")]
+    return any(t in ("*/*", "application/json", "application/*") for t in types)
+
+
+def _allowed(value: str, allowed: list[str]) -> bool:
+    """`TransportSecurityMiddleware`'s host/origin rule: exact, or a `:*` port wildcard."""
+    if value in allowed:
+        return True
+    return any(entry.endswith(":*") and value.startswith(entry[:-1]) for entry in allowed)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    return _replay_messages([{"type": "http.request", "body": body, "more_body": False}], receive)
+
+
+def _replay_messages(messages: list[Message], receive: Receive) -> Receive:
+    pending = deque(messages)
+
+    async def replay() -> Message:
+        return pending.popleft() if pending else await receive()
+
+    return replay
+
+
+async def _unless_gone(receive: Receive, work: Any) -> Any:
+    """Await `work`, cancelled if the client disconnects meanwhile (then None)."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        task.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if gone:
+            task.uncancel()
+            return None
+        raise
+    finally:
+        watcher.cancel()
+
+
+async def _respond(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-length", b"%d" % len(body)), _JSON_HEADERS]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,95 @@
+"""Registering a big connector is prepared in a worker process, and the gateway goes on serving."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+
+import httpx
+
+from broker import offload
+from broker.errors import InsufficientScope, InvalidInput, Problem
+from tests.admin.conftest import error_of
+from tests.conftest import RunningGateway
+from tests.connectors import specgen
+
+
+def test_an_inline_openapi_import_is_prepared_in_a_worker_process(gateway: RunningGateway) -> None:
+    before = offload.finished
+    response = gateway.admin.post(
+        "/admin/connectors",
+        json={
+            "kind": "openapi",
+            "name": "gh",
+            "base_url": "https://api.example.com",
+            "spec": specgen.github_like(60),
+        },
+        timeout=300,  # the first worker process may still be starting on a busy machine
+    )
+    assert response.status_code == 201, response.text
+    assert len(response.json()["tools"]) == 60
+    assert offload.finished > before
+    stored = gateway.admin.get("/admin/connectors/gh").json()
+    assert stored["kind"] == "http" and stored["tool_count"] == 60 and stored["loaded"]
+    again = gateway.admin.post(
+        "/admin/connectors",
+        params={"replace": "true"},
+        json={
+            "kind": "openapi",
+            "name": "gh",
+            "base_url": "https://api.example.com",
+            "spec": specgen.github_like(60),
+        },
+    )
+    assert again.json()["result"] == "unchanged"  # compared as stored text, not parsed again
+
+
+def test_errors_of_a_worker_process_keep_their_located_problems(gateway: RunningGateway) -> None:
+    spec = specgen.github_like(3)
+    spec["openapi"] = "2.0"
+    response = gateway.admin.post(
+        "/admin/connectors",
+        content=f"kind: openapi\nname: gh\nbase_url: https://api.example.com\nspec: {spec!r}\n".replace(
+            "'", '"'
+        ),
+        headers={"Content-Type": "application/yaml"},
+    )
+    error = error_of(response, 422)
+    assert "3.0.x or 3.1.x" in error["problems"][0]["message"]
+    assert error["problems"][0]["field"] == "spec" and error["problems"][0]["line"] == 4
+
+
+def test_healthz_answers_while_a_big_import_is_in_progress(gateway: RunningGateway) -> None:
+    body = {
+        "kind": "openapi",
+        "name": "big",
+        "base_url": "https://api.example.com",
+        "spec": specgen.github_like(600),
+    }
+    done = threading.Event()
+    answered_during: list[int] = []
+
+    def register() -> None:
+        try:
+            gateway.admin.post("/admin/connectors", json=body, timeout=300).raise_for_status()
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=register)
+    thread.start()
+    with httpx.Client(base_url=gateway.url, timeout=60) as client:
+        while not done.is_set():
+            status = client.get("/healthz").status_code
+            if not done.is_set():
+                answered_during.append(status)
+    thread.join()
+    assert answered_during and set(answered_during) == {200}
+    assert gateway.admin.get("/admin/connectors/big").json()["tool_count"] == 600
+
+
+def test_broker_errors_cross_a_process_boundary_whole() -> None:
+    error = InvalidInput("bad", problems=[Problem(("spec", "paths"), "missing", 3, 4)])
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is InvalidInput and copy.message == "bad" and copy.problems == error.problems
+    scoped = pickle.loads(pickle.dumps(InsufficientScope("needs more", ["admin"])))
+    assert scoped.scopes == ["admin"] and scoped.status_code == 403
