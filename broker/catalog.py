@@ -8,10 +8,10 @@ lookup after the first call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import mcp_types as types
 from jsonschema import Draft202012Validator
@@ -21,6 +21,7 @@ from broker.uris import split_uri, template_matches
 from connectors.base import (
     CallContext,
     Connector,
+    OffersResources,
     PromptSpec,
     ToolSpec,
 )
@@ -235,6 +236,19 @@ def catalog_tool(connector: str, spec: ToolSpec, name: str | None = None) -> Cat
     )
 
 
+D = TypeVar("D", covariant=True)
+
+
+class _Offered(Protocol[D]):
+    """A resource, template or prompt of the catalog: its connector and MCP definition."""
+
+    @property
+    def connector(self) -> str: ...
+
+    @property
+    def definition(self) -> D: ...
+
+
 @dataclass(slots=True)
 class Snapshot:
     revision: int
@@ -260,6 +274,7 @@ class Snapshot:
     )
     _visible_other: dict[tuple[str, str, frozenset[str] | None], list[Any]] = field(default_factory=dict)
     _template_index: dict[str, CatalogTemplate] | None = None
+    _verbatim_readers: tuple[str, ...] | None = None
     memo: dict[Any, Any] = field(default_factory=dict)
     """What a face derives from this snapshot and keeps while it lives (the MCP fast path's
     serialised tools/list pages); bounded by whoever fills it."""
@@ -267,8 +282,9 @@ class Snapshot:
     def resolve_resource(self, uri: str) -> tuple[str, str] | None:
         """(connector, local URI) for a URI a client reads, or None when no connector owns it:
         a listed resource; else the namespace of a connector that prefixes (`broker://c/...`);
-        else the one connector keeping upstream names with a template that produces it (two
-        such connectors: None, never a guess)."""
+        else the one connector keeping upstream names with a template that produces it; else,
+        when exactly one connector keeps upstream names and offers resources, that one (an
+        upstream may serve URIs it does not list). Two candidates: None, never a guess."""
         listed = self.resources.get(uri)
         if listed is not None:
             return listed.connector, listed.local_uri
@@ -276,6 +292,14 @@ class Snapshot:
         if parts is not None and parts[0] in self.connectors and not self._verbatim_connector(parts[0]):
             return parts
         owners = {t.connector for t in self.templates if t.verbatim and template_matches(t.uri_template, uri)}
+        if not owners:  # nothing claims it: the one connector keeping upstream URIs, if only one does
+            if self._verbatim_readers is None:
+                self._verbatim_readers = tuple(
+                    name
+                    for name, connector in self.connectors.items()
+                    if own_names(connector) and isinstance(connector, OffersResources)
+                )
+            owners = set(self._verbatim_readers)
         return (owners.pop(), uri) if len(owners) == 1 else None
 
     def resolve_template(self, uri_template: str) -> tuple[str, str] | None:
@@ -327,48 +351,58 @@ class Snapshot:
 
     def visible_resources(self, agent: AgentIdentity, only: frozenset[str] | None) -> list[types.Resource]:
         """The resources the agent's policy grants (by URI), narrowed to the `only` connectors."""
-        memo_key = ("resources", agent.name, only)
-        found = self._visible_other.get(memo_key)
-        if found is None:
-            subject = agent.subject
-            found = [
-                item.definition
-                for item in self.resources.values()
-                if (only is None or item.connector in only)
-                and self.policy_set.resource_visible(subject, item.uri)
-            ]
-            self._visible_other[memo_key] = found
-        return found
+        return self._visible_items(
+            "resources",
+            agent,
+            only,
+            self.resources.values(),
+            lambda item: item.uri,
+            self.policy_set.resource_visible,
+        )
 
     def visible_templates(
         self, agent: AgentIdentity, only: frozenset[str] | None
     ) -> list[types.ResourceTemplate]:
         """The templates whose URI template the agent's policy grants as written."""
-        memo_key = ("templates", agent.name, only)
-        found = self._visible_other.get(memo_key)
-        if found is None:
-            subject = agent.subject
-            found = [
-                item.definition
-                for item in self.templates
-                if (only is None or item.connector in only)
-                and self.policy_set.resource_visible(subject, item.uri_template)
-            ]
-            self._visible_other[memo_key] = found
-        return found
+        return self._visible_items(
+            "templates",
+            agent,
+            only,
+            self.templates,
+            lambda item: item.uri_template,
+            self.policy_set.resource_visible,
+        )
 
     def visible_prompts(self, agent: AgentIdentity, only: frozenset[str] | None) -> list[types.Prompt]:
-        memo_key = ("prompts", agent.name, only)
+        return self._visible_items(
+            "prompts",
+            agent,
+            only,
+            self.prompts.values(),
+            lambda item: item.name,
+            self.policy_set.prompt_visible,
+        )
+
+    def _visible_items(
+        self,
+        kind: str,
+        agent: AgentIdentity,
+        only: frozenset[str] | None,
+        items: Iterable[_Offered[D]],
+        name_of: Callable[[Any], str],
+        granted: Callable[[Subject, str], bool],
+    ) -> list[D]:
+        """The definitions of `items` (resources, templates or prompts) the agent's policy grants
+        by `name_of(item)`, in the `only` connectors; memoised per agent view."""
+        memo_key = (kind, agent.name, only)
         found = self._visible_other.get(memo_key)
         if found is None:
             subject = agent.subject
-            found = [
+            found = self._visible_other[memo_key] = [
                 item.definition
-                for item in self.prompts.values()
-                if (only is None or item.connector in only)
-                and self.policy_set.prompt_visible(subject, item.name)
+                for item in items
+                if (only is None or item.connector in only) and granted(subject, name_of(item))
             ]
-            self._visible_other[memo_key] = found
         return found
 
     def describe(self) -> dict[str, Any]:

@@ -212,7 +212,7 @@ def settle_heap() -> None:
     container with the GIL held, ~1 s on a loaded machine for a gateway's half a million
     objects, and the megabytes a big import allocates trigger one. Frozen objects are skipped
     (`gc.freeze`), so a full collection walks only what came later. The cost: garbage cycles
-    among start-up objects (e.g. a connector replaced later) are never collected.
+    among start-up objects (e.g. a connector replaced later) are never collected; no
+    collection first, which would cost start-up a second and more with a thousand agents.
     """
-    gc.collect()
     gc.freeze()

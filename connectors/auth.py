@@ -212,6 +212,9 @@ class UserOAuth(BaseModel):
     authorize_params: dict[str, str] = Field(
         {}, description="Further authorize request parameters, e.g. {audience: crm, access_type: offline}."
     )
+    revocation_url: HttpUrl | None = Field(
+        None, description="RFC 7009 revocation endpoint: a revoked connection's tokens are revoked there too."
+    )
 
     def secret_refs(self) -> frozenset[str]:
         return frozenset({self.secret} if self.secret else ())

@@ -331,6 +331,19 @@ class OffersResources(Protocol):
 
 
 @runtime_checkable
+class OffersSubscriptions(Protocol):
+    """A connector whose resources announce their changes (`notifications/resources/updated`)."""
+
+    async def watch_resource(self, uri: str, subscribe: bool, context: CallContext = NO_CONTEXT) -> None:
+        """Ask the upstream to announce changes of local `uri` (or to stop)."""
+        ...
+
+    def on_resource_updated(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(local uri)` on the event loop whenever the upstream announces a change."""
+        ...
+
+
+@runtime_checkable
 class OffersPrompts(Protocol):
     """A connector with prompts."""
 

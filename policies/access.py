@@ -25,10 +25,10 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field
 
 from policies.arguments import ArgumentConstraint, Name, PromptPattern
+from policies.patterns import checked_by, free_text_pattern_problem
 
 RESOURCE_SCHEME = "broker://"
 _URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -38,12 +38,9 @@ MAX_RESOURCE_PATTERN_LENGTH = 1024
 
 def resource_pattern_problem(pattern: str) -> str | None:
     """Say what is wrong with a resource URI pattern, or return None when it is valid."""
-    if not pattern:
-        return "a resource pattern must not be empty"
-    if len(pattern) > MAX_RESOURCE_PATTERN_LENGTH:
-        return f"a resource pattern must be at most {MAX_RESOURCE_PATTERN_LENGTH} characters long"
-    if any(ch.isspace() or not ch.isprintable() for ch in pattern):
-        return f"{pattern!r} is not a resource pattern: it must not contain spaces or control characters"
+    problem = free_text_pattern_problem(pattern, "resource", MAX_RESOURCE_PATTERN_LENGTH)
+    if problem is not None:
+        return problem
     if pattern != "*" and not is_uri_pattern(pattern):
         return (
             f"{pattern!r} is not a resource pattern: resources are matched by the URIs clients see, "
@@ -58,14 +55,7 @@ def is_uri_pattern(pattern: str) -> bool:
     return _URI_SCHEME.match(pattern) is not None
 
 
-def _check_resource_pattern(value: str) -> str:
-    problem = resource_pattern_problem(value)
-    if problem is not None:
-        raise PydanticCustomError("resource_pattern", "{problem}", {"problem": problem})
-    return value
-
-
-ResourcePattern = Annotated[str, AfterValidator(_check_resource_pattern)]
+ResourcePattern = Annotated[str, checked_by("resource_pattern", resource_pattern_problem)]
 
 
 class ResourceAccess(BaseModel):

@@ -17,31 +17,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.patterns import checked_by, free_text_pattern_problem
 
 MAX_MODEL_PATTERN_LENGTH = 200
 
 
 def model_pattern_problem(pattern: str) -> str | None:
     """Say what is wrong with a model pattern, or return None when it is valid."""
-    if not pattern:
-        return "a model pattern must not be empty"
-    if len(pattern) > MAX_MODEL_PATTERN_LENGTH:
-        return f"a model pattern must be at most {MAX_MODEL_PATTERN_LENGTH} characters long"
-    if any(ch.isspace() or not ch.isprintable() for ch in pattern):
-        return f"{pattern!r} is not a model pattern: it must not contain spaces or control characters"
-    return None
+    return free_text_pattern_problem(pattern, "model", MAX_MODEL_PATTERN_LENGTH)
 
 
-def _check_model_pattern(value: str) -> str:
-    problem = model_pattern_problem(value)
-    if problem is not None:
-        raise PydanticCustomError("model_pattern", "{problem}", {"problem": problem})
-    return value
-
-
-ModelPattern = Annotated[str, AfterValidator(_check_model_pattern)]
+ModelPattern = Annotated[str, checked_by("model_pattern", model_pattern_problem)]
 
 
 class ModelAccess(BaseModel):

@@ -12,6 +12,9 @@ import fnmatch
 import re
 from collections.abc import Callable
 
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
+
 MAX_PATTERN_LENGTH = 256
 
 # One character of a tool name, or one glob: `*`, `?`, or a class like `[a-c]` / `[!x]`.
@@ -38,6 +41,30 @@ def pattern_problem(pattern: str) -> str | None:
             " '_', '-' and the globs '*', '?', '[...]' (e.g. 'crm.*', 'weather.current'), or '*' alone"
         )
     return None
+
+
+def free_text_pattern_problem(pattern: str, what: str, max_length: int) -> str | None:
+    """What is wrong with a `what` pattern ('model', 'resource') that may hold any printable
+    characters but spaces, or None: not empty, at most `max_length` characters."""
+    if not pattern:
+        return f"a {what} pattern must not be empty"
+    if len(pattern) > max_length:
+        return f"a {what} pattern must be at most {max_length} characters long"
+    if any(ch.isspace() or not ch.isprintable() for ch in pattern):
+        return f"{pattern!r} is not a {what} pattern: it must not contain spaces or control characters"
+    return None
+
+
+def checked_by(code: str, problem_of: Callable[[str], str | None]) -> AfterValidator:
+    """A pydantic validator refusing a string `problem_of` finds a problem with (error type `code`)."""
+
+    def check(value: str) -> str:
+        problem = problem_of(value)
+        if problem is not None:
+            raise PydanticCustomError(code, "{problem}", {"problem": problem})
+        return value
+
+    return AfterValidator(check)
 
 
 def prompt_pattern_problem(pattern: str) -> str | None:

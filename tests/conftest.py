@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+import redis
 from pydantic import SecretStr
 
 from broker.app import create_app
@@ -76,13 +77,35 @@ def start_gateway(database_url: str, **overrides: object) -> tuple[BackgroundSer
 
 
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
-    server, running = start_gateway(f"sqlite:///{tmp_path / 'broker.db'}")
+def gateway_settings() -> dict[str, object]:
+    """Settings the `gateway` fixture overrides; a test package redefines this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, gateway_settings: dict[str, object]) -> Iterator[RunningGateway]:
+    server, running = start_gateway(f"sqlite:///{tmp_path / 'broker.db'}", **gateway_settings)
     try:
         yield running
     finally:
         running.admin.close()
         server.stop()
+
+
+def fresh_redis(url: str) -> Iterator[str]:
+    """For a fixture: the Redis database at `url`, emptied before and after; fails loudly when
+    Redis is not there. Each test area uses a database number of its own."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is required at {url} for this test and is not reachable: {exc}")
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from broker.cache.entry import SHARED_SCOPE, CacheKey, agent_scope
 from broker.canonical import fingerprint
 from broker.pii.plan import masking_plan
-from broker.pipeline.call import Request, ResourceRead, ToolCall
+from broker.pipeline.call import Request, ResourceRead, ResourceWatch, ToolCall
 from connectors.auth import SecretRef, per_caller
 from connectors.base import Connector
 from policies import CacheRules, PolicySet
@@ -64,7 +64,7 @@ class Planner:
             assert tool is not None, "Authorize resolves the tool first"
             target, label, arguments = tool.name, tool.name, call.arguments
             cacheable = read_only(tool.spec.annotations)
-        elif isinstance(call, ResourceRead):
+        elif isinstance(call, ResourceRead) and not isinstance(call, ResourceWatch):
             target, label, arguments = call.uri, resource_label(call.connector or ""), {"uri": call.uri}
             cacheable = True
         else:

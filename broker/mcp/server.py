@@ -33,6 +33,7 @@ from broker.mcp.notify import ListWatchers
 from broker.mcp.operations import catalog_handlers
 from broker.mcp.pages import paginate
 from broker.mcp.sessions import Sessions
+from broker.mcp.subscriptions import Subscriptions
 from broker.pipeline import Next, ToolCall
 from broker.telemetry.logs import current_request_id
 from connectors.base import ToolOutput
@@ -107,7 +108,9 @@ def build_server(
             on_list_tools=on_list_tools,
             on_call_tool=on_call_tool,
             on_set_logging_level=on_set_logging_level,
-            **catalog_handlers(snapshot, pipeline, levels),
+            **catalog_handlers(
+                snapshot, pipeline, levels, Subscriptions(sessions) if sessions is not None else None
+            ),
         )
     if sessions is not None:
         server.middleware.append(sessions)  # records what initialize negotiated

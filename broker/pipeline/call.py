@@ -97,6 +97,23 @@ class ResourceRead(Request):
 
 
 @dataclass(slots=True, kw_only=True)
+class ResourceWatch(ResourceRead):
+    """resources/subscribe (`subscribe`) or resources/unsubscribe: authorised, credentialed and
+    audited like a read of the URI; never cached; the answer is empty."""
+
+    operation: ClassVar[str] = "resources/subscribe"
+
+    subscribe: bool = True
+
+
+@dataclass(slots=True, kw_only=True)
+class ResourceUnwatch(ResourceWatch):
+    operation: ClassVar[str] = "resources/unsubscribe"
+
+    subscribe: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
 class PromptGet(Request):
     """prompts/get with the client's arguments (strings, as MCP defines them)."""
 

@@ -17,7 +17,7 @@ from broker.errors import (
     UnknownResource,
     UpstreamFailure,
 )
-from broker.pipeline.call import Completion, PromptGet, Request, ResourceRead, ToolCall
+from broker.pipeline.call import Completion, PromptGet, Request, ResourceRead, ResourceWatch, ToolCall
 from broker.secrets.errors import CredentialsMissing
 from connectors import errors, mcp
 from connectors.auth import MissingCredential
@@ -27,7 +27,9 @@ from connectors.base import (
     OffersCompletion,
     OffersPrompts,
     OffersResources,
+    OffersSubscriptions,
     Output,
+    ResourceOutput,
 )
 from connectors.scrub import scrubber
 
@@ -53,6 +55,11 @@ async def dispatch(request: Request) -> Output:
         if isinstance(request, ToolCall):
             assert request.tool is not None
             return await connector.call(request.tool.spec.name, request.arguments, context)
+        if isinstance(request, ResourceWatch):
+            assert request.local_uri is not None
+            if isinstance(connector, OffersSubscriptions):
+                await connector.watch_resource(request.local_uri, request.subscribe, context)
+            return ResourceOutput(contents=[])
         if isinstance(request, ResourceRead):
             assert isinstance(connector, OffersResources) and request.local_uri is not None
             return await connector.read_resource(request.local_uri, context)

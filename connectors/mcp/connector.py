@@ -114,6 +114,7 @@ class McpConnector:
         self._closed = False
         self._offerings: Listing = EMPTY
         """Resources, templates and prompts as of the last listing (connectors/mcp/offerings.py)."""
+        self._updated: list[Callable[[str], None]] = []
 
     @property
     def name(self) -> str:
@@ -195,6 +196,31 @@ class McpConnector:
             what = f"upstream '{self.name}' could not read {uri}"
             result = await self._ask(link, lambda c: c.read_resource(uri), what, "resource", context)
             return read_result(result, self.config.max_response_bytes, link.scrub, self.name)
+
+    async def watch_resource(self, uri: str, subscribe: bool, context: CallContext = NO_CONTEXT) -> None:
+        """Subscribe on the caller's session; an upstream that offers no subscriptions is not asked."""
+        async with self._link_for(context) as link:
+            session = await self._connected(link)
+            offered = session.client.server_capabilities.resources
+            if offered is None or not offered.subscribe:
+                return
+            what = f"upstream '{self.name}' refused a subscription to {uri}"
+            await self._ask(link, lambda c: self._watch(link, uri, subscribe), what, "resource", context)
+
+    async def _watch(self, link: Link, uri: str, subscribe: bool) -> None:
+        session = await self._connected(link)
+        await session.watch_resource(uri, subscribe)
+
+    def on_resource_updated(self, listener: Callable[[str], None]) -> None:
+        if listener not in self._updated:
+            self._updated.append(listener)
+
+    def _resource_updated(self, uri: str) -> None:
+        for listener in list(self._updated):
+            try:
+                listener(uri)
+            except Exception:
+                log.exception("a listener of upstream '%s' resource updates failed", self.name)
 
     async def get_prompt(
         self, name: str, arguments: Mapping[str, str], context: CallContext = NO_CONTEXT
@@ -417,7 +443,12 @@ class McpConnector:
 
     async def _connected(self, link: Link) -> Session:
         def new_session() -> Session:
-            return Session(link.opener, lambda: self._tools_changed(link), lambda s: self._on_lost(link, s))
+            return Session(
+                link.opener,
+                lambda: self._tools_changed(link),
+                lambda s: self._on_lost(link, s),
+                self._resource_updated,
+            )
 
         try:
             return await link.connected(self.config.timeout_seconds, lambda: self._closed, new_session)

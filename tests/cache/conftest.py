@@ -11,13 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
 
 from broker.demo.upstreams.serve import BackgroundServer
 from tests.cli.conftest import broker, run_cli  # noqa: F401 (fixtures)
-from tests.conftest import RunningGateway, start_gateway
+from tests.conftest import RunningGateway, fresh_redis, start_gateway
 from tests.e2e.helpers import mcp_client
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -172,23 +171,10 @@ def custom_gateway(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A Redis database for these tests alone, emptied first; fails loudly when Redis is not there."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis is required at {REDIS_URL} for this test and is not reachable: {exc}")
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
-    client.close()
+    yield from fresh_redis(REDIS_URL)
 
 
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
+def gateway_settings() -> dict[str, object]:
     """The suite's gateway without tool retries: these tests count upstream calls exactly."""
-    server, running = start_gateway(f"sqlite:///{tmp_path / 'broker.db'}", tool_retry_attempts=1)
-    try:
-        yield running
-    finally:
-        running.admin.close()
-        server.stop()
+    return {"tool_retry_attempts": 1}

@@ -10,13 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from pydantic import SecretStr
 
 from broker.demo.upstreams.llm import MockLLM, create_llm_app
 from broker.demo.upstreams.serve import BackgroundServer
 from broker.secrets.keys import generate_key
-from tests.conftest import RunningGateway, start_gateway
+from tests.conftest import RunningGateway, fresh_redis, start_gateway
 from tests.llm.conftest import PROVIDER_KEY, mock_document
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -59,15 +58,7 @@ class Cluster:
 
 @pytest.fixture
 def cluster_redis() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis is required at {REDIS_URL} for this test and is not reachable: {exc}")
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
-    client.close()
+    yield from fresh_redis(REDIS_URL)
 
 
 @pytest.fixture

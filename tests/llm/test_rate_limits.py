@@ -7,9 +7,8 @@ from collections.abc import Callable, Iterator
 
 import openai
 import pytest
-import redis
 
-from tests.conftest import start_gateway
+from tests.conftest import fresh_redis, start_gateway
 from tests.llm.conftest import LlmSetup, raw_post
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -19,15 +18,7 @@ BODY = {"model": "fast", "messages": [{"role": "user", "content": "x"}], "max_to
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A Redis database for these tests alone, emptied first; fails loudly when Redis is not there."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis is required at {REDIS_URL} for this test and is not reachable: {exc}")
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
-    client.close()
+    yield from fresh_redis(REDIS_URL)
 
 
 def test_requests_per_minute(llm: LlmSetup) -> None:
