@@ -50,6 +50,7 @@ from broker.identity.resource import McpGuard
 from broker.mcp import wire
 from broker.mcp.channel import STATELESS
 from broker.mcp.context import CACHE_META_KEY, parse_narrowing
+from broker.mcp.errordata import correlated
 from broker.mcp.listing import wire_forms
 from broker.mcp.pages import PAGE_SIZE, next_cursor, page_start
 from broker.mcp.server import call_tool
@@ -160,7 +161,9 @@ class McpFastPath:
                 result = pydantic_core.to_json(wire.tool_result(output, version, self.stamp))
                 status, answer = wire.OK, wire.response(request_id, result)
         except MCPError as exc:
-            status, answer = wire.error(request_id, exc.error.code, exc.error.message, exc.error.data)
+            status, answer = wire.error(
+                request_id, exc.error.code, exc.error.message, correlated(exc.error.data)
+            )
         except Exception:
             log.exception("MCP %s handler raised", method)  # as the SDK answers a handler's crash
             status, answer = wire.error(request_id, INTERNAL_ERROR, "Internal server error")

@@ -55,7 +55,9 @@ from connectors.mcp.failures import http_refused, session_lost, session_rejected
 from connectors.mcp.links import Link, LinkClosed, Links
 from connectors.mcp.offerings import (
     EMPTY,
+    HeldOffering,
     Listing,
+    Reviewed,
     arguments_of,
     completion_result,
     list_offerings,
@@ -63,6 +65,7 @@ from connectors.mcp.offerings import (
     read_result,
     reference,
     refused,
+    review,
 )
 from connectors.mcp.pins import Definition, Drift, PinnedTool, compute_drift, definition_of, pin_of
 from connectors.mcp.results import tool_output
@@ -113,6 +116,8 @@ class McpConnector:
         self._refresh: asyncio.Task[None] | None = None
         self._closed = False
         self._offerings: Listing = EMPTY
+        self._reviewed: Reviewed = Reviewed(EMPTY)
+        """`_offerings` as agents may see them, and what is held for review (offerings.review)."""
         """Resources, templates and prompts as of the last listing (connectors/mcp/offerings.py)."""
         self._updated: list[Callable[[str], None]] = []
 
@@ -183,13 +188,21 @@ class McpConnector:
             return tool_output(result, self.config.max_response_bytes, link.scrub, self.name)
 
     def resources(self) -> Sequence[ResourceSpec]:
-        return self._offerings.resources
+        return self._reviewed.exposed.resources
 
     def resource_templates(self) -> Sequence[ResourceTemplateSpec]:
-        return self._offerings.templates
+        return self._reviewed.exposed.templates
 
     def prompts(self) -> Sequence[PromptSpec]:
-        return self._offerings.prompts
+        return self._reviewed.exposed.prompts
+
+    def offered(self) -> Listing:
+        """Every resource, template and prompt of the last listing, held ones included."""
+        return self._offerings
+
+    def held_offerings(self) -> Sequence[HeldOffering]:
+        """What the last listing holds back until an operator reviews it."""
+        return self._reviewed.held
 
     async def read_resource(self, uri: str, context: CallContext = NO_CONTEXT) -> ResourceOutput:
         async with self._link_for(context) as link:
@@ -372,6 +385,7 @@ class McpConnector:
             self._version += 1
         self._live, self.unusable_tools = live, tuple(sorted(unusable))
         self._offerings = offerings
+        self._reviewed = review(offerings, self.config.offering_pins, self.config.expose_new_tools)
         self._listed_at = time.monotonic()
 
     async def _list_offerings(self, link: Link, context: CallContext | None) -> Listing:
