@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -199,6 +199,9 @@ class CallContext:
     user_token: str | None = field(default=None, repr=False)
     """The end user's own access token at this upstream (`auth: {type: user_oauth}`), from the
     grant they completed through the gateway. None when the connector has no per-user grant."""
+    renew_user_token: Callable[[str], Awaitable[str]] | None = field(default=None, repr=False)
+    """After the upstream refused `user_token` (HTTP 401): a renewed one (the broker refreshes
+    the grant), or the broker's error saying the user must connect again."""
     end_user: str | None = None
     """Who the agent acts for (OAuth callers), so per-user upstream sessions stay apart."""
     resume: Resume | None = None

@@ -50,6 +50,8 @@ class Request:
     """Signs the gateway's statement of this caller for an upstream audience (InjectCredentials)."""
     user_token: str | None = field(default=None, repr=False)
     """The end user's own access token at the connector's upstream (`user_oauth`, InjectCredentials)."""
+    renew_user_token: Callable[[str], Awaitable[str]] | None = field(default=None, repr=False)
+    """Renews that token when the upstream refused it (InjectCredentials)."""
     channel: ClientChannel = SILENT
     """The calling client (progress, log messages, requests to it); MaskPII masks what goes to it."""
 
