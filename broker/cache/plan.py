@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from broker.cache.entry import SHARED_SCOPE, CacheKey, agent_scope
 from broker.canonical import fingerprint
 from broker.pii.plan import masking_plan
-from broker.pipeline.call import Request, ResourceRead, ToolCall
+from broker.pipeline.call import Request, ResourceRead, ResourceWatch, ToolCall
 from connectors.auth import SecretRef, per_caller
 from connectors.base import Connector
 from policies import CacheRules, PolicySet
@@ -58,11 +58,13 @@ class Planner:
     def plan(self, call: Request) -> Plan | None:
         """The request's plan, or None when no TTL applies. Authorize must have resolved the target."""
         if isinstance(call, ToolCall):
+            if call.resume is not None:  # a round of a call that asked its client for input
+                return None
             tool = call.tool
             assert tool is not None, "Authorize resolves the tool first"
             target, label, arguments = tool.name, tool.name, call.arguments
             cacheable = read_only(tool.spec.annotations)
-        elif isinstance(call, ResourceRead):
+        elif isinstance(call, ResourceRead) and not isinstance(call, ResourceWatch):
             target, label, arguments = call.uri, resource_label(call.connector or ""), {"uri": call.uri}
             cacheable = True
         else:

@@ -21,6 +21,7 @@ from broker.catalog import AgentIdentity
 from broker.connections import pages
 from broker.connections.errors import GrantRefused
 from broker.connections.grants import Ticket, private_network, user_oauth_of
+from broker.connections.signin import SIGNED_IN_PATH, SignIn
 from broker.errors import BrokerError, Forbidden, NotFound, Unauthorized
 from broker.gateway import Gateway
 from broker.identity.resource import bearer
@@ -58,6 +59,26 @@ async def callback(request: Request) -> Response:
     return pages.done(ticket)
 
 
+@router.get(SIGNED_IN_PATH, include_in_schema=False)
+async def signed_in(request: Request) -> Response:
+    """Back from the identity provider: the right user? Then off to the upstream's sign-in."""
+    gateway = _gateway(request)
+    check = SignIn.of(gateway.grants, gateway.oauth, gateway.settings)
+    query = request.query_params
+    state = query.get("state")
+    if check is None or not state:
+        return pages.refused(
+            "this sign-in answer is not expected here; start again from your assistant's link"
+        )
+    try:
+        ticket = await check.finish(state, query.get("code"), query.get("error"))
+        config, connector = _grant_config(gateway, ticket)
+        url = await gateway.grants.authorize_url(ticket, config, private_network(connector))
+    except BrokerError as exc:
+        return pages.refused(exc.message, exc.status_code)
+    return _redirect(url)
+
+
 @router.get("/connect/{link}", include_in_schema=False)
 async def consent(request: Request, link: str) -> Response:
     gateway = _gateway(request)
@@ -82,10 +103,20 @@ async def decide(request: Request, link: str) -> Response:
         form = await request.form()
         if form.get("decision") != "allow":
             return pages.page("Not connected", "<p>You denied access; nothing was stored.</p>")
-        url = await gateway.grants.authorize_url(ticket, config, private_network(connector))
+        check = SignIn.of(gateway.grants, gateway.oauth, gateway.settings)
+        if check is not None:  # first: is the one who opened the link the link's user?
+            url = await check.start(ticket)
+        else:
+            url = await gateway.grants.authorize_url(ticket, config, private_network(connector))
     except BrokerError as exc:
         return pages.refused(exc.message, exc.status_code)
-    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+    return _redirect(url)
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(
+        url, status_code=303, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )
 
 
 @router.get("/connections", summary="The signed-in user's connections to upstreams (never a token)")
@@ -117,7 +148,8 @@ async def revoke_mine(request: Request, connector: str = ConnectorPath) -> Respo
 async def revoke(gateway: Gateway, connector: str, end_user: str) -> bool:
     """Forget the grant everywhere: this instance at once, the others on the revision bump.
     Cached answers of the connector go too (keys name no user, so all of its entries)."""
-    if not await gateway.grants.revoke(connector, end_user):
+    found = _connector(gateway, connector)
+    if not await gateway.grants.revoke(connector, end_user, user_oauth_of(found), private_network(found)):
         return False
     snapshot = await gateway.state.refresh()
     await gateway.bus.publish_revision(snapshot.revision)

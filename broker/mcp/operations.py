@@ -33,12 +33,20 @@ from broker.errors import (
     UnknownPrompt,
     UnknownResource,
 )
-from broker.mcp import subscriptions
 from broker.mcp.channel import LogLevels, McpClientChannel
 from broker.mcp.connect import connect_error
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
 from broker.mcp.pages import paginate
-from broker.pipeline import Completion, Next, PromptGet, Request, ResourceRead
+from broker.mcp.subscriptions import Subscriptions
+from broker.pipeline import (
+    Completion,
+    Next,
+    PromptGet,
+    Request,
+    ResourceRead,
+    ResourceUnwatch,
+    ResourceWatch,
+)
 from broker.pipeline.authorize import Authorize
 from broker.telemetry.logs import current_request_id
 from broker.uris import gateway_uri
@@ -48,8 +56,14 @@ _CALLER_ERRORS = (UnknownResource, UnknownPrompt, ToolDenied, InvalidArguments, 
 Handlers = dict[str, Any]
 
 
-def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next, levels: LogLevels) -> Handlers:
-    """The `Server` constructor arguments for resources/*, prompts/* and completion/complete."""
+def catalog_handlers(
+    snapshot: Callable[[], Snapshot],
+    pipeline: Next,
+    levels: LogLevels,
+    subscriptions: Subscriptions | None = None,
+) -> Handlers:
+    """The `Server` constructor arguments for resources/*, prompts/* and completion/complete;
+    `subscriptions` relays resources/subscribe (without it a subscription is checked only)."""
 
     async def run(request: Request) -> Output:
         client = request.channel  # MaskPII wraps the request's channel on the way
@@ -99,20 +113,32 @@ def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next, levels: L
             {"contents": contents, **_meta(output.meta), "ttlMs": 0, "cacheScope": "private"}
         )
 
+    def watch(ctx: ServerRequestContext[Any], uri: str, subscribe: bool) -> ResourceWatch:
+        kind = ResourceWatch if subscribe else ResourceUnwatch
+        return kind(
+            request_id=current_request_id() or str(uuid.uuid4()),
+            agent=caller(),
+            snapshot=snapshot(),
+            only_connectors=narrowing(ctx),
+            channel=McpClientChannel(ctx, levels),
+            uri=uri,
+        )
+
     async def on_subscribe_resource(
         ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams
     ) -> types.EmptyResult:
-        read = _checked(ctx, snapshot(), params.uri)
-        assert read.connector is not None and read.local_uri is not None
-        await subscriptions.subscribe_resource(ctx, read.agent, read.uri, read.connector, read.local_uri)
+        request = watch(ctx, params.uri, True)
+        if subscriptions is None or not await subscriptions.subscribe(ctx, request, run):
+            _checked(request)
         return types.EmptyResult()
 
     async def on_unsubscribe_resource(
         ctx: ServerRequestContext[Any], params: types.UnsubscribeRequestParams
     ) -> types.EmptyResult:
-        read = _checked(ctx, snapshot(), params.uri)
-        assert read.connector is not None and read.local_uri is not None
-        await subscriptions.unsubscribe_resource(ctx, read.agent, read.uri, read.connector, read.local_uri)
+        request = watch(ctx, params.uri, False)
+        _checked(request)
+        if subscriptions is not None:
+            await subscriptions.unsubscribe(ctx, request, run)
         return types.EmptyResult()
 
     async def on_list_prompts(
@@ -190,20 +216,12 @@ def catalog_handlers(snapshot: Callable[[], Snapshot], pipeline: Next, levels: L
     }
 
 
-def _checked(ctx: ServerRequestContext[Any], snapshot: Snapshot, uri: str) -> ResourceRead:
+def _checked(read: ResourceRead) -> None:
     """A subscription is allowed exactly when a read would be: Authorize's resource rules."""
-    read = ResourceRead(
-        request_id=current_request_id() or str(uuid.uuid4()),
-        agent=caller(),
-        snapshot=snapshot,
-        only_connectors=narrowing(ctx),
-        uri=uri,
-    )
     try:
         Authorize.resolve_resource(read)
     except UnknownResource as exc:
         raise MCPError(types.INVALID_PARAMS, exc.message) from None
-    return read
 
 
 def _meta(meta: Mapping[str, Any]) -> dict[str, Any]:

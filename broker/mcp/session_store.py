@@ -2,12 +2,15 @@
 
 A session is what `initialize` negotiated (protocol version, the client's capabilities and
 info), who opened it (a digest of the caller's principal, never the principal itself) and
-the level it set with `logging/setLevel`. With Redis it is one hash per session:
+the level it set with `logging/setLevel`, and the resources it subscribed to. With Redis:
 
     <channel>:mcp-session:<session id>    owner, version, client, level; expires after a day idle
+    <channel>:mcp-subs:<sha256 of a URI>  the sessions subscribed to that resource
+    <channel>:mcp-session-subs:<session id>  the URI digests a session subscribed to
 
-DELETE removes the key, so a deleted session is refused everywhere: an instance that does not
-hold the session finds nothing to adopt. Without Redis there is one instance and the record
+URIs appear only as digests (a URI may carry personal data). DELETE removes the keys, so a
+deleted session is refused everywhere: an instance that does not hold the session finds
+nothing to adopt, and no update reaches it. Without Redis there is one instance and the record
 lives in its memory (the SDK holds the live session there anyway).
 """
 
@@ -50,7 +53,17 @@ class SessionStore(Protocol):
 
     async def touch(self, session_id: str) -> None: ...
 
-    async def delete(self, session_id: str) -> None: ...
+    async def delete(self, session_id: str) -> None:
+        """Forget the session and its subscriptions."""
+        ...
+
+    async def subscribe(self, session_id: str, uri: str) -> None: ...
+
+    async def unsubscribe(self, session_id: str, uri: str) -> int:
+        """Returns how many sessions are still subscribed to `uri`."""
+        ...
+
+    async def subscribers(self, uri: str) -> set[str]: ...
 
     async def close(self) -> None: ...
 
@@ -58,6 +71,8 @@ class SessionStore(Protocol):
 class MemorySessionStore:
     def __init__(self, maxsize: int = 100_000) -> None:
         self._records: TTLCache[str, SessionRecord] = TTLCache(maxsize=maxsize, ttl=SESSION_TTL_SECONDS)
+        self._subscribers: dict[str, set[str]] = {}
+        self._subscribed: dict[str, set[str]] = {}
 
     async def save(self, session_id: str, record: SessionRecord) -> None:
         self._records[session_id] = record
@@ -77,6 +92,23 @@ class MemorySessionStore:
 
     async def delete(self, session_id: str) -> None:
         self._records.pop(session_id, None)
+        for uri in self._subscribed.pop(session_id, set()):
+            await self.unsubscribe(session_id, uri)
+
+    async def subscribe(self, session_id: str, uri: str) -> None:
+        self._subscribers.setdefault(uri, set()).add(session_id)
+        self._subscribed.setdefault(session_id, set()).add(uri)
+
+    async def unsubscribe(self, session_id: str, uri: str) -> int:
+        self._subscribed.get(session_id, set()).discard(uri)
+        left = self._subscribers.get(uri, set())
+        left.discard(session_id)
+        if not left:
+            self._subscribers.pop(uri, None)
+        return len(left)
+
+    async def subscribers(self, uri: str) -> set[str]:
+        return set(self._subscribers.get(uri, ()))
 
     async def close(self) -> None:
         return None
@@ -88,6 +120,8 @@ class RedisSessionStore:
 
         self._redis: Redis = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._prefix = f"{channel}:mcp-session:"
+        self._subs = f"{channel}:mcp-subs:"
+        self._session_subs = f"{channel}:mcp-session-subs:"
 
     async def save(self, session_id: str, record: SessionRecord) -> None:
         fields: dict[Any, str] = {
@@ -124,10 +158,41 @@ class RedisSessionStore:
         await self._redis.expire(self._prefix + session_id, SESSION_TTL_SECONDS)
 
     async def delete(self, session_id: str) -> None:
-        await self._redis.delete(self._prefix + session_id)
+        mine = self._session_subs + session_id
+        digests = await self._redis.smembers(mine)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for digest in digests:
+                pipe.srem(self._subs + _text(digest), session_id)
+            pipe.delete(self._prefix + session_id, mine)
+            await pipe.execute()
+
+    async def subscribe(self, session_id: str, uri: str) -> None:
+        digest, mine = _digest(uri), self._session_subs + session_id
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(self._subs + digest, session_id)
+            pipe.expire(self._subs + digest, SESSION_TTL_SECONDS)
+            pipe.sadd(mine, digest)
+            pipe.expire(mine, SESSION_TTL_SECONDS)
+            await pipe.execute()
+
+    async def unsubscribe(self, session_id: str, uri: str) -> int:
+        digest = _digest(uri)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.srem(self._session_subs + session_id, digest)
+            pipe.srem(self._subs + digest, session_id)
+            pipe.scard(self._subs + digest)
+            left = (await pipe.execute())[-1]
+        return int(left)
+
+    async def subscribers(self, uri: str) -> set[str]:
+        return {_text(member) for member in await self._redis.smembers(self._subs + _digest(uri))}
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def _digest(uri: str) -> str:
+    return hashlib.sha256(uri.encode()).hexdigest()
 
 
 def _text(value: bytes | str) -> str:

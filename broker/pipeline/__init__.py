@@ -19,7 +19,17 @@ from opentelemetry.trace import SpanKind, Tracer
 from broker.metrics import StageClock, StageTimes
 from broker.pipeline.audit import Audit
 from broker.pipeline.authorize import Authorize
-from broker.pipeline.call import Completion, Next, PromptGet, Request, ResourceRead, Stage, ToolCall
+from broker.pipeline.call import (
+    Completion,
+    Next,
+    PromptGet,
+    Request,
+    ResourceRead,
+    ResourceUnwatch,
+    ResourceWatch,
+    Stage,
+    ToolCall,
+)
 from broker.pipeline.credentials import InjectCredentials
 from broker.pipeline.dispatch import dispatch
 from broker.pipeline.mask import MaskPII
@@ -129,6 +139,8 @@ __all__ = [
     "PromptGet",
     "Request",
     "ResourceRead",
+    "ResourceUnwatch",
+    "ResourceWatch",
     "Stage",
     "ToolCall",
     "chain",

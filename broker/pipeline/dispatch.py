@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from broker.connections.errors import NotConnected
 from broker.errors import (
     InvalidParams,
     ToolQuarantined,
@@ -17,7 +18,7 @@ from broker.errors import (
     UnknownResource,
     UpstreamFailure,
 )
-from broker.pipeline.call import Completion, PromptGet, Request, ResourceRead, ToolCall
+from broker.pipeline.call import Completion, PromptGet, Request, ResourceRead, ResourceWatch, ToolCall
 from broker.secrets.errors import CredentialsMissing
 from connectors import errors, mcp
 from connectors.auth import MissingCredential
@@ -27,7 +28,9 @@ from connectors.base import (
     OffersCompletion,
     OffersPrompts,
     OffersResources,
+    OffersSubscriptions,
     Output,
+    ResourceOutput,
 )
 from connectors.scrub import scrubber
 
@@ -46,12 +49,19 @@ async def dispatch(request: Request) -> Output:
         assertion=request.assertion,
         subject_token=request.agent.subject_token,
         user_token=request.user_token,
+        renew_user_token=request.renew_user_token,
         end_user=request.agent.end_user,
+        resume=request.resume if isinstance(request, ToolCall) else None,
     )
     try:
         if isinstance(request, ToolCall):
             assert request.tool is not None
             return await connector.call(request.tool.spec.name, request.arguments, context)
+        if isinstance(request, ResourceWatch):
+            assert request.local_uri is not None
+            if isinstance(connector, OffersSubscriptions):
+                await connector.watch_resource(request.local_uri, request.subscribe, context)
+            return ResourceOutput(contents=[])
         if isinstance(request, ResourceRead):
             assert isinstance(connector, OffersResources) and request.local_uri is not None
             return await connector.read_resource(request.local_uri, context)
@@ -64,6 +74,8 @@ async def dispatch(request: Request) -> Output:
         return await connector.complete(
             request.local_ref, request.argument, request.value, request.arguments, context
         )
+    except NotConnected:  # a renewal the upstream asked for could not be made: the user connects again
+        raise
     except MissingCredential as exc:
         raise CredentialsMissing(exc.message) from exc
     except mcp.ToolQuarantined as exc:  # found on this call, before the catalog caught up

@@ -264,6 +264,13 @@ class IdentitySettings(BaseSettings):
         description="Create an agent (with no grants: default deny) for an unknown client on first use; "
         "otherwise such a token is refused with 403.",
     )
+    connect_sign_in: bool = Field(
+        default=True,
+        description="Per-user grants: whoever opens a connect link signs in at the identity provider first "
+        "(the gateway's client, BROKER_OAUTH_CLIENT_ID/_SECRET, redirect URI "
+        "<public URL>/connect/signed-in), and must be the user the link was made for. Without that "
+        "client no check is possible.",
+    )
     admin_role_claim: str = Field(default="roles", description="Claim with the operator's roles for /admin.")
     admin_roles: dict[str, Literal["admin", "operator", "auditor"]] = Field(
         default_factory=lambda: dict(DEFAULT_ADMIN_ROLES),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
@@ -21,7 +22,7 @@ from mcp.client.session import IncomingMessage, MessageHandlerFnT
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from connectors.mcp import relay
@@ -56,11 +57,19 @@ class Session:
     """A connected `Client`, owned by a task that enters it, waits, and exits it."""
 
     def __init__(
-        self, opener: Opener, on_tools_changed: Callable[[], None], on_lost: Callable[[Session], None]
+        self,
+        opener: Opener,
+        on_tools_changed: Callable[[], None],
+        on_lost: Callable[[Session], None],
+        on_updated: Callable[[str], None] = lambda uri: None,
     ) -> None:
         self._opener = opener
         self._on_tools_changed = on_tools_changed
         self._on_lost = on_lost
+        self._on_updated = on_updated
+        self._resources: set[str] = set()
+        """URIs subscribed to on this session (2026-07-28: the listen stream's filter)."""
+        self._relisten = asyncio.Event()
         self._lost = False
         self._client: Client | None = None
         self._ready = asyncio.Event()
@@ -134,26 +143,69 @@ class Session:
             if self._client is not None and (self._lost or not self._stop.is_set()):
                 self._on_lost(self)
 
+    async def watch_resource(self, uri: str, subscribe: bool) -> None:
+        """Subscribe to (or unsubscribe from) `notifications/resources/updated` for `uri`: a
+        request on a 2025 session, the filter of the listen stream (opened again) on 2026-07-28."""
+        client = self.client
+        if client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            with warnings.catch_warnings():  # removed at 2026-07-28, still how a 2025 server is asked
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
+                if subscribe:
+                    await client.subscribe_resource(uri)
+                else:
+                    await client.unsubscribe_resource(uri)
+            return
+        known = uri in self._resources
+        if subscribe and not known:
+            self._resources.add(uri)
+        elif not subscribe and known:
+            self._resources.discard(uri)
+        else:
+            return
+        self._relisten.set()
+
     async def _listen(self, client: Client) -> None:
-        """Follow `subscriptions/listen` (2026-07-28); events arrive through `_on_message`."""
+        """Follow `subscriptions/listen` (2026-07-28); open it again when the subscribed URIs change."""
         while True:
+            self._relisten.clear()
+            follow = asyncio.create_task(self._follow(client))
+            wake = asyncio.create_task(self._relisten.wait())
             try:
-                async with client.listen(
-                    tools_list_changed=True, prompts_list_changed=True, resources_list_changed=True
-                ) as subscription:
-                    if not subscription.honored or not subscription.honored.tools_list_changed:
-                        return
-                    async for _ in subscription:
-                        pass
-            except (ListenNotSupportedError, MCPError):
+                await asyncio.wait({follow, wake}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (follow, wake):
+                    task.cancel()
+                await asyncio.wait({follow, wake})
+            if self._relisten.is_set():
+                continue
+            if not follow.cancelled() and follow.result():
                 return
-            except Exception:  # lost: events may have been missed, so re-check and re-listen
-                self._on_tools_changed()
             await asyncio.sleep(_RELISTEN_SECONDS)
+
+    async def _follow(self, client: Client) -> bool:
+        """One listen stream until it ends; True when the upstream does not offer one."""
+        try:
+            async with client.listen(
+                tools_list_changed=True,
+                prompts_list_changed=True,
+                resources_list_changed=True,
+                resource_subscriptions=sorted(self._resources),
+            ) as subscription:
+                if not subscription.honored or not subscription.honored.tools_list_changed:
+                    return True
+                async for _ in subscription:  # events reach `_on_message` too (the SDK tees them)
+                    pass
+        except (ListenNotSupportedError, MCPError):
+            return True
+        except Exception:  # lost: events may have been missed, so re-check and re-listen
+            self._on_tools_changed()
+        return False
 
     async def _on_message(self, message: IncomingMessage) -> None:
         if isinstance(message, _LIST_CHANGED):  # tools, resources and prompts are listed together
             self._on_tools_changed()
+        elif isinstance(message, types.ResourceUpdatedNotification):
+            self._on_updated(message.params.uri)
 
 
 class LiveHeaders(httpx2.Auth):

@@ -4,6 +4,8 @@ stickiness: real SDK clients, a real upstream MCP server, one PostgreSQL and one
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,9 +23,11 @@ from pydantic import BaseModel
 from broker.demo.upstreams.serve import BackgroundServer
 from broker.mcp.context import LIST_TTL_MS
 from tests.cluster.conftest import Cluster
+from tests.cluster.round_robin import RoundRobin
 from tests.conftest import RunningGateway
 from tests.connectors.mcp.upstream import Catalog, create_app, notify
 from tests.e2e.helpers import mcp_client
+from tests.e2e.test_real_clients import PY_MCP1, ROOT
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
 
@@ -284,3 +288,29 @@ async def settled_names(client: Client, without: str | None = None) -> list[str]
 
 def upstream_connector(url: str) -> dict[str, Any]:
     return {"kind": "mcp", "name": "up", "transport": "http", "url": url, "allow_private_network": True}
+
+
+def test_a_python_sdk_1x_session_alternates_between_two_instances(
+    make_cluster: Callable[..., Cluster], upstream_url: str
+) -> None:
+    """The 1.x SDK (another process) through a round-robin proxy: initialize, list, a call with
+    progress and DELETE, each on the other instance."""
+    cluster = make_cluster()
+    key = register(cluster, upstream_url)
+    balancer = RoundRobin([gateway.url for gateway in cluster.instances])
+    with BackgroundServer(balancer) as proxy:
+        script = str(ROOT / "tests" / "e2e" / "py1_client.py")
+        done = subprocess.run(
+            [str(PY_MCP1), script, f"{proxy.url}/mcp", key, "up.report"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["protocol"] == "2025-11-25"
+    assert out["progress"] == [1, 2] and out["result"]["isError"] is False
+    with_session = [(index, method) for index, method, sid in balancer.sent if sid is not None]
+    assert {index for index, _ in with_session} == {0, 1}
+    assert "DELETE" in {method for _, method in with_session}

@@ -29,6 +29,11 @@ def upstream_authorization_server(gateway_url: str) -> Iterator[AuthServer]:
         yield server
 
 
+def allow_sign_in(idp: AuthServer, gateway_url: str) -> None:
+    """The gateway's own client at the identity provider may sign users in for connect links."""
+    idp.clients["tool-broker"].redirect_uris.append(f"{gateway_url}/connect/signed-in")
+
+
 def connect_link(text: str) -> str:
     found = LINK.search(text)
     assert found, f"no connect link in: {text}"
@@ -49,14 +54,20 @@ class Browser:
         return self.client.post(link, data={"decision": "allow"}, follow_redirects=True)
 
     def authorize_step(self, link: str) -> tuple[str, dict[str, Any]]:
-        """Allow, then stop at the authorization server's redirect back to the gateway: the
-        callback URL (with code and state), and the authorization request's parameters."""
-        to_server = self.client.post(link, data={"decision": "allow"})
-        assert to_server.status_code == 303, to_server.text
-        request = httpx.URL(to_server.headers["location"])
-        back = self.client.get(request)
-        assert back.status_code in (302, 303, 307), back.text
-        return back.headers["location"], dict(request.params)
+        """Allow, sign in, then stop at the upstream authorization server's redirect back to
+        the gateway: the callback URL (with code and state), and the parameters of the last
+        authorization request (the upstream's; the identity provider's came first)."""
+        response = self.client.post(link, data={"decision": "allow"})
+        params: dict[str, Any] = {}
+        for _ in range(6):
+            assert response.status_code in (302, 303, 307), response.text
+            location = httpx.URL(response.headers["location"])
+            if location.path == "/connect/callback":
+                return str(location), params
+            if location.path == "/authorize":
+                params = dict(location.params)
+            response = self.client.get(location)
+        raise AssertionError("the flow never came back to the gateway's callback")
 
 
 @contextmanager

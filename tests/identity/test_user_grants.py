@@ -21,7 +21,13 @@ from broker.demo.upstreams.serve import BackgroundServer
 from tests.e2e.helpers import mcp_client
 from tests.identity.auth_server import AuthServer
 from tests.identity.conftest import OAuthSetup
-from tests.identity.grants import UPSTREAM_CLIENT, browser, connect_link, upstream_authorization_server
+from tests.identity.grants import (
+    UPSTREAM_CLIENT,
+    allow_sign_in,
+    browser,
+    connect_link,
+    upstream_authorization_server,
+)
 from tests.identity.test_admin_roles import as_role
 
 
@@ -31,6 +37,8 @@ class CrmApi:
 
     server: AuthServer
     seen: list[str] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)
+    """Tokens revoked here before they expire."""
 
     async def me(self, request: Request) -> JSONResponse:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -39,7 +47,7 @@ class CrmApi:
             claims = jwt.decode(token, self.server.key).claims
         except Exception:
             return JSONResponse({"error": "not my token"}, status_code=401)
-        if claims.get("aud") != "crm-api" or claims["exp"] < time.time():
+        if claims.get("aud") != "crm-api" or claims["exp"] < time.time() or token in self.refused:
             return JSONResponse({"error": "not for me"}, status_code=401)
         return JSONResponse({"user": claims["sub"]})
 
@@ -53,11 +61,16 @@ class Setup:
     def token(self, user: str) -> str:
         return self.oauth.token(sub=user)
 
+    def signed_in(self, user: str, upstream_user: str) -> None:
+        """Who the browser signs in as, at the identity provider and at the upstream."""
+        self.oauth.idp.user = {"sub": user}
+        self.crm_as.user = {"sub": upstream_user}
+
     def connect(self, user: str, upstream_user: str) -> None:
         """The whole flow as a user goes through it: call, follow the link, allow."""
         failed, text = call(self, self.token(user))
         assert failed
-        self.crm_as.user = {"sub": upstream_user}
+        self.signed_in(user, upstream_user)
         with browser() as user_browser:
             done = user_browser.allow(connect_link(text))
         assert done.status_code == 200 and "Connected to crm" in done.text, done.text
@@ -66,6 +79,7 @@ class Setup:
 @pytest.fixture(scope="module")
 def setup(oauth: OAuthSetup) -> Iterator[Setup]:
     gateway = oauth.gateway
+    allow_sign_in(oauth.idp, gateway.url)
     with upstream_authorization_server(gateway.url) as crm_as:
         api = CrmApi(crm_as)
         gateway.admin.put(
@@ -85,6 +99,7 @@ def setup(oauth: OAuthSetup) -> Iterator[Setup]:
                     "secret": "crm-oauth-client",
                     "scopes": ["crm.read"],
                     "authorize_params": {"resource": "crm-api"},
+                    "revocation_url": f"{crm_as.issuer}/revoke",
                 },
                 "tools": [
                     {
@@ -131,7 +146,7 @@ def test_a_user_connects_once_and_then_calls_with_their_own_account(setup: Setup
             page.headers["x-frame-options"] == "DENY"
             and "frame-ancestors 'none'" in page.headers["content-security-policy"]
         )
-        setup.crm_as.user = {"sub": "carol-at-crm"}
+        setup.signed_in("carol", "carol-at-crm")
         callback, params = carol.authorize_step(link)
         assert params["redirect_uri"] == f"{setup.oauth.gateway.url}/connect/callback"
         assert params["code_challenge_method"] == "S256" and params["scope"] == "crm.read"
@@ -159,7 +174,7 @@ def test_an_agent_key_has_no_user_to_connect(setup: Setup) -> None:
 
 def test_state_is_single_use(setup: Setup) -> None:
     _, text = call(setup, setup.token("erin"))
-    setup.crm_as.user = {"sub": "erin-at-crm"}
+    setup.signed_in("erin", "erin-at-crm")
     with browser() as erin:
         callback, _ = erin.authorize_step(connect_link(text))
         assert erin.client.get(callback).status_code == 200
@@ -170,7 +185,7 @@ def test_state_is_single_use(setup: Setup) -> None:
 def test_a_code_redeemed_with_another_requests_verifier_is_refused(setup: Setup) -> None:
     _, text = call(setup, setup.token("frank"))
     link = connect_link(text)
-    setup.crm_as.user = {"sub": "frank-at-crm"}
+    setup.signed_in("frank", "frank-at-crm")
     with browser() as frank:
         first, _ = frank.authorize_step(link)
         second, _ = frank.authorize_step(link)
@@ -188,6 +203,7 @@ def test_an_authorization_server_that_does_not_know_the_redirect_uri_refuses(set
     client.redirect_uris[:] = [f"{setup.oauth.gateway.url}/connect/other"]
     try:
         _, text = call(setup, setup.token("gina"))
+        setup.signed_in("gina", "gina-at-crm")
         with browser() as gina:
             refused = gina.allow(connect_link(text))
         assert refused.status_code == 400 and "invalid_request" in refused.text
@@ -196,6 +212,16 @@ def test_an_authorization_server_that_does_not_know_the_redirect_uri_refuses(set
     assert call(setup, setup.token("gina"))[0]
     wrong = httpx.get(f"{setup.oauth.gateway.url}/connect/callback", params={"code": "x", "state": "made-up"})
     assert wrong.status_code == 400
+
+
+def test_a_link_opened_by_someone_else_connects_nothing(setup: Setup) -> None:
+    _, text = call(setup, setup.token("nina"))  # nina's link, leaked to mallory
+    setup.signed_in("mallory", "mallory-at-crm")
+    with browser() as mallory:
+        refused = mallory.allow(connect_link(text))
+    assert refused.status_code == 400 and "another user" in refused.text
+    failed, _ = call(setup, setup.token("nina"))
+    assert failed  # nina is still not connected (and never to mallory's account)
 
 
 def test_a_forged_or_expired_link_is_refused(setup: Setup) -> None:
@@ -223,6 +249,20 @@ def test_tokens_are_refreshed_before_they_expire_and_a_failed_refresh_disconnect
     assert [(c["connector"], c["status"]) for c in listed] == [("crm", "disconnected")]
 
 
+def test_a_token_the_upstream_refuses_early_is_renewed_once(setup: Setup) -> None:
+    setup.connect("oscar", "oscar-at-crm")
+    oscar = setup.token("oscar")
+    assert call(setup, oscar, "crm.me_now") == (False, '{"user":"oscar-at-crm"}')
+    setup.api.refused.add(setup.api.seen[-1])
+    before = setup.crm_as.refreshes
+    assert call(setup, oscar, "crm.me_now") == (False, '{"user":"oscar-at-crm"}')
+    assert setup.crm_as.refreshes == before + 1
+    setup.api.refused.add(setup.api.seen[-1])
+    setup.crm_as.refresh.clear()  # and now the grant itself is gone at the server
+    failed, text = call(setup, oscar, "crm.me_now")
+    assert failed and "disconnected" in text and "/connect/" in text
+
+
 def test_the_user_revokes_their_grant(setup: Setup) -> None:
     setup.connect("ivan", "ivan-at-crm")
     ivan = setup.token("ivan")
@@ -246,9 +286,12 @@ def test_operators_revoke_auditors_only_list_nobody_reads_a_token(setup: Setup) 
         assert "token" not in listed.text.replace("tokens", "")
         assert auditor.delete("/admin/connections/crm/judy").status_code == 403
     assert call(setup, setup.token("judy")) == (False, '{"user":"judy-at-crm"}')
+    refresh_tokens = len(setup.crm_as.refresh)
     with as_role(setup.oauth, "operator", "olga") as operator:
         assert operator.delete("/admin/connections/crm/judy").status_code == 204
         assert operator.delete("/admin/connections/crm/judy").status_code == 404
+    assert setup.crm_as.revoked[-2:] == ["refresh_token", "access_token"]  # revoked upstream too (RFC 7009)
+    assert len(setup.crm_as.refresh) == refresh_tokens - 1
     failed, _ = call(setup, setup.token("judy"))
     assert failed
 

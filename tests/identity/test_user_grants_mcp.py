@@ -17,7 +17,13 @@ from broker.demo.upstreams.serve import BackgroundServer
 from tests.e2e.helpers import mcp_client
 from tests.identity.auth_server import AuthServer
 from tests.identity.conftest import OAuthSetup
-from tests.identity.grants import UPSTREAM_CLIENT, browser, connect_link, upstream_authorization_server
+from tests.identity.grants import (
+    UPSTREAM_CLIENT,
+    allow_sign_in,
+    browser,
+    connect_link,
+    upstream_authorization_server,
+)
 from tests.identity.mcp_upstream import WhoAmI
 
 RESOURCE = "broker://who/profile://me"
@@ -30,6 +36,7 @@ class Setup:
     upstream: WhoAmI
 
     def connect(self, user: str, upstream_user: str, link: str) -> None:
+        self.oauth.idp.user = {"sub": user}
         self.crm_as.user = {"sub": upstream_user}
         with browser() as user_browser:
             done = user_browser.allow(link)
@@ -39,6 +46,7 @@ class Setup:
 @pytest.fixture(scope="module")
 def setup(oauth: OAuthSetup) -> Iterator[Setup]:
     gateway = oauth.gateway
+    allow_sign_in(oauth.idp, gateway.url)
     with upstream_authorization_server(gateway.url) as crm_as:
         upstream = WhoAmI(crm_as)
         gateway.admin.put(
