@@ -189,6 +189,21 @@ class UserGrants:
                 tokens = current
         return tokens.access_token
 
+    async def renewed(
+        self, ticket: Ticket, config: UserOAuth, secrets: dict[str, str], private: bool, refused: str
+    ) -> str:
+        """The upstream refused the access token `refused` (HTTP 401) before it was due: renew
+        it now, unless another call already did. Raises NotConnected when it cannot be."""
+        key = (ticket.connector, ticket.end_user)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            current = self._cache.get(key) or await asyncio.to_thread(self._read, *key)
+            if current is None:
+                raise self.not_connected(ticket, "have not connected it yet")
+            if current.access_token == refused:
+                current = await self._refresh(ticket, config, secrets, private, current, force=True)
+            return current.access_token
+
     def not_connected(self, ticket: Ticket, what: str) -> NotConnected:
         url = self.connect_url(ticket)
         return NotConnected(
@@ -199,11 +214,17 @@ class UserGrants:
         )
 
     async def _refresh(
-        self, ticket: Ticket, config: UserOAuth, secrets: dict[str, str], private: bool, tokens: Tokens
+        self,
+        ticket: Ticket,
+        config: UserOAuth,
+        secrets: dict[str, str],
+        private: bool,
+        tokens: Tokens,
+        force: bool = False,
     ) -> Tokens:
         key = (ticket.connector, ticket.end_user)
         if tokens.refresh_token is None:
-            if tokens.expires_at is not None and tokens.expires_at > time.time():
+            if not force and tokens.expires_at is not None and tokens.expires_at > time.time():
                 return tokens  # no way to renew it: use it while it lasts
             await self._disconnect(ticket)
             raise self.not_connected(ticket, "were disconnected (the grant expired)")

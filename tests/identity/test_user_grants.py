@@ -37,6 +37,8 @@ class CrmApi:
 
     server: AuthServer
     seen: list[str] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)
+    """Tokens revoked here before they expire."""
 
     async def me(self, request: Request) -> JSONResponse:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -45,7 +47,7 @@ class CrmApi:
             claims = jwt.decode(token, self.server.key).claims
         except Exception:
             return JSONResponse({"error": "not my token"}, status_code=401)
-        if claims.get("aud") != "crm-api" or claims["exp"] < time.time():
+        if claims.get("aud") != "crm-api" or claims["exp"] < time.time() or token in self.refused:
             return JSONResponse({"error": "not for me"}, status_code=401)
         return JSONResponse({"user": claims["sub"]})
 
@@ -245,6 +247,20 @@ def test_tokens_are_refreshed_before_they_expire_and_a_failed_refresh_disconnect
     assert failed and "disconnected" in text and "/connect/" in text
     listed = setup.oauth.gateway.admin.get("/admin/connections", params={"user": "hank"}).json()
     assert [(c["connector"], c["status"]) for c in listed] == [("crm", "disconnected")]
+
+
+def test_a_token_the_upstream_refuses_early_is_renewed_once(setup: Setup) -> None:
+    setup.connect("oscar", "oscar-at-crm")
+    oscar = setup.token("oscar")
+    assert call(setup, oscar, "crm.me_now") == (False, '{"user":"oscar-at-crm"}')
+    setup.api.refused.add(setup.api.seen[-1])
+    before = setup.crm_as.refreshes
+    assert call(setup, oscar, "crm.me_now") == (False, '{"user":"oscar-at-crm"}')
+    assert setup.crm_as.refreshes == before + 1
+    setup.api.refused.add(setup.api.seen[-1])
+    setup.crm_as.refresh.clear()  # and now the grant itself is gone at the server
+    failed, text = call(setup, oscar, "crm.me_now")
+    assert failed and "disconnected" in text and "/connect/" in text
 
 
 def test_the_user_revokes_their_grant(setup: Setup) -> None:
