@@ -65,6 +65,7 @@ class Masker:
         detected = [e for e in PATTERN_ENTITIES if policy.operator_for(e).operator != "keep"]
         self._detector = detector or Detector(detected)
         self._ops: dict[tuple[str, int], Apply | None] = {}
+        self._specs: dict[str, OperatorSpec] = {}
         self._resolvers = [compile_pattern(p) for p in policy.resolve_tokens_for]
         self._macs: dict[str, hmac.HMAC] = {}
         # Tokens the vault is known to hold, so repeated results cost no vault round trip. An entry
@@ -205,7 +206,10 @@ class Masker:
         return await resolve_tokens(agent, arguments, self._vault)
 
     def _spec(self, entity: str) -> OperatorSpec:
-        return self.policy.operator_for(entity)
+        spec = self._specs.get(entity)
+        if spec is None:
+            spec = self._specs[entity] = self.policy.operator_for(entity)
+        return spec
 
     def _apply(self, entity: str, spec: OperatorSpec, text: str, tokens: dict[tuple[str, str], str]) -> str:
         key = (entity, id(spec))  # specs belong to self.policy and live as long as this masker
@@ -236,8 +240,9 @@ class Masker:
         tokenized = {e for e in PATTERN_ENTITIES if self._spec(e).operator == "token"}
         if tokenized:
             for index, spans in enumerate(findings):
-                text = collected.texts[index]
-                requests.update((e, text[s:t]) for s, t, e, _ in spans if e in tokenized)
+                if spans:
+                    text = collected.texts[index]
+                    requests.update((e, text[s:t]) for s, t, e, _ in spans if e in tokenized)
         whole: list[tuple[str, Match]] = [(text, match) for _, _, text, match in collected.wholes]
         requests.update((entity, text) for text, (entity, spec) in whole if spec.operator == "token")
         return requests

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from broker.catalog import AgentIdentity, CatalogPrompt, CatalogTool, Snapshot
-from connectors.base import SILENT, ClientChannel, CompletionRef, Output
+from connectors.base import SILENT, ClientChannel, CompletionRef, Output, Resume
 from policies import Decision
 
 
@@ -75,6 +75,8 @@ class ToolCall(Request):
     tool_name: str
     arguments: dict[str, Any]
     tool: CatalogTool | None = None
+    resume: Resume | None = None
+    """A retry carrying the client's answers to the input this call asked for before (2026-07-28)."""
 
     @property
     def target(self) -> str:

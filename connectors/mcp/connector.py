@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -69,8 +68,9 @@ from connectors.mcp.offerings import (
     review,
 )
 from connectors.mcp.pins import Definition, Drift, PinnedTool, compute_drift, definition_of, pin_of
-from connectors.mcp.session import LiveHeaders, Opener, Session, http_opener, size_text, stdio_opener
-from connectors.scrub import Scrubber, scrubber
+from connectors.mcp.results import tool_output
+from connectors.mcp.session import LiveHeaders, Opener, Session, http_opener, stdio_opener
+from connectors.scrub import scrubber
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -181,12 +181,11 @@ class McpConnector:
             if self._stale or expired or not link.listed:
                 await self._relist(link, context)
             self._check_pin(tool)
-            options = relay.call_options(context.channel)
-            call = lambda client: client.call_tool(tool, dict(arguments), **options)  # noqa: E731
+            call = lambda client: relay.call_tool(client, tool, dict(arguments), context)  # noqa: E731
             with relay.relaying(context.channel):
                 result = await self._use(link, call, retry=False, context=context)
             link.restarts = 0
-            return self._output(result, link.scrub)
+            return tool_output(result, self.config.max_response_bytes, link.scrub, self.name)
 
     def resources(self) -> Sequence[ResourceSpec]:
         return self._reviewed.exposed.resources
@@ -355,25 +354,6 @@ class McpConnector:
             task = asyncio.get_running_loop().create_task(link.stop(), name=f"mcp-stop-{self.name}")
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
-
-    def _output(self, result: types.CallToolResult, scrub: Scrubber) -> ToolOutput:
-        content = [
-            block.model_dump(by_alias=True, mode="json", exclude_none=True) for block in result.content
-        ]
-        structured = result.structured_content
-        content_text = json.dumps(content, ensure_ascii=False)
-        structured_text = json.dumps(structured, ensure_ascii=False)
-        size = len(content_text.encode()) + (len(structured_text.encode()) if structured is not None else 0)
-        if size > self.config.max_response_bytes:
-            raise UpstreamBadResponse(
-                f"upstream '{self.name}' sent more than the {size_text(self.config.max_response_bytes)} "
-                "response limit (max_response_bytes)"
-            )
-        if scrub:  # an upstream that echoes its credentials must not hand them on
-            content = scrub.json(content, content_text)
-            structured = scrub.json(structured, structured_text)
-        meta = dict(result.meta or {})
-        return ToolOutput(content=content, structured=structured, is_error=bool(result.is_error), meta=meta)
 
     async def _relist(self, link: Link, context: CallContext | None = None) -> None:
         """Re-list now over the link, sharing one listing between its concurrent callers."""
