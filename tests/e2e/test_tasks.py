@@ -1,0 +1,144 @@
+"""MCP tasks (2025-11-25) through the gateway, with a raw HTTP client that follows the spec.
+
+The upstream (tests/e2e/tasks_upstream.py) runs `report` as a task. Through the gateway:
+tools/list keeps `execution.taskSupport`; a task-augmented call starts the upstream task and
+answers with a gateway task id; tasks/get, tasks/list, tasks/result and tasks/cancel work for
+the caller that started it and, for any other caller, the task does not exist; the result and
+the status message are masked like any result; a cancellation reaches the upstream.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from broker.demo.upstreams.serve import BackgroundServer
+from tests.conftest import RunningGateway
+from tests.e2e.tasks_upstream import EMAIL, Upstream, create_app
+
+VERSION = "2025-11-25"
+
+
+class Session:
+    """A 2025-11-25 client session over plain HTTP (JSON or SSE answers, as the spec allows)."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.url = url
+        self.headers = {"Authorization": f"Bearer {key}", "Accept": "application/json, text/event-stream"}
+        self.next_id = 0
+        result = self.request(
+            "initialize",
+            {"protocolVersion": VERSION, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+        )
+        assert result["result"]["protocolVersion"] == VERSION
+        self.capabilities = result["result"]["capabilities"]
+        self.headers["MCP-Protocol-Version"] = VERSION
+        sent = httpx.post(
+            url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=self.headers
+        )
+        assert sent.status_code == 202, sent.text
+
+    def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.next_id += 1
+        body = {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}
+        response = httpx.post(self.url, json=body, headers=self.headers, timeout=30)
+        assert response.status_code == 200, response.text
+        if "mcp-session-id" in response.headers:
+            self.headers["Mcp-Session-Id"] = response.headers["mcp-session-id"]
+        if response.headers["content-type"].startswith("text/event-stream"):
+            messages = [
+                json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")
+            ]
+            answer: dict[str, Any] = next(m for m in messages if m.get("id") == self.next_id)
+            return answer
+        answered: dict[str, Any] = response.json()
+        return answered
+
+    def result(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        answer = self.request(method, params)
+        assert "result" in answer, answer
+        result: dict[str, Any] = answer["result"]
+        return result
+
+
+@pytest.fixture
+def upstream() -> Iterator[tuple[Upstream, str]]:
+    state = Upstream()
+    with BackgroundServer(create_app(state)) as server:
+        yield state, f"{server.url}/mcp"
+
+
+@pytest.fixture
+def keys(gateway: RunningGateway, upstream: tuple[Upstream, str]) -> dict[str, str]:
+    connector = {
+        "kind": "mcp",
+        "name": "up",
+        "transport": "http",
+        "url": upstream[1],
+        "allow_private_network": True,
+    }
+    registered = gateway.admin.post("/admin/connectors", json=connector)
+    assert registered.status_code == 201, registered.text
+    keys = {name: gateway.create_agent(name) for name in ("alice-bot", "bob-bot")}
+    policies = [
+        {
+            "name": "tasks",
+            "agents": ["alice-bot", "bob-bot"],
+            "allow": ["up.*"],
+            "masking": {"default_operator": "replace"},
+        }
+    ]
+    applied = gateway.admin.post("/admin/policies", json={"policies": policies})
+    assert applied.status_code == 200, applied.text
+    return keys
+
+
+def test_tasks_run_under_the_callers_identity(
+    gateway: RunningGateway, upstream: tuple[Upstream, str], keys: dict[str, str]
+) -> None:
+    state, _ = upstream
+    alice, bob = Session(gateway.mcp_url, keys["alice-bot"]), Session(gateway.mcp_url, keys["bob-bot"])
+    assert alice.capabilities["tasks"]["requests"] == {"tools": {"call": {}}}
+
+    tools = {tool["name"]: tool for tool in alice.result("tools/list", {})["tools"]}
+    assert tools["up.report"]["execution"] == {"taskSupport": "optional"}
+    assert "execution" not in tools["up.quick"]
+
+    started = alice.result(
+        "tools/call", {"name": "up.report", "arguments": {"topic": "q3"}, "task": {"ttl": 60000}}
+    )
+    task = started["task"]
+    task_id = task["taskId"]
+    assert task["status"] == "working" and task_id not in state.tasks  # the gateway's id, not the upstream's
+    assert EMAIL not in json.dumps(started) and "<EMAIL_ADDRESS>" in task["statusMessage"]
+
+    for method in ("tasks/get", "tasks/result", "tasks/cancel"):  # as if bob's id did not exist
+        refused = bob.request(method, {"taskId": task_id})
+        assert refused["error"]["code"] == -32602, refused
+    assert bob.result("tasks/list", {})["tasks"] == []
+    assert state.cancelled == []
+
+    assert [t["taskId"] for t in alice.result("tasks/list", {})["tasks"]] == [task_id]
+    assert alice.result("tasks/get", {"taskId": task_id})["status"] == "working"
+    state.release.set()
+    result = alice.result("tasks/result", {"taskId": task_id})
+    assert result["content"] == [{"type": "text", "text": "report on q3 for <EMAIL_ADDRESS>"}]
+    assert result["_meta"]["io.modelcontextprotocol/related-task"] == {"taskId": task_id}
+    assert alice.result("tasks/get", {"taskId": task_id})["status"] == "completed"
+
+    state.release.clear()
+    second = alice.result("tools/call", {"name": "up.report", "arguments": {"topic": "q4"}, "task": {}})[
+        "task"
+    ]
+    cancelled = alice.result("tasks/cancel", {"taskId": second["taskId"]})
+    assert cancelled["status"] == "cancelled" and cancelled["taskId"] == second["taskId"]
+    assert len(state.cancelled) == 1 and state.tasks[state.cancelled[0]]["status"] == "cancelled"
+
+    refused = alice.request("tools/call", {"name": "up.quick", "arguments": {}, "task": {}})
+    assert refused["error"]["code"] == -32601 and "up.quick" in refused["error"]["message"]
+    plain = alice.result("tools/call", {"name": "up.quick", "arguments": {}})
+    assert plain["content"] == [{"type": "text", "text": "quick done"}]
