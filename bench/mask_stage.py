@@ -89,7 +89,13 @@ async def run(policy_name: str, args: argparse.Namespace, workdir: Path) -> None
     agent = AgentIdentity("agent-id", "bot", None)
 
     def call() -> ToolCall:
-        return ToolCall("r", agent, "crm.search_contacts", {"query": "acme"}, snapshot)
+        return ToolCall(
+            request_id="r",
+            agent=agent,
+            tool_name="crm.search_contacts",
+            arguments={"query": "acme"},
+            snapshot=snapshot,
+        )
 
     for output in warm:
         await timed(stage, call(), output)

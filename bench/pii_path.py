@@ -4,6 +4,7 @@ Run it from the project root:
 
     .venv/bin/python bench/pii_path.py                   # 2 KB x 200, 100 KB x 30, 5 MB x 4
     .venv/bin/python bench/pii_path.py --rounds 2
+    .venv/bin/python bench/pii_path.py --sizes 100     # one size only
 
 What it does: starts the bench MCP server (bench/_upstreams.py) and the demo weather app, seeds
 the gateway as bench/tool_path.py does (the policy tokenises e-mails and phones, so every record
@@ -111,6 +112,8 @@ async def measure(args: argparse.Namespace, mcp: Child, gateway: Child, key: str
             requests=20, max_seconds=30, pids={}, first_id=1,
         )  # fmt: skip
         for kb, calls in SIZES:
+            if args.sizes and kb not in args.sizes:
+                continue
             calls = max(1, round(calls * args.rounds))
             row: dict[str, Any] = {"kb": kb, "calls": calls}
             for target, client in (("direct", direct), ("gateway", through)):
@@ -183,4 +186,5 @@ def run(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=float, default=1.0, help="multiplies the calls per size")
+    parser.add_argument("--sizes", type=int, nargs="*", help="only these sizes in KB (2, 100, 5000)")
     sys.exit(run(parser.parse_args()))

@@ -36,6 +36,23 @@ NEAR_MISSES = [
     ("which customers churned in March", "which customers churned in April"),
     ("send the report to 'finance'", "send the report to 'legal'"),
     ("book a room for 4 people on Monday", "book a room for 4 people on Tuesday"),
+    ("flights from London to Paris", "flights from Paris to London"),
+    ("cancel my subscription", "don't cancel my subscription"),
+    ("show me the largest customers", "show me the smallest customers"),
+    ("give me the top five deals", "give me the top ten deals"),
+    ("how many users signed up last week", "how many users signed up last month"),
+    ("refund the order", "do not refund the order"),
+    ("approve the expense report", "reject the expense report"),
+    ("set the meeting at 3pm", "set the meeting at 4pm"),
+    ("increase the price by 5%", "increase the price by 10%"),
+    ("sales in Q1", "sales in Q2"),
+]
+KNOWN_MISSES = [
+    # lowercase names: no list of every place, person or drug; a real embedding model tells them apart
+    # better than the demo's bag of words, but the key does not
+    ("what is the capital of france", "what is the capital of spain"),
+    ("is it safe to take ibuprofen", "is it safe to take aspirin"),
+    ("what did john say in the meeting", "what did mary say in the meeting"),
 ]
 
 
@@ -54,9 +71,11 @@ def main() -> None:
     threshold = parser.parse_args().threshold
     hits = sum(hit(a, b, threshold) for a, b in PARAPHRASES)
     false_hits = sum(hit(a, b, 0.0) for a, b in NEAR_MISSES)  # even at threshold 0
+    known = sum(hit(a, b, 0.0) for a, b in KNOWN_MISSES)
     print(
         f"threshold {threshold}: paraphrase hit rate {hits}/{len(PARAPHRASES)}, "
-        f"false hits on near misses {false_hits}/{len(NEAR_MISSES)} (at any threshold)"
+        f"false hits on near misses {false_hits}/{len(NEAR_MISSES)} (at any threshold); "
+        f"lowercase names the key cannot see: {known}/{len(KNOWN_MISSES)} share a key"
     )
 
 

@@ -25,6 +25,7 @@ from broker.llm.proxy import ProxyFirst
 from broker.llm.runtime import LlmRuntime
 from broker.mcp import transport as mcp_transport
 from broker.mcp.fastpath import McpFastPath
+from broker.mcp.input_rounds import request_state_key
 from broker.mcp.notify import ListWatchers
 from broker.mcp.server import build_server
 from broker.mcp.session_store import make_session_store
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=VERSION,
         watchers=watchers,
         sessions=sessions,
+        request_state_key=request_state_key(settings),
     )
     security = _transport_security(settings)
     mcp_app = server.streamable_http_app(

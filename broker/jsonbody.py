@@ -8,6 +8,7 @@ near 1,000 levels, and values a little shallower still break later recursive ste
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pydantic_core
@@ -18,6 +19,16 @@ MAX_DEPTH = 200
 """Deepest nesting of arrays and objects a request body may have (jiter's fixed limit): far
 beyond real payloads (chat messages with tool schemas nest ~20 levels), far below the
 interpreter's recursion limit."""
+
+
+_STEPWISE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def dumps_in_steps(value: Any) -> bytes:
+    """Compact JSON by the pure-Python encoder, for a big answer rendered in a worker thread:
+    slower than `json.dumps`, but it hands the GIL back between values, where the C encoder
+    (or pydantic's) holds it for the whole document and the event loop waits."""
+    return "".join(_STEPWISE.iterencode(value)).encode()
 
 
 def _too_deep(what: str) -> MalformedBody:

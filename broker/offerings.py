@@ -34,7 +34,7 @@ from connectors.base import (
     ResourceSpec,
     ResourceTemplateSpec,
 )
-from connectors.mcp import McpConnector, McpConnectorConfig, exposed_name
+from connectors.mcp import McpConnector, McpConnectorConfig, OfferingPins, exposed_name
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def claims_of(connector: Connector) -> Claims:
 
 def config_claims(config: McpConnectorConfig) -> Claims:
     """What an mcp config claims by what it pinned (no network)."""
-    pins = config.offering_pins
+    pins = config.offering_pins or OfferingPins()
 
     def show(local: str) -> str:
         return local if not config.prefix else gateway_uri(config.name, local)

@@ -212,6 +212,9 @@ class UserOAuth(BaseModel):
     authorize_params: dict[str, str] = Field(
         {}, description="Further authorize request parameters, e.g. {audience: crm, access_type: offline}."
     )
+    revocation_url: HttpUrl | None = Field(
+        None, description="RFC 7009 revocation endpoint: a revoked connection's tokens are revoked there too."
+    )
 
     def secret_refs(self) -> frozenset[str]:
         return frozenset({self.secret} if self.secret else ())
@@ -304,7 +307,7 @@ class HttpAuth:
             return Credentials({config.header: f"Bearer {token}"}, scrub=scrubber(token))
         if isinstance(config, UserOAuth):
             token = user_token(context, self.connector)
-            return Credentials({"Authorization": f"Bearer {token}"}, scrub=scrubber(token))
+            return Credentials({"Authorization": f"Bearer {token}"}, scrub=scrubber(token), token=token)
         secret = config.value(context, self.connector)
         if isinstance(config, QueryAuth):
             return Credentials(params={config.name: secret}, scrub=scrubber(secret))
@@ -322,6 +325,11 @@ class HttpAuth:
         self, used: Credentials, context: CallContext, client: httpx.AsyncClient
     ) -> Credentials | None:
         """After a 401: new credentials worth one retry (a fresh OAuth token), else None."""
+        if isinstance(self.config, UserOAuth):
+            if context.renew_user_token is None or used.token is None:
+                return None
+            token = await context.renew_user_token(used.token)
+            return Credentials({"Authorization": f"Bearer {token}"}, scrub=scrubber(token), token=token)
         if self._grant is None or used.token is None or not isinstance(self.config, OAuth2ClientCredentials):
             return None
         secret = self.config.value(context, self.connector)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -39,6 +39,26 @@ class ToolSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class InputRequired:
+    """The call needs the client's answers before it can finish (MCP 2026-07-28 input-required).
+
+    `requests` are MCP input requests (`elicitation/create`, `sampling/createMessage`,
+    `roots/list`) as JSON, by key; `state` is the connector's own continuation (JSON), handed
+    back in `Resume.state` with the client's answers when the client retries the call."""
+
+    requests: Mapping[str, Mapping[str, Any]]
+    state: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """A retried call: the client's answers to an earlier `InputRequired`, by key, and its state."""
+
+    responses: Mapping[str, Mapping[str, Any]]
+    state: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class ToolOutput:
     """A successful upstream answer, shaped for an MCP CallToolResult.
 
@@ -50,6 +70,8 @@ class ToolOutput:
     structured: Mapping[str, Any] | None = None
     is_error: bool = False
     meta: Mapping[str, Any] = field(default_factory=dict)
+    input_required: InputRequired | None = None
+    """Set instead of a result when the client must answer first (`content` is then empty)."""
 
     @classmethod
     def from_json(cls, value: Any) -> ToolOutput:
@@ -105,6 +127,12 @@ class ClientChannel(Protocol):
         """Whether `ask(method, ...)` can be answered (the client declared the capability)."""
         ...
 
+    def defers(self, method: str) -> bool:
+        """Whether the client answers `method` only through an input-required result and its
+        retry (MCP 2026-07-28): `ask` cannot reach it during the call, the call must end with
+        an `InputRequired` output instead."""
+        ...
+
     def capabilities(self) -> Mapping[str, Any]:
         """The MCP client capabilities that can be honoured for this caller (`sampling`,
         `elicitation`, `roots`, as ClientCapabilities JSON): what an MCP connector declares to
@@ -128,6 +156,9 @@ class SilentChannel:
     asks_on_stream = False
 
     def can_ask(self, method: str) -> bool:
+        return False
+
+    def defers(self, method: str) -> bool:
         return False
 
     def capabilities(self) -> Mapping[str, Any]:
@@ -168,8 +199,13 @@ class CallContext:
     user_token: str | None = field(default=None, repr=False)
     """The end user's own access token at this upstream (`auth: {type: user_oauth}`), from the
     grant they completed through the gateway. None when the connector has no per-user grant."""
+    renew_user_token: Callable[[str], Awaitable[str]] | None = field(default=None, repr=False)
+    """After the upstream refused `user_token` (HTTP 401): a renewed one (the broker refreshes
+    the grant), or the broker's error saying the user must connect again."""
     end_user: str | None = None
     """Who the agent acts for (OAuth callers), so per-user upstream sessions stay apart."""
+    resume: Resume | None = None
+    """A retried call: the client's answers to the `InputRequired` this call ended with before."""
 
 
 NO_CONTEXT = CallContext()

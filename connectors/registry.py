@@ -32,7 +32,8 @@ from connectors.http.openapi import (
 )
 from connectors.mcp import McpConnector, McpConnectorConfig, prepare_mcp
 from connectors.netguard import refuse_private_destination
-from connectors.sql.connector import SqlConnector, SqlConnectorConfig
+from connectors.sql.config import SqlConnectorConfig
+from connectors.sql.connector import SqlConnector
 
 ConnectorConfig: TypeAlias = Annotated[
     HttpConnectorConfig | OpenAPIConnectorConfig | McpConnectorConfig | SqlConnectorConfig,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from broker import catalog, offload
+from broker import catalog, jsonbody, offload
 from broker.admin import preparing
 from broker.admin.auth import gateway_of
 from broker.admin.bodies import openapi_body, raw_body
@@ -205,38 +205,49 @@ def redact(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _loaded_tools(request: Request, record: ConnectorRecord) -> list[ToolInfo] | None:
-    """The connector's tools from the live catalog, or by building the stored config
+async def _loaded_tools(request: Request, record: ConnectorRecord) -> list[CatalogTool] | None:
+    """The connector's catalog entries from the live catalog, or by building the stored config
     when the catalog does not have it (yet); None when it cannot be built."""
     snapshot = gateway_of(request).state.snapshot
     if record.name in snapshot.connectors:
-        return [tool_info(t) for t in snapshot.tools.values() if t.connector == record.name]
+        return [t for t in snapshot.tools.values() if t.connector == record.name]
     try:
         connector: Connector = await build_off_loop(record.config)
     except Exception:  # reported as loaded=False; the gateway log has the reason
         return None
     try:
-        return [tool_info(tool) for tool in catalog.connector_tools(record.name, connector)[0]]
+        return (await asyncio.to_thread(catalog.connector_tools, record.name, connector))[0]
     finally:
         await connector.aclose()
 
 
-def _summary(record: ConnectorRecord, tools: list[ToolInfo] | None) -> dict[str, Any]:
+def _summary(record: ConnectorRecord, tools: list[CatalogTool] | None) -> dict[str, Any]:
     return {
         "name": record.name,
         "kind": record.kind,
         "description": str(record.config.get("description", "")),
         "tool_count": len(tools or []),
         "loaded": tools is not None,
-        "created_at": utc(record.created_at),
-        "updated_at": utc(record.updated_at),
+        "created_at": utc(record.created_at).isoformat(),
+        "updated_at": utc(record.updated_at).isoformat(),
     }
+
+
+async def _json_off_loop(render: Callable[[], Any]) -> Response:
+    """An answer built and encoded in a worker thread: a connector of a thousand tools is
+    megabytes of config and schemas, which pydantic would encode holding the GIL."""
+    body = await asyncio.to_thread(lambda: jsonbody.dumps_in_steps(render()))
+    return Response(body, media_type="application/json")
+
+
+def _tool_infos(tools: list[CatalogTool]) -> list[dict[str, Any]]:
+    return [tool_info(tool).model_dump(mode="json") for tool in tools]
 
 
 @router.get("/connectors", summary="List connectors")
 async def list_connectors(request: Request) -> list[ConnectorSummary]:
     records = await read(request, connector_service.list_connectors)
-    return [ConnectorSummary(**_summary(r, await _loaded_tools(request, r))) for r in records]
+    return [ConnectorSummary.model_validate(_summary(r, await _loaded_tools(request, r))) for r in records]
 
 
 @router.post(
@@ -335,27 +346,33 @@ async def _prepare_pending(
     return _ToStore(prepared.name, prepared.kind, stored, checked.claims, warnings)
 
 
-@router.get("/connectors/{name}", summary="Show a connector: its stored config and tools")
-async def show_connector(request: Request, name: str) -> ConnectorDetail:
+@router.get(
+    "/connectors/{name}",
+    summary="Show a connector: its stored config and tools",
+    response_model=ConnectorDetail,
+)
+async def show_connector(request: Request, name: str) -> Response:
     record = await read(request, lambda s: connector_service.get_connector(s, name))
     tools = await _loaded_tools(request, record)
-    return ConnectorDetail(
-        **_summary(record, tools),
-        config=redact(record.config),
-        tools=tools or [],
-        warnings=flag_warnings(record.config),
+    return await _json_off_loop(
+        lambda: {
+            **_summary(record, tools),
+            "config": redact(record.config),
+            "tools": _tool_infos(tools or []),
+            "warnings": flag_warnings(record.config),
+        }
     )
 
 
-@router.get("/connectors/{name}/tools", summary="List a connector's tools")
-async def connector_tools(request: Request, name: str) -> list[ToolInfo]:
+@router.get("/connectors/{name}/tools", summary="List a connector's tools", response_model=list[ToolInfo])
+async def connector_tools(request: Request, name: str) -> Response:
     record = await read(request, lambda s: connector_service.get_connector(s, name))
     tools = await _loaded_tools(request, record)
     if tools is None:
         raise Conflict(
             f"connector '{name}' is registered but cannot be loaded; register it again with replace"
         )
-    return tools
+    return await _json_off_loop(lambda: _tool_infos(tools))
 
 
 @router.delete("/connectors/{name}", status_code=204, summary="Remove a connector")

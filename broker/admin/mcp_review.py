@@ -45,6 +45,9 @@ from connectors.mcp import (
     pin_of,
     scan_definition,
 )
+from connectors.mcp.offerings import Listing
+from connectors.mcp.offerings import review as review_offerings
+from connectors.mcp.pins import pin_offerings
 
 router = admin_subrouter("connectors")
 
@@ -71,6 +74,22 @@ class ToolReview(BaseModel):
     flags: list[str] = Field(description="Scanner findings on the live definition (hidden instructions).")
 
 
+class OfferingReview(BaseModel):
+    """A resource, template or prompt held back until approved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["resource", "template", "prompt"]
+    name: str = Field(description="The upstream's URI, URI template or prompt name.")
+    status: Literal["changed", "new", "flagged"] = Field(
+        description="changed: differs from its pin; new: not pinned (prompts and templates); flagged: a new "
+        "resource whose description the scanner flags."
+    )
+    live: dict[str, Any] = Field(description="What the upstream lists now (name, title, description, ...).")
+    live_pin: str
+    flags: list[str] = Field(description="Scanner findings on the live description.")
+
+
 class ConnectorReview(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -81,6 +100,11 @@ class ConnectorReview(BaseModel):
     removed: list[ToolReview] = Field(description="Quarantined: the upstream no longer lists the tool.")
     new: list[ToolReview] = Field(description="Listed upstream, not pinned: not exposed until approved.")
     unchanged: list[str] = Field(description="Exposed names of the tools that match their pins.")
+    offerings: list[OfferingReview] = Field(
+        default_factory=list,
+        description="Resources, templates and prompts held back for review; `approve` without `tools` "
+        "approves them with the tools.",
+    )
 
 
 class ApproveRequest(BaseModel):
@@ -105,6 +129,9 @@ class Approval(BaseModel):
     result: PutResult = Field(description="`unchanged` when there was nothing to approve.")
     approved: list[str] = Field(description="Upstream names re-pinned (changed, new) or unpinned (removed).")
     tools: list[str] = Field(description="Exposed names of every pinned tool after the approval.")
+    offerings: list[str] = Field(
+        default_factory=list, description="Resources, templates and prompts approved, as 'kind name'."
+    )
     warnings: list[str] = Field(description="Scanner findings on the pinned tools.")
 
 
@@ -116,8 +143,9 @@ class Approval(BaseModel):
 )
 async def diff_connector(request: Request, name: str) -> ConnectorReview:
     config, _ = await _stored(request, name)
-    live = await _live_tools(request, config)
+    live, offered = await _live_tools(request, config)
     drift = _drift(config, live)
+    held = review_offerings(offered, config.offering_pins, config.expose_new_tools).held
     pinned = {tool.name: tool for tool in config.tools or ()}
     by_name = {tool.name: tool for tool in live}
 
@@ -126,12 +154,23 @@ async def diff_connector(request: Request, name: str) -> ConnectorReview:
 
     return ConnectorReview(
         connector=name,
-        clean=drift.clean,
+        clean=drift.clean and not held,
         expose_new_tools=config.expose_new_tools,
         changed=[review(tool, "changed") for tool in drift.changed],
         removed=[review(tool, "removed") for tool in drift.removed],
         new=[review(tool, "new") for tool in drift.new],
         unchanged=[exposed_name(config, t) for t in sorted(pinned) if t not in drift.quarantined],
+        offerings=[
+            OfferingReview(
+                kind=item.kind,
+                name=item.name,
+                status=item.status,
+                live=item.live,
+                live_pin=item.live_pin,
+                flags=[describe_finding(finding) for finding in item.findings],
+            )
+            for item in held
+        ],
     )
 
 
@@ -145,11 +184,15 @@ async def diff_connector(request: Request, name: str) -> ConnectorReview:
 async def approve_connector(request: Request, name: str, body: ApproveRequest | None = None) -> Approval:
     body = body or ApproveRequest()
     config, before = await _stored(request, name)
-    live = await _live_tools(request, config)
+    live, offered = await _live_tools(request, config)
     drift = _drift(config, live)
     wanted = None if body.tools is None else _upstream_names(config, live, body.tools)
     try:
         approved_config = approve(config, live, wanted)
+        held = review_offerings(offered, config.offering_pins, config.expose_new_tools).held
+        if body.tools is None and (held or config.offering_pins is None):  # offerings go with "all"
+            pins = pin_offerings(offered.resources, offered.templates, offered.prompts)
+            approved_config = approved_config.model_copy(update={"offering_pins": pins})
     except ConnectorError as exc:
         raise InvalidInput(exc.message, problems=[Problem(("tools",), exc.message)]) from None
     targets = sorted(set(drift.changed + drift.removed + drift.new) if wanted is None else set(wanted))
@@ -170,6 +213,9 @@ async def approve_connector(request: Request, name: str, body: ApproveRequest | 
         connector=name,
         result=result,
         approved=targets if result != "unchanged" else [],
+        offerings=[f"{item.kind} {item.name}" for item in held]
+        if body.tools is None and result != "unchanged"
+        else [],
         tools=names,
         warnings=flag_warnings(approved_config),
     )
@@ -185,17 +231,17 @@ async def _stored(request: Request, name: str) -> tuple[McpConnectorConfig, dict
     return McpConnectorConfig.model_validate(record.config), record.config
 
 
-async def _live_tools(request: Request, config: McpConnectorConfig) -> list[PinnedTool]:
-    """The upstream's tools now, through the catalog's connector when it runs this config,
-    listed with the shared secrets the config references."""
+async def _live_tools(request: Request, config: McpConnectorConfig) -> tuple[list[PinnedTool], Listing]:
+    """The upstream's tools now, and its resources, templates and prompts, through the catalog's
+    connector when it runs this config, listed with the shared secrets the config references."""
     gateway = gateway_of(request)
     running = gateway.state.snapshot.connectors.get(config.name)
     context = await registration_context(gateway.vault, config)
     try:
         if isinstance(running, McpConnector) and running.config == config:
-            return await running.live_tools(context)
+            return await running.live_tools(context), running.offered()
         async with McpConnector(config) as connector:
-            return await connector.live_tools(context)
+            return await connector.live_tools(context), connector.offered()
     except ConnectorError as exc:
         raise UpstreamUnavailable(f"could not list the tools of '{config.name}': {exc.message}") from None
 

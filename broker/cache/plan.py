@@ -58,6 +58,8 @@ class Planner:
     def plan(self, call: Request) -> Plan | None:
         """The request's plan, or None when no TTL applies. Authorize must have resolved the target."""
         if isinstance(call, ToolCall):
+            if call.resume is not None:  # a round of a call that asked its client for input
+                return None
             tool = call.tool
             assert tool is not None, "Authorize resolves the tool first"
             target, label, arguments = tool.name, tool.name, call.arguments

@@ -87,7 +87,9 @@ class Cache:
                 await self._safely(self._store.release(plan.key, token), None)
 
     async def _keep(self, call: Request, plan: Plan, output: Output) -> None:
-        if not isinstance(output, _CACHED) or (isinstance(output, ToolOutput) and output.is_error):
+        if not isinstance(output, _CACHED) or (
+            isinstance(output, ToolOutput) and (output.is_error or output.input_required is not None)
+        ):
             return
         stored: Cached = output
         if await self._safely(self._store.put(plan.key, stored, plan.ttl), False):

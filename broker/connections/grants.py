@@ -9,7 +9,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broker.connections import store
 from broker.connections.errors import GrantRefused, NotConnected
+from broker.connections.tokens import Tokens
 from broker.errors import UpstreamFailure
 from broker.secrets.keys import Cipher, Undecryptable
 from broker.secrets.vault import Vault
@@ -33,8 +34,6 @@ TICKET_SECONDS = 600
 """A connect link works this long after the call that made it."""
 STATE_SECONDS = 600
 """An authorization request must come back to the callback within this time."""
-RENEW_LEEWAY = 60.0
-"""A token is refreshed this long before it expires (or at a tenth of its lifetime if shorter)."""
 CALLBACK_PATH = "/connect/callback"
 _TICKET = "connect-ticket"
 
@@ -46,46 +45,6 @@ class Ticket:
     end_user: str
     agent: str
     connector: str
-
-
-@dataclass(frozen=True, slots=True)
-class Tokens:
-    access_token: str = field(repr=False)
-    refresh_token: str | None = field(repr=False)
-    expires_at: float | None
-    scope: str
-    renew_at: float | None
-
-    def stale(self, now: float) -> bool:
-        return self.renew_at is not None and now >= self.renew_at
-
-    def seal(self) -> str:
-        return json.dumps(
-            {"a": self.access_token, "r": self.refresh_token, "e": self.expires_at, "s": self.scope,
-             "n": self.renew_at}
-        )  # fmt: skip
-
-    @classmethod
-    def unseal(cls, text: str) -> Tokens:
-        data = json.loads(text)
-        return cls(data["a"], data.get("r"), data.get("e"), data.get("s", ""), data.get("n"))
-
-    @classmethod
-    def from_answer(cls, answer: dict[str, Any], previous: Tokens | None = None) -> Tokens:
-        access = answer.get("access_token")
-        if not isinstance(access, str) or not access or any(ch in access for ch in "\r\n\0"):
-            raise GrantRefused("the upstream's token endpoint answered without a usable access token")
-        refresh = answer.get("refresh_token")
-        if not isinstance(refresh, str) or not refresh:
-            refresh = previous.refresh_token if previous is not None else None
-        expires_in = answer.get("expires_in")
-        now = time.time()
-        expires_at = renew_at = None
-        if isinstance(expires_in, int | float) and expires_in > 0:
-            expires_at = now + float(expires_in)
-            renew_at = expires_at - min(RENEW_LEEWAY, float(expires_in) / 10)
-        scope = answer.get("scope")
-        return cls(access, refresh, expires_at, scope if isinstance(scope, str) else "", renew_at)
 
 
 def user_oauth_of(connector: object) -> UserOAuth | None:
@@ -230,6 +189,21 @@ class UserGrants:
                 tokens = current
         return tokens.access_token
 
+    async def renewed(
+        self, ticket: Ticket, config: UserOAuth, secrets: dict[str, str], private: bool, refused: str
+    ) -> str:
+        """The upstream refused the access token `refused` (HTTP 401) before it was due: renew
+        it now, unless another call already did. Raises NotConnected when it cannot be."""
+        key = (ticket.connector, ticket.end_user)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            current = self._cache.get(key) or await asyncio.to_thread(self._read, *key)
+            if current is None:
+                raise self.not_connected(ticket, "have not connected it yet")
+            if current.access_token == refused:
+                current = await self._refresh(ticket, config, secrets, private, current, force=True)
+            return current.access_token
+
     def not_connected(self, ticket: Ticket, what: str) -> NotConnected:
         url = self.connect_url(ticket)
         return NotConnected(
@@ -240,11 +214,17 @@ class UserGrants:
         )
 
     async def _refresh(
-        self, ticket: Ticket, config: UserOAuth, secrets: dict[str, str], private: bool, tokens: Tokens
+        self,
+        ticket: Ticket,
+        config: UserOAuth,
+        secrets: dict[str, str],
+        private: bool,
+        tokens: Tokens,
+        force: bool = False,
     ) -> Tokens:
         key = (ticket.connector, ticket.end_user)
         if tokens.refresh_token is None:
-            if tokens.expires_at is not None and tokens.expires_at > time.time():
+            if not force and tokens.expires_at is not None and tokens.expires_at > time.time():
                 return tokens  # no way to renew it: use it while it lasts
             await self._disconnect(ticket)
             raise self.not_connected(ticket, "were disconnected (the grant expired)")
@@ -277,9 +257,48 @@ class UserGrants:
 
     # --- revocation and listing -----------------------------------------------------------------
 
-    async def revoke(self, connector: str, end_user: str) -> bool:
+    async def revoke(
+        self, connector: str, end_user: str, config: UserOAuth | None = None, private: bool = False
+    ) -> bool:
+        """Forget the user's grant; with a `revocation_url`, revoke its tokens there too (RFC 7009;
+        a failure there is logged, the gateway forgets them all the same)."""
         self._cache.pop((connector, end_user), None)
-        return await asyncio.to_thread(self._write, lambda s: store.remove_connection(s, connector, end_user))
+        upstream = config is not None and config.revocation_url is not None
+        tokens = await asyncio.to_thread(self._read, connector, end_user) if upstream else None
+        gone: bool = await asyncio.to_thread(
+            self._write, lambda s: store.remove_connection(s, connector, end_user)
+        )
+        if gone and tokens is not None and config is not None:
+            await self._revoke_upstream(connector, config, private, tokens)
+        return gone
+
+    async def _revoke_upstream(
+        self, connector: str, config: UserOAuth, private: bool, tokens: Tokens
+    ) -> None:
+        assert config.revocation_url is not None
+        try:
+            secret = await self._client_secret(config)
+            async with self._client(config, secret, private) as client:
+                for token, hint in (
+                    (tokens.refresh_token, "refresh_token"),
+                    (tokens.access_token, "access_token"),
+                ):
+                    if token is None:
+                        continue
+                    answer = await client.revoke_token(
+                        config.revocation_url, token=token, token_type_hint=hint
+                    )
+                    if answer.status_code != 200:
+                        log.warning(
+                            "upstream '%s' refused to revoke a %s (HTTP %d)",
+                            connector,
+                            hint,
+                            answer.status_code,
+                        )
+        except (GrantRefused, httpx2.HTTPError, OSError) as exc:
+            log.warning(
+                "upstream '%s': revoking a user's tokens there failed (%s)", connector, type(exc).__name__
+            )
 
     async def connections(
         self, connector: str | None = None, end_user: str | None = None

@@ -148,7 +148,8 @@ async def revoke_mine(request: Request, connector: str = ConnectorPath) -> Respo
 async def revoke(gateway: Gateway, connector: str, end_user: str) -> bool:
     """Forget the grant everywhere: this instance at once, the others on the revision bump.
     Cached answers of the connector go too (keys name no user, so all of its entries)."""
-    if not await gateway.grants.revoke(connector, end_user):
+    found = _connector(gateway, connector)
+    if not await gateway.grants.revoke(connector, end_user, user_oauth_of(found), private_network(found)):
         return False
     snapshot = await gateway.state.refresh()
     await gateway.bus.publish_revision(snapshot.revision)

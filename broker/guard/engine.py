@@ -13,6 +13,7 @@ A `block` raises GuardrailBlocked before any upstream request, reservation or le
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -42,6 +43,7 @@ _SECRETS = Detector(["SECRET"])
 _PII = Detector([e for e in PATTERN_ENTITIES if e != "SECRET"])
 _BOTH = Detector()
 _MEMO_LIMIT = 10_000
+OFF_LOOP_CHARS = 8 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +103,14 @@ class Guard:
         asked = [slot for slot in texts if slot.role == "user"]
         undecided: injection.Score | None = None
         if rules.injection is not None and rules.injection.action != "off":
-            undecided = self._injection(
+            undecided = await self._injection(
                 found, asked, rules.injection.action, rules.injection.threshold, "injection"
             )
             if rules.injection.classifier is None or classify is None:
                 undecided = None
         if rules.tool_results != "off":
             results = [slot for slot in texts if slot.role == "tool"]
-            self._injection(found, results, rules.tool_results, 0.6, "tool_results")
+            await self._injection(found, results, rules.tool_results, 0.6, "tool_results")
         if plan.topics is not None:
             for match in plan.topics.match("\n".join(slot.text for slot in asked)):
                 verdict = Verdict(f"topic:{match.topic}", match.action, "prompt", score=match.similarity)
@@ -159,13 +161,19 @@ class Guard:
             why = f"score {combined:.2f}: heuristics {heuristic.value:.2f}, classifier {score:.2f}"
             _record(found, verdict, f"the prompt looks like a prompt injection or jailbreak attempt ({why})")
 
-    def _injection(
+    async def _injection(
         self, found: Inspection, texts: list[Slot], action: str, threshold: float, rule: str
     ) -> injection.Score | None:
         """Record (or block) when the heuristics fire; else their best score, for the classifier."""
         best = injection.NO_SCORE
         for slot in texts:
-            scored = injection.score(slot.text)
+            text = slot.text
+            # a long text takes tens of milliseconds or more to score: off the event loop
+            scored = (
+                injection.score(text)
+                if len(text) < OFF_LOOP_CHARS
+                else await asyncio.to_thread(injection.score, text)
+            )
             if scored.value > best.value:
                 best = scored
         if best.value < threshold:

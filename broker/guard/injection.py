@@ -297,7 +297,7 @@ def suspect(text: str) -> bool:
     plain text, so a tool result that says nothing of the kind costs one scan. The keywords are one
     Aho-Corasick automaton over the lowered text: as an IGNORECASE regex alternation they took
     milliseconds on a 2 KB result, the largest cost of a cached tools/call."""
-    return _has_keyword(text) or _OBFUSCATED.search(text) is not None
+    return _has_keyword(text) or _obfuscated(text)
 
 
 _FOLDED = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
@@ -342,7 +342,31 @@ _DISGUISED = re.compile(
     re.I,
 )
 """Letters spaced or dotted one by one, leetspeak, words joined by punctuation."""
-_OBFUSCATED = re.compile(_DISGUISED.pattern + r"|[a-z0-9+/]{16,}={0,2}", re.I)
+_OBFUSCATED_PARTS = (
+    re.compile(r"\.(?<=[^\W\d_]\.)(?:[^\W\d_]\.){2}"),
+    re.compile(r" (?<=[^\W\d_] )(?:[^\W\d_] ){2}"),
+    re.compile(r"[013457](?:(?<=[a-z][013457])[a-z]|(?<![a-z0-9][013457])[a-z]{2})", re.I),
+    re.compile(r"[-*+|~](?<=[a-z][-*+|~])[a-z]{1,12}[-*+|~][a-z]{1,12}[-*+|~][a-z]", re.I),
+)
+"""`_DISGUISED`'s alternatives, each led by the character it needs (a dot, a space, a digit, a joiner)
+so the regex engine skips to candidates instead of trying every alternative at every position:
+~6x faster on JSON results. The last is wider than its original (any letter run before the
+first joiner, not only 1-12 letters after a word boundary): a prefilter may over-match."""
+_BASE64_LIKE = bytes(
+    ord("a") if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "+/") else ord(" ") for c in range(256)
+)
+_BASE64_RUN = re.compile(r"[a-z0-9+/]{16}", re.I)
+
+
+def _obfuscated(text: str) -> bool:
+    """Disguised letters, or a run of 16 base64 characters (ASCII text: one byte translation)."""
+    if any(part.search(text) for part in _OBFUSCATED_PARTS):
+        return True
+    if text.isascii():
+        return b"a" * 16 in text.encode("ascii").translate(_BASE64_LIKE)
+    return _BASE64_RUN.search(text) is not None
+
+
 _BASE64 = re.compile(
     r"(?<![a-z0-9+/])(?:[a-z0-9+/]{4}){4,}(?:[a-z0-9+/]{2}==|[a-z0-9+/]{3}=)?(?![a-z0-9+/=])", re.I
 )
@@ -407,7 +431,7 @@ def score(text: str) -> Score:
         return NO_SCORE
     normal = normalise(text)
     fired = _fired(normal)
-    if _OBFUSCATED.search(text):
+    if _obfuscated(text):
         for segment in _segments(text):
             view = _disguised_view(segment, normalise(segment))
             if view is not None:

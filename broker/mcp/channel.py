@@ -89,10 +89,18 @@ class McpClientChannel:
         capabilities = session.client_capabilities
         return capabilities is not None and getattr(capabilities, known[2], None) is not None
 
+    def defers(self, method: str) -> bool:
+        known = _REQUESTS.get(method)
+        if known is None or self._ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            return False
+        capabilities = self._ctx.session.client_capabilities
+        return capabilities is not None and getattr(capabilities, known[2], None) is not None
+
     def capabilities(self) -> Mapping[str, Any]:
         session = self._ctx.session
         declared = session.client_capabilities
-        if declared is None or not session.can_send_request:
+        modern = self._ctx.protocol_version in MODERN_PROTOCOL_VERSIONS  # answers by input-required
+        if declared is None or not (session.can_send_request or modern):
             return {}
         dumped = declared.model_dump(by_alias=True, mode="json", exclude_none=True)
         return {known[2]: dumped[known[2]] for known in _REQUESTS.values() if known[2] in dumped}
@@ -152,6 +160,9 @@ class StatelessChannel:
     asks_on_stream = False
 
     def can_ask(self, method: str) -> bool:
+        return False
+
+    def defers(self, method: str) -> bool:
         return False
 
     def capabilities(self) -> Mapping[str, Any]:

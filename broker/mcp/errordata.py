@@ -19,13 +19,16 @@ class CorrelateErrors:
         try:
             return await call_next(ctx)
         except MCPError as exc:
-            ids = correlation_ids()
-            if not ids:
+            if not correlation_ids():
                 raise
-            data = exc.data
-            merged = (
-                {**data, **ids}
-                if isinstance(data, dict)
-                else {**ids, **({} if data is None else {"detail": data})}
-            )
-            raise MCPError(exc.code, exc.message, merged) from None
+            raise MCPError(exc.code, exc.message, correlated(exc.data)) from None
+
+
+def correlated(data: Any) -> Any:
+    """An error's `data` with the request's correlation ids merged in (also broker.mcp.fastpath)."""
+    ids = correlation_ids()
+    if not ids:
+        return data
+    return (
+        {**data, **ids} if isinstance(data, dict) else {**ids, **({} if data is None else {"detail": data})}
+    )

@@ -14,7 +14,8 @@ middleware sits before the framework and answers what it can in a few dict looku
   only the method's own fields), whose envelope passes the SDK's own ladder
   (`classify_inbound_request`: `_meta` pair, header/body agreement) and whose `_meta` the
   SDK accepts (checked once per distinct value), and whose tool declares no `Mcp-Param-*`
-  headers.
+  headers; a tools/call whose client declared sampling, elicitation or roots goes to the SDK,
+  which can ask it in input-required rounds (`broker.mcp.input_rounds`).
 
 Everything else (errors included) goes on to the framework and the SDK unchanged, with the
 body replayed, so every refusal is the SDK's own. What runs here is the same as there: the
@@ -38,7 +39,7 @@ import pydantic_core
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import InboundModernRoute, classify_inbound_request
-from mcp_types import INTERNAL_ERROR, LOG_LEVEL_META_KEY
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, INTERNAL_ERROR, LOG_LEVEL_META_KEY
 from mcp_types.methods import validate_client_request
 from prometheus_client import Counter
 from pydantic import ValidationError
@@ -49,6 +50,7 @@ from broker.identity.resource import McpGuard
 from broker.mcp import wire
 from broker.mcp.channel import STATELESS
 from broker.mcp.context import CACHE_META_KEY, parse_narrowing
+from broker.mcp.errordata import correlated
 from broker.mcp.listing import wire_forms
 from broker.mcp.pages import PAGE_SIZE, next_cursor, page_start
 from broker.mcp.server import call_tool
@@ -62,6 +64,15 @@ _FIELDS = {
     "tools/call": frozenset({"name", "arguments", "_meta"}),
     "tools/list": frozenset({"cursor", "_meta"}),
 }
+_ASKABLE = ("sampling", "elicitation", "roots")
+
+
+def _can_be_asked(meta: dict[str, Any]) -> bool:
+    """Whether the client declared a capability an upstream may ask it for during the call."""
+    declared = meta.get(CLIENT_CAPABILITIES_META_KEY)
+    return isinstance(declared, dict) and any(declared.get(name) is not None for name in _ASKABLE)
+
+
 _ROUTING = (b"mcp-protocol-version", b"mcp-method", b"mcp-name")
 _STREAM_MARKERS = (b'"progressToken"', f'"{LOG_LEVEL_META_KEY}"'.encode())
 _KNOWN_METAS = 4096
@@ -150,7 +161,9 @@ class McpFastPath:
                 result = pydantic_core.to_json(wire.tool_result(output, version, self.stamp))
                 status, answer = wire.OK, wire.response(request_id, result)
         except MCPError as exc:
-            status, answer = wire.error(request_id, exc.error.code, exc.error.message, exc.error.data)
+            status, answer = wire.error(
+                request_id, exc.error.code, exc.error.message, correlated(exc.error.data)
+            )
         except Exception:
             log.exception("MCP %s handler raised", method)  # as the SDK answers a handler's crash
             status, answer = wire.error(request_id, INTERNAL_ERROR, "Internal server error")
@@ -214,6 +227,8 @@ class McpFastPath:
         if method == "tools/call":
             arguments = params.get("arguments", {})
             if not isinstance(params.get("name"), str) or not isinstance(arguments, dict):
+                return None
+            if _can_be_asked(params["_meta"]):  # the SDK path asks it in input-required rounds
                 return None
         elif not isinstance(params.get("cursor", ""), str):
             return None

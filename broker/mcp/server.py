@@ -27,6 +27,7 @@ from broker.mcp.channel import LogLevels, McpClientChannel, session_id
 from broker.mcp.connect import url_elicitation
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
 from broker.mcp.errordata import CorrelateErrors
+from broker.mcp.input_rounds import input_required_result, resume_of, state_boundary
 from broker.mcp.listing import SpliceTools, list_result
 from broker.mcp.notify import ListWatchers
 from broker.mcp.operations import catalog_handlers
@@ -48,6 +49,7 @@ def build_server(
     version: str,
     watchers: ListWatchers | None = None,
     sessions: Sessions | None = None,
+    request_state_key: bytes | None = None,
 ) -> Server[Any]:
     """`watchers`, when given, learns the 2025 sessions to send `list_changed` to; `sessions`
     keeps 2025 sessions where every instance can serve them (broker/mcp/sessions.py)."""
@@ -66,8 +68,9 @@ def build_server(
 
     async def on_call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         call = ToolCall(
+            resume=resume_of(params),
             request_id=current_request_id() or str(uuid.uuid4()),
             agent=caller(),
             tool_name=params.name,
@@ -79,7 +82,10 @@ def build_server(
         )
         if watch is not None:
             watch(ctx, call.snapshot, call.agent, call.only_connectors)
-        return to_result(await call_tool(pipeline, call))
+        output = await call_tool(pipeline, call)
+        if output.input_required is not None:  # the client answers first: input_rounds.py
+            return input_required_result(output.input_required)
+        return to_result(output)
 
     async def on_set_logging_level(
         ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams
@@ -110,6 +116,8 @@ def build_server(
         server.middleware.append(sessions)  # records what initialize negotiated
     server.middleware.append(SpliceTools())  # tools/list pages: prebuilt definitions, see listing.py
     server.middleware.append(CorrelateErrors())  # error data names the request
+    if request_state_key is not None:  # seals the state of input-required rounds, see input_rounds.py
+        server.middleware.append(state_boundary(request_state_key))
     return server
 
 

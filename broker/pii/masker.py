@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +30,10 @@ OFF_LOOP_CHARS = 256 * 1024
 """Results at least this long (in characters of JSON) are masked in a worker thread."""
 ENGINE_VERSION = "1"
 """Bumped when detection or masking output changes: part of `Masker.fingerprint`."""
+
+TOKEN_BATCH = 2048
+"""Tokens confirmed with the vault per round trip. A 5 MB result may need 25,000: in batches, the
+event loop serves other calls between them (and a vault query stays within its parameter limits)."""
 
 T = TypeVar("T")
 Counts = dict[str, int]
@@ -62,6 +65,7 @@ class Masker:
         detected = [e for e in PATTERN_ENTITIES if policy.operator_for(e).operator != "keep"]
         self._detector = detector or Detector(detected)
         self._ops: dict[tuple[str, int], Apply | None] = {}
+        self._specs: dict[str, OperatorSpec] = {}
         self._resolvers = [compile_pattern(p) for p in policy.resolve_tokens_for]
         self._macs: dict[str, hmac.HMAC] = {}
         # Tokens the vault is known to hold, so repeated results cost no vault round trip. An entry
@@ -82,10 +86,16 @@ class Masker:
         more moves the synchronous work to a worker thread: a 5 MB result takes seconds to
         scan, and the event loop keeps serving other calls meanwhile.
         """
+        masked, counts, _ = await self._mask_document(agent, value, size)
+        return masked, counts
+
+    async def _mask_document(self, agent: str, value: Any, size: int) -> tuple[Any, Counts, bool]:
+        """`mask_json`, and whether orjson may write the result (no NaN or infinity in it)."""
         off_loop = size >= OFF_LOOP_CHARS
         collected, findings, requests = await maybe_in_thread(off_loop, self._scan, value)
         tokens = await self._issue(agent, requests, off_loop=off_loop)
-        return await maybe_in_thread(off_loop, self._write_back_paused, collected, findings, tokens)
+        masked, counts = await maybe_in_thread(off_loop, self._write_back_paused, collected, findings, tokens)
+        return masked, counts, collected.finite
 
     def _scan(self, value: Any) -> tuple[Collected, list[list[Found]], TokenRequests]:
         with gc_paused():
@@ -131,10 +141,9 @@ class Masker:
             except ValueError:
                 pass
             else:
-                masked, counts = await self.mask_json(agent, decoded, size=len(stripped))
+                masked, counts, finite = await self._mask_document(agent, decoded, len(stripped))
                 indent = 2 if "\n" in stripped else None
-                fast = _NOT_FINITE.search(stripped) is None
-                return await maybe_in_thread(off_loop, serialise, masked, indent, fast), counts
+                return await maybe_in_thread(off_loop, serialise, masked, indent, finite), counts
         spans = self._detector.find(text)
         if not spans:
             return text, {}
@@ -197,7 +206,10 @@ class Masker:
         return await resolve_tokens(agent, arguments, self._vault)
 
     def _spec(self, entity: str) -> OperatorSpec:
-        return self.policy.operator_for(entity)
+        spec = self._specs.get(entity)
+        if spec is None:
+            spec = self._specs[entity] = self.policy.operator_for(entity)
+        return spec
 
     def _apply(self, entity: str, spec: OperatorSpec, text: str, tokens: dict[tuple[str, str], str]) -> str:
         key = (entity, id(spec))  # specs belong to self.policy and live as long as this masker
@@ -228,8 +240,9 @@ class Masker:
         tokenized = {e for e in PATTERN_ENTITIES if self._spec(e).operator == "token"}
         if tokenized:
             for index, spans in enumerate(findings):
-                text = collected.texts[index]
-                requests.update((e, text[s:t]) for s, t, e, _ in spans if e in tokenized)
+                if spans:
+                    text = collected.texts[index]
+                    requests.update((e, text[s:t]) for s, t, e, _ in spans if e in tokenized)
         whole: list[tuple[str, Match]] = [(text, match) for _, _, text, match in collected.wholes]
         requests.update((entity, text) for text, (entity, spec) in whole if spec.operator == "token")
         return requests
@@ -259,7 +272,24 @@ class Masker:
         now = time.monotonic()
         issued: dict[tuple[str, str], str] = {}
         taken: set[str] = set()
-        pending = {request: TOKEN_HEX for request in sorted(requests)}
+        ordered = await maybe_in_thread(off_loop, sorted, requests)
+        for first in range(0, len(ordered), TOKEN_BATCH):
+            batch = ordered[first : first + TOKEN_BATCH]
+            await self._issue_batch(agent, mac, batch, now, off_loop, issued, taken)
+        return issued
+
+    async def _issue_batch(
+        self,
+        agent: str,
+        mac: hmac.HMAC,
+        batch: list[tuple[str, str]],
+        now: float,
+        off_loop: bool,
+        issued: dict[tuple[str, str], str],
+        taken: set[str],
+    ) -> None:
+        assert self._vault is not None
+        pending = dict.fromkeys(batch, TOKEN_HEX)
         while pending:
             unsure = await maybe_in_thread(off_loop, self._propose, agent, mac, pending, now, issued, taken)
             held = await get_all(self._vault, agent, [token for _, token in unsure]) if unsure else []
@@ -279,7 +309,6 @@ class Masker:
             pending = {request: length + 4 for request, length in pending.items() if request not in issued}
             if any(length > _MAX_TOKEN_HEX for length in pending.values()):
                 raise RuntimeError("token space exhausted: the vault holds conflicting values")
-        return issued
 
     def _propose(
         self,
@@ -326,10 +355,6 @@ async def maybe_in_thread(off_loop: bool, function: Callable[..., T], *args: Any
 def _parse(text: str) -> Any:
     with gc_paused():  # a document is many new containers: see broker/pii/nogc.py
         return json.loads(text)
-
-
-_NOT_FINITE = re.compile(r"NaN|Infinity|\d[eE]\+?\d{3}")
-"""In a JSON text: maybe a number orjson cannot write back (json reads NaN, Infinity, 1e999)."""
 
 
 def serialise(value: Any, indent: int | None = None, fast: bool = True) -> str:

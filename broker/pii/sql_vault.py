@@ -81,16 +81,17 @@ class SqlTokenVault:
         now = self.clock()
         found: dict[str, str] = {}
         missing: list[str] = []
-        for token in tokens:
-            value = self._front.get(agent, token, now)
-            if value is None:
-                pending = self._pending.get((agent, token))
-                if pending is not None and pending[1] > now:
-                    value = pending[0]
-            if value is None:
-                missing.append(token)
-            else:
-                found[token] = value
+        with gc_paused():
+            for token in tokens:
+                value = self._front.get(agent, token, now)
+                if value is None:
+                    pending = self._pending.get((agent, token))
+                    if pending is not None and pending[1] > now:
+                        value = pending[0]
+                if value is None:
+                    missing.append(token)
+                else:
+                    found[token] = value
         if missing:
             for token, value, expires in await asyncio.to_thread(self._read, agent, missing, now):
                 self._front.put(agent, token, value, expires)
@@ -100,9 +101,10 @@ class SqlTokenVault:
     async def put_many(self, agent: str, items: Mapping[str, str], ttl: float) -> None:
         expires = self.clock() + ttl
         if self.write_behind:
-            for token, value in items.items():
-                self._front.put(agent, token, value, expires)
-                self._pending[agent, token] = (value, expires)
+            with gc_paused():
+                for token, value in items.items():
+                    self._front.put(agent, token, value, expires)
+                    self._pending[agent, token] = (value, expires)
             self._wake.set()
             return
         rows = [(agent, token, value, expires) for token, value in items.items()]

@@ -49,6 +49,8 @@ class Collected:
     """Indexes into `texts` that are object keys, not values."""
     wholes: list[tuple[Container, str | int, str, Match]] = field(default_factory=list)
     """Values masked whole: container, key or index, the value as text, the rule's outcome."""
+    finite: bool = True
+    """No NaN or infinity among the numbers left as they are (orjson would write them as null)."""
 
     @property
     def value(self) -> Any:
@@ -130,7 +132,10 @@ def collect(value: Any, rules: FieldRules) -> Collected:
             return
         elif matched is not None:
             wholes.append((parent, slot, str(value), matched))
-        elif isinstance(value, int) and abs(value) >= _MIN_SCANNED_INT:
+        elif isinstance(value, float):
+            if value - value != 0:  # NaN or an infinity
+                out.finite = False
+        elif abs(value) >= _MIN_SCANNED_INT:
             texts.append(str(value))
             keys.append(key)
             slots.append((parent, slot))

@@ -89,7 +89,7 @@ def ssn_ok(text: str) -> bool:
 
     Samples such as 078-05-1120 and 123-45-6789 pass: see `SAMPLE_SSNS` (scored lower, still masked).
     """
-    digits = "".join(c for c in text if c.isdigit())
+    digits = "".join(filter(str.isdigit, text))
     if len(digits) != 9:
         return False
     area, group, serial = digits[:3], digits[3:5], digits[5:]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from connectors.base import Output, ToolOutput
 
 INJECTION_THRESHOLD = 0.6
 SCANNED_CHARACTERS = 64 * 1024
+OFF_LOOP_CHARS = 8 * 1024
 
 
 def instructions_in(output: ToolOutput) -> dict[str, object] | None:
@@ -65,7 +67,13 @@ class Audit:
             raise
         failed = isinstance(output, ToolOutput) and output.is_error
         if isinstance(output, ToolOutput):
-            flag = instructions_in(output)
+            size = sum(len(str(b.get("text", ""))) for b in output.content if b.get("type") == "text")
+            # scoring a long text takes tens of milliseconds or more: off the event loop
+            flag = (
+                instructions_in(output)
+                if size < OFF_LOOP_CHARS
+                else await asyncio.to_thread(instructions_in, output)
+            )
             if flag is not None:
                 request.notes["flags"] = flag
         await self._record(request, "tool_error" if failed else "ok", None, started)

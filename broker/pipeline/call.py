@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from broker.catalog import AgentIdentity, CatalogPrompt, CatalogTool, Snapshot
-from connectors.base import SILENT, ClientChannel, CompletionRef, Output
+from connectors.base import SILENT, ClientChannel, CompletionRef, Output, Resume
 from policies import Decision
 
 
@@ -50,6 +50,8 @@ class Request:
     """Signs the gateway's statement of this caller for an upstream audience (InjectCredentials)."""
     user_token: str | None = field(default=None, repr=False)
     """The end user's own access token at the connector's upstream (`user_oauth`, InjectCredentials)."""
+    renew_user_token: Callable[[str], Awaitable[str]] | None = field(default=None, repr=False)
+    """Renews that token when the upstream refused it (InjectCredentials)."""
     channel: ClientChannel = SILENT
     """The calling client (progress, log messages, requests to it); MaskPII masks what goes to it."""
 
@@ -73,6 +75,8 @@ class ToolCall(Request):
     tool_name: str
     arguments: dict[str, Any]
     tool: CatalogTool | None = None
+    resume: Resume | None = None
+    """A retry carrying the client's answers to the input this call asked for before (2026-07-28)."""
 
     @property
     def target(self) -> str:

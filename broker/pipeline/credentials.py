@@ -60,11 +60,14 @@ class InjectCredentials:
                 f"upstream '{name}' acts with each user's own account: connect with your identity provider's "
                 "sign-in (OAuth), not an agent key"
             )
-        ticket = Ticket(agent.end_user, agent.name, name)
+        ticket, grants, secrets = (
+            Ticket(agent.end_user, agent.name, name),
+            self._grants,
+            dict(request.secrets),
+        )
+        request.renew_user_token = lambda refused: grants.renewed(ticket, grant, secrets, private, refused)
         try:
-            return await self._grants.access_token(
-                ticket, grant, dict(request.secrets), private, request.snapshot.revision
-            )
+            return await grants.access_token(ticket, grant, secrets, private, request.snapshot.revision)
         except SQLAlchemyError:
             log.exception("could not read a user's grant for connector '%s'", name)
             raise CredentialsUnavailable(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from broker.connections.errors import NotConnected
 from broker.errors import (
     InvalidParams,
     ToolQuarantined,
@@ -48,7 +49,9 @@ async def dispatch(request: Request) -> Output:
         assertion=request.assertion,
         subject_token=request.agent.subject_token,
         user_token=request.user_token,
+        renew_user_token=request.renew_user_token,
         end_user=request.agent.end_user,
+        resume=request.resume if isinstance(request, ToolCall) else None,
     )
     try:
         if isinstance(request, ToolCall):
@@ -71,6 +74,8 @@ async def dispatch(request: Request) -> Output:
         return await connector.complete(
             request.local_ref, request.argument, request.value, request.arguments, context
         )
+    except NotConnected:  # a renewal the upstream asked for could not be made: the user connects again
+        raise
     except MissingCredential as exc:
         raise CredentialsMissing(exc.message) from exc
     except mcp.ToolQuarantined as exc:  # found on this call, before the catalog caught up

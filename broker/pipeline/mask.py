@@ -122,6 +122,12 @@ async def _resolve(masker: Masker, agent: str, target: str, arguments: dict[str,
 
 async def _mask_answer(masker: Masker, agent: str, output: Output) -> tuple[Output, Counts]:
     if isinstance(output, ToolOutput):
+        if output.input_required is not None:  # the client's questions, masked like a request to it
+            asked = output.input_required
+            requests, counts = await masker.mask_json(agent, dict(asked.requests))
+            return dataclasses.replace(
+                output, input_required=dataclasses.replace(asked, requests=requests)
+            ), counts
         content, structured, counts = await _mask_output(masker, agent, output)
         return dataclasses.replace(output, content=content, structured=structured), counts
     if isinstance(output, ResourceOutput):
@@ -201,6 +207,9 @@ class MaskedChannel:
 
     def can_ask(self, method: str) -> bool:
         return self._inner.can_ask(method)
+
+    def defers(self, method: str) -> bool:
+        return self._inner.defers(method)
 
     def capabilities(self) -> Mapping[str, Any]:
         return self._inner.capabilities()

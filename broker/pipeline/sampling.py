@@ -78,10 +78,14 @@ class ServedChannel:
         """Whether the gateway itself answers `method` for this call."""
         if method != SAMPLING:
             return False
-        return self._rule.prefer == "gateway" or not self._inner.can_ask(method)
+        inner = self._inner
+        return self._rule.prefer == "gateway" or not (inner.can_ask(method) or inner.defers(method))
 
     def can_ask(self, method: str) -> bool:
         return method == SAMPLING or self._inner.can_ask(method)
+
+    def defers(self, method: str) -> bool:
+        return not self.serves(method) and self._inner.defers(method)
 
     def capabilities(self) -> Mapping[str, Any]:
         declared = self._inner.capabilities()

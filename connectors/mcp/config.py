@@ -145,9 +145,12 @@ class McpConnectorConfig(BaseModel):
     flags: dict[str, list[str]] = Field(
         {}, description="Registration findings per tool (hidden instructions, invisible Unicode, ...)."
     )
-    offering_pins: OfferingPins = Field(
-        default_factory=OfferingPins,
-        description="The upstream's resources, templates and prompts as reviewed; written by registration.",
+    offering_pins: OfferingPins | None = Field(
+        None,
+        description="The upstream's resources, templates and prompts as reviewed, written by registration "
+        "and approval: one that changed since is held back until approved (a new prompt or template too, "
+        "unless `expose_new_tools`; a new resource only when the scanner flags its description). null: "
+        "registered before they were pinned, nothing held.",
     )
 
     @model_validator(mode="after")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -56,7 +55,9 @@ from connectors.mcp.failures import http_refused, session_lost, session_rejected
 from connectors.mcp.links import Link, LinkClosed, Links
 from connectors.mcp.offerings import (
     EMPTY,
+    HeldOffering,
     Listing,
+    Reviewed,
     arguments_of,
     completion_result,
     list_offerings,
@@ -64,10 +65,12 @@ from connectors.mcp.offerings import (
     read_result,
     reference,
     refused,
+    review,
 )
 from connectors.mcp.pins import Definition, Drift, PinnedTool, compute_drift, definition_of, pin_of
-from connectors.mcp.session import LiveHeaders, Opener, Session, http_opener, size_text, stdio_opener
-from connectors.scrub import Scrubber, scrubber
+from connectors.mcp.results import tool_output
+from connectors.mcp.session import LiveHeaders, Opener, Session, http_opener, stdio_opener
+from connectors.scrub import scrubber
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -113,6 +116,8 @@ class McpConnector:
         self._refresh: asyncio.Task[None] | None = None
         self._closed = False
         self._offerings: Listing = EMPTY
+        self._reviewed: Reviewed = Reviewed(EMPTY)
+        """`_offerings` as agents may see them, and what is held for review (offerings.review)."""
         """Resources, templates and prompts as of the last listing (connectors/mcp/offerings.py)."""
         self._updated: list[Callable[[str], None]] = []
 
@@ -176,21 +181,28 @@ class McpConnector:
             if self._stale or expired or not link.listed:
                 await self._relist(link, context)
             self._check_pin(tool)
-            options = relay.call_options(context.channel)
-            call = lambda client: client.call_tool(tool, dict(arguments), **options)  # noqa: E731
+            call = lambda client: relay.call_tool(client, tool, dict(arguments), context)  # noqa: E731
             with relay.relaying(context.channel):
                 result = await self._use(link, call, retry=False, context=context)
             link.restarts = 0
-            return self._output(result, link.scrub)
+            return tool_output(result, self.config.max_response_bytes, link.scrub, self.name)
 
     def resources(self) -> Sequence[ResourceSpec]:
-        return self._offerings.resources
+        return self._reviewed.exposed.resources
 
     def resource_templates(self) -> Sequence[ResourceTemplateSpec]:
-        return self._offerings.templates
+        return self._reviewed.exposed.templates
 
     def prompts(self) -> Sequence[PromptSpec]:
-        return self._offerings.prompts
+        return self._reviewed.exposed.prompts
+
+    def offered(self) -> Listing:
+        """Every resource, template and prompt of the last listing, held ones included."""
+        return self._offerings
+
+    def held_offerings(self) -> Sequence[HeldOffering]:
+        """What the last listing holds back until an operator reviews it."""
+        return self._reviewed.held
 
     async def read_resource(self, uri: str, context: CallContext = NO_CONTEXT) -> ResourceOutput:
         async with self._link_for(context) as link:
@@ -343,25 +355,6 @@ class McpConnector:
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
 
-    def _output(self, result: types.CallToolResult, scrub: Scrubber) -> ToolOutput:
-        content = [
-            block.model_dump(by_alias=True, mode="json", exclude_none=True) for block in result.content
-        ]
-        structured = result.structured_content
-        content_text = json.dumps(content, ensure_ascii=False)
-        structured_text = json.dumps(structured, ensure_ascii=False)
-        size = len(content_text.encode()) + (len(structured_text.encode()) if structured is not None else 0)
-        if size > self.config.max_response_bytes:
-            raise UpstreamBadResponse(
-                f"upstream '{self.name}' sent more than the {size_text(self.config.max_response_bytes)} "
-                "response limit (max_response_bytes)"
-            )
-        if scrub:  # an upstream that echoes its credentials must not hand them on
-            content = scrub.json(content, content_text)
-            structured = scrub.json(structured, structured_text)
-        meta = dict(result.meta or {})
-        return ToolOutput(content=content, structured=structured, is_error=bool(result.is_error), meta=meta)
-
     async def _relist(self, link: Link, context: CallContext | None = None) -> None:
         """Re-list now over the link, sharing one listing between its concurrent callers."""
         if link.listing is None or link.listing.done():
@@ -392,6 +385,7 @@ class McpConnector:
             self._version += 1
         self._live, self.unusable_tools = live, tuple(sorted(unusable))
         self._offerings = offerings
+        self._reviewed = review(offerings, self.config.offering_pins, self.config.expose_new_tools)
         self._listed_at = time.monotonic()
 
     async def _list_offerings(self, link: Link, context: CallContext | None) -> Listing:

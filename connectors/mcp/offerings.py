@@ -3,10 +3,11 @@
 The connector lists them with its tools (at start, on `list_changed`, every `recheck_seconds`
 when a call comes) from upstreams whose capabilities declare them, and keeps the last
 listing: `resources()`, `resource_templates()` and `prompts()` answer from it without the
-network, so the broker can put them in its catalog snapshot. Unlike tools they are not
-pinned: an upstream's resources are data (a file server lists files that come and go), and a
-prompt's text arrives only with prompts/get. Prompt descriptions are scanned like tool
-descriptions, and the findings logged for operators.
+network, so the broker can put them in its catalog snapshot. Prompt descriptions are scanned
+like tool descriptions, and the findings logged for operators.
+
+Registration pins what a model reads of each (`OfferingPins`), and `review` holds back what
+changed since, like a changed tool (`broker connectors diff/approve`).
 
 Reads, gets and completions go to the upstream over the caller's session; every answer is
 bounded by `max_response_bytes` and has the session's secrets scrubbed out.
@@ -35,6 +36,7 @@ from connectors.base import (
     ResourceTemplateSpec,
 )
 from connectors.errors import InvalidRequest, UnknownPrompt, UnknownResource, UpstreamBadResponse
+from connectors.mcp.pins import OfferingPins, offering_pin
 from connectors.mcp.scan import scan_text
 from connectors.mcp.session import size_text
 from connectors.scrub import Scrubber
@@ -88,7 +90,15 @@ async def _pages(upstream: str, method: str, fetch: Callable[[str | None], Await
     pages: list[Any] = []
     cursor: str | None = None
     for _ in range(MAX_PAGES):
-        page = await fetch(cursor)
+        try:
+            page = await fetch(cursor)
+        except MCPError as exc:
+            if exc.error.code != types.METHOD_NOT_FOUND:
+                raise
+            # It declares the capability but not this list (resources without templates/list,
+            # common in older servers): nothing of this kind, the rest of the listing stands.
+            log.info("upstream '%s' does not implement %s: taken as empty", upstream, method)
+            return []
         pages.append(page)
         if not page.next_cursor or page.next_cursor == cursor:
             return pages
@@ -204,3 +214,71 @@ def refused(exc: MCPError, what: str, kind: str, scrub: Scrubber) -> Exception |
 
 def arguments_of(arguments: Mapping[str, Any]) -> dict[str, str]:
     return {str(name): str(value) for name, value in arguments.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class HeldOffering:
+    """A resource, template or prompt held back until an operator reviews it."""
+
+    kind: str
+    """'resource', 'template' or 'prompt'."""
+    name: str
+    """The upstream's URI, URI template or prompt name."""
+    status: str
+    """'changed' (differs from its pin), 'new' (not pinned), 'flagged' (a new resource whose
+    description the scanner flags)."""
+    live: dict[str, Any]
+    live_pin: str
+    findings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewed:
+    """A listing as agents may see it, and what it holds back."""
+
+    exposed: Listing
+    held: tuple[HeldOffering, ...] = ()
+
+
+def review(listing: Listing, pins: OfferingPins | None, expose_new: bool) -> Reviewed:
+    """Hold back what changed since it was approved, like a changed tool: a prompt or template
+    whose pin differs, or that is new (unless `expose_new`); a resource whose pin differs, or a
+    new one whose description the scanner flags (resources are data that come and go, so new
+    ones are shown otherwise). `pins` None: registered before offerings were pinned; all shown."""
+    if pins is None:
+        return Reviewed(listing)
+    held: list[HeldOffering] = []
+
+    def kept(
+        kind: str,
+        name: str,
+        spec: ResourceSpec | ResourceTemplateSpec | PromptSpec,
+        pinned: Mapping[str, str],
+    ) -> bool:
+        live_pin = offering_pin(spec)
+        findings = tuple(scan_text(spec.description or ""))
+        if name in pinned:
+            status = None if pinned[name] == live_pin else "changed"
+        elif kind == "resource":
+            status = "flagged" if findings else None
+        else:
+            status = None if expose_new and not findings else "new"
+        if status is None:
+            return True
+        held.append(HeldOffering(kind, name, status, _described(spec), live_pin, findings))
+        return False
+
+    resources = tuple(s for s in listing.resources if kept("resource", s.uri, s, pins.resources))
+    templates = tuple(s for s in listing.templates if kept("template", s.uri_template, s, pins.templates))
+    prompts = tuple(s for s in listing.prompts if kept("prompt", s.name, s, pins.prompts))
+    exposed = Listing(resources, templates, prompts, frozenset(p.name for p in prompts))
+    return Reviewed(exposed, tuple(held))
+
+
+def _described(spec: ResourceSpec | ResourceTemplateSpec | PromptSpec) -> dict[str, Any]:
+    shown: dict[str, Any] = {"name": spec.name, "description": spec.description, **spec.extra}
+    if isinstance(spec, PromptSpec):
+        shown["arguments"] = [dict(argument) for argument in spec.arguments]
+    else:
+        shown["mimeType"] = spec.mime_type
+    return {key: value for key, value in shown.items() if value is not None}

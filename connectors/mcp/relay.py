@@ -13,7 +13,12 @@ it here, and only here:
   log message that came with the call, see the caller's channel; one that came outside any
   call (the standalone GET stream, a stdio pipe) sees none and is refused with a clear error.
 - On 2026-07-28 the upstream's requests come back as an `InputRequiredResult`; the SDK's
-  `Client.call_tool` answers them through the same callbacks, in the caller's own task.
+  `Client.call_tool` answers them through the same callbacks, in the caller's own task. When
+  the caller is itself a 2026-07-28 client that declared the capability, it can only answer
+  through input-required rounds of its own: `call_tool` then drives the upstream's rounds
+  itself, answers what the gateway can (sampling it serves), and ends the call with an
+  `InputRequired` carrying the rest and the upstream's state; the client's retry resumes it
+  (`CallContext.resume`; the broker seals the state, broker/mcp/input_rounds.py).
 - Progress uses the SDK's own per-request callback (the upstream progress token is the
   upstream request id, mapped back by the SDK); the client's token never goes upstream.
 - Log messages: on 2026-07-28 the caller's level goes upstream as the per-request opt-in;
@@ -55,10 +60,12 @@ from typing import Any
 import mcp_types as types
 from mcp.client.client import Client
 from mcp.client.session import ClientRequestContext
+from mcp.shared.exceptions import MCPError
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, LOG_LEVEL_META_KEY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 
-from connectors.base import LOG_LEVELS, ClientChannel, ClientRequestRefused
+from connectors.base import LOG_LEVELS, CallContext, ClientChannel, ClientRequestRefused, InputRequired
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,77 @@ def relaying(channel: ClientChannel) -> Iterator[None]:
         yield
     finally:
         _CHANNEL.reset(token)
+
+
+INPUT_METHODS: dict[str, type[types.Result]] = {
+    "elicitation/create": types.ElicitResult,
+    "sampling/createMessage": types.CreateMessageResult,
+    "roots/list": types.ListRootsResult,
+}
+MAX_INPUT_ROUNDS = 10
+
+
+async def call_tool(
+    client: Client, tool: str, arguments: dict[str, Any], context: CallContext
+) -> types.CallToolResult | InputRequired:
+    """Call the tool for the caller of `context`. When that caller answers requests only through
+    input-required results (a 2026-07-28 client that declared a capability) and the upstream
+    speaks 2026-07-28 too, the upstream's `InputRequiredResult` is not answered by the SDK's
+    driver: what the gateway can answer itself (sampling it serves) is answered here, the rest
+    ends the call as `InputRequired` for the client, with the upstream's state and the answers
+    already made kept in `InputRequired.state`; the client's retry comes back as `context.resume`."""
+    channel = context.channel
+    options = call_options(channel)
+    modern = client.protocol_version in MODERN_PROTOCOL_VERSIONS
+    if not modern or not any(channel.defers(method) for method in INPUT_METHODS):
+        return await client.call_tool(tool, arguments, **options)
+    resume = context.resume
+    answers: dict[str, Any] = {}
+    methods: dict[str, str] = {}
+    state: str | None = None
+    if resume is not None:
+        answers = {**dict(resume.state.get("answered") or {}), **resume.responses}
+        methods = dict(resume.state.get("methods") or {})
+        state = resume.state.get("upstream")
+    for _ in range(MAX_INPUT_ROUNDS):
+        result: types.CallToolResult | types.InputRequiredResult = await client.session.call_tool(
+            tool,
+            arguments,
+            input_responses=_typed(answers, methods) or None,
+            request_state=state,
+            allow_input_required=True,
+            **options,
+        )
+        if not isinstance(result, types.InputRequiredResult):
+            return result
+        state, answers, methods, deferred = result.request_state, {}, {}, {}
+        for key, request in (result.input_requests or {}).items():
+            methods[key] = request.method
+            if channel.defers(request.method):
+                deferred[key] = request.model_dump(by_alias=True, mode="json", exclude_none=True)
+                continue
+            answer = await _ask(request.method, request.params)
+            if isinstance(answer, types.ErrorData):
+                raise MCPError(answer.code, answer.message)
+            answers[key] = answer
+        if deferred:
+            return InputRequired(deferred, {"upstream": state, "answered": answers, "methods": methods})
+    raise MCPError(types.INTERNAL_ERROR, f"the upstream asked for input more than {MAX_INPUT_ROUNDS} times")
+
+
+def _typed(answers: Mapping[str, Any], methods: Mapping[str, str]) -> dict[str, Any]:
+    """Answers (JSON) as the SDK's result models, by the method each answers."""
+    typed: dict[str, Any] = {}
+    for key, answer in answers.items():
+        result_type = INPUT_METHODS.get(methods.get(key, ""))
+        if result_type is None:
+            raise MCPError(types.INVALID_PARAMS, f"inputResponses has '{key}', which was not asked for")
+        try:
+            typed[key] = result_type.model_validate(answer)
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"]
+            raise MCPError(types.INVALID_PARAMS, f"inputResponses['{key}'] is malformed: {problem}") from None
+    return typed
 
 
 def declare_per_caller(client: Client) -> None:

@@ -37,16 +37,14 @@ import logging
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Annotated, Any, Literal, NamedTuple, Self, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine
 
-from connectors.auth import SecretRef, fingerprint
+from connectors.auth import fingerprint
 from connectors.base import (
     NO_CONTEXT,
-    TOOL_NAME,
     CallContext,
     ResourceOutput,
     ResourceSpec,
@@ -55,9 +53,8 @@ from connectors.base import (
     ToolSpec,
 )
 from connectors.errors import ConnectorError, UnknownTool, UpstreamTimeout
-from connectors.fields import MIB, ConnectorName, MaxResponseBytes, check_object_schema
-from connectors.http.connector import ToolAnnotations
 from connectors.sql import resources
+from connectors.sql.config import SqlConnectorConfig, param_names
 from connectors.sql.engine import (
     DB_ERRORS,
     DIALECTS,
@@ -68,152 +65,13 @@ from connectors.sql.engine import (
     parse_url,
     read_only_session,
 )
-from connectors.sql.guard import MAX_SQL_LENGTH, CheckedQuery, Dialect, QueryRefused, check_select, render
+from connectors.sql.guard import CheckedQuery, Dialect, check_select, render
 from connectors.sql.run import PLACEHOLDERS, Limits, bind, run_select
 from connectors.sql.schema import describe, list_tables, resolve
+from connectors.sql.specs import builtin_spec, named_spec
 
-BuiltinTool = Literal["list_tables", "describe_table", "query"]
-BUILTIN_TOOLS: tuple[BuiltinTool, ...] = ("list_tables", "describe_table", "query")
 _T = TypeVar("_T")
 log = logging.getLogger(__name__)
-_DB_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": "SQLite"}
-_READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
-_SCALAR = {"type": ["string", "number", "boolean", "null"]}
-_ROWS_OUTPUT: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "columns": {"type": "array", "items": {"type": "string"}},
-        "rows": {"type": "array", "items": {"type": "array"}},
-        "row_count": {"type": "integer"},
-        "truncated": {"type": "boolean"},
-        "truncated_reason": {"enum": ["max_rows", "max_bytes", "max_recursion", None]},
-    },
-    "required": ["columns", "rows", "row_count", "truncated", "truncated_reason"],
-}
-_VALUES = (
-    "Values: DECIMAL/NUMERIC as strings (exact), dates and times as ISO 8601, binary as base64, JSON as JSON."
-)
-
-
-class NamedQuery(BaseModel):
-    """A fixed, reviewed SELECT offered as its own tool; arguments bind its `:parameters`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(
-        pattern=TOOL_NAME.pattern, description="Tool name within the connector (letters, digits, '_', '-')."
-    )
-    description: str = Field(max_length=10_000, description="What the query answers, written for the agent.")
-    sql: str = Field(
-        min_length=1,
-        max_length=MAX_SQL_LENGTH,
-        description="One read-only SELECT; named parameters are written :name and bound, never "
-        "interpolated. On PostgreSQL a parameter whose type the server cannot infer (`:x IS NULL`) "
-        "needs a cast: CAST(:x AS TEXT).",
-    )
-    parameters: dict[str, Any] = Field(
-        default_factory=lambda: {"type": "object", "properties": {}},
-        description="JSON Schema (Draft 2020-12, top level 'type: object') of the arguments; its "
-        "properties are exactly the :parameters of `sql`. Values must be strings, numbers, booleans or null.",
-    )
-    annotations: ToolAnnotations | None = Field(None, description="MCP tool annotations.")
-
-    @field_validator("parameters")
-    @classmethod
-    def _check_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
-        return check_object_schema(schema)
-
-
-class SqlConnectorConfig(BaseModel):
-    """A database reached through a SQLAlchemy URL, offered as read-only tools."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["sql"] = Field(description="Connector kind.")
-    name: ConnectorName
-    description: str = Field("", description="What this database holds, for operators and agents.")
-    url: str = Field(
-        description="SQLAlchemy URL without a password: sqlite:///path/to.db, "
-        "postgresql+psycopg://user@host:5432/db or mysql+pymysql://user@host:3306/db.",
-    )
-    read_only: Literal[True] = Field(True, description="Always true: this connector has no write mode.")
-    max_rows: int = Field(500, ge=1, le=100_000, description="Most rows one call returns.")
-    max_bytes: MaxResponseBytes = MIB
-    statement_timeout_seconds: float = Field(
-        5.0, gt=0, le=300, description="Seconds a statement may run before the database cancels it."
-    )
-    expose: list[BuiltinTool] = Field(
-        list(BUILTIN_TOOLS),
-        description="Built-in tools to offer: list_tables, describe_table, query (free-form SQL).",
-    )
-    queries: list[NamedQuery] = Field([], description="Named queries, each offered as its own tool.")
-    allow_catalogs: list[
-        Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")]
-    ] = Field(
-        [],
-        description="System catalogs queries may read, as 'schema.table' or 'table' (e.g. "
-        "'information_schema.columns'). By default every catalog is refused: they describe roles, "
-        "grants, settings and other databases; list_tables and describe_table cover this connector's tables.",
-    )
-    max_recursion: int = Field(
-        10_000,
-        ge=0,
-        le=1_000_000,
-        description="Most iterations (MySQL/MariaDB) or rows (SQLite) of a recursive CTE; 0 refuses WITH "
-        "RECURSIVE. PostgreSQL has no such limit: its recursive CTEs are bounded by the statement timeout.",
-    )
-    password: SecretRef | None = Field(
-        None,
-        description="The database password, from the gateway's secret store (`{secret: NAME}`, optionally "
-        "`per_agent`); injected when a connection is opened, never stored in the URL.",
-    )
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, url: str) -> str:
-        parse_url(url)
-        return url
-
-    @field_validator("expose")
-    @classmethod
-    def _unique_tools(cls, expose: list[BuiltinTool]) -> list[BuiltinTool]:
-        if len(set(expose)) != len(expose):
-            raise ValueError("names a tool twice")
-        return expose
-
-    @model_validator(mode="after")
-    def _check_queries(self) -> Self:
-        url, kind = parse_url(self.url)
-        dialect = DIALECTS[kind]
-        seen: set[str] = set(BUILTIN_TOOLS)
-        for query in self.queries:
-            if query.name in seen:
-                raise ValueError(f"query name '{query.name}' is used twice or is a built-in tool's name")
-            seen.add(query.name)
-            try:
-                checked = check_select(
-                    query.sql,
-                    dialect,
-                    database=url.database,
-                    allow_catalogs=self.catalogs(),
-                    max_recursion=self.max_recursion,
-                )
-            except QueryRefused as exc:
-                raise ValueError(f"query '{query.name}': {exc.message}") from None
-            declared = set(query.parameters.get("properties", {}))
-            if declared != set(checked.parameters):
-                raise ValueError(
-                    f"query '{query.name}': the SQL binds {_names(checked.parameters)} but the parameters "
-                    f"schema declares {_names(declared)}; they must match"
-                )
-        if not self.expose and not self.queries:
-            raise ValueError("offers no tools: expose a built-in tool or declare a query")
-        if self.password is not None and kind == "sqlite":
-            raise ValueError("a SQLite file has no password; remove `password`")
-        return self
-
-    def catalogs(self) -> frozenset[str]:
-        return frozenset(name.lower() for name in self.allow_catalogs)
 
 
 class _Database(NamedTuple):
@@ -221,10 +79,6 @@ class _Database(NamedTuple):
 
     engine: Engine
     password: str | None
-
-
-def _names(names: Sequence[str] | set[str]) -> str:
-    return ", ".join(f":{name}" for name in sorted(names)) or "nothing"
 
 
 class SqlConnector:
@@ -253,9 +107,9 @@ class SqlConnector:
                 checked, self._dialect, style, row_cap=config.max_rows + 1, max_recursion=config.max_recursion
             )
             self._named[query.name] = (checked.parameters, rendered)
-        self._specs = tuple(self._builtin_spec(tool) for tool in config.expose) + tuple(
-            _named_spec(query) for query in config.queries
-        )
+        self._specs = tuple(
+            builtin_spec(tool, config, self._kind, self._limits) for tool in config.expose
+        ) + tuple(named_spec(query) for query in config.queries)
         self._resources = resources.resource_specs(self)
         self._templates = resources.template_specs(self)
 
@@ -388,8 +242,8 @@ class SqlConnector:
         unused = [name for name in values if name not in checked.parameters]
         if missing or unused:
             raise ConnectorError(
-                f"the SQL binds {_names(checked.parameters)} but 'parameters' gives {_names(list(values))}; "
-                "give a value for each :name and nothing else"
+                f"the SQL binds {param_names(checked.parameters)} but 'parameters' gives "
+                f"{param_names(list(values))}; give a value for each :name and nothing else"
             )
         text = render(
             checked,
@@ -454,73 +308,6 @@ class SqlConnector:
             raise
         finally:
             _RUNNING.reset(token)
-
-    def _builtin_spec(self, tool: str) -> ToolSpec:
-        db, limits = _DB_NAMES[self._kind], self._limits
-        about = f" ({self.config.description})" if self.config.description else ""
-        if tool == "list_tables":
-            return ToolSpec(
-                name=tool,
-                description=f"List the tables and views of the {db} database '{self.name}'{about}"
-                + (", as schema.name." if self._kind == "postgresql" else "."),
-                input_schema={"type": "object", "properties": {}, "additionalProperties": False},
-                annotations=_READ_ONLY,
-            )
-        if tool == "describe_table":
-            return ToolSpec(
-                name=tool,
-                description=f"Describe one table or view of '{self.name}': columns with type, nullability "
-                "and default, primary key and foreign keys.",
-                input_schema={
-                    "type": "object",
-                    "properties": {
-                        "table": {
-                            "type": "string",
-                            "minLength": 1,
-                            "maxLength": 500,
-                            "description": "The table's name as list_tables gives it.",
-                        }
-                    },
-                    "required": ["table"],
-                    "additionalProperties": False,
-                },
-                annotations=_READ_ONLY,
-            )
-        return ToolSpec(
-            name=tool,
-            description=f"Run one read-only SELECT in {db} syntax on '{self.name}'{about}. Bind values "
-            "as :name placeholders with 'parameters' instead of writing them into the SQL. Writes, "
-            "locking, session changes and functions with side effects are refused. At most "
-            f"{limits.max_rows} rows and {limits.max_bytes} bytes come back ('truncated' says when more "
-            f"exist); statements stop after {limits.timeout:g} s. Name computed columns with AS. {_VALUES}",
-            input_schema={
-                "type": "object",
-                "properties": {
-                    "sql": {"type": "string", "minLength": 1, "maxLength": MAX_SQL_LENGTH},
-                    "parameters": {
-                        "type": "object",
-                        "additionalProperties": _SCALAR,
-                        "description": "Values for the :name placeholders in sql.",
-                    },
-                    "max_rows": {"type": "integer", "minimum": 1, "maximum": limits.max_rows},
-                },
-                "required": ["sql"],
-                "additionalProperties": False,
-            },
-            output_schema=_ROWS_OUTPUT,
-            annotations=_READ_ONLY,
-        )
-
-
-def _named_spec(query: NamedQuery) -> ToolSpec:
-    annotations = query.annotations.model_dump(exclude_none=True) if query.annotations else {}
-    return ToolSpec(
-        name=query.name,
-        description=f"{query.description}\n\n{_VALUES}",
-        input_schema=query.parameters,
-        output_schema=_ROWS_OUTPUT,
-        annotations={**_READ_ONLY, **annotations, "readOnlyHint": True, "destructiveHint": False},
-    )
 
 
 class _Running:

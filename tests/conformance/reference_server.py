@@ -93,9 +93,43 @@ class Sep1330Enums(BaseModel):
     )
 
 
+JSON_SCHEMA_2020_12: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "$defs": {
+        "address": {
+            "$anchor": "addressDef",
+            "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+        }
+    },
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
+    "additionalProperties": False,
+}
+"""The suite's `json-schema-2020-12` fixture: the gateway must list it verbatim (pinned, checked by
+jsonschema, and still every keyword as the upstream wrote it)."""
+
+
 def build_server() -> MCPServer[Any]:
     server: MCPServer[Any] = MCPServer(name="tool-broker-reference", version="1.0.0")
     subscriptions: set[str] = set()
+
+    @server.tool(name="json_schema_2020_12_tool", description="Tool with JSON Schema 2020-12 features")
+    def json_schema_tool() -> str:
+        return "ok"
+
+    # MCPServer derives schemas from signatures; the fixture needs this one exactly as written.
+    server._tool_manager.get_tool("json_schema_2020_12_tool").parameters = JSON_SCHEMA_2020_12  # type: ignore[union-attr]
 
     @server.tool()
     def test_simple_text() -> str:

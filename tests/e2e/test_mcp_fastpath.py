@@ -66,6 +66,7 @@ def headers_for(key: str | None, method: str, name: str | None = None) -> dict[s
         "Content-Type": "application/json",
         "MCP-Protocol-Version": VERSION,
         "Mcp-Method": method,
+        "X-Request-Id": "fast-path-twin",  # the same on both: errors carry it in `data`
     }
     if name is not None:
         headers["Mcp-Name"] = name
@@ -120,6 +121,7 @@ def test_tools_list_pages_match_the_sdk(twins: Twins) -> None:
     bad = rpc("tools/list", {"cursor": "not-a-cursor"})
     status, answer = same_answer(twins, bad, headers_for(twins.demo.support_key, "tools/list"), fast=True)
     assert status == 400 and answer["error"]["code"] == -32602
+    assert answer["error"]["data"]["request_id"] == "fast-path-twin"
 
 
 CALLS = [

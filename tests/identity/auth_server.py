@@ -48,6 +48,8 @@ class AuthServer:
     jwks_fetches: int = 0
     exchanges: int = 0
     issue_opaque: bool = False
+    revoked: list[str] = field(default_factory=list)
+    """Token type hints of RFC 7009 revocations, in order (never the tokens)."""
     lifetime: int = 300
     """`expires_in` of the tokens it issues."""
     refreshes: int = 0
@@ -100,6 +102,7 @@ class AuthServer:
                 Route("/token", self._token, methods=["POST"]),
                 Route("/introspect", self._introspect, methods=["POST"]),
                 Route("/device", self._device, methods=["POST"]),
+                Route("/revoke", self._revoke, methods=["POST"]),
             ]
         )
 
@@ -256,6 +259,14 @@ class AuthServer:
         if claims is None or claims["exp"] < time.time():
             return JSONResponse({"active": False})
         return JSONResponse({"active": True, **claims})
+
+    async def _revoke(self, request: Request) -> Response:
+        form = dict(await request.form())
+        if self._client_auth(request, form) is None:
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        self.refresh.pop(str(form.get("token")), None)
+        self.revoked.append(str(form.get("token_type_hint")))
+        return Response(status_code=200)
 
     async def _device(self, request: Request) -> Response:
         form = dict(await request.form())

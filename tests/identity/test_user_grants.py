@@ -37,6 +37,8 @@ class CrmApi:
 
     server: AuthServer
     seen: list[str] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)
+    """Tokens revoked here before they expire."""
 
     async def me(self, request: Request) -> JSONResponse:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -45,7 +47,7 @@ class CrmApi:
             claims = jwt.decode(token, self.server.key).claims
         except Exception:
             return JSONResponse({"error": "not my token"}, status_code=401)
-        if claims.get("aud") != "crm-api" or claims["exp"] < time.time():
+        if claims.get("aud") != "crm-api" or claims["exp"] < time.time() or token in self.refused:
             return JSONResponse({"error": "not for me"}, status_code=401)
         return JSONResponse({"user": claims["sub"]})
 
@@ -97,6 +99,7 @@ def setup(oauth: OAuthSetup) -> Iterator[Setup]:
                     "secret": "crm-oauth-client",
                     "scopes": ["crm.read"],
                     "authorize_params": {"resource": "crm-api"},
+                    "revocation_url": f"{crm_as.issuer}/revoke",
                 },
                 "tools": [
                     {
@@ -246,6 +249,20 @@ def test_tokens_are_refreshed_before_they_expire_and_a_failed_refresh_disconnect
     assert [(c["connector"], c["status"]) for c in listed] == [("crm", "disconnected")]
 
 
+def test_a_token_the_upstream_refuses_early_is_renewed_once(setup: Setup) -> None:
+    setup.connect("oscar", "oscar-at-crm")
+    oscar = setup.token("oscar")
+    assert call(setup, oscar, "crm.me_now") == (False, '{"user":"oscar-at-crm"}')
+    setup.api.refused.add(setup.api.seen[-1])
+    before = setup.crm_as.refreshes
+    assert call(setup, oscar, "crm.me_now") == (False, '{"user":"oscar-at-crm"}')
+    assert setup.crm_as.refreshes == before + 1
+    setup.api.refused.add(setup.api.seen[-1])
+    setup.crm_as.refresh.clear()  # and now the grant itself is gone at the server
+    failed, text = call(setup, oscar, "crm.me_now")
+    assert failed and "disconnected" in text and "/connect/" in text
+
+
 def test_the_user_revokes_their_grant(setup: Setup) -> None:
     setup.connect("ivan", "ivan-at-crm")
     ivan = setup.token("ivan")
@@ -269,9 +286,12 @@ def test_operators_revoke_auditors_only_list_nobody_reads_a_token(setup: Setup) 
         assert "token" not in listed.text.replace("tokens", "")
         assert auditor.delete("/admin/connections/crm/judy").status_code == 403
     assert call(setup, setup.token("judy")) == (False, '{"user":"judy-at-crm"}')
+    refresh_tokens = len(setup.crm_as.refresh)
     with as_role(setup.oauth, "operator", "olga") as operator:
         assert operator.delete("/admin/connections/crm/judy").status_code == 204
         assert operator.delete("/admin/connections/crm/judy").status_code == 404
+    assert setup.crm_as.revoked[-2:] == ["refresh_token", "access_token"]  # revoked upstream too (RFC 7009)
+    assert len(setup.crm_as.refresh) == refresh_tokens - 1
     failed, _ = call(setup, setup.token("judy"))
     assert failed
 

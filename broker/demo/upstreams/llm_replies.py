@@ -235,9 +235,10 @@ def message_events(
 # like a model using tools: while it has fewer tool results than directives it answers with the
 # next call (NAME as offered, a function name), else with a short final answer naming the
 # calls. Arguments may quote earlier results: `{{N.key}}` is the first value of `key` (at any
-# depth) in the N-th tool result, `{{key}}` the same in the latest result that has it.
+# depth) in the N-th tool result, `{{key}}` the same in the latest result that has it, and a
+# dotted key (`{{3.current.temperature_2m}}`) a path from there.
 _CALL = re.compile(r"\[\[call:([A-Za-z0-9_.-]+)\s+(\{.*?\})\]\]", re.DOTALL)
-_REFERENCE = re.compile(r"\{\{(?:(\d+)\.)?([A-Za-z0-9_]+)\}\}")
+_REFERENCE = re.compile(r"\{\{(?:(\d+)\.)?([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)\}\}")
 
 
 def scripted_calls(body: dict[str, Any]) -> list[tuple[str, str]]:
@@ -254,8 +255,15 @@ def scripted_calls(body: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _find(value: Any, key: str) -> Any:
+    """The first value of `key` at any depth; a dotted `key` (`current.temperature_2m`) is a path
+    whose first step may be at any depth."""
+    first, _, rest = key.partition(".")
+    if rest and isinstance(value, dict) and isinstance(value.get(first), dict):
+        found = _find_path(value[first], rest)
+        if found is not None:
+            return found
     if isinstance(value, dict):
-        if key in value and not isinstance(value[key], dict | list):
+        if not rest and key in value and not isinstance(value[key], dict | list):
             return value[key]
         children: Any = value.values()
     elif isinstance(value, list):
@@ -267,6 +275,14 @@ def _find(value: Any, key: str) -> Any:
         if found is not None:
             return found
     return None
+
+
+def _find_path(value: Any, path: str) -> Any:
+    for step in path.split("."):
+        if not isinstance(value, dict) or step not in value:
+            return None
+        value = value[step]
+    return None if isinstance(value, dict | list) else value
 
 
 def tool_results(body: dict[str, Any]) -> list[Any]:

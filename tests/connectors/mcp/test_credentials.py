@@ -178,3 +178,19 @@ def test_links_keep_one_session_per_credential_set_and_a_bounded_number() -> Non
     _, idle = links.acquire(grant("one-more", "v"))
     assert oldest.retired and idle == []  # still in use: stopped when released
     assert links.release(oldest) is True
+
+
+def test_per_user_links_are_bounded_and_the_idle_ones_are_retired() -> None:
+    links = Links(lambda link: never_opened, limit=3, idle_seconds=60)
+    users = [links.acquire(grant(f"caller:{n}", f"caller:{n}"))[0] for n in range(3)]
+    busy = users[0]
+    for link in users[1:]:
+        links.release(link)
+    for link in users[1:]:
+        link.last_used -= 120  # unused for two minutes
+    newcomer, idle = links.acquire(grant("caller:new", "caller:new"))
+    assert idle == users[1:] and all(link.retired for link in users[1:])
+    assert not busy.retired  # in use: never idle
+    more = [links.acquire(grant(f"caller:more-{n}", f"caller:more-{n}"))[0] for n in range(2)]
+    assert busy.retired and not newcomer.retired and not any(link.retired for link in more)  # the bound: 3
+    assert links.release(busy) is True  # stopped once its call ends

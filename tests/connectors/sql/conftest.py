@@ -15,7 +15,8 @@ import psycopg
 import pymysql
 import pytest
 
-from connectors.sql.connector import SqlConnector, SqlConnectorConfig
+from connectors.sql.config import SqlConnectorConfig
+from connectors.sql.connector import SqlConnector
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 MARIADB_HOST, MARIADB_PORT = "127.0.0.1", 3306

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from connectors.base import Connector
 from connectors.registry import ConnectorConfigAdapter, build
-from connectors.sql.connector import SqlConnector, SqlConnectorConfig
+from connectors.sql.config import SqlConnectorConfig
+from connectors.sql.connector import SqlConnector
 
 CRM_YAML = """
 kind: sql
