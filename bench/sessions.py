@@ -66,7 +66,8 @@ def figures(name: str, samples: list[float]) -> None:
     ordered = sorted(samples)
     p50 = ordered[len(ordered) // 2]
     p90 = ordered[int(len(ordered) * 0.9)]
-    print(f"{name:<44} n={len(samples):<5} p50 {p50:6.2f}  p90 {p90:6.2f}  mean {statistics.fmean(samples):6.2f}")
+    mean = statistics.fmean(samples)
+    print(f"{name:<44} n={len(samples):<5} p50 {p50:6.2f}  p90 {p90:6.2f}  mean {mean:6.2f}")
 
 
 async def measure(urls: list[str], key: str, requests: int) -> None:
@@ -117,7 +118,8 @@ def main() -> None:
         try:
             for _ in range(2):
                 settings = Settings(**common)  # type: ignore[arg-type]
-                server = BackgroundServer(create_app(settings), startup_timeout=30, **server_options(settings))
+                options = server_options(settings)
+                server = BackgroundServer(create_app(settings), startup_timeout=30, **options)
                 servers.append(server.start())
             admin = httpx.Client(base_url=servers[0].url, headers={"Authorization": f"Bearer {ADMIN}"})
             admin.post("/admin/agents", json={"name": "bench"}).raise_for_status()
