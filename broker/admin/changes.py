@@ -70,8 +70,11 @@ class ChangeLog:
         actor = scope.get("state", {}).get("admin_actor")
         if not isinstance(actor, Actor):
             return  # not signed in: nothing was changed, nobody to name
-        after = None
-        if status < 400:
+        after: Any = None
+        sent = _content_length(scope)
+        if status < 400 and sent > MAX_SNAPSHOT_BYTES:  # what it made is as big: not read back to be cut
+            after = {"truncated": True, "bytes": sent}
+        elif status < 400:
             created = _created_name(peek) if scope["method"] == "POST" else None
             found = await self._get(scope, f"{path}/{created}") if created else None
             if found is not None:
@@ -149,6 +152,11 @@ class ChangeLog:
             return json.loads(body)
         except ValueError:
             return None
+
+
+def _content_length(scope: Scope) -> int:
+    value = next((v for k, v in scope["headers"] if k == b"content-length"), b"0")
+    return int(value) if value.isdigit() else 0
 
 
 def _created_name(peek: bytearray) -> str | None:

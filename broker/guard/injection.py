@@ -233,7 +233,7 @@ SIGNALS: tuple[Signal, ...] = (
         0.55,
         r"\b(?:send|post|forward|upload|transmit|email|e-mail|exfiltrate|leak)\b(?:\W+\w+){0,4}?\W+"
         r"(?:conversation|chat history|all (?:the )?(?:data|messages)|api keys?|credentials|passwords?|inbox|"
-        r"e-?mails|files|documents|contacts|history|"
+        r"e-?mails|files|documents|contacts|history|session|cookies?|tokens?|phone numbers?|addresses|"
         r"secrets?|system prompt|contents? of)\b(?:\W+\w+){0,6}?\W+(?:to|at)\s+(?:https?://|\S+@\S+)"
         r"|!\[[^\]]{0,100}\]\(https?://[^)\s]{1,200}[?&][^)\s]{0,200}=\{?[^)\s]{0,200}\)",
         gate=("http", "@"),
@@ -286,6 +286,10 @@ _SUSPECT_WORDS = (
     "i'm the", "when you read", "reads this", "void", "constraint", "guideline", "directive", "above",
     "previous", "preceding", "prior", "before th", "everything", "instruc", "consign", "anweisung",
     "istruzion", "instruç", "talimat", "指令", "指示", "지시", "systemprompt", "システム", "시스템", "系统",
+    "before my", "permitted", "allowed to", "free from", "freed", "violat", "as if", "\"role\"", "'role'",
+    "must", "unfiltered", "omit", "seguire", "sigas", "suivez", "befolgen", "след", "遵", "从现在",
+    "ab jetzt", "a partir", "développeur", "sans restriction", "sin restric", "ohne ", "без ", "限制", "unut",
+    "kural", "regeln", "правил", "instrukc", "instructie",
 )  # fmt: skip
 _WORDS_ALONE = ("ai", "sys", "dan")
 """Suspect only as words of their own ("ai" is inside "daily" and "rain", "dan" inside "dance")."""

@@ -21,7 +21,7 @@ _ADJ = (
 _NOUN = (
     r"(?:instructions?|prompts?|rules|directions|directives?|guidelines|guidance|guardrails|constraints|"
     r"restrictions|programming|system (?:message|prompt)s?|content polic(?:y|ies)|usage polic(?:y|ies)|"
-    r"safety (?:rules|guidelines|policy|policies|filters?|settings)|configuration|training|orders)"
+    r"safety (?:rules|guidelines|policy|policies|filters?|settings)|configuration|training|orders|context)"
 )
 MODEL_RULES = (
     rf"\b(?:your|(?:the|all|any|every) {_ADJ}|{_ADJ})\s+(?:\w+\s+){{0,2}}?{_NOUN}\b"
@@ -30,6 +30,8 @@ MODEL_RULES = (
     rf"|\b{_NOUN}\s+from\s+(?:before|earlier|above|the (?:start|beginning))\b"
     r"|\b(?:every|each|any) instructions? you (?:got|received|were given|have)\b"
     r"|\bwhat(?:ever)? you (?:were|have been|'ve been) (?:told|given|instructed|programmed)\b"
+    r"|\bwhat the (?:system|developers?|operator|prompt|system prompt) (?:told|said to|instructed|asked)"
+    r" you\b"
     r"|\b(?:everything|anything|all) (?:prior|previous|before|above)\b"
     rf"|\b{_NOUN}\s+(?:that\s+)?(?:came|come|given|written|stated|sent)\s+(?:before|above|earlier|"
     rf"previously|prior)"
@@ -54,7 +56,8 @@ ENGLISH: tuple[Signal, ...] = (
         0.7,
         rf"(?:{MODEL_RULES})(?:\W+\w+){{0,6}}?\W+(?:(?:are|is|have been|has been|were)\s+(?:now\s+)?"
         r"(?:suspended|void|null|cancell?ed|revoked|lifted|disabled|removed|outdated|obsolete|invalid|"
-        r"overridden|replaced|deactivated|off)|(?:no longer|do not|don't|does not|doesn't) (?:apply|count|"
+        r"overridden|replaced|deactivated|off|turned off|switched off|gone)|"
+        r"(?:no longer|do not|don't|does not|doesn't) (?:apply|count|"
         r"matter|exist|hold)|(?:do not |don't |no longer )?matter (?:anymore|any more)|(?:are|"
         r"is) (?:now )?gone|"
         r"(?:are|is) (?:no longer|not) (?:valid|in effect|active|binding))\b"
@@ -166,6 +169,87 @@ ENGLISH: tuple[Signal, ...] = (
         50,
     ),
     signal(
+        "without_your_rules",
+        0.6,
+        r"\bwithout (?:any (?:of )?)?(?:your|its) (?:\w+ ){0,2}?(?:safety |content |ethical )?(?:constraints|"
+        r"restrictions|filters|rules|guidelines|limits|polic(?:y|ies)|guardrails|safeguards)\b"
+        r"|\b(?:freed|released|liberated|unshackled|free) from (?:all |your |its |"
+        r"the )?(?:\w+ )?(?:polic(?:y|ies)|"
+        r"rules|restrictions|guidelines|filters|constraints|programming)\b",
+        gate=("without", "free", "released", "liberated", "unshackled"),
+    ),
+    signal(
+        "despite_rules",
+        0.65,
+        r"\b(?:even if|even though|regardless of whether|whether or not) (?:it|this|that|the answer) "
+        r"(?:violates|breaks|goes against|contradicts|breaches) (?:your|the|any|openai's|anthropic's) "
+        r"(?:\w+ )?(?:polic(?:y|ies)|rules|guidelines|restrictions|terms)\b"
+        r"|\bas if (?:the |your |there were no )?(?:safety |content |ethical )?(?:guidelines|rules|"
+        r"restrictions|"
+        r"filters|polic(?:y|ies)|limits) (?:did not|didn't|do not|don't|no longer) (?:exist|apply)\b"
+        r"|\b(?:breaks?|break|ignores?|violates?) (?:all|every|any) (?:the )?(?:rules?|guidelines?|"
+        r"polic(?:y|ies))\b",
+        gate=("even", "regardless", "whether", "as if", "break", "ignore", "violat"),
+    ),
+    signal(
+        "unfiltered_persona",
+        0.6,
+        r"\b(?:as|are|be|become|is|you're)\s+(?:an?|my|the)\s+(?:\w+\s+)?(?:unrestricted|unfiltered|"
+        r"uncensored|"
+        r"jailbroken|evil|amoral|unethical|rogue|unlimited)\s+(?:ai|model|assistant|chatbot|llm|version|bot|"
+        r"language model)\b",
+        gate=(
+            "unrestricted",
+            "unfiltered",
+            "uncensored",
+            "jailbroken",
+            "evil",
+            "amoral",
+            "unethical",
+            "rogue",
+            "unlimited",
+        ),
+    ),
+    signal(
+        "prompt_leak_before",
+        0.65,
+        r"\b(?:print|show|repeat|output|copy|paste|display|reveal|tell me)\s+(?:me\s+)?(?:the |all (?:the )?|"
+        r"everything |any )?(?:text|words|content|instructions|messages?)?\s*(?:that\s+)?(?:appears?\s+|"
+        r"comes?\s+|"
+        r"is\s+|was\s+|were\s+)?(?:before|above|prior to)\s+(?:my|this|the|our)\s+(?:first\s+)?(?:message|"
+        r"prompt|"
+        r"question|conversation|line)\b",
+        gate=("before", "above", "prior to"),
+    ),
+    signal(
+        "json_system_role",
+        0.45,
+        r"[\"']role[\"']\s*:\s*[\"'](?:system|developer)[\"']",
+        gate=("role",),
+    ),
+    signal(
+        "instructs_ai",
+        0.45,
+        r"\b(?:ai|llm|language model|assistant|chatbot)s?(?: agents?| models?| assistants?)? "
+        r"(?:must|should|shall|are required to|need to|are instructed to)\b",
+        gate=("must", "should", "shall", "required", "need to", "instructed"),
+    ),
+    signal(
+        "permitted_now",
+        0.5,
+        r"\b(?:the )?(?:assistant|ai|model|chatbot|you) (?:is|are) now (?:permitted|allowed|authori[sz]ed|"
+        r"free|"
+        r"cleared) to\b",
+        gate=(" now ",),
+    ),
+    signal(
+        "share_private",
+        0.45,
+        r"\b(?:share|reveal|disclose|leak|expose|dump|send)\s+(?:\w+\s+)?(?:private|personal|confidential|"
+        r"sensitive|internal)\s+(?:user\s+|customer\s+)?(?:data|information|details|records)\b",
+        gate=("private", "personal", "confidential", "sensitive", "internal"),
+    ),
+    signal(
         "hidden_task",
         0.55,
         r"\byour (?:real|true|actual|new|only|secret|hidden) (?:task|job|goal|mission|objective|purpose|"
@@ -193,10 +277,18 @@ ENGLISH: tuple[Signal, ...] = (
         "fake_turn",
         0.6,
         r"<<\s*/?\s*sys\s*>>|```\s*system\b|\[system\]\(#|<\|\s*(?:system|user|assistant|end)\s*\|>"
-        r"|(?:^|\n|---)\s*system (?:message|notice|prompt|instruction|override|update|alert)s?\s*:"
+        r"|(?:^|\n|---)\s*system (?:message|notice|prompt|instruction|override)s?\s*:"
         r"|\b(?:end of|begin|start of) (?:the )?(?:user input|user message|admin(?:istrator)? instructions|"
-        r"system instructions|developer instructions)\b",
-        gate=("sys", "user input", "user message", "admin", "developer instructions", "<|"),
+        r"system instructions|developer instructions|new instructions)\b",
+        gate=(
+            "sys",
+            "user input",
+            "user message",
+            "admin",
+            "developer instructions",
+            "<|",
+            "new instructions",
+        ),
     ),
     signal(
         "notice_to_model",
@@ -303,7 +395,9 @@ ENGLISH: tuple[Signal, ...] = (
 # --- other languages ------------------------------------------------------------------------
 
 _IGNORE = words(
-    r"ignor[ae]r?\b", r"ignorez\b", r"ignoriere\w*", r"ignorieren\b", r"ignorate\b", r"negeer\b",
+    r"ignor[ae]r?\b", r"ignorez\b", r"ignorier\w*", r"omit(?:ir|e|a)\b", r"non seguire\b", r"no sigas\b",
+    r"ne (?:suis|suivez) plus\b", r"nicht mehr befolgen\b", r"не следуй\w*", "不要遵循", "不要遵守",
+    r"ignoriere\w*", r"ignorieren\b", r"ignorate\b", r"negeer\b",
     r"zignoruj\b", r"ignoruj\b", r"ne (?:tiens|tenez) (?:plus |pas )?compte\b", r"haz caso omiso\b",
     r"no hagas caso\b", r"olvid[ae]r?\b", r"oublie[zr]?\b", r"vergiss\b", r"vergessen sie\b",
     r"dimentica(?:te)?\b", r"esque[çc]a\b", r"desconsider[ae]\b", r"vergeet\b", r"zapomnij\b", r"missachte\b",
@@ -311,11 +405,13 @@ _IGNORE = words(
     "忘れ", "忽视", "무시", "잊어", "yok say", "görmezden gel", r"unut\w*",
 )  # fmt: skip
 _IGNORE_GATE = (
-    "ignor", "olvid", "oubli", "vergiss", "vergessen", "dimentic", "esque", "desconsider", "vergeet",
+    "ignor", "omit", "non seguire", "no sigas", "ne suis", "ne suivez", "nicht mehr", "не след", "不要遵",
+    "olvid", "oubli", "vergiss", "vergessen", "dimentic", "esque", "desconsider", "vergeet",
     "zapomn", "missacht", "descart", "compte", "caso", "игнор", "проигнор", "забуд", "忽略", "无视", "無視",
     "忘", "忽视", "무시", "잊어", "yok say", "görmezden", "unut",
 )  # fmt: skip
 _RULES_ML = (
+    r"\w*regeln\b|\w*richtlinien\b|sicherheits\w+|правил\w*|\binstrucci\w+|\bistruzion\w+|"
     r"\binstrucciones\b|\breglas\b|\bindicaciones\b|\bdirectrices\b|\bconsignes\b|\binstructions\b|"
     r"\brègles\b|\bdirectives\b|\banweisungen\b|\bregeln\b|\bvorgaben\b|\brichtlinien\b|\bistruzioni\b|"
     r"\bregole\b|\binstruções\b|\binstrucoes\b|\bregras\b|\binstructies\b|\bregels\b|\binstrukcje\b|"
@@ -326,6 +422,13 @@ _SYSTEM_PROMPT_ML = (
     r"prompt (?:système|systeme|de sistema|di sistema|do sistema|systemowy)|systemprompt|systeemprompt|"
     r"системн\w* (?:промпт|подсказк\w*|инструкци\w*)|系统提示|系統提示|システムプロンプト|시스템 프롬프트|"
     r"sistem istem\w*"
+)
+_FROM_NOW_ON = (
+    r"从现在开始|从现在起|\ba partir de ahora\b|à partir de maintenant|\bab jetzt\b|\bvon nun an\b|"
+    r"\bd'ora in poi\b|\ba partir de agora\b|с этого момента|\bотныне\b|\bbundan sonra\b|今後|지금부터|"  # noqa: RUF001
+    r"mode développeur|entwicklermodus|modo (?:desarrollador|sviluppatore|de desenvolvedor)|"
+    r"режим разработчика|"
+    r"开发者模式"
 )
 _YOU_ARE_NOW = (
     r"\bdu bist (?:jetzt|nun|ab sofort)\b|\btu es maintenant\b|\bahora eres\b|\bora sei\b|"
@@ -363,6 +466,7 @@ OTHER_LANGUAGES: tuple[Signal, ...] = (
         _SYSTEM_PROMPT_ML,
         gate=("prompt", "систем", "系统", "系統", "システム", "시스템", "sistem"),
     ),
+    signal("from_now_on_ml", 0.3, _FROM_NOW_ON),
     signal(
         "role_swap_ml",
         0.4,

@@ -13,7 +13,11 @@ hint patterns (e-mail '@', IBAN, IPv4/IPv6 hints, token prefixes, auth, assignme
 starts) ran at 11-12 MB/s, slower than the regex passes it would replace, because every hint is
 a Python callback (90-160k per MB in this data) and it scans UTF-8 bytes, whose offsets must be
 mapped back to string indices; RE2 (google-re2 1.1) found digit-run starts at 1-2 MB/s (its
-per-match cost in Python). Overlap resolution works per cluster of overlapping findings.
+per-match cost in Python). Both rates are per MB of text, whatever the result's size. The
+masker over CRM results (JSON text, tokens for e-mails and phones, CPU time) went from 3.5 /
+4.7 / 3.4 MB/s to 3.8 / 4.8 / 4.4 MB/s on 2 KB / 100 KB / 5 MB results with the changes kept:
+overlaps resolved per cluster of overlapping findings, key verdicts cached per scan, and the
+masker's (orjson, batched tokens, no GC in long synchronous stretches).
 """
 
 from __future__ import annotations

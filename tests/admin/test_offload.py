@@ -31,6 +31,9 @@ def test_an_inline_openapi_import_is_prepared_in_a_worker_process(gateway: Runni
     assert offload.finished > before
     stored = gateway.admin.get("/admin/connectors/gh").json()
     assert stored["kind"] == "http" and stored["tool_count"] == 60 and stored["loaded"]
+    [change] = gateway.admin.get("/admin/changes", params={"limit": 1}).json()
+    assert change["path"] == "/admin/connectors" and change["status"] == 201
+    assert change["after"] == {"truncated": True, "bytes": int(response.request.headers["content-length"])}
     again = gateway.admin.post(
         "/admin/connectors",
         params={"replace": "true"},

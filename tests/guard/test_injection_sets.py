@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from broker.guard import injection
-from tests.guard import fresh_set, holdout_set
+from tests.guard import fresh_set, holdout2_set, holdout_set
 from tests.llm.guard_labelled import labelled_set
 
 THRESHOLD = 0.6  # the policy default
@@ -22,7 +22,9 @@ def precision_recall(injections: list[str], benign: list[str]) -> tuple[float, f
     return precision, len(caught) / len(injections), missed + false
 
 
-@pytest.mark.parametrize("labelled", [fresh_set, holdout_set], ids=["fresh", "holdout"])
+@pytest.mark.parametrize(
+    "labelled", [fresh_set, holdout_set, holdout2_set], ids=["fresh", "holdout", "holdout2"]
+)
 def test_precision_and_recall_on_hand_written_sets(labelled: object) -> None:
     injections, benign = labelled.INJECTIONS, labelled.BENIGN  # type: ignore[attr-defined]
     precision, recall, wrong = precision_recall(injections, benign)
@@ -49,7 +51,7 @@ def test_disguises_are_taken_off(text: str) -> None:
 def test_the_prefilter_lets_every_language_through() -> None:
     """A tool result goes to `score` only when `suspect` says so: it must not drop what scores."""
     generated = [sample.text for sample in labelled_set(3) if sample.injection]
-    for text in fresh_set.INJECTIONS + holdout_set.INJECTIONS + generated:
+    for text in fresh_set.INJECTIONS + holdout_set.INJECTIONS + holdout2_set.INJECTIONS + generated:
         assert injection.suspect(text), text
 
 

@@ -20,7 +20,8 @@ import pytest
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.resolve import Resolve, Sample
+from mcp.server.mcpserver.resolve import Elicit, Resolve, Sample
+from pydantic import BaseModel
 
 from broker.demo.upstreams.serve import BackgroundServer
 from tests.e2e.helpers import MODES
@@ -40,8 +41,26 @@ def ask_model(topic: str) -> Sample:
     )
 
 
+class Consent(BaseModel):
+    share: bool
+
+
+def ask_user(topic: str) -> Elicit[Consent]:
+    return Elicit(f"Summarise {topic} for {EMAIL}?", Consent)
+
+
 def upstream_app() -> Any:
     server: MCPServer[Any] = MCPServer(name="sampling-upstream")
+
+    @server.tool()
+    async def consented(
+        topic: str,
+        consent: Annotated[Consent, Resolve(ask_user)],
+        answer: Annotated[types.CreateMessageResult, Resolve(ask_model)],
+    ) -> str:
+        """Asks the user, then the model."""
+        text = answer.content.text if isinstance(answer.content, types.TextContent) else "?"
+        return f"{consent.share} {answer.model}: {text}"
 
     @server.tool()
     async def summarise(topic: str, answer: Annotated[types.CreateMessageResult, Resolve(ask_model)]) -> str:
@@ -184,3 +203,32 @@ async def test_a_client_that_can_sample_is_asked_unless_the_policy_prefers_the_g
         assert len(asked) == 1 and EMAIL not in asked[0]  # masked on its way to the client too
     else:
         assert text_of(result).startswith("fast: ") and not asked and len(served) == 1
+
+
+async def test_a_2026_client_answers_the_user_while_the_gateway_answers_the_model(setup: LlmSetup) -> None:
+    """The upstream asks the user and the model in input-required rounds: the gateway answers the
+    sampling request itself and hands the elicitation to the client, whose retry resumes the call."""
+    asked: list[str] = []
+
+    async def on_elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"share": True})
+
+    headers = {"Authorization": f"Bearer {setup.key}"}
+    url = f"{setup.gateway.url}/mcp"
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        Client(
+            streamable_http_client(url, http_client=http),
+            mode="auto",
+            cache=None,
+            elicitation_callback=on_elicit,
+        ) as client,
+    ):
+        result = await client.call_tool("docs.consented", {"topic": "the plan"})
+
+    assert result.is_error is False, text_of(result)
+    assert text_of(result).startswith("True fast: ")
+    assert len(asked) == 1 and EMAIL not in asked[0]
+    assert len([r for r in setup.mock.received if r.path.endswith("/chat/completions")]) == 1
+    assert [(r.endpoint, r.tool) for r in setup.ledger(expected=1)] == [("sampling", "docs.consented")]
