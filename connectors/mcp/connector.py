@@ -161,8 +161,13 @@ class McpConnector:
         """List the upstream's tools now (every page), exposable names only, sorted by name.
 
         `context` brings the credentials to list with; without one, those of the latest call
-        (a ConnectorError before any call, when the config references secrets)."""
+        (a ConnectorError before any call, when the config references secrets). A listing
+        already under way may have started before a change the caller wants to see (a review
+        right after a rug pull): it is awaited, then the upstream is listed again."""
         async with self._link_for(context) as link:
+            if link.listing is not None and not link.listing.done():
+                with contextlib.suppress(Exception):  # it failed: the listing below tries again
+                    await asyncio.shield(link.listing)
             await self._relist(link, context)
         assert self._live is not None
         return [PinnedTool.from_definition(self._live[name][0]) for name in sorted(self._live)]
