@@ -8,7 +8,8 @@ httpx checks its transports. A connector knows nothing of agents, policies or th
 those concerns wrap around it in the broker's pipeline.
 
 Names and URIs here are local to the connector: the broker namespaces them (tool and prompt
-names as `<connector>.<name>`, resource URIs as `broker://<connector>/<uri>`).
+names as `<connector>.<name>`, resource URIs as `broker://<connector>/<uri>`), or shows them
+verbatim for an mcp connector with `prefix: false` (broker/offerings.py).
 """
 
 from __future__ import annotations
