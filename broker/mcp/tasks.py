@@ -111,7 +111,8 @@ class Tasks:
         method, params = ctx.method, ctx.params or {}
         if method == "initialize":
             result = await call_next(ctx)
-            if isinstance(result, dict) and result.get("protocolVersion") == TASKS_VERSION:
+            offered = isinstance(result, dict) and result.get("protocolVersion") == TASKS_VERSION
+            if offered and isinstance(result, dict) and self._offers_tasks(caller(), narrowing(ctx)):
                 result.setdefault("capabilities", {})["tasks"] = CAPABILITY
             return result
         if ctx.protocol_version != TASKS_VERSION:
@@ -132,6 +133,14 @@ class Tasks:
             result.setdefault("_meta", {})[RELATED_TASK] = {"taskId": task_id}
             return result
         return _as_task(output, task_id)
+
+    def _offers_tasks(self, agent: AgentIdentity, only: frozenset[str] | None) -> bool:
+        """Whether the caller may call any tool as a task: only then is `tasks` declared."""
+        for tool in self._snapshot().granted_tools(agent, only):
+            execution = tool.definition.execution
+            if execution is not None and execution.task_support in ("optional", "required"):
+                return True
+        return False
 
     async def _start(self, ctx: ServerRequestContext[Any, Any], params: Mapping[str, Any]) -> HandlerResult:
         name, task, arguments = params.get("name"), params.get("task"), params.get("arguments") or {}

@@ -146,6 +146,22 @@ def test_tasks_run_under_the_callers_identity(
     plain = alice.result("tools/call", {"name": "up.quick", "arguments": {}})
     assert plain["content"] == [{"type": "text", "text": "quick done"}]
 
+    again = Session(gateway.mcp_url, keys["alice-bot"])  # tasks belong to the caller, not the session
+    assert {t["taskId"] for t in again.result("tasks/list", {})["tasks"]} == {task_id, second["taskId"]}
+
+    records = gateway.admin.get("/admin/audit", params={"agent": "alice-bot", "limit": 50}).json()
+    records = records["records"] if isinstance(records, dict) else records
+    reports = [r for r in records if r["tool"] == "up.report"]
+    assert reports and all(r["decision"] == "allow" for r in reports)  # every step is audited
+    assert "q3" not in json.dumps(records)
+
+    only_quick = [{"name": "tasks", "agents": ["alice-bot", "bob-bot"], "allow": ["up.quick"]}]
+    applied = gateway.admin.post("/admin/policies", json={"policies": only_quick})
+    assert applied.status_code == 200, applied.text
+    revoked = alice.request("tasks/get", {"taskId": task_id})  # authorised like the call itself
+    assert revoked["error"]["code"] == -32602, revoked
+    assert "tasks" not in Session(gateway.mcp_url, keys["alice-bot"]).capabilities  # no task tool left
+
 
 def test_the_typescript_sdk_runs_a_tool_as_a_task(
     gateway: RunningGateway, upstream: tuple[Upstream, str], keys: dict[str, str]
