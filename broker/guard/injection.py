@@ -300,8 +300,14 @@ def suspect(text: str) -> bool:
     """A cheap first look (one pass, no normalisation): False means `score` would find nothing in
     plain text, so a tool result that says nothing of the kind costs one scan. The keywords are one
     Aho-Corasick automaton over the lowered text: as an IGNORECASE regex alternation they took
-    milliseconds on a 2 KB result, the largest cost of a cached tools/call."""
-    return _has_keyword(text) or _obfuscated(text)
+    milliseconds on a 2 KB result, the largest cost of a cached tools/call. A base64-looking run
+    counts only when it decodes to a keyword (what `score` looks for in it): ids, hashes and long
+    words are everywhere in tool results and made every such result pay a full score (~1.5 ms/KB)."""
+    if _has_keyword(text) or any(part.search(text) for part in _OBFUSCATED_PARTS):
+        return True
+    if not _base64_run(text):
+        return False
+    return any(_has_keyword(decoded) for decoded in _decoded(text))
 
 
 _FOLDED = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
@@ -364,8 +370,10 @@ _BASE64_RUN = re.compile(r"[a-z0-9+/]{16}", re.I)
 
 def _obfuscated(text: str) -> bool:
     """Disguised letters, or a run of 16 base64 characters (ASCII text: one byte translation)."""
-    if any(part.search(text) for part in _OBFUSCATED_PARTS):
-        return True
+    return any(part.search(text) for part in _OBFUSCATED_PARTS) or _base64_run(text)
+
+
+def _base64_run(text: str) -> bool:
     if text.isascii():
         return b"a" * 16 in text.encode("ascii").translate(_BASE64_LIKE)
     return _BASE64_RUN.search(text) is not None

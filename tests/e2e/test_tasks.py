@@ -10,13 +10,16 @@ the status message are masked like any result; a cancellation reaches the upstre
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from broker.demo.upstreams.serve import BackgroundServer
+from tests.conformance.suite import NODE_BIN, NODE_DIR, node_env
 from tests.conftest import RunningGateway
 from tests.e2e.tasks_upstream import EMAIL, Upstream, create_app
 
@@ -142,3 +145,22 @@ def test_tasks_run_under_the_callers_identity(
     assert refused["error"]["code"] == -32601 and "up.quick" in refused["error"]["message"]
     plain = alice.result("tools/call", {"name": "up.quick", "arguments": {}})
     assert plain["content"] == [{"type": "text", "text": "quick done"}]
+
+
+def test_the_typescript_sdk_runs_a_tool_as_a_task(
+    gateway: RunningGateway, upstream: tuple[Upstream, str], keys: dict[str, str]
+) -> None:
+    state, _ = upstream
+    state.release.set()  # the task finishes as soon as it starts: the client polls, then reads it
+    node = [str(NODE_BIN / "node"), "ts_tasks.mjs", gateway.mcp_url, keys["alice-bot"], "up.report"]
+    if not Path(node[0]).exists():
+        pytest.fail(f"{node[0]} is missing: run `make client-tools`")
+    done = subprocess.run(node, capture_output=True, text=True, timeout=120, env=node_env(), cwd=NODE_DIR)
+    assert done.returncode == 0, f"node failed:\n{done.stdout}\n{done.stderr}"
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["serverTasks"]["requests"] == {"tools": {"call": {}}}
+    assert out["execution"] == {"up.report": {"taskSupport": "optional"}, "up.quick": None}
+    assert out["types"][0] == "taskCreated" and out["types"][-1] == "result", out
+    assert out["taskId"] not in state.tasks and len(state.tasks) == 1
+    assert out["result"]["content"] == [{"type": "text", "text": "report on ts for <EMAIL_ADDRESS>"}]
+    assert out["listedTasks"] == [out["taskId"]] and out["status"] == "completed"
