@@ -354,6 +354,7 @@ class McpConnector:
             context is not None
             and self.config.transport == "http"
             and relay.uses_2025_session(context.channel)
+            and context.task is None  # every step of a task on one upstream session: tasks.py
         ):
             grant = dataclasses.replace(grant, key=(*grant.key, relay.LEGACY_SLOT))
         link, idle = self._links.acquire(grant)

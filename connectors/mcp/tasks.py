@@ -7,6 +7,11 @@ The steps are therefore sent with the session's dispatcher (`send_raw_request`, 
 `send_request` makes after building its envelope) and their answers checked here with the
 SDK's own result models where they exist (`CallToolResult` for `tasks/result`) and by shape
 for the task objects (`taskId` and `status` strings), which the gateway rewrites and passes on.
+
+Upstreams keep a task with the session that created it (the TypeScript SDK's task stores
+do), so every step goes over the caller's main upstream session, never the 2025 slot a
+client that can answer requests gets for plain calls (`relay.LEGACY_SLOT`): a caller may
+start a task from one client session and poll it from another.
 """
 
 from __future__ import annotations

@@ -33,12 +33,19 @@ class Upstream:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     results: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     runners: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    sessions: dict[str, str | None] = field(default_factory=dict)
+    """The session each task was created on."""
     cancelled: list[str] = field(default_factory=list)
     """Task ids the upstream was asked to cancel (what the test checks reached it)."""
 
 
 def _stamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def session_of(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    session_id: str | None = ctx.session._connection.session_id
+    return session_id
 
 
 def create_app(upstream: Upstream) -> ASGIApp:
@@ -66,9 +73,10 @@ def create_app(upstream: Upstream) -> ASGIApp:
         upstream.tasks[task_id].update(status="completed", lastUpdatedAt=_stamp())
         upstream.results[task_id].set_result({"content": [{"type": "text", "text": text}], "isError": False})
 
-    def known(params: dict[str, Any]) -> str:
+    def known(ctx: ServerRequestContext[Any, Any], params: dict[str, Any]) -> str:
+        """A task of this session (as the TypeScript SDK's task stores keep them)."""
         task_id = params.get("taskId")
-        if task_id not in upstream.tasks:
+        if task_id not in upstream.tasks or upstream.sessions[str(task_id)] != session_of(ctx):
             raise MCPError(types.INVALID_PARAMS, "no such task")
         return str(task_id)
 
@@ -87,21 +95,23 @@ def create_app(upstream: Upstream) -> ASGIApp:
             task = {"taskId": task_id, "status": "working", "statusMessage": f"writing for {EMAIL}"}
             upstream.tasks[task_id] = task | {"createdAt": now, "lastUpdatedAt": now, "ttl": 60_000}
             upstream.results[task_id] = asyncio.get_running_loop().create_future()
+            upstream.sessions[task_id] = session_of(ctx)
             topic = str((params.get("arguments") or {}).get("topic", ""))
             upstream.runners[task_id] = asyncio.get_running_loop().create_task(run(task_id, topic))
             return {"task": dict(upstream.tasks[task_id])}
         if ctx.method == "tasks/get":
-            return dict(upstream.tasks[known(params)])
+            return dict(upstream.tasks[known(ctx, params)])
         if ctx.method == "tasks/result":
-            return await upstream.results[known(params)]
+            return await upstream.results[known(ctx, params)]
         if ctx.method == "tasks/cancel":
-            task_id = known(params)
+            task_id = known(ctx, params)
             upstream.cancelled.append(task_id)
             upstream.runners[task_id].cancel()
             upstream.tasks[task_id].update(status="cancelled", lastUpdatedAt=_stamp())
             return dict(upstream.tasks[task_id])
         if ctx.method == "tasks/list":
-            return {"tasks": [dict(task) for task in upstream.tasks.values()]}
+            mine = [key for key, session in upstream.sessions.items() if session == session_of(ctx)]
+            return {"tasks": [dict(upstream.tasks[key]) for key in mine]}
         return await call_next(ctx)
 
     server: Server[Any] = Server("tasks-upstream", on_list_tools=list_tools, on_call_tool=call_tool)

@@ -29,14 +29,13 @@ VERSION = "2025-11-25"
 class Session:
     """A 2025-11-25 client session over plain HTTP (JSON or SSE answers, as the spec allows)."""
 
-    def __init__(self, url: str, key: str) -> None:
+    def __init__(self, url: str, key: str, capabilities: dict[str, Any] | None = None) -> None:
         self.url = url
         self.headers = {"Authorization": f"Bearer {key}", "Accept": "application/json, text/event-stream"}
         self.next_id = 0
-        result = self.request(
-            "initialize",
-            {"protocolVersion": VERSION, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
-        )
+        hello = {"name": "raw", "version": "1"}
+        said = {"protocolVersion": VERSION, "capabilities": capabilities or {}, "clientInfo": hello}
+        result = self.request("initialize", said)
         assert result["result"]["protocolVersion"] == VERSION
         self.capabilities = result["result"]["capabilities"]
         self.headers["MCP-Protocol-Version"] = VERSION
@@ -148,6 +147,10 @@ def test_tasks_run_under_the_callers_identity(
 
     again = Session(gateway.mcp_url, keys["alice-bot"])  # tasks belong to the caller, not the session
     assert {t["taskId"] for t in again.result("tasks/list", {})["tasks"]} == {task_id, second["taskId"]}
+    asking = Session(gateway.mcp_url, keys["alice-bot"], {"elicitation": {}})  # plain calls: a 2025 slot
+    third = asking.result("tools/call", {"name": "up.report", "arguments": {}, "task": {}})["task"]
+    assert again.result("tasks/get", {"taskId": third["taskId"]})["status"] == "working"
+    assert asking.result("tasks/cancel", {"taskId": third["taskId"]})["status"] == "cancelled"
 
     records = gateway.admin.get("/admin/audit", params={"agent": "alice-bot", "limit": 50}).json()
     records = records["records"] if isinstance(records, dict) else records
