@@ -37,6 +37,7 @@ import mcp_types as types
 from cachetools import TTLCache
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
+from mcp_types.methods import serialize_server_result
 
 from broker.catalog import AgentIdentity, Snapshot
 from broker.mcp.channel import LogLevels, McpClientChannel
@@ -129,10 +130,15 @@ class Tasks:
         assert isinstance(task_id, str)
         output = await self._step(ctx, agent, task, TaskStep(method, {"taskId": task.upstream_id}))
         if method == "tasks/result":
-            result = self._shape(output).model_dump(by_alias=True, mode="json", exclude_none=True)
+            result = self._result(output)
             result.setdefault("_meta", {})[RELATED_TASK] = {"taskId": task_id}
             return result
         return _as_task(output, task_id)
+
+    def _result(self, output: ToolOutput) -> dict[str, Any]:
+        """A CallToolResult as a 2025-11-25 client reads it (the SDK's serializer for that revision)."""
+        dumped = self._shape(output).model_dump(by_alias=True, mode="json", exclude_none=True)
+        return dict(serialize_server_result("tools/call", TASKS_VERSION, dumped))
 
     def _offers_tasks(self, agent: AgentIdentity, only: frozenset[str] | None) -> bool:
         """Whether the caller may call any tool as a task: only then is `tasks` declared."""
@@ -168,7 +174,7 @@ class Tasks:
         )
         output = await self._run(call)
         if output.task is None:  # refused, failed, or the upstream answered at once: a tool result
-            return self._shape(output).model_dump(by_alias=True, mode="json", exclude_none=True)
+            return self._result(output)
         booked = BookedTask(
             owner_of(agent), name, call.arguments, str(output.task["taskId"]), call.only_connectors
         )

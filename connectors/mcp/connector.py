@@ -70,7 +70,7 @@ from connectors.mcp.offerings import (
 from connectors.mcp.pins import Definition, Drift, PinnedTool, compute_drift, definition_of, pin_of
 from connectors.mcp.results import tool_output
 from connectors.mcp.session import LiveHeaders, Opener, Session, http_opener, stdio_opener
-from connectors.mcp.tasks import send_step, step_output
+from connectors.mcp.tasks import run_step, step_output
 from connectors.scrub import scrubber
 
 T = TypeVar("T")
@@ -192,10 +192,9 @@ class McpConnector:
                 await self._relist(link, context)
             self._check_pin(tool)
             if context.task is not None:  # a step of an MCP task: connectors/mcp/tasks.py
-                step, limit = context.task, self.config.max_response_bytes
-                send = lambda client: send_step(client, tool, arguments, step, self.config.timeout_seconds)  # noqa: E731
-                raw = await self._use(link, send, retry=False, context=context)
-                return step_output(raw, step, limit, link.scrub, self.name)
+                use = lambda ask, again: self._use(link, ask, retry=again, context=context)  # noqa: E731
+                raw = await run_step(use, tool, arguments, context.task, self.config.timeout_seconds)
+                return step_output(raw, context.task, self.config.max_response_bytes, link.scrub, self.name)
             call = lambda client: relay.call_tool(client, tool, dict(arguments), context)  # noqa: E731
             with relay.relaying(context.channel):
                 result = await self._use(link, call, retry=False, context=context)

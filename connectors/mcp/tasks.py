@@ -16,7 +16,8 @@ start a task from one client session and poll it from another.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import mcp_types as types
@@ -29,6 +30,9 @@ from connectors.mcp.results import tool_output
 from connectors.scrub import Scrubber
 
 TASK_METHODS = frozenset({"tasks/get", "tasks/result", "tasks/cancel"})
+POLL_SECONDS = 1.0
+"""How often a task is polled when its upstream suggests no `pollInterval`."""
+MAX_POLL_SECONDS = 30.0
 
 
 def supports_tasks(execution: Mapping[str, Any] | None) -> bool:
@@ -48,6 +52,40 @@ async def send_step(
     dispatcher = client.session._dispatcher
     result = await dispatcher.send_raw_request(step.method, params, {"timeout": read_seconds})
     return dict(result)
+
+
+Use = Callable[[Callable[[Client], Awaitable[dict[str, Any]]], bool], Awaitable[dict[str, Any]]]
+"""Runs a request on the caller's upstream session (the connector's `_use`; True: may repeat it)."""
+
+
+async def run_step(
+    use: Use, tool: str, arguments: Mapping[str, Any], step: TaskStep, read_seconds: float
+) -> dict[str, Any]:
+    """Send `step` (after waiting for the task to settle, for `tasks/result`); its raw answer."""
+
+    async def send(step: TaskStep) -> dict[str, Any]:
+        ask = lambda client: send_step(client, tool, arguments, step, read_seconds)  # noqa: E731
+        return await use(ask, step.method != "tools/call")  # only a start may not be repeated
+
+    if step.method == "tasks/result":
+        await until_settled(send, step)
+    return await send(step)
+
+
+async def until_settled(send: Callable[[TaskStep], Awaitable[dict[str, Any]]], step: TaskStep) -> None:
+    """Poll `tasks/get` until the task leaves `working`, at the upstream's `pollInterval`.
+
+    `tasks/result` blocks until the task is done, for as long as it runs; sent at once, it
+    would hold an upstream request open past the connector's `timeout_seconds`. Polling first
+    keeps each request short; the client's cancellation (or its going away) ends the wait."""
+    ask = TaskStep("tasks/get", step.params)
+    while True:
+        task = await send(ask)
+        if task.get("status") != "working":
+            return
+        interval = task.get("pollInterval")
+        seconds = interval / 1000 if isinstance(interval, int | float) and interval > 0 else POLL_SECONDS
+        await asyncio.sleep(min(seconds, MAX_POLL_SECONDS))
 
 
 def step_output(raw: Mapping[str, Any], step: TaskStep, limit: int, scrub: Scrubber, name: str) -> ToolOutput:

@@ -33,6 +33,8 @@ class Upstream:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     results: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     runners: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    polls: int = 0
+    """tasks/get requests answered."""
     sessions: dict[str, str | None] = field(default_factory=dict)
     """The session each task was created on."""
     cancelled: list[str] = field(default_factory=list)
@@ -93,13 +95,19 @@ def create_app(upstream: Upstream) -> ASGIApp:
             task_id = str(uuid.uuid4())
             now = _stamp()
             task = {"taskId": task_id, "status": "working", "statusMessage": f"writing for {EMAIL}"}
-            upstream.tasks[task_id] = task | {"createdAt": now, "lastUpdatedAt": now, "ttl": 60_000}
+            upstream.tasks[task_id] = task | {
+                "createdAt": now,
+                "lastUpdatedAt": now,
+                "ttl": 60_000,
+                "pollInterval": 50,
+            }
             upstream.results[task_id] = asyncio.get_running_loop().create_future()
             upstream.sessions[task_id] = session_of(ctx)
             topic = str((params.get("arguments") or {}).get("topic", ""))
             upstream.runners[task_id] = asyncio.get_running_loop().create_task(run(task_id, topic))
             return {"task": dict(upstream.tasks[task_id])}
         if ctx.method == "tasks/get":
+            upstream.polls += 1
             return dict(upstream.tasks[known(ctx, params)])
         if ctx.method == "tasks/result":
             return await upstream.results[known(ctx, params)]

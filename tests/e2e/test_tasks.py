@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,38 @@ def test_the_typescript_sdk_runs_a_tool_as_a_task(
     assert out["taskId"] not in state.tasks and len(state.tasks) == 1
     assert out["result"]["content"] == [{"type": "text", "text": "report on ts for <EMAIL_ADDRESS>"}]
     assert out["listedTasks"] == [out["taskId"]] and out["status"] == "completed"
+
+
+def test_tasks_result_waits_for_a_task_longer_than_the_upstream_timeout(
+    gateway: RunningGateway, upstream: tuple[Upstream, str], keys: dict[str, str]
+) -> None:
+    """tasks/result blocks until the task is done: the gateway polls tasks/get first, so no
+    upstream request stays open past the connector's `timeout_seconds` (1 s here)."""
+    state, url = upstream
+    brief = {"kind": "mcp", "name": "brief", "transport": "http", "url": url, "allow_private_network": True}
+    registered = gateway.admin.post("/admin/connectors", json={**brief, "timeout_seconds": 1})
+    assert registered.status_code == 201, registered.text
+    policy = {
+        "name": "tasks",
+        "agents": ["alice-bot"],
+        "allow": ["brief.*"],
+        "masking": {"default_operator": "replace"},
+    }
+    assert gateway.admin.post("/admin/policies", json={"policies": [policy]}).status_code == 200
+    alice = Session(gateway.mcp_url, keys["alice-bot"])
+    task_id = alice.result("tools/call", {"name": "brief.report", "arguments": {"topic": "q1"}, "task": {}})[
+        "task"
+    ]["taskId"]
+    answers: list[dict[str, Any]] = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(alice.request("tasks/result", {"taskId": task_id}))
+    )
+    waiting.start()
+    seen = state.polls
+    while state.polls < seen + 40 and waiting.is_alive():  # 40 polls 50 ms apart: past the timeout
+        waiting.join(0.05)
+    state.release.set()
+    waiting.join(30)
+    assert answers and answers[0]["result"]["content"] == [
+        {"type": "text", "text": "report on q1 for <EMAIL_ADDRESS>"}
+    ]
