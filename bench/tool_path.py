@@ -274,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
         gateway_args = ["--database-url", database_url]
         if args.cprofile:
             gateway_args += ["--cprofile", str(Path(args.cprofile).resolve())]
-        gateway = servers["gateway"] = Child("gateway", workdir, *gateway_args)
+        gateway = servers["gateway"] = Child("gateway", workdir, *gateway_args, start_timeout=180)
         stack.callback(gateway.stop)
         print(", ".join(f"{name} {child.url} (pid {child.pid})" for name, child in servers.items()))
         spy = None

@@ -223,6 +223,7 @@ def catalog_tool(connector: str, spec: ToolSpec, name: str | None = None) -> Cat
         input_schema=dict(spec.input_schema),
         output_schema=dict(spec.output_schema) if spec.output_schema else None,
         annotations=annotations,
+        execution=types.ToolExecution.model_validate(spec.execution) if spec.execution else None,
     )
     return CatalogTool(
         name=name,

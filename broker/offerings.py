@@ -18,7 +18,7 @@ A verbatim URI or template in the gateway's own `broker://` scheme is always lef
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,13 @@ from connectors.base import (
 from connectors.mcp import McpConnector, McpConnectorConfig, OfferingPins, exposed_name
 
 log = logging.getLogger(__name__)
+
+
+def shown_uri(name: str, connector: Connector | None) -> Callable[[str], str]:
+    """How a connector's local URIs are shown to clients: in its namespace, or verbatim."""
+    if connector is not None and own_names(connector):
+        return lambda local: local
+    return lambda local: gateway_uri(name, local)
 
 
 def catalog_resource(connector: str, spec: ResourceSpec, verbatim: bool = False) -> CatalogResource:

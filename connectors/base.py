@@ -8,7 +8,8 @@ httpx checks its transports. A connector knows nothing of agents, policies or th
 those concerns wrap around it in the broker's pipeline.
 
 Names and URIs here are local to the connector: the broker namespaces them (tool and prompt
-names as `<connector>.<name>`, resource URIs as `broker://<connector>/<uri>`).
+names as `<connector>.<name>`, resource URIs as `broker://<connector>/<uri>`), or shows them
+verbatim for an mcp connector with `prefix: false` (broker/offerings.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class ToolSpec:
     output_schema: Mapping[str, Any] | None = None
     annotations: Mapping[str, Any] | None = None
     """MCP ToolAnnotations fields, e.g. {"readOnlyHint": True, "idempotentHint": True}."""
+    execution: Mapping[str, Any] | None = None
+    """MCP ToolExecution, e.g. {"taskSupport": "optional"}: how the upstream lets it run as a task."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,17 @@ class InputRequired:
 
     requests: Mapping[str, Mapping[str, Any]]
     state: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStep:
+    """One step of an MCP task (2025-11-25), see broker/mcp/tasks.py: `tools/call` starts the
+    call as a task (`params` is the client's task metadata, e.g. `{"ttl": 60000}`); `tasks/get`,
+    `tasks/result` and `tasks/cancel` ask about the upstream task (`params` is `{"taskId": ...}`
+    with the upstream's own id)."""
+
+    method: str
+    params: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +86,9 @@ class ToolOutput:
     meta: Mapping[str, Any] = field(default_factory=dict)
     input_required: InputRequired | None = None
     """Set instead of a result when the client must answer first (`content` is then empty)."""
+    task: Mapping[str, Any] | None = None
+    """Set instead of a result for a task step that answers with a task (`CreateTaskResult` for
+    `tools/call`, the `Task` for `tasks/get` and `tasks/cancel`), as the upstream sent it."""
 
     @classmethod
     def from_json(cls, value: Any) -> ToolOutput:
@@ -206,6 +223,11 @@ class CallContext:
     """Who the agent acts for (OAuth callers), so per-user upstream sessions stay apart."""
     resume: Resume | None = None
     """A retried call: the client's answers to the `InputRequired` this call ended with before."""
+    task: TaskStep | None = None
+    """The call is a step of an MCP task rather than a plain call (broker/mcp/tasks.py)."""
+    target: str | None = None
+    """What the call is for, as the gateway names it (a tool, resource URI or prompt): the
+    subject of the gateway's signed statement, which names it."""
 
 
 NO_CONTEXT = CallContext()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,15 @@ class AuditEntry:
     """The OpenTelemetry trace of the request (tracing on), to find its spans."""
     operation: str = "tools/call"
     """The MCP method: tools/call, resources/read, prompts/get or completion/complete."""
+
+
+_FIELDS = tuple(field.name for field in fields(AuditEntry))
+
+
+def _row(entry: AuditEntry) -> dict[str, Any]:
+    """The entry as an insert row. Shallow: an entry's lists and dicts are its own (`asdict` deep-
+    copied them, ~40 times the cost, on the event loop for every record)."""
+    return {name: getattr(entry, name) for name in _FIELDS}
 
 
 class AuditWriter:
@@ -105,7 +114,7 @@ class AuditWriter:
         backoff = self._flush_seconds
         while True:
             if not self._pending:
-                self._pending.append(asdict(await self._queue.get()))
+                self._pending.append(_row(await self._queue.get()))
             await asyncio.sleep(self._flush_seconds if self._queue.qsize() < self._batch_size else 0)
             self._take_all()
             self._inflight = asyncio.ensure_future(self._flush())
@@ -117,7 +126,7 @@ class AuditWriter:
 
     def _take_all(self) -> None:
         while not self._queue.empty():
-            self._pending.append(asdict(self._queue.get_nowait()))
+            self._pending.append(_row(self._queue.get_nowait()))
 
     async def _flush(self) -> bool:
         async with self._flush_lock:

@@ -58,7 +58,7 @@ class Planner:
     def plan(self, call: Request) -> Plan | None:
         """The request's plan, or None when no TTL applies. Authorize must have resolved the target."""
         if isinstance(call, ToolCall):
-            if call.resume is not None:  # a round of a call that asked its client for input
+            if call.resume is not None or call.task is not None:  # an input round, a task step
                 return None
             tool = call.tool
             assert tool is not None, "Authorize resolves the tool first"

@@ -14,25 +14,14 @@ pattern is bounded and none nests quantifiers.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
-import unicodedata
 from dataclasses import dataclass
 
 import ahocorasick_rs
 
+from broker.guard import disguises
+from broker.guard.disguises import normalise
 from broker.guard.lexicon import ENGLISH, OTHER_LANGUAGES
 from broker.guard.signals import Signal, signal
-
-_INVISIBLE = dict.fromkeys(
-    map(
-        ord,
-        "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u202a\u202b\u202c\u202d\u202e",
-    ),
-    None,
-)
-_SPACE = re.compile(r"\s+")
 
 _EARLIER = (
     r"(?:previous|prior|preceding|above|earlier|foregoing|original|initial|all|any|every|the|your|my|"
@@ -300,20 +289,30 @@ def suspect(text: str) -> bool:
     """A cheap first look (one pass, no normalisation): False means `score` would find nothing in
     plain text, so a tool result that says nothing of the kind costs one scan. The keywords are one
     Aho-Corasick automaton over the lowered text: as an IGNORECASE regex alternation they took
-    milliseconds on a 2 KB result, the largest cost of a cached tools/call."""
-    return _has_keyword(text) or _obfuscated(text)
+    milliseconds on a 2 KB result, the largest cost of a cached tools/call. A base64-looking run
+    counts only when it decodes to a keyword (what `score` looks for in it): ids, hashes and long
+    words are everywhere in tool results and made every such result pay a full score (~1.5 ms/KB)."""
+    if _has_keyword(text) or any(part.search(text) for part in disguises.OBFUSCATED_PARTS):
+        return True
+    if not disguises.base64_run(text):
+        return False
+    return any(_has_keyword(decoded) for decoded in disguises.decoded(text))
 
 
 _FOLDED = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
 """The letters an IGNORECASE regex also matches to ASCII ones, which `str.lower` leaves apart."""
 
 
-def _has_keyword(text: str) -> bool:
+def _folded(text: str) -> str:
     if not text.isascii():
         for letter, ascii_letter in _FOLDED.items():
             if letter in text:
                 text = text.replace(letter, ascii_letter)
-    lowered = text.lower()
+    return text
+
+
+def _has_keyword(text: str) -> bool:
+    lowered = _folded(text).lower()
     alone = len(_SUSPECT_WORDS)
     for index, start, end in _SUSPECTS.find_matches_as_indexes(lowered, overlapping=True):
         if index < alone or not (_word_char(lowered, start - 1) or _word_char(lowered, end)):
@@ -326,103 +325,32 @@ def _word_char(text: str, at: int) -> bool:
     return 0 <= at < len(text) and (text[at].isalnum() or text[at] == "_")
 
 
-def normalise(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).casefold()
-    return _SPACE.sub(" ", folded)
+_WHOLE = 4096
+_WINDOW = 600
+"""Around a keyword, far more than any signal's match spans (a few words, `near` windows of 60)."""
 
 
-# --- obfuscation: a second view of the text with the disguise taken off ----------------------
-
-_SPACED = re.compile(r"(?<![^\s])(?:[^\W\d_] ){3,}[^\W\d_](?![^\s])")
-"""Letters written one by one with single spaces (`i g n o r e`); words apart by 2+ spaces."""
-_DOTTED = re.compile(r"\b(?:[^\W\d_][.\-_*]){3,}[^\W\d_]\b")
-"""Letters apart by one dot, dash, underscore or star (`i.g.n.o.r.e`)."""
-_LEET = re.compile(r"(?<=[a-z])[0134579@$](?=[a-z])|\b[0134579@$](?=[a-z]{2})|(?<=[a-z]{2})[0134579@$]\b")
-_LEET_MAP = str.maketrans("0134579@$", "oieastgas")
-_JOINED = re.compile(r"(?<=[a-z])[-_.*+/\\|~]+(?=[a-z])")
-_DISGUISED = re.compile(
-    r"(?:[^\W\d_][.]){3,}|(?:[^\W\d_] ){3,}|[a-z][013457][a-z]|(?<![a-z0-9])[013457][a-z]{2}"
-    r"|\b[a-z]{1,12}[-*+|~][a-z]{1,12}[-*+|~][a-z]{1,12}[-*+|~][a-z]",
-    re.I,
-)
-"""Letters spaced or dotted one by one, leetspeak, words joined by punctuation."""
-_OBFUSCATED_PARTS = (
-    re.compile(r"\.(?<=[^\W\d_]\.)(?:[^\W\d_]\.){2}"),
-    re.compile(r" (?<=[^\W\d_] )(?:[^\W\d_] ){2}"),
-    re.compile(r"[013457](?:(?<=[a-z][013457])[a-z]|(?<![a-z0-9][013457])[a-z]{2})", re.I),
-    re.compile(r"[-*+|~](?<=[a-z][-*+|~])[a-z]{1,12}[-*+|~][a-z]{1,12}[-*+|~][a-z]", re.I),
-)
-"""`_DISGUISED`'s alternatives, each led by the character it needs (a dot, a space, a digit, a joiner)
-so the regex engine skips to candidates instead of trying every alternative at every position:
-~6x faster on JSON results. The last is wider than its original (any letter run before the
-first joiner, not only 1-12 letters after a word boundary): a prefilter may over-match."""
-_BASE64_LIKE = bytes(
-    ord("a") if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "+/") else ord(" ") for c in range(256)
-)
-_BASE64_RUN = re.compile(r"[a-z0-9+/]{16}", re.I)
-
-
-def _obfuscated(text: str) -> bool:
-    """Disguised letters, or a run of 16 base64 characters (ASCII text: one byte translation)."""
-    if any(part.search(text) for part in _OBFUSCATED_PARTS):
-        return True
-    if text.isascii():
-        return b"a" * 16 in text.encode("ascii").translate(_BASE64_LIKE)
-    return _BASE64_RUN.search(text) is not None
-
-
-_BASE64 = re.compile(
-    r"(?<![a-z0-9+/])(?:[a-z0-9+/]{4}){4,}(?:[a-z0-9+/]{2}==|[a-z0-9+/]{3}=)?(?![a-z0-9+/=])", re.I
-)
-_DECODED_LIMIT = 8
-
-
-def _unspaced(text: str) -> str:
-    pieces = re.split(r"\s{2,}", unicodedata.normalize("NFKC", text).translate(_INVISIBLE))
-    return " ".join(_SPACED.sub(lambda m: m.group().replace(" ", ""), piece) for piece in pieces)
-
-
-def _disguised_view(text: str, normal: str) -> str | None:
-    """The text with letter spacing, leetspeak and joining punctuation undone (None when the
-    text shows none of them)."""
-    view = normalise(_unspaced(text)) if _SPACED.search(text) else normal
-    view = _DOTTED.sub(lambda m: re.sub(r"[.\-_*]", "", m.group()), view)
-    if _LEET.search(view):
-        view = _LEET.sub(lambda m: m.group().translate(_LEET_MAP), view)
-    view = _JOINED.sub(" ", view)
-    return view if view != normal else None
-
-
-_AROUND = 300
-_SEGMENTS = 32
-
-
-def _segments(text: str) -> list[str]:
-    """The parts of the text around its disguises (merged when they overlap): the second view is
-    scored there only, so a long text with a few hyphenated words costs little more."""
+def _keyword_windows(text: str) -> list[str]:
+    """The parts of a long text where a signal can match: every signal's match holds one of the
+    suspect keywords, so only the text around them is scored (a 64 KB tool result with a few
+    keywords costs a few windows, not 65 patterns over all of it). Short texts, and texts whose
+    lowering changes their length (positions would drift), are scored whole."""
+    if len(text) <= _WHOLE:
+        return [text]
+    lowered = _folded(text).lower()
+    if len(lowered) != len(text):
+        return [text]
     spans: list[list[int]] = []
-    for _, match in zip(range(_SEGMENTS * 8), _DISGUISED.finditer(text), strict=False):
-        begin, end = max(0, match.start() - _AROUND), match.end() + _AROUND
-        if spans and begin <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], end)
-        elif len(spans) < _SEGMENTS:
-            spans.append([begin, end])
-    return [text[begin:end] for begin, end in spans]
-
-
-def _decoded(text: str) -> list[str]:
-    """Base64 runs of the (un-normalised) text that decode to readable text."""
-    found: list[str] = []
-    for match in _BASE64.finditer(text):
-        if len(found) >= _DECODED_LIMIT:
-            break
-        try:
-            decoded = base64.b64decode(match.group(), validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
+    alone = len(_SUSPECT_WORDS)
+    for index, start, end in _SUSPECTS.find_matches_as_indexes(lowered, overlapping=True):
+        if index >= alone and (_word_char(lowered, start - 1) or _word_char(lowered, end)):
             continue
-        if decoded.isprintable() and any(c.isalpha() for c in decoded):
-            found.append(decoded)
-    return found
+        begin, finish = max(0, start - _WINDOW), end + _WINDOW
+        if spans and begin <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], finish)
+        else:
+            spans.append([begin, finish])
+    return [text[begin:finish] for begin, finish in spans]
 
 
 def _fired(normal: str) -> list[Signal]:
@@ -433,14 +361,15 @@ def score(text: str) -> Score:
     """How much `text` looks like an injection or jailbreak attempt (0..1), and why."""
     if not text:
         return NO_SCORE
-    normal = normalise(text)
-    fired = _fired(normal)
-    if _obfuscated(text):
-        for segment in _segments(text):
-            view = _disguised_view(segment, normalise(segment))
+    fired: list[Signal] = []
+    for part in _keyword_windows(text):
+        fired += [each for each in _fired(normalise(part)) if each not in fired]
+    if disguises.obfuscated(text):
+        for segment in disguises.segments(text):
+            view = disguises.disguised_view(segment, normalise(segment))
             if view is not None:
                 fired += [each for each in _fired(view) if each not in fired]
-        for decoded in _decoded(text):
+        for decoded in disguises.decoded(text):
             if _combine(_fired(normalise(decoded))) >= 0.6:
                 fired.append(ENCODED)
                 break

@@ -51,6 +51,7 @@ from broker.mcp import wire
 from broker.mcp.channel import STATELESS
 from broker.mcp.context import CACHE_META_KEY, parse_narrowing
 from broker.mcp.errordata import correlated
+from broker.mcp.input_rounds import input_required_result
 from broker.mcp.listing import wire_forms
 from broker.mcp.pages import PAGE_SIZE, next_cursor, page_start
 from broker.mcp.server import call_tool
@@ -158,7 +159,12 @@ class McpFastPath:
                 output = await _unless_gone(receive, call_tool(self.pipeline, call))
                 if output is None:  # the client went away: nobody to answer
                     return
-                result = pydantic_core.to_json(wire.tool_result(output, version, self.stamp))
+                if output.input_required is not None:  # as on_call_tool answers it
+                    asked = input_required_result(output.input_required)
+                    shaped = wire.sdk_shaped("tools/call", version, asked, self.stamp)
+                else:
+                    shaped = wire.tool_result(output, version, self.stamp)
+                result = pydantic_core.to_json(shaped)
                 status, answer = wire.OK, wire.response(request_id, result)
         except MCPError as exc:
             status, answer = wire.error(

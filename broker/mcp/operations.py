@@ -23,7 +23,7 @@ import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from broker.catalog import Snapshot, own_names
+from broker.catalog import Snapshot
 from broker.connections import NotConnected
 from broker.errors import (
     InvalidArguments,
@@ -38,6 +38,7 @@ from broker.mcp.connect import connect_error
 from broker.mcp.context import LIST_TTL_MS, bypasses_cache, caller, narrowing
 from broker.mcp.pages import paginate
 from broker.mcp.subscriptions import Subscriptions
+from broker.offerings import shown_uri
 from broker.pipeline import (
     Completion,
     Next,
@@ -49,7 +50,6 @@ from broker.pipeline import (
 )
 from broker.pipeline.authorize import Authorize
 from broker.telemetry.logs import current_request_id
-from broker.uris import gateway_uri
 from connectors.base import CompletionOutput, Output, PromptOutput, ResourceOutput
 
 _CALLER_ERRORS = (UnknownResource, UnknownPrompt, ToolDenied, InvalidArguments, InvalidParams)
@@ -231,10 +231,7 @@ def _meta(meta: Mapping[str, Any]) -> dict[str, Any]:
 
 def _shown_uri(snapshot: Snapshot, connector: str) -> Callable[[str], str]:
     """How a connector's local URIs are shown: in its namespace, or verbatim (`prefix: false`)."""
-    answering = snapshot.connectors.get(connector)
-    if answering is not None and own_names(answering):
-        return lambda local: local
-    return lambda local: gateway_uri(connector, local)
+    return shown_uri(connector, snapshot.connectors.get(connector))
 
 
 def _namespaced_content(show: Callable[[str], str], item: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from broker.mcp.operations import catalog_handlers
 from broker.mcp.pages import paginate
 from broker.mcp.sessions import Sessions
 from broker.mcp.subscriptions import Subscriptions
+from broker.mcp.tasks import TaskBook, Tasks
 from broker.pipeline import Next, ToolCall
 from broker.telemetry.logs import current_request_id
 from connectors.base import ToolOutput
@@ -114,6 +115,9 @@ def build_server(
         )
     if sessions is not None:
         server.middleware.append(sessions)  # records what initialize negotiated
+    server.middleware.append(  # MCP tasks (2025-11-25), past the SDK's tables: see tasks.py
+        Tasks(snapshot, lambda call: call_tool(pipeline, call), to_result, levels, TaskBook())
+    )
     server.middleware.append(SpliceTools())  # tools/list pages: prebuilt definitions, see listing.py
     server.middleware.append(CorrelateErrors())  # error data names the request
     if request_state_key is not None:  # seals the state of input-required rounds, see input_rounds.py

@@ -57,6 +57,7 @@ from broker.mcp.channel import LogLevels
 from broker.mcp.context import CONTEXT_HEADER, narrowing
 from broker.mcp.notify import ListWatchers
 from broker.mcp.session_store import SessionRecord, SessionStore, owner_digest
+from broker.uris import split_uri
 
 log = logging.getLogger("broker.mcp.sessions")
 
@@ -80,6 +81,7 @@ class Sessions:
         self._watchers = watchers
         self._manager: StreamableHTTPSessionManager | None = None
         self._connections: dict[str, Connection] = {}
+        self._callers: dict[str, tuple[AgentIdentity, frozenset[str] | None]] = {}
         self._touched: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         bus.subscribe(TOPIC, self._heard)
@@ -243,12 +245,28 @@ class Sessions:
             self.levels.set(session_id, message["to"])
         elif isinstance(session_id := message.get("notify"), str) and isinstance(message.get("method"), str):
             connection = self._connections.get(session_id)
-            if connection is not None:
-                self._spawn(connection.notify(message["method"], message.get("params")))
+            params = message.get("params")
+            if connection is not None and self._may_hear(session_id, message["method"], params):
+                self._spawn(connection.notify(message["method"], params))
         elif (
             isinstance(session_id := message.get("relay"), str) and message.get("from") != self._bus.instance
         ):
             self._spawn(self._inject(session_id, message.get("message")))
+
+    def _may_hear(self, session_id: str, method: str, params: Any) -> bool:
+        """A resource update reaches a session only while its caller may still read the resource
+        (a policy may have changed since it subscribed)."""
+        if method != "notifications/resources/updated":
+            return True
+        caller = self._callers.get(session_id)
+        uri = params.get("uri") if isinstance(params, dict) else None
+        if caller is None or not isinstance(uri, str):
+            return False
+        agent, only = caller
+        parts = split_uri(uri)
+        if parts is None or (only is not None and parts[0] not in only):
+            return False
+        return self._snapshot().policy_set.decide_resource(agent.subject, uri).allowed
 
     async def _inject(self, session_id: str, raw: Any) -> None:
         manager = self._manager
@@ -274,10 +292,12 @@ class Sessions:
     ) -> None:
         """Remember the session's connection while it lives here, and watch its view."""
         self._connections[session_id] = connection
+        self._callers[session_id] = (agent, only)
 
         def detach() -> None:
             if self._connections.get(session_id) is connection:
                 del self._connections[session_id]
+                self._callers.pop(session_id, None)
             if self._watchers is not None:
                 self._watchers.forget(session_id, connection)
 

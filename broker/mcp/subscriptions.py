@@ -27,8 +27,8 @@ from mcp.server.context import ServerRequestContext
 
 from broker.mcp.channel import session_id
 from broker.mcp.sessions import Sessions
+from broker.offerings import shown_uri
 from broker.pipeline import ResourceWatch
-from broker.uris import gateway_uri
 from connectors.base import OffersSubscriptions, Output
 
 log = logging.getLogger("broker.mcp.subscriptions")
@@ -53,7 +53,7 @@ class Subscriptions:
         connector = watch.snapshot.connectors.get(watch.connector)
         if isinstance(connector, OffersSubscriptions) and connector not in self._hooked:
             self._hooked.add(connector)
-            connector.on_resource_updated(partial(self._updated, watch.connector))
+            connector.on_resource_updated(partial(self._updated, shown_uri(watch.connector, connector)))
         await self._sessions.store.subscribe(sid, watch.uri)
         return True
 
@@ -66,8 +66,9 @@ class Subscriptions:
             await run(watch)
         return True
 
-    def _updated(self, connector: str, local_uri: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._deliver(gateway_uri(connector, local_uri)))
+    def _updated(self, show: Callable[[str], str], local_uri: str) -> None:
+        """An upstream's update, as the URI its subscribers know (namespaced, or verbatim)."""
+        task = asyncio.get_running_loop().create_task(self._deliver(show(local_uri)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

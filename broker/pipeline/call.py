@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from broker.catalog import AgentIdentity, CatalogPrompt, CatalogTool, Snapshot
-from connectors.base import SILENT, ClientChannel, CompletionRef, Output, Resume
+from connectors.base import SILENT, ClientChannel, CompletionRef, Output, Resume, TaskStep
 from policies import Decision
 
 
@@ -77,6 +77,8 @@ class ToolCall(Request):
     tool: CatalogTool | None = None
     resume: Resume | None = None
     """A retry carrying the client's answers to the input this call asked for before (2026-07-28)."""
+    task: TaskStep | None = None
+    """A step of an MCP task (start as a task, or get/result/cancel one): broker/mcp/tasks.py."""
 
     @property
     def target(self) -> str:

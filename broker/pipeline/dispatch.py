@@ -52,6 +52,8 @@ async def dispatch(request: Request) -> Output:
         renew_user_token=request.renew_user_token,
         end_user=request.agent.end_user,
         resume=request.resume if isinstance(request, ToolCall) else None,
+        task=request.task if isinstance(request, ToolCall) else None,
+        target=request.target,
     )
     try:
         if isinstance(request, ToolCall):

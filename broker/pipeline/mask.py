@@ -128,6 +128,10 @@ async def _mask_answer(masker: Masker, agent: str, output: Output) -> tuple[Outp
             return dataclasses.replace(
                 output, input_required=dataclasses.replace(asked, requests=requests)
             ), counts
+        if output.task is not None:  # a task's status message is upstream text (broker/mcp/tasks.py)
+            said, counts = await masker.mask_json(agent, output.task.get("statusMessage"))
+            task = {**output.task, "statusMessage": said} if said is not None else output.task
+            return dataclasses.replace(output, task=task), counts
         content, structured, counts = await _mask_output(masker, agent, output)
         return dataclasses.replace(output, content=content, structured=structured), counts
     if isinstance(output, ResourceOutput):

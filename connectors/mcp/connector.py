@@ -70,6 +70,7 @@ from connectors.mcp.offerings import (
 from connectors.mcp.pins import Definition, Drift, PinnedTool, compute_drift, definition_of, pin_of
 from connectors.mcp.results import tool_output
 from connectors.mcp.session import LiveHeaders, Opener, Session, http_opener, stdio_opener
+from connectors.mcp.tasks import send_step, step_output
 from connectors.scrub import scrubber
 
 T = TypeVar("T")
@@ -106,6 +107,8 @@ class McpConnector:
         )
         self._stopping: set[asyncio.Task[None]] = set()
         self._live: dict[str, tuple[Definition, str]] | None = None
+        self._execution: dict[str, dict[str, Any]] = {}
+        """Each live tool's `execution` (task support): listed as the upstream says, not pinned."""
         self._listed_at = float("-inf")
         self._stale = True
         """An upstream announced a change, or a session was lost: list before the next call."""
@@ -149,7 +152,9 @@ class McpConnector:
                 definition, pin = self._live[name]
                 if self._first_seen.setdefault(name, pin) == pin:
                     specs.append(PinnedTool.from_definition(definition).spec())
-        return specs
+        if not self._execution:
+            return specs
+        return [dataclasses.replace(spec, execution=self._execution.get(spec.name)) for spec in specs]
 
     def drift(self) -> Drift:
         """Live definitions against the pins, as of the last listing (`checked` False before one)."""
@@ -161,8 +166,13 @@ class McpConnector:
         """List the upstream's tools now (every page), exposable names only, sorted by name.
 
         `context` brings the credentials to list with; without one, those of the latest call
-        (a ConnectorError before any call, when the config references secrets)."""
+        (a ConnectorError before any call, when the config references secrets). A listing
+        already under way may have started before a change the caller wants to see (a review
+        right after a rug pull): it is awaited, then the upstream is listed again."""
         async with self._link_for(context) as link:
+            if link.listing is not None and not link.listing.done():
+                with contextlib.suppress(Exception):  # it failed: the listing below tries again
+                    await asyncio.shield(link.listing)
             await self._relist(link, context)
         assert self._live is not None
         return [PinnedTool.from_definition(self._live[name][0]) for name in sorted(self._live)]
@@ -181,6 +191,11 @@ class McpConnector:
             if self._stale or expired or not link.listed:
                 await self._relist(link, context)
             self._check_pin(tool)
+            if context.task is not None:  # a step of an MCP task: connectors/mcp/tasks.py
+                step, limit = context.task, self.config.max_response_bytes
+                send = lambda client: send_step(client, tool, arguments, step, self.config.timeout_seconds)  # noqa: E731
+                raw = await self._use(link, send, retry=False, context=context)
+                return step_output(raw, step, limit, link.scrub, self.name)
             call = lambda client: relay.call_tool(client, tool, dict(arguments), context)  # noqa: E731
             with relay.relaying(context.channel):
                 result = await self._use(link, call, retry=False, context=context)
@@ -339,6 +354,7 @@ class McpConnector:
             context is not None
             and self.config.transport == "http"
             and relay.uses_2025_session(context.channel)
+            and context.task is None  # every step of a task on one upstream session: tasks.py
         ):
             grant = dataclasses.replace(grant, key=(*grant.key, relay.LEGACY_SLOT))
         link, idle = self._links.acquire(grant)
@@ -371,6 +387,7 @@ class McpConnector:
             self._stale, link.listed = True, False
             raise
         live: dict[str, tuple[Definition, str]] = {}
+        execution: dict[str, dict[str, Any]] = {}
         unusable: list[str] = []
         for tool in tools:
             if not exposable(self.config, tool.name):
@@ -380,9 +397,15 @@ class McpConnector:
                 raise UpstreamBadResponse(f"upstream '{self.name}' lists the tool '{tool.name}' twice")
             definition = definition_of(tool)
             live[tool.name] = (definition, pin_of(definition))
+            if tool.execution is not None:
+                execution[tool.name] = tool.execution.model_dump(
+                    by_alias=True, mode="json", exclude_none=True
+                )
         offerings = await self._list_offerings(link, context)
-        if self._live is None or _pins(self._live) != _pins(live) or offerings != self._offerings:
+        changed = self._live is None or _pins(self._live) != _pins(live) or execution != self._execution
+        if changed or offerings != self._offerings:
             self._version += 1
+        self._execution = execution
         self._live, self.unusable_tools = live, tuple(sorted(unusable))
         self._offerings = offerings
         self._reviewed = review(offerings, self.config.offering_pins, self.config.expose_new_tools)

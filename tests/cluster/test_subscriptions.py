@@ -34,7 +34,7 @@ from tests.cluster.test_sessions import Alternate
 from tests.connectors.mcp.upstream import _LegacyOnly
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
-NOTES = ("notes://today", "notes://tomorrow")
+NOTES = ("notes://today", "notes://tomorrow", "notes://later")
 
 
 @dataclass
@@ -128,10 +128,10 @@ class Updates:
                 self.uris.append(message.params.uri)
                 self.arrived.notify_all()
 
-    async def wait_for(self, uri: str) -> None:
+    async def wait_for(self, uri: str, times: int = 1) -> None:
         async def seen() -> None:
             async with self.arrived:
-                await self.arrived.wait_for(lambda: uri in self.uris)
+                await self.arrived.wait_for(lambda: self.uris.count(uri) >= times)
 
         await asyncio.wait_for(seen(), 15)
 
@@ -153,7 +153,7 @@ async def test_updates_reach_the_subscribed_session_until_it_unsubscribes_or_end
     policy = {"name": "read", "agents": ["reader"], "allow": [], "resources": {"allow": ["broker://notes/*"]}}
     assert first.admin.post("/admin/policies", json={"policies": [policy]}).status_code == 200
     cluster.wait_in_step(first)
-    today, tomorrow = (gateway_uri(uri) for uri in NOTES)
+    today, tomorrow, later = (gateway_uri(uri) for uri in NOTES)
 
     def update(local: str) -> None:
         httpx.post(f"{base_url}/control/update", params={"uri": local}, timeout=5).raise_for_status()
@@ -172,10 +172,10 @@ async def test_updates_reach_the_subscribed_session_until_it_unsubscribes_or_end
     ):
         for _ in range(100):  # each instance lists the new upstream in the background
             listed = [{item.uri for item in (await client.list_resources()).resources} for _ in (1, 2)]
-            if listed == [{today, tomorrow}] * 2:
+            if listed == [{today, tomorrow, later}] * 2:
                 break
             await asyncio.sleep(0.05)
-        assert listed == [{today, tomorrow}] * 2
+        assert listed == [{today, tomorrow, later}] * 2
         with pytest.raises(Exception, match="Unknown resource"):
             await client.subscribe_resource("broker://other/notes://today")
         await client.subscribe_resource(today)
@@ -188,6 +188,23 @@ async def test_updates_reach_the_subscribed_session_until_it_unsubscribes_or_end
         update(NOTES[1])
         await updates.wait_for(tomorrow)
         assert updates.uris == [today, tomorrow], updates.uris  # nothing for today after unsubscribing
+
+        # Subscribed again (perhaps through the other instance, whose upstream session then hears
+        # today's updates as well: the session may hear such an update twice).
+        await client.subscribe_resource(today)
+        await client.subscribe_resource(later)
+        update(NOTES[0])
+        await updates.wait_for(today, times=2)
+        # A policy that no longer lets the agent read tomorrow's notes stops their updates.
+        denied = {**policy, "resources": {"allow": ["broker://notes/*"], "deny": [tomorrow]}}
+        assert (
+            cluster.instances[1].admin.post("/admin/policies", json={"policies": [denied]}).status_code == 200
+        )
+        cluster.wait_in_step(cluster.instances[1])
+        update(NOTES[1])
+        update(NOTES[2])
+        await updates.wait_for(later)
+        assert [uri for uri in updates.uris if uri != today] == [tomorrow, later], updates.uris
         session_id = next(sid for _, _, sid in transport.sent if sid is not None)
 
     if era == "2025-11-25":  # asked in requests (at 2026-07-28: the listen stream's filter)

@@ -28,6 +28,9 @@ META = {
     "io.modelcontextprotocol/clientCapabilities": {},
 }
 
+CAN_BE_ASKED = {**META, "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
+"""A client the SDK path may ask in input-required rounds: the fast path leaves it to the SDK."""
+
 
 @dataclass
 class Twins:
@@ -198,6 +201,7 @@ def edge_cases(key: str) -> list[tuple[str, bytes | dict[str, Any], Any]]:
         ("arguments not an object", {**call, "params": {**call["params"], "arguments": [1]}}, good),
         ("name not a string", {**call, "params": {**call["params"], "name": 5}}, good),
         ("an extra params field", {**call, "params": {**call["params"], "task": {"ttl": 1}}}, good),
+        ("a client that can be asked", {**call, "params": {**call["params"], "_meta": CAN_BE_ASKED}}, good),
         ("text/plain", call, good | {"Content-Type": "text/plain"}),
         ("accepts no JSON", call, good | {"Accept": "text/html"}),
         ("foreign Host", call, good | {"Host": "attacker.example"}),
@@ -213,7 +217,11 @@ def test_edge_cases_get_the_sdk_answer(twins: Twins) -> None:
             status, answer = same_answer(twins, body, headers, fast=False)
         except AssertionError as exc:
             raise AssertionError(f"{case}: {exc}") from None
-        assert status >= 400 or case in ("a notification", "an extra params field"), (case, status, answer)
+        assert status >= 400 or case in (
+            "a notification",
+            "an extra params field",
+            "a client that can be asked",
+        ), (case, status, answer)
 
 
 def test_a_body_over_the_limit_is_413_on_both(twins: Twins) -> None:

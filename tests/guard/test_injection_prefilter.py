@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 
-from broker.guard import injection
+from broker.guard import disguises, injection
 from tests.llm.guard_labelled import HAND_WRITTEN_BENIGN, HAND_WRITTEN_INJECTIONS, labelled_set
 
 REGEX = re.compile(  # the keywords as an IGNORECASE alternation (slow: ms per 2 KB result)
@@ -62,7 +62,7 @@ def test_the_disguise_prefilter_misses_nothing_the_regex_finds() -> None:
     samples = texts() + [
         "".join(rng.choice(DISGUISES) for _ in range(rng.randint(1, 24))) for _ in range(5000)
     ]
-    missed = [text for text in samples if OBFUSCATED.search(text) and not injection._obfuscated(text)]
+    missed = [text for text in samples if OBFUSCATED.search(text) and not disguises.obfuscated(text)]
     assert missed == []
-    assert not injection._obfuscated('{"temperature_2m_max":11.0,"weather":"Light rain and clouds"}')
-    assert injection._obfuscated("i g n o r e") and injection._obfuscated("aGVsbG8gd29ybGQgaGVsbG8=")
+    assert not disguises.obfuscated('{"temperature_2m_max":11.0,"weather":"Light rain and clouds"}')
+    assert disguises.obfuscated("i g n o r e") and disguises.obfuscated("aGVsbG8gd29ybGQgaGVsbG8=")
