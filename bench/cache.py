@@ -106,7 +106,15 @@ def stage_fixture(redis_url: str | None) -> tuple[Any, Callable[[dict[str, Any]]
     output = ToolOutput.from_json(body)
 
     def make_call(arguments: dict[str, Any]) -> ToolCall:
-        return ToolCall("bench", agent, tool.name, arguments, snapshot, tool=tool)
+        return ToolCall(
+            request_id="bench",
+            agent=agent,
+            tool_name=tool.name,
+            arguments=arguments,
+            snapshot=snapshot,
+            tool=tool,
+            connector="weather",
+        )
 
     async def terminal(_: ToolCall) -> ToolOutput:
         return output

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from dataclasses import dataclass, field
 from importlib.metadata import version
 
@@ -13,6 +12,7 @@ from opentelemetry.trace import Tracer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from broker import heap
 from broker.audit.writer import AuditWriter
 from broker.cache import ResultCache
 from broker.catalog import Federated
@@ -188,7 +188,7 @@ class Gateway:
         self.audit.start()
         self.vault.start()
         self.maskers.start()
-        settle_heap()
+        heap.settle()
 
     async def stop(self) -> None:
         await self.audit.close()
@@ -203,16 +203,3 @@ class Gateway:
         if self.oauth is not None:
             await self.oauth.aclose()
         self.engine.dispose()
-
-
-def settle_heap() -> None:
-    """Move what start-up built (modules, the first snapshot) out of the collector's sight.
-
-    Python 3.11's cyclic collector is not incremental: a full collection walks every live
-    container with the GIL held, ~1 s on a loaded machine for a gateway's half a million
-    objects, and the megabytes a big import allocates trigger one. Frozen objects are skipped
-    (`gc.freeze`), so a full collection walks only what came later. The cost: garbage cycles
-    among start-up objects (e.g. a connector replaced later) are never collected; no
-    collection first, which would cost start-up a second and more with a thousand agents.
-    """
-    gc.freeze()

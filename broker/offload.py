@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -44,15 +46,23 @@ def _executor() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
         _pool = ProcessPoolExecutor(
-            MAX_WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=_yield_cpu
+            MAX_WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
         )
     return _pool
 
 
-def _yield_cpu() -> None:
+def _start_worker() -> None:
     """In each worker: a lower priority, so that on a busy machine the gateway's event loop
-    gets the CPU before a document being prepared."""
+    gets the CPU before a document being prepared; and an end with the gateway, however it
+    ends (a killed gateway runs no exit handler, and its idle workers would wait forever)."""
     os.nice(WORKER_NICENESS)
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True, name="exit-with-parent").start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def warm(function: Callable[[], object]) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from broker import heap
 from broker.catalog import (
     AgentIdentity,
     CatalogTool,
@@ -126,8 +127,10 @@ class StateManager:
     async def refresh(self) -> Snapshot:
         async with self._lock:
             known = {name: fingerprint for name, (fingerprint, _) in self._built.items()}
-            self._rows = await asyncio.to_thread(self._read, known)
-            return self._publish(await self._assemble(*self._rows))
+            with heap.building():  # a big connector's objects must not trigger full collections
+                self._rows = await asyncio.to_thread(self._read, known)
+                snapshot = await self._assemble(*self._rows)
+            return self._publish(snapshot)
 
     async def _watch(self) -> None:
         """Rebuild the snapshot, without the database, when a federated connector's tools moved."""

@@ -225,6 +225,9 @@ class CallContext:
     """A retried call: the client's answers to the `InputRequired` this call ended with before."""
     task: TaskStep | None = None
     """The call is a step of an MCP task rather than a plain call (broker/mcp/tasks.py)."""
+    target: str | None = None
+    """What the call is for, as the gateway names it (a tool, resource URI or prompt): the
+    subject of the gateway's signed statement, which names it."""
 
 
 NO_CONTEXT = CallContext()

@@ -53,6 +53,7 @@ async def dispatch(request: Request) -> Output:
         end_user=request.agent.end_user,
         resume=request.resume if isinstance(request, ToolCall) else None,
         task=request.task if isinstance(request, ToolCall) else None,
+        target=request.target,
     )
     try:
         if isinstance(request, ToolCall):

@@ -8,7 +8,10 @@ fingerprint moves (a rotated secret).
 
 With per-caller auth (`user_oauth`, `token_exchange`, `gateway_jwt`) the slot is the caller's
 own: one session per end user (per agent for an agent key with `gateway_jwt`), whose
-Authorization header follows that caller's current token. Work that comes with no caller
+Authorization header follows that caller's current token. A `gateway_jwt` statement also names
+the tool (resource, prompt) it is for, so its session is per caller and target: the header is
+read when the request is sent, and one shared session would let two concurrent calls carry
+each other's statement. Work that comes with no caller
 (registration, background listings) uses a session without credentials.
 """
 
@@ -118,6 +121,8 @@ class McpCredentials:
             return LISTING_GRANT  # registration or a background listing: no caller to act for
         used = await self._auth.credentials(context, self._token_client())
         who = fingerprint([config.type, context.agent or "", context.end_user or ""])
+        if isinstance(config, GatewayJwtAuth):  # the statement names the tool: a session per target,
+            who = fingerprint([who, context.target or ""])  # or concurrent calls swap statements
         return Grant((f"caller:{who[:32]}",), who, used.headers, {}, used.scrub, used)
 
     async def renewed(self, grant: Grant, context: CallContext) -> Grant | None:
