@@ -42,6 +42,7 @@ from mcp_types.methods import serialize_server_result
 from broker.catalog import AgentIdentity, Snapshot
 from broker.mcp.channel import LogLevels, McpClientChannel
 from broker.mcp.context import bypasses_cache, caller, narrowing
+from broker.mcp.pages import paginate
 from broker.pipeline import ToolCall
 from broker.telemetry.logs import current_request_id
 from connectors.base import TaskStep, ToolOutput
@@ -124,7 +125,8 @@ class Tasks:
             return await call_next(ctx)
         agent = caller()
         if method == "tasks/list":
-            return await self._list(ctx, agent)
+            cursor = params.get("cursor")
+            return await self._list(ctx, agent, cursor if isinstance(cursor, str) else None)
         task_id = params.get("taskId")
         task = self.book.find(task_id, agent)
         assert isinstance(task_id, str)
@@ -196,14 +198,17 @@ class Tasks:
         )
         return await self._run(call)
 
-    async def _list(self, ctx: ServerRequestContext[Any, Any], agent: AgentIdentity) -> HandlerResult:
-        """The caller's own tasks, each as its upstream reports it now."""
+    async def _list(
+        self, ctx: ServerRequestContext[Any, Any], agent: AgentIdentity, cursor: str | None
+    ) -> HandlerResult:
+        """A page of the caller's own tasks, each as its upstream reports it now (a bad cursor: -32602)."""
+        page, next_cursor = paginate(self.book.of(agent), cursor, "tasks")
         listed: list[dict[str, Any]] = []
-        for task_id, task in self.book.of(agent):
+        for task_id, task in page:
             output = await self._step(ctx, agent, task, TaskStep("tasks/get", {"taskId": task.upstream_id}))
             if output.task is not None:
                 listed.append(_renamed(output.task, task_id))
-        return {"tasks": listed}
+        return {"tasks": listed, "nextCursor": next_cursor} if next_cursor else {"tasks": listed}
 
 
 def _as_task(output: ToolOutput, task_id: str) -> dict[str, Any]:

@@ -123,6 +123,7 @@ def test_tasks_run_under_the_callers_identity(
         refused = bob.request(method, {"taskId": task_id})
         assert refused["error"]["code"] == -32602, refused
     assert bob.result("tasks/list", {})["tasks"] == []
+    assert bob.request("tasks/list", {"cursor": "not-a-cursor"})["error"]["code"] == -32602
     assert state.cancelled == []
 
     assert [t["taskId"] for t in alice.result("tasks/list", {})["tasks"]] == [task_id]
