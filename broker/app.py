@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await llm.stop()
         finally:
             await gateway.stop()
+            await asyncio.to_thread(offload.shutdown)
 
     app = FastAPI(
         title="tool-broker",

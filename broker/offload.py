@@ -8,7 +8,7 @@ a compact picklable result out (the prepared config as JSON text, names, warning
 
 The pool is created on first use with the `spawn` start method (safe with the loop's threads
 and open sockets), bounded in workers and in jobs waiting, and kept for the life of the
-process (its workers stop at exit): starting one costs a second of imports.
+process (`shutdown` at the gateway's end): starting one costs a second of imports.
 """
 
 from __future__ import annotations
@@ -63,6 +63,15 @@ def _exit_with(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(1)
     os._exit(0)
+
+
+def shutdown() -> None:
+    """Stop the workers and release the pool's queues (at the gateway's shutdown: a pool left to
+    the interpreter's exit leaks its semaphores, which multiprocessing reports on stderr)."""
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def warm(function: Callable[[], object]) -> None:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from broker import catalog, jsonbody, offload
 from broker.admin import preparing
 from broker.admin.auth import gateway_of
-from broker.admin.bodies import openapi_body, raw_body
+from broker.admin.bodies import openapi_body, parse_body, raw_body
 from broker.admin.preparing import Pending, Ready
 from broker.admin.registration import (
     flag_warnings,
@@ -274,7 +274,7 @@ async def register_connector(
     if isinstance(outcome, Pending):
         checked = await _prepare_pending(request, outcome, known, limits)
     else:
-        checked = await _check_ready(outcome, known)
+        checked = await _check_ready(outcome, known, body, is_yaml)
     refuse_conflicts(gateway.state.snapshot, {checked.name: checked.claims})
 
     def put(session: Session) -> PutResult:
@@ -315,15 +315,19 @@ async def _fetched(config: OpenAPIConnectorConfig, limits: OpenAPILimits) -> Rea
     )
 
 
-async def _check_ready(ready: Ready, known: Collection[str]) -> _ToStore:
+async def _check_ready(ready: Ready, known: Collection[str], body: bytes, is_yaml: bool) -> _ToStore:
     """What only the gateway can check of a config prepared in a worker process: its
-    destination (resolved now) and the secrets it references."""
+    destination (resolved now) and the secrets it references (located in `body` by line)."""
     try:
         await refuse_private_destination(ready.name, ready.base_url, ready.allow_private_network)
     except ConnectorError as exc:
         raise InvalidInput(exc.message) from None
-    if ready.secret_refs - set(known):  # parse the config only to locate the problem
-        secret_service.check_references(json.loads(ready.stored), ready.secret_refs, known)
+    if ready.secret_refs - set(known):  # parse the config and the body only to locate the problem
+        try:
+            secret_service.check_references(json.loads(ready.stored), ready.secret_refs, known)
+        except InvalidInput as exc:
+            located = await asyncio.to_thread(parse_body, body, is_yaml)
+            raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
     return _ToStore(ready.name, ready.kind, JsonText(ready.stored), ready.claims, ready.warnings)
 
 
