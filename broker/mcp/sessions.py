@@ -57,7 +57,6 @@ from broker.mcp.channel import LogLevels
 from broker.mcp.context import CONTEXT_HEADER, narrowing
 from broker.mcp.notify import ListWatchers
 from broker.mcp.session_store import SessionRecord, SessionStore, owner_digest
-from broker.uris import split_uri
 
 log = logging.getLogger("broker.mcp.sessions")
 
@@ -263,10 +262,11 @@ class Sessions:
         if caller is None or not isinstance(uri, str):
             return False
         agent, only = caller
-        parts = split_uri(uri)
-        if parts is None or (only is not None and parts[0] not in only):
+        snapshot = self._snapshot()
+        owner = snapshot.resolve_resource(uri)  # namespaced or the upstream's own URI, as reads find it
+        if owner is None or (only is not None and owner[0] not in only):
             return False
-        return self._snapshot().policy_set.decide_resource(agent.subject, uri).allowed
+        return snapshot.policy_set.decide_resource(agent.subject, uri).allowed
 
     async def _inject(self, session_id: str, raw: Any) -> None:
         manager = self._manager
