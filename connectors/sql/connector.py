@@ -35,6 +35,7 @@ import asyncio
 import dataclasses
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, NamedTuple, TypeVar
@@ -303,8 +304,9 @@ class SqlConnector:
                 return await asyncio.to_thread(work)
         except TimeoutError:
             raise UpstreamTimeout(f"database '{self.name}' did not answer within {backstop:g} s") from None
-        except asyncio.CancelledError:  # cancelling blocks on a round trip: not on the event loop
-            asyncio.get_running_loop().run_in_executor(None, running.cancel)
+        except asyncio.CancelledError:  # cancelling blocks on a round trip: not on the event loop, and
+            # not behind the default executor's queue either (its few threads may all be running statements)
+            threading.Thread(target=running.cancel, name="sql-cancel", daemon=True).start()
             raise
         finally:
             _RUNNING.reset(token)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
 
 from connectors.sql.connector import SqlConnector
@@ -33,3 +35,28 @@ async def test_a_cancelled_call_cancels_its_postgresql_statement(postgresql_db: 
             assert time.monotonic() < deadline, "the statement still runs after the call was cancelled"
             await asyncio.sleep(0.1)
         assert call.cancelled()
+
+
+async def test_the_cancel_does_not_wait_for_a_free_worker_thread(postgresql_db: Database) -> None:
+    """Every other thread of the loop's default executor busy (other calls' statements): the
+    cancel request still goes out at once, not when a thread frees up."""
+    config = make_config(postgresql_db, statement_timeout_seconds=120)
+    release = threading.Event()
+    loop = asyncio.get_running_loop()
+    threads = min(32, (os.cpu_count() or 1) + 4)  # the default executor's size
+    busy = [loop.run_in_executor(None, release.wait, 30) for _ in range(threads - 1)]
+    try:
+        async with SqlConnector(config) as connector:
+            call = asyncio.create_task(connector.call("query", {"sql": LONG}))
+            deadline = time.monotonic() + 20
+            while active(postgresql_db) == 0:
+                assert time.monotonic() < deadline, "the statement never started"
+                await asyncio.sleep(0.1)
+            call.cancel()
+            deadline = time.monotonic() + 10
+            while active(postgresql_db) > 0:
+                assert time.monotonic() < deadline, "the statement still runs after the call was cancelled"
+                await asyncio.sleep(0.1)
+    finally:
+        release.set()
+        await asyncio.gather(*busy)
