@@ -60,6 +60,8 @@ class Resilience:
 def _idempotent(request: Request) -> bool:
     if not isinstance(request, ToolCall) or request.tool is None:
         return False
+    if request.task is not None and request.task.method == "tools/call":
+        return False  # starting a task again would start a second upstream task
     annotations = request.tool.spec.annotations or {}
     return annotations.get("idempotentHint") is True or annotations.get("readOnlyHint") is True
 
