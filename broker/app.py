@@ -14,7 +14,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse
 
 from broker import offload
-from broker.admin import admin_router, install_error_handlers, preparing
+from broker.admin import admin_router, install_error_handlers
 from broker.admin.changes import ChangeLog
 from broker.connections.web import router as connections_router
 from broker.gateway import Gateway
@@ -87,7 +87,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             await asyncio.to_thread(upgrade, settings.database_url)
         await gateway.start()
-        offload.warm(preparing.ready)
         try:
             await llm.start()
             try:
@@ -104,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await llm.stop()
         finally:
             await gateway.stop()
-            await asyncio.to_thread(offload.shutdown)
+            await asyncio.to_thread(offload.shutdown)  # instant unless a big document started workers
 
     app = FastAPI(
         title="tool-broker",

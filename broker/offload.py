@@ -6,9 +6,10 @@ incremental) collector walk the heap with the GIL held, hundreds of milliseconds
 In another process neither reaches the loop. What crosses the boundary is small: bytes in,
 a compact picklable result out (the prepared config as JSON text, names, warnings).
 
-The pool is created on first use with the `spawn` start method (safe with the loop's threads
+The pool is created on first use (the first big document waits ~1 s for its workers; none run
+for a gateway that never gets one) with the `spawn` start method (safe with the loop's threads
 and open sockets), bounded in workers and in jobs waiting, and kept for the life of the
-process (`shutdown` at the gateway's end): starting one costs a second of imports.
+process (`shutdown` at the gateway's end).
 """
 
 from __future__ import annotations
@@ -66,18 +67,12 @@ def _exit_with(parent: int) -> None:
 
 
 def shutdown() -> None:
-    """Stop the workers and release the pool's queues (at the gateway's shutdown: a pool left to
+    """Stop the workers and release the pool's queues (at the gateway's end: a pool left to
     the interpreter's exit leaks its semaphores, which multiprocessing reports on stderr)."""
     global _pool
     pool, _pool = _pool, None
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def warm(function: Callable[[], object]) -> None:
-    """Start the workers now with `function` (a no-op in the module jobs live in, so that they
-    import it), so the first big document does not wait for a worker to start."""
-    _executor().submit(function)
 
 
 async def by_size(size: int, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -57,10 +57,6 @@ class Pending:
     located: Located
 
 
-def ready() -> None:
-    """Nothing: submitted at start-up so that the workers have imported this module (offload.warm)."""
-
-
 def read_connector(body: bytes, is_yaml: bool, limits: OpenAPILimits) -> Ready | Pending:
     """Parse and validate a connector body; prepare it now unless it needs the network."""
     located = parse_body(body, is_yaml)
