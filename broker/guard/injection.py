@@ -14,6 +14,7 @@ pattern is bounded and none nests quantifiers.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import ahocorasick_rs
@@ -312,12 +313,15 @@ def _folded(text: str) -> str:
 
 
 def _has_keyword(text: str) -> bool:
-    lowered = _folded(text).lower()
+    return next(_keywords(_folded(text).lower()), None) is not None
+
+
+def _keywords(lowered: str) -> Iterator[tuple[int, int]]:
+    """Where the suspect keywords are in lowered text (the short ones only as words of their own)."""
     alone = len(_SUSPECT_WORDS)
     for index, start, end in _SUSPECTS.find_matches_as_indexes(lowered, overlapping=True):
         if index < alone or not (_word_char(lowered, start - 1) or _word_char(lowered, end)):
-            return True
-    return False
+            yield start, end
 
 
 def _word_char(text: str, at: int) -> bool:
@@ -341,10 +345,7 @@ def _keyword_windows(text: str) -> list[str]:
     if len(lowered) != len(text):
         return [text]
     spans: list[list[int]] = []
-    alone = len(_SUSPECT_WORDS)
-    for index, start, end in _SUSPECTS.find_matches_as_indexes(lowered, overlapping=True):
-        if index >= alone and (_word_char(lowered, start - 1) or _word_char(lowered, end)):
-            continue
+    for start, end in _keywords(lowered):
         begin, finish = max(0, start - _WINDOW), end + _WINDOW
         if spans and begin <= spans[-1][1]:
             spans[-1][1] = max(spans[-1][1], finish)
