@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import mcp_types as types
+from cachetools import LRUCache
 from jsonschema import Draft202012Validator
 from mcp.shared.inbound import x_mcp_header_map
 
@@ -250,6 +251,12 @@ class _Offered(Protocol[D]):
     def definition(self) -> D: ...
 
 
+AGENT_VIEWS = 8192
+"""Views kept per snapshot by (agent, narrowing): every agent of a large deployment, several times."""
+SHARED_VIEWS = 512
+"""Views kept per snapshot by (applicable policies, narrowing); each holds up to the whole catalog."""
+
+
 @dataclass(slots=True)
 class Snapshot:
     revision: int
@@ -268,12 +275,20 @@ class Snapshot:
     """By name (`<connector>.<prompt>`), in connector order."""
     agents: Mapping[str, AgentIdentity] = field(default_factory=dict)
     """Enabled agents by name, keys or not: OAuth callers are mapped to these."""
-    _visible: dict[tuple[str, frozenset[str] | None], list[types.Tool]] = field(default_factory=dict)
-    _granted: dict[tuple[str, frozenset[str] | None], tuple[CatalogTool, ...]] = field(default_factory=dict)
-    _shared_views: dict[tuple[tuple[str, ...], frozenset[str] | None], tuple[CatalogTool, ...]] = field(
-        default_factory=dict
+    # The views below are keyed by the caller's MCP-Context narrowing, which the client chooses
+    # freely: bounded, least recently used first out, so no client can grow them without limit.
+    _visible: LRUCache[tuple[str, frozenset[str] | None], list[types.Tool]] = field(
+        default_factory=lambda: LRUCache(AGENT_VIEWS)
     )
-    _visible_other: dict[tuple[str, str, frozenset[str] | None], list[Any]] = field(default_factory=dict)
+    _granted: LRUCache[tuple[str, frozenset[str] | None], tuple[CatalogTool, ...]] = field(
+        default_factory=lambda: LRUCache(AGENT_VIEWS)
+    )
+    _shared_views: LRUCache[tuple[tuple[str, ...], frozenset[str] | None], tuple[CatalogTool, ...]] = field(
+        default_factory=lambda: LRUCache(SHARED_VIEWS)
+    )
+    _visible_other: LRUCache[tuple[str, str, frozenset[str] | None], list[Any]] = field(
+        default_factory=lambda: LRUCache(AGENT_VIEWS)
+    )
     _template_index: dict[str, CatalogTemplate] | None = None
     _verbatim_readers: tuple[str, ...] | None = None
     memo: dict[Any, Any] = field(default_factory=dict)
