@@ -35,10 +35,11 @@ from bench.pii import Corpus
 from broker.catalog import AgentIdentity, Snapshot
 from broker.metrics import Metrics
 from broker.pii.maskers import Maskers
+from broker.pii.sealing import TokenSealer
 from broker.pii.sql_vault import SqlTokenVault
 from broker.pipeline.call import ToolCall
 from broker.pipeline.mask import MaskPII
-from broker.secrets.keys import Cipher, generate_key
+from broker.secrets.keys import generate_key
 from broker.store.db import make_engine
 from broker.store.migrate import upgrade
 from connectors.base import ToolOutput
@@ -74,7 +75,7 @@ async def run(policy_name: str, args: argparse.Namespace, workdir: Path) -> None
     url = f"sqlite:///{workdir / f'{policy_name}.db'}"
     upgrade(url)
     engine = make_engine(url)
-    vault = SqlTokenVault(engine, Cipher([generate_key()]), write_behind=True)
+    vault = SqlTokenVault(engine, TokenSealer([generate_key()]), write_behind=True)
     vault.start()
     policy_set = PolicySet(
         [Policy(name="p", agents=["bot"], allow=["crm.*"], masking=POLICIES[policy_name])], version=1

@@ -5,10 +5,10 @@
   tokens from then on, while tokens already issued keep resolving until they expire). With
   neither there is no salt, and policies that hash or tokenise fail their calls (never a
   random per-process salt: hashes and tokens must agree across restarts and instances).
-- Cipher: the secret store's Fernet keys (`broker.secrets.Cipher`), plus a key derived from
-  the salt, which encrypts when no secret key is configured and always still decrypts.
-  Every value is encrypted together with its agent and token, so a ciphertext copied onto
-  another agent's row does not decrypt there.
+- Vault keys: the secret store's keys (`BROKER_SECRET_KEYS`), plus a key derived from the
+  salt, which seals when no secret key is configured and always still opens. Every value is
+  sealed together with its agent and token (`broker.pii.sealing`), so a ciphertext copied
+  onto another agent's row does not open there.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import hashlib
 import hmac
 
 from broker.errors import ToolCallError
+from broker.pii.sealing import TokenSealer
 from broker.secrets.keys import Cipher, configured_keys
 from broker.settings import Settings
 
@@ -54,13 +55,25 @@ def pii_salt(settings: Settings) -> bytes | None:
     return None
 
 
-def token_cipher(settings: Settings, salt: bytes | None) -> Cipher | None:
-    """The cipher of the token vault: the secret keys, then the salt's key; None without either."""
+def vault_keys(settings: Settings, salt: bytes | None) -> list[str]:
+    """The keys of the token vault: the secret keys, then the salt's key; empty without either."""
     keys = configured_keys(settings)
     if salt is not None:
         derived = hmac.new(salt, _VAULT_INFO, hashlib.sha256).digest()
         keys = [*keys, base64.urlsafe_b64encode(derived).decode()]
+    return keys
+
+
+def token_cipher(settings: Settings, salt: bytes | None) -> Cipher | None:
+    """A Fernet cipher over the vault's keys (the LLM semantic cache seals its entries with it)."""
+    keys = vault_keys(settings, salt)
     return Cipher(keys) if keys else None
+
+
+def token_sealer(settings: Settings, salt: bytes | None) -> TokenSealer | None:
+    """What the token vaults seal values with (see broker/pii/sealing.py); None without keys."""
+    keys = vault_keys(settings, salt)
+    return TokenSealer(keys) if keys else None
 
 
 def sealed_name(agent: str, token: str) -> str:

@@ -12,7 +12,7 @@ import logging
 
 from sqlalchemy import Engine
 
-from broker.pii.keys import MaskingUnavailable, pii_salt, token_cipher
+from broker.pii.keys import MaskingUnavailable, pii_salt, token_sealer
 from broker.pii.masker import Masker
 from broker.pii.plan import MaskingPlan
 from broker.pii.redis_vault import RedisTokenVault
@@ -35,21 +35,21 @@ class Maskers:
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> Maskers:
         salt = pii_salt(settings)
-        cipher = token_cipher(settings, salt)
+        sealer = token_sealer(settings, salt)
         vault: TokenVault | None = None
-        if salt is None or cipher is None:
+        if salt is None or sealer is None:
             log.warning(
                 "no PII salt (BROKER_PII_SALT or BROKER_SECRET_KEYS): calls of agents whose masking "
                 "hashes or tokenises PII will be refused"
             )
         elif settings.redis_url:
             vault = RedisTokenVault.from_url(
-                settings.redis_url, cipher, cache_entries=settings.pii_token_cache_entries
+                settings.redis_url, sealer, cache_entries=settings.pii_token_cache_entries
             )
         else:
             single = engine.dialect.name == "sqlite"  # one instance by design: write behind
             vault = SqlTokenVault(
-                engine, cipher, write_behind=single, cache_entries=settings.pii_token_cache_entries
+                engine, sealer, write_behind=single, cache_entries=settings.pii_token_cache_entries
             )
         return cls(salt, vault)
 

@@ -1,7 +1,7 @@
 """The token vault in Redis (when BROKER_REDIS_URL is set): shared by every instance, TTL native.
 
-One key per token, `broker:pii:<agent>:<token>`, holding the Fernet ciphertext of the value
-(sealed with agent and token, see broker/pii/keys.py) and expiring with the token. Writes are
+One key per token, `broker:pii:<agent>:<token>`, holding the value sealed with its agent and
+token (broker/pii/sealing.py) and expiring with the token. Writes are
 `SET NX PX` in one pipeline, written before the call returns, so a next call served by any
 instance resolves the token. A key that already exists is checked: the same value has its
 expiry extended (`PEXPIRE GT`); another value is a `TokenConflict`, never overwritten. Reads
@@ -18,7 +18,8 @@ from redis.asyncio import Redis
 
 from broker.pii.front import Front, TokenConflict
 from broker.pii.keys import sealed_name
-from broker.secrets.keys import Cipher, Undecryptable
+from broker.pii.sealing import TokenSealer
+from broker.secrets.keys import Undecryptable
 
 log = logging.getLogger("broker.pii")
 
@@ -31,20 +32,20 @@ class RedisTokenVault:
     def __init__(
         self,
         redis: Redis,
-        cipher: Cipher,
+        sealer: TokenSealer,
         *,
         cache_entries: int = 100_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._redis = redis
-        self._cipher = cipher
+        self._sealer = sealer
         self._front = Front(cache_entries)
         self.clock = clock
 
     @classmethod
-    def from_url(cls, url: str, cipher: Cipher, *, cache_entries: int = 100_000) -> RedisTokenVault:
+    def from_url(cls, url: str, sealer: TokenSealer, *, cache_entries: int = 100_000) -> RedisTokenVault:
         redis = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        return cls(redis, cipher, cache_entries=cache_entries)
+        return cls(redis, sealer, cache_entries=cache_entries)
 
     async def get(self, agent: str, token: str) -> str | None:
         return (await self.get_many(agent, [token]))[0]
@@ -77,7 +78,8 @@ class RedisTokenVault:
 
     async def put_many(self, agent: str, items: Mapping[str, str], ttl: float) -> None:
         milliseconds = max(1, int(ttl * 1000))
-        sealed = {t: self._cipher.encrypt(sealed_name(agent, t), v) for t, v in items.items()}
+        ciphertexts = self._sealer.seal_many({sealed_name(agent, t): v for t, v in items.items()})
+        sealed = dict(zip(items, ciphertexts, strict=True))
         pipe = self._redis.pipeline(transaction=False)
         for token, ciphertext in sealed.items():
             pipe.set(key(agent, token), ciphertext, nx=True, px=milliseconds)
@@ -117,7 +119,7 @@ class RedisTokenVault:
     def _open(self, agent: str, token: str, ciphertext: bytes | str) -> str | None:
         raw = ciphertext.encode() if isinstance(ciphertext, str) else ciphertext
         try:
-            return self._cipher.decrypt(sealed_name(agent, token), raw)
+            return self._sealer.open(sealed_name(agent, token), raw)
         except Undecryptable:
             log.warning("a PII token of agent %s in Redis does not decrypt; it counts as unknown", agent)
             return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
@@ -16,7 +17,9 @@ from sqlalchemy import Engine, insert, select
 
 from broker.pii import Masker
 from broker.pii.front import TokenConflict
+from broker.pii.keys import sealed_name
 from broker.pii.redis_vault import RedisTokenVault, key
+from broker.pii.sealing import TokenSealer
 from broker.pii.sql_vault import SqlTokenVault
 from broker.secrets.keys import Cipher, generate_key
 from broker.store.db import make_engine
@@ -24,7 +27,8 @@ from broker.store.migrate import upgrade
 from broker.store.models import PiiToken
 from policies.masking import MaskingPolicy
 
-CIPHER = Cipher([generate_key()])
+KEY = generate_key()
+CIPHER = TokenSealer([KEY])
 TOKEN = "<EMAIL_ADDRESS_0000aaaa>"
 EMAIL = "bob.tester@example.com"
 SUPPORT = MaskingPolicy.model_validate(
@@ -53,6 +57,10 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url)
     yield client
     await client.aclose()
+
+
+def _in(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def stored(engine: Engine) -> list[tuple[str, str, bytes]]:
@@ -94,8 +102,28 @@ async def test_a_ciphertext_copied_to_another_agent_does_not_decrypt(engine: Eng
             )
         )
     assert await SqlTokenVault(engine, CIPHER, write_behind=False).get("agent-2", TOKEN) is None
-    other_key = SqlTokenVault(engine, Cipher([generate_key()]), write_behind=False)
+    other_key = SqlTokenVault(engine, TokenSealer([generate_key()]), write_behind=False)
     assert await other_key.get("agent-1", TOKEN) is None
+
+
+async def test_rows_sealed_by_the_fernet_vault_still_open_and_rotation_works(engine: Engine) -> None:
+    with engine.begin() as connection:  # a row as the vault wrote it before AES-GCM
+        sealed = Cipher([KEY]).encrypt(sealed_name("agent-1", TOKEN), EMAIL)
+        connection.execute(
+            insert(PiiToken).values(agent="agent-1", token=TOKEN, ciphertext=sealed, expires_at=_in(120))
+        )
+    assert await SqlTokenVault(engine, CIPHER, write_behind=False).get("agent-1", TOKEN) == EMAIL
+    assert (
+        await SqlTokenVault(engine, TokenSealer([generate_key()]), write_behind=False).get("agent-1", TOKEN)
+        is None
+    )
+    other = "<EMAIL_ADDRESS_0000bbbb>"
+    await SqlTokenVault(engine, CIPHER, write_behind=False).put("agent-1", other, "eve@example.com", 120)
+    rotated = TokenSealer([generate_key(), KEY])  # a new key first, the old one after it
+    assert await SqlTokenVault(engine, rotated, write_behind=False).get_many("agent-1", [TOKEN, other]) == [
+        EMAIL,
+        "eve@example.com",
+    ]
 
 
 async def test_write_behind_resolves_at_once_and_stores_in_batches(engine: Engine) -> None:
@@ -134,7 +162,7 @@ async def test_two_instances_on_one_database_never_swap_a_value(engine: Engine) 
 
 
 async def test_an_unreadable_row_is_taken_over(engine: Engine) -> None:
-    await SqlTokenVault(engine, Cipher([generate_key()]), write_behind=False).put(
+    await SqlTokenVault(engine, TokenSealer([generate_key()]), write_behind=False).put(
         "agent-1", TOKEN, EMAIL, 120
     )
     vault = SqlTokenVault(engine, CIPHER, write_behind=False)
@@ -168,7 +196,7 @@ async def test_redis_vault(redis: Redis) -> None:
     assert await other.get("agent-2", TOKEN) is None
     await redis.set(key("agent-2", TOKEN), raw)  # a ciphertext copied under another agent
     assert await other.get("agent-2", TOKEN) is None
-    assert await RedisTokenVault(redis, Cipher([generate_key()])).get("agent-1", TOKEN) is None
+    assert await RedisTokenVault(redis, TokenSealer([generate_key()])).get("agent-1", TOKEN) is None
 
     with pytest.raises(TokenConflict):
         await other.put("agent-1", TOKEN, "eve@example.com", 120)
