@@ -84,6 +84,11 @@ def relaying(channel: ClientChannel) -> Iterator[None]:
         _CHANNEL.reset(token)
 
 
+def current_channel() -> ClientChannel | None:
+    """The channel of the call running in this context (None outside `relaying`)."""
+    return _CHANNEL.get()
+
+
 INPUT_METHODS: dict[str, type[types.Result]] = {
     "elicitation/create": types.ElicitResult,
     "sampling/createMessage": types.CreateMessageResult,

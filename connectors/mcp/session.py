@@ -25,7 +25,7 @@ from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from connectors.mcp import relay
+from connectors.mcp import lean, relay
 from connectors.mcp.lenient import Lenient
 from connectors.netguard import outbound_transport2
 from connectors.scrub import NO_SCRUB, Scrubber
@@ -260,6 +260,7 @@ def http_opener(
         )
         entered = await stack.enter_async_context(client)
         relay.declare_per_caller(entered)
+        lean.install(entered, http, url, limit + _ENVELOPE_SLACK, on_message)
         return entered
 
     return open_client

@@ -1,0 +1,209 @@
+"""A tools/call that needs nothing of the session but its answer, posted without the SDK's transport.
+
+Why this module exists: on a 2026-07-28 (stateless) upstream session the SDK sends every request
+through its JSON-RPC dispatcher, a memory stream to the Streamable HTTP transport, a task spawned
+per POST and a memory stream back: measured on this machine that machinery cost more gateway
+CPU per federated tools/call than everything else on the call together. Only the wire part is
+replaced here, and only for the common call: `install` wraps the session's
+`send_raw_request` (the dispatcher's, a private attribute, as `relay.declare_per_caller` wraps the
+stamp), so the SDK still builds the request (stamp, `_meta`, `Mcp-Name` and `Mcp-Param-*`
+headers), validates the result against the negotiated revision and the tool's output schema,
+drives input-required rounds and retries a `HEADER_MISMATCH`; the wrapper posts the JSON-RPC
+request with the session's own HTTP client (outbound guard, size cap, credentials, timeouts)
+and reads the answer as the SDK's transport reads it: JSON, or SSE up to the first response.
+
+The lean post is taken for a `tools/call` sent inside `relay.relaying` for a caller that wants
+neither progress nor log messages and can answer no request (what the MCP fast path's calls
+are); anything else goes the SDK's way. What such a call can receive besides its answer is
+what the SDK would drop or hand to the session's message handler: log messages nobody asked
+for and progress without a token are dropped, list-changed and resource-updated notifications
+go to `on_notice` as typed notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx2
+import mcp_types as types
+from httpx2 import EventSource
+from mcp.client.client import Client
+from mcp.client.streamable_http import _unfollowed_redirect
+from mcp.shared._httpx_utils import stream_within_origin
+from mcp.shared._otel import inject_trace_context
+from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp_types.jsonrpc import jsonrpc_message_adapter
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+
+from connectors.mcp import relay
+from connectors.mcp.lenient import normalise
+
+log = logging.getLogger(__name__)
+
+_ids = itertools.count(1_000_000_000)
+"""JSON-RPC ids of lean posts (each POST is its own exchange on 2026-07-28; distinct anyway)."""
+_INPUT_METHODS = tuple(relay.INPUT_METHODS)
+_NOTICES = frozenset(
+    {
+        "notifications/tools/list_changed",
+        "notifications/resources/list_changed",
+        "notifications/prompts/list_changed",
+        "notifications/resources/updated",
+    }
+)
+
+Notice = Callable[[Any], Awaitable[None]]
+
+
+def install(
+    client: Client, http: httpx2.AsyncClient, url: str, max_event_size: int, on_notice: Notice
+) -> None:
+    """Post quiet tools/calls of this 2026-07-28 session lean (a no-op on 2025 sessions)."""
+    if client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        return
+    dispatcher = client.session._dispatcher
+    sdk_send = dispatcher.send_raw_request
+    version = client.protocol_version
+
+    async def send_raw_request(
+        method: str, params: Mapping[str, Any] | None, opts: Any = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        if kwargs or method != "tools/call" or not _quiet(params, opts):
+            return await sdk_send(method, params, opts, **kwargs)
+        return await _post(http, url, version, max_event_size, on_notice, method, params, opts or {})
+
+    dispatcher.send_raw_request = send_raw_request  # type: ignore[method-assign]
+
+
+def _quiet(params: Mapping[str, Any] | None, opts: Any) -> bool:
+    """A call made for a caller that hears nothing and answers nothing during it (see the docstring)."""
+    channel = relay.current_channel()
+    if channel is None or channel.wants_progress or channel.log_level is not None:
+        return False
+    if opts and (opts.get("on_progress") is not None or opts.get("request_id") is not None):
+        return False
+    if params is not None and "task" in params:
+        return False
+    return not any(channel.can_ask(method) for method in _INPUT_METHODS)
+
+
+async def _post(
+    http: httpx2.AsyncClient,
+    url: str,
+    version: str,
+    max_event_size: int,
+    on_notice: Notice,
+    method: str,
+    params: Mapping[str, Any] | None,
+    opts: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The dispatcher's contract: the result, or MCPError (the peer's error, a timeout)."""
+    request_id = next(_ids)
+    out_params = dict(params or {})
+    meta = dict(out_params.get("_meta") or {})
+    inject_trace_context(meta)
+    if meta:
+        out_params["_meta"] = meta
+    else:
+        out_params.pop("_meta", None)
+    body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": out_params}
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "content-type": "application/json",
+        MCP_PROTOCOL_VERSION_HEADER: version,
+        **opts.get("headers", {}),
+    }
+    timeout = opts.get("timeout")
+    try:
+        async with asyncio.timeout(timeout) if timeout is not None else contextlib.nullcontext():
+            outcome = await _exchange(http, url, body, headers, max_event_size, on_notice)
+    except TimeoutError:
+        raise MCPError(code=types.REQUEST_TIMEOUT, message=f"Request {method!r} timed out") from None
+    if isinstance(outcome, types.ErrorData):
+        raise MCPError(code=outcome.code, message=outcome.message, data=outcome.data)
+    normalise(method, outcome)
+    return outcome
+
+
+async def _exchange(
+    http: httpx2.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    max_event_size: int,
+    on_notice: Notice,
+) -> dict[str, Any] | types.ErrorData:
+    """One POST, its answer read as `StreamableHTTPTransport._handle_post_request` reads it."""
+    async with stream_within_origin(http, "POST", url, json=body, headers=headers) as response:
+        status = response.status_code
+        if status == 202:
+            return types.ErrorData(
+                code=types.INVALID_REQUEST, message="server answered a request with 202 Accepted"
+            )
+        if (redirect := _unfollowed_redirect(response)) is not None:
+            log.warning(redirect)
+            return types.ErrorData(code=types.INVALID_REQUEST, message=redirect)
+        content_type = response.headers.get("content-type", "").lower()
+        if status >= 400:
+            if content_type.startswith("application/json"):
+                try:
+                    parsed = jsonrpc_message_adapter.validate_json(await response.aread(), by_name=False)
+                    if isinstance(parsed, types.JSONRPCError):
+                        return parsed.error
+                except (httpx2.StreamError, ValidationError):
+                    pass
+            if status == 404:  # no session on 2026-07-28: the HTTP spelling of METHOD_NOT_FOUND
+                return types.ErrorData(code=types.METHOD_NOT_FOUND, message="Not Found")
+            return types.ErrorData(code=types.INTERNAL_ERROR, message="Server returned an error response")
+        if content_type.startswith("application/json"):
+            try:
+                return _answer(jsonrpc_message_adapter.validate_json(await response.aread(), by_name=False))
+            except (httpx2.StreamError, ValidationError) as exc:
+                log.exception("Error parsing JSON response")
+                problem = f"Failed to parse JSON response: {exc}"
+                return types.ErrorData(code=types.PARSE_ERROR, message=problem)
+        if content_type.startswith("text/event-stream"):
+            return await _events(response, max_event_size, on_notice)
+        return types.ErrorData(code=types.INVALID_REQUEST, message=f"Unexpected content type: {content_type}")
+
+
+async def _events(
+    response: httpx2.Response, max_event_size: int, on_notice: Notice
+) -> dict[str, Any] | types.ErrorData:
+    try:
+        async for sse in EventSource(response, max_event_size=max_event_size):
+            if sse.event != "message" or not sse.data:
+                continue
+            try:
+                message = jsonrpc_message_adapter.validate_json(sse.data, by_name=False)
+            except ValidationError as exc:
+                log.exception("Error parsing SSE message")
+                return types.ErrorData(code=types.PARSE_ERROR, message=f"Failed to parse SSE message: {exc}")
+            if isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
+                return _answer(message)
+            if isinstance(message, types.JSONRPCNotification) and message.method in _NOTICES:
+                await on_notice(
+                    types.server_notification_adapter.validate_python(
+                        message.model_dump(by_alias=True, exclude_none=True), by_name=False
+                    )
+                )
+            # log messages nobody opted into, progress without a token, requests to a caller that
+            # can answer none: dropped, as the SDK's session drops or refuses them for this caller
+    except httpx2.SSEError as exc:
+        return types.ErrorData(code=types.CONNECTION_CLOSED, message=f"SSE stream failed: {exc}")
+    return types.ErrorData(code=types.CONNECTION_CLOSED, message="SSE stream ended without a response")
+
+
+def _answer(message: types.JSONRPCMessage) -> dict[str, Any] | types.ErrorData:
+    if isinstance(message, types.JSONRPCResponse):
+        return message.result
+    if isinstance(message, types.JSONRPCError):
+        return message.error
+    return types.ErrorData(code=types.PARSE_ERROR, message="the answer is not a JSON-RPC response")
