@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from datetime import UTC, datetime
+
+from cachetools import LRUCache
 
 from broker.audit.writer import AuditEntry, AuditWriter
 from broker.canonical import fingerprint
@@ -22,14 +25,34 @@ OFF_LOOP_CHARS = 8 * 1024
 def instructions_in(output: ToolOutput) -> dict[str, object] | None:
     """A flag for a tool result that carries instructions aimed at the model (prompt injection
     riding on data), with the heuristics' score and signals; None for ordinary results."""
-    text = "\n".join(str(b.get("text", "")) for b in output.content if b.get("type") == "text")
-    text = text[:SCANNED_CHARACTERS]
+    return _flag(_scanned(output))
+
+
+def _scanned(output: ToolOutput) -> str:
+    """The text blocks joined, as far as they are scanned (a 5 MB result is not copied whole)."""
+    parts: list[str] = []
+    length = 0
+    for block in output.content:
+        if block.get("type") == "text":
+            part = str(block.get("text", ""))[: SCANNED_CHARACTERS - length]
+            parts.append(part)
+            length += len(part) + 1
+            if length > SCANNED_CHARACTERS:
+                break
+    return "\n".join(parts)[:SCANNED_CHARACTERS]
+
+
+def _flag(text: str) -> dict[str, object] | None:
     if not text or not injection.suspect(text):
         return None
     found = injection.score(text)
     if found.value < INJECTION_THRESHOLD:
         return None
     return {"injection": {"score": found.value, "signals": list(found.signals)}}
+
+
+FLAG_MEMO = 4096
+"""Results whose flag is remembered by digest: a cached result is scored once, not on every hit."""
 
 
 UNKNOWN = "(unknown)"
@@ -54,6 +77,7 @@ class Audit:
         self._metrics = metrics
         self._hash_key = hash_key
         self._clean: dict[str, str] = {}
+        self._flags: LRUCache[bytes, dict[str, object] | None] = LRUCache(FLAG_MEMO)
 
     async def __call__(self, request: Request, call_next: Next) -> Output:
         started = time.perf_counter()
@@ -67,13 +91,7 @@ class Audit:
             raise
         failed = isinstance(output, ToolOutput) and output.is_error
         if isinstance(output, ToolOutput):
-            size = sum(len(str(b.get("text", ""))) for b in output.content if b.get("type") == "text")
-            # scoring a long text takes tens of milliseconds or more: off the event loop
-            flag = (
-                instructions_in(output)
-                if size < OFF_LOOP_CHARS
-                else await asyncio.to_thread(instructions_in, output)
-            )
+            flag = await self._flag(output)
             if flag is not None:
                 request.notes["flags"] = flag
         await self._record(request, "tool_error" if failed else "ok", None, started)
@@ -119,6 +137,17 @@ class Audit:
                 trace_id=current_trace_id() if self._traced else None,
             )
         )
+
+    async def _flag(self, output: ToolOutput) -> dict[str, object] | None:
+        """`instructions_in`, remembered by the digest of the scanned text."""
+        text = _scanned(output)
+        digest = hashlib.blake2b(text.encode(errors="surrogatepass"), digest_size=16).digest()
+        if digest in self._flags:
+            return self._flags[digest]
+        # scoring a long text takes tens of milliseconds or more: off the event loop
+        flag = _flag(text) if len(text) < OFF_LOOP_CHARS else await asyncio.to_thread(_flag, text)
+        self._flags[digest] = flag
+        return flag
 
     def _scrub(self, text: str) -> str:
         """`scrub`, remembered: reasons and argument names repeat from call to call."""
