@@ -261,15 +261,15 @@ class SqlConnector:
         except DB_ERRORS as exc:
             raise connect_error(exc, self.name, limits.timeout, db.password) from None
         running = _RUNNING.get()
-        if running is not None:
-            running.connection = raw.driver_connection
         try:
+            if running is not None:
+                running.started(raw.driver_connection)
             return run_select(raw, self._kind, sql, args, limits).answer()
         except DB_ERRORS as exc:
             raise db_error(exc, self.name, limits.timeout, db.password) from None
         finally:
             if running is not None:
-                running.connection = None
+                running.ended()
             raw.close()
 
     def _inspect(self, db: _Database, look: Callable[[Any], _T]) -> _T:
@@ -313,22 +313,46 @@ class SqlConnector:
 
 
 class _Running:
-    """The driver connection a worker thread is running a statement on, to cancel it from the loop."""
+    """The driver connection a worker thread is running a statement on, to cancel it from the loop.
+
+    A cancel can be lost: PostgreSQL drops a cancel request that arrives while the backend is
+    between the messages of a statement (it is "reading a command"), and SQLite's interrupt
+    is a no-op before the statement steps. So `cancel` repeats until the statement has ended.
+    """
 
     def __init__(self) -> None:
-        self.connection: Any = None
+        self._connection: Any = None
+        self._ended = threading.Event()
+        self._cancelled = False
+
+    def started(self, connection: Any) -> None:
+        """Called by the worker before the statement; raises if the call was cancelled already."""
+        if self._cancelled:
+            raise ConnectorError("the call was cancelled before its statement started")
+        self._connection = connection
+
+    def ended(self) -> None:
+        self._connection = None
+        self._ended.set()
 
     def cancel(self) -> None:
-        conn = self.connection
-        if conn is None:
-            return
-        try:
-            if isinstance(conn, psycopg.Connection):
-                conn.cancel_safe(timeout=30.0)
-            elif isinstance(conn, sqlite3.Connection):
-                conn.interrupt()
-        except Exception:  # the statement may have ended meanwhile: nothing left to cancel
-            log.debug("could not cancel a statement in flight", exc_info=True)
+        self._cancelled = True
+        for _ in range(_CANCEL_ATTEMPTS):
+            conn = self._connection
+            if conn is None:
+                return
+            try:
+                if isinstance(conn, psycopg.Connection):
+                    conn.cancel_safe(timeout=30.0)
+                elif isinstance(conn, sqlite3.Connection):
+                    conn.interrupt()
+            except Exception:  # the statement may have ended meanwhile: nothing left to cancel
+                log.debug("could not cancel a statement in flight", exc_info=True)
+            if self._ended.wait(_CANCEL_REPEAT_SECONDS):
+                return
 
+
+_CANCEL_ATTEMPTS = 20
+_CANCEL_REPEAT_SECONDS = 0.5
 
 _RUNNING: ContextVar[_Running | None] = ContextVar("sql_running", default=None)
