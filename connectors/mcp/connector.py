@@ -47,6 +47,7 @@ from connectors.errors import (
     UnknownTool,
     UpstreamBadResponse,
     UpstreamError,
+    UpstreamUnreachable,
 )
 from connectors.mcp import relay
 from connectors.mcp.config import McpConnectorConfig, exposable, exposed_name
@@ -303,10 +304,13 @@ class McpConnector:
 
     async def aclose(self) -> None:
         self._closed = True
-        if self._refresh is not None and not self._refresh.done():
-            self._refresh.cancel()
+        refresh = self._refresh
+        if refresh is not None and not refresh.done():
+            refresh.cancel()
         links = self._links.drain()
         await asyncio.gather(*(link.stop() for link in links), *self._stopping, return_exceptions=True)
+        if refresh is not None:  # it may be stopping a session of its own: let it finish
+            await asyncio.wait({refresh})
         await self._credentials.aclose()
 
     async def __aenter__(self) -> McpConnector:
@@ -375,7 +379,14 @@ class McpConnector:
         if link.listing is None or link.listing.done():
             link.listing = asyncio.ensure_future(self._list_now(link, context))
             link.listing.add_done_callback(_retrieve)
-        await asyncio.shield(link.listing)
+        try:
+            await asyncio.shield(link.listing)
+        except asyncio.CancelledError:
+            caller = asyncio.current_task()
+            if caller is not None and caller.cancelling():
+                raise
+            # the shared listing was stopped under us (the connector or its link closed)
+            raise UpstreamUnreachable(f"upstream '{self.name}' was closed while connecting") from None
 
     async def _list_now(self, link: Link, context: CallContext | None) -> None:
         await self._connected(link)  # a new session needs a listing: connect first

@@ -37,6 +37,8 @@ class Link:
         self.stderr = StderrTail()
         self.http_status = 200
         self.session: Session | None = None
+        self.starting: Session | None = None
+        """A session still connecting (not yet `session`): closing the link stops it too."""
         self.connecting = asyncio.Lock()
         self.listed = False
         """Whether the current session's tools were listed since it connected."""
@@ -77,7 +79,7 @@ class Link:
                 if closed() or (self.retired and not self.users):
                     break
                 await asyncio.sleep(delay)
-                session = new_session()
+                session = self.starting = new_session()
                 try:
                     await session.start(within_seconds)
                 except Exception as exc:
@@ -85,6 +87,8 @@ class Link:
                     if not transient(failure):
                         break  # slow, cannot start, or refused: trying again at once will not help
                     continue
+                finally:
+                    self.starting = None
                 if closed() or (self.retired and not self.users):
                     await session.stop()
                     break
@@ -107,9 +111,9 @@ class Link:
         for task in (self.restart, self.listing):
             if task is not None and not task.done():
                 task.cancel()
-        session, self.session = self.session, None
-        if session is not None:
-            await session.stop()
+        sessions = [s for s in (self.starting, self.session) if s is not None]
+        self.session = None
+        await asyncio.gather(*(session.stop() for session in sessions))
 
 
 class Links:

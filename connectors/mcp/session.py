@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mappi
 from contextlib import AsyncExitStack
 from typing import Any
 
+import anyio
 import httpx2
 import mcp_types as types
 from mcp.client.client import Client
@@ -77,6 +78,7 @@ class Session:
         self.closed = asyncio.Event()
         self.error: BaseException | None = None
         self._task: asyncio.Task[None] | None = None
+        self._scope = anyio.CancelScope()
 
     @property
     def client(self) -> Client:
@@ -98,7 +100,9 @@ class Session:
             raise
         if self._client is None:
             await self.stop()
-            raise self.error or ConnectionError("the session ended while connecting")
+            if self.error is None or isinstance(self.error, asyncio.CancelledError):
+                raise ConnectionError("the session was closed while connecting")
+            raise self.error
 
     def lost(self) -> None:
         """The connection or process ended by itself: close what is left, then report it."""
@@ -112,13 +116,20 @@ class Session:
         if self._task is None or self._task.done():
             return
         if self._client is None:  # still connecting: nothing to close politely
-            self._task.cancel()
+            self._scope.cancel()
         done, _ = await asyncio.wait({self._task}, timeout=_STOP_SECONDS)
         if not done:
-            self._task.cancel()
+            self._scope.cancel()
             await asyncio.wait({self._task}, timeout=_STOP_SECONDS)
 
     async def _run(self) -> None:
+        # Stopped through an anyio cancel scope, never `Task.cancel()`: the SDK's transports
+        # shield their clean-up (closing the stdio process) from anyio cancellation only, so a
+        # native cancel could cut it short and leave a reader draining a live process forever.
+        with self._scope:
+            await self._run_client()
+
+    async def _run_client(self) -> None:
         try:
             async with AsyncExitStack() as stack:
                 client = await self._opener(stack, self._on_message, self.lost)

@@ -153,3 +153,26 @@ async def test_secret_env_comes_with_each_call_and_is_blanked_from_stderr(tmp_pa
     message = caught.value.message
     assert "fatal: giving up, token=***" in message
     assert secrets["alice-token"] not in message and SECRET not in message
+
+
+async def test_closing_while_a_server_is_still_starting_leaves_nothing_running(tmp_path: Path) -> None:
+    """The gateway stops (or the connector is replaced) while a stdio server has not answered
+    `initialize` yet: the waiting call fails, the process is ended and no task is left behind
+    (a leftover task kept the gateway's shutdown waiting for ever)."""
+    pid_file = tmp_path / "pid"
+    silent = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
+    config = await prepare_mcp(stdio_config(tmp_path))
+    slow = config.model_copy(update={"command": [sys.executable, "-c", silent]})
+
+    connector = McpConnector(slow)
+    call = asyncio.create_task(connector.call("echo", {"text": "x"}))
+    await eventually(lambda: pid_file.exists() and pid_file.read_text() != "")
+    pid = int(pid_file.read_text())
+
+    await connector.aclose()
+
+    with pytest.raises(UpstreamUnreachable):
+        await call
+    sessions = [task for task in asyncio.all_tasks() if task.get_name() == "mcp-upstream-session"]
+    assert sessions == [], "a session task outlived its connector"
+    await eventually(lambda: not alive(pid))
