@@ -16,7 +16,8 @@ _INVISIBLE = dict.fromkeys(
     ),
     None,
 )
-_SPACE = re.compile(r"\s+")
+_SPACE = re.compile(r"\s{2,}|[^\S ]")
+"""What a white-space run -> ' ' changes: runs of 2+, and single white space other than ' '."""
 
 
 def normalise(text: str) -> str:

@@ -22,7 +22,7 @@ import ahocorasick_rs
 from broker.guard import disguises
 from broker.guard.disguises import normalise
 from broker.guard.lexicon import ENGLISH, OTHER_LANGUAGES
-from broker.guard.signals import Signal, signal
+from broker.guard.signals import Gates, Signal, signal
 
 _EARLIER = (
     r"(?:previous|prior|preceding|above|earlier|foregoing|original|initial|all|any|every|the|your|my|"
@@ -112,6 +112,7 @@ SIGNALS: tuple[Signal, ...] = (
         r"what (?:are|were|is|does|do))"
         r"\b(?:\W+\w+){0,6}?\W+your (?:instructions|prompt|system prompt|initial prompt|rules|directives|"
         r"configuration|pre-?prompt|guidelines)\b",
+        gate=("your ",),
     ),
     _signal(
         "before_conversation",
@@ -135,6 +136,7 @@ SIGNALS: tuple[Signal, ...] = (
         r"(?:prompt|instructions?|rules|directives?|configuration)"
         r"|\b(?:what (?:is|are|were)|tell me)\b(?:\W+\w+){0,5}?\W+(?:initial|hidden|original|secret|internal|"
         r"developer)\s+(?:prompt|instructions?|rules|directives?|configuration)",
+        gate=("prompt", "instruction", "rules", "directive", "configuration"),
     ),
     _signal(
         "prompt_leak_verbatim",
@@ -159,7 +161,12 @@ SIGNALS: tuple[Signal, ...] = (
         r"(?:rules|restrictions|limits|filters|guidelines))",
         gate=("you are", "from now on", "act", "behave", "respond", "pretend", "roleplay", "role-play"),
     ),
-    _signal("dan", 0.75, r"\bdo anything now\b|\bdan mode\b|\b(?:you are|you're|act as) dan\b|\bstan mode\b"),
+    _signal(
+        "dan",
+        0.75,
+        r"\bdo anything now\b|\bdan mode\b|\b(?:you are|you're|act as) dan\b|\bstan mode\b",
+        gate=("anything now", "dan", "stan mode"),
+    ),
     _signal(
         "mode_switch",
         0.6,
@@ -236,11 +243,7 @@ SIGNALS: tuple[Signal, ...] = (
         r"[^)\s]{0,200}\)",
         gate=("![",),
     ),
-    _signal(
-        "payload",
-        0.3,
-        r"(?:[a-z0-9+/]{4}){30,}(?:[a-z0-9+/]{2}==|[a-z0-9+/]{3}=)?",
-    ),
+    _signal("payload", 0.3, r"[a-z0-9+/]{120}"),  # a base64 run: found wherever (?:....){30,} is, 3x faster
     _signal(
         "obey",
         0.35,
@@ -354,8 +357,13 @@ def _keyword_windows(text: str) -> list[str]:
     return [text[begin:finish] for begin, finish in spans]
 
 
-def _fired(normal: str) -> list[Signal]:
-    return [each for each in SIGNALS if each.search(normal)]
+_GATES = Gates(SIGNALS)
+
+
+def _fired(normal: str, skip: list[Signal] | None = None) -> list[Signal]:
+    """The signals `normal` shows (those in `skip`, already found elsewhere, are not tried)."""
+    done = skip or ()
+    return [each for each in _GATES.passing(normal) if each not in done and each.matches(normal)]
 
 
 def score(text: str) -> Score:
@@ -364,12 +372,12 @@ def score(text: str) -> Score:
         return NO_SCORE
     fired: list[Signal] = []
     for part in _keyword_windows(text):
-        fired += [each for each in _fired(normalise(part)) if each not in fired]
+        fired += _fired(normalise(part), fired)
     if disguises.obfuscated(text):
         for segment in disguises.segments(text):
             view = disguises.disguised_view(segment, normalise(segment))
             if view is not None:
-                fired += [each for each in _fired(view) if each not in fired]
+                fired += _fired(view, fired)
         for decoded in disguises.decoded(text):
             if _combine(_fired(normalise(decoded))) >= 0.6:
                 fired.append(ENCODED)

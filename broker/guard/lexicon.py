@@ -49,8 +49,20 @@ _SET_ASIDE = (
     r"(?:ignore|disregard|forget|override|overrule|bypass|drop))\b"
 )
 
+_SET_ASIDE_GATE = (
+    "pay no", "do not", "don't", "set aside", "overlook", "throw away", "throw out", "erase", "delete",
+    "wipe", "clear", "neglect", "discard", "abandon", "suspend", "stop ", "no longer", "ignore",
+    "disregard", "forget", "override", "overrule", "bypass", "drop",
+)  # fmt: skip
+"""One of these is in every match of `_SET_ASIDE`."""
+
 ENGLISH: tuple[Signal, ...] = (
-    signal("override_paraphrase", 0.8, rf"{_SET_ASIDE}(?:\W+\w+){{0,3}}?\W+(?:{MODEL_RULES})"),
+    signal(
+        "override_paraphrase",
+        0.8,
+        rf"{_SET_ASIDE}(?:\W+\w+){{0,3}}?\W+(?:{MODEL_RULES})",
+        gate=_SET_ASIDE_GATE,
+    ),
     signal(
         "rules_void",
         0.7,
@@ -167,6 +179,7 @@ ENGLISH: tuple[Signal, ...] = (
         r"(?:\w+ )?(?:filters?|restrictions|rules|guidelines|limits|limitations|ethics|morals|censorship|"
         r"content (?:restrictions|polic(?:y|ies)|filters?)|safety)\b",
         50,
+        gate=("without", "no ", "zero ", "free "),  # of the second pattern
     ),
     signal(
         "without_your_rules",
@@ -313,6 +326,7 @@ ENGLISH: tuple[Signal, ...] = (
         r"|\b(?:rules|instructions) your (?:developers?|creators?|makers?|operators?) gave you\b"
         r"|\b(?:repeat|print|output|copy) the (?:words|text) above\b"
         r"|\boutput your (?:initial|original|hidden|full) (?:configuration|setup|instructions|prompt)\b",
+        gate=("instructions", "prompt", "system message", "rules", "configuration", "above", "setup"),
     ),
     signal(
         "no_refusal",
@@ -443,6 +457,11 @@ _UNBOUND_ML = (
     r"制限(?:なし|のない)|제한(?: 없이| 없는)|\bbez (?:żadnych )?(?:ograniczeń|zasad|filtrów)|"
     r"k\u0131s\u0131tlama(?:s\u0131z| olmadan)"
 )
+_FROM_NOW_ON_GATE = (
+    "从现在", "a partir de", "à partir de maintenant", "ab jetzt", "von nun an", "d'ora in poi",
+    "с этого момента", "отныне", "bundan sonra", "今後", "지금부터", "mode développeur",  # noqa: RUF001
+    "entwicklermodus", "modo ", "режим разработчика", "开发者模式",
+)  # fmt: skip
 _UNBOUND_GATE = (
     "sin ",
     "sans ",
@@ -466,7 +485,7 @@ OTHER_LANGUAGES: tuple[Signal, ...] = (
         _SYSTEM_PROMPT_ML,
         gate=("prompt", "систем", "系统", "系統", "システム", "시스템", "sistem"),
     ),
-    signal("from_now_on_ml", 0.3, _FROM_NOW_ON),
+    signal("from_now_on_ml", 0.3, _FROM_NOW_ON, gate=_FROM_NOW_ON_GATE),
     signal(
         "role_swap_ml",
         0.4,

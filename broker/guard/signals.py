@@ -3,14 +3,17 @@
 A signal may instead want two patterns near each other (`near`, in either order within `window`
 characters): the first (the rarer) is found with one scan, the second looked for only around
 its matches, which costs far less than one pattern with a bounded gap between two large
-alternations. `gate`, when set,
-lists substrings one of which the text must contain before the pattern is tried (a C-speed
-`in` test that skips most texts)."""
+alternations. `gate` lists substrings one of which every match contains: a text with none of
+them is not tried. `Gates` finds which gates a text passes for all signals in one
+Aho-Corasick pass (65 signals' `in` tests cost ~10 ms on 64 KB of text, the pass well under 1)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import ahocorasick_rs
 
 _NEAR_LIMIT = 200
 """Matches of each side considered (a text with more is hostile or huge; the first ones tell)."""
@@ -28,6 +31,10 @@ class Signal:
     def search(self, text: str) -> bool:
         if self.gate and not any(word in text for word in self.gate):
             return False
+        return self.matches(text)
+
+    def matches(self, text: str) -> bool:
+        """The pattern (and `near`) without the gate: for a text known to pass it."""
         if self.near is None:
             return self.pattern.search(text) is not None
         for _, match in zip(range(_NEAR_LIMIT), self.pattern.finditer(text), strict=False):
@@ -35,6 +42,26 @@ class Signal:
             if self.near.search(text, max(0, begin - self.window), end + self.window) is not None:
                 return True
         return False
+
+
+class Gates:
+    """Which of a list of signals a text passes the gate of, from one automaton pass."""
+
+    def __init__(self, signals: Sequence[Signal]) -> None:
+        gate_words = sorted({word for each in signals for word in each.gate})
+        number = {word: index for index, word in enumerate(gate_words)}
+        self._automaton = ahocorasick_rs.AhoCorasick(gate_words)
+        self._signals = tuple(signals)
+        self._needs = tuple(frozenset(number[word] for word in each.gate) for each in signals)
+
+    def passing(self, text: str) -> list[Signal]:
+        """The signals whose gate `text` passes (every signal without a gate), in their order."""
+        present = {index for index, _, _ in self._automaton.find_matches_as_indexes(text, overlapping=True)}
+        return [
+            each
+            for each, needs in zip(self._signals, self._needs, strict=True)
+            if not needs or needs & present
+        ]
 
 
 def words(*alternatives: str) -> str:
