@@ -79,9 +79,24 @@ class Detector:
         return resolve(self._run(Scan(text)))
 
     def find_many(self, texts: Sequence[str], keys: Sequence[str | None] = ()) -> list[list[Found]]:
-        """Findings per string (offsets relative to each string), scanning all of them in one pass."""
+        """Findings per string (offsets relative to each string), scanning all of them in one pass.
+
+        A string that comes again under the same key (a status, a date, a country, a name in
+        every record of a result) is scanned once: what is found in a string depends only on
+        the string and its key (no finder looks past the NUL between two strings).
+        """
         if not texts:
             return []
+        key_list: Sequence[str | None] = keys or [None] * len(texts)
+        slots: dict[tuple[str, str | None], int] = {}
+        which = [slots.setdefault(pair, len(slots)) for pair in zip(texts, key_list, strict=True)]
+        if len(slots) == len(texts):
+            return self._scan_many(texts, keys)
+        distinct = list(slots)
+        found = self._scan_many([text for text, _ in distinct], [key for _, key in distinct] if keys else ())
+        return [list(found[index]) if found[index] else [] for index in which]
+
+    def _scan_many(self, texts: Sequence[str], keys: Sequence[str | None]) -> list[list[Found]]:
         joined = SEPARATOR.join(texts)
         keyed = self._keyed_secrets(texts, keys) if keys and "SECRET" in self.entities else []
         if joined.count(SEPARATOR) != len(texts) - 1:

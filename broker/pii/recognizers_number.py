@@ -32,6 +32,7 @@ from broker.pii.validators import SAMPLE_SSNS, credit_card_ok, ssn_ok
 
 _RUN = re.compile(
     r"""
+    (?=[+(\d])                          # a cheap first test before the look-behind, at every position
     (?<![\w+@/\\.\-\#$€£¥%&])           # not glued to a word, number, id, path or amount
     (?:\+[ ]?)?
     (?:
@@ -109,11 +110,12 @@ def find_numbers(scan: Scan, out: list[Found], entities: Entities) -> None:
         start, end = match.span()
         if start and text[start - 1] == " " and _GLUED.search(scan.before(start, 30)):
             continue  # the tail of a longer alphanumeric code (an IBAN, a part number)
-        found = _classify(match.group(), scan, start, end, entities)
+        run = match.group()
+        found = _classify(run, scan, start, end, entities)
         if found is not None:
             out.append(found)
-        elif " " in match.group():
-            _split(match.group(), scan, start, entities, out)
+        elif " " in run:
+            _split(run, scan, start, entities, out)
 
 
 def _split(run: str, scan: Scan, base: int, entities: Entities, out: list[Found]) -> None:
@@ -208,17 +210,18 @@ def _bare(digits: str, scan: Scan, start: int) -> float:
 
 
 def _national(main: str, digits: str, scan: Scan, start: int, end: int) -> float:
-    # Shapes first (cheap, and most digit runs in data are dates, amounts and ids), context last.
+    # Shapes first (cheap, and most digit runs in data are dates, amounts and ids), context last;
+    # of the shapes, the group tests (no regex) before the regexes.
     international = main.startswith("00") and len(digits) >= 10  # 0044 20 7946 0958
-    if (len(digits) > 13 and not international) or _DATE.fullmatch(main) or _ISO_DATE.match(main):
-        return 0.0
-    if _ZIP4.fullmatch(main) or _SSN_SHAPE.fullmatch(main):
+    if len(digits) > 13 and not international:
         return 0.0
     groups = [g for g in _GROUP_SPLIT.split(main) if g]
     nanp = _nanp_shaped(digits, groups)
     if "." in main and not nanp and not _dotted_ok(main, groups):
         return 0.0
     if len(groups[-1]) < 2 or _card_shaped(groups):
+        return 0.0
+    if _DATE.fullmatch(main) or _ISO_DATE.match(main) or _ZIP4.fullmatch(main) or _SSN_SHAPE.fullmatch(main):
         return 0.0
     before = scan.before(start, 40)
     if _CURRENCY.search(before) or _AFTER_AMOUNT.match(scan.text, end, end + 5):

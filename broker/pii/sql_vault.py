@@ -57,13 +57,8 @@ class SqlTokenVault:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._engine = engine
-        self._select = select(_TABLE.c.token, _TABLE.c.ciphertext, _TABLE.c.expires_at).where(
-            _TABLE.c.agent == bindparam("agent"),
-            _TABLE.c.token.in_(bindparam("tokens", expanding=True)),
-            _TABLE.c.expires_at > bindparam("now"),
-        )
         self._upsert = _upsert(engine.dialect.name)
-        self._insert = _Inserts(engine)
+        self._driver = _Driver(engine)
         self._sealer = sealer
         self.write_behind = write_behind
         self._front = Front(cache_entries)
@@ -174,7 +169,7 @@ class SqlTokenVault:
 
     def _read(self, agent: str, tokens: list[str], now: float) -> list[tuple[str, str, float]]:
         with self._engine.connect() as connection:
-            rows = connection.execute(self._select, {"agent": agent, "tokens": tokens, "now": _at(now)}).all()
+            rows = self._driver.select(connection, agent, tokens, now)
         found: list[tuple[str, str, float]] = []
         for token, ciphertext, expires_at in rows:
             try:
@@ -200,7 +195,7 @@ class SqlTokenVault:
             for (agent, token, _, expires), ciphertext in zip(rows, ciphertexts, strict=True)
         }
         with self._engine.begin() as connection:
-            written = self._insert.run(connection, list(sealed.values()), now)
+            written = self._driver.upsert(connection, list(sealed.values()), now)
             held = [row for row in rows if (row[0], row[1]) not in written]
             return self._settle_held(connection, held, sealed, now) if held else []
 
@@ -258,31 +253,38 @@ def _upsert(dialect: str) -> Any:
     ).returning(_TABLE.c.agent, _TABLE.c.token, sort_by_parameter_order=True)
 
 
-class _Inserts:
-    """`_upsert` for a batch of sealed rows, as multi-row INSERT statements sent to the driver as they are.
+class _Driver:
+    """The vault's bulk statements, sent to the database driver as they are.
 
-    SQLAlchemy's executemany spent ~34 µs per row here (a parameter dict per row, a datetime
-    bind processor per value, RETURNING bookkeeping); the same upsert, 1,000 rows a statement
-    with the driver's own placeholders, costs a few. Expiry times go through the column type's
-    own bind processor, so they are stored exactly as SQLAlchemy stores them (and compare so).
+    Through SQLAlchemy a row cost ~34 µs to write (a parameter dict per row, a datetime bind
+    processor per value, RETURNING bookkeeping) and a token ~15 µs to look up (an expanding
+    IN list compiled per call). The same SQL, up to 1,000 rows or tokens a statement with the
+    driver's own placeholders, costs a few. Times go through the column type's own
+    processors, so they are stored (and compared) exactly as SQLAlchemy stores them.
     """
 
     ROWS = 1000
 
     def __init__(self, engine: Engine) -> None:
         dialect = engine.dialect
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        table = _TABLE.name  # our own constant: nothing here comes from input
-        self._head = f"INSERT INTO {table} (agent, token, ciphertext, expires_at) VALUES "  # noqa: S608
+        self._mark = mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        table = _TABLE.name  # our own constant: nothing in these statements comes from input
+        self._insert = f"INSERT INTO {table} (agent, token, ciphertext, expires_at) VALUES "  # noqa: S608
         self._row = f"({mark}, {mark}, {mark}, {mark})"
-        self._tail = (
+        self._upsert_tail = (
             " ON CONFLICT (agent, token) DO UPDATE SET ciphertext = excluded.ciphertext, "
             f"expires_at = excluded.expires_at WHERE {table}.expires_at <= {mark} RETURNING agent, token"
         )
-        self._process = _TABLE.c.expires_at.type.dialect_impl(dialect).bind_processor(dialect)
+        self._select = (
+            f"SELECT token, ciphertext, expires_at FROM {table} "  # noqa: S608
+            f"WHERE agent = {mark} AND expires_at > {mark} AND token IN "
+        )
+        column = _TABLE.c.expires_at.type.dialect_impl(dialect)
+        self._bind = column.bind_processor(dialect)
+        self._result = column.result_processor(dialect, None)
         self._stamps: dict[float, Any] = {}
 
-    def run(self, connection: Connection, rows: list[_Sealed], now: float) -> set[tuple[str, str]]:
+    def upsert(self, connection: Connection, rows: list[_Sealed], now: float) -> set[tuple[str, str]]:
         """Insert `rows`, taking over expired ones; the (agent, token) of the rows written."""
         written: set[tuple[str, str]] = set()
         at_now = self._stamp(now)
@@ -292,19 +294,34 @@ class _Inserts:
             for agent, token, ciphertext, expires in chunk:
                 parameters += (agent, token, ciphertext, self._stamp(expires))
             parameters.append(at_now)
-            statement = self._head + ", ".join([self._row] * len(chunk)) + self._tail
+            statement = self._insert + ", ".join([self._row] * len(chunk)) + self._upsert_tail
             result = connection.exec_driver_sql(statement, tuple(parameters))
             written.update((agent, token) for agent, token in result)
         return written
 
+    def select(
+        self, connection: Connection, agent: str, tokens: list[str], now: float
+    ) -> list[tuple[str, bytes, datetime]]:
+        """(token, sealed value, expires at) of the live rows of `agent` among `tokens`."""
+        found: list[tuple[str, bytes, datetime]] = []
+        convert = self._result
+        for first in range(0, len(tokens), self.ROWS):
+            chunk = tokens[first : first + self.ROWS]
+            statement = self._select + "(" + ", ".join([self._mark] * len(chunk)) + ")"
+            result = connection.exec_driver_sql(statement, (agent, self._stamp(now), *chunk))
+            for token, ciphertext, stored in result:
+                expires_at: datetime = stored if convert is None else convert(stored)  # type: ignore[assignment]
+                found.append((token, bytes(ciphertext), expires_at))
+        return found
+
     def _stamp(self, epoch: float) -> Any:
-        """The expiry as the driver is given it (rows of one batch mostly share one)."""
+        """A time as the driver is given it (rows of one batch mostly share their expiry)."""
         stamp = self._stamps.get(epoch)
         if stamp is None:
             if len(self._stamps) > 4096:
                 self._stamps.clear()
             at = _at(epoch)
-            stamp = self._stamps[epoch] = at if self._process is None else self._process(at)
+            stamp = self._stamps[epoch] = at if self._bind is None else self._bind(at)
         return stamp
 
 
