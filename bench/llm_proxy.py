@@ -47,7 +47,7 @@ import httpx
 
 from bench._llm_setup import PROVIDER_KEY, Server, ledger_rows, seed
 from bench._load import Phase, Send, make_client, run_phase
-from broker.llm.http1 import Http1Pool, UpstreamConnectionError, UpstreamTimeout
+from connectors.http1 import Http1Pool, UpstreamConnectionError, UpstreamTimeout
 
 WORD = re.compile(rb'"content": ?"[^"]')
 """A content event carrying text: the first token."""

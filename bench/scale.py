@@ -39,7 +39,7 @@ import psycopg
 from bench._llm_setup import PROVIDER_KEY, Server, ledger_rows, seed
 from bench._load import Phase, run_phase
 from bench.llm_proxy import lean_sender
-from broker.llm.http1 import Http1Pool
+from connectors.http1 import Http1Pool
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"

@@ -4,7 +4,7 @@ One process-wide setting, given once at startup (`configure`, from `BROKER_HTTPS
 `BROKER_NO_PROXY` and `BROKER_CA_BUNDLE`), read by every client the gateway opens to an
 upstream: the httpx transports of the HTTP, OpenAPI and MCP connectors and of OAuth token
 requests (`connectors.netguard`), and the lean HTTP/1.1 client of the model providers
-(`broker.llm.http1`, which also takes a per-provider `proxy`).
+(`connectors.http1`, which also takes a per-provider `proxy`).
 
 - The proxy tunnels `https://` upstreams with HTTP CONNECT (the TLS session, and so the
   certificate check, is end to end with the upstream). `http://` upstreams go direct.

@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from broker.llm.http1 import header_problem
+from connectors.http1 import header_problem
 from connectors.outbound import OutboundConfigError, check_proxy_url
 from policies.models_access import model_pattern_problem
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from broker.llm.config import ProviderConfig
-from broker.llm.http1 import Http1Pool, header_problem
+from connectors.http1 import Http1Pool, header_problem
 from connectors.scrub import scrubber
 
 log = logging.getLogger("broker.llm.providers")

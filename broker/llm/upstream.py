@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from broker.llm.catalog import Target
 from broker.llm.errors import UpstreamError
-from broker.llm.http1 import Response, UpstreamConnectionError, UpstreamTimeout
+from connectors.http1 import Response, UpstreamConnectionError, UpstreamTimeout
 from broker.resilience import BreakerOpen, Breakers, parse_retry_after
 
 log = logging.getLogger("broker.llm.upstream")

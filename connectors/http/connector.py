@@ -28,11 +28,11 @@ import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import httpx
 
-from connectors.auth import NO_CREDENTIALS, Credentials, HttpAuth
+from connectors import http1
+from connectors.auth import NO_CREDENTIALS, HttpAuth
 from connectors.base import (
     NO_CONTEXT,
     CallContext,
@@ -52,8 +52,6 @@ from connectors.errors import (
 )
 from connectors.http import resources
 from connectors.http.config import (
-    OBJECT_BODY_METHODS,
-    PLACEHOLDER,
     HttpConnectorConfig,
     HttpToolConfig,
     Method,
@@ -61,17 +59,24 @@ from connectors.http.config import (
     placeholders,
     tool_spec,
 )
-from connectors.http.forms import form_pairs, multipart_parts
 from connectors.http.io import (
     BorrowedTransport,
+    UndecodableBody,
     error_message,
     excerpt,
     read_bounded,
+    read_decoded,
     size_text,
     transport_problem,
 )
-from connectors.http.template import fill_template, template_arguments
-from connectors.netguard import BlockedDestination, outbound_transport
+from connectors.http.outgoing import Outgoing, RequestBuilder
+from connectors.netguard import (
+    AddressResolver,
+    BlockedDestination,
+    UnresolvableHost,
+    checked_address,
+    outbound_transport,
+)
 from connectors.scrub import Scrubber, scrubber
 
 __all__ = [
@@ -85,15 +90,36 @@ __all__ = [
 ]
 
 _ERROR_BODY_LIMIT = 64 * 1024
-_CONTENT_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
 _NOT_SECRET_HEADERS = frozenset({"accept", "accept-language", "content-type", "user-agent"})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_MAX_CONNECTIONS = 100  # as httpx's default pool
+_KEEPALIVE_SECONDS = 5.0  # as httpx's default pool: an upstream's idle timeout is rarely shorter
+_DEFAULT_HEADERS = {  # what httpx sent with every request, kept so upstreams see no change
+    "Accept-Encoding": "gzip, deflate",
+    "Connection": "keep-alive",
+    "User-Agent": f"python-httpx/{httpx.__version__}",
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Answer:
+    """The upstream's answer, read (bounded) and closed; header names are looked up in lower case."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
+    truncated: bool
 
 
 class HttpConnector:
-    """Calls the declared tools of one HTTP upstream through one pooled client.
+    """Calls the declared tools of one HTTP upstream through one connection pool: the lean
+    HTTP/1.1 client (connectors/http1.py), behind the outbound guard unless the config allows
+    private networks, through the HTTPS proxy and trusting the CA bundle of connectors/outbound.py.
 
-    `transport` replaces the network (httpx.MockTransport in tests, a shared or checked
-    transport in the broker); it stays owned by the caller and is not closed by `aclose`.
+    `transport` replaces the network with an httpx transport (httpx.MockTransport in tests);
+    it stays owned by the caller and is not closed by `aclose`. OAuth token requests always go
+    through httpx (connectors/auth.py), over the guarded transport.
     """
 
     def __init__(
@@ -104,10 +130,13 @@ class HttpConnector:
         self._specs = tuple(tool_spec(tool) for tool in config.tools)
         self._resources = resources.resource_specs(config.resources)
         self._templates = resources.template_specs(config.resources)
-        self._base_url = config.base_url.rstrip("/")
         self._secrets = scrubber(*_secret_values(config))
         self._auth = (
             HttpAuth(config.auth, config.name, timeout=config.timeout_seconds) if config.auth else None
+        )
+        headers = {"Accept": "application/json", **config.headers}
+        self._builder = RequestBuilder(
+            config, {"Accept": "application/json", **_DEFAULT_HEADERS, **config.headers}
         )
         self._client = httpx.AsyncClient(
             transport=BorrowedTransport(transport)
@@ -116,8 +145,21 @@ class HttpConnector:
             timeout=config.timeout_seconds,
             follow_redirects=False,
             trust_env=False,
-            headers={"Accept": "application/json", **config.headers},
+            headers=headers,
         )
+        self._pool = (
+            None
+            if transport is not None
+            else http1.Http1Pool(
+                self._builder.origin,
+                max_connections=_MAX_CONNECTIONS,
+                connect_timeout=config.timeout_seconds,
+                read_timeout=config.timeout_seconds,
+                max_body_bytes=2**62,  # bounded by read_decoded, in decoded bytes
+                keepalive_seconds=_KEEPALIVE_SECONDS,
+            )
+        )
+        self._resolver = None if config.allow_private_network else AddressResolver()
 
     @property
     def name(self) -> str:
@@ -150,36 +192,33 @@ class HttpConnector:
         try:
             if self._auth is not None:
                 credentials = await self._auth.credentials(context, self._client)
-            response, body, truncated = await self._send(self._build_request(config, arguments, credentials))
-            if response.status_code == 401 and self._auth is not None:
+            answer = await self._send(self._builder.build(config, arguments, credentials))
+            if answer.status == 401 and self._auth is not None:
                 renewed = await self._auth.renewed(credentials, context, self._client)
                 if renewed is not None:  # a fresh OAuth token, tried exactly once
                     credentials = renewed
-                    request = self._build_request(config, arguments, credentials)
-                    response, body, truncated = await self._send(request)
-            return self._output(response, body, truncated, credentials.scrub)
+                    answer = await self._send(self._builder.build(config, arguments, credentials))
+            return self._output(answer, credentials.scrub)
         except ConnectorError as exc:
             credentials.scrub.error(exc)
             raise
 
-    def _output(
-        self, response: httpx.Response, body: bytes, truncated: bool, injected: Scrubber
-    ) -> ToolOutput:
+    def _output(self, answer: Answer, injected: Scrubber) -> ToolOutput:
         """The upstream's answer as a ToolOutput, or the ConnectorError it amounts to."""
         secrets = injected | self._secrets
-        status, reason = response.status_code, response.reason_phrase
+        status, reason, body = answer.status, answer.reason, answer.body
         if status >= 400:
             message = excerpt(error_message(body), secrets)
             raise UpstreamHTTPError(
                 f"upstream '{self.name}' answered {status} {reason}" + (f": {message}" if message else ""),
                 status,
-                response.headers.get("retry-after"),
+                answer.headers.get("retry-after"),
             )
         if status >= 300:
             raise UpstreamBadResponse(
                 f"upstream '{self.name}' answered {status} {reason}, a redirect, which is not followed"
             )
-        if truncated:
+        if answer.truncated:
             raise UpstreamBadResponse(
                 f"upstream '{self.name}' sent more than the {size_text(self.config.max_response_bytes)} "
                 "response limit (max_response_bytes)"
@@ -193,7 +232,7 @@ class HttpConnector:
                 text = excerpt(body[:400].decode("utf-8", errors="replace"), secrets, limit=100)
                 raise UpstreamBadResponse(
                     f"upstream '{self.name}' answered with "
-                    f"{response.headers.get('content-type') or 'no content type'}, "
+                    f"{answer.headers.get('content-type') or 'no content type'}, "
                     f"not JSON: {text}"
                 ) from None
         value = injected.json(
@@ -202,6 +241,8 @@ class HttpConnector:
         return dataclasses.replace(ToolOutput.from_json(value), meta={"http_status": status})
 
     async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
         await self._client.aclose()
 
     async def __aenter__(self) -> HttpConnector:
@@ -210,148 +251,95 @@ class HttpConnector:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def _build_request(
-        self, tool: HttpToolConfig, arguments: Mapping[str, Any], credentials: Credentials = NO_CREDENTIALS
-    ) -> httpx.Request:
-        path = PLACEHOLDER.sub(lambda match: self._segment(match.group(1), arguments), tool.path)
-        query_names, body_names = list(tool.query), list(tool.body or ())
-        template = tool.body_template
-        mapped = {*placeholders(tool.path), *query_names, *body_names, tool.body_argument}
-        mapped.update(tool.header_arguments, tool.cookie_arguments)
-        mapped.update(template_arguments(template) if template is not None else ())
-        rest_to_body = tool.method in OBJECT_BODY_METHODS and tool.body_argument is None
-        for name in arguments:
-            if name not in mapped:
-                (body_names if rest_to_body else query_names).append(name)
-        params: list[tuple[str, str | int | float | bool | None]] = [*tool.fixed_query.items()]
-        params += [
-            (name, text)
-            for name in query_names
-            if arguments.get(name) is not None
-            for text in (
-                map(_text, arguments[name]) if isinstance(arguments[name], list) else [_text(arguments[name])]
-            )
-        ]
-        if credentials.params:  # the credential wins over an argument of the same name
-            params = [p for p in params if p[0] not in credentials.params]
-            params += credentials.params.items()
-        content: bytes | None = None
-        files: list[tuple[str, Any]] | None = None
-        if tool.body_encoding != "json" and (tool.body is not None or body_names):
-            fields = {name: arguments[name] for name in body_names if name in arguments}
-            if tool.body_encoding == "form":
-                content = urlencode(form_pairs(fields)).encode()
-            else:
-                files = multipart_parts(fields, tool.input_schema.get("properties", {}))
-        elif tool.body_argument is not None:
-            if tool.body_argument in arguments:
-                content = _json_bytes(arguments[tool.body_argument])
-        elif template is not None:
-            added = {name: arguments[name] for name in body_names if name in arguments}
-            content = _json_bytes({**fill_template(template, arguments), **added})
-        elif tool.body is not None or body_names:
-            content = _json_bytes({name: arguments[name] for name in body_names if name in arguments})
-        headers = httpx.Headers(tool.headers)
-        for name in tool.header_arguments:
-            if arguments.get(name) is not None:
-                headers[name] = self._header_value(name, arguments[name])
-        cookies = [
-            f"{name}={quote(self._header_value(name, arguments[name]), safe='')}"
-            for name in tool.cookie_arguments
-            if arguments.get(name) is not None
-        ]
-        if cookies:
-            headers["Cookie"] = "; ".join(cookies)
-        headers.update(credentials.headers)  # case-insensitively replaces a header of that name
-        if content is not None:
-            headers.setdefault("Content-Type", _CONTENT_TYPES[tool.body_encoding])
-        try:
-            return self._client.build_request(
-                tool.method,
-                self._base_url + path,
-                params=params,
-                content=content,
-                files=files,
-                headers=headers,
-            )
-        except (httpx.InvalidURL, ValueError) as exc:  # e.g. a query string past httpx's length limit
-            raise ConnectorError(
-                f"upstream '{self.name}': the request cannot be sent as given ({exc}); "
-                "shorten or change the arguments"
-            ) from None
-
-    def _header_value(self, name: str, value: Any) -> str:
-        text = _text(value)
-        if any(ord(c) < 32 or ord(c) == 127 for c in text):  # CR/LF would start another header
-            raise ConnectorError(f"upstream '{self.name}': argument '{name}' cannot hold control characters")
-        return text
-
-    def _segment(self, name: str, arguments: Mapping[str, Any]) -> str:
-        value = arguments.get(name)
-        if value is None:
-            raise ConnectorError(f"upstream '{self.name}': argument '{name}' is required")
-        text = _text(value)
-        if text in ("", ".", ".."):
-            raise ConnectorError(f"upstream '{self.name}': argument '{name}' cannot be {text!r}")
-        return quote(text, safe="")
-
-    async def _send(self, request: httpx.Request) -> tuple[httpx.Response, bytes, bool]:
-        """Send, and read the (bounded) answer within the connector's total time budget.
-
-        Returns the closed response, its body and whether the body was cut at the limit.
-        """
-        limit = self.config.max_response_bytes
+    async def _send(self, request: Outgoing) -> Answer:
+        """Send, and read the (bounded) answer within the connector's total time budget."""
         try:
             async with asyncio.timeout(self.config.timeout_seconds):
-                response = await self._send_once_more_if_dropped(request)
-                try:
-                    body, truncated = await read_bounded(
-                        response, limit if response.is_success else min(limit, _ERROR_BODY_LIMIT)
-                    )
-                finally:
-                    await response.aclose()
-        except (TimeoutError, httpx.TimeoutException) as exc:
+                if self._pool is None:
+                    return await self._send_httpx(request)
+                return await self._send_lean(self._pool, request)
+        except (TimeoutError, httpx.TimeoutException, http1.UpstreamTimeout) as exc:
             raise UpstreamTimeout(
                 f"upstream '{self.name}' did not answer within {self.config.timeout_seconds:g} s"
             ) from exc
-        except httpx.DecodingError as exc:
+        except (httpx.DecodingError, UndecodableBody) as exc:
             raise UpstreamBadResponse(f"upstream '{self.name}' sent an undecodable body ({exc})") from exc
+        except BlockedDestination as exc:
+            raise BlockedDestination(f"upstream '{self.name}': {exc.message}") from None
+
+    async def _send_lean(self, pool: http1.Http1Pool, request: Outgoing) -> Answer:
+        """Over the lean client, to the address the outbound guard checked (resolved per call,
+        cached briefly). An idempotent request is sent once more when a kept-alive connection
+        turns out closed before any answer came (see `_send_httpx`)."""
+        where = f"{pool.host}:{pool.port}"
+        try:
+            address = None
+            if self._resolver is not None:
+                address = str(await checked_address(self._resolver, self._builder.url))
+            response = await pool.request(
+                request.method, request.target, request.headers, request.body,
+                address=address, resend=1 if request.method in _IDEMPOTENT else 0,
+            )  # fmt: skip
+            try:
+                limit = self._limit(response.status_code)
+                body, truncated = await read_decoded(response, limit)
+            finally:
+                await response.aclose()
+        except UnresolvableHost as exc:
+            raise UpstreamUnreachable(
+                f"upstream '{self.name}' is unreachable: cannot connect to {where} ({exc})"
+            ) from exc
+        except http1.ConnectFailed as exc:
+            raise UpstreamUnreachable(
+                f"upstream '{self.name}' is unreachable: cannot connect to {where} ({exc.detail})"
+            ) from exc
+        except http1.ProtocolViolation as exc:
+            raise UpstreamUnreachable(
+                f"upstream '{self.name}' is unreachable: {where} broke the HTTP protocol ({exc})"
+            ) from exc
+        except http1.UpstreamConnectionError as exc:
+            raise UpstreamUnreachable(
+                f"upstream '{self.name}' is unreachable: connection to {where} failed ({exc})"
+            ) from exc
+        return Answer(response.status_code, response.reason_phrase, response.headers, body, truncated)
+
+    async def _send_httpx(self, outgoing: Outgoing) -> Answer:
+        """Over the httpx client (an injected transport). An idempotent request is sent once
+        more when the connection was dropped before any answer came: an upstream closing an
+        idle keep-alive connection just as the pool reuses it is routine, and the request never
+        reached the application."""
+        request = self._client.build_request(
+            outgoing.method,
+            self._builder.origin + outgoing.target,
+            content=outgoing.body,
+            headers=outgoing.headers,
+        )
+        try:
+            try:
+                response = await self._client.send(request, stream=True)
+            except _DROPPED:
+                if request.method not in _IDEMPOTENT:
+                    raise
+                response = await self._client.send(request, stream=True)
+            try:
+                body, truncated = await read_bounded(response, self._limit(response.status_code))
+            finally:
+                await response.aclose()
         except httpx.TransportError as exc:
+            if isinstance(exc, httpx.TimeoutException | httpx.DecodingError):
+                raise
             raise UpstreamUnreachable(
                 f"upstream '{self.name}' is unreachable: {transport_problem(exc, request.url)}"
             ) from exc
-        except BlockedDestination as exc:
-            raise BlockedDestination(f"upstream '{self.name}': {exc.message}") from None
-        return response, body, truncated
+        return Answer(response.status_code, response.reason_phrase, response.headers, body, truncated)
 
-    async def _send_once_more_if_dropped(self, request: httpx.Request) -> httpx.Response:
-        """Send; an idempotent request is sent once more when the connection was dropped before
-        any answer came: an upstream closing an idle keep-alive connection just as the pool
-        reuses it is routine, and the request never reached the application."""
-        try:
-            return await self._client.send(request, stream=True)
-        except _DROPPED:
-            if request.method not in _IDEMPOTENT:
-                raise
-            return await self._client.send(request, stream=True)
+    def _limit(self, status: int) -> int:
+        limit = self.config.max_response_bytes
+        return limit if 200 <= status < 300 else min(limit, _ERROR_BODY_LIMIT)
 
 
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 """What sending on a connection the peer already closed raises (no status line was read)."""
-
-
-def _text(value: Any) -> str:
-    """Scalars as they read in a URL (true, 3, Paris); anything else as compact JSON."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | int | float) or value is None:
-        return json.dumps(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _json_bytes(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _secret_values(config: HttpConnectorConfig) -> tuple[str, ...]:

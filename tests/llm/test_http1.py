@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from broker.llm.http1 import Http1Pool, UpstreamConnectionError, UpstreamTimeout
+from connectors.http1 import Http1Pool, UpstreamConnectionError, UpstreamTimeout
 from tests.conftest import free_port
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

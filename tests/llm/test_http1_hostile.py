@@ -18,7 +18,7 @@ import trustme
 from pydantic import ValidationError
 
 from broker.llm.config import ProviderConfig
-from broker.llm.http1 import Http1Pool, ResponseTooLarge, UpstreamConnectionError
+from connectors.http1 import Http1Pool, ResponseTooLarge, UpstreamConnectionError
 from connectors import outbound
 from connectors.netguard import outbound_transport
 from tests.llm.conftest import LlmSetup

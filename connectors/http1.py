@@ -1,15 +1,21 @@
-"""A lean keep-alive HTTP/1.1 client for provider calls, one connection pool per provider.
+"""A lean keep-alive HTTP/1.1 client, one connection pool per upstream origin: model providers
+(broker/llm) and the HTTP connector's upstreams (connectors/http).
 
 Why not a library here: measured on this machine, an httpx.AsyncClient costs ~0.45 ms of CPU
 per request on one connection and ~1 ms at 64 concurrent connections (its pool does work in
 proportion to its size on every request), and an aiohttp adapter cost 1.3-1.9x this
 client's gateway CPU per call with a 3-5x p99 at 64 connections (bench/llm_proxy.py); either
-would cap the proxy below its target. This client does only what a provider call needs:
-POST with a body, status and headers, then the body whole or as it arrives (Content-Length,
-chunked, or until close), over plain TCP or TLS (certifi's CA bundle plus BROKER_CA_BUNDLE),
-directly or through an HTTPS proxy (a CONNECT tunnel), with connect and read timeouts.
+would cap the proxy below its target (bench/http_connector.py shows the same for the HTTP
+connector). This client does only what an upstream call needs: a request with an optional
+body, status and headers, then the body whole or as it arrives (Content-Length, chunked, or
+until close), over plain TCP or TLS (certifi's CA bundle plus BROKER_CA_BUNDLE), directly or
+through an HTTPS proxy (a CONNECT tunnel), with connect and read timeouts. It resolves
+nothing itself when given the `address` to connect to (connectors/netguard.py checks it
+first); TLS still checks the certificate against the host name. It never follows redirects
+and never decodes a Content-Encoding (the caller sent the Accept-Encoding, it decodes).
 Idle connections are reused last-in first-out; one that the server closed while idle is
-replaced and the request sent again, which is safe because nothing of it reached the server.
+replaced, and the request sent again when the caller allows it (`resend`: a server may close
+a kept-alive connection after reading a request it did not act on, or after acting on it).
 
 It is strict where a lenient client would be exploited: a header name or value with a
 control character is refused before anything is sent (header injection), interim 1xx
@@ -23,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+import time
 from collections.abc import AsyncIterator, Mapping
 from urllib.parse import unquote, urlencode, urlsplit
 
@@ -32,7 +39,7 @@ _HEAD_LIMIT = 1024 * 1024
 _NO_BODY = frozenset({204, 304})
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_STATUS_LINE = re.compile(r"HTTP/1\.[01] ([1-9][0-9]{2})(?: .*)?")
+_STATUS_LINE = re.compile(r"HTTP/1\.[01] ([1-9][0-9]{2})(?: (.*))?")
 _MAX_INTERIM = 10
 
 
@@ -47,11 +54,24 @@ def header_problem(name: str, value: str) -> str | None:
 
 
 class UpstreamTimeout(Exception):
-    """The provider did not connect or answer in time."""
+    """The upstream did not connect or answer in time."""
 
 
 class UpstreamConnectionError(Exception):
-    """The provider could not be reached, or broke the connection."""
+    """The upstream could not be reached, or broke the connection."""
+
+
+class ConnectFailed(UpstreamConnectionError):
+    """No connection could be opened (refused, unreachable, TLS handshake, proxy refusal);
+    `detail` says why, without the host."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class ProtocolViolation(UpstreamConnectionError):
+    """The upstream's answer is not well-formed HTTP/1.1."""
 
 
 class ResponseTooLarge(UpstreamConnectionError):
@@ -59,17 +79,21 @@ class ResponseTooLarge(UpstreamConnectionError):
 
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
-"""The most a provider's answer may bring (a chat answer is kilobytes; a stream of one, a few
+"""The most an answer may bring by default (a chat answer is kilobytes; a stream of one, a few
 megabytes): past it the answer is cut off and the call fails like a broken answer."""
 
 
 class _Connection:
-    __slots__ = ("reader", "reused", "writer")
+    __slots__ = ("address", "idle_since", "reader", "reused", "writer")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str | None
+    ) -> None:
         self.reader = reader
         self.writer = writer
+        self.address = address
         self.reused = False
+        self.idle_since = 0.0
 
     def usable(self) -> bool:
         return not self.writer.is_closing() and not self.reader.at_eof()
@@ -79,18 +103,21 @@ class _Connection:
 
 
 class Response:
-    """A provider's answer; read it (`aread`, `aiter_bytes`) and `aclose` it."""
+    """An upstream's answer; read it (`aread`, `aiter_bytes`) and `aclose` it. `headers` has
+    lower-case names (the last of repeated ones)."""
 
     def __init__(
         self,
         pool: Http1Pool,
         conn: _Connection,
         status: int,
+        reason: str,
         headers: dict[str, str],
         framing: str,
         length: int,
     ) -> None:
         self.status_code = status
+        self.reason_phrase = reason
         self.headers = headers
         self._pool = pool
         self._conn: _Connection | None = conn
@@ -125,7 +152,7 @@ class Response:
                     if not data:
                         if self._framing == "close":
                             break
-                        raise UpstreamConnectionError("the provider closed the connection mid-answer")
+                        raise UpstreamConnectionError("the upstream closed the connection mid-answer")
                     self._left -= len(data)
                     received += len(data)
                     if received > most:
@@ -133,8 +160,10 @@ class Response:
                     yield data
             self._done = True
         except TimeoutError:
-            raise UpstreamTimeout("the provider stopped sending") from None
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError) as exc:
+            raise UpstreamTimeout("the upstream stopped sending") from None
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+            raise ProtocolViolation(f"the answer broke off or was malformed ({type(exc).__name__})") from None
+        except OSError as exc:
             raise UpstreamConnectionError(
                 f"the answer broke off or was malformed ({type(exc).__name__})"
             ) from None
@@ -162,7 +191,7 @@ class Response:
             async with asyncio.timeout(limit):
                 data = await reader.read(65536)
             if not data:
-                raise UpstreamConnectionError("the provider closed the connection mid-answer")
+                raise UpstreamConnectionError("the upstream closed the connection mid-answer")
             buffer += data
             if len(buffer) > most:  # one chunk announced bigger than any answer may be
                 raise ResponseTooLarge(f"a chunk of the answer is larger than {most} bytes")
@@ -193,8 +222,11 @@ class Http1Pool:
         query: Mapping[str, str] | None = None,
         proxy: str | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        keepalive_seconds: float | None = None,
     ) -> None:
-        """`proxy`: this provider's proxy URL ("" for none), else BROKER_HTTPS_PROXY applies."""
+        """`base_url`: scheme, host, port and a base path for `post`. `proxy`: this upstream's
+        proxy URL ("" for none), else BROKER_HTTPS_PROXY applies. `keepalive_seconds`: how long
+        an idle connection is kept for reuse (None: until the server closes it)."""
         self.max_body_bytes = max_body_bytes
         parts = urlsplit(base_url)
         self.tls = parts.scheme == "https"
@@ -208,6 +240,7 @@ class Http1Pool:
         )
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.keepalive_seconds = keepalive_seconds
         network = outbound.current()
         self._ssl = network.ssl_context() if self.tls else None
         self.proxy = network.proxy_for(parts.scheme, self.host, proxy)
@@ -222,23 +255,45 @@ class Http1Pool:
         return f"{full}?{self.query}" if self.query else full
 
     async def post(self, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        """POST to the base path + `path` (a model provider's call; sent again up to twice on a
+        kept-alive connection found closed)."""
+        return await self.request("POST", self.target(path), headers, body, resend=2)
+
+    async def request(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+        *,
+        address: str | None = None,
+        resend: int = 0,
+    ) -> Response:
+        """Send `method target` (the request line's path and query, as given) with `headers`
+        (Host and Content-Length are the pool's) and `body` (None: no Content-Length either).
+        `address`: the checked address to connect to instead of resolving the host; ignored
+        through the proxy, which resolves. `resend`: how many more times the request may be sent
+        when a kept-alive connection turns out closed before any answer came."""
         for name, value in headers.items():
             problem = header_problem(name, value)
             if problem is not None:
                 raise UpstreamConnectionError(f"refused to send the request: {problem}")
-        target = self.target(path)
-        head = [f"POST {target} HTTP/1.1\r\nhost: {self.host_header}\r\ncontent-length: {len(body)}\r\n"]
+        head = [f"{method} {target} HTTP/1.1\r\nhost: {self.host_header}\r\n"]
+        if body is not None:
+            head.append(f"content-length: {len(body)}\r\n")
         head += [f"{name}: {value}\r\n" for name, value in headers.items()]
-        message = "".join(head).encode("latin-1") + b"\r\n" + body
+        message = "".join(head).encode("latin-1") + b"\r\n" + (body or b"")
+        if self.proxy is not None:
+            address = None
         await self._slots.acquire()
         try:
-            for _ in range(3):
-                conn = await self._connection()
+            for _ in range(resend + 1):
+                conn = await self._connection(address)
                 try:
                     return await self._exchange(conn, message)
                 except _Stale:
-                    conn.close()  # the server closed it while idle: nothing was sent, try another
-            raise UpstreamConnectionError("the provider keeps closing connections")
+                    conn.close()  # the server closed it while idle, before any answer
+            raise UpstreamConnectionError("the upstream closed a kept-alive connection before answering")
         except BaseException:
             self._slots.release()
             raise
@@ -246,6 +301,8 @@ class Http1Pool:
     def release(self, conn: _Connection, *, keep: bool) -> None:
         if keep and not self._closed and conn.usable():
             conn.reused = True
+            if self.keepalive_seconds is not None:
+                conn.idle_since = time.monotonic()
             self._idle.append(conn)
         else:
             conn.close()
@@ -257,28 +314,29 @@ class Http1Pool:
         for conn in idle:
             conn.close()
 
-    async def _connection(self) -> _Connection:
+    async def _connection(self, address: str | None) -> _Connection:
+        expired = time.monotonic() - self.keepalive_seconds if self.keepalive_seconds is not None else None
         while self._idle:
             conn = self._idle.pop()
-            if conn.usable():
+            if conn.address == address and conn.usable() and (expired is None or conn.idle_since > expired):
                 return conn
-            conn.close()
+            conn.close()  # closed by the server, idle too long, or the host now resolves elsewhere
         try:
             async with asyncio.timeout(self.connect_timeout):
                 if self.proxy is not None:
                     return await self._tunnel(self.proxy)
                 reader, writer = await asyncio.open_connection(
-                    self.host, self.port, ssl=self._ssl, server_hostname=self.host if self.tls else None,
-                    limit=_HEAD_LIMIT,
+                    address or self.host, self.port, ssl=self._ssl,
+                    server_hostname=self.host if self.tls else None, limit=_HEAD_LIMIT,
                 )  # fmt: skip
         except TimeoutError:
             raise UpstreamTimeout(f"could not connect to {self.host}:{self.port} in time") from None
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
             detail = getattr(exc, "strerror", None) or exc
-            raise UpstreamConnectionError(
-                f"could not connect to {self.host}:{self.port} ({detail})"
+            raise ConnectFailed(
+                f"could not connect to {self.host}:{self.port} ({detail})", str(detail)
             ) from None
-        return _Connection(reader, writer)
+        return _Connection(reader, writer, address)
 
     async def _tunnel(self, proxy: str) -> _Connection:
         """A connection to the upstream through an HTTP CONNECT tunnel, TLS inside it."""
@@ -294,16 +352,14 @@ class Http1Pool:
             answer = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
             status = _status(answer.split("\r\n", 1)[0])
             if status is None or not 200 <= status < 300:
-                raise UpstreamConnectionError(
-                    f"the proxy {parts.hostname}:{parts.port or 80} refused the tunnel to {authority} "
-                    f"({answer.split(chr(13), 1)[0][:80]!r})"
-                )
+                refusal = f"the proxy {parts.hostname}:{parts.port or 80} refused the tunnel to {authority}"
+                raise ConnectFailed(f"{refusal} ({answer.split(chr(13), 1)[0][:80]!r})", refusal)
             if self._ssl is not None:
                 await writer.start_tls(self._ssl, server_hostname=self.host)
         except BaseException:
             writer.close()
             raise
-        return _Connection(reader, writer)
+        return _Connection(reader, writer, None)
 
     async def _exchange(self, conn: _Connection, message: bytes) -> Response:
         try:
@@ -317,16 +373,18 @@ class Http1Pool:
                     raw = await conn.reader.readuntil(b"\r\n\r\n")
         except TimeoutError:
             conn.close()
-            raise UpstreamTimeout("the provider did not answer in time") from None
+            raise UpstreamTimeout("the upstream did not answer in time") from None
         except asyncio.IncompleteReadError as exc:
             conn.close()
             if conn.reused and not exc.partial:
                 raise _Stale from None
-            raise UpstreamConnectionError("the provider closed the connection") from None
+            raise UpstreamConnectionError("the upstream closed the connection") from None
         except (OSError, asyncio.LimitOverrunError) as exc:
             conn.close()
             if conn.reused and isinstance(exc, ConnectionError):
                 raise _Stale from None
+            if isinstance(exc, asyncio.LimitOverrunError):
+                raise ProtocolViolation("the answer's head is too large") from None
             raise UpstreamConnectionError(f"the exchange failed ({type(exc).__name__})") from None
         except BaseException:  # cancelled: the connection is in an unknown state
             conn.close()
@@ -335,10 +393,11 @@ class Http1Pool:
 
     def _response(self, conn: _Connection, raw: bytes) -> Response:
         lines = raw.decode("latin-1").split("\r\n")
-        status = _status(lines[0])
-        if status is None or status < 200:  # 101 (or interim answers without end): not a reply
+        match = _STATUS_LINE.fullmatch(lines[0])
+        status = int(match.group(1)) if match else None
+        if match is None or status is None or status < 200:  # 101, or interim answers without end
             conn.close()
-            raise UpstreamConnectionError(f"not an HTTP/1.1 answer: {lines[0][:80]!r}")
+            raise ProtocolViolation(f"not an HTTP/1.1 answer: {lines[0][:80]!r}")
         headers: dict[str, str] = {}
         for line in lines[1:]:
             name, sep, value = line.partition(":")
@@ -353,14 +412,14 @@ class Http1Pool:
             declared = {item.strip() for item in headers["content-length"].split(",")}
             if len(declared) != 1 or not (text := declared.pop()).isdigit() or not text.isascii():
                 conn.close()
-                raise UpstreamConnectionError(
-                    f"the provider sent an invalid Content-Length: {headers['content-length'][:40]!r}"
+                raise ProtocolViolation(
+                    f"the upstream sent an invalid Content-Length: {headers['content-length'][:40]!r}"
                 )
             length = int(text)
             framing = "length" if length else "none"
         else:
             framing = "close"
-        return Response(self, conn, status, headers, framing, length)
+        return Response(self, conn, status, match.group(2) or "", headers, framing, length)
 
 
 _INTERIM = frozenset({100, 102, 103})
