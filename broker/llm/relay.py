@@ -14,10 +14,10 @@ from typing import Any, Protocol
 
 from broker.llm.asgi import Exchange, until_disconnect
 from broker.llm.errors import UpstreamError
-from connectors.http1 import Response, UpstreamConnectionError, UpstreamTimeout
 from broker.llm.metering import ModelCall
 from broker.llm.sse import EventSplitter
 from broker.llm.upstream import Opened
+from connectors.http1 import Response, UpstreamConnectionError, UpstreamTimeout
 
 
 class StreamMeter(Protocol):

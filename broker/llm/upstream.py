@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from broker.llm.catalog import Target
 from broker.llm.errors import UpstreamError
-from connectors.http1 import Response, UpstreamConnectionError, UpstreamTimeout
 from broker.resilience import BreakerOpen, Breakers, parse_retry_after
+from connectors.http1 import Response, UpstreamConnectionError, UpstreamTimeout
 
 log = logging.getLogger("broker.llm.upstream")
 

@@ -18,8 +18,8 @@ import trustme
 from pydantic import ValidationError
 
 from broker.llm.config import ProviderConfig
-from connectors.http1 import Http1Pool, ResponseTooLarge, UpstreamConnectionError
 from connectors import outbound
+from connectors.http1 import Http1Pool, ResponseTooLarge, UpstreamConnectionError
 from connectors.netguard import outbound_transport
 from tests.llm.conftest import LlmSetup
 from tests.llm.test_http1 import pool, read_request, serve
