@@ -16,12 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from broker import offload
+from broker.admin import preparing
 from broker.admin.auth import gateway_of
-from broker.admin.bodies import openapi_body, read_model
-from broker.admin.connectors import Checked, openapi_limits, prepare_checked
+from broker.admin.bodies import Origin, openapi_body, raw_body
+from broker.admin.connectors import openapi_limits, prepare_checked
 from broker.admin.llm import apply_llm_section, runtime_of
-from broker.admin.registration import flag_warnings, refuse_conflicts
+from broker.admin.preparing import Ready
+from broker.admin.registration import refuse_conflicts
 from broker.admin.runtime import admin_subrouter, read, write
+from broker.admin.storing import ToStore, check_ready, dumped
 from broker.documents import AgentSpec, Document, relocate
 from broker.errors import Conflict, InvalidInput, Problem
 from broker.secrets import service as secret_service
@@ -29,8 +33,7 @@ from broker.secrets.vault import Vault
 from broker.services import agents as agent_service
 from broker.services import connectors as connector_service
 from broker.services import policies as policy_service
-from broker.yamlsource import Located
-from connectors.http.openapi import DEFAULT_LIMITS, OpenAPILimits
+from connectors.http.openapi import OpenAPILimits
 from connectors.registry import ConnectorConfig
 
 router = admin_subrouter("apply")
@@ -71,34 +74,26 @@ class ApplyReport(BaseModel):
 
 
 async def prepare_all(
-    configs: list[ConnectorConfig],
-    located: Located,
+    connectors: list[Ready | ConnectorConfig],
+    origin: Origin,
     *,
-    secrets: Collection[str] | None = None,
-    stored: Mapping[str, dict[str, Any]] | None = None,
-    vault: Vault | None = None,
-    limits: OpenAPILimits = DEFAULT_LIMITS,
-) -> list[Checked]:
-    """Prepare every connector concurrently (checking its secrets exist, given the stored
-    names; keeping the pins of `stored` mcp configs with the same settings); report all
-    failures together. Returns each config to store with its qualified tool names."""
-    stored = stored or {}
+    secrets: Collection[str],
+    stored: Mapping[str, dict[str, Any]],
+    vault: Vault,
+    limits: OpenAPILimits,
+) -> list[ToStore]:
+    """Check every connector prepared in the worker, prepare the others (pinning an mcp
+    upstream unless its `stored` config pins it for the same settings), concurrently, and
+    check the secrets each references exist; report all failures together."""
     results = await asyncio.gather(
         *(
-            prepare_checked(
-                config,
-                ("connectors", i),
-                secrets=secrets,
-                stored=stored.get(config.name),
-                vault=vault,
-                limits=limits,
-            )
-            for i, config in enumerate(configs)
+            _prepared(connector, ("connectors", i), secrets, stored, vault, limits)
+            for i, connector in enumerate(connectors)
         ),
         return_exceptions=True,
     )
     problems: list[Problem] = []
-    prepared: list[Checked] = []
+    prepared: list[ToStore] = []
     for result in results:
         if isinstance(result, InvalidInput):
             problems += result.problems
@@ -107,17 +102,34 @@ async def prepare_all(
         else:
             prepared.append(result)
     if problems:
+        located = await asyncio.to_thread(origin.located)
         raise InvalidInput("some connectors could not be prepared", problems=relocate(problems, located))
     return prepared
 
 
-def upsert_connectors(session: Session, configs: list[ConnectorConfig]) -> KindReport:
+async def _prepared(
+    connector: Ready | ConnectorConfig,
+    loc: tuple[str | int, ...],
+    secrets: Collection[str],
+    stored: Mapping[str, dict[str, Any]],
+    vault: Vault,
+    limits: OpenAPILimits,
+) -> ToStore:
+    if isinstance(connector, Ready):
+        return await check_ready(connector, secrets, loc)
+    checked = await prepare_checked(
+        connector, loc, secrets=secrets, stored=stored.get(connector.name), vault=vault, limits=limits
+    )
+    return await dumped(checked.config, checked.claims, checked.warnings)
+
+
+def upsert_connectors(session: Session, connectors: list[ToStore]) -> KindReport:
     report = KindReport()
-    for config in configs:
+    for connector in connectors:
         result = connector_service.put_connector(
-            session, config.name, config.kind, config.model_dump(mode="json"), replace=True
+            session, connector.name, connector.kind, connector.stored, replace=True
         )
-        getattr(report, result).append(config.name)
+        getattr(report, result).append(connector.name)
     return report
 
 
@@ -142,33 +154,37 @@ def upsert_agents(session: Session, specs: list[AgentSpec]) -> KindReport:
 def apply_document(
     session: Session,
     document: Document,
-    prepared: list[ConnectorConfig],
-    located: Located,
+    connectors: list[ToStore],
+    origin: Origin,
     source: str,
     tools: Collection[str] = (),
 ) -> ApplyReport:
+    """Write the document (its connectors as prepared), all in `session`'s transaction."""
     try:  # references first, so a typo fails before anything is written
         policy_service.check_references(
             session,
             document.policies,
             extra_agents=[a.name for a in document.agents],
-            extra_connectors=[c.name for c in document.connectors],
+            extra_connectors=[c.name for c in connectors],
             tools=tools,
         )
     except InvalidInput as exc:
-        raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
-    connectors = upsert_connectors(session, prepared)
+        raise InvalidInput(exc.message, problems=relocate(exc.problems, origin.located())) from None
+    upserted = upsert_connectors(session, connectors)
     agents = upsert_agents(session, document.agents)
     if document.policies:
         result = policy_service.apply(session, document.policies, source=source, check=False)
         policies = PolicyReport(revision=result.revision, changed=result.changed, unchanged=result.unchanged)
     else:
         policies = PolicyReport(revision=policy_service.current_policies(session)[0])
-    llm = {kind: KindReport(**names) for kind, names in apply_llm_section(session, document, located).items()}
+    llm = {
+        kind: KindReport(**names)
+        for kind, names in apply_llm_section(session, document, origin.located).items()
+    }
     changed = bool(
-        connectors.created or connectors.updated or agents.created or agents.updated or policies.changed
+        upserted.created or upserted.updated or agents.created or agents.updated or policies.changed
     ) or any(report.created or report.updated for report in llm.values())
-    return ApplyReport(changed=changed, connectors=connectors, agents=agents, policies=policies, llm=llm)
+    return ApplyReport(changed=changed, connectors=upserted, agents=agents, policies=policies, llm=llm)
 
 
 @router.post(
@@ -184,37 +200,35 @@ async def apply(
         "admin API", max_length=200, description="Where the document comes from, kept in history."
     ),
 ) -> ApplyReport:
-    document, located = await read_model(request, Document)
-    known = await read(request, secret_service.secret_names)
-    names = [config.name for config in document.connectors]
-    stored = await read(request, lambda s: connector_service.stored_configs(s, names))
+    body, is_yaml = await raw_body(request)
     gateway = gateway_of(request)
+    limits = openapi_limits(gateway.settings)
+    small = len(body) < offload.MIN_BYTES  # a big document's positions are parsed again if needed
+    read_in = await offload.by_size(len(body), preparing.read_document, body, is_yaml, limits, small)
+    origin = Origin(body, is_yaml, read_in.located)
+    document = read_in.document
+    known = await read(request, secret_service.secret_names)
+    pending = [c.name for c in read_in.connectors if not isinstance(c, Ready)]  # only mcp pins are kept
+    stored = await read(request, lambda s: connector_service.stored_configs(s, pending)) if pending else {}
     results = await prepare_all(
-        document.connectors,
-        located,
-        secrets=known,
-        stored=stored,
-        vault=gateway.vault,
-        limits=openapi_limits(gateway.settings),
+        read_in.connectors, origin, secrets=known, stored=stored, vault=gateway.vault, limits=limits
     )
     try:
         refuse_conflicts(
             gateway.state.snapshot,
-            {checked.config.name: checked.claims for checked in results},
-            {config.name: ("connectors", i) for i, config in enumerate(document.connectors)},
+            {checked.name: checked.claims for checked in results},
+            {checked.name: ("connectors", i) for i, checked in enumerate(results)},
         )
     except Conflict as exc:
+        located = await asyncio.to_thread(origin.located)
         raise Conflict(exc.message, problems=relocate(exc.problems, located)) from None
-    prepared = [checked.config for checked in results]
-    applied = {config.name for config in prepared}
+    applied = {checked.name for checked in results}
     tools = {t for t, tool in gateway.state.snapshot.tools.items() if tool.connector not in applied}
     tools.update(name for checked in results for name in checked.tools)
-    report = await write(request, lambda s: apply_document(s, document, prepared, located, source, tools))
+    report = await write(request, lambda s: apply_document(s, document, results, origin, source, tools))
     if document.llm is not None:
         await runtime_of(request).state.refresh()
     report.warnings = [
-        f"connector {checked.config.name}: {line}"
-        for checked in results
-        for line in [*checked.warnings, *flag_warnings(checked.config)]
+        f"connector {checked.name}: {line}" for checked in results for line in checked.warnings
     ]
     return report

@@ -58,6 +58,23 @@ async def read_body(request: Request) -> Located:
     return await asyncio.to_thread(parse_body, body, is_yaml)
 
 
+class Origin:
+    """A document's body, kept to locate problems found after it was read: parsed again only
+    then, unless its positions came back with it (a big document's, read in a worker process,
+    would cost more to carry back than to parse again)."""
+
+    def __init__(self, body: bytes, is_yaml: bool, located: Located | None = None) -> None:
+        self._body = body
+        self._is_yaml = is_yaml
+        self._located = located
+
+    def located(self) -> Located:
+        """The positions (blocking: in a worker thread for a big body)."""
+        if self._located is None:
+            self._located = parse_body(self._body, self._is_yaml)
+        return self._located
+
+
 def load_json(text: str) -> Located:
     """Parse JSON, refusing repeated keys as the YAML loader does."""
     try:  # the standard parser with a Python hook: the GIL is released between objects

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +27,7 @@ from broker.admin.registration import (
     registration_secrets,
 )
 from broker.admin.runtime import admin_subrouter, read, utc, write
+from broker.admin.storing import ToStore, check_ready, dumped
 from broker.catalog import CatalogTool
 from broker.documents import relocate
 from broker.errors import Conflict, InvalidInput, Problem
@@ -37,12 +37,10 @@ from broker.secrets.vault import Vault
 from broker.services import connectors as connector_service
 from broker.services.connectors import PutResult
 from broker.settings import Settings
-from broker.store.db import JsonText
 from broker.store.models import ConnectorRecord
 from connectors.base import NO_CONTEXT, Connector
 from connectors.errors import ConnectorError
 from connectors.http.openapi import DEFAULT_LIMITS, OpenAPIConnectorConfig, OpenAPILimits, fetch_document
-from connectors.netguard import refuse_private_destination
 from connectors.registry import ConnectorConfig, ConnectorConfigAdapter, build, build_off_loop, prepare
 
 router = admin_subrouter("connectors")
@@ -290,19 +288,6 @@ async def register_connector(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _ToStore:
-    name: str
-    kind: str
-    stored: dict[str, Any] | JsonText
-    claims: Claims
-    warnings: list[str]
-
-    @property
-    def tools(self) -> list[str]:
-        return list(self.claims.tools)
-
-
 async def _fetched(config: OpenAPIConnectorConfig, limits: OpenAPILimits) -> Ready:
     """Fetch `spec_url` here (network), import it in a worker process (CPU)."""
     assert config.spec_url is not None
@@ -315,25 +300,20 @@ async def _fetched(config: OpenAPIConnectorConfig, limits: OpenAPILimits) -> Rea
     )
 
 
-async def _check_ready(ready: Ready, known: Collection[str], body: bytes, is_yaml: bool) -> _ToStore:
-    """What only the gateway can check of a config prepared in a worker process: its
-    destination (resolved now) and the secrets it references (located in `body` by line)."""
+async def _check_ready(ready: Ready, known: Collection[str], body: bytes, is_yaml: bool) -> ToStore:
+    """`storing.check_ready`, its problems located in `body` by line."""
     try:
-        await refuse_private_destination(ready.name, ready.base_url, ready.allow_private_network)
-    except ConnectorError as exc:
-        raise InvalidInput(exc.message) from None
-    if ready.secret_refs - set(known):  # parse the config and the body only to locate the problem
-        try:
-            secret_service.check_references(json.loads(ready.stored), ready.secret_refs, known)
-        except InvalidInput as exc:
-            located = await asyncio.to_thread(parse_body, body, is_yaml)
-            raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
-    return _ToStore(ready.name, ready.kind, JsonText(ready.stored), ready.claims, ready.warnings)
+        return await check_ready(ready, known)
+    except InvalidInput as exc:
+        if not exc.problems:
+            raise
+        located = await asyncio.to_thread(parse_body, body, is_yaml)
+        raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
 
 
 async def _prepare_pending(
     request: Request, pending: Pending, known: Collection[str], limits: OpenAPILimits
-) -> _ToStore:
+) -> ToStore:
     """A config that needs the network (an mcp upstream to pin): small, prepared here."""
     config = pending.config
     gateway = gateway_of(request)
@@ -344,10 +324,7 @@ async def _prepare_pending(
         )
     except InvalidInput as exc:
         raise InvalidInput(exc.message, problems=relocate(exc.problems, pending.located)) from None
-    prepared = checked.config
-    stored = await asyncio.to_thread(prepared.model_dump, mode="json")
-    warnings = [*checked.warnings, *flag_warnings(prepared)]
-    return _ToStore(prepared.name, prepared.kind, stored, checked.claims, warnings)
+    return await dumped(checked.config, checked.claims, checked.warnings)
 
 
 @router.get(

@@ -182,7 +182,7 @@ for _kind, _path in PATHS.items():
 
 
 def apply_llm_section(
-    session: Session, document: Document, located: Located
+    session: Session, document: Document, located: Callable[[], Located]
 ) -> dict[str, dict[str, list[str]]]:
     """The `llm:` section of a combined document (/admin/apply); budgets may name its agents."""
     if document.llm is None:
@@ -191,4 +191,4 @@ def apply_llm_section(
     try:
         return services.apply_document(session, document.llm, extra_agents=agents, loc=("llm",))
     except InvalidInput as exc:
-        raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
+        raise InvalidInput(exc.message, problems=relocate(exc.problems, located())) from None

@@ -7,6 +7,10 @@ gateway's event loop. The process gets the body's bytes and hands back a compact
 config that needs the network first (an mcp upstream to pin, an OpenAPI `spec_url` to fetch),
 a `Pending` with the small validated config. Errors are raised as `BrokerError`s (located in
 the body), which cross the process boundary whole.
+
+A combined document (/admin/apply, `broker apply`) takes the same path: `read_document`
+validates it and prepares each of its connectors that needs no network as `read_connector`
+prepares one.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from broker.admin.bodies import parse_body
-from broker.documents import check
-from broker.errors import InvalidInput
+from broker.documents import Document, check, relocate, validate
+from broker.errors import InvalidInput, Problem
 from broker.offerings import Claims, claims_of
 from broker.yamlsource import Located
 from connectors.errors import ConnectorError
@@ -57,17 +61,55 @@ class Pending:
     located: Located
 
 
+@dataclass(frozen=True, slots=True)
+class ReadDocument:
+    """A combined document read: its sections, each connector prepared (`Ready`) or left for
+    the gateway (a config that needs the network), and the source positions when `keep_located`
+    asked for them (a big document's would cost more to carry back than to parse again)."""
+
+    document: Document
+    """The document without its connectors (they are in `connectors`, in the same order)."""
+    connectors: list[Ready | ConnectorConfig]
+    located: Located | None
+
+
 def read_connector(body: bytes, is_yaml: bool, limits: OpenAPILimits) -> Ready | Pending:
     """Parse and validate a connector body; prepare it now unless it needs the network."""
     located = parse_body(body, is_yaml)
     config = check(ConnectorConfigAdapter.validate_python, located, source="the document")
+    offline = prepare_offline(config, limits)
+    return Pending(config, located) if offline is None else offline
+
+
+def read_document(body: bytes, is_yaml: bool, limits: OpenAPILimits, keep_located: bool) -> ReadDocument:
+    """Parse and validate a combined document; prepare every connector that needs no network.
+    Problems of all its connectors are reported together, located in the body."""
+    located = parse_body(body, is_yaml)
+    document = validate(Document, located, source="the document")
+    connectors: list[Ready | ConnectorConfig] = []
+    problems: list[Problem] = []
+    for i, config in enumerate(document.connectors):
+        try:
+            connectors.append(prepare_offline(config, limits) or config)
+        except InvalidInput as exc:
+            problems.append(Problem(("connectors", i), exc.message))
+    if problems:
+        raise InvalidInput("some connectors could not be prepared", problems=relocate(problems, located))
+    return ReadDocument(
+        document.model_copy(update={"connectors": []}), connectors, located if keep_located else None
+    )
+
+
+def prepare_offline(config: ConnectorConfig, limits: OpenAPILimits) -> Ready | None:
+    """The config prepared, when that needs no network (an inline OpenAPI document, an http
+    config); else None."""
     if isinstance(config, OpenAPIConnectorConfig) and config.spec is not None:
         inline = config
         return _ready(lambda: import_inline(inline, limits))
     if isinstance(config, HttpConnectorConfig):
         http = config
         return _ready(lambda: OpenAPIImport(http))
-    return Pending(config, located)
+    return None
 
 
 def convert_fetched(

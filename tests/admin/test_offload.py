@@ -6,6 +6,7 @@ import pickle
 import threading
 
 import httpx
+import yaml
 
 from broker import offload
 from broker.errors import InsufficientScope, InvalidInput, Problem
@@ -96,3 +97,44 @@ def test_broker_errors_cross_a_process_boundary_whole() -> None:
     assert type(copy) is InvalidInput and copy.message == "bad" and copy.problems == error.problems
     scoped = pickle.loads(pickle.dumps(InsufficientScope("needs more", ["admin"])))
     assert scoped.scopes == ["admin"] and scoped.status_code == 403
+
+
+def _big_connector() -> dict[str, object]:
+    return {
+        "kind": "openapi",
+        "name": "gh",
+        "base_url": "https://api.example.com",
+        "spec": specgen.github_like(60),
+    }
+
+
+def _big_document(**extra: object) -> dict[str, object]:
+    return {"connectors": [_big_connector()], "agents": [{"name": "ops-bot"}], **extra}
+
+
+def test_an_applied_document_is_prepared_in_a_worker_process(gateway: RunningGateway) -> None:
+    before = offload.finished
+    first = gateway.admin.post("/admin/apply", json=_big_document(), timeout=300)
+    assert first.status_code == 200, first.text
+    assert first.json()["connectors"]["created"] == ["gh"]
+    assert offload.finished > before
+    stored = gateway.admin.get("/admin/connectors/gh").json()
+    assert stored["kind"] == "http" and stored["tool_count"] == 60 and stored["loaded"]
+    again = gateway.admin.post("/admin/apply", json=_big_document(), timeout=300).json()
+    assert again["changed"] is False and again["connectors"]["unchanged"] == ["gh"]
+    registered = gateway.admin.post(  # the same config through /admin/connectors: the same stored text
+        "/admin/connectors", params={"replace": "true"}, json=_big_connector(), timeout=300
+    )
+    assert registered.json()["result"] == "unchanged"
+
+
+def test_problems_found_after_a_big_document_was_read_are_located(gateway: RunningGateway) -> None:
+    document = _big_document(policies=[{"name": "ops", "agents": ["ops-bot", "ghost"], "allow": ["gh.*"]}])
+    text = yaml.safe_dump(document, sort_keys=False)
+    response = gateway.admin.post(
+        "/admin/apply", content=text, headers={"Content-Type": "application/yaml"}, timeout=300
+    )
+    [problem] = error_of(response, 422)["problems"]
+    assert problem["field"] == "policies[0].agents[1]"
+    assert text.splitlines()[problem["line"] - 1].strip() == "- ghost"
+    assert gateway.admin.get("/admin/connectors").json() == []
