@@ -10,8 +10,8 @@ transport, so it is checked again.
 
 The guard is written once and wraps both HTTP stacks in use: httpx (the HTTP and OpenAPI
 connectors, OAuth token requests) through `GuardedTransport`, and httpx2 (the MCP SDK's
-client, for upstream MCP servers) through `GuardedTransport2`; both delegate to
-`checked_address` and `pinned_url`.
+client, for upstream MCP servers) through `GuardedTransport2`: one class for both
+(`_Guarding`), specialised per stack, as is the proxy routing (`_Routing`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable, MutableMapping
-from typing import Any, Protocol, Self, TypeVar
+from collections.abc import Callable, Iterable, MutableMapping
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import httpx
 import httpx2
@@ -170,19 +170,43 @@ async def refuse_private_destination(connector: str, url: str, allow_private_net
         return
 
 
-class GuardedTransport(httpx.AsyncBaseTransport):
-    """Sends each request to the checked address of its host, keeping Host and TLS SNI."""
+class _Request(Protocol):
+    """What the transports read and set of a request; httpx.Request and httpx2.Request both fit."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, resolver: AddressResolver | None = None) -> None:
+    url: Any
+    extensions: Any
+
+
+RequestT = TypeVar("RequestT", bound=_Request)
+ResponseT = TypeVar("ResponseT")
+_RequestIn = TypeVar("_RequestIn", bound=_Request, contravariant=True)
+_ResponseOut = TypeVar("_ResponseOut", covariant=True)
+
+
+class _Sends(Protocol[_RequestIn, _ResponseOut]):
+    """An async transport of either HTTP stack."""
+
+    async def handle_async_request(self, request: _RequestIn) -> _ResponseOut: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _Guarding(Generic[RequestT, ResponseT]):
+    """The guard, written once for both stacks: each request goes to the checked address of
+    its host, keeping Host and TLS SNI. `connect_error` is the stack's own ConnectError."""
+
+    connect_error: ClassVar[Callable[..., Exception]]
+
+    def __init__(self, inner: _Sends[RequestT, ResponseT], resolver: AddressResolver | None = None) -> None:
         self._inner = inner
         self._resolver = resolver or AddressResolver()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: RequestT) -> ResponseT:
         extensions = dict(request.extensions)
         try:
             request.url = await pinned_url(self._resolver, request.url, extensions)
         except UnresolvableHost as exc:
-            raise httpx.ConnectError(str(exc), request=request) from None
+            raise self.connect_error(str(exc), request=request) from None
         request.extensions = extensions
         return await self._inner.handle_async_request(request)
 
@@ -190,40 +214,35 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-class GuardedTransport2(httpx2.AsyncBaseTransport):
-    """`GuardedTransport` for httpx2, the HTTP client of the MCP SDK."""
+class GuardedTransport(_Guarding[httpx.Request, httpx.Response], httpx.AsyncBaseTransport):
+    """The guard for httpx (the HTTP and OpenAPI connectors, OAuth token requests)."""
 
-    def __init__(self, inner: httpx2.AsyncBaseTransport, resolver: AddressResolver | None = None) -> None:
-        self._inner = inner
-        self._resolver = resolver or AddressResolver()
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        extensions = dict(request.extensions)
-        try:
-            request.url = await pinned_url(self._resolver, request.url, extensions)
-        except UnresolvableHost as exc:
-            raise httpx2.ConnectError(str(exc), request=request) from None
-        request.extensions = extensions
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    connect_error = httpx.ConnectError
 
 
-class _Routed(httpx.AsyncBaseTransport):
-    """Direct, or through the HTTPS proxy for the hosts `connectors.outbound` sends there."""
+class GuardedTransport2(_Guarding[httpx2.Request, httpx2.Response], httpx2.AsyncBaseTransport):
+    """The guard for httpx2, the HTTP client of the MCP SDK."""
 
-    def __init__(self, settings: outbound.Outbound) -> None:
+    connect_error = httpx2.ConnectError
+
+
+class _Routing(Generic[RequestT, ResponseT]):
+    """Direct, or through the HTTPS proxy for the hosts `connectors.outbound` sends there;
+    `transport` makes the stack's own transport (its AsyncHTTPTransport)."""
+
+    def __init__(
+        self, settings: outbound.Outbound, transport: Callable[..., _Sends[RequestT, ResponseT]]
+    ) -> None:
         verify = settings.ssl_context()
         self._settings = settings
-        self._direct = httpx.AsyncHTTPTransport(verify=verify, trust_env=False)
+        self._direct = transport(verify=verify, trust_env=False)
         self._proxied = (
-            httpx.AsyncHTTPTransport(verify=verify, trust_env=False, proxy=settings.https_proxy)
+            transport(verify=verify, trust_env=False, proxy=settings.https_proxy)
             if settings.https_proxy
             else None
         )
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: RequestT) -> ResponseT:
         host = request.extensions.get("sni_hostname") or request.url.host
         if self._proxied is not None and self._settings.proxy_for(request.url.scheme, host):
             return await self._proxied.handle_async_request(request)
@@ -235,42 +254,25 @@ class _Routed(httpx.AsyncBaseTransport):
             await self._proxied.aclose()
 
 
-class _Routed2(httpx2.AsyncBaseTransport):
-    """`_Routed` for httpx2."""
+class _Routed(_Routing[httpx.Request, httpx.Response], httpx.AsyncBaseTransport):
+    pass
 
-    def __init__(self, settings: outbound.Outbound) -> None:
-        verify = settings.ssl_context()
-        self._settings = settings
-        self._direct = httpx2.AsyncHTTPTransport(verify=verify, trust_env=False)
-        self._proxied = (
-            httpx2.AsyncHTTPTransport(verify=verify, trust_env=False, proxy=settings.https_proxy)
-            if settings.https_proxy
-            else None
-        )
 
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        host = request.extensions.get("sni_hostname") or request.url.host
-        if self._proxied is not None and self._settings.proxy_for(request.url.scheme, host):
-            return await self._proxied.handle_async_request(request)
-        return await self._direct.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._direct.aclose()
-        if self._proxied is not None:
-            await self._proxied.aclose()
+class _Routed2(_Routing[httpx2.Request, httpx2.Response], httpx2.AsyncBaseTransport):
+    pass
 
 
 def outbound_transport(allow_private_network: bool) -> httpx.AsyncBaseTransport:
     """The transport for a connector's own client: guarded unless private networks are
     allowed; through the HTTPS proxy and trusting the CA bundle of `connectors.outbound`."""
-    transport = _Routed(outbound.current())
+    transport = _Routed(outbound.current(), httpx.AsyncHTTPTransport)
     return transport if allow_private_network else GuardedTransport(transport)
 
 
 def outbound_transport2(allow_private_network: bool) -> httpx2.AsyncBaseTransport:
     """`outbound_transport` for httpx2 (upstream MCP servers); proxies are not read from the
     environment."""
-    transport = _Routed2(outbound.current())
+    transport = _Routed2(outbound.current(), httpx2.AsyncHTTPTransport)
     return transport if allow_private_network else GuardedTransport2(transport)
 
 
