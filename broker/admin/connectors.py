@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +36,7 @@ from broker.offerings import Claims, claims_of
 from broker.secrets import service as secret_service
 from broker.secrets.vault import Vault
 from broker.services import connectors as connector_service
-from broker.services.connectors import PutResult
+from broker.services.connectors import ConnectorHead, PutResult
 from broker.settings import Settings
 from broker.store.models import ConnectorRecord
 from connectors.base import NO_CONTEXT, Connector
@@ -209,6 +210,10 @@ async def _loaded_tools(request: Request, record: ConnectorRecord) -> list[Catal
     snapshot = gateway_of(request).state.snapshot
     if record.name in snapshot.connectors:
         return [t for t in snapshot.tools.values() if t.connector == record.name]
+    return await _built_tools(record)
+
+
+async def _built_tools(record: ConnectorRecord) -> list[CatalogTool] | None:
     try:
         connector: Connector = await build_off_loop(record.config)
     except Exception:  # reported as loaded=False; the gateway log has the reason
@@ -219,15 +224,15 @@ async def _loaded_tools(request: Request, record: ConnectorRecord) -> list[Catal
         await connector.aclose()
 
 
-def _summary(record: ConnectorRecord, tools: list[CatalogTool] | None) -> dict[str, Any]:
+def _summary(head: ConnectorHead, tools: list[CatalogTool] | None) -> dict[str, Any]:
     return {
-        "name": record.name,
-        "kind": record.kind,
-        "description": str(record.config.get("description", "")),
+        "name": head.name,
+        "kind": head.kind,
+        "description": head.description,
         "tool_count": len(tools or []),
         "loaded": tools is not None,
-        "created_at": utc(record.created_at).isoformat(),
-        "updated_at": utc(record.updated_at).isoformat(),
+        "created_at": utc(head.created_at).isoformat(),
+        "updated_at": utc(head.updated_at).isoformat(),
     }
 
 
@@ -244,8 +249,20 @@ def _tool_infos(tools: list[CatalogTool]) -> list[dict[str, Any]]:
 
 @router.get("/connectors", summary="List connectors")
 async def list_connectors(request: Request) -> list[ConnectorSummary]:
-    records = await read(request, connector_service.list_connectors)
-    return [ConnectorSummary.model_validate(_summary(r, await _loaded_tools(request, r))) for r in records]
+    heads = await read(request, connector_service.list_connectors)
+    snapshot = gateway_of(request).state.snapshot
+    live: dict[str, list[CatalogTool]] = {name: [] for name in snapshot.connectors}
+    for tool in snapshot.tools.values():
+        live.setdefault(tool.connector, []).append(tool)
+    summaries = []
+    for head in heads:
+        tools = live.get(head.name)
+        if tools is None:  # not in the catalog (yet): its config is read and built to say why
+            tools = await _built_tools(
+                await read(request, functools.partial(connector_service.get_connector, name=head.name))
+            )
+        summaries.append(ConnectorSummary.model_validate(_summary(head, tools)))
+    return summaries
 
 
 @router.post(
@@ -337,7 +354,7 @@ async def show_connector(request: Request, name: str) -> Response:
     tools = await _loaded_tools(request, record)
     return await _json_off_loop(
         lambda: {
-            **_summary(record, tools),
+            **_summary(ConnectorHead.of(record), tools),
             "config": redact(record.config),
             "tools": _tool_infos(tools or []),
             "warnings": flag_warnings(record.config),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, cast
 
 from sqlalchemy import Text, select, type_coerce
@@ -14,8 +16,37 @@ from broker.store.db import JsonText
 from broker.store.models import ConnectorRecord
 
 
-def list_connectors(session: Session) -> list[ConnectorRecord]:
-    return list(session.scalars(select(ConnectorRecord).order_by(ConnectorRecord.name)))
+@dataclass(frozen=True, slots=True)
+class ConnectorHead:
+    """What a listing shows of a stored connector: not its config, which may be megabytes."""
+
+    name: str
+    kind: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: ConnectorRecord) -> ConnectorHead:
+        description = record.config.get("description") if isinstance(record.config, dict) else None
+        return cls(record.name, record.kind, str(description or ""), record.created_at, record.updated_at)
+
+
+def list_connectors(session: Session) -> list[ConnectorHead]:
+    """Every connector's head, the description read by the database from the stored JSON."""
+    rows = session.execute(
+        select(
+            ConnectorRecord.name,
+            ConnectorRecord.kind,
+            ConnectorRecord.config["description"].as_string(),
+            ConnectorRecord.created_at,
+            ConnectorRecord.updated_at,
+        ).order_by(ConnectorRecord.name)
+    )
+    return [
+        ConnectorHead(name, kind, description or "", created, updated)
+        for name, kind, description, created, updated in rows
+    ]
 
 
 def get_connector(session: Session, name: str) -> ConnectorRecord:

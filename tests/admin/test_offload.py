@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pickle
 import threading
+from typing import Any
 
 import httpx
 import yaml
+from sqlalchemy import Engine, event
 
 from broker import offload
 from broker.errors import InsufficientScope, InvalidInput, Problem
@@ -138,3 +140,22 @@ def test_problems_found_after_a_big_document_was_read_are_located(gateway: Runni
     assert problem["field"] == "policies[0].agents[1]"
     assert text.splitlines()[problem["line"] - 1].strip() == "- ghost"
     assert gateway.admin.get("/admin/connectors").json() == []
+
+
+def test_listing_connectors_reads_no_stored_config(gateway: RunningGateway) -> None:
+    """A stored config may be megabytes (a thousand imported tools): the listing, which every
+    connector registration also reads for the change log, takes only what it shows."""
+    connector = {**_big_connector(), "description": "GitHub, generated"}
+    gateway.admin.post("/admin/connectors", json=connector, timeout=300).raise_for_status()
+    columns: list[str] = []
+
+    def seen(_conn: object, cursor: Any, *_args: object) -> None:
+        columns.extend(column[0] for column in cursor.description or ())
+
+    event.listen(Engine, "after_cursor_execute", seen)
+    try:
+        [listed] = gateway.admin.get("/admin/connectors").json()
+    finally:
+        event.remove(Engine, "after_cursor_execute", seen)
+    assert listed["description"] == "GitHub, generated" and listed["tool_count"] == 60 and listed["loaded"]
+    assert columns and "config" not in columns
