@@ -14,6 +14,7 @@ For each spec:
   - `convert`: parse + import in this process, no server (connectors.http.openapi);
   - `admin`: POST /admin/connectors to a real gateway (uvicorn on loopback in a process of its
     own, wrapped so a loop-lag probe runs on its event loop), from request to answer;
+  - `apply`: the same connector in a combined document, POST /admin/apply (`broker apply`);
   - `stall`: the longest the gateway's event loop went without running the probe (a task
     that sleeps 5 ms and records how late it woke), and the slowest /healthz a client polling
     every 20 ms saw, during the admin import.
@@ -97,8 +98,9 @@ def convert(document: dict[str, Any]) -> tuple[float, int, str]:
     return time.perf_counter() - started, len(body), outcome
 
 
-def admin_import(url: str, name: str, document: dict[str, Any]) -> dict[str, Any]:
-    body = json.dumps({"kind": "openapi", "name": name, "spec": document}).encode()
+def admin_import(url: str, name: str, document: dict[str, Any], route: str = "connectors") -> dict[str, Any]:
+    connector = {"kind": "openapi", "name": name, "spec": document}
+    body = json.dumps(connector if route == "connectors" else {"connectors": [connector]}).encode()
     worst_healthz = 0.0
     done = threading.Event()
     result: dict[str, Any] = {}
@@ -106,7 +108,7 @@ def admin_import(url: str, name: str, document: dict[str, Any]) -> dict[str, Any
     def post() -> None:
         started = time.perf_counter()
         response = httpx.post(
-            f"{url}/admin/connectors",
+            f"{url}/admin/{route}",
             content=body,
             headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
             timeout=600,
@@ -144,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--specs", default="github,stripe,flat", help="comma-separated: github,stripe,flat")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--routes", default="connectors,apply", help="comma-separated: connectors,apply")
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "DATABASE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -174,13 +177,15 @@ def main(argv: list[str] | None = None) -> None:
                 for run in range(args.repeat):
                     seconds, size, outcome = convert(document)
                     print(f"{spec:7} convert  {size / 1e6:5.1f} MB  {seconds:6.2f} s  {outcome}", flush=True)
-                    measured = admin_import(url, f"{spec}{run}", document)
-                    print(
-                        f"{spec:7} admin    HTTP {measured['status']}  {measured['seconds']:6.2f} s  "
-                        f"loop stall max {measured['loop_stall'] * 1000:6.0f} ms  "
-                        f"/healthz max {measured['healthz_worst'] * 1000:6.0f} ms",
-                        flush=True,
-                    )
+                    for route in args.routes.split(","):
+                        measured = admin_import(url, f"{spec}{run}{route[0]}", document, route)
+                        label = "admin" if route == "connectors" else route
+                        print(
+                            f"{spec:7} {label:8} HTTP {measured['status']}  {measured['seconds']:6.2f} s  "
+                            f"loop stall max {measured['loop_stall'] * 1000:6.0f} ms  "
+                            f"/healthz max {measured['healthz_worst'] * 1000:6.0f} ms",
+                            flush=True,
+                        )
         finally:
             gateway.terminate()
             gateway.wait(timeout=30)
