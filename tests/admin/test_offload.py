@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import yaml
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 
 from broker import offload
 from broker.errors import InsufficientScope, InvalidInput, Problem
@@ -149,8 +149,12 @@ def test_listing_connectors_reads_no_stored_config(gateway: RunningGateway) -> N
     gateway.admin.post("/admin/connectors", json=connector, timeout=300).raise_for_status()
     columns: list[str] = []
 
-    def seen(_conn: object, cursor: Any, *_args: object) -> None:
-        columns.extend(column[0] for column in cursor.description or ())
+    def seen(conn: Connection, cursor: Any, statement: str, *_args: object) -> None:
+        # this gateway's listing only (the one query of its connectors in name order that has no
+        # WHERE), not a refresh of its catalog nor another test's gateway still stopping
+        ours = conn.engine.url.render_as_string() == gateway.database_url
+        if ours and "FROM connectors ORDER BY" in " ".join(statement.split()):
+            columns.extend(column[0] for column in cursor.description or ())
 
     event.listen(Engine, "after_cursor_execute", seen)
     try:
