@@ -230,6 +230,9 @@ class LiveHeaders(httpx2.Auth):
         request.headers.update(self._current())
         yield request
 
+    def headers(self) -> Mapping[str, str]:
+        return self._current()
+
 
 def http_opener(
     url: str,
@@ -271,7 +274,15 @@ def http_opener(
         )
         entered = await stack.enter_async_context(client)
         relay.declare_per_caller(entered)
-        lean.install(entered, http, url, limit + _ENVELOPE_SLACK, on_message)
+        live = auth.headers if isinstance(auth, LiveHeaders) else dict
+        too_large = f"the response exceeds the {size_text(limit)} limit (max_response_bytes)"
+        wire = lean.Wire(
+            http, url, lambda: {**headers, "Accept-Encoding": "identity", **live()},
+            limit + _ENVELOPE_SLACK, too_large, timeout, on_status,
+            allow_private_network=allow_private_network,
+        )  # fmt: skip
+        stack.push_async_callback(wire.aclose)
+        lean.install(entered, wire, on_message)
         return entered
 
     return open_client
