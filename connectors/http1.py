@@ -30,11 +30,13 @@ import asyncio
 import base64
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from typing import TypeVar
 from urllib.parse import unquote, urlencode, urlsplit
 
 from connectors import outbound
 
+T = TypeVar("T")
 _HEAD_LIMIT = 1024 * 1024
 _NO_BODY = frozenset({204, 304})
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -145,10 +147,9 @@ class Response:
                 if self._framing == "length" and self._left > most:
                     raise ResponseTooLarge(f"the answer announces {self._left} bytes, more than {most}")
                 while self._framing == "close" or self._left > 0:
-                    async with asyncio.timeout(limit):
-                        data = await reader.read(
-                            65536 if self._framing == "close" else min(self._left, 65536)
-                        )
+                    data = await _within(
+                        limit, reader.read(65536 if self._framing == "close" else min(self._left, 65536))
+                    )
                     if not data:
                         if self._framing == "close":
                             break
@@ -169,7 +170,7 @@ class Response:
             ) from None
 
     @staticmethod
-    async def _dechunk(reader: asyncio.StreamReader, limit: float, most: int) -> AsyncIterator[bytes]:
+    async def _dechunk(reader: asyncio.StreamReader, limit: float | None, most: int) -> AsyncIterator[bytes]:
         buffer = bytearray()
         while True:
             frames: list[bytes] = []
@@ -188,8 +189,7 @@ class Response:
                 del buffer[: end + 2]
             if frames:
                 yield b"".join(frames)
-            async with asyncio.timeout(limit):
-                data = await reader.read(65536)
+            data = await _within(limit, reader.read(65536))
             if not data:
                 raise UpstreamConnectionError("the upstream closed the connection mid-answer")
             buffer += data
@@ -218,7 +218,7 @@ class Http1Pool:
         *,
         max_connections: int,
         connect_timeout: float,
-        read_timeout: float,
+        read_timeout: float | None,
         query: Mapping[str, str] | None = None,
         proxy: str | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
@@ -226,7 +226,8 @@ class Http1Pool:
     ) -> None:
         """`base_url`: scheme, host, port and a base path for `post`. `proxy`: this upstream's
         proxy URL ("" for none), else BROKER_HTTPS_PROXY applies. `keepalive_seconds`: how long
-        an idle connection is kept for reuse (None: until the server closes it)."""
+        an idle connection is kept for reuse (None: until the server closes it). `read_timeout`
+        bounds each wait for the answer; None when the caller bounds the whole exchange itself."""
         self.max_body_bytes = max_body_bytes
         parts = urlsplit(base_url)
         self.tls = parts.scheme == "https"
@@ -364,13 +365,7 @@ class Http1Pool:
     async def _exchange(self, conn: _Connection, message: bytes) -> Response:
         try:
             conn.writer.write(message)
-            async with asyncio.timeout(self.read_timeout):
-                await conn.writer.drain()
-                raw = await conn.reader.readuntil(b"\r\n\r\n")
-                for _ in range(_MAX_INTERIM):  # 100 Continue, 103 Early Hints: the answer follows
-                    if _status(raw[:64].split(b"\r\n", 1)[0].decode("latin-1")) not in _INTERIM:
-                        break
-                    raw = await conn.reader.readuntil(b"\r\n\r\n")
+            raw = await _within(self.read_timeout, _head(conn))
         except TimeoutError:
             conn.close()
             raise UpstreamTimeout("the upstream did not answer in time") from None
@@ -423,6 +418,26 @@ class Http1Pool:
 
 
 _INTERIM = frozenset({100, 102, 103})
+
+
+async def _head(conn: _Connection) -> bytes:
+    """The answer's head, once the request is on its way; interim answers (100 Continue,
+    103 Early Hints) are skipped: the answer follows them."""
+    await conn.writer.drain()
+    raw = await conn.reader.readuntil(b"\r\n\r\n")
+    for _ in range(_MAX_INTERIM):
+        if _status(raw[:64].split(b"\r\n", 1)[0].decode("latin-1")) not in _INTERIM:
+            break
+        raw = await conn.reader.readuntil(b"\r\n\r\n")
+    return raw
+
+
+async def _within(seconds: float | None, step: Awaitable[T]) -> T:
+    """`step`, bounded by `seconds` (None: by the caller)."""
+    if seconds is None:
+        return await step
+    async with asyncio.timeout(seconds):
+        return await step
 
 
 def _status(line: str) -> int | None:

@@ -154,7 +154,7 @@ class HttpConnector:
                 self._builder.origin,
                 max_connections=_MAX_CONNECTIONS,
                 connect_timeout=config.timeout_seconds,
-                read_timeout=config.timeout_seconds,
+                read_timeout=None,  # `_send` bounds the whole call by timeout_seconds
                 max_body_bytes=2**62,  # bounded by read_decoded, in decoded bytes
                 keepalive_seconds=_KEEPALIVE_SECONDS,
             )
