@@ -91,11 +91,11 @@ class ToolOutput:
     `tools/call`, the `Task` for `tasks/get` and `tasks/cancel`), as the upstream sent it."""
 
     @classmethod
-    def from_json(cls, value: Any) -> ToolOutput:
+    def from_json(cls, value: Any, meta: Mapping[str, Any] | None = None) -> ToolOutput:
         """Wrap a decoded JSON answer: text for every client, structure where it is an object."""
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         structured = value if isinstance(value, dict) else {"result": value}
-        return cls(content=[{"type": "text", "text": text}], structured=structured)
+        return cls(content=[{"type": "text", "text": text}], structured=structured, meta=meta or {})
 
 
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")

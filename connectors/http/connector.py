@@ -238,7 +238,7 @@ class HttpConnector:
         value = injected.json(
             value, body
         )  # an upstream that echoes the request must not hand the credential on
-        return dataclasses.replace(ToolOutput.from_json(value), meta={"http_status": status})
+        return ToolOutput.from_json(value, {"http_status": status})
 
     async def aclose(self) -> None:
         if self._pool is not None:

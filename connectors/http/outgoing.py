@@ -63,16 +63,19 @@ class RequestBuilder:
             and _PLAIN_PATH.fullmatch(self._base_path + PLACEHOLDER.sub("x", tool.path)) is not None
             for tool in config.tools
         }
+        self._mapped = {tool.name: _mapped(tool) for tool in config.tools}
+        self._headers = {tool.name: _merged(self._defaults, tool.headers.items()) for tool in config.tools}
 
     def build(
         self, tool: HttpToolConfig, arguments: Mapping[str, Any], credentials: Credentials = NO_CREDENTIALS
     ) -> Outgoing:
-        path = PLACEHOLDER.sub(lambda match: self._segment(match.group(1), arguments), tool.path)
+        path = (
+            PLACEHOLDER.sub(lambda match: self._segment(match.group(1), arguments), tool.path)
+            if "{" in tool.path
+            else tool.path
+        )
         query_names, body_names = list(tool.query), list(tool.body or ())
-        template = tool.body_template
-        mapped = {*placeholders(tool.path), *query_names, *body_names, tool.body_argument}
-        mapped.update(tool.header_arguments, tool.cookie_arguments)
-        mapped.update(template_arguments(template) if template is not None else ())
+        mapped = self._mapped[tool.name]
         rest_to_body = tool.method in OBJECT_BODY_METHODS and tool.body_argument is None
         for name in arguments:
             if name not in mapped:
@@ -89,7 +92,7 @@ class RequestBuilder:
         if credentials.params:  # the credential wins over an argument of the same name
             params = [p for p in params if p[0] not in credentials.params]
             params += credentials.params.items()
-        headers = _merged(self._defaults, tool.headers.items())
+        headers = dict(self._headers[tool.name])
         content, content_type = self._body(tool, arguments, body_names)
         for name in tool.header_arguments:
             if arguments.get(name) is not None:
@@ -164,6 +167,18 @@ class RequestBuilder:
         if text in ("", ".", ".."):
             raise ConnectorError(f"upstream '{self.name}': argument '{name}' cannot be {text!r}")
         return quote(text, safe="")
+
+
+def _mapped(tool: HttpToolConfig) -> frozenset[str | None]:
+    """The argument names the declaration places; any other argument goes to the body or query."""
+    template = tool.body_template
+    return frozenset(
+        {
+            *placeholders(tool.path), *tool.query, *(tool.body or ()), tool.body_argument,
+            *tool.header_arguments, *tool.cookie_arguments,
+            *(template_arguments(template) if template is not None else ()),
+        }
+    )  # fmt: skip
 
 
 def _merged(
