@@ -14,7 +14,8 @@ time, each call with a new `seed` so every result is new to the masker and its t
 The same calls straight to the MCP server give the "direct" figures.
 
 What the numbers mean: MB/s is result bytes per second of the gateway's CPU (masking, the MCP
-relay, the audit record: everything the gateway does for the call), and per second of wall time
+relay, the audit record: everything the gateway does for the call, in its own process and in the
+worker processes that mask big results), and per second of wall time
 at the client. "stall" is the worst latency of small `weather.current` calls sent at the same
 time from another connection, one at a time: how long a big result holds up everything else
 on the worker.
@@ -76,6 +77,21 @@ async def sized_calls(
     return walls, sum(sizes)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its live children (the gateway's worker processes mask big
+    results: their CPU is the gateway's as much as its own)."""
+    total = process_cpu_seconds(pid)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                total += process_cpu_seconds(int(entry))
+    return total
+
+
 HEADERS = {
     "Accept": "application/json, text/event-stream",
     "Content-Type": "application/json",
@@ -118,7 +134,7 @@ async def measure(args: argparse.Namespace, mcp: Child, gateway: Child, key: str
             row: dict[str, Any] = {"kb": kb, "calls": calls}
             for target, client in (("direct", direct), ("gateway", through)):
                 pid = mcp.pid if target == "direct" else gateway.pid
-                cpu = process_cpu_seconds(pid)
+                cpu, own = tree_cpu_seconds(pid), process_cpu_seconds(pid)
                 started = time.perf_counter()
                 walls, total = await sized_calls(
                     client, key if target == "gateway" else None, kb, calls, seed_base
@@ -127,7 +143,8 @@ async def measure(args: argparse.Namespace, mcp: Child, gateway: Child, key: str
                     "p50": sorted(walls)[len(walls) // 2],
                     "bytes": total,
                     "wall": time.perf_counter() - started,
-                    "cpu": process_cpu_seconds(pid) - cpu,
+                    "cpu": tree_cpu_seconds(pid) - cpu,
+                    "own": process_cpu_seconds(pid) - own,
                 }
             seed_base += calls
             # Then a few more calls with small ones sent meanwhile, for the stall figures.
@@ -150,7 +167,7 @@ def report(rows: list[dict[str, Any]], load: float) -> None:
     )
     print(
         f"{'result':>8} {'calls':>5}  {'direct p50 ms':>13} {'gateway p50 ms':>14}  "
-        f"{'gateway CPU ms/call':>19} {'MB/s (gw CPU)':>13} {'MB/s (wall)':>11}  "
+        f"{'gateway CPU ms/call':>19} {'of it in workers':>16} {'MB/s (gw CPU)':>13} {'MB/s (wall)':>11}  "
         f"{'small calls meanwhile: p50 / worst ms':>37}"
     )
     for row in rows:
@@ -159,7 +176,8 @@ def report(rows: list[dict[str, Any]], load: float) -> None:
         extra_cpu = g["cpu"]
         print(
             f"{size / 1000:>6.0f}KB {row['calls']:>5}  {d['p50'] * 1000:>13.2f} {g['p50'] * 1000:>14.2f}  "
-            f"{extra_cpu / row['calls'] * 1000:>19.2f} {g['bytes'] / 1e6 / extra_cpu:>13.2f} "
+            f"{extra_cpu / row['calls'] * 1000:>19.2f} {(extra_cpu - g['own']) / row['calls'] * 1000:>16.2f} "
+            f"{g['bytes'] / 1e6 / extra_cpu:>13.2f} "
             f"{g['bytes'] / 1e6 / g['wall']:>11.2f}  "
             f"{g['probe_p50'] * 1000:>17.1f} / {g['stall'] * 1000:>8.1f}"
         )

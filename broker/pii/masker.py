@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import orjson
-
+from broker import offload
+from broker.errors import NotConfigured
 from broker.pii.context import Found
 from broker.pii.detector import PATTERN_ENTITIES, Detector
+from broker.pii.jsontext import parse, rename_keys
+from broker.pii.jsontext import serialise as serialise  # broker/pipeline/mask.py imports it from here
 from broker.pii.nogc import gc_paused
 from broker.pii.operators import TOKEN_HEX, Apply, agent_mac, build, derive_key, token_for, tokenize
 from broker.pii.structure import Collected, FieldRules, Match, collect
-from broker.pii.vault import TokenVault, get_all, put_all, resolve_tokens
+from broker.pii.vault import MemoryVault, TokenVault, get_all, put_all, resolve_tokens
 from policies.masking import MaskingPolicy, OperatorSpec, masking_fingerprint
 from policies.patterns import compile_pattern
 
 OFF_LOOP_CHARS = 256 * 1024
 """Results at least this long (in characters of JSON) are masked in a worker thread."""
+IN_PROCESS_CHARS = offload.MIN_BYTES
+"""JSON text at least this long is masked in a worker process (see `Masker._mask_elsewhere`)."""
 ENGINE_VERSION = "1"
 """Bumped when detection or masking output changes: part of `Masker.fingerprint`."""
 
@@ -36,8 +40,11 @@ TOKEN_BATCH = 2048
 event loop serves other calls between them (and a vault query stays within its parameter limits)."""
 
 T = TypeVar("T")
+log = logging.getLogger("broker.pii")
 Counts = dict[str, int]
 TokenRequests = set[tuple[str, str]]
+Proposed = tuple[str, Counts, dict[tuple[str, str], str]]
+"""Masked text, counts, and the token proposed for each (entity, value)."""
 _MAX_TOKEN_HEX = 32
 
 
@@ -128,16 +135,18 @@ class Masker:
             if spec.operator != "keep":
                 counts[entity] += 1
         for container, names in renames.values():
-            _rename_keys(container, names)
+            rename_keys(container, names)
         return collected.value, dict(counts)
 
     async def mask_text(self, agent: str, text: str) -> tuple[str, Counts]:
         """Masked text. Text that is a JSON document is masked structurally and re-serialised."""
         stripped = text.strip()
         if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
+            if len(stripped) >= IN_PROCESS_CHARS and (done := await self._mask_elsewhere(agent, stripped)):
+                return done
             off_loop = len(stripped) >= OFF_LOOP_CHARS
             try:
-                decoded = await maybe_in_thread(off_loop, _parse, stripped)
+                decoded = await maybe_in_thread(off_loop, parse, stripped)
             except ValueError:
                 pass
             else:
@@ -151,6 +160,38 @@ class Masker:
         tokens = await self._issue(agent, requests)
         tally: Counter[str] = Counter()
         return self._splice(text, spans, tokens, tally), dict(tally)
+
+    async def _mask_elsewhere(self, agent: str, text: str) -> tuple[str, Counts] | None:
+        """`mask_text` of a big JSON document in a worker process (`broker.offload`): the parse,
+        scan and write-back hold the GIL for seconds, which a worker thread would take from the
+        event loop. The worker proposes each token as `_issue` first would (8 hex characters);
+        here the vault confirms them. None when the text is no JSON document, or when a token
+        came out longer (an id taken by another value): the caller then masks it here."""
+        try:
+            outcome = await offload.in_process(mask_in_worker, self.policy, self._salt, agent, text)
+        except NotConfigured:  # the worker died (killed, out of memory): mask it here, as before workers
+            log.warning("a worker process stopped while masking a large result; masking it in the gateway")
+            return None
+        if outcome is None:
+            return None
+        masked, counts, proposed = outcome
+        issued = await self._issue(agent, set(proposed), off_loop=True)
+        return (masked, counts) if issued == proposed else None
+
+    def mask_text_as_proposed(
+        self, agent: str, text: str
+    ) -> tuple[str, Counts, dict[tuple[str, str], str]] | None:
+        """`mask_text` of a JSON document with every token as first proposed, and those tokens;
+        None when `text` is no JSON document. No vault: what a worker process does."""
+        try:
+            decoded = parse(text)
+        except ValueError:
+            return None
+        collected, findings, requests = self._scan(decoded)
+        mac = agent_mac(self._salt, agent)
+        proposed = {request: token_for(mac, *request, TOKEN_HEX) for request in requests}
+        masked, counts = self._write_back_paused(collected, findings, proposed)
+        return serialise(masked, 2 if "\n" in text else None, collected.finite), counts, proposed
 
     async def mask_content_blocks(
         self, agent: str, blocks: Sequence[Mapping[str, Any]]
@@ -347,38 +388,20 @@ class Masker:
         return unsure
 
 
+_WORKER_MASKERS: dict[tuple[str, bytes], Masker] = {}
+
+
+def mask_in_worker(policy: MaskingPolicy, salt: bytes, agent: str, text: str) -> Proposed | None:
+    """In a worker process: `Masker.mask_text_as_proposed` with a masker kept per policy and salt."""
+    key = (masking_fingerprint(policy), salt)
+    masker = _WORKER_MASKERS.get(key)
+    if masker is None:
+        if len(_WORKER_MASKERS) > 64:
+            _WORKER_MASKERS.clear()
+        masker = _WORKER_MASKERS[key] = Masker(policy, salt, MemoryVault())  # the vault is never asked
+    return masker.mask_text_as_proposed(agent, text)
+
+
 async def maybe_in_thread(off_loop: bool, function: Callable[..., T], *args: Any) -> T:
     """`function(*args)` here, or in a worker thread when `off_loop` (a large input)."""
     return await asyncio.to_thread(function, *args) if off_loop else function(*args)
-
-
-def _parse(text: str) -> Any:
-    with gc_paused():  # a document is many new containers: see broker/pii/nogc.py
-        return json.loads(text)
-
-
-def serialise(value: Any, indent: int | None = None, fast: bool = True) -> str:
-    """JSON text of `value`, compact or indented by 2, non-ASCII as is (as `json.dumps` writes it).
-
-    orjson writes the same text 4-5 times faster. It would write NaN and infinities as null, so
-    pass `fast=False` for a value that may hold them; integers beyond 64 bits go to `json`.
-    """
-    if fast:
-        try:
-            return orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0).decode()
-        except TypeError:
-            pass
-    separators = None if indent else (",", ":")
-    return json.dumps(value, ensure_ascii=False, indent=indent, separators=separators)
-
-
-def _rename_keys(container: dict[str, Any], names: dict[str, str]) -> None:
-    """Rename keys in place, keeping order; a masked key that clashes gets ' #2', ' #3', ..."""
-    items = list(container.items())
-    container.clear()
-    for key, value in items:
-        new = names.get(key, key)
-        candidate, number = new, 2
-        while candidate in container:
-            candidate, number = f"{new} #{number}", number + 1
-        container[candidate] = value

@@ -6,10 +6,12 @@ import asyncio
 import copy
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from broker import offload
 from broker.pii import Masker, MemoryVault, UnknownToken, resolve_tokens, scrub
 from broker.pii.operators import agent_mac, token_for
 from policies.masking import MaskingPolicy
@@ -287,16 +289,27 @@ async def test_concurrent_calls_issue_consistent_tokens() -> None:
         assert await m.resolve_arguments("a", "x.y", {"body": text}) == {"body": f"mail {email}"}
 
 
-async def test_a_large_result_is_masked_in_a_worker_thread_like_a_small_one() -> None:
-    from broker.pii.masker import OFF_LOOP_CHARS
+@pytest.fixture
+def workers() -> Iterator[None]:
+    """The worker processes a big result is masked in, stopped after the test (as the gateway does)."""
+    yield
+    offload.shutdown()
 
-    rows = [
+
+def big_result(rows: int = 6000) -> tuple[list[dict[str, Any]], str]:
+    records = [
         {"id": n, "email": f"user{n}@example.com", "note": f"call +44 20 7946 {n % 10_000:04d}"}
-        for n in range(6000)
+        for n in range(rows)
     ]
-    text = json.dumps({"rows": rows}, separators=(",", ":"))
-    assert len(text) > OFF_LOOP_CHARS
-    engine = masker(entities={"EMAIL_ADDRESS": "token"})
+    return records, json.dumps({"rows": records}, separators=(",", ":"))
+
+
+async def test_a_large_result_is_masked_in_a_worker_process_like_a_small_one(workers: None) -> None:
+    from broker.pii.masker import IN_PROCESS_CHARS
+
+    rows, text = big_result()
+    assert len(text) > IN_PROCESS_CHARS
+    engine = masker(entities={"EMAIL_ADDRESS": "token"}, resolve_tokens_for=["*"])
     loop_ticks = 0
 
     async def ticker() -> None:
@@ -314,6 +327,25 @@ async def test_a_large_result_is_masked_in_a_worker_thread_like_a_small_one() ->
     assert big_counts == {"EMAIL_ADDRESS": 6000, "PHONE_NUMBER": 6000}
     assert json.loads(big)["rows"][:3] == json.loads(small)["rows"]
     assert "example.com" not in big
+    resolved = await engine.resolve_arguments("a", "x.y", {"to": json.loads(big)["rows"][5999]["email"]})
+    assert resolved == {"to": "user5999@example.com"}  # the tokens the worker wrote are in the vault
+
+
+async def test_a_token_id_taken_in_the_vault_is_lengthened_for_a_large_result_too(workers: None) -> None:
+    vault = MemoryVault()
+    taken = token_for(agent_mac(SALT, "a"), "EMAIL_ADDRESS", "user7@example.com")
+    await vault.put("a", taken, "somebody.else@example.com", 600)
+    engine = masker(vault, entities={"EMAIL_ADDRESS": "token"}, resolve_tokens_for=["*"])
+    _, text = big_result()
+
+    masked, _ = await engine.mask_text("a", text)
+
+    token = json.loads(masked)["rows"][7]["email"]
+    assert token != taken and token.startswith(taken[:-1]) and len(token) == len(taken) + 4
+    assert await engine.resolve_arguments("a", "x.y", {"to": token}) == {"to": "user7@example.com"}
+    assert await engine.resolve_arguments("a", "x.y", {"to": taken}) == {"to": "somebody.else@example.com"}
+    in_place, _ = await engine.mask_json("a", json.loads(text))  # masked here, not in a worker
+    assert json.loads(masked) == in_place
 
 
 @pytest.mark.parametrize(
