@@ -114,7 +114,7 @@ class Answer:
 
 class HttpConnector:
     """Calls the declared tools of one HTTP upstream through one connection pool: the lean
-    HTTP/1.1 client (connectors/http1.py), behind the outbound guard unless the config allows
+    HTTP/1.1 client (connectors/http1/), behind the outbound guard unless the config allows
     private networks, through the HTTPS proxy and trusting the CA bundle of connectors/outbound.py.
 
     `transport` replaces the network with an httpx transport (httpx.MockTransport in tests);

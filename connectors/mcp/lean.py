@@ -9,7 +9,7 @@ replaced here, and only for the common call: `install` wraps the session's
 stamp), so the SDK still builds the request (stamp, `_meta`, `Mcp-Name` and `Mcp-Param-*`
 headers), validates the result against the negotiated revision and the tool's output schema,
 drives input-required rounds and retries a `HEADER_MISMATCH`; the wrapper posts the JSON-RPC
-request over the lean HTTP/1.1 client (`connectors/http1.py`: httpx2 alone cost ~1.2 ms of CPU
+request over the lean HTTP/1.1 client (`connectors/http1/`: httpx2 alone cost ~1.2 ms of CPU
 per call here) with what the session's httpx2 client would send (its headers, the call's
 credentials, identity encoding, the outbound guard's checked address, the same timeouts and
 size cap), and reads the answer as the SDK's transport reads it: JSON, or SSE up to the first
