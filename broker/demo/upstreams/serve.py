@@ -36,10 +36,14 @@ class BackgroundServer:
         host: str = "127.0.0.1",
         port: int = 0,
         startup_timeout: float = 10.0,
-        shutdown_timeout: float = 5.0,
+        shutdown_timeout: float = 1.0,
         **options: Any,
     ) -> None:
-        """`options`: more uvicorn.Config keyword arguments (e.g. `broker.serving.server_options`)."""
+        """`options`: more uvicorn.Config keyword arguments (e.g. `broker.serving.server_options`).
+
+        `shutdown_timeout` is uvicorn's graceful period for requests still open at `stop()`. It
+        is short: in a thread there are no signal handlers, so SSE streams (sse_starlette ends
+        them on SIGTERM) are never told to end and always use up the whole period."""
         self.app = app
         self.host = host
         self.port = port
@@ -96,10 +100,10 @@ class BackgroundServer:
         if thread is None or server is None:
             return
         server.should_exit = True
-        thread.join(self.shutdown_timeout + 1)
+        thread.join(self.shutdown_timeout + 10)  # the app's own shutdown (lifespan) comes after
         if thread.is_alive():
             server.force_exit = True
-            thread.join(2)
+            thread.join(5)
         if self._socket is not None:
             self._socket.close()
         self._thread = self._server = self._socket = None
