@@ -15,7 +15,8 @@ Where arguments go:
 - Absent arguments and query arguments whose value is null are not sent.
 
 Redirects are not followed and proxy settings are not read from the environment: the
-broker decides where requests go.
+broker decides where requests go. Cookies an upstream sets are not kept (httpx's client kept
+them and sent them with every later call, whichever agent made it).
 
 `auth` (connectors/auth.py) names the secrets the broker injects into each request; their
 values are blanked out of every error message and result that echoes them.
