@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from cachetools import LRUCache
 from jsonschema.exceptions import best_match
 
 from broker.errors import InvalidArguments
@@ -12,16 +16,40 @@ class ValidateArguments:
     prompt's against its declared arguments (required ones present, every value a string).
     A resource read or a completion has nothing to check here."""
 
+    def __init__(self) -> None:
+        self._valid: LRUCache[tuple[int, str], Any] = LRUCache(VALID_MEMO)
+        """Argument sets found valid, by (validator, canonical JSON): the same arguments come back
+        on every cache hit, and validating them again was a tenth of a hit's own pipeline work."""
+
     async def __call__(self, request: Request, call_next: Next) -> Output:
         if isinstance(request, ToolCall):
-            _tool(request)
+            self._tool(request)
         elif isinstance(request, PromptGet):
             _prompt(request)
         return await call_next(request)
 
+    def _tool(self, call: ToolCall) -> None:
+        assert call.tool is not None, "Authorize resolves the tool first"
+        validator = call.tool.validator
+        try:
+            canonical = json.dumps(call.arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        except (TypeError, ValueError):
+            canonical = None
+        key = (id(validator), canonical) if canonical is not None and len(canonical) <= MEMO_CHARS else None
+        if key is not None and self._valid.get(key) is validator:  # `is`: the memo keeps it alive
+            return
+        _check(call)
+        if key is not None:
+            self._valid[key] = validator
 
-def _tool(call: ToolCall) -> None:
-    assert call.tool is not None, "Authorize resolves the tool first"
+
+VALID_MEMO = 4096
+MEMO_CHARS = 2048
+"""Longer argument sets are validated every time (they rarely repeat; the memo stays small)."""
+
+
+def _check(call: ToolCall) -> None:
+    assert call.tool is not None
     error = best_match(call.tool.validator.iter_errors(call.arguments))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(arguments)"
