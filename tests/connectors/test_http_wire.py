@@ -15,7 +15,7 @@ import httpx
 import pytest
 import trustme
 
-from connectors import outbound
+from connectors import http1, outbound
 from connectors.errors import UpstreamBadResponse, UpstreamUnreachable
 from connectors.http.connector import HttpConnector
 from tests.connectors.test_http_connector import call_once, make_config, simple_tool
@@ -160,3 +160,36 @@ async def test_calls_go_through_the_https_proxy_trusting_the_bundle(tmp_path: Pa
         outbound.configure(outbound.Outbound())
         https.close()
         proxy_server.close()
+
+
+async def test_the_pool_connects_to_the_checked_address_and_keeps_the_host_name() -> None:
+    """The guard's address is where the connection goes (no resolving of the name), the Host
+    header keeps the name, and a connection to an earlier address is not reused once the name
+    resolves elsewhere."""
+    connections: list[str] = []
+    upstream = RawUpstream(lambda head: answer(b"{}"))
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer.get_extra_info("sockname")[0])
+        await upstream.handle(reader, writer)
+
+    first = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = first.sockets[0].getsockname()[1]
+    second = await asyncio.start_server(handle, "127.0.0.2", port)
+    pool = http1.Http1Pool(
+        f"http://api.example.invalid:{port}", max_connections=4, connect_timeout=2, read_timeout=2
+    )
+    try:
+        for address in ("127.0.0.1", "127.0.0.1", "127.0.0.2"):
+            response = await pool.request("GET", "/x", {}, address=address)
+            assert (response.status_code, await response.aread()) == (200, b"{}")
+            await response.aclose()
+    finally:
+        await pool.aclose()
+        first.close()
+        second.close()
+        await first.wait_closed()
+        await second.wait_closed()
+    assert connections == ["127.0.0.1", "127.0.0.2"]  # the second call reused the first connection
+    assert len(upstream.heads) == 3
+    assert all(f"host: api.example.invalid:{port}".encode() in head for head in upstream.heads)
