@@ -11,6 +11,7 @@ the approval refuse an upstream that moved again in between.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
 import unicodedata
@@ -30,7 +31,7 @@ from broker.admin.registration import (
 )
 from broker.admin.runtime import admin_subrouter, read, write
 from broker.errors import BrokerError, Conflict, InvalidInput, Problem
-from broker.offerings import config_claims
+from broker.offerings import Claims, config_claims
 from broker.services import connectors as connector_service
 from broker.services.connectors import PutResult
 from connectors.errors import ConnectorError
@@ -45,7 +46,7 @@ from connectors.mcp import (
     pin_of,
     scan_definition,
 )
-from connectors.mcp.offerings import Listing
+from connectors.mcp.offerings import HeldOffering, Listing
 from connectors.mcp.offerings import review as review_offerings
 from connectors.mcp.pins import pin_offerings
 
@@ -144,6 +145,13 @@ class Approval(BaseModel):
 async def diff_connector(request: Request, name: str) -> ConnectorReview:
     config, _ = await _stored(request, name)
     live, offered = await _live_tools(request, config)
+    # hashing, diffing and scanning every definition of a big upstream is seconds of Python
+    return await asyncio.to_thread(_reviewed, name, config, live, offered)
+
+
+def _reviewed(
+    name: str, config: McpConnectorConfig, live: list[PinnedTool], offered: Listing
+) -> ConnectorReview:
     drift = _drift(config, live)
     held = review_offerings(offered, config.offering_pins, config.expose_new_tools).held
     pinned = {tool.name: tool for tool in config.tools or ()}
@@ -185,23 +193,11 @@ async def approve_connector(request: Request, name: str, body: ApproveRequest | 
     body = body or ApproveRequest()
     config, before = await _stored(request, name)
     live, offered = await _live_tools(request, config)
-    drift = _drift(config, live)
-    wanted = None if body.tools is None else _upstream_names(config, live, body.tools)
-    try:
-        approved_config = approve(config, live, wanted)
-        held = review_offerings(offered, config.offering_pins, config.expose_new_tools).held
-        if body.tools is None and (held or config.offering_pins is None):  # offerings go with "all"
-            pins = pin_offerings(offered.resources, offered.templates, offered.prompts)
-            approved_config = approved_config.model_copy(update={"offering_pins": pins})
-    except ConnectorError as exc:
-        raise InvalidInput(exc.message, problems=[Problem(("tools",), exc.message)]) from None
-    targets = sorted(set(drift.changed + drift.removed + drift.new) if wanted is None else set(wanted))
-    if body.expect is not None:
-        _check_expected(name, targets, live, body.expect)
-    claims = config_claims(approved_config)
+    # re-pinning scans every approved definition: seconds of Python for a big upstream
+    approved = await asyncio.to_thread(_approved, name, config, live, offered, body)
+    approved_config, targets, held, claims, stored = approved
     refuse_conflicts(gateway_of(request).state.snapshot, {name: claims})
     names = list(claims.tools)
-    stored = approved_config.model_dump(mode="json")
 
     def put(session: Session) -> PutResult:
         if connector_service.get_connector(session, name).config != before:
@@ -221,6 +217,28 @@ async def approve_connector(request: Request, name: str, body: ApproveRequest | 
     )
 
 
+def _approved(
+    name: str, config: McpConnectorConfig, live: list[PinnedTool], offered: Listing, body: ApproveRequest
+) -> tuple[McpConnectorConfig, list[str], tuple[HeldOffering, ...], Claims, dict[str, Any]]:
+    """The config with the approved tools re-pinned, the tools approved, the offerings held,
+    what the config claims in the catalog, and the config as stored."""
+    drift = _drift(config, live)
+    wanted = None if body.tools is None else _upstream_names(config, live, body.tools)
+    try:
+        approved_config = approve(config, live, wanted)
+        held = review_offerings(offered, config.offering_pins, config.expose_new_tools).held
+        if body.tools is None and (held or config.offering_pins is None):  # offerings go with "all"
+            pins = pin_offerings(offered.resources, offered.templates, offered.prompts)
+            approved_config = approved_config.model_copy(update={"offering_pins": pins})
+    except ConnectorError as exc:
+        raise InvalidInput(exc.message, problems=[Problem(("tools",), exc.message)]) from None
+    targets = sorted(set(drift.changed + drift.removed + drift.new) if wanted is None else set(wanted))
+    if body.expect is not None:
+        _check_expected(name, targets, live, body.expect)
+    claims = config_claims(approved_config)
+    return approved_config, targets, held, claims, approved_config.model_dump(mode="json")
+
+
 async def _stored(request: Request, name: str) -> tuple[McpConnectorConfig, dict[str, Any]]:
     record = await read(request, lambda s: connector_service.get_connector(s, name))
     if record.kind != "mcp":
@@ -228,7 +246,7 @@ async def _stored(request: Request, name: str) -> tuple[McpConnectorConfig, dict
             f"connector '{name}' is of kind '{record.kind}': diff and approve apply to upstream MCP "
             "servers (kind: mcp), whose tools are pinned"
         )
-    return McpConnectorConfig.model_validate(record.config), record.config
+    return await asyncio.to_thread(McpConnectorConfig.model_validate, record.config), record.config
 
 
 async def _live_tools(request: Request, config: McpConnectorConfig) -> tuple[list[PinnedTool], Listing]:

@@ -27,6 +27,7 @@ and every request is checked again (connectors/netguard.py).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Sequence
 
 from connectors.auth import OAuth2ClientCredentials
@@ -74,6 +75,14 @@ async def prepare_mcp(config: McpConnectorConfig, context: CallContext = NO_CONT
         tool: [f"unusable-name: {exposed_name(config, tool)!r} is not a valid MCP tool name; not exposed"]
         for tool in probe.unusable_tools
     }
+    # hashing and scanning every definition of a big upstream is seconds of Python: not on the loop
+    return await asyncio.to_thread(_pinned, config, live, flags)
+
+
+def _pinned(
+    config: McpConnectorConfig, live: list[PinnedTool], flags: dict[str, list[str]]
+) -> McpConnectorConfig:
+    """The config with the listed tools pinned; refused when it brings pins they do not match."""
     if config.pins:
         by_name = {tool.name: tool for tool in live}
         mismatched = sorted(

@@ -68,7 +68,7 @@ from connectors.mcp.offerings import (
     refused,
     review,
 )
-from connectors.mcp.pins import Definition, Drift, PinnedTool, compute_drift, definition_of, pin_of
+from connectors.mcp.pins import Definition, Drift, PinnedTool, compute_drift, listed_definitions
 from connectors.mcp.results import tool_output
 from connectors.mcp.session import LiveHeaders, Opener, Session, http_opener, stdio_opener
 from connectors.mcp.tasks import run_step, step_output
@@ -396,21 +396,11 @@ class McpConnector:
         except BaseException:
             self._stale, link.listed = True, False
             raise
-        live: dict[str, tuple[Definition, str]] = {}
-        execution: dict[str, dict[str, Any]] = {}
-        unusable: list[str] = []
-        for tool in tools:
-            if not exposable(self.config, tool.name):
-                unusable.append(tool.name)
-                continue
-            if tool.name in live:
-                raise UpstreamBadResponse(f"upstream '{self.name}' lists the tool '{tool.name}' twice")
-            definition = definition_of(tool)
-            live[tool.name] = (definition, pin_of(definition))
-            if tool.execution is not None:
-                execution[tool.name] = tool.execution.model_dump(
-                    by_alias=True, mode="json", exclude_none=True
-                )
+        # a big upstream's definitions are seconds of dumping and hashing: not on the loop
+        listed = await asyncio.to_thread(listed_definitions, tools, lambda name: exposable(self.config, name))
+        if listed.twice is not None:
+            raise UpstreamBadResponse(f"upstream '{self.name}' lists the tool '{listed.twice}' twice")
+        live, execution, unusable = listed.live, listed.execution, listed.unusable
         offerings = await self._list_offerings(link, context)
         changed = self._live is None or _pins(self._live) != _pins(live) or execution != self._execution
         if changed or offerings != self._offerings:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +83,35 @@ def definition_of(tool: types.Tool) -> Definition:
         "outputSchema": wire.get("outputSchema"),
         "annotations": wire.get("annotations") or None,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A tools listing read: each exposable tool's definition and pin, their execution fields,
+    the names that cannot be exposed, and a name listed twice (the listing is then unusable)."""
+
+    live: dict[str, tuple[Definition, str]]
+    execution: dict[str, dict[str, Any]]
+    unusable: list[str]
+    twice: str | None = None
+
+
+def listed_definitions(tools: Iterable[types.Tool], exposable: Callable[[str], bool]) -> Listed:
+    """Read a listing (seconds of dumping and hashing for a big upstream: call it off the loop)."""
+    live: dict[str, tuple[Definition, str]] = {}
+    execution: dict[str, dict[str, Any]] = {}
+    unusable: list[str] = []
+    for tool in tools:
+        if not exposable(tool.name):
+            unusable.append(tool.name)
+            continue
+        if tool.name in live:
+            return Listed(live, execution, unusable, twice=tool.name)
+        definition = definition_of(tool)
+        live[tool.name] = (definition, pin_of(definition))
+        if tool.execution is not None:
+            execution[tool.name] = tool.execution.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return Listed(live, execution, unusable)
 
 
 def canonical_json(definition: Mapping[str, Any]) -> bytes:
