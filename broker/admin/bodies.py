@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from broker import jsonbody, yamlsource
+from broker import jsonbody, offload, yamlsource
 from broker.admin.runtime import JSON_MEDIA_TYPE, UnsupportedMediaType, is_json, media_type
 from broker.documents import check, validate
 from broker.errors import InvalidInput, MalformedBody, Problem
@@ -102,10 +102,20 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-async def read_model(request: Request, model: type[M]) -> tuple[M, Located]:
-    """Read and validate a document body; also returns the source to locate later problems."""
-    located = await read_body(request)
-    return await asyncio.to_thread(validate, model, located, source="the document"), located
+async def read_model(request: Request, model: type[M]) -> tuple[M, Origin]:
+    """Read and validate a document body off the loop (in a worker process when it is big:
+    pydantic validates a whole document holding the GIL, ~0.3 s for a megabyte of policies);
+    also returns the source to locate later problems."""
+    body, is_yaml = await raw_body(request)
+    small = len(body) < offload.MIN_BYTES  # a big document's positions are parsed again if needed
+    document, located = await offload.by_size(len(body), read_as, model, body, is_yaml, small)
+    return document, Origin(body, is_yaml, located)
+
+
+def read_as(model: type[M], body: bytes, is_yaml: bool, keep_located: bool) -> tuple[M, Located | None]:
+    """Parse and validate a document body as `model`; its positions too when `keep_located`."""
+    located = parse_body(body, is_yaml)
+    return validate(model, located, source="the document"), located if keep_located else None
 
 
 async def read_with(request: Request, validator: Callable[[Any], T]) -> tuple[T, Located]:

@@ -163,13 +163,13 @@ def _apply_routes(target: APIRouter) -> None:
         openapi_extra=openapi_body(LlmDocument.model_json_schema(), "The LLM document, as JSON or YAML."),
     )
     async def apply(request: Request) -> ApplyReport:
-        document, located = await read_model(request, LlmDocument)
+        document, origin = await read_model(request, LlmDocument)
 
         def run(session: Session) -> dict[str, dict[str, list[str]]]:
             try:
                 return services.apply_document(session, document)
             except InvalidInput as exc:
-                raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
+                raise InvalidInput(exc.message, problems=relocate(exc.problems, origin.located())) from None
 
         report = await llm_write(request, run)
         changed = any(b["created"] or b["updated"] for b in report.values())

@@ -13,14 +13,13 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from broker.admin.auth import gateway_of
-from broker.admin.bodies import openapi_body, read_model
+from broker.admin.bodies import Origin, openapi_body, read_model
 from broker.admin.runtime import admin_subrouter, read, utc, write
 from broker.documents import PolicyFile, relocate
 from broker.errors import InvalidInput
 from broker.services import agents as agent_service
 from broker.services import policies as policy_service
 from broker.store.models import PolicyRevision
-from broker.yamlsource import Located
 from connectors.base import OffersResources
 from policies import Policy, Subject
 
@@ -137,13 +136,13 @@ def revision_detail(row: PolicyRevision) -> RevisionDetail:
 
 
 def apply_located(
-    session: Session, incoming: list[Policy], located: Located, *, source: str, tools: Collection[str] = ()
+    session: Session, incoming: list[Policy], origin: Origin, *, source: str, tools: Collection[str] = ()
 ) -> policy_service.ApplyResult:
     """Apply policies; reference problems are located in the posted document."""
     try:
         return policy_service.apply(session, incoming, source=source, tools=tools)
     except InvalidInput as exc:
-        raise InvalidInput(exc.message, problems=relocate(exc.problems, located)) from None
+        raise InvalidInput(exc.message, problems=relocate(exc.problems, origin.located())) from None
 
 
 @router.get("/policies", summary="The policies in force")
@@ -165,10 +164,10 @@ async def apply_policies(
         "admin API", max_length=200, description="Where the policies come from, kept in history."
     ),
 ) -> ApplyResult:
-    document, located = await read_model(request, PolicyFile)
+    document, origin = await read_model(request, PolicyFile)
     tools = frozenset(gateway_of(request).state.snapshot.tools)
     result = await write(
-        request, lambda s: apply_located(s, document.policies, located, source=source, tools=tools)
+        request, lambda s: apply_located(s, document.policies, origin, source=source, tools=tools)
     )
     return ApplyResult(revision=result.revision, changed=result.changed, unchanged=result.unchanged)
 

@@ -163,3 +163,31 @@ def test_listing_connectors_reads_no_stored_config(gateway: RunningGateway) -> N
         event.remove(Engine, "after_cursor_execute", seen)
     assert listed["description"] == "GitHub, generated" and listed["tool_count"] == 60 and listed["loaded"]
     assert columns and "config" not in columns
+
+
+def _policies(count: int, *extra: dict[str, object]) -> dict[str, object]:
+    made = (
+        {"name": f"p{i}", "teams": [f"team-{j}" for j in range(30)], "allow": [], "deny": ["*"]}
+        for i in range(count)
+    )
+    return {"policies": [*made, *extra]}
+
+
+def test_a_big_policies_document_is_validated_in_a_worker_process(gateway: RunningGateway) -> None:
+    before = offload.finished
+    response = gateway.admin.post("/admin/policies", json=_policies(1000), timeout=300)
+    assert response.status_code == 200, response.text
+    assert offload.finished > before
+    assert len(gateway.admin.get("/admin/policies").json()["policies"]) == 1000
+
+
+def test_problems_of_a_big_policies_document_are_located(gateway: RunningGateway) -> None:
+    text = yaml.safe_dump(
+        _policies(1000, {"name": "last", "agents": ["ghost"], "allow": [], "deny": ["*"]}), sort_keys=False
+    )
+    response = gateway.admin.post(
+        "/admin/policies", content=text, headers={"Content-Type": "application/yaml"}, timeout=300
+    )
+    [problem] = error_of(response, 422)["problems"]
+    assert problem["field"] == "policies[1000].agents[0]"
+    assert text.splitlines()[problem["line"] - 1].strip() == "- ghost"
