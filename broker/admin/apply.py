@@ -20,7 +20,7 @@ from broker import offload
 from broker.admin import preparing
 from broker.admin.auth import gateway_of
 from broker.admin.bodies import Origin, openapi_body, raw_body
-from broker.admin.connectors import openapi_limits, prepare_checked
+from broker.admin.connectors import fetched, openapi_limits, prepare_checked
 from broker.admin.llm import apply_llm_section, runtime_of
 from broker.admin.preparing import Ready
 from broker.admin.registration import refuse_conflicts
@@ -33,7 +33,7 @@ from broker.secrets.vault import Vault
 from broker.services import agents as agent_service
 from broker.services import connectors as connector_service
 from broker.services import policies as policy_service
-from connectors.http.openapi import OpenAPILimits
+from connectors.http.openapi import OpenAPIConnectorConfig, OpenAPILimits
 from connectors.registry import ConnectorConfig
 
 router = admin_subrouter("apply")
@@ -115,6 +115,11 @@ async def _prepared(
     vault: Vault,
     limits: OpenAPILimits,
 ) -> ToStore:
+    if isinstance(connector, OpenAPIConnectorConfig):  # spec_url: fetched here, imported as above
+        try:
+            connector = await fetched(connector, limits)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, problems=exc.problems or [Problem(loc, exc.message)]) from None
     if isinstance(connector, Ready):
         return await check_ready(connector, secrets, loc)
     checked = await prepare_checked(

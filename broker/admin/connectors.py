@@ -285,7 +285,7 @@ async def register_connector(
     known = await read(request, secret_service.secret_names)
     outcome = await offload.by_size(len(body), preparing.read_connector, body, is_yaml, limits)
     if isinstance(outcome, Pending) and isinstance(outcome.config, OpenAPIConnectorConfig):
-        outcome = await _fetched(outcome.config, limits)
+        outcome = await fetched(outcome.config, limits)
     if isinstance(outcome, Pending):
         checked = await _prepare_pending(request, outcome, known, limits)
     else:
@@ -305,7 +305,7 @@ async def register_connector(
     )
 
 
-async def _fetched(config: OpenAPIConnectorConfig, limits: OpenAPILimits) -> Ready:
+async def fetched(config: OpenAPIConnectorConfig, limits: OpenAPILimits) -> Ready:
     """Fetch `spec_url` here (network), import it in a worker process (CPU)."""
     assert config.spec_url is not None
     try:
