@@ -24,7 +24,7 @@ from broker.pii.jsontext import serialise as serialise  # broker/pipeline/mask.p
 from broker.pii.nogc import gc_paused
 from broker.pii.operators import TOKEN_HEX, Apply, agent_mac, build, derive_key, token_for, tokenize
 from broker.pii.structure import Collected, FieldRules, Match, collect
-from broker.pii.vault import MemoryVault, TokenVault, get_all, put_all, resolve_tokens
+from broker.pii.vault import TokenVault, get_all, put_all, resolve_tokens
 from policies.masking import MaskingPolicy, OperatorSpec, masking_fingerprint
 from policies.patterns import compile_pattern
 
@@ -165,33 +165,44 @@ class Masker:
         """`mask_text` of a big JSON document in a worker process (`broker.offload`): the parse,
         scan and write-back hold the GIL for seconds, which a worker thread would take from the
         event loop. The worker proposes each token as `_issue` first would (8 hex characters);
-        here the vault confirms them. None when the text is no JSON document, or when a token
-        came out longer (an id taken by another value): the caller then masks it here."""
+        here the vault confirms them. Where one came out longer (its id holds another value: in
+        a vault of 100,000s of an agent's tokens, likely for one of a big result's thousands),
+        the worker masks the text again with the tokens issued. None when the text is no JSON
+        document, or no worker could do it: the caller then masks it here."""
+        from broker.pii.offloaded import mask_in_worker  # (that module imports this one)
+
+        policy, salt = self.policy, self._salt
         try:
-            outcome = await offload.in_process(mask_in_worker, self.policy, self._salt, agent, text)
+            outcome = await offload.in_process(mask_in_worker, policy, salt, agent, text)
+            if outcome is None:
+                return None
+            masked, counts, proposed = outcome
+            issued = await self._issue(agent, set(proposed), off_loop=True)
+            if issued != proposed:
+                outcome = await offload.in_process(mask_in_worker, policy, salt, agent, text, issued)
+                if outcome is None:
+                    return None
+                masked, counts, _ = outcome
         except NotConfigured:  # the worker died (killed, out of memory): mask it here, as before workers
             log.warning("a worker process stopped while masking a large result; masking it in the gateway")
             return None
-        if outcome is None:
-            return None
-        masked, counts, proposed = outcome
-        issued = await self._issue(agent, set(proposed), off_loop=True)
-        return (masked, counts) if issued == proposed else None
+        return masked, counts
 
     def mask_text_as_proposed(
-        self, agent: str, text: str
-    ) -> tuple[str, Counts, dict[tuple[str, str], str]] | None:
-        """`mask_text` of a JSON document with every token as first proposed, and those tokens;
-        None when `text` is no JSON document. No vault: what a worker process does."""
+        self, agent: str, text: str, tokens: dict[tuple[str, str], str] | None = None
+    ) -> Proposed | None:
+        """`mask_text` of a JSON document with every token as first proposed (or as in `tokens`),
+        and those tokens; None when `text` is no JSON document. No vault: what a worker process does."""
         try:
             decoded = parse(text)
         except ValueError:
             return None
         collected, findings, requests = self._scan(decoded)
-        mac = agent_mac(self._salt, agent)
-        proposed = {request: token_for(mac, *request, TOKEN_HEX) for request in requests}
-        masked, counts = self._write_back_paused(collected, findings, proposed)
-        return serialise(masked, 2 if "\n" in text else None, collected.finite), counts, proposed
+        if tokens is None:
+            mac = agent_mac(self._salt, agent)
+            tokens = {request: token_for(mac, *request, TOKEN_HEX) for request in requests}
+        masked, counts = self._write_back_paused(collected, findings, tokens)
+        return serialise(masked, 2 if "\n" in text else None, collected.finite), counts, tokens
 
     async def mask_content_blocks(
         self, agent: str, blocks: Sequence[Mapping[str, Any]]
@@ -386,20 +397,6 @@ class Masker:
                 claimed.add(token)
                 unsure.append((request, token))
         return unsure
-
-
-_WORKER_MASKERS: dict[tuple[str, bytes], Masker] = {}
-
-
-def mask_in_worker(policy: MaskingPolicy, salt: bytes, agent: str, text: str) -> Proposed | None:
-    """In a worker process: `Masker.mask_text_as_proposed` with a masker kept per policy and salt."""
-    key = (masking_fingerprint(policy), salt)
-    masker = _WORKER_MASKERS.get(key)
-    if masker is None:
-        if len(_WORKER_MASKERS) > 64:
-            _WORKER_MASKERS.clear()
-        masker = _WORKER_MASKERS[key] = Masker(policy, salt, MemoryVault())  # the vault is never asked
-    return masker.mask_text_as_proposed(agent, text)
 
 
 async def maybe_in_thread(off_loop: bool, function: Callable[..., T], *args: Any) -> T:
