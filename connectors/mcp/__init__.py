@@ -97,6 +97,8 @@ def _pinned(
             )
         live = [by_name[name] for name in config.pins]
     tools, pins = pin_tools(tool.definition() for tool in live)
+    execution = {tool.name: tool.execution for tool in live}
+    tools = [tool.model_copy(update={"execution": execution.get(tool.name)}) for tool in tools]
     return _with_tools(config, tools, pins, flags)
 
 

@@ -153,7 +153,7 @@ class McpConnector:
                 definition, pin = self._live[name]
                 if self._first_seen.setdefault(name, pin) == pin:
                     specs.append(PinnedTool.from_definition(definition).spec())
-        if not self._execution:
+        if self._live is None:  # not listed yet: task support as recorded at registration
             return specs
         return [dataclasses.replace(spec, execution=self._execution.get(spec.name)) for spec in specs]
 
@@ -176,7 +176,12 @@ class McpConnector:
                     await asyncio.shield(link.listing)
             await self._relist(link, context)
         assert self._live is not None
-        return [PinnedTool.from_definition(self._live[name][0]) for name in sorted(self._live)]
+        return [
+            PinnedTool.from_definition(self._live[name][0]).model_copy(
+                update={"execution": self._execution.get(name)}
+            )
+            for name in sorted(self._live)
+        ]
 
     def secret_refs(self) -> frozenset[str]:
         """The secrets `auth` and `secret_env` name (per-agent ones included)."""

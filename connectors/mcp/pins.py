@@ -42,6 +42,11 @@ class PinnedTool(BaseModel):
     annotations: dict[str, Any] | None = Field(
         None, description="The upstream annotations in MCP's spelling (readOnlyHint, ...)."
     )
+    execution: dict[str, Any] | None = Field(
+        None,
+        description="The upstream's `execution` (task support) as listed at registration. Not "
+        "pinned: it holds until the connector lists the upstream, whose answer then replaces it.",
+    )
 
     def definition(self) -> Definition:
         """The definition in MCP's spelling, as it is hashed."""
@@ -70,6 +75,7 @@ class PinnedTool(BaseModel):
             input_schema=self.input_schema,
             output_schema=self.output_schema,
             annotations=self.annotations,
+            execution=self.execution,
         )
 
 
