@@ -81,6 +81,32 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _EXCERPT = 60
 
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "instruction-block": ("<", "["),
+    "concealment": ("user", "from"),
+    "cross-tool": ("before",),
+    "sensitive-path": (
+        ".ssh", "id_", ".aws/credentials", "/etc/", ".netrc", ".pgpass", ".git-credentials",
+        ".kube/config", ".docker/config.json", "mcp.json", "claude_desktop_config.json", ".cursor/",
+    ),
+}  # fmt: skip
+"""Substrings every match of a pattern contains (in `_folded` text): a text with none of them
+is not searched. A search holds the GIL for its whole run, tens of milliseconds for a few KB of
+schema prose, and an upstream's definitions are scanned by the thousand."""
+
+
+def _may_match(category: str, text: str) -> bool:
+    needs = _NEEDS.get(category)
+    if needs is None:
+        return True
+    folded = _folded(text)
+    return any(need in folded for need in needs)
+
+
+def _folded(text: str) -> str:
+    """Lower case as IGNORECASE matches ASCII letters: dotless and dotted capital I count as i."""
+    return text.lower().replace("i\u0307", "i").replace("\u0131", "i")
+
 
 def scan_definition(definition: Mapping[str, Any]) -> list[str]:
     """Findings for one MCP tool definition: description, schemas, annotations, name."""
@@ -106,6 +132,8 @@ def scan_text(text: str) -> list[str]:
     visible = _visible(text)
     for category, pattern in _PATTERNS:
         for source in dict.fromkeys((visible, _visible(tagged))):
+            if not _may_match(category, source):
+                continue
             match = pattern.search(source)
             if match:
                 findings.append(f"{category}: {_excerpt(match.group(0))}")
