@@ -126,7 +126,8 @@ class AuditRecord(Base):
 
 
 class PiiToken(Base):
-    """A reversible PII token's value, for one agent only, encrypted (Fernet) with its agent and token.
+    """A reversible PII token's value, for one agent only, sealed with its agent and token (AES-GCM;
+    rows from earlier versions are Fernet and still open, see broker/pii/sealing.py).
 
     Rows are only inserted (never overwritten by another value) and expire; see broker/pii/stores.
     """
