@@ -10,6 +10,8 @@ argument — the answers must be the same.
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -134,11 +136,30 @@ async def every_page(fetch: Any, field: str) -> list[dict[str, Any]]:
 
 
 def _plain(value: Any) -> Any:
-    """An answer without what is the gateway's to say (its `_meta`, cache hints)."""
+    """An answer without what is the gateway's to say (its `_meta`, cache hints), and without
+    the clock time server-everything writes into its dynamic resources (the direct and the
+    gateway's read may fall on either side of a second)."""
     data: dict[str, Any] = value.model_dump(mode="json", by_alias=True, exclude_none=True)
     for name in ("_meta", "ttlMs", "cacheScope", "resultType"):
         data.pop(name, None)
-    return data
+    return _untimed(data)
+
+
+_CREATED_AT = re.compile(r"created at .*$")
+
+
+def _untimed(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_untimed(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    plain = {key: _untimed(item) for key, item in value.items()}
+    if isinstance(plain.get("text"), str):
+        plain["text"] = _CREATED_AT.sub("created at <time>", plain["text"])
+    if isinstance(plain.get("blob"), str):
+        text = base64.b64decode(plain["blob"]).decode("utf-8", errors="replace")
+        plain["blob"] = _CREATED_AT.sub("created at <time>", text)
+    return plain
 
 
 async def test_lists_reads_prompts_tools_and_completion_match_the_direct_answers(targets: Targets) -> None:
