@@ -54,6 +54,7 @@ from connectors.mcp.config import McpConnectorConfig, exposable, exposed_name
 from connectors.mcp.credentials import NO_GRANT, McpCredentials
 from connectors.mcp.failures import http_refused, session_lost, session_rejected, upstream_error
 from connectors.mcp.links import Link, LinkClosed, Links
+from connectors.mcp.listing import list_tools_page
 from connectors.mcp.offerings import (
     EMPTY,
     HeldOffering,
@@ -429,7 +430,7 @@ class McpConnector:
         tools: list[types.Tool] = []
         cursor: str | None = None
         for _ in range(MAX_PAGES):
-            page = await client.list_tools(cursor=cursor)
+            page = await list_tools_page(client, cursor)  # a big page: the loop stays free
             tools.extend(page.tools)
             if not page.next_cursor or page.next_cursor == cursor:
                 return tools

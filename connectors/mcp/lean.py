@@ -52,7 +52,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from connectors import http1
-from connectors.mcp import relay
+from connectors.mcp import listing, relay
 from connectors.mcp.lenient import normalise
 from connectors.netguard import AddressResolver, checked_address
 
@@ -125,11 +125,16 @@ def install(client: Client, wire: Wire, on_notice: Notice) -> None:
     async def send_raw_request(
         method: str, params: Mapping[str, Any] | None, opts: Any = None, **kwargs: Any
     ) -> dict[str, Any]:
-        if kwargs or method != "tools/call" or not _quiet(params, opts):
+        if kwargs or not (_listing(method, opts) or (method == "tools/call" and _quiet(params, opts))):
             return await sdk_send(method, params, opts, **kwargs)
         return await _post(wire, version, on_notice, method, params, opts or {})
 
     dispatcher.send_raw_request = send_raw_request  # type: ignore[method-assign]
+
+
+def _listing(method: str, opts: Any) -> bool:
+    """A page of tools/list the connector asks for (listing.py): its answer may be ~10 MB."""
+    return method == "tools/list" and not (opts and (opts.get("on_progress") or opts.get("request_id")))
 
 
 def _quiet(params: Mapping[str, Any] | None, opts: Any) -> bool:
@@ -237,8 +242,8 @@ async def _exchange(
             if len(answer) > wire.limit:
                 return _unparsed(wire.too_large)
             try:
-                return _answer(jsonrpc_message_adapter.validate_json(answer, by_name=False))
-            except ValidationError as exc:
+                return _answer(await _message(answer))
+            except ValueError as exc:  # pydantic's ValidationError, JSONDecodeError, UnicodeDecodeError
                 return _unparsed(exc)
         if content_type.startswith("text/event-stream"):
             try:
@@ -316,8 +321,8 @@ async def _events(events: AsyncIterator[Any], on_notice: Notice) -> dict[str, An
             if sse.event != "message" or not sse.data:
                 continue
             try:
-                message = jsonrpc_message_adapter.validate_json(sse.data, by_name=False)
-            except ValidationError as exc:
+                message = await _message(sse.data)
+            except ValueError as exc:
                 log.exception("Error parsing SSE message")
                 return types.ErrorData(code=types.PARSE_ERROR, message=f"Failed to parse SSE message: {exc}")
             if isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
@@ -333,6 +338,15 @@ async def _events(events: AsyncIterator[Any], on_notice: Notice) -> dict[str, An
     except httpx2.SSEError as exc:
         return types.ErrorData(code=types.CONNECTION_CLOSED, message=f"SSE stream failed: {exc}")
     return types.ErrorData(code=types.CONNECTION_CLOSED, message="SSE stream ended without a response")
+
+
+async def _message(data: bytes | str) -> types.JSONRPCMessage:
+    """One JSON-RPC message; a big one (a listing of a thousand tools) parsed with the loop free
+    between pieces (listing.loads) and its envelope validated as pydantic reads the JSON."""
+    if len(data) < listing.CHARS_PER_SLICE:
+        return jsonrpc_message_adapter.validate_json(data, by_name=False)
+    text = data.decode() if isinstance(data, bytes) else data
+    return jsonrpc_message_adapter.validate_python(await listing.loads(text), by_name=False)
 
 
 def _answer(message: types.JSONRPCMessage) -> dict[str, Any] | types.ErrorData:
