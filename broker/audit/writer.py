@@ -10,55 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, fields
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from broker.audit.rows import AuditEntry, RowWriter
 from broker.metrics import Metrics
-from broker.store.models import AuditRecord
+
+__all__ = ["AuditEntry", "AuditWriter"]
 
 log = logging.getLogger("broker.audit")
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    ts: datetime
-    request_id: str
-    agent: str
-    team: str | None
-    tool: str
-    decision: str
-    reason: str
-    outcome: str
-    error: str | None
-    latency_ms: float
-    arguments_hash: str | None
-    argument_names: list[str]
-    policy_revision: int
-    masked: dict[str, int] | None = None
-    """Entities masked in the result by type (MaskPII); None when nothing was masked."""
-    cache: str | None = None
-    """The Cache stage's status: hit, miss, bypass, uncacheable or coalesced."""
-    end_user: str | None = None
-    """The end user the agent acted for (OAuth callers), kept apart from the agent."""
-    flags: dict[str, object] | None = None
-    """What the result carried that deserves a look, e.g. instructions aimed at the model."""
-    trace_id: str | None = None
-    """The OpenTelemetry trace of the request (tracing on), to find its spans."""
-    operation: str = "tools/call"
-    """The MCP method: tools/call, resources/read, prompts/get or completion/complete."""
-
-
-_FIELDS = tuple(field.name for field in fields(AuditEntry))
-
-
-def _row(entry: AuditEntry) -> dict[str, Any]:
-    """The entry as an insert row. Shallow: an entry's lists and dicts are its own (`asdict` deep-
-    copied them, ~40 times the cost, on the event loop for every record)."""
-    return {name: getattr(entry, name) for name in _FIELDS}
 
 
 class AuditWriter:
@@ -77,7 +37,8 @@ class AuditWriter:
         self._flush_seconds = flush_seconds
         self._queue: asyncio.Queue[AuditEntry] = asyncio.Queue(maxsize=queue_limit)
         self._task: asyncio.Task[None] | None = None
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[AuditEntry] = []
+        self._rows: RowWriter | None = None  # made for the dialect at the first write
         self._inflight: asyncio.Future[bool] | None = None
         self._flush_lock = asyncio.Lock()  # one batch in flight, whoever asks for it
 
@@ -114,7 +75,7 @@ class AuditWriter:
         backoff = self._flush_seconds
         while True:
             if not self._pending:
-                self._pending.append(_row(await self._queue.get()))
+                self._pending.append(await self._queue.get())
             await asyncio.sleep(self._flush_seconds if self._queue.qsize() < self._batch_size else 0)
             self._take_all()
             self._inflight = asyncio.ensure_future(self._flush())
@@ -126,7 +87,7 @@ class AuditWriter:
 
     def _take_all(self) -> None:
         while not self._queue.empty():
-            self._pending.append(_row(self._queue.get_nowait()))
+            self._pending.append(self._queue.get_nowait())
 
     async def _flush(self) -> bool:
         async with self._flush_lock:
@@ -143,6 +104,9 @@ class AuditWriter:
             self._metrics.audit_written.inc(len(batch))
             return True
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _write(self, batch: list[AuditEntry]) -> None:
         with self._sessions.begin() as session:
-            session.execute(insert(AuditRecord), rows)
+            connection = session.connection()
+            if self._rows is None:
+                self._rows = RowWriter(connection.dialect)
+            self._rows.insert(connection, batch)

@@ -74,3 +74,38 @@ async def test_records_wait_for_the_database_to_come_back(tmp_path: Path) -> Non
     upgrade(url)
     await writer.close()
     assert count(sessions) == 10
+
+
+async def test_every_field_reads_back_as_written(database_url: str) -> None:
+    """The driver-level insert stores what the ORM reads: timestamps, JSON columns, nulls."""
+    upgrade(database_url)
+    sessions = make_sessionmaker(make_engine(database_url))
+    writer = writer_for(sessions, Metrics())
+    writer.start()
+    ts = datetime(2026, 12, 6, 7, 0, 1, 123456, tzinfo=UTC)
+    full = entry(1)._replace(
+        ts=ts,
+        team="ops",
+        error="upstream timed out",
+        arguments_hash="ab" * 32,
+        masked={"EMAIL_ADDRESS": 2},
+        cache="hit",
+        end_user="user-7",
+        flags={"injection": {"score": 0.9, "signals": ["override"]}},
+        trace_id="0" * 32,
+        operation="resources/read",
+    )
+    await writer.record(full)
+    await writer.record(entry(2))
+    await writer.close()
+    with sessions() as session:
+        rows = {row.request_id: row for row in session.scalars(select(AuditRecord))}
+    stored = rows["req-1"]
+    assert stored.ts.replace(tzinfo=UTC) == ts
+    assert (stored.team, stored.error, stored.arguments_hash) == ("ops", "upstream timed out", "ab" * 32)
+    assert (stored.masked, stored.cache, stored.end_user) == ({"EMAIL_ADDRESS": 2}, "hit", "user-7")
+    assert stored.flags == {"injection": {"score": 0.9, "signals": ["override"]}}
+    assert (stored.trace_id, stored.operation) == ("0" * 32, "resources/read")
+    assert stored.argument_names == ["city"]
+    plain = rows["req-2"]
+    assert (plain.masked, plain.flags, plain.team, plain.operation) == (None, None, None, "tools/call")
