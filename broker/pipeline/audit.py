@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
 
@@ -16,6 +18,11 @@ from broker.pii import scrub
 from broker.pipeline.call import Next, Request, ResourceRead, ToolCall
 from broker.telemetry import current_trace_id
 from connectors.base import Output, ToolOutput
+
+if TYPE_CHECKING:
+    from prometheus_client import Counter, Histogram
+
+_Series = tuple["Counter | None", "Histogram | None", "Counter", "Histogram"]
 
 INJECTION_THRESHOLD = 0.6
 SCANNED_CHARACTERS = 64 * 1024
@@ -51,6 +58,9 @@ def _flag(text: str) -> dict[str, object] | None:
     return {"injection": {"score": found.value, "signals": list(found.signals)}}
 
 
+SERIES_MEMO = 4096
+"""Label sets whose metric children are kept (agents x targets x outcomes; bounded all the same)."""
+
 FLAG_MEMO = 4096
 """Results whose flag is remembered by digest: a cached result is scored once, not on every hit."""
 
@@ -78,6 +88,7 @@ class Audit:
         self._hash_key = hash_key
         self._clean: dict[str, str] = {}
         self._flags: LRUCache[bytes, dict[str, object] | None] = LRUCache(FLAG_MEMO)
+        self._series: dict[tuple[str, str, str, str, str], _Series] = {}
 
     async def __call__(self, request: Request, call_next: Next) -> Output:
         started = time.perf_counter()
@@ -103,14 +114,7 @@ class Audit:
         operation = request.operation
         target = request.target[:200]
         known = request.known
-        if isinstance(request, ToolCall):
-            tool_label = request.tool_name if known else UNKNOWN
-            self._metrics.tool_calls.labels(request.agent.name, tool_label, outcome).inc()
-            self._metrics.tool_latency.labels(tool_label, outcome).observe(elapsed)
-        self._metrics.requests.labels(
-            request.agent.name, operation, request.connector or UNKNOWN, outcome
-        ).inc()
-        self._metrics.request_latency.labels(operation, outcome).observe(elapsed)
+        self._observe(request, operation, outcome, elapsed)
         arguments = getattr(request, "arguments", None) or {}
         # A tool or prompt name the catalog knows is kept as is; URIs and made-up names are scrubbed.
         clean_target = target if known and not isinstance(request, ResourceRead) else self._scrub(target)
@@ -126,7 +130,7 @@ class Audit:
                 outcome=outcome,
                 error=scrub(error) if error else error,
                 latency_ms=round(elapsed * 1000, 3),
-                arguments_hash=fingerprint(self._hash_key, arguments) if arguments else None,
+                arguments_hash=self._fingerprint(request, arguments) if arguments else None,
                 argument_names=[self._scrub(name) for name in sorted(arguments)[:50]],
                 policy_revision=request.snapshot.policy_revision,
                 masked=request.masked,
@@ -137,6 +141,42 @@ class Audit:
                 trace_id=current_trace_id() if self._traced else None,
             )
         )
+
+    def _observe(self, request: Request, operation: str, outcome: str, elapsed: float) -> None:
+        """The call's metrics. Each label set's children are looked up once (`labels()` validates
+        and locks: four of them were a visible share of a cache hit's own work)."""
+        tool_label = ""  # only tools/call has the per-tool series
+        if isinstance(request, ToolCall):
+            tool_label = request.tool_name if request.known else UNKNOWN
+        key = (request.agent.name, operation, request.connector or UNKNOWN, tool_label, outcome)
+        series = self._series.get(key)
+        if series is None:
+            if len(self._series) >= SERIES_MEMO:
+                self._series.clear()
+            series = self._series[key] = self._children(*key)
+        calls, call_latency, requests, latency = series
+        if calls is not None and call_latency is not None:
+            calls.inc()
+            call_latency.observe(elapsed)
+        requests.inc()
+        latency.observe(elapsed)
+
+    def _children(self, agent: str, operation: str, connector: str, tool: str, outcome: str) -> _Series:
+        metrics = self._metrics
+        return (
+            metrics.tool_calls.labels(agent, tool, outcome) if tool else None,
+            metrics.tool_latency.labels(tool, outcome) if tool else None,
+            metrics.requests.labels(agent, operation, connector, outcome),
+            metrics.request_latency.labels(operation, outcome),
+        )
+
+    def _fingerprint(self, request: Request, arguments: dict[str, Any]) -> str:
+        """`fingerprint` of the arguments, from the canonical JSON ValidateArguments made already
+        when there is one (the same bytes: one serialisation fewer per call)."""
+        canonical = request.canonical_arguments if isinstance(request, ToolCall) else None
+        if canonical is None:
+            return fingerprint(self._hash_key, arguments)
+        return hmac.new(self._hash_key, canonical.encode(), hashlib.sha256).hexdigest()
 
     async def _flag(self, output: ToolOutput) -> dict[str, object] | None:
         """`instructions_in`, remembered by the digest of the scanned text."""

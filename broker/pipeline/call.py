@@ -75,6 +75,9 @@ class ToolCall(Request):
     tool_name: str
     arguments: dict[str, Any]
     tool: CatalogTool | None = None
+    canonical_arguments: str | None = None
+    """The arguments' canonical JSON (`broker.canonical`), set by ValidateArguments for Audit's
+    fingerprint; None when they could not be serialised or validation never ran."""
     resume: Resume | None = None
     """A retry carrying the client's answers to the input this call asked for before (2026-07-28)."""
     task: TaskStep | None = None

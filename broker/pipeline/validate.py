@@ -35,6 +35,7 @@ class ValidateArguments:
             canonical = json.dumps(call.arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         except (TypeError, ValueError):
             canonical = None
+        call.canonical_arguments = canonical
         key = (id(validator), canonical) if canonical is not None and len(canonical) <= MEMO_CHARS else None
         if key is not None and self._valid.get(key) is validator:  # `is`: the memo keeps it alive
             return

@@ -10,9 +10,13 @@ from typing import Any
 import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
+from sqlalchemy import select
 
+from broker.canonical import fingerprint
 from broker.demo.crm_db import create_crm_database
 from broker.demo.run import HUBSPOT_SECRET
+from broker.store.db import make_engine, make_sessionmaker
+from broker.store.models import AuditRecord
 from tests.conftest import RunningGateway, start_gateway
 from tests.e2e.conftest import DemoCatalog
 from tests.e2e.helpers import demo_document, mcp_client
@@ -39,6 +43,16 @@ async def test_every_call_is_audited_without_argument_values(demo: DemoCatalog) 
     assert all(r["latency_ms"] >= 0 for r in records)
     assert "Schneider-Unique-Needle" not in json.dumps(records)
     assert by_tool["crm.search_contacts"]["argument_names"] == ["query"]
+    key = demo.gateway.settings.audit_hash_key.get_secret_value().encode()
+    with make_sessionmaker(make_engine(demo.gateway.database_url))() as session:
+        query = select(AuditRecord.tool, AuditRecord.arguments_hash).where(AuditRecord.agent == "support-bot")
+        hashes = dict(session.execute(query).tuples().all())
+    for tool, arguments in [  # validated (its canonical JSON reused), denied before validation, invalid
+        ("crm.search_contacts", {"query": "Schneider-Unique-Needle"}),
+        ("crm.list_contacts", {"limit": 80}),
+        ("weather.current", {"city": 42}),
+    ]:
+        assert hashes[tool] == fingerprint(key, arguments)
 
     metrics = httpx.get(f"{demo.gateway.url}/metrics").text
     assert (
