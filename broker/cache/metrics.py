@@ -9,6 +9,8 @@ STATUSES = ("hit", "miss", "bypass", "uncacheable", "coalesced")
 asked for a fresh result; uncacheable: no TTL applies; coalesced: answered by another
 caller's fetch of the same key (single flight)."""
 
+CHILDREN_MEMO = 4096
+
 
 class CacheMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -33,9 +35,16 @@ class CacheMetrics:
         )
         self._totals: dict[str, int] = dict.fromkeys(STATUSES, 0)
         self._evicted = 0
+        self._children: dict[tuple[str, str], Counter] = {}
+        """`lookups` children by label set: `labels()` validates and locks on every cache hit."""
 
     def count(self, tool: str, status: str) -> None:
-        self.lookups.labels(tool, status).inc()
+        child = self._children.get((tool, status))
+        if child is None:
+            if len(self._children) >= CHILDREN_MEMO:
+                self._children.clear()
+            child = self._children[tool, status] = self.lookups.labels(tool, status)
+        child.inc()
         self._totals[status] += 1
 
     def totals(self) -> dict[str, int]:
