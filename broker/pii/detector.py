@@ -52,7 +52,7 @@ _NUMBERS = frozenset({"CREDIT_CARD", "US_SSN", "PHONE_NUMBER"})
 
 
 class Detector:
-    """Finds pattern entities in text. Stateless once built; safe to share."""
+    """Finds pattern entities in text. Safe to share (its one state is a memo of key verdicts)."""
 
     def __init__(self, entities: Iterable[str] | None = None) -> None:
         chosen = frozenset(PATTERN_ENTITIES if entities is None else entities)
@@ -74,6 +74,7 @@ class Detector:
             if entity in chosen:
                 finders.append(finder)
         self._finders = tuple(finders)
+        self._secret_keys: dict[str, bool] = {}
 
     def find(self, text: str, key: str | None = None) -> list[Found]:
         """Findings in one string, sorted by start, without overlaps."""
@@ -130,13 +131,15 @@ class Detector:
 
     def _keyed_secrets(self, texts: Sequence[str], keys: Sequence[str | None]) -> list[int]:
         """Indexes of values held under a credential key: each is a SECRET whole."""
-        verdicts: dict[str, bool] = {}
+        verdicts = self._secret_keys  # key names recur call after call: judged once
         chosen: list[int] = []
         for index, key in enumerate(keys):
             if key is None:
                 continue
             verdict = verdicts.get(key)
             if verdict is None:
+                if len(verdicts) >= 50_000:
+                    verdicts.clear()
                 verdict = verdicts[key] = key_is_secret(key)
             if verdict and keyed_secret(texts[index]):
                 chosen.append(index)

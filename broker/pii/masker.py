@@ -74,6 +74,10 @@ class Masker:
         self._ops: dict[tuple[str, int], Apply | None] = {}
         self._specs: dict[str, OperatorSpec] = {}
         self._resolvers = [compile_pattern(p) for p in policy.resolve_tokens_for]
+        self._may_resolve: dict[str, bool] = {}
+        self._tokenized = frozenset(e for e in PATTERN_ENTITIES if self._spec(e).operator == "token")
+        # Per entity found by patterns: its operator, and the function applying it (None: a token).
+        self._by_entity: dict[str, tuple[OperatorSpec, Apply | None]] = {}
         self._macs: dict[str, hmac.HMAC] = {}
         # Tokens the vault is known to hold, so repeated results cost no vault round trip. An entry
         # lives half the token TTL (at most 10 minutes); after that the vault entry is refreshed.
@@ -98,10 +102,15 @@ class Masker:
 
     async def _mask_document(self, agent: str, value: Any, size: int) -> tuple[Any, Counts, bool]:
         """`mask_json`, and whether orjson may write the result (no NaN or infinity in it)."""
-        off_loop = size >= OFF_LOOP_CHARS
-        collected, findings, requests = await maybe_in_thread(off_loop, self._scan, value)
-        tokens = await self._issue(agent, requests, off_loop=off_loop)
-        masked, counts = await maybe_in_thread(off_loop, self._write_back_paused, collected, findings, tokens)
+        if size >= OFF_LOOP_CHARS:
+            collected, findings, requests = await asyncio.to_thread(self._scan, value)
+            tokens = await self._issue(agent, requests, off_loop=True)
+            masked, counts = await asyncio.to_thread(self._write_back_paused, collected, findings, tokens)
+            return masked, counts, collected.finite
+        # A small result (the common case): no coroutine hops, no vault lock without token requests.
+        collected, findings, requests = self._scan(value)
+        tokens = await self._issue(agent, requests) if requests else {}
+        masked, counts = self._write_back_paused(collected, findings, tokens)
         return masked, counts, collected.finite
 
     def _scan(self, value: Any) -> tuple[Collected, list[list[Found]], TokenRequests]:
@@ -244,8 +253,13 @@ class Masker:
         return blocks, masked, merged
 
     def may_resolve(self, tool: str) -> bool:
-        """Whether `tool` gets real values for the tokens in its arguments."""
-        return any(matches(tool) for matches in self._resolvers)
+        """Whether `tool` gets real values for the tokens in its arguments (memoised per tool name)."""
+        verdict = self._may_resolve.get(tool)
+        if verdict is None:
+            if len(self._may_resolve) >= 10_000:
+                self._may_resolve.clear()
+            verdict = self._may_resolve[tool] = any(matches(tool) for matches in self._resolvers)
+        return verdict
 
     async def resolve_arguments(self, agent: str, tool: str, arguments: Any) -> Any:
         """Arguments with the agent's tokens resolved, for tools in `resolve_tokens_for`.
@@ -264,24 +278,34 @@ class Masker:
         return spec
 
     def _apply(self, entity: str, spec: OperatorSpec, text: str, tokens: dict[tuple[str, str], str]) -> str:
+        operate = self._operation(entity, spec)
+        return tokenize(text, entity, tokens) if operate is None else operate(text)
+
+    def _operation(self, entity: str, spec: OperatorSpec) -> Apply | None:
         key = (entity, id(spec))  # specs belong to self.policy and live as long as this masker
         try:
-            operate = self._ops[key]
+            return self._ops[key]
         except KeyError:
             operate = self._ops[key] = build(spec, entity, self._hash_key)
-        return tokenize(text, entity, tokens) if operate is None else operate(text)
+            return operate
 
     def _splice(
         self, text: str, spans: list[Found], tokens: dict[tuple[str, str], str], counts: Counter[str]
     ) -> str:
         pieces: list[str] = []
         position = 0
+        by_entity = self._by_entity
         for start, end, entity, _ in spans:
-            spec = self._spec(entity)
+            known = by_entity.get(entity)
+            if known is None:
+                spec = self._spec(entity)
+                known = by_entity[entity] = (spec, self._operation(entity, spec))
+            spec, operate = known
             if spec.operator == "keep":
                 continue
             pieces.append(text[position:start])
-            pieces.append(self._apply(entity, spec, text[start:end], tokens))
+            value = text[start:end]
+            pieces.append(tokenize(value, entity, tokens) if operate is None else operate(value))
             position = end
             counts[entity] += 1
         pieces.append(text[position:])
@@ -289,7 +313,7 @@ class Masker:
 
     def _token_requests(self, collected: Collected, findings: list[list[Found]]) -> TokenRequests:
         requests: TokenRequests = set()
-        tokenized = {e for e in PATTERN_ENTITIES if self._spec(e).operator == "token"}
+        tokenized = self._tokenized
         if tokenized:
             for index, spans in enumerate(findings):
                 if spans:

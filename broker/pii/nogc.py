@@ -9,18 +9,23 @@ thread and the loop) are safe.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-from collections.abc import Iterator
+from types import TracebackType
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+class gc_paused:
+    """A plain class, not `contextlib.contextmanager`: it runs a few times per tool call, and a
+    generator-based manager cost ~2 µs a use."""
+
+    __slots__ = ("_paused",)
+
+    def __enter__(self) -> None:
+        self._paused = gc.isenabled()
+        if self._paused:
+            gc.disable()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._paused:
+            gc.enable()

@@ -72,15 +72,16 @@ class FieldRules:
                 key = normalize_key(rule.match)
                 self.by_key[key] = strongest(self.by_key.get(key), outcome)
         self.start: tuple[State, ...] = tuple((index, 0) for index in range(len(self.paths)))
-        self._keys: dict[str, tuple[Match | None, bool]] = {}
+        self.known_keys: dict[str, tuple[Match | None, bool]] = {}
+        """`key_info` of the keys seen so far."""
 
     def key_info(self, key: str) -> tuple[Match | None, bool]:
         """The key-name rule matching `key`, and whether the key itself may hold PII. Memoised."""
-        info = self._keys.get(key)
+        info = self.known_keys.get(key)
         if info is None:
             info = (self.by_key.get(normalize_key(key)), _KEY_MAY_HOLD_PII.search(key) is not None)
-            if len(self._keys) < 50_000:
-                self._keys[key] = info
+            if len(self.known_keys) < 50_000:
+                self.known_keys[key] = info
         return info
 
     def child(
@@ -121,7 +122,7 @@ def collect(value: Any, rules: FieldRules) -> Collected:
     """Copy `value`, gathering texts to scan and values to mask whole."""
     out = Collected()
     texts, keys, slots, wholes = out.texts, out.keys, out.slots, out.wholes
-    key_info, child_states_of = rules.key_info, rules.child
+    key_info, child_states_of, known_keys = rules.key_info, rules.child, rules.known_keys
 
     def leaf(value: Any, parent: Container, slot: str | int, key: str | None, matched: Match | None) -> None:
         # Strings are handled inline by the callers; this is every other scalar, or a matched string.
@@ -147,7 +148,8 @@ def collect(value: Any, rules: FieldRules) -> Collected:
             for child_key, child in value.items():
                 if not isinstance(child_key, str):
                     child_key = str(child_key)  # JSON keys are strings
-                hit, scan_key = key_info(child_key)
+                info = known_keys.get(child_key)  # the memo read here: a call per item costs
+                hit, scan_key = key_info(child_key) if info is None else info
                 child_states: tuple[State, ...] = ()
                 if states:
                     child_states, path_hit = child_states_of(states, child_key, size)

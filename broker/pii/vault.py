@@ -17,7 +17,7 @@ import heapq
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from broker.errors import InvalidArguments
 
@@ -151,17 +151,29 @@ async def resolve_tokens(agent: str, arguments: Any, vault: TokenVault) -> Any:
 
 async def get_all(vault: TokenVault, agent: str, tokens: Sequence[str]) -> list[str | None]:
     """Values of many tokens: one batch when the vault can, else one awaited `get` after another."""
-    if isinstance(vault, BatchTokenVault):
-        return await vault.get_many(agent, tokens)
+    if _batches(vault):
+        return await cast(BatchTokenVault, vault).get_many(agent, tokens)
     return [await vault.get(agent, token) for token in tokens]
 
 
 async def put_all(vault: TokenVault, agent: str, items: Mapping[str, str], ttl: float) -> None:
-    if isinstance(vault, BatchTokenVault):
-        await vault.put_many(agent, items, ttl)
+    if _batches(vault):
+        await cast(BatchTokenVault, vault).put_many(agent, items, ttl)
     else:
         for token, value in items.items():
             await vault.put(agent, token, value, ttl)
+
+
+_BATCHES: dict[type, bool] = {}
+
+
+def _batches(vault: TokenVault) -> bool:
+    """`isinstance(vault, BatchTokenVault)`, once per class (a protocol check costs µs a call)."""
+    kind = type(vault)
+    verdict = _BATCHES.get(kind)
+    if verdict is None:
+        verdict = _BATCHES[kind] = isinstance(vault, BatchTokenVault)
+    return verdict
 
 
 def _collect(value: Any, found: set[str]) -> None:

@@ -19,6 +19,7 @@ Prompt arguments get the agent's tokens resolved like tool arguments, for prompt
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -30,7 +31,7 @@ from broker.errors import ToolCallError
 from broker.metrics import Metrics
 from broker.pii import Counts, Masker, UnknownToken, scrub
 from broker.pii.keys import MaskingFailed
-from broker.pii.masker import OFF_LOOP_CHARS, maybe_in_thread, serialise
+from broker.pii.masker import OFF_LOOP_CHARS, serialise
 from broker.pii.maskers import Maskers
 from broker.pii.plan import masking_plan
 from broker.pipeline.call import Next, PromptGet, Request, ToolCall
@@ -58,7 +59,9 @@ class MaskPII:
         started = time.perf_counter()
         masker = self._maskers.for_plan(masking_plan(call.snapshot.policy_set, call.agent.subject))
         agent = call.agent.id  # tokens belong to the agent's id: a re-created agent starts afresh
-        if isinstance(call, _WITH_ARGUMENTS):
+        resolving: ToolCall | PromptGet | None = None  # arguments that may hold tokens to resolve
+        if isinstance(call, _WITH_ARGUMENTS) and masker.may_resolve(call.target):
+            resolving = call
             original = call.arguments
             call.arguments = await _resolve(masker, agent, call.target, original)
         if call.channel is not SILENT:
@@ -74,8 +77,8 @@ class MaskPII:
             self._seconds.observe(spent + time.perf_counter() - started)
             raise
         finally:
-            if isinstance(call, _WITH_ARGUMENTS):
-                call.arguments = original
+            if resolving is not None:
+                resolving.arguments = original
         started = time.perf_counter()
         try:
             masked, counts = await _mask_answer(masker, agent, output)
@@ -163,12 +166,15 @@ async def _mask_output(
     once and the text re-serialised from it: half the work, and the two forms agree."""
     size = _text_size(output.content)
     off_loop = size >= OFF_LOOP_CHARS  # a big result is handled in a worker thread: the loop goes on
-    shape = await maybe_in_thread(off_loop, _json_twin, output.content, output.structured)
+    if off_loop:
+        shape = await asyncio.to_thread(_json_twin, output.content, output.structured)
+    else:
+        shape = _json_twin(output.content, output.structured)
     if shape is None or output.structured is None:
         return await masker.mask_result(agent, output.content, output.structured)
     structured, counts = await masker.mask_json(agent, dict(output.structured), size=size)
     masked = structured["result"] if shape == "result" else structured
-    text = await maybe_in_thread(off_loop, _compact, masked)
+    text = await asyncio.to_thread(_compact, masked) if off_loop else _compact(masked)
     return [{**output.content[0], "text": text}], structured, counts
 
 
