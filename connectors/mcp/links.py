@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 
 from connectors.mcp.credentials import Grant
 from connectors.mcp.failures import informative, leaf_error, transient
-from connectors.mcp.session import Opener, Session, StderrTail
+from connectors.mcp.session import Opener, Session
+from connectors.mcp.stderr import StderrTail
 from connectors.scrub import Scrubber
 
 MAX_LINKS = 8

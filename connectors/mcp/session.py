@@ -9,11 +9,9 @@ their tasks (the SDK wakes every waiter with CONNECTION_CLOSED when the connecti
 from __future__ import annotations
 
 import asyncio
-import os
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
 from contextlib import AsyncExitStack
-from typing import Any
 
 import anyio
 import httpx2
@@ -28,11 +26,10 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from connectors.mcp import lean, relay
 from connectors.mcp.lenient import Lenient
+from connectors.mcp.stderr import StderrTail
 from connectors.netguard import outbound_transport2
-from connectors.scrub import NO_SCRUB, Scrubber
 
 CLIENT_INFO = types.Implementation(name="tool-broker", version="0.1.0")
-STDERR_TAIL_BYTES = 8 * 1024
 _ENVELOPE_SLACK = 64 * 1024
 """Room for the JSON-RPC envelope and SSE framing around a result of the largest allowed size."""
 _STOP_SECONDS = 10.0
@@ -310,46 +307,6 @@ def stdio_opener(
         return entered
 
     return open_client
-
-
-class StderrTail:
-    """The last bytes a child process wrote to stderr, kept for error messages only."""
-
-    def __init__(self, limit: int = STDERR_TAIL_BYTES) -> None:
-        self._limit = limit
-        self._buffer = bytearray()
-
-    def text(self, secrets: Scrubber = NO_SCRUB) -> str:
-        return secrets.text(self._buffer.decode("utf-8", errors="replace")).strip()
-
-    async def pipe(self, stack: AsyncExitStack, on_eof: Callable[[], None]) -> Any:
-        """A fresh pipe whose write end (returned, as a file) becomes the child's stderr;
-        `on_eof` runs when every writer closed it (the child exited)."""
-        read_fd, write_fd = os.pipe()
-        errlog = os.fdopen(write_fd, "w")
-        stack.callback(errlog.close)
-        loop = asyncio.get_running_loop()
-        reader = os.fdopen(read_fd, "rb", buffering=0)
-        transport, _ = await loop.connect_read_pipe(lambda: _TailProtocol(self, on_eof), reader)
-        stack.callback(transport.close)
-        return errlog
-
-    def _append(self, data: bytes) -> None:
-        self._buffer += data
-        del self._buffer[: -self._limit]
-
-
-class _TailProtocol(asyncio.Protocol):
-    def __init__(self, tail: StderrTail, on_eof: Callable[[], None]) -> None:
-        self._tail = tail
-        self._on_eof = on_eof
-
-    def data_received(self, data: bytes) -> None:
-        self._tail._append(data)
-
-    def eof_received(self) -> bool:
-        self._on_eof()
-        return False
 
 
 class BoundedTransport(httpx2.AsyncBaseTransport):

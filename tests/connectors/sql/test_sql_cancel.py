@@ -22,19 +22,24 @@ def active(db: Database) -> int:
     return int(found)
 
 
+async def cancel_once_running(call: asyncio.Task[object], db: Database) -> None:
+    """Cancel `call` once its statement runs; return when the database no longer runs it."""
+    deadline = time.monotonic() + 20
+    while active(db) == 0:
+        assert time.monotonic() < deadline, "the statement never started"
+        await asyncio.sleep(0.1)
+    call.cancel()
+    deadline = time.monotonic() + 10  # far below the statement's own 120 s limit
+    while active(db) > 0:
+        assert time.monotonic() < deadline, "the statement still runs after the call was cancelled"
+        await asyncio.sleep(0.1)
+
+
 async def test_a_cancelled_call_cancels_its_postgresql_statement(postgresql_db: Database) -> None:
     config = make_config(postgresql_db, statement_timeout_seconds=120)
     async with SqlConnector(config) as connector:
         call = asyncio.create_task(connector.call("query", {"sql": LONG}))
-        deadline = time.monotonic() + 20
-        while active(postgresql_db) == 0:
-            assert time.monotonic() < deadline, "the statement never started"
-            await asyncio.sleep(0.1)
-        call.cancel()
-        deadline = time.monotonic() + 10  # far below the statement's own 120 s limit
-        while active(postgresql_db) > 0:
-            assert time.monotonic() < deadline, "the statement still runs after the call was cancelled"
-            await asyncio.sleep(0.1)
+        await cancel_once_running(call, postgresql_db)
         assert call.cancelled()
 
 
@@ -49,15 +54,7 @@ async def test_the_cancel_does_not_wait_for_a_free_worker_thread(postgresql_db: 
     try:
         async with SqlConnector(config) as connector:
             call = asyncio.create_task(connector.call("query", {"sql": LONG}))
-            deadline = time.monotonic() + 20
-            while active(postgresql_db) == 0:
-                assert time.monotonic() < deadline, "the statement never started"
-                await asyncio.sleep(0.1)
-            call.cancel()
-            deadline = time.monotonic() + 10
-            while active(postgresql_db) > 0:
-                assert time.monotonic() < deadline, "the statement still runs after the call was cancelled"
-                await asyncio.sleep(0.1)
+            await cancel_once_running(call, postgresql_db)
     finally:
         release.set()
         await asyncio.gather(*busy)
