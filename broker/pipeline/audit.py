@@ -88,7 +88,7 @@ class Audit:
         self._hash_key = hash_key
         self._clean: dict[str, str] = {}
         self._flags: LRUCache[bytes, dict[str, object] | None] = LRUCache(FLAG_MEMO)
-        self._series: dict[tuple[str, str, str, str, str], _Series] = {}
+        self._series: LRUCache[tuple[str, str, str, str, str], _Series] = LRUCache(SERIES_MEMO)
 
     async def __call__(self, request: Request, call_next: Next) -> Output:
         started = time.perf_counter()
@@ -151,8 +151,6 @@ class Audit:
         key = (request.agent.name, operation, request.connector or UNKNOWN, tool_label, outcome)
         series = self._series.get(key)
         if series is None:
-            if len(self._series) >= SERIES_MEMO:
-                self._series.clear()
             series = self._series[key] = self._children(*key)
         calls, call_latency, requests, latency = series
         if calls is not None and call_latency is not None:
