@@ -6,6 +6,7 @@ Each function takes the matched text (separators included) and answers without r
 from __future__ import annotations
 
 import ipaddress
+import re
 
 # Payment card issuer ranges: (low prefix, high prefix) -> allowed lengths. Prefixes of one
 # range have the same number of digits. Sources: ISO/IEC 7812 IIN registrations as published by
@@ -137,7 +138,14 @@ def iban_check(text: str) -> float:
     return 0.6 if expected is not None else 0.5
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4_CANONICAL = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+"""Four numbers 0-255 without leading zeros, in ASCII digits."""
+
+
 def ipv4_ok(text: str) -> bool:
+    if text.isascii():
+        return _IPV4_CANONICAL.fullmatch(text) is not None
     parts = text.split(".")
     return len(parts) == 4 and all(p.isdigit() and int(p) <= 255 and (p == "0" or p[0] != "0") for p in parts)
 
