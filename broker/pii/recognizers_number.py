@@ -27,7 +27,15 @@ import re
 
 import phonenumbers
 
-from broker.pii.context import CARD_CONTEXT, NEGATIVE_CONTEXT, PHONE_CONTEXT, SSN_CONTEXT, Found, Scan
+from broker.pii.context import (
+    CARD_CONTEXT,
+    NEGATIVE_CONTEXT,
+    PHONE_CONTEXT,
+    SEPARATOR,
+    SSN_CONTEXT,
+    Found,
+    Scan,
+)
 from broker.pii.validators import SAMPLE_SSNS, credit_card_ok, ssn_ok
 
 # The first character is matched by a character class, so the engine skips to the next '+', '('
@@ -128,6 +136,8 @@ def find_numbers(scan: Scan, out: list[Found], entities: Entities) -> None:
         start, end = match.span()
         if start and text[start - 1] == " " and _GLUED.search(scan.before(start, 30)):
             continue  # the tail of a longer alphanumeric code (an IBAN, a part number)
+        if (not start or text[start - 1] == SEPARATOR) and run.isdigit() and scan.key_is_negative(start):
+            continue  # bare digits opening a value whose key names an id, a time, an amount
         found = _classify(run, scan, start, end, entities)
         if found is not None:
             out.append(found)
