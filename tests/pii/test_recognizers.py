@@ -54,6 +54,21 @@ def test_bare_digits_are_phones_only_with_context() -> None:
     assert found("4155550143", key="order_id") == []
 
 
+def test_a_key_naming_an_id_does_not_hide_what_the_text_names() -> None:
+    assert found("1710498153123", key="timestamp") == []
+    assert found("call me on 4155550143", key="order_id") == [("PHONE_NUMBER", "4155550143")]
+    assert found("card 4111111111111111", key="id") == [("CREDIT_CARD", "4111111111111111")]
+
+
+@pytest.mark.parametrize("value", ["1234567.00", "2024-03-15", "15.03.2024", "94107-1234"])
+def test_amounts_dates_and_zip_codes_are_no_phones_even_under_a_phone_key(value: str) -> None:
+    assert found(value, key="phone") == []
+
+
+def test_an_ip_address_under_a_phone_key_is_an_ip_address() -> None:
+    assert found("10.20.30.40", key="phone") == [("IP_ADDRESS", "10.20.30.40")]
+
+
 @pytest.mark.parametrize(
     "text",
     [
