@@ -24,17 +24,18 @@ Later (issue 10; same output, fuzzed against the old finders): the digit-run reg
 character class, and runs that classification rejects whatever surrounds them (amounts, IPv4
 addresses, dates, ZIP+4, bare digits opening a value under an id/time/amount key) are dropped
 before any Python work; the e-mail local part is read back by one regex, IPv4 octets checked by
-one. find_many went from 270-300 to 200-230 ms/MB on pii_path's CRM records and ~296 to ~270 on
-bench/pii.py's corpus (load ~7); on the latter only ~3,000 digit runs per MB still reach Python,
-95% of them findings. Measured and not kept: mypyc over the detector, recognizers, context,
-validators and the structure walk gave 1.3-1.36x on the worker's job (1.2-1.5x with the masker
-too), short of what a C build step in every checkout would have to pay for; memoising
-classification per distinct digit run (no run repeats in the CRM records, 12% in the corpus);
-one IPv4 regex with look-behinds for the first octet and a regex walk-back for IPv6 (both slower
-than the hint and the short Python loop); an assignment finder anchored on the name's ending (no
-literal first character: 6x slower) or on a look-behind before the operator (no gain). What
-bounds the rate now: the regex passes (~38 ms/MB for the digit runs alone), the classification
-of real findings (~15 us each), and outside the detector the walk, write-back and token HMACs.
+one. find_many (GC paused, as the masker runs it) went from 120 to 72 ms/MB on pii_path's CRM
+records and from 116 to 93 on bench/pii.py's corpus (back to back, load ~5); on the latter only
+~3,000 digit runs per MB still reach Python, 95% of them findings. Measured and not kept: mypyc
+over the detector, recognizers, context, validators and the structure walk gave 1.3-1.36x on the
+worker's job (1.2-1.5x with the masker too), short of what a C build step in every checkout
+would have to pay for; memoising classification per distinct digit run (no run repeats in the
+CRM records, 12% in the corpus); one IPv4 regex with look-behinds for the first octet and a
+regex walk-back for IPv6 (both slower than the hint and the short Python loop); an assignment
+finder anchored on the name's ending (no literal first character: 6x slower) or on a look-behind
+before the operator (no gain). What bounds the rate now: the regex passes (~38 ms/MB for the
+digit runs alone), the classification of real findings (~15 us each), and outside the detector
+the walk, write-back and token HMACs.
 """
 
 from __future__ import annotations
