@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from broker import offload
 from broker.errors import NotConfigured
+from broker.pii.clean import CleanStrings
 from broker.pii.context import Found
 from broker.pii.detector import PATTERN_ENTITIES, Detector
 from broker.pii.jsontext import parse, rename_keys
@@ -71,6 +72,7 @@ class Masker:
         self._rules = FieldRules(policy)
         detected = [e for e in PATTERN_ENTITIES if policy.operator_for(e).operator != "keep"]
         self._detector = detector or Detector(detected)
+        self._strings = CleanStrings(self._detector)
         self._ops: dict[tuple[str, int], Apply | None] = {}
         self._specs: dict[str, OperatorSpec] = {}
         self._resolvers = [compile_pattern(p) for p in policy.resolve_tokens_for]
@@ -116,7 +118,7 @@ class Masker:
     def _scan(self, value: Any) -> tuple[Collected, list[list[Found]], TokenRequests]:
         with gc_paused():
             collected = collect(value, self._rules)
-            findings = self._detector.find_many(collected.texts, collected.keys) if collected.texts else []
+            findings = self._strings.find_many(collected.texts, collected.keys) if collected.texts else []
             return collected, findings, self._token_requests(collected, findings)
 
     def _write_back_paused(

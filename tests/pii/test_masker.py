@@ -203,6 +203,21 @@ async def test_structure_aware_json() -> None:
     assert counts == {"PERSON": 3, "LOCATION": 4, "EMAIL_ADDRESS": 4, "PHONE_NUMBER": 1, "CREDIT_CARD": 1}
 
 
+async def test_strings_seen_before_are_judged_by_their_key_again() -> None:
+    """A string found clean is not scanned again (broker/pii/clean.py), but only under the same key:
+    the number that is a reference under 'ref' is still a phone under 'phone', call after call."""
+    m = masker()
+    for _ in range(2):
+        assert await m.mask_json("a", {"ref": "4155550143", "note": "ok"}) == (
+            {"ref": "4155550143", "note": "ok"},
+            {},
+        )
+        assert await m.mask_json("a", {"phone": "4155550143", "note": "ok"}) == (
+            {"phone": "<PHONE_NUMBER>", "note": "ok"},
+            {"PHONE_NUMBER": 1},
+        )
+
+
 async def test_field_rules_strongest_operator_wins_and_tokens_are_not_masked_twice() -> None:
     m = masker(
         fields=[{"match": "name", "operator": "keep"}, {"match": "$.a.name", "operator": "redact"}],
