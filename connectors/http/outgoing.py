@@ -35,6 +35,8 @@ from connectors.http.template import fill_template, template_arguments
 _CONTENT_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
 _PLAIN_PATH = re.compile(r"(?:/(?:[A-Za-z0-9\-_~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2}|\.(?!\.?(?:/|$)))*)+")
 """A path httpx sends as written: segments of characters it leaves alone, no dot segments."""
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+"""What `urlencode` writes as it is (`quote_plus`'s always-safe characters)."""
 _MAX_URL_LENGTH = 65536  # httpx refuses longer URLs (InvalidURL "URL too long")
 
 
@@ -140,7 +142,7 @@ class RequestBuilder:
                 assert self._base_path is not None
                 pairs = [(str(name), _primitive(value)) for name, value in params]
                 full = self._base_path + path
-                target = f"{full}?{urlencode(pairs)}" if pairs else full
+                target = f"{full}?{_query(pairs)}" if pairs else full
                 if len(self.origin) + len(target) > _MAX_URL_LENGTH:
                     raise httpx.InvalidURL("URL too long")
                 return target
@@ -194,6 +196,14 @@ def _merged(
 
 def _set(headers: dict[str, tuple[str, str]], name: str, value: str) -> None:
     headers[name.lower()] = (name, value)
+
+
+def _query(pairs: list[tuple[str, str]]) -> str:
+    """`urlencode(pairs)`; names and values that it would leave as they are (the common case:
+    `city=Paris`) are joined without its per-string quoting."""
+    if _UNRESERVED.fullmatch("".join([part for pair in pairs for part in pair])):
+        return "&".join([f"{name}={value}" for name, value in pairs])
+    return urlencode(pairs)
 
 
 def _primitive(value: Any) -> str:

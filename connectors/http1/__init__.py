@@ -50,6 +50,8 @@ _HEAD_LIMIT = 1024 * 1024
 _NO_BODY = frozenset({204, 304})
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_TOKENS = re.compile(rf"{_TOKEN.pattern}(?:\n{_TOKEN.pattern})*")
+"""Header names joined by LF, each one a token (when there are as many LFs as joins)."""
 _STATUS_LINE = re.compile(r"HTTP/1\.[01] ([1-9][0-9]{2})(?: (.*))?")
 _MAX_INTERIM = 10
 
@@ -140,15 +142,21 @@ class Http1Pool:
         `address`: the checked address to connect to instead of resolving the host; ignored
         through the proxy, which resolves. `resend`: how many more times the request may be sent
         when a kept-alive connection turns out closed before any answer came."""
-        for name, value in headers.items():
-            problem = header_problem(name, value)
-            if problem is not None:
-                raise UpstreamConnectionError(f"refused to send the request: {problem}")
-        head = [f"{method} {target} HTTP/1.1\r\nhost: {self.host_header}\r\n"]
+        names = "\n".join(headers)  # every name a token, no value with a control character but TAB:
+        if (  # checked in two passes over them all; when one fails, the culprit is named
+            _TOKENS.fullmatch(names) is None
+            or names.count("\n") != len(headers) - 1
+            or _UNSAFE_VALUE.search("\t".join(headers.values()))
+        ):
+            for name, value in headers.items():
+                problem = header_problem(name, value)
+                if problem is not None:
+                    raise UpstreamConnectionError(f"refused to send the request: {problem}")
+        head = f"{method} {target} HTTP/1.1\r\nhost: {self.host_header}\r\n"
         if body is not None:
-            head.append(f"content-length: {len(body)}\r\n")
-        head += [f"{name}: {value}\r\n" for name, value in headers.items()]
-        message = "".join(head).encode("latin-1") + b"\r\n" + (body or b"")
+            head += f"content-length: {len(body)}\r\n"
+        lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        message = (head + lines).encode("latin-1") + b"\r\n" + (body or b"")
         if self.proxy is not None:
             address = None
         await self._slots.acquire()

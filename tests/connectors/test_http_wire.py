@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import json
 import ssl
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -68,8 +69,10 @@ async def test_the_request_head_is_what_httpx_sent() -> None:
         config = make_config(url, simple_tool("t", "/v1/x y"), headers={"accept": "text/json"})
         async with HttpConnector(config) as connector:
             assert (await connector.call("t", {"q": "a b&c", "n": 1})).structured == {"ok": True}
+            await connector.call("t", {"q": "Paris-1_a.b~", "n": True})
     lines = upstream.heads[0].decode().split("\r\n")
     assert lines[0] == "GET /v1/x%20y?q=a+b%26c&n=1 HTTP/1.1"
+    assert upstream.heads[1].decode().split("\r\n")[0] == "GET /v1/x%20y?q=Paris-1_a.b~&n=true HTTP/1.1"
     headers = {line.split(":", 1)[0].lower(): line.split(":", 1)[1].strip() for line in lines[1:] if line}
     assert headers == {
         "host": url.removeprefix("http://"),
@@ -193,3 +196,19 @@ async def test_the_pool_connects_to_the_checked_address_and_keeps_the_host_name(
     assert connections == ["127.0.0.1", "127.0.0.2"]  # the second call reused the first connection
     assert len(upstream.heads) == 3
     assert all(f"host: api.example.invalid:{port}".encode() in head for head in upstream.heads)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"city":"Paris","n":[1,2.5,true],"t":"\xc3\xa9 \\u2028 \\"q\\""}',
+        b'{"small":1e-7,"smaller":5e-05,"big":1e16,"huge":123456789012345678901234567890}',
+        b'{"nothing":null,"nan":NaN,"inf":[Infinity,1e999]}',
+        b'["lone \\ud800 surrogate"]',
+    ],
+)
+async def test_the_result_text_is_what_json_writes(body: bytes) -> None:
+    async with raw_upstream(lambda head: answer(body)) as (_, url):
+        output = await call_once(url, "/x")
+    value = json.loads(body)
+    assert output.content[0]["text"] == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
