@@ -27,6 +27,7 @@ from connectors.base import (
     CallContext,
     CompletionOutput,
     CompletionRef,
+    InputRequired,
     PromptOutput,
     PromptSpec,
     ResourceOutput,
@@ -42,7 +43,7 @@ from connectors.errors import (
     UpstreamBadResponse,
     UpstreamUnreachable,
 )
-from connectors.mcp import relay
+from connectors.mcp import quiet, relay
 from connectors.mcp.config import McpConnectorConfig, exposable, exposed_name
 from connectors.mcp.links import Link
 from connectors.mcp.listing import list_tools_page
@@ -150,7 +151,10 @@ class McpConnector:
                 raw = await run_step(use, tool, arguments, context.task, self.config.timeout_seconds)
                 return step_output(raw, context.task, self.config.max_response_bytes, link.scrub, self.name)
 
-            call = lambda client: relay.call_tool(client, tool, dict(arguments), context)  # noqa: E731
+            def call(client: Client) -> Awaitable[types.CallToolResult | InputRequired]:
+                plain = quiet.call_tool(client, tool, dict(arguments), context.channel)
+                return plain if plain is not None else relay.call_tool(client, tool, dict(arguments), context)
+
             with relay.relaying(context.channel):
                 result = await self._upstream.use(link, call, retry=False, context=context)
             link.restarts = 0

@@ -30,10 +30,13 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import functools
 import itertools
 import json
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +45,7 @@ import mcp_types as types
 from httpx2 import EventSource
 from httpx2._sse import _SSEParser
 from mcp.client.client import Client
+from mcp.client.session import ClientSession
 from mcp.client.streamable_http import _unfollowed_redirect
 from mcp.shared._httpx_utils import stream_within_origin
 from mcp.shared._otel import inject_trace_context
@@ -52,7 +56,8 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from connectors import http1
-from connectors.mcp import listing, relay
+from connectors.base import ClientChannel
+from connectors.mcp import answers, relay
 from connectors.mcp.lenient import normalise
 from connectors.netguard import AddressResolver, checked_address
 
@@ -71,6 +76,12 @@ _NOTICES = frozenset(
 )
 
 Notice = Callable[[Any], Awaitable[None]]
+Post = Callable[[str, Mapping[str, Any] | None, Mapping[str, Any]], Awaitable[dict[str, Any]]]
+"""A lean post of one request (method, params, the dispatcher's options): its result, or MCPError."""
+
+_posts: weakref.WeakKeyDictionary[ClientSession, Post] = weakref.WeakKeyDictionary()
+"""Each 2026-07-28 session's lean post, by the client's session (a `Client` is not hashable)."""
+_replay: ContextVar[list[dict[str, Any] | MCPError] | None] = ContextVar("mcp_lean_replay", default=None)
 
 
 class Wire:
@@ -125,11 +136,37 @@ def install(client: Client, wire: Wire, on_notice: Notice) -> None:
     async def send_raw_request(
         method: str, params: Mapping[str, Any] | None, opts: Any = None, **kwargs: Any
     ) -> dict[str, Any]:
+        if method == "tools/call" and (answer := _replayed()) is not None:
+            if isinstance(answer, MCPError):
+                raise answer
+            return answer
         if kwargs or not (_listing(method, opts) or (method == "tools/call" and _quiet(params, opts))):
             return await sdk_send(method, params, opts, **kwargs)
         return await _post(wire, version, on_notice, method, params, opts or {})
 
     dispatcher.send_raw_request = send_raw_request  # type: ignore[method-assign]
+    _posts[client.session] = functools.partial(_post, wire, version, on_notice)
+
+
+def post_for(client: Client) -> Post | None:
+    """The lean post of a 2026-07-28 session's client (None: not installed, a 2025 session)."""
+    return _posts.get(client.session)
+
+
+@contextlib.contextmanager
+def replaying(answer: dict[str, Any] | MCPError) -> Iterator[None]:
+    """Within the block, the next tools/call the session sends is not posted: `answer` (a
+    result already received, or the error it ended with) stands for the upstream's answer."""
+    token = _replay.set([answer])
+    try:
+        yield
+    finally:
+        _replay.reset(token)
+
+
+def _replayed() -> dict[str, Any] | MCPError | None:
+    held = _replay.get()
+    return held.pop() if held else None
 
 
 def _listing(method: str, opts: Any) -> bool:
@@ -140,11 +177,16 @@ def _listing(method: str, opts: Any) -> bool:
 def _quiet(params: Mapping[str, Any] | None, opts: Any) -> bool:
     """A call made for a caller that hears nothing and answers nothing during it (see the docstring)."""
     channel = relay.current_channel()
-    if channel is None or channel.wants_progress or channel.log_level is not None:
+    if channel is None or not quiet(channel):
         return False
     if opts and (opts.get("on_progress") is not None or opts.get("request_id") is not None):
         return False
-    if params is not None and "task" in params:
+    return params is None or "task" not in params
+
+
+def quiet(channel: ClientChannel) -> bool:
+    """Whether the caller wants neither progress nor log messages and can answer no request."""
+    if channel.wants_progress or channel.log_level is not None:
         return False
     return not any(channel.can_ask(method) for method in _INPUT_METHODS)
 
@@ -184,21 +226,27 @@ async def _post(
     return outcome
 
 
-@contextlib.contextmanager
-def _as_httpx2() -> Iterator[None]:
-    """The lean client's failures as the httpx2 errors the session's client raises."""
-    try:
-        yield
-    except http1.ResponseTooLarge:
-        raise  # the caller says it in the session's words
-    except http1.ConnectFailed as exc:
-        raise httpx2.ConnectError(str(exc)) from None
-    except http1.UpstreamTimeout as exc:
-        raise httpx2.ReadTimeout(str(exc)) from None
-    except http1.ProtocolViolation as exc:
-        raise httpx2.RemoteProtocolError(str(exc)) from None
-    except http1.UpstreamConnectionError as exc:
-        raise httpx2.ReadError(str(exc)) from None
+class _AsHttpx2:
+    """The lean client's failures as the httpx2 errors the session's client raises (a class
+    rather than a generator-based context manager: it runs twice per call)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        if exc is None or isinstance(exc, http1.ResponseTooLarge):  # the caller says it in its own words
+            return
+        if isinstance(exc, http1.ConnectFailed):
+            raise httpx2.ConnectError(str(exc)) from None
+        if isinstance(exc, http1.UpstreamTimeout):
+            raise httpx2.ReadTimeout(str(exc)) from None
+        if isinstance(exc, http1.ProtocolViolation):
+            raise httpx2.RemoteProtocolError(str(exc)) from None
+        if isinstance(exc, http1.UpstreamConnectionError):
+            raise httpx2.ReadError(str(exc)) from None
+
+
+_as_httpx2 = _AsHttpx2()
 
 
 async def _exchange(
@@ -208,7 +256,7 @@ async def _exchange(
     sent = {**{k.lower(): v for k, v in wire.headers().items()}, **{k.lower(): v for k, v in headers.items()}}
     content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     address = await wire.address()
-    with _as_httpx2():
+    with _as_httpx2:
         response = await wire.pool.request("POST", wire.target, sent, content, address=address)
     try:
         status = response.status_code
@@ -232,22 +280,24 @@ async def _exchange(
                     parsed = jsonrpc_message_adapter.validate_json(await response.aread(), by_name=False)
                     if isinstance(parsed, types.JSONRPCError):
                         return parsed.error
-            return _refused(status)
+            return answers.refused(status)
         if content_type.startswith("application/json"):
             try:
-                with _as_httpx2():
+                with _as_httpx2:
                     answer = await response.aread()
             except http1.ResponseTooLarge:
-                return _unparsed(wire.too_large)
+                return answers.unparsed(wire.too_large)
             if len(answer) > wire.limit:
-                return _unparsed(wire.too_large)
+                return answers.unparsed(wire.too_large)
+            if (result := answers.plain_result(answer)) is not None:
+                return result
             try:
-                return _answer(await _message(answer))
+                return answers.answer(await answers.message(answer))
             except ValueError as exc:  # pydantic's ValidationError, JSONDecodeError, UnicodeDecodeError
-                return _unparsed(exc)
+                return answers.unparsed(exc)
         if content_type.startswith("text/event-stream"):
             try:
-                with _as_httpx2():
+                with _as_httpx2:
                     return await _events(_sse(response, wire.limit), on_notice)
             except http1.ResponseTooLarge:
                 return types.ErrorData(
@@ -280,26 +330,16 @@ async def _exchange_httpx2(
                         return parsed.error
                 except (httpx2.StreamError, ValidationError):
                     pass
-            return _refused(status)
+            return answers.refused(status)
         if content_type.startswith("application/json"):
             try:
-                return _answer(jsonrpc_message_adapter.validate_json(await response.aread(), by_name=False))
+                parsed = jsonrpc_message_adapter.validate_json(await response.aread(), by_name=False)
+                return answers.answer(parsed)
             except (httpx2.StreamError, ValidationError) as exc:
-                return _unparsed(exc)
+                return answers.unparsed(exc)
         if content_type.startswith("text/event-stream"):
             return await _events(EventSource(response, max_event_size=wire.limit).__aiter__(), on_notice)
         return types.ErrorData(code=types.INVALID_REQUEST, message=f"Unexpected content type: {content_type}")
-
-
-def _refused(status: int) -> types.ErrorData:
-    if status == 404:  # no session on 2026-07-28: the HTTP spelling of METHOD_NOT_FOUND
-        return types.ErrorData(code=types.METHOD_NOT_FOUND, message="Not Found")
-    return types.ErrorData(code=types.INTERNAL_ERROR, message="Server returned an error response")
-
-
-def _unparsed(exc: Exception | str) -> types.ErrorData:
-    log.warning("Error parsing JSON response: %s", exc)
-    return types.ErrorData(code=types.PARSE_ERROR, message=f"Failed to parse JSON response: {exc}")
 
 
 async def _sse(response: http1.Response, limit: int) -> AsyncIterator[Any]:
@@ -320,13 +360,15 @@ async def _events(events: AsyncIterator[Any], on_notice: Notice) -> dict[str, An
         async for sse in events:
             if sse.event != "message" or not sse.data:
                 continue
+            if (result := answers.plain_result(sse.data)) is not None:
+                return result
             try:
-                message = await _message(sse.data)
+                message = await answers.message(sse.data)
             except ValueError as exc:
                 log.exception("Error parsing SSE message")
                 return types.ErrorData(code=types.PARSE_ERROR, message=f"Failed to parse SSE message: {exc}")
             if isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
-                return _answer(message)
+                return answers.answer(message)
             if isinstance(message, types.JSONRPCNotification) and message.method in _NOTICES:
                 await on_notice(
                     types.server_notification_adapter.validate_python(
@@ -338,20 +380,3 @@ async def _events(events: AsyncIterator[Any], on_notice: Notice) -> dict[str, An
     except httpx2.SSEError as exc:
         return types.ErrorData(code=types.CONNECTION_CLOSED, message=f"SSE stream failed: {exc}")
     return types.ErrorData(code=types.CONNECTION_CLOSED, message="SSE stream ended without a response")
-
-
-async def _message(data: bytes | str) -> types.JSONRPCMessage:
-    """One JSON-RPC message; a big one (a listing of a thousand tools) parsed with the loop free
-    between pieces (listing.loads) and its envelope validated as pydantic reads the JSON."""
-    if len(data) < listing.CHARS_PER_SLICE:
-        return jsonrpc_message_adapter.validate_json(data, by_name=False)
-    text = data.decode() if isinstance(data, bytes) else data
-    return jsonrpc_message_adapter.validate_python(await listing.loads(text), by_name=False)
-
-
-def _answer(message: types.JSONRPCMessage) -> dict[str, Any] | types.ErrorData:
-    if isinstance(message, types.JSONRPCResponse):
-        return message.result
-    if isinstance(message, types.JSONRPCError):
-        return message.error
-    return types.ErrorData(code=types.PARSE_ERROR, message="the answer is not a JSON-RPC response")

@@ -51,9 +51,8 @@ when the agent's policy lets the gateway's LLM proxy answer (`ClientChannel.capa
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -74,14 +73,20 @@ _RANK = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 _NO_CALLER = "this request did not come with a call made through the gateway, so no client can answer it"
 
 
-@contextlib.contextmanager
-def relaying(channel: ClientChannel) -> Iterator[None]:
-    """Route what the upstream sends during the block to `channel`."""
-    token = _CHANNEL.set(channel)
-    try:
-        yield
-    finally:
-        _CHANNEL.reset(token)
+class relaying:
+    """Route what the upstream sends during the block to `channel` (a class rather than a
+    generator-based context manager: it runs on every call, and costs a third as much)."""
+
+    __slots__ = ("_channel", "_token")
+
+    def __init__(self, channel: ClientChannel) -> None:
+        self._channel = channel
+
+    def __enter__(self) -> None:
+        self._token = _CHANNEL.set(self._channel)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _CHANNEL.reset(self._token)
 
 
 def current_channel() -> ClientChannel | None:
