@@ -75,9 +75,16 @@ def _can_be_asked(meta: dict[str, Any]) -> bool:
 
 
 _ROUTING = (b"mcp-protocol-version", b"mcp-method", b"mcp-name")
+_ROUTING_NAMES = tuple((name, name.decode()) for name in _ROUTING)
 _STREAM_MARKERS = (b'"progressToken"', f'"{LOG_LEVEL_META_KEY}"'.encode())
-_KNOWN_METAS = 4096
-"""Distinct `_meta` values remembered as valid (a client sends the same one every time)."""
+_KNOWN_ENVELOPES = 4096
+"""Distinct envelopes (`_meta`, method, name, routing headers) whose verdict is remembered: a
+client sends the same ones every time, and the SDK's ladder and `_meta` checks cost ~6% of
+a cache hit's app time."""
+_META_MEMO_BYTES = 4096
+"""A larger `_meta` is checked every time rather than kept."""
+_KNOWN_TRANSPORTS = 1024
+"""Distinct (Content-Type, Accept, Host, Origin) values whose transport verdict is remembered."""
 _PAGES = 10_000
 """Serialised tools/list pages kept per snapshot."""
 _JSON_HEADERS = (b"content-type", b"application/json")
@@ -107,7 +114,8 @@ class McpFastPath:
         self.max_body = max_body
         self.stamp = server_info
         self.path = path
-        self._metas: set[bytes] = set()
+        self._envelopes: dict[tuple[Any, ...], str | None] = {}
+        self._transports: dict[tuple[bytes | None, ...], bool] = {}
         self._answered = {name: answered.labels(name) for name in _FIELDS}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -177,6 +185,17 @@ class McpFastPath:
         self._answered[method].inc()
 
     def _transport_ok(self, head: dict[bytes, bytes]) -> bool:
+        """`_transport_verdict`, remembered per distinct set of those headers (a client sends
+        the same ones every time)."""
+        key = (head.get(b"content-type"), head.get(b"accept"), head.get(b"host"), head.get(b"origin"))
+        verdict = self._transports.get(key)
+        if verdict is None:
+            if len(self._transports) >= _KNOWN_TRANSPORTS:
+                self._transports.clear()
+            verdict = self._transports[key] = self._transport_verdict(head)
+        return verdict
+
+    def _transport_verdict(self, head: dict[bytes, bytes]) -> bool:
         """Content-Type, Host, Origin and Accept as the SDK checks them (it answers the failures)."""
         content_type = _text(head.get(b"content-type"))
         if content_type is None or not content_type.lower().startswith("application/json"):
@@ -234,29 +253,41 @@ class McpFastPath:
             arguments = params.get("arguments", {})
             if not isinstance(params.get("name"), str) or not isinstance(arguments, dict):
                 return None
-            if _can_be_asked(params["_meta"]):  # the SDK path asks it in input-required rounds
-                return None
         elif not isinstance(params.get("cursor", ""), str):
             return None
-        routing = {name.decode(): value.decode("latin-1") for name, value in head.items() if name in _ROUTING}
-        verdict = classify_inbound_request(decoded, headers=routing)
-        if not isinstance(verdict, InboundModernRoute) or not self._meta_ok(params["_meta"], verdict):
-            return None
-        return request_id, params, verdict.protocol_version
+        meta = params["_meta"]
+        shown = pydantic_core.to_json(meta)
+        if len(shown) > _META_MEMO_BYTES:
+            version = self._envelope(decoded, method, meta, head)
+            return None if version is None else (request_id, params, version)
+        # Everything the envelope checks read: the meta, the method, the name, the routing headers.
+        key = (shown, method, params.get("name"), *(head.get(raw) for raw, _ in _ROUTING_NAMES))
+        try:
+            version = self._envelopes[key]
+        except KeyError:
+            if len(self._envelopes) >= _KNOWN_ENVELOPES:
+                self._envelopes.clear()
+            version = self._envelopes[key] = self._envelope(decoded, method, meta, head)
+        return None if version is None else (request_id, params, version)
 
-    def _meta_ok(self, meta: dict[str, Any], verdict: InboundModernRoute) -> bool:
-        """Whether the SDK's params validation accepts this `_meta` (once per distinct value)."""
-        key = pydantic_core.to_json(meta)
-        if key in self._metas:
-            return True
+    @staticmethod
+    def _envelope(
+        decoded: dict[str, Any], method: str, meta: dict[str, Any], head: dict[bytes, bytes]
+    ) -> str | None:
+        """The protocol version when the envelope passes the SDK's ladder and its `_meta` the
+        SDK's params validation, else None (the SDK answers); None too for a tools/call whose
+        client can be asked (the SDK path asks it in input-required rounds)."""
+        if method == "tools/call" and _can_be_asked(meta):
+            return None
+        routing = {name: value.decode("latin-1") for name, value in _routing(head)}
+        verdict = classify_inbound_request(decoded, headers=routing)
+        if not isinstance(verdict, InboundModernRoute):
+            return None
         try:
             validate_client_request("tools/list", verdict.protocol_version, {"_meta": meta})
         except (ValidationError, KeyError):
-            return False
-        if len(self._metas) >= _KNOWN_METAS:
-            self._metas.clear()
-        self._metas.add(key)
-        return True
+            return None
+        return verdict.protocol_version
 
     def _page(
         self,
@@ -296,6 +327,11 @@ def _head(headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes] | None:
     return found
 
 
+def _routing(head: dict[bytes, bytes]) -> list[tuple[str, bytes]]:
+    """The routing headers present, by their lowercase names as the SDK's ladder reads them."""
+    return [(name, head[raw]) for raw, name in _ROUTING_NAMES if raw in head]
+
+
 def _text(value: bytes | None) -> str | None:
     return value.decode("latin-1") if value is not None else None
 
@@ -327,10 +363,15 @@ def _replay_messages(messages: list[Message], receive: Receive) -> Receive:
 
 
 async def _unless_gone(receive: Receive, work: Any) -> Any:
-    """Await `work`, cancelled if the client disconnects meanwhile (then None)."""
+    """Await `work`, cancelled if the client disconnects meanwhile (then None).
+
+    The watcher task starts only once `work` waits for something (at the loop's next turn):
+    a call answered without waiting, as a cache hit is, costs no task."""
     task = asyncio.current_task()
     assert task is not None
+    loop = asyncio.get_running_loop()
     gone = False
+    watcher: asyncio.Task[None] | None = None
 
     async def watch() -> None:
         nonlocal gone
@@ -339,7 +380,11 @@ async def _unless_gone(receive: Receive, work: Any) -> Any:
         gone = True
         task.cancel()
 
-    watcher = asyncio.ensure_future(watch())
+    def start() -> None:
+        nonlocal watcher
+        watcher = loop.create_task(watch())
+
+    starting = loop.call_soon(start)
     try:
         return await work
     except asyncio.CancelledError:
@@ -348,7 +393,9 @@ async def _unless_gone(receive: Receive, work: Any) -> Any:
             return None
         raise
     finally:
-        watcher.cancel()
+        starting.cancel()
+        if watcher is not None:
+            watcher.cancel()
 
 
 async def _respond(send: Send, status: int, body: bytes) -> None:
