@@ -3,16 +3,18 @@ fingerprints (audit) and, later, cache keys."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from typing import Any
 
+CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""The canonical encoder, made once (`json.dumps` with options builds one per call)."""
+
 
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return CANONICAL.encode(value).encode()
 
 
 def fingerprint(key: bytes, value: Any) -> str:
     """A keyed hash, so low-entropy arguments cannot be recovered by guessing."""
-    return hmac.new(key, canonical_json(value), hashlib.sha256).hexdigest()
+    return hmac.digest(key, canonical_json(value), "sha256").hex()

@@ -31,8 +31,12 @@ def display_prefix(key: str) -> str:
 
 
 def looks_like_key(token: str) -> bool:
+    """The prefix, then exactly the secret's length of ASCII letters and digits (checked in
+    C: a character-by-character generator was a visible share of a cache hit's CPU)."""
+    secret = token[len(KEY_PREFIX) :]
     return (
         token.startswith(KEY_PREFIX)
-        and len(token) == len(KEY_PREFIX) + _SECRET_LENGTH
-        and all(c in _ALPHABET for c in token[len(KEY_PREFIX) :])
+        and len(secret) == _SECRET_LENGTH
+        and secret.isascii()
+        and secret.isalnum()
     )

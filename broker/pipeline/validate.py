@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from cachetools import LRUCache
 from jsonschema.exceptions import best_match
 
+from broker.canonical import CANONICAL
 from broker.errors import InvalidArguments
 from broker.pipeline.call import Next, PromptGet, Request, ToolCall
 from connectors.base import Output
@@ -32,7 +32,7 @@ class ValidateArguments:
         assert call.tool is not None, "Authorize resolves the tool first"
         validator = call.tool.validator
         try:
-            canonical = json.dumps(call.arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            canonical = CANONICAL.encode(call.arguments)
         except (TypeError, ValueError):
             canonical = None
         call.canonical_arguments = canonical
