@@ -31,8 +31,12 @@ lint: sync
 typecheck: sync
 	$(BIN)/mypy
 
+# Two pytest-xdist workers, a test file to each at a time (tests/scheduling.py): most tests wait
+# on servers and sockets, so two share the 2-core machine well. `pytest path` alone runs in one process.
+PYTEST_WORKERS ?= 2
+
 pytest: sync client-tools
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 # The console's browser tests (tests/ui) drive Debian's Chromium; install it when it is missing
 # and apt can be used (as root). Elsewhere the tests say loudly why they cannot run.

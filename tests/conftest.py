@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,38 @@ from broker.settings import Settings
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 ADMIN_TOKEN = "test-admin-token-0123456789"
+FIRST_REDIS_DB, LAST_REDIS_DB = 8, 15
+"""The Redis databases the tests may empty: one per pytest-xdist worker (databases 0-7 are left
+alone, 0 being where a developer's demo keeps its data)."""
+
+
+def worker_index() -> int:
+    """This pytest-xdist worker's number (gw0 -> 0), 0 when the tests run in one process.
+    Resources that outlive a test and are shared machine-wide (Redis databases and channels)
+    are split by it, so parallel workers never empty or hear each other's."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+
+
+def redis_test_url() -> str:
+    """The Redis database of this worker; within a worker tests run one at a time, and each
+    empties it before and after (`fresh_redis`)."""
+    database = FIRST_REDIS_DB + worker_index()
+    if database > LAST_REDIS_DB:
+        pytest.fail(
+            f"pytest-xdist worker {worker_index()} has no Redis database of its own: "
+            f"at most {LAST_REDIS_DB - FIRST_REDIS_DB + 1} workers can run the Redis tests"
+        )
+    return f"redis://127.0.0.1:6379/{database}"
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`--dist loadfile`, keeping the files that share server-wide state on one worker."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.scheduling import FileScheduling
+
+    return FileScheduling(config, log)  # type: ignore[arg-type]
 
 
 def free_port() -> int:
@@ -66,13 +99,17 @@ def start_gateway(database_url: str, **overrides: object) -> tuple[BackgroundSer
         "state_poll_seconds": 0.2,
         "audit_flush_seconds": 0.05,
         "secret_keys": SecretStr(generate_key()),
+        # Pub/sub channels are shared by every Redis database: gateways of different workers
+        # must not hear each other's change notices.
+        "redis_channel": f"broker:test:gw{worker_index()}",
     }
     settings = Settings(**{**options, **overrides})  # type: ignore[arg-type]
     server = BackgroundServer(
         create_app(settings), port=port, startup_timeout=30, **server_options(settings)
     ).start()
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
-    admin = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    # Generous: on a shared 2-core machine a big admin request can take more than 30 s.
+    admin = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
     return server, RunningGateway(server.url, token, admin, database_url, settings)
 
 
@@ -93,8 +130,8 @@ def gateway(tmp_path: Path, gateway_settings: dict[str, object]) -> Iterator[Run
 
 
 def fresh_redis(url: str) -> Iterator[str]:
-    """For a fixture: the Redis database at `url`, emptied before and after; fails loudly when
-    Redis is not there. Each test area uses a database number of its own."""
+    """For a fixture: the Redis database at `url` (see `redis_test_url`), emptied before and
+    after; fails loudly when Redis is not there."""
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.ping()

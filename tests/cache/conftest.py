@@ -16,10 +16,9 @@ from fastapi.responses import JSONResponse
 
 from broker.demo.upstreams.serve import BackgroundServer
 from tests.cli.conftest import broker, run_cli  # noqa: F401 (fixtures)
-from tests.conftest import RunningGateway, fresh_redis, start_gateway
+from tests.conftest import RunningGateway, fresh_redis, redis_test_url, start_gateway
 from tests.e2e.helpers import mcp_client
 
-REDIS_URL = "redis://127.0.0.1:6379/12"
 AGENTS = ("alice", "bob", "carol")
 
 
@@ -170,8 +169,8 @@ def custom_gateway(tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """A Redis database for these tests alone, emptied first; fails loudly when Redis is not there."""
-    yield from fresh_redis(REDIS_URL)
+    """This worker's Redis database, emptied first; fails loudly when Redis is not there."""
+    yield from fresh_redis(redis_test_url())
 
 
 @pytest.fixture

@@ -15,10 +15,8 @@ from pydantic import SecretStr
 from broker.demo.upstreams.llm import MockLLM, create_llm_app
 from broker.demo.upstreams.serve import BackgroundServer
 from broker.secrets.keys import generate_key
-from tests.conftest import RunningGateway, fresh_redis, start_gateway
+from tests.conftest import RunningGateway, fresh_redis, redis_test_url, start_gateway
 from tests.llm.conftest import PROVIDER_KEY, mock_document
-
-REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
 @dataclass
@@ -58,7 +56,7 @@ class Cluster:
 
 @pytest.fixture
 def cluster_redis() -> Iterator[str]:
-    yield from fresh_redis(REDIS_URL)
+    yield from fresh_redis(redis_test_url())
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from broker.demo import run
 from broker.demo.crm_db import create_crm_database
 from broker.demo.upstreams.crm import create_crm_app
 from broker.demo.upstreams.serve import BackgroundServer
-from tests.conftest import RunningGateway
+from tests.conftest import RunningGateway, start_gateway
 from tests.e2e.helpers import demo_document
 
 
@@ -43,20 +43,19 @@ def hubspot_upstream() -> Iterator[str]:
         yield server.url
 
 
-@pytest.fixture
-def demo(
+def apply_demo(
     gateway: RunningGateway,
     weather_upstream: str,
-    crm_server: str,
+    crm_url: str,
     crm_app: FastAPI,
     hubspot_upstream: str,
-    tmp_path: Path,
+    directory: Path,
 ) -> DemoCatalog:
     """The demo's own document applied through the admin API, with a key per agent."""
     secret = gateway.admin.put(f"/admin/secrets/{run.HUBSPOT_SECRET}", json={"value": HUBSPOT_TOKEN})
     assert secret.status_code in (200, 201), secret.text
     document = demo_document(
-        weather_upstream, crm_server, hubspot_upstream, create_crm_database(tmp_path / "crm.db")
+        weather_upstream, crm_url, hubspot_upstream, create_crm_database(directory / "crm.db")
     )
     response = gateway.admin.post("/admin/apply", json=document)
     assert response.status_code == 200, response.text
@@ -66,3 +65,34 @@ def demo(
         assert issued.status_code in (200, 201), issued.text
         keys[name] = issued.json()["key"]
     return DemoCatalog(gateway, crm_app, keys["support-bot"], keys["analyst"])
+
+
+@pytest.fixture
+def demo(
+    gateway: RunningGateway,
+    weather_upstream: str,
+    crm_server: str,
+    crm_app: FastAPI,
+    hubspot_upstream: str,
+    tmp_path: Path,
+) -> DemoCatalog:
+    """The demo catalog on a gateway of the test's own: for tests that change agents, keys or
+    policies, write to the CRM, or count audit records."""
+    return apply_demo(gateway, weather_upstream, crm_server, crm_app, hubspot_upstream, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_demo(
+    weather_upstream: str, hubspot_upstream: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoCatalog]:
+    """The demo catalog on one gateway for a whole module, for tests that only list and call
+    (the gateway, its federated MCP server and the demo document take seconds to set up)."""
+    directory = tmp_path_factory.mktemp("demo")
+    crm_app = create_crm_app()
+    with BackgroundServer(crm_app) as crm:
+        server, gateway = start_gateway(f"sqlite:///{directory / 'broker.db'}")
+        try:
+            yield apply_demo(gateway, weather_upstream, crm.url, crm_app, hubspot_upstream, directory)
+        finally:
+            gateway.admin.close()
+            server.stop()

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.conftest import DemoCatalog
 from tests.e2e.helpers import mcp_client
+
+
+@pytest.fixture(scope="module")
+def demo(shared_demo: DemoCatalog) -> DemoCatalog:
+    """These tests only list and call: one demo gateway serves the module."""
+    return shared_demo
 
 
 async def test_sql_named_query_and_read_only_free_query(demo: DemoCatalog) -> None:

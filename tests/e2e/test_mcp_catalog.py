@@ -43,6 +43,12 @@ ANALYST_TOOLS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def demo(shared_demo: DemoCatalog) -> DemoCatalog:
+    """These tests only list and call: one demo gateway serves the module."""
+    return shared_demo
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_each_agent_lists_only_its_granted_tools_in_a_stable_order(
     demo: DemoCatalog, mode: str

@@ -42,8 +42,11 @@ class Twins:
         return self.demo.gateway
 
 
-@pytest.fixture
-def twins(demo: DemoCatalog) -> Iterator[Twins]:
+@pytest.fixture(scope="module")
+def twins(shared_demo: DemoCatalog) -> Iterator[Twins]:
+    """The twins for the whole module: its tests only list and call, the same on both, and
+    count fast-path answers from where they start."""
+    demo = shared_demo
     settings = demo.gateway.settings
     server, sdk = start_gateway(
         demo.gateway.database_url,

@@ -32,20 +32,22 @@ def post_mcp(gateway: RunningGateway, headers: dict[str, str], body: object = LI
     [None, "Bearer", "Bearer nonsense", f"Bearer {keys.KEY_PREFIX}{'x' * 40}", "Basic dXNlcjpwYXNz"],
 )
 def test_missing_or_bad_keys_get_401_with_the_spec_challenge(
-    demo: DemoCatalog, authorization: str | None
+    shared_demo: DemoCatalog, authorization: str | None
 ) -> None:
     headers = {"Authorization": authorization} if authorization is not None else {}
-    response = post_mcp(demo.gateway, headers)
+    response = post_mcp(shared_demo.gateway, headers)
     assert response.status_code == 401
     challenge = response.headers["www-authenticate"]
     assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge
-    assert f'resource_metadata="{demo.gateway.url}/.well-known/oauth-protected-resource/mcp"' in challenge
-    metadata = httpx.get(f"{demo.gateway.url}/.well-known/oauth-protected-resource/mcp").json()
-    assert metadata["resource"] == demo.gateway.mcp_url
+    assert (
+        f'resource_metadata="{shared_demo.gateway.url}/.well-known/oauth-protected-resource/mcp"' in challenge
+    )
+    metadata = httpx.get(f"{shared_demo.gateway.url}/.well-known/oauth-protected-resource/mcp").json()
+    assert metadata["resource"] == shared_demo.gateway.mcp_url
 
 
-def test_the_admin_token_is_not_an_agent_key(demo: DemoCatalog) -> None:
-    response = post_mcp(demo.gateway, {"Authorization": f"Bearer {demo.gateway.admin_token}"})
+def test_the_admin_token_is_not_an_agent_key(shared_demo: DemoCatalog) -> None:
+    response = post_mcp(shared_demo.gateway, {"Authorization": f"Bearer {shared_demo.gateway.admin_token}"})
     assert response.status_code == 401
 
 
@@ -66,15 +68,15 @@ async def test_revoked_keys_and_disabled_agents_stop_working_at_once(demo: DemoC
             await client.list_tools()
 
 
-def test_foreign_host_and_origin_headers_are_refused(demo: DemoCatalog) -> None:
-    auth = {"Authorization": f"Bearer {demo.support_key}"}
-    assert post_mcp(demo.gateway, {**auth, "Host": "attacker.example"}).status_code == 421
-    assert post_mcp(demo.gateway, {**auth, "Origin": "http://attacker.example"}).status_code == 403
-    assert post_mcp(demo.gateway, {**auth, "Origin": "http://localhost:3000"}).status_code == 200
+def test_foreign_host_and_origin_headers_are_refused(shared_demo: DemoCatalog) -> None:
+    auth = {"Authorization": f"Bearer {shared_demo.support_key}"}
+    assert post_mcp(shared_demo.gateway, {**auth, "Host": "attacker.example"}).status_code == 421
+    assert post_mcp(shared_demo.gateway, {**auth, "Origin": "http://attacker.example"}).status_code == 403
+    assert post_mcp(shared_demo.gateway, {**auth, "Origin": "http://localhost:3000"}).status_code == 200
 
 
-def test_request_bodies_are_bounded(demo: DemoCatalog) -> None:
-    padding = "x" * (demo.gateway.settings.max_request_bytes + 1)
+def test_request_bodies_are_bounded(shared_demo: DemoCatalog) -> None:
+    padding = "x" * (shared_demo.gateway.settings.max_request_bytes + 1)
     big = {**LIST_TOOLS, "params": {"_meta": {**META, "padding": padding}}}
-    response = post_mcp(demo.gateway, {"Authorization": f"Bearer {demo.support_key}"}, big)
+    response = post_mcp(shared_demo.gateway, {"Authorization": f"Bearer {shared_demo.support_key}"}, big)
     assert response.status_code == 413

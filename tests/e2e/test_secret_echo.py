@@ -21,11 +21,11 @@ from pydantic import SecretStr
 
 from broker.demo.upstreams.serve import BackgroundServer
 from broker.secrets.keys import generate_key
-from tests.conftest import RunningGateway, start_gateway
+from tests.conftest import RunningGateway, redis_test_url, start_gateway
 from tests.e2e.helpers import mcp_client
 
 SECRET = "Sh4red/s3cret+&=value~1234"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = redis_test_url()  # keys are named per test (the connector name): no flush needed
 
 
 def _all_escaped(text: str) -> str:

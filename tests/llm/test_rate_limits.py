@@ -8,17 +8,16 @@ from collections.abc import Callable, Iterator
 import openai
 import pytest
 
-from tests.conftest import fresh_redis, start_gateway
+from tests.conftest import fresh_redis, redis_test_url, start_gateway
 from tests.llm.conftest import LlmSetup, raw_post
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
 BODY = {"model": "fast", "messages": [{"role": "user", "content": "x"}], "max_tokens": 5}
 
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """A Redis database for these tests alone, emptied first; fails loudly when Redis is not there."""
-    yield from fresh_redis(REDIS_URL)
+    """This worker's Redis database, emptied first; fails loudly when Redis is not there."""
+    yield from fresh_redis(redis_test_url())
 
 
 def test_requests_per_minute(llm: LlmSetup) -> None:

@@ -4,12 +4,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import fresh_redis
-
-REDIS_URL = "redis://127.0.0.1:6379/12"
+from tests.conftest import fresh_redis, redis_test_url
 
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """A Redis database for the PII tests, emptied first; fails loudly when Redis is not there."""
-    yield from fresh_redis(REDIS_URL)
+    """This worker's Redis database, emptied first; fails loudly when Redis is not there."""
+    yield from fresh_redis(redis_test_url())
