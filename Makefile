@@ -51,11 +51,15 @@ chromium:
 
 # Node 22, the MCP conformance suite, the TypeScript SDK and the Inspector CLI for the tests,
 # pinned by tests/node/package-lock.json (the machine's npm installs them; node 22 comes as a package).
-NODE_TOOLS := tests/node/node_modules/.installed
+# The stamp is named after the two files' content, not dated: a checkout newer than the install
+# (a fresh git worktree whose node_modules links to another's) must not run `npm ci`, which
+# would empty the linked directory.
+NODE_SUM := $(shell cat tests/node/package.json tests/node/package-lock.json | cksum | cut -d' ' -f1)
+NODE_TOOLS := tests/node/node_modules/.installed-$(NODE_SUM)
 
 node-tools: $(NODE_TOOLS)
 
-$(NODE_TOOLS): tests/node/package.json tests/node/package-lock.json
+$(NODE_TOOLS):
 	npm ci --prefix tests/node --no-audit --no-fund
 	@touch $@
 
