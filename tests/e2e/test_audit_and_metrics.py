@@ -46,7 +46,7 @@ async def test_every_call_is_audited_without_argument_values(demo: DemoCatalog) 
     key = demo.gateway.settings.audit_hash_key.get_secret_value().encode()
     with make_sessionmaker(make_engine(demo.gateway.database_url))() as session:
         query = select(AuditRecord.tool, AuditRecord.arguments_hash).where(AuditRecord.agent == "support-bot")
-        hashes = dict(session.execute(query).tuples().all())
+        hashes = {tool: digest for tool, digest in session.execute(query)}
     for tool, arguments in [  # validated (its canonical JSON reused), denied before validation, invalid
         ("crm.search_contacts", {"query": "Schneider-Unique-Needle"}),
         ("crm.list_contacts", {"limit": 80}),
