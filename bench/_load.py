@@ -184,3 +184,12 @@ async def run_phase(
     phase.client_cpu = time.process_time() - client_before
     phase.server_cpu = {name: process_cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
     return phase
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when it is installed, as uvicorn picks for the gateway."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

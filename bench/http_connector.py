@@ -21,12 +21,11 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._load import CITIES
+from bench._load import CITIES, loop_factory
 from bench._setup import Child
 from connectors.http.connector import HttpConnector, HttpConnectorConfig
 
@@ -81,15 +80,6 @@ def public_looking(connector: HttpConnector) -> None:
     loopback = ipaddress.ip_address("127.0.0.1")
     netguard.why_blocked = lambda address: None if address == loopback else real(address)
     del connector
-
-
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's loop when it is installed, as uvicorn picks for the gateway."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
 
 
 def main() -> int:

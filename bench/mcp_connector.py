@@ -24,12 +24,11 @@ import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._load import CITIES
+from bench._load import CITIES, loop_factory
 from bench._setup import Child
 from broker.mcp.channel import STATELESS
 from connectors.base import CallContext
@@ -73,15 +72,6 @@ async def measure(url: str, levels: list[int], calls: int, profile: cProfile.Pro
             failed += errors
             print(f"{concurrency:>4} {calls:>6} {errors:>6} {calls / wall:>8.0f} {cpu / calls * 1000:>11.3f}")
     return failed
-
-
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's loop when it is installed, as uvicorn picks for the gateway."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
 
 
 def main() -> int:
