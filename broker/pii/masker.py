@@ -8,24 +8,23 @@ and string building) except for token issuance, which awaits the vault once per 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from broker import offload
 from broker.errors import NotConfigured
 from broker.pii.clean import CleanStrings
 from broker.pii.context import Found
 from broker.pii.detector import PATTERN_ENTITIES, Detector
+from broker.pii.issuing import TokenIssuer, TokenRequests, maybe_in_thread
 from broker.pii.jsontext import parse, rename_keys
 from broker.pii.jsontext import serialise as serialise  # broker/pipeline/mask.py imports it from here
 from broker.pii.nogc import gc_paused
 from broker.pii.operators import TOKEN_HEX, Apply, agent_mac, build, derive_key, token_for, tokenize
 from broker.pii.structure import Collected, FieldRules, Match, collect
-from broker.pii.vault import TokenVault, get_all, put_all, resolve_tokens
+from broker.pii.vault import TokenVault, resolve_tokens
 from policies.masking import MaskingPolicy, OperatorSpec, masking_fingerprint
 from policies.patterns import compile_pattern
 
@@ -36,17 +35,10 @@ IN_PROCESS_CHARS = offload.MIN_BYTES
 ENGINE_VERSION = "1"
 """Bumped when detection or masking output changes: part of `Masker.fingerprint`."""
 
-TOKEN_BATCH = 2048
-"""Tokens confirmed with the vault per round trip. A 5 MB result may need 25,000: in batches, the
-event loop serves other calls between them (and a vault query stays within its parameter limits)."""
-
-T = TypeVar("T")
 log = logging.getLogger("broker.pii")
 Counts = dict[str, int]
-TokenRequests = set[tuple[str, str]]
 Proposed = tuple[str, Counts, dict[tuple[str, str], str]]
 """Masked text, counts, and the token proposed for each (entity, value)."""
-_MAX_TOKEN_HEX = 32
 
 
 class Masker:
@@ -80,12 +72,7 @@ class Masker:
         self._tokenized = frozenset(e for e in PATTERN_ENTITIES if self._spec(e).operator == "token")
         # Per entity found by patterns: its operator, and the function applying it (None: a token).
         self._by_entity: dict[str, tuple[OperatorSpec, Apply | None]] = {}
-        self._macs: dict[str, hmac.HMAC] = {}
-        # Tokens the vault is known to hold, so repeated results cost no vault round trip. An entry
-        # lives half the token TTL (at most 10 minutes); after that the vault entry is refreshed.
-        self._issued_ttl = min(policy.token_ttl_seconds / 2, 600)
-        self._issued: dict[tuple[str, str], tuple[str, float]] = {}
-        self._issuing = asyncio.Lock()
+        self._tokens = TokenIssuer(vault, salt, policy.token_ttl_seconds) if vault is not None else None
 
     @property
     def uses_tokens(self) -> bool:
@@ -328,103 +315,7 @@ class Masker:
     async def _issue(
         self, agent: str, requests: TokenRequests, *, off_loop: bool = False
     ) -> dict[tuple[str, str], str]:
-        """A token for each (entity, value), stored in the vault; longer where two values collide.
-
-        Serialised per masker, so two concurrent calls cannot both claim one id for two values.
-        With `off_loop` (a large result) the keyed hashes are computed in a worker thread.
-        """
         if not requests:
             return {}
-        async with self._issuing:
-            return await self._issue_locked(agent, requests, off_loop)
-
-    async def _issue_locked(
-        self, agent: str, requests: TokenRequests, off_loop: bool
-    ) -> dict[tuple[str, str], str]:
-        assert self._vault is not None  # checked in __init__: a token policy has a vault
-        mac = self._macs.get(agent)
-        if mac is None:
-            if len(self._macs) > 10_000:
-                self._macs.clear()
-            mac = self._macs[agent] = agent_mac(self._salt, agent)
-        now = time.monotonic()
-        issued: dict[tuple[str, str], str] = {}
-        taken: set[str] = set()
-        ordered = await maybe_in_thread(off_loop, sorted, requests)
-        for first in range(0, len(ordered), TOKEN_BATCH):
-            batch = ordered[first : first + TOKEN_BATCH]
-            await self._issue_batch(agent, mac, batch, now, off_loop, issued, taken)
-        return issued
-
-    async def _issue_batch(
-        self,
-        agent: str,
-        mac: hmac.HMAC,
-        batch: list[tuple[str, str]],
-        now: float,
-        off_loop: bool,
-        issued: dict[tuple[str, str], str],
-        taken: set[str],
-    ) -> None:
-        assert self._vault is not None
-        pending = dict.fromkeys(batch, TOKEN_HEX)
-        while pending:
-            unsure = await maybe_in_thread(off_loop, self._propose, agent, mac, pending, now, issued, taken)
-            held = await get_all(self._vault, agent, [token for _, token in unsure]) if unsure else []
-            stored: dict[str, str] = {}
-            for (request, token), existing in zip(unsure, held, strict=True):
-                if existing is None or existing == request[1]:
-                    issued[request] = token
-                    taken.add(token)
-                    stored[token] = request[1]
-            if stored:
-                await put_all(self._vault, agent, stored, self.policy.token_ttl_seconds)
-            if len(self._issued) > 200_000:
-                self._issued.clear()
-            expires = now + self._issued_ttl
-            for token, value in stored.items():
-                self._issued[agent, token] = (value, expires)
-            pending = {request: length + 4 for request, length in pending.items() if request not in issued}
-            if any(length > _MAX_TOKEN_HEX for length in pending.values()):
-                raise RuntimeError("token space exhausted: the vault holds conflicting values")
-
-    def _propose(
-        self,
-        agent: str,
-        mac: hmac.HMAC,
-        pending: dict[tuple[str, str], int],
-        now: float,
-        issued: dict[tuple[str, str], str],
-        taken: set[str],
-    ) -> list[tuple[tuple[str, str], str]]:
-        """A token for each pending request: those known to be in the vault go to `issued`; the
-        others (one per token id) are returned, for the vault to confirm."""
-        with gc_paused():
-            return self._propose_paused(agent, mac, pending, now, issued, taken)
-
-    def _propose_paused(
-        self,
-        agent: str,
-        mac: hmac.HMAC,
-        pending: dict[tuple[str, str], int],
-        now: float,
-        issued: dict[tuple[str, str], str],
-        taken: set[str],
-    ) -> list[tuple[tuple[str, str], str]]:
-        claimed: set[str] = set()
-        unsure: list[tuple[tuple[str, str], str]] = []
-        for request, length in pending.items():
-            token = token_for(mac, *request, length)
-            known = self._issued.get((agent, token))
-            if known is not None and known[0] == request[1] and known[1] > now and token not in taken:
-                issued[request] = token
-                taken.add(token)
-            elif token not in claimed and token not in taken:
-                claimed.add(token)
-                unsure.append((request, token))
-        return unsure
-
-
-async def maybe_in_thread(off_loop: bool, function: Callable[..., T], *args: Any) -> T:
-    """`function(*args)` here, or in a worker thread when `off_loop` (a large input)."""
-    return await asyncio.to_thread(function, *args) if off_loop else function(*args)
+        assert self._tokens is not None  # checked in __init__: a token policy has a vault
+        return await self._tokens.issue(agent, requests, off_loop=off_loop)

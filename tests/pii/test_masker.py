@@ -126,7 +126,10 @@ async def test_tokens_are_refreshed_in_the_vault_after_half_their_ttl() -> None:
     vault = MemoryVault(clock=lambda: now[0])
     m = masker(vault, entities={"EMAIL_ADDRESS": "token"}, token_ttl_seconds=60)
     token, _ = await m.mask_text("a", "ann@example.com")
-    m._issued = {key: (value, expiry - 1e9) for key, (value, expiry) in m._issued.items()}  # age the memo
+    tokens = m._tokens
+    assert tokens is not None
+    # age the memo
+    tokens._issued = {key: (value, expiry - 1e9) for key, (value, expiry) in tokens._issued.items()}
     now[0] = 50.0
     await m.mask_text("a", "ann@example.com")
     now[0] = 100.0  # past the first expiry, within the refreshed one
