@@ -4,12 +4,37 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+class Children:
+    """Children of labelled metrics, looked up once per label set: `labels()` validates its
+    values and takes a lock on every call, a visible share of a cache hit's own work. Bounded
+    (label values such as agent names come from the callers): emptied whole at `limit` sets."""
+
+    __slots__ = ("_children", "_limit")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._children: dict[tuple[object, ...], MetricWrapperBase] = {}
+        self._limit = limit
+
+    def __call__(self, metric: M, *labels: str) -> M:
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= self._limit:
+                self._children.clear()
+            child = self._children[key] = metric.labels(*labels)
+        return child  # type: ignore[return-value]  # labels() returns the metric's own type
 
 
 class Metrics:

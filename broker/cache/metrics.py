@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
+from broker.metrics import Children
+
 STATUSES = ("hit", "miss", "bypass", "uncacheable", "coalesced")
 """hit: served from the cache; miss: fetched (and stored when successful); bypass: the caller
 asked for a fresh result; uncacheable: no TTL applies; coalesced: answered by another
 caller's fetch of the same key (single flight)."""
-
-CHILDREN_MEMO = 4096
 
 
 class CacheMetrics:
@@ -35,16 +35,10 @@ class CacheMetrics:
         )
         self._totals: dict[str, int] = dict.fromkeys(STATUSES, 0)
         self._evicted = 0
-        self._children: dict[tuple[str, str], Counter] = {}
-        """`lookups` children by label set: `labels()` validates and locks on every cache hit."""
+        self._children = Children()
 
     def count(self, tool: str, status: str) -> None:
-        child = self._children.get((tool, status))
-        if child is None:
-            if len(self._children) >= CHILDREN_MEMO:
-                self._children.clear()
-            child = self._children[tool, status] = self.lookups.labels(tool, status)
-        child.inc()
+        self._children(self.lookups, tool, status).inc()
         self._totals[status] += 1
 
     def totals(self) -> dict[str, int]:

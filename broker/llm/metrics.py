@@ -5,11 +5,9 @@ Label children are cached per (agent, model), so counting a call is a few dict l
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from broker.metrics import LATENCY_BUCKETS
+from broker.metrics import LATENCY_BUCKETS, Children
 
 
 class LlmMetrics:
@@ -81,14 +79,7 @@ class LlmMetrics:
             ["model"],
             registry=registry,
         )
-        self._children: dict[tuple[str, ...], Any] = {}
-
-    def _child(self, metric: Any, *labels: str) -> Any:
-        key = (metric._name, *labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        return child
+        self._child = Children()
 
     def observe(
         self,

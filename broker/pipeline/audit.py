@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cachetools import LRUCache
 
@@ -13,16 +13,11 @@ from broker.audit.writer import AuditEntry, AuditWriter
 from broker.canonical import fingerprint
 from broker.errors import ToolCallError
 from broker.guard import injection
-from broker.metrics import Metrics
+from broker.metrics import Children, Metrics
 from broker.pii import scrub
 from broker.pipeline.call import Next, Request, ResourceRead, ToolCall
 from broker.telemetry import current_trace_id
 from connectors.base import Output, ToolOutput
-
-if TYPE_CHECKING:
-    from prometheus_client import Counter, Histogram
-
-_Series = tuple["Counter | None", "Histogram | None", "Counter", "Histogram"]
 
 INJECTION_THRESHOLD = 0.6
 SCANNED_CHARACTERS = 64 * 1024
@@ -58,9 +53,6 @@ def _flag(text: str) -> dict[str, object] | None:
     return {"injection": {"score": found.value, "signals": list(found.signals)}}
 
 
-SERIES_MEMO = 4096
-"""Label sets whose metric children are kept (agents x targets x outcomes; bounded all the same)."""
-
 FLAG_MEMO = 4096
 """Results whose flag is remembered by digest: a cached result is scored once, not on every hit."""
 
@@ -88,7 +80,7 @@ class Audit:
         self._hash_key = hash_key
         self._clean: dict[str, str] = {}
         self._flags: LRUCache[bytes, dict[str, object] | None] = LRUCache(FLAG_MEMO)
-        self._series: LRUCache[tuple[str, str, str, str, str], _Series] = LRUCache(SERIES_MEMO)
+        self._children = Children()
 
     async def __call__(self, request: Request, call_next: Next) -> Output:
         started = time.perf_counter()
@@ -143,30 +135,13 @@ class Audit:
         )
 
     def _observe(self, request: Request, operation: str, outcome: str, elapsed: float) -> None:
-        """The call's metrics. Each label set's children are looked up once (`labels()` validates
-        and locks: four of them were a visible share of a cache hit's own work)."""
-        tool_label = ""  # only tools/call has the per-tool series
+        metrics, child = self._metrics, self._children
         if isinstance(request, ToolCall):
-            tool_label = request.tool_name if request.known else UNKNOWN
-        key = (request.agent.name, operation, request.connector or UNKNOWN, tool_label, outcome)
-        series = self._series.get(key)
-        if series is None:
-            series = self._series[key] = self._children(*key)
-        calls, call_latency, requests, latency = series
-        if calls is not None and call_latency is not None:
-            calls.inc()
-            call_latency.observe(elapsed)
-        requests.inc()
-        latency.observe(elapsed)
-
-    def _children(self, agent: str, operation: str, connector: str, tool: str, outcome: str) -> _Series:
-        metrics = self._metrics
-        return (
-            metrics.tool_calls.labels(agent, tool, outcome) if tool else None,
-            metrics.tool_latency.labels(tool, outcome) if tool else None,
-            metrics.requests.labels(agent, operation, connector, outcome),
-            metrics.request_latency.labels(operation, outcome),
-        )
+            tool = request.tool_name if request.known else UNKNOWN
+            child(metrics.tool_calls, request.agent.name, tool, outcome).inc()
+            child(metrics.tool_latency, tool, outcome).observe(elapsed)
+        child(metrics.requests, request.agent.name, operation, request.connector or UNKNOWN, outcome).inc()
+        child(metrics.request_latency, operation, outcome).observe(elapsed)
 
     def _fingerprint(self, request: Request, arguments: dict[str, Any]) -> str:
         """`fingerprint` of the arguments, from the canonical JSON ValidateArguments made already

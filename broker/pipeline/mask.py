@@ -26,11 +26,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from prometheus_client import Counter
-
 from broker.connections.errors import NotConnected
 from broker.errors import ToolCallError
-from broker.metrics import Metrics
+from broker.metrics import Children, Metrics
 from broker.pii import Counts, Masker, UnknownToken, scrub
 from broker.pii.keys import MaskingFailed
 from broker.pii.masker import OFF_LOOP_CHARS, serialise
@@ -55,8 +53,7 @@ class MaskPII:
     def __init__(self, maskers: Maskers, metrics: Metrics) -> None:
         self._maskers = maskers
         self._counter = metrics.pii_masked
-        self._by_entity: dict[str, Counter] = {}
-        """`pii_masked.labels(entity)` per entity: `labels` takes a lock and builds a key per call."""
+        self._children = Children()
         self._seconds = metrics.pii_mask_seconds
 
     async def __call__(self, call: Request, call_next: Next) -> Output:
@@ -111,14 +108,8 @@ class MaskPII:
         if not counts:
             return
         call.masked = counts
-        by_entity = self._by_entity
         for entity, count in counts.items():
-            child = by_entity.get(entity)
-            if child is None:
-                if len(by_entity) >= 1_000:  # entity types are the policies' own: few
-                    by_entity.clear()
-                child = by_entity[entity] = self._counter.labels(entity)
-            child.inc(count)
+            self._children(self._counter, entity).inc(count)
 
 
 async def _resolve(masker: Masker, agent: str, target: str, arguments: dict[str, Any]) -> dict[str, Any]:
