@@ -18,3 +18,8 @@ def canonical_json(value: Any) -> bytes:
 def fingerprint(key: bytes, value: Any) -> str:
     """A keyed hash, so low-entropy arguments cannot be recovered by guessing."""
     return hmac.digest(key, canonical_json(value), "sha256").hex()
+
+
+def fingerprint_canonical(key: bytes, canonical: str) -> str:
+    """`fingerprint` of the value whose canonical JSON (`CANONICAL.encode`) is `canonical`."""
+    return hmac.digest(key, canonical.encode(), "sha256").hex()

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from broker.audit.writer import AuditEntry, AuditWriter
-from broker.canonical import fingerprint
+from broker.canonical import fingerprint, fingerprint_canonical
 from broker.errors import ToolCallError
 from broker.guard import injection
 from broker.metrics import Children, Metrics
@@ -149,7 +148,7 @@ class Audit:
         canonical = request.canonical_arguments if isinstance(request, ToolCall) else None
         if canonical is None:
             return fingerprint(self._hash_key, arguments)
-        return hmac.digest(self._hash_key, canonical.encode(), "sha256").hex()
+        return fingerprint_canonical(self._hash_key, canonical)
 
     async def _flag(self, output: ToolOutput) -> dict[str, object] | None:
         """`instructions_in`, remembered by the digest of the scanned text."""
