@@ -96,11 +96,13 @@ schema prose, and an upstream's definitions are scanned by the thousand."""
 
 
 def _may_match(category: str, text: str) -> bool:
+    return _needs_met(category, _folded(text))
+
+
+def _needs_met(category: str, folded: str) -> bool:
+    """`_may_match` of the text that `_folded` made `folded` (a text is folded once, not per category)."""
     needs = _NEEDS.get(category)
-    if needs is None:
-        return True
-    folded = _folded(text)
-    return any(need in folded for need in needs)
+    return needs is None or any(need in folded for need in needs)
 
 
 def _folded(text: str) -> str:
@@ -129,10 +131,10 @@ def scan_text(text: str) -> list[str]:
     tagged = "".join(chr(ord(ch) - 0xE0000) for ch in text if ord(ch) in _TAGS)
     if tagged:
         findings.append(f"tag-characters: hidden text {_excerpt(tagged)}")
-    visible = _visible(text)
+    sources = [(source, _folded(source)) for source in dict.fromkeys((_visible(text), _visible(tagged)))]
     for category, pattern in _PATTERNS:
-        for source in dict.fromkeys((visible, _visible(tagged))):
-            if not _may_match(category, source):
+        for source, folded in sources:
+            if not _needs_met(category, folded):
                 continue
             match = pattern.search(source)
             if match:
