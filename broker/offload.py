@@ -83,6 +83,13 @@ async def by_size(size: int, function: Callable[P, T], *args: P.args, **kwargs: 
     return await asyncio.to_thread(function, *args, **kwargs)
 
 
+async def maybe_in_thread(off_loop: bool, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`function(*args, **kwargs)` here, or in a worker thread when `off_loop` (a large input)."""
+    if off_loop:
+        return await asyncio.to_thread(function, *args, **kwargs)
+    return function(*args, **kwargs)
+
+
 async def in_process(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """`function(*args, **kwargs)` in a worker process (a module-level function; arguments and
     result picklable). Exceptions it raises are raised here."""

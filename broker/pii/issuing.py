@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
 
+from broker.offload import maybe_in_thread
 from broker.pii.nogc import gc_paused
 from broker.pii.operators import TOKEN_HEX, agent_mac, token_for
 from broker.pii.vault import TokenVault, get_all, put_all
@@ -22,7 +21,6 @@ TOKEN_BATCH = 2048
 """Tokens confirmed with the vault per round trip. A 5 MB result may need 25,000: in batches, the
 event loop serves other calls between them (and a vault query stays within its parameter limits)."""
 
-T = TypeVar("T")
 TokenRequests = set[tuple[str, str]]
 _MAX_TOKEN_HEX = 32
 
@@ -47,8 +45,6 @@ class TokenIssuer:
         Serialised per masker, so two concurrent calls cannot both claim one id for two values.
         With `off_loop` (a large result) the keyed hashes are computed in a worker thread.
         """
-        if not requests:
-            return {}
         async with self._issuing:
             return await self._issue_locked(agent, requests, off_loop)
 
@@ -135,8 +131,3 @@ class TokenIssuer:
                 claimed.add(token)
                 unsure.append((request, token))
         return unsure
-
-
-async def maybe_in_thread(off_loop: bool, function: Callable[..., T], *args: Any) -> T:
-    """`function(*args)` here, or in a worker thread when `off_loop` (a large input)."""
-    return await asyncio.to_thread(function, *args) if off_loop else function(*args)

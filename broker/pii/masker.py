@@ -18,7 +18,7 @@ from broker.errors import NotConfigured
 from broker.pii.clean import CleanStrings
 from broker.pii.context import Found
 from broker.pii.detector import PATTERN_ENTITIES, Detector
-from broker.pii.issuing import TokenIssuer, TokenRequests, maybe_in_thread
+from broker.pii.issuing import TokenIssuer, TokenRequests
 from broker.pii.jsontext import parse, rename_keys
 from broker.pii.jsontext import serialise as serialise  # broker/pipeline/mask.py imports it from here
 from broker.pii.nogc import gc_paused
@@ -144,13 +144,13 @@ class Masker:
                 return done
             off_loop = len(stripped) >= OFF_LOOP_CHARS
             try:
-                decoded = await maybe_in_thread(off_loop, parse, stripped)
+                decoded = await offload.maybe_in_thread(off_loop, parse, stripped)
             except ValueError:
                 pass
             else:
                 masked, counts, finite = await self._mask_document(agent, decoded, len(stripped))
                 indent = 2 if "\n" in stripped else None
-                return await maybe_in_thread(off_loop, serialise, masked, indent, finite), counts
+                return await offload.maybe_in_thread(off_loop, serialise, masked, indent, finite), counts
         spans = self._detector.find(text)
         if not spans:
             return text, {}
