@@ -59,11 +59,45 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     return FileScheduling(config, log)  # type: ignore[arg-type]
 
 
+PORTS_PER_WORKER = 1000
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _worker_ports() -> Iterator[int]:
+    """This worker's slice of ports just below the kernel's ephemeral range, round and round."""
+    first = _ephemeral_low() - PORTS_PER_WORKER * (LAST_REDIS_DB - FIRST_REDIS_DB + 1 - worker_index())
+    while True:
+        yield from range(first, first + PORTS_PER_WORKER)
+
+
+_PORTS = _worker_ports()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port that is free now and that no other test worker will be handed.
+
+    A port from `bind(0)` is released before the server that gets it binds it, and in the
+    meantime another pytest-xdist worker's `bind(0)` (or an outgoing connection) may be given
+    the same one. Each worker instead takes ports from its own slice below the ephemeral range,
+    where the kernel hands out none, and skips any that something else holds.
+    """
+    for _ in range(PORTS_PER_WORKER):
+        port = next(_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail(
+        f"no free loopback port in this worker's {PORTS_PER_WORKER}-port slice below the ephemeral range"
+    )
 
 
 @dataclass

@@ -13,6 +13,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from broker.demo.upstreams import BackgroundServer, ServerStartError
+from tests.conftest import free_port
 from tests.demo.conftest import client_for
 
 
@@ -22,13 +23,6 @@ async def hello(_: Request) -> PlainTextResponse:
 
 def hello_app() -> Starlette:
     return Starlette(routes=[Route("/", hello)])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_port_zero_picks_a_free_port_and_serves() -> None:
