@@ -32,7 +32,6 @@ import codecs
 import contextlib
 import functools
 import itertools
-import json
 import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -56,7 +55,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from connectors import http1
-from connectors.base import ClientChannel
+from connectors.base import ClientChannel, compact_json
 from connectors.mcp import answers, relay
 from connectors.mcp.lenient import normalise
 from connectors.netguard import AddressResolver, checked_address
@@ -110,9 +109,11 @@ class Wire:
         self.limit = limit
         self.too_large = too_large
         self.on_status = on_status
+        # No bound per read: every lean post runs within `Upstream.use`'s bound of the whole call
+        # (timeout_seconds, at most 300 s), so the per-read bound of the session's httpx2 client,
+        # max(timeout, 300 s), could never fire first; it cost two asyncio timeouts per call.
         self.pool = http1.Http1Pool(
-            url, max_connections=100, connect_timeout=timeout, read_timeout=max(timeout, 300.0),
-            max_body_bytes=2 * limit,
+            url, max_connections=100, connect_timeout=timeout, read_timeout=None, max_body_bytes=2 * limit,
         )  # fmt: skip
         self._parsed = httpx2.URL(url)
         self._resolver = None if allow_private_network else AddressResolver()
@@ -254,7 +255,7 @@ async def _exchange(
 ) -> dict[str, Any] | types.ErrorData:
     """One POST, its answer read as `StreamableHTTPTransport._handle_post_request` reads it."""
     sent = {**{k.lower(): v for k, v in wire.headers().items()}, **{k.lower(): v for k, v in headers.items()}}
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    content = compact_json(body).encode()
     address = await wire.address()
     with _as_httpx2:
         response = await wire.pool.request("POST", wire.target, sent, content, address=address)
