@@ -4,8 +4,11 @@ or the `InputRequired` the call ended with (`relay.call_tool`)."""
 from __future__ import annotations
 
 import json
+import math
+from typing import Any
 
 import mcp_types as types
+import orjson
 
 from connectors.base import InputRequired, ToolOutput
 from connectors.errors import UpstreamBadResponse
@@ -20,15 +23,57 @@ def tool_output(
         return ToolOutput(content=[], input_required=result)
     content = [block.model_dump(by_alias=True, mode="json", exclude_none=True) for block in result.content]
     structured = result.structured_content
-    content_text = json.dumps(content, ensure_ascii=False)
-    structured_text = json.dumps(structured, ensure_ascii=False)
-    size = len(content_text.encode()) + (len(structured_text.encode()) if structured is not None else 0)
+    content_text, size = json_sized(content)
+    structured_text = None
+    if structured is not None:
+        structured_text = json.dumps(structured, ensure_ascii=False)
+        size += len(structured_text.encode())
     if size > limit:
         raise UpstreamBadResponse(
             f"upstream '{name}' sent more than the {size_text(limit)} response limit (max_response_bytes)"
         )
     if scrub:  # an upstream that echoes its credentials must not hand them on
         content = scrub.json(content, content_text)
-        structured = scrub.json(structured, structured_text)
+        if structured is not None:
+            structured = scrub.json(structured, structured_text)
     meta = dict(result.meta or {})
     return ToolOutput(content=content, structured=structured, is_error=bool(result.is_error), meta=meta)
+
+
+def json_sized(value: Any) -> tuple[bytes | str, int]:
+    """A JSON value's text and the UTF-8 size of `json.dumps(value, ensure_ascii=False)`, the
+    measure of the response limit, at a fifth of the cost (2 µs, not 11, for a 2 KB text block).
+
+    The text is orjson's when it holds the same characters as json's bar the space json puts
+    after each `,` and `:` (counted instead): orjson escapes what json escapes and writes
+    numbers alike, except NaN and infinities (`null`), floats below 1e-4 (`1e-7`, `0.00005`),
+    integers beyond 64 bits and lone surrogates (refused); a value with any of those is written
+    by json. `value` holds only JSON types (a model dumped in JSON mode)."""
+    spaces = _spaces(value)
+    if spaces >= 0:
+        try:
+            fast = orjson.dumps(value)
+        except TypeError:
+            pass
+        else:
+            return fast, len(fast) + spaces
+    text = json.dumps(value, ensure_ascii=False)
+    return text, len(text.encode())
+
+
+def _spaces(value: Any) -> int:
+    """The spaces `json.dumps` writes after the separators of `value` (", " and ": "); -1 when
+    `value` holds a float that orjson writes otherwise."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        items = value.values() if kind is dict else value
+        count = (2 * len(value) - 1 if kind is dict else len(value) - 1) if value else 0
+        for item in items:
+            inner = _spaces(item)
+            if inner < 0:
+                return -1
+            count += inner
+        return count
+    if kind is float and not (value == 0 or 1e-4 <= abs(value) < math.inf):  # NaN fails both
+        return -1
+    return 0
