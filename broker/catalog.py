@@ -18,6 +18,7 @@ from cachetools import LRUCache
 from jsonschema import Draft202012Validator
 from mcp.shared.inbound import x_mcp_header_map
 
+from broker.names import own_names, qualified_name
 from broker.uris import split_uri, template_matches
 from connectors.base import (
     CallContext,
@@ -26,7 +27,7 @@ from connectors.base import (
     PromptSpec,
     ToolSpec,
 )
-from connectors.mcp import Drift, McpConnector, PinnedTool
+from connectors.mcp import Drift, PinnedTool
 from policies import PolicySet, Subject
 
 
@@ -140,18 +141,6 @@ class Federated(Protocol):
     async def live_tools(self, context: CallContext | None = None) -> list[PinnedTool]: ...
 
 
-def own_names(connector: Connector) -> bool:
-    """Whether the connector shows the upstream's own names and URIs (mcp with `prefix: false`)."""
-    return isinstance(connector, McpConnector) and not connector.config.prefix
-
-
-def qualified_name(connector: Connector, tool: str) -> str:
-    """The name agents see: the connector's own `exposed_name(tool)` when it offers one
-    (an upstream MCP server with `prefix: false`), else `<connector>.<tool>`."""
-    exposed = getattr(connector, "exposed_name", None)
-    return str(exposed(tool)) if callable(exposed) else f"{connector.name}.{tool}"
-
-
 def connector_tools(name: str, connector: Connector) -> tuple[list[CatalogTool], list[QuarantinedTool]]:
     """What a connector puts in the catalog now: its tools, and its quarantined ones."""
     tools = [catalog_tool(name, spec, qualified_name(connector, spec.name)) for spec in connector.tools()]
@@ -176,42 +165,6 @@ def claimed_names(connector: Connector) -> list[str]:
     if isinstance(connector, Federated):
         names += [connector.exposed_name(tool.name) for tool in connector.pinned_tools()]
     return list(dict.fromkeys(names))
-
-
-def name_conflicts(
-    incoming: Mapping[str, Iterable[str]], others: Mapping[str, Iterable[str]]
-) -> dict[str, list[str]]:
-    """Why the `incoming` connectors (name -> tool names) cannot join the `others`, per
-    incoming connector: a tool name another connector has too, or a name inside another
-    connector's namespace ('crm.x' offered by anything but connector 'crm')."""
-    claims = {name: set(tools) for name, tools in {**others, **incoming}.items()}
-    found: dict[str, list[str]] = {}
-    for connector in incoming:
-        problems = found.setdefault(connector, [])
-        for other, names in claims.items():
-            if other == connector:
-                continue
-            problems += [
-                f"its tool '{name}' is also a tool of connector '{other}'"
-                for name in sorted(claims[connector] & names)
-            ]
-            problems += [
-                f"its tool '{name}' is named like a tool of connector '{other}' (prefix '{other}.')"
-                for name in sorted(claims[connector])
-                if _namespace(name) == other
-            ]
-            problems += [
-                f"connector '{other}' has a tool '{name}' that is named like one of its tools "
-                f"(prefix '{connector}.')"
-                for name in sorted(names)
-                if _namespace(name) == connector
-            ]
-    return {name: problems for name, problems in found.items() if problems}
-
-
-def _namespace(name: str) -> str | None:
-    prefix, dot, _ = name.partition(".")
-    return prefix if dot else None
 
 
 def catalog_tool(connector: str, spec: ToolSpec, name: str | None = None) -> CatalogTool:

@@ -24,7 +24,8 @@ from typing import Any
 
 import mcp_types as types
 
-from broker.catalog import CatalogPrompt, CatalogResource, CatalogTemplate, claimed_names, own_names
+from broker.catalog import CatalogPrompt, CatalogResource, CatalogTemplate, claimed_names
+from broker.names import own_names
 from broker.uris import SCHEME, gateway_uri, literal_prefix, template_matches
 from connectors.base import (
     Connector,

@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from broker.catalog import Snapshot, name_conflicts
+from broker.catalog import Snapshot
 from broker.errors import Conflict, Problem
+from broker.names import name_conflicts
 from broker.offerings import Claims, claims_of, offering_conflicts
 from broker.secrets.vault import Vault
 from connectors.base import NO_CONTEXT, CallContext
