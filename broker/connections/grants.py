@@ -15,18 +15,15 @@ from typing import Any
 
 import httpx2
 from authlib.common.security import generate_token  # type: ignore[import-untyped]
-from authlib.integrations.base_client import OAuthError  # type: ignore[import-untyped]
-from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker.connections import store
 from broker.connections.errors import GrantRefused, NotConnected
+from broker.connections.oauth import ask, oauth_client
 from broker.connections.tokens import Tokens
-from broker.errors import UpstreamFailure
 from broker.secrets.keys import Cipher, Undecryptable
 from broker.secrets.vault import Vault
 from connectors.auth import UserOAuth
-from connectors.netguard import outbound_transport2
 
 log = logging.getLogger("broker.connections")
 
@@ -94,7 +91,7 @@ class UserGrants:
         """Record a single-use state bound to the ticket (with its PKCE verifier) and return
         the authorization request to send the browser to."""
         state, verifier = await self.stash(ticket, "connect-state")
-        async with self._client(config, None, private) as client:
+        async with oauth_client(config, None, private, self.callback_url) as client:
             url, _ = client.create_authorization_url(
                 config.authorization_url, state=state, code_verifier=verifier, **config.authorize_params
             )
@@ -149,8 +146,8 @@ class UserGrants:
         if config is None:
             raise GrantRefused(f"connector '{ticket.connector}' no longer takes per-user grants")
         secret = await self._client_secret(config)
-        async with self._client(config, secret, private_network(connector)) as client:
-            answer = await self._ask(
+        async with oauth_client(config, secret, private_network(connector), self.callback_url) as client:
+            answer = await ask(
                 ticket.connector,
                 client.fetch_token(
                     config.token_url, grant_type="authorization_code", code=code, code_verifier=verifier
@@ -229,9 +226,9 @@ class UserGrants:
             await self._disconnect(ticket)
             raise self.not_connected(ticket, "were disconnected (the grant expired)")
         secret = secrets.get(config.secret) if config.secret else None
-        async with self._client(config, secret, private) as client:
+        async with oauth_client(config, secret, private, self.callback_url) as client:
             try:
-                answer = await self._ask(
+                answer = await ask(
                     ticket.connector,
                     client.refresh_token(config.token_url, refresh_token=tokens.refresh_token),
                     "renew your access",
@@ -278,7 +275,7 @@ class UserGrants:
         assert config.revocation_url is not None
         try:
             secret = await self._client_secret(config)
-            async with self._client(config, secret, private) as client:
+            async with oauth_client(config, secret, private, self.callback_url) as client:
                 for token, hint in (
                     (tokens.refresh_token, "refresh_token"),
                     (tokens.access_token, "access_token"),
@@ -326,20 +323,6 @@ class UserGrants:
     def _cipher(self) -> Cipher:
         return self._vault.cipher
 
-    def _client(self, config: UserOAuth, secret: str | None, private: bool) -> AsyncOAuth2Client:
-        return AsyncOAuth2Client(
-            client_id=config.client_id,
-            client_secret=secret,
-            token_endpoint_auth_method=config.client_auth if secret else "none",
-            scope=" ".join(config.scopes) or None,
-            redirect_uri=self.callback_url,
-            code_challenge_method="S256",
-            transport=outbound_transport2(private),
-            timeout=30.0,
-            follow_redirects=False,
-            trust_env=False,
-        )
-
     async def _client_secret(self, config: UserOAuth) -> str | None:
         if config.secret is None:
             return None
@@ -350,20 +333,6 @@ class UserGrants:
                 f"operator to add it (`broker secrets add {config.secret}`)"
             )
         return value
-
-    async def _ask(self, connector: str, request: Any, what: str) -> dict[str, Any]:
-        try:
-            answer = await request
-        except OAuthError as exc:
-            raise GrantRefused(
-                f"upstream '{connector}': the authorization server would not {what} ({str(exc.error)[:80]})"
-            ) from None
-        except (httpx2.HTTPError, OSError) as exc:
-            raise UpstreamFailure(
-                f"upstream '{connector}': its authorization server cannot be reached to {what} "
-                f"({type(exc).__name__}); try again shortly"
-            ) from None
-        return dict(answer)
 
     def _save(self, session: Session, ticket: Ticket, tokens: Tokens, agent: bool = True) -> None:
         sealed = self._cipher.encrypt(_sealed_name(ticket.connector, ticket.end_user), tokens.seal())
