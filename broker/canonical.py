@@ -1,13 +1,15 @@
 """Canonical JSON: one byte string per value, whatever the key order. Used for argument
-fingerprints (audit) and, later, cache keys."""
+fingerprints (audit) and cache keys, both keyed hashes (HMAC-SHA256) of it."""
 
 from __future__ import annotations
 
-import hmac
-import json
+from json import JSONEncoder
 from typing import Any
 
-CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.hmac import HMAC
+
+CANONICAL = JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 """The canonical encoder, made once (`json.dumps` with options builds one per call)."""
 
 
@@ -15,11 +17,31 @@ def canonical_json(value: Any) -> bytes:
     return CANONICAL.encode(value).encode()
 
 
+class KeyedHash:
+    """HMAC-SHA256 under one key, set up once and copied per message: `hmac.digest` sets the
+    key up on every call, ~5.8 µs here (OpenSSL 3.0 looks the digest up by name each time),
+    a copy of the keyed context ~2.3 µs. Same digests as `hmac.digest(key, data, "sha256")`."""
+
+    __slots__ = ("_keyed",)
+
+    def __init__(self, key: bytes) -> None:
+        self._keyed = HMAC(key, SHA256())
+
+    def digest(self, data: bytes) -> bytes:
+        mac = self._keyed.copy()
+        mac.update(data)
+        return mac.finalize()
+
+    def fingerprint(self, value: Any) -> str:
+        """A keyed hash of `value`'s canonical JSON, so low-entropy arguments cannot be
+        recovered by guessing."""
+        return self.digest(canonical_json(value)).hex()
+
+    def fingerprint_canonical(self, canonical: str) -> str:
+        """`fingerprint` of the value whose canonical JSON (`CANONICAL.encode`) is `canonical`."""
+        return self.digest(canonical.encode()).hex()
+
+
 def fingerprint(key: bytes, value: Any) -> str:
-    """A keyed hash, so low-entropy arguments cannot be recovered by guessing."""
-    return hmac.digest(key, canonical_json(value), "sha256").hex()
-
-
-def fingerprint_canonical(key: bytes, canonical: str) -> str:
-    """`fingerprint` of the value whose canonical JSON (`CANONICAL.encode`) is `canonical`."""
-    return hmac.digest(key, canonical.encode(), "sha256").hex()
+    """`KeyedHash(key).fingerprint(value)`, for a key used once."""
+    return KeyedHash(key).fingerprint(value)

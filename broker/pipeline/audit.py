@@ -9,7 +9,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from broker.audit.writer import AuditEntry, AuditWriter
-from broker.canonical import fingerprint, fingerprint_canonical
+from broker.canonical import KeyedHash
 from broker.errors import ToolCallError
 from broker.guard import injection
 from broker.metrics import Children, Metrics
@@ -76,7 +76,7 @@ class Audit:
         self._traced = traced
         self._writer = writer
         self._metrics = metrics
-        self._hash_key = hash_key
+        self._hash = KeyedHash(hash_key)
         self._clean: dict[str, str] = {}
         self._flags: LRUCache[bytes, dict[str, object] | None] = LRUCache(FLAG_MEMO)
         self._children = Children()
@@ -147,8 +147,8 @@ class Audit:
         when there is one (the same bytes: one serialisation fewer per call)."""
         canonical = request.canonical_arguments if isinstance(request, ToolCall) else None
         if canonical is None:
-            return fingerprint(self._hash_key, arguments)
-        return fingerprint_canonical(self._hash_key, canonical)
+            return self._hash.fingerprint(arguments)
+        return self._hash.fingerprint_canonical(canonical)
 
     async def _flag(self, output: ToolOutput) -> dict[str, object] | None:
         """`instructions_in`, remembered by the digest of the scanned text."""

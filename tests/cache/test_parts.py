@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,8 +14,10 @@ from pydantic import SecretStr
 from broker.cache import key_secret
 from broker.cache.entry import SHARED_SCOPE, CacheKey, agent_scope, decode, encode
 from broker.cache.memory import MemoryStore
-from broker.cache.plan import Planner
+from broker.cache.plan import KEY_FORMAT, Planner, connector_facts
+from broker.canonical import CANONICAL, canonical_json
 from broker.catalog import AgentIdentity, Snapshot, catalog_tool
+from broker.pii.plan import masking_plan
 from broker.pipeline.call import ToolCall
 from broker.settings import Settings
 from connectors.base import ToolOutput, ToolSpec
@@ -145,6 +148,24 @@ def test_keys_ignore_argument_order_and_name_no_value(connector: HttpConnector) 
     assert "Paris" not in one.key.text() and "metric" not in one.key.text()
     other = planner.plan(call(ALICE, {"city": "Rome"}, [shared_policy()], connector))
     assert other is not None and other.key != one.key
+
+
+def test_a_key_is_the_keyed_hash_of_the_canonical_json_of_what_it_covers(connector: HttpConnector) -> None:
+    """Format 1, byte for byte: keys stored by earlier versions (Redis) stay valid."""
+    secret = b"k" * 32
+    planner = Planner(secret, default_ttl=60)
+    arguments = {"units": "métrique", "city": "Paris"}
+    made = call(ALICE, arguments, [shared_policy()], connector)
+    plan = planner.plan(made)
+    assert plan is not None
+    masking = masking_plan(made.snapshot.policy_set, ALICE.subject).fingerprint
+    generation = connector_facts(connector).generation
+    covered = [KEY_FORMAT, "w.current", arguments, 7, generation, masking, SHARED_SCOPE]
+    assert plan.key.digest == hmac.digest(secret, canonical_json(covered), "sha256").hex()
+    validated = call(ALICE, arguments, [shared_policy()], connector)  # as ValidateArguments leaves it
+    validated.canonical_arguments = CANONICAL.encode(arguments)
+    again = planner.plan(validated)
+    assert again is not None and again.key == plan.key
 
 
 def test_shared_only_with_equal_masking_and_no_tokens(connector: HttpConnector) -> None:
