@@ -17,7 +17,6 @@ The caller scans the gathered strings in one pass and writes the results into th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from broker.pii.context import normalize_key
@@ -32,30 +31,8 @@ State = tuple[int, int]
 
 _KEY_MAY_HOLD_PII = re.compile(r"[\d@:]")
 _MIN_SCANNED_INT = 1_000_000
-
-
-@dataclass(slots=True)
-class Collected:
-    """A copy of the input, and what in it is to be scanned or masked whole."""
-
-    root: Any = None
-    boxed: bool = False
-    """The input was a scalar: `root` is a one-item list holding it."""
-    texts: list[str] = field(default_factory=list)
-    keys: list[str | None] = field(default_factory=list)
-    slots: list[tuple[Container, str | int]] = field(default_factory=list)
-    """Where each scanned text lives; for a key (see `key_slots`) the slot is (dict, key)."""
-    key_slots: set[int] = field(default_factory=set)
-    """Indexes into `texts` that are object keys, not values."""
-    wholes: list[tuple[Container, str | int, str, Match]] = field(default_factory=list)
-    """Values masked whole: container, key or index, the value as text, the rule's outcome."""
-    finite: bool = True
-    """No NaN or infinity among the numbers left as they are (orjson would write them as null)."""
-
-    @property
-    def value(self) -> Any:
-        """The copy, with whatever was written into it since."""
-        return self.root[0] if self.boxed else self.root
+_CONTAINERS = (dict, list, tuple)
+_NUMBERS = (int, float)
 
 
 class FieldRules:
@@ -120,88 +97,175 @@ def strongest(current: Match | None, other: Match) -> Match:
 
 def collect(value: Any, rules: FieldRules) -> Collected:
     """Copy `value`, gathering texts to scan and values to mask whole."""
-    out = Collected()
-    texts, keys, slots, wholes = out.texts, out.keys, out.slots, out.wholes
-    key_info, child_states_of, known_keys = rules.key_info, rules.child, rules.known_keys
+    out = Collected(rules)
+    if isinstance(value, _CONTAINERS):
+        out.root = out.walk(value, None, rules.start, None)
+    else:
+        holder: list[Any] = [value]
+        if isinstance(value, str):
+            out.texts.append(value)
+            out.keys.append(None)
+            out.slots.append((holder, 0))
+        else:
+            out.leaf(value, holder, 0, None, None)
+        out.root, out.boxed = holder, True
+    return out
 
-    def leaf(value: Any, parent: Container, slot: str | int, key: str | None, matched: Match | None) -> None:
-        # Strings are handled inline by the callers; this is every other scalar, or a matched string.
+
+class Collected:
+    """A copy of the input, and what in it is to be scanned or masked whole.
+
+    The walk is methods of this class, not nested functions: recursive closures are a reference
+    cycle per call, garbage that only the cyclic collector frees, and building them cost ~2 µs
+    a document. Decoded JSON holds exact `str`, `int`, `float`, `dict` and `list`: those are
+    told apart by class and handled inline (a call per leaf and `isinstance` against a union
+    cost about a third of the walk of a small result); anything else (subclasses, tuples) goes
+    the general way, through `leaf`."""
+
+    __slots__ = ("_rules", "boxed", "finite", "key_slots", "keys", "root", "slots", "texts", "wholes")
+
+    def __init__(self, rules: FieldRules) -> None:
+        self._rules = rules
+        self.root: Any = None
+        self.boxed = False
+        """The input was a scalar: `root` is a one-item list holding it."""
+        self.texts: list[str] = []
+        self.keys: list[str | None] = []
+        self.slots: list[tuple[Container, str | int]] = []
+        """Where each scanned text lives; for a key (see `key_slots`) the slot is (dict, key)."""
+        self.key_slots: set[int] = set()
+        """Indexes into `texts` that are object keys, not values."""
+        self.wholes: list[tuple[Container, str | int, str, Match]] = []
+        """Values masked whole: container, key or index, the value as text, the rule's outcome."""
+        self.finite = True
+        """No NaN or infinity among the numbers left as they are (orjson would write them as null)."""
+
+    @property
+    def value(self) -> Any:
+        """The copy, with whatever was written into it since."""
+        return self.root[0] if self.boxed else self.root
+
+    def leaf(
+        self, value: Any, parent: Container, slot: str | int, key: str | None, matched: Match | None
+    ) -> None:
+        """Every scalar the walks do not handle inline, or a matched string."""
         if isinstance(value, str):
             if not TOKEN.fullmatch(value):  # a token is masked already
-                wholes.append((parent, slot, value, matched))  # type: ignore[arg-type]
-        elif isinstance(value, bool) or not isinstance(value, int | float):
+                self.wholes.append((parent, slot, value, matched))  # type: ignore[arg-type]
+        elif isinstance(value, bool) or not isinstance(value, _NUMBERS):
             return
         elif matched is not None:
-            wholes.append((parent, slot, str(value), matched))
+            self.wholes.append((parent, slot, str(value), matched))
         elif isinstance(value, float):
             if value - value != 0:  # NaN or an infinity
-                out.finite = False
+                self.finite = False
         elif abs(value) >= _MIN_SCANNED_INT:
-            texts.append(str(value))
-            keys.append(key)
-            slots.append((parent, slot))
+            self.texts.append(str(value))
+            self.keys.append(key)
+            self.slots.append((parent, slot))
 
-    def walk(value: Any, key: str | None, states: tuple[State, ...], matched: Match | None) -> Any:
+    def walk(self, value: Any, key: str | None, states: tuple[State, ...], matched: Match | None) -> Any:
         if isinstance(value, dict):
-            copy: dict[str, Any] = {}
-            size = len(value)
-            for child_key, child in value.items():
-                if not isinstance(child_key, str):
-                    child_key = str(child_key)  # JSON keys are strings
-                info = known_keys.get(child_key)  # the memo read here: a call per item costs
-                hit, scan_key = key_info(child_key) if info is None else info
-                child_states: tuple[State, ...] = ()
-                if states:
-                    child_states, path_hit = child_states_of(states, child_key, size)
-                    if path_hit is not None:
-                        hit = path_hit if hit is None else strongest(hit, path_hit)
-                if scan_key:
-                    out.key_slots.add(len(texts))
-                    texts.append(child_key)
-                    keys.append(None)
+            return self.walk_object(value, states, matched)
+        return self.walk_items(value, key, states, matched)
+
+    def walk_object(
+        self, value: dict[Any, Any], states: tuple[State, ...], matched: Match | None
+    ) -> dict[str, Any]:
+        texts, keys, slots = self.texts, self.keys, self.slots
+        rules = self._rules
+        known_keys = rules.known_keys
+        copy: dict[str, Any] = {}
+        size = len(value)
+        for child_key, child in value.items():
+            if child_key.__class__ is not str and not isinstance(child_key, str):
+                child_key = str(child_key)  # JSON keys are strings
+            info = known_keys.get(child_key)  # the memo read here: a call per item costs
+            hit, scan_key = rules.key_info(child_key) if info is None else info
+            child_states: tuple[State, ...] = ()
+            if states:
+                child_states, path_hit = rules.child(states, child_key, size)
+                if path_hit is not None:
+                    hit = path_hit if hit is None else strongest(hit, path_hit)
+            if scan_key:
+                self.key_slots.add(len(texts))
+                texts.append(child_key)
+                keys.append(None)
+                slots.append((copy, child_key))
+            inner = matched if hit is None else strongest(matched, hit)
+            copy[child_key] = child
+            kind = child.__class__
+            if inner is None and kind is str:
+                if child:
+                    texts.append(child)
+                    keys.append(child_key)
                     slots.append((copy, child_key))
-                inner = matched if hit is None else strongest(matched, hit)
-                if isinstance(child, str) and inner is None:
-                    copy[child_key] = child
-                    if child:
-                        texts.append(child)
-                        keys.append(child_key)
-                        slots.append((copy, child_key))
-                elif isinstance(child, dict | list | tuple):
-                    copy[child_key] = walk(child, child_key, child_states, inner)
-                else:
-                    copy[child_key] = child
-                    leaf(child, copy, child_key, child_key, inner)
-            return copy
+            elif kind is dict:
+                copy[child_key] = self.walk_object(child, child_states, inner)
+            elif kind is list:
+                copy[child_key] = self.walk_items(child, child_key, child_states, inner)
+            elif inner is None and kind is float:
+                if child - child != 0:  # NaN or an infinity
+                    self.finite = False
+            elif inner is None and kind is int:
+                if child >= _MIN_SCANNED_INT or child <= -_MIN_SCANNED_INT:
+                    texts.append(str(child))
+                    keys.append(child_key)
+                    slots.append((copy, child_key))
+            elif child is None or kind is bool:
+                pass  # never scanned nor masked
+            elif isinstance(child, str) and inner is None:
+                if child:
+                    texts.append(child)
+                    keys.append(child_key)
+                    slots.append((copy, child_key))
+            elif isinstance(child, _CONTAINERS):
+                copy[child_key] = self.walk(child, child_key, child_states, inner)
+            else:
+                self.leaf(child, copy, child_key, child_key, inner)
+        return copy
+
+    def walk_items(
+        self, value: Any, key: str | None, states: tuple[State, ...], matched: Match | None
+    ) -> list[Any]:
+        texts, keys, slots = self.texts, self.keys, self.slots
+        child_of = self._rules.child
         items: list[Any] = list(value)
         size = len(items)
         for index, child in enumerate(items):
             inner = matched
-            child_states = ()
+            child_states: tuple[State, ...] = ()
             if states:
-                child_states, hit = child_states_of(states, index, size)
+                child_states, hit = child_of(states, index, size)
                 if hit is not None:
                     inner = strongest(matched, hit)
-            if isinstance(child, str) and inner is None:
+            kind = child.__class__
+            if inner is None and kind is str:
                 if child:
                     texts.append(child)
                     keys.append(key)
                     slots.append((items, index))
-            elif isinstance(child, dict | list | tuple):
-                items[index] = walk(child, key, child_states, inner)
+            elif kind is dict:
+                items[index] = self.walk_object(child, child_states, inner)
+            elif kind is list:
+                items[index] = self.walk_items(child, key, child_states, inner)
+            elif inner is None and kind is float:
+                if child - child != 0:  # NaN or an infinity
+                    self.finite = False
+            elif inner is None and kind is int:
+                if child >= _MIN_SCANNED_INT or child <= -_MIN_SCANNED_INT:
+                    texts.append(str(child))
+                    keys.append(key)
+                    slots.append((items, index))
+            elif child is None or kind is bool:
+                pass  # never scanned nor masked
+            elif isinstance(child, str) and inner is None:
+                if child:
+                    texts.append(child)
+                    keys.append(key)
+                    slots.append((items, index))
+            elif isinstance(child, _CONTAINERS):
+                items[index] = self.walk(child, key, child_states, inner)
             else:
-                leaf(child, items, index, key, inner)
+                self.leaf(child, items, index, key, inner)
         return items
-
-    if isinstance(value, dict | list | tuple):
-        out.root = walk(value, None, rules.start, None)
-    else:
-        holder: list[Any] = [value]
-        if isinstance(value, str):
-            texts.append(value)
-            keys.append(None)
-            slots.append((holder, 0))
-        else:
-            leaf(value, holder, 0, None, None)
-        out.root, out.boxed = holder, True
-    return out

@@ -1,0 +1,98 @@
+"""The JSON walk behind structure-aware masking (broker/pii/structure.py)."""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+from collections import OrderedDict
+from typing import Any
+
+from broker.pii.structure import Collected, FieldRules, collect
+from policies.masking import MaskingPolicy
+
+RULES = FieldRules(
+    MaskingPolicy.model_validate(
+        {
+            "fields": [
+                {"match": "latitude", "entity": "LOCATION"},
+                {"match": "$.items[*].name", "entity": "PERSON", "operator": "redact"},
+            ]
+        }
+    )
+)
+DOCUMENT = {
+    "latitude": 48.85,
+    "city": "Paris",
+    "items": [{"name": "Ann", "phone": 4155550143, "ok": True, "n": None, "t": 1.5}],
+    "a@b.example": "",
+}
+
+
+def summary(collected: Collected) -> dict[str, Any]:
+    return {
+        "value": collected.value,
+        "texts": collected.texts,
+        "keys": collected.keys,
+        "key_slots": collected.key_slots,
+        "wholes": [(slot, text, entity) for _, slot, text, (entity, _) in collected.wholes],
+        "finite": collected.finite,
+    }
+
+
+class Text(str):
+    pass
+
+
+class Number(int):
+    pass
+
+
+def test_gathers_texts_and_wholes_and_leaves_the_input_alone() -> None:
+    before = json.dumps(DOCUMENT)
+    collected = collect(DOCUMENT, RULES)
+    assert json.dumps(DOCUMENT) == before
+    assert collected.value == DOCUMENT and collected.value is not DOCUMENT
+    assert collected.value["items"][0] is not DOCUMENT["items"][0]
+    assert summary(collected) | {"value": None} == {
+        "value": None,
+        "texts": ["Paris", "4155550143", "a@b.example"],
+        "keys": ["city", "phone", None],
+        "key_slots": {2},
+        "wholes": [("latitude", "48.85", "LOCATION"), ("name", "Ann", "PERSON")],
+        "finite": True,
+    }
+
+
+def test_python_values_are_walked_as_the_json_they_stand_for() -> None:
+    """Tuples, subclasses of str, int and dict, and non-string keys, as json.dumps would write them."""
+    odd = OrderedDict(
+        [
+            ("latitude", 48.85),
+            ("city", Text("Paris")),
+            ("items", ({"name": Text("Ann"), "phone": Number(4155550143), "ok": True, "n": None, "t": 1.5},)),
+            ("a@b.example", ""),
+        ]
+    )
+    assert summary(collect(odd, RULES)) == summary(collect(DOCUMENT, RULES))
+    assert collect({1: "x"}, RULES).value == {"1": "x"}
+
+
+def test_nan_and_infinity_are_noted() -> None:
+    assert collect([1.0, {"x": math.inf}], RULES).finite is False
+    assert collect([math.nan], RULES).finite is False
+    assert collect(math.nan, RULES).finite is False
+    assert collect([1.0, -0.0], RULES).finite is True
+
+
+def test_a_walk_leaves_no_garbage_cycles() -> None:
+    """Only the cyclic collector could free a reference cycle; a walk per tool call must not make one."""
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        collect(DOCUMENT, RULES)
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()
