@@ -23,6 +23,7 @@ from broker.guard import disguises
 from broker.guard.disguises import normalise
 from broker.guard.lexicon import ENGLISH, OTHER_LANGUAGES
 from broker.guard.signals import Gates, Signal, signal
+from broker.pii.vault import TOKEN
 
 _EARLIER = (
     r"(?:previous|prior|preceding|above|earlier|foregoing|original|initial|all|any|every|the|your|my|"
@@ -289,6 +290,16 @@ _WORDS_ALONE = ("ai", "sys", "dan")
 _SUSPECTS = ahocorasick_rs.AhoCorasick([*_SUSPECT_WORDS, *_WORDS_ALONE])
 
 
+def _without_token_ids(text: str) -> str:
+    """The text with the hex id of each PII token taken out (`<EMAIL_ADDRESS_3ac9f0b1>` reads
+    `<EMAIL_ADDRESS>`, as a replaced value does). The ids are the gateway's keyed hashes, but to
+    the disguise prefilter they are leetspeak ('3ac', 'e7f'): every result masked with tokens was
+    suspect and paid the disguise scan (~2.5 ms per 2 KB, ~35 ms per 64 KB of CRM records).
+    Nothing a signal looks for is lost, even in a token-shaped text an upstream wrote: the id is
+    inside the brackets (no word around it is cut) and holds only hex digits, no phrase."""
+    return TOKEN.sub(r"<\1>", text) if "_" in text else text
+
+
 def suspect(text: str) -> bool:
     """A cheap first look (one pass, no normalisation): False means `score` would find nothing in
     plain text, so a tool result that says nothing of the kind costs one scan. The keywords are one
@@ -296,6 +307,7 @@ def suspect(text: str) -> bool:
     milliseconds on a 2 KB result, the largest cost of a cached tools/call. A base64-looking run
     counts only when it decodes to a keyword (what `score` looks for in it): ids, hashes and long
     words are everywhere in tool results and made every such result pay a full score (~1.5 ms/KB)."""
+    text = _without_token_ids(text)
     if _has_keyword(text) or any(part.search(text) for part in disguises.OBFUSCATED_PARTS):
         return True
     if not disguises.base64_run(text):
@@ -370,6 +382,7 @@ def score(text: str) -> Score:
     """How much `text` looks like an injection or jailbreak attempt (0..1), and why."""
     if not text:
         return NO_SCORE
+    text = _without_token_ids(text)
     fired: list[Signal] = []
     for part in _keyword_windows(text):
         fired += _fired(normalise(part), fired)
