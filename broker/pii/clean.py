@@ -6,7 +6,9 @@ string depends only on the string and its JSON key (`Detector.find_many`: no fin
 the NUL between two strings), so a (string, key) pair in which nothing was found once holds
 nothing the next time either. Only such pairs are kept: nothing the detector takes for an
 entity is ever held here. Measured on the tool-path benchmark's weather result (17 short
-strings, all recurring): the detector's ~50 µs per call became a few set lookups.
+strings, all recurring): the detector's ~50 µs per call became a few set lookups. The JSON
+walk (broker/pii/structure.py) reads the same set and does not gather such pairs at all;
+`find_many` still checks what it is given.
 """
 
 from __future__ import annotations
@@ -25,15 +27,15 @@ MAX_ENTRIES = 50_000
 class CleanStrings:
     """`Detector.find_many` that skips the (string, key) pairs found clean before."""
 
-    __slots__ = ("_clean", "_detector")
+    __slots__ = ("_detector", "clean")
 
     def __init__(self, detector: Detector) -> None:
         self._detector = detector
-        self._clean: set[tuple[str, str | None]] = set()
+        self.clean: set[tuple[str, str | None]] = set()
 
     def find_many(self, texts: Sequence[str], keys: Sequence[str | None]) -> list[list[Found]]:
         """Findings per string, as `Detector.find_many(texts, keys)` gives them."""
-        clean = self._clean
+        clean = self.clean
         pairs = list(zip(texts, keys, strict=True))
         todo = [index for index, pair in enumerate(pairs) if pair not in clean]
         if not todo:
@@ -50,7 +52,7 @@ class CleanStrings:
         return results
 
     def _remember(self, pairs: list[tuple[str, str | None]], found: list[list[Found]]) -> None:
-        clean = self._clean
+        clean = self.clean
         if len(clean) + len(pairs) > MAX_ENTRIES:
             clean.clear()
         clean.update(

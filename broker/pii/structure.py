@@ -7,7 +7,10 @@ the way it
   '-' and spaces) or path matches a rule is masked whole, whatever it holds; a matched object
   or list is masked leaf by leaf; where several rules match, the strongest operator wins;
 - gathers every other string (and integer of 7+ digits, which may be a phone or a card) to
-  scan for pattern entities, with its key as context (`"phone": "4155550143"` is a phone);
+  scan for pattern entities, with its key as context (`"phone": "4155550143"` is a phone),
+  except the (string, key) pairs already found clean (broker/pii/clean.py: most of a tool's
+  strings recur call after call, and a pair not gathered costs neither the gathering nor the
+  lookup and bookkeeping after it);
 - gathers object keys that may hold PII (those with a digit, '@' or ':'), so an e-mail used
   as a key is masked too. Keys are never masked by field rules.
 
@@ -17,6 +20,7 @@ The caller scans the gathered strings in one pass and writes the results into th
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from broker.pii.context import normalize_key
@@ -38,7 +42,11 @@ _NUMBERS = (int, float)
 class FieldRules:
     """A policy's field rules, compiled for one walk per document."""
 
-    def __init__(self, policy: MaskingPolicy) -> None:
+    def __init__(
+        self, policy: MaskingPolicy, clean: AbstractSet[tuple[str, str | None]] = frozenset()
+    ) -> None:
+        self.clean = clean
+        """(string, key) pairs known to hold no pattern entity (broker/pii/clean.py): not gathered."""
         self.by_key: dict[str, Match] = {}
         self.paths: list[tuple[tuple[PathStep, ...], Match]] = []
         for rule in policy.fields:
@@ -174,7 +182,7 @@ class Collected:
     ) -> dict[str, Any]:
         texts, keys, slots = self.texts, self.keys, self.slots
         rules = self._rules
-        known_keys = rules.known_keys
+        known_keys, clean = rules.known_keys, rules.clean
         copy: dict[str, Any] = {}
         size = len(value)
         for child_key, child in value.items():
@@ -187,7 +195,7 @@ class Collected:
                 child_states, path_hit = rules.child(states, child_key, size)
                 if path_hit is not None:
                     hit = path_hit if hit is None else strongest(hit, path_hit)
-            if scan_key:
+            if scan_key and (child_key, None) not in clean:
                 self.key_slots.add(len(texts))
                 texts.append(child_key)
                 keys.append(None)
@@ -196,7 +204,7 @@ class Collected:
             copy[child_key] = child
             kind = child.__class__
             if inner is None and kind is str:
-                if child:
+                if child and (child, child_key) not in clean:
                     texts.append(child)
                     keys.append(child_key)
                     slots.append((copy, child_key))
@@ -215,7 +223,7 @@ class Collected:
             elif child is None or kind is bool:
                 pass  # never scanned nor masked
             elif isinstance(child, str) and inner is None:
-                if child:
+                if child and (child, child_key) not in clean:
                     texts.append(child)
                     keys.append(child_key)
                     slots.append((copy, child_key))
@@ -229,7 +237,7 @@ class Collected:
         self, value: Any, key: str | None, states: tuple[State, ...], matched: Match | None
     ) -> list[Any]:
         texts, keys, slots = self.texts, self.keys, self.slots
-        child_of = self._rules.child
+        child_of, clean = self._rules.child, self._rules.clean
         items: list[Any] = list(value)
         size = len(items)
         for index, child in enumerate(items):
@@ -241,7 +249,7 @@ class Collected:
                     inner = strongest(matched, hit)
             kind = child.__class__
             if inner is None and kind is str:
-                if child:
+                if child and (child, key) not in clean:
                     texts.append(child)
                     keys.append(key)
                     slots.append((items, index))
@@ -260,7 +268,7 @@ class Collected:
             elif child is None or kind is bool:
                 pass  # never scanned nor masked
             elif isinstance(child, str) and inner is None:
-                if child:
+                if child and (child, key) not in clean:
                     texts.append(child)
                     keys.append(key)
                     slots.append((items, index))

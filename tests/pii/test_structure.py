@@ -11,16 +11,15 @@ from typing import Any
 from broker.pii.structure import Collected, FieldRules, collect
 from policies.masking import MaskingPolicy
 
-RULES = FieldRules(
-    MaskingPolicy.model_validate(
-        {
-            "fields": [
-                {"match": "latitude", "entity": "LOCATION"},
-                {"match": "$.items[*].name", "entity": "PERSON", "operator": "redact"},
-            ]
-        }
-    )
+RULES_POLICY = MaskingPolicy.model_validate(
+    {
+        "fields": [
+            {"match": "latitude", "entity": "LOCATION"},
+            {"match": "$.items[*].name", "entity": "PERSON", "operator": "redact"},
+        ]
+    }
 )
+RULES = FieldRules(RULES_POLICY)
 DOCUMENT = {
     "latitude": 48.85,
     "city": "Paris",
@@ -96,3 +95,17 @@ def test_a_walk_leaves_no_garbage_cycles() -> None:
     finally:
         if enabled:
             gc.enable()
+
+
+def test_pairs_known_clean_are_not_gathered() -> None:
+    """A (string, key) pair found clean before is left out; the same string under another key is not."""
+    clean = {("Paris", "city"), ("a@b.example", None), ("Ann", "name")}
+    rules = FieldRules(RULES_POLICY, clean)
+    collected = collect({**DOCUMENT, "town": "Paris"}, rules)
+    assert (collected.texts, collected.keys, collected.key_slots) == (
+        ["4155550143", "Paris"],
+        ["phone", "town"],
+        set(),
+    )
+    assert [text for _, _, text, _ in collected.wholes] == ["48.85", "Ann"]  # rules apply all the same
+    assert collect("Paris", rules).texts == ["Paris"]
