@@ -61,10 +61,10 @@ class Masker:
         self._salt = salt
         self._vault = vault
         self._hash_key = derive_key(salt, "hash")
-        self._rules = FieldRules(policy)
         detected = [e for e in PATTERN_ENTITIES if policy.operator_for(e).operator != "keep"]
         self._detector = detector or Detector(detected)
         self._strings = CleanStrings(self._detector)
+        self._rules = FieldRules(policy, self._strings.clean)
         self._ops: dict[tuple[str, int], Apply | None] = {}
         self._specs: dict[str, OperatorSpec] = {}
         self._resolvers = [compile_pattern(p) for p in policy.resolve_tokens_for]
