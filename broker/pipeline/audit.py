@@ -12,7 +12,7 @@ from broker.audit.writer import AuditEntry, AuditWriter
 from broker.canonical import KeyedHash
 from broker.errors import ToolCallError
 from broker.guard import injection
-from broker.metrics import Children, Metrics
+from broker.metrics import Metrics, Spread, Tally
 from broker.pii import scrub
 from broker.pipeline.call import Next, Request, ResourceRead, ToolCall
 from broker.telemetry import current_trace_id
@@ -56,6 +56,10 @@ FLAG_MEMO = 4096
 """Results whose flag is remembered by digest: a cached result is scored once, not on every hit."""
 
 
+TALLY_MEMO = 4096
+
+_Tallies = tuple[Tally | None, Spread | None, Tally, Spread]
+
 UNKNOWN = "(unknown)"
 """The metric label of targets Authorize could not resolve: cardinality stays bounded."""
 
@@ -79,7 +83,9 @@ class Audit:
         self._hash = KeyedHash(hash_key)
         self._clean: dict[str, str] = {}
         self._flags: LRUCache[bytes, dict[str, object] | None] = LRUCache(FLAG_MEMO)
-        self._children = Children()
+        self._tallies: dict[tuple[str, str | None, str, str, str], _Tallies] = {}
+        """The metric children of each (agent, tool, operation, connector, outcome), looked up in
+        one step per call (emptied whole at TALLY_MEMO sets; the metrics keep every child)."""
 
     async def __call__(self, request: Request, call_next: Next) -> Output:
         started = time.perf_counter()
@@ -134,13 +140,32 @@ class Audit:
         )
 
     def _observe(self, request: Request, operation: str, outcome: str, elapsed: float) -> None:
-        metrics, child = self._metrics, self._children
-        if isinstance(request, ToolCall):
-            tool = request.tool_name if request.known else UNKNOWN
-            child(metrics.tool_calls, request.agent.name, tool, outcome).inc()
-            child(metrics.tool_latency, tool, outcome).observe(elapsed)
-        child(metrics.requests, request.agent.name, operation, request.connector or UNKNOWN, outcome).inc()
-        child(metrics.request_latency, operation, outcome).observe(elapsed)
+        tool = (request.tool_name if request.known else UNKNOWN) if isinstance(request, ToolCall) else None
+        key = (request.agent.name, tool, operation, request.connector or UNKNOWN, outcome)
+        tallies = self._tallies.get(key)
+        if tallies is None:
+            if len(self._tallies) >= TALLY_MEMO:
+                self._tallies.clear()
+            tallies = self._tallies[key] = self._children(*key)
+        tool_calls, tool_latency, requests, request_latency = tallies
+        if tool_calls is not None and tool_latency is not None:
+            tool_calls.value += 1.0
+            tool_latency.observe(elapsed)
+        requests.value += 1.0
+        request_latency.observe(elapsed)
+
+    def _children(
+        self, agent: str, tool: str | None, operation: str, connector: str, outcome: str
+    ) -> _Tallies:
+        """broker_tool_calls and broker_tool_call_duration_seconds (tool calls only), broker_requests
+        and broker_request_duration_seconds: each label set made in this order at its first use."""
+        metrics = self._metrics
+        return (
+            metrics.tool_calls.child(agent, tool, outcome) if tool is not None else None,
+            metrics.tool_latency.child(tool, outcome) if tool is not None else None,
+            metrics.requests.child(agent, operation, connector, outcome),
+            metrics.request_latency.child(operation, outcome),
+        )
 
     def _fingerprint(self, request: Request, arguments: dict[str, Any]) -> str:
         """`fingerprint` of the arguments, from the canonical JSON ValidateArguments made already
