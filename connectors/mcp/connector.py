@@ -60,7 +60,7 @@ from connectors.mcp.offerings import (
     refused,
 )
 from connectors.mcp.pins import Drift, PinnedTool, listed_definitions
-from connectors.mcp.results import tool_output
+from connectors.mcp.results import TextResult, tool_output
 from connectors.mcp.tasks import run_step, step_output
 from connectors.mcp.upstream import Upstream
 
@@ -151,7 +151,7 @@ class McpConnector:
                 raw = await run_step(use, tool, arguments, context.task, self.config.timeout_seconds)
                 return step_output(raw, context.task, self.config.max_response_bytes, link.scrub, self.name)
 
-            def call(client: Client) -> Awaitable[types.CallToolResult | InputRequired]:
+            def call(client: Client) -> Awaitable[types.CallToolResult | TextResult | InputRequired]:
                 plain = quiet.call_tool(client, tool, dict(arguments), context.channel)
                 return plain if plain is not None else relay.call_tool(client, tool, dict(arguments), context)
 

@@ -11,7 +11,9 @@ stamped by the session's own stamp (protocol version, client info, the caller's 
 against the negotiated revision's schema, parsed into the SDK's result type and checked against
 the tool's output schema by the session.
 
-Only the common outcome is finished here: a plain `CallToolResult`. Anything else (an error
+Only the common outcome is finished here: a plain `CallToolResult`; one of text blocks alone
+for a tool without an output schema (what most tools answer) is read straight from the answer
+(`text_result`), the checks it would pass proven from its shape. Anything else (an error
 answer such as `HEADER_MISMATCH`, an `InputRequiredResult`, a claimed extension result, a
 later revision's fields, a result the schema refuses) goes to `Client.call_tool` with the
 answer already received standing in for the post (`lean.replaying`): the SDK stays the author
@@ -27,7 +29,12 @@ from typing import Any
 
 import mcp_types as types
 from mcp.client.client import Client
-from mcp.client.session import _clamp_inbound_ttl, _later_revision_fields
+from mcp.client.session import (
+    ClientSession,
+    _CallToolResultAdapter,
+    _clamp_inbound_ttl,
+    _later_revision_fields,
+)
 from mcp.shared.dispatcher import CallOptions
 from mcp.shared.exceptions import MCPError
 from mcp_types import methods
@@ -36,13 +43,17 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectors.base import ClientChannel
 from connectors.mcp import lean, relay
+from connectors.mcp.results import TextResult
 
 _METHOD = "tools/call"
+_TEXT_REVISION = "2026-07-28"
+"""The revision whose schema `text_result` was written against."""
+_TEXT_RESULT_KEYS = frozenset({"content", "structuredContent", "isError", "resultType", "_meta"})
 
 
 def call_tool(
     client: Client, name: str, arguments: dict[str, Any], channel: ClientChannel
-) -> Awaitable[types.CallToolResult] | None:
+) -> Awaitable[types.CallToolResult | TextResult] | None:
     """`client.call_tool(name, arguments)` done here, or None when this call is not one for
     this module (the caller then takes `relay.call_tool`)."""
     post = lean.post_for(client)
@@ -53,7 +64,7 @@ def call_tool(
 
 async def _call(
     client: Client, post: lean.Post, name: str, arguments: dict[str, Any]
-) -> types.CallToolResult:
+) -> types.CallToolResult | TextResult:
     session = client.session
     data: dict[str, Any] = {"method": _METHOD, "params": {"name": name, "arguments": arguments}}
     opts: CallOptions = {}
@@ -64,6 +75,8 @@ async def _call(
         raw = await post(_METHOD, data["params"], opts)
     except MCPError as exc:
         return await _by_the_sdk(client, name, arguments, exc)
+    if (text := text_result(session, name, raw)) is not None:
+        return text
     result = _plain(session._negotiated_version or "2025-11-25", session._call_tool_adapter, raw)
     if result is None:
         return await _by_the_sdk(client, name, arguments, raw)
@@ -84,6 +97,39 @@ def _plain(version: str, adapter: TypeAdapter[Any], raw: dict[str, Any]) -> type
     except ValidationError:
         return None
     return result if type(result) is types.CallToolResult else None
+
+
+def text_result(session: ClientSession, name: str, raw: dict[str, Any]) -> TextResult | None:
+    """The result when it is a plain one of text blocks alone, for a tool without an output
+    schema; else None (`_plain` then reads it with the models).
+
+    Such a result passes both of `_plain`'s validations, proven from its shape: a 2026-07-28
+    `CallToolResult` (its surface, and the SDK's model) takes `resultType` "complete",
+    `content` a list of `{"type": "text", "text": <str>}`, `isError` a bool, `_meta` an object
+    (open at both), `structuredContent` any JSON; neither knows a field that a later revision
+    adds or `ttlMs` (keys are these five at most); InputRequiredResult's tag refuses
+    "complete"; and the tool has no output schema to check it against (`validate_tool_result`
+    does nothing then). Building the two models and dumping the blocks again was ~15% of the
+    connector's CPU per call."""
+    if session._negotiated_version != _TEXT_REVISION or raw.get("resultType") != "complete":
+        return None
+    if session._call_tool_adapter is not _CallToolResultAdapter or not _TEXT_RESULT_KEYS.issuperset(raw):
+        return None  # an extension claims results, or a key the models would read
+    schemas = session._tool_output_schemas
+    if name not in schemas or schemas[name] is not None:
+        return None
+    blocks, is_error, meta = raw.get("content"), raw.get("isError", False), raw.get("_meta")
+    if type(blocks) is not list or type(is_error) is not bool or not (meta is None or type(meta) is dict):
+        return None
+    content: list[dict[str, Any]] = []
+    for block in blocks:
+        if type(block) is not dict or len(block) != 2 or block.get("type") != "text":
+            return None
+        text = block.get("text")
+        if type(text) is not str:
+            return None
+        content.append({"type": "text", "text": text})
+    return TextResult(content, raw.get("structuredContent"), is_error, dict(meta) if meta else {})
 
 
 @cache

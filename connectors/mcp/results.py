@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
@@ -16,13 +17,29 @@ from connectors.mcp.session import size_text
 from connectors.scrub import Scrubber
 
 
+@dataclass(frozen=True, slots=True)
+class TextResult:
+    """A plain `CallToolResult` of text blocks alone, as `tool_output` would take it from the
+    model: read from the answer without building the models it is proven to pass
+    (`quiet.text_result`)."""
+
+    content: list[dict[str, Any]]
+    """`{"type": "text", "text": ...}` blocks, as the model dumps them."""
+    structured: Any
+    is_error: bool
+    meta: dict[str, Any]
+
+
 def tool_output(
-    result: types.CallToolResult | InputRequired, limit: int, scrub: Scrubber, name: str
+    result: types.CallToolResult | TextResult | InputRequired, limit: int, scrub: Scrubber, name: str
 ) -> ToolOutput:
     if isinstance(result, InputRequired):
         return ToolOutput(content=[], input_required=result)
-    content = [block.model_dump(by_alias=True, mode="json", exclude_none=True) for block in result.content]
-    structured = result.structured_content
+    if isinstance(result, TextResult):
+        content, structured, is_error, meta = result.content, result.structured, result.is_error, result.meta
+    else:
+        content = [b.model_dump(by_alias=True, mode="json", exclude_none=True) for b in result.content]
+        structured, is_error, meta = result.structured_content, bool(result.is_error), dict(result.meta or {})
     content_text, size = json_sized(content)
     structured_text = None
     if structured is not None:
@@ -36,8 +53,7 @@ def tool_output(
         content = scrub.json(content, content_text)
         if structured is not None:
             structured = scrub.json(structured, structured_text)
-    meta = dict(result.meta or {})
-    return ToolOutput(content=content, structured=structured, is_error=bool(result.is_error), meta=meta)
+    return ToolOutput(content=content, structured=structured, is_error=is_error, meta=meta)
 
 
 def json_sized(value: Any) -> tuple[bytes | str, int]:
