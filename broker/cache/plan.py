@@ -102,7 +102,7 @@ class Planner:
         head, tail = self._around_arguments(
             (target, snapshot.policy_revision, connector.generation, masking_id, scope)
         )
-        digest = self._hash.digest(f"{head}{canonical}{tail}".encode()).hex()
+        digest = self._hash.hexdigest(f"{head}{canonical}{tail}")
         return Plan(CacheKey(label, scope, digest), ttl, bypass)
 
     def _around_arguments(self, parts: tuple[str, int, str, str, str]) -> tuple[str, str]:

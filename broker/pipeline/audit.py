@@ -43,6 +43,10 @@ def _scanned(output: ToolOutput) -> str:
     return "\n".join(parts)[:SCANNED_CHARACTERS]
 
 
+def _text_only(output: ToolOutput) -> bool:
+    return all(block.get("type") == "text" for block in output.content)
+
+
 def _flag(text: str) -> dict[str, object] | None:
     if not text or not injection.suspect(text):
         return None
@@ -54,6 +58,11 @@ def _flag(text: str) -> dict[str, object] | None:
 
 FLAG_MEMO = 4096
 """Results whose flag is remembered by digest: a cached result is scored once, not on every hit."""
+SERVED_MEMO = 128
+SERVED_CHARS = 16 * 1024
+"""Cached results whose flag is also remembered by identity: at most SERVED_MEMO of them, each
+only text and less than SERVED_CHARS of it, so the results kept alive stay a few MB at most."""
+_UNSCORED: dict[str, object] = {}
 
 
 TALLY_MEMO = 4096
@@ -83,6 +92,9 @@ class Audit:
         self._hash = KeyedHash(hash_key)
         self._clean: dict[str, str] = {}
         self._flags: LRUCache[bytes, dict[str, object] | None] = LRUCache(FLAG_MEMO)
+        self._served: dict[int, tuple[ToolOutput, dict[str, object] | None]] = {}
+        """Flags of results served from the cache, by identity: the in-process cache hands out the
+        same object on every hit, so its text need not be joined and hashed again."""
         self._tallies: dict[tuple[str, str | None, str, str, str], _Tallies] = {}
         """The metric children of each (agent, tool, operation, connector, outcome), looked up in
         one step per call (emptied whole at TALLY_MEMO sets; the metrics keep every child)."""
@@ -99,7 +111,7 @@ class Audit:
             raise
         failed = isinstance(output, ToolOutput) and output.is_error
         if isinstance(output, ToolOutput):
-            flag = await self._flag(output)
+            flag = await self._flag(output, request.notes.get("cache") == "hit")
             if flag is not None:
                 request.notes["flags"] = flag
         await self._record(request, "tool_error" if failed else "ok", None, started)
@@ -175,15 +187,24 @@ class Audit:
             return self._hash.fingerprint(arguments)
         return self._hash.fingerprint_canonical(canonical)
 
-    async def _flag(self, output: ToolOutput) -> dict[str, object] | None:
-        """`instructions_in`, remembered by the digest of the scanned text."""
+    async def _flag(self, output: ToolOutput, cached: bool) -> dict[str, object] | None:
+        """`instructions_in`, remembered by the digest of the scanned text, and for a result served
+        from the cache by the result itself."""
+        if cached:
+            served = self._served.get(id(output))
+            if served is not None and served[0] is output:
+                return served[1]
         text = _scanned(output)
         digest = hashlib.sha256(text.encode(errors="surrogatepass")).digest()  # SHA-NI: faster than blake2b
-        if digest in self._flags:
-            return self._flags[digest]
-        # scoring a long text takes tens of milliseconds or more: off the event loop
-        flag = _flag(text) if len(text) < OFF_LOOP_CHARS else await asyncio.to_thread(_flag, text)
-        self._flags[digest] = flag
+        flag = self._flags.get(digest, _UNSCORED)
+        if flag is _UNSCORED:
+            # scoring a long text takes tens of milliseconds or more: off the event loop
+            flag = _flag(text) if len(text) < OFF_LOOP_CHARS else await asyncio.to_thread(_flag, text)
+            self._flags[digest] = flag
+        if cached and len(text) < SERVED_CHARS and _text_only(output):  # kept alive: small ones only
+            if len(self._served) >= SERVED_MEMO:
+                self._served.clear()
+            self._served[id(output)] = (output, flag)
         return flag
 
     def _scrub(self, text: str) -> str:

@@ -60,3 +60,30 @@ async def test_each_result_gets_its_own_flag_however_often_it_comes_back(databas
     assert [score is not None for score in scores] == [text != BENIGN for text in texts]
     assert scores[0] == scores[2] == scores[6] and scores[3] == scores[5]
     assert all(score >= 0.6 for score in scores if score is not None)
+
+
+async def test_results_served_from_the_cache_keep_their_own_flags(database_url: str) -> None:
+    """The cache hands out the same result object on every hit; a flag is never lent to another."""
+    upgrade(database_url)
+    sessions = make_sessionmaker(make_engine(database_url))
+    metrics = Metrics()
+    writer = AuditWriter(sessions, metrics, batch_size=100, flush_seconds=0.05, queue_limit=1000)
+    writer.start()
+    audit = Audit(writer, metrics, b"k" * 32)
+    stored = {text: ToolOutput(content=[{"type": "text", "text": text}]) for text in (INJECTED, BENIGN)}
+    texts = [INJECTED, BENIGN, INJECTED, BENIGN, BENIGN, INJECTED, ALSO_INJECTED, BENIGN]
+    for n, text in enumerate(texts):
+
+        async def hit(request: Request, text: str = text) -> Output:
+            request.notes["cache"] = "hit"
+            # ALSO_INJECTED: a fresh object each time, as a Redis hit decodes one
+            return stored.get(text) or ToolOutput(content=[{"type": "text", "text": text}])
+
+        await audit(call(n), hit)
+    await writer.close()
+    with sessions() as session:
+        rows = session.execute(select(AuditRecord.request_id, AuditRecord.flags, AuditRecord.cache)).all()
+    flags = {request_id: flag for request_id, flag, _ in rows}
+    assert {cache for _, _, cache in rows} == {"hit"}
+    flagged = [(flags[f"req-{n}"] or {}).get("injection") is not None for n in range(len(texts))]
+    assert flagged == [text != BENIGN for text in texts]
