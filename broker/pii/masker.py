@@ -18,7 +18,7 @@ from broker.errors import NotConfigured
 from broker.pii.clean import CleanStrings
 from broker.pii.context import Found
 from broker.pii.detector import PATTERN_ENTITIES, Detector
-from broker.pii.issuing import TokenIssuer, TokenRequests
+from broker.pii.issuing import Proposals, TokenIssuer, TokenRequests
 from broker.pii.jsontext import parse, rename_keys
 from broker.pii.jsontext import serialise as serialise  # broker/pipeline/mask.py imports it from here
 from broker.pii.nogc import gc_paused
@@ -37,7 +37,7 @@ ENGINE_VERSION = "1"
 
 log = logging.getLogger("broker.pii")
 Counts = dict[str, int]
-Proposed = tuple[str, Counts, dict[tuple[str, str], str]]
+Proposed = tuple[str, Counts, Proposals]
 """Masked text, counts, and the token proposed for each (entity, value)."""
 
 
@@ -163,9 +163,9 @@ class Masker:
         """`mask_text` of a big JSON document in a worker process (`broker.offload`): the parse,
         scan and write-back hold the GIL for seconds, which a worker thread would take from the
         event loop. The worker proposes each token as `_issue` first would (8 hex characters);
-        here the vault confirms them. Where one came out longer (its id holds another value: in
-        a vault of 100,000s of an agent's tokens, likely for one of a big result's thousands),
-        the worker masks the text again with the tokens issued. None when the text is no JSON
+        here the vault confirms them as they are. Where one came out longer (its id holds another
+        value: in a vault of 100,000s of an agent's tokens, likely for one of a big result's
+        thousands), the worker masks the text again with the tokens issued. None when the text is no JSON
         document, or no worker could do it: the caller then masks it here."""
         from broker.pii.offloaded import mask_in_worker  # (that module imports this one)
 
@@ -175,7 +175,7 @@ class Masker:
             if outcome is None:
                 return None
             masked, counts, proposed = outcome
-            issued = await self._issue(agent, set(proposed), off_loop=True)
+            issued = await self._issue(agent, set(proposed), off_loop=True, proposed=proposed)
             if issued != proposed:
                 outcome = await offload.in_process(mask_in_worker, policy, salt, agent, text, issued)
                 if outcome is None:
@@ -313,9 +313,14 @@ class Masker:
         return requests
 
     async def _issue(
-        self, agent: str, requests: TokenRequests, *, off_loop: bool = False
+        self,
+        agent: str,
+        requests: TokenRequests,
+        *,
+        off_loop: bool = False,
+        proposed: Proposals | None = None,
     ) -> dict[tuple[str, str], str]:
         if not requests:
             return {}
         assert self._tokens is not None  # checked in __init__: a token policy has a vault
-        return await self._tokens.issue(agent, requests, off_loop=off_loop)
+        return await self._tokens.issue(agent, requests, off_loop=off_loop, proposed=proposed)

@@ -17,6 +17,7 @@ from typing import Any
 
 from presidio_anonymizer.operators import Keep, Mask, Operator, OperatorType, Redact, Replace
 
+from broker import canonical
 from policies.masking import OperatorSpec
 
 Apply = Callable[[str], str]
@@ -74,16 +75,16 @@ def derive_key(salt: bytes, purpose: str) -> bytes:
     return hmac.new(salt, purpose.encode(), hashlib.sha256).digest()
 
 
-def agent_mac(salt: bytes, agent: str) -> hmac.HMAC:
-    """The HMAC keyed for one agent's tokens (copied per token: cheaper than a new HMAC)."""
-    return hmac.new(derive_key(salt, f"token:{agent}"), digestmod=hashlib.sha256)
+def agent_mac(salt: bytes, agent: str) -> canonical.KeyedHash:
+    """The HMAC keyed for one agent's tokens, set up once and copied per token (`hmac`'s copy
+    and hexdigest cost ~2.9 µs a token, the keyed context's copy ~1.65: a 5 MB result has 23,000)."""
+    return canonical.KeyedHash(derive_key(salt, f"token:{agent}"))
 
 
-def token_for(mac: hmac.HMAC, entity: str, value: str, length: int = TOKEN_HEX) -> str:
+def token_for(mac: canonical.KeyedHash, entity: str, value: str, length: int = TOKEN_HEX) -> str:
     """`<ENTITY_hex>`: the same for one agent and value, different across agents."""
-    digest = mac.copy()
-    digest.update(f"{entity}\x00{value}".encode())
-    return f"<{entity}_{digest.hexdigest()[:length]}>"
+    digest = mac.digest(f"{entity}\x00{value}".encode())
+    return f"<{entity}_{digest.hex()[:length]}>"
 
 
 _KEEP, _REDACT, _REPLACE, _MASK, _HASH, _TOKENIZE = (
