@@ -40,6 +40,10 @@ Row = tuple[str, str, str, float]
 _Sealed = tuple[str, str, bytes, float]
 """agent, token, sealed value, expires (epoch seconds)."""
 _TABLE: Table = PiiToken.__table__  # type: ignore[assignment]
+LOCAL_READ_TOKENS = 64
+"""On SQLite (a local file, WAL: a read never waits for a writer) a lookup of this many tokens
+or fewer is made on the event loop: ~0.1 ms for the ~10 new tokens of a 2 KB result, where the
+hop to a worker thread and back cost the loop ~0.17 ms of CPU more."""
 
 
 class SqlTokenVault:
@@ -57,6 +61,7 @@ class SqlTokenVault:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._engine = engine
+        self._local = engine.dialect.name == "sqlite"
         self._upsert = _upsert(engine.dialect.name)
         self._driver = _Driver(engine)
         self._sealer = sealer
@@ -92,7 +97,11 @@ class SqlTokenVault:
                 else:
                     found[token] = value
         if missing:
-            for token, value, expires in await asyncio.to_thread(self._read, agent, missing, now):
+            if self._local and len(missing) <= LOCAL_READ_TOKENS:
+                rows = self._read(agent, missing, now)
+            else:
+                rows = await asyncio.to_thread(self._read, agent, missing, now)
+            for token, value, expires in rows:
                 self._front.put(agent, token, value, expires)
                 found[token] = value
         return [found.get(token) for token in tokens]
