@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,6 +41,7 @@ from connectors.base import (
     ResourceTemplateSpec,
     ToolOutput,
     ToolSpec,
+    parse_json,
 )
 from connectors.errors import (
     ConnectorError,
@@ -206,10 +206,9 @@ class HttpConnector:
 
     def _output(self, answer: Answer, injected: Scrubber) -> ToolOutput:
         """The upstream's answer as a ToolOutput, or the ConnectorError it amounts to."""
-        secrets = injected | self._secrets
         status, reason, body = answer.status, answer.reason, answer.body
         if status >= 400:
-            message = excerpt(error_message(body), secrets)
+            message = excerpt(error_message(body), injected | self._secrets)
             raise UpstreamHTTPError(
                 f"upstream '{self.name}' answered {status} {reason}" + (f": {message}" if message else ""),
                 status,
@@ -228,9 +227,11 @@ class HttpConnector:
             value: Any = None
         else:
             try:
-                value = json.loads(body)
+                value = parse_json(body)
             except (ValueError, RecursionError):
-                text = excerpt(body[:400].decode("utf-8", errors="replace"), secrets, limit=100)
+                text = excerpt(
+                    body[:400].decode("utf-8", errors="replace"), injected | self._secrets, limit=100
+                )
                 raise UpstreamBadResponse(
                     f"upstream '{self.name}' answered with "
                     f"{answer.headers.get('content-type') or 'no content type'}, "
