@@ -7,9 +7,10 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from broker.audit.rows import RowWriter
 from broker.audit.writer import AuditEntry, AuditWriter
 from broker.metrics import Metrics
 from broker.store.db import make_engine, make_sessionmaker
@@ -109,3 +110,34 @@ async def test_every_field_reads_back_as_written(database_url: str) -> None:
     assert stored.argument_names == ["city"]
     plain = rows["req-2"]
     assert (plain.masked, plain.flags, plain.team, plain.operation) == (None, None, None, "tools/call")
+
+
+def test_the_driver_insert_stores_the_text_sqlalchemy_would(database_url: str) -> None:
+    """Byte for byte, as a Core insert through SQLAlchemy's own bind processors stores it: the
+    writer's quicker timestamp text and remembered JSON texts change nothing."""
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    values = [
+        (datetime(2026, 12, 6, 7, 0, 1, 123456, tzinfo=UTC), ["city"], {"EMAIL_ADDRESS": 2}),
+        (datetime(2026, 12, 6, 7, 0, 1, tzinfo=UTC), ["city"], {"EMAIL_ADDRESS": 2}),  # repeats: remembered
+        (datetime(2026, 1, 1, tzinfo=UTC), ["é", 'b"q'], {"A": 1, "B": 10}),
+        (datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC), [], {"A": True}),  # True is not 1 in JSON
+        (datetime(2026, 1, 1, tzinfo=UTC), [1, "x"], {"A": 1.0}),
+        (datetime(2026, 1, 1, tzinfo=UTC), ["x"], {"nested": {"A": 1}}),
+    ]
+    entries = [
+        entry(n)._replace(ts=ts, argument_names=names, masked=masked, flags={"injection": {"score": 0.5}})
+        for n, (ts, names, masked) in enumerate(values)
+    ]
+    table = AuditRecord.__table__
+    with engine.begin() as connection:
+        RowWriter(connection.dialect).insert(connection, entries)
+        connection.execute(
+            table.insert(), [e._replace(request_id=f"orm-{e.request_id}")._asdict() for e in entries]
+        )
+    text = [cast(table.c[name], Text) for name in ("ts", "argument_names", "masked", "flags", "latency_ms")]
+    with engine.connect() as connection:
+        rows = {row[0]: row[1:] for row in connection.execute(select(table.c.request_id, *text))}
+    engine.dispose()
+    for n in range(len(values)):
+        assert rows[f"req-{n}"] == rows[f"orm-req-{n}"]
