@@ -6,10 +6,14 @@
 
 Binds 127.0.0.1 on a free port, writes the port to F, and serves with one uvicorn worker
 (log level warning, no access log) until SIGINT/SIGTERM. uvicorn then shuts down gracefully:
-the gateway's lifespan flushes the audit queue before the process exits.
+the gateway's lifespan flushes the audit queue before the process exits. The gateway is served
+as `broker serve` serves it: with `broker.serving.server_options` (the guarded HTTP protocol,
+keep-alive and concurrency limits) and uvicorn's other defaults.
 
 With --cprofile OUT the gateway profiles its event-loop thread between SIGUSR1 (start) and
-SIGUSR2 (stop and write pstats to OUT), so start-up and migrations stay out of the profile.
+SIGUSR2 (stop and write pstats to OUT), so start-up and migrations stay out of the profile. The
+profile's clock is the thread's CPU time: on a shared machine wall time would charge a function
+for the time the process waited to be scheduled (a socket write that wakes the client, say).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,24 +43,26 @@ def bind() -> socket.socket:
     return sock
 
 
-def build_app(args: argparse.Namespace, port: int) -> Any:
+def build_app(args: argparse.Namespace, port: int) -> tuple[Any, dict[str, Any]]:
+    """The app and its uvicorn options beyond the defaults."""
     if args.role == "upstream":
         from broker.demo.upstreams.weather import create_weather_app
 
-        return create_weather_app(latency_seconds=args.latency_ms / 1000)
+        return create_weather_app(latency_seconds=args.latency_ms / 1000), {}
     if args.role == "mcp":
         from bench._upstreams import create_mcp_app
 
-        return create_mcp_app()
+        return create_mcp_app(), {}
     from broker.app import create_app
+    from broker.serving import server_options
     from broker.settings import Settings
 
     settings = Settings(database_url=args.database_url, host="127.0.0.1", port=port, log_level="warning")
-    return create_app(settings)
+    return create_app(settings), server_options(settings)
 
 
 def install_profiler(out: str) -> None:
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.thread_time)
 
     def start(*_: object) -> None:
         profiler.enable()
@@ -78,11 +85,11 @@ def main() -> None:
     args = parser.parse_args()
     sock = bind()
     port = sock.getsockname()[1]
-    app = build_app(args, port)
+    app, options = build_app(args, port)
     if args.cprofile:
         install_profiler(args.cprofile)
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=20
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=20, **options
     )
     tmp = f"{args.port_file}.tmp"
     Path(tmp).write_text(str(port))
