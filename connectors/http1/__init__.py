@@ -238,7 +238,8 @@ class Http1Pool:
     async def _exchange(self, conn: _Connection, message: bytes) -> Response:
         try:
             conn.writer.write(message)
-            raw = await _within(self.read_timeout, _head(conn))
+            limit = self.read_timeout
+            raw = await (_head(conn) if limit is None else _within(limit, _head(conn)))
         except TimeoutError:
             conn.close()
             raise UpstreamTimeout("the upstream did not answer in time") from None
@@ -299,8 +300,8 @@ async def _head(conn: _Connection) -> bytes:
     await conn.writer.drain()
     raw = await conn.reader.readuntil(b"\r\n\r\n")
     for _ in range(_MAX_INTERIM):
-        if _status(raw[:64].split(b"\r\n", 1)[0].decode("latin-1")) not in _INTERIM:
-            break
+        if raw[9:10] != b"1" or _status(raw[:64].split(b"\r\n", 1)[0].decode("latin-1")) not in _INTERIM:
+            break  # "HTTP/1.x 1..": the only heads that may be interim
         raw = await conn.reader.readuntil(b"\r\n\r\n")
     return raw
 

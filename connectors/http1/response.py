@@ -156,7 +156,30 @@ class Response:
                 raise ResponseTooLarge(f"a chunk of the answer is larger than {most} bytes")
 
     async def aread(self) -> bytes:
+        conn, bounded = self._conn, self._pool.read_timeout is not None
+        if self._framing == "length" and conn is not None and not self._done and not bounded:
+            return await self._read_length(conn.reader)
         return b"".join([chunk async for chunk in self.aiter_bytes()])
+
+    async def _read_length(self, reader: asyncio.StreamReader) -> bytes:
+        """A Content-Length body in one read when no read is bounded on its own: what
+        `aiter_bytes` gives joined, with its errors, without an async generator per answer."""
+        most = self._pool.max_body_bytes
+        if self._left > most:
+            raise ResponseTooLarge(f"the answer announces {self._left} bytes, more than {most}")
+        try:
+            data = await reader.readexactly(self._left)
+        except asyncio.IncompleteReadError:
+            raise UpstreamConnectionError("the upstream closed the connection mid-answer") from None
+        except (asyncio.LimitOverrunError, ValueError) as exc:
+            raise ProtocolViolation(f"the answer broke off or was malformed ({type(exc).__name__})") from None
+        except OSError as exc:
+            raise UpstreamConnectionError(
+                f"the answer broke off or was malformed ({type(exc).__name__})"
+            ) from None
+        self._left = 0
+        self._done = True
+        return data
 
     async def aclose(self) -> None:
         """Give the connection back when the answer was read to its end; else close it."""

@@ -100,11 +100,10 @@ MALFORMED = {
 }
 
 
-@pytest.mark.parametrize("answer", MALFORMED.values(), ids=MALFORMED.keys())
-async def test_every_malformed_answer_is_a_connection_error(answer: bytes) -> None:
+async def failure(answer: bytes, read_timeout: float | None) -> UpstreamConnectionError:
     server, url = await serve(replying(answer))  # type: ignore[arg-type]
-    client = pool(url)
-    with pytest.raises(UpstreamConnectionError):
+    client = Http1Pool(url, max_connections=1, connect_timeout=2, read_timeout=read_timeout)
+    with pytest.raises(UpstreamConnectionError) as failed:
         response = await client.post("/chat/completions", {}, b"{}")
         try:
             await response.aread()
@@ -112,6 +111,15 @@ async def test_every_malformed_answer_is_a_connection_error(answer: bytes) -> No
             await response.aclose()
     await client.aclose()
     server.close()
+    return failed.value
+
+
+@pytest.mark.parametrize("answer", MALFORMED.values(), ids=MALFORMED.keys())
+async def test_every_malformed_answer_is_a_connection_error(answer: bytes) -> None:
+    error = await failure(answer, 2)
+
+    unbounded = await failure(answer, None)  # the caller bounds the whole exchange: the same error
+    assert (type(unbounded), str(unbounded)) == (type(error), str(error))
 
 
 @contextlib.contextmanager
@@ -295,9 +303,12 @@ def endless(head: bytes) -> object:
     ],
     ids=["content-length", "one-huge-chunk", "until-close"],
 )
-async def test_a_successful_answer_larger_than_the_cap_is_cut_off(head: bytes) -> None:
+@pytest.mark.parametrize("read_timeout", [5, None], ids=["read-bounded", "exchange-bounded"])
+async def test_an_answer_larger_than_the_cap_is_cut_off(head: bytes, read_timeout: float | None) -> None:
     server, url = await serve(endless(head))  # type: ignore[arg-type]
-    client = Http1Pool(url, max_connections=1, connect_timeout=2, read_timeout=5, max_body_bytes=64_000)
+    client = Http1Pool(
+        url, max_connections=1, connect_timeout=2, read_timeout=read_timeout, max_body_bytes=64_000
+    )
     response = await client.post("/chat/completions", {}, b"{}")
     assert response.status_code == 200
     with pytest.raises(ResponseTooLarge):
