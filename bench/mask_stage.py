@@ -1,9 +1,10 @@
-"""MaskPII stage benchmark: what the stage adds to one tool call, on CRM-like results of about 2 KB.
+"""MaskPII stage benchmark: what the stage adds to one tool call, on ~2 KB CRM results or weather answers.
 
 Run it from the project root (needs the dev dependencies, for Faker):
 
     .venv/bin/python bench/mask_stage.py                 # 1000 distinct results, SQLite token vault
     .venv/bin/python bench/mask_stage.py --results 3000 --kb 20
+    .venv/bin/python bench/mask_stage.py --policies weather --results 5000   # tool_path's http row
 
 What it does: runs the MaskPII stage as the gateway builds it (a `Maskers` over the SQLite token
 vault, in a temp file, writing behind) with a terminal that answers at once with
@@ -13,6 +14,11 @@ CRM search results. Three policies: `replace` (every entity shown as its type, t
 whose values it has not seen yet (first sight: a token is issued, looked up in the vault for
 collisions, and written behind), and `tokens` again over the same results (tokens already issued,
 the steady state of repeated lookups).
+
+`weather` is the tool-path benchmark's `http` row alone: the demo weather upstream's `current`
+answers for its cities (389 bytes each, repeating as in that benchmark) under its masking
+policy (bench/_setup.py MASKING: coordinates masked whole as LOCATION by a field rule, e-mails
+and phones as tokens); `--kb` does not apply to it.
 
 What the numbers mean: per call, the wall time of the stage (median, p90, p99) and the CPU time,
 after a warm-up on other results; nothing else is timed (no HTTP, no upstream). The vault's
@@ -28,9 +34,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._load import CITIES
+from bench._setup import MASKING
 from bench.pii import Corpus
 from broker.catalog import AgentIdentity, Snapshot
 from broker.metrics import Metrics
@@ -50,7 +59,19 @@ POLICIES = {
     "tokens": MaskingPolicy.model_validate(
         {"entities": {"EMAIL_ADDRESS": "token", "PHONE_NUMBER": "token"}, "resolve_tokens_for": ["crm.*"]}
     ),
+    "weather": MaskingPolicy.model_validate(MASKING),
 }
+
+
+def weather_answers(count: int) -> list[dict[str, Any]]:
+    """The demo weather upstream's `current` answers for the tool-path benchmark's cities, cycled."""
+    from fastapi.testclient import TestClient
+
+    from broker.demo.upstreams.weather import create_weather_app
+
+    with TestClient(create_weather_app()) as client:
+        answers = [client.get("/v1/current", params={"city": city}).json() for city in CITIES]
+    return [answers[n % len(answers)] for n in range(count)]
 
 
 async def timed(stage: MaskPII, call: ToolCall, output: ToolOutput) -> float:
@@ -78,22 +99,28 @@ async def run(policy_name: str, args: argparse.Namespace, workdir: Path) -> None
     vault = SqlTokenVault(engine, TokenSealer([generate_key()]), write_behind=True)
     vault.start()
     policy_set = PolicySet(
-        [Policy(name="p", agents=["bot"], allow=["crm.*"], masking=POLICIES[policy_name])], version=1
+        [Policy(name="p", agents=["bot"], allow=["crm.*", "weather.*"], masking=POLICIES[policy_name])],
+        version=1,
     )
     snapshot = Snapshot(
         revision=1, policy_revision=1, policy_set=policy_set, keys={}, tools={}, connectors={}
     )
     stage = MaskPII(Maskers(b"bench-salt-0123456789", vault), Metrics())
-    corpus = Corpus(args.seed)
-    warm = [ToolOutput.from_json(corpus.result(args.kb * 1000)) for _ in range(200)]
-    outputs = [ToolOutput.from_json(corpus.result(args.kb * 1000)) for _ in range(args.results)]
+    if policy_name == "weather":
+        warm = [ToolOutput.from_json(answer) for answer in weather_answers(200)]
+        outputs = [ToolOutput.from_json(answer) for answer in weather_answers(args.results)]
+    else:
+        corpus = Corpus(args.seed)
+        warm = [ToolOutput.from_json(corpus.result(args.kb * 1000)) for _ in range(200)]
+        outputs = [ToolOutput.from_json(corpus.result(args.kb * 1000)) for _ in range(args.results)]
+    tool = "weather.current" if policy_name == "weather" else "crm.search_contacts"
     agent = AgentIdentity("agent-id", "bot", None)
 
     def call() -> ToolCall:
         return ToolCall(
             request_id="r",
             agent=agent,
-            tool_name="crm.search_contacts",
+            tool_name=tool,
             arguments={"query": "acme"},
             snapshot=snapshot,
         )
@@ -102,7 +129,8 @@ async def run(policy_name: str, args: argparse.Namespace, workdir: Path) -> None
         await timed(stage, call(), output)
     size = statistics.mean(len(o.content[0]["text"].encode()) for o in outputs)
     rounds = ["first sight", "seen before"] if policy_name == "tokens" else ["all"]
-    print(f"{policy_name}: {len(outputs)} distinct results of {size / 1000:.1f} KB")
+    distinct = len({o.content[0]["text"] for o in outputs})
+    print(f"{policy_name}: {len(outputs)} results ({distinct} distinct) of {size / 1000:.1f} KB")
     for label in rounds:
         cpu = time.process_time()
         walls = [await timed(stage, call(), output) for output in outputs]
@@ -117,9 +145,12 @@ async def main() -> None:
     parser.add_argument("--results", type=int, default=1000, help="distinct results per policy")
     parser.add_argument("--kb", type=int, default=2, help="approximate result size in KB")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--policies", default=",".join(POLICIES), help="comma-separated: " + ", ".join(POLICIES)
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mask-stage-bench-") as workdir:
-        for policy_name in POLICIES:
+        for policy_name in args.policies.split(","):
             await run(policy_name, args, Path(workdir))
 
 
