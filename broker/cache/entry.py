@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from connectors.base import ResourceOutput, ToolOutput
@@ -26,9 +26,9 @@ def agent_scope(agent_id: str, end_user: str | None = None) -> str:
     return f"a.{agent_id}.u.{hashlib.sha256(end_user.encode()).hexdigest()[:16]}"
 
 
-@dataclass(frozen=True, slots=True)
-class CacheKey:
-    """Tool and scope in clear (for purges and stats), everything else only as a keyed digest."""
+class CacheKey(NamedTuple):
+    """Tool and scope in clear (for purges and stats), everything else only as a keyed digest.
+    A tuple: made, hashed and compared on every lookup, in C (a frozen dataclass took ~1.5 us)."""
 
     tool: str
     scope: str

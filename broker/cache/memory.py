@@ -62,10 +62,11 @@ class MemoryStore:
         return "memory"
 
     async def get(self, key: CacheKey, max_age: float) -> Entry | None:
-        entry = self._data.get(key)
-        if entry is None or not entry.fresh(time.time(), max_age):
+        try:
+            entry = self._data[key]  # one lookup: get() looks the key up twice, each with its expiry check
+        except KeyError:
             return None
-        return entry
+        return entry if entry.fresh(time.time(), max_age) else None
 
     async def put(self, key: CacheKey, output: Cached, ttl: float) -> bool:
         now = time.time()

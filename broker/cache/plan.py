@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from pydantic import BaseModel
@@ -36,8 +36,9 @@ AROUND_MEMO = 4096
 """Key parts around the arguments remembered, per (target, revision, connector, masking, scope)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
+    """How one call is cached (a tuple: made on every call)."""
+
     key: CacheKey
     ttl: float
     bypass_allowed: bool
