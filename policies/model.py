@@ -7,7 +7,7 @@ OpenAPI schema, so every field carries a description and every error points at i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -152,9 +152,9 @@ class PolicyDocument(BaseModel):
         return policies
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """Who is asking: an agent id and the team it belongs to, if any."""
+class Subject(NamedTuple):
+    """Who is asking: an agent id and the team it belongs to, if any. A tuple: one is made for
+    every call and is the key of the policy set's memos (made, hashed and compared in C)."""
 
     name: str
     team: str | None = None

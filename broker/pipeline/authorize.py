@@ -4,7 +4,7 @@ from broker.errors import ToolDenied, ToolQuarantined, UnknownPrompt, UnknownRes
 from broker.pii.plan import masking_plan
 from broker.pipeline.call import Completion, Next, PromptGet, Request, ResourceRead, ToolCall
 from connectors.base import CompletionRef, OffersCompletion, OffersResources, Output
-from policies import Decision
+from policies import Decision, Subject
 
 
 class Authorize:
@@ -18,22 +18,22 @@ class Authorize:
     completion as the prompt or the resource template it completes."""
 
     async def __call__(self, request: Request, call_next: Next) -> Output:
+        subject = request.agent.subject  # made per access: once here
         if isinstance(request, ToolCall):
-            self._tool(request)
+            self._tool(request, subject)
         elif isinstance(request, ResourceRead):
             self.resolve_resource(request)
         elif isinstance(request, PromptGet):
             self._prompt(request)
         elif isinstance(request, Completion):
             self._completion(request)
-        masking = masking_plan(request.snapshot.policy_set, request.agent.subject)  # memoised
+        masking = masking_plan(request.snapshot.policy_set, subject)  # memoised
         request.masking_fingerprint, request.masking_per_agent = masking.fingerprint, masking.per_agent
         return await call_next(request)
 
-    def _tool(self, call: ToolCall) -> None:
+    def _tool(self, call: ToolCall, subject: Subject) -> None:
         snapshot = call.snapshot
         tool = snapshot.tools.get(call.tool_name)
-        subject = call.agent.subject
         if (
             tool is None
             or (call.only_connectors is not None and tool.connector not in call.only_connectors)
