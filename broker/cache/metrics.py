@@ -41,6 +41,9 @@ class CacheMetrics:
         self._children(self.lookups, tool, status).inc()
         self._totals[status] += 1
 
+    def stored(self, tool: str) -> None:
+        self._children(self.stores, tool).inc()
+
     def totals(self) -> dict[str, int]:
         """Lookups by status in this process, for `broker cache stats`."""
         return dict(self._totals)

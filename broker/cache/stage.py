@@ -93,7 +93,7 @@ class Cache:
             return
         stored: Cached = output
         if await self._safely(self._store.put(plan.key, stored, plan.ttl), False):
-            self._metrics.stores.labels(plan.key.tool).inc()
+            self._metrics.stored(plan.key.tool)
 
     def _landed(self, key: CacheKey, flight: asyncio.Task[Output]) -> None:
         if self._flights.get(key) is flight:

@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from broker.cache import key_secret
-from broker.cache.entry import SHARED_SCOPE, CacheKey, agent_scope, decode, encode
+from broker.cache.entry import SHARED_SCOPE, CacheKey, agent_scope, decode, encode, encoded_size
 from broker.cache.memory import MemoryStore
 from broker.cache.plan import KEY_FORMAT, Planner, connector_facts
 from broker.canonical import CANONICAL, canonical_json
@@ -20,7 +20,7 @@ from broker.catalog import AgentIdentity, Snapshot, catalog_tool
 from broker.pii.plan import masking_plan
 from broker.pipeline.call import ToolCall
 from broker.settings import Settings
-from connectors.base import ToolOutput, ToolSpec
+from connectors.base import ResourceOutput, ToolOutput, ToolSpec
 from connectors.http.connector import HttpConnector, HttpConnectorConfig
 from policies import Policy, PolicySet
 
@@ -84,6 +84,16 @@ async def test_purge_by_tool_scope_or_both() -> None:
     assert await memory.purge("b.y", None) == 2
     assert (await memory.stats()).by_tool == {"a.x": 1}
     assert await memory.purge(None, None) == 1
+
+
+def test_an_entry_is_sized_by_its_stored_json() -> None:
+    """The in-process store sizes entries without writing the text Redis stores: the same length."""
+    values: list[Any] = [{"city": "Paris", "é": ["☕", 1.5, None, True]}, {1: "int key"}, {"big": 2**70}]
+    for value in values:
+        output = ToolOutput.from_json(value, meta={"m": 1})
+        assert encoded_size(output, 12.5, 60) == len(encode(output, 12.5, 60))
+    resource = ResourceOutput(contents=[{"uri": "x://1", "text": "hello"}])
+    assert encoded_size(resource, 1.0, 2.0) == len(encode(resource, 1.0, 2.0))
 
 
 def test_an_entry_holds_the_result_and_its_timing_only() -> None:
