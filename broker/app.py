@@ -18,6 +18,7 @@ from broker import offload
 from broker.admin import admin_router, install_error_handlers
 from broker.admin.changes import ChangeLog
 from broker.connections.web import router as connections_router
+from broker.front import McpFront
 from broker.gateway import Gateway
 from broker.health import Health, describe
 from broker.identity.operators import sign_in_config
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ProxyFirst, proxy=llm.proxy)  # the last added runs first: /v1 skips the rest
     front: ASGIApp = app.framework
     if settings.mcp_fast_path:  # stateless tools/call and tools/list skip the framework and the SDK
-        front = McpFastPath(
+        front = fast = McpFastPath(
             front,
             snapshot=lambda: gateway.state.snapshot,
             pipeline=gateway.pipeline,
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             server_info=server.server_info_stamp,
             answered=gateway.metrics.mcp_fast,
         )
+        app.mcp_front = McpFront(fast, gateway.tracer)  # broker.front: answered from the parser
     if gateway.tracer is not None:  # /v1 and /mcp requests get their server span too
         front = TraceRequests(front, tracer=gateway.tracer)
     app.front = RequestIds(front)  # ids in headers, error bodies and (JSON) log lines
@@ -187,9 +189,12 @@ class GatewayApp(FastAPI):
     """FastAPI behind a front: every HTTP request enters `front` first (request ids, the server
     span, the MCP fast path), which passes what it does not answer to `framework`, the
     FastAPI app as usual. A fast-path tools/call so skips the framework's own layers (its
-    telemetry check, error and body-limit middleware): ~6% of a cache hit's CPU."""
+    telemetry check, error and body-limit middleware): ~6% of a cache hit's CPU. Served by
+    `broker.serving`'s protocol, such a call skips this too (`mcp_front`: `broker.front`)."""
 
     front: ASGIApp | None = None
+    mcp_front: McpFront | None = None
+    """The fast path as the HTTP front (`broker.front.McpFrontProtocol`) calls it."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.front is not None and scope["type"] == "http":

@@ -23,6 +23,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from broker.front import McpFrontProtocol
 from broker.settings import Settings
 
 _TIMEOUT = b"HTTP/1.1 408 Request Timeout"
@@ -38,9 +39,10 @@ def _answer(status_line: bytes, text: str) -> bytes:
 def guarded_protocol(
     header_timeout: float, body_timeout: float, max_head_bytes: int
 ) -> type[HttpToolsProtocol]:
-    """An httptools protocol class with the header and body deadlines and the head bound."""
+    """An httptools protocol class with the header and body deadlines and the head bound
+    (and the MCP fast path answered from the parser: `broker.front`)."""
 
-    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    class GuardedHttpToolsProtocol(McpFrontProtocol):
         _deadline: asyncio.TimerHandle | None = None
         _head_bytes = 0
         _in_head = True

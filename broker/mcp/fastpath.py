@@ -24,16 +24,19 @@ one pipeline (`broker.mcp.server.call_tool`), pages from `broker.mcp.pages`, res
 shaped as the SDK shapes them (`broker.mcp.wire`). A tools/list page is serialised once
 per (snapshot, agent view, page, protocol version) and kept on the snapshot. As in
 `broker.mcp.transport`, a tools/call is cancelled when its client goes away.
+
+The work is in three steps, `screen_head` (the headers), `screen` (the body) and `answer`,
+which the HTTP front (`broker.front`) also calls straight from uvicorn's parser, without an
+ASGI scope or middleware, for the requests it reads whole; this middleware serves the rest
+(a large or chunked body, a server other than `broker.serving`'s).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import pydantic_core
 from mcp.server.transport_security import TransportSecuritySettings
@@ -43,7 +46,7 @@ from mcp_types import CLIENT_CAPABILITIES_META_KEY, INTERNAL_ERROR, LOG_LEVEL_ME
 from mcp_types.methods import validate_client_request
 from prometheus_client import Counter
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from broker.catalog import Snapshot
 from broker.identity.resource import McpGuard
@@ -51,6 +54,7 @@ from broker.mcp import wire
 from broker.mcp.channel import STATELESS
 from broker.mcp.context import CACHE_META_KEY, parse_narrowing
 from broker.mcp.errordata import correlated
+from broker.mcp.exchange import replay, replay_messages, respond, unless_gone
 from broker.mcp.input_rounds import input_required_result
 from broker.mcp.listing import wire_forms
 from broker.mcp.pages import PAGE_SIZE, next_cursor, page_start
@@ -87,7 +91,19 @@ _KNOWN_TRANSPORTS = 1024
 """Distinct (Content-Type, Accept, Host, Origin) values whose transport verdict is remembered."""
 _PAGES = 10_000
 """Serialised tools/list pages kept per snapshot."""
-_JSON_HEADERS = (b"content-type", b"application/json")
+DECLINED = "broker.mcp.declined"
+"""Scope key of a request the HTTP front (broker/front.py) screened and left to the SDK."""
+
+
+class Screened(NamedTuple):
+    """A request the fast path answers: what `screen` found in it."""
+
+    method: str
+    request_id: str | int
+    params: dict[str, Any]
+    version: str
+    head: dict[bytes, bytes]
+    snapshot: Snapshot
 
 
 class McpFastPath:
@@ -119,30 +135,55 @@ class McpFastPath:
         self._answered = {name: answered.labels(name) for name in _FIELDS}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"] != self.path
+            or DECLINED in scope
+        ):
             await self.app(scope, receive, send)
             return
-        head = _head(scope["headers"])
+        found = self.screen_head(scope["headers"])
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        head, method = found
+        body, rest = await self._body(head, receive)
+        if body is None:
+            if rest is not None:
+                await self.app(scope, rest, send)
+            return
+        request = self.screen(head, method, body)
+        if request is None:
+            await self.app(scope, replay(body, receive), send)
+            return
+        await self.answer(request, scope, receive, send)
+
+    def screen_head(self, headers: list[tuple[bytes, bytes]]) -> tuple[dict[bytes, bytes], str] | None:
+        """The first value of each header and the method, when the head is one this path may
+        answer (a POST to `path` is assumed), else None."""
+        head = _head(headers)
         method = _METHODS.get(head.get(b"mcp-method", b"")) if head is not None else None
         if head is None or method is None or not self._transport_ok(head):
-            await self.app(scope, receive, send)
-            return
-        body, replay = await self._body(head, receive)
-        if body is None:
-            if replay is not None:
-                await self.app(scope, replay, send)
-            return
+            return None
+        return head, method
+
+    def screen(self, head: dict[bytes, bytes], method: str, body: bytes) -> Screened | None:
+        """The request to answer here, or None: the SDK answers it (given the body again)."""
         request = self._request(body, method, head) if not any(m in body for m in _STREAM_MARKERS) else None
         if request is None:
-            await self.app(scope, _replay(body, receive), send)
-            return
-        request_id, params, version = request
+            return None
         snapshot = self.snapshot()
         if method == "tools/call":
-            tool = snapshot.tools.get(params["name"])
+            tool = snapshot.tools.get(request[1]["name"])
             if tool is not None and tool.param_headers:  # the SDK checks the Mcp-Param-* headers
-                await self.app(scope, _replay(body, receive), send)
-                return
+                return None
+        return Screened(method, *request, head, snapshot)
+
+    async def answer(self, screened: Screened, scope: Scope, receive: Receive, send: Send) -> None:
+        """Admit the caller and answer (or refuse) with one response on `send`; nothing when
+        the client went away during a call (`receive` gives `http.disconnect` then)."""
+        method, request_id, params, version, head, snapshot = screened
         agent = await self.guard.admit(scope, send)
         if agent is None:
             return
@@ -164,7 +205,7 @@ class McpFastPath:
                     cache_bypass=params["_meta"].get(CACHE_META_KEY) == "bypass",
                     channel=STATELESS,
                 )
-                output = await _unless_gone(receive, call_tool(self.pipeline, call))
+                output = await unless_gone(receive, call_tool(self.pipeline, call))
                 if output is None:  # the client went away: nobody to answer
                     return
                 if output.input_required is not None:  # as on_call_tool answers it
@@ -181,7 +222,7 @@ class McpFastPath:
         except Exception:
             log.exception("MCP %s handler raised", method)  # as the SDK answers a handler's crash
             status, answer = wire.error(request_id, INTERNAL_ERROR, "Internal server error")
-        await _respond(send, status, answer)
+        await respond(send, status, answer)
         self._answered[method].inc()
 
     def _transport_ok(self, head: dict[bytes, bytes]) -> bool:
@@ -228,7 +269,7 @@ class McpFastPath:
             more = message.get("more_body", False)
             if size > self.max_body:
                 read = {"type": "http.request", "body": b"".join(chunks), "more_body": more}
-                return None, _replay_messages([read], receive)
+                return None, replay_messages([read], receive)
             if not more:
                 return b"".join(chunks), None
 
@@ -347,58 +388,3 @@ def _allowed(value: str, allowed: list[str]) -> bool:
     if value in allowed:
         return True
     return any(entry.endswith(":*") and value.startswith(entry[:-1]) for entry in allowed)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    return _replay_messages([{"type": "http.request", "body": body, "more_body": False}], receive)
-
-
-def _replay_messages(messages: list[Message], receive: Receive) -> Receive:
-    pending = deque(messages)
-
-    async def replay() -> Message:
-        return pending.popleft() if pending else await receive()
-
-    return replay
-
-
-async def _unless_gone(receive: Receive, work: Any) -> Any:
-    """Await `work`, cancelled if the client disconnects meanwhile (then None).
-
-    The watcher task starts only once `work` waits for something (at the loop's next turn):
-    a call answered without waiting, as a cache hit is, costs no task."""
-    task = asyncio.current_task()
-    assert task is not None
-    loop = asyncio.get_running_loop()
-    gone = False
-    watcher: asyncio.Task[None] | None = None
-
-    async def watch() -> None:
-        nonlocal gone
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        gone = True
-        task.cancel()
-
-    def start() -> None:
-        nonlocal watcher
-        watcher = loop.create_task(watch())
-
-    starting = loop.call_soon(start)
-    try:
-        return await work
-    except asyncio.CancelledError:
-        if gone:
-            task.uncancel()
-            return None
-        raise
-    finally:
-        starting.cancel()
-        if watcher is not None:
-            watcher.cancel()
-
-
-async def _respond(send: Send, status: int, body: bytes) -> None:
-    headers = [(b"content-length", b"%d" % len(body)), _JSON_HEADERS]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

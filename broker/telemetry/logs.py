@@ -84,6 +84,12 @@ def new_request_id() -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
+    """The caller's `X-Request-Id` when it is a short plain token, else a new id."""
+    given = next((v for k, v in headers if k == b"x-request-id"), b"").decode("latin-1")
+    return given if _SANE.fullmatch(given) else new_request_id()
+
+
 class RequestIds:
     """ASGI middleware: a request id per HTTP request (the caller's `X-Request-Id` when it is a
     short plain token, else a new one), set for logs and records and returned in the reply."""
@@ -95,8 +101,7 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
-        request_id = given if _SANE.fullmatch(given) else new_request_id()
+        request_id = request_id_of(scope["headers"])
         token = REQUEST_ID.set(request_id)
         encoded = request_id.encode()
 

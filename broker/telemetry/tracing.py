@@ -32,6 +32,31 @@ def current_trace_id() -> str | None:
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
+class ServerSpan:
+    """The server span of one HTTP request, current while it is answered; `trace_id` is what
+    goes in the `X-Trace-Id` header."""
+
+    def __init__(self, tracer: Tracer, method: str, path: str) -> None:
+        attributes: dict[str, Any] = {"http.request.method": method, "url.path": path}
+        self._current = tracer.start_as_current_span(
+            f"{method} {path}", kind=SpanKind.SERVER, attributes=attributes
+        )
+        self.trace_id = b""
+
+    def __enter__(self) -> ServerSpan:
+        self.span = self._current.__enter__()
+        self.trace_id = format(self.span.get_span_context().trace_id, "032x").encode()
+        return self
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        return self._current.__exit__(*exc)
+
+    def answered(self, status: int) -> None:
+        self.span.set_attribute("http.response.status_code", status)
+        if status >= 500:
+            self.span.set_status(Status(StatusCode.ERROR))
+
+
 class TraceRequests:
     """ASGI middleware: a server span per HTTP request, and its trace id in an `X-Trace-Id`
     response header (so an error reply names the trace an operator can look up)."""
@@ -44,20 +69,12 @@ class TraceRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        method, path = scope["method"], scope["path"]
-        attributes: dict[str, Any] = {"http.request.method": method, "url.path": path}
-        with self.tracer.start_as_current_span(
-            f"{method} {path}", kind=SpanKind.SERVER, attributes=attributes
-        ) as span:
-            trace_id = format(span.get_span_context().trace_id, "032x").encode()
+        with ServerSpan(self.tracer, scope["method"], scope["path"]) as span:
 
             async def send_with_id(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    status = message["status"]
-                    span.set_attribute("http.response.status_code", status)
-                    if status >= 500:
-                        span.set_status(Status(StatusCode.ERROR))
-                    message["headers"] = [*message.get("headers", []), (b"x-trace-id", trace_id)]
+                    span.answered(message["status"])
+                    message["headers"] = [*message.get("headers", []), (b"x-trace-id", span.trace_id)]
                 await send(message)
 
             await self.app(scope, receive, send_with_id)

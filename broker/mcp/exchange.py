@@ -1,0 +1,70 @@
+"""One JSON exchange of the MCP fast path over ASGI: the body given again to whoever answers
+instead, a call cancelled when its client goes away, the JSON reply."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from starlette.types import Message, Receive, Send
+
+_JSON_HEADERS = (b"content-type", b"application/json")
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the whole body read already, then the real channel."""
+    return replay_messages([{"type": "http.request", "body": body, "more_body": False}], receive)
+
+
+def replay_messages(messages: list[Message], receive: Receive) -> Receive:
+    """A `receive` that gives `messages` first, then the real channel."""
+    pending = deque(messages)
+
+    async def next_message() -> Message:
+        return pending.popleft() if pending else await receive()
+
+    return next_message
+
+
+async def unless_gone(receive: Receive, work: Any) -> Any:
+    """Await `work`, cancelled if the client disconnects meanwhile (then None).
+
+    The watcher task starts only once `work` waits for something (at the loop's next turn):
+    a call answered without waiting, as a cache hit is, costs no task."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    gone = False
+    watcher: asyncio.Task[None] | None = None
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        task.cancel()
+
+    def start() -> None:
+        nonlocal watcher
+        watcher = loop.create_task(watch())
+
+    starting = loop.call_soon(start)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if gone:
+            task.uncancel()
+            return None
+        raise
+    finally:
+        starting.cancel()
+        if watcher is not None:
+            watcher.cancel()
+
+
+async def respond(send: Send, status: int, body: bytes) -> None:
+    """A JSON reply with its length (the HTTP front writes it in one piece)."""
+    headers = [(b"content-length", b"%d" % len(body)), _JSON_HEADERS]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
