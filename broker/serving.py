@@ -44,13 +44,17 @@ def guarded_protocol(
 
     class GuardedHttpToolsProtocol(McpFrontProtocol):
         _deadline: asyncio.TimerHandle | None = None
+        _since = 0.0
+        """When the current deadline's clock started (the head's, or the body's)."""
         _head_bytes = 0
         _in_head = True
         _body_done = True
+        _mid_message = False
+        """Bytes of a request have arrived, its message is not complete."""
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            self._await_head()
+            self._await_head(idle=True)
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
@@ -59,37 +63,51 @@ def guarded_protocol(
         def data_received(self, data: bytes) -> None:
             in_head = self._in_head
             super().data_received(data)  # may complete the head (and start a body) on the way
+            # The deadlines are armed only for what is still missing once these bytes are in:
+            # most requests arrive whole, and then no timer is made for them at all.
             if in_head and self._in_head:
                 self._head_bytes += len(data)
                 if self._head_bytes > max_head_bytes:
                     self._refuse(_TOO_BIG, f"request head larger than {max_head_bytes} bytes\n")
+                elif self._deadline is None:
+                    self._deadline = self.loop.call_at(self._since + header_timeout, self._head_late)
+            elif not (self._in_head or self._body_done or self._deadline or self.transport.is_closing()):
+                self._deadline = self.loop.call_at(self._since + body_timeout, self._body_late)
+
+        def on_message_begin(self) -> None:
+            self._mid_message = True
+            super().on_message_begin()
 
         def on_headers_complete(self) -> None:
             self._in_head, self._body_done = False, False
             self._disarm()
+            self._since = self.loop.time()
             super().on_headers_complete()
-            if self.transport.is_closing():
-                return
-            self._deadline = self.loop.call_later(body_timeout, self._body_late)
 
         def on_message_complete(self) -> None:
             self._disarm()
-            self._body_done = True
+            self._body_done, self._mid_message = True, False
             super().on_message_complete()
             if self.cycle is not None and self.cycle.response_complete and not self.transport.is_closing():
-                self._await_head()  # answered early (a 413 say): the next request may come now
+                self._await_head(idle=True)  # answered early (a 413 say): the next request may come now
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
             # While the rest of an unread body is still arriving (and discarded), the body
             # deadline keeps running; the next head's deadline starts when it has arrived.
+            # uvicorn's keep-alive timer closes an idle connection (it ends at the first byte),
+            # unless the next request has begun already (pipelined).
             if self._body_done and not self.transport.is_closing() and not self.pipeline:
-                self._await_head()
+                self._await_head(idle=self._mid_message or header_timeout < self.timeout_keep_alive)
 
-        def _await_head(self) -> None:
+        def _await_head(self, idle: bool) -> None:
+            """The next head's clock starts now; `idle`: armed now, for a connection on which
+            nothing else may close (else when its first bytes leave the head incomplete)."""
             self._disarm()
             self._in_head, self._head_bytes = True, 0
-            self._deadline = self.loop.call_later(header_timeout, self._head_late)
+            self._since = self.loop.time()
+            if idle:
+                self._deadline = self.loop.call_at(self._since + header_timeout, self._head_late)
 
         def _disarm(self) -> None:
             if self._deadline is not None:

@@ -89,6 +89,16 @@ def test_a_kept_alive_connection_gets_the_same_deadline_for_its_next_request(gat
         assert _until_closed(sock).startswith(b"HTTP/1.1 408 ")
 
 
+def test_an_idle_kept_alive_connection_gets_408_when_the_head_deadline_is_the_shorter(
+    gateway: RunningGateway,
+) -> None:
+    """Header timeout 1 s, keep-alive 5 s: nothing sent after a response is a head that is late."""
+    with _connect(gateway.url) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        assert _one_response(sock).startswith(b"HTTP/1.1 200 ")
+        assert _until_closed(sock).startswith(b"HTTP/1.1 408 ")
+
+
 def test_an_oversized_head_is_refused(gateway: RunningGateway) -> None:
     with _connect(gateway.url) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nx-filler: " + b"a" * 20_000)
