@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cachetools import LRUCache
 from jsonschema.exceptions import best_match
 
 from broker.canonical import CANONICAL
@@ -17,9 +16,10 @@ class ValidateArguments:
     A resource read or a completion has nothing to check here."""
 
     def __init__(self) -> None:
-        self._valid: LRUCache[tuple[int, str], Any] = LRUCache(VALID_MEMO)
+        self._valid: dict[tuple[int, str], Any] = {}
         """Argument sets found valid, by (validator, canonical JSON): the same arguments come back
-        on every cache hit, and validating them again was a tenth of a hit's own pipeline work."""
+        on every cache hit, and validating them again was a tenth of a hit's own pipeline work.
+        A dict emptied whole at VALID_MEMO sets: an LRUCache lookup cost ~0.8 us of a hit's 2.6 here."""
 
     async def __call__(self, request: Request, call_next: Next) -> Output:
         if isinstance(request, ToolCall):
@@ -41,6 +41,8 @@ class ValidateArguments:
             return
         _check(call)
         if key is not None:
+            if len(self._valid) >= VALID_MEMO:
+                self._valid.clear()
             self._valid[key] = validator
 
 
