@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
-from broker.metrics import Children
+from broker.metrics import Children, LoopCounter
 
 STATUSES = ("hit", "miss", "bypass", "uncacheable", "coalesced")
 """hit: served from the cache; miss: fetched (and stored when successful); bypass: the caller
@@ -14,12 +14,12 @@ caller's fetch of the same key (single flight)."""
 
 class CacheMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.lookups = Counter(
+        self.lookups = LoopCounter(  # counted on the event loop only, on every call
             "broker_cache_lookups",
             "Tool calls by cache status (hit, miss, bypass, uncacheable, coalesced)",
-            ["tool", "status"],
-            registry=registry,
+            ("tool", "status"),
         )
+        registry.register(self.lookups)
         self.stores = Counter(
             "broker_cache_stores", "Results stored in the cache", ["tool"], registry=registry
         )
@@ -38,7 +38,7 @@ class CacheMetrics:
         self._children = Children()
 
     def count(self, tool: str, status: str) -> None:
-        self._children(self.lookups, tool, status).inc()
+        self.lookups.child(tool, status).value += 1.0
         self._totals[status] += 1
 
     def stored(self, tool: str) -> None:

@@ -49,7 +49,10 @@ class Cache:
             output = await call_next(call)
             await self._keep(call, plan, output)
             return output
-        entry = await self._safely(self._store.get(plan.key, plan.ttl), None)
+        try:  # as _safely, one coroutine fewer on every lookup
+            entry = await self._store.get(plan.key, plan.ttl)
+        except StoreUnavailable as exc:
+            entry = self._unavailable(exc, None)
         if entry is not None:
             self._note(call, "hit", plan.key.tool)
             return entry.output
@@ -110,6 +113,9 @@ class Cache:
         try:
             return await operation
         except StoreUnavailable as exc:
-            self._metrics.errors.inc()
-            log.warning("tool cache unavailable, serving uncached: %s", exc)
-            return fallback
+            return self._unavailable(exc, fallback)
+
+    def _unavailable(self, exc: StoreUnavailable, fallback: T) -> T:
+        self._metrics.errors.inc()
+        log.warning("tool cache unavailable, serving uncached: %s", exc)
+        return fallback
