@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection
 
 from broker.canonical import KeyedHash
 from broker.offload import maybe_in_thread
@@ -21,7 +22,8 @@ TOKEN_BATCH = 2048
 """Tokens confirmed with the vault per round trip. A 5 MB result may need 25,000: in batches, the
 event loop serves other calls between them (and a vault query stays within its parameter limits)."""
 
-TokenRequests = set[tuple[str, str]]
+TokenRequests = Collection[tuple[str, str]]
+"""(entity, value) pairs to tokenise, each once (a set, or a Counter of how often each is written)."""
 Proposals = dict[tuple[str, str], str]
 """A first token per (entity, value), as `token_for` makes it."""
 _MAX_TOKEN_HEX = 32

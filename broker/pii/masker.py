@@ -37,8 +37,8 @@ ENGINE_VERSION = "1"
 
 log = logging.getLogger("broker.pii")
 Counts = dict[str, int]
-Proposed = tuple[str, Counts, Proposals]
-"""Masked text, counts, and the token proposed for each (entity, value)."""
+Proposed = tuple[str, Counts, Proposals, dict[str, int]]
+"""Masked text, counts, the token proposed for each (entity, value), the tokens written more than once."""
 
 
 class Masker:
@@ -102,7 +102,7 @@ class Masker:
         masked, counts = self._write_back_paused(collected, findings, tokens)
         return masked, counts, collected.finite
 
-    def _scan(self, value: Any) -> tuple[Collected, list[list[Found]], TokenRequests]:
+    def _scan(self, value: Any) -> tuple[Collected, list[list[Found]], Counter[tuple[str, str]]]:
         with gc_paused():
             collected = collect(value, self._rules)
             findings = self._strings.find_many(collected.texts, collected.keys) if collected.texts else []
@@ -165,22 +165,27 @@ class Masker:
         event loop. The worker proposes each token as `_issue` first would (8 hex characters);
         here the vault confirms them as they are. Where one came out longer (its id holds another
         value: in a vault of 100,000s of an agent's tokens, likely for one of a big result's
-        thousands), the worker masks the text again with the tokens issued. None when the text is no JSON
-        document, or no worker could do it: the caller then masks it here."""
-        from broker.pii.offloaded import mask_in_worker  # (that module imports this one)
+        thousands), the proposed token is replaced by the issued one in the masked text when
+        that is provably the same text (`offloaded.retokened`), else the worker masks the text
+        again with the tokens issued. None when the text is no JSON document, or no worker
+        could do it: the caller then masks it here."""
+        from broker.pii.offloaded import mask_in_worker, retokened  # (that module imports this one)
 
         policy, salt = self.policy, self._salt
         try:
             outcome = await offload.in_process(mask_in_worker, policy, salt, agent, text)
             if outcome is None:
                 return None
-            masked, counts, proposed = outcome
+            masked, counts, proposed, repeated = outcome
             issued = await self._issue(agent, set(proposed), off_loop=True, proposed=proposed)
             if issued != proposed:
+                patched = await asyncio.to_thread(retokened, masked, proposed, issued, repeated)
+                if patched is not None:
+                    return patched, counts
                 outcome = await offload.in_process(mask_in_worker, policy, salt, agent, text, issued)
                 if outcome is None:
                     return None
-                masked, counts, _ = outcome
+                masked, counts, _, _ = outcome
         except NotConfigured:  # the worker died (killed, out of memory): mask it here, as before workers
             log.warning("a worker process stopped while masking a large result; masking it in the gateway")
             return None
@@ -190,7 +195,8 @@ class Masker:
         self, agent: str, text: str, tokens: dict[tuple[str, str], str] | None = None
     ) -> Proposed | None:
         """`mask_text` of a JSON document with every token as first proposed (or as in `tokens`),
-        and those tokens; None when `text` is no JSON document. No vault: what a worker process does."""
+        those tokens, and the ones written more than once (how often); None when `text` is no
+        JSON document. No vault: what a worker process does."""
         try:
             decoded = parse(text)
         except ValueError:
@@ -200,7 +206,8 @@ class Masker:
             mac = agent_mac(self._salt, agent)
             tokens = {request: token_for(mac, *request, TOKEN_HEX) for request in requests}
         masked, counts = self._write_back_paused(collected, findings, tokens)
-        return serialise(masked, 2 if "\n" in text else None, collected.finite), counts, tokens
+        repeated = {tokens[request]: times for request, times in requests.items() if times > 1}
+        return serialise(masked, 2 if "\n" in text else None, collected.finite), counts, tokens, repeated
 
     async def mask_content_blocks(
         self, agent: str, blocks: Sequence[Mapping[str, Any]]
@@ -300,17 +307,19 @@ class Masker:
         pieces.append(text[position:])
         return "".join(pieces)
 
-    def _token_requests(self, collected: Collected, findings: list[list[Found]]) -> TokenRequests:
-        requests: TokenRequests = set()
+    def _token_requests(self, collected: Collected, findings: list[list[Found]]) -> Counter[tuple[str, str]]:
+        """Each (entity, value) to tokenise, and how many times `_write_back` writes its token.
+        Gathered in a list and counted once (C): cheaper than adding to a set per string."""
+        found: list[tuple[str, str]] = []
         tokenized = self._tokenized
         if tokenized:
             for index, spans in enumerate(findings):
                 if spans:
                     text = collected.texts[index]
-                    requests.update((e, text[s:t]) for s, t, e, _ in spans if e in tokenized)
+                    found += [(e, text[s:t]) for s, t, e, _ in spans if e in tokenized]
         whole: list[tuple[str, Match]] = [(text, match) for _, _, text, match in collected.wholes]
-        requests.update((entity, text) for text, (entity, spec) in whole if spec.operator == "token")
-        return requests
+        found += [(entity, text) for text, (entity, spec) in whole if spec.operator == "token"]
+        return Counter(found)
 
     async def _issue(
         self,

@@ -355,15 +355,57 @@ async def test_a_token_id_taken_in_the_vault_is_lengthened_for_a_large_result_to
     await vault.put("a", taken, "somebody.else@example.com", 600)
     engine = masker(vault, entities={"EMAIL_ADDRESS": "token"}, resolve_tokens_for=["*"])
     _, text = big_result()
+    jobs = offload.finished
 
     masked, _ = await engine.mask_text("a", text)
 
+    assert offload.finished - jobs == 1  # the longer token written into the worker's text, not masked again
     token = json.loads(masked)["rows"][7]["email"]
     assert token != taken and token.startswith(taken[:-1]) and len(token) == len(taken) + 4
     assert await engine.resolve_arguments("a", "x.y", {"to": token}) == {"to": "user7@example.com"}
     assert await engine.resolve_arguments("a", "x.y", {"to": taken}) == {"to": "somebody.else@example.com"}
     in_place, _ = await engine.mask_json("a", json.loads(text))  # masked here, not in a worker
     assert json.loads(masked) == in_place
+
+
+async def test_a_lengthened_token_the_result_also_holds_as_text_is_masked_again(workers: None) -> None:
+    """The upstream's text holds the token the worker proposed (here the other value's): a plain
+    replacement would change it too, so the worker masks the result again with the issued tokens."""
+    vault = MemoryVault()
+    taken = token_for(agent_mac(SALT, "a"), "EMAIL_ADDRESS", "user7@example.com")
+    await vault.put("a", taken, "somebody.else@example.com", 600)
+    engine = masker(vault, entities={"EMAIL_ADDRESS": "token"}, resolve_tokens_for=["*"])
+    rows, _ = big_result()
+    rows[0]["note"] = f"forwarded to {taken}"
+    text = json.dumps({"rows": rows}, separators=(",", ":"))
+    jobs = offload.finished
+
+    masked, _ = await engine.mask_text("a", text)
+
+    assert offload.finished - jobs == 2
+    assert json.loads(masked)["rows"][0]["note"] == f"forwarded to {taken}"
+    assert json.loads(masked)["rows"][7]["email"] != taken
+    assert json.loads(masked) == (await engine.mask_json("a", json.loads(text)))[0]
+
+
+def test_a_token_is_written_into_the_text_only_where_that_is_exact() -> None:
+    from broker.pii.offloaded import retokened
+
+    one, two = ("EMAIL_ADDRESS", "a@x.io"), ("EMAIL_ADDRESS", "b@x.io")
+    proposed = {one: "<EMAIL_ADDRESS_0000000a>", two: "<EMAIL_ADDRESS_0000000b>"}
+    issued = {**proposed, one: "<EMAIL_ADDRESS_0000000a1234>"}
+    text = '{"<EMAIL_ADDRESS_0000000a>":["<EMAIL_ADDRESS_0000000a>","<EMAIL_ADDRESS_0000000b>"]}'
+
+    assert retokened(text, proposed, issued, {"<EMAIL_ADDRESS_0000000a>": 2}) == (
+        '{"<EMAIL_ADDRESS_0000000a1234>":["<EMAIL_ADDRESS_0000000a1234>","<EMAIL_ADDRESS_0000000b>"]}'
+    )
+    assert retokened(text, proposed, issued, {}) is None  # written once, found twice: one is not ours
+    clash = text.replace("0000000b", "0000000a1234")
+    assert (
+        retokened(clash, proposed, issued, {"<EMAIL_ADDRESS_0000000a>": 2}) is None
+    )  # the issued one is there
+    shared = {one: proposed[one], two: proposed[one]}  # two values proposed one token
+    assert retokened(text, shared, {**shared, one: issued[one]}, {"<EMAIL_ADDRESS_0000000a>": 2}) is None
 
 
 @pytest.mark.parametrize(
