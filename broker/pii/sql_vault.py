@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import QueuePool
 
 from broker.pii.front import Front, TokenConflict
 from broker.pii.keys import sealed_name
@@ -43,7 +44,9 @@ _TABLE: Table = PiiToken.__table__  # type: ignore[assignment]
 LOCAL_READ_TOKENS = 64
 """On SQLite (a local file, WAL: a read never waits for a writer) a lookup of this many tokens
 or fewer is made on the event loop: ~0.1 ms for the ~10 new tokens of a 2 KB result, where the
-hop to a worker thread and back cost the loop ~0.17 ms of CPU more."""
+hop to a worker thread and back cost the loop ~0.17 ms of CPU more. Only while the pool holds an
+idle connection, though: a checkout from a pool whose connections are all out (in threads) waits
+for one, which must never happen on the loop."""
 
 
 class SqlTokenVault:
@@ -97,7 +100,7 @@ class SqlTokenVault:
                 else:
                     found[token] = value
         if missing:
-            if self._local and len(missing) <= LOCAL_READ_TOKENS:
+            if self._local and len(missing) <= LOCAL_READ_TOKENS and self._idle_connection():
                 rows = self._read(agent, missing, now)
             else:
                 rows = await asyncio.to_thread(self._read, agent, missing, now)
@@ -175,6 +178,10 @@ class SqlTokenVault:
                     log.exception("could not delete expired PII tokens")
             if self._pending:
                 self._wake.set()
+
+    def _idle_connection(self) -> bool:
+        pool = self._engine.pool
+        return isinstance(pool, QueuePool) and pool.checkedin() > 0
 
     def _read(self, agent: str, tokens: list[str], now: float) -> list[tuple[str, str, float]]:
         with self._engine.connect() as connection:

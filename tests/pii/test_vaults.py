@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, create_engine, insert, select
 
 from broker.pii import Masker
 from broker.pii.front import TokenConflict
@@ -89,6 +90,29 @@ async def test_sql_vault_scopes_encrypts_and_expires(engine: Engine, write_behin
     clock.now += 121
     assert await restarted.get("agent-1", TOKEN) is None  # expired: the memory front asks again
     assert await restarted.purge() == 1 and stored(engine) == []
+
+
+async def test_a_sqlite_lookup_never_waits_for_a_connection_on_the_event_loop(tmp_path: Path) -> None:
+    """A small lookup on SQLite reads on the event loop only while the pool has a connection
+    idle; when all are out (in other threads) it waits for one in a worker thread."""
+    url = f"sqlite:///{tmp_path / 'vault.db'}"
+    upgrade(url)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False}, pool_size=1, max_overflow=0, pool_timeout=10
+    )
+    await SqlTokenVault(engine, CIPHER, write_behind=False).put("agent-1", TOKEN, EMAIL, 120)
+    fresh = SqlTokenVault(engine, CIPHER, write_behind=False)  # nothing in its memory front
+    held = engine.connect()  # the pool's only connection, out
+    try:
+        lookup = asyncio.create_task(fresh.get("agent-1", TOKEN))
+        for _ in range(20):  # the loop goes on meanwhile
+            await asyncio.sleep(0.01)
+        assert not lookup.done()
+    finally:
+        held.close()
+    assert await lookup == EMAIL
+    assert await fresh.get("agent-1", "<EMAIL_ADDRESS_ffffffff>") is None  # idle again: read on the loop
+    engine.dispose()
 
 
 async def test_a_ciphertext_copied_to_another_agent_does_not_decrypt(engine: Engine) -> None:
