@@ -236,6 +236,8 @@ class Collected:
     def walk_items(
         self, value: Any, key: str | None, states: tuple[State, ...], matched: Match | None
     ) -> list[Any]:
+        # The per-value dispatch below repeats walk_object's on purpose: as a shared method it
+        # would cost a call for every JSON value of every result, in the hottest loop of masking.
         texts, keys, slots = self.texts, self.keys, self.slots
         child_of, clean = self._rules.child, self._rules.clean
         items: list[Any] = list(value)
