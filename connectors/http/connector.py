@@ -41,7 +41,6 @@ from connectors.base import (
     ResourceTemplateSpec,
     ToolOutput,
     ToolSpec,
-    parse_json,
 )
 from connectors.errors import (
     ConnectorError,
@@ -71,6 +70,7 @@ from connectors.http.io import (
     transport_problem,
 )
 from connectors.http.outgoing import Outgoing, RequestBuilder
+from connectors.jsonwire import parse_json
 from connectors.netguard import (
     AddressResolver,
     BlockedDestination,

@@ -55,7 +55,8 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from connectors import http1
-from connectors.base import ClientChannel, compact_json
+from connectors.base import ClientChannel
+from connectors.jsonwire import compact_json
 from connectors.mcp import answers, relay
 from connectors.mcp.lenient import normalise
 from connectors.netguard import AddressResolver, checked_address

@@ -1,4 +1,4 @@
-"""Upstream JSON read and written as `json` would (connectors/base.py: parse_json, compact_json)."""
+"""Upstream JSON read and written as `json` would (connectors/jsonwire.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import compact_json, parse_json
+from connectors.jsonwire import compact_json, parse_json
 
 
 def outcome(read: Any, body: bytes) -> tuple[str, str, str]:

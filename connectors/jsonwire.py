@@ -1,0 +1,65 @@
+"""Upstream JSON read and written exactly as `json` would, with orjson's speed where it agrees.
+
+Connectors turn upstream bodies into values and values into result text on every call; `json`
+is the reference (what agents, caches and masking have always seen), orjson the fast path,
+taken only where its answer is provably the same.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+_JSON_TYPES_ONLY = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+"""What `json` cannot write, orjson refuses too (the TypeError sends it to `json`)."""
+
+
+def compact_json(value: Any) -> str:
+    """`json.dumps(value, ensure_ascii=False, separators=(",", ":"))`, the same text ~9 times faster.
+
+    orjson writes what `json` writes except: NaN and infinities (as null), floats below 1e-4
+    (`1e-7` and `0.00005` where `json` has `1e-07` and `5e-05`), integers beyond 64 bits and
+    lone surrogates (it refuses both). Output without `null`, `e-` or `0.0000` holds none of
+    the first two; for the rare value that does, `json` writes it."""
+    try:
+        fast = orjson.dumps(value, option=_JSON_TYPES_ONLY)
+    except TypeError:
+        fast = None
+    if fast is not None and b"null" not in fast and b"e-" not in fast and b"0.0000" not in fast:
+        return fast.decode()
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_FOLD = bytes.maketrans(b"123456789 \t\n\r:,[-", b"000000000!!!!!!!!")
+_LONG_NUMBER = b"!" + b"0" * 19
+"""With `_FOLD`: 19 digits where a number may start (after whitespace, ':', ',', '[' or '-'),
+so maybe an integer beyond 64 bits (orjson reads it as a float, `json` exactly). Digits in
+strings rarely follow these (an IBAN or an id does not): few bodies go to `json` for nothing."""
+_SHALLOW_BYTES = 1800
+"""A body this short cannot nest 900 deep (each level takes two brackets)."""
+_FAST_PARSE_BYTES = 256 * 1024
+"""Past this, orjson's lead shrinks (allocation dominates) and the checks cost more: `json` reads it."""
+
+
+def parse_json(body: bytes) -> Any:
+    """`json.loads(body)`: the same value, or the same error, 2-3 times faster up to 256 KiB.
+
+    orjson refuses what `json` reads leniently (NaN, infinities, numbers past the float range, a
+    byte order mark, UTF-16 or UTF-32, lone surrogates): such a body goes to `json`. Where both
+    read a body they read it alike but for integers beyond 64 bits (orjson makes them floats:
+    see `_LONG_NUMBER`) and nesting between `json`'s recursion limit (~1000 frames less the
+    stack in use) and orjson's 1024: a body that could nest that deep is kept only if orjson
+    writes the value back, which it refuses past 254 levels."""
+    if len(body) > _FAST_PARSE_BYTES or _LONG_NUMBER in b"!" + body.translate(_FOLD):
+        return json.loads(body)
+    try:
+        value = orjson.loads(body)
+        if len(body) >= _SHALLOW_BYTES:
+            orjson.dumps(value)  # the nesting check: JSONEncodeError past 254 levels
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return json.loads(body)
+    return value
