@@ -125,29 +125,17 @@ class TokenIssuer:
         """A token for each pending request: those known to be in the vault go to `issued`; the
         others (one per token id) are returned, for the vault to confirm."""
         with gc_paused():
-            return self._propose_paused(agent, mac, pending, now, issued, taken, proposed)
-
-    def _propose_paused(
-        self,
-        agent: str,
-        mac: KeyedHash,
-        pending: dict[tuple[str, str], int],
-        now: float,
-        issued: dict[tuple[str, str], str],
-        taken: set[str],
-        proposed: Proposals,
-    ) -> list[tuple[tuple[str, str], str]]:
-        claimed: set[str] = set()
-        unsure: list[tuple[tuple[str, str], str]] = []
-        for request, length in pending.items():
-            token = proposed.get(request) if length == TOKEN_HEX else None
-            if token is None:
-                token = token_for(mac, *request, length)
-            known = self._issued.get((agent, token))
-            if known is not None and known[0] == request[1] and known[1] > now and token not in taken:
-                issued[request] = token
-                taken.add(token)
-            elif token not in claimed and token not in taken:
-                claimed.add(token)
-                unsure.append((request, token))
-        return unsure
+            claimed: set[str] = set()
+            unsure: list[tuple[tuple[str, str], str]] = []
+            for request, length in pending.items():
+                token = proposed.get(request) if length == TOKEN_HEX else None
+                if token is None:
+                    token = token_for(mac, *request, length)
+                known = self._issued.get((agent, token))
+                if known is not None and known[0] == request[1] and known[1] > now and token not in taken:
+                    issued[request] = token
+                    taken.add(token)
+                elif token not in claimed and token not in taken:
+                    claimed.add(token)
+                    unsure.append((request, token))
+            return unsure
