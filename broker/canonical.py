@@ -9,6 +9,8 @@ from typing import Any
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.hmac import HMAC
 
+from broker.memo import Memo
+
 CANONICAL = JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 """The canonical encoder, made once (`json.dumps` with options builds one per call)."""
 
@@ -32,7 +34,7 @@ class KeyedHash:
 
     def __init__(self, key: bytes) -> None:
         self._keyed = HMAC(key, SHA256())
-        self._known: dict[str, str] = {}
+        self._known: Memo[str, str] = Memo(MEMO)
 
     def digest(self, data: bytes) -> bytes:
         mac = self._keyed.copy()
@@ -46,9 +48,7 @@ class KeyedHash:
         if known is None:
             known = self.digest(text.encode()).hex()
             if len(text) <= MEMO_CHARS:
-                if len(self._known) >= MEMO:
-                    self._known.clear()
-                self._known[text] = known
+                self._known.keep(text, known)
         return known
 
     def fingerprint(self, value: Any) -> str:

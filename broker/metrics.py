@@ -14,6 +14,8 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from broker.memo import Memo
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 M = TypeVar("M", bound=MetricWrapperBase)
@@ -24,19 +26,16 @@ class Children:
     values and takes a lock on every call, a visible share of a cache hit's own work. Bounded
     (label values such as agent names come from the callers): emptied whole at `limit` sets."""
 
-    __slots__ = ("_children", "_limit")
+    __slots__ = ("_children",)
 
     def __init__(self, limit: int = 4096) -> None:
-        self._children: dict[tuple[object, ...], MetricWrapperBase] = {}
-        self._limit = limit
+        self._children: Memo[tuple[object, ...], MetricWrapperBase] = Memo(limit)
 
     def __call__(self, metric: M, *labels: str) -> M:
         key = (metric, *labels)
         child = self._children.get(key)
         if child is None:
-            if len(self._children) >= self._limit:
-                self._children.clear()
-            child = self._children[key] = metric.labels(*labels)
+            child = self._children.keep(key, metric.labels(*labels))
         return child  # type: ignore[return-value]  # labels() returns the metric's own type
 
 

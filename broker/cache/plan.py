@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from broker.cache.entry import SHARED_SCOPE, CacheKey, agent_scope
 from broker.canonical import CANONICAL, KeyedHash
+from broker.memo import Memo
 from broker.pii.plan import masking_plan
 from broker.pipeline.call import Request, ResourceRead, ResourceWatch, ToolCall
 from connectors.auth import SecretRef, per_caller
@@ -55,7 +56,7 @@ class _ConnectorFacts:
 class Planner:
     def __init__(self, secret: bytes, default_ttl: float) -> None:
         self._hash = KeyedHash(secret)
-        self._around: dict[tuple[str, int, str, str, str], tuple[str, str]] = {}
+        self._around: Memo[tuple[str, int, str, str, str], tuple[str, str]] = Memo(AROUND_MEMO)
         self._default_ttl = default_ttl
         self._rules: WeakKeyDictionary[PolicySet, CacheRules] = WeakKeyDictionary()
         self._connectors: WeakKeyDictionary[Connector, _ConnectorFacts] = WeakKeyDictionary()
@@ -113,12 +114,10 @@ class Planner:
         (one JSON pass fewer per call; the same bytes, so the same keys as before)."""
         around = self._around.get(parts)
         if around is None:
-            if len(self._around) >= AROUND_MEMO:
-                self._around.clear()
             target, *after = parts
             head = CANONICAL.encode([KEY_FORMAT, target])[:-1]  # '[1,"tool"'
             tail = CANONICAL.encode(after)[1:]  # '3,"generation","masking","scope"]'
-            around = self._around[parts] = (f"{head},", f",{tail}")
+            around = self._around.keep(parts, (f"{head},", f",{tail}"))
         return around
 
     def rules(self, policy_set: PolicySet) -> CacheRules:

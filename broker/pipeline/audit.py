@@ -12,6 +12,7 @@ from broker.audit.writer import AuditEntry, AuditWriter
 from broker.canonical import KeyedHash
 from broker.errors import ToolCallError
 from broker.guard import injection
+from broker.memo import Memo
 from broker.metrics import Metrics, Spread, Tally
 from broker.pii import scrub
 from broker.pipeline.call import Next, Request, ResourceRead, ToolCall
@@ -90,12 +91,12 @@ class Audit:
         self._writer = writer
         self._metrics = metrics
         self._hash = KeyedHash(hash_key)
-        self._clean: dict[str, str] = {}
+        self._clean: Memo[str, str] = Memo()
         self._flags: LRUCache[bytes, dict[str, object] | None] = LRUCache(FLAG_MEMO)
-        self._served: dict[int, tuple[ToolOutput, dict[str, object] | None]] = {}
+        self._served: Memo[int, tuple[ToolOutput, dict[str, object] | None]] = Memo(SERVED_MEMO)
         """Flags of results served from the cache, by identity: the in-process cache hands out the
         same object on every hit, so its text need not be joined and hashed again."""
-        self._tallies: dict[tuple[str, str | None, str, str, str], _Tallies] = {}
+        self._tallies: Memo[tuple[str, str | None, str, str, str], _Tallies] = Memo(TALLY_MEMO)
         """The metric children of each (agent, tool, operation, connector, outcome), looked up in
         one step per call (emptied whole at TALLY_MEMO sets; the metrics keep every child)."""
 
@@ -160,9 +161,7 @@ class Audit:
         key = (request.agent.name, tool, operation, request.connector or UNKNOWN, outcome)
         tallies = self._tallies.get(key)
         if tallies is None:
-            if len(self._tallies) >= TALLY_MEMO:
-                self._tallies.clear()
-            tallies = self._tallies[key] = self._children(*key)
+            tallies = self._tallies.keep(key, self._children(*key))
         tool_calls, tool_latency, requests, request_latency = tallies
         if tool_calls is not None and tool_latency is not None:
             tool_calls.value += 1.0
@@ -206,16 +205,12 @@ class Audit:
             flag = _flag(text) if len(text) < OFF_LOOP_CHARS else await asyncio.to_thread(_flag, text)
             self._flags[digest] = flag
         if cached and len(text) < SERVED_CHARS and _text_only(output):  # kept alive: small ones only
-            if len(self._served) >= SERVED_MEMO:
-                self._served.clear()
-            self._served[id(output)] = (output, flag)
+            self._served.keep(id(output), (output, flag))
         return flag
 
     def _scrub(self, text: str) -> str:
         """`scrub`, remembered: reasons and argument names repeat from call to call."""
         clean = self._clean.get(text)
         if clean is None:
-            if len(self._clean) >= 4096:
-                self._clean.clear()
-            clean = self._clean[text] = scrub(text)
+            clean = self._clean.keep(text, scrub(text))
         return clean

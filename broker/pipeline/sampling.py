@@ -14,13 +14,14 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from broker.memo import Memo
 from broker.pipeline.call import Next, Request, ToolCall
 from connectors.base import ClientChannel, Output
 from policies import PolicySet, SamplingRule, Subject, sampling_for
 
 SAMPLING = "sampling/createMessage"
 _MEMO_LIMIT = 4096
-_rules: weakref.WeakKeyDictionary[PolicySet, dict[tuple[str, str | None], SamplingRule | None]] = (
+_rules: weakref.WeakKeyDictionary[PolicySet, Memo[tuple[str, str | None], SamplingRule | None]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -29,12 +30,10 @@ def sampling_rule(policy_set: PolicySet, subject: Subject) -> SamplingRule | Non
     """The subject's effective sampling setting (a dictionary lookup when warm)."""
     memo = _rules.get(policy_set)
     if memo is None:
-        memo = _rules[policy_set] = {}
+        memo = _rules[policy_set] = Memo(_MEMO_LIMIT)
     key = (subject.name, subject.team)
     if key not in memo:
-        if len(memo) >= _MEMO_LIMIT:
-            memo.clear()
-        memo[key] = sampling_for(policy_set.policies, subject)
+        memo.keep(key, sampling_for(policy_set.policies, subject))
     return memo[key]
 
 

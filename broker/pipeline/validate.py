@@ -6,6 +6,7 @@ from jsonschema.exceptions import best_match
 
 from broker.canonical import CANONICAL
 from broker.errors import InvalidArguments
+from broker.memo import Memo
 from broker.pipeline.call import Next, PromptGet, Request, ToolCall
 from connectors.base import Output
 
@@ -16,7 +17,7 @@ class ValidateArguments:
     A resource read or a completion has nothing to check here."""
 
     def __init__(self) -> None:
-        self._valid: dict[tuple[int, str], Any] = {}
+        self._valid: Memo[tuple[int, str], Any] = Memo(VALID_MEMO)
         """Argument sets found valid, by (validator, canonical JSON): the same arguments come back
         on every cache hit, and validating them again was a tenth of a hit's own pipeline work.
         A dict emptied whole at VALID_MEMO sets: an LRUCache lookup cost ~0.8 us of a hit's 2.6 here."""
@@ -41,9 +42,7 @@ class ValidateArguments:
             return
         _check(call)
         if key is not None:
-            if len(self._valid) >= VALID_MEMO:
-                self._valid.clear()
-            self._valid[key] = validator
+            self._valid.keep(key, validator)
 
 
 VALID_MEMO = 4096
