@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from broker.pii.context import Found, Scan
+from broker.pii.context import SEPARATOR, Found, Scan
 from broker.pii.validators import iban_check, ipv4_ok, ipv6_ok
 
 # E-mail: find the '@' and the domain by regex (a literal first character keeps the scan fast),
@@ -59,6 +59,9 @@ _IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?:%[\w.]{1,15})?"
     r"(?![\w:]|\.\d)"
 )
+# Every address kept holds '::', or seven colons (six and an IPv4 tail): six colons with 1-4 hex
+# digits between each two.
+_IPV6_POSSIBLE = re.compile(r"::|:(?:[0-9A-Fa-f]{1,4}:){5}")
 _VERSION_BEFORE = re.compile(r"\b(?:version|ver|release|build|firmware|v)[\s.:=#]*$", re.IGNORECASE)
 _HEX_COLON = frozenset("0123456789abcdefABCDEF:")
 _ADDRESS_RUN = re.compile(r"[\w:.%]*")
@@ -74,8 +77,21 @@ def find_ips(scan: Scan, out: list[Found]) -> None:
             continue
         if not _VERSION_BEFORE.search(scan.before(match.start(), 24)):
             out.append((match.start(), match.end(), "IP_ADDRESS", 0.95))
+    # Only strings that hold '::' or six colons in a row of hex groups can hold an address that
+    # is kept below: the times and other hints elsewhere (one per timestamp) are never looked at.
+    high = -1
+    for possible in _IPV6_POSSIBLE.finditer(text):
+        if possible.start() >= high:
+            low = text.rfind(SEPARATOR, 0, possible.start()) + 1
+            high = text.find(SEPARATOR, possible.end())
+            high = len(text) if high < 0 else high
+            _find_ipv6(text, low, high, out)
+
+
+def _find_ipv6(text: str, low: int, high: int, out: list[Found]) -> None:
+    """IPv6 addresses in text[low:high], one string of the scan (no NUL inside)."""
     done = 0
-    for hint in _IPV6_HINT.finditer(text):
+    for hint in _IPV6_HINT.finditer(text, low, high):
         if hint.start() < done:
             continue
         # An address starts where its run of hex digits and colons starts; try there once per run.

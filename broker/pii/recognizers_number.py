@@ -40,7 +40,10 @@ from broker.pii.validators import SAMPLE_SSNS, credit_card_ok, ssn_ok
 
 # The first character is matched by a character class, so the engine skips to the next '+', '('
 # or digit without starting a match attempt at every position; the look-behinds then check what
-# came before it, and the branch taken continues the run as that first character begins it.
+# came before it, and the branch taken continues the run as that first character begins it (so
+# the run starts with '+', '(' or a digit whatever that class lets through). The class is written
+# without \d, as '0-9' and everything from U+0660 up (no other digit is lower): a table lookup per
+# character, where \d's Unicode test made the skip ~6 ms per MB slower.
 _GROUPS = r"""
         (?:
             [ ]?\(\d{1,5}\)               # (0) trunk or (area) later on
@@ -49,7 +52,7 @@ _GROUPS = r"""
         ){1,9}+"""
 _RUN = re.compile(
     r"""
-    [+(\d](?<![\w+@/\\.\-\#$€£¥%&].)     # not glued to a word, number, id, path or amount
+    [+(0-9\u0660-\U0010ffff](?<![\w+@/\\.\-\#$€£¥%&].)     # not glued to a word, number, id, path or amount
     (?:
         (?<=\+)[ ]?(?:(?:\(\+?\d{1,5}\)|\d++)"""
     + _GROUPS
