@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from itertools import compress
 from typing import Any
 
 from broker import offload
@@ -22,7 +23,16 @@ from broker.pii.issuing import Proposals, TokenIssuer, TokenRequests
 from broker.pii.jsontext import parse, rename_keys
 from broker.pii.jsontext import serialise as serialise  # broker/pipeline/mask.py imports it from here
 from broker.pii.nogc import gc_paused
-from broker.pii.operators import TOKEN_HEX, Apply, agent_mac, build, derive_key, token_for, tokenize
+from broker.pii.operators import (
+    TOKEN_HEX,
+    VALUE_FREE,
+    Apply,
+    agent_mac,
+    build,
+    derive_key,
+    token_for,
+    tokenize,
+)
 from broker.pii.structure import Collected, FieldRules, Match, collect
 from broker.pii.vault import TokenVault, resolve_tokens
 from policies.masking import MaskingPolicy, OperatorSpec, masking_fingerprint
@@ -70,8 +80,9 @@ class Masker:
         self._resolvers = [compile_pattern(p) for p in policy.resolve_tokens_for]
         self._may_resolve: dict[str, bool] = {}
         self._tokenized = frozenset(e for e in PATTERN_ENTITIES if self._spec(e).operator == "token")
-        # Per entity found by patterns: its operator, and the function applying it (None: a token).
-        self._by_entity: dict[str, tuple[OperatorSpec, Apply | None]] = {}
+        # Per entity found by patterns: whether it is kept as is, the function applying its operator
+        # (None: a token), and the text every value becomes (None: it depends on the value).
+        self._by_entity: dict[str, tuple[bool, Apply | None, str | None]] = {}
         self._tokens = TokenIssuer(vault, salt, policy.token_ttl_seconds) if vault is not None else None
 
     @property
@@ -119,10 +130,8 @@ class Masker:
     ) -> tuple[Any, Counts]:
         counts: Counter[str] = Counter()
         renames: dict[int, tuple[dict[str, Any], dict[str, str]]] = {}
-        for index, spans in enumerate(findings):
-            if not spans:
-                continue
-            masked = self._splice(collected.texts[index], spans, tokens, counts)
+        for index in compress(range(len(findings)), findings):  # strings with findings only
+            masked = self._splice(collected.texts[index], findings[index], tokens, counts)
             container, slot = collected.slots[index]
             if index in collected.key_slots and isinstance(container, dict) and isinstance(slot, str):
                 renames.setdefault(id(container), (container, {}))[1][slot] = masked
@@ -295,13 +304,19 @@ class Masker:
             known = by_entity.get(entity)
             if known is None:
                 spec = self._spec(entity)
-                known = by_entity[entity] = (spec, self._operation(entity, spec))
-            spec, operate = known
-            if spec.operator == "keep":
+                operate = self._operation(entity, spec)
+                fixed = operate("") if operate is not None and spec.operator in VALUE_FREE else None
+                known = by_entity[entity] = (spec.operator == "keep", operate, fixed)
+            keep, operate, fixed = known
+            if keep:
                 continue
             pieces.append(text[position:start])
-            value = text[start:end]
-            pieces.append(tokenize(value, entity, tokens) if operate is None else operate(value))
+            if fixed is not None:
+                pieces.append(fixed)
+            elif operate is None:
+                pieces.append(tokens[entity, text[start:end]])  # as `tokenize` does, without its call
+            else:
+                pieces.append(operate(text[start:end]))
             position = end
             counts[entity] += 1
         pieces.append(text[position:])
@@ -313,10 +328,10 @@ class Masker:
         found: list[tuple[str, str]] = []
         tokenized = self._tokenized
         if tokenized:
-            for index, spans in enumerate(findings):
-                if spans:
-                    text = collected.texts[index]
-                    found += [(e, text[s:t]) for s, t, e, _ in spans if e in tokenized]
+            texts = collected.texts
+            for index in compress(range(len(findings)), findings):  # strings with findings only
+                text = texts[index]
+                found += [(e, text[s:t]) for s, t, e, _ in findings[index] if e in tokenized]
         whole: list[tuple[str, Match]] = [(text, match) for _, _, text, match in collected.wholes]
         found += [(entity, text) for text, (entity, spec) in whole if spec.operator == "token"]
         return Counter(found)

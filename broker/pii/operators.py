@@ -87,6 +87,9 @@ def token_for(mac: canonical.KeyedHash, entity: str, value: str, length: int = T
     return f"<{entity}_{digest.hex()[:length]}>"
 
 
+VALUE_FREE = frozenset({"redact", "replace"})
+"""Operators whose output is the same whatever the value: written without calling them per value."""
+
 _KEEP, _REDACT, _REPLACE, _MASK, _HASH, _TOKENIZE = (
     Keep(),
     Redact(),
