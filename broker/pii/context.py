@@ -22,13 +22,32 @@ PHONE_CONTEXT = re.compile(
     r"|bel|bellen|llama|llámame|llámenos|joindre|appel|appelez|appelle|rufen|anrufen|erreichbar"
     r"|chiama|chiamare|ligue|ligar|contato|kontakt|hotline|helpline|landline))(?:s|es|ed|ing|e|en|me)?(?![a-zà-ÿ])|電話|携帯",
 )
-NEGATIVE_CONTEXT = re.compile(
-    r"\b(?:order|invoice|inv|account|acct|iban|id|ref|reference|ticket|case|tracking|sku|serial|isbn"
-    r"|zip|postal|postcode|amount|total|price|balance|qty|quantity|version|build|number|no|nr|code"
-    r"|pin|otp|batch|lot|item|part|product|transaction|txn|receipt|policy|claim|customer|ean|gtin|upc"
-    r"|barcode|sku|asin|imei|serial)\b[\s#:=.\-]*$",
-    re.IGNORECASE,
+_NAMED_WORDS = (
+    "order invoice inv account acct iban id ref reference ticket case tracking sku serial isbn zip postal"
+    " postcode amount total price balance qty quantity version build number no nr code pin otp batch lot"
+    " item part product transaction txn receipt policy claim customer ean gtin upc barcode asin imei"
 )
+"""Words naming the number after them as something other than PII."""
+
+
+def ends_with_word(words: str, trailing: str, symbols: str = "") -> re.Pattern[str]:
+    r"""`(?:[<symbols>]|\b(?:<words>)\b)[<trailing>]*$`, case-insensitive, read backwards: matched at
+    the start of the reversed text, it matches exactly when that pattern finds something in the
+    text, in one try where the search tried every position (4.4 µs to ~0.5 on the 25 characters
+    before a number). `trailing` holds no word characters, so the `\b` after a word always holds."""
+    reversed_words = "|".join(word[::-1] for word in words.split())
+    either = f"[{symbols}]|" if symbols else ""
+    return re.compile(rf"[{trailing}]*(?:{either}(?:{reversed_words})\b)", re.IGNORECASE)
+
+
+_NAMED_BEFORE = ends_with_word(_NAMED_WORDS, r"\s#:=.\-")
+
+
+def named_before(before: str) -> bool:
+    """Whether `before` ends with a word naming a number as no PII ('order #', 'Invoice:', 'EAN ')."""
+    return _NAMED_BEFORE.match(before[::-1]) is not None
+
+
 CARD_CONTEXT = re.compile(
     r"\b(?:card|cc|credit|debit|visa|mastercard|master card|amex|american express|diners|discover|jcb"
     r"|unionpay|maestro|pan|payment|paid|pay|karte|kreditkarte|carte|tarjeta|carta)\b",

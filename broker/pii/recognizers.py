@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from broker.pii.context import SEPARATOR, Found, Scan
+from broker.pii.context import SEPARATOR, Found, Scan, ends_with_word
 from broker.pii.validators import iban_check, ipv4_ok, ipv6_ok
 
 # E-mail: find the '@' and the domain by regex (a literal first character keeps the scan fast),
@@ -53,7 +53,9 @@ def find_ibans(scan: Scan, out: list[Found]) -> None:
 # IP addresses: a literal first character ('.' or ':') lets the regex engine skip ahead fast;
 # the digits or hex groups before it are then matched in place.
 _IPV4_TAIL = re.compile(r"\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)")
-_IPV4 = re.compile(r"(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)")
+# The address whose tail a hint found: its first number starts one to three characters before the
+# hint, tried nearest the hint last (one match call where three were).
+_IPV4_FROM = re.compile(r"[\s\S]{0,2}?(?<![\w.])(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?![\w]|\.\d)")
 _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
 _IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?:%[\w.]{1,15})?"
@@ -62,7 +64,8 @@ _IPV6 = re.compile(
 # Every address kept holds '::', or seven colons (six and an IPv4 tail): six colons with 1-4 hex
 # digits between each two.
 _IPV6_POSSIBLE = re.compile(r"::|:(?:[0-9A-Fa-f]{1,4}:){5}")
-_VERSION_BEFORE = re.compile(r"\b(?:version|ver|release|build|firmware|v)[\s.:=#]*$", re.IGNORECASE)
+# `\b(?:version|ver|release|build|firmware|v)[\s.:=#]*$`, matched on the reversed text.
+_VERSION_BEFORE = ends_with_word("version ver release build firmware v", r"\s.:=#")
 _HEX_COLON = frozenset("0123456789abcdefABCDEF:")
 _ADDRESS_RUN = re.compile(r"[\w:.%]*")
 
@@ -70,13 +73,12 @@ _ADDRESS_RUN = re.compile(r"[\w:.%]*")
 def find_ips(scan: Scan, out: list[Found]) -> None:
     text = scan.text
     for hint in _IPV4_TAIL.finditer(text):
-        match = _IPV4.match(text, max(0, hint.start() - 3))
-        if match is None:
-            match = _IPV4.match(text, max(0, hint.start() - 2)) or _IPV4.match(text, max(0, hint.start() - 1))
-        if match is None or match.end() != hint.end() or not ipv4_ok(match.group()):
+        match = _IPV4_FROM.match(text, max(0, hint.start() - 3))
+        if match is None or match.end() != hint.end() or not ipv4_ok(match.group(1)):
             continue
-        if not _VERSION_BEFORE.search(scan.before(match.start(), 24)):
-            out.append((match.start(), match.end(), "IP_ADDRESS", 0.95))
+        start = match.start(1)
+        if not _VERSION_BEFORE.match(scan.before(start, 24)[::-1]):
+            out.append((start, match.end(), "IP_ADDRESS", 0.95))
     # Only strings that hold '::' or six colons in a row of hex groups can hold an address that
     # is kept below: the times and other hints elsewhere (one per timestamp) are never looked at.
     high = -1

@@ -29,12 +29,13 @@ import phonenumbers
 
 from broker.pii.context import (
     CARD_CONTEXT,
-    NEGATIVE_CONTEXT,
     PHONE_CONTEXT,
     SEPARATOR,
     SSN_CONTEXT,
     Found,
     Scan,
+    ends_with_word,
+    named_before,
 )
 from broker.pii.validators import SAMPLE_SSNS, credit_card_ok, ssn_ok
 
@@ -83,7 +84,8 @@ _DATE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}|\d{1,2}([-/.])\d{1,2}\2\d{2,4}
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\b")
 _ZIP4 = re.compile(r"\d{5}-\d{4}")
 _SSN_SHAPE = re.compile(r"\d{3}([- .]?)\d{2}\1\d{4}")
-_CURRENCY = re.compile(r"(?:[$€£¥₹]|\b(?:usd|eur|gbp|chf|jpy|inr|aud|cad|sek|nok|dkk|pln)\b)\s*$", re.I)
+# A currency right before: `(?:[$€£¥₹]|\b(?:usd|...)\b)\s*$`, matched on the reversed text.
+_CURRENCY_BEFORE = ends_with_word("usd eur gbp chf jpy inr aud cad sek nok dkk pln", r"\s", "$€£¥₹")
 _AFTER_AMOUNT = re.compile(
     r"\s?(?:[$€£¥₹%]|(?:usd|eur|gbp|chf|jpy|inr|aud|cad|sek|nok|dkk|pln|k|m|bn)\b)", re.I
 )
@@ -193,7 +195,7 @@ def _classify(run: str, scan: Scan, start: int, end: int, entities: Entities) ->
 def _card_context(scan: Scan, start: int) -> bool:
     """False for a number named as something else right before it ('EAN 4006381333931', 'ref ...')."""
     before = scan.before(start, 40)
-    if NEGATIVE_CONTEXT.search(before[-25:]) is None and not scan.key_is_negative(start):
+    if not named_before(before[-25:]) and not scan.key_is_negative(start):
         return True
     # 'card number 4111...' is a card; 'card 4111..., EAN 4006...' is not: look after the last digit only.
     since_last_number = before[max((i for i, c in enumerate(before) if c.isdigit()), default=-1) + 1 :]
@@ -205,7 +207,7 @@ def _ssn(run: str, scan: Scan, start: int) -> float:
         return 0.0
     before = scan.before(start, 40)
     context = SSN_CONTEXT.search(before) is not None or scan.key_is_ssn(start)
-    named_otherwise = NEGATIVE_CONTEXT.search(before[-25:]) is not None or scan.key_is_negative(start)
+    named_otherwise = named_before(before[-25:]) or scan.key_is_negative(start)
     if (run.isdigit() and (named_otherwise or not context)) or (named_otherwise and not context):
         return 0.0  # nine bare digits, or an SSN-shaped order or account number
     digits = run.translate(_DROP)
@@ -228,13 +230,18 @@ def _bare(digits: str, scan: Scan, start: int) -> float:
     """Digits without separators: a phone where the text or key says so, or a valid trunk-0 number."""
     before = scan.before(start, 40)
     context = _phone_context(scan, start, before)
-    if not context and (NEGATIVE_CONTEXT.search(before[-25:]) or scan.key_is_negative(start)):
+    if not context and (named_before(before[-25:]) or scan.key_is_negative(start)):
         return 0.0
     if digits.startswith("00") and len(digits) >= 11 and (score := _international(digits[2:])):
         return score  # 0044 20 7946 0958 written without spaces
     if context:
         return _national_number(digits)
-    if digits[0] != "0" or digits[1] == "0" or not 10 <= len(digits) <= 11 or _CURRENCY.search(before):
+    if (
+        digits[0] != "0"
+        or digits[1] == "0"
+        or not 10 <= len(digits) <= 11
+        or _CURRENCY_BEFORE.match(before[::-1])
+    ):
         return 0.0
     return 0.6 if _valid_somewhere(digits) else 0.0
 
@@ -254,10 +261,10 @@ def _national(main: str, digits: str, scan: Scan, start: int, end: int) -> float
     if _DATE.fullmatch(main) or _ISO_DATE.match(main) or _ZIP4.fullmatch(main) or _SSN_SHAPE.fullmatch(main):
         return 0.0
     before = scan.before(start, 40)
-    if _CURRENCY.search(before) or _AFTER_AMOUNT.match(scan.text, end, end + 5):
+    if _CURRENCY_BEFORE.match(before[::-1]) or _AFTER_AMOUNT.match(scan.text, end, end + 5):
         return 0.0
     context = _phone_context(scan, start, before)
-    if not context and (NEGATIVE_CONTEXT.search(before[-25:]) or scan.key_is_negative(start)):
+    if not context and (named_before(before[-25:]) or scan.key_is_negative(start)):
         return 0.0
     if international and (score := _international(digits[2:])):
         return score
