@@ -84,7 +84,7 @@ def agent_mac(salt: bytes, agent: str) -> canonical.KeyedHash:
 def token_for(mac: canonical.KeyedHash, entity: str, value: str, length: int = TOKEN_HEX) -> str:
     """`<ENTITY_hex>`: the same for one agent and value, different across agents."""
     digest = mac.digest(f"{entity}\x00{value}".encode())
-    return f"<{entity}_{digest.hex()[:length]}>"
+    return f"<{entity}_{digest[: (length + 1) // 2].hex()[:length]}>"  # the hex of the bytes it shows
 
 
 VALUE_FREE = frozenset({"redact", "replace"})

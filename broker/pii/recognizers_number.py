@@ -79,7 +79,9 @@ _EXTENSION = re.compile(r"[ ]?(?:x|ext\.?|extension)[ ]?\d{1,6}$")
 _DROP = str.maketrans("", "", " -./()+")
 _GROUP_SPLIT = re.compile(r"[ ./()-]+")
 _CHUNK = re.compile(r"[^ ]+")
-_GLUED = re.compile(r"\w*\d\w*[ ]$")
+# `\w*\d\w*[ ]$` (a code with a digit, then a space, right before): matched once on the reversed
+# text, where the search tried every position (1.8 µs on 30 characters).
+_GLUED_BEFORE = re.compile(r"\n?[ ]\w*\d")  # ("$" also matches before a last newline)
 _DATE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}|\d{1,2}([-/.])\d{1,2}\2\d{2,4}")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\b")
 _ZIP4 = re.compile(r"\d{5}-\d{4}")
@@ -136,10 +138,10 @@ def find_numbers(scan: Scan, out: list[Found], entities: Entities) -> None:
     never = _NEVER.fullmatch
     for match in _RUN.finditer(text):
         run = match.group()
-        if never(run):
+        if not run.isdigit() and never(run):  # (each `_NEVER` shape has a '.', '-' or '/')
             continue
         start, end = match.span()
-        if start and text[start - 1] == " " and _GLUED.search(scan.before(start, 30)):
+        if start and text[start - 1] == " " and _GLUED_BEFORE.match(scan.before(start, 30)[::-1]):
             continue  # the tail of a longer alphanumeric code (an IBAN, a part number)
         if (not start or text[start - 1] == SEPARATOR) and run.isdigit() and scan.key_is_negative(start):
             continue  # bare digits opening a value whose key names an id, a time, an amount
