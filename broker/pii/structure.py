@@ -23,6 +23,7 @@ import re
 from collections.abc import Set as AbstractSet
 from typing import Any
 
+from broker.memo import Memo
 from broker.pii.context import normalize_key
 from broker.pii.vault import TOKEN
 from policies.masking import MaskingPolicy, OperatorSpec, PathStep, parse_path
@@ -59,6 +60,10 @@ class FieldRules:
         self.start: tuple[State, ...] = tuple((index, 0) for index in range(len(self.paths)))
         self.known_keys: dict[str, tuple[Match | None, bool]] = {}
         """`key_info` of the keys seen so far."""
+        self.known_children: Memo[tuple[tuple[State, ...], str], tuple[tuple[State, ...], Match | None]]
+        self.known_children = Memo(50_000)
+        """`child` of an object key, per path states: a key's outcome does not depend on the size of
+        its object, and an object's keys recur in every record of a result."""
 
     def key_info(self, key: str) -> tuple[Match | None, bool]:
         """The key-name rule matching `key`, and whether the key itself may hold PII. Memoised."""
@@ -182,7 +187,7 @@ class Collected:
     ) -> dict[str, Any]:
         texts, keys, slots = self.texts, self.keys, self.slots
         rules = self._rules
-        known_keys, clean = rules.known_keys, rules.clean
+        known_keys, known_children, clean = rules.known_keys, rules.known_children, rules.clean
         copy: dict[str, Any] = {}
         size = len(value)
         for child_key, child in value.items():
@@ -192,7 +197,10 @@ class Collected:
             hit, scan_key = rules.key_info(child_key) if info is None else info
             child_states: tuple[State, ...] = ()
             if states:
-                child_states, path_hit = rules.child(states, child_key, size)
+                known = known_children.get((states, child_key))
+                if known is None:
+                    known = known_children.keep((states, child_key), rules.child(states, child_key, size))
+                child_states, path_hit = known
                 if path_hit is not None:
                     hit = path_hit if hit is None else strongest(hit, path_hit)
             if scan_key and (child_key, None) not in clean:
