@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -266,3 +267,21 @@ def test_adversarial_text_is_scanned_in_linear_time(text: str) -> None:
     start = time.process_time()
     DETECTOR.find(text)
     assert time.process_time() - start < 0.5
+
+
+def test_phone_context_class_holds_every_case_form_of_the_first_letters() -> None:
+    """PHONE_CONTEXT starts with a class of its words' first letters: it must hold every character
+    that `re`, ignoring case, takes for one of them, or a word written with it would be missed."""
+    from broker.pii.context import _PHONE_WORDS, FOLDED_FIRSTS, PHONE_CONTEXT
+
+    firsts = "".join(sorted({word[0] for word in _PHONE_WORDS.split()}))
+    every_character = "".join(map(chr, range(0x110000)))
+    folded = set(re.findall(f"(?i)[{firsts}]", every_character)) - set(firsts.lower() + firsts.upper())
+    assert folded == set(FOLDED_FIRSTS)
+    assert (
+        PHONE_CONTEXT.search("call me on")
+        and PHONE_CONTEXT.search("\u017fms:")
+        and PHONE_CONTEXT.search("\u212aontakt")
+        and PHONE_CONTEXT.search("\u96fb\u8a71")
+    )
+    assert not PHONE_CONTEXT.search("recall") and not PHONE_CONTEXT.search("phoned x")
