@@ -51,8 +51,8 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Sequence
-from itertools import accumulate, count, islice
-from operator import add, itemgetter, lt
+from itertools import accumulate, islice
+from operator import itemgetter, lt
 
 from presidio_anonymizer.entities import RecognizerResult
 
@@ -134,9 +134,11 @@ class Detector:
             # A NUL inside a value would blur string boundaries: scan the strings one by one.
             key_list = list(keys) or [None] * len(texts)
             return [self.find(t, k) for t, k in zip(texts, key_list, strict=True)]
-        # Where each string starts in `joined`: the lengths before it, plus one NUL per string before it.
-        starts = list(map(add, accumulate(map(len, texts), initial=0), count()))
-        starts.pop()
+        starts: list[int] = []
+        position = 0
+        for text in texts:
+            starts.append(position)
+            position += len(text) + 1
         results: list[list[Found]] = [[] for _ in texts]
         found = self._run(Scan(joined, starts, keys))
         found.extend((starts[i], starts[i] + len(texts[i]), "SECRET", 0.85) for i in keyed)
