@@ -52,6 +52,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
 from mcp_types.jsonrpc import jsonrpc_message_adapter
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from opentelemetry import context as otel_context
 from pydantic import ValidationError
 
 from connectors import http1
@@ -92,7 +93,8 @@ class Wire:
         self,
         http: httpx2.AsyncClient,
         url: str,
-        headers: Callable[[], Mapping[str, str]],
+        headers: Mapping[str, str],
+        live: Callable[[], Mapping[str, str]],
         limit: int,
         too_large: str,
         timeout: float,
@@ -100,13 +102,17 @@ class Wire:
         *,
         allow_private_network: bool,
     ) -> None:
-        """`limit`: the most a JSON answer or one SSE event may bring; `too_large` says so
-        (the session's own words, which the connector recognises)."""
+        """`headers`: what the session's httpx2 client sends on every request; `live`: the
+        call's credentials on top of them (LiveHeaders; often none). `limit`: the most a JSON
+        answer or one SSE event may bring; `too_large` says so (the session's own words, which
+        the connector recognises)."""
         parts = urlsplit(url)
         self.http = http
         self.url = url
         self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self.headers = headers
+        self._headers = headers
+        self._live = live
+        self._lowered = _lowered(headers)
         self.limit = limit
         self.too_large = too_large
         self.on_status = on_status
@@ -119,12 +125,22 @@ class Wire:
         self._parsed = httpx2.URL(url)
         self._resolver = None if allow_private_network else AddressResolver()
 
+    def headers(self) -> dict[str, str]:
+        """The session's headers and the call's credentials, names in lower case (a later one of
+        the same name wins). Without credentials the same every call: lowered once."""
+        live = self._live()
+        return _lowered({**self._headers, **live}) if live else self._lowered
+
     async def address(self) -> str | None:
         """The checked address to connect to (None: any, private networks allowed)."""
         return None if self._resolver is None else str(await checked_address(self._resolver, self._parsed))
 
     async def aclose(self) -> None:
         await self.pool.aclose()
+
+
+def _lowered(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
 
 
 def install(client: Client, wire: Wire, on_notice: Notice) -> None:
@@ -204,7 +220,8 @@ async def _post(
     """The dispatcher's contract: the result, or MCPError (the peer's error, a timeout)."""
     out_params = dict(params or {})
     meta = dict(out_params.get("_meta") or {})
-    inject_trace_context(meta)
+    if otel_context.get_current():  # an empty context (no span, no baggage) has nothing to inject
+        inject_trace_context(meta)
     if meta:
         out_params["_meta"] = meta
     else:
@@ -255,7 +272,7 @@ async def _exchange(
     wire: Wire, body: dict[str, Any], headers: dict[str, str], on_notice: Notice
 ) -> dict[str, Any] | types.ErrorData:
     """One POST, its answer read as `StreamableHTTPTransport._handle_post_request` reads it."""
-    sent = {**{k.lower(): v for k, v in wire.headers().items()}, **{k.lower(): v for k, v in headers.items()}}
+    sent = {**wire.headers(), **_lowered(headers)}
     content = compact_json(body).encode()
     address = await wire.address()
     with _as_httpx2:

@@ -274,7 +274,7 @@ def http_opener(
         live = auth.headers if isinstance(auth, LiveHeaders) else dict
         too_large = f"the response exceeds the {size_text(limit)} limit (max_response_bytes)"
         wire = lean.Wire(
-            http, url, lambda: {**headers, "Accept-Encoding": "identity", **live()},
+            http, url, {**headers, "Accept-Encoding": "identity"}, live,
             limit + _ENVELOPE_SLACK, too_large, timeout, on_status,
             allow_private_network=allow_private_network,
         )  # fmt: skip

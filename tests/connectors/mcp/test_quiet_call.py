@@ -4,13 +4,16 @@ upstream answers, the caller gets what a caller served by the SDK's own path get
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 import pytest
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.resolve import Elicit, Resolve
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broker.demo.upstreams.serve import BackgroundServer
 from connectors.base import CallContext, SilentChannel, ToolOutput
@@ -100,3 +103,40 @@ async def test_a_quiet_caller_gets_what_the_sdk_path_gives(
         assert quiet[2] is True and "broken" in str(quiet[0])
     if tool == "share":  # the upstream asks the user; this caller cannot answer: a clear error
         assert quiet[0] == "UpstreamError" and "elicitation" in quiet[1]
+
+
+class Recorded:
+    """The upstream app, keeping the JSON-RPC body of every POST it reads."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.bodies: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks: list[bytes] = []
+
+        async def recorded() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False) and scope["method"] == "POST":
+                    self.bodies.append(json.loads(b"".join(chunks)))
+            return message
+
+        await self.app(scope, recorded, send)
+
+
+async def test_a_quiet_call_carries_the_current_trace_context_and_no_other() -> None:
+    recorded = Recorded(upstream_app())
+    with BackgroundServer(recorded) as upstream:
+        raw = {"kind": "mcp", "name": "up", "transport": "http", "url": f"{upstream.url}/mcp"}
+        config = await prepare_mcp(McpConnectorConfig.model_validate(raw | {"allow_private_network": True}))
+        async with McpConnector(config) as connector:
+            await connector.call("reading", {"station": "north"}, QUIET)
+            with TracerProvider().get_tracer("test").start_as_current_span("call") as span:
+                await connector.call("reading", {"station": "east"}, QUIET)
+    calls = [body["params"] for body in recorded.bodies if body.get("method") == "tools/call"]
+    assert [params["arguments"]["station"] for params in calls] == ["north", "east"]
+    assert "traceparent" not in calls[0]["_meta"]
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    assert calls[1]["_meta"]["traceparent"].split("-")[1] == trace_id
