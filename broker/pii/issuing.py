@@ -1,9 +1,9 @@
 """Token issuance: one token per (entity, value) for an agent, confirmed with the vault.
 
-A token is a keyed hash of the value, per agent. The vault is asked whether it already holds
-another value under the same id (then the token grows by 4 hex digits and is tried again), and
-stores the new ones. Tokens known to be in the vault are remembered for half their TTL (at most
-10 minutes), so a result repeated within that time costs no vault round trip.
+A token is a keyed hash of the value, per agent. The vault claims the ids of a batch at once
+(`claim_all`: stores each where free, names those that hold another value; such a token grows
+by 4 hex digits and is tried again). Tokens known to be in the vault are remembered for half
+their TTL (at most 10 minutes), so a result repeated within that time costs no vault round trip.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from broker.canonical import KeyedHash
 from broker.offload import maybe_in_thread
 from broker.pii.nogc import gc_paused
 from broker.pii.operators import TOKEN_HEX, agent_mac, token_for
-from broker.pii.vault import TokenVault, get_all, put_all
+from broker.pii.vault import TokenVault, claim_all
 
 TOKEN_BATCH = 2048
 """Tokens confirmed with the vault per round trip. A 5 MB result may need 25,000: in batches, the
@@ -94,15 +94,14 @@ class TokenIssuer:
             unsure = await maybe_in_thread(
                 off_loop, self._propose, agent, mac, pending, now, issued, taken, proposed
             )
-            held = await get_all(self._vault, agent, [token for _, token in unsure]) if unsure else []
-            stored: dict[str, str] = {}
-            for (request, token), existing in zip(unsure, held, strict=True):
-                if existing is None or existing == request[1]:
+            stored = {token: request[1] for request, token in unsure}
+            held = await claim_all(self._vault, agent, stored, self._ttl) if stored else set()
+            for request, token in unsure:
+                if token in held:  # the id holds another value: this request tries a longer one
+                    del stored[token]
+                else:
                     issued[request] = token
                     taken.add(token)
-                    stored[token] = request[1]
-            if stored:
-                await put_all(self._vault, agent, stored, self._ttl)
             if len(self._issued) > 200_000:
                 self._issued.clear()
             expires = now + self._issued_ttl

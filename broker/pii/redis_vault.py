@@ -1,10 +1,11 @@
 """The token vault in Redis (when BROKER_REDIS_URL is set): shared by every instance, TTL native.
 
 One key per token, `broker:pii:<agent>:<token>`, holding the value sealed with its agent and
-token (broker/pii/sealing.py) and expiring with the token. Writes are
-`SET NX PX` in one pipeline, written before the call returns, so a next call served by any
+token (broker/pii/sealing.py) and expiring with the token. Writes are `SET NX PX`, one
+script per batch (`claim_many`), before the call returns, so a next call served by any
 instance resolves the token. A key that already exists is checked: the same value has its
-expiry extended (`PEXPIRE GT`); another value is a `TokenConflict`, never overwritten. Reads
+expiry extended (`PEXPIRE GT`); another value is never overwritten (the masker lengthens
+that token; `put` raises `TokenConflict`). Reads
 go to the memory front first, then one pipeline of GET and PTTL for what is missing.
 """
 
@@ -18,12 +19,26 @@ from redis.asyncio import Redis
 
 from broker.pii.front import Front, TokenConflict
 from broker.pii.keys import sealed_name
+from broker.pii.nogc import gc_paused
 from broker.pii.sealing import TokenSealer
 from broker.secrets.keys import Undecryptable
 
 log = logging.getLogger("broker.pii")
 
 PREFIX = "broker:pii:"
+_CLAIM = """
+-- KEYS: the tokens' keys; ARGV[1]: milliseconds to live; ARGV[i + 1]: the sealed value of KEYS[i].
+-- Sets each key that does not exist; returns, per key, nil where it was set, else what it holds.
+local held = {}
+for i, name in ipairs(KEYS) do
+  if redis.call('SET', name, ARGV[i + 1], 'NX', 'PX', ARGV[1]) then
+    held[i] = false
+  else
+    held[i] = redis.call('GET', name)
+  end
+end
+return held
+"""
 
 
 class RedisTokenVault:
@@ -41,6 +56,7 @@ class RedisTokenVault:
         self._sealer = sealer
         self._front = Front(cache_entries)
         self.clock = clock
+        self._claim = redis.register_script(_CLAIM)
 
     @classmethod
     def from_url(cls, url: str, sealer: TokenSealer, *, cache_entries: int = 100_000) -> RedisTokenVault:
@@ -77,44 +93,60 @@ class RedisTokenVault:
         return [found[token] for token in tokens]
 
     async def put_many(self, agent: str, items: Mapping[str, str], ttl: float) -> None:
+        conflicts = await self.claim_many(agent, items, ttl)
+        if conflicts:
+            raise TokenConflict(f"token id(s) {', '.join(sorted(conflicts)[:3])} already hold another value")
+
+    async def claim_many(self, agent: str, items: Mapping[str, str], ttl: float) -> set[str]:
+        """See `ClaimingTokenVault`: one script per batch sets the free keys (`SET NX PX`) and
+        returns what the others hold, which are then checked here. A pipeline of one `SET NX`
+        per token cost ~90 ms per MB of CRM records and the lookups before it ~150; the script
+        ~25 in all (bench/vault_stage.py)."""
+        if not items:
+            return set()
         milliseconds = max(1, int(ttl * 1000))
-        ciphertexts = self._sealer.seal_many({sealed_name(agent, t): v for t, v in items.items()})
-        sealed = dict(zip(items, ciphertexts, strict=True))
-        pipe = self._redis.pipeline(transaction=False)
-        for token, ciphertext in sealed.items():
-            pipe.set(key(agent, token), ciphertext, nx=True, px=milliseconds)
-        created = await pipe.execute()
-        taken = [token for token, done in zip(sealed, created, strict=True) if not done]
-        if taken:
-            await self._settle_taken(agent, taken, items, sealed, milliseconds)
+        tokens = list(items)
+        ciphertexts = self._sealer.seal_many([sealed_name(agent, t) for t in tokens], list(items.values()))
+        held = await self._claim(keys=[key(agent, t) for t in tokens], args=[milliseconds, *ciphertexts])
+        taken = [
+            (token, index) for index, (token, stored) in enumerate(zip(tokens, held, strict=True)) if stored
+        ]
+        conflicts = (
+            await self._settle_taken(agent, taken, items, ciphertexts, held, milliseconds) if taken else set()
+        )
         expires = self.clock() + ttl
-        for token, value in items.items():
-            self._front.put(agent, token, value, expires)
+        with gc_paused():
+            for token, value in items.items():
+                if token not in conflicts:
+                    self._front.put(agent, token, value, expires)
+        return conflicts
 
     async def _settle_taken(
         self,
         agent: str,
-        taken: list[str],
+        taken: list[tuple[str, int]],
         items: Mapping[str, str],
-        sealed: Mapping[str, bytes],
+        sealed: list[bytes],
+        held: list[bytes | None],
         milliseconds: int,
-    ) -> None:
-        """Keys that exist already: extend the same value, take over an unreadable one, refuse another."""
-        held = await self._redis.mget([key(agent, token) for token in taken])
+    ) -> set[str]:
+        """Keys that exist already: extend the same value, take over an unreadable one; returns
+        the tokens whose key holds another value."""
         pipe = self._redis.pipeline(transaction=False)
-        conflicts: list[str] = []
-        for token, ciphertext in zip(taken, held, strict=True):
+        conflicts: set[str] = set()
+        for token, index in taken:
             name = key(agent, token)
-            current = None if ciphertext is None else self._open(agent, token, ciphertext)
+            stored = held[index]
+            current = None if stored is None else self._open(agent, token, stored)
             if current == items[token]:
                 pipe.pexpire(name, milliseconds, gt=True)
-            elif current is None:  # expired meanwhile, or sealed with a key no longer configured
-                pipe.set(name, sealed[token], px=milliseconds)
+            elif current is None:  # sealed with a key no longer configured
+                pipe.set(name, sealed[index], px=milliseconds)
             else:
-                conflicts.append(token)
-        await pipe.execute()
-        if conflicts:
-            raise TokenConflict(f"token id(s) {', '.join(conflicts[:3])} already hold another value")
+                conflicts.add(token)
+        if len(pipe):
+            await pipe.execute()
+        return conflicts
 
     def _open(self, agent: str, token: str, ciphertext: bytes | str) -> str | None:
         raw = ciphertext.encode() if isinstance(ciphertext, str) else ciphertext

@@ -31,9 +31,10 @@ class TokenVault(Protocol):
     (the broker's database backend encrypts them) and must scope every lookup by agent.
 
     The masker checks with `get` that an id is free (or holds the same value) before `put`,
-    one call at a time per masker. A vault shared by several gateway instances should also
-    refuse to overwrite a different value (Redis `SET NX` then `EXPIRE` when equal; SQL
-    `INSERT ... ON CONFLICT DO NOTHING`), so concurrent instances cannot swap a token's value.
+    one call at a time per masker, unless the vault claims ids itself (`ClaimingTokenVault`). A
+    vault shared by several gateway instances should also refuse to overwrite a different value
+    (Redis `SET NX` then `EXPIRE` when equal; SQL `INSERT ... ON CONFLICT DO NOTHING`), so
+    concurrent instances cannot swap a token's value.
     """
 
     async def put(self, agent: str, token: str, value: str, ttl: float) -> None:
@@ -53,6 +54,17 @@ class BatchTokenVault(TokenVault, Protocol):
     async def get_many(self, agent: str, tokens: Sequence[str]) -> list[str | None]: ...
 
     async def put_many(self, agent: str, items: Mapping[str, str], ttl: float) -> None: ...
+
+
+@runtime_checkable
+class ClaimingTokenVault(BatchTokenVault, Protocol):
+    """A vault that checks and stores many tokens at once (one statement, one script)."""
+
+    async def claim_many(self, agent: str, items: Mapping[str, str], ttl: float) -> set[str]:
+        """Store each token's value where its id is free (or expired) and extend it where the id
+        holds the same value; returns the tokens whose id holds another value, left as they are.
+        A stored value that no configured key opens counts as free (taken over)."""
+        ...
 
 
 class MemoryVault:
@@ -164,15 +176,36 @@ async def put_all(vault: TokenVault, agent: str, items: Mapping[str, str], ttl: 
             await vault.put(agent, token, value, ttl)
 
 
-_BATCHES: dict[type, bool] = {}
+async def claim_all(vault: TokenVault, agent: str, items: Mapping[str, str], ttl: float) -> set[str]:
+    """`ClaimingTokenVault.claim_many`, or the same with `get_all` then `put_all` of the free ids."""
+    if _claims(vault):
+        return await cast(ClaimingTokenVault, vault).claim_many(agent, items, ttl)
+    held = await get_all(vault, agent, list(items))
+    pairs = zip(items.items(), held, strict=True)
+    taken = {token for (token, value), existing in pairs if existing is not None and existing != value}
+    free = {token: value for token, value in items.items() if token not in taken}
+    if free:
+        await put_all(vault, agent, free, ttl)
+    return taken
+
+
+_BATCHES: dict[type, tuple[bool, bool]] = {}
 
 
 def _batches(vault: TokenVault) -> bool:
     """`isinstance(vault, BatchTokenVault)`, once per class (a protocol check costs µs a call)."""
+    return _kind(vault)[0]
+
+
+def _claims(vault: TokenVault) -> bool:
+    return _kind(vault)[1]
+
+
+def _kind(vault: TokenVault) -> tuple[bool, bool]:
     kind = type(vault)
     verdict = _BATCHES.get(kind)
     if verdict is None:
-        verdict = _BATCHES[kind] = isinstance(vault, BatchTokenVault)
+        verdict = _BATCHES[kind] = (isinstance(vault, BatchTokenVault), isinstance(vault, ClaimingTokenVault))
     return verdict
 
 

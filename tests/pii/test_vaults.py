@@ -8,9 +8,10 @@ are never overwritten by another value, and are visible to a second instance at 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -18,7 +19,9 @@ from sqlalchemy import Engine, create_engine, insert, select
 
 from broker.pii import Masker
 from broker.pii.front import TokenConflict
+from broker.pii.issuing import TOKEN_BATCH
 from broker.pii.keys import sealed_name
+from broker.pii.operators import agent_mac, token_for
 from broker.pii.redis_vault import RedisTokenVault, key
 from broker.pii.sealing import TokenSealer
 from broker.pii.sql_vault import SqlTokenVault
@@ -245,3 +248,95 @@ async def test_redis_tokens_resolve_on_another_instance(redis: Redis) -> None:
     masked, _ = await one.mask_text("agent-1", f"write to {EMAIL}")
     token = masked.removeprefix("write to ")
     assert await two.resolve_arguments("agent-1", "mail.send", {"to": token}) == {"to": EMAIL}
+
+
+async def _claims_alike(
+    vault: SqlTokenVault | RedisTokenVault, fresh: Callable[[], Any], clock: Clock
+) -> None:
+    """A claim stores free ids, extends the same value, and names the ids holding another value."""
+    other = "<EMAIL_ADDRESS_0000bbbb>"
+    assert await vault.claim_many("agent-1", {TOKEN: EMAIL}, 120) == set()
+    if isinstance(vault, SqlTokenVault):
+        assert await vault.flush()
+    second = fresh()  # another instance, or a restart: nothing in its memory
+    assert await second.claim_many("agent-1", {TOKEN: "eve@example.com", other: "eve@example.com"}, 120) == {
+        TOKEN
+    }
+    assert await second.claim_many("agent-2", {TOKEN: "eve@example.com"}, 120) == set()  # per agent
+    if isinstance(second, SqlTokenVault):
+        assert await second.flush()
+    assert await fresh().get_many("agent-1", [TOKEN, other]) == [EMAIL, "eve@example.com"]
+    assert await fresh().get("agent-2", TOKEN) == "eve@example.com"
+    clock.now += 100
+    assert await second.claim_many("agent-1", {TOKEN: EMAIL}, 600) == set()  # the same value: lives longer
+    if isinstance(second, SqlTokenVault):
+        assert await second.flush()
+        clock.now += 100
+        assert await fresh().get("agent-1", TOKEN) == EMAIL
+
+
+@pytest.mark.parametrize("write_behind", [True, False], ids=["write-behind", "synchronous"])
+async def test_sql_claims(engine: Engine, write_behind: bool) -> None:
+    clock = Clock()
+    made: list[SqlTokenVault] = []
+
+    def fresh() -> SqlTokenVault:
+        made.append(SqlTokenVault(engine, CIPHER, write_behind=write_behind, clock=clock))
+        return made[-1]
+
+    await _claims_alike(fresh(), fresh, clock)
+    for vault in made:
+        await vault.close()
+
+
+async def test_redis_claims(redis: Redis) -> None:
+    clock = Clock()  # only the memory front's: Redis keeps its own time
+    vault = RedisTokenVault(redis, CIPHER, clock=clock)
+    await _claims_alike(vault, lambda: RedisTokenVault(redis, CIPHER, clock=clock), clock)
+    assert await redis.pttl(key("agent-1", TOKEN)) > 590_000  # extended from the first claim's 120 s
+
+
+async def test_redis_claim_takes_over_an_unreadable_value(redis: Redis) -> None:
+    await RedisTokenVault(redis, TokenSealer([generate_key()])).put("agent-1", TOKEN, EMAIL, 120)
+    vault = RedisTokenVault(redis, CIPHER)
+    assert await vault.claim_many("agent-1", {TOKEN: "eve@example.com"}, 120) == set()
+    assert await RedisTokenVault(redis, CIPHER).get("agent-1", TOKEN) == "eve@example.com"
+
+
+async def _big_result_with_a_taken_id(vault: SqlTokenVault | RedisTokenVault) -> None:
+    """A result of more tokens than one batch (TOKEN_BATCH), one of whose ids holds another
+    value in the vault: that one is lengthened, every other is stored as first proposed."""
+    salt = b"a-salt-shared-by-instances"
+    mac = agent_mac(salt, "agent-1")
+    emails = [f"user{i}@example.com" for i in range(TOKEN_BATCH + 500)]
+    taken = token_for(mac, "EMAIL_ADDRESS", emails[2100])
+    await vault.put("agent-1", taken, "somebody.else@example.com", 600)
+    masker = Masker(SUPPORT, salt, vault)
+    masked, counts = await masker.mask_json("agent-1", {"rows": [{"email": e} for e in emails]})
+    assert counts == {"EMAIL_ADDRESS": len(emails)}
+    tokens = [row["email"] for row in masked["rows"]]
+    assert tokens[2100] == token_for(mac, "EMAIL_ADDRESS", emails[2100], 12)
+    assert tokens[:5] == [token_for(mac, "EMAIL_ADDRESS", e) for e in emails[:5]]
+    resolved = await masker.resolve_arguments("agent-1", "mail.send", {"to": tokens})
+    assert resolved == {"to": emails}
+    assert await masker.resolve_arguments("agent-1", "mail.send", {"to": taken}) == {
+        "to": "somebody.else@example.com"
+    }
+
+
+@pytest.mark.parametrize("write_behind", [True, False], ids=["write-behind", "synchronous"])
+async def test_a_taken_id_is_lengthened_through_the_sql_vault(engine: Engine, write_behind: bool) -> None:
+    vault = SqlTokenVault(engine, CIPHER, write_behind=write_behind)
+    vault.start()
+    await vault.flush()
+    try:
+        await _big_result_with_a_taken_id(vault)
+        assert await vault.flush()
+        assert len(stored(engine)) == TOKEN_BATCH + 500 + 1
+    finally:
+        await vault.close()
+
+
+async def test_a_taken_id_is_lengthened_through_the_redis_vault(redis: Redis) -> None:
+    await _big_result_with_a_taken_id(RedisTokenVault(redis, CIPHER))
+    assert len(await redis.keys(f"{key('agent-1', '')}*")) == TOKEN_BATCH + 500 + 1
