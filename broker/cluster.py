@@ -42,7 +42,8 @@ class Notices:
     async def wait(self, seconds: float) -> tuple[bool, int | None]:
         """(woken, announced revision) after news or `seconds`."""
         try:
-            await asyncio.wait_for(self._event.wait(), seconds)
+            async with asyncio.timeout(seconds):  # not wait_for: see sql_vault._run
+                await self._event.wait()
         except TimeoutError:
             return False, None
         self._event.clear()

@@ -122,7 +122,8 @@ class LedgerWriter:
         backoff = self._flush_seconds
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._flush_seconds)
+                async with asyncio.timeout(self._flush_seconds):  # not wait_for: see sql_vault._run
+                    await self._wakeup.wait()
             self._wakeup.clear()
             if not self._pending:
                 continue

@@ -192,8 +192,12 @@ class SqlTokenVault:
         next_purge = time.monotonic() + self._purge_seconds
         backoff = self._flush_seconds
         while True:
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancel that arrives as the event
+            # is set (the wait and the cancel in one loop turn), and close() then waited here for
+            # purge_seconds (600 s); asyncio.timeout lets the cancel through.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._purge_seconds)
+                async with asyncio.timeout(self._purge_seconds):
+                    await self._wake.wait()
             self._wake.clear()
             await asyncio.sleep(backoff)  # gather what more calls add meanwhile into one batch
             backoff = self._flush_seconds if await self.flush() else min(backoff * 2, 30.0)

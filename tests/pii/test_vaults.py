@@ -153,6 +153,21 @@ async def test_rows_sealed_by_the_fernet_vault_still_open_and_rotation_works(eng
     ]
 
 
+async def test_closing_right_after_a_write_stores_it_and_returns(engine: Engine) -> None:
+    """A token written just before shutdown wakes the background task in the same loop turn as
+    close() cancels it. On Python 3.11 asyncio.wait_for swallowed that cancel and close() then
+    hung for purge_seconds (an hour here) instead of writing the token and returning."""
+    vault = SqlTokenVault(engine, CIPHER, write_behind=True, purge_seconds=3600)
+    vault.start()
+    for _ in range(3):
+        await asyncio.sleep(0)  # the task now waits for work
+    await vault.put_many("agent-1", {TOKEN: EMAIL}, 600)
+    closing = asyncio.create_task(vault.close())
+    await asyncio.wait({closing}, timeout=30)  # returns at once when close() works
+    assert closing.done(), "close() hung: the background task did not take the cancel"
+    assert [(agent, token) for agent, token, _ in stored(engine)] == [("agent-1", TOKEN)]
+
+
 async def test_write_behind_resolves_at_once_and_stores_in_batches(engine: Engine) -> None:
     vault = SqlTokenVault(engine, CIPHER, write_behind=True, flush_seconds=30)
     vault.start()
