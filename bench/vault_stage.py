@@ -145,18 +145,13 @@ def vaults(names: list[str], workdir: Path, postgres: str, redis_url: str) -> It
     sealer = TokenSealer([generate_key()])
     made: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
-        if "sqlite" in names:
-            url = stack.enter_context(scratch_database(None, workdir))
-            upgrade(url)
-            engine = make_engine(url)
-            stack.callback(engine.dispose)
-            made["sqlite"] = SqlTokenVault(engine, sealer, write_behind=True)
-        if "postgresql" in names:
-            url = stack.enter_context(scratch_database(postgres, workdir))
-            upgrade(url)
-            engine = make_engine(url)
-            stack.callback(engine.dispose)
-            made["postgresql"] = SqlTokenVault(engine, sealer, write_behind=False)
+        for name, server, write_behind in (("sqlite", None, True), ("postgresql", postgres, False)):
+            if name in names:
+                url = stack.enter_context(scratch_database(server, workdir))
+                upgrade(url)
+                engine = make_engine(url)
+                stack.callback(engine.dispose)
+                made[name] = SqlTokenVault(engine, sealer, write_behind=write_behind)
         if "redis" in names:
             made["redis"] = RedisTokenVault.from_url(redis_url, sealer)
         yield made
