@@ -32,6 +32,7 @@ from broker.pii.front import Front, TokenConflict
 from broker.pii.keys import sealed_name
 from broker.pii.nogc import gc_paused
 from broker.pii.sealing import TokenSealer
+from broker.pii.vault import claim_by_lookup
 from broker.secrets.keys import Undecryptable
 from broker.store.models import PiiToken
 
@@ -123,15 +124,7 @@ class SqlTokenVault:
         of 2,048 tokens at a time, written at once, cost 30-40% more CPU in all
         (bench/vault_stage.py, 23,000 tokens over 200,000)."""
         if self.write_behind:
-            values = await self.get_many(agent, list(items))
-            pairs = zip(items.items(), values, strict=True)
-            held = {token for (token, value), existing in pairs if existing is not None and existing != value}
-            self._behind(
-                agent,
-                {t: v for t, v in items.items() if t not in held} if held else items,
-                self.clock() + ttl,
-            )
-            return held
+            return await claim_by_lookup(self, agent, items, ttl)  # its put_many writes behind
         return await self._claim_now(agent, items, ttl)
 
     async def _claim_now(self, agent: str, items: Mapping[str, str], ttl: float) -> set[str]:
@@ -348,7 +341,8 @@ class _Driver:
             for first in range(0, len(rows), self.ROWS):
                 chunk = rows[first : first + self.ROWS]
                 parameters: list[Any] = []
-                for (agent, token, _, expires), ciphertext in zip(chunk, ciphertexts[first:], strict=False):
+                sealed = ciphertexts[first : first + self.ROWS]
+                for (agent, token, _, expires), ciphertext in zip(chunk, sealed, strict=True):
                     parameters += (agent, token, ciphertext, self._stamp(expires))
                 parameters.append(at_now)
                 cursor.execute(

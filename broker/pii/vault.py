@@ -180,10 +180,15 @@ async def claim_all(vault: TokenVault, agent: str, items: Mapping[str, str], ttl
     """`ClaimingTokenVault.claim_many`, or the same with `get_all` then `put_all` of the free ids."""
     if _claims(vault):
         return await cast(ClaimingTokenVault, vault).claim_many(agent, items, ttl)
+    return await claim_by_lookup(vault, agent, items, ttl)
+
+
+async def claim_by_lookup(vault: TokenVault, agent: str, items: Mapping[str, str], ttl: float) -> set[str]:
+    """A claim as `get_all` then `put_all` of the free ids; the ids that hold another value."""
     held = await get_all(vault, agent, list(items))
     pairs = zip(items.items(), held, strict=True)
     taken = {token for (token, value), existing in pairs if existing is not None and existing != value}
-    free = {token: value for token, value in items.items() if token not in taken}
+    free = {token: value for token, value in items.items() if token not in taken} if taken else items
     if free:
         await put_all(vault, agent, free, ttl)
     return taken
