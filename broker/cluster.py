@@ -18,6 +18,8 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from broker.tasks import cancel_and_wait
+
 log = logging.getLogger("broker.cluster")
 
 Listener = Callable[[str], None]
@@ -144,8 +146,7 @@ class RedisBus(Bus):
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)
         await self._redis.aclose()
 
     async def _listen(self) -> None:

@@ -40,6 +40,7 @@ from broker.services import policies as policy_service
 from broker.services.revision import current as current_revision
 from broker.services.revision import follow
 from broker.store.models import Agent, ApiKey, ConnectorRecord
+from broker.tasks import cancel_and_wait
 from connectors.base import CallContext, Connector
 from connectors.registry import build_off_loop
 from policies import PolicySet
@@ -115,10 +116,7 @@ class StateManager:
         ]
 
     async def stop(self) -> None:
-        tasks = [*self._tasks, *self._listings.values()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks, *self._listings.values())
         self._tasks = []
         for _, connector in self._built.values():
             await connector.aclose()

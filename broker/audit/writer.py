@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broker.audit.rows import AuditEntry, RowWriter
 from broker.metrics import Metrics
+from broker.tasks import cancel_and_wait
 
 __all__ = ["AuditEntry", "AuditWriter"]
 
@@ -54,8 +55,7 @@ class AuditWriter:
     async def close(self) -> None:
         """Stop the background task and write everything still queued."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)
             self._task = None
         if self._inflight is not None:  # let a batch being written finish before draining
             await asyncio.gather(self._inflight, return_exceptions=True)

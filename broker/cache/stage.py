@@ -21,6 +21,7 @@ from broker.cache.entry import Cached, CacheKey
 from broker.cache.metrics import CacheMetrics
 from broker.cache.plan import Plan, Planner, cache_label
 from broker.pipeline.call import Next, Request
+from broker.tasks import cancel_and_wait
 from connectors.base import Output, ResourceOutput, ToolOutput
 
 log = logging.getLogger("broker.cache")
@@ -67,10 +68,7 @@ class Cache:
         return await asyncio.shield(flight)
 
     async def close(self) -> None:
-        flights = list(self._flights.values())
-        for flight in flights:
-            flight.cancel()
-        await asyncio.gather(*flights, return_exceptions=True)
+        await cancel_and_wait(*self._flights.values())
 
     async def _fill(self, call: Request, call_next: Next, plan: Plan) -> Output:
         """Fetch a missed key: claim it across instances, or wait for the instance that did."""

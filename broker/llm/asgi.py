@@ -4,7 +4,6 @@ caller's dialect, and running a stream until the client goes away."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 from collections.abc import Coroutine
@@ -23,6 +22,7 @@ from broker.llm.errors import (
     LimitExceeded,
     PayloadTooLarge,
 )
+from broker.tasks import cancel_and_wait
 from broker.telemetry.logs import correlation_ids
 
 Dialect = Literal["openai", "anthropic"]
@@ -183,14 +183,9 @@ async def until_disconnect(work: Coroutine[Any, Any, None], receive: Receive) ->
     try:
         await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        if not task.done():
-            task.cancel()
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-    if task.cancelled() or not task.done():
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        gone = not task.done()
+        await cancel_and_wait(watcher, *([task] if gone else []))
+    if gone or task.cancelled():
         return True
     task.result()
     return False

@@ -19,6 +19,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker.store.models import LlmUsageRecord
+from broker.tasks import cancel_and_wait
 
 log = logging.getLogger("broker.llm.ledger")
 
@@ -103,8 +104,7 @@ class LedgerWriter:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)
             self._task = None
         while self._pending:
             if not await self._flush():

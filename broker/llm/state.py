@@ -33,6 +33,7 @@ from broker.llm.credentials import SecretSource
 from broker.llm.providers import Provider, build_provider
 from broker.services.revision import current as current_revision
 from broker.services.revision import follow
+from broker.tasks import cancel_and_wait
 
 log = logging.getLogger("broker.llm.state")
 
@@ -74,11 +75,8 @@ class LlmState:
 
     async def stop(self) -> None:
         if self._poller is not None:
-            self._poller.cancel()
-            await asyncio.gather(self._poller, return_exceptions=True)
-        for task in list(self._closing):
-            task.cancel()
-        await asyncio.gather(*self._closing, return_exceptions=True)
+            await cancel_and_wait(self._poller)
+        await cancel_and_wait(*self._closing)
         for _, provider in self._built.values():
             await provider.aclose()
         self._built.clear()

@@ -35,6 +35,7 @@ from broker.pii.sealing import TokenSealer
 from broker.pii.vault import claim_by_lookup
 from broker.secrets.keys import Undecryptable
 from broker.store.models import PiiToken
+from broker.tasks import cancel_and_wait
 
 log = logging.getLogger("broker.pii")
 
@@ -151,9 +152,7 @@ class SqlTokenVault:
     async def close(self) -> None:
         """Stop the background task and write every pending token."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         if self._pending and not await self.flush():
             log.error("database unavailable at shutdown: %d PII tokens not stored", len(self._pending))

@@ -13,7 +13,6 @@ in one batch every `last_used_seconds`, never on the call path.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broker.secrets.errors import SecretsNotConfigured
 from broker.secrets.keys import Cipher, Undecryptable
 from broker.store.models import Secret
+from broker.tasks import cancel_and_wait
 
 log = logging.getLogger("broker.secrets")
 
@@ -136,9 +136,7 @@ class Vault:
 
     async def close(self) -> None:
         if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+            await cancel_and_wait(self._flusher)
             self._flusher = None
         await self.flush_last_used()
         self._cache.clear()

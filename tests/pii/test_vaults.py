@@ -168,6 +168,31 @@ async def test_closing_right_after_a_write_stores_it_and_returns(engine: Engine)
     assert [(agent, token) for agent, token, _ in stored(engine)] == [("agent-1", TOKEN)]
 
 
+async def test_a_cancel_of_whoever_runs_close_reaches_it(tmp_path: Path) -> None:
+    """close() waits for the vault's own task to take its cancel; a cancel of the task running
+    close() meanwhile (a shutdown with a deadline) ends that task cancelled. close() swallowed
+    it with the task's own (`suppress(CancelledError)` around `await task`) and went on."""
+    url = f"sqlite:///{tmp_path / 'vault.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        vault = SqlTokenVault(engine, CIPHER, write_behind=True, purge_seconds=3600)
+        vault.start()
+        for _ in range(3):
+            await asyncio.sleep(0)  # the task now waits for work
+        await vault.put_many("agent-1", {TOKEN: EMAIL}, 600)
+        closing = asyncio.create_task(vault.close())
+        await asyncio.sleep(0)  # close() has cancelled the vault's task and waits for it
+        assert not closing.done()
+        closing.cancel()
+        await asyncio.wait({closing})
+        assert closing.cancelled()
+        await vault.close()  # a later close() still writes what is pending
+        assert [(agent, token) for agent, token, _ in stored(engine)] == [("agent-1", TOKEN)]
+    finally:
+        engine.dispose()
+
+
 async def test_write_behind_resolves_at_once_and_stores_in_batches(engine: Engine) -> None:
     vault = SqlTokenVault(engine, CIPHER, write_behind=True, flush_seconds=30)
     vault.start()
