@@ -18,6 +18,7 @@ from cachetools import LRUCache
 from jsonschema import Draft202012Validator
 from mcp.shared.inbound import x_mcp_header_map
 
+from broker.flatschema import Acceptor, acceptor
 from broker.names import own_names, qualified_name
 from broker.uris import split_uri, template_matches
 from connectors.base import (
@@ -67,6 +68,9 @@ class CatalogTool:
     spec: ToolSpec
     definition: types.Tool
     validator: Draft202012Validator
+    accept: Acceptor | None = field(compare=False, repr=False)
+    """The quick proof that arguments are valid, when the input schema is flat (`broker.flatschema`);
+    None: the validator alone decides."""
     wire: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
     """The definition as a tools/list result carries it, per protocol version (`broker.mcp.listing`)."""
     param_headers: bool = False
@@ -179,14 +183,14 @@ def catalog_tool(connector: str, spec: ToolSpec, name: str | None = None) -> Cat
         annotations=annotations,
         execution=types.ToolExecution.model_validate(spec.execution) if spec.execution else None,
     )
+    schema = dict(spec.input_schema)
     return CatalogTool(
         name=name,
         connector=connector,
         spec=spec,
         definition=definition,
-        validator=Draft202012Validator(
-            dict(spec.input_schema), format_checker=Draft202012Validator.FORMAT_CHECKER
-        ),
+        validator=Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER),
+        accept=acceptor(schema),
         param_headers=bool(x_mcp_header_map(spec.input_schema)),
     )
 

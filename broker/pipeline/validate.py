@@ -8,7 +8,6 @@ from broker.canonical import CANONICAL
 from broker.errors import InvalidArguments
 from broker.memo import Memo
 from broker.pipeline.call import Next, PromptGet, Request, ToolCall
-from broker.pipeline.flatschema import Acceptor, acceptor
 from connectors.base import Output
 
 
@@ -22,8 +21,6 @@ class ValidateArguments:
         """Argument sets found valid, by (validator, canonical JSON): the same arguments come back
         on every cache hit, and validating them again was a tenth of a hit's own pipeline work.
         A dict emptied whole at VALID_MEMO sets: an LRUCache lookup cost ~0.8 us of a hit's 2.6 here."""
-        self._acceptors: Memo[int, tuple[Any, Acceptor | None]] = Memo(VALID_MEMO)
-        """Each validator's quick proof of validity (flatschema.py), by id (the entry keeps it alive)."""
 
     async def __call__(self, request: Request, call_next: Next) -> Output:
         if isinstance(request, ToolCall):
@@ -43,18 +40,12 @@ class ValidateArguments:
         key = (id(validator), canonical) if canonical is not None and len(canonical) <= MEMO_CHARS else None
         if key is not None and self._valid.get(key) is validator:  # `is`: the memo keeps it alive
             return
-        if self._accepted(validator, call.arguments):  # new arguments, proven valid without jsonschema
+        accept = call.tool.accept
+        if accept is not None and accept(call.arguments):  # new arguments, proven valid without jsonschema
             return
         _check(call)
         if key is not None:
             self._valid.keep(key, validator)
-
-    def _accepted(self, validator: Any, arguments: dict[str, Any]) -> bool:
-        held = self._acceptors.get(id(validator))
-        if held is None or held[0] is not validator:
-            held = self._acceptors.keep(id(validator), (validator, acceptor(validator.schema)))
-        accept = held[1]
-        return accept is not None and accept(arguments)
 
 
 VALID_MEMO = 4096

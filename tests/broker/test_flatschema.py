@@ -1,4 +1,4 @@
-"""The quick proof of valid arguments (broker/pipeline/flatschema.py) never says valid where
+"""The quick proof of valid arguments (broker/flatschema.py) never says valid where
 jsonschema says invalid, and proves the common flat schemas' valid arguments without it."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from broker.pipeline.flatschema import acceptor
+from broker.flatschema import acceptor
 
 FLAT = [
     {"type": "object", "properties": {"city": {"type": "string", "minLength": 1},
