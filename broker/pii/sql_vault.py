@@ -20,34 +20,33 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, delete
 from sqlalchemy.pool import QueuePool
 
 from broker.pii.front import Front, TokenConflict
 from broker.pii.keys import sealed_name
 from broker.pii.nogc import gc_paused
 from broker.pii.sealing import TokenSealer
+from broker.pii.sql_driver import TABLE, Driver, Row, at_time, epoch_of, tokens_by_agent
 from broker.pii.vault import claim_by_lookup
 from broker.secrets.keys import Undecryptable
-from broker.store.models import PiiToken
 from broker.tasks import cancel_and_wait
 
 log = logging.getLogger("broker.pii")
 
-Row = tuple[str, str, str, float]
-"""agent, token, value, expires (epoch seconds)."""
-_TABLE: Table = PiiToken.__table__  # type: ignore[assignment]
 LOCAL_READ_TOKENS = 64
 """On SQLite (a local file, WAL: a read never waits for a writer) a lookup of this many tokens
 or fewer is made on the event loop: ~0.1 ms for the ~10 new tokens of a 2 KB result, where the
 hop to a worker thread and back cost the loop ~0.17 ms of CPU more. Only while the pool holds an
 idle connection, though: a checkout from a pool whose connections are all out (in threads) waits
 for one, which must never happen on the loop."""
+
+WRITER_PRAGMAS = ("PRAGMA cache_size=-65536",)
+"""SQLite writing behind: the vault's own connection for its writes, with a page cache of up to
+64 MB (SQLite's default is 2 MB, which a 200,000-token vault's key index, ~20 MB, does not fit, so
+each flush read most of it again). One connection: the pool's stay at the default size."""
 
 
 class SqlTokenVault:
@@ -61,23 +60,25 @@ class SqlTokenVault:
         write_behind: bool,
         cache_entries: int = 100_000,
         flush_seconds: float = 0.05,
+        gather_seconds: float = 1.0,
         purge_seconds: float = 600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._engine = engine
         self._local = engine.dialect.name == "sqlite"
-        self._upsert = _upsert(engine.dialect.name)
-        self._driver = _Driver(engine)
+        self._driver = Driver(engine)
         self._sealer = sealer
         self.write_behind = write_behind
         self._front = Front(cache_entries)
         self._pending: dict[tuple[str, str], tuple[str, float]] = {}
         self._flush_seconds = flush_seconds
+        self._gather_seconds = gather_seconds
         self._purge_seconds = purge_seconds
         self.clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+        self._writer: Connection | None = None
 
     async def get(self, agent: str, token: str) -> str | None:
         return (await self.get_many(agent, [token]))[0]
@@ -156,6 +157,9 @@ class SqlTokenVault:
             self._task = None
         if self._pending and not await self.flush():
             log.error("database unavailable at shutdown: %d PII tokens not stored", len(self._pending))
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     async def flush(self) -> bool:
         """Write the pending tokens now; False when the database refused (they stay pending)."""
@@ -191,7 +195,7 @@ class SqlTokenVault:
                 async with asyncio.timeout(self._purge_seconds):
                     await self._wake.wait()
             self._wake.clear()
-            await asyncio.sleep(backoff)  # gather what more calls add meanwhile into one batch
+            await self._gather(backoff)
             backoff = self._flush_seconds if await self.flush() else min(backoff * 2, 30.0)
             if time.monotonic() >= next_purge:
                 next_purge = time.monotonic() + self._purge_seconds
@@ -201,6 +205,18 @@ class SqlTokenVault:
                     log.exception("could not delete expired PII tokens")
             if self._pending:
                 self._wake.set()
+
+    async def _gather(self, first: float) -> None:
+        """Wait `first` seconds, then on while tokens keep coming, up to `gather_seconds` in all.
+
+        A big result's tokens come in batches (2,048 a claim) over ~0.2 s: in one transaction
+        they dirty each page of the key's index once, where a flush every 50 ms wrote most of
+        those pages again for each part."""
+        deadline = time.monotonic() + self._gather_seconds
+        await asyncio.sleep(first)
+        while self._wake.is_set() and time.monotonic() + self._flush_seconds <= deadline:
+            self._wake.clear()
+            await asyncio.sleep(self._flush_seconds)
 
     def _idle_connection(self) -> bool:
         pool = self._engine.pool
@@ -216,7 +232,7 @@ class SqlTokenVault:
             except Undecryptable:
                 log.warning("a stored PII token of agent %s does not decrypt; it counts as unknown", agent)
                 continue
-            found.append((token, value, _epoch(expires_at)))
+            found.append((token, value, epoch_of(expires_at)))
         return found
 
     def _write(self, rows: list[Row], now: float) -> list[str]:
@@ -229,162 +245,62 @@ class SqlTokenVault:
             rows = sorted(rows)
             names = [sealed_name(agent, token) for agent, token, _, _ in rows]
             ciphertexts = self._sealer.seal_many(names, [value for _, _, value, _ in rows])
-            with self._engine.begin() as connection:
-                written = self._driver.upsert(connection, rows, ciphertexts, now)
-                if written is None:  # every row
+            with self._transaction() as connection:
+                held = self._driver.upsert(connection, rows, ciphertexts, now)
+                if not held:
                     return []
-                held = [
-                    (row, ciphertext)
-                    for row, ciphertext in zip(rows, ciphertexts, strict=True)
-                    if (row[0], row[1]) not in written
-                ]
-                return self._settle_held(connection, held, now) if held else []
+                return self._settle_held(connection, [(rows[at], ciphertexts[at]) for at in held], now)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A transaction on the writer connection (SQLite writing behind: only the flush, one
+        at a time, writes) or on one from the pool."""
+        if not (self._local and self.write_behind):
+            with self._engine.begin() as connection:
+                yield connection
+            return
+        if self._writer is None:
+            self._writer = self._engine.connect()
+            for pragma in WRITER_PRAGMAS:
+                self._writer.exec_driver_sql(pragma)
+            self._writer.commit()
+        with self._writer.begin():
+            yield self._writer
 
     def _settle_held(self, connection: Connection, held: list[tuple[Row, bytes]], now: float) -> list[str]:
         """Live rows already there: the same value lives longer, an unreadable one is taken over."""
-        table = _TABLE
-        stored = connection.execute(
-            select(table.c.agent, table.c.token, table.c.ciphertext).where(
-                tuple_(table.c.agent, table.c.token).in_([(row[0], row[1]) for row, _ in held])
-            )
-        )
-        ciphertexts = {(agent, token): ciphertext for agent, token, ciphertext in stored}
+        stored: dict[tuple[str, str], bytes] = {}
+        for agent, tokens in tokens_by_agent(row for row, _ in held).items():
+            rows = self._driver.select(connection, agent, tokens, now)
+            stored.update(((agent, token), ciphertext) for token, ciphertext, _ in rows)
         conflicts: list[str] = []
-        extend: dict[float, list[tuple[str, str]]] = {}
+        extend: dict[tuple[float, str], list[str]] = {}
         for (agent, token, value, expires), ciphertext in held:
-            row = and_(table.c.agent == agent, table.c.token == token)
-            columns = {"ciphertext": ciphertext, "expires_at": _at(expires)}
-            if (agent, token) not in ciphertexts:  # purged meanwhile
-                fresh = {"agent": agent, "token": token, "now": _at(now), **columns}
-                connection.execute(self._upsert, [fresh])
+            row = (agent, token)
+            if row not in stored:  # purged (or expired) meanwhile
+                self._driver.upsert(connection, [(agent, token, value, expires)], [ciphertext], now)
                 continue
             try:
-                same = self._sealer.open(sealed_name(agent, token), ciphertexts[agent, token]) == value
+                same = self._sealer.open(sealed_name(agent, token), stored[row]) == value
             except Undecryptable:  # encrypted with a key no longer configured: take it over
-                connection.execute(update(table).where(row).values(**columns))
+                where = (TABLE.c.agent == agent) & (TABLE.c.token == token)
+                connection.execute(
+                    TABLE.update().where(where).values(ciphertext=ciphertext, expires_at=at_time(expires))
+                )
                 continue
             if same:
-                extend.setdefault(expires, []).append((agent, token))
+                extend.setdefault((expires, agent), []).append(token)
             else:
                 conflicts.append(token)
-        for expires, keys in extend.items():  # one statement per expiry (one per batch, mostly)
-            for first in range(0, len(keys), _Driver.ROWS):
-                longer = and_(
-                    tuple_(table.c.agent, table.c.token).in_(keys[first : first + _Driver.ROWS]),
-                    table.c.expires_at < _at(expires),
-                )
-                connection.execute(update(table).where(longer).values(expires_at=_at(expires)))
+        for (expires, agent), tokens in extend.items():  # one statement per expiry and agent, mostly one
+            self._driver.extend(connection, agent, tokens, expires)
         return conflicts
 
     def _purge(self, now: float) -> int:
         with self._engine.begin() as connection:
-            result = connection.execute(delete(_TABLE).where(_TABLE.c.expires_at <= _at(now)))
+            result = connection.execute(delete(TABLE).where(TABLE.c.expires_at <= at_time(now)))
         return int(result.rowcount or 0)
 
     def __len__(self) -> int:
         """Tokens held in memory (the front and pending writes), for tests and stats."""
         return len(self._front) + len(self._pending)
-
-
-def _upsert(dialect: str) -> Any:
-    """Insert, or take over an expired row; returns (agent, token) of the rows written. One
-    statement for a whole batch (executemany), compiled once."""
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_TABLE)
-    return insert.on_conflict_do_update(
-        index_elements=[_TABLE.c.agent, _TABLE.c.token],
-        set_={"ciphertext": insert.excluded.ciphertext, "expires_at": insert.excluded.expires_at},
-        where=_TABLE.c.expires_at <= bindparam("now"),
-    ).returning(_TABLE.c.agent, _TABLE.c.token, sort_by_parameter_order=True)
-
-
-class _Driver:
-    """The vault's bulk statements, sent to the database driver as they are.
-
-    Through SQLAlchemy a row cost ~34 µs to write (a parameter dict per row, a datetime bind
-    processor per value, RETURNING bookkeeping) and a token ~15 µs to look up (an expanding
-    IN list compiled per call). The same SQL, up to 1,000 rows or tokens a statement with the
-    driver's own placeholders, costs a few. Times go through the column type's own
-    processors, so they are stored (and compared) exactly as SQLAlchemy stores them.
-    """
-
-    ROWS = 1000
-
-    def __init__(self, engine: Engine) -> None:
-        dialect = engine.dialect
-        self._mark = mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        table = _TABLE.name  # our own constant: nothing in these statements comes from input
-        self._insert = f"INSERT INTO {table} (agent, token, ciphertext, expires_at) VALUES "  # noqa: S608
-        self._row = f"({mark}, {mark}, {mark}, {mark})"
-        self._upsert_tail = (
-            " ON CONFLICT (agent, token) DO UPDATE SET ciphertext = excluded.ciphertext, "
-            f"expires_at = excluded.expires_at WHERE {table}.expires_at <= {mark} RETURNING agent, token"
-        )
-        self._select = (
-            f"SELECT token, ciphertext, expires_at FROM {table} "  # noqa: S608
-            f"WHERE agent = {mark} AND expires_at > {mark} AND token IN "
-        )
-        column = _TABLE.c.expires_at.type.dialect_impl(dialect)
-        self._bind = column.bind_processor(dialect)
-        self._result = column.result_processor(dialect, None)
-        self._stamps: dict[float, Any] = {}
-
-    def upsert(
-        self, connection: Connection, rows: list[Row], ciphertexts: list[bytes], now: float
-    ) -> set[tuple[str, str]] | None:
-        """Insert `rows` sealed as `ciphertexts`, taking over expired ones; the (agent, token) of
-        the rows written, or None when that is all of them (the usual case: no set made)."""
-        returned: list[tuple[str, str]] = []
-        at_now = self._stamp(now)
-        cursor = connection.connection.cursor()  # the driver's: its rows are plain tuples
-        try:
-            for first in range(0, len(rows), self.ROWS):
-                chunk = rows[first : first + self.ROWS]
-                parameters: list[Any] = []
-                sealed = ciphertexts[first : first + self.ROWS]
-                for (agent, token, _, expires), ciphertext in zip(chunk, sealed, strict=True):
-                    parameters += (agent, token, ciphertext, self._stamp(expires))
-                parameters.append(at_now)
-                cursor.execute(
-                    self._insert + ", ".join([self._row] * len(chunk)) + self._upsert_tail, parameters
-                )
-                returned += cursor.fetchall()
-        finally:
-            cursor.close()
-        return None if len(returned) == len(rows) else set(returned)
-
-    def select(
-        self, connection: Connection, agent: str, tokens: list[str], now: float
-    ) -> list[tuple[str, bytes, datetime]]:
-        """(token, sealed value, expires at) of the live rows of `agent` among `tokens`."""
-        found: list[tuple[str, bytes, datetime]] = []
-        convert = self._result
-        cursor = connection.connection.cursor()
-        try:
-            for first in range(0, len(tokens), self.ROWS):
-                chunk = tokens[first : first + self.ROWS]
-                statement = self._select + "(" + ", ".join([self._mark] * len(chunk)) + ")"
-                cursor.execute(statement, (agent, self._stamp(now), *chunk))
-                for token, ciphertext, stored in cursor.fetchall():
-                    expires_at: datetime = stored if convert is None else convert(stored)  # type: ignore[assignment]
-                    found.append((token, bytes(ciphertext), expires_at))
-        finally:
-            cursor.close()
-        return found
-
-    def _stamp(self, epoch: float) -> Any:
-        """A time as the driver is given it (rows of one batch mostly share their expiry)."""
-        stamp = self._stamps.get(epoch)
-        if stamp is None:
-            if len(self._stamps) > 4096:
-                self._stamps.clear()
-            at = _at(epoch)
-            stamp = self._stamps[epoch] = at if self._bind is None else self._bind(at)
-        return stamp
-
-
-def _at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def _epoch(value: datetime) -> float:
-    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()

@@ -33,6 +33,14 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+WAL_CHECKPOINT_PAGES = 10_000
+"""SQLite copies the write-ahead log back into the database once it holds this many pages (40 MB;
+SQLite's default is 1,000). The PII token vault's flush of a big result rewrites most pages of
+its key index (~5,000 for 200,000 tokens): checkpointed after every flush, each was copied back
+every time; every second flush or so, once for both (bench/vault_stage.py: flush 10-15% less
+CPU). The cost: a log file of up to ~60 MB on disk, reused rather than shrunk."""
+
+
 def make_engine(url: str) -> Engine:
     json_io: dict[str, Any] = {"json_serializer": dump_json, "json_deserializer": load_json}
     if url.startswith("sqlite"):
@@ -47,6 +55,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cursor.close()
 
 

@@ -380,3 +380,26 @@ async def test_a_taken_id_is_lengthened_through_the_sql_vault(engine: Engine, wr
 async def test_a_taken_id_is_lengthened_through_the_redis_vault(redis: Redis) -> None:
     await _big_result_with_a_taken_id(RedisTokenVault(redis, CIPHER))
     assert len(await redis.keys(f"{key('agent-1', '')}*")) == TOKEN_BATCH + 500 + 1
+
+
+async def test_one_flush_extends_refreshes_of_several_agents_and_keeps_held_ids(engine: Engine) -> None:
+    """A write-behind batch holding live ids of two agents: the same value lives longer, another
+    value leaves the stored one as it is, and a free id in the same batch is written."""
+    clock = Clock()
+    first = SqlTokenVault(engine, CIPHER, write_behind=True, clock=clock)
+    await first.put_many("agent-1", {TOKEN: EMAIL}, 120)
+    await first.put_many("agent-2", {TOKEN: EMAIL, "<EMAIL_ADDRESS_0000bbbb>": "bob@example.com"}, 120)
+    assert await first.flush()
+    clock.now += 100
+    restarted = SqlTokenVault(engine, CIPHER, write_behind=True, clock=clock)
+    await restarted.put_many("agent-1", {TOKEN: EMAIL, "<EMAIL_ADDRESS_0000cccc>": "carol@example.com"}, 600)
+    await restarted.put_many("agent-2", {TOKEN: EMAIL, "<EMAIL_ADDRESS_0000bbbb>": "eve@example.com"}, 600)
+    assert await restarted.flush()
+    await restarted.close()
+    clock.now += 100
+    later = SqlTokenVault(engine, CIPHER, write_behind=True, clock=clock)
+    assert await later.get_many("agent-1", [TOKEN, "<EMAIL_ADDRESS_0000cccc>"]) == [
+        EMAIL,
+        "carol@example.com",
+    ]
+    assert await later.get_many("agent-2", [TOKEN, "<EMAIL_ADDRESS_0000bbbb>"]) == [EMAIL, None]  # expired
