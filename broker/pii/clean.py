@@ -13,6 +13,7 @@ walk (broker/pii/structure.py) reads the same set and does not gather such pairs
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from broker.pii.context import Found
@@ -22,6 +23,12 @@ MAX_CHARS = 100
 """Longer strings are not remembered (they rarely recur, and the memo stays small)."""
 MAX_ENTRIES = 50_000
 """The memo is emptied when it reaches this size (so at most a few MB)."""
+BIG_BATCH = MAX_ENTRIES // 4
+"""More clean pairs than this from one document (a big result): only those it holds more than once
+are remembered. Its ids, amounts and dates occur once (a 5 MB CRM result: 26,600 of them), would
+fill the memo and empty it at the next document, losing the names and statuses that recur in
+every one: each other 5 MB document was walked and deduplicated with twice the strings (133,000
+against 66,000), ~8 ms per MB more."""
 
 
 class CleanStrings:
@@ -53,8 +60,11 @@ class CleanStrings:
 
     def _remember(self, pairs: list[tuple[str, str | None]], found: list[list[Found]]) -> None:
         clean = self.clean
-        if len(clean) + len(pairs) > MAX_ENTRIES:
-            clean.clear()
-        clean.update(
+        fresh = [
             pair for pair, spans in zip(pairs, found, strict=True) if not spans and len(pair[0]) <= MAX_CHARS
-        )
+        ]
+        if len(fresh) > BIG_BATCH:
+            fresh = [pair for pair, times in Counter(fresh).items() if times > 1]
+        if len(clean) + len(fresh) > MAX_ENTRIES:
+            clean.clear()
+        clean.update(fresh)
