@@ -66,6 +66,10 @@ _IPV6 = re.compile(
 _IPV6_POSSIBLE = re.compile(r"::|:(?:[0-9A-Fa-f]{1,4}:){5}")
 # `\b(?:version|ver|release|build|firmware|v)[\s.:=#]*$`, matched on the reversed text.
 _VERSION_BEFORE = ends_with_word("version ver release build firmware v", r"\s.:=#")
+_VERSION_LAST = frozenset("nNrReEdDvV")
+"""The last letters of those words, the characters their reversed pattern can begin with after the
+trailing run (`re` folds no other character to them: tests/pii checks every one)."""
+_VERSION_TRAILING = frozenset(".:=#")
 _HEX_COLON = frozenset("0123456789abcdefABCDEF:")
 _ADDRESS_RUN = re.compile(r"[\w:.%]*")
 
@@ -77,7 +81,7 @@ def find_ips(scan: Scan, out: list[Found]) -> None:
         if match is None or match.end() != hint.end() or not ipv4_ok(match.group(1)):
             continue
         start = match.start(1)
-        if not _VERSION_BEFORE.match(scan.before(start, 24)[::-1]):
+        if not _version_before(scan, start):
             out.append((start, match.end(), "IP_ADDRESS", 0.95))
     # Only strings that hold '::' or six colons in a row of hex groups can hold an address that
     # is kept below: the times and other hints elsewhere (one per timestamp) are never looked at.
@@ -88,6 +92,20 @@ def find_ips(scan: Scan, out: list[Found]) -> None:
             high = text.find(SEPARATOR, possible.end())
             high = len(text) if high < 0 else high
             _find_ipv6(text, low, high, out)
+
+
+def _version_before(scan: Scan, start: int) -> bool:
+    """`_VERSION_BEFORE` on the 24 characters before `start`, tried only where the character before
+    their trailing run may end one of its words: most addresses follow 'from ' or a quote, and the
+    slice, reversal and match cost ~0.8 µs an address, this look back ~0.15."""
+    text = scan.text
+    low = max(0, start - 24)
+    at = start
+    while at > low and (text[at - 1] in _VERSION_TRAILING or text[at - 1].isspace()):
+        at -= 1
+    if at == low or text[at - 1] not in _VERSION_LAST:
+        return False
+    return _VERSION_BEFORE.match(scan.before(start, 24)[::-1]) is not None
 
 
 def _find_ipv6(text: str, low: int, high: int, out: list[Found]) -> None:

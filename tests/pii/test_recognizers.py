@@ -285,3 +285,21 @@ def test_phone_context_class_holds_every_case_form_of_the_first_letters() -> Non
         and PHONE_CONTEXT.search("\u96fb\u8a71")
     )
     assert not PHONE_CONTEXT.search("recall") and not PHONE_CONTEXT.search("phoned x")
+
+
+def test_the_look_back_before_an_address_stops_only_where_no_version_word_can_end() -> None:
+    """An IPv4 address after 'version' (or 'v', 'build'...) is a version: the regex for it runs only
+    where the character before the run of spaces and `.:=#` ends one of those words, so those sets
+    must hold every character `re`, ignoring case, takes for those letters and for that run."""
+    from broker.pii.recognizers import _VERSION_LAST, _VERSION_TRAILING
+
+    every_character = "".join(map(chr, range(0x110000)))
+    assert set(re.findall("(?i)[nredv]", every_character)) == set(_VERSION_LAST)
+    trailing = set(re.findall(r"(?i)[\s.:=#]", every_character))
+    assert trailing == {c for c in every_character if c.isspace()} | set(_VERSION_TRAILING)
+    found = Detector(["IP_ADDRESS"]).find
+    for text in ("version 10.0.0.1", "Firmware: 10.2.3.4", "VER 10.0.0.1", "build #=\u2003 1.2.3.4"):
+        assert found(text) == [], text
+    assert found("REV 10.0.0.1") == [(4, 12, "IP_ADDRESS", 0.95)]  # 'rev' is no version word
+    for text in ("from 10.0.0.1", "x" * 30 + " " * 20 + "10.0.0.1", "ver\x00 10.0.0.1", "(10.0.0.1)"):
+        assert [f[2] for f in found(text)] == ["IP_ADDRESS"], text
