@@ -10,6 +10,7 @@ entry past its expiry is dropped so the vault behind is asked again.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 
 
 class TokenConflict(RuntimeError):
@@ -43,6 +44,36 @@ class Front:
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+    def get_many(self, agent: str, tokens: Sequence[str], now: float) -> tuple[dict[str, str], list[str]]:
+        """`get` of each token: the values found, and the tokens not (in order). A big result
+        asks for 20,000 tokens or more, so the loop is one call, not one per token."""
+        entries = self._entries
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        for token in tokens:
+            key = (agent, token)
+            entry = entries.get(key)
+            if entry is None:
+                missing.append(token)
+            elif entry[1] <= now:
+                del entries[key]
+                missing.append(token)
+            else:
+                entries.move_to_end(key)
+                found[token] = entry[0]
+        return found, missing
+
+    def put_many(self, agent: str, items: Iterable[tuple[str, str]], expires: float) -> None:
+        """`put` of each (token, value), all expiring at `expires`; the oldest entries past the
+        bound go once, after all."""
+        entries = self._entries
+        for token, value in items:
+            key = (agent, token)
+            entries[key] = (value, expires)
+            entries.move_to_end(key)
+        for _ in range(len(entries) - self._max_entries):
+            entries.popitem(last=False)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -88,19 +88,17 @@ class SqlTokenVault:
 
     async def get_many(self, agent: str, tokens: Sequence[str]) -> list[str | None]:
         now = self.clock()
-        found: dict[str, str] = {}
-        missing: list[str] = []
         with gc_paused():
-            for token in tokens:
-                value = self._front.get(agent, token, now)
-                if value is None:
+            found, missing = self._front.get_many(agent, tokens, now)
+            if missing and self._pending:
+                unknown = []
+                for token in missing:
                     pending = self._pending.get((agent, token))
                     if pending is not None and pending[1] > now:
-                        value = pending[0]
-                if value is None:
-                    missing.append(token)
-                else:
-                    found[token] = value
+                        found[token] = pending[0]
+                    else:
+                        unknown.append(token)
+                missing = unknown
         if missing:
             if self._local and len(missing) <= LOCAL_READ_TOKENS and self._idle_connection():
                 rows = self._read(agent, missing, now)
@@ -142,9 +140,8 @@ class SqlTokenVault:
 
     def _behind(self, agent: str, items: Mapping[str, str], expires: float) -> None:
         with gc_paused():
-            for token, value in items.items():
-                self._front.put(agent, token, value, expires)
-                self._pending[agent, token] = (value, expires)
+            self._front.put_many(agent, items.items(), expires)
+            self._pending.update([((agent, token), (value, expires)) for token, value in items.items()])
         self._wake.set()
 
     def start(self) -> None:
