@@ -294,6 +294,8 @@ class SqlTokenVault:
         return conflicts
 
     def _purge(self, now: float) -> int:
+        """A scan of the table (no index on expires_at: every write paid for it, for a purge
+        every 10 minutes; ~20 ms at 200,000 rows, migrations/versions/0015)."""
         with self._engine.begin() as connection:
             result = connection.execute(delete(TABLE).where(TABLE.c.expires_at <= at_time(now)))
         return int(result.rowcount or 0)

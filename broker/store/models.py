@@ -137,7 +137,7 @@ class PiiToken(Base):
     agent: Mapped[str] = mapped_column(String(36), primary_key=True)
     token: Mapped[str] = mapped_column(String(80), primary_key=True)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # no index: see migration 0015
 
 
 class Secret(Base):
