@@ -403,3 +403,25 @@ async def test_one_flush_extends_refreshes_of_several_agents_and_keeps_held_ids(
         "carol@example.com",
     ]
     assert await later.get_many("agent-2", [TOKEN, "<EMAIL_ADDRESS_0000bbbb>"]) == [EMAIL, None]  # expired
+
+
+async def test_a_refused_flush_keeps_its_tokens_pending_and_resolvable(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'vault.db'}"
+    engine = make_engine(url)  # no tables yet: every write fails
+    vault = SqlTokenVault(engine, CIPHER, write_behind=True, cache_entries=1)
+    try:
+        await vault.put_many("agent-1", {TOKEN: EMAIL, "<EMAIL_ADDRESS_0000bbbb>": "bob@example.com"}, 600)
+        assert not await vault.flush()
+        assert await vault.get_many("agent-1", [TOKEN, "<EMAIL_ADDRESS_0000bbbb>"]) == [
+            EMAIL,
+            "bob@example.com",
+        ]
+        upgrade(url)
+        assert await vault.flush()
+        assert sorted(token for _, token, _ in stored(engine)) == [
+            "<EMAIL_ADDRESS_0000aaaa>",
+            "<EMAIL_ADDRESS_0000bbbb>",
+        ]
+    finally:
+        await vault.close()
+        engine.dispose()
