@@ -225,9 +225,11 @@ class Collected:
                     self.finite = False
             elif inner is None and kind is int:
                 if child >= _MIN_SCANNED_INT or child <= -_MIN_SCANNED_INT:
-                    texts.append(str(child))
-                    keys.append(child_key)
-                    slots.append((copy, child_key))
+                    digits = str(child)
+                    if (digits, child_key) not in clean:  # a number, like a string, may be known clean
+                        texts.append(digits)
+                        keys.append(child_key)
+                        slots.append((copy, child_key))
             elif child is None or kind is bool:
                 pass  # never scanned nor masked
             elif isinstance(child, str) and inner is None:
@@ -272,9 +274,11 @@ class Collected:
                     self.finite = False
             elif inner is None and kind is int:
                 if child >= _MIN_SCANNED_INT or child <= -_MIN_SCANNED_INT:
-                    texts.append(str(child))
-                    keys.append(key)
-                    slots.append((items, index))
+                    digits = str(child)
+                    if (digits, key) not in clean:  # a number, like a string, may be known clean
+                        texts.append(digits)
+                        keys.append(key)
+                        slots.append((items, index))
             elif child is None or kind is bool:
                 pass  # never scanned nor masked
             elif isinstance(child, str) and inner is None:
