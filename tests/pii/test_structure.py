@@ -109,3 +109,6 @@ def test_pairs_known_clean_are_not_gathered() -> None:
     )
     assert [text for _, _, text, _ in collected.wholes] == ["48.85", "Ann"]  # rules apply all the same
     assert collect("Paris", rules).texts == ["Paris"]
+    numbers = {"ref": 12345678, "refs": [12345678, 87654321], "phone": 12345678}
+    known = collect(numbers, FieldRules(RULES_POLICY, {("12345678", "ref"), ("12345678", "refs")}))
+    assert (known.texts, known.keys) == (["87654321", "12345678"], ["refs", "phone"])  # numbers too
