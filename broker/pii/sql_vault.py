@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
@@ -81,6 +82,7 @@ class SqlTokenVault:
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         self._writer: Connection | None = None
+        self._writer_lock = threading.Lock()
 
     async def get(self, agent: str, token: str) -> str | None:
         return (await self.get_many(agent, [token]))[0]
@@ -157,8 +159,7 @@ class SqlTokenVault:
         if self._pending and not await self.flush():
             log.error("database unavailable at shutdown: %d PII tokens not stored", len(self._pending))
         if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+            await asyncio.to_thread(self._close_writer)
 
     async def flush(self) -> bool:
         """Write the pending tokens now; False when the database refused (they stay pending)."""
@@ -169,15 +170,17 @@ class SqlTokenVault:
             # a fresh map: no copy of the batch, and no pass over it after, on the event loop.
             batch, self._pending = self._pending, {}
             self._writing = batch
+            conflicts: list[str] | None = None
             try:
                 conflicts = await asyncio.to_thread(self._write_batch, batch, self.clock())
             except Exception:
                 log.exception("could not store %d PII tokens; will retry", len(batch))
-                batch.update(self._pending)  # tokens put meanwhile are newer
-                self._pending = batch
                 return False
             finally:
                 self._writing = {}
+                if conflicts is None:  # refused, or cancelled (its thread goes on): pending again
+                    batch.update(self._pending)  # tokens put meanwhile are newer
+                    self._pending = batch
             if conflicts:
                 log.error("PII token id(s) hold another value in the database: %s", ", ".join(conflicts[:5]))
             return True
@@ -267,13 +270,20 @@ class SqlTokenVault:
             with self._engine.begin() as connection:
                 yield connection
             return
-        if self._writer is None:
-            self._writer = self._engine.connect()
-            for pragma in WRITER_PRAGMAS:
-                self._writer.exec_driver_sql(pragma)
-            self._writer.commit()
-        with self._writer.begin():
-            yield self._writer
+        with self._writer_lock:  # a cancelled flush's thread may still be writing
+            if self._writer is None:
+                self._writer = self._engine.connect()
+                for pragma in WRITER_PRAGMAS:
+                    self._writer.exec_driver_sql(pragma)
+                self._writer.commit()
+            with self._writer.begin():
+                yield self._writer
+
+    def _close_writer(self) -> None:
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
     def _settle_held(self, connection: Connection, held: list[tuple[Row, bytes]], now: float) -> list[str]:
         """Live rows already there: the same value lives longer, an unreadable one is taken over."""

@@ -425,3 +425,19 @@ async def test_a_refused_flush_keeps_its_tokens_pending_and_resolvable(tmp_path:
     finally:
         await vault.close()
         engine.dispose()
+
+
+@pytest.mark.filterwarnings("error::sqlalchemy.exc.SAWarning")
+async def test_closing_while_a_flush_writes_stores_every_token(engine: Engine) -> None:
+    """A cancel (shutdown) reaches a flush while its worker thread writes; the thread goes on.
+    close() must neither lose that batch nor write on the same connection at the same time."""
+    vault = SqlTokenVault(engine, CIPHER, write_behind=True, flush_seconds=3600)
+    tokens = {f"<EMAIL_ADDRESS_{i:08x}>": f"user{i}@example.com" for i in range(20_000)}
+    await vault.put_many("agent-1", tokens, 600)
+    flushing = asyncio.create_task(vault.flush())
+    for _ in range(3):
+        await asyncio.sleep(0)  # the flush is now in its worker thread
+    flushing.cancel()
+    await vault.put_many("agent-1", {TOKEN: EMAIL}, 600)
+    await vault.close()
+    assert len(stored(engine)) == len(tokens) + 1
