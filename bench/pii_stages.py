@@ -34,7 +34,7 @@ from bench._upstreams import crm_records
 from broker.pii.jsontext import parse, serialise
 from broker.pii.masker import Masker
 from broker.pii.nogc import gc_paused
-from broker.pii.operators import TOKEN_HEX, agent_mac, token_for
+from broker.pii.operators import agent_mac, tokens_for
 from broker.pii.structure import collect
 from broker.pii.vault import MemoryVault
 from policies.masking import MaskingPolicy
@@ -67,8 +67,7 @@ def timed(masker: Masker, text: str) -> dict[str, float]:
         marks.append(time.process_time())
         requests = masker._token_requests(collected, findings)
         marks.append(time.process_time())
-        mac = agent_mac(masker._salt, "agent")
-        tokens = {request: token_for(mac, *request, TOKEN_HEX) for request in requests}
+        tokens = tokens_for(agent_mac(masker._salt, "agent"), requests)
         marks.append(time.process_time())
         masked, _ = masker._write_back(collected, findings, tokens)
         marks.append(time.process_time())

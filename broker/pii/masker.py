@@ -24,14 +24,13 @@ from broker.pii.jsontext import parse, rename_keys
 from broker.pii.jsontext import serialise as serialise  # broker/pipeline/mask.py imports it from here
 from broker.pii.nogc import gc_paused
 from broker.pii.operators import (
-    TOKEN_HEX,
     VALUE_FREE,
     Apply,
     agent_mac,
     build,
     derive_key,
-    token_for,
     tokenize,
+    tokens_for,
 )
 from broker.pii.structure import Collected, FieldRules, Match, collect
 from broker.pii.vault import TokenVault, resolve_tokens
@@ -212,8 +211,7 @@ class Masker:
             return None
         collected, findings, requests = self._scan(decoded)
         if tokens is None:
-            mac = agent_mac(self._salt, agent)
-            tokens = {request: token_for(mac, *request, TOKEN_HEX) for request in requests}
+            tokens = tokens_for(agent_mac(self._salt, agent), requests)
         masked, counts = self._write_back_paused(collected, findings, tokens)
         repeated = {tokens[request]: times for request, times in requests.items() if times > 1}
         return serialise(masked, 2 if "\n" in text else None, collected.finite), counts, tokens, repeated

@@ -13,7 +13,7 @@ import pytest
 
 from broker import offload
 from broker.pii import Masker, MemoryVault, UnknownToken, resolve_tokens, scrub
-from broker.pii.operators import agent_mac, token_for
+from broker.pii.operators import agent_mac, token_for, tokens_for
 from policies.masking import MaskingPolicy
 
 SALT = b"test-salt-0123456789abcdef"
@@ -145,6 +145,13 @@ async def test_colliding_token_ids_get_longer() -> None:
     text, _ = await m.mask_text("a", "ann@example.com")
     assert text == token_for(mac, "EMAIL_ADDRESS", "ann@example.com", 12)
     assert await m.resolve_arguments("a", "x.y", {"to": text}) == {"to": "ann@example.com"}
+
+
+def test_tokens_for_makes_the_tokens_token_for_does() -> None:
+    """The worker's batch of first tokens (`tokens_for`) is `token_for`'s, value for value."""
+    mac = agent_mac(SALT, "a")
+    requests = [("EMAIL_ADDRESS", "ann@example.com"), ("PHONE_NUMBER", "+1 415 555 0143"), ("X", "é\x00日")]
+    assert tokens_for(mac, requests) == {request: token_for(mac, *request) for request in requests}
 
 
 def test_a_token_policy_needs_a_vault_and_a_real_salt() -> None:
