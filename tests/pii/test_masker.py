@@ -6,6 +6,7 @@ import asyncio
 import copy
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from broker import offload
 from broker.pii import Masker, MemoryVault, UnknownToken, resolve_tokens, scrub
+from broker.pii.issuing import Known
 from broker.pii.operators import agent_mac, token_for, tokens_for
 from policies.masking import MaskingPolicy
 
@@ -128,12 +130,32 @@ async def test_tokens_are_refreshed_in_the_vault_after_half_their_ttl() -> None:
     token, _ = await m.mask_text("a", "ann@example.com")
     tokens = m._tokens
     assert tokens is not None
-    # age the memo
-    tokens._issued = {key: (value, expiry - 1e9) for key, (value, expiry) in tokens._issued.items()}
+    tokens._known.age(time.monotonic() + 1e9)  # age the memo past its lifetime: the vault is asked again
     now[0] = 50.0
     await m.mask_text("a", "ann@example.com")
     now[0] = 100.0  # past the first expiry, within the refreshed one
     assert await vault.get("a", token) == "ann@example.com"
+
+
+def test_the_memo_of_stored_tokens_forgets_them_within_its_lifetime() -> None:
+    known = Known(100.0)
+    known.age(0.0)
+    known.add("a", [{"<T_1>": "one"}])
+    known.age(49.0)
+    assert known.of("a") == ({"<T_1>": "one"}, {}) and known.of("b") == ({}, {})
+    known.age(50.0)  # a new generation; the first is kept until 100 s after it began
+    known.add("a", [{"<T_2>": "two"}])
+    assert known.of("a") == ({"<T_2>": "two"}, {"<T_1>": "one"})
+    known.age(100.0)
+    assert known.of("a") == ({}, {"<T_2>": "two"})
+    known.age(1000.0)  # no call for long: both generations are past their lifetime
+    assert known.of("a") == ({}, {})
+    known.add("a", [{"<T_3>": "three"}])
+    known.age(1060.0)  # the generation of 1000 s is the old one from now on...
+    known.age(1099.0)
+    assert known.of("a") == ({}, {"<T_3>": "three"})
+    known.age(1100.0)  # ...until 1100 s, though the young one began only 40 s ago
+    assert known.of("a") == ({}, {})
 
 
 async def test_colliding_token_ids_get_longer() -> None:
