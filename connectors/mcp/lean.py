@@ -308,7 +308,7 @@ async def _exchange(
                 return answers.unparsed(wire.too_large)
             if len(answer) > wire.limit:
                 return answers.unparsed(wire.too_large)
-            if (result := answers.plain_result(answer)) is not None:
+            if (result := answers.plain_result(answer, big=_is_call(body))) is not None:
                 return result
             try:
                 return answers.answer(await answers.message(answer))
@@ -317,7 +317,7 @@ async def _exchange(
         if content_type.startswith("text/event-stream"):
             try:
                 with _as_httpx2:
-                    return await _events(_sse(response, wire.limit), on_notice)
+                    return await _events(_sse(response, wire.limit), on_notice, _is_call(body))
             except http1.ResponseTooLarge:
                 return types.ErrorData(
                     code=types.CONNECTION_CLOSED, message=f"SSE stream failed: {wire.too_large}"
@@ -357,8 +357,14 @@ async def _exchange_httpx2(
             except (httpx2.StreamError, ValidationError) as exc:
                 return answers.unparsed(exc)
         if content_type.startswith("text/event-stream"):
-            return await _events(EventSource(response, max_event_size=wire.limit).__aiter__(), on_notice)
+            events = EventSource(response, max_event_size=wire.limit).__aiter__()
+            return await _events(events, on_notice, _is_call(body))
         return types.ErrorData(code=types.INVALID_REQUEST, message=f"Unexpected content type: {content_type}")
+
+
+def _is_call(body: dict[str, Any]) -> bool:
+    """A tools/call: its answer, however big, is read in one pass (`answers.plain_result`)."""
+    return bool(body["method"] == "tools/call")
 
 
 async def _sse(response: http1.Response, limit: int) -> AsyncIterator[Any]:
@@ -374,12 +380,14 @@ async def _sse(response: http1.Response, limit: int) -> AsyncIterator[Any]:
         yield sse
 
 
-async def _events(events: AsyncIterator[Any], on_notice: Notice) -> dict[str, Any] | types.ErrorData:
+async def _events(
+    events: AsyncIterator[Any], on_notice: Notice, big: bool
+) -> dict[str, Any] | types.ErrorData:
     try:
         async for sse in events:
             if sse.event != "message" or not sse.data:
                 continue
-            if (result := answers.plain_result(sse.data)) is not None:
+            if (result := answers.plain_result(sse.data, big=big)) is not None:
                 return result
             try:
                 message = await answers.message(sse.data)

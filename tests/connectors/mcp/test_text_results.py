@@ -33,6 +33,17 @@ SHAPES: dict[str, dict[str, Any]] = {
     "structured": {"content": [TEXT], "structuredContent": {"days": 10}, "resultType": "complete"},
     "structured_list": {"content": [TEXT], "structuredContent": [1, 2.5, None], "resultType": "complete"},
     "structured_null": {"content": [TEXT], "structuredContent": None, "resultType": "complete"},
+    "big_integers": {
+        "content": [TEXT],
+        "structuredContent": {"id": 2**70 + 1, "low": -(2**63) - 1},
+        "resultType": "complete",
+    },
+    "big": {"content": [{"type": "text", "text": '"r\u00e9cord" ' * 50_000}], "resultType": "complete"},
+    "big_integers_big": {
+        "content": [{"type": "text", "text": "x" * 600_000}],
+        "structuredContent": {"id": 2**70 + 1},
+        "resultType": "complete",
+    },
     "empty": {"content": [], "resultType": "complete"},
     "many": {
         "content": [{"text": 'ünïcode 🙂 "q" \\ \n', "type": "text"}, TEXT, {"type": "text", "text": ""}],
@@ -149,7 +160,8 @@ async def test_every_shape_gives_what_the_sdk_path_gives(
 ) -> None:
     quiet = await outcome(connector, tool, shape, SilentChannel())
 
-    assert quiet == await outcome(connector, tool, shape, Listening())
+    sdk = await outcome(connector, tool, shape, Listening())
+    assert quiet == sdk and repr(quiet) == repr(sdk)  # an integer stays one (2**70 + 1 == its float)
     if tool == "plain" and shape in ("text", "stamped", "many", "structured_list", "meta_null"):
         content, structured, is_error, meta = quiet
         assert content == [
