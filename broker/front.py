@@ -50,6 +50,8 @@ from broker.telemetry.logs import REQUEST_ID, request_id_of
 from broker.telemetry.tracing import ServerSpan
 
 _DISCONNECT: Message = {"type": "http.disconnect"}
+_JOINED_BODY = 64 * 1024
+"""A smaller body is written joined to the head, in one write."""
 _PLAIN = frozenset({b"content-length", b"content-type", b"x-request-id", b"x-trace-id"})
 """Headers whose values the front and the fast path make (digits, constants, checked ids)."""
 _ERROR_500 = [
@@ -301,8 +303,12 @@ class McpFrontProtocol(HttpToolsProtocol):
             content.extend((name, b": ", value, b"\r\n"))
         if closing and not has_close:
             content.append(b"connection: close\r\n")
-        content.extend((b"\r\n", body))
-        self.transport.write(b"".join(content))
+        content.append(b"\r\n")
+        if len(body) < _JOINED_BODY:
+            content.append(body)
+            self.transport.write(b"".join(content))
+        else:  # one writev of head and body (uvloop): a big body is not copied behind the head
+            self.transport.writelines((b"".join(content), body))
         answering.response_complete = True
         answering.keep_alive = not closing
         if closing:

@@ -213,8 +213,7 @@ class McpFastPath:
                     shaped = wire.sdk_shaped("tools/call", version, asked, self.stamp)
                 else:
                     shaped = wire.tool_result(output, version, self.stamp)
-                result = pydantic_core.to_json(shaped)
-                status, answer = wire.OK, wire.response(request_id, result)
+                status, answer = wire.OK, wire.result_response(request_id, shaped)
         except MCPError as exc:
             status, answer = wire.error(
                 request_id, exc.error.code, exc.error.message, correlated(exc.error.data)

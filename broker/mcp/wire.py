@@ -82,6 +82,12 @@ def response(request_id: str | int, result: bytes) -> bytes:
     return b'{"jsonrpc":"2.0","id":%b,"result":%b}' % (pydantic_core.to_json(request_id), result)
 
 
+def result_response(request_id: str | int, result: dict[str, Any]) -> bytes:
+    """`response(request_id, pydantic_core.to_json(result))` written in one pass: the result's
+    JSON is not copied into the envelope (a 5 MB result: 5 MB less to allocate and copy)."""
+    return pydantic_core.to_json({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+
 def error(request_id: str | int, code: int, message: str, data: Any = None) -> tuple[int, bytes]:
     """A JSON-RPC error and its HTTP status, as the SDK maps them."""
     body: dict[str, Any] = {"code": code, "message": message}

@@ -189,6 +189,7 @@ def test_the_reply_is_what_the_asgi_path_writes_byte_for_byte(gateway: RunningGa
             call(key, "up.nothing", {}, request_id="same-2", version="1.0"),
             call(None, "up.echo", {"text": "hi"}, request_id="same-3", version="1.0"),
             call("not-a-key", "up.echo", {"text": "hi"}, request_id="same-4", version="1.0"),
+            call(key, "up.echo", {"text": "r\u00e9sum\u00e9 " * 20_000}, request_id="same-5", version="1.0"),
         ]
         for request in requests:
             front, asgi = raw_exchange(gateway.url, request), raw_exchange(plain.url, request)
@@ -219,6 +220,12 @@ def test_keep_alive_and_pipelined_requests_are_answered_in_order(gateway: Runnin
         assert [r.status for r in replies] == [200, 200, 200]
         texts = [json.loads(r.body)["result"]["content"][0]["text"] for r in replies[:2]]
         assert texts == ["echo: two", "echo: three"]
+        # A big reply (head and body written apart), then a small one on the same connection.
+        opened.send(call(key, "up.echo", {"text": "x" * 200_000}, request_id="big"))
+        opened.send(call(key, "up.echo", {"text": "five"}, request_id="fifth"))
+        big, fifth = opened.reply(), opened.reply()
+        assert json.loads(big.body)["result"]["content"][0]["text"] == "echo: " + "x" * 200_000
+        assert [big.header(b"x-request-id"), fifth.header(b"x-request-id")] == [b"big", b"fifth"]
 
 
 def test_connection_close_and_http_10_end_the_connection(gateway: RunningGateway, key: str) -> None:
