@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from operator import itemgetter
 
 from sqlalchemy import Connection, Engine, delete
@@ -41,9 +42,12 @@ log = logging.getLogger("broker.pii")
 LOCAL_READ_TOKENS = 64
 """On SQLite (a local file, WAL: a read never waits for a writer) a lookup of this many tokens
 or fewer is made on the event loop: ~0.1 ms for the ~10 new tokens of a 2 KB result, where the
-hop to a worker thread and back cost the loop ~0.17 ms of CPU more. Only while the pool holds an
-idle connection, though: a checkout from a pool whose connections are all out (in threads) waits
-for one, which must never happen on the loop."""
+hop to a worker thread and back cost the loop ~0.17 ms of CPU more. On the vault's own reader
+connection, kept out of the pool for the loop (as the writer's is): a checkout and its return (a
+rollback) cost as much as the SELECT. It is taken only from a pool with a connection idle: a
+checkout from a pool whose connections are all out (in threads) waits for one, which must never
+happen on the loop. No transaction stays open on it between reads (the driver's SELECTs begin
+none), so each read sees what was committed."""
 
 WRITER_PRAGMAS = ("PRAGMA cache_size=-65536",)
 """SQLite writing behind: the vault's own connection for its writes, with a page cache of up to
@@ -83,6 +87,7 @@ class SqlTokenVault:
         self._flush_lock = asyncio.Lock()
         self._writer: Connection | None = None
         self._writer_lock = threading.Lock()
+        self._reader: Connection | None = None
 
     async def get(self, agent: str, token: str) -> str | None:
         return (await self.get_many(agent, [token]))[0]
@@ -104,8 +109,8 @@ class SqlTokenVault:
                         unknown.append(token)
                 missing = unknown
         if missing:
-            if self._local and len(missing) <= LOCAL_READ_TOKENS and self._idle_connection():
-                rows = self._read(agent, missing, now)
+            if self._local and len(missing) <= LOCAL_READ_TOKENS and self._may_read_here():
+                rows = self._read_here(agent, missing, now)
             else:
                 rows = await asyncio.to_thread(self._read, agent, missing, now)
             for token, value, expires in rows:
@@ -160,6 +165,9 @@ class SqlTokenVault:
             log.error("database unavailable at shutdown: %d PII tokens not stored", len(self._pending))
         if self._writer is not None:
             await asyncio.to_thread(self._close_writer)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     async def flush(self) -> bool:
         """Write the pending tokens now; False when the database refused (they stay pending)."""
@@ -223,13 +231,31 @@ class SqlTokenVault:
             self._wake.clear()
             await asyncio.sleep(self._flush_seconds)
 
-    def _idle_connection(self) -> bool:
+    def _may_read_here(self) -> bool:
+        """The reader is open, or the pool has a connection idle to become it (no wait)."""
+        if self._reader is not None:
+            return True
         pool = self._engine.pool
         return isinstance(pool, QueuePool) and pool.checkedin() > 0
+
+    def _read_here(self, agent: str, tokens: list[str], now: float) -> list[tuple[str, str, float]]:
+        """`_read` on the event loop, on the reader connection (see LOCAL_READ_TOKENS)."""
+        if self._reader is None:
+            self._reader = self._engine.connect()
+        try:
+            rows = self._driver.select(self._reader, agent, tokens, now)
+        except Exception:
+            self._reader.close()  # a connection that failed is not trusted again
+            self._reader = None
+            raise
+        return self._opened(agent, rows)
 
     def _read(self, agent: str, tokens: list[str], now: float) -> list[tuple[str, str, float]]:
         with self._engine.connect() as connection:
             rows = self._driver.select(connection, agent, tokens, now)
+        return self._opened(agent, rows)
+
+    def _opened(self, agent: str, rows: list[tuple[str, bytes, datetime]]) -> list[tuple[str, str, float]]:
         found: list[tuple[str, str, float]] = []
         for token, ciphertext, expires_at in rows:
             try:

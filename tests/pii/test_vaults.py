@@ -118,6 +118,26 @@ async def test_a_sqlite_lookup_never_waits_for_a_connection_on_the_event_loop(tm
     engine.dispose()
 
 
+async def test_a_sqlite_lookup_on_the_event_loop_sees_what_was_written_since(tmp_path: Path) -> None:
+    """The vault's reader connection, kept open between lookups, holds no old snapshot."""
+    url = f"sqlite:///{tmp_path / 'vault.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    writer = SqlTokenVault(engine, CIPHER, write_behind=True)
+    reader = SqlTokenVault(engine, CIPHER, write_behind=True)  # its own memory front: reads the table
+    other = "<EMAIL_ADDRESS_0badc0de>"
+    await writer.put("agent-1", TOKEN, EMAIL, 120)
+    assert await writer.flush()
+    assert await reader.get_many("agent-1", [TOKEN, other]) == [EMAIL, None]
+    assert await reader.get("agent-1", other) is None  # on the loop (the pool has one idle now)
+    await writer.put("agent-1", other, "b@example.org", 120)
+    assert await writer.flush()
+    assert await reader.get("agent-1", other) == "b@example.org"
+    await writer.close()
+    await reader.close()
+    engine.dispose()
+
+
 async def test_a_ciphertext_copied_to_another_agent_does_not_decrypt(engine: Engine) -> None:
     vault = SqlTokenVault(engine, CIPHER, write_behind=False)
     await vault.put("agent-1", TOKEN, EMAIL, 120)
