@@ -173,15 +173,21 @@ async def test_rows_sealed_by_the_fernet_vault_still_open_and_rotation_works(eng
     ]
 
 
-async def test_closing_right_after_a_write_stores_it_and_returns(engine: Engine) -> None:
-    """A token written just before shutdown wakes the background task in the same loop turn as
-    close() cancels it. On Python 3.11 asyncio.wait_for swallowed that cancel and close() then
-    hung for purge_seconds (an hour here) instead of writing the token and returning."""
+async def writing_behind_one_token(engine: Engine) -> SqlTokenVault:
+    """A started write-behind vault whose task waits for work, with one token pending."""
     vault = SqlTokenVault(engine, CIPHER, write_behind=True, purge_seconds=3600)
     vault.start()
     for _ in range(3):
         await asyncio.sleep(0)  # the task now waits for work
     await vault.put_many("agent-1", {TOKEN: EMAIL}, 600)
+    return vault
+
+
+async def test_closing_right_after_a_write_stores_it_and_returns(engine: Engine) -> None:
+    """A token written just before shutdown wakes the background task in the same loop turn as
+    close() cancels it. On Python 3.11 asyncio.wait_for swallowed that cancel and close() then
+    hung for purge_seconds (an hour here) instead of writing the token and returning."""
+    vault = await writing_behind_one_token(engine)
     closing = asyncio.create_task(vault.close())
     await asyncio.wait({closing}, timeout=30)  # returns at once when close() works
     assert closing.done(), "close() hung: the background task did not take the cancel"
@@ -196,11 +202,7 @@ async def test_a_cancel_of_whoever_runs_close_reaches_it(tmp_path: Path) -> None
     upgrade(url)
     engine = make_engine(url)
     try:
-        vault = SqlTokenVault(engine, CIPHER, write_behind=True, purge_seconds=3600)
-        vault.start()
-        for _ in range(3):
-            await asyncio.sleep(0)  # the task now waits for work
-        await vault.put_many("agent-1", {TOKEN: EMAIL}, 600)
+        vault = await writing_behind_one_token(engine)
         closing = asyncio.create_task(vault.close())
         await asyncio.sleep(0)  # close() has cancelled the vault's task and waits for it
         assert not closing.done()
