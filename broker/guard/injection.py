@@ -14,6 +14,7 @@ pattern is bounded and none nests quantifiers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -67,8 +68,14 @@ def _without_token_ids(text: str) -> str:
     the disguise prefilter they are leetspeak ('3ac', 'e7f'): every result masked with tokens was
     suspect and paid the disguise scan (~2.5 ms per 2 KB, ~35 ms per 64 KB of CRM records).
     Nothing a signal looks for is lost, even in a token-shaped text an upstream wrote: the id is
-    inside the brackets (no word around it is cut) and holds only hex digits, no phrase."""
-    return TOKEN.sub(r"<\1>", text) if "_" in text else text
+    inside the brackets (no word around it is cut) and holds only hex digits, no phrase.
+    A function, not the template `<\\1>`: Python 3.11 expands a template in Python for each
+    match (0.31 -> 0.16 ms per 64 KB of pii_path's masked CRM records, ~350 tokens)."""
+    return TOKEN.sub(_entity_only, text) if "_" in text else text
+
+
+def _entity_only(token: re.Match[str]) -> str:
+    return f"<{token[1]}>"
 
 
 def suspect(text: str) -> bool:
