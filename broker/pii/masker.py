@@ -185,7 +185,7 @@ class Masker:
             if outcome is None:
                 return None
             masked, counts, proposed, repeated = outcome
-            issued = await self._issue(agent, set(proposed), off_loop=True, proposed=proposed)
+            issued = await self._issue(agent, proposed.keys(), off_loop=True, proposed=proposed)
             if issued != proposed:
                 patched = await asyncio.to_thread(retokened, masked, proposed, issued, repeated)
                 if patched is not None:
