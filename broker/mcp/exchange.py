@@ -30,20 +30,21 @@ def replay_messages(messages: list[Message], receive: Receive) -> Receive:
 async def unless_gone(receive: Receive, work: Any) -> Any:
     """Await `work`, cancelled if the client disconnects meanwhile (then None).
 
-    The watcher task starts only once `work` waits for something (at the loop's next turn):
-    a call answered without waiting, as a cache hit is, costs no task."""
+    Only the cancel this call asked for is taken back, as asyncio.timeout does: one from
+    elsewhere in the same turn (the server shutting down, a deadline around the caller)
+    still ends the caller. The watcher task starts only once `work` waits for something (at
+    the loop's next turn): a call answered without waiting, as a cache hit is, costs no task."""
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
-    gone = False
+    cancelled = False  # this call cancelled `task` and has not yet taken that cancel back
     watcher: asyncio.Task[None] | None = None
 
     async def watch() -> None:
-        nonlocal gone
+        nonlocal cancelled
         while (await receive())["type"] != "http.disconnect":
             pass
-        gone = True
-        task.cancel()
+        cancelled = task.cancel()
 
     def start() -> None:
         nonlocal watcher
@@ -53,14 +54,17 @@ async def unless_gone(receive: Receive, work: Any) -> Any:
     try:
         return await work
     except asyncio.CancelledError:
-        if gone:
-            task.uncancel()
-            return None
+        if cancelled:
+            cancelled = False
+            if task.uncancel() == 0:
+                return None
         raise
     finally:
         starting.cancel()
         if watcher is not None:
             watcher.cancel()
+        if cancelled:  # `work` caught the cancel and ended some other way
+            task.uncancel()
 
 
 async def respond(send: Send, status: int, body: bytes) -> None:
