@@ -1,4 +1,4 @@
-"""An upstream's JSON-RPC answer to a lean post (`lean.py`), read as the SDK's transport reads it."""
+"""An upstream's JSON-RPC answer to a lean post (`lean_wire.py`), read as the SDK's transport reads it."""
 
 from __future__ import annotations
 

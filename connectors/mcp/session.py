@@ -24,7 +24,7 @@ from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from connectors.mcp import lean, relay
+from connectors.mcp import lean, lean_wire, relay
 from connectors.mcp.lenient import Lenient
 from connectors.mcp.stderr import StderrTail
 from connectors.netguard import outbound_transport2
@@ -273,7 +273,7 @@ def http_opener(
         relay.declare_per_caller(entered)
         live = auth.headers if isinstance(auth, LiveHeaders) else dict
         too_large = f"the response exceeds the {size_text(limit)} limit (max_response_bytes)"
-        wire = lean.Wire(
+        wire = lean_wire.Wire(
             http, url, {**headers, "Accept-Encoding": "identity"}, live,
             limit + _ENVELOPE_SLACK, too_large, timeout, on_status,
             allow_private_network=allow_private_network,
