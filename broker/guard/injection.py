@@ -22,7 +22,8 @@ import ahocorasick_rs
 
 from broker.guard import disguises
 from broker.guard.disguises import normalise
-from broker.guard.lexicon import ENGLISH, OTHER_LANGUAGES
+from broker.guard.languages import OTHER_LANGUAGES
+from broker.guard.lexicon import ENGLISH
 from broker.guard.signals import Gates, Signal, signal
 from broker.guard.tactics import TACTICS
 from broker.pii.vault import TOKEN

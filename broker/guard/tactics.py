@@ -1,7 +1,7 @@
 """The signals of what an injection does, in English: override earlier instructions, ask for the
 hidden prompt, swap the model's role, fake a chat delimiter, hide instructions for the model in
-data, smuggle an exfiltration link (broker/guard/lexicon.py adds more English and other
-languages; broker/guard/injection.py scores a text against them all)."""
+data, smuggle an exfiltration link (broker/guard/lexicon.py adds more English, languages.py
+other languages; broker/guard/injection.py scores a text against them all)."""
 
 from __future__ import annotations
 
