@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from broker.demo.upstreams.llm_replies import next_tool_call
+from broker.demo.upstreams.llm_tool_use import next_tool_call
 
 
 def body(plan: str, *results: Any) -> dict[str, Any]:

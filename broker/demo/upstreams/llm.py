@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from broker.demo.upstreams import llm_replies as replies
+from broker.demo.upstreams import llm_tool_use as tool_use
 
 MODELS = ("mock-small", "mock-large", "mock-embed", "claude-mock")
 
@@ -111,13 +112,13 @@ def create_llm_app(mock: MockLLM | None = None) -> Starlette:
         words = replies.reply_words(body, state.reply_words)
         prompt = replies.count_tokens(replies.prompt_text(body))
         chunks: Iterable[dict[str, Any]] | None = None
-        if replies.scripted_calls(body):
-            call = replies.next_tool_call(body)
+        if tool_use.scripted_calls(body):
+            call = tool_use.next_tool_call(body)
             if call is not None and not body.get("stream"):
-                return JSONResponse(replies.tool_call_completion(body, call, prompt))
+                return JSONResponse(tool_use.tool_call_completion(body, call, prompt))
             if call is not None:
-                chunks = replies.tool_call_chunks(body, call, prompt)
-            words = replies.final_words(body)
+                chunks = tool_use.tool_call_chunks(body, call, prompt)
+            words = tool_use.final_words(body)
         if not body.get("stream"):
             return JSONResponse(replies.completion(body, words, prompt, usage=state.usage))
         chunks = chunks or replies.completion_chunks(body, words, prompt, usage=state.usage)
@@ -146,13 +147,13 @@ def create_llm_app(mock: MockLLM | None = None) -> Starlette:
         words = replies.reply_words(body, state.reply_words)
         prompt = replies.count_tokens(replies.prompt_text(body))
         events: Iterable[tuple[str, dict[str, Any]]] | None = None
-        if replies.scripted_calls(body):
-            call = replies.next_tool_call(body)
+        if tool_use.scripted_calls(body):
+            call = tool_use.next_tool_call(body)
             if call is not None and not body.get("stream"):
-                return JSONResponse(replies.tool_use_message(body, call, prompt))
+                return JSONResponse(tool_use.tool_use_message(body, call, prompt))
             if call is not None:
-                events = replies.tool_use_events(body, call, prompt)
-            words = replies.final_words(body)
+                events = tool_use.tool_use_events(body, call, prompt)
+            words = tool_use.final_words(body)
         if not body.get("stream"):
             return JSONResponse(replies.message(body, words, prompt))
         delay = replies.chunk_delay(body, state.chunk_delay_seconds)
