@@ -347,6 +347,11 @@ class SqlTokenVault:
             result = connection.execute(delete(TABLE).where(TABLE.c.expires_at <= at_time(now)))
         return int(result.rowcount or 0)
 
+    @property
+    def unwritten(self) -> int:
+        """Tokens not yet in the database (writing behind): pending, or in a flush under way."""
+        return len(self._pending) + len(self._writing)
+
     def __len__(self) -> int:
         """Tokens held in memory (the front and pending writes), for tests and stats."""
         return len(self._front) + len(self._pending) + len(self._writing)
