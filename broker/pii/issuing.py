@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Collection
+from operator import itemgetter
 
 from broker.canonical import KeyedHash
 from broker.offload import maybe_in_thread
@@ -74,6 +75,13 @@ class Known:
             self._count += len(stored)
 
 
+def _sorted(requests: TokenRequests) -> list[tuple[str, str]]:
+    """`sorted(requests)` (the order decides which of two values proposing one id gets it), in two
+    stable passes over str keys: comparing the tuples cost ~3x as much (~33 against ~11 ms for a
+    5 MB result's 23,000)."""
+    return sorted(sorted(requests, key=itemgetter(1)), key=itemgetter(0))
+
+
 class TokenIssuer:
     """Issues the tokens of one masker (one salt, one vault, one token TTL)."""
 
@@ -117,7 +125,7 @@ class TokenIssuer:
         issued: dict[tuple[str, str], str] = {}
         taken: set[str] = set()
         stored: list[dict[str, str]] = []
-        ordered = await maybe_in_thread(off_loop, sorted, requests)
+        ordered = await maybe_in_thread(off_loop, _sorted, requests)
         for first in range(0, len(ordered), TOKEN_BATCH):
             batch = ordered[first : first + TOKEN_BATCH]
             await self._issue_batch(agent, mac, batch, off_loop, issued, taken, stored, proposed)
