@@ -149,8 +149,7 @@ class SqlTokenVault:
 
     def _behind(self, agent: str, items: Mapping[str, str], expires: float) -> None:
         with gc_paused():
-            self._front.put_many(agent, items.items(), expires)
-            self._pending.update([((agent, token), (value, expires)) for token, value in items.items()])
+            self._front.put_many(agent, items.items(), expires, also=self._pending)
         self._wake.set()
 
     def start(self) -> None:
