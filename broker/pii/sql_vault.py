@@ -311,17 +311,19 @@ class SqlTokenVault:
                 self._writer = None
 
     def _settle_held(self, connection: Connection, held: list[tuple[Row, bytes]], now: float) -> list[str]:
-        """Live rows already there: the same value lives longer, an unreadable one is taken over."""
+        """Rows already there: the same value lives longer, an unreadable or expired one (SQLite's
+        insert leaves those) is taken over."""
         stored: dict[tuple[str, str], bytes] = {}
         for agent, tokens in tokens_by_agent(row for row, _ in held).items():
             rows = self._driver.select(connection, agent, tokens, now)
             stored.update(((agent, token), ciphertext) for token, ciphertext, _ in rows)
         conflicts: list[str] = []
         extend: dict[tuple[float, str], list[str]] = {}
+        expired: list[tuple[Row, bytes]] = []
         for (agent, token, value, expires), ciphertext in held:
             row = (agent, token)
-            if row not in stored:  # purged (or expired) meanwhile
-                self._driver.upsert(connection, [(agent, token, value, expires)], [ciphertext], now)
+            if row not in stored:  # expired (or purged meanwhile)
+                expired.append(((agent, token, value, expires), ciphertext))
                 continue
             try:
                 same = self._sealer.open(sealed_name(agent, token), stored[row]) == value
@@ -337,6 +339,10 @@ class SqlTokenVault:
                 conflicts.append(token)
         for (expires, agent), tokens in extend.items():  # one statement per expiry and agent, mostly one
             self._driver.extend(connection, agent, tokens, expires)
+        if expired:
+            self._driver.take_over(
+                connection, [row for row, _ in expired], [sealed for _, sealed in expired], now
+            )
         return conflicts
 
     def _purge(self, now: float) -> int:

@@ -427,6 +427,25 @@ async def test_one_flush_extends_refreshes_of_several_agents_and_keeps_held_ids(
     assert await later.get_many("agent-2", [TOKEN, "<EMAIL_ADDRESS_0000bbbb>"]) == [EMAIL, None]  # expired
 
 
+async def test_a_flush_takes_over_expired_ids_among_new_and_live_ones(engine: Engine) -> None:
+    """Ids whose rows expired hold another value now; a live id keeps its own; new ids go in."""
+    clock = Clock()
+    first = SqlTokenVault(engine, CIPHER, write_behind=True, clock=clock)
+    old = {f"<EMAIL_ADDRESS_0000a{n:03x}>": f"old{n}@example.com" for n in range(5)}
+    await first.put_many("agent-1", old, 60)
+    await first.put_many("agent-1", {TOKEN: EMAIL}, 600)
+    await first.close()
+    clock.now += 120
+    second = SqlTokenVault(engine, CIPHER, write_behind=True, clock=clock)
+    new = {token: value.replace("old", "new") for token, value in old.items()}
+    fresh = {f"<EMAIL_ADDRESS_0000b{n:03x}>": f"fresh{n}@example.com" for n in range(5)}
+    assert await second.claim_many("agent-1", new | fresh | {TOKEN: "eve@example.com"}, 600) == {TOKEN}
+    await second.close()
+    later = SqlTokenVault(engine, CIPHER, write_behind=True, clock=clock)
+    everything = new | fresh | {TOKEN: EMAIL}
+    assert await later.get_many("agent-1", list(everything)) == list(everything.values())
+
+
 async def test_a_refused_flush_keeps_its_tokens_pending_and_resolvable(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'vault.db'}"
     engine = make_engine(url)  # no tables yet: every write fails
