@@ -50,6 +50,42 @@ OBFUSCATED_PARTS = (
 so the regex engine skips to candidates instead of trying every alternative at every position:
 ~6x faster on JSON results. The last is wider than its original (any letter run before the
 first joiner, not only 1-12 letters after a word boundary): a prefilter may over-match."""
+
+
+def _class_of(char: str) -> str:
+    if char.isascii() and char.isalpha():
+        return "L"
+    if char.isdigit():
+        return "D" if char in "013457" else "N"
+    return "J" if char in "-*+|~" else char if char in ". " else "O"
+
+
+_CLASSES = "".join(_class_of(chr(byte)) for byte in range(128)).encode() + b"O" * 128
+r"""ASCII text as the classes `OBFUSCATED_PARTS` tell apart: a letter (L: `[^\W\d_]`, and `[a-z]`
+ignoring case, in ASCII text), a leet digit (D), another digit (N), a joiner (J), the dot, the
+space, anything else (O)."""
+_LEET_LED = re.compile(rb"DLL(?<![LDN]DLL)")
+_JOINED_LED = re.compile(rb"LJL{1,12}JL{1,12}JL")
+"""Two of `OBFUSCATED_PARTS` over the classes of an ASCII text, each led by a literal (the regex
+engine then skips to it); the others are plain substrings of the classes (`L.L.L.`, `L L L `, `LDL`)."""
+
+
+def obfuscated_part(text: str) -> bool:
+    """Whether one of `OBFUSCATED_PARTS` is in `text`. ASCII text (most tool results) is searched
+    as its character classes, one byte translation: the parts' regexes stop at every digit, dot,
+    space and dash of a JSON result, ~1.9 -> ~0.2 ms per 64 KB of pii_path's masked CRM records."""
+    if text.isascii():
+        classes = text.encode("ascii").translate(_CLASSES)
+        return (
+            b"L.L.L." in classes
+            or b"L L L " in classes
+            or b"LDL" in classes
+            or _LEET_LED.search(classes) is not None
+            or _JOINED_LED.search(classes) is not None
+        )
+    return any(part.search(text) for part in OBFUSCATED_PARTS)
+
+
 _BASE64_LIKE = bytes(
     ord("a") if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "+/") else ord(" ") for c in range(256)
 )
@@ -58,7 +94,7 @@ _BASE64_RUN = re.compile(r"[a-z0-9+/]{16}", re.I)
 
 def obfuscated(text: str) -> bool:
     """Disguised letters, or a run of 16 base64 characters (ASCII text: one byte translation)."""
-    return any(part.search(text) for part in OBFUSCATED_PARTS) or base64_run(text)
+    return obfuscated_part(text) or base64_run(text)
 
 
 def base64_run(text: str) -> bool:

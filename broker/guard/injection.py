@@ -87,7 +87,7 @@ def suspect(text: str) -> bool:
     counts only when it decodes to a keyword (what `score` looks for in it): ids, hashes and long
     words are everywhere in tool results and made every such result pay a full score (~1.5 ms/KB)."""
     text = _without_token_ids(text)
-    if _has_keyword(text) or any(part.search(text) for part in disguises.OBFUSCATED_PARTS):
+    if _has_keyword(text) or disguises.obfuscated_part(text):
         return True
     if not disguises.base64_run(text):
         return False
@@ -165,7 +165,7 @@ def score(text: str) -> Score:
     fired: list[Signal] = []
     for part in _keyword_windows(text):
         fired += _fired(normalise(part), fired)
-    disguised = any(part.search(text) for part in disguises.OBFUSCATED_PARTS)
+    disguised = disguises.obfuscated_part(text)
     if disguised or disguises.base64_run(text):  # disguises.obfuscated(text)
         # No prefilter part, no segment: a text with only a long run of letters and digits (ids,
         # hashes, an e-mail's long local part) skips the disguise scan (~30 ms per 64 KB).

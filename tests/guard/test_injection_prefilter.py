@@ -78,3 +78,17 @@ def test_masking_tokens_are_no_disguise() -> None:
     assert injection.suspect(attack)
     assert injection.score(attack).value >= 0.6
     assert injection.score(attack).signals == injection.score(attack.replace("_3ac9f0b1", "")).signals
+
+
+def test_the_disguise_parts_read_the_same_in_ascii_classes() -> None:
+    """ASCII text is searched as its character classes: the same verdict as the parts' regexes."""
+    rng = random.Random(9)
+    pieces = [*DISGUISES, "2", "9", "*", "abcdefghijklmnop", "ORD-200001", "a1b", "1ab", "x-y-z-w"]
+    samples = texts() + ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 16))) for _ in range(20000)]
+    disagree = [
+        text
+        for text in samples
+        if disguises.obfuscated_part(text) != any(part.search(text) for part in disguises.OBFUSCATED_PARTS)
+    ]
+    assert disagree == []
+    assert sum(disguises.obfuscated_part(text) for text in samples if text.isascii()) > 1000
