@@ -17,7 +17,7 @@ from operator import itemgetter
 from broker.canonical import KeyedHash
 from broker.offload import maybe_in_thread
 from broker.pii.nogc import gc_paused
-from broker.pii.operators import TOKEN_HEX, agent_mac, token_for
+from broker.pii.operators import TOKEN_HEX, agent_mac, token_for, tokens_for
 from broker.pii.vault import TokenVault, claim_all
 
 TOKEN_BATCH = 2048
@@ -126,6 +126,8 @@ class TokenIssuer:
         taken: set[str] = set()
         stored: list[dict[str, str]] = []
         ordered = await maybe_in_thread(off_loop, _sorted, requests)
+        if not proposed:  # first tokens in one loop, as a worker process proposes them
+            proposed = await maybe_in_thread(off_loop, tokens_for, mac, ordered)
         for first in range(0, len(ordered), TOKEN_BATCH):
             batch = ordered[first : first + TOKEN_BATCH]
             await self._issue_batch(agent, mac, batch, off_loop, issued, taken, stored, proposed)
