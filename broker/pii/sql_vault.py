@@ -39,10 +39,13 @@ from broker.tasks import cancel_and_wait
 
 log = logging.getLogger("broker.pii")
 
-LOCAL_READ_TOKENS = 64
+LOCAL_READ_TOKENS = 1024
 """On SQLite (a local file, WAL: a read never waits for a writer) a lookup of this many tokens
 or fewer is made on the event loop: ~0.1 ms for the ~10 new tokens of a 2 KB result, where the
-hop to a worker thread and back cost the loop ~0.17 ms of CPU more. On the vault's own reader
+hop to a worker thread and back cost the loop ~0.17 ms of CPU more; ~1 ms for the ~530 of a
+100 KB result, which is masked on the loop anyway (~10 ms), where the hop and a pool checkout
+cost ~0.3 ms more (claim of 532 new tokens over 50,000: 1.5-1.8 -> 1.1-1.4 ms). Bigger lookups
+(the batches of a result masked off the loop) stay in a thread. On the vault's own reader
 connection, kept out of the pool for the loop (as the writer's is): a checkout and its return (a
 rollback) cost as much as the SELECT. It is taken only from a pool with a connection idle: a
 checkout from a pool whose connections are all out (in threads) waits for one, which must never
