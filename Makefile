@@ -7,12 +7,12 @@ UV := $(shell uv --version >/dev/null 2>&1 && command -v uv || echo .tools/bin/u
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench sync clean node-tools client-tools chromium
+.PHONY: demo test lint typecheck pytest bench sync clean node-tools client-tools chromium native
 
-demo: sync
+demo: sync native
 	$(BIN)/broker demo
 
-test: sync lint typecheck chromium pytest
+test: sync native lint typecheck chromium pytest
 
 sync: $(VENV)/.synced
 
@@ -27,6 +27,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 lint: sync
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@if $(CARGO) fmt --version >/dev/null 2>&1; then cd broker/pii/native && $(CARGO) fmt --check; fi
 
 typecheck: sync
 	$(BIN)/mypy
@@ -35,8 +36,31 @@ typecheck: sync
 # on servers and sockets, so two share the 2-core machine well. `pytest path` alone runs in one process.
 PYTEST_WORKERS ?= 2
 
-pytest: sync client-tools
+pytest: sync native client-tools
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+
+# The PII detector's hottest scans in Rust (broker/pii/native/), built offline from Debian's
+# packaged crates; without a Rust toolchain the same scans run in Python (the reference), slower.
+# cargo comes from PATH (rustup), else from Debian's package; the crates from librust-pyo3-dev.
+CARGO := $(shell command -v cargo 2>/dev/null || echo /usr/bin/cargo)
+NATIVE_SO := broker/pii/_native$(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
+NATIVE_SRC := $(wildcard broker/pii/native/src/*.rs) broker/pii/native/Cargo.toml broker/pii/native/Cargo.lock
+
+native: $(NATIVE_SO)
+
+$(NATIVE_SO): $(NATIVE_SRC) | $(VENV)/.synced
+	@if [ ! -d /usr/share/cargo/registry/pyo3-0.17.3 ] || [ ! -x "$(CARGO)" ]; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librust-pyo3-dev \
+				$$([ -x "$(CARGO)" ] || echo cargo); \
+		fi; \
+	fi
+	@if [ -d /usr/share/cargo/registry/pyo3-0.17.3 ] && [ -x "$(CARGO)" ]; then \
+		cd broker/pii/native && PYO3_PYTHON=$(CURDIR)/$(BIN)/python $(CARGO) build --release --quiet --locked \
+		&& cp target/release/lib_native.so $(CURDIR)/$@; \
+	else \
+		echo "*** no Rust toolchain or librust-pyo3-dev (apt) here: the PII scans run in Python, ~10x slower ***"; \
+	fi
 
 # The console's browser tests (tests/ui) drive Debian's Chromium; install it when it is missing
 # and apt can be used (as root). Elsewhere the tests say loudly why they cannot run.
@@ -74,8 +98,9 @@ $(MCP1): | $(UV)
 	$(UV) pip install --quiet --python .tools/mcp1/bin/python mcp==1.30.0
 	@touch $@
 
-bench: sync
+bench: sync native
 	$(BIN)/python bench/tool_path.py
 
 clean:
 	rm -rf $(VENV) .tools .demo .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules
+	rm -rf broker/pii/native/target broker/pii/_native*.so

@@ -1,0 +1,4 @@
+"""The native scans (broker/pii/native/, built by `make native`); each matches a Python reference."""
+
+def number_runs(text: str) -> list[tuple[int, int]]:
+    """`broker.pii.recognizers_number.runs(text)`."""
