@@ -2,3 +2,9 @@
 
 def number_runs(text: str) -> list[tuple[int, int]]:
     """`broker.pii.recognizers_number.runs(text)`."""
+
+def email_spans(text: str) -> list[tuple[int, int]]:
+    """`broker.pii.recognizers.emails(text)`."""
+
+def iban_spans(text: str) -> list[tuple[int, int]]:
+    """`broker.pii.recognizers.ibans(text)`."""

@@ -25,8 +25,13 @@ _LOCAL_BACKWARDS = re.compile(r"[\w.%+\-'!#$&*=?^`{|}~/]*")
 _LOCAL_TRIM = ".'%+-!#$&*=?^`{|}~/"
 
 
-def find_emails(scan: Scan, out: list[Found]) -> None:
-    text = scan.text
+def emails(text: str) -> list[tuple[int, int]]:
+    """Spans of the e-mail addresses in `text`: the domains `_EMAIL_DOMAIN` finds, each with the
+    local part before its '@'.
+
+    This is the reference for the native scan (broker/pii/native/, `make native`), which finds
+    the same spans and is used instead wherever it is built."""
+    spans = []
     for match in _EMAIL_DOMAIN.finditer(text):
         at = match.start()
         low = max(0, at - 64)
@@ -39,18 +44,35 @@ def find_emails(scan: Scan, out: list[Found]) -> None:
         if start > 0 and text[start - 1] == ":" and "://" in text[max(0, start - 80) : start]:
             continue  # scheme://user:password@host: the password is a SECRET, not a mailbox
         if match.end() - start <= 254:
-            out.append((start, match.end(), "EMAIL_ADDRESS", 1.0))
+            spans.append((start, match.end()))
+    return spans
 
 
 # The boundary check follows the first four characters so the engine can skip on the first one.
 _IBAN = re.compile(r"[A-Z][A-Z]\d\d(?<![\w-]....)(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?(?![\w-])")
 
 
+def ibans(text: str) -> list[tuple[int, int]]:
+    """Spans of `_IBAN`'s matches in `text`, the reference for the native scan (as `emails` is)."""
+    return [match.span() for match in _IBAN.finditer(text)]
+
+
+try:
+    from broker.pii._native import email_spans, iban_spans
+except ImportError:  # not built: the same spans from the patterns
+    email_spans, iban_spans = emails, ibans
+
+
+def find_emails(scan: Scan, out: list[Found]) -> None:
+    out.extend([(start, end, "EMAIL_ADDRESS", 1.0) for start, end in email_spans(scan.text)])
+
+
 def find_ibans(scan: Scan, out: list[Found]) -> None:
-    for match in _IBAN.finditer(scan.text):
-        score = iban_check(match.group())
+    text = scan.text
+    for start, end in iban_spans(text):
+        score = iban_check(text[start:end])
         if score:
-            out.append((match.start(), match.end(), "IBAN_CODE", score))
+            out.append((start, end, "IBAN_CODE", score))
 
 
 # IP addresses: a literal first character ('.' or ':') lets the regex engine skip ahead fast;

@@ -3,6 +3,8 @@
 //! Python's indices with no encoding or mapping between.
 
 mod chars;
+mod emails;
+mod ibans;
 mod runs;
 mod tables;
 
@@ -21,8 +23,34 @@ fn number_runs(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
     })
 }
 
+/// The e-mail addresses' spans in `text`: see broker/pii/recognizers.py (`emails`).
+#[pyfunction]
+fn email_spans(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
+    // SAFETY: as in `number_runs`.
+    let data = unsafe { text.data()? };
+    Ok(match data {
+        PyStringData::Ucs1(chars) => emails::Text::new(chars).emails(),
+        PyStringData::Ucs2(chars) => emails::Text::new(chars).emails(),
+        PyStringData::Ucs4(chars) => emails::Text::new(chars).emails(),
+    })
+}
+
+/// The IBAN candidates' spans in `text`: see broker/pii/recognizers.py (`ibans`).
+#[pyfunction]
+fn iban_spans(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
+    // SAFETY: as in `number_runs`.
+    let data = unsafe { text.data()? };
+    Ok(match data {
+        PyStringData::Ucs1(chars) => ibans::Text::new(chars).ibans(),
+        PyStringData::Ucs2(chars) => ibans::Text::new(chars).ibans(),
+        PyStringData::Ucs4(chars) => ibans::Text::new(chars).ibans(),
+    })
+}
+
 #[pymodule]
 fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(number_runs, module)?)?;
+    module.add_function(wrap_pyfunction!(email_spans, module)?)?;
+    module.add_function(wrap_pyfunction!(iban_spans, module)?)?;
     Ok(())
 }
