@@ -1,5 +1,7 @@
 """The native scans (broker/pii/native/, built by `make native`); each matches a Python reference."""
 
+from collections.abc import Sequence
+
 def number_runs(text: str) -> list[tuple[int, int]]:
     """`broker.pii.recognizers_number.runs(text)`."""
 
@@ -8,3 +10,6 @@ def email_spans(text: str) -> list[tuple[int, int]]:
 
 def iban_spans(text: str) -> list[tuple[int, int]]:
     """`broker.pii.recognizers.ibans(text)`."""
+
+def token_keys(agents: Sequence[str], tokens: Sequence[str]) -> list[int]:
+    """`broker.pii.sql_keys.reference_keys(agents, tokens)`."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table
 
+from broker.pii.sql_keys import token_keys
 from broker.store.models import PiiToken
 
 Row = tuple[str, str, str, float]
@@ -37,21 +38,23 @@ class Driver:
         self._returning = dialect.name != "sqlite"
         self._sized = dialect.name == "sqlite"
         table = TABLE.name  # our own constant: nothing in these statements comes from input
-        columns = f"{table} (agent, token, ciphertext, expires_at) VALUES "
+        columns = f"{table} (token_key, agent, token, ciphertext, expires_at) VALUES "
         self._insert = "INSERT INTO " + columns
         self._insert_new = "INSERT OR IGNORE INTO " + columns  # SQLite only
-        self._row = f"({mark}, {mark}, {mark}, {mark})"
+        self._row = f"({mark}, {mark}, {mark}, {mark}, {mark})"
+        # A row whose key another (agent, token) holds, expired, is taken over whole.
         self._upsert_tail = (
-            " ON CONFLICT (agent, token) DO UPDATE SET ciphertext = excluded.ciphertext, "
+            " ON CONFLICT (token_key) DO UPDATE SET agent = excluded.agent, token = excluded.token, "
+            "ciphertext = excluded.ciphertext, "
             f"expires_at = excluded.expires_at WHERE {table}.expires_at <= {mark}"
         ) + (" RETURNING agent, token" if self._returning else "")
         self._select = (
             f"SELECT token, ciphertext, expires_at FROM {table} "  # noqa: S608
-            f"WHERE agent = {mark} AND expires_at > {mark} AND token IN "
+            f"WHERE agent = {mark} AND expires_at > {mark} AND token_key IN "
         )
         self._extend = (
             f"UPDATE {table} SET expires_at = {mark} "  # noqa: S608
-            f"WHERE agent = {mark} AND expires_at < {mark} AND token IN "
+            f"WHERE agent = {mark} AND expires_at < {mark} AND token_key IN "
         )
         column = TABLE.c.expires_at.type.dialect_impl(dialect)
         self._bind = column.bind_processor(dialect)
@@ -59,17 +62,17 @@ class Driver:
         self._stamps: dict[float, Any] = {}
 
     def upsert(
-        self, connection: Connection, rows: list[Row], ciphertexts: list[bytes], now: float
+        self, connection: Connection, rows: list[Row], keys: list[int], ciphertexts: list[bytes], now: float
     ) -> list[int]:
-        """Insert `rows` sealed as `ciphertexts`; the positions of the rows not written, mostly
-        none. On PostgreSQL that is `take_over`. On SQLite the rows go in with INSERT OR IGNORE
-        and a lookup names those not written, whose key any row holds, an expired one too: the
-        caller takes those over with `take_over`. An upsert can abort half-way (its update could
-        break a constraint), so SQLite first copied each page it changed into a statement
-        journal (a temp file): the flush of 23,000 rows over 200,000 cost 7% more CPU at best,
-        13-16% more at the median."""
+        """Insert `rows` (their `keys`, broker/pii/sql_keys.py) sealed as `ciphertexts`; the
+        positions of the rows not written, mostly none. On PostgreSQL that is `take_over`. On
+        SQLite the rows go in with INSERT OR IGNORE and a lookup names those not written, whose
+        key any row holds, an expired one too: the caller takes those over with `take_over`. An
+        upsert can abort half-way (its update could break a constraint), so SQLite first copied
+        each page it changed into a statement journal (a temp file): the flush of 23,000 rows
+        over 200,000 cost 7% more CPU at best, 13-16% more at the median."""
         if self._returning:
-            return self.take_over(connection, rows, ciphertexts, now)
+            return self.take_over(connection, rows, keys, ciphertexts, now)
         held: list[int] = []
         cursor = connection.connection.cursor()
         try:
@@ -77,7 +80,8 @@ class Driver:
                 chunk = rows[first : first + self.ROWS]
                 sealed = ciphertexts[first : first + self.ROWS]
                 cursor.execute(
-                    self._insert_new + ", ".join([self._row] * len(chunk)), self._values(chunk, sealed)
+                    self._insert_new + ", ".join([self._row] * len(chunk)),
+                    self._values(chunk, keys[first : first + self.ROWS], sealed),
                 )
                 if cursor.rowcount < len(chunk):
                     held += [first + at for at in self._unwritten(connection, chunk, sealed, now)]
@@ -86,10 +90,10 @@ class Driver:
         return held
 
     def take_over(
-        self, connection: Connection, rows: list[Row], ciphertexts: list[bytes], now: float
+        self, connection: Connection, rows: list[Row], keys: list[int], ciphertexts: list[bytes], now: float
     ) -> list[int]:
-        """Insert `rows` sealed as `ciphertexts`, taking over expired ones; the positions of the
-        rows not written (a live row holds their key)."""
+        """Insert `rows` (their `keys`) sealed as `ciphertexts`, taking over expired rows under their
+        keys (another pair's too); the positions of the rows not written (a live row holds their key)."""
         held: list[int] = []
         at_now = self._stamp(now)
         cursor = connection.connection.cursor()  # the driver's: its rows are plain tuples
@@ -97,7 +101,7 @@ class Driver:
             for first in range(0, len(rows), self.ROWS):
                 chunk = rows[first : first + self.ROWS]
                 sealed = ciphertexts[first : first + self.ROWS]
-                parameters = self._values(chunk, sealed)
+                parameters = self._values(chunk, keys[first : first + self.ROWS], sealed)
                 parameters.append(at_now)
                 cursor.execute(
                     self._insert + ", ".join([self._row] * len(chunk)) + self._upsert_tail, parameters
@@ -115,12 +119,12 @@ class Driver:
             cursor.close()
         return held
 
-    def _values(self, chunk: list[Row], sealed: list[bytes]) -> list[Any]:
+    def _values(self, chunk: list[Row], keys: list[int], sealed: list[bytes]) -> list[Any]:
         """The parameters of `chunk`'s rows, in order."""
         stamp = self._stamp
         parameters: list[Any] = []
-        for (agent, token, _, expires), ciphertext in zip(chunk, sealed, strict=True):
-            parameters += (agent, token, ciphertext, stamp(expires))
+        for (agent, token, _, expires), key, ciphertext in zip(chunk, keys, sealed, strict=True):
+            parameters += (key, agent, token, ciphertext, stamp(expires))
         return parameters
 
     def _unwritten(
@@ -143,7 +147,9 @@ class Driver:
     def select(
         self, connection: Connection, agent: str, tokens: Sequence[str], now: float
     ) -> list[tuple[str, bytes, datetime]]:
-        """(token, sealed value, expires at) of the live rows of `agent` among `tokens`."""
+        """(token, sealed value, expires at) of the live rows of `agent` among `tokens`, looked up by
+        their keys (a row of `agent` under one of those keys with another token comes too: its own,
+        never taken for the token asked)."""
         found: list[tuple[str, bytes, datetime]] = []
         convert = self._result
         cursor = connection.connection.cursor()
@@ -151,7 +157,7 @@ class Driver:
             for first, size in self._chunks(len(tokens)):
                 chunk = tokens[first : first + size]
                 statement = self._select + "(" + ", ".join([self._mark] * len(chunk)) + ")"
-                cursor.execute(statement, (agent, self._stamp(now), *chunk))
+                cursor.execute(statement, (agent, self._stamp(now), *token_keys([agent] * len(chunk), chunk)))
                 for token, ciphertext, stored in cursor.fetchall():
                     expires_at: datetime = stored if convert is None else convert(stored)  # type: ignore[assignment]
                     found.append((token, bytes(ciphertext), expires_at))
@@ -167,7 +173,7 @@ class Driver:
             for first, size in self._chunks(len(tokens)):
                 chunk = tokens[first : first + size]
                 statement = self._extend + "(" + ", ".join([self._mark] * len(chunk)) + ")"
-                cursor.execute(statement, (at, agent, at, *chunk))
+                cursor.execute(statement, (at, agent, at, *token_keys([agent] * len(chunk), chunk)))
         finally:
             cursor.close()
 

@@ -129,13 +129,18 @@ class PiiToken(Base):
     """A reversible PII token's value, for one agent only, sealed with its agent and token (AES-GCM;
     rows from earlier versions are Fernet and still open, see broker/pii/sealing.py).
 
-    Rows are only inserted (never overwritten by another value) and expire; see broker/pii/stores.
+    Rows are only inserted (never overwritten by another value) and expire; see broker/pii/sql_vault.py.
+    Keyed by `token_key`, a hash of (agent, token) (broker/pii/sql_keys.py, migration 0016); the
+    id is the order of insertion (SQLite's rowid: new rows are appended).
     """
 
     __tablename__ = "pii_tokens"
+    __table_args__ = (Index("ix_pii_tokens_token_key", "token_key", unique=True),)
 
-    agent: Mapped[str] = mapped_column(String(36), primary_key=True)
-    token: Mapped[str] = mapped_column(String(80), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    token_key: Mapped[int] = mapped_column(BigInteger)
+    agent: Mapped[str] = mapped_column(String(36))
+    token: Mapped[str] = mapped_column(String(80))
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # no index: see migration 0015
 

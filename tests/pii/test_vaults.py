@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import Engine, create_engine, insert, select
+from sqlalchemy import Engine, MetaData, Table, create_engine, insert, select
 
 from broker.pii import Masker
 from broker.pii.front import TokenConflict
@@ -24,10 +24,11 @@ from broker.pii.keys import sealed_name
 from broker.pii.operators import agent_mac, token_for
 from broker.pii.redis_vault import RedisTokenVault, key
 from broker.pii.sealing import TokenSealer
+from broker.pii.sql_keys import reference_keys
 from broker.pii.sql_vault import SqlTokenVault
 from broker.secrets.keys import Cipher, generate_key
 from broker.store.db import make_engine
-from broker.store.migrate import upgrade
+from broker.store.migrate import downgrade, upgrade
 from broker.store.models import PiiToken
 from policies.masking import MaskingPolicy
 
@@ -61,6 +62,10 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url)
     yield client
     await client.aclose()
+
+
+def key_of(agent: str, token: str) -> int:
+    return reference_keys([agent], [token])[0]
 
 
 def _in(seconds: float) -> datetime:
@@ -145,7 +150,11 @@ async def test_a_ciphertext_copied_to_another_agent_does_not_decrypt(engine: Eng
         row = connection.execute(select(PiiToken)).one()
         connection.execute(
             insert(PiiToken).values(
-                agent="agent-2", token=TOKEN, ciphertext=row.ciphertext, expires_at=row.expires_at
+                token_key=key_of("agent-2", TOKEN),
+                agent="agent-2",
+                token=TOKEN,
+                ciphertext=row.ciphertext,
+                expires_at=row.expires_at,
             )
         )
     assert await SqlTokenVault(engine, CIPHER, write_behind=False).get("agent-2", TOKEN) is None
@@ -157,7 +166,13 @@ async def test_rows_sealed_by_the_fernet_vault_still_open_and_rotation_works(eng
     with engine.begin() as connection:  # a row as the vault wrote it before AES-GCM
         sealed = Cipher([KEY]).encrypt(sealed_name("agent-1", TOKEN), EMAIL)
         connection.execute(
-            insert(PiiToken).values(agent="agent-1", token=TOKEN, ciphertext=sealed, expires_at=_in(120))
+            insert(PiiToken).values(
+                token_key=key_of("agent-1", TOKEN),
+                agent="agent-1",
+                token=TOKEN,
+                ciphertext=sealed,
+                expires_at=_in(120),
+            )
         )
     assert await SqlTokenVault(engine, CIPHER, write_behind=False).get("agent-1", TOKEN) == EMAIL
     assert (
@@ -258,6 +273,125 @@ async def test_an_unreadable_row_is_taken_over(engine: Engine) -> None:
     assert await vault.get("agent-1", TOKEN) is None
     await vault.put("agent-1", TOKEN, "eve@example.com", 120)
     assert await SqlTokenVault(engine, CIPHER, write_behind=False).get("agent-1", TOKEN) == "eve@example.com"
+
+
+@pytest.mark.parametrize("write_behind", [True, False], ids=["write-behind", "synchronous"])
+async def test_a_row_of_another_token_under_the_same_key_holds_it(engine: Engine, write_behind: bool) -> None:
+    """Rows are keyed by a 64-bit hash of (agent, token). Should another agent's or token's live
+    row hold a token's key, that token is never read from it and never written over it: it is
+    held, as by another value; once that row expires, the token takes it over. (No two real
+    pairs are known to share a key: these rows are put under another pair's key by hand.)"""
+    clock = Clock()
+    other = "<EMAIL_ADDRESS_0000bbbb>"
+    with engine.begin() as connection:
+        for agent, token, holding in (("agent-2", TOKEN, "agent-1"), ("agent-1", other, "agent-3")):
+            connection.execute(  # agent-2's TOKEN under agent-1's key; agent-1's other under agent-3's
+                insert(PiiToken).values(
+                    token_key=key_of(holding, TOKEN),
+                    agent=agent,
+                    token=token,
+                    ciphertext=CIPHER.seal(sealed_name(agent, token), "eve@example.com"),
+                    expires_at=datetime.fromtimestamp(clock.now + 60, UTC),
+                )
+            )
+    vault = SqlTokenVault(engine, CIPHER, write_behind=write_behind, clock=clock)
+    assert await vault.get("agent-1", TOKEN) is None
+    assert await vault.get("agent-3", TOKEN) is None
+    if write_behind:
+        await vault.put_many("agent-1", {TOKEN: EMAIL}, 600)
+        assert await vault.flush()  # refused in the database (and logged)
+    else:
+        with pytest.raises(TokenConflict):
+            await vault.put("agent-1", TOKEN, EMAIL, 600)
+    assert await vault.claim_many("agent-3", {TOKEN: EMAIL}, 600) == (set() if write_behind else {TOKEN})
+    await vault.close()
+    assert sorted((agent, token) for agent, token, _ in stored(engine)) == [
+        ("agent-1", other),
+        ("agent-2", TOKEN),
+    ]
+    restarted = SqlTokenVault(engine, CIPHER, write_behind=False, clock=clock)
+    assert await restarted.get("agent-1", TOKEN) is None
+    assert await restarted.get("agent-3", TOKEN) is None
+
+    clock.now += 120  # both rows expired: their keys are free
+    await restarted.put("agent-1", TOKEN, EMAIL, 600)
+    await restarted.put("agent-3", TOKEN, "bob@example.com", 600)
+    assert sorted((agent, token) for agent, token, _ in stored(engine)) == [
+        ("agent-1", TOKEN),
+        ("agent-3", TOKEN),
+    ]
+    fresh = SqlTokenVault(engine, CIPHER, write_behind=False, clock=clock)
+    assert await fresh.get("agent-1", TOKEN) == EMAIL
+    assert await fresh.get("agent-3", TOKEN) == "bob@example.com"
+    assert await fresh.get("agent-2", TOKEN) is None
+
+
+async def test_tokens_stored_before_the_hashed_key_resolve_after_it(database_url: str) -> None:
+    """Migration 0016 keys every row by its hash and keeps it: tokens issued before, sealed with
+    AES-GCM or Fernet, resolve after; held ids stay held; expired rows stay expired."""
+    upgrade(database_url, "0015")
+    engine = make_engine(database_url)
+    clock = Clock()
+    later = datetime.fromtimestamp(clock.now + 600, UTC)
+    rows = [
+        ("agent-1", TOKEN, CIPHER.seal(sealed_name("agent-1", TOKEN), EMAIL), later),
+        ("agent-2", TOKEN, CIPHER.seal(sealed_name("agent-2", TOKEN), "eve@example.com"), later),
+        (
+            "agent-1",
+            "<PHONE_NUMBER_5551234é>",
+            Cipher([KEY]).encrypt(sealed_name("agent-1", "<PHONE_NUMBER_5551234é>"), "+1 555 123 4567"),
+            later,
+        ),
+        (
+            "agent-1",
+            "<EMAIL_ADDRESS_0000bbbb>",
+            CIPHER.seal(sealed_name("agent-1", "<EMAIL_ADDRESS_0000bbbb>"), "old@example.com"),
+            datetime.fromtimestamp(clock.now - 1, UTC),
+        ),
+    ]
+    rows += [
+        (
+            "agent-1",
+            f"<EMAIL_ADDRESS_{n:08x}>",
+            CIPHER.seal(sealed_name("agent-1", f"<EMAIL_ADDRESS_{n:08x}>"), f"user{n}@example.com"),
+            later,
+        )
+        for n in range(12_000)  # more than one batch of the copy
+    ]
+    before = Table("pii_tokens", MetaData(), autoload_with=engine)
+    with engine.begin() as connection:  # as the vault wrote them: by (agent, token)
+        connection.execute(
+            insert(before),
+            [{"agent": a, "token": t, "ciphertext": c, "expires_at": e} for a, t, c, e in rows],
+        )
+    engine.dispose()
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        vault = SqlTokenVault(engine, CIPHER, write_behind=False, clock=clock)
+        assert await vault.get_many(
+            "agent-1", [TOKEN, "<PHONE_NUMBER_5551234é>", "<EMAIL_ADDRESS_0000bbbb>"]
+        ) == [
+            EMAIL,
+            "+1 555 123 4567",
+            None,
+        ]
+        assert await vault.get("agent-2", TOKEN) == "eve@example.com"
+        assert await vault.get("agent-3", TOKEN) is None
+        many = [f"<EMAIL_ADDRESS_{n:08x}>" for n in range(12_000)]
+        assert await vault.get_many("agent-1", many) == [f"user{n}@example.com" for n in range(12_000)]
+        with pytest.raises(TokenConflict):
+            await vault.put("agent-2", TOKEN, EMAIL, 600)
+        await vault.put("agent-1", "<EMAIL_ADDRESS_0000bbbb>", "new@example.com", 600)  # expired: taken over
+        assert len(stored(engine)) == len(rows)
+        engine.dispose()
+        downgrade(database_url, "0015")  # and back: the same rows, by (agent, token)
+        with engine.connect() as connection:
+            back = {(a, t) for a, t, _, _ in connection.execute(select(before))}
+        assert back == {(a, t) for a, t, _, _ in rows}
+    finally:
+        engine.dispose()
+        upgrade(database_url)
 
 
 async def test_tokens_issued_on_one_instance_resolve_on_another(engine: Engine) -> None:

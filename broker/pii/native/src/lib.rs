@@ -5,6 +5,7 @@
 mod chars;
 mod emails;
 mod ibans;
+mod keys;
 mod runs;
 mod tables;
 
@@ -47,10 +48,26 @@ fn iban_spans(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
     })
 }
 
+/// The token vault's row key of each (agent, token): see broker/pii/sql_keys.py (`reference_keys`).
+#[pyfunction]
+fn token_keys(agents: Vec<&str>, tokens: Vec<&str>) -> PyResult<Vec<i64>> {
+    if agents.len() != tokens.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "as many agents as tokens are needed",
+        ));
+    }
+    Ok(agents
+        .iter()
+        .zip(tokens.iter())
+        .map(|(agent, token)| keys::key(agent.as_bytes(), token.as_bytes()))
+        .collect())
+}
+
 #[pymodule]
 fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(number_runs, module)?)?;
     module.add_function(wrap_pyfunction!(email_spans, module)?)?;
     module.add_function(wrap_pyfunction!(iban_spans, module)?)?;
+    module.add_function(wrap_pyfunction!(token_keys, module)?)?;
     Ok(())
 }

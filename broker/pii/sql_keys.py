@@ -1,0 +1,41 @@
+"""The SQL token vault's row keys: 64 bits of a hash of (agent, token), signed (a BIGINT).
+
+`pii_tokens` is keyed by this integer (a unique index) rather than by its agent and token
+(migrations/versions/0016): a big result's new tokens land at random places in the key's index,
+and each index page they touch is written again at commit; 8-byte keys make that index a fifth
+the size of one holding the 36-character agent id and the token in each entry. Keys are stored,
+so the function never changes. A key another (agent, token) already holds (~1 in 10^8 for
+a million rows) counts as the token held by another value: the issuer lengthens the token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+__all__ = ["PERSON", "reference_keys", "token_keys"]
+
+PERSON = b"pii-token-key"
+
+
+def reference_keys(agents: Sequence[str], tokens: Sequence[str]) -> list[int]:
+    """BLAKE2b, 8 bytes, personalised with `PERSON`, of `agent` NUL `token` in UTF-8, as a signed
+    little-endian integer; one per (agent, token). The native `token_keys` gives the same ~20x
+    faster (~0.5 µs a key here, a fifth of a 23,000-token flush)."""
+    if len(agents) != len(tokens):
+        raise ValueError("as many agents as tokens are needed")
+    blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+    return [
+        from_bytes(
+            blake2b(f"{agent}\x00{token}".encode(), digest_size=8, person=PERSON).digest(),
+            "little",
+            signed=True,
+        )
+        for agent, token in zip(agents, tokens, strict=True)
+    ]
+
+
+try:
+    from broker.pii._native import token_keys
+except ImportError:  # not built: the same keys from hashlib
+    token_keys = reference_keys
