@@ -13,3 +13,6 @@ def iban_spans(text: str) -> list[tuple[int, int]]:
 
 def token_keys(agents: Sequence[str], tokens: Sequence[str]) -> list[int]:
     """`broker.pii.sql_keys.reference_keys(agents, tokens)`."""
+
+def token_key_order(agents: Sequence[str], tokens: Sequence[str]) -> tuple[list[int], list[int]]:
+    """`broker.pii.sql_keys.reference_key_order(agents, tokens)`."""

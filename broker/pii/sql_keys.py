@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-__all__ = ["PERSON", "reference_keys", "token_keys"]
+__all__ = ["PERSON", "reference_key_order", "reference_keys", "token_key_order", "token_keys"]
 
 PERSON = b"pii-token-key"
 
@@ -35,7 +35,17 @@ def reference_keys(agents: Sequence[str], tokens: Sequence[str]) -> list[int]:
     ]
 
 
+def reference_key_order(agents: Sequence[str], tokens: Sequence[str]) -> tuple[list[int], list[int]]:
+    """The keys of (agent, token) pairs in ascending order, and the position each came from
+    (equal keys in the order given): the order a batch is written in. The native one costs ~1 ms
+    for 23,000 pairs where the hashes and the sort here cost ~20."""
+    keys = reference_keys(agents, tokens)
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return [keys[at] for at in order], order
+
+
 try:
-    from broker.pii._native import token_keys
+    from broker.pii._native import token_key_order, token_keys
 except ImportError:  # not built: the same keys from hashlib
     token_keys = reference_keys
+    token_key_order = reference_key_order

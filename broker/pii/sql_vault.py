@@ -33,7 +33,7 @@ from broker.pii.keys import sealed_name
 from broker.pii.nogc import gc_paused
 from broker.pii.sealing import TokenSealer
 from broker.pii.sql_driver import TABLE, Driver, Row, at_time, epoch_of, tokens_by_agent
-from broker.pii.sql_keys import token_keys
+from broker.pii.sql_keys import token_key_order
 from broker.pii.vault import claim_by_lookup
 from broker.secrets.keys import Undecryptable
 from broker.tasks import cancel_and_wait
@@ -282,10 +282,8 @@ class SqlTokenVault:
         pages of the key's index, where random tokens would touch a page each (a 200,000-token
         table on SQLite: a third less time)."""
         with gc_paused():  # thousands of rows and parameters: see broker/pii/nogc.py
-            unsorted = token_keys([row[0] for row in rows], [row[1] for row in rows])
-            order = sorted(range(len(rows)), key=unsorted.__getitem__)
+            keys, order = token_key_order([row[0] for row in rows], [row[1] for row in rows])
             rows = [rows[at] for at in order]
-            keys = [unsorted[at] for at in order]
             names = [sealed_name(agent, token) for agent, token, _, _ in rows]
             ciphertexts = self._sealer.seal_many(names, [value for _, _, value, _ in rows])
             with self._transaction() as connection:

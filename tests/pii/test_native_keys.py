@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from broker.pii.operators import agent_mac, token_for
-from broker.pii.sql_keys import PERSON, reference_keys
+from broker.pii.sql_keys import PERSON, reference_key_order, reference_keys
 from tests.pii.labelled import labelled_set
 
 try:
@@ -47,6 +47,17 @@ def generated(seed: int, count: int) -> tuple[list[str], list[str]]:
 def test_token_keys_match_the_reference_on_generated_pairs(seed: int) -> None:
     agents, tokens = generated(seed, 20_000)
     assert _native.token_keys(agents, tokens) == reference_keys(agents, tokens)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_token_key_order_matches_the_reference_ties_included(seed: int) -> None:
+    agents, tokens = generated(seed, 20_000)
+    agents += agents[:500]  # the same pairs again: equal keys keep the order they came in
+    tokens += tokens[:500]
+    keys, order = _native.token_key_order(agents, tokens)
+    assert (keys, order) == reference_key_order(agents, tokens)
+    assert keys == sorted(keys) and sorted(order) == list(range(len(agents)))
+    assert _native.token_key_order([], []) == ([], [])
 
 
 def test_token_keys_match_around_block_boundaries() -> None:
@@ -90,6 +101,8 @@ def test_token_keys_refuse_what_the_reference_refuses() -> None:
         _native.token_keys(["agent-1"], [])
     with pytest.raises(ValueError, match="as many agents as tokens"):
         reference_keys(["agent-1"], [])
+    with pytest.raises(ValueError, match="as many agents as tokens"):
+        _native.token_key_order(["agent-1"], [])
     with pytest.raises(UnicodeEncodeError):
         _native.token_keys(["agent-1"], ["\ud800"])  # a lone surrogate has no UTF-8
     with pytest.raises(UnicodeEncodeError):

@@ -63,11 +63,22 @@ fn token_keys(agents: Vec<&str>, tokens: Vec<&str>) -> PyResult<Vec<i64>> {
         .collect())
 }
 
+/// The keys of `token_keys` in ascending order, and the position each came from: see
+/// broker/pii/sql_keys.py (`reference_key_order`).
+#[pyfunction]
+fn token_key_order(agents: Vec<&str>, tokens: Vec<&str>) -> PyResult<(Vec<i64>, Vec<usize>)> {
+    let keys = token_keys(agents, tokens)?;
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by_key(|&at| keys[at]); // stable: equal keys keep their order
+    Ok((order.iter().map(|&at| keys[at]).collect(), order))
+}
+
 #[pymodule]
 fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(number_runs, module)?)?;
     module.add_function(wrap_pyfunction!(email_spans, module)?)?;
     module.add_function(wrap_pyfunction!(iban_spans, module)?)?;
     module.add_function(wrap_pyfunction!(token_keys, module)?)?;
+    module.add_function(wrap_pyfunction!(token_key_order, module)?)?;
     Ok(())
 }
