@@ -322,8 +322,8 @@ class SqlTokenVault:
     ) -> list[str]:
         """Rows already there: the same value lives longer, an unreadable or expired one (SQLite's
         insert leaves those) is taken over. A live row of another (agent, token) under the same
-        key (64 bits of a hash: ~1 in 10^8 for a million rows) holds the token as another value
-        would: the issuer lengthens it."""
+        key (64 bits of a hash: ~5 in 10^14 for a new token among a million rows) holds the token
+        as another value would: the issuer lengthens it."""
         stored: dict[tuple[str, str], bytes] = {}
         for agent, tokens in tokens_by_agent(row for row, _, _ in held).items():
             rows = self._driver.select(connection, agent, tokens, now)

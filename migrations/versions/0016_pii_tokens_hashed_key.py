@@ -2,13 +2,13 @@
 
 The vault's flush of a big result (~23,000 new tokens) inserts at random places in the key's
 index, and every index page it touches is written to the log at commit. Indexed by (agent,
-token), a 36-character agent id and a ~25-character token an entry, that index has ~5,000
+token), a 36-character agent id and a ~25-character token an entry, that index has ~3,900
 pages at 200,000 tokens, nearly all written by each such flush (and copied back by the
-checkpoint every second flush); an 8-byte key's has ~1,300. The rows gain an integer id
+checkpoint every second flush); an 8-byte key's has ~940. The rows gain an integer id
 (SQLite: the rowid, new rows appended) and the key, `broker.pii.sql_keys` (BLAKE2b): computed
 here for every existing row, which keeps its agent, token, sealed value (sealed with its agent
 and token, as before) and expiry, so every token issued before resolves after. The key's
-function is frozen below as it is stored. Should two rows' keys ever be the same (~1 in 10^8
+function is frozen below as it is stored. Should two rows' keys ever be the same (~3 in 10^8
 for a million rows), the one that lives longer stays.
 
 Revision ID: 0016
