@@ -16,3 +16,6 @@ def token_keys(agents: Sequence[str], tokens: Sequence[str]) -> list[int]:
 
 def token_key_order(agents: Sequence[str], tokens: Sequence[str]) -> tuple[list[int], list[int]]:
     """`broker.pii.sql_keys.reference_key_order(agents, tokens)`."""
+
+def ipv4_spans(text: str) -> list[tuple[int, int]]:
+    """`broker.pii.recognizers.ipv4_addresses(text)`."""

@@ -99,15 +99,31 @@ _HEX_COLON = frozenset("0123456789abcdefABCDEF:")
 _ADDRESS_RUN = re.compile(r"[\w:.%]*")
 
 
-def find_ips(scan: Scan, out: list[Found]) -> None:
-    text = scan.text
+def ipv4_addresses(text: str) -> list[tuple[int, int]]:
+    """Spans of the IPv4 addresses in `text`: valid (`ipv4_ok`), and not a version ('v 1.2.3.4').
+
+    This is the reference for the native scan (broker/pii/native/src/ips.rs, `make native`),
+    which finds the same spans and is used instead wherever it is built."""
+    spans = []
     for hint in _IPV4_TAIL.finditer(text):
         match = _IPV4_FROM.match(text, max(0, hint.start() - 3))
         if match is None or match.end() != hint.end() or not ipv4_ok(match.group(1)):
             continue
         start = match.start(1)
-        if not _version_before(scan, start):
-            out.append((start, match.end(), "IP_ADDRESS", 0.95))
+        if not _version_before(text, start):
+            spans.append((start, match.end()))
+    return spans
+
+
+try:
+    from broker.pii._native import ipv4_spans
+except ImportError:  # not built: the same spans from the patterns
+    ipv4_spans = ipv4_addresses
+
+
+def find_ips(scan: Scan, out: list[Found]) -> None:
+    text = scan.text
+    out.extend((start, end, "IP_ADDRESS", 0.95) for start, end in ipv4_spans(text))
     # Only strings that hold '::' or six colons in a row of hex groups can hold an address that
     # is kept below: the times and other hints elsewhere (one per timestamp) are never looked at.
     high = -1
@@ -119,18 +135,19 @@ def find_ips(scan: Scan, out: list[Found]) -> None:
             _find_ipv6(text, low, high, out)
 
 
-def _version_before(scan: Scan, start: int) -> bool:
-    """`_VERSION_BEFORE` on the 24 characters before `start`, tried only where the character before
-    their trailing run may end one of its words: most addresses follow 'from ' or a quote, and the
-    slice, reversal and match cost ~0.8 µs an address, this look back ~0.15."""
-    text = scan.text
+def _version_before(text: str, start: int) -> bool:
+    """`_VERSION_BEFORE` on the 24 characters before `start` (not reaching back past a NUL), tried
+    only where the character before their trailing run may end one of its words: most addresses
+    follow 'from ' or a quote, and the slice, reversal and match cost ~0.8 µs an address, this look
+    back ~0.15."""
     low = max(0, start - 24)
     at = start
     while at > low and (text[at - 1] in _VERSION_TRAILING or text[at - 1].isspace()):
         at -= 1
     if at == low or text[at - 1] not in _VERSION_LAST:
         return False
-    return _VERSION_BEFORE.match(scan.before(start, 24)[::-1]) is not None
+    cut = text.rfind(SEPARATOR, low, start)
+    return _VERSION_BEFORE.match(text[(cut + 1 if cut >= 0 else low) : start][::-1]) is not None
 
 
 def _find_ipv6(text: str, low: int, high: int, out: list[Found]) -> None:

@@ -1,10 +1,10 @@
-"""Write src/tables.rs: the code points beyond ASCII that Python's `re` counts as `\\w` and `\\d`.
+"""Write src/tables.rs: the code points beyond ASCII that Python's `re` counts as `\\w`, `\\d`, `\\s`.
 
 The native scans must agree with the `re` patterns they stand for character by character, so
-their Unicode classes come from this Python's own `str.isalnum` and `str.isdecimal` (what `re`
-uses for `\\w` and `\\d` in str patterns), not from Rust's tables, which follow other Unicode
-versions and another definition of alphanumeric. tests/pii/test_native.py checks that the
-committed file is what the running Python gives.
+their Unicode classes come from this Python's own `str.isalnum`, `str.isdecimal` and
+`str.isspace` (what `re` uses for `\\w`, `\\d` and `\\s` in str patterns), not from Rust's
+tables, which follow other Unicode versions and another definition of alphanumeric.
+tests/pii/test_native.py checks that the committed file is what the running Python gives.
 
     .venv/bin/python broker/pii/native/tables.py > broker/pii/native/src/tables.rs
 """
@@ -43,6 +43,8 @@ def source() -> str:
         + rust_table("WORD", str.isalnum)
         + "\n/// Code points from U+0080 up that are `\\d` to `re` (str.isdecimal).\n"
         + rust_table("DIGIT", str.isdecimal)
+        + "\n/// Code points from U+0080 up that are `\\s` to `re` (str.isspace).\n"
+        + rust_table("SPACE", str.isspace)
     )
 
 

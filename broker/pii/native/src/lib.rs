@@ -5,6 +5,7 @@
 mod chars;
 mod emails;
 mod ibans;
+mod ips;
 mod keys;
 mod runs;
 mod tables;
@@ -73,6 +74,18 @@ fn token_key_order(agents: Vec<&str>, tokens: Vec<&str>) -> PyResult<(Vec<i64>, 
     Ok((order.iter().map(|&at| keys[at]).collect(), order))
 }
 
+/// The IPv4 addresses in `text`: see broker/pii/recognizers.py (`ipv4_addresses`).
+#[pyfunction]
+fn ipv4_spans(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
+    // SAFETY: as in `number_runs`.
+    let data = unsafe { text.data()? };
+    Ok(match data {
+        PyStringData::Ucs1(chars) => ips::Text::new(chars).ipv4(),
+        PyStringData::Ucs2(chars) => ips::Text::new(chars).ipv4(),
+        PyStringData::Ucs4(chars) => ips::Text::new(chars).ipv4(),
+    })
+}
+
 #[pymodule]
 fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(number_runs, module)?)?;
@@ -80,5 +93,6 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(iban_spans, module)?)?;
     module.add_function(wrap_pyfunction!(token_keys, module)?)?;
     module.add_function(wrap_pyfunction!(token_key_order, module)?)?;
+    module.add_function(wrap_pyfunction!(ipv4_spans, module)?)?;
     Ok(())
 }

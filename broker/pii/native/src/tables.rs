@@ -798,3 +798,15 @@ pub static DIGIT: [(u32, u32); 61] = [
     (0x1e950, 0x1e959),
     (0x1fbf0, 0x1fbf9),
 ];
+
+/// Code points from U+0080 up that are `\s` to `re` (str.isspace).
+pub static SPACE: [(u32, u32); 8] = [
+    (0x85, 0x85),
+    (0xa0, 0xa0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200a),
+    (0x2028, 0x2029),
+    (0x202f, 0x202f),
+    (0x205f, 0x205f),
+    (0x3000, 0x3000),
+];
