@@ -19,3 +19,6 @@ def token_key_order(agents: Sequence[str], tokens: Sequence[str]) -> tuple[list[
 
 def ipv4_spans(text: str) -> list[tuple[int, int]]:
     """`broker.pii.recognizers.ipv4_addresses(text)`."""
+
+def ipv6_spans(text: str) -> list[tuple[int, int]]:
+    """`broker.pii.recognizers.ipv6_candidates(text)`."""

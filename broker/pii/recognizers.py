@@ -115,24 +115,36 @@ def ipv4_addresses(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-try:
-    from broker.pii._native import ipv4_spans
-except ImportError:  # not built: the same spans from the patterns
-    ipv4_spans = ipv4_addresses
+def ipv6_candidates(text: str) -> list[tuple[int, int]]:
+    """Spans of the IPv6 address candidates in `text`: `ipv6_ok` decides on each.
 
-
-def find_ips(scan: Scan, out: list[Found]) -> None:
-    text = scan.text
-    out.extend((start, end, "IP_ADDRESS", 0.95) for start, end in ipv4_spans(text))
-    # Only strings that hold '::' or six colons in a row of hex groups can hold an address that
-    # is kept below: the times and other hints elsewhere (one per timestamp) are never looked at.
+    Only strings that hold '::' or six colons in a row of hex groups can hold an address that
+    is kept: the times and other hints elsewhere (one per timestamp) are never looked at. This is
+    the reference for the native scan (src/ips.rs), as `ipv4_addresses` is."""
+    spans: list[tuple[int, int]] = []
     high = -1
     for possible in _IPV6_POSSIBLE.finditer(text):
         if possible.start() >= high:
             low = text.rfind(SEPARATOR, 0, possible.start()) + 1
             high = text.find(SEPARATOR, possible.end())
             high = len(text) if high < 0 else high
-            _find_ipv6(text, low, high, out)
+            _find_ipv6(text, low, high, spans)
+    return spans
+
+
+try:
+    from broker.pii._native import ipv4_spans, ipv6_spans
+except ImportError:  # not built: the same spans from the patterns
+    ipv4_spans = ipv4_addresses
+    ipv6_spans = ipv6_candidates
+
+
+def find_ips(scan: Scan, out: list[Found]) -> None:
+    text = scan.text
+    out.extend((start, end, "IP_ADDRESS", 0.95) for start, end in ipv4_spans(text))
+    for start, end in ipv6_spans(text):
+        if ipv6_ok(text[start:end]):
+            out.append((start, end, "IP_ADDRESS", 0.95))
 
 
 def _version_before(text: str, start: int) -> bool:
@@ -150,8 +162,8 @@ def _version_before(text: str, start: int) -> bool:
     return _VERSION_BEFORE.match(text[(cut + 1 if cut >= 0 else low) : start][::-1]) is not None
 
 
-def _find_ipv6(text: str, low: int, high: int, out: list[Found]) -> None:
-    """IPv6 addresses in text[low:high], one string of the scan (no NUL inside)."""
+def _find_ipv6(text: str, low: int, high: int, spans: list[tuple[int, int]]) -> None:
+    """IPv6 address candidates in text[low:high], one string of the scan (no NUL inside)."""
     done = 0
     for hint in _IPV6_HINT.finditer(text, low, high):
         if hint.start() < done:
@@ -167,5 +179,5 @@ def _find_ipv6(text: str, low: int, high: int, out: list[Found]) -> None:
             continue
         value = match.group()
         colons = value.count(":")
-        if ("::" in value or colons == 7 or (colons == 6 and "." in value)) and ipv6_ok(value):
-            out.append((match.start(), match.end(), "IP_ADDRESS", 0.95))
+        if "::" in value or colons == 7 or (colons == 6 and "." in value):
+            spans.append(match.span())

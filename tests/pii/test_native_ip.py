@@ -1,9 +1,11 @@
-"""The native IPv4 finder (broker/pii/native/src/ips.rs) finds exactly what its Python reference finds.
+"""The native IP finders (broker/pii/native/src/ips.rs) find exactly what their Python references find.
 
 `ipv4_addresses` is two `re` patterns, `ipv4_ok` and a look back for a version word; the native
 scan is held to its spans on text generated around their edges (dots, runs of 1 to 4 digits of
 several scripts, leading zeros, 255 and 256, the version words in any case with what may stand
 between them and the address, NUL between strings) and on realistic text in many locales.
+`ipv6_candidates` is three patterns and a loop; the same for its colons, hex runs of 0 to 5,
+embedded IPv4 tails, zones and what may stand around them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import unicodedata
 import pytest
 
 from broker.pii.context import SEPARATOR
-from broker.pii.recognizers import ipv4_addresses
+from broker.pii.recognizers import ipv4_addresses, ipv6_candidates
+from broker.pii.validators import ipv6_ok
 from tests.pii.labelled import labelled_set
 
 try:
@@ -206,3 +209,92 @@ def test_ipv4_spans_read_every_string_width() -> None:
         text = extra + "from 10.0.0.1 to 192.168.1.254, not version 1.2.3.4 or 1.2.3.4.5 or 256.1.1.1"
         assert _native.ipv4_spans(text) == ipv4_addresses(text)
         assert [text[start:end] for start, end in _native.ipv4_spans(text)] == ["10.0.0.1", "192.168.1.254"]
+
+
+# What the IPv6 patterns turn on: colons single and double, hex runs of 1 to 5 (upper and lower
+# case, and a letter that is no hex digit), IPv4 tails, zones ('%' and what a zone may hold, a
+# '.' inside or after it), what may not stand before or after an address, times, NUL.
+V6_PIECES = [
+    ":",
+    ":",
+    ":",
+    "::",
+    "0",
+    "1",
+    "12",
+    "abc",
+    "ffff",
+    "FFFF",
+    "12345",
+    "fe80",
+    "2001:db8",
+    "db8:",
+    "1:",
+    "a:b:",
+    "g",
+    "x",
+    "1.2.3.4",
+    "10.0.0",
+    ".",
+    ".5",
+    "256",
+    "\u0661",  # Arabic-Indic one: a digit to the IPv4 tail, no hex digit
+    "%",
+    "%eth0",
+    "eth0.1",
+    "_",
+    "-",
+    "é",
+    " ",
+    "\n",
+    "12:30:00",
+    "/",
+    "[",
+    "]",
+    SEPARATOR,
+]
+
+
+def v6_generated(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(V6_PIECES) for _ in range(rng.randint(1, 30))) for _ in range(count)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_ipv6_spans_match_the_reference_on_generated_text(seed: int) -> None:
+    texts = v6_generated(seed, 40_000)
+    differ = [text for text in texts if _native.ipv6_spans(text) != ipv6_candidates(text)]
+    assert not differ, f"{len(differ)} texts differ, first: {differ[0]!r}"
+    spans = [(text, span) for text in texts for span in ipv6_candidates(text)]
+    zoned = [text[start:end] for text, (start, end) in spans if "%" in text[start:end]]
+    dotted = [text[start:end] for text, (start, end) in spans if "." in text[start:end]]
+    valid = [text[start:end] for text, (start, end) in spans if ipv6_ok(text[start:end])]
+    assert len(spans) > 3000 and len(zoned) > 200 and len(dotted) > 150 and len(valid) > 1000
+
+
+def test_ipv6_spans_match_the_reference_on_realistic_text() -> None:
+    samples = labelled_set(seed=11, texts=1500, records=300)
+    joined = SEPARATOR.join(sample.text for sample in samples)
+    assert _native.ipv6_spans(joined) == ipv6_candidates(joined)
+    records = json.dumps([sample.text for sample in samples], ensure_ascii=False)
+    assert _native.ipv6_spans(records) == ipv6_candidates(records)
+    assert len(ipv6_candidates(joined)) > 50
+
+
+def test_ipv6_spans_read_every_string_width() -> None:
+    for extra in ("", "é", "€", "\U0001f600"):
+        text = extra + "from fe80::1%eth0 to 2001:db8:0:0:0:0:2:1 at 12:30:00, ::ffff:10.0.0.1."
+        assert _native.ipv6_spans(text) == ipv6_candidates(text)
+        assert [text[start:end] for start, end in _native.ipv6_spans(text)] == [
+            "fe80::1%eth0",
+            "2001:db8:0:0:0:0:2:1",
+            "::ffff:10.0.0.1",
+        ]
+
+
+def test_ipv6_spans_match_after_long_runs_of_hex_digits_and_colons() -> None:
+    """`_find_ipv6` walks back up to 40 hex digits and colons from a hint for an address's start."""
+    for size in range(30, 50):
+        for run in ("a" * size, ("ab:" * size)[:size], ("1:" * size)[:size]):
+            for text in (f"{run}::1", f" {run}::1", f"x{run}::1 ::2", f"{run}:0:0:0:0:0:1"):
+                assert _native.ipv6_spans(text) == ipv6_candidates(text), text

@@ -1,5 +1,5 @@
-//! The IPv4 finder: `ipv4_addresses(text)` of broker/pii/recognizers.py, worked out as `re` and
-//! the Python around its patterns work it out.
+//! The IP finders: `ipv4_addresses(text)` and `ipv6_candidates(text)` of broker/pii/recognizers.py,
+//! worked out as `re` and the Python around its patterns work them out.
 //!
 //! `_IPV4_TAIL` hints are found left to right as `finditer` finds them; for each, `_IPV4_FROM`
 //! is matched from three characters before it, `ipv4_ok` checks the address and `_version_before`
@@ -32,6 +32,27 @@ impl<'a, T: Copy + Into<u32>> Text<'a, T> {
         self.at(i) == Some(c as u32)
     }
 
+    /// The first `target` from `from` on, else the text's length: 32 characters compared at a
+    /// time (the compiler makes one vector test of them), as `re` skips to a literal first character.
+    #[inline]
+    fn find(&self, from: usize, target: u32) -> usize {
+        let rest = &self.chars[from..];
+        let mut base = 0;
+        for chunk in rest.chunks_exact(32) {
+            if chunk
+                .iter()
+                .fold(false, |any, &c| any | (c.into() == target))
+            {
+                break;
+            }
+            base += 32;
+        }
+        rest[base..]
+            .iter()
+            .position(|&c| c.into() == target)
+            .map_or(self.chars.len(), |i| from + base + i)
+    }
+
     /// The number of digits from `i` on.
     #[inline]
     fn digits(&self, i: usize) -> usize {
@@ -58,9 +79,9 @@ impl<'a, T: Copy + Into<u32>> Text<'a, T> {
         let dot = '.' as u32;
         let mut hint = 0;
         while hint < length {
-            if self.chars[hint].into() != dot {
-                hint += 1;
-                continue;
+            hint = self.find(hint, dot);
+            if hint == length {
+                break;
             }
             let Some(end) = self.tail(hint) else {
                 hint += 1;
@@ -166,6 +187,191 @@ impl<'a, T: Copy + Into<u32>> Text<'a, T> {
                         .all(|(k, &letter)| self.at(first + k).is_some_and(|c| folds_to(c, letter)))
             }
         })
+    }
+
+    /// The number of ASCII hex digits (`[0-9A-Fa-f]`) from `i` on.
+    #[inline]
+    fn hex(&self, i: usize) -> usize {
+        let mut end = i;
+        while matches!(self.at(end), Some(c) if c < 0x80 && (c as u8).is_ascii_hexdigit()) {
+            end += 1;
+        }
+        end - i
+    }
+
+    /// `[0-9A-Fa-f]{min,4}:` at `at` (the hex digits a whole run, as giving one back leaves a
+    /// hex digit where ':' must be): its end.
+    #[inline]
+    fn hex_colon(&self, at: usize, min: usize) -> Option<usize> {
+        let n = self.hex(at);
+        if (min..=4).contains(&n) && self.is(at + n, ':') {
+            Some(at + n + 1)
+        } else {
+            None
+        }
+    }
+
+    /// `ipv6_candidates(text)`: `_IPV6_POSSIBLE` as `finditer` finds it, and each string (between
+    /// NULs) holding one searched once by `_find_ipv6`.
+    pub fn ipv6(&self) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        let length = self.chars.len();
+        let colon = ':' as u32;
+        let mut high = None;
+        let mut at = 0;
+        while at < length {
+            at = self.find(at, colon);
+            if at == length {
+                break;
+            }
+            // `::|:(?:[0-9A-Fa-f]{1,4}:){5}`
+            let end = if self.is(at + 1, ':') {
+                Some(at + 2)
+            } else {
+                (0..5).try_fold(at + 1, |i, _| self.hex_colon(i, 1))
+            };
+            let Some(end) = end else {
+                at += 1;
+                continue;
+            };
+            if high.is_none_or(|high| at >= high) {
+                let low = (0..at)
+                    .rev()
+                    .find(|&i| self.is(i, '\0'))
+                    .map_or(0, |nul| nul + 1);
+                let string_end = (end..length).find(|&i| self.is(i, '\0')).unwrap_or(length);
+                self.ipv6_in(low, string_end, &mut found);
+                high = Some(string_end);
+            }
+            at = end;
+        }
+        found
+    }
+
+    /// `_find_ipv6(text, low, high, spans)`: `_IPV6_HINT`, `:[0-9A-Fa-f]{0,4}:`, as `finditer`
+    /// finds it in text[low:high]; `_IPV6` tried once per run of address characters, from where
+    /// its hex digits and colons start; kept if it has '::', seven colons, or six and a '.'.
+    fn ipv6_in(&self, low: usize, high: usize, found: &mut Vec<(usize, usize)>) {
+        let mut done = 0;
+        let mut hint = low;
+        while hint < high {
+            let Some(hint_end) = (if self.is(hint, ':') {
+                self.hex_colon(hint + 1, 0)
+            } else {
+                None
+            })
+            .filter(|&end| end <= high) else {
+                hint += 1;
+                continue;
+            };
+            if hint >= done {
+                let mut start = hint;
+                while start > hint.saturating_sub(40)
+                    && matches!(self.at(start - 1), Some(c) if c == ':' as u32 || (c < 0x80 && (c as u8).is_ascii_hexdigit()))
+                {
+                    start -= 1;
+                }
+                // `[\w:.%]*` from the hint
+                done = hint;
+                while matches!(self.at(done), Some(c) if is_word(c) || c == ':' as u32 || c == '.' as u32 || c == '%' as u32)
+                {
+                    done += 1;
+                }
+                if let Some(end) = self.ipv6_at(start) {
+                    let colons = (start..end).filter(|&i| self.is(i, ':')).count();
+                    let double = (start + 1..end).any(|i| self.is(i - 1, ':') && self.is(i, ':'));
+                    let dot = (start..end).any(|i| self.is(i, '.'));
+                    if double || colons == 7 || (colons == 6 && dot) {
+                        found.push((start, end));
+                    }
+                }
+            }
+            hint = hint_end;
+        }
+    }
+
+    /// `_IPV6.match(text, start)`: `(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}` then
+    /// `(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?:%[\w.]{1,15})?(?![\w:]|\.\d)`: the
+    /// groups from seven down to two, each with the tails in `re`'s order, each with the zone
+    /// from its longest down and then without. The tails take whole runs of digits (a digit given
+    /// back stands where '.', '%' or the look-ahead refuses it); the zone may end before a '.'.
+    fn ipv6_at(&self, start: usize) -> Option<usize> {
+        if start > 0
+            && matches!(self.at(start - 1), Some(c) if is_word(c) || c == ':' as u32 || c == '.' as u32)
+        {
+            return None;
+        }
+        let mut ends = [0usize; 8];
+        ends[0] = start;
+        let mut groups = 0;
+        while groups < 7 {
+            match self.hex_colon(ends[groups], 0) {
+                Some(end) => {
+                    groups += 1;
+                    ends[groups] = end;
+                }
+                None => break,
+            }
+        }
+        for k in (2..=groups).rev() {
+            let at = ends[k];
+            let tails = [self.ipv4_tail(at), self.hex_tail(at), Some(at)];
+            for tail in tails.into_iter().flatten() {
+                if let Some(end) = self.zone(tail) {
+                    return Some(end);
+                }
+            }
+        }
+        None
+    }
+
+    /// `(?:\d{1,3}\.){3}\d{1,3}` at `at`.
+    fn ipv4_tail(&self, at: usize) -> Option<usize> {
+        let mut i = at;
+        for _ in 0..3 {
+            i = self.number(i)?;
+            if !self.is(i, '.') {
+                return None;
+            }
+            i += 1;
+        }
+        self.number(i)
+    }
+
+    /// `[0-9A-Fa-f]{1,4}` at `at`.
+    fn hex_tail(&self, at: usize) -> Option<usize> {
+        match self.hex(at) {
+            n @ 1..=4 => Some(at + n),
+            _ => None,
+        }
+    }
+
+    /// `(?:%[\w.]{1,15})?(?![\w:]|\.\d)` at `at`: the end.
+    fn zone(&self, at: usize) -> Option<usize> {
+        if self.is(at, '%') {
+            let mut run = 0;
+            while run < 15
+                && matches!(self.at(at + 1 + run), Some(c) if is_word(c) || c == '.' as u32)
+            {
+                run += 1;
+            }
+            for z in (1..=run).rev() {
+                if self.free_after_v6(at + 1 + z) {
+                    return Some(at + 1 + z);
+                }
+            }
+        }
+        if self.free_after_v6(at) {
+            Some(at)
+        } else {
+            None
+        }
+    }
+
+    /// `(?![\w:]|\.\d)` at `at`.
+    #[inline]
+    fn free_after_v6(&self, at: usize) -> bool {
+        !self.is(at, ':') && self.free_after(at)
     }
 }
 

@@ -86,6 +86,18 @@ fn ipv4_spans(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
     })
 }
 
+/// The IPv6 address candidates in `text`: see broker/pii/recognizers.py (`ipv6_candidates`).
+#[pyfunction]
+fn ipv6_spans(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
+    // SAFETY: as in `number_runs`.
+    let data = unsafe { text.data()? };
+    Ok(match data {
+        PyStringData::Ucs1(chars) => ips::Text::new(chars).ipv6(),
+        PyStringData::Ucs2(chars) => ips::Text::new(chars).ipv6(),
+        PyStringData::Ucs4(chars) => ips::Text::new(chars).ipv6(),
+    })
+}
+
 #[pymodule]
 fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(number_runs, module)?)?;
@@ -94,5 +106,6 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(token_keys, module)?)?;
     module.add_function(wrap_pyfunction!(token_key_order, module)?)?;
     module.add_function(wrap_pyfunction!(ipv4_spans, module)?)?;
+    module.add_function(wrap_pyfunction!(ipv6_spans, module)?)?;
     Ok(())
 }
