@@ -41,25 +41,27 @@ pytest: sync native client-tools
 
 # The PII detector's hottest scans in Rust (broker/pii/native/), built offline from Debian's
 # packaged crates; without a Rust toolchain the same scans run in Python (the reference), slower.
-# cargo comes from PATH (rustup), else from Debian's package; the crates from librust-pyo3-dev.
+# cargo comes from PATH (rustup), else from Debian's package; the crates from Debian's librust-*-dev.
 CARGO := $(shell command -v cargo 2>/dev/null || echo /usr/bin/cargo)
 NATIVE_SO := broker/pii/_native$(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
 NATIVE_SRC := $(wildcard broker/pii/native/src/*.rs) broker/pii/native/Cargo.toml broker/pii/native/Cargo.lock
+NATIVE_CRATES := librust-pyo3-dev librust-blake2b-simd-dev
+CRATES := /usr/share/cargo/registry
 
 native: $(NATIVE_SO)
 
 $(NATIVE_SO): $(NATIVE_SRC) | $(VENV)/.synced
-	@if [ ! -d /usr/share/cargo/registry/pyo3-0.17.3 ] || [ ! -x "$(CARGO)" ]; then \
+	@if [ ! -d $(CRATES)/pyo3-0.17.3 ] || [ ! -d $(CRATES)/blake2b_simd-1.0.0 ] || [ ! -x "$(CARGO)" ]; then \
 		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librust-pyo3-dev \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(NATIVE_CRATES) \
 				$$([ -x "$(CARGO)" ] || echo cargo); \
 		fi; \
 	fi
-	@if [ -d /usr/share/cargo/registry/pyo3-0.17.3 ] && [ -x "$(CARGO)" ]; then \
+	@if [ -d $(CRATES)/pyo3-0.17.3 ] && [ -d $(CRATES)/blake2b_simd-1.0.0 ] && [ -x "$(CARGO)" ]; then \
 		cd broker/pii/native && PYO3_PYTHON=$(CURDIR)/$(BIN)/python $(CARGO) build --release --quiet --locked \
 		&& cp target/release/lib_native.so $(CURDIR)/$@; \
 	else \
-		echo "*** no Rust toolchain or librust-pyo3-dev (apt) here: the PII scans run in Python, ~10x slower ***"; \
+		echo "*** no Rust toolchain or $(NATIVE_CRATES) (apt) here: the PII scans run in Python, ~10x slower ***"; \
 	fi
 
 # The console's browser tests (tests/ui) drive Debian's Chromium; install it when it is missing
