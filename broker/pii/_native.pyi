@@ -1,6 +1,9 @@
 """The native scans (broker/pii/native/, built by `make native`); each matches a Python reference."""
 
 from collections.abc import Sequence
+from typing import Any
+
+from broker.pii.structure import Collected, Match, State
 
 def number_runs(text: str) -> list[tuple[int, int]]:
     """`broker.pii.recognizers_number.runs(text)`."""
@@ -22,3 +25,8 @@ def ipv4_spans(text: str) -> list[tuple[int, int]]:
 
 def ipv6_spans(text: str) -> list[tuple[int, int]]:
     """`broker.pii.recognizers.ipv6_candidates(text)`."""
+
+def walk(
+    collected: Collected, value: Any, key: str | None, states: tuple[State, ...], matched: Match | None, /
+) -> Any:
+    """`Collected.walk(collected, value, key, states, matched)`."""

@@ -15,6 +15,10 @@ the way it
   as a key is masked too. Keys are never masked by field rules.
 
 The caller scans the gathered strings in one pass and writes the results into the copy.
+
+`Collected.walk` is the reference; where the native module is built (broker/pii/native/,
+`make native`), its `walk` builds the same `Collected` in less than half the time (CRM records:
+~8 -> ~3.5 ms per MB) and is used instead.
 """
 
 from __future__ import annotations
@@ -108,11 +112,12 @@ def strongest(current: Match | None, other: Match) -> Match:
     return current
 
 
-def collect(value: Any, rules: FieldRules) -> Collected:
-    """Copy `value`, gathering texts to scan and values to mask whole."""
+def collect(value: Any, rules: FieldRules, *, reference: bool = False) -> Collected:
+    """Copy `value`, gathering texts to scan and values to mask whole (by the Python walk, the
+    native one's reference, where it is not built or `reference` is set)."""
     out = Collected(rules)
     if isinstance(value, _CONTAINERS):
-        out.root = out.walk(value, None, rules.start, None)
+        out.root = (Collected.walk if reference else walk)(out, value, None, rules.start, None)
     else:
         holder: list[Any] = [value]
         if isinstance(value, str):
@@ -291,3 +296,9 @@ class Collected:
             else:
                 self.leaf(child, items, index, key, inner)
         return items
+
+
+try:
+    from broker.pii._native import walk
+except ImportError:  # not built: the Python walk
+    walk = Collected.walk

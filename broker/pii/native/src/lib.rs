@@ -9,6 +9,7 @@ mod ips;
 mod keys;
 mod runs;
 mod tables;
+mod walk;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyStringData};
@@ -98,6 +99,20 @@ fn ipv6_spans(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
     })
 }
 
+/// `Collected.walk` of broker/pii/structure.py: the copy of a JSON container, what it holds gathered.
+#[pyfunction]
+#[pyo3(name = "walk")]
+fn json_walk(
+    py: Python<'_>,
+    collected: &PyAny,
+    value: &PyAny,
+    key: &PyAny,
+    states: &PyAny,
+    matched: &PyAny,
+) -> PyResult<PyObject> {
+    walk::walk(py, collected, value, key, states, matched)
+}
+
 #[pymodule]
 fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(number_runs, module)?)?;
@@ -107,5 +122,6 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(token_key_order, module)?)?;
     module.add_function(wrap_pyfunction!(ipv4_spans, module)?)?;
     module.add_function(wrap_pyfunction!(ipv6_spans, module)?)?;
+    module.add_function(wrap_pyfunction!(json_walk, module)?)?;
     Ok(())
 }

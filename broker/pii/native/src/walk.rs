@@ -1,0 +1,595 @@
+//! The JSON walk of structure-aware masking: `Collected.walk` of broker/pii/structure.py, which
+//! stays the reference (and the fallback where this module is not built).
+//!
+//! Step for step the same walk: the same copy (new dicts and lists holding the same leaf
+//! objects), the same texts, keys, slots and key slots gathered in the same order, the same
+//! memos of the `FieldRules` read and filled. Every rule stays in Python: what is not memoised
+//! (`key_info`, `child`), where two matches meet (`strongest`), and every value the Python walk
+//! does not handle inline (`leaf`: matched values, subclasses of str, int and float, other
+//! objects) are calls back into the Python methods. Only exact `str`, `int`, `float`, `bool`,
+//! `None`, `dict` and `list` (what `json.loads` makes) are handled here, as the Python walk
+//! handles them inline. tests/pii/test_native_walk.py holds the two to the same `Collected`.
+//!
+//! Written against the C API: PyO3's owned references go through a pool that would grow by a
+//! few entries for every value of a 5 MB result.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PySet, PyTuple};
+use pyo3::AsPyPointer;
+use std::os::raw::{c_char, c_int};
+use std::ptr;
+
+// PyO3 0.17's declaration drops the status this returns (-1 and a RecursionError past the limit).
+#[allow(clashing_extern_declarations)]
+extern "C" {
+    fn Py_EnterRecursiveCall(place: *const c_char) -> c_int;
+}
+
+/// " while masking a JSON document", as `RecursionError`'s message ends.
+const DEEPER: &[u8] = b" while masking a JSON document\0";
+
+/// A strong reference, released when dropped.
+struct Owned(*mut ffi::PyObject);
+
+impl Owned {
+    /// A new reference to a borrowed object.
+    unsafe fn from_borrowed(object: *mut ffi::PyObject) -> Owned {
+        ffi::Py_INCREF(object);
+        Owned(object)
+    }
+
+    /// The reference, handed over to the caller.
+    fn into_ptr(self) -> *mut ffi::PyObject {
+        let object = self.0;
+        std::mem::forget(self);
+        object
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // SAFETY: every `Owned` holds a reference it owns, and is only made with the GIL held.
+        unsafe { ffi::Py_DECREF(self.0) }
+    }
+}
+
+/// A new reference returned by the C API, or the exception it set.
+unsafe fn owned(py: Python<'_>, object: *mut ffi::PyObject) -> PyResult<Owned> {
+    if object.is_null() {
+        Err(PyErr::fetch(py))
+    } else {
+        Ok(Owned(object))
+    }
+}
+
+/// A C API status (-1 on error), or the exception it set.
+unsafe fn status(py: Python<'_>, code: i32) -> PyResult<i32> {
+    if code < 0 {
+        Err(PyErr::fetch(py))
+    } else {
+        Ok(code)
+    }
+}
+
+/// Where a value lives in its container: a dict's key or a list's index.
+#[derive(Clone, Copy)]
+enum Slot {
+    Key(*mut ffi::PyObject),
+    Index(isize),
+}
+
+/// One walk: the lists of a `Collected` it fills and the memos of its `FieldRules`.
+struct Walker<'py> {
+    py: Python<'py>,
+    collected: &'py PyAny,
+    rules: &'py PyAny,
+    texts: *mut ffi::PyObject,
+    keys: *mut ffi::PyObject,
+    slots: *mut ffi::PyObject,
+    key_slots: *mut ffi::PyObject,
+    known_keys: *mut ffi::PyObject,
+    known_children: &'py PyAny,
+    clean: *mut ffi::PyObject,
+    /// `clean` is a set or frozenset holding nothing: no pair is in it.
+    clean_empty: bool,
+    /// `clean` is a set or frozenset (looked up directly), not another `AbstractSet`.
+    clean_is_set: bool,
+    finite: bool,
+    empty: Owned,
+    /// The (text, key) pair looked up in `clean`, reused while nothing else holds it.
+    pair: Owned,
+    /// `key_info` of the keys met in this walk, by the key object's address (`json.loads` makes one
+    /// object of each key a document repeats): a read here, where `known_keys` compares the text.
+    seen: Vec<Option<(Owned, Owned, bool)>>,
+}
+
+/// Entries of `Walker::seen` (a power of two).
+const SEEN: usize = 256;
+
+impl<'py> Walker<'py> {
+    fn new(py: Python<'py>, collected: &'py PyAny) -> PyResult<Self> {
+        let rules = collected.getattr("_rules")?;
+        let texts = collected.getattr("texts")?.downcast::<PyList>()?.as_ptr();
+        let keys = collected.getattr("keys")?.downcast::<PyList>()?.as_ptr();
+        let slots = collected.getattr("slots")?.downcast::<PyList>()?.as_ptr();
+        let key_slots = collected
+            .getattr("key_slots")?
+            .downcast::<PySet>()?
+            .as_ptr();
+        let known_keys = rules.getattr("known_keys")?.downcast::<PyDict>()?.as_ptr();
+        let known_children = rules.getattr("known_children")?;
+        known_children.downcast::<PyDict>()?;
+        let clean = rules.getattr("clean")?.as_ptr();
+        // SAFETY: the GIL is held; `clean` is alive (held by the pool of this call).
+        let (clean_is_set, clean_empty) = unsafe {
+            let is_set = ffi::PyAnySet_Check(clean) != 0;
+            (is_set, is_set && ffi::PySet_Size(clean) == 0)
+        };
+        // SAFETY: PyTuple_New(0) returns a new reference to the empty tuple.
+        let empty = unsafe { owned(py, ffi::PyTuple_New(0))? };
+        // SAFETY: a new tuple, filled with None before anything reads it.
+        let pair = unsafe { new_pair(py, ffi::Py_None(), ffi::Py_None())? };
+        Ok(Walker {
+            py,
+            collected,
+            rules,
+            texts,
+            keys,
+            slots,
+            key_slots,
+            known_keys,
+            known_children,
+            clean,
+            clean_empty,
+            clean_is_set,
+            finite: true,
+            empty,
+            pair,
+            seen: (0..SEEN).map(|_| None).collect(),
+        })
+    }
+
+    /// A call of a Python method of `object` with borrowed arguments: a new reference.
+    unsafe fn call(
+        &self,
+        object: &PyAny,
+        name: &str,
+        args: &[*mut ffi::PyObject],
+    ) -> PyResult<Owned> {
+        let args: Vec<&PyAny> = args
+            .iter()
+            .map(|&a| self.py.from_borrowed_ptr::<PyAny>(a))
+            .collect();
+        let result = object.call_method1(name, PyTuple::new(self.py, args))?;
+        Ok(Owned::from_borrowed(result.as_ptr()))
+    }
+
+    /// `strongest(current, other)` of broker/pii/structure.py, called only where both are matches.
+    unsafe fn strongest(
+        &self,
+        current: *mut ffi::PyObject,
+        other: *mut ffi::PyObject,
+    ) -> PyResult<Owned> {
+        if current == ffi::Py_None() {
+            return Ok(Owned::from_borrowed(other));
+        }
+        let module = self.py.import("broker.pii.structure")?;
+        self.call(module, "strongest", &[current, other])
+    }
+
+    /// `(text, key) not in clean`.
+    unsafe fn not_clean(
+        &mut self,
+        text: *mut ffi::PyObject,
+        key: *mut ffi::PyObject,
+    ) -> PyResult<bool> {
+        if self.clean_empty {
+            return Ok(true);
+        }
+        if ffi::Py_REFCNT(self.pair.0) != 1 {
+            // held elsewhere (an `AbstractSet` of our callers' kept it): a fresh one
+            self.pair = new_pair(self.py, ffi::Py_None(), ffi::Py_None())?;
+        }
+        let pair = &self.pair;
+        // (tuples cache no hash: a tuple held by nothing else may be refilled)
+        ffi::Py_INCREF(text);
+        let old = ffi::PyTuple_GET_ITEM(pair.0, 0);
+        ffi::PyTuple_SET_ITEM(pair.0, 0, text);
+        ffi::Py_DECREF(old);
+        ffi::Py_INCREF(key);
+        let old = ffi::PyTuple_GET_ITEM(pair.0, 1);
+        ffi::PyTuple_SET_ITEM(pair.0, 1, key);
+        ffi::Py_DECREF(old);
+        let found = if self.clean_is_set {
+            ffi::PySet_Contains(self.clean, pair.0)
+        } else {
+            ffi::PySequence_Contains(self.clean, pair.0)
+        };
+        Ok(status(self.py, found)? == 0)
+    }
+
+    /// A new reference to the slot's key or index.
+    unsafe fn slot_object(&self, slot: Slot) -> PyResult<Owned> {
+        match slot {
+            Slot::Key(key) => Ok(Owned::from_borrowed(key)),
+            Slot::Index(index) => owned(self.py, ffi::PyLong_FromSsize_t(index)),
+        }
+    }
+
+    /// texts.append(text); keys.append(key); slots.append((parent, slot)).
+    unsafe fn gather(
+        &self,
+        text: *mut ffi::PyObject,
+        key: *mut ffi::PyObject,
+        parent: *mut ffi::PyObject,
+        slot: Slot,
+    ) -> PyResult<()> {
+        let place = owned(self.py, ffi::PyTuple_New(2))?;
+        ffi::Py_INCREF(parent);
+        ffi::PyTuple_SET_ITEM(place.0, 0, parent);
+        ffi::PyTuple_SET_ITEM(place.0, 1, self.slot_object(slot)?.into_ptr());
+        status(self.py, ffi::PyList_Append(self.texts, text))?;
+        status(self.py, ffi::PyList_Append(self.keys, key))?;
+        status(self.py, ffi::PyList_Append(self.slots, place.0))?;
+        Ok(())
+    }
+
+    /// A string value not matched by a field rule: gathered unless empty or known clean.
+    unsafe fn string(
+        &mut self,
+        child: *mut ffi::PyObject,
+        key: *mut ffi::PyObject,
+        parent: *mut ffi::PyObject,
+        slot: Slot,
+    ) -> PyResult<()> {
+        let full = if ffi::PyUnicode_CheckExact(child) != 0 {
+            ffi::PyUnicode_GET_LENGTH(child) > 0
+        } else {
+            status(self.py, ffi::PyObject_IsTrue(child))? != 0
+        };
+        if full && self.not_clean(child, key)? {
+            self.gather(child, key, parent, slot)?;
+        }
+        Ok(())
+    }
+
+    /// One value of an object or list, as the Python walks' shared dispatch handles it; the copy
+    /// to put in its place when it is a container.
+    unsafe fn value(
+        &mut self,
+        child: *mut ffi::PyObject,
+        key: *mut ffi::PyObject,
+        parent: *mut ffi::PyObject,
+        slot: Slot,
+        states: *mut ffi::PyObject,
+        inner: *mut ffi::PyObject,
+    ) -> PyResult<Option<Owned>> {
+        let none = ffi::Py_None();
+        let unmatched = inner == none;
+        let kind = ffi::Py_TYPE(child);
+        if unmatched && kind == ptr::addr_of_mut!(ffi::PyUnicode_Type) {
+            self.string(child, key, parent, slot)?;
+        } else if kind == ptr::addr_of_mut!(ffi::PyDict_Type) {
+            return Ok(Some(self.walk_object(child, states, inner)?));
+        } else if kind == ptr::addr_of_mut!(ffi::PyList_Type) {
+            return Ok(Some(self.walk_items(child, key, states, inner)?));
+        } else if unmatched && kind == ptr::addr_of_mut!(ffi::PyFloat_Type) {
+            let number = ffi::PyFloat_AS_DOUBLE(child);
+            if number - number != 0.0 {
+                self.finite = false; // NaN or an infinity
+            }
+        } else if unmatched && kind == ptr::addr_of_mut!(ffi::PyLong_Type) {
+            let mut overflow = 0;
+            let number = ffi::PyLong_AsLongLongAndOverflow(child, &mut overflow);
+            if number == -1 && overflow == 0 && !ffi::PyErr_Occurred().is_null() {
+                return Err(PyErr::fetch(self.py));
+            }
+            if overflow != 0 || number >= 1_000_000 || number <= -1_000_000 {
+                let digits = owned(self.py, ffi::PyObject_Str(child))?;
+                if self.not_clean(digits.0, key)? {
+                    self.gather(digits.0, key, parent, slot)?;
+                }
+            }
+        } else if child == none || kind == ptr::addr_of_mut!(ffi::PyBool_Type) {
+            // never scanned nor masked
+        } else if unmatched && ffi::PyUnicode_Check(child) != 0 {
+            self.string(child, key, parent, slot)?;
+        } else if ffi::PyDict_Check(child) != 0 {
+            return Ok(Some(self.walk_object(child, states, inner)?));
+        } else if ffi::PyList_Check(child) != 0 || ffi::PyTuple_Check(child) != 0 {
+            return Ok(Some(self.walk_items(child, key, states, inner)?));
+        } else {
+            let slot = self.slot_object(slot)?;
+            self.call(self.collected, "leaf", &[child, parent, slot.0, key, inner])?;
+        }
+        Ok(None)
+    }
+
+    /// `Collected.walk_object`: a copy of a dict (or a subclass of dict), its items walked.
+    unsafe fn walk_object(
+        &mut self,
+        value: *mut ffi::PyObject,
+        states: *mut ffi::PyObject,
+        matched: *mut ffi::PyObject,
+    ) -> PyResult<Owned> {
+        if Py_EnterRecursiveCall(DEEPER.as_ptr() as *const c_char) != 0 {
+            return Err(PyErr::fetch(self.py));
+        }
+        let result = self.walk_object_inner(value, states, matched);
+        ffi::Py_LeaveRecursiveCall();
+        result
+    }
+
+    unsafe fn walk_object_inner(
+        &mut self,
+        value: *mut ffi::PyObject,
+        states: *mut ffi::PyObject,
+        matched: *mut ffi::PyObject,
+    ) -> PyResult<Owned> {
+        let size = ffi::PyObject_Size(value);
+        if size < 0 {
+            return Err(PyErr::fetch(self.py));
+        }
+        let size = owned(self.py, ffi::PyLong_FromSsize_t(size))?;
+        if ffi::PyDict_CheckExact(value) != 0 && string_keys(value) {
+            // The copy made in one go: what `copy[child_key] = child` item by item makes.
+            let copy = owned(self.py, ffi::PyDict_Copy(value))?;
+            let mut position: ffi::Py_ssize_t = 0;
+            let mut key = ptr::null_mut();
+            let mut child = ptr::null_mut();
+            while ffi::PyDict_Next(value, &mut position, &mut key, &mut child) != 0 {
+                let key = Owned::from_borrowed(key);
+                let child = Owned::from_borrowed(child);
+                self.item(copy.0, key.0, child.0, states, matched, size.0, false)?;
+            }
+            return Ok(copy);
+        }
+        let copy = owned(self.py, ffi::PyDict_New())?;
+        let items = self
+            .py
+            .from_borrowed_ptr::<PyAny>(value)
+            .call_method0("items")?;
+        for item in items.iter()? {
+            let (key, child): (&PyAny, &PyAny) = item?.extract()?;
+            let key = if ffi::PyUnicode_Check(key.as_ptr()) != 0 {
+                Owned::from_borrowed(key.as_ptr())
+            } else {
+                owned(self.py, ffi::PyObject_Str(key.as_ptr()))? // JSON keys are strings
+            };
+            self.item(copy.0, key.0, child.as_ptr(), states, matched, size.0, true)?;
+        }
+        Ok(copy)
+    }
+
+    /// `known_keys.get(key)`, else `rules.key_info(key)`: the key-name rule matching `key`, and
+    /// whether the key may hold PII.
+    unsafe fn key_info(&mut self, key: *mut ffi::PyObject) -> PyResult<(Owned, bool)> {
+        let py = self.py;
+        let at = (key as usize >> 4) & (SEEN - 1);
+        if let Some((seen, hit, scan_key)) = &self.seen[at] {
+            if seen.0 == key {
+                return Ok((Owned::from_borrowed(hit.0), *scan_key));
+            }
+        }
+        let known = ffi::PyDict_GetItemWithError(self.known_keys, key);
+        let info = if known.is_null() {
+            if !ffi::PyErr_Occurred().is_null() {
+                return Err(PyErr::fetch(py));
+            }
+            self.call(self.rules, "key_info", &[key])?
+        } else {
+            Owned::from_borrowed(known)
+        };
+        let (hit, scan_key) = pair(py, &info)?;
+        let scan_key = status(py, ffi::PyObject_IsTrue(scan_key.0))? != 0;
+        self.seen[at] = Some((
+            Owned::from_borrowed(key),
+            Owned::from_borrowed(hit.0),
+            scan_key,
+        ));
+        Ok((hit, scan_key))
+    }
+
+    /// One item of an object: its key's rules and text, then its value.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn item(
+        &mut self,
+        copy: *mut ffi::PyObject,
+        key: *mut ffi::PyObject,
+        child: *mut ffi::PyObject,
+        states: *mut ffi::PyObject,
+        matched: *mut ffi::PyObject,
+        size: *mut ffi::PyObject,
+        put: bool,
+    ) -> PyResult<()> {
+        let py = self.py;
+        let none = ffi::Py_None();
+        let (mut hit, scan_key) = self.key_info(key)?;
+        let mut child_states = Owned::from_borrowed(self.empty.0);
+        if status(py, ffi::PyObject_IsTrue(states))? != 0 {
+            let memo_key = owned(py, ffi::PyTuple_New(2))?;
+            ffi::Py_INCREF(states);
+            ffi::PyTuple_SET_ITEM(memo_key.0, 0, states);
+            ffi::Py_INCREF(key);
+            ffi::PyTuple_SET_ITEM(memo_key.0, 1, key);
+            let memo = self.known_children.as_ptr();
+            let found = ffi::PyDict_GetItemWithError(memo, memo_key.0);
+            let outcome = if found.is_null() {
+                if !ffi::PyErr_Occurred().is_null() {
+                    return Err(PyErr::fetch(py));
+                }
+                let fresh = self.call(self.rules, "child", &[states, key, size])?;
+                self.call(self.known_children, "keep", &[memo_key.0, fresh.0])?
+            } else {
+                Owned::from_borrowed(found)
+            };
+            let (advanced, path_hit) = pair(py, &outcome)?;
+            child_states = advanced;
+            if path_hit.0 != none {
+                hit = if hit.0 == none {
+                    path_hit
+                } else {
+                    self.strongest(hit.0, path_hit.0)?
+                };
+            }
+        }
+        if scan_key && self.not_clean(key, none)? {
+            let index = owned(
+                py,
+                ffi::PyLong_FromSsize_t(ffi::PyList_GET_SIZE(self.texts)),
+            )?;
+            status(py, ffi::PySet_Add(self.key_slots, index.0))?;
+            self.gather(key, none, copy, Slot::Key(key))?;
+        }
+        let inner = if hit.0 == none {
+            Owned::from_borrowed(matched)
+        } else {
+            self.strongest(matched, hit.0)?
+        };
+        if put {
+            status(py, ffi::PyDict_SetItem(copy, key, child))?;
+        }
+        if let Some(walked) =
+            self.value(child, key, copy, Slot::Key(key), child_states.0, inner.0)?
+        {
+            status(py, ffi::PyDict_SetItem(copy, key, walked.0))?;
+        }
+        Ok(())
+    }
+
+    /// `Collected.walk_items`: a list of a list's (or tuple's) items, walked.
+    unsafe fn walk_items(
+        &mut self,
+        value: *mut ffi::PyObject,
+        key: *mut ffi::PyObject,
+        states: *mut ffi::PyObject,
+        matched: *mut ffi::PyObject,
+    ) -> PyResult<Owned> {
+        if Py_EnterRecursiveCall(DEEPER.as_ptr() as *const c_char) != 0 {
+            return Err(PyErr::fetch(self.py));
+        }
+        let result = self.walk_items_inner(value, key, states, matched);
+        ffi::Py_LeaveRecursiveCall();
+        result
+    }
+
+    unsafe fn walk_items_inner(
+        &mut self,
+        value: *mut ffi::PyObject,
+        key: *mut ffi::PyObject,
+        states: *mut ffi::PyObject,
+        matched: *mut ffi::PyObject,
+    ) -> PyResult<Owned> {
+        let py = self.py;
+        let none = ffi::Py_None();
+        let items = owned(py, ffi::PySequence_List(value))?;
+        let size = ffi::PyList_GET_SIZE(items.0);
+        let paths = status(py, ffi::PyObject_IsTrue(states))? != 0;
+        let size_object = if paths {
+            Some(owned(py, ffi::PyLong_FromSsize_t(size))?)
+        } else {
+            None
+        };
+        let mut index = 0;
+        while index < ffi::PyList_GET_SIZE(items.0) {
+            let child = Owned::from_borrowed(ffi::PyList_GET_ITEM(items.0, index));
+            let mut inner = Owned::from_borrowed(matched);
+            let mut child_states = Owned::from_borrowed(self.empty.0);
+            if let Some(size_object) = &size_object {
+                let at = owned(py, ffi::PyLong_FromSsize_t(index))?;
+                let outcome = self.call(self.rules, "child", &[states, at.0, size_object.0])?;
+                let (advanced, hit) = pair(py, &outcome)?;
+                child_states = advanced;
+                if hit.0 != none {
+                    inner = self.strongest(matched, hit.0)?;
+                }
+            }
+            if let Some(walked) = self.value(
+                child.0,
+                key,
+                items.0,
+                Slot::Index(index),
+                child_states.0,
+                inner.0,
+            )? {
+                status(py, ffi::PyList_SetItem(items.0, index, walked.into_ptr()))?;
+            }
+            index += 1;
+        }
+        Ok(items)
+    }
+}
+
+/// A new tuple of two borrowed objects.
+unsafe fn new_pair(
+    py: Python<'_>,
+    first: *mut ffi::PyObject,
+    second: *mut ffi::PyObject,
+) -> PyResult<Owned> {
+    let pair = owned(py, ffi::PyTuple_New(2))?;
+    ffi::Py_INCREF(first);
+    ffi::PyTuple_SET_ITEM(pair.0, 0, first);
+    ffi::Py_INCREF(second);
+    ffi::PyTuple_SET_ITEM(pair.0, 1, second);
+    Ok(pair)
+}
+
+/// Every key of a dict is an exact `str`.
+unsafe fn string_keys(dict: *mut ffi::PyObject) -> bool {
+    let mut position: ffi::Py_ssize_t = 0;
+    let mut key = ptr::null_mut();
+    let mut value = ptr::null_mut();
+    while ffi::PyDict_Next(dict, &mut position, &mut key, &mut value) != 0 {
+        if ffi::PyUnicode_CheckExact(key) == 0 {
+            return false;
+        }
+    }
+    true
+}
+
+/// The two items of a pair (`a, b = pair` in Python, for a tuple of two).
+unsafe fn pair(py: Python<'_>, object: &Owned) -> PyResult<(Owned, Owned)> {
+    if ffi::PyTuple_Check(object.0) == 0 || ffi::PyTuple_GET_SIZE(object.0) != 2 {
+        let _ = py;
+        return Err(PyTypeError::new_err("expected a pair"));
+    }
+    Ok((
+        Owned::from_borrowed(ffi::PyTuple_GET_ITEM(object.0, 0)),
+        Owned::from_borrowed(ffi::PyTuple_GET_ITEM(object.0, 1)),
+    ))
+}
+
+/// `Collected.walk(collected, value, key, states, matched)`: the copy of `value` (a dict, list or
+/// tuple), with what it holds gathered into `collected` as the Python walk gathers it.
+pub fn walk(
+    py: Python<'_>,
+    collected: &PyAny,
+    value: &PyAny,
+    key: &PyAny,
+    states: &PyAny,
+    matched: &PyAny,
+) -> PyResult<PyObject> {
+    let mut walker = Walker::new(py, collected)?;
+    // SAFETY: the GIL is held, and every pointer used is alive: the arguments and the attributes
+    // read by `Walker::new` for this call, the values they hold for as long as they are used.
+    let copy = unsafe {
+        let (value, key, states, matched) = (
+            value.as_ptr(),
+            key.as_ptr(),
+            states.as_ptr(),
+            matched.as_ptr(),
+        );
+        if ffi::PyDict_Check(value) != 0 {
+            walker.walk_object(value, states, matched)?
+        } else {
+            walker.walk_items(value, key, states, matched)?
+        }
+    };
+    if !walker.finite {
+        collected.setattr("finite", false)?;
+    }
+    // SAFETY: `copy` is a new reference, handed over.
+    Ok(unsafe { PyObject::from_owned_ptr(py, copy.into_ptr()) })
+}
