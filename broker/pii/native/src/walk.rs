@@ -15,8 +15,9 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PySet, PyTuple};
+use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
 use pyo3::AsPyPointer;
 use std::os::raw::{c_char, c_int};
 use std::ptr;
@@ -100,28 +101,44 @@ struct Walker<'py> {
     empty: Owned,
     /// The (text, key) pair looked up in `clean`, reused while nothing else holds it.
     pair: Owned,
-    /// `key_info` of the keys met in this walk, by the key object's address (`json.loads` makes one
-    /// object of each key a document repeats): a read here, where `known_keys` compares the text.
-    seen: Vec<Option<(Owned, Owned, bool)>>,
+    /// `key_info` of keys met in this walk (the key's address, the rule matching it, whether it may
+    /// hold PII), by the key's address: `json.loads` makes one object of each key a document
+    /// repeats, read here where `known_keys` would compare the text. A key met in this walk goes
+    /// in the entry of its address, in place of the one there.
+    seen: [(usize, *mut ffi::PyObject, bool); SEEN],
+    /// The keys and rules in `seen`, held while it names them.
+    held: Vec<Owned>,
 }
 
 /// Entries of `Walker::seen` (a power of two).
-const SEEN: usize = 256;
+const SEEN: usize = 64;
 
 impl<'py> Walker<'py> {
     fn new(py: Python<'py>, collected: &'py PyAny) -> PyResult<Self> {
-        let rules = collected.getattr("_rules")?;
-        let texts = collected.getattr("texts")?.downcast::<PyList>()?.as_ptr();
-        let keys = collected.getattr("keys")?.downcast::<PyList>()?.as_ptr();
-        let slots = collected.getattr("slots")?.downcast::<PyList>()?.as_ptr();
+        let rules = collected.getattr(intern!(py, "_rules"))?;
+        let texts = collected
+            .getattr(intern!(py, "texts"))?
+            .downcast::<PyList>()?
+            .as_ptr();
+        let keys = collected
+            .getattr(intern!(py, "keys"))?
+            .downcast::<PyList>()?
+            .as_ptr();
+        let slots = collected
+            .getattr(intern!(py, "slots"))?
+            .downcast::<PyList>()?
+            .as_ptr();
         let key_slots = collected
-            .getattr("key_slots")?
+            .getattr(intern!(py, "key_slots"))?
             .downcast::<PySet>()?
             .as_ptr();
-        let known_keys = rules.getattr("known_keys")?.downcast::<PyDict>()?.as_ptr();
-        let known_children = rules.getattr("known_children")?;
+        let known_keys = rules
+            .getattr(intern!(py, "known_keys"))?
+            .downcast::<PyDict>()?
+            .as_ptr();
+        let known_children = rules.getattr(intern!(py, "known_children"))?;
         known_children.downcast::<PyDict>()?;
-        let clean = rules.getattr("clean")?.as_ptr();
+        let clean = rules.getattr(intern!(py, "clean"))?.as_ptr();
         // SAFETY: the GIL is held; `clean` is alive (held by the pool of this call).
         let (clean_is_set, clean_empty) = unsafe {
             let is_set = ffi::PyAnySet_Check(clean) != 0;
@@ -147,7 +164,8 @@ impl<'py> Walker<'py> {
             finite: true,
             empty,
             pair,
-            seen: (0..SEEN).map(|_| None).collect(),
+            seen: [(0, ptr::null_mut(), false); SEEN],
+            held: Vec::new(),
         })
     }
 
@@ -155,7 +173,7 @@ impl<'py> Walker<'py> {
     unsafe fn call(
         &self,
         object: &PyAny,
-        name: &str,
+        name: &PyString,
         args: &[*mut ffi::PyObject],
     ) -> PyResult<Owned> {
         let args: Vec<&PyAny> = args
@@ -175,8 +193,8 @@ impl<'py> Walker<'py> {
         if current == ffi::Py_None() {
             return Ok(Owned::from_borrowed(other));
         }
-        let module = self.py.import("broker.pii.structure")?;
-        self.call(module, "strongest", &[current, other])
+        let module = self.py.import(intern!(self.py, "broker.pii.structure"))?;
+        self.call(module, intern!(self.py, "strongest"), &[current, other])
     }
 
     /// `(text, key) not in clean`.
@@ -302,7 +320,11 @@ impl<'py> Walker<'py> {
             return Ok(Some(self.walk_items(child, key, states, inner)?));
         } else {
             let slot = self.slot_object(slot)?;
-            self.call(self.collected, "leaf", &[child, parent, slot.0, key, inner])?;
+            self.call(
+                self.collected,
+                intern!(self.py, "leaf"),
+                &[child, parent, slot.0, key, inner],
+            )?;
         }
         Ok(None)
     }
@@ -332,7 +354,13 @@ impl<'py> Walker<'py> {
         if size < 0 {
             return Err(PyErr::fetch(self.py));
         }
-        let size = owned(self.py, ffi::PyLong_FromSsize_t(size))?;
+        // the size matters to path rules only (an index counted from the end)
+        let size = if status(self.py, ffi::PyObject_IsTrue(states))? != 0 {
+            Some(owned(self.py, ffi::PyLong_FromSsize_t(size))?)
+        } else {
+            None
+        };
+        let size = size.as_ref().map_or(ptr::null_mut(), |size| size.0);
         if ffi::PyDict_CheckExact(value) != 0 && string_keys(value) {
             // The copy made in one go: what `copy[child_key] = child` item by item makes.
             let copy = owned(self.py, ffi::PyDict_Copy(value))?;
@@ -342,7 +370,7 @@ impl<'py> Walker<'py> {
             while ffi::PyDict_Next(value, &mut position, &mut key, &mut child) != 0 {
                 let key = Owned::from_borrowed(key);
                 let child = Owned::from_borrowed(child);
-                self.item(copy.0, key.0, child.0, states, matched, size.0, false)?;
+                self.item(copy.0, key.0, child.0, states, matched, size, false)?;
             }
             return Ok(copy);
         }
@@ -358,7 +386,7 @@ impl<'py> Walker<'py> {
             } else {
                 owned(self.py, ffi::PyObject_Str(key.as_ptr()))? // JSON keys are strings
             };
-            self.item(copy.0, key.0, child.as_ptr(), states, matched, size.0, true)?;
+            self.item(copy.0, key.0, child.as_ptr(), states, matched, size, true)?;
         }
         Ok(copy)
     }
@@ -368,27 +396,24 @@ impl<'py> Walker<'py> {
     unsafe fn key_info(&mut self, key: *mut ffi::PyObject) -> PyResult<(Owned, bool)> {
         let py = self.py;
         let at = (key as usize >> 4) & (SEEN - 1);
-        if let Some((seen, hit, scan_key)) = &self.seen[at] {
-            if seen.0 == key {
-                return Ok((Owned::from_borrowed(hit.0), *scan_key));
-            }
+        let (seen, hit, scan_key) = self.seen[at];
+        if seen == key as usize {
+            return Ok((Owned::from_borrowed(hit), scan_key));
         }
         let known = ffi::PyDict_GetItemWithError(self.known_keys, key);
         let info = if known.is_null() {
             if !ffi::PyErr_Occurred().is_null() {
                 return Err(PyErr::fetch(py));
             }
-            self.call(self.rules, "key_info", &[key])?
+            self.call(self.rules, intern!(self.py, "key_info"), &[key])?
         } else {
             Owned::from_borrowed(known)
         };
         let (hit, scan_key) = pair(py, &info)?;
         let scan_key = status(py, ffi::PyObject_IsTrue(scan_key.0))? != 0;
-        self.seen[at] = Some((
-            Owned::from_borrowed(key),
-            Owned::from_borrowed(hit.0),
-            scan_key,
-        ));
+        self.held.push(Owned::from_borrowed(key));
+        self.held.push(Owned::from_borrowed(hit.0));
+        self.seen[at] = (key as usize, hit.0, scan_key);
         Ok((hit, scan_key))
     }
 
@@ -401,6 +426,7 @@ impl<'py> Walker<'py> {
         child: *mut ffi::PyObject,
         states: *mut ffi::PyObject,
         matched: *mut ffi::PyObject,
+        // `len` of the object, null where there are no path states
         size: *mut ffi::PyObject,
         put: bool,
     ) -> PyResult<()> {
@@ -408,7 +434,7 @@ impl<'py> Walker<'py> {
         let none = ffi::Py_None();
         let (mut hit, scan_key) = self.key_info(key)?;
         let mut child_states = Owned::from_borrowed(self.empty.0);
-        if status(py, ffi::PyObject_IsTrue(states))? != 0 {
+        if !size.is_null() {
             let memo_key = owned(py, ffi::PyTuple_New(2))?;
             ffi::Py_INCREF(states);
             ffi::PyTuple_SET_ITEM(memo_key.0, 0, states);
@@ -420,8 +446,13 @@ impl<'py> Walker<'py> {
                 if !ffi::PyErr_Occurred().is_null() {
                     return Err(PyErr::fetch(py));
                 }
-                let fresh = self.call(self.rules, "child", &[states, key, size])?;
-                self.call(self.known_children, "keep", &[memo_key.0, fresh.0])?
+                let fresh =
+                    self.call(self.rules, intern!(self.py, "child"), &[states, key, size])?;
+                self.call(
+                    self.known_children,
+                    intern!(self.py, "keep"),
+                    &[memo_key.0, fresh.0],
+                )?
             } else {
                 Owned::from_borrowed(found)
             };
@@ -499,7 +530,11 @@ impl<'py> Walker<'py> {
             let mut child_states = Owned::from_borrowed(self.empty.0);
             if let Some(size_object) = &size_object {
                 let at = owned(py, ffi::PyLong_FromSsize_t(index))?;
-                let outcome = self.call(self.rules, "child", &[states, at.0, size_object.0])?;
+                let outcome = self.call(
+                    self.rules,
+                    intern!(self.py, "child"),
+                    &[states, at.0, size_object.0],
+                )?;
                 let (advanced, hit) = pair(py, &outcome)?;
                 child_states = advanced;
                 if hit.0 != none {
@@ -588,7 +623,7 @@ pub fn walk(
         }
     };
     if !walker.finite {
-        collected.setattr("finite", false)?;
+        collected.setattr(intern!(py, "finite"), false)?;
     }
     // SAFETY: `copy` is a new reference, handed over.
     Ok(unsafe { PyObject::from_owned_ptr(py, copy.into_ptr()) })
