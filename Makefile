@@ -28,6 +28,8 @@ lint: sync
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@if $(CARGO) fmt --version >/dev/null 2>&1; then cd broker/pii/native && $(CARGO) fmt --check; fi
+	@if $(CARGO) clippy --version >/dev/null 2>&1; then cd broker/pii/native && \
+		PYO3_PYTHON=$(CURDIR)/$(BIN)/python $(CARGO) clippy --release --quiet --locked -- -D warnings; fi
 
 typecheck: sync
 	$(BIN)/mypy

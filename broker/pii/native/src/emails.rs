@@ -15,30 +15,14 @@ const LOCAL: &str = ".%+-'!#$&*=?^`{|}~/";
 /// What is trimmed from the start of a local part (`_LOCAL_TRIM`).
 const TRIM: &str = ".'%+-!#$&*=?^`{|}~/";
 
-pub struct Text<'a, T> {
-    chars: &'a [T],
-}
+crate::text::scanner!(Emails);
 
 #[inline]
 fn among(set: &str, c: u32) -> bool {
     c < 0x80 && set.bytes().any(|b| b as u32 == c)
 }
 
-impl<'a, T: Copy + Into<u32>> Text<'a, T> {
-    pub fn new(chars: &'a [T]) -> Self {
-        Text { chars }
-    }
-
-    #[inline]
-    fn at(&self, i: usize) -> Option<u32> {
-        self.chars.get(i).map(|&c| c.into())
-    }
-
-    #[inline]
-    fn is(&self, i: usize, c: char) -> bool {
-        self.at(i) == Some(c as u32)
-    }
-
+impl<'a, T: Copy + Into<u32>> Emails<'a, T> {
     /// `[\w-]` at `i`.
     #[inline]
     fn word_or_hyphen(&self, i: usize) -> bool {

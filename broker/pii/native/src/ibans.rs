@@ -8,20 +8,9 @@
 
 use crate::chars::{is_digit, is_word};
 
-pub struct Text<'a, T> {
-    chars: &'a [T],
-}
+crate::text::scanner!(Ibans);
 
-impl<'a, T: Copy + Into<u32>> Text<'a, T> {
-    pub fn new(chars: &'a [T]) -> Self {
-        Text { chars }
-    }
-
-    #[inline]
-    fn at(&self, i: usize) -> Option<u32> {
-        self.chars.get(i).map(|&c| c.into())
-    }
-
+impl<'a, T: Copy + Into<u32>> Ibans<'a, T> {
     #[inline]
     fn is_space(&self, i: usize) -> bool {
         self.at(i) == Some(' ' as u32)

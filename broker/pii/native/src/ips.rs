@@ -13,56 +13,9 @@ use crate::chars::{digit_value, is_digit, is_space, is_word};
 /// `_VERSION_BEFORE`'s words, as ASCII lower case.
 const VERSION_WORDS: [&[u8]; 6] = [b"version", b"ver", b"release", b"build", b"firmware", b"v"];
 
-pub struct Text<'a, T> {
-    chars: &'a [T],
-}
+crate::text::scanner!(Ips);
 
-impl<'a, T: Copy + Into<u32>> Text<'a, T> {
-    pub fn new(chars: &'a [T]) -> Self {
-        Text { chars }
-    }
-
-    #[inline]
-    fn at(&self, i: usize) -> Option<u32> {
-        self.chars.get(i).map(|&c| c.into())
-    }
-
-    #[inline]
-    fn is(&self, i: usize, c: char) -> bool {
-        self.at(i) == Some(c as u32)
-    }
-
-    /// The first `target` from `from` on, else the text's length: 32 characters compared at a
-    /// time (the compiler makes one vector test of them), as `re` skips to a literal first character.
-    #[inline]
-    fn find(&self, from: usize, target: u32) -> usize {
-        let rest = &self.chars[from..];
-        let mut base = 0;
-        for chunk in rest.chunks_exact(32) {
-            if chunk
-                .iter()
-                .fold(false, |any, &c| any | (c.into() == target))
-            {
-                break;
-            }
-            base += 32;
-        }
-        rest[base..]
-            .iter()
-            .position(|&c| c.into() == target)
-            .map_or(self.chars.len(), |i| from + base + i)
-    }
-
-    /// The number of digits from `i` on.
-    #[inline]
-    fn digits(&self, i: usize) -> usize {
-        let mut end = i;
-        while matches!(self.at(end), Some(c) if is_digit(c)) {
-            end += 1;
-        }
-        end - i
-    }
-
+impl<'a, T: Copy + Into<u32>> Ips<'a, T> {
     /// `\d{1,3}` at `at`, a whole run of digits: its end.
     #[inline]
     fn number(&self, at: usize) -> Option<usize> {

@@ -9,45 +9,43 @@ mod ips;
 mod keys;
 mod runs;
 mod tables;
+mod text;
 mod walk;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyStringData};
 
+use text::Text;
+
+/// `$scan` (a finder's type) run by `$method` over `$text`'s characters, in whichever width
+/// Python stores them: offsets are the Python string's indices.
+macro_rules! scan {
+    ($text:expr, $scan:path, $method:ident) => {{
+        // SAFETY: the data is read while the string (held by the caller) is alive, GIL held.
+        Ok(match unsafe { $text.data()? } {
+            PyStringData::Ucs1(chars) => $scan(Text::new(chars)).$method(),
+            PyStringData::Ucs2(chars) => $scan(Text::new(chars)).$method(),
+            PyStringData::Ucs4(chars) => $scan(Text::new(chars)).$method(),
+        })
+    }};
+}
+
 /// The number finder's digit runs in `text`: see broker/pii/recognizers_number.py (`_runs`).
 #[pyfunction]
 fn number_runs(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
-    // SAFETY: the data is read while `text` (held by the caller) is alive, with the GIL held.
-    let data = unsafe { text.data()? };
-    Ok(match data {
-        PyStringData::Ucs1(chars) => runs::Text::new(chars).runs(),
-        PyStringData::Ucs2(chars) => runs::Text::new(chars).runs(),
-        PyStringData::Ucs4(chars) => runs::Text::new(chars).runs(),
-    })
+    scan!(text, runs::Runs, runs)
 }
 
 /// The e-mail addresses' spans in `text`: see broker/pii/recognizers.py (`emails`).
 #[pyfunction]
 fn email_spans(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
-    // SAFETY: as in `number_runs`.
-    let data = unsafe { text.data()? };
-    Ok(match data {
-        PyStringData::Ucs1(chars) => emails::Text::new(chars).emails(),
-        PyStringData::Ucs2(chars) => emails::Text::new(chars).emails(),
-        PyStringData::Ucs4(chars) => emails::Text::new(chars).emails(),
-    })
+    scan!(text, emails::Emails, emails)
 }
 
 /// The IBAN candidates' spans in `text`: see broker/pii/recognizers.py (`ibans`).
 #[pyfunction]
 fn iban_spans(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
-    // SAFETY: as in `number_runs`.
-    let data = unsafe { text.data()? };
-    Ok(match data {
-        PyStringData::Ucs1(chars) => ibans::Text::new(chars).ibans(),
-        PyStringData::Ucs2(chars) => ibans::Text::new(chars).ibans(),
-        PyStringData::Ucs4(chars) => ibans::Text::new(chars).ibans(),
-    })
+    scan!(text, ibans::Ibans, ibans)
 }
 
 /// The token vault's row key of each (agent, token): see broker/pii/sql_keys.py (`reference_keys`).
@@ -78,25 +76,13 @@ fn token_key_order(agents: Vec<&str>, tokens: Vec<&str>) -> PyResult<(Vec<i64>, 
 /// The IPv4 addresses in `text`: see broker/pii/recognizers.py (`ipv4_addresses`).
 #[pyfunction]
 fn ipv4_spans(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
-    // SAFETY: as in `number_runs`.
-    let data = unsafe { text.data()? };
-    Ok(match data {
-        PyStringData::Ucs1(chars) => ips::Text::new(chars).ipv4(),
-        PyStringData::Ucs2(chars) => ips::Text::new(chars).ipv4(),
-        PyStringData::Ucs4(chars) => ips::Text::new(chars).ipv4(),
-    })
+    scan!(text, ips::Ips, ipv4)
 }
 
 /// The IPv6 address candidates in `text`: see broker/pii/recognizers.py (`ipv6_candidates`).
 #[pyfunction]
 fn ipv6_spans(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
-    // SAFETY: as in `number_runs`.
-    let data = unsafe { text.data()? };
-    Ok(match data {
-        PyStringData::Ucs1(chars) => ips::Text::new(chars).ipv6(),
-        PyStringData::Ucs2(chars) => ips::Text::new(chars).ipv6(),
-        PyStringData::Ucs4(chars) => ips::Text::new(chars).ipv6(),
-    })
+    scan!(text, ips::Ips, ipv6)
 }
 
 /// `Collected.walk` of broker/pii/structure.py: the copy of a JSON container, what it holds gathered.

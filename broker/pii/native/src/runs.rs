@@ -8,25 +8,9 @@
 
 use crate::chars::{is_digit, is_word};
 
-pub struct Text<'a, T> {
-    chars: &'a [T],
-}
+crate::text::scanner!(Runs);
 
-impl<'a, T: Copy + Into<u32>> Text<'a, T> {
-    pub fn new(chars: &'a [T]) -> Self {
-        Text { chars }
-    }
-
-    #[inline]
-    fn at(&self, i: usize) -> Option<u32> {
-        self.chars.get(i).map(|&c| c.into())
-    }
-
-    #[inline]
-    fn is(&self, i: usize, c: char) -> bool {
-        self.at(i) == Some(c as u32)
-    }
-
+impl<'a, T: Copy + Into<u32>> Runs<'a, T> {
     #[inline]
     fn is_separator(&self, i: usize) -> bool {
         matches!(self.at(i), Some(c) if c == '-' as u32 || c == '.' as u32 || c == '/' as u32)
@@ -35,16 +19,6 @@ impl<'a, T: Copy + Into<u32>> Text<'a, T> {
     #[inline]
     fn word_at(&self, i: usize, word: &str) -> bool {
         word.chars().enumerate().all(|(k, c)| self.is(i + k, c))
-    }
-
-    /// The number of digits from `i` on.
-    #[inline]
-    fn digits(&self, i: usize) -> usize {
-        let mut end = i;
-        while matches!(self.at(end), Some(c) if is_digit(c)) {
-            end += 1;
-        }
-        end - i
     }
 
     /// Spans of the runs, left to right, as `finditer` gives them (a failed start moves on by one).

@@ -295,7 +295,7 @@ impl<'py> Walker<'py> {
             return Ok(Some(self.walk_items(child, key, states, inner)?));
         } else if unmatched && kind == ptr::addr_of_mut!(ffi::PyFloat_Type) {
             let number = ffi::PyFloat_AS_DOUBLE(child);
-            if number - number != 0.0 {
+            if !number.is_finite() {
                 self.finite = false; // NaN or an infinity
             }
         } else if unmatched && kind == ptr::addr_of_mut!(ffi::PyLong_Type) {
