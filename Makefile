@@ -46,7 +46,7 @@ pytest: sync native client-tools
 # cargo comes from PATH (rustup), else from Debian's package; the crates from Debian's librust-*-dev.
 CARGO := $(shell command -v cargo 2>/dev/null || echo /usr/bin/cargo)
 NATIVE_SO := broker/pii/_native$(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
-NATIVE_SRC := $(wildcard broker/pii/native/src/*.rs) broker/pii/native/Cargo.toml broker/pii/native/Cargo.lock
+NATIVE_SRC := $(wildcard broker/pii/native/src/*.rs broker/pii/native/src/*/*.rs) broker/pii/native/Cargo.toml broker/pii/native/Cargo.lock
 NATIVE_CRATES := librust-pyo3-dev librust-blake2b-simd-dev
 CRATES := /usr/share/cargo/registry
 

@@ -7,6 +7,7 @@ mod emails;
 mod ibans;
 mod ips;
 mod keys;
+mod pyobj;
 mod runs;
 mod tables;
 mod text;
