@@ -1,8 +1,11 @@
 """The native scans (broker/pii/native/, built by `make native`); each matches a Python reference."""
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from broker.pii.context import Found
+from broker.pii.splicing import Keyed, Plans
 from broker.pii.structure import Collected, Match, State
 
 def number_runs(text: str) -> list[tuple[int, int]]:
@@ -30,3 +33,15 @@ def walk(
     collected: Collected, value: Any, key: str | None, states: tuple[State, ...], matched: Match | None, /
 ) -> Any:
     """`Collected.walk(collected, value, key, states, matched)`."""
+
+def splice_back(
+    texts: list[str],
+    findings: list[list[Found]],
+    slots: list[tuple[Any, str | int]],
+    key_slots: set[int],
+    tokens: dict[tuple[str, str], str],
+    counts: Counter[str],
+    plans: Plans,
+    /,
+) -> Keyed:
+    """`broker.pii.splicing.spliced_back(texts, findings, slots, key_slots, tokens, counts, plans)`."""

@@ -32,6 +32,7 @@ from broker.pii.operators import (
     tokenize,
     tokens_for,
 )
+from broker.pii.splicing import Plan, Plans, splice, splice_back
 from broker.pii.structure import Collected, FieldRules, Match, collect
 from broker.pii.vault import TokenVault, resolve_tokens
 from policies.masking import MaskingPolicy, OperatorSpec, masking_fingerprint
@@ -79,9 +80,7 @@ class Masker:
         self._resolvers = [compile_pattern(p) for p in policy.resolve_tokens_for]
         self._may_resolve: dict[str, bool] = {}
         self._tokenized = frozenset(e for e in PATTERN_ENTITIES if self._spec(e).operator == "token")
-        # Per entity found by patterns: whether it is kept as is, the function applying its operator
-        # (None: a token), and the text every value becomes (None: it depends on the value).
-        self._by_entity: dict[str, tuple[bool, Apply | None, str | None]] = {}
+        self._by_entity = Plans(self._plan)  # how each entity found by patterns is masked
         self._tokens = TokenIssuer(vault, salt, policy.token_ttl_seconds) if vault is not None else None
 
     @property
@@ -129,13 +128,10 @@ class Masker:
     ) -> tuple[Any, Counts]:
         counts: Counter[str] = Counter()
         renames: dict[int, tuple[dict[str, Any], dict[str, str]]] = {}
-        for index in compress(range(len(findings)), findings):  # strings with findings only
-            masked = self._splice(collected.texts[index], findings[index], tokens, counts)
-            container, slot = collected.slots[index]
-            if index in collected.key_slots and isinstance(container, dict) and isinstance(slot, str):
-                renames.setdefault(id(container), (container, {}))[1][slot] = masked
-            else:
-                container[slot] = masked  # type: ignore[index]
+        texts, slots, key_slots = collected.texts, collected.slots, collected.key_slots
+        keyed = splice_back(texts, findings, slots, key_slots, tokens, counts, self._by_entity)
+        for owner, key, masked in keyed:
+            renames.setdefault(id(owner), (owner, {}))[1][key] = masked
         for container, slot, text, (entity, spec) in collected.wholes:
             container[slot] = self._apply(entity, spec, text, tokens)  # type: ignore[index]
             if spec.operator != "keep":
@@ -165,7 +161,7 @@ class Masker:
         requests = {(e, text[s:t]) for s, t, e, _ in spans if self._spec(e).operator == "token"}
         tokens = await self._issue(agent, requests)
         tally: Counter[str] = Counter()
-        return self._splice(text, spans, tokens, tally), dict(tally)
+        return splice(text, spans, tokens, tally, self._by_entity), dict(tally)
 
     async def _mask_elsewhere(self, agent: str, text: str) -> tuple[str, Counts] | None:
         """`mask_text` of a big JSON document in a worker process (`broker.offload`): the parse,
@@ -292,33 +288,11 @@ class Masker:
             operate = self._ops[key] = build(spec, entity, self._hash_key)
             return operate
 
-    def _splice(
-        self, text: str, spans: list[Found], tokens: dict[tuple[str, str], str], counts: Counter[str]
-    ) -> str:
-        pieces: list[str] = []
-        position = 0
-        by_entity = self._by_entity
-        for start, end, entity, _ in spans:
-            known = by_entity.get(entity)
-            if known is None:
-                spec = self._spec(entity)
-                operate = self._operation(entity, spec)
-                fixed = operate("") if operate is not None and spec.operator in VALUE_FREE else None
-                known = by_entity[entity] = (spec.operator == "keep", operate, fixed)
-            keep, operate, fixed = known
-            if keep:
-                continue
-            pieces.append(text[position:start])
-            if fixed is not None:
-                pieces.append(fixed)
-            elif operate is None:
-                pieces.append(tokens[entity, text[start:end]])  # as `tokenize` does, without its call
-            else:
-                pieces.append(operate(text[start:end]))
-            position = end
-            counts[entity] += 1
-        pieces.append(text[position:])
-        return "".join(pieces)
+    def _plan(self, entity: str) -> Plan:
+        spec = self._spec(entity)
+        operate = self._operation(entity, spec)
+        fixed = operate("") if operate is not None and spec.operator in VALUE_FREE else None
+        return spec.operator == "keep", operate, fixed
 
     def _token_requests(self, collected: Collected, findings: list[list[Found]]) -> Counter[tuple[str, str]]:
         """Each (entity, value) to tokenise, and how many times `_write_back` writes its token.

@@ -9,12 +9,13 @@ mod ips;
 mod keys;
 mod pyobj;
 mod runs;
+mod splice;
 mod tables;
 mod text;
 mod walk;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyStringData};
+use pyo3::types::{PyDict, PyList, PyString, PyStringData};
 
 use text::Text;
 
@@ -100,6 +101,22 @@ fn json_walk(
     walk::walk(py, collected, value, key, states, matched)
 }
 
+/// The masker's write-back: see broker/pii/splicing.py (`spliced_back`).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn splice_back(
+    py: Python<'_>,
+    texts: &PyList,
+    findings: &PyList,
+    slots: &PyList,
+    key_slots: &PyAny,
+    tokens: &PyAny,
+    counts: &PyDict,
+    plans: &PyAny,
+) -> PyResult<PyObject> {
+    splice::splice_back(py, texts, findings, slots, key_slots, tokens, counts, plans)
+}
+
 #[pymodule]
 fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(number_runs, module)?)?;
@@ -110,5 +127,6 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(ipv4_spans, module)?)?;
     module.add_function(wrap_pyfunction!(ipv6_spans, module)?)?;
     module.add_function(wrap_pyfunction!(json_walk, module)?)?;
+    module.add_function(wrap_pyfunction!(splice_back, module)?)?;
     Ok(())
 }
