@@ -140,9 +140,31 @@ fn slice_width(chars: &Chars<'_>, start: usize, end: usize, top: u8) -> u8 {
     }
 }
 
-/// Copies `from` into `to` (each character fits: the result's storage holds the widest piece).
-fn copy_into(to: &mut Chars<'_>, at: usize, from: &Chars<'_>, start: usize, end: usize) {
-    fn narrow<S: Copy + Into<u32>, D: Copy + TryFrom<u32>>(to: &mut [D], from: &[S]) {
+/// The storage of a new string, written before anything else sees it.
+enum Out<'a> {
+    One(&'a mut [u8]),
+    Two(&'a mut [u16]),
+    Four(&'a mut [u32]),
+}
+
+/// The storage of a string just made by `PyUnicode_New`.
+unsafe fn storage<'a>(text: *mut ffi::PyObject, length: usize) -> Out<'a> {
+    let data = ffi::PyUnicode_DATA(text);
+    match ffi::PyUnicode_KIND(text) {
+        ffi::PyUnicode_1BYTE_KIND => {
+            Out::One(std::slice::from_raw_parts_mut(data as *mut u8, length))
+        }
+        ffi::PyUnicode_2BYTE_KIND => {
+            Out::Two(std::slice::from_raw_parts_mut(data as *mut u16, length))
+        }
+        _ => Out::Four(std::slice::from_raw_parts_mut(data as *mut u32, length)),
+    }
+}
+
+/// Copies `from[start..end]` to `to[at..]` (each character fits: the result's storage is as wide
+/// as its widest piece).
+fn copy_into(to: &mut Out<'_>, at: usize, from: &Chars<'_>, start: usize, end: usize) {
+    fn convert<S: Copy + Into<u32>, D: Copy + TryFrom<u32>>(to: &mut [D], from: &[S]) {
         for (d, &c) in to.iter_mut().zip(from) {
             if let Ok(c) = D::try_from(c.into()) {
                 *d = c;
@@ -150,32 +172,17 @@ fn copy_into(to: &mut Chars<'_>, at: usize, from: &Chars<'_>, start: usize, end:
         }
     }
     let n = end - start;
-    // SAFETY: `to` is the storage of a new string this module alone writes to (see `build`).
-    unsafe {
-        match (to, from) {
-            (Chars::One(t), Chars::One(f)) => {
-                mutable(t)[at..at + n].copy_from_slice(&f[start..end])
-            }
-            (Chars::Two(t), Chars::Two(f)) => {
-                mutable(t)[at..at + n].copy_from_slice(&f[start..end])
-            }
-            (Chars::Four(t), Chars::Four(f)) => {
-                mutable(t)[at..at + n].copy_from_slice(&f[start..end])
-            }
-            (Chars::One(t), Chars::Two(f)) => narrow(&mut mutable(t)[at..at + n], &f[start..end]),
-            (Chars::One(t), Chars::Four(f)) => narrow(&mut mutable(t)[at..at + n], &f[start..end]),
-            (Chars::Two(t), Chars::One(f)) => narrow(&mut mutable(t)[at..at + n], &f[start..end]),
-            (Chars::Two(t), Chars::Four(f)) => narrow(&mut mutable(t)[at..at + n], &f[start..end]),
-            (Chars::Four(t), Chars::One(f)) => narrow(&mut mutable(t)[at..at + n], &f[start..end]),
-            (Chars::Four(t), Chars::Two(f)) => narrow(&mut mutable(t)[at..at + n], &f[start..end]),
-        }
+    match (to, from) {
+        (Out::One(t), Chars::One(f)) => t[at..at + n].copy_from_slice(&f[start..end]),
+        (Out::Two(t), Chars::Two(f)) => t[at..at + n].copy_from_slice(&f[start..end]),
+        (Out::Four(t), Chars::Four(f)) => t[at..at + n].copy_from_slice(&f[start..end]),
+        (Out::One(t), Chars::Two(f)) => convert(&mut t[at..at + n], &f[start..end]),
+        (Out::One(t), Chars::Four(f)) => convert(&mut t[at..at + n], &f[start..end]),
+        (Out::Two(t), Chars::One(f)) => convert(&mut t[at..at + n], &f[start..end]),
+        (Out::Two(t), Chars::Four(f)) => convert(&mut t[at..at + n], &f[start..end]),
+        (Out::Four(t), Chars::One(f)) => convert(&mut t[at..at + n], &f[start..end]),
+        (Out::Four(t), Chars::Two(f)) => convert(&mut t[at..at + n], &f[start..end]),
     }
-}
-
-/// The storage of a new string, written before anything else sees it.
-#[allow(clippy::mut_from_ref)]
-unsafe fn mutable<T>(chars: &[T]) -> &mut [T] {
-    std::slice::from_raw_parts_mut(chars.as_ptr() as *mut T, chars.len())
 }
 
 /// A piece of the result: a slice of the text, or a whole str.
@@ -291,13 +298,13 @@ impl<'py> Splicer<'py> {
             if k >= size {
                 break;
             }
-            let found = Owned::from_borrowed(if listed {
+            let held = Owned::from_borrowed(if listed {
                 ffi::PyList_GET_ITEM(spans, k)
             } else {
                 ffi::PyTuple_GET_ITEM(spans, k)
             });
             k += 1;
-            let found = found.0;
+            let found = held.0;
             if ffi::PyTuple_CheckExact(found) == 0 || ffi::PyTuple_GET_SIZE(found) != 4 {
                 return Ok(Spliced::Python);
             }
@@ -398,7 +405,7 @@ impl<'py> Splicer<'py> {
         }
         let most = [0x7f, 0xff, 0xffff, 0x10ffff][widest as usize];
         let result = owned(self.py, ffi::PyUnicode_New(total as isize, most))?;
-        let mut to = chars_of_new(result.0, total);
+        let mut to = storage(result.0, total);
         let mut at = 0;
         for piece in &self.pieces {
             match *piece {
@@ -419,20 +426,6 @@ impl<'py> Splicer<'py> {
         }
         self.held.clear();
         Ok(Spliced::Done(result))
-    }
-}
-
-/// The storage of a string just made by `PyUnicode_New`.
-unsafe fn chars_of_new<'a>(text: *mut ffi::PyObject, length: usize) -> Chars<'a> {
-    let data = ffi::PyUnicode_DATA(text);
-    match ffi::PyUnicode_KIND(text) {
-        ffi::PyUnicode_1BYTE_KIND => {
-            Chars::One(std::slice::from_raw_parts(data as *const u8, length))
-        }
-        ffi::PyUnicode_2BYTE_KIND => {
-            Chars::Two(std::slice::from_raw_parts(data as *const u16, length))
-        }
-        _ => Chars::Four(std::slice::from_raw_parts(data as *const u32, length)),
     }
 }
 
