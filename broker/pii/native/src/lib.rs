@@ -8,6 +8,7 @@ mod ibans;
 mod ips;
 mod keys;
 mod pyobj;
+mod pystr;
 mod runs;
 mod splice;
 mod tables;

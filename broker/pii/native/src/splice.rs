@@ -12,48 +12,14 @@
 //! order entities were first counted, before any string goes to Python and at the end, so the
 //! dict's order is the reference's too. tests/pii/test_native_splice.py holds the two alike.
 //!
-//! Written against the C API, as src/walk.rs is: no PyO3 pool entries per string.
+//! Written against the C API (src/pyobj.rs), as the walk is: no PyO3 pool entries per string.
 
+use crate::pyobj::{new_pair, owned, status, Owned};
+use crate::pystr::{chars, copy_into, slice_width, storage, width};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pyo3::AsPyPointer;
-
-/// A strong reference, released when dropped.
-struct Owned(*mut ffi::PyObject);
-
-impl Owned {
-    /// A new reference to a borrowed object.
-    unsafe fn from_borrowed(object: *mut ffi::PyObject) -> Owned {
-        ffi::Py_INCREF(object);
-        Owned(object)
-    }
-}
-
-impl Drop for Owned {
-    fn drop(&mut self) {
-        // SAFETY: every `Owned` holds a reference it owns, and is only made with the GIL held.
-        unsafe { ffi::Py_DECREF(self.0) }
-    }
-}
-
-/// A new reference returned by the C API, or the exception it set.
-unsafe fn owned(py: Python<'_>, object: *mut ffi::PyObject) -> PyResult<Owned> {
-    if object.is_null() {
-        Err(PyErr::fetch(py))
-    } else {
-        Ok(Owned(object))
-    }
-}
-
-/// A C API status (-1 on error), or the exception it set.
-unsafe fn status(py: Python<'_>, code: i32) -> PyResult<i32> {
-    if code < 0 {
-        Err(PyErr::fetch(py))
-    } else {
-        Ok(code)
-    }
-}
 
 /// What an entity's values become (`Plan` of broker/pii/splicing.py).
 enum Action {
@@ -70,119 +36,6 @@ struct Entity {
     action: Action,
     /// Values masked since the last `flush`.
     count: usize,
-}
-
-/// A string's characters in its own storage.
-enum Chars<'a> {
-    One(&'a [u8]),
-    Two(&'a [u16]),
-    Four(&'a [u32]),
-}
-
-/// The characters of an exact str.
-unsafe fn chars<'a>(py: Python<'_>, text: *mut ffi::PyObject) -> PyResult<Chars<'a>> {
-    #[allow(deprecated)]
-    status(py, ffi::PyUnicode_READY(text))?;
-    let length = ffi::PyUnicode_GET_LENGTH(text) as usize;
-    let data = ffi::PyUnicode_DATA(text);
-    Ok(match ffi::PyUnicode_KIND(text) {
-        ffi::PyUnicode_1BYTE_KIND => {
-            Chars::One(std::slice::from_raw_parts(data as *const u8, length))
-        }
-        ffi::PyUnicode_2BYTE_KIND => {
-            Chars::Two(std::slice::from_raw_parts(data as *const u16, length))
-        }
-        _ => Chars::Four(std::slice::from_raw_parts(data as *const u32, length)),
-    })
-}
-
-/// The width class of an exact (ready) str: 0 ASCII, 1 Latin-1, 2 BMP, 3 beyond.
-unsafe fn width(text: *mut ffi::PyObject) -> u8 {
-    if ffi::PyUnicode_IS_ASCII(text) != 0 {
-        return 0;
-    }
-    match ffi::PyUnicode_KIND(text) {
-        ffi::PyUnicode_1BYTE_KIND => 1,
-        ffi::PyUnicode_2BYTE_KIND => 2,
-        _ => 3,
-    }
-}
-
-#[inline]
-fn class(c: u32) -> u8 {
-    if c < 0x80 {
-        0
-    } else if c < 0x100 {
-        1
-    } else if c < 0x10000 {
-        2
-    } else {
-        3
-    }
-}
-
-/// The width class of `chars[start..end]`, looked at only until `top` (the text's own) is met.
-fn slice_width(chars: &Chars<'_>, start: usize, end: usize, top: u8) -> u8 {
-    fn widest<T: Copy + Into<u32>>(chars: &[T], top: u8) -> u8 {
-        let mut found = 0;
-        for &c in chars {
-            found = found.max(class(c.into()));
-            if found == top {
-                break;
-            }
-        }
-        found
-    }
-    match chars {
-        Chars::One(c) => widest(&c[start..end], top),
-        Chars::Two(c) => widest(&c[start..end], top),
-        Chars::Four(c) => widest(&c[start..end], top),
-    }
-}
-
-/// The storage of a new string, written before anything else sees it.
-enum Out<'a> {
-    One(&'a mut [u8]),
-    Two(&'a mut [u16]),
-    Four(&'a mut [u32]),
-}
-
-/// The storage of a string just made by `PyUnicode_New`.
-unsafe fn storage<'a>(text: *mut ffi::PyObject, length: usize) -> Out<'a> {
-    let data = ffi::PyUnicode_DATA(text);
-    match ffi::PyUnicode_KIND(text) {
-        ffi::PyUnicode_1BYTE_KIND => {
-            Out::One(std::slice::from_raw_parts_mut(data as *mut u8, length))
-        }
-        ffi::PyUnicode_2BYTE_KIND => {
-            Out::Two(std::slice::from_raw_parts_mut(data as *mut u16, length))
-        }
-        _ => Out::Four(std::slice::from_raw_parts_mut(data as *mut u32, length)),
-    }
-}
-
-/// Copies `from[start..end]` to `to[at..]` (each character fits: the result's storage is as wide
-/// as its widest piece).
-fn copy_into(to: &mut Out<'_>, at: usize, from: &Chars<'_>, start: usize, end: usize) {
-    fn convert<S: Copy + Into<u32>, D: Copy + TryFrom<u32>>(to: &mut [D], from: &[S]) {
-        for (d, &c) in to.iter_mut().zip(from) {
-            if let Ok(c) = D::try_from(c.into()) {
-                *d = c;
-            }
-        }
-    }
-    let n = end - start;
-    match (to, from) {
-        (Out::One(t), Chars::One(f)) => t[at..at + n].copy_from_slice(&f[start..end]),
-        (Out::Two(t), Chars::Two(f)) => t[at..at + n].copy_from_slice(&f[start..end]),
-        (Out::Four(t), Chars::Four(f)) => t[at..at + n].copy_from_slice(&f[start..end]),
-        (Out::One(t), Chars::Two(f)) => convert(&mut t[at..at + n], &f[start..end]),
-        (Out::One(t), Chars::Four(f)) => convert(&mut t[at..at + n], &f[start..end]),
-        (Out::Two(t), Chars::One(f)) => convert(&mut t[at..at + n], &f[start..end]),
-        (Out::Two(t), Chars::Four(f)) => convert(&mut t[at..at + n], &f[start..end]),
-        (Out::Four(t), Chars::One(f)) => convert(&mut t[at..at + n], &f[start..end]),
-        (Out::Four(t), Chars::Two(f)) => convert(&mut t[at..at + n], &f[start..end]),
-    }
 }
 
 /// A piece of the result: a slice of the text, or a whole str.
@@ -354,13 +207,7 @@ impl<'py> Splicer<'py> {
                         self.py,
                         ffi::PyUnicode_Substring(text, start as isize, end as isize),
                     )?;
-                    let key = owned(self.py, ffi::PyTuple_New(2))?;
-                    ffi::PyTuple_SET_ITEM(
-                        key.0,
-                        0,
-                        Owned::from_borrowed(entity.entity.0).into_raw(),
-                    );
-                    ffi::PyTuple_SET_ITEM(key.0, 1, value.into_raw());
+                    let key = new_pair(self.py, entity.entity.0, value.0)?;
                     let token = owned(self.py, ffi::PyObject_GetItem(self.tokens, key.0))?;
                     let raw = token.0;
                     self.held.push(token);
@@ -426,15 +273,6 @@ impl<'py> Splicer<'py> {
         }
         self.held.clear();
         Ok(Spliced::Done(result))
-    }
-}
-
-impl Owned {
-    /// The reference, handed over.
-    fn into_raw(self) -> *mut ffi::PyObject {
-        let object = self.0;
-        std::mem::forget(self);
-        object
     }
 }
 
@@ -507,9 +345,9 @@ pub fn splice_back(
                 && ffi::PyUnicode_Check(key) != 0;
             if is_key {
                 let entry = owned(py, ffi::PyTuple_New(3))?;
-                ffi::PyTuple_SET_ITEM(entry.0, 0, Owned::from_borrowed(container).into_raw());
-                ffi::PyTuple_SET_ITEM(entry.0, 1, Owned::from_borrowed(key).into_raw());
-                ffi::PyTuple_SET_ITEM(entry.0, 2, masked.into_raw());
+                ffi::PyTuple_SET_ITEM(entry.0, 0, Owned::from_borrowed(container).into_ptr());
+                ffi::PyTuple_SET_ITEM(entry.0, 1, Owned::from_borrowed(key).into_ptr());
+                ffi::PyTuple_SET_ITEM(entry.0, 2, masked.into_ptr());
                 status(py, ffi::PyList_Append(keyed.as_ptr(), entry.0))?;
             } else {
                 status(py, ffi::PyObject_SetItem(container, key, masked.0))?;
