@@ -2,6 +2,7 @@
 
 from collections import Counter
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from broker.pii.context import Found
@@ -45,3 +46,8 @@ def splice_back(
     /,
 ) -> Keyed:
     """`broker.pii.splicing.spliced_back(texts, findings, slots, key_slots, tokens, counts, plans)`."""
+
+def token_requests(
+    texts: list[str], findings: list[list[Found]], tokenized: AbstractSet[str], /
+) -> list[tuple[str, str]]:
+    """`broker.pii.splicing.requested_tokens(texts, findings, tokenized)`."""

@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from itertools import compress
 from typing import Any
 
 from broker import offload
@@ -32,7 +31,7 @@ from broker.pii.operators import (
     tokenize,
     tokens_for,
 )
-from broker.pii.splicing import Plan, Plans, splice, splice_back
+from broker.pii.splicing import Plan, Plans, splice, splice_back, token_requests
 from broker.pii.structure import Collected, FieldRules, Match, collect
 from broker.pii.vault import TokenVault, resolve_tokens
 from policies.masking import MaskingPolicy, OperatorSpec, masking_fingerprint
@@ -296,18 +295,10 @@ class Masker:
 
     def _token_requests(self, collected: Collected, findings: list[list[Found]]) -> Counter[tuple[str, str]]:
         """Each (entity, value) to tokenise, and how many times `_write_back` writes its token.
-        Gathered in a list and counted once (C): cheaper than adding to a set per string; by a plain
-        loop, not a comprehension per string (a call each on 3.11: 4.4 -> 3.0 ms per MB of CRM records)."""
-        found: list[tuple[str, str]] = []
+        Gathered in a list (natively where built: `splicing.token_requests`) and counted once (C):
+        cheaper than adding to a set per string."""
         tokenized = self._tokenized
-        if tokenized:
-            texts = collected.texts
-            keep = found.append
-            for index in compress(range(len(findings)), findings):  # strings with findings only
-                text = texts[index]
-                for start, end, entity, _ in findings[index]:
-                    if entity in tokenized:
-                        keep((entity, text[start:end]))
+        found = token_requests(collected.texts, findings, tokenized) if tokenized else []
         whole: list[tuple[str, Match]] = [(text, match) for _, _, text, match in collected.wholes]
         found += [(entity, text) for text, (entity, spec) in whole if spec.operator == "token"]
         return Counter(found)

@@ -3,13 +3,16 @@
 `spliced_back` is the masker's write-back loop (`Masker._write_back`): ~8,000 strings a MB of CRM
 records, one or two findings each. Where broker/pii/native/ is built, `_native.splice_back`
 (src/splice.rs) does the same in native code; the Python here stays the reference and the
-fallback, and tests/pii/test_native_splice.py holds the two to the same output.
+fallback, and tests/pii/test_native_splice.py holds the two to the same output. So do
+`requested_tokens` (the values to tokenise, gathered before the write-back from the same findings)
+and `_native.token_requests`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from itertools import compress
 from typing import Any
 
@@ -82,7 +85,28 @@ def spliced_back(
     return keyed
 
 
+def requested(
+    text: str, spans: Sequence[Found], tokenized: AbstractSet[str], found: list[tuple[str, str]]
+) -> None:
+    """Appends (entity, value) to `found` for each of `text`'s findings of a `tokenized` entity."""
+    for start, end, entity, _ in spans:
+        if entity in tokenized:
+            found.append((entity, text[start:end]))
+
+
+def requested_tokens(
+    texts: list[str], findings: list[list[Found]], tokenized: AbstractSet[str]
+) -> list[tuple[str, str]]:
+    """(entity, value) of each finding to tokenise, in order, once per time its token is written."""
+    found: list[tuple[str, str]] = []
+    for index in compress(range(len(findings)), findings):  # strings with findings only
+        requested(texts[index], findings[index], tokenized, found)
+    return found
+
+
 try:
     from broker.pii._native import splice_back as splice_back
+    from broker.pii._native import token_requests as token_requests
 except ImportError:  # not built: the Python write-back
     splice_back = spliced_back
+    token_requests = requested_tokens

@@ -8,7 +8,8 @@ ends and empty, under plans of every operator of policies/masking.py (empty and 
 texts, wide tokens and masking characters); then what only the Python way takes (findings as
 lists, bool or negative offsets, offsets past the end, overlapping masked findings, plans and
 pieces that are no str) and the errors both raise; end to end, the masker's output on CRM
-records like the benchmarks' and on tests/pii/labelled.py's JSON samples.
+records like the benchmarks' and on tests/pii/labelled.py's JSON samples. The values to tokenise
+(`_native.token_requests`, gathered from the same findings) are held to `requested_tokens` alike.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from broker.pii import masker as masker_module
 from broker.pii import splicing
 from broker.pii.context import Found
 from broker.pii.masker import Masker
-from broker.pii.splicing import Keyed, Plan, Plans, spliced_back
+from broker.pii.splicing import Keyed, Plan, Plans, requested_tokens, spliced_back
 from broker.pii.vault import MemoryVault
 from policies.masking import MaskingPolicy
 from tests.pii.labelled import labelled_set
@@ -279,7 +280,9 @@ def test_the_masker_writes_alike_end_to_end(policy: dict[str, Any], monkeypatch:
     masking = MaskingPolicy.model_validate(policy)
     native = [Masker(masking, SALT, MemoryVault()).mask_text_as_proposed("agent", doc) for doc in documents]
     assert masker_module.splice_back is _native.splice_back  # what the masker runs where built
+    assert masker_module.token_requests is _native.token_requests
     monkeypatch.setattr(masker_module, "splice_back", spliced_back)
+    monkeypatch.setattr(masker_module, "token_requests", requested_tokens)
     reference = [
         Masker(masking, SALT, MemoryVault()).mask_text_as_proposed("agent", doc) for doc in documents
     ]
@@ -292,3 +295,52 @@ def test_the_masker_writes_alike_end_to_end(policy: dict[str, Any], monkeypatch:
 
 def test_splicing_uses_the_native_write_back_where_built() -> None:
     assert splicing.splice_back is _native.splice_back
+    assert splicing.token_requests is _native.token_requests
+
+
+class Entities(frozenset[str]):
+    """A set of entities of its own class: the native way hands it to Python."""
+
+
+class Tag(str):
+    """An entity name of its own class: the native way hands its string to Python."""
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_token_requests_match_on_generated_strings(seed: int) -> None:
+    rng = random.Random(seed)
+    texts = [text_of(rng) for _ in range(3000)]
+    findings = [findings_of(rng, text) if rng.random() < 0.8 else [] for text in texts]
+    for tokenized in (frozenset(ENTITIES[::2]), set(ENTITIES[1:4]), Entities(ENTITIES[:3]), frozenset()):
+        native = _native.token_requests(texts, findings, tokenized)
+        assert native == requested_tokens(texts, findings, tokenized)
+        assert [sys.getsizeof(value) for _, value in native] == [
+            sys.getsizeof(value) for _, value in requested_tokens(texts, findings, tokenized)
+        ]
+        assert len(native) > 1000 or not tokenized
+
+
+def test_the_token_requests_match_on_what_only_python_takes() -> None:
+    text = "call ann@example.com or +1 415 555 0143 \u20ac"
+    odd: list[Any] = [
+        [[5, 20, "EMAIL_ADDRESS", 1.0]],
+        [(False, True, "EMAIL_ADDRESS", 1.0), (5, 20, "EMAIL_ADDRESS", 1.0)],
+        [(-6, -1, "EMAIL_ADDRESS", 1.0)],
+        [(24, 99, "EMAIL_ADDRESS", 1.0)],
+        [(20, 10, "EMAIL_ADDRESS", 1.0)],
+        [(2**70, 3, "EMAIL_ADDRESS", 1.0)],
+        ((5, 20, "EMAIL_ADDRESS", 1.0),),
+        [(5, 20, splicing.Plans.__name__, 1.0), (0, 4, Entities.__name__, 1.0)],
+        [(0, 4, "EMAIL_ADDRESS", 1.0, "five")],
+        [(0, 4, Tag("EMAIL_ADDRESS"), 1.0), (5, 20, "EMAIL_ADDRESS", 1.0)],
+    ]
+    tokenized = frozenset({"EMAIL_ADDRESS", "Entities"})
+    for findings in odd:
+        texts, pair = [text, text], [[(0, 4, "EMAIL_ADDRESS", 1.0)], findings]
+        outcomes = []
+        for requests in (requested_tokens, _native.token_requests):
+            try:
+                outcomes.append(requests(texts, pair, tokenized))
+            except (TypeError, ValueError) as failure:
+                outcomes.append((type(failure), str(failure)))  # type: ignore[arg-type]
+        assert outcomes[0] == outcomes[1]

@@ -9,6 +9,7 @@ mod ips;
 mod keys;
 mod pyobj;
 mod pystr;
+mod requests;
 mod runs;
 mod splice;
 mod tables;
@@ -118,6 +119,17 @@ fn splice_back(
     splice::splice_back(py, texts, findings, slots, key_slots, tokens, counts, plans)
 }
 
+/// The values to tokenise: see broker/pii/splicing.py (`requested_tokens`).
+#[pyfunction]
+fn token_requests(
+    py: Python<'_>,
+    texts: &PyList,
+    findings: &PyList,
+    tokenized: &PyAny,
+) -> PyResult<PyObject> {
+    requests::token_requests(py, texts, findings, tokenized)
+}
+
 #[pymodule]
 fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(number_runs, module)?)?;
@@ -129,5 +141,6 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(ipv6_spans, module)?)?;
     module.add_function(wrap_pyfunction!(json_walk, module)?)?;
     module.add_function(wrap_pyfunction!(splice_back, module)?)?;
+    module.add_function(wrap_pyfunction!(token_requests, module)?)?;
     Ok(())
 }
