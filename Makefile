@@ -61,7 +61,7 @@ $(NATIVE_SO): $(NATIVE_SRC) | $(VENV)/.synced
 	fi
 	@if [ -d $(CRATES)/pyo3-0.17.3 ] && [ -d $(CRATES)/blake2b_simd-1.0.0 ] && [ -x "$(CARGO)" ]; then \
 		cd broker/pii/native && PYO3_PYTHON=$(CURDIR)/$(BIN)/python $(CARGO) build --release --quiet --locked \
-		&& cp target/release/lib_native.so $(CURDIR)/$@; \
+		&& cp target/release/lib_native.so $(CURDIR)/$@.new && mv -f $(CURDIR)/$@.new $(CURDIR)/$@; \
 	else \
 		echo "*** no Rust toolchain or $(NATIVE_CRATES) (apt) here: the PII scans run in Python, ~10x slower ***"; \
 	fi

@@ -17,7 +17,7 @@ mod text;
 mod walk;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyStringData};
+use pyo3::types::{PyString, PyStringData};
 
 use text::Text;
 
@@ -89,47 +89,6 @@ fn ipv6_spans(text: &PyString) -> PyResult<Vec<(usize, usize)>> {
     scan!(text, ips::Ips, ipv6)
 }
 
-/// `Collected.walk` of broker/pii/structure.py: the copy of a JSON container, what it holds gathered.
-#[pyfunction]
-#[pyo3(name = "walk")]
-fn json_walk(
-    py: Python<'_>,
-    collected: &PyAny,
-    value: &PyAny,
-    key: &PyAny,
-    states: &PyAny,
-    matched: &PyAny,
-) -> PyResult<PyObject> {
-    walk::walk(py, collected, value, key, states, matched)
-}
-
-/// The masker's write-back: see broker/pii/splicing.py (`spliced_back`).
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-fn splice_back(
-    py: Python<'_>,
-    texts: &PyList,
-    findings: &PyList,
-    slots: &PyList,
-    key_slots: &PyAny,
-    tokens: &PyAny,
-    counts: &PyDict,
-    plans: &PyAny,
-) -> PyResult<PyObject> {
-    splice::splice_back(py, texts, findings, slots, key_slots, tokens, counts, plans)
-}
-
-/// The values to tokenise: see broker/pii/splicing.py (`requested_tokens`).
-#[pyfunction]
-fn token_requests(
-    py: Python<'_>,
-    texts: &PyList,
-    findings: &PyList,
-    tokenized: &PyAny,
-) -> PyResult<PyObject> {
-    requests::token_requests(py, texts, findings, tokenized)
-}
-
 #[pymodule]
 fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(number_runs, module)?)?;
@@ -139,8 +98,8 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(token_key_order, module)?)?;
     module.add_function(wrap_pyfunction!(ipv4_spans, module)?)?;
     module.add_function(wrap_pyfunction!(ipv6_spans, module)?)?;
-    module.add_function(wrap_pyfunction!(json_walk, module)?)?;
-    module.add_function(wrap_pyfunction!(splice_back, module)?)?;
-    module.add_function(wrap_pyfunction!(token_requests, module)?)?;
+    module.add_function(wrap_pyfunction!(walk::walk, module)?)?;
+    module.add_function(wrap_pyfunction!(splice::splice_back, module)?)?;
+    module.add_function(wrap_pyfunction!(requests::token_requests, module)?)?;
     Ok(())
 }

@@ -58,6 +58,7 @@ unsafe fn spans_of(
 }
 
 /// `requested_tokens(texts, findings, tokenized)`.
+#[pyfunction]
 pub fn token_requests(
     py: Python<'_>,
     texts: &PyList,

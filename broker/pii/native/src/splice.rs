@@ -277,6 +277,7 @@ impl<'py> Splicer<'py> {
 }
 
 /// `spliced_back(texts, findings, slots, key_slots, tokens, counts, plans)`.
+#[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn splice_back(
     py: Python<'_>,

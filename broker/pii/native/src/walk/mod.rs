@@ -286,6 +286,7 @@ impl<'py> Walker<'py> {
 
 /// `Collected.walk(collected, value, key, states, matched)`: the copy of `value` (a dict, list or
 /// tuple), with what it holds gathered into `collected` as the Python walk gathers it.
+#[pyfunction]
 pub fn walk(
     py: Python<'_>,
     collected: &PyAny,
