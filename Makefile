@@ -47,19 +47,21 @@ pytest: sync native client-tools
 CARGO := $(shell command -v cargo 2>/dev/null || echo /usr/bin/cargo)
 NATIVE_SO := broker/pii/_native$(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
 NATIVE_SRC := $(wildcard broker/pii/native/src/*.rs broker/pii/native/src/*/*.rs) broker/pii/native/Cargo.toml broker/pii/native/Cargo.lock
-NATIVE_CRATES := librust-pyo3-dev librust-blake2b-simd-dev
+NATIVE_CRATES := librust-pyo3-dev librust-blake2b-simd-dev librust-hmac-dev librust-sha2-dev
 CRATES := /usr/share/cargo/registry
 
 native: $(NATIVE_SO)
 
 $(NATIVE_SO): $(NATIVE_SRC) | $(VENV)/.synced
-	@if [ ! -d $(CRATES)/pyo3-0.17.3 ] || [ ! -d $(CRATES)/blake2b_simd-1.0.0 ] || [ ! -x "$(CARGO)" ]; then \
+	@if [ ! -d $(CRATES)/pyo3-0.17.3 ] || [ ! -d $(CRATES)/blake2b_simd-1.0.0 ] || [ ! -d $(CRATES)/hmac-0.12.1 ] \
+		|| [ ! -d $(CRATES)/sha2-0.10.5 ] || [ ! -x "$(CARGO)" ]; then \
 		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(NATIVE_CRATES) \
 				$$([ -x "$(CARGO)" ] || echo cargo); \
 		fi; \
 	fi
-	@if [ -d $(CRATES)/pyo3-0.17.3 ] && [ -d $(CRATES)/blake2b_simd-1.0.0 ] && [ -x "$(CARGO)" ]; then \
+	@if [ -d $(CRATES)/pyo3-0.17.3 ] && [ -d $(CRATES)/blake2b_simd-1.0.0 ] && [ -d $(CRATES)/hmac-0.12.1 ] \
+		&& [ -d $(CRATES)/sha2-0.10.5 ] && [ -x "$(CARGO)" ]; then \
 		cd broker/pii/native && PYO3_PYTHON=$(CURDIR)/$(BIN)/python $(CARGO) build --release --quiet --locked \
 		&& cp target/release/lib_native.so $(CURDIR)/$@.new && mv -f $(CURDIR)/$@.new $(CURDIR)/$@; \
 	else \

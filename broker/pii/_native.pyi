@@ -1,7 +1,7 @@
 """The native scans (broker/pii/native/, built by `make native`); each matches a Python reference."""
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -51,3 +51,6 @@ def token_requests(
     texts: list[str], findings: list[list[Found]], tokenized: AbstractSet[str], /
 ) -> list[tuple[str, str]]:
     """`broker.pii.splicing.requested_tokens(texts, findings, tokenized)`."""
+
+def keyed_tokens(key: bytes, requests: Iterable[tuple[str, str]], /) -> dict[tuple[str, str], str]:
+    """`broker.pii.operators.reference_tokens_for(mac, requests)`, `mac` keyed with `key`."""

@@ -14,6 +14,7 @@ mod runs;
 mod splice;
 mod tables;
 mod text;
+mod tokens;
 mod walk;
 
 use pyo3::prelude::*;
@@ -101,5 +102,6 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(walk::walk, module)?)?;
     module.add_function(wrap_pyfunction!(splice::splice_back, module)?)?;
     module.add_function(wrap_pyfunction!(requests::token_requests, module)?)?;
+    module.add_function(wrap_pyfunction!(tokens::keyed_tokens, module)?)?;
     Ok(())
 }
