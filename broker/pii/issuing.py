@@ -17,7 +17,7 @@ from operator import itemgetter
 from broker.canonical import KeyedHash
 from broker.offload import maybe_in_thread
 from broker.pii.nogc import gc_paused
-from broker.pii.operators import TOKEN_HEX, agent_mac, token_for, tokens_for
+from broker.pii.operators import TOKEN_HEX, AgentMac, agent_mac, token_for, tokens_for
 from broker.pii.vault import TokenVault, claim_all
 
 TOKEN_BATCH = 2048
@@ -89,7 +89,7 @@ class TokenIssuer:
         self._vault = vault
         self._salt = salt
         self._ttl = ttl_seconds
-        self._macs: dict[str, KeyedHash] = {}
+        self._macs: dict[str, AgentMac] = {}
         self._known = Known(min(ttl_seconds / 2, 600))
         self._issuing = asyncio.Lock()
 

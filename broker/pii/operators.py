@@ -75,10 +75,22 @@ def derive_key(salt: bytes, purpose: str) -> bytes:
     return hmac.new(salt, purpose.encode(), hashlib.sha256).digest()
 
 
-def agent_mac(salt: bytes, agent: str) -> canonical.KeyedHash:
+class AgentMac(canonical.KeyedHash):
+    """An agent's token HMAC that also keeps its derived key, for the native `tokens_for`
+    (which keys its own HMAC with it: OpenSSL's context does not give its key back). The key is
+    never shown: the default repr names the class only, and nothing logs it."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        super().__init__(key)
+        self._key = key
+
+
+def agent_mac(salt: bytes, agent: str) -> AgentMac:
     """The HMAC keyed for one agent's tokens, set up once and copied per token (`hmac`'s copy
     and hexdigest cost ~2.9 µs a token, the keyed context's copy ~1.65: a 5 MB result has 23,000)."""
-    return canonical.KeyedHash(derive_key(salt, f"token:{agent}"))
+    return AgentMac(derive_key(salt, f"token:{agent}"))
 
 
 def token_for(mac: canonical.KeyedHash, entity: str, value: str, length: int = TOKEN_HEX) -> str:
@@ -87,7 +99,9 @@ def token_for(mac: canonical.KeyedHash, entity: str, value: str, length: int = T
     return f"<{entity}_{digest[: (length + 1) // 2].hex()[:length]}>"  # the hex of the bytes it shows
 
 
-def tokens_for(mac: canonical.KeyedHash, requests: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+def reference_tokens_for(
+    mac: canonical.KeyedHash, requests: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
     """`token_for` of each (entity, value), TOKEN_HEX long, in one loop: a 5 MB result asks for
     ~23,000, and the two calls a token costs through `token_for` were a third of the time (27 -> 19
     ms for 23,000)."""
@@ -100,6 +114,22 @@ def tokens_for(mac: canonical.KeyedHash, requests: Iterable[tuple[str, str]]) ->
         keyed.update(f"{entity}\x00{value}".encode())
         tokens[request] = f"<{entity}_{keyed.finalize()[:half].hex()[:TOKEN_HEX]}>"
     return tokens
+
+
+keyed_tokens: Callable[[bytes, Iterable[tuple[str, str]]], dict[tuple[str, str], str]] | None
+try:
+    from broker.pii._native import keyed_tokens
+except ImportError:  # not built: the loop above
+    keyed_tokens = None
+
+
+def tokens_for(mac: AgentMac, requests: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """`reference_tokens_for`, natively where broker/pii/native/ is built (~5.5 against ~22 ms of
+    CPU for a 5 MB result's 23,000); the keys are the request tuples themselves. Requests are
+    exact (str, str) tuples there (a TypeError otherwise)."""
+    if keyed_tokens is None:
+        return reference_tokens_for(mac, requests)
+    return keyed_tokens(mac._key, requests)
 
 
 VALUE_FREE = frozenset({"redact", "replace"})
