@@ -54,3 +54,22 @@ def token_requests(
 
 def keyed_tokens(key: bytes, requests: Iterable[tuple[str, str]], /) -> dict[tuple[str, str], str]:
     """`broker.pii.operators.reference_tokens_for(mac, requests)`, `mac` keyed with `key`."""
+
+def string_starts(texts: Sequence[str], /) -> list[int]:
+    """`broker.pii.detector.starts_of(texts)`."""
+
+def spread_found(found: list[Found], starts: list[int], /) -> list[list[Found]]:
+    """`broker.pii.detector.spread(found, starts)`."""
+
+def distinct_pairs(
+    texts: Sequence[str], keys: Sequence[str | None], /
+) -> tuple[list[int], list[str], list[str | None]]:
+    """`broker.pii.detector.distinct(texts, keys)`."""
+
+def repeated_found(found: list[list[Found]], which: list[int], /) -> list[list[Found]]:
+    """`broker.pii.detector.repeated(found, which)`."""
+
+def clean_pairs(
+    pairs: list[tuple[str, str | None]], found: list[list[Found]], most: int, /
+) -> list[tuple[str, str | None]]:
+    """`broker.pii.clean.clean_pairs(pairs, found, most)`."""

@@ -60,11 +60,22 @@ class CleanStrings:
 
     def _remember(self, pairs: list[tuple[str, str | None]], found: list[list[Found]]) -> None:
         clean = self.clean
-        fresh = [
-            pair for pair, spans in zip(pairs, found, strict=True) if not spans and len(pair[0]) <= MAX_CHARS
-        ]
+        fresh = fresh_pairs(pairs, found, MAX_CHARS)
         if len(fresh) > BIG_BATCH:
             fresh = [pair for pair, times in Counter(fresh).items() if times > 1]
         if len(clean) + len(fresh) > MAX_ENTRIES:
             clean.clear()
         clean.update(fresh)
+
+
+def clean_pairs(
+    pairs: list[tuple[str, str | None]], found: list[list[Found]], most: int
+) -> list[tuple[str, str | None]]:
+    """The pairs in which nothing was found whose string has at most `most` characters."""
+    return [pair for pair, spans in zip(pairs, found, strict=True) if not spans and len(pair[0]) <= most]
+
+
+try:  # the same in native code (broker/pii/native/src/dedupe.rs), where it is built
+    from broker.pii._native import clean_pairs as fresh_pairs
+except ImportError:  # pragma: no cover - the same, in Python
+    fresh_pairs = clean_pairs

@@ -127,14 +127,10 @@ class Detector:
         """
         if not texts:
             return []
-        key_list: Sequence[str | None] = keys or [None] * len(texts)
-        slots: dict[tuple[str, str | None], int] = {}
-        which = [slots.setdefault(pair, len(slots)) for pair in zip(texts, key_list, strict=True)]
-        if len(slots) == len(texts):
+        which, firsts, first_keys = distinct_pairs(texts, keys)
+        if len(firsts) == len(texts):
             return self._scan_many(texts, keys)
-        distinct = list(slots)
-        found = self._scan_many([text for text, _ in distinct], [key for _, key in distinct] if keys else ())
-        return [list(found[index]) if found[index] else [] for index in which]
+        return repeated_found(self._scan_many(firsts, first_keys), which)
 
     def _scan_many(self, texts: Sequence[str], keys: Sequence[str | None]) -> list[list[Found]]:
         joined = SEPARATOR.join(texts)
@@ -143,19 +139,10 @@ class Detector:
             # A NUL inside a value would blur string boundaries: scan the strings one by one.
             key_list = list(keys) or [None] * len(texts)
             return [self.find(t, k) for t, k in zip(texts, key_list, strict=True)]
-        starts: list[int] = []
-        position = 0
-        for text in texts:
-            starts.append(position)
-            position += len(text) + 1
-        results: list[list[Found]] = [[] for _ in texts]
+        starts = string_starts(texts if type(texts) is list else list(texts))
         found = self._run(Scan(joined, starts, keys))
         found.extend((starts[i], starts[i] + len(texts[i]), "SECRET", 0.85) for i in keyed)
-        for start, end, entity, score in resolve(found):
-            index = bisect.bisect_right(starts, start) - 1
-            base = starts[index]
-            results[index].append((start - base, end - base, entity, score))
-        return results
+        return spread_found(resolve(found), starts)
 
     def analyze(self, text: str, key: str | None = None) -> list[RecognizerResult]:
         """The findings as presidio `RecognizerResult`s."""
@@ -186,6 +173,51 @@ class Detector:
         for finder in self._finders:
             finder(scan, found)
         return found
+
+
+def distinct(
+    texts: Sequence[str], keys: Sequence[str | None]
+) -> tuple[list[int], list[str], list[str | None]]:
+    """The slot of each (text, key) pair among the distinct pairs, and those pairs' texts and keys
+    in order of first occurrence (no keys given: none in the result either)."""
+    key_list: Sequence[str | None] = keys or [None] * len(texts)
+    slots: dict[tuple[str, str | None], int] = {}
+    which = [slots.setdefault(pair, len(slots)) for pair in zip(texts, key_list, strict=True)]
+    return which, [text for text, _ in slots], [key for _, key in slots] if keys else []
+
+
+def repeated(found: list[list[Found]], which: list[int]) -> list[list[Found]]:
+    """A new list of the findings of each slot in `which`."""
+    return [list(found[index]) if found[index] else [] for index in which]
+
+
+def starts_of(texts: Sequence[str]) -> list[int]:
+    """Where each string starts in `SEPARATOR.join(texts)`."""
+    starts: list[int] = []
+    position = 0
+    for text in texts:
+        starts.append(position)
+        position += len(text) + 1
+    return starts
+
+
+def spread(found: list[Found], starts: list[int]) -> list[list[Found]]:
+    """Each finding of the joined text in the list of the string it starts in, relative to it."""
+    results: list[list[Found]] = [[] for _ in starts]
+    for start, end, entity, score in found:
+        index = bisect.bisect_right(starts, start) - 1
+        base = starts[index]
+        results[index].append((start - base, end - base, entity, score))
+    return results
+
+
+try:  # the native bookkeeping (broker/pii/native/src/spread.rs), where it is built
+    from broker.pii._native import distinct_pairs as distinct_pairs
+    from broker.pii._native import repeated_found as repeated_found
+    from broker.pii._native import spread_found as spread_found
+    from broker.pii._native import string_starts as string_starts
+except ImportError:  # pragma: no cover - the same, in Python
+    distinct_pairs, repeated_found, spread_found, string_starts = distinct, repeated, spread, starts_of
 
 
 def resolve(found: list[Found]) -> list[Found]:

@@ -3,6 +3,7 @@
 //! Python's indices with no encoding or mapping between.
 
 mod chars;
+mod dedupe;
 mod emails;
 mod ibans;
 mod ips;
@@ -12,6 +13,7 @@ mod pystr;
 mod requests;
 mod runs;
 mod splice;
+mod spread;
 mod tables;
 mod text;
 mod tokens;
@@ -103,5 +105,10 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(splice::splice_back, module)?)?;
     module.add_function(wrap_pyfunction!(requests::token_requests, module)?)?;
     module.add_function(wrap_pyfunction!(tokens::keyed_tokens, module)?)?;
+    module.add_function(wrap_pyfunction!(spread::string_starts, module)?)?;
+    module.add_function(wrap_pyfunction!(spread::spread_found, module)?)?;
+    module.add_function(wrap_pyfunction!(dedupe::distinct_pairs, module)?)?;
+    module.add_function(wrap_pyfunction!(dedupe::repeated_found, module)?)?;
+    module.add_function(wrap_pyfunction!(dedupe::clean_pairs, module)?)?;
     Ok(())
 }

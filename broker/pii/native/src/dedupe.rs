@@ -1,0 +1,239 @@
+//! `Detector.find_many`'s (string, key) dedupe and `CleanStrings`' choice of pairs to remember,
+//! in native code: broker/pii/detector.py (`distinct`, `repeated`) and broker/pii/clean.py
+//! (`clean_pairs`) keep the Python references, and tests/pii/test_native_find.py holds the two
+//! alike. Input of another shape (no exact list, an item that is no exact str, a key that is no
+//! exact str or None, lists of unequal lengths) goes to the Python reference whole.
+
+use crate::pyobj::{owned, status};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use pyo3::AsPyPointer;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+/// The reference named `name` in `module`, called with `args`.
+fn reference(
+    py: Python<'_>,
+    module: &str,
+    name: &str,
+    args: impl IntoPy<Py<PyTuple>>,
+) -> PyResult<PyObject> {
+    let function = py.import(module)?.getattr(name)?;
+    Ok(function.call1(args)?.into())
+}
+
+/// Python's own (cached) str hashes, passed through.
+#[derive(Default)]
+struct Passed(u64);
+
+impl Hasher for Passed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _bytes: &[u8]) {
+        unreachable!("only u64 hashes are written")
+    }
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+}
+
+/// A (string, key) pair of exact strs (the key may be None), equal as Python's tuples are.
+struct Pair {
+    text: *mut ffi::PyObject,
+    key: *mut ffi::PyObject,
+    hash: u64,
+}
+
+/// Two exact strs' equality: CPython stores each string in its narrowest width, so equal
+/// strings have equal kinds and bytes.
+unsafe fn same(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
+    if a == b {
+        return true;
+    }
+    if a == ffi::Py_None() || b == ffi::Py_None() {
+        return false;
+    }
+    let length = ffi::PyUnicode_GET_LENGTH(a);
+    if length != ffi::PyUnicode_GET_LENGTH(b) || ffi::PyUnicode_KIND(a) != ffi::PyUnicode_KIND(b) {
+        return false;
+    }
+    let size = length as usize * ffi::PyUnicode_KIND(a) as usize;
+    let (a, b) = (ffi::PyUnicode_DATA(a), ffi::PyUnicode_DATA(b));
+    std::slice::from_raw_parts(a as *const u8, size)
+        == std::slice::from_raw_parts(b as *const u8, size)
+}
+
+impl PartialEq for Pair {
+    fn eq(&self, other: &Pair) -> bool {
+        // SAFETY: both pairs hold exact strs (or None keys) borrowed from the caller's lists.
+        unsafe { same(self.text, other.text) && same(self.key, other.key) }
+    }
+}
+
+impl Eq for Pair {}
+
+impl Hash for Pair {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Whether `object` is an exact, ready str.
+unsafe fn is_str(object: *mut ffi::PyObject) -> bool {
+    #[allow(deprecated)]
+    let ready = ffi::PyUnicode_CheckExact(object) != 0 && ffi::PyUnicode_READY(object) == 0;
+    ready
+}
+
+/// `distinct(texts, keys)`: the index of each (text, key) pair's first occurrence among the
+/// distinct pairs, and the distinct texts and keys in that order (`keys` empty: no keys).
+#[pyfunction]
+pub fn distinct_pairs(py: Python<'_>, texts: &PyAny, keys: &PyAny) -> PyResult<PyObject> {
+    // SAFETY: with the GIL held; items are borrowed from `texts` and `keys`, which no Python code
+    // changes here (str hashes run no Python code).
+    unsafe {
+        let (list, names) = (texts.as_ptr(), keys.as_ptr());
+        let fallback = |py| reference(py, "broker.pii.detector", "distinct", (texts, keys));
+        let no_keys = ffi::PyTuple_CheckExact(names) != 0 && ffi::PyTuple_GET_SIZE(names) == 0;
+        if ffi::PyList_CheckExact(list) == 0 || (ffi::PyList_CheckExact(names) == 0 && !no_keys) {
+            return fallback(py);
+        }
+        let size = ffi::PyList_GET_SIZE(list);
+        let keyed = !no_keys && ffi::PyList_GET_SIZE(names) != 0;
+        if keyed && ffi::PyList_GET_SIZE(names) != size {
+            return fallback(py);
+        }
+        let none = ffi::Py_None();
+        let mut pairs = Vec::with_capacity(size as usize);
+        for index in 0..size {
+            let text = ffi::PyList_GET_ITEM(list, index);
+            let key = if keyed {
+                ffi::PyList_GET_ITEM(names, index)
+            } else {
+                none
+            };
+            if !is_str(text) || (key != none && !is_str(key)) {
+                return fallback(py);
+            }
+            let mut hash = ffi::PyObject_Hash(text) as u64;
+            if key != none {
+                hash = hash.wrapping_mul(1_000_003) ^ ffi::PyObject_Hash(key) as u64;
+            }
+            pairs.push(Pair { text, key, hash });
+        }
+        let mut slots: HashMap<&Pair, usize, BuildHasherDefault<Passed>> =
+            HashMap::with_capacity_and_hasher(pairs.len(), Default::default());
+        let which = owned(py, ffi::PyList_New(size))?;
+        let (firsts, first_keys) = (
+            owned(py, ffi::PyList_New(0))?,
+            owned(py, ffi::PyList_New(0))?,
+        );
+        for (index, pair) in pairs.iter().enumerate() {
+            let count = slots.len();
+            let slot = *slots.entry(pair).or_insert(count);
+            if slot == count {
+                status(py, ffi::PyList_Append(firsts.0, pair.text))?;
+                if keyed {
+                    status(py, ffi::PyList_Append(first_keys.0, pair.key))?;
+                }
+            }
+            let number = owned(py, ffi::PyLong_FromSsize_t(slot as isize))?;
+            ffi::PyList_SET_ITEM(which.0, index as isize, number.into_ptr());
+        }
+        let result = owned(py, ffi::PyTuple_New(3))?;
+        for (at, item) in [which, firsts, first_keys].into_iter().enumerate() {
+            ffi::PyTuple_SET_ITEM(result.0, at as isize, item.into_ptr());
+        }
+        Ok(PyObject::from_owned_ptr(py, result.into_ptr()))
+    }
+}
+
+/// `repeated(found, which)`: a new list of `found[index]`'s findings for each index.
+#[pyfunction]
+pub fn repeated_found(py: Python<'_>, found: &PyAny, which: &PyAny) -> PyResult<PyObject> {
+    // SAFETY: with the GIL held; items are borrowed from `found` and `which`, unchanged here.
+    unsafe {
+        let (list, indexes) = (found.as_ptr(), which.as_ptr());
+        let fallback = |py| reference(py, "broker.pii.detector", "repeated", (found, which));
+        if ffi::PyList_CheckExact(list) == 0 || ffi::PyList_CheckExact(indexes) == 0 {
+            return fallback(py);
+        }
+        let (count, size) = (ffi::PyList_GET_SIZE(list), ffi::PyList_GET_SIZE(indexes));
+        for index in 0..count {
+            if ffi::PyList_CheckExact(ffi::PyList_GET_ITEM(list, index)) == 0 {
+                return fallback(py);
+            }
+        }
+        let mut slots = Vec::with_capacity(size as usize);
+        for index in 0..size {
+            let slot = ffi::PyList_GET_ITEM(indexes, index);
+            if ffi::PyLong_CheckExact(slot) == 0 {
+                return fallback(py);
+            }
+            let slot = ffi::PyLong_AsSsize_t(slot);
+            if !ffi::PyErr_Occurred().is_null() {
+                ffi::PyErr_Clear();
+                return fallback(py);
+            }
+            if slot < 0 || slot >= count {
+                return fallback(py);
+            }
+            slots.push(slot);
+        }
+        let results = owned(py, ffi::PyList_New(size))?;
+        for (index, &slot) in slots.iter().enumerate() {
+            let spans = ffi::PyList_GET_ITEM(list, slot);
+            let copy = owned(
+                py,
+                ffi::PyList_GetSlice(spans, 0, ffi::PyList_GET_SIZE(spans)),
+            )?;
+            ffi::PyList_SET_ITEM(results.0, index as isize, copy.into_ptr());
+        }
+        Ok(PyObject::from_owned_ptr(py, results.into_ptr()))
+    }
+}
+
+/// `clean_pairs(pairs, found, most)`: the pairs whose findings are an empty list and whose
+/// string is at most `most` characters long, in order.
+#[pyfunction]
+pub fn clean_pairs(
+    py: Python<'_>,
+    pairs: &PyAny,
+    found: &PyAny,
+    most: isize,
+) -> PyResult<PyObject> {
+    // SAFETY: with the GIL held; items are borrowed from `pairs` and `found`, unchanged here.
+    unsafe {
+        let (list, spans) = (pairs.as_ptr(), found.as_ptr());
+        let fallback = |py| reference(py, "broker.pii.clean", "clean_pairs", (pairs, found, most));
+        if ffi::PyList_CheckExact(list) == 0 || ffi::PyList_CheckExact(spans) == 0 {
+            return fallback(py);
+        }
+        let size = ffi::PyList_GET_SIZE(list);
+        if ffi::PyList_GET_SIZE(spans) != size {
+            return fallback(py);
+        }
+        for index in 0..size {
+            let pair = ffi::PyList_GET_ITEM(list, index);
+            if ffi::PyTuple_CheckExact(pair) == 0
+                || ffi::PyTuple_GET_SIZE(pair) != 2
+                || ffi::PyUnicode_CheckExact(ffi::PyTuple_GET_ITEM(pair, 0)) == 0
+                || ffi::PyList_CheckExact(ffi::PyList_GET_ITEM(spans, index)) == 0
+            {
+                return fallback(py);
+            }
+        }
+        let fresh = owned(py, ffi::PyList_New(0))?;
+        for index in 0..size {
+            let pair = ffi::PyList_GET_ITEM(list, index);
+            if ffi::PyList_GET_SIZE(ffi::PyList_GET_ITEM(spans, index)) == 0
+                && ffi::PyUnicode_GET_LENGTH(ffi::PyTuple_GET_ITEM(pair, 0)) <= most
+            {
+                status(py, ffi::PyList_Append(fresh.0, pair))?;
+            }
+        }
+        Ok(PyObject::from_owned_ptr(py, fresh.into_ptr()))
+    }
+}
