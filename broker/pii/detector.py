@@ -138,11 +138,21 @@ class Detector:
         if joined.count(SEPARATOR) != len(texts) - 1:
             # A NUL inside a value would blur string boundaries: scan the strings one by one.
             key_list = list(keys) or [None] * len(texts)
-            return [self.find(t, k) for t, k in zip(texts, key_list, strict=True)]
+            return [self._scan_one(t, k) for t, k in zip(texts, key_list, strict=True)]
         starts = string_starts(texts if type(texts) is list else list(texts))
         found = self._run(Scan(joined, starts, keys))
         found.extend((starts[i], starts[i] + len(texts[i]), "SECRET", 0.85) for i in keyed)
         return spread_found(resolve(found), starts)
+
+    def _scan_one(self, text: str, key: str | None) -> list[Found]:
+        """Findings in one string scanned alone, with its key: a string holding NUL (which the
+        finders read as the end of a string, as between the strings of `_scan_many`)."""
+        if key is None:
+            return resolve(self._run(Scan(text)))
+        found = self._run(Scan(text, [0], [key]))
+        if "SECRET" in self.entities and self._keyed_secrets([text], [key]):
+            found.append((0, len(text), "SECRET", 0.85))
+        return resolve(found)
 
     def analyze(self, text: str, key: str | None = None) -> list[RecognizerResult]:
         """The findings as presidio `RecognizerResult`s."""

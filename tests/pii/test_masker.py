@@ -38,6 +38,24 @@ async def test_default_policy_replaces_every_entity_by_its_type() -> None:
     assert counts == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1, "US_SSN": 1}
 
 
+async def test_a_json_string_holding_nul_is_masked_with_its_key() -> None:
+    """A NUL inside a value (JSON "\\u0000") is scanned alone, under its key, and masked."""
+    document = json.dumps(
+        {
+            "notes": "mail ann@example.com\u0000 call +44 20 7946 0958",
+            "phone": "4155550143\u0000",
+            "ok": "b@c.org",
+        }
+    )
+    text, counts = await masker().mask_text("a", document)
+    assert json.loads(text) == {
+        "notes": "mail <EMAIL_ADDRESS>\u0000 call <PHONE_NUMBER>",
+        "phone": "<PHONE_NUMBER>\u0000",
+        "ok": "<EMAIL_ADDRESS>",
+    }
+    assert counts == {"EMAIL_ADDRESS": 2, "PHONE_NUMBER": 2}
+
+
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
