@@ -18,13 +18,9 @@ from broker.pii.context import SEPARATOR
 from broker.pii.recognizers import emails
 from tests.pii.labelled import labelled_set
 
-try:
-    from broker.pii._native import email_spans
-except ImportError:  # pragma: no cover - what `make native` prints says why
-    pytest.skip(
-        "broker.pii._native is not built (no Rust toolchain or librust-pyo3-dev): run `make native`",
-        allow_module_level=True,
-    )
+email_spans = pytest.importorskip(
+    "broker.pii._native", reason="broker.pii._native is not built (no Rust toolchain or crates): make native"
+).email_spans
 
 OTHER_SCRIPTS = [
     "é",

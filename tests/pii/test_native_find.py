@@ -20,13 +20,9 @@ from broker.pii.context import SEPARATOR, Found
 from broker.pii.detector import Detector
 from tests.pii.labelled import labelled_set
 
-try:
-    from broker.pii import _native
-except ImportError:  # pragma: no cover - what `make native` prints says why
-    pytest.skip(
-        "broker.pii._native is not built (no Rust toolchain or librust-pyo3-dev): run `make native`",
-        allow_module_level=True,
-    )
+_native = pytest.importorskip(
+    "broker.pii._native", reason="broker.pii._native is not built (no Rust toolchain or crates): make native"
+)
 
 # Values that find something or nothing, in each storage width (ASCII, Latin-1, BMP, beyond).
 PIECES = [

@@ -18,13 +18,9 @@ from broker.pii.context import SEPARATOR
 from broker.pii.recognizers import ibans
 from tests.pii.labelled import labelled_set
 
-try:
-    from broker.pii._native import iban_spans
-except ImportError:  # pragma: no cover - what `make native` prints says why
-    pytest.skip(
-        "broker.pii._native is not built (no Rust toolchain or librust-pyo3-dev): run `make native`",
-        allow_module_level=True,
-    )
+iban_spans = pytest.importorskip(
+    "broker.pii._native", reason="broker.pii._native is not built (no Rust toolchain or crates): make native"
+).iban_spans
 
 OTHER_SCRIPTS = ["é", "\u0661", "\U0001d7ce", "\u00b2", "\u093e"]
 PIECES = [*"ABDEGRZ0123456789 -_a@\n", *OTHER_SCRIPTS, SEPARATOR, "  ", "DE89", "GB82", "WEST", "1234"]

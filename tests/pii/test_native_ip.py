@@ -22,13 +22,9 @@ from broker.pii.recognizers import ipv4_addresses, ipv6_candidates
 from broker.pii.validators import ipv6_ok
 from tests.pii.labelled import labelled_set
 
-try:
-    from broker.pii import _native
-except ImportError:  # pragma: no cover - what `make native` prints says why
-    pytest.skip(
-        "broker.pii._native is not built (no Rust toolchain or librust-pyo3-dev): run `make native`",
-        allow_module_level=True,
-    )
+_native = pytest.importorskip(
+    "broker.pii._native", reason="broker.pii._native is not built (no Rust toolchain or crates): make native"
+)
 
 # Characters beyond ASCII that `re`, ignoring case, takes for letters of the version words.
 FOLDED = "\u0130\u0131\u017f"  # dotted capital I, dotless i, long s

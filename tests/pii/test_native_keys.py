@@ -13,13 +13,9 @@ from broker.pii.operators import agent_mac, token_for
 from broker.pii.sql_keys import PERSON, reference_key_order, reference_keys
 from tests.pii.labelled import labelled_set
 
-try:
-    from broker.pii import _native
-except ImportError:  # pragma: no cover - what `make native` prints says why
-    pytest.skip(
-        "broker.pii._native is not built (no Rust toolchain or librust-pyo3-dev): run `make native`",
-        allow_module_level=True,
-    )
+_native = pytest.importorskip(
+    "broker.pii._native", reason="broker.pii._native is not built (no Rust toolchain or crates): make native"
+)
 
 # Token and agent characters, and others: NUL, newlines, 2-, 3- and 4-byte UTF-8.
 PIECES = [

@@ -32,13 +32,9 @@ from broker.pii.vault import MemoryVault
 from policies.masking import MaskingPolicy
 from tests.pii.labelled import labelled_set
 
-try:
-    from broker.pii import _native
-except ImportError:  # pragma: no cover - what `make native` prints says why
-    pytest.skip(
-        "broker.pii._native is not built (no Rust toolchain or librust-pyo3-dev): run `make native`",
-        allow_module_level=True,
-    )
+_native = pytest.importorskip(
+    "broker.pii._native", reason="broker.pii._native is not built (no Rust toolchain or crates): make native"
+)
 
 SALT = b"splice-test-salt-0123456789"
 EVERY_OPERATOR = {

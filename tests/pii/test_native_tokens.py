@@ -11,13 +11,9 @@ import pytest
 from broker.pii.operators import AgentMac, agent_mac, reference_tokens_for, token_for, tokens_for
 from tests.pii.labelled import labelled_set
 
-try:
-    from broker.pii import _native
-except ImportError:  # pragma: no cover - what `make native` prints says why
-    pytest.skip(
-        "broker.pii._native is not built (no Rust toolchain or librust-pyo3-dev): run `make native`",
-        allow_module_level=True,
-    )
+_native = pytest.importorskip(
+    "broker.pii._native", reason="broker.pii._native is not built (no Rust toolchain or crates): make native"
+)
 
 # ASCII, NUL, newlines, Latin-1, 2-byte (BMP, incl. U+FFFF) and astral characters.
 PIECES = [
