@@ -52,7 +52,7 @@ unsafe fn encode_error(
     let raised = (|| -> PyResult<()> {
         let nul = owned(
             py,
-            ffi::PyUnicode_FromStringAndSize(b"\0".as_ptr() as *const c_char, 1),
+            ffi::PyUnicode_FromStringAndSize([0u8].as_ptr() as *const c_char, 1), // "\0": the NUL between entity and value
         )?;
         let head = owned(py, ffi::PyUnicode_Concat(entity, nul.0))?;
         let whole = owned(py, ffi::PyUnicode_Concat(head.0, value))?;
