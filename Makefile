@@ -42,30 +42,32 @@ pytest: sync native client-tools
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 # The PII detector's hottest scans in Rust (broker/pii/native/), built offline from Debian's
-# packaged crates; without a Rust toolchain the same scans run in Python (the reference), slower.
-# cargo comes from PATH (rustup), else from Debian's package; the crates from Debian's librust-*-dev.
-CARGO := $(shell command -v cargo 2>/dev/null || echo /usr/bin/cargo)
+# packaged crates (librust-*-dev, installed with apt when missing) by cargo 1.78 or newer (rustup's,
+# from PATH or ~/.cargo/bin: Debian's 1.65 is too old for the crate). Without them the same scans
+# run in Python (the reference), slower, and this says so.
+CARGO := $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
+CARGO_OK := $(shell $(CARGO) --version 2>/dev/null | awk '{split($$2, v, "."); print (v[1] > 1 || v[2] >= 78) ? "yes" : "no"}')
 NATIVE_SO := broker/pii/_native$(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
 NATIVE_SRC := $(wildcard broker/pii/native/src/*.rs broker/pii/native/src/*/*.rs) broker/pii/native/Cargo.toml broker/pii/native/Cargo.lock
 NATIVE_CRATES := librust-pyo3-dev librust-blake2b-simd-dev librust-hmac-dev librust-sha2-dev
-CRATES := /usr/share/cargo/registry
+HAVE_CRATES := for crate in pyo3-0.17.3 blake2b_simd-1.0.0 hmac-0.12.1 sha2-0.10.5; do \
+	[ -d /usr/share/cargo/registry/$$crate ] || exit 1; done
 
 native: $(NATIVE_SO)
 
 $(NATIVE_SO): $(NATIVE_SRC) | $(VENV)/.synced
-	@if [ ! -d $(CRATES)/pyo3-0.17.3 ] || [ ! -d $(CRATES)/blake2b_simd-1.0.0 ] || [ ! -d $(CRATES)/hmac-0.12.1 ] \
-		|| [ ! -d $(CRATES)/sha2-0.10.5 ] || [ ! -x "$(CARGO)" ]; then \
-		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(NATIVE_CRATES) \
-				$$([ -x "$(CARGO)" ] || echo cargo); \
-		fi; \
-	fi
-	@if [ -d $(CRATES)/pyo3-0.17.3 ] && [ -d $(CRATES)/blake2b_simd-1.0.0 ] && [ -d $(CRATES)/hmac-0.12.1 ] \
-		&& [ -d $(CRATES)/sha2-0.10.5 ] && [ -x "$(CARGO)" ]; then \
+	@if [ "$(CARGO_OK)" != yes ]; then \
+		echo "*** no cargo 1.78 or newer (rustup) here: the PII scans run in Python, ~10x slower ***"; \
+		exit 0; \
+	fi; \
+	if ! ( $(HAVE_CRATES) ) && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(NATIVE_CRATES); \
+	fi; \
+	if ( $(HAVE_CRATES) ); then \
 		cd broker/pii/native && PYO3_PYTHON=$(CURDIR)/$(BIN)/python $(CARGO) build --release --quiet --locked \
 		&& cp target/release/lib_native.so $(CURDIR)/$@.new && mv -f $(CURDIR)/$@.new $(CURDIR)/$@; \
 	else \
-		echo "*** no Rust toolchain or $(NATIVE_CRATES) (apt) here: the PII scans run in Python, ~10x slower ***"; \
+		echo "*** $(NATIVE_CRATES) cannot be installed here (apt): the PII scans run in Python, ~10x slower ***"; \
 	fi
 
 # The console's browser tests (tests/ui) drive Debian's Chromium; install it when it is missing
