@@ -42,11 +42,11 @@ pytest: sync native client-tools
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 # The PII detector's hottest scans in Rust (broker/pii/native/), built offline from Debian's
-# packaged crates (librust-*-dev, installed with apt when missing) by cargo 1.78 or newer (rustup's,
+# packaged crates (librust-*-dev, installed with apt when missing) by cargo 1.82 or newer (rustup's,
 # from PATH or ~/.cargo/bin: Debian's 1.65 is too old for the crate). Without them the same scans
 # run in Python (the reference), slower, and this says so.
 CARGO := $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
-CARGO_OK := $(shell $(CARGO) --version 2>/dev/null | awk '{split($$2, v, "."); print (v[1] > 1 || v[2] >= 78) ? "yes" : "no"}')
+CARGO_OK := $(shell $(CARGO) --version 2>/dev/null | awk '{split($$2, v, "."); print (v[1] > 1 || v[2] >= 82) ? "yes" : "no"}')
 NATIVE_SO := broker/pii/_native$(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
 NATIVE_SRC := $(wildcard broker/pii/native/src/*.rs broker/pii/native/src/*/*.rs) broker/pii/native/Cargo.toml broker/pii/native/Cargo.lock
 NATIVE_CRATES := librust-pyo3-dev librust-blake2b-simd-dev librust-hmac-dev librust-sha2-dev
@@ -57,7 +57,7 @@ native: $(NATIVE_SO)
 
 $(NATIVE_SO): $(NATIVE_SRC) | $(VENV)/.synced
 	@if [ "$(CARGO_OK)" != yes ]; then \
-		echo "*** no cargo 1.78 or newer (rustup) here: the PII scans run in Python, ~10x slower ***"; \
+		echo "*** no cargo 1.82 or newer (rustup) here: the PII scans run in Python, ~10x slower ***"; \
 		exit 0; \
 	fi; \
 	if ! ( $(HAVE_CRATES) ) && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
