@@ -19,6 +19,9 @@ mod text;
 mod tokens;
 mod walk;
 
+// hvault2: the SQL vault's key set
+mod keyset;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyStringData};
 
@@ -110,5 +113,8 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(dedupe::distinct_pairs, module)?)?;
     module.add_function(wrap_pyfunction!(dedupe::repeated_found, module)?)?;
     module.add_function(wrap_pyfunction!(dedupe::clean_pairs, module)?)?;
+
+    // The SQL token vault's record of its row keys (keyset.rs).
+    module.add_class::<keyset::KeySet>()?;
     Ok(())
 }

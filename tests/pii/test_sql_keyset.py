@@ -1,0 +1,152 @@
+"""The SQLite write-behind vault's record of its table's keys (broker/pii/sql_keyset.py): a claim
+of a token whose key the table does not hold asks the database nothing, and one whose key it
+holds still finds it (another value: named; expired: taken over; another pair's: held)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert, select
+
+from broker.pii.keys import sealed_name
+from broker.pii.sealing import TokenSealer
+from broker.pii.sql_keys import reference_keys
+from broker.pii.sql_keyset import ReferenceKeySet, new_key_set
+from broker.pii.sql_vault import SqlTokenVault
+from broker.secrets.keys import generate_key
+from broker.store.db import make_engine
+from broker.store.migrate import upgrade
+from broker.store.models import PiiToken
+from tests.pii.test_native_keys import generated
+
+SEALER = TokenSealer([generate_key()])
+NOW = 1_800_000_000.0
+HELD = "<EMAIL_ADDRESS_0000aaaa>"  # agent-1's, live, bob
+EXPIRED = "<EMAIL_ADDRESS_0000bbbb>"  # agent-1's, expired, carol
+OTHERS = "<EMAIL_ADDRESS_0000cccc>"  # agent-2's row sits under agent-1's key of this token
+NEW = "<EMAIL_ADDRESS_0000dddd>"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'vault.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for agent, token, under, value, expires in (
+            ("agent-1", HELD, HELD, "bob@example.com", NOW + 600),
+            ("agent-1", EXPIRED, EXPIRED, "carol@example.com", NOW - 1),
+            ("agent-2", OTHERS, OTHERS, "dave@example.com", NOW + 600),
+        ):
+            connection.execute(
+                insert(PiiToken).values(
+                    token_key=reference_keys(["agent-1"], [under])[0],
+                    agent=agent,
+                    token=token,
+                    ciphertext=SEALER.seal(sealed_name(agent, token), value),
+                    expires_at=datetime.fromtimestamp(expires, UTC),
+                )
+            )
+    yield engine
+    engine.dispose()
+
+
+def rows(engine: Engine) -> dict[tuple[str, str], str]:
+    with engine.connect() as connection:
+        found = connection.execute(select(PiiToken.agent, PiiToken.token, PiiToken.ciphertext))
+        return {(a, t): SEALER.open(sealed_name(a, t), c) for a, t, c in found}
+
+
+async def started(engine: Engine) -> tuple[SqlTokenVault, list[int]]:
+    """A started write-behind vault with its keys loaded, and a count of its SELECTs."""
+    vault = SqlTokenVault(engine, SEALER, write_behind=True, flush_seconds=3600, clock=lambda: NOW)
+    selects = [0]
+    select_rows: Any = vault._driver.select
+
+    def counted(*args: Any) -> Any:
+        selects[0] += 1
+        return select_rows(*args)
+
+    vault._driver.select = counted  # type: ignore[method-assign,assignment]
+    vault.start()
+    for _ in range(500):
+        if vault.knows_keys:
+            break
+        await asyncio.sleep(0.01)
+    assert vault.knows_keys
+    return vault, selects
+
+
+async def test_a_claim_of_new_tokens_asks_the_database_nothing(engine: Engine) -> None:
+    vault, selects = await started(engine)
+    try:
+        assert await vault.claim_many("agent-1", {NEW: "erin@example.com"}, 600) == set()
+        assert await vault.claim_many("agent-3", {HELD: "erin@example.com"}, 600) == set()  # per agent
+        assert selects == [0]
+        assert await vault.flush()
+        assert rows(engine)[("agent-1", NEW)] == "erin@example.com"
+    finally:
+        await vault.close()
+
+
+async def test_a_claim_still_finds_what_the_table_holds(engine: Engine) -> None:
+    vault, selects = await started(engine)
+    try:
+        claimed = await vault.claim_many(
+            "agent-1",
+            {HELD: "eve@example.com", EXPIRED: "eve@example.com", OTHERS: "eve@example.com"},
+            600,
+        )
+        assert claimed == {HELD}  # another value: the issuer lengthens it
+        assert selects[0] >= 1
+        assert await vault.flush()  # OTHERS is refused there: agent-2's live row holds its key
+        stored = rows(engine)
+        assert stored[("agent-1", HELD)] == "bob@example.com"
+        assert stored[("agent-1", EXPIRED)] == "eve@example.com"  # taken over
+        assert stored[("agent-2", OTHERS)] == "dave@example.com"
+        assert ("agent-1", OTHERS) not in stored
+        assert await vault.claim_many("agent-1", {HELD: "bob@example.com"}, 600) == set()  # the same value
+    finally:
+        await vault.close()
+
+
+async def test_a_flush_adds_its_keys_and_a_purge_takes_them_out(engine: Engine) -> None:
+    vault, selects = await started(engine)
+    try:
+        await vault.put_many("agent-1", {NEW: "erin@example.com"}, 60)
+        assert await vault.flush()
+        vault._front.clear()
+        assert await vault.get("agent-1", NEW) == "erin@example.com"  # its key is known: looked up
+        assert selects == [1]
+        vault.clock = lambda: NOW + 61
+        assert await vault.purge() == 2  # NEW and EXPIRED
+        assert await vault.get("agent-1", NEW) is None
+        assert selects == [1]  # its key left with its row
+        assert await vault.get("agent-1", HELD) == "bob@example.com"  # live: its key stays
+    finally:
+        await vault.close()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_native_key_set_answers_as_the_reference(seed: int) -> None:
+    native = new_key_set()
+    if isinstance(native, ReferenceKeySet):
+        pytest.skip("broker.pii._native is not built (make native)")
+    reference = ReferenceKeySet()
+    agents, tokens = generated(seed, 400)
+    rng = random.Random(seed)
+    for agent in {agents[0], "", "agent-\x00é\U0001d7ce"}:
+        keys = reference_keys([agent] * len(tokens), tokens)
+        some = [key for key in keys if rng.random() < 0.5] + [0, -(1 << 63), (1 << 63) - 1]
+        for keyset in (native, reference):
+            keyset.add(some)
+            keyset.discard(some[: len(some) // 4])
+        assert native.held(agent, tokens) == reference.held(agent, tokens)
+        assert len(native) == len(reference)
+        assert [key in native for key in keys] == [key in reference for key in keys]
