@@ -74,6 +74,9 @@ def clean_pairs(
 ) -> list[tuple[str, str | None]]:
     """`broker.pii.clean.clean_pairs(pairs, found, most)`."""
 
+# The SQL token vault's key set (keyset.rs) and flush rows (vault_rows.rs).
+from collections.abc import Callable, Mapping  # noqa: E402
+
 class KeySet:
     """`broker.pii.sql_keyset.ReferenceKeySet`: the row keys a SQL token vault's table holds."""
 
@@ -83,3 +86,26 @@ class KeySet:
     def held(self, agent: str, tokens: list[str], /) -> list[int]: ...
     def __contains__(self, key: int, /) -> bool: ...
     def __len__(self) -> int: ...
+
+def batch_rows(
+    batch: Mapping[tuple[str, str], tuple[str, float]], /
+) -> tuple[list[int], list[tuple[str, str, str, float]]]:
+    """`broker.pii.sql_rows.reference_batch_rows(batch)`."""
+
+def sealed_rows(
+    encrypt: Callable[[bytes, bytes, bytes], bytes],
+    version: bytes,
+    nonces: bytes,
+    rows: Sequence[tuple[str, str, str, float]],
+    /,
+) -> list[bytes]:
+    """`broker.pii.sealing.reference_sealed_rows(encrypt, version, nonces, rows)`."""
+
+def row_parameters(
+    rows: list[tuple[str, str, str, float]],
+    keys: list[int],
+    sealed: list[bytes],
+    stamp: Callable[[float], Any],
+    /,
+) -> list[Any]:
+    """`broker.pii.sql_rows.reference_row_parameters(rows, keys, sealed, stamp)`."""

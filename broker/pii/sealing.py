@@ -20,7 +20,7 @@ import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -52,6 +52,12 @@ class TokenSealer:
             for at, name, value in zip(range(0, len(nonces), _NONCE), names, values, strict=True)
         ]
 
+    def seal_rows(self, rows: Sequence[tuple[str, str, str, float]]) -> list[bytes]:
+        """`seal` of each (agent, token, value, expires) row's value with its name
+        (`broker.pii.keys.sealed_name(agent, token)`), in order: the SQL vault's flush. Natively
+        ~1.1 µs a value where `seal_many` and the names made for it cost ~1.7."""
+        return sealed_rows(self._aeads[0].encrypt, _VERSION, os.urandom(_NONCE * len(rows)), rows)
+
     def open(self, name: str, sealed: bytes) -> str:
         """The value sealed for `name`; `Undecryptable` when no key opens it for that name."""
         if sealed[:1] != _VERSION:
@@ -69,3 +75,31 @@ def _derive(key: str) -> bytes:
     """A 256-bit AES key of its own from a Fernet key (never the Fernet key's halves as such)."""
     raw = base64.urlsafe_b64decode(key.encode())
     return hmac.new(raw, _INFO, hashlib.sha256).digest()
+
+
+def row_name(agent: str, token: str) -> str:
+    """`broker.pii.keys.sealed_name` (which imports this module), as the native code makes it."""
+    return f"pii-token:{agent}:{token}"
+
+
+def reference_sealed_rows(
+    encrypt: Callable[[bytes, bytes, bytes], bytes],
+    version: bytes,
+    nonces: bytes,
+    rows: Sequence[tuple[str, str, str, float]],
+) -> list[bytes]:
+    """Each row's value sealed for its name by `encrypt(nonce, value, name)`, its nonce the row's
+    12 bytes of `nonces`: `version | nonce | what encrypt returns`."""
+    if len(nonces) != _NONCE * len(rows):
+        raise ValueError("12 bytes of nonce a row are needed")
+    sealed: list[bytes] = []
+    for at, (agent, token, value, _) in zip(range(0, len(nonces), _NONCE), rows, strict=True):
+        nonce = nonces[at : at + _NONCE]
+        sealed.append(version + nonce + encrypt(nonce, value.encode(), row_name(agent, token).encode()))
+    return sealed
+
+
+try:
+    from broker.pii._native import sealed_rows
+except ImportError:  # not built
+    sealed_rows = reference_sealed_rows

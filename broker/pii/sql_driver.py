@@ -16,10 +16,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table
 
 from broker.pii.sql_keys import token_keys
+from broker.pii.sql_rows import Row, row_parameters
 from broker.store.models import PiiToken
 
-Row = tuple[str, str, str, float]
-"""agent, token, value, expires (epoch seconds)."""
 TABLE: Table = PiiToken.__table__  # type: ignore[assignment]
 
 
@@ -120,12 +119,8 @@ class Driver:
         return held
 
     def _values(self, chunk: list[Row], keys: list[int], sealed: list[bytes]) -> list[Any]:
-        """The parameters of `chunk`'s rows, in order."""
-        stamp = self._stamp
-        parameters: list[Any] = []
-        for (agent, token, _, expires), key, ciphertext in zip(chunk, keys, sealed, strict=True):
-            parameters += (key, agent, token, ciphertext, stamp(expires))
-        return parameters
+        """The parameters of `chunk`'s rows, in order (broker/pii/sql_rows.py)."""
+        return row_parameters(chunk, keys, sealed, self._stamp)
 
     def _unwritten(
         self, connection: Connection, chunk: list[Row], sealed: list[bytes], now: float

@@ -36,9 +36,10 @@ from broker.pii.front import Front, TokenConflict
 from broker.pii.keys import sealed_name
 from broker.pii.nogc import gc_paused
 from broker.pii.sealing import TokenSealer
-from broker.pii.sql_driver import TABLE, Driver, Row, at_time, epoch_of, tokens_by_agent
+from broker.pii.sql_driver import TABLE, Driver, at_time, epoch_of, tokens_by_agent
 from broker.pii.sql_keys import token_key_order
 from broker.pii.sql_keyset import KeySet, new_key_set
+from broker.pii.sql_rows import Row, batch_rows
 from broker.pii.vault import claim_by_lookup
 from broker.secrets.keys import Undecryptable
 from broker.tasks import cancel_and_wait
@@ -300,8 +301,8 @@ class SqlTokenVault:
 
     def _write_batch(self, batch: dict[tuple[str, str], tuple[str, float]], now: float) -> list[str]:
         with gc_paused():
-            rows = [(agent, token, value, expires) for (agent, token), (value, expires) in batch.items()]
-        return self._write(rows, now)
+            keys, rows = batch_rows(batch)  # in key order (see `_write`)
+        return self._write_ordered(rows, keys, now)
 
     def _write(self, rows: list[Row], now: float) -> list[str]:
         """Insert rows, taking over expired ones; refresh live ones that hold the same value.
@@ -310,11 +311,15 @@ class SqlTokenVault:
         key order (`token_key`, broker/pii/sql_keys.py): consecutive rows then land in the same
         pages of the key's index, where random tokens would touch a page each (a 200,000-token
         table on SQLite: a third less time)."""
-        with gc_paused():  # thousands of rows and parameters: see broker/pii/nogc.py
+        with gc_paused():
             keys, order = token_key_order([row[0] for row in rows], [row[1] for row in rows])
             rows = [rows[at] for at in order]
-            names = [sealed_name(agent, token) for agent, token, _, _ in rows]
-            ciphertexts = self._sealer.seal_many(names, [value for _, _, value, _ in rows])
+        return self._write_ordered(rows, keys, now)
+
+    def _write_ordered(self, rows: list[Row], keys: list[int], now: float) -> list[str]:
+        """`_write` of rows in the order of their `keys`."""
+        with gc_paused():  # thousands of rows and parameters: see broker/pii/nogc.py
+            ciphertexts = self._sealer.seal_rows(rows)
             with self._transaction() as connection:
                 if self._keys is not None:  # before the commit: a key there too soon costs a SELECT
                     self._keys.add(keys)

@@ -19,8 +19,9 @@ mod text;
 mod tokens;
 mod walk;
 
-// hvault2: the SQL vault's key set
+// The SQL token vault's key set and flush rows.
 mod keyset;
+mod vault_rows;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyStringData};
@@ -114,7 +115,10 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(dedupe::repeated_found, module)?)?;
     module.add_function(wrap_pyfunction!(dedupe::clean_pairs, module)?)?;
 
-    // The SQL token vault's record of its row keys (keyset.rs).
+    // The SQL token vault's record of its row keys (keyset.rs) and its flush's rows (vault_rows.rs).
     module.add_class::<keyset::KeySet>()?;
+    module.add_function(wrap_pyfunction!(vault_rows::batch_rows, module)?)?;
+    module.add_function(wrap_pyfunction!(vault_rows::sealed_rows, module)?)?;
+    module.add_function(wrap_pyfunction!(vault_rows::row_parameters, module)?)?;
     Ok(())
 }

@@ -1,0 +1,106 @@
+"""The native flush rows of the SQL token vault (broker/pii/native/src/vault_rows.rs) are their
+Python references' (broker/pii/sql_rows.py, broker/pii/sealing.py), on hostile text: NUL,
+newlines, 2-, 3- and 4-byte UTF-8, lengths about BLAKE2b's block, and lone surrogates."""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+import pytest
+
+from broker.pii.keys import sealed_name
+from broker.pii.sealing import _VERSION, TokenSealer, reference_sealed_rows, row_name
+from broker.pii.sql_rows import reference_batch_rows, reference_row_parameters
+from broker.secrets.keys import generate_key
+from tests.pii.test_native_keys import generated
+
+_native = pytest.importorskip(
+    "broker.pii._native", reason="broker.pii._native is not built (no Rust toolchain or crates): make native"
+)
+
+SEALER = TokenSealer([generate_key()])
+ENCRYPT = SEALER._aeads[0].encrypt
+
+
+def batch_of(seed: int, count: int) -> dict[tuple[str, str], tuple[str, float]]:
+    rng = random.Random(seed)
+    agents, tokens = generated(seed, count)
+    values, _ = generated(seed + 100, count)
+    agents = [rng.choice(agents[:3]) for _ in agents]  # a few agents, as a flush has
+    expiries = [1_800_000_000.0, 1_800_000_600.5, float(rng.randrange(10**9))]
+    batch = {
+        (agent, token): (value, rng.choice(expiries))
+        for agent, token, value in zip(agents, tokens, values, strict=True)
+    }
+    batch[agents[0], tokens[0] + "x"] = ("", expiries[0])  # an empty value
+    return batch
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_batch_rows_sealed_rows_and_parameters_are_the_references(seed: int) -> None:
+    batch = batch_of(seed, 300)
+    keys, rows = _native.batch_rows(batch)
+    assert (keys, rows) == reference_batch_rows(batch)
+    assert keys == sorted(keys)
+
+    nonces = os.urandom(12 * len(rows))
+    sealed = _native.sealed_rows(ENCRYPT, _VERSION, nonces, rows)
+    assert sealed == reference_sealed_rows(ENCRYPT, _VERSION, nonces, rows)
+    assert [SEALER.open(sealed_name(a, t), c) for (a, t, _, _), c in zip(rows, sealed, strict=True)] == [
+        row[2] for row in rows
+    ]
+    assert all(row_name(a, t) == sealed_name(a, t) for a, t, _, _ in rows)
+
+    calls: list[float] = []
+
+    def stamp(expires: float) -> Any:
+        calls.append(expires)
+        return f"at {expires!r}"
+
+    for first in range(0, len(rows), 64):
+        chunk, chunk_keys, chunk_sealed = (
+            rows[first : first + 64],
+            keys[first : first + 64],
+            sealed[first : first + 64],
+        )
+        assert _native.row_parameters(chunk, chunk_keys, chunk_sealed, stamp) == reference_row_parameters(
+            chunk, chunk_keys, chunk_sealed, stamp
+        )
+
+
+def test_sealing_a_batch_opens_with_each_name_only() -> None:
+    rows = [("agent-1", "<EMAIL_ADDRESS_0000aaaa>", "bob@example.com", 0.0)] * 2
+    first, second = SEALER.seal_rows(rows)
+    assert first != second  # a nonce each
+    assert SEALER.open(sealed_name("agent-1", "<EMAIL_ADDRESS_0000aaaa>"), first) == "bob@example.com"
+    with pytest.raises(Exception, match="does not open"):
+        SEALER.open(sealed_name("agent-2", "<EMAIL_ADDRESS_0000aaaa>"), first)
+
+
+@pytest.mark.parametrize("where", range(3))
+def test_a_lone_surrogate_raises_as_in_python(where: int) -> None:
+    row = ["agent-1", "<EMAIL_ADDRESS_0000aaaa>", "bob@example.com", 0.0]
+    row[where] = "bad\ud800"
+    rows: list[Any] = [tuple(row)]
+    for seal in (_native.sealed_rows, reference_sealed_rows):
+        with pytest.raises(UnicodeEncodeError):
+            seal(ENCRYPT, _VERSION, os.urandom(12), rows)
+    if where < 2:
+        batch: Any = {(row[0], row[1]): (row[2], row[3])}
+        for order in (_native.batch_rows, reference_batch_rows):
+            with pytest.raises(UnicodeEncodeError):
+                order(batch)
+
+
+def test_wrong_shapes_raise() -> None:
+    for seal in (_native.sealed_rows, reference_sealed_rows):
+        with pytest.raises(ValueError, match="nonce"):
+            seal(ENCRYPT, _VERSION, b"short", [("a", "t", "v", 0.0)])
+    with pytest.raises(TypeError):
+        _native.sealed_rows(ENCRYPT, _VERSION, os.urandom(12), [("a", "t")])
+    with pytest.raises(TypeError):
+        _native.batch_rows({("a", "t", "x"): ("v", 0.0)})
+    with pytest.raises(ValueError, match="a key and a sealed value"):
+        _native.row_parameters([("a", "t", "v", 0.0)], [], [b""], repr)
