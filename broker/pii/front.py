@@ -10,7 +10,7 @@ entry past its expiry is dropped so the vault behind is asked again.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 
 class TokenConflict(RuntimeError):
@@ -45,7 +45,7 @@ class Front:
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
-    def get_many(self, agent: str, tokens: Sequence[str], now: float) -> tuple[dict[str, str], list[str]]:
+    def get_many(self, agent: str, tokens: Iterable[str], now: float) -> tuple[dict[str, str], list[str]]:
         """`get` of each token: the values found, and the tokens not (in order). A big result
         asks for 20,000 tokens or more, so the loop is one call, not one per token."""
         entries = self._entries

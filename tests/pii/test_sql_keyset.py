@@ -31,6 +31,8 @@ HELD = "<EMAIL_ADDRESS_0000aaaa>"  # agent-1's, live, bob
 EXPIRED = "<EMAIL_ADDRESS_0000bbbb>"  # agent-1's, expired, carol
 OTHERS = "<EMAIL_ADDRESS_0000cccc>"  # agent-2's row sits under agent-1's key of this token
 NEW = "<EMAIL_ADDRESS_0000dddd>"
+SQUATTER = "<EMAIL_ADDRESS_0000eeee>"  # agent-1's, live, under agent-1's key of SQUATTED
+SQUATTED = "<EMAIL_ADDRESS_0000ffff>"
 
 
 @pytest.fixture
@@ -43,6 +45,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
             ("agent-1", HELD, HELD, "bob@example.com", NOW + 600),
             ("agent-1", EXPIRED, EXPIRED, "carol@example.com", NOW - 1),
             ("agent-2", OTHERS, OTHERS, "dave@example.com", NOW + 600),
+            ("agent-1", SQUATTER, SQUATTED, "frank@example.com", NOW + 600),
         ):
             connection.execute(
                 insert(PiiToken).values(
@@ -112,6 +115,11 @@ async def test_a_claim_still_finds_what_the_table_holds(engine: Engine) -> None:
         assert stored[("agent-2", OTHERS)] == "dave@example.com"
         assert ("agent-1", OTHERS) not in stored
         assert await vault.claim_many("agent-1", {HELD: "bob@example.com"}, 600) == set()  # the same value
+        # Its key's row is another token's (read back by the lookup, never taken for it): a claim
+        # does not name it, the flush refuses it (and logs it), as before the key record.
+        assert await vault.claim_many("agent-1", {SQUATTED: "gina@example.com"}, 600) == set()
+        assert await vault.flush()
+        assert ("agent-1", SQUATTED) not in rows(engine)
     finally:
         await vault.close()
 
