@@ -109,3 +109,6 @@ def row_parameters(
     /,
 ) -> list[Any]:
     """`broker.pii.sql_rows.reference_row_parameters(rows, keys, sealed, stamp)`."""
+
+def secret_spans(text: str, /) -> list[tuple[int, int, float, int]]:
+    """`broker.pii.recognizers_secret.secrets(text)`, each finding with the check left to Python."""

@@ -120,5 +120,16 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(vault_rows::batch_rows, module)?)?;
     module.add_function(wrap_pyfunction!(vault_rows::sealed_rows, module)?)?;
     module.add_function(wrap_pyfunction!(vault_rows::row_parameters, module)?)?;
+    module.add_function(wrap_pyfunction!(secret_spans, module)?)?;
     Ok(())
+}
+
+// The secrets finder and the overlap resolution (helper hsec).
+mod secrets;
+
+/// The secrets finder's findings in `text`, each with the check Python still makes: see
+/// broker/pii/recognizers_secret.py (`secrets`).
+#[pyfunction]
+fn secret_spans(text: &PyString) -> PyResult<Vec<secrets::Secret>> {
+    scan!(text, secrets::Secrets, secrets)
 }
