@@ -112,3 +112,6 @@ def row_parameters(
 
 def secret_spans(text: str, /) -> list[tuple[int, int, float, int]]:
     """`broker.pii.recognizers_secret.secrets(text)`, each finding with the check left to Python."""
+
+def resolve_found(found: list[Found], /) -> list[Found]:
+    """`broker.pii.detector.resolved(found)`."""

@@ -121,10 +121,12 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(vault_rows::sealed_rows, module)?)?;
     module.add_function(wrap_pyfunction!(vault_rows::row_parameters, module)?)?;
     module.add_function(wrap_pyfunction!(secret_spans, module)?)?;
+    module.add_function(wrap_pyfunction!(resolve::resolve_found, module)?)?;
     Ok(())
 }
 
 // The secrets finder and the overlap resolution (helper hsec).
+mod resolve;
 mod secrets;
 
 /// The secrets finder's findings in `text`, each with the check Python still makes: see
