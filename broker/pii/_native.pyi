@@ -115,3 +115,21 @@ def secret_spans(text: str, /) -> list[tuple[int, int, float, int]]:
 
 def resolve_found(found: list[Found], /) -> list[Found]:
     """`broker.pii.detector.resolved(found)`."""
+
+def unseen_pairs(
+    clean: AbstractSet[tuple[str, str | None]], texts: Sequence[str], keys: Sequence[str | None], /
+) -> list[int] | None:
+    """`broker.pii.clean.unseen(clean, texts, keys)`."""
+
+def remember_slots(
+    clean: set[tuple[str, str | None]],
+    which: list[int],
+    texts: list[str],
+    keys: list[str | None],
+    found: list[list[Found]],
+    most: int,
+    big_batch: int,
+    most_entries: int,
+    /,
+) -> None:
+    """`broker.pii.clean.remembered(clean, which, texts, keys, found, most, big_batch, most_entries)`."""

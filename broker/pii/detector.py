@@ -127,10 +127,16 @@ class Detector:
         """
         if not texts:
             return []
+        which, firsts, _, found = self.find_distinct(texts, keys)
+        return found if len(firsts) == len(texts) else repeated_found(found, which)
+
+    def find_distinct(
+        self, texts: Sequence[str], keys: Sequence[str | None] = ()
+    ) -> tuple[list[int], list[str], list[str | None], list[list[Found]]]:
+        """The slot of each (string, key) pair among the distinct pairs, those pairs' strings and
+        keys in order of first occurrence (no keys given: none), and the findings in each."""
         which, firsts, first_keys = distinct_pairs(texts, keys)
-        if len(firsts) == len(texts):
-            return self._scan_many(texts, keys)
-        return repeated_found(self._scan_many(firsts, first_keys), which)
+        return which, firsts, first_keys, self._scan_many(firsts, first_keys)
 
     def _scan_many(self, texts: Sequence[str], keys: Sequence[str | None]) -> list[list[Found]]:
         joined = SEPARATOR.join(texts)

@@ -72,6 +72,10 @@ def use_references(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(detector, "spread_found", detector.spread)
     monkeypatch.setattr(detector, "string_starts", detector.starts_of)
     monkeypatch.setattr(clean, "fresh_pairs", clean.clean_pairs)
+    monkeypatch.setattr(detector, "resolve", detector.resolved)
+    monkeypatch.setattr(clean, "repeated_found", detector.repeated)
+    monkeypatch.setattr(clean, "unseen_pairs", clean.unseen)
+    monkeypatch.setattr(clean, "remember_slots", clean.remembered)
 
 
 def test_the_native_functions_are_in_use() -> None:

@@ -122,10 +122,13 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(vault_rows::row_parameters, module)?)?;
     module.add_function(wrap_pyfunction!(secret_spans, module)?)?;
     module.add_function(wrap_pyfunction!(resolve::resolve_found, module)?)?;
+    module.add_function(wrap_pyfunction!(memo::unseen_pairs, module)?)?;
+    module.add_function(wrap_pyfunction!(memo::remember_slots, module)?)?;
     Ok(())
 }
 
 // The secrets finder and the overlap resolution (helper hsec).
+mod memo;
 mod resolve;
 mod secrets;
 

@@ -1,0 +1,198 @@
+//! `CleanStrings`' memo of clean (string, key) pairs, in native code: which pairs of a batch it
+//! does not hold (`unseen_pairs`), and the pairs it takes from a batch's findings
+//! (`remember_slots`), worked out from the distinct pairs `Detector.find_many`'s dedupe gives
+//! (each distinct pair once, with how often it came) where the reference walks every pair and
+//! counts them again with a `Counter`. broker/pii/clean.py keeps the references (`unseen`,
+//! `remembered`); tests/pii/test_native_memo.py holds the two to the same results and the same
+//! memo (its contents, in the same order). Input of another shape goes to the reference whole.
+
+use crate::pyobj::{owned, status, Owned};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use pyo3::AsPyPointer;
+
+/// The reference named `name` in broker/pii/clean.py, called with `args`.
+fn reference(py: Python<'_>, name: &str, args: impl IntoPy<Py<PyTuple>>) -> PyResult<PyObject> {
+    let function = py.import("broker.pii.clean")?.getattr(name)?;
+    Ok(function.call1(args)?.into())
+}
+
+/// A new (text, key) tuple of two borrowed objects.
+unsafe fn pair(
+    py: Python<'_>,
+    text: *mut ffi::PyObject,
+    key: *mut ffi::PyObject,
+) -> PyResult<Owned> {
+    crate::pyobj::new_pair(py, text, key)
+}
+
+/// `unseen(clean, texts, keys)`: None when the set holds none of the pairs, else the indexes
+/// of the pairs it does not hold.
+#[pyfunction]
+pub fn unseen_pairs(
+    py: Python<'_>,
+    clean: &PyAny,
+    texts: &PyAny,
+    keys: &PyAny,
+) -> PyResult<PyObject> {
+    // SAFETY: with the GIL held; items are borrowed from the lists, which no Python code
+    // changes here (the set's lookups compare exact strs, tuples and None only).
+    unsafe {
+        let (set, texts_list, keys_list) = (clean.as_ptr(), texts.as_ptr(), keys.as_ptr());
+        if ffi::PySet_CheckExact(set) == 0
+            || ffi::PyList_CheckExact(texts_list) == 0
+            || ffi::PyList_CheckExact(keys_list) == 0
+            || ffi::PyList_GET_SIZE(texts_list) != ffi::PyList_GET_SIZE(keys_list)
+        {
+            return reference(py, "unseen", (clean, texts, keys));
+        }
+        let size = ffi::PyList_GET_SIZE(texts_list);
+        for index in 0..size {
+            let key = ffi::PyList_GET_ITEM(keys_list, index);
+            if ffi::PyUnicode_CheckExact(ffi::PyList_GET_ITEM(texts_list, index)) == 0
+                || (key != ffi::Py_None() && ffi::PyUnicode_CheckExact(key) == 0)
+            {
+                return reference(py, "unseen", (clean, texts, keys));
+            }
+        }
+        let mut held = Vec::new();
+        if ffi::PySet_GET_SIZE(set) > 0 {
+            for index in 0..size {
+                let probe = pair(
+                    py,
+                    ffi::PyList_GET_ITEM(texts_list, index),
+                    ffi::PyList_GET_ITEM(keys_list, index),
+                )?;
+                if status(py, ffi::PySet_Contains(set, probe.0))? == 1 {
+                    held.push(index);
+                }
+            }
+        }
+        if held.is_empty() {
+            return Ok(py.None());
+        }
+        let result = owned(py, ffi::PyList_New(0))?;
+        let mut next = held.iter().peekable();
+        for index in 0..size {
+            if next.peek() == Some(&&index) {
+                next.next();
+                continue;
+            }
+            let number = owned(py, ffi::PyLong_FromSsize_t(index))?;
+            status(py, ffi::PyList_Append(result.0, number.0))?;
+        }
+        Ok(PyObject::from_owned_ptr(py, result.into_ptr()))
+    }
+}
+
+/// The value of an exact int in `0..limit`, else None.
+unsafe fn index_below(object: *mut ffi::PyObject, limit: isize) -> Option<isize> {
+    if ffi::PyLong_CheckExact(object) == 0 {
+        return None;
+    }
+    let value = ffi::PyLong_AsSsize_t(object);
+    if !ffi::PyErr_Occurred().is_null() {
+        ffi::PyErr_Clear();
+        return None;
+    }
+    (0..limit).contains(&value).then_some(value)
+}
+
+/// `remembered(clean, which, texts, keys, found, most, big_batch, most_entries)`: the batch's
+/// pairs in which nothing was found and whose string has at most `most` characters go into
+/// `clean`; more than `big_batch` of them (counting repeats): only those that came more than
+/// once; `clean` is emptied first when it would hold more than `most_entries`.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn remember_slots(
+    py: Python<'_>,
+    clean: &PyAny,
+    which: &PyAny,
+    texts: &PyAny,
+    keys: &PyAny,
+    found: &PyAny,
+    most: isize,
+    big_batch: isize,
+    most_entries: isize,
+) -> PyResult<PyObject> {
+    let args = (
+        clean,
+        which,
+        texts,
+        keys,
+        found,
+        most,
+        big_batch,
+        most_entries,
+    );
+    // SAFETY: with the GIL held; items are borrowed from the lists, which no Python code
+    // changes here (the set's additions hash and compare exact strs, tuples and None only).
+    unsafe {
+        let (set, which_list, texts_list, keys_list, found_list) = (
+            clean.as_ptr(),
+            which.as_ptr(),
+            texts.as_ptr(),
+            keys.as_ptr(),
+            found.as_ptr(),
+        );
+        if ffi::PySet_CheckExact(set) == 0
+            || [which_list, texts_list, keys_list, found_list]
+                .iter()
+                .any(|&list| ffi::PyList_CheckExact(list) == 0)
+        {
+            return reference(py, "remembered", args);
+        }
+        let slots = ffi::PyList_GET_SIZE(texts_list);
+        if ffi::PyList_GET_SIZE(keys_list) != slots || ffi::PyList_GET_SIZE(found_list) != slots {
+            return reference(py, "remembered", args);
+        }
+        let mut counts = vec![0isize; slots as usize];
+        for index in 0..ffi::PyList_GET_SIZE(which_list) {
+            match index_below(ffi::PyList_GET_ITEM(which_list, index), slots) {
+                Some(slot) => counts[slot as usize] += 1,
+                None => return reference(py, "remembered", args),
+            }
+        }
+        let mut fresh = Vec::new();
+        let mut repeats = 0isize;
+        for slot in 0..slots {
+            let (text, key) = (
+                ffi::PyList_GET_ITEM(texts_list, slot),
+                ffi::PyList_GET_ITEM(keys_list, slot),
+            );
+            let spans = ffi::PyList_GET_ITEM(found_list, slot);
+            if ffi::PyUnicode_CheckExact(text) == 0
+                || (key != ffi::Py_None() && ffi::PyUnicode_CheckExact(key) == 0)
+                || ffi::PyList_CheckExact(spans) == 0
+            {
+                return reference(py, "remembered", args);
+            }
+            if counts[slot as usize] > 0
+                && ffi::PyList_GET_SIZE(spans) == 0
+                && ffi::PyUnicode_GET_LENGTH(text) <= most
+            {
+                fresh.push(slot);
+                repeats += counts[slot as usize];
+            }
+        }
+        let size = if repeats > big_batch {
+            fresh.retain(|&slot| counts[slot as usize] > 1);
+            fresh.len() as isize
+        } else {
+            repeats
+        };
+        if ffi::PySet_GET_SIZE(set) + size > most_entries {
+            status(py, ffi::PySet_Clear(set))?;
+        }
+        for slot in fresh {
+            let item = pair(
+                py,
+                ffi::PyList_GET_ITEM(texts_list, slot),
+                ffi::PyList_GET_ITEM(keys_list, slot),
+            )?;
+            status(py, ffi::PySet_Add(set, item.0))?;
+        }
+        Ok(py.None())
+    }
+}
