@@ -133,3 +133,9 @@ def remember_slots(
     /,
 ) -> None:
     """`broker.pii.clean.remembered(clean, which, texts, keys, found, most, big_batch, most_entries)`."""
+
+def email_found(text: str, /) -> list[Found]:
+    """`broker.pii.recognizers.emails_found(text)`."""
+
+def ipv4_found(text: str, /) -> list[Found]:
+    """`broker.pii.recognizers.ipv4s_found(text)`."""
