@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 
 from broker.pii.context import Found
-from broker.pii.detector import Detector, repeated_found
+from broker.pii.detector import Detector, hand_out
 
 MAX_CHARS = 100
 """Longer strings are not remembered (they rarely recur, and the memo stays small)."""
@@ -66,7 +66,7 @@ class CleanStrings:
             return []
         which, firsts, first_keys, found = self._detector.find_distinct(texts, keys)
         remember_slots(self.clean, which, firsts, first_keys, found, MAX_CHARS, BIG_BATCH, MAX_ENTRIES)
-        return found if len(firsts) == len(texts) else repeated_found(found, which)
+        return found if len(firsts) == len(texts) else hand_out(found, which)
 
 
 def unseen(

@@ -128,7 +128,7 @@ class Detector:
         if not texts:
             return []
         which, firsts, _, found = self.find_distinct(texts, keys)
-        return found if len(firsts) == len(texts) else repeated_found(found, which)
+        return found if len(firsts) == len(texts) else hand_out(found, which)
 
     def find_distinct(
         self, texts: Sequence[str], keys: Sequence[str | None] = ()
@@ -205,6 +205,20 @@ def distinct(
 def repeated(found: list[list[Found]], which: list[int]) -> list[list[Found]]:
     """A new list of the findings of each slot in `which`."""
     return [list(found[index]) if found[index] else [] for index in which]
+
+
+def handed_out(found: list[list[Found]], which: list[int]) -> list[list[Found]]:
+    """The findings of each slot in `which`: the slot's own list the first time, a new copy after
+    (`found` is the caller's to give away: no two results share a list)."""
+    taken = [False] * len(found)
+    results: list[list[Found]] = []
+    for slot in which:
+        if taken[slot]:
+            results.append(list(found[slot]) if found[slot] else [])
+        else:
+            taken[slot] = True
+            results.append(found[slot])
+    return results
 
 
 def starts_of(texts: Sequence[str]) -> list[int]:
@@ -288,7 +302,8 @@ def _strongest(cluster: list[Found]) -> list[Found]:
 
 
 resolve: Callable[[list[Found]], list[Found]]
-try:  # native where it is built (broker/pii/native/src/resolve.rs)
+try:  # native where it is built (broker/pii/native/src/resolve.rs, memo.rs)
+    from broker.pii._native import hand_out as hand_out
     from broker.pii._native import resolve_found as resolve
 except ImportError:  # pragma: no cover - the same, in Python
-    resolve = resolved
+    resolve, hand_out = resolved, handed_out

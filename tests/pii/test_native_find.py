@@ -73,7 +73,8 @@ def use_references(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(detector, "string_starts", detector.starts_of)
     monkeypatch.setattr(clean, "fresh_pairs", clean.clean_pairs)
     monkeypatch.setattr(detector, "resolve", detector.resolved)
-    monkeypatch.setattr(clean, "repeated_found", detector.repeated)
+    monkeypatch.setattr(detector, "hand_out", detector.handed_out)
+    monkeypatch.setattr(clean, "hand_out", detector.handed_out)
     monkeypatch.setattr(clean, "unseen_pairs", clean.unseen)
     monkeypatch.setattr(clean, "remember_slots", clean.remembered)
 

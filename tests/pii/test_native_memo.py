@@ -14,6 +14,7 @@ import random
 import pytest
 
 from broker.pii import clean as memo
+from broker.pii import detector
 from broker.pii.context import Found
 from broker.pii.detector import distinct
 
@@ -80,3 +81,25 @@ def test_other_shapes_go_to_the_references() -> None:
     assert native == python == {("a", None), ("c", None)}
     with pytest.raises(IndexError):
         _native.remember_slots(set(), [1], ["c"], [None], [[]], 100, 0, 10)
+
+
+def test_hand_out_matches_the_reference() -> None:
+    """The same lists, the slot's own the first time (the same objects), new ones after."""
+    rng = random.Random(9)
+    for _ in range(3000):
+        found: list[list[Found]] = [
+            [(k, k + 1, "SECRET", 0.85)] * rng.randint(0, 2) for k in range(rng.randint(1, 20))
+        ]
+        which = [rng.randrange(len(found)) for _ in range(rng.randint(0, 40))]
+        native, python = _native.hand_out(found, which), detector.handed_out(found, which)
+        assert same(native, python)
+        assert [any(a is b for b in found) for a in native] == [any(a is b for b in found) for a in python]
+        assert len({id(a) for a in native}) == len(native)  # no two share a list
+    assert _native.hand_out([[]], [-1]) == detector.handed_out([[]], [-1]) == [[]]
+    with pytest.raises(IndexError):
+        _native.hand_out([[]], [1])
+
+
+def test_hand_out_is_native() -> None:
+    assert detector.hand_out is _native.hand_out
+    assert memo.hand_out is _native.hand_out

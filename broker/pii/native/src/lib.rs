@@ -124,6 +124,7 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(resolve::resolve_found, module)?)?;
     module.add_function(wrap_pyfunction!(memo::unseen_pairs, module)?)?;
     module.add_function(wrap_pyfunction!(memo::remember_slots, module)?)?;
+    module.add_function(wrap_pyfunction!(memo::hand_out, module)?)?;
     module.add_function(wrap_pyfunction!(found::email_found, module)?)?;
     module.add_function(wrap_pyfunction!(found::ipv4_found, module)?)?;
     Ok(())

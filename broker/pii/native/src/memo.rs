@@ -196,3 +196,49 @@ pub fn remember_slots(
         Ok(py.None())
     }
 }
+
+/// `handed_out(found, which)` of broker/pii/detector.py: the findings of each slot in `which`,
+/// the slot's own list the first time and a new copy after (where `repeated_found` copied
+/// every one: ~63,000 lists per 5 MB of pii_path's CRM records, ~0.45 ms per MB).
+#[pyfunction]
+pub fn hand_out(py: Python<'_>, found: &PyAny, which: &PyAny) -> PyResult<PyObject> {
+    // SAFETY: with the GIL held; items are borrowed from `found` and `which`, unchanged here.
+    unsafe {
+        let (list, indexes) = (found.as_ptr(), which.as_ptr());
+        let fallback = |py: Python<'_>| {
+            let function = py.import("broker.pii.detector")?.getattr("handed_out")?;
+            Ok(function.call1((found, which))?.into())
+        };
+        if ffi::PyList_CheckExact(list) == 0 || ffi::PyList_CheckExact(indexes) == 0 {
+            return fallback(py);
+        }
+        let (count, size) = (ffi::PyList_GET_SIZE(list), ffi::PyList_GET_SIZE(indexes));
+        for index in 0..count {
+            if ffi::PyList_CheckExact(ffi::PyList_GET_ITEM(list, index)) == 0 {
+                return fallback(py);
+            }
+        }
+        let mut slots = Vec::with_capacity(size as usize);
+        for index in 0..size {
+            match index_below(ffi::PyList_GET_ITEM(indexes, index), count) {
+                Some(slot) => slots.push(slot),
+                None => return fallback(py),
+            }
+        }
+        let mut taken = vec![false; count as usize];
+        let results = owned(py, ffi::PyList_New(size))?;
+        for (index, &slot) in slots.iter().enumerate() {
+            let spans = ffi::PyList_GET_ITEM(list, slot);
+            let item = if std::mem::replace(&mut taken[slot as usize], true) {
+                owned(
+                    py,
+                    ffi::PyList_GetSlice(spans, 0, ffi::PyList_GET_SIZE(spans)),
+                )?
+            } else {
+                Owned::from_borrowed(spans)
+            };
+            ffi::PyList_SET_ITEM(results.0, index as isize, item.into_ptr());
+        }
+        Ok(PyObject::from_owned_ptr(py, results.into_ptr()))
+    }
+}
