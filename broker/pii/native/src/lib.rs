@@ -120,6 +120,8 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(vault_rows::batch_rows, module)?)?;
     module.add_function(wrap_pyfunction!(vault_rows::sealed_rows, module)?)?;
     module.add_function(wrap_pyfunction!(vault_rows::row_parameters, module)?)?;
+
+    // The detector's secrets finder, overlap resolution, memo and findings (helper hsec).
     module.add_function(wrap_pyfunction!(secret_spans, module)?)?;
     module.add_function(wrap_pyfunction!(resolve::resolve_found, module)?)?;
     module.add_function(wrap_pyfunction!(memo::unseen_pairs, module)?)?;
@@ -130,7 +132,8 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     Ok(())
 }
 
-// The secrets finder and the overlap resolution (helper hsec).
+// The detector's secrets finder (secrets.rs), overlap resolution (resolve.rs), memo of clean
+// pairs (memo.rs) and e-mail/IPv4 findings (found.rs).
 mod found;
 mod memo;
 mod resolve;
