@@ -18,7 +18,7 @@ from broker.errors import NotConfigured
 from broker.pii.clean import CleanStrings
 from broker.pii.context import Found
 from broker.pii.detector import PATTERN_ENTITIES, Detector
-from broker.pii.issuing import Proposals, TokenIssuer, TokenRequests
+from broker.pii.issuing import Proposals, TokenIssuer, TokenRequests, in_order
 from broker.pii.jsontext import parse, rename_keys
 from broker.pii.jsontext import serialise as serialise  # broker/pipeline/mask.py imports it from here
 from broker.pii.nogc import gc_paused
@@ -46,8 +46,10 @@ ENGINE_VERSION = "1"
 
 log = logging.getLogger("broker.pii")
 Counts = dict[str, int]
-Proposed = tuple[str, Counts, Proposals, dict[str, int]]
-"""Masked text, counts, the token proposed for each (entity, value), the tokens written more than once."""
+Proposed = tuple[str, Counts, list[str], list[str], list[str], dict[str, int]]
+"""Masked text, counts; the token requests in issuing order (`issuing.in_order`) as parallel lists
+of entities, values and the token proposed for each; the tokens written more than once (how often).
+Lists, not a dict of (entity, value) keys: see `TokenIssuer`."""
 
 
 class Masker:
@@ -179,16 +181,20 @@ class Masker:
             outcome = await offload.in_process(mask_in_worker, policy, salt, agent, text)
             if outcome is None:
                 return None
-            masked, counts, proposed, repeated = outcome
-            issued = await self._issue(agent, proposed.keys(), off_loop=True, proposed=proposed)
+            masked, counts, entities, values, proposed, repeated = outcome
+            if not values:
+                return masked, counts
+            assert self._tokens is not None  # checked in __init__: a token policy has a vault
+            issued = await self._tokens.issue_in_order(agent, entities, values, proposed)
             if issued != proposed:
                 patched = await asyncio.to_thread(retokened, masked, proposed, issued, repeated)
                 if patched is not None:
                     return patched, counts
-                outcome = await offload.in_process(mask_in_worker, policy, salt, agent, text, issued)
+                tokens = dict(zip(zip(entities, values, strict=True), issued, strict=True))
+                outcome = await offload.in_process(mask_in_worker, policy, salt, agent, text, tokens)
                 if outcome is None:
                     return None
-                masked, counts, _, _ = outcome
+                masked, counts = outcome[:2]
         except NotConfigured:  # the worker died (killed, out of memory): mask it here, as before workers
             log.warning("a worker process stopped while masking a large result; masking it in the gateway")
             return None
@@ -198,18 +204,28 @@ class Masker:
         self, agent: str, text: str, tokens: dict[tuple[str, str], str] | None = None
     ) -> Proposed | None:
         """`mask_text` of a JSON document with every token as first proposed (or as in `tokens`),
-        those tokens, and the ones written more than once (how often); None when `text` is no
-        JSON document. No vault: what a worker process does."""
+        those tokens with their requests in issuing order, and the ones written more than once (how
+        often); None when `text` is no JSON document. No vault: what a worker process does. With
+        `tokens` (the issued ones, already known to the caller) no requests are returned."""
         try:
             decoded = parse(text)
         except ValueError:
             return None
         collected, findings, requests = self._scan(decoded)
-        if tokens is None:
-            tokens = tokens_for(agent_mac(self._salt, agent), requests)
+        if tokens is not None:
+            masked, counts = self._write_back_paused(collected, findings, tokens)
+            return serialise(masked, 2 if "\n" in text else None, collected.finite), counts, [], [], [], {}
+        with gc_paused():
+            ordered = in_order(requests)
+            tokens = tokens_for(agent_mac(self._salt, agent), ordered)
         masked, counts = self._write_back_paused(collected, findings, tokens)
-        repeated = {tokens[request]: times for request, times in requests.items() if times > 1}
-        return serialise(masked, 2 if "\n" in text else None, collected.finite), counts, tokens, repeated
+        with gc_paused():
+            repeated = {tokens[request]: times for request, times in requests.items() if times > 1}
+            entities = [entity for entity, _ in ordered]
+            values = [value for _, value in ordered]
+            proposed = list(tokens.values())  # (in issuing order: the dict was filled so)
+        text = serialise(masked, 2 if "\n" in text else None, collected.finite)
+        return text, counts, entities, values, proposed, repeated
 
     async def mask_content_blocks(
         self, agent: str, blocks: Sequence[Mapping[str, Any]]

@@ -36,26 +36,22 @@ def mask_in_worker(
         return masker.mask_text_as_proposed(agent, text, tokens)
 
 
-def retokened(
-    text: str,
-    proposed: dict[tuple[str, str], str],
-    issued: dict[tuple[str, str], str],
-    repeated: dict[str, int],
-) -> str | None:
-    """The worker's masked `text` with each token the vault lengthened written as issued, or
-    None where a plain replacement could touch more than those tokens (the worker then masks
-    the text again: ~0.7 s for 5 MB, where this costs a few ms per token replaced).
+def retokened(text: str, proposed: list[str], issued: list[str], repeated: dict[str, int]) -> str | None:
+    """The worker's masked `text` with each token the vault lengthened written as issued (`issued`
+    is `proposed` as the vault confirmed it, position for position), or None where a plain
+    replacement could touch more than those tokens (the worker then masks the text again: ~0.7 s
+    for 5 MB, where this costs a few ms per token replaced).
 
     A replacement is exact when the proposed token was proposed for that one value, occurs in
     the text exactly as often as it was written (`repeated`, else once: so no upstream text
     holds it), and the issued one does not occur at all (no key it could clash with). A token
     is `<` name `_` hex `>` with no other `<` or `>`, so no occurrence straddles another.
     """
-    changed = [(proposed[request], token) for request, token in issued.items() if token != proposed[request]]
+    changed = [(old, new) for old, new in zip(proposed, issued, strict=True) if old != new]
     if len(changed) > MAX_RETOKENED:
         return None
     olds = {old for old, _ in changed}
-    if len(olds) != len(changed) or sum(token in olds for token in proposed.values()) != len(olds):
+    if len(olds) != len(changed) or sum(token in olds for token in proposed) != len(olds):
         return None
     for old, new in changed:
         if text.count(old) != repeated.get(old, 1) or new in text:

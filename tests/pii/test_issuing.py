@@ -1,0 +1,160 @@
+"""`TokenIssuer` by position against the issuer it replaced (by (entity, value) keys, kept here as
+the reference): the same tokens, the same vault rows, the same memo, on requests made to collide
+(ids held in the vault by other values, ids the memo knows, two values proposing one id, batches
+of a few requests so that ids are taken by earlier batches)."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import pytest
+
+from broker.pii import issuing
+from broker.pii.issuing import Known, TokenIssuer, in_order
+from broker.pii.nogc import gc_paused
+from broker.pii.operators import TOKEN_HEX, agent_mac, token_for
+from broker.pii.vault import MemoryVault, claim_all
+
+SALT = b"issuing-test-salt-16+"
+
+
+async def reference_issue(
+    issuer: TokenIssuer, agent: str, requests: Any, proposed: dict[tuple[str, str], str]
+) -> dict[tuple[str, str], str]:
+    """The issuer before issuing by position (its `_issue_locked`, `_issue_batch`, `_propose`)."""
+    mac = issuer._mac(agent)
+    issuer._known.age(time.monotonic())
+    issued: dict[tuple[str, str], str] = {}
+    taken: set[str] = set()
+    stored: list[dict[str, str]] = []
+    ordered = in_order(requests)
+    for first in range(0, len(ordered), issuing.TOKEN_BATCH):
+        batch = ordered[first : first + issuing.TOKEN_BATCH]
+        pending = dict.fromkeys(batch, TOKEN_HEX)
+        while pending:
+            before = len(issued)
+            asked = _reference_propose(issuer, agent, mac, pending, issued, taken, proposed)
+            held = await claim_all(issuer._vault, agent, asked, issuer._ttl) if asked else set()
+            if held:
+                for request in pending:
+                    token = issued.get(request)
+                    if token in held and asked.get(token) == request[1]:
+                        del issued[request]
+                for token in held:
+                    del asked[token]
+            taken.update(asked)
+            stored.append(asked)
+            if len(issued) - before == len(pending):
+                break
+            pending = {request: length + 4 for request, length in pending.items() if request not in issued}
+            if any(length > 32 for length in pending.values()):
+                raise RuntimeError("token space exhausted: the vault holds conflicting values")
+    issuer._known.add(agent, stored)
+    return issued
+
+
+def _reference_propose(
+    issuer: TokenIssuer,
+    agent: str,
+    mac: Any,
+    pending: dict[tuple[str, str], int],
+    issued: dict[tuple[str, str], str],
+    taken: set[str],
+    proposed: dict[tuple[str, str], str],
+) -> dict[str, str]:
+    young, old = issuer._known.of(agent)
+    with gc_paused():
+        asked: dict[str, str] = {}
+        for request, length in pending.items():
+            token = proposed.get(request) if length == TOKEN_HEX else None
+            if token is None:
+                token = token_for(mac, *request, length)
+            known = young.get(token)
+            if known is None:
+                known = old.get(token)
+            if known == request[1] and token not in taken:
+                issued[request] = token
+                taken.add(token)
+            elif token not in asked and token not in taken:
+                asked[token] = request[1]
+                issued[request] = token
+        return asked
+
+
+Case = tuple[list[tuple[str, str]], dict[tuple[str, str], str], dict[str, str], dict[str, str]]
+
+
+def _case(seed: int) -> Case:
+    """Requests, their first tokens (some shared by two values), ids the vault holds for other
+    values and ids the memo knows (for the requested value or another)."""
+    rng = random.Random(seed)
+    mac = agent_mac(SALT, "a")
+    entities = ["EMAIL_ADDRESS", "PHONE_NUMBER", "X"]
+    values = ["", "\x00", "é", "日本", "\U0001f600", "a\nb", *(f"v{n}" for n in range(40))]
+    requests = list({(rng.choice(entities), rng.choice(values)) for _ in range(rng.randint(0, 60))})
+    proposed = {request: token_for(mac, *request) for request in requests}
+    for request in rng.sample(requests, len(requests) // 6):  # two values proposing one id
+        proposed[request] = proposed[rng.choice(requests)]
+    held: dict[str, str] = {}
+    known: dict[str, str] = {}
+    for request in requests:
+        roll = rng.random()
+        token = proposed[request]
+        if roll < 0.15:
+            held[token] = "someone else"
+            if rng.random() < 0.5:  # the longer one too
+                held[token_for(mac, *request, TOKEN_HEX + 4)] = "someone else"
+        elif roll < 0.3:
+            known[token] = request[1] if rng.random() < 0.7 else "another"
+        elif roll < 0.35:
+            held[token] = request[1]  # already the vault's, not in the memo
+    return requests, proposed, held, known
+
+
+async def _issuer(held: dict[str, str], known: dict[str, str]) -> tuple[TokenIssuer, MemoryVault]:
+    vault = MemoryVault(clock=lambda: 0.0)
+    if held:
+        await vault.put_many("a", held, 3600)
+    issuer = TokenIssuer(vault, SALT, 3600)
+    issuer._known.age(time.monotonic())
+    issuer._known.add("a", [dict(known)])
+    return issuer, vault
+
+
+@pytest.mark.parametrize("batch", [1, 3, 7, 2048])
+async def test_issuing_by_position_issues_what_the_reference_did(
+    batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(issuing, "TOKEN_BATCH", batch)
+    for seed in range(60):
+        requests, proposed, held, known = _case(seed)
+        mine, my_vault = await _issuer(held, known)
+        theirs, their_vault = await _issuer(held, known)
+        ordered = in_order(requests)
+        first = [proposed[request] for request in ordered]
+        got = await mine.issue_in_order(
+            "a", [entity for entity, _ in ordered], [value for _, value in ordered], first
+        )
+        expected = await reference_issue(theirs, "a", requests, proposed)
+        assert dict(zip(ordered, got, strict=True)) == expected, seed
+        assert my_vault._values == their_vault._values, seed
+        assert mine._known.of("a") == theirs._known.of("a"), seed
+        assert all(token is first[at] for at, token in enumerate(got) if token == first[at])
+        again, _ = await _issuer(held, known)  # `issue` with a dict of proposals: the same
+        assert await again.issue("a", set(requests), proposed=proposed) == expected, seed
+
+
+async def test_issue_without_proposals_makes_the_first_tokens() -> None:
+    issuer, _ = await _issuer({}, {})
+    requests = {("EMAIL_ADDRESS", "ann@example.com"), ("PHONE_NUMBER", "+1 415 555 0143")}
+    mac = agent_mac(SALT, "a")
+    assert await issuer.issue("a", requests) == {request: token_for(mac, *request) for request in requests}
+
+
+def test_the_memo_takes_batches() -> None:
+    known = Known(100.0)
+    known.age(0.0)
+    known.add("a", [{"<T_1>": "one"}, {"<T_2>": "two"}])
+    assert known.of("a") == ({"<T_1>": "one", "<T_2>": "two"}, {})
