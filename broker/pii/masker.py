@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from broker import offload
+from broker import offload, shared_text
 from broker.errors import NotConfigured
 from broker.pii.clean import CleanStrings
 from broker.pii.context import Found
@@ -174,11 +174,10 @@ class Masker:
         that is provably the same text (`offloaded.retokened`), else the worker masks the text
         again with the tokens issued. None when the text is no JSON document, or no worker
         could do it: the caller then masks it here."""
-        from broker.pii.offloaded import mask_in_worker, retokened  # (that module imports this one)
+        from broker.pii.offloaded import retokened  # (that module imports this one)
 
-        policy, salt = self.policy, self._salt
         try:
-            outcome = await offload.in_process(mask_in_worker, policy, salt, agent, text)
+            outcome = await self._in_worker(agent, text)
             if outcome is None:
                 return None
             masked, counts, entities, values, proposed, repeated = outcome
@@ -191,7 +190,7 @@ class Masker:
                 if patched is not None:
                     return patched, counts
                 tokens = dict(zip(zip(entities, values, strict=True), issued, strict=True))
-                outcome = await offload.in_process(mask_in_worker, policy, salt, agent, text, tokens)
+                outcome = await self._in_worker(agent, text, tokens)
                 if outcome is None:
                     return None
                 masked, counts = outcome[:2]
@@ -199,6 +198,26 @@ class Masker:
             log.warning("a worker process stopped while masking a large result; masking it in the gateway")
             return None
         return masked, counts
+
+    async def _in_worker(
+        self, agent: str, text: str, tokens: dict[tuple[str, str], str] | None = None
+    ) -> Proposed | None:
+        """`mask_text_as_proposed` in a worker process, the text (and the masked text) passed
+        through a memory file where the platform allows (`broker.shared_text`), else pickled."""
+        from broker.pii.offloaded import mask_in_worker  # (that module imports this one)
+
+        policy, salt = self.policy, self._salt
+        if shared_text.available():
+            try:
+                with await asyncio.to_thread(shared_text.SharedText, text) as shared:
+                    sent = shared.sent
+                    outcome = await offload.in_process(mask_in_worker, policy, salt, agent, sent, tokens)
+                    if outcome is None:
+                        return None
+                    return (await asyncio.to_thread(shared.read), *outcome[1:])
+            except OSError as error:  # no memory file, or the worker may not open the gateway's
+                shared_text.unavailable(error)
+        return await offload.in_process(mask_in_worker, policy, salt, agent, text, tokens)
 
     def mask_text_as_proposed(
         self, agent: str, text: str, tokens: dict[tuple[str, str], str] | None = None

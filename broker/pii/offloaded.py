@@ -4,6 +4,9 @@ kept per policy and salt for the life of the worker."""
 
 from __future__ import annotations
 
+import os
+
+from broker import shared_text
 from broker.pii.masker import Masker, Proposed
 from broker.pii.nogc import gc_paused
 from broker.pii.vault import MemoryVault
@@ -18,10 +21,12 @@ def mask_in_worker(
     policy: MaskingPolicy,
     salt: bytes,
     agent: str,
-    text: str,
+    text: str | shared_text.Sent,
     tokens: dict[tuple[str, str], str] | None = None,
 ) -> Proposed | None:
     """In a worker process: `Masker.mask_text_as_proposed` with a masker kept per policy and salt.
+    A text sent through a memory file (`broker.shared_text`) is masked into that file: the masked
+    text returned is then "".
 
     No cyclic GC for the whole job, not only its parse, scan and write-back: the first container
     allocated between them (the token dict, the serialisation) would have the collector walk
@@ -33,7 +38,18 @@ def mask_in_worker(
             if len(_MASKERS) > 64:
                 _MASKERS.clear()
             masker = _MASKERS[key] = Masker(policy, salt, MemoryVault())  # the vault is never asked
-        return masker.mask_text_as_proposed(agent, text, tokens)
+        if isinstance(text, str):
+            return masker.mask_text_as_proposed(agent, text, tokens)
+        fd, taken = shared_text.take(text)
+        try:
+            outcome = masker.mask_text_as_proposed(agent, taken, tokens)
+            del taken
+            if outcome is None:
+                return None
+            shared_text.give(fd, outcome[0])
+            return ("", *outcome[1:])
+        finally:
+            os.close(fd)
 
 
 def retokened(text: str, proposed: list[str], issued: list[str], repeated: dict[str, int]) -> str | None:

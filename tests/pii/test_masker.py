@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from broker import offload
+from broker import offload, shared_text
 from broker.pii import Masker, MemoryVault, UnknownToken, resolve_tokens, scrub
 from broker.pii.issuing import Known
 from broker.pii.operators import agent_mac, token_for, tokens_for
@@ -433,6 +433,33 @@ async def test_a_lengthened_token_the_result_also_holds_as_text_is_masked_again(
     assert json.loads(masked)["rows"][0]["note"] == f"forwarded to {taken}"
     assert json.loads(masked)["rows"][7]["email"] != taken
     assert json.loads(masked) == (await engine.mask_json("a", json.loads(text)))[0]
+
+
+class _Misdirected(shared_text.SharedText):
+    """A memory file whose inode the worker will not find: as a worker that may not open it."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.sent = self.sent._replace(inode=self.sent.inode + 1)
+
+
+@pytest.mark.skipif(not shared_text.available(), reason="no memfd_create here")
+async def test_a_large_result_goes_by_pipe_where_a_worker_cannot_read_the_memory_file(
+    workers: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, text = big_result()
+    engine = masker(entities={"EMAIL_ADDRESS": "token"})
+    through_file, counts = await engine.mask_text("a", text)
+    monkeypatch.setitem(shared_text._state, "available", True)
+    monkeypatch.setattr(shared_text, "SharedText", _Misdirected)
+    jobs = offload.finished
+
+    by_pipe, again = await engine.mask_text("a", text)
+
+    assert offload.finished - jobs == 2  # the refused job, then the text pickled
+    assert not shared_text.available()
+    assert (by_pipe, again) == (through_file, counts)
+    assert await engine.mask_text("a", text) == (through_file, counts)  # by pipe from now on
 
 
 def test_a_token_is_written_into_the_text_only_where_that_is_exact() -> None:
