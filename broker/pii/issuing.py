@@ -83,6 +83,31 @@ def in_order(requests: TokenRequests) -> list[tuple[str, str]]:
     return sorted(sorted(requests, key=itemgetter(1)), key=itemgetter(0))
 
 
+Packed = tuple[str, str] | list[str]
+"""Strings for another process: joined by a character none of them holds (separator, text), else
+the list (where each of the candidates occurs in some)."""
+_SEPARATORS = "\x00\n\x01\x02\x03\x04\x05\x06\x07\x1f\ufffe\uffff"
+
+
+def packed(strings: list[str]) -> Packed:
+    """`strings` for a process boundary: one str pickles ~10x faster than a list of 23,000 (a 5 MB
+    result's values or tokens: ~0.2 against ~2 ms), and splits back faster than it unpickles."""
+    if strings:
+        for separator in _SEPARATORS:
+            joined = separator.join(strings)
+            if joined.count(separator) == len(strings) - 1:
+                return separator, joined
+    return strings
+
+
+def unpacked(strings: Packed) -> list[str]:
+    """The list `packed` was given."""
+    if isinstance(strings, list):
+        return strings
+    separator, joined = strings
+    return joined.split(separator)
+
+
 class TokenIssuer:
     """Issues the tokens of one masker (one salt, one vault, one token TTL).
 

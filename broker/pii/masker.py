@@ -18,7 +18,7 @@ from broker.errors import NotConfigured
 from broker.pii.clean import CleanStrings
 from broker.pii.context import Found
 from broker.pii.detector import PATTERN_ENTITIES, Detector
-from broker.pii.issuing import Proposals, TokenIssuer, TokenRequests, in_order
+from broker.pii.issuing import Packed, Proposals, TokenIssuer, TokenRequests, in_order, packed, unpacked
 from broker.pii.jsontext import parse, rename_keys
 from broker.pii.jsontext import serialise as serialise  # broker/pipeline/mask.py imports it from here
 from broker.pii.nogc import gc_paused
@@ -46,10 +46,10 @@ ENGINE_VERSION = "1"
 
 log = logging.getLogger("broker.pii")
 Counts = dict[str, int]
-Proposed = tuple[str, Counts, list[str], list[str], list[str], dict[str, int]]
+Proposed = tuple[str, Counts, list[str], Packed, Packed, dict[str, int]]
 """Masked text, counts; the token requests in issuing order (`issuing.in_order`) as parallel lists
-of entities, values and the token proposed for each; the tokens written more than once (how often).
-Lists, not a dict of (entity, value) keys: see `TokenIssuer`."""
+of entities, values and the token proposed for each (the last two `packed`); the tokens written
+more than once (how often). Lists, not a dict of (entity, value) keys: see `TokenIssuer`."""
 
 
 class Masker:
@@ -180,9 +180,10 @@ class Masker:
             outcome = await self._in_worker(agent, text)
             if outcome is None:
                 return None
-            masked, counts, entities, values, proposed, repeated = outcome
-            if not values:
+            masked, counts, entities, packed_values, packed_tokens, repeated = outcome
+            if not entities:
                 return masked, counts
+            values, proposed = unpacked(packed_values), unpacked(packed_tokens)
             assert self._tokens is not None  # checked in __init__: a token policy has a vault
             issued = await self._tokens.issue_in_order(agent, entities, values, proposed)
             if issued != proposed:
@@ -241,8 +242,8 @@ class Masker:
         with gc_paused():
             repeated = {tokens[request]: times for request, times in requests.items() if times > 1}
             entities = [entity for entity, _ in ordered]
-            values = [value for _, value in ordered]
-            proposed = list(tokens.values())  # (in issuing order: the dict was filled so)
+            values = packed([value for _, value in ordered])
+            proposed = packed(list(tokens.values()))  # (in issuing order: the dict was filled so)
         text = serialise(masked, 2 if "\n" in text else None, collected.finite)
         return text, counts, entities, values, proposed, repeated
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from broker.pii import issuing
+from broker.pii import issuing, offloaded
 from broker.pii.issuing import Known, TokenIssuer, in_order
 from broker.pii.nogc import gc_paused
 from broker.pii.operators import TOKEN_HEX, agent_mac, token_for
@@ -158,3 +158,61 @@ def test_the_memo_takes_batches() -> None:
     known.age(0.0)
     known.add("a", [{"<T_1>": "one"}, {"<T_2>": "two"}])
     assert known.of("a") == ({"<T_1>": "one", "<T_2>": "two"}, {})
+
+
+def _reference_retokened(
+    text: str, proposed: list[str], issued: list[str], repeated: dict[str, int]
+) -> str | None:
+    """`offloaded.retokened` before it split and joined: a count, a search and a replace a token."""
+    changed = [(old, new) for old, new in zip(proposed, issued, strict=True) if old != new]
+    if len(changed) > offloaded.MAX_RETOKENED:
+        return None
+    olds = {old for old, _ in changed}
+    if len(olds) != len(changed) or sum(token in olds for token in proposed) != len(olds):
+        return None
+    for old, new in changed:
+        if text.count(old) != repeated.get(old, 1) or new in text:
+            return None
+        text = text.replace(old, new)
+    return text
+
+
+def test_retokened_writes_what_the_reference_wrote_or_leaves_it_to_the_worker() -> None:
+    """Never a different text: where both write, the same; where the reference would not, neither
+    does it (it may decline more: the worker then masks the text again, as exactly)."""
+    rng = random.Random(7)
+    wrote = 0
+    for _ in range(3000):
+        proposed = [f"<E_{rng.randrange(6):08x}>" for _ in range(rng.randint(1, 8))]
+        issued = [
+            token[:-1] + rng.choice(["1234>", "abcd>"]) if rng.random() < 0.3 else token for token in proposed
+        ]
+        pieces = [*proposed, *issued, "<E_0000000", ">", "x", "<E_00000001x", "1234>", '","']
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        repeated = {token: rng.randint(2, 3) for token in proposed if rng.random() < 0.3}
+        copies = [(token + ".")[:-1] for token in issued]  # equal, not the same objects
+        mine = offloaded.retokened(text, proposed, copies, repeated)
+        theirs = _reference_retokened(text, proposed, issued, repeated)
+        assert mine is None or mine == theirs, (text, proposed, issued, repeated)
+        if theirs is not None and any(old != new for old, new in zip(proposed, issued, strict=True)):
+            wrote += mine is not None
+    assert wrote > 50
+
+
+@pytest.mark.parametrize(
+    "strings",
+    [
+        [],
+        [""],
+        ["", ""],
+        ["a\x00b", "c"],  # the first separator in a value: the next one
+        ["\x00\n", "x"],
+        ["é", "日本", "\U0001f600", "\ud800", "a\nb"],
+        ["".join(issuing._SEPARATORS), "y"],  # every separator in one: the list itself
+        [f"v{n}" for n in range(5000)],
+    ],
+)
+def test_packed_strings_unpack_as_they_were(strings: list[str]) -> None:
+    packed = issuing.packed(list(strings))
+    assert issuing.unpacked(packed) == strings
+    assert isinstance(packed, list) == (strings == [] or "".join(issuing._SEPARATORS) in strings)
