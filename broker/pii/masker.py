@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from broker import offload, shared_text
 from broker.errors import NotConfigured
@@ -50,6 +52,21 @@ Proposed = tuple[str, Counts, list[str], Packed, Packed, dict[str, int]]
 """Masked text, counts; the token requests in issuing order (`issuing.in_order`) as parallel lists
 of entities, values and the token proposed for each (the last two `packed`); the tokens written
 more than once (how often). Lists, not a dict of (entity, value) keys: see `TokenIssuer`."""
+
+
+def _written(value: Any, indent: int | None, fast: bool, utf8_to: Callable[[bytes], None] | None) -> str:
+    """`serialise(value, indent, fast)`, or its UTF-8 handed to `utf8_to` ("" returned): orjson's
+    own bytes where it writes the text, not decoded and encoded again."""
+    if utf8_to is None:
+        return serialise(value, indent, fast)
+    if fast:
+        try:
+            utf8_to(orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0))
+            return ""
+        except TypeError:
+            pass
+    utf8_to(serialise(value, indent, False).encode("utf-8", shared_text.ERRORS))
+    return ""
 
 
 class Masker:
@@ -221,20 +238,28 @@ class Masker:
         return await offload.in_process(mask_in_worker, policy, salt, agent, text, tokens)
 
     def mask_text_as_proposed(
-        self, agent: str, text: str, tokens: dict[tuple[str, str], str] | None = None
+        self,
+        agent: str,
+        text: str,
+        tokens: dict[tuple[str, str], str] | None = None,
+        *,
+        utf8_to: Callable[[bytes], None] | None = None,
     ) -> Proposed | None:
         """`mask_text` of a JSON document with every token as first proposed (or as in `tokens`),
         those tokens with their requests in issuing order, and the ones written more than once (how
         often); None when `text` is no JSON document. No vault: what a worker process does. With
-        `tokens` (the issued ones, already known to the caller) no requests are returned."""
+        `tokens` (the issued ones, already known to the caller) no requests are returned. With
+        `utf8_to` the masked text goes to it as UTF-8 (lone surrogates as `shared_text.ERRORS`
+        writes them) and "" is returned in its place."""
         try:
             decoded = parse(text)
         except ValueError:
             return None
         collected, findings, requests = self._scan(decoded)
+        indent = 2 if "\n" in text else None
         if tokens is not None:
             masked, counts = self._write_back_paused(collected, findings, tokens)
-            return serialise(masked, 2 if "\n" in text else None, collected.finite), counts, [], [], [], {}
+            return _written(masked, indent, collected.finite, utf8_to), counts, [], [], [], {}
         with gc_paused():
             ordered = in_order(requests)
             tokens = tokens_for(agent_mac(self._salt, agent), ordered)
@@ -244,8 +269,14 @@ class Masker:
             entities = [entity for entity, _ in ordered]
             values = packed([value for _, value in ordered])
             proposed = packed(list(tokens.values()))  # (in issuing order: the dict was filled so)
-        text = serialise(masked, 2 if "\n" in text else None, collected.finite)
-        return text, counts, entities, values, proposed, repeated
+        return (
+            _written(masked, indent, collected.finite, utf8_to),
+            counts,
+            entities,
+            values,
+            proposed,
+            repeated,
+        )
 
     async def mask_content_blocks(
         self, agent: str, blocks: Sequence[Mapping[str, Any]]

@@ -5,6 +5,7 @@ kept per policy and salt for the life of the worker."""
 from __future__ import annotations
 
 import os
+from functools import partial
 from itertools import compress
 from operator import is_not
 
@@ -44,12 +45,7 @@ def mask_in_worker(
             return masker.mask_text_as_proposed(agent, text, tokens)
         fd, taken = shared_text.take(text)
         try:
-            outcome = masker.mask_text_as_proposed(agent, taken, tokens)
-            del taken
-            if outcome is None:
-                return None
-            shared_text.give(fd, outcome[0])
-            return ("", *outcome[1:])
+            return masker.mask_text_as_proposed(agent, taken, tokens, utf8_to=partial(shared_text.give, fd))
         finally:
             os.close(fd)
 

@@ -22,7 +22,7 @@ def test_a_text_goes_and_comes_back_as_it_was(text: str) -> None:
         fd, taken = take(shared.sent)
         try:
             assert taken == text
-            give(fd, text[::-1] + "!")
+            give(fd, (text[::-1] + "!").encode("utf-8", shared_text.ERRORS))
         finally:
             os.close(fd)
         assert shared.read() == text[::-1] + "!"
@@ -31,7 +31,7 @@ def test_a_text_goes_and_comes_back_as_it_was(text: str) -> None:
 def test_a_shorter_answer_leaves_nothing_of_the_text() -> None:
     with SharedText("a long question") as shared:
         fd, _ = take(shared.sent)
-        give(fd, "ok")
+        give(fd, b"ok")
         os.close(fd)
         assert shared.read() == "ok"
 
@@ -48,7 +48,7 @@ def answer(sent: Sent) -> int:
     """In a worker: the text read, its upper case written back."""
     fd, text = take(sent)
     try:
-        give(fd, text.upper())
+        give(fd, text.upper().encode())
     finally:
         os.close(fd)
     return os.getpid()

@@ -500,3 +500,27 @@ async def test_json_text_with_nan_and_infinity_keeps_them() -> None:
     text, counts = await masker().mask_text("a", '{"v": NaN, "w": [Infinity, 1e999], "m": "ann@example.com"}')
     assert text == '{"v":NaN,"w":[Infinity,Infinity],"m":"<EMAIL_ADDRESS>"}'
     assert counts == {"EMAIL_ADDRESS": 1}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"to":"ann@example.com","n":[1,2.5,null,true]}',
+        '{\n  "to": "ann@example.com",\n  "note": "é日\U0001f600"\n}',
+        '{"to":"ann@example.com","x":NaN,"y":-Infinity}',  # json.dumps writes these, not orjson
+        '{"to":"ann@example.com","big":123456789012345678901234567890}',  # past 64 bits: json
+        "[]",
+    ],
+)
+def test_the_masked_text_handed_over_as_utf8_is_the_masked_text(text: str) -> None:
+    engine = masker(entities={"EMAIL_ADDRESS": "token"})
+    plain = engine.mask_text_as_proposed("a", text)
+    handed: list[bytes] = []
+    outcome = engine.mask_text_as_proposed("a", text, utf8_to=handed.append)
+    assert plain is not None and outcome == ("", *plain[1:])
+    assert [data.decode("utf-8", shared_text.ERRORS) for data in handed] == [plain[0]]
+    issued = {("EMAIL_ADDRESS", "ann@example.com"): "<EMAIL_ADDRESS_1234abcd5678>"}
+    again = engine.mask_text_as_proposed("a", text, issued)
+    handed.clear()
+    assert engine.mask_text_as_proposed("a", text, issued, utf8_to=handed.append) == ("", *again[1:])  # type: ignore[index]
+    assert [data.decode("utf-8", shared_text.ERRORS) for data in handed] == [again[0]]  # type: ignore[index]
