@@ -28,6 +28,7 @@ from urllib.parse import quote, quote_plus
 import ahocorasick_rs
 
 from connectors.errors import ConnectorError
+from connectors.literals import literal_matches
 
 E = TypeVar("E", bound=ConnectorError)
 
@@ -105,7 +106,7 @@ class Scrubber:
     def text(self, text: str) -> str:
         if self._text is None:
             return text
-        found = self._text.find_matches_as_indexes(text)
+        found = literal_matches(self._text, text)
         return _replaced(text, found, MASK) if found else text
 
     def body(self, body: bytes) -> bytes:
@@ -124,7 +125,7 @@ class Scrubber:
             return value
         text = json.dumps(value, ensure_ascii=False) if source is None else source
         if isinstance(text, str):
-            if "\\" not in text and not self._text.find_matches_as_indexes(text):
+            if "\\" not in text and not literal_matches(self._text, text):
                 return value
         elif b"\\" not in text and not self._bytes.find_matches_as_indexes(text):
             return value

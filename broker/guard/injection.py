@@ -27,6 +27,7 @@ from broker.guard.lexicon import ENGLISH
 from broker.guard.signals import Gates, Signal, signal
 from broker.guard.tactics import TACTICS
 from broker.pii.vault import TOKEN
+from connectors.literals import literal_matches
 
 SIGNALS = TACTICS + ENGLISH + OTHER_LANGUAGES
 
@@ -113,7 +114,7 @@ def _has_keyword(text: str) -> bool:
 def _keywords(lowered: str) -> Iterator[tuple[int, int]]:
     """Where the suspect keywords are in lowered text (the short ones only as words of their own)."""
     alone = len(_SUSPECT_WORDS)
-    for index, start, end in _SUSPECTS.find_matches_as_indexes(lowered, overlapping=True):
+    for index, start, end in literal_matches(_SUSPECTS, lowered, overlapping=True):
         if index < alone or not (_word_char(lowered, start - 1) or _word_char(lowered, end)):
             yield start, end
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import ahocorasick_rs
 
+from connectors.literals import literal_matches
+
 _NEAR_LIMIT = 200
 """Matches of each side considered (a text with more is hostile or huge; the first ones tell)."""
 
@@ -56,7 +58,7 @@ class Gates:
 
     def passing(self, text: str) -> list[Signal]:
         """The signals whose gate `text` passes (every signal without a gate), in their order."""
-        present = {index for index, _, _ in self._automaton.find_matches_as_indexes(text, overlapping=True)}
+        present = {index for index, _, _ in literal_matches(self._automaton, text, overlapping=True)}
         return [
             each
             for each, needs in zip(self._signals, self._needs, strict=True)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import ahocorasick_rs
 
 from broker.pii.context import SEPARATOR, Found, Scan
+from connectors.literals import literal_matches
 
 ENTITY = "SECRET"
 
@@ -117,7 +118,7 @@ def secrets(text: str) -> list[Found]:
     anchors: set[int] = set()
     auth_starts: set[int] = set()
     url = pem = False
-    for index, start, end in _LITERALS.find_matches_as_indexes(text, overlapping=True):
+    for index, start, end in literal_matches(_LITERALS, text, overlapping=True):
         if index < _FIRST_AUTH:
             anchors.add(end - 1)  # the last character of a token prefix
         elif index < _FIRST_OTHER:

@@ -87,3 +87,27 @@ async def test_results_served_from_the_cache_keep_their_own_flags(database_url: 
     assert {cache for _, _, cache in rows} == {"hit"}
     flagged = [(flags[f"req-{n}"] or {}).get("injection") is not None for n in range(len(texts))]
     assert flagged == [text != BENIGN for text in texts]
+
+
+async def test_a_result_holding_a_lone_surrogate_is_flagged_not_failed(database_url: str) -> None:
+    """JSON's "\\ud800" decodes to a lone surrogate, which has no UTF-8: the keyword search
+    raised on it, and the call failed in the audit stage."""
+    upgrade(database_url)
+    sessions = make_sessionmaker(make_engine(database_url))
+    metrics = Metrics()
+    writer = AuditWriter(sessions, metrics, batch_size=100, flush_seconds=0.05, queue_limit=1000)
+    writer.start()
+    audit = Audit(writer, metrics, b"k" * 32)
+    texts = [INJECTED + " \ud800", "\udfff " + BENIGN]
+    for n, text in enumerate(texts):
+
+        async def answer(request: Request, text: str = text) -> Output:
+            return ToolOutput(content=[{"type": "text", "text": text}])
+
+        output = await audit(call(n), answer)
+        assert isinstance(output, ToolOutput) and output.content[0]["text"] == text
+    await writer.close()
+    with sessions() as session:
+        flags = dict(session.execute(select(AuditRecord.request_id, AuditRecord.flags)).all())
+    assert (flags["req-0"] or {}).get("injection", {}).get("score", 0) > 0.5
+    assert not flags["req-1"]

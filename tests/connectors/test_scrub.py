@@ -34,3 +34,10 @@ def test_json_values_are_cleaned_in_strings_and_keys_and_untouched_otherwise() -
 def test_no_secret_means_nothing_changes() -> None:
     assert scrubber().text("Bearer abc") == "Bearer abc"
     assert scrubber("", SECRET).values == frozenset({SECRET})
+
+
+def test_a_lone_surrogate_beside_a_secret_is_no_error() -> None:
+    """JSON's "\\ud800" decodes to a lone surrogate (no UTF-8 for it): the secret is still blanked."""
+    scrub = scrubber("hunter2-very-secret")
+    assert scrub.text("\ud800 hunter2-very-secret \udfff") == "\ud800 *** \udfff"
+    assert scrub.json({"error": "hunter2-very-secret\udc00"}) == {"error": "***\udc00"}

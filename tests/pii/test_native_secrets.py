@@ -41,6 +41,8 @@ OTHER_SCRIPTS = [
     "\U00010400",  # Deseret capital long I: an upper-case letter outside the BMP
     "\U0001f600",
     "\u3000",  # ideographic space: \s
+    "\ud800",  # a lone surrogate (JSON "\\ud800" decodes to one): no UTF-8 for it
+    "\udfff",
 ]
 NAMES = [
     "password",
