@@ -142,3 +142,17 @@ def ipv4_found(text: str, /) -> list[Found]:
 
 def hand_out(found: list[list[Found]], which: list[int], /) -> list[list[Found]]:
     """`broker.pii.detector.handed_out(found, which)`."""
+
+# The number finder (broker/pii/native/src/numbers.rs).
+def number_findings(
+    text: str,
+    starts: list[int],
+    keys: list[str | None],
+    negative_keys: dict[str, bool],
+    judge_key: Callable[[str], bool],
+    code_lengths: list[int],
+    judge_code: Callable[[int], int],
+    phone: bool,
+    /,
+) -> tuple[list[Found], list[tuple[int, int]]]:
+    """`broker.pii.recognizers_number.find_numbers`' findings it decides, and the runs it leaves."""

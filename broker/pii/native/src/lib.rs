@@ -18,6 +18,8 @@ mod tables;
 mod text;
 mod tokens;
 mod walk;
+// The number finder's decisions (broker/pii/recognizers_number.py: find_numbers).
+mod numbers;
 
 // The SQL token vault's key set and flush rows.
 mod keyset;
@@ -129,6 +131,9 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(memo::hand_out, module)?)?;
     module.add_function(wrap_pyfunction!(found::email_found, module)?)?;
     module.add_function(wrap_pyfunction!(found::ipv4_found, module)?)?;
+
+    // The number finder's decisions (numbers.rs, helper hnum).
+    module.add_function(wrap_pyfunction!(numbers::number_findings, module)?)?;
     Ok(())
 }
 
