@@ -148,11 +148,13 @@ def number_findings(
     text: str,
     starts: list[int],
     keys: list[str | None],
-    negative_keys: dict[str, bool],
-    judge_key: Callable[[str], bool],
+    key_kinds: dict[str, int],
+    judge_key: Callable[[str], int],
     code_lengths: list[int],
     judge_code: Callable[[int], int],
-    phone: bool,
+    card_ok: Callable[[str], bool],
+    valid_somewhere: Callable[[str], bool],
+    entities: int,
     /,
 ) -> tuple[list[Found], list[tuple[int, int]]]:
     """`broker.pii.recognizers_number.find_numbers`' findings it decides, and the runs it leaves."""

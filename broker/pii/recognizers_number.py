@@ -147,11 +147,13 @@ def none_decided(
     text: str,
     starts: list[int],
     keys: list[str | None],
-    negative_keys: dict[str, bool],
-    judge_key: Callable[[str], bool],
+    key_kinds: dict[str, int],
+    judge_key: Callable[[str], int],
     code_lengths: list[int],
     judge_code: Callable[[int], int],
-    phone: bool,
+    card_ok: Callable[[str], bool],
+    valid_somewhere: Callable[[str], bool],
+    entities: int,
     /,
 ) -> tuple[list[Found], list[tuple[int, int]]]:
     """No findings decided and every run left to Python: what stands for the native
@@ -165,34 +167,38 @@ except ImportError:  # not built: the same spans from the patterns, the same fin
     number_runs = runs
     number_findings = none_decided
 
-# What the native finder asks Python once and keeps: whether a raw JSON key names no PII
-# (`Scan.key_is_negative`), and the national lengths possible after each country code (a bit
-# mask, -1 until asked; phonenumbers' metadata is loaded per code, so only for codes seen).
-_NEGATIVE_KEYS: dict[str, bool] = {}
+# What the native finder asks Python once and keeps: what a raw JSON key names (bits: 1 for
+# `Scan.key_is_negative`, 2 for `Scan.key_is_phone`), and the national lengths possible after
+# each country code (a bit mask, -1 until asked: phonenumbers' metadata loads per code).
+_KEY_KINDS: dict[str, int] = {}
 _CODE_LENGTHS: list[int] = [-1] * 1000
+_ENTITY_BITS = {"CREDIT_CARD": 1, "US_SSN": 2, "PHONE_NUMBER": 4}
 
 
 def find_numbers(scan: Scan, out: list[Found], entities: Entities) -> None:
     """Cards, SSNs and phones (those of them in `entities`) in the scan.
 
     Natively where it is built (broker/pii/native/src/numbers.rs): the runs glued to a code,
-    bare ids under an id/amount/time key and '+' numbers are decided there; the other runs come
-    back and go through `_number_at` as in `reference_find_numbers`. On pii_path's CRM records
-    (an id and a '+1 415 555 0001' in every record, no run left for Python) this took the number
-    finder from ~9.4 to ~2.5 ms per MB; on bench/pii.py's corpus from ~17.6 to ~9.
+    bare ids under an id/amount/time key, '+' numbers and runs that are a whole string value
+    are decided there; the other runs come back and go through `_number_at`, as every run does
+    in `reference_find_numbers`. On pii_path's CRM records (an id and a '+1 415 555 0001' in
+    each record: no run comes back) this took the number finder from ~9.3 to ~1.6 ms per MB;
+    on bench/pii.py's corpus from ~17.9 to ~6.
     """
-    if len(_NEGATIVE_KEYS) > 50_000:
-        _NEGATIVE_KEYS.clear()
+    if len(_KEY_KINDS) > 50_000:
+        _KEY_KINDS.clear()
     starts, keys = scan._starts, scan._keys
     found, deferred = number_findings(
         scan.text,
         starts if type(starts) is list else list(starts),
         keys if type(keys) is list else list(keys),
-        _NEGATIVE_KEYS,
-        _key_is_negative,
+        _KEY_KINDS,
+        _key_kinds,
         _CODE_LENGTHS,
         _code_lengths,
-        "PHONE_NUMBER" in entities,
+        credit_card_ok,
+        _valid_somewhere,
+        sum(_ENTITY_BITS[entity] for entity in entities if entity in _ENTITY_BITS),
     )
     if deferred:
         for start, end in deferred:
@@ -201,8 +207,9 @@ def find_numbers(scan: Scan, out: list[Found], entities: Entities) -> None:
     out.extend(found)
 
 
-def _key_is_negative(key: str) -> bool:
-    return Scan("", [0], [key]).key_is_negative(0)
+def _key_kinds(key: str) -> int:
+    scan = Scan("", [0], [key])
+    return scan.key_is_negative(0) | scan.key_is_phone(0) << 1
 
 
 def _code_lengths(country_code: int) -> int:

@@ -73,6 +73,49 @@ PIECES = [
     "4111 1111 1111 1111",
     "4111111111111111",
 ]
+# Whole values of each shape `_national` and `_bare` tell apart (a string value is decided
+# natively from its key alone).
+VALUES = [
+    "2024-01-31",
+    "31/01/2024",
+    "2024-01-31 x12",
+    "2024-01-311",
+    "12345-6789",
+    "1-212-555-0143",
+    "212.555.0143",
+    "12.34.56.78",
+    "01.23.45.67.89",
+    "123 456 789",
+    "123 456 7890",
+    "(+44) 20 7946 0958",
+    "001-428-465-7070x49996",
+    "0612345678 0698765432",
+    "4111-1111-1111-1111",
+    "4111 1111 1111 1111 x1",
+    "078-05-1120",
+    "078 05 1120",
+    "078051120",
+    "6011 0009 9013 9424",
+    "00442079460958",
+    "0044 20 7946 0958",
+    "4155550143",
+    "04155550143",
+    "0015550143",
+    "015-8683449",
+    "(0113)4960045",
+    "030 901820",
+    "212.555.101.143 x9",
+    "80.12.34.56 x1",
+    "12345-6789 x1",
+    "02345-6789 x1",
+    "03-01/2345",
+    "12-01/2024",
+    "2345 6789",
+    "23 45 67 89",
+    "9123 4567",
+    "0012345678",
+    "00376312345",
+]
 KEYS: list[str | None] = [
     None,
     "",
@@ -132,7 +175,10 @@ def scans(seed: int) -> Iterator[Scan]:
     """Strings joined as `Detector` joins them (with keys and without), and strings alone."""
     rng = random.Random(seed)
     for _ in range(60):
-        texts = [text(rng, rng.randint(0, 12)).replace(SEPARATOR, "") for _ in range(rng.randint(1, 40))]
+        texts = [
+            rng.choice(VALUES) if rng.random() < 0.2 else text(rng, rng.randint(0, 12)).replace(SEPARATOR, "")
+            for _ in range(rng.randint(1, 40))
+        ]
         keys = [rng.choice(KEYS) for _ in texts]
         joined = SEPARATOR.join(texts)
         yield Scan(joined, starts_of(texts), keys)
@@ -158,7 +204,7 @@ def differences(scan: Scan) -> list[tuple[frozenset[str], list[Found], list[Foun
 @pytest.fixture
 def fresh_memos(monkeypatch: pytest.MonkeyPatch) -> None:
     """Empty memos of key verdicts and country codes: the native side fills them as it goes."""
-    monkeypatch.setattr(recognizers_number, "_NEGATIVE_KEYS", {})
+    monkeypatch.setattr(recognizers_number, "_KEY_KINDS", {})
     monkeypatch.setattr(recognizers_number, "_CODE_LENGTHS", [-1] * 1000)
 
 
@@ -204,10 +250,12 @@ def test_the_hot_runs_are_decided_natively() -> None:
         starts_of(texts),
         keys,
         {},
-        lambda key: Scan("", [0], [key]).key_is_negative(0),
+        recognizers_number._key_kinds,
         [-1] * 1000,
         recognizers_number._code_lengths,
-        True,
+        recognizers_number.credit_card_ok,
+        recognizers_number._valid_somewhere,
+        4,
     )
     assert deferred == []
     assert found == [(8, 23, "PHONE_NUMBER", 0.9), (24, 47, "PHONE_NUMBER", 0.9)]
