@@ -96,7 +96,7 @@ def sealed_rows(
     encrypt: Callable[[bytes, bytes, bytes], bytes],
     version: bytes,
     nonces: bytes,
-    rows: Sequence[tuple[str, str, str, float]],
+    rows: list[tuple[str, str, str, float]],
     /,
 ) -> list[bytes]:
     """`broker.pii.sealing.reference_sealed_rows(encrypt, version, nonces, rows)`."""

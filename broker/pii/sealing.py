@@ -52,7 +52,7 @@ class TokenSealer:
             for at, name, value in zip(range(0, len(nonces), _NONCE), names, values, strict=True)
         ]
 
-    def seal_rows(self, rows: Sequence[tuple[str, str, str, float]]) -> list[bytes]:
+    def seal_rows(self, rows: list[tuple[str, str, str, float]]) -> list[bytes]:
         """`seal` of each (agent, token, value, expires) row's value with its name
         (`broker.pii.keys.sealed_name(agent, token)`), in order: the SQL vault's flush. Natively
         ~1.1 µs a value where `seal_many` and the names made for it cost ~1.7."""
@@ -86,7 +86,7 @@ def reference_sealed_rows(
     encrypt: Callable[[bytes, bytes, bytes], bytes],
     version: bytes,
     nonces: bytes,
-    rows: Sequence[tuple[str, str, str, float]],
+    rows: list[tuple[str, str, str, float]],
 ) -> list[bytes]:
     """Each row's value sealed for its name by `encrypt(nonce, value, name)`, its nonce the row's
     12 bytes of `nonces`: `version | nonce | what encrypt returns`."""
