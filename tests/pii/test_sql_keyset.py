@@ -5,7 +5,6 @@ holds still finds it (another value: named; expired: taken over; another pair's:
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,13 +16,11 @@ from sqlalchemy import Engine, insert, select
 from broker.pii.keys import sealed_name
 from broker.pii.sealing import TokenSealer
 from broker.pii.sql_keys import reference_keys
-from broker.pii.sql_keyset import ReferenceKeySet, new_key_set
 from broker.pii.sql_vault import SqlTokenVault
 from broker.secrets.keys import generate_key
 from broker.store.db import make_engine
 from broker.store.migrate import upgrade
 from broker.store.models import PiiToken
-from tests.pii.test_native_keys import generated
 
 SEALER = TokenSealer([generate_key()])
 NOW = 1_800_000_000.0
@@ -139,22 +136,3 @@ async def test_a_flush_adds_its_keys_and_a_purge_takes_them_out(engine: Engine) 
         assert await vault.get("agent-1", HELD) == "bob@example.com"  # live: its key stays
     finally:
         await vault.close()
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_the_native_key_set_answers_as_the_reference(seed: int) -> None:
-    native = new_key_set()
-    if isinstance(native, ReferenceKeySet):
-        pytest.skip("broker.pii._native is not built (make native)")
-    reference = ReferenceKeySet()
-    agents, tokens = generated(seed, 400)
-    rng = random.Random(seed)
-    for agent in {agents[0], "", "agent-\x00é\U0001d7ce"}:
-        keys = reference_keys([agent] * len(tokens), tokens)
-        some = [key for key in keys if rng.random() < 0.5] + [0, -(1 << 63), (1 << 63) - 1]
-        for keyset in (native, reference):
-            keyset.add(some)
-            keyset.discard(some[: len(some) // 4])
-        assert native.held(agent, tokens) == reference.held(agent, tokens)
-        assert len(native) == len(reference)
-        assert [key in native for key in keys] == [key in reference for key in keys]
