@@ -97,9 +97,10 @@ class SqlTokenVault:
         self._writer: Connection | None = None
         self._writer_lock = threading.Lock()
         self._reader: Connection | None = None
-        # The keys the table holds (SQLite writing behind), used once loaded (see `_run`).
+        # The keys the table holds (SQLite writing behind), used once loaded (see `start`).
         self._keys: KeySet | None = new_key_set() if self._local and write_behind else None
         self._keys_loaded = False
+        self._loading: asyncio.Task[None] | None = None
 
     async def get(self, agent: str, token: str) -> str | None:
         return (await self.get_many(agent, [token]))[0]
@@ -185,6 +186,8 @@ class SqlTokenVault:
         self._wake.set()
 
     def start(self) -> None:
+        if self._keys is not None:
+            self._loading = asyncio.create_task(self._load(self._keys), name="broker-pii-vault-keys")
         self._task = asyncio.create_task(self._run(), name="broker-pii-vault")
 
     async def close(self) -> None:
@@ -192,6 +195,9 @@ class SqlTokenVault:
         if self._task is not None:
             await cancel_and_wait(self._task)
             self._task = None
+        if self._loading is not None:  # its thread would go on reading after a cancel: wait for it
+            await asyncio.wait({self._loading})
+            self._loading = None
         if self._pending and not await self.flush():
             log.error("database unavailable at shutdown: %d PII tokens not stored", len(self._pending))
         if self._writer is not None:
@@ -228,13 +234,16 @@ class SqlTokenVault:
         """Delete expired rows; returns how many."""
         return await asyncio.to_thread(self._purge, self.clock())
 
+    async def _load(self, keys: KeySet) -> None:
+        """The keys the table holds, read in a thread while flushes go on (see `_load_keys`)."""
+        try:
+            await asyncio.to_thread(self._load_keys, keys)
+        except Exception:
+            log.exception("could not read the PII token keys; every lookup asks the database")
+        else:
+            self._keys_loaded = True
+
     async def _run(self) -> None:
-        if self._keys is not None:
-            try:
-                await asyncio.to_thread(self._load_keys, self._keys)
-                self._keys_loaded = True
-            except Exception:
-                log.exception("could not read the PII token keys; every lookup asks the database")
         next_purge = time.monotonic() + self._purge_seconds
         backoff = self._flush_seconds
         while True:
