@@ -66,9 +66,6 @@ def distinct_pairs(
 ) -> tuple[list[int], list[str], list[str | None]]:
     """`broker.pii.detector.distinct(texts, keys)`."""
 
-def repeated_found(found: list[list[Found]], which: list[int], /) -> list[list[Found]]:
-    """`broker.pii.detector.repeated(found, which)`."""
-
 def clean_pairs(
     pairs: list[tuple[str, str | None]], found: list[list[Found]], most: int, /
 ) -> list[tuple[str, str | None]]:

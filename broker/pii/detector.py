@@ -202,11 +202,6 @@ def distinct(
     return which, [text for text, _ in slots], [key for _, key in slots] if keys else []
 
 
-def repeated(found: list[list[Found]], which: list[int]) -> list[list[Found]]:
-    """A new list of the findings of each slot in `which`."""
-    return [list(found[index]) if found[index] else [] for index in which]
-
-
 def handed_out(found: list[list[Found]], which: list[int]) -> list[list[Found]]:
     """The findings of each slot in `which`: the slot's own list the first time, a new copy after
     (`found` is the caller's to give away: no two results share a list)."""
@@ -243,11 +238,10 @@ def spread(found: list[Found], starts: list[int]) -> list[list[Found]]:
 
 try:  # the native bookkeeping (broker/pii/native/src/spread.rs), where it is built
     from broker.pii._native import distinct_pairs as distinct_pairs
-    from broker.pii._native import repeated_found as repeated_found
     from broker.pii._native import spread_found as spread_found
     from broker.pii._native import string_starts as string_starts
 except ImportError:  # pragma: no cover - the same, in Python
-    distinct_pairs, repeated_found, spread_found, string_starts = distinct, repeated, spread, starts_of
+    distinct_pairs, spread_found, string_starts = distinct, spread, starts_of
 
 
 def resolved(found: list[Found]) -> list[Found]:

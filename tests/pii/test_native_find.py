@@ -68,7 +68,6 @@ def same(native: object, python: object) -> bool:
 def use_references(monkeypatch: pytest.MonkeyPatch) -> None:
     """The Python references in place of the native functions, as where the module is not built."""
     monkeypatch.setattr(detector, "distinct_pairs", detector.distinct)
-    monkeypatch.setattr(detector, "repeated_found", detector.repeated)
     monkeypatch.setattr(detector, "spread_found", detector.spread)
     monkeypatch.setattr(detector, "string_starts", detector.starts_of)
     monkeypatch.setattr(clean, "fresh_pairs", clean.clean_pairs)
@@ -81,7 +80,6 @@ def use_references(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_native_functions_are_in_use() -> None:
     assert detector.distinct_pairs is _native.distinct_pairs
-    assert detector.repeated_found is _native.repeated_found
     assert detector.spread_found is _native.spread_found
     assert detector.string_starts is _native.string_starts
     assert clean.fresh_pairs is _native.clean_pairs
@@ -104,16 +102,17 @@ def test_each_function_matches_its_reference_on_generated_input() -> None:
         assert same(_native.spread_found(found, starts), detector.spread(found, starts))
         spread = detector.spread(found, starts)
         which = [rng.randrange(len(spread)) for _ in range(rng.randint(0, 40))]
-        assert same(_native.repeated_found(spread, which), detector.repeated(spread, which))
+        assert same(_native.hand_out([list(f) for f in spread], which), detector.handed_out(spread, which))
         pairs = list(zip(texts, keys or [None] * len(texts), strict=True))
         for most in (0, 3, 100):
             assert same(_native.clean_pairs(pairs, spread, most), clean.clean_pairs(pairs, spread, most))
 
 
-def test_copies_are_new_lists() -> None:
+def test_repeats_get_new_lists() -> None:
     spread: list[list[Found]] = [[(0, 1, "SECRET", 0.85)], []]
-    copies = _native.repeated_found(spread, [0, 0, 1])
-    assert copies[0] is not spread[0] and copies[0] is not copies[1] and copies[2] is not spread[1]
+    handed = _native.hand_out(spread, [0, 0, 1, 1])
+    assert handed[0] is spread[0] and handed[1] is not spread[0] and handed[1] == spread[0]
+    assert handed[2] is spread[1] and handed[3] is not spread[1]
 
 
 def test_other_shapes_go_to_the_references() -> None:
@@ -123,8 +122,6 @@ def test_other_shapes_go_to_the_references() -> None:
     assert same(_native.spread_found(found, (0,)), detector.spread(found, [0]))
     with pytest.raises(ValueError):
         _native.distinct_pairs(["a", "b"], ["k"])
-    with pytest.raises(IndexError):
-        _native.repeated_found([[]], [1])
 
 
 def finds(texts: list[str], keys: list[str | None]) -> tuple[list[list[Found]], set[tuple[str, str | None]]]:

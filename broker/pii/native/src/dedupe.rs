@@ -150,51 +150,6 @@ pub fn distinct_pairs(py: Python<'_>, texts: &PyAny, keys: &PyAny) -> PyResult<P
     }
 }
 
-/// `repeated(found, which)`: a new list of `found[index]`'s findings for each index.
-#[pyfunction]
-pub fn repeated_found(py: Python<'_>, found: &PyAny, which: &PyAny) -> PyResult<PyObject> {
-    // SAFETY: with the GIL held; items are borrowed from `found` and `which`, unchanged here.
-    unsafe {
-        let (list, indexes) = (found.as_ptr(), which.as_ptr());
-        let fallback = |py| reference(py, "broker.pii.detector", "repeated", (found, which));
-        if ffi::PyList_CheckExact(list) == 0 || ffi::PyList_CheckExact(indexes) == 0 {
-            return fallback(py);
-        }
-        let (count, size) = (ffi::PyList_GET_SIZE(list), ffi::PyList_GET_SIZE(indexes));
-        for index in 0..count {
-            if ffi::PyList_CheckExact(ffi::PyList_GET_ITEM(list, index)) == 0 {
-                return fallback(py);
-            }
-        }
-        let mut slots = Vec::with_capacity(size as usize);
-        for index in 0..size {
-            let slot = ffi::PyList_GET_ITEM(indexes, index);
-            if ffi::PyLong_CheckExact(slot) == 0 {
-                return fallback(py);
-            }
-            let slot = ffi::PyLong_AsSsize_t(slot);
-            if !ffi::PyErr_Occurred().is_null() {
-                ffi::PyErr_Clear();
-                return fallback(py);
-            }
-            if slot < 0 || slot >= count {
-                return fallback(py);
-            }
-            slots.push(slot);
-        }
-        let results = owned(py, ffi::PyList_New(size))?;
-        for (index, &slot) in slots.iter().enumerate() {
-            let spans = ffi::PyList_GET_ITEM(list, slot);
-            let copy = owned(
-                py,
-                ffi::PyList_GetSlice(spans, 0, ffi::PyList_GET_SIZE(spans)),
-            )?;
-            ffi::PyList_SET_ITEM(results.0, index as isize, copy.into_ptr());
-        }
-        Ok(PyObject::from_owned_ptr(py, results.into_ptr()))
-    }
-}
-
 /// `clean_pairs(pairs, found, most)`: the pairs whose findings are an empty list and whose
 /// string is at most `most` characters long, in order.
 #[pyfunction]

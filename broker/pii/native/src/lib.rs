@@ -114,7 +114,6 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(spread::string_starts, module)?)?;
     module.add_function(wrap_pyfunction!(spread::spread_found, module)?)?;
     module.add_function(wrap_pyfunction!(dedupe::distinct_pairs, module)?)?;
-    module.add_function(wrap_pyfunction!(dedupe::repeated_found, module)?)?;
     module.add_function(wrap_pyfunction!(dedupe::clean_pairs, module)?)?;
 
     // The SQL token vault's record of its row keys (keyset.rs) and its flush's rows (vault_rows.rs).
