@@ -4,6 +4,7 @@ one (a cached result's flag is remembered, never lost or lent to another result)
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from broker.audit.writer import AuditWriter
 from broker.catalog import AgentIdentity, Snapshot, catalog_tool
@@ -38,13 +39,18 @@ def call(n: int) -> ToolCall:
     )
 
 
-async def test_each_result_gets_its_own_flag_however_often_it_comes_back(database_url: str) -> None:
+def started(database_url: str) -> tuple[sessionmaker[Session], AuditWriter, Audit]:
+    """The sessions, a running audit writer and the Audit stage over a migrated database."""
     upgrade(database_url)
     sessions = make_sessionmaker(make_engine(database_url))
     metrics = Metrics()
     writer = AuditWriter(sessions, metrics, batch_size=100, flush_seconds=0.05, queue_limit=1000)
     writer.start()
-    audit = Audit(writer, metrics, b"k" * 32)
+    return sessions, writer, Audit(writer, metrics, b"k" * 32)
+
+
+async def test_each_result_gets_its_own_flag_however_often_it_comes_back(database_url: str) -> None:
+    sessions, writer, audit = started(database_url)
     texts = [INJECTED, BENIGN, INJECTED, ALSO_INJECTED, BENIGN, ALSO_INJECTED, INJECTED]
     for n, text in enumerate(texts):
 
@@ -64,12 +70,7 @@ async def test_each_result_gets_its_own_flag_however_often_it_comes_back(databas
 
 async def test_results_served_from_the_cache_keep_their_own_flags(database_url: str) -> None:
     """The cache hands out the same result object on every hit; a flag is never lent to another."""
-    upgrade(database_url)
-    sessions = make_sessionmaker(make_engine(database_url))
-    metrics = Metrics()
-    writer = AuditWriter(sessions, metrics, batch_size=100, flush_seconds=0.05, queue_limit=1000)
-    writer.start()
-    audit = Audit(writer, metrics, b"k" * 32)
+    sessions, writer, audit = started(database_url)
     stored = {text: ToolOutput(content=[{"type": "text", "text": text}]) for text in (INJECTED, BENIGN)}
     texts = [INJECTED, BENIGN, INJECTED, BENIGN, BENIGN, INJECTED, ALSO_INJECTED, BENIGN]
     for n, text in enumerate(texts):
@@ -92,12 +93,7 @@ async def test_results_served_from_the_cache_keep_their_own_flags(database_url: 
 async def test_a_result_holding_a_lone_surrogate_is_flagged_not_failed(database_url: str) -> None:
     """JSON's "\\ud800" decodes to a lone surrogate, which has no UTF-8: the keyword search
     raised on it, and the call failed in the audit stage."""
-    upgrade(database_url)
-    sessions = make_sessionmaker(make_engine(database_url))
-    metrics = Metrics()
-    writer = AuditWriter(sessions, metrics, batch_size=100, flush_seconds=0.05, queue_limit=1000)
-    writer.start()
-    audit = Audit(writer, metrics, b"k" * 32)
+    sessions, writer, audit = started(database_url)
     texts = [INJECTED + " \ud800", "\udfff " + BENIGN]
     for n, text in enumerate(texts):
 

@@ -6,7 +6,7 @@
 //! `remembered`); tests/pii/test_native_memo.py holds the two to the same results and the same
 //! memo (its contents, in the same order). Input of another shape goes to the reference whole.
 
-use crate::pyobj::{owned, status, Owned};
+use crate::pyobj::{int_of, owned, status, Owned};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -88,15 +88,7 @@ pub fn unseen_pairs(
 
 /// The value of an exact int in `0..limit`, else None.
 unsafe fn index_below(object: *mut ffi::PyObject, limit: isize) -> Option<isize> {
-    if ffi::PyLong_CheckExact(object) == 0 {
-        return None;
-    }
-    let value = ffi::PyLong_AsSsize_t(object);
-    if !ffi::PyErr_Occurred().is_null() {
-        ffi::PyErr_Clear();
-        return None;
-    }
-    (0..limit).contains(&value).then_some(value)
+    int_of(object).filter(|value| (0..limit).contains(value))
 }
 
 /// `remembered(clean, which, texts, keys, found, most, big_batch, most_entries)`: the batch's

@@ -94,3 +94,19 @@ pub(crate) unsafe fn pair(py: Python<'_>, object: &Owned) -> PyResult<(Owned, Ow
         Owned::from_borrowed(ffi::PyTuple_GET_ITEM(object.0, 1)),
     ))
 }
+
+/// The value of an exact int, if it fits in an `isize`.
+///
+/// # Safety
+/// The GIL is held and `object` is a live object.
+pub(crate) unsafe fn int_of(object: *mut ffi::PyObject) -> Option<isize> {
+    if ffi::PyLong_CheckExact(object) == 0 {
+        return None;
+    }
+    let value = ffi::PyLong_AsSsize_t(object);
+    if !ffi::PyErr_Occurred().is_null() {
+        ffi::PyErr_Clear();
+        return None;
+    }
+    Some(value)
+}

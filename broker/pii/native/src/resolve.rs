@@ -7,7 +7,7 @@
 //! ints, str and a float that is a number) goes to the reference whole.
 //! tests/pii/test_native_resolve.py holds the two alike.
 
-use crate::pyobj::{owned, Owned};
+use crate::pyobj::{int_of, owned, Owned};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::AsPyPointer;
@@ -34,19 +34,6 @@ struct Item {
 fn reference(py: Python<'_>, found: &PyAny) -> PyResult<PyObject> {
     let function = py.import("broker.pii.detector")?.getattr("resolved")?;
     Ok(function.call1((found,))?.into())
-}
-
-/// The exact int's value, if it fits.
-unsafe fn int_of(object: *mut ffi::PyObject) -> Option<isize> {
-    if ffi::PyLong_CheckExact(object) == 0 {
-        return None;
-    }
-    let value = ffi::PyLong_AsSsize_t(object);
-    if !ffi::PyErr_Occurred().is_null() {
-        ffi::PyErr_Clear();
-        return None;
-    }
-    Some(value)
 }
 
 /// Each finding's span, when all have the shape the finders give.
