@@ -6,15 +6,7 @@ classified in turn as a payment card (brand table + Luhn), an SSN (SSA rules) or
 A run that is none of them as a whole is split at its spaces, left to right, so a list such
 as `0612345678 0698765432` still yields two phones.
 
-A phone is
-
-- international (`+44 20 7946 0958`, `0044 ...`, `+44(0)115 ...`) and a possible number for
-  its country code (`phonenumbers`, parsed once per distinct number); or
-- national with a phone layout: NANP `(212) 555-0143` / `212-555-0143`, a trunk `0` and
-  groups (`030 901820`, `04 15 39 15 00`, `(0161) 4960066`), or other groups that are a
-  valid number in one of the common regions; or
-- bare digits (`4155550143`) with phone context: a keyword just before it or a phone-like
-  JSON key.
+Whether a run is a phone, and how sure, is broker/pii/phones.py's.
 
 Dates, times, IP addresses, versions, card- and SSN-shaped groups, ZIP+4 codes, amounts
 (currency or decimals next to them) and numbers named as ids are rejected.
@@ -22,22 +14,11 @@ Dates, times, IP addresses, versions, card- and SSN-shaped groups, ZIP+4 codes, 
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 
-import phonenumbers
-
-from broker.pii.context import (
-    CARD_CONTEXT,
-    PHONE_CONTEXT,
-    SEPARATOR,
-    SSN_CONTEXT,
-    Found,
-    Scan,
-    ends_with_word,
-    named_before,
-)
+from broker.pii.context import CARD_CONTEXT, SEPARATOR, SSN_CONTEXT, Found, Scan, named_before
+from broker.pii.phones import DROP_SEPARATORS, SSN_SHAPE, phone_score, possible_lengths, valid_somewhere
 from broker.pii.validators import SAMPLE_SSNS, credit_card_ok, ssn_ok
 
 # The first character is matched by a character class, so the engine skips to the next '+', '('
@@ -76,59 +57,10 @@ _RUN = re.compile(
 _NEVER = re.compile(
     r"\d+\.\d+|\d{1,3}(?:\.\d{1,3}){3}|\d{4}([-/.])\d{1,2}\1\d{1,2}|\d{1,2}([-/.])\d{1,2}\2\d{2,4}|\d{5}-\d{4}"
 )
-_EXTENSION = re.compile(r"[ ]?(?:x|ext\.?|extension)[ ]?\d{1,6}$")
-_DROP = str.maketrans("", "", " -./()+")
-_GROUP_SPLIT = re.compile(r"[ ./()-]+")
 _CHUNK = re.compile(r"[^ ]+")
 # `\w*\d\w*[ ]$` (a code with a digit, then a space, right before): matched once on the reversed
 # text, where the search tried every position (1.8 µs on 30 characters).
 _GLUED_BEFORE = re.compile(r"\n?[ ]\w*\d")  # ("$" also matches before a last newline)
-_DATE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}|\d{1,2}([-/.])\d{1,2}\2\d{2,4}")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\b")
-_ZIP4 = re.compile(r"\d{5}-\d{4}")
-_SSN_SHAPE = re.compile(r"\d{3}([- .]?)\d{2}\1\d{4}")
-# A currency right before: `(?:[$€£¥₹]|\b(?:usd|...)\b)\s*$`, matched on the reversed text.
-_CURRENCY_BEFORE = ends_with_word("usd eur gbp chf jpy inr aud cad sek nok dkk pln", r"\s", "$€£¥₹")
-_AFTER_AMOUNT = re.compile(
-    r"\s?(?:[$€£¥₹%]|(?:usd|eur|gbp|chf|jpy|inr|aud|cad|sek|nok|dkk|pln|k|m|bn)\b)", re.I
-)
-
-# Regions tried, in order, for national numbers without a trunk prefix or NANP layout.
-_REGIONS: tuple[str, ...] = (
-    "US",
-    "GB",
-    "DE",
-    "FR",
-    "IT",
-    "ES",
-    "NL",
-    "BE",
-    "CH",
-    "AT",
-    "PL",
-    "SE",
-    "NO",
-    "DK",
-)
-_REGIONS += (
-    "FI",
-    "IE",
-    "PT",
-    "CZ",
-    "BR",
-    "MX",
-    "AR",
-    "AU",
-    "NZ",
-    "IN",
-    "JP",
-    "CN",
-    "KR",
-    "SG",
-    "ZA",
-    "TR",
-    "RU",
-)
 
 Entities = frozenset[str]
 
@@ -197,7 +129,7 @@ def find_numbers(scan: Scan, out: list[Found], entities: Entities) -> None:
         _CODE_LENGTHS,
         _code_lengths,
         credit_card_ok,
-        _valid_somewhere,
+        valid_somewhere,
         sum(_ENTITY_BITS[entity] for entity in entities if entity in _ENTITY_BITS),
     )
     if deferred:
@@ -214,7 +146,7 @@ def _key_kinds(key: str) -> int:
 
 def _code_lengths(country_code: int) -> int:
     # (national numbers checked are at most 14 digits long: bits above 31 are never asked)
-    return sum(1 << length for length in _possible_lengths(country_code) if length < 32)
+    return sum(1 << length for length in possible_lengths(country_code) if length < 32)
 
 
 def reference_find_numbers(scan: Scan, out: list[Found], entities: Entities) -> None:
@@ -269,12 +201,12 @@ def _classify(run: str, scan: Scan, start: int, end: int, entities: Entities) ->
         and _card_context(scan, start)
     ):
         return (start, end, "CREDIT_CARD", 1.0)
-    if plain and "US_SSN" in entities and 9 <= len(run) <= 11 and _SSN_SHAPE.fullmatch(run):
+    if plain and "US_SSN" in entities and 9 <= len(run) <= 11 and SSN_SHAPE.fullmatch(run):
         score = _ssn(run, scan, start)
         if score:
             return (start, end, "US_SSN", score)
     if "PHONE_NUMBER" in entities:
-        score = _phone(run, scan, start, end)
+        score = phone_score(run, scan, start, end)
         if score:
             return (start, end, "PHONE_NUMBER", score)
     return None
@@ -298,151 +230,5 @@ def _ssn(run: str, scan: Scan, start: int) -> float:
     named_otherwise = named_before(before[-25:]) or scan.key_is_negative(start)
     if (run.isdigit() and (named_otherwise or not context)) or (named_otherwise and not context):
         return 0.0  # nine bare digits, or an SSN-shaped order or account number
-    digits = run.translate(_DROP)
+    digits = run.translate(DROP_SEPARATORS)
     return 0.5 if digits in SAMPLE_SSNS else (0.9 if run[3] == "-" else 0.7)
-
-
-def _phone(candidate: str, scan: Scan, start: int, end: int) -> float:
-    main = _EXTENSION.sub("", candidate) if "x" in candidate else candidate
-    digits = main.translate(_DROP)
-    if not 7 <= len(digits) <= 15:
-        return 0.0
-    if main[0] == "+":
-        return _international(digits)
-    if main.isdigit():
-        return _bare(digits, scan, start)
-    return _national(main, digits, scan, start, end)
-
-
-def _bare(digits: str, scan: Scan, start: int) -> float:
-    """Digits without separators: a phone where the text or key says so, or a valid trunk-0 number."""
-    before = scan.before(start, 40)
-    context = _phone_context(scan, start, before)
-    if not context and (named_before(before[-25:]) or scan.key_is_negative(start)):
-        return 0.0
-    if digits.startswith("00") and len(digits) >= 11 and (score := _international(digits[2:])):
-        return score  # 0044 20 7946 0958 written without spaces
-    if context:
-        return _national_number(digits)
-    if (
-        digits[0] != "0"
-        or digits[1] == "0"
-        or not 10 <= len(digits) <= 11
-        or _CURRENCY_BEFORE.match(before[::-1])
-    ):
-        return 0.0
-    return 0.6 if _valid_somewhere(digits) else 0.0
-
-
-def _national(main: str, digits: str, scan: Scan, start: int, end: int) -> float:
-    # Shapes first (cheap, and most digit runs in data are dates, amounts and ids), context last;
-    # of the shapes, the group tests (no regex) before the regexes.
-    international = main.startswith("00") and len(digits) >= 10  # 0044 20 7946 0958
-    if len(digits) > 13 and not international:
-        return 0.0
-    groups = [g for g in _GROUP_SPLIT.split(main) if g]
-    nanp = _nanp_shaped(digits, groups)
-    if "." in main and not nanp and not _dotted_ok(main, groups):
-        return 0.0
-    if len(groups[-1]) < 2 or _card_shaped(groups):
-        return 0.0
-    if _DATE.fullmatch(main) or _ISO_DATE.match(main) or _ZIP4.fullmatch(main) or _SSN_SHAPE.fullmatch(main):
-        return 0.0
-    before = scan.before(start, 40)
-    if _CURRENCY_BEFORE.match(before[::-1]) or _AFTER_AMOUNT.match(scan.text, end, end + 5):
-        return 0.0
-    context = _phone_context(scan, start, before)
-    if not context and (named_before(before[-25:]) or scan.key_is_negative(start)):
-        return 0.0
-    if international and (score := _international(digits[2:])):
-        return score
-    if len(digits) < 9 and not context:
-        return 0.0
-    if nanp:
-        return 0.85
-    if digits[0] == "0" and 9 <= len(digits) <= 12:
-        return 0.7  # trunk prefix and groups: the European / Asian national layout
-    if _thousands_shaped(groups) and not context:
-        return 0.7 if _valid_somewhere(digits) else 0.0
-    return 0.8 if _valid_somewhere(digits) else 0.0
-
-
-def _phone_context(scan: Scan, start: int, before: str | None = None) -> bool:
-    if before is None:
-        before = scan.before(start, 40)
-    return PHONE_CONTEXT.search(before) is not None or scan.key_is_phone(start)
-
-
-def _dotted_ok(main: str, groups: list[str]) -> bool:
-    # 206.269.0743 or 01.23.45.67.89, never 1.2.3 versions or 10.0.0.1 addresses.
-    return len(groups) >= 3 and all(len(g) >= 2 for g in groups) and not _ipv4_shaped(main)
-
-
-def _ipv4_shaped(main: str) -> bool:
-    parts = main.split(".")
-    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts)
-
-
-def _card_shaped(groups: list[str]) -> bool:
-    return len(groups) >= 3 and all(len(g) == 4 for g in groups[:3]) and sum(map(len, groups)) >= 12
-
-
-def _nanp_shaped(digits: str, groups: list[str]) -> bool:
-    """(212) 555-0143, 212-555-0143, 1-212-555-0143: the 3-3-4 layout (any area code: data has test ones)."""
-    if len(digits) == 11 and digits[0] == "1":
-        digits, groups = digits[1:], groups[1:]
-    return len(digits) == 10 and [len(g) for g in groups[-3:]] == [3, 3, 4]
-
-
-def _thousands_shaped(groups: list[str]) -> bool:
-    return len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])
-
-
-def _international(digits: str) -> float:
-    """Score the digits after '+' (or '00'): a country code, then a national number of a possible
-    length for it (phonenumbers' metadata, without a full parse). A '(0)' trunk may be left in."""
-    for size in (1, 2, 3):
-        lengths = _possible_lengths(int(digits[:size]))
-        if lengths:
-            national = digits[size:]
-            if len(national) in lengths:
-                return 0.9
-            if national[:1] == "0" and len(national) - 1 in lengths:
-                return 0.9  # +44 (0)20 7946 0958
-            # A '+', a real country code and a phone's length: formats vary more than metadata.
-            return 0.6 if 8 <= len(digits) <= 15 else 0.0
-    return 0.0
-
-
-@functools.cache
-def _possible_lengths(country_code: int) -> frozenset[int]:
-    """National number lengths possible after `country_code` (empty when it is no country code)."""
-    lengths: set[int] = set()
-    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ()):
-        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
-        if metadata is not None and metadata.general_desc is not None:
-            lengths.update(metadata.general_desc.possible_length or ())
-            lengths.update(metadata.general_desc.possible_length_local_only or ())
-    return frozenset(lengths)
-
-
-def _national_number(digits: str) -> float:
-    """Bare digits with phone context: a trunk-prefix or NANP length, or valid somewhere."""
-    if digits[0] == "0" and 9 <= len(digits) <= 12:
-        return 0.7
-    if len(digits) == 10 and digits[0] in "23456789":
-        return 0.7
-    return 0.8 if _valid_somewhere(digits) else 0.0
-
-
-@functools.lru_cache(maxsize=8192)
-def _valid_somewhere(digits: str) -> bool:
-    """Whether the digits are a valid number in one of the common regions (rare path: ~30 parses)."""
-    for region in _REGIONS:
-        try:
-            number = phonenumbers.parse(digits, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(number):
-            return True
-    return False

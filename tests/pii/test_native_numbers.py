@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from broker.pii import recognizers_number
+from broker.pii import phones, recognizers_number
 from broker.pii.context import SEPARATOR, Found, Scan
 from broker.pii.detector import starts_of
 from broker.pii.recognizers_number import find_numbers, reference_find_numbers
@@ -254,7 +254,7 @@ def test_the_hot_runs_are_decided_natively() -> None:
         [-1] * 1000,
         recognizers_number._code_lengths,
         recognizers_number.credit_card_ok,
-        recognizers_number._valid_somewhere,
+        phones.valid_somewhere,
         4,
     )
     assert deferred == []

@@ -3,10 +3,10 @@
 //!
 //! Decided here: a run glued to a code before it (`_GLUED_BEFORE`), bare digits opening a value
 //! under a key that names no PII (`Scan.key_is_negative`), runs starting with '+' (the country
-//! code and national length test of `_international`), and runs that are a whole string value
+//! code and national length test of `phones._international`), and runs that are a whole string value
 //! (nothing before them for context words, nothing after for an amount: only the key counts),
-//! through `_phone` with its shapes. Python is asked back for what it alone knows (key verdicts,
-//! phonenumbers' lengths per country code, `credit_card_ok`, `_valid_somewhere`), and every
+//! through `phones.phone_score` with its shapes. Python is asked back for what it alone knows (key verdicts,
+//! phonenumbers' lengths per country code, `credit_card_ok`, `phones.valid_somewhere`), and every
 //! other run (text around it, an SSN's shape, a valid card number, a run to split) is handed
 //! back whole to the unchanged Python per-run code. tests/pii/test_native_numbers.py holds the
 //! two to the same findings.
@@ -41,7 +41,7 @@ struct Facts<'py> {
     /// `judge_code` has filled it.
     codes: &'py PyList,
     judge_code: &'py PyAny,
-    /// `credit_card_ok(run)` and `_valid_somewhere(digits)`.
+    /// `credit_card_ok(run)` and `phones.valid_somewhere(digits)`.
     card_ok: &'py PyAny,
     valid_somewhere: &'py PyAny,
     entities: u32,
@@ -197,7 +197,7 @@ impl Facts<'_> {
         }
     }
 
-    /// `_valid_somewhere(digits)`, the digits given as characters.
+    /// `phones.valid_somewhere(digits)`, the digits given as characters.
     fn valid_somewhere(&self, digits: &[u32]) -> Known<bool> {
         // SAFETY: GIL held; the string is built from a buffer of `digits.len()` UCS4 characters.
         unsafe {
@@ -210,7 +210,7 @@ impl Facts<'_> {
         }
     }
 
-    /// `_international(digits)` for the digits' characters `chars` and values `values`.
+    /// `phones._international(digits)` for the digits' characters `chars` and values `values`.
     fn international(&self, chars: &[u32], values: &[u32]) -> Known<f64> {
         let count = values.len();
         let mut code = 0;
@@ -385,7 +385,7 @@ impl<'a, T: Copy + Into<u32>> Numbers<'a, T> {
         }
     }
 
-    /// `_phone(run)` for a run starting with '+' or a whole value (no text before or after).
+    /// `phones.phone_score(run)` for a run starting with '+' or a whole value (no text before or after).
     fn phone(&self, run: &[u32], start: usize, facts: &Facts) -> Known<f64> {
         let main = &run[..main_end(run).ok_or(Unknown)?];
         let count = main.iter().filter(|&&c| is_digit(c)).count();
@@ -413,7 +413,7 @@ impl<'a, T: Copy + Into<u32>> Numbers<'a, T> {
         }
     }
 
-    /// `_bare(digits)`: digits without separators.
+    /// `phones._bare(digits)`: digits without separators.
     fn bare(&self, chars: &[u32], values: &[u32], context: bool, facts: &Facts) -> Known<f64> {
         let count = chars.len();
         let trunk = is(chars.first(), '0');
@@ -447,7 +447,7 @@ impl<'a, T: Copy + Into<u32>> Numbers<'a, T> {
         })
     }
 
-    /// `_national(main, digits)`: digits in groups (no text before or after to look at).
+    /// `phones._national(main, digits)`: digits in groups (no text before or after to look at).
     fn national(
         &self,
         main: &[u32],
