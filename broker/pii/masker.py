@@ -20,7 +20,7 @@ from broker.errors import NotConfigured
 from broker.pii.clean import CleanStrings
 from broker.pii.context import Found
 from broker.pii.detector import PATTERN_ENTITIES, Detector
-from broker.pii.issuing import Packed, Proposals, TokenIssuer, TokenRequests, in_order, packed, unpacked
+from broker.pii.issuing import Packed, TokenIssuer, TokenRequests, in_order, packed, unpacked
 from broker.pii.jsontext import parse, rename_keys
 from broker.pii.jsontext import serialise as serialise  # broker/pipeline/mask.py imports it from here
 from broker.pii.nogc import gc_paused
@@ -376,9 +376,8 @@ class Masker:
         requests: TokenRequests,
         *,
         off_loop: bool = False,
-        proposed: Proposals | None = None,
     ) -> dict[tuple[str, str], str]:
         if not requests:
             return {}
         assert self._tokens is not None  # checked in __init__: a token policy has a vault
-        return await self._tokens.issue(agent, requests, off_loop=off_loop, proposed=proposed)
+        return await self._tokens.issue(agent, requests, off_loop=off_loop)
