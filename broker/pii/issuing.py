@@ -207,6 +207,8 @@ class TokenIssuer:
                     del asked[token]
             taken.update(asked)
             stored.append(asked)
+            if isinstance(pending, range) and None not in issued[pending.start : pending.stop]:
+                return  # each issued (nearly always): no list of the 2,048 positions to be sure
             pending = [at for at in pending if issued[at] is None]
             if not pending:
                 return
