@@ -155,3 +155,8 @@ def number_findings(
     /,
 ) -> tuple[list[Found], list[tuple[int, int]]]:
     """`broker.pii.recognizers_number.find_numbers`' findings it decides, and the runs it leaves."""
+
+# A worker process's cache of freed object arenas (broker/pii/native/src/arenas.rs).
+def keep_arenas(max_bytes: int, /) -> int:
+    """Keep up to `max_bytes` of the object allocator's freed arenas for reuse (see
+    `broker.offload`); the bytes kept now."""

@@ -133,6 +133,9 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
 
     // The number finder's decisions (numbers.rs, helper hnum).
     module.add_function(wrap_pyfunction!(numbers::number_findings, module)?)?;
+
+    // A worker process's cache of freed object arenas (arenas.rs, helper hsitu).
+    module.add_function(wrap_pyfunction!(arenas::keep_arenas, module)?)?;
     Ok(())
 }
 
@@ -149,3 +152,6 @@ mod secrets;
 fn secret_spans(text: &PyString) -> PyResult<Vec<secrets::Secret>> {
     scan!(text, secrets::Secrets, secrets)
 }
+
+// A worker process's cache of freed object arenas (arenas.rs).
+mod arenas;
