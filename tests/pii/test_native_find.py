@@ -108,6 +108,19 @@ def test_each_function_matches_its_reference_on_generated_input() -> None:
             assert same(_native.clean_pairs(pairs, spread, most), clean.clean_pairs(pairs, spread, most))
 
 
+def test_the_dedupe_matches_its_reference_on_big_batches() -> None:
+    """Batches whose probing wraps and collides in the dedupe's table, one past the size of
+    table it keeps between calls, and small ones after (the kept table is cleared)."""
+    rng = random.Random(7)
+    words = [str(n) for n in range(3000)] + ["é", "€", "\U0001f600", ""]
+    for count in (17, 5_000, 40_000, 600_000, 3, 1):
+        texts = [rng.choice(words) + rng.choice(("", "x", "€")) for _ in range(count)]
+        keys = [rng.choice(KEYS) for _ in texts]
+        assert same(_native.distinct_pairs(texts, keys), detector.distinct(texts, keys))
+    texts = [str(n) for n in range(600_000)]
+    assert same(_native.distinct_pairs(texts, ()), detector.distinct(texts, ()))
+
+
 def test_repeats_get_new_lists() -> None:
     spread: list[list[Found]] = [[(0, 1, "SECRET", 0.85)], []]
     handed = _native.hand_out(spread, [0, 0, 1, 1])

@@ -4,13 +4,12 @@
 //! alike. Input of another shape (no exact list, an item that is no exact str, a key that is no
 //! exact str or None, lists of unequal lengths) goes to the Python reference whole.
 
-use crate::pyobj::{owned, status};
+use crate::pyobj::{owned, status, Owned};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use pyo3::AsPyPointer;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::cell::RefCell;
 
 /// The reference named `name` in `module`, called with `args`.
 fn reference(
@@ -21,22 +20,6 @@ fn reference(
 ) -> PyResult<PyObject> {
     let function = py.import(module)?.getattr(name)?;
     Ok(function.call1(args)?.into())
-}
-
-/// Python's own (cached) str hashes, passed through.
-#[derive(Default)]
-struct Passed(u64);
-
-impl Hasher for Passed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _bytes: &[u8]) {
-        unreachable!("only u64 hashes are written")
-    }
-    fn write_u64(&mut self, hash: u64) {
-        self.0 = hash;
-    }
 }
 
 /// A (string, key) pair of exact strs (the key may be None), equal as Python's tuples are.
@@ -74,17 +57,61 @@ impl PartialEq for Pair {
 
 impl Eq for Pair {}
 
-impl Hash for Pair {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
 /// Whether `object` is an exact, ready str.
 unsafe fn is_str(object: *mut ffi::PyObject) -> bool {
     #[allow(deprecated)]
     let ready = ffi::PyUnicode_CheckExact(object) != 0 && ffi::PyUnicode_READY(object) == 0;
     ready
+}
+
+// The open-addressing table of `distinct_slots`, kept between calls: a fresh one per batch
+// (a 5 MB result's 66,000 strings: 1 MB) was written at fresh pages and cold cache lines, which
+// cost more than the dedupe itself. Tables above `KEPT_TABLE` entries are not kept.
+thread_local! {
+    static TABLE: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+const KEPT_TABLE: usize = 1 << 20;
+
+/// The slot of each pair among the distinct pairs (in order of first occurrence), and the index
+/// of each distinct pair's first occurrence: linear probing over slot numbers (+1, 0 is empty)
+/// in a table of at least twice as many entries as pairs.
+fn distinct_slots(pairs: &[Pair]) -> (Vec<u32>, Vec<u32>) {
+    let size = (pairs.len() * 2).next_power_of_two().max(16);
+    let mask = size - 1;
+    let mut slot_of = Vec::with_capacity(pairs.len());
+    let mut firsts_at: Vec<u32> = Vec::new();
+    let mut fill = |table: &mut [u32]| {
+        for (index, pair) in pairs.iter().enumerate() {
+            let mut at = pair.hash as usize & mask;
+            let slot = loop {
+                let entry = table[at];
+                if entry == 0 {
+                    firsts_at.push(index as u32);
+                    table[at] = firsts_at.len() as u32;
+                    break firsts_at.len() as u32 - 1;
+                }
+                let other = &pairs[firsts_at[entry as usize - 1] as usize];
+                if other.hash == pair.hash && other == pair {
+                    break entry - 1;
+                }
+                at = (at + 1) & mask;
+            };
+            slot_of.push(slot);
+        }
+    };
+    let kept = TABLE.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut table) if size <= KEPT_TABLE => {
+            table.clear();
+            table.resize(size, 0);
+            fill(&mut table);
+            true
+        }
+        _ => false,
+    });
+    if !kept {
+        fill(&mut vec![0; size]);
+    }
+    (slot_of, firsts_at)
 }
 
 /// `distinct(texts, keys)`: the index of each (text, key) pair's first occurrence among the
@@ -102,7 +129,7 @@ pub fn distinct_pairs(py: Python<'_>, texts: &PyAny, keys: &PyAny) -> PyResult<P
         }
         let size = ffi::PyList_GET_SIZE(list);
         let keyed = !no_keys && ffi::PyList_GET_SIZE(names) != 0;
-        if keyed && ffi::PyList_GET_SIZE(names) != size {
+        if (keyed && ffi::PyList_GET_SIZE(names) != size) || size >= u32::MAX as isize / 2 {
             return fallback(py);
         }
         let none = ffi::Py_None();
@@ -123,24 +150,23 @@ pub fn distinct_pairs(py: Python<'_>, texts: &PyAny, keys: &PyAny) -> PyResult<P
             }
             pairs.push(Pair { text, key, hash });
         }
-        let mut slots: HashMap<&Pair, usize, BuildHasherDefault<Passed>> =
-            HashMap::with_capacity_and_hasher(pairs.len(), Default::default());
+        let (slot_of, firsts_at) = distinct_slots(&pairs);
         let which = owned(py, ffi::PyList_New(size))?;
-        let (firsts, first_keys) = (
-            owned(py, ffi::PyList_New(0))?,
-            owned(py, ffi::PyList_New(0))?,
-        );
-        for (index, pair) in pairs.iter().enumerate() {
-            let count = slots.len();
-            let slot = *slots.entry(pair).or_insert(count);
-            if slot == count {
-                status(py, ffi::PyList_Append(firsts.0, pair.text))?;
-                if keyed {
-                    status(py, ffi::PyList_Append(first_keys.0, pair.key))?;
-                }
-            }
+        for (index, &slot) in slot_of.iter().enumerate() {
             let number = owned(py, ffi::PyLong_FromSsize_t(slot as isize))?;
             ffi::PyList_SET_ITEM(which.0, index as isize, number.into_ptr());
+        }
+        let count = firsts_at.len() as isize;
+        let firsts = owned(py, ffi::PyList_New(count))?;
+        let first_keys = owned(py, ffi::PyList_New(if keyed { count } else { 0 }))?;
+        for (slot, &at) in firsts_at.iter().enumerate() {
+            let pair = &pairs[at as usize];
+            let text = Owned::from_borrowed(pair.text);
+            ffi::PyList_SET_ITEM(firsts.0, slot as isize, text.into_ptr());
+            if keyed {
+                let key = Owned::from_borrowed(pair.key);
+                ffi::PyList_SET_ITEM(first_keys.0, slot as isize, key.into_ptr());
+            }
         }
         let result = owned(py, ffi::PyTuple_New(3))?;
         for (at, item) in [which, firsts, first_keys].into_iter().enumerate() {
