@@ -351,6 +351,18 @@ impl<'a, T: Copy + Into<u32>> Numbers<'a, T> {
         {
             return Ok(Verdict::Drop);
         }
+        // Too short for any finding however the text around it reads: `_classify` (and `_split`,
+        // on pieces of it) wants 12 characters for a card, 9 for an SSN, 7 that are no separator
+        // for a phone (`exp 12/29` after a card number, a time, a short code in running text).
+        let kept = |&&c: &&u32| {
+            !matches!(
+                char::from_u32(c),
+                Some(' ' | '-' | '.' | '/' | '(' | ')' | '+')
+            )
+        };
+        if run.len() < 9 && run.iter().filter(kept).count() < 7 {
+            return Ok(Verdict::Drop);
+        }
         let plus = is(run.first(), '+');
         let whole = opens && (end == self.chars.len() || self.char(end) == 0);
         if !plus && !whole {
