@@ -89,24 +89,6 @@ def batch_rows(
 ) -> tuple[list[int], list[tuple[str, str, str, float]]]:
     """`broker.pii.sql_rows.reference_batch_rows(batch)`."""
 
-def sealed_rows(
-    encrypt: Callable[[bytes, bytes, bytes], bytes],
-    version: bytes,
-    nonces: bytes,
-    rows: list[tuple[str, str, str, float]],
-    /,
-) -> list[bytes]:
-    """`broker.pii.sealing.reference_sealed_rows(encrypt, version, nonces, rows)`."""
-
-def row_parameters(
-    rows: list[tuple[str, str, str, float]],
-    keys: list[int],
-    sealed: list[bytes],
-    stamp: Callable[[float], Any],
-    /,
-) -> list[Any]:
-    """`broker.pii.sql_rows.reference_row_parameters(rows, keys, sealed, stamp)`."""
-
 def secret_spans(text: str, /) -> list[tuple[int, int, float, int]]:
     """`broker.pii.recognizers_secret.secrets(text)`, each finding with the check left to Python."""
 
@@ -160,3 +142,18 @@ def number_findings(
 def keep_arenas(max_bytes: int, /) -> int:
     """Keep up to `max_bytes` of the object allocator's freed arenas for reuse (see
     `broker.offload`); the bytes kept now."""
+
+# The SQL token vault's chunks and slots (vault_rows.rs, helper hchunk).
+def sealed_chunk(
+    encrypt: Callable[[bytes, bytes, bytes], bytes],
+    version: bytes,
+    nonces: bytes,
+    rows: list[tuple[str, str, str, float]],
+    /,
+) -> tuple[bytes, list[int]]:
+    """`broker.pii.sealing.reference_sealed_chunk(encrypt, version, nonces, rows)`."""
+
+def slot_parameters(
+    keys: list[int], chunk: int, ats: list[int], rows: list[tuple[str, str, str, float]], /
+) -> list[int]:
+    """`broker.pii.sql_rows.reference_slot_parameters(keys, chunk, ats, rows)`."""

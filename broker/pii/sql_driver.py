@@ -1,179 +1,255 @@
 """The SQL token vault's bulk statements, sent to the database driver as they are.
 
-Through SQLAlchemy a row cost ~34 µs to write (a parameter dict per row, a datetime bind
-processor per value, RETURNING bookkeeping) and a token ~15 µs to look up (an expanding IN list
-compiled per call). The same SQL, up to 1,000 rows or tokens a statement with the driver's own
-placeholders, costs a few. Times go through the column type's own processors, so they are
-stored (and compared) exactly as SQLAlchemy stores them.
+Through SQLAlchemy a row cost ~34 µs to write (a parameter dict per row, RETURNING bookkeeping)
+and a token ~15 µs to look up (an expanding IN list compiled per call). The same SQL, up to
+1,000 slots or tokens a statement with the driver's own placeholders, costs a few. The layout
+(a chunk of pieces per write, a slot per token) is broker/pii/sql_rows.py's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, Table
 
 from broker.pii.sql_keys import token_keys
-from broker.pii.sql_rows import Row, row_parameters
-from broker.store.models import PiiToken
+from broker.pii.sql_rows import CHUNK, Row, micros, piece_at, slot_parameters
+from broker.store.models import PiiTokenChunk, PiiTokenSlot
 
-TABLE: Table = PiiToken.__table__  # type: ignore[assignment]
+CHUNKS: Table = PiiTokenChunk.__table__  # type: ignore[assignment]
+SLOTS: Table = PiiTokenSlot.__table__  # type: ignore[assignment]
+
+Place = tuple[int, int]
+"""Where a sealed value is: its chunk's id and the piece's offset there."""
+
+
+class Chunk(NamedTuple):
+    """A chunk to write: its agent, the positions of its rows in the batch, its body and the
+    offset of each row's piece there."""
+
+    agent: str
+    positions: range | list[int]
+    body: bytes
+    ats: list[int]
+
+
+def chunked(rows: list[Row], seal: Callable[[list[Row]], tuple[bytes, list[int]]]) -> list[Chunk]:
+    """`rows` sealed by `seal` in chunks: each agent's, `CHUNK` at most a chunk."""
+    chunks: list[Chunk] = []
+    for agent, positions in _by_agent(rows):
+        for first in range(0, len(positions), CHUNK):
+            block = positions[first : first + CHUNK]
+            chunks.append(Chunk(agent, block, *seal(_picked(rows, block))))
+    return chunks
 
 
 class Driver:
-    """Bulk upsert, lookup and extension of `pii_tokens` rows, a statement per 1,000."""
+    """Chunks and slots of `pii_token_chunks` / `pii_token_slots`: written, looked up, extended."""
 
-    ROWS = 1000
+    ROWS = CHUNK
     EXACT = 32
 
     def __init__(self, engine: Engine) -> None:
         dialect = engine.dialect
         self._mark = mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        # On SQLite the rows an upsert wrote are counted (sqlite3_changes), not returned: RETURNING
-        # cost a fifth of the statement's time (a result row per row, made into Python tuples),
-        # for the rare chunk with a live row in the way, which a lookup then names.
+        # On SQLite the slots an insert wrote are counted (sqlite3_changes), not returned: RETURNING
+        # cost a fifth of the statement's time, for the rare chunk with a live slot in the way,
+        # which a lookup then names.
         self._returning = dialect.name != "sqlite"
         self._sized = dialect.name == "sqlite"
-        table = TABLE.name  # our own constant: nothing in these statements comes from input
-        columns = f"{table} (token_key, agent, token, ciphertext, expires_at) VALUES "
+        chunks, slots = CHUNKS.name, SLOTS.name  # our own constants: nothing here comes from input
+        self._chunk = f"INSERT INTO {chunks} (agent, body) VALUES ({mark}, {mark}) RETURNING id"  # noqa: S608
+        columns = f"{slots} (token_key, chunk, at, expires_us) VALUES "
         self._insert = "INSERT INTO " + columns
         self._insert_new = "INSERT OR IGNORE INTO " + columns  # SQLite only
-        self._row = f"({mark}, {mark}, {mark}, {mark}, {mark})"
-        # A row whose key another (agent, token) holds, expired, is taken over whole.
+        self._slot = f"({mark}, {mark}, {mark}, {mark})"
+        # A slot whose key another (agent, token) holds, expired, is taken over.
         self._upsert_tail = (
-            " ON CONFLICT (token_key) DO UPDATE SET agent = excluded.agent, token = excluded.token, "
-            "ciphertext = excluded.ciphertext, "
-            f"expires_at = excluded.expires_at WHERE {table}.expires_at <= {mark}"
-        ) + (" RETURNING agent, token" if self._returning else "")
-        self._select = (
-            f"SELECT token, ciphertext, expires_at FROM {table} "  # noqa: S608
-            f"WHERE agent = {mark} AND expires_at > {mark} AND token_key IN "
+            " ON CONFLICT (token_key) DO UPDATE SET chunk = excluded.chunk, at = excluded.at, "
+            f"expires_us = excluded.expires_us WHERE {slots}.expires_us <= {mark}"
+        ) + (" RETURNING token_key" if self._returning else "")
+        self._slots = (
+            f"SELECT token_key, chunk, at, expires_us FROM {slots} "  # noqa: S608
+            f"WHERE expires_us > {mark} AND token_key IN "
         )
-        self._extend = (
-            f"UPDATE {table} SET expires_at = {mark} "  # noqa: S608
-            f"WHERE agent = {mark} AND expires_at < {mark} AND token_key IN "
+        self._places = f"SELECT token_key, chunk, at FROM {slots} WHERE token_key IN "  # noqa: S608
+        self._chunks = f"SELECT id, agent, body FROM {chunks} WHERE id IN "  # noqa: S608
+        self._extend = f"UPDATE {slots} SET expires_us = {mark} WHERE expires_us < {mark} AND token_key IN "  # noqa: S608
+        self._replace = (
+            f"UPDATE {slots} SET chunk = {mark}, at = {mark}, expires_us = {mark} WHERE token_key = {mark}"  # noqa: S608
         )
-        column = TABLE.c.expires_at.type.dialect_impl(dialect)
-        self._bind = column.bind_processor(dialect)
-        self._result = column.result_processor(dialect, None)
-        self._stamps: dict[float, Any] = {}
+        self._expired = f"DELETE FROM {slots} WHERE expires_us <= {mark}"  # noqa: S608
+        # Chunks no slot points to. PostgreSQL: an anti-join (NOT IN over a subquery bigger than
+        # work_mem is a scan per chunk); SQLite: the subquery's keys in a temporary index once
+        # (a correlated NOT EXISTS has no index on slots.chunk to use).
+        self._orphans = (
+            f"DELETE FROM {chunks} WHERE id NOT IN (SELECT chunk FROM {slots})"  # noqa: S608
+            if self._sized
+            else f"DELETE FROM {chunks} WHERE NOT EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {slots} WHERE {slots}.chunk = {chunks}.id)"
+        )
 
-    def upsert(
-        self, connection: Connection, rows: list[Row], keys: list[int], ciphertexts: list[bytes], now: float
-    ) -> list[int]:
-        """Insert `rows` (their `keys`, broker/pii/sql_keys.py) sealed as `ciphertexts`; the
-        positions of the rows not written, mostly none. On PostgreSQL that is `take_over`. On
-        SQLite the rows go in with INSERT OR IGNORE and a lookup names those not written, whose
-        key any row holds, an expired one too: the caller takes those over with `take_over`. An
-        upsert can abort half-way (its update could break a constraint), so SQLite first copied
-        each page it changed into a statement journal (a temp file): the flush of 23,000 rows
-        over 200,000 cost 7% more CPU at best, 13-16% more at the median."""
-        if self._returning:
-            return self.take_over(connection, rows, keys, ciphertexts, now)
-        held: list[int] = []
-        cursor = connection.connection.cursor()
+    def write(
+        self, connection: Connection, rows: list[Row], keys: list[int], chunks: list[Chunk], now: float
+    ) -> list[tuple[int, Place]]:
+        """Store `chunks` of `rows` (their `keys`, broker/pii/sql_keys.py) and a slot for each row.
+        Returns the positions of the rows whose slot was not written, mostly none (a slot held
+        their key), with where their value is. On PostgreSQL an expired slot is taken over; on
+        SQLite the slots go in with INSERT OR IGNORE and the caller takes over expired ones with
+        `take_over` (an upsert can abort half-way, so SQLite first copied each page it changed
+        into a statement journal: 7-16% more CPU)."""
+        held: list[tuple[int, Place]] = []
+        statement = self._insert if self._returning else self._insert_new
+        cursor = connection.connection.cursor()  # the driver's: its rows are plain tuples
         try:
-            for first in range(0, len(rows), self.ROWS):
-                chunk = rows[first : first + self.ROWS]
-                sealed = ciphertexts[first : first + self.ROWS]
-                cursor.execute(
-                    self._insert_new + ", ".join([self._row] * len(chunk)),
-                    self._values(chunk, keys[first : first + self.ROWS], sealed),
-                )
-                if cursor.rowcount < len(chunk):
-                    held += [first + at for at in self._unwritten(connection, chunk, sealed, now)]
+            for agent, positions, body, ats in chunks:
+                cursor.execute(self._chunk, (agent, body))
+                chunk: int = cursor.fetchall()[0][0]
+                chunk_keys = _picked(keys, positions)
+                parameters = slot_parameters(chunk_keys, chunk, ats, _picked(rows, positions))
+                values = statement + ", ".join([self._slot] * len(positions))
+                if self._returning:
+                    parameters.append(micros(now))
+                    cursor.execute(values + self._upsert_tail, parameters)
+                else:
+                    cursor.execute(values, parameters)
+                places = [(chunk, at) for at in ats]
+                unwritten = self._not_written(connection, cursor, chunk_keys, places)
+                held += [(positions[at], places[at]) for at in unwritten]
         finally:
             cursor.close()
         return held
 
     def take_over(
-        self, connection: Connection, rows: list[Row], keys: list[int], ciphertexts: list[bytes], now: float
+        self, connection: Connection, keys: list[int], places: list[Place], expires: list[float], now: float
     ) -> list[int]:
-        """Insert `rows` (their `keys`) sealed as `ciphertexts`, taking over expired rows under their
-        keys (another pair's too); the positions of the rows not written (a live row holds their key)."""
+        """Point the slots of `keys` at `places` until `expires`, where no slot holds the key or
+        an expired one does (another pair's too); the positions not written (a live slot holds
+        their key)."""
         held: list[int] = []
-        at_now = self._stamp(now)
-        cursor = connection.connection.cursor()  # the driver's: its rows are plain tuples
+        cursor = connection.connection.cursor()
         try:
-            for first in range(0, len(rows), self.ROWS):
-                chunk = rows[first : first + self.ROWS]
-                sealed = ciphertexts[first : first + self.ROWS]
-                parameters = self._values(chunk, keys[first : first + self.ROWS], sealed)
-                parameters.append(at_now)
+            for first in range(0, len(keys), self.ROWS):
+                block_keys = keys[first : first + self.ROWS]
+                block_places = places[first : first + self.ROWS]
+                parameters: list[int] = []
+                for key, (chunk, at), until in zip(
+                    block_keys, block_places, expires[first : first + self.ROWS], strict=True
+                ):
+                    parameters += (key, chunk, at, micros(until))
+                parameters.append(micros(now))
                 cursor.execute(
-                    self._insert + ", ".join([self._row] * len(chunk)) + self._upsert_tail, parameters
+                    self._insert + ", ".join([self._slot] * len(block_keys)) + self._upsert_tail, parameters
                 )
-                if self._returning:
-                    returned = cursor.fetchall()
-                    if len(returned) < len(chunk):
-                        written = set(returned)
-                        held += [
-                            first + at for at, row in enumerate(chunk) if (row[0], row[1]) not in written
-                        ]
-                elif cursor.rowcount < len(chunk):
-                    held += [first + at for at in self._unwritten(connection, chunk, sealed, now)]
+                held += [first + at for at in self._not_written(connection, cursor, block_keys, block_places)]
         finally:
             cursor.close()
         return held
 
-    def _values(self, chunk: list[Row], keys: list[int], sealed: list[bytes]) -> list[Any]:
-        """The parameters of `chunk`'s rows, in order (broker/pii/sql_rows.py)."""
-        return row_parameters(chunk, keys, sealed, self._stamp)
-
-    def _unwritten(
-        self, connection: Connection, chunk: list[Row], sealed: list[bytes], now: float
+    def _not_written(
+        self, connection: Connection, cursor: Any, keys: list[int], places: list[Place]
     ) -> list[int]:
-        """Positions in `chunk` whose stored row is not the one just written (each ciphertext
-        is unique: a random nonce)."""
-        stored: dict[tuple[str, str], bytes] = {}
-        for agent, tokens in tokens_by_agent(chunk).items():
-            stored.update(
-                ((agent, token), ciphertext)
-                for token, ciphertext, _ in self.select(connection, agent, tokens, now)
-            )
+        """Positions among `keys` whose slot the statement just run did not write (PostgreSQL: the
+        keys it returned; SQLite: when it changed fewer slots, those pointing elsewhere)."""
+        if self._returning:
+            written = {key for (key,) in cursor.fetchall()}
+            if len(written) == len(keys):
+                return []
+            return [at for at, key in enumerate(keys) if key not in written]
+        if cursor.rowcount >= len(keys):
+            return []
+        stored = dict(self._placed(connection, keys))
         return [
-            at
-            for at, (row, ciphertext) in enumerate(zip(chunk, sealed, strict=True))
-            if stored.get((row[0], row[1])) != ciphertext
+            at for at, (key, place) in enumerate(zip(keys, places, strict=True)) if stored.get(key) != place
         ]
+
+    def _placed(self, connection: Connection, keys: Sequence[int]) -> Iterator[tuple[int, Place]]:
+        cursor = connection.connection.cursor()
+        try:
+            for first, size in self._chunks_of(len(keys)):
+                block = keys[first : first + size]
+                cursor.execute(self._places + self._list(len(block)), tuple(block))
+                for key, chunk, at in cursor.fetchall():
+                    yield key, (chunk, at)
+        finally:
+            cursor.close()
 
     def select(
         self, connection: Connection, agent: str, tokens: Sequence[str], now: float
-    ) -> list[tuple[str, bytes, datetime]]:
-        """(token, sealed value, expires at) of the live rows of `agent` among `tokens`, looked up by
-        their keys (a row of `agent` under one of those keys with another token comes too: its own,
-        never taken for the token asked)."""
-        found: list[tuple[str, bytes, datetime]] = []
-        convert = self._result
+    ) -> list[tuple[str, bytes, float, Place]]:
+        """(token, sealed value, expires, place) of the live tokens of `agent` among `tokens`, looked
+        up by their keys; each chunk read once. A slot under one of those keys holding another
+        agent's or token's piece (or none) is never taken for the token asked."""
+        keys = token_keys([agent] * len(tokens), tokens)
+        wanted: dict[int, str | list[str]] = {}
+        for key, token in zip(keys, tokens, strict=True):
+            there = wanted.setdefault(key, token)
+            if there != token:  # two tokens asked under one key (a test's hand-made rows)
+                wanted[key] = [*([there] if isinstance(there, str) else there), token]
+        slots: list[tuple[int, int, int, int]] = []
         cursor = connection.connection.cursor()
         try:
-            for first, size in self._chunks(len(tokens)):
-                chunk = tokens[first : first + size]
-                statement = self._select + "(" + ", ".join([self._mark] * len(chunk)) + ")"
-                cursor.execute(statement, (agent, self._stamp(now), *token_keys([agent] * len(chunk), chunk)))
-                for token, ciphertext, stored in cursor.fetchall():
-                    expires_at: datetime = stored if convert is None else convert(stored)  # type: ignore[assignment]
-                    found.append((token, bytes(ciphertext), expires_at))
+            at_now = micros(now)
+            for first, size in self._chunks_of(len(keys)):
+                block = keys[first : first + size]
+                cursor.execute(self._slots + self._list(len(block)), (at_now, *block))
+                slots += cursor.fetchall()
+            if not slots:
+                return []
+            ids = sorted({chunk for _, chunk, _, _ in slots})
+            bodies: dict[int, bytes] = {}
+            for first, size in self._chunks_of(len(ids)):
+                block = ids[first : first + size]
+                cursor.execute(self._chunks + self._list(len(block)), tuple(block))
+                bodies.update(
+                    (chunk, bytes(body)) for chunk, owner, body in cursor.fetchall() if owner == agent
+                )
         finally:
             cursor.close()
+        found: list[tuple[str, bytes, float, Place]] = []
+        for key, chunk, at, expires in slots:
+            body = bodies.get(chunk)
+            piece = None if body is None else piece_at(body, at)
+            if piece is None:
+                continue
+            token, sealed = piece
+            asked = wanted.get(key)
+            if token == asked or (isinstance(asked, list) and token in asked):
+                found.append((token, sealed, expires / 1_000_000, (chunk, at)))
         return found
 
-    def extend(self, connection: Connection, agent: str, tokens: Sequence[str], expires: float) -> None:
-        """Make the rows of `agent` among `tokens` live until `expires` where they end sooner."""
-        at = self._stamp(expires)
+    def extend(self, connection: Connection, keys: Sequence[int], expires: float) -> None:
+        """Make the slots of `keys` live until `expires` where they end sooner."""
+        until = micros(expires)
         cursor = connection.connection.cursor()
         try:
-            for first, size in self._chunks(len(tokens)):
-                chunk = tokens[first : first + size]
-                statement = self._extend + "(" + ", ".join([self._mark] * len(chunk)) + ")"
-                cursor.execute(statement, (at, agent, at, *token_keys([agent] * len(chunk), chunk)))
+            for first, size in self._chunks_of(len(keys)):
+                block = keys[first : first + size]
+                cursor.execute(self._extend + self._list(len(block)), (until, until, *block))
         finally:
             cursor.close()
 
-    def _chunks(self, count: int) -> Iterator[tuple[int, int]]:
-        """(first, size) of the statements for `count` tokens, `ROWS` at most each. On SQLite what is
+    def replace(self, connection: Connection, key: int, place: Place, expires: float) -> None:
+        """Point the slot of `key` at `place` until `expires`, whatever it held."""
+        connection.exec_driver_sql(self._replace, (place[0], place[1], micros(expires), key))
+
+    def purge(self, connection: Connection, now: float) -> list[int]:
+        """Delete the expired slots, then the chunks no slot points to; the keys deleted."""
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(self._expired + " RETURNING token_key", (micros(now),))
+            deleted = [key for (key,) in cursor.fetchall()]
+            cursor.execute(self._orphans)
+        finally:
+            cursor.close()
+        return deleted
+
+    def _list(self, count: int) -> str:
+        return "(" + ", ".join([self._mark] * count) + ")"
+
+    def _chunks_of(self, count: int) -> Iterator[tuple[int, int]]:
+        """(first, size) of the statements for `count` keys, `ROWS` at most each. On SQLite what is
         left after the full ones goes in power-of-two sizes down to `EXACT` (532: 512 and 20), so
         each size's statement is compiled once and then reused from the driver's statement cache:
         an IN list of a size seen once was compiled for that one use, ~0.4 µs a token. The few
@@ -188,27 +264,22 @@ class Driver:
             yield first, size
             first += size
 
-    def _stamp(self, epoch: float) -> Any:
-        """A time as the driver is given it (rows of one batch mostly share their expiry)."""
-        stamp = self._stamps.get(epoch)
-        if stamp is None:
-            if len(self._stamps) > 4096:
-                self._stamps.clear()
-            at = at_time(epoch)
-            stamp = self._stamps[epoch] = at if self._bind is None else self._bind(at)
-        return stamp
+
+def _picked(items: list[Any], positions: range | list[int]) -> list[Any]:
+    """`items` at `positions` (a slice, for a range)."""
+    if isinstance(positions, range):
+        return items[positions.start : positions.stop]
+    return [items[at] for at in positions]
 
 
-def tokens_by_agent(rows: Iterable[Row]) -> dict[str, list[str]]:
-    tokens: dict[str, list[str]] = {}
-    for agent, token, _, _ in rows:
-        tokens.setdefault(agent, []).append(token)
-    return tokens
-
-
-def at_time(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def epoch_of(value: datetime) -> float:
-    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
+def _by_agent(rows: list[Row]) -> list[tuple[str, range | list[int]]]:
+    """The positions of each agent's rows, in order (mostly one agent: all of them, as a range)."""
+    if not rows:
+        return []
+    first = rows[0][0]
+    if all(row[0] == first for row in rows):
+        return [(first, range(len(rows)))]
+    positions: dict[str, list[int]] = {}
+    for at, row in enumerate(rows):
+        positions.setdefault(row[0], []).append(at)
+    return list(positions.items())

@@ -1,13 +1,12 @@
-"""The SQL token vault's row keys: 64 bits of a hash of (agent, token), signed (a BIGINT).
+"""The SQL token vault's slot keys: 64 bits of a hash of (agent, token), signed (a BIGINT).
 
-`pii_tokens` is keyed by this integer (a unique index) rather than by its agent and token
-(migrations/versions/0016): a big result's new tokens land at random places in the key's index,
-and each index page they touch is written again at commit; 8-byte keys make that index a quarter
-the size of one holding the 36-character agent id and the token in each entry (940 pages against
-3,900 at 200,000 tokens). Keys are stored, so the function never changes. A key another (agent,
-token) already holds (~5 in 10^14 for a new token among a million rows) counts as the token held
-by another value: the issuer lengthens the token (writing behind, the flush refuses it and logs
-it, as any id found held only then).
+`pii_token_slots` is keyed by this integer (migrations/versions/0016, 0017; on SQLite the rowid)
+rather than by its agent and token: a big result's new tokens land at random places in the key's
+B-tree, and each page they touch is written again at commit; 8-byte keys keep it small (an index
+on the 36-character agent id and the token was four times the size of one on the key). Keys are
+stored, so the function never changes. A key another (agent, token) already holds (~5 in 10^14
+for a new token among a million) counts as the token held by another value: the issuer lengthens
+the token (writing behind, the flush refuses it and logs it, as any id found held only then).
 """
 
 from __future__ import annotations

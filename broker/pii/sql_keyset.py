@@ -1,4 +1,4 @@
-"""The row keys the SQL token vault's table holds, in memory (SQLite writing behind).
+"""The slot keys the SQL token vault's table holds, in memory (SQLite writing behind).
 
 A claim asks whether each proposed token is stored; nearly all of a big result's are new, and
 the SELECT that found none of them was most of the claim's cost (~14 ms of CPU per MB of result,

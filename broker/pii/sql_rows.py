@@ -1,31 +1,48 @@
-"""The SQL token vault's flush, row by row: these are the references of the native functions
-(broker/pii/native/src/vault_rows.rs), and what runs when those are not built (the sealing's is
-`broker.pii.sealing.reference_sealed_rows`).
+"""The SQL token vault's layout and flush, row by row: these are the references of the native
+functions (broker/pii/native/src/vault_rows.rs), and what runs when those are not built (the
+sealing's is `broker.pii.sealing.reference_sealed_rows`).
 
-A flush of a 5 MB result's 23,000 tokens over 200,000 stored cost ~25 ms of CPU per MB of
-result; ~9 of those were these loops in Python (a row tuple made, unpacked and named several
-times each), ~7 the sealing (AES-GCM, ~0.85 µs a value in cryptography itself), the rest
-SQLite's. Natively the loops cost ~1.5 and the sealing ~5.5 (the same `encrypt` calls, each
-value's bytes made once).
+One write stores each agent's tokens, up to `CHUNK` at a time, as one chunk (`pii_token_chunks`,
+migration 0017): its body is a piece per token,
+
+    token length (2 bytes, little-endian) | token (UTF-8) | sealed length (4 bytes) | sealed value
+
+the value sealed on its own with its agent and token (broker/pii/sealing.py), as a row of the
+table before held it: no piece opens as another agent's or token's. Each token gets a slot
+(`pii_token_slots`): its key (broker/pii/sql_keys.py), chunk, the piece's offset there and its
+expiry in microseconds. A slot is ~25 bytes where a row was ~150 (agent, token, sealed value and
+expiry as text), and the pieces go in a few appended rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+import math
+from collections.abc import Mapping
 
 from broker.pii.sql_keys import token_key_order
 
 __all__ = [
+    "CHUNK",
     "Row",
     "batch_rows",
+    "micros",
+    "piece_at",
     "reference_batch_rows",
-    "reference_row_parameters",
-    "row_parameters",
+    "reference_chunk_body",
+    "reference_slot_parameters",
+    "slot_parameters",
 ]
 
 Row = tuple[str, str, str, float]
 """agent, token, value, expires (epoch seconds)."""
+
+CHUNK = 1000
+"""Tokens a chunk holds at most (and slots an INSERT writes)."""
+
+
+def micros(epoch: float) -> int:
+    """An expiry as stored: whole microseconds since the epoch, rounded down."""
+    return math.floor(epoch * 1_000_000)
 
 
 def reference_batch_rows(batch: Mapping[tuple[str, str], tuple[str, float]]) -> tuple[list[int], list[Row]]:
@@ -36,20 +53,57 @@ def reference_batch_rows(batch: Mapping[tuple[str, str], tuple[str, float]]) -> 
     return keys, [rows[at] for at in order]
 
 
-def reference_row_parameters(
-    rows: list[Row], keys: list[int], sealed: list[bytes], stamp: Callable[[float], Any]
-) -> list[Any]:
-    """(key, agent, token, sealed value, stamp(expires)) of each row, in one list: an INSERT's."""
-    if not len(rows) == len(keys) == len(sealed):
-        raise ValueError("a key and a sealed value a row are needed")
-    parameters: list[Any] = []
-    for (agent, token, _, expires), key, ciphertext in zip(rows, keys, sealed, strict=True):
-        parameters += (key, agent, token, ciphertext, stamp(expires))
+def reference_chunk_body(rows: list[Row], sealed: list[bytes]) -> tuple[bytes, list[int]]:
+    """The body of a chunk holding each row's token and its `sealed` value, and the offset of
+    each row's piece in it."""
+    if len(rows) != len(sealed):
+        raise ValueError("a sealed value a row is needed")
+    parts: list[bytes] = []
+    ats: list[int] = []
+    at = 0
+    for (_, token, _, _), value in zip(rows, sealed, strict=True):
+        name = token.encode()
+        if len(name) > 0xFFFF or len(value) > 0xFFFFFFFF:
+            raise ValueError("a token or sealed value too long for a chunk")
+        piece = len(name).to_bytes(2, "little") + name + len(value).to_bytes(4, "little") + value
+        ats.append(at)
+        parts.append(piece)
+        at += len(piece)
+    return b"".join(parts), ats
+
+
+def reference_slot_parameters(keys: list[int], chunk: int, ats: list[int], rows: list[Row]) -> list[int]:
+    """(key, chunk, offset, micros(expires)) of each row, in one list: an INSERT's."""
+    if not len(keys) == len(ats) == len(rows):
+        raise ValueError("a key and an offset a row are needed")
+    parameters: list[int] = []
+    for key, at, row in zip(keys, ats, rows, strict=True):
+        parameters += (key, chunk, at, micros(row[3]))
     return parameters
 
 
+def piece_at(body: bytes, at: int) -> tuple[str, bytes] | None:
+    """The token and sealed value of the piece at `at` in a chunk's `body`; None where there is
+    none (a slot pointing elsewhere than a piece's start reads as nothing rather than as garbage:
+    the sealed value then would not open)."""
+    if at < 0 or at + 6 > len(body):
+        return None
+    size = int.from_bytes(body[at : at + 2], "little")
+    end = at + 2 + size
+    if end + 4 > len(body):
+        return None
+    length = int.from_bytes(body[end : end + 4], "little")
+    if end + 4 + length > len(body):
+        return None
+    try:
+        token = body[at + 2 : end].decode()
+    except UnicodeDecodeError:
+        return None
+    return token, body[end + 4 : end + 4 + length]
+
+
 try:
-    from broker.pii._native import batch_rows, row_parameters
+    from broker.pii._native import batch_rows, slot_parameters
 except ImportError:  # not built
     batch_rows = reference_batch_rows
-    row_parameters = reference_row_parameters
+    slot_parameters = reference_slot_parameters

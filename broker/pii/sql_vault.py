@@ -1,20 +1,23 @@
-"""The token vault in the gateway's database (table `pii_tokens`), encrypted, with a memory front.
+"""The token vault in the gateway's database, encrypted, with a memory front.
 
-Rows are one per (agent, token), keyed by a hash of the two (broker/pii/sql_keys.py), and only
-ever inserted, or taken over once expired: a live token's value never changes. Reads go to the
-front first, then one SELECT for what is missing.
+A write stores each agent's tokens in a chunk (`pii_token_chunks`: a piece per token, its value
+sealed with its agent and token) and a slot per token (`pii_token_slots`: its chunk, the piece's
+offset and its expiry), keyed by a hash of agent and token (broker/pii/sql_keys.py); the layout
+is broker/pii/sql_rows.py's. Slots are only ever inserted, or taken over once expired: a live
+token's value never changes. Reads go to the front first, then a SELECT of the slots missing and
+one of their chunks, and open only the pieces asked for.
 
 Writes, and what a next call sees:
 - SQLite (one instance by design): write-behind. A new token is in the front (and a pending
   map) at once, so the next call on this instance resolves it; a background task writes
   pending tokens in batches every `flush_seconds`, off the call path, and on shutdown.
-- PostgreSQL (maybe several instances): written before the call returns, in one statement
-  per 1,000 tokens that also checks them (`claim_many`: only ids already there are read
-  back, to compare values), so a next call served by any instance finds it. Set
+- PostgreSQL (maybe several instances): written before the call returns, a chunk and one
+  statement of slots per 1,000 tokens that also checks them (`claim_many`: only ids already
+  there are read back, to compare values), so a next call served by any instance finds it. Set
   BROKER_REDIS_URL to keep tokens in Redis instead (broker/pii/redis_vault.py).
-Expired rows are deleted every `purge_seconds`.
+Expired slots, and the chunks no slot points to any more, are deleted every `purge_seconds`.
 
-Writing behind, the vault is the table's only writer and keeps the keys it holds in memory
+Writing behind, the vault is the tables' only writer and keeps the slots' keys in memory
 (broker/pii/sql_keyset.py, loaded when it starts): a token whose key is not there is not stored,
 so a claim of new tokens asks the database nothing.
 """
@@ -27,16 +30,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 
-from sqlalchemy import Connection, Engine, delete
+from sqlalchemy import Connection, Engine
 from sqlalchemy.pool import QueuePool
 
 from broker.pii.front import Front, TokenConflict
 from broker.pii.keys import sealed_name
 from broker.pii.nogc import gc_paused
 from broker.pii.sealing import TokenSealer
-from broker.pii.sql_driver import TABLE, Driver, at_time, epoch_of, tokens_by_agent
+from broker.pii.sql_driver import SLOTS, Driver, Place, chunked
 from broker.pii.sql_keys import token_key_order
 from broker.pii.sql_keyset import KeySet, new_key_set
 from broker.pii.sql_rows import Row, batch_rows
@@ -65,7 +67,7 @@ each flush read most of it again). One connection: the pool's stay at the defaul
 
 
 class SqlTokenVault:
-    """A `TokenVault` (with `get_many`/`put_many`) over the `pii_tokens` table."""
+    """A `TokenVault` (with `get_many`/`put_many`) over the `pii_token_chunks` / `_slots` tables."""
 
     def __init__(
         self,
@@ -284,7 +286,7 @@ class SqlTokenVault:
         with self._engine.connect() as connection:
             cursor = connection.connection.cursor()
             try:
-                cursor.execute(f"SELECT token_key FROM {TABLE.name}")  # noqa: S608 (our constant)
+                cursor.execute(f"SELECT token_key FROM {SLOTS.name}")  # noqa: S608 (our constant)
                 while rows := cursor.fetchmany(50_000):
                     keys.add([key for (key,) in rows])
             finally:
@@ -314,15 +316,17 @@ class SqlTokenVault:
             rows = self._driver.select(connection, agent, tokens, now)
         return self._opened(agent, rows)
 
-    def _opened(self, agent: str, rows: list[tuple[str, bytes, datetime]]) -> list[tuple[str, str, float]]:
+    def _opened(
+        self, agent: str, rows: list[tuple[str, bytes, float, Place]]
+    ) -> list[tuple[str, str, float]]:
         found: list[tuple[str, str, float]] = []
-        for token, ciphertext, expires_at in rows:
+        for token, sealed, expires, _ in rows:
             try:
-                value = self._sealer.open(sealed_name(agent, token), ciphertext)
+                value = self._sealer.open(sealed_name(agent, token), sealed)
             except Undecryptable:
                 log.warning("a stored PII token of agent %s does not decrypt; it counts as unknown", agent)
                 continue
-            found.append((token, value, epoch_of(expires_at)))
+            found.append((token, value, expires))
         return found
 
     def _write_batch(self, batch: dict[tuple[str, str], tuple[str, float]], now: float) -> list[str]:
@@ -345,16 +349,14 @@ class SqlTokenVault:
     def _write_ordered(self, rows: list[Row], keys: list[int], now: float) -> list[str]:
         """`_write` of rows in the order of their `keys`."""
         with gc_paused():  # thousands of rows and parameters: see broker/pii/nogc.py
-            ciphertexts = self._sealer.seal_rows(rows)
+            chunks = chunked(rows, self._sealer.seal_chunk)
             with self._transaction() as connection:
                 if self._keys is not None:  # before the commit: a key there too soon costs a SELECT
                     self._keys.add(keys)
-                held = self._driver.upsert(connection, rows, keys, ciphertexts, now)
+                held = self._driver.write(connection, rows, keys, chunks, now)
                 if not held:
                     return []
-                return self._settle_held(
-                    connection, [(rows[at], keys[at], ciphertexts[at]) for at in held], now
-                )
+                return self._settle_held(connection, [(rows[at], keys[at], place) for at, place in held], now)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -385,64 +387,62 @@ class SqlTokenVault:
                 self._writer = None
 
     def _settle_held(
-        self, connection: Connection, held: list[tuple[Row, int, bytes]], now: float
+        self, connection: Connection, held: list[tuple[Row, int, Place]], now: float
     ) -> list[str]:
-        """Rows already there: the same value lives longer, an unreadable or expired one (SQLite's
-        insert leaves those) is taken over. A live row of another (agent, token) under the same
-        key (64 bits of a hash: ~5 in 10^14 for a new token among a million rows) holds the token
-        as another value would: the issuer lengthens it."""
+        """Rows whose key a slot already held (their values are in the chunk just written, at
+        their place): the same value lives longer, an unreadable or expired one (SQLite's insert
+        leaves those) is taken over. A live slot of another (agent, token) under the same key (64
+        bits of a hash: ~5 in 10^14 for a new token among a million) holds the token as another
+        value would: the issuer lengthens it."""
         stored: dict[tuple[str, str], bytes] = {}
-        for agent, tokens in tokens_by_agent(row for row, _, _ in held).items():
-            rows = self._driver.select(connection, agent, tokens, now)
-            stored.update(((agent, token), ciphertext) for token, ciphertext, _ in rows)
+        tokens: dict[str, list[str]] = {}
+        for (agent, token, _, _), _, _ in held:
+            tokens.setdefault(agent, []).append(token)
+        for agent, asked in tokens.items():
+            found = self._driver.select(connection, agent, asked, now)
+            stored.update(((agent, token), sealed) for token, sealed, _, _ in found)
         conflicts: list[str] = []
-        extend: dict[tuple[float, str], list[str]] = {}
-        expired: list[tuple[Row, int, bytes]] = []
-        for (agent, token, value, expires), key, ciphertext in held:
+        extend: dict[float, list[int]] = {}
+        expired: list[tuple[Row, int, Place]] = []
+        for (agent, token, value, expires), key, place in held:
             row = (agent, token)
-            if row not in stored:  # expired (or purged meanwhile), or its key held by another row
-                expired.append(((agent, token, value, expires), key, ciphertext))
+            if row not in stored:  # expired (or purged meanwhile), or its key held by another pair
+                expired.append(((agent, token, value, expires), key, place))
                 continue
             try:
                 same = self._sealer.open(sealed_name(agent, token), stored[row]) == value
-            except Undecryptable:  # encrypted with a key no longer configured: take it over
-                connection.execute(
-                    TABLE.update()
-                    .where(TABLE.c.token_key == key)
-                    .values(ciphertext=ciphertext, expires_at=at_time(expires))
-                )
+            except Undecryptable:  # sealed with a key no longer configured: take it over
+                self._driver.replace(connection, key, place, expires)
                 continue
             if same:
-                extend.setdefault((expires, agent), []).append(token)
+                extend.setdefault(expires, []).append(key)
             else:
                 conflicts.append(token)
-        for (expires, agent), tokens in extend.items():  # one statement per expiry and agent, mostly one
-            self._driver.extend(connection, agent, tokens, expires)
+        for expires, keys in extend.items():  # one statement per expiry, mostly one
+            self._driver.extend(connection, keys, expires)
         if expired:
             taken = self._driver.take_over(
                 connection,
-                [row for row, _, _ in expired],
                 [key for _, key, _ in expired],
-                [sealed for _, _, sealed in expired],
+                [place for _, _, place in expired],
+                [row[3] for row, _, _ in expired],
                 now,
             )
             conflicts += [expired[at][0][1] for at in taken]
         return conflicts
 
     def _purge(self, now: float) -> int:
-        """A scan of the table (no index on expires_at: every write paid for it, for a purge
-        every 10 minutes; ~20 ms at 200,000 rows, migrations/versions/0015). Writing behind, on
-        the writer connection, and the keys deleted leave the key set once committed, before a
-        flush (under the same lock) can put one of them back."""
-        expired = delete(TABLE).where(TABLE.c.expires_at <= at_time(now))
+        """Expired slots, then the chunks no slot points to: scans of the tables (no index on the
+        expiry or the chunk: every write paid for it, for a purge every 10 minutes; migrations
+        0015, 0017). Writing behind, on the writer connection, and the keys deleted leave the key
+        set once committed, before a flush (under the same lock) can put one of them back."""
         if self._keys is None:
             with self._engine.begin() as connection:
-                result = connection.execute(expired)
-            return int(result.rowcount or 0)
+                return len(self._driver.purge(connection, now))
         with self._writer_lock:
             writer = self._open_writer()
             with writer.begin():
-                deleted = [key for (key,) in writer.execute(expired.returning(TABLE.c.token_key))]
+                deleted = self._driver.purge(writer, now)
             self._keys.discard(deleted)
         return len(deleted)
 

@@ -125,24 +125,36 @@ class AuditRecord(Base):
     its target (a tool or prompt name, a resource URI)."""
 
 
-class PiiToken(Base):
-    """A reversible PII token's value, for one agent only, sealed with its agent and token (AES-GCM;
-    rows from earlier versions are Fernet and still open, see broker/pii/sealing.py).
-
-    Rows are only inserted (never overwritten by another value) and expire; see broker/pii/sql_vault.py.
-    Keyed by `token_key`, a hash of (agent, token) (broker/pii/sql_keys.py, migration 0016); the
-    id is the order of insertion (SQLite's rowid: new rows are appended).
+class PiiTokenChunk(Base):
+    """Reversible PII tokens' values, for one agent only: the pieces one write of the token vault
+    stored together, each `token | its value sealed with its agent and token` (AES-GCM; values
+    from earlier versions are Fernet and still open, see broker/pii/sealing.py). A piece is found
+    by its slot (`PiiTokenSlot`); see broker/pii/sql_rows.py for the layout and
+    broker/pii/sql_vault.py for the vault. Only inserted, and deleted once no slot points to it.
     """
 
-    __tablename__ = "pii_tokens"
-    __table_args__ = (Index("ix_pii_tokens_token_key", "token_key", unique=True),)
+    __tablename__ = "pii_token_chunks"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    token_key: Mapped[int] = mapped_column(BigInteger)
     agent: Mapped[str] = mapped_column(String(36))
-    token: Mapped[str] = mapped_column(String(80))
-    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # no index: see migration 0015
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class PiiTokenSlot(Base):
+    """Where a live token's value is: its chunk and the piece's offset there, until `expires_us`
+    (microseconds since the epoch). Keyed by `token_key`, a hash of (agent, token)
+    (broker/pii/sql_keys.py; on SQLite the rowid itself: one narrow B-tree, migration 0017).
+    Inserted, or taken over once expired: a live token's value never changes.
+    """
+
+    __tablename__ = "pii_token_slots"
+
+    token_key: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    chunk: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[int] = mapped_column(Integer)
+    expires_us: Mapped[int] = mapped_column(BigInteger)  # no index: see migration 0015
 
 
 class Secret(Base):

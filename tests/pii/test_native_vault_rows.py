@@ -11,8 +11,13 @@ from typing import Any
 import pytest
 
 from broker.pii.keys import sealed_name
-from broker.pii.sealing import _VERSION, TokenSealer, reference_sealed_rows, row_name
-from broker.pii.sql_rows import reference_batch_rows, reference_row_parameters
+from broker.pii.sealing import _VERSION, TokenSealer, reference_sealed_chunk, reference_sealed_rows, row_name
+from broker.pii.sql_rows import (
+    piece_at,
+    reference_batch_rows,
+    reference_chunk_body,
+    reference_slot_parameters,
+)
 from broker.secrets.keys import generate_key
 from tests.pii.test_native_keys import generated
 
@@ -29,7 +34,7 @@ def batch_of(seed: int, count: int) -> dict[tuple[str, str], tuple[str, float]]:
     agents, tokens = generated(seed, count)
     values, _ = generated(seed + 100, count)
     agents = [rng.choice(agents[:3]) for _ in agents]  # a few agents, as a flush has
-    expiries = [1_800_000_000.0, 1_800_000_600.5, float(rng.randrange(10**9))]
+    expiries = [1_800_000_000.0, 1_800_000_600.5, float(rng.randrange(10**9)), rng.random() * 2e9]
     batch = {
         (agent, token): (value, rng.choice(expiries))
         for agent, token, value in zip(agents, tokens, values, strict=True)
@@ -45,34 +50,60 @@ def test_batch_rows_sealed_rows_and_parameters_are_the_references(seed: int) -> 
     assert (keys, rows) == reference_batch_rows(batch)
     assert keys == sorted(keys)
 
-    nonces = os.urandom(12 * len(rows))
-    sealed = _native.sealed_rows(ENCRYPT, _VERSION, nonces, rows)
-    assert sealed == reference_sealed_rows(ENCRYPT, _VERSION, nonces, rows)
-    assert [SEALER.open(sealed_name(a, t), c) for (a, t, _, _), c in zip(rows, sealed, strict=True)] == [
-        row[2] for row in rows
-    ]
-    assert all(row_name(a, t) == sealed_name(a, t) for a, t, _, _ in rows)
-
-    calls: list[float] = []
-
-    def stamp(expires: float) -> Any:
-        calls.append(expires)
-        return f"at {expires!r}"
-
     for first in range(0, len(rows), 64):
-        chunk, chunk_keys, chunk_sealed = (
-            rows[first : first + 64],
-            keys[first : first + 64],
-            sealed[first : first + 64],
+        chunk, chunk_keys = rows[first : first + 64], keys[first : first + 64]
+        nonces = os.urandom(12 * len(chunk))
+        body, ats = _native.sealed_chunk(ENCRYPT, _VERSION, nonces, chunk)
+        assert (body, ats) == reference_sealed_chunk(ENCRYPT, _VERSION, nonces, chunk)
+        assert (body, ats) == reference_chunk_body(
+            chunk, reference_sealed_rows(ENCRYPT, _VERSION, nonces, chunk)
         )
-        assert _native.row_parameters(chunk, chunk_keys, chunk_sealed, stamp) == reference_row_parameters(
-            chunk, chunk_keys, chunk_sealed, stamp
+        pieces = [piece_at(body, at) for at in ats]
+        assert [piece[0] if piece else None for piece in pieces] == [t for _, t, _, _ in chunk]
+        assert [
+            SEALER.open(sealed_name(a, t), piece[1]) if piece else None
+            for (a, t, _, _), piece in zip(chunk, pieces, strict=True)
+        ] == [row[2] for row in chunk]
+        assert all(row_name(a, t) == sealed_name(a, t) for a, t, _, _ in chunk)
+        chunk_id = seed * 1_000_003 + first
+        assert _native.slot_parameters(chunk_keys, chunk_id, ats, chunk) == reference_slot_parameters(
+            chunk_keys, chunk_id, ats, chunk
         )
+
+
+@pytest.mark.parametrize(
+    "expires",
+    [
+        0.0,
+        -1.5,
+        1e-7,
+        1.6e-6,
+        -0.7e-6,
+        1_800_000_000.0000007,
+        1_800_000_000.123456,
+        2.5e12,
+        1e13 + 0.5,
+        3,
+        1e300,
+    ],
+)
+def test_expiries_in_microseconds_are_the_references(expires: float) -> None:
+    rows: list[Any] = [("a", "t", "v", expires), ("a", "u", "v", expires)]
+    assert _native.slot_parameters([1, 2], 9, [0, 7], rows) == reference_slot_parameters(
+        [1, 2], 9, [0, 7], rows
+    )
+
+
+def test_a_piece_out_of_place_reads_as_nothing() -> None:
+    body, ats = reference_chunk_body([("a", "tok", "v", 0.0), ("a", "én", "v", 0.0)], [b"sealed", b""])
+    assert piece_at(body, ats[1]) == ("én", b"")
+    assert [piece_at(body, at) for at in (-1, 1, len(body), len(body) - 3)] == [None] * 4
 
 
 def test_sealing_a_batch_opens_with_each_name_only() -> None:
     rows = [("agent-1", "<EMAIL_ADDRESS_0000aaaa>", "bob@example.com", 0.0)] * 2
-    first, second = SEALER.seal_rows(rows)
+    body, ats = SEALER.seal_chunk(rows)
+    first, second = (piece[1] for piece in (piece_at(body, at) for at in ats) if piece)
     assert first != second  # a nonce each
     assert SEALER.open(sealed_name("agent-1", "<EMAIL_ADDRESS_0000aaaa>"), first) == "bob@example.com"
     with pytest.raises(Exception, match="does not open"):
@@ -84,7 +115,7 @@ def test_a_lone_surrogate_raises_as_in_python(where: int) -> None:
     row = ["agent-1", "<EMAIL_ADDRESS_0000aaaa>", "bob@example.com", 0.0]
     row[where] = "bad\ud800"
     rows: list[Any] = [tuple(row)]
-    for seal in (_native.sealed_rows, reference_sealed_rows):
+    for seal in (_native.sealed_chunk, reference_sealed_chunk):
         with pytest.raises(UnicodeEncodeError):
             seal(ENCRYPT, _VERSION, os.urandom(12), rows)
     if where < 2:
@@ -95,12 +126,21 @@ def test_a_lone_surrogate_raises_as_in_python(where: int) -> None:
 
 
 def test_wrong_shapes_raise() -> None:
-    for seal in (_native.sealed_rows, reference_sealed_rows):
+    for seal in (_native.sealed_chunk, reference_sealed_chunk):
         with pytest.raises(ValueError, match="nonce"):
             seal(ENCRYPT, _VERSION, b"short", [("a", "t", "v", 0.0)])
+        with pytest.raises(ValueError, match="too long"):
+            seal(ENCRYPT, _VERSION, os.urandom(12), [("a", "t" * 70_000, "v", 0.0)])
     with pytest.raises(TypeError):
-        _native.sealed_rows(ENCRYPT, _VERSION, os.urandom(12), [("a", "t")])
+        _native.sealed_chunk(ENCRYPT, _VERSION, os.urandom(12), [("a", "t")])
     with pytest.raises(TypeError):
         _native.batch_rows({("a", "t", "x"): ("v", 0.0)})
-    with pytest.raises(ValueError, match="a key and a sealed value"):
-        _native.row_parameters([("a", "t", "v", 0.0)], [], [b""], repr)
+    with pytest.raises(ValueError, match="a sealed value a row"):
+        reference_chunk_body([("a", "t", "v", 0.0)], [])
+    for slots in (_native.slot_parameters, reference_slot_parameters):
+        with pytest.raises(ValueError, match="a key and an offset"):
+            slots([1], 1, [], [("a", "t", "v", 0.0)])
+        with pytest.raises(ValueError):
+            slots([1], 1, [0], [("a", "t", "v", float("nan"))])
+    with pytest.raises(TypeError):
+        _native.slot_parameters([1], 1, [0], [("a", "t")])

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine
 
 from broker.pii.keys import sealed_name
 from broker.pii.sealing import TokenSealer
@@ -20,7 +19,7 @@ from broker.pii.sql_vault import SqlTokenVault
 from broker.secrets.keys import generate_key
 from broker.store.db import make_engine
 from broker.store.migrate import upgrade
-from broker.store.models import PiiToken
+from tests.pii.vault_tables import put_row, stored
 
 SEALER = TokenSealer([generate_key()])
 NOW = 1_800_000_000.0
@@ -44,23 +43,20 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
             ("agent-2", OTHERS, OTHERS, "dave@example.com", NOW + 600),
             ("agent-1", SQUATTER, SQUATTED, "frank@example.com", NOW + 600),
         ):
-            connection.execute(
-                insert(PiiToken).values(
-                    token_key=reference_keys(["agent-1"], [under])[0],
-                    agent=agent,
-                    token=token,
-                    ciphertext=SEALER.seal(sealed_name(agent, token), value),
-                    expires_at=datetime.fromtimestamp(expires, UTC),
-                )
+            put_row(
+                connection,
+                reference_keys(["agent-1"], [under])[0],
+                agent,
+                token,
+                SEALER.seal(sealed_name(agent, token), value),
+                expires,
             )
     yield engine
     engine.dispose()
 
 
 def rows(engine: Engine) -> dict[tuple[str, str], str]:
-    with engine.connect() as connection:
-        found = connection.execute(select(PiiToken.agent, PiiToken.token, PiiToken.ciphertext))
-        return {(a, t): SEALER.open(sealed_name(a, t), c) for a, t, c in found}
+    return {(a, t): SEALER.open(sealed_name(a, t), c) for a, t, c in stored(engine)}
 
 
 async def started(engine: Engine) -> tuple[SqlTokenVault, list[int]]:

@@ -29,8 +29,8 @@ from broker.pii.sql_vault import SqlTokenVault
 from broker.secrets.keys import Cipher, generate_key
 from broker.store.db import make_engine
 from broker.store.migrate import downgrade, upgrade
-from broker.store.models import PiiToken
 from policies.masking import MaskingPolicy
+from tests.pii.vault_tables import put_row, stored
 
 KEY = generate_key()
 CIPHER = TokenSealer([KEY])
@@ -70,12 +70,6 @@ def key_of(agent: str, token: str) -> int:
 
 def _in(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
-
-
-def stored(engine: Engine) -> list[tuple[str, str, bytes]]:
-    with engine.connect() as connection:
-        rows = connection.execute(select(PiiToken.agent, PiiToken.token, PiiToken.ciphertext))
-        return [(agent, token, ciphertext) for agent, token, ciphertext in rows]
 
 
 @pytest.mark.parametrize("write_behind", [True, False], ids=["write-behind", "synchronous"])
@@ -146,17 +140,9 @@ async def test_a_sqlite_lookup_on_the_event_loop_sees_what_was_written_since(tmp
 async def test_a_ciphertext_copied_to_another_agent_does_not_decrypt(engine: Engine) -> None:
     vault = SqlTokenVault(engine, CIPHER, write_behind=False)
     await vault.put("agent-1", TOKEN, EMAIL, 120)
+    ((_, _, sealed),) = stored(engine)
     with engine.begin() as connection:
-        row = connection.execute(select(PiiToken)).one()
-        connection.execute(
-            insert(PiiToken).values(
-                token_key=key_of("agent-2", TOKEN),
-                agent="agent-2",
-                token=TOKEN,
-                ciphertext=row.ciphertext,
-                expires_at=row.expires_at,
-            )
-        )
+        put_row(connection, key_of("agent-2", TOKEN), "agent-2", TOKEN, sealed, _in(120).timestamp())
     assert await SqlTokenVault(engine, CIPHER, write_behind=False).get("agent-2", TOKEN) is None
     other_key = SqlTokenVault(engine, TokenSealer([generate_key()]), write_behind=False)
     assert await other_key.get("agent-1", TOKEN) is None
@@ -165,15 +151,7 @@ async def test_a_ciphertext_copied_to_another_agent_does_not_decrypt(engine: Eng
 async def test_rows_sealed_by_the_fernet_vault_still_open_and_rotation_works(engine: Engine) -> None:
     with engine.begin() as connection:  # a row as the vault wrote it before AES-GCM
         sealed = Cipher([KEY]).encrypt(sealed_name("agent-1", TOKEN), EMAIL)
-        connection.execute(
-            insert(PiiToken).values(
-                token_key=key_of("agent-1", TOKEN),
-                agent="agent-1",
-                token=TOKEN,
-                ciphertext=sealed,
-                expires_at=_in(120),
-            )
-        )
+        put_row(connection, key_of("agent-1", TOKEN), "agent-1", TOKEN, sealed, _in(120).timestamp())
     assert await SqlTokenVault(engine, CIPHER, write_behind=False).get("agent-1", TOKEN) == EMAIL
     assert (
         await SqlTokenVault(engine, TokenSealer([generate_key()]), write_behind=False).get("agent-1", TOKEN)
@@ -285,14 +263,13 @@ async def test_a_row_of_another_token_under_the_same_key_holds_it(engine: Engine
     other = "<EMAIL_ADDRESS_0000bbbb>"
     with engine.begin() as connection:
         for agent, token, holding in (("agent-2", TOKEN, "agent-1"), ("agent-1", other, "agent-3")):
-            connection.execute(  # agent-2's TOKEN under agent-1's key; agent-1's other under agent-3's
-                insert(PiiToken).values(
-                    token_key=key_of(holding, TOKEN),
-                    agent=agent,
-                    token=token,
-                    ciphertext=CIPHER.seal(sealed_name(agent, token), "eve@example.com"),
-                    expires_at=datetime.fromtimestamp(clock.now + 60, UTC),
-                )
+            put_row(  # agent-2's TOKEN under agent-1's key; agent-1's other under agent-3's
+                connection,
+                key_of(holding, TOKEN),
+                agent,
+                token,
+                CIPHER.seal(sealed_name(agent, token), "eve@example.com"),
+                clock.now + 60,
             )
     vault = SqlTokenVault(engine, CIPHER, write_behind=write_behind, clock=clock)
     assert await vault.get("agent-1", TOKEN) is None

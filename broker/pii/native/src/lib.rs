@@ -119,8 +119,6 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     // The SQL token vault's record of its row keys (keyset.rs) and its flush's rows (vault_rows.rs).
     module.add_class::<keyset::KeySet>()?;
     module.add_function(wrap_pyfunction!(vault_rows::batch_rows, module)?)?;
-    module.add_function(wrap_pyfunction!(vault_rows::sealed_rows, module)?)?;
-    module.add_function(wrap_pyfunction!(vault_rows::row_parameters, module)?)?;
 
     // The detector's secrets finder, overlap resolution, memo and findings (helper hsec).
     module.add_function(wrap_pyfunction!(secret_spans, module)?)?;
@@ -136,6 +134,10 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
 
     // A worker process's cache of freed object arenas (arenas.rs, helper hsitu).
     module.add_function(wrap_pyfunction!(arenas::keep_arenas, module)?)?;
+
+    // The SQL token vault's chunks and slots (vault_rows.rs, helper hchunk).
+    module.add_function(wrap_pyfunction!(vault_rows::sealed_chunk, module)?)?;
+    module.add_function(wrap_pyfunction!(vault_rows::slot_parameters, module)?)?;
     Ok(())
 }
 

@@ -1,9 +1,10 @@
-//! The SQL token vault's flush, row by row: the batch in key order, each value sealed, each
-//! statement's parameters. `broker.pii.sql_rows` and `broker.pii.sealing` hold the Python
-//! references (and fall back on them): the vault's loops there cost ~9 of a flush's ~25 ms of
-//! CPU per MB of result (23,000 rows over 200,000), Python objects made and unpacked per row. Each value is still sealed by
-//! the AESGCM object's `encrypt` (cryptography's; no AES crate is packaged offline), called from
-//! here with the name and value encoded and the sealed row's bytes made in one piece.
+//! The SQL token vault's flush, row by row: the batch in key order, each value sealed into a
+//! chunk's pieces, each slot's parameters (the layout: broker/pii/sql_rows.py).
+//! `broker.pii.sql_rows` and `broker.pii.sealing` hold the Python references (and fall back on
+//! them): Python objects made and unpacked per row cost ~9 of a flush's ~25 ms of CPU per MB of
+//! result (23,000 rows over 200,000). Each value is still sealed by the AESGCM object's
+//! `encrypt` (cryptography's; no AES crate is packaged offline), called from here with the name
+//! and value encoded, and written straight into the chunk's body.
 //! tests/pii/test_native_vault_rows.py holds them to their references.
 
 use std::ptr;
@@ -11,7 +12,7 @@ use std::ptr;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyFloat, PyList, PyTuple};
 use pyo3::AsPyPointer;
 
 use crate::keys;
@@ -104,27 +105,29 @@ unsafe fn joined(py: Python<'_>, parts: &[&[u8]]) -> PyResult<Owned> {
     Ok(bytes)
 }
 
-/// `reference_sealed_rows`: each row's value sealed by `encrypt(nonce, value, name)` with its
-/// nonce from `nonces` (12 bytes a row), as `version | nonce | encrypt's bytes`. Through the C
-/// API (a vectorcall, no pool of owned references): PyO3's calls and objects cost ~0.5 µs a row
-/// around the ~0.85 of the encryption, where the Python reference's cost ~0.6.
+/// `reference_sealed_chunk`: each row's value sealed by `encrypt(nonce, value, name)` with its
+/// nonce from `nonces` (12 bytes a row), as `version | nonce | encrypt's bytes`, in a piece of a
+/// chunk's body (2-byte token length, token, 4-byte sealed length, sealed value, little-endian);
+/// the body and each piece's offset. Through the C API (a vectorcall, no pool of owned
+/// references): PyO3's calls and objects cost ~0.5 µs a row around the ~0.85 of the encryption.
 #[pyfunction]
-pub fn sealed_rows(
+pub fn sealed_chunk(
     py: Python<'_>,
     encrypt: &PyAny,
     version: &[u8],
     nonces: &[u8],
     rows: &PyList,
-) -> PyResult<PyObject> {
+) -> PyResult<(PyObject, Vec<u64>)> {
     if nonces.len() != NONCE * rows.len() {
         return Err(PyValueError::new_err("12 bytes of nonce a row are needed"));
     }
     let mut name: Vec<u8> = Vec::with_capacity(128);
+    let mut body: Vec<u8> = Vec::with_capacity(96 * rows.len());
+    let mut ats: Vec<u64> = Vec::with_capacity(rows.len());
     // SAFETY: the GIL is held throughout; every object read is checked for its type first, and
     // the list's size again before each row (`encrypt` could change it); a row's strings are
     // read into new bytes before `encrypt` runs, and not after.
     unsafe {
-        let sealed = owned(py, ffi::PyList_New(rows.len() as ffi::Py_ssize_t))?;
         for (at, nonce) in nonces.chunks_exact(NONCE).enumerate() {
             let at = at as ffi::Py_ssize_t;
             if at >= ffi::PyList_GET_SIZE(rows.as_ptr()) {
@@ -141,77 +144,106 @@ pub fn sealed_rows(
             let agent = utf8(py, ffi::PyTuple_GET_ITEM(row, 0))?;
             let token = utf8(py, ffi::PyTuple_GET_ITEM(row, 1))?;
             let value = utf8(py, ffi::PyTuple_GET_ITEM(row, 2))?;
+            let Ok(size) = u16::try_from(token.len()) else {
+                return Err(PyValueError::new_err(
+                    "a token or sealed value too long for a chunk",
+                ));
+            };
             name.clear();
             name.extend_from_slice(NAME);
             name.extend_from_slice(agent);
             name.push(b':');
             name.extend_from_slice(token);
+            ats.push(body.len() as u64);
+            body.extend_from_slice(&size.to_le_bytes());
+            body.extend_from_slice(token);
             let arguments = [
                 joined(py, &[nonce])?,
                 joined(py, &[value])?,
                 joined(py, &[&name])?,
             ];
             let pointers = [arguments[0].0, arguments[1].0, arguments[2].0];
-            let body = owned(
+            let sealed = owned(
                 py,
                 ffi::PyObject_Vectorcall(encrypt.as_ptr(), pointers.as_ptr(), 3, ptr::null_mut()),
             )?;
-            if ffi::PyBytes_Check(body.0) == 0 {
+            if ffi::PyBytes_Check(sealed.0) == 0 {
                 return Err(PyTypeError::new_err("encrypt must return bytes"));
             }
-            let body = std::slice::from_raw_parts(
-                ffi::PyBytes_AsString(body.0) as *const u8,
-                ffi::PyBytes_Size(body.0) as usize,
+            let sealed = std::slice::from_raw_parts(
+                ffi::PyBytes_AsString(sealed.0) as *const u8,
+                ffi::PyBytes_Size(sealed.0) as usize,
             );
-            let whole = joined(py, &[version, nonce, body])?;
-            ffi::PyList_SET_ITEM(sealed.0, at, whole.into_ptr());
+            let Ok(length) = u32::try_from(version.len() + NONCE + sealed.len()) else {
+                return Err(PyValueError::new_err(
+                    "a token or sealed value too long for a chunk",
+                ));
+            };
+            body.extend_from_slice(&length.to_le_bytes());
+            body.extend_from_slice(version);
+            body.extend_from_slice(nonce);
+            body.extend_from_slice(sealed);
         }
-        Ok(PyObject::from_owned_ptr(py, sealed.into_ptr()))
     }
+    Ok((PyBytes::new(py, &body).into(), ats))
 }
 
-/// `reference_row_parameters`: (key, agent, token, sealed, stamp(expires)) of each row, one
-/// list; `stamp` is called once per run of rows that expire alike.
+/// `reference_slot_parameters`: (key, chunk, offset, micros(expires)) of each row, one list.
 #[pyfunction]
-pub fn row_parameters(
+pub fn slot_parameters(
     py: Python<'_>,
-    rows: &PyList,
     keys: Vec<i64>,
-    sealed: &PyList,
-    stamp: &PyAny,
+    chunk: i64,
+    ats: Vec<u64>,
+    rows: &PyList,
 ) -> PyResult<Py<PyList>> {
-    if keys.len() != rows.len() || sealed.len() != rows.len() {
+    if keys.len() != rows.len() || ats.len() != rows.len() {
         return Err(PyValueError::new_err(
-            "a key and a sealed value a row are needed",
+            "a key and an offset a row are needed",
         ));
     }
-    let mut parameters: Vec<PyObject> = Vec::with_capacity(5 * rows.len());
+    let mut parameters: Vec<PyObject> = Vec::with_capacity(4 * rows.len());
+    let chunk = chunk.into_py(py);
     let mut last: Option<(f64, PyObject)> = None;
-    for ((row, key), ciphertext) in rows.iter().zip(keys).zip(sealed.iter()) {
+    for ((row, key), at) in rows.iter().zip(keys).zip(ats) {
         let row: &PyTuple = row.downcast()?;
         if row.len() != 4 {
-            return Err(PyValueError::new_err(
+            return Err(PyTypeError::new_err(
                 "rows of (agent, token, value, expires) are needed",
             ));
         }
         let expires = row.get_item(3)?;
-        let at: f64 = expires
+        let epoch: f64 = expires
             .downcast::<PyFloat>()
             .map(|f| f.value())
             .or_else(|_| expires.extract())?;
-        let stamped = match &last {
-            Some((when, stamped)) if *when == at => stamped.clone_ref(py),
+        let micros = match &last {
+            Some((when, micros)) if *when == epoch => micros.clone_ref(py),
             _ => {
-                let stamped: PyObject = stamp.call1((expires,))?.into();
-                last = Some((at, stamped.clone_ref(py)));
-                stamped
+                let micros = micros_of(py, epoch)?;
+                last = Some((epoch, micros.clone_ref(py)));
+                micros
             }
         };
         parameters.push(key.into_py(py));
-        parameters.push(row.get_item(0)?.into());
-        parameters.push(row.get_item(1)?.into());
-        parameters.push(ciphertext.into());
-        parameters.push(stamped);
+        parameters.push(chunk.clone_ref(py));
+        parameters.push(at.into_py(py));
+        parameters.push(micros);
     }
     Ok(PyList::new(py, parameters).into())
+}
+
+/// `broker.pii.sql_rows.micros`: `floor(epoch * 1e6)`, an error where that is no integer (NaN,
+/// infinite) as Python's `math.floor` raises one.
+fn micros_of(py: Python<'_>, epoch: f64) -> PyResult<PyObject> {
+    let micros = (epoch * 1_000_000.0).floor();
+    if !micros.is_finite() {
+        return Err(PyValueError::new_err("an expiry must be a finite number"));
+    }
+    if micros.abs() < 9.0e18 {
+        return Ok((micros as i64).into_py(py));
+    }
+    // beyond an i64: Python's own conversion of the float, as `math.floor` gives it
+    let float = PyFloat::new(py, micros);
+    Ok(py.import("math")?.getattr("floor")?.call1((float,))?.into())
 }
