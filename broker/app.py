@@ -14,7 +14,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from broker import offload
+from broker import offload, offload_memory
 from broker.admin import admin_router, install_error_handlers
 from broker.admin.changes import ChangeLog
 from broker.connections.web import router as connections_router
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        offload_memory.keep(offload_memory.GATEWAY_KEEP_BYTES)  # (big results' memory, call to call)
         if settings.auto_migrate:
             await asyncio.to_thread(upgrade, settings.database_url)
         await gateway.start()

@@ -25,7 +25,6 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import ParamSpec, TypeVar
 
-from broker import offload_memory
 from broker.errors import NotConfigured
 
 P = ParamSpec("P")
@@ -55,11 +54,9 @@ def _executor() -> ProcessPoolExecutor:
 
 def _start_worker() -> None:
     """In each worker: a lower priority, so that on a busy machine the gateway's event loop
-    gets the CPU before a document being prepared; memory a job frees kept for the next
-    (`offload_memory`); and an end with the gateway, however it ends (a killed gateway runs no
-    exit handler, and its idle workers would wait forever)."""
+    gets the CPU before a document being prepared; and an end with the gateway, however it
+    ends (a killed gateway runs no exit handler, and its idle workers would wait forever)."""
     os.nice(WORKER_NICENESS)
-    offload_memory.keep()
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True, name="exit-with-parent").start()
 
 

@@ -1,6 +1,7 @@
 """What a worker process (`broker.offload`) runs to mask a big JSON result, and how the gateway
 writes a lengthened token into what it gave back: see `Masker._mask_elsewhere`. A masker is
-kept per policy and salt for the life of the worker."""
+kept per policy and salt for the life of the worker, and the memory a job frees for the next
+(`broker.offload_memory`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from functools import partial
 from itertools import compress
 from operator import is_not
 
-from broker import shared_text
+from broker import offload_memory, shared_text
 from broker.pii.masker import Masker, Proposed
 from broker.pii.nogc import gc_paused
 from broker.pii.vault import MemoryVault
@@ -38,6 +39,8 @@ def mask_in_worker(
         key = (masking_fingerprint(policy), salt)
         masker = _MASKERS.get(key)
         if masker is None:
+            if not _MASKERS:  # this worker's first masking job (others prepare configs)
+                offload_memory.keep(offload_memory.WORKER_KEEP_BYTES)
             if len(_MASKERS) > 64:
                 _MASKERS.clear()
             masker = _MASKERS[key] = Masker(policy, salt, MemoryVault())  # the vault is never asked

@@ -14,7 +14,7 @@ import hashlib, json, random, resource, sys
 from broker import offload_memory
 
 if sys.argv[1] == "keep":
-    offload_memory.keep()
+    offload_memory.keep(offload_memory.WORKER_KEEP_BYTES)
 rng = random.Random(7)
 alphabet = ["a", "é", "日本", "\\U0001f600", "\\ud800", "\\x00", '"', "\\\\", "\\n", "x" * 600]
 faults, digests = [], []
