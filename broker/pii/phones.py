@@ -208,10 +208,19 @@ def _national_number(digits: str) -> float:
     return 0.8 if valid_somewhere(digits) else 0.0
 
 
+# The same regions, in the order a number with a trunk '0' is tried: where it is most often valid
+# first. Any order gives the same answer; this one gives it sooner. On bench/pii.py's corpus (every
+# call a trunk-0 number of 10 or 11 digits, none repeated) US alone cost ~170 µs and never held one,
+# and ~360 µs went by before the first region that did; in this order ~55 µs a call.
+_TRUNK_FIRST = ("DE", "FR", "GB", "NZ")
+_TRUNK_REGIONS = (*_TRUNK_FIRST, *(region for region in _REGIONS if region not in _TRUNK_FIRST))
+
+
 @functools.lru_cache(maxsize=8192)
 def valid_somewhere(digits: str) -> bool:
-    """Whether the digits are a valid number in one of the common regions (rare path: ~30 parses)."""
-    for region in _REGIONS:
+    """Whether the digits are a valid number in one of the common regions (rare path: up to 31
+    parses of 30-190 µs each)."""
+    for region in _TRUNK_REGIONS if digits[:1] == "0" else _REGIONS:
         try:
             number = phonenumbers.parse(digits, region)
         except phonenumbers.NumberParseException:
