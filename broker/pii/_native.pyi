@@ -157,3 +157,19 @@ def slot_parameters(
     keys: list[int], chunk: int, ats: list[int], rows: list[tuple[str, str, str, float]], /
 ) -> list[int]:
     """`broker.pii.sql_rows.reference_slot_parameters(keys, chunk, ats, rows)`."""
+
+# A big JSON result masked from its text, without the Python document (broker/pii/native/src/scan/).
+class Scan:
+    """A scanned document: its text, its tokens, its keys."""
+
+def scan_json(collected: Collected, text: str, replaced: dict[int, str], /) -> Scan | None:
+    """`collect` of `text` parsed into `collected`, every slot in `replaced`; None: parse it."""
+
+def emit_json(
+    scan: Scan,
+    replaced: dict[int, str],
+    indent: bool,
+    renamed: Callable[[list[str], dict[str, str]], list[str]],
+    /,
+) -> bytes | None:
+    """The masked document's UTF-8 as `jsontext.serialise` writes it; None: write it from the parsed one."""

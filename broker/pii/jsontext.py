@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from broker.pii.nogc import gc_paused
+
+if TYPE_CHECKING:
+    from broker.pii._native import Scan
+    from broker.pii.structure import Collected
+
+Renamer = Callable[[list[str], dict[str, str]], list[str]]
 
 
 def parse(text: str) -> Any:
@@ -34,9 +41,28 @@ def rename_keys(container: dict[str, Any], names: dict[str, str]) -> None:
     """Rename keys in place, keeping order; a masked key that clashes gets ' #2', ' #3', ..."""
     items = list(container.items())
     container.clear()
-    for key, value in items:
+    for (_, value), key in zip(items, renamed([key for key, _ in items], names), strict=True):
+        container[key] = value
+
+
+def renamed(keys: list[str], names: dict[str, str]) -> list[str]:
+    """An object's keys (distinct, in order) as `rename_keys` names them."""
+    taken: set[str] = set()
+    final: list[str] = []
+    for key in keys:
         new = names.get(key, key)
         candidate, number = new, 2
-        while candidate in container:
+        while candidate in taken:
             candidate, number = f"{new} #{number}", number + 1
-        container[candidate] = value
+        taken.add(candidate)
+        final.append(candidate)
+    return final
+
+
+try:  # JSON text masked without the Python document (broker/pii/native/src/scan/), where built
+    from broker.pii import _native
+
+    scan_json: Callable[[Collected, str, dict[int, str]], Scan | None] | None = _native.scan_json
+    emit_json: Callable[[Scan, dict[int, str], bool, Renamer], bytes | None] | None = _native.emit_json
+except ImportError:  # not built: every document is parsed
+    scan_json = emit_json = None

@@ -21,7 +21,7 @@ from broker.pii.clean import CleanStrings
 from broker.pii.context import Found
 from broker.pii.detector import PATTERN_ENTITIES, Detector
 from broker.pii.issuing import Packed, TokenIssuer, TokenRequests, in_order, packed, unpacked
-from broker.pii.jsontext import parse, rename_keys
+from broker.pii.jsontext import emit_json, parse, rename_keys, renamed, scan_json
 from broker.pii.jsontext import serialise as serialise  # broker/pipeline/mask.py imports it from here
 from broker.pii.nogc import gc_paused
 from broker.pii.operators import (
@@ -131,7 +131,11 @@ class Masker:
 
     def _scan(self, value: Any) -> tuple[Collected, list[list[Found]], Counter[tuple[str, str]]]:
         with gc_paused():
-            collected = collect(value, self._rules)
+            return self._found(collect(value, self._rules))
+
+    def _found(self, collected: Collected) -> tuple[Collected, list[list[Found]], Counter[tuple[str, str]]]:
+        """What detection finds in the texts gathered, and the token requests of that."""
+        with gc_paused():
             findings = self._strings.find_many(collected.texts, collected.keys) if collected.texts else []
             return collected, findings, self._token_requests(collected, findings)
 
@@ -250,33 +254,93 @@ class Masker:
         often); None when `text` is no JSON document. No vault: what a worker process does. With
         `tokens` (the issued ones, already known to the caller) no requests are returned. With
         `utf8_to` the masked text goes to it as UTF-8 (lone surrogates as `shared_text.ERRORS`
-        writes them) and "" is returned in its place."""
+        writes them) and "" is returned in its place.
+
+        Where the native module is built the text is masked without its Python document
+        (`jsontext.scan_json`, `emit_json`); what that declines (see broker/pii/native/src/scan/)
+        is parsed, walked and serialised, the reference."""
+        if scan_json is not None and (done := self._as_proposed_scanned(agent, text, tokens, utf8_to)):
+            return done
+        return self._as_proposed_parsed(agent, text, tokens, utf8_to)
+
+    def _as_proposed_parsed(
+        self,
+        agent: str,
+        text: str,
+        tokens: dict[tuple[str, str], str] | None,
+        utf8_to: Callable[[bytes], None] | None,
+    ) -> Proposed | None:
+        """`mask_text_as_proposed` of the parsed document: the reference."""
         try:
             decoded = parse(text)
         except ValueError:
             return None
         collected, findings, requests = self._scan(decoded)
         indent = 2 if "\n" in text else None
+
+        def write(masked: Any) -> str:
+            return _written(masked, indent, collected.finite, utf8_to)
+
+        return self._proposed(agent, collected, findings, requests, tokens, write)
+
+    def _as_proposed_scanned(
+        self,
+        agent: str,
+        text: str,
+        tokens: dict[tuple[str, str], str] | None,
+        utf8_to: Callable[[bytes], None] | None,
+    ) -> Proposed | None:
+        """`mask_text_as_proposed` from the text's scan (None where the scan declines it): the
+        write-back puts each masked value in `replaced` (by its place in the text) and the
+        masked text is written from the text and those."""
+        assert scan_json is not None and emit_json is not None
+        collected = Collected(self._rules)
+        replaced: dict[int, str] = {}
+        with gc_paused():
+            scan = scan_json(collected, text, replaced)
+        if scan is None:
+            return None
+        _, findings, requests = self._found(collected)
+
+        def write(_: Any) -> str | None:
+            assert emit_json is not None
+            with gc_paused():
+                utf8 = emit_json(scan, replaced, "\n" in text, renamed)
+            if utf8 is None or utf8_to is None:
+                return None if utf8 is None else utf8.decode()
+            utf8_to(utf8)
+            return ""
+
+        return self._proposed(agent, collected, findings, requests, tokens, write)
+
+    def _proposed(
+        self,
+        agent: str,
+        collected: Collected,
+        findings: list[list[Found]],
+        requests: Counter[tuple[str, str]],
+        tokens: dict[tuple[str, str], str] | None,
+        write: Callable[[Any], str | None],
+    ) -> Proposed | None:
+        """The rest of `mask_text_as_proposed` once the document is scanned: its tokens, the
+        write-back, the masked text `write` makes of it (None: it could not)."""
         if tokens is not None:
             masked, counts = self._write_back_paused(collected, findings, tokens)
-            return _written(masked, indent, collected.finite, utf8_to), counts, [], [], [], {}
+            written = write(masked)
+            return None if written is None else (written, counts, [], [], [], {})
         with gc_paused():
             ordered = in_order(requests)
             tokens = tokens_for(agent_mac(self._salt, agent), ordered)
         masked, counts = self._write_back_paused(collected, findings, tokens)
+        written = write(masked)
+        if written is None:
+            return None
         with gc_paused():
             repeated = {tokens[request]: times for request, times in requests.items() if times > 1}
             entities = [entity for entity, _ in ordered]
             values = packed([value for _, value in ordered])
             proposed = packed(list(tokens.values()))  # (in issuing order: the dict was filled so)
-        return (
-            _written(masked, indent, collected.finite, utf8_to),
-            counts,
-            entities,
-            values,
-            proposed,
-            repeated,
-        )
+        return written, counts, entities, values, proposed, repeated
 
     async def mask_content_blocks(
         self, agent: str, blocks: Sequence[Mapping[str, Any]]

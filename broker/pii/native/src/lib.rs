@@ -138,6 +138,11 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     // The SQL token vault's chunks and slots (vault_rows.rs, helper hchunk).
     module.add_function(wrap_pyfunction!(vault_rows::sealed_chunk, module)?)?;
     module.add_function(wrap_pyfunction!(vault_rows::slot_parameters, module)?)?;
+
+    // A big JSON result masked from its text (scan/, helper hscan).
+    module.add_class::<scan::Scan>()?;
+    module.add_function(wrap_pyfunction!(scan::scan_json, module)?)?;
+    module.add_function(wrap_pyfunction!(scan::emit_json, module)?)?;
     Ok(())
 }
 
@@ -157,3 +162,6 @@ fn secret_spans(text: &PyString) -> PyResult<Vec<secrets::Secret>> {
 
 // A worker process's cache of freed object arenas (arenas.rs).
 mod arenas;
+
+// A big JSON result masked from its text, without the Python document (scan/, helper hscan).
+mod scan;

@@ -105,6 +105,30 @@ impl<'py> Walker<'py> {
         size: *mut ffi::PyObject,
         put: bool,
     ) -> PyResult<()> {
+        let (child_states, inner) = self.keyed(key, copy, Slot::Key(key), states, matched, size)?;
+        if put {
+            status(self.py, ffi::PyDict_SetItem(copy, key, child))?;
+        }
+        if let Some(walked) =
+            self.value(child, key, copy, Slot::Key(key), child_states.0, inner.0)?
+        {
+            status(self.py, ffi::PyDict_SetItem(copy, key, walked.0))?;
+        }
+        Ok(())
+    }
+
+    /// An object's key: its rules (the path states of its value, and the match its value is
+    /// masked by), its text gathered (to be written at `parent[slot]`) where it may hold PII.
+    pub(crate) unsafe fn keyed(
+        &mut self,
+        key: *mut ffi::PyObject,
+        parent: *mut ffi::PyObject,
+        slot: Slot,
+        states: *mut ffi::PyObject,
+        matched: *mut ffi::PyObject,
+        // `len` of the object, null where there are no path states
+        size: *mut ffi::PyObject,
+    ) -> PyResult<(Owned, Owned)> {
         let py = self.py;
         let none = ffi::Py_None();
         let (mut hit, scan_key) = self.key_info(key)?;
@@ -147,22 +171,35 @@ impl<'py> Walker<'py> {
                 ffi::PyLong_FromSsize_t(ffi::PyList_GET_SIZE(self.texts)),
             )?;
             status(py, ffi::PySet_Add(self.key_slots, index.0))?;
-            self.gather(key, none, copy, Slot::Key(key))?;
+            self.gather(key, none, parent, slot)?;
         }
         let inner = if hit.0 == none {
             Owned::from_borrowed(matched)
         } else {
             self.strongest(matched, hit.0)?
         };
-        if put {
-            status(py, ffi::PyDict_SetItem(copy, key, child))?;
-        }
-        if let Some(walked) =
-            self.value(child, key, copy, Slot::Key(key), child_states.0, inner.0)?
-        {
-            status(py, ffi::PyDict_SetItem(copy, key, walked.0))?;
-        }
-        Ok(())
+        Ok((child_states, inner))
+    }
+
+    /// Path states into item `index` of a list of `size` (`rules.child`): the states of the
+    /// item, and the match it is masked by.
+    pub(crate) unsafe fn indexed(
+        &self,
+        index: isize,
+        size: *mut ffi::PyObject,
+        states: *mut ffi::PyObject,
+        matched: *mut ffi::PyObject,
+    ) -> PyResult<(Owned, Owned)> {
+        let py = self.py;
+        let at = owned(py, ffi::PyLong_FromSsize_t(index))?;
+        let outcome = self.call(self.rules, intern!(self.py, "child"), &[states, at.0, size])?;
+        let (advanced, hit) = pair(py, &outcome)?;
+        let inner = if hit.0 != ffi::Py_None() {
+            self.strongest(matched, hit.0)?
+        } else {
+            Owned::from_borrowed(matched)
+        };
+        Ok((advanced, inner))
     }
 
     /// `Collected.walk_items`: a list of a list's (or tuple's) items, walked.
@@ -189,7 +226,6 @@ impl<'py> Walker<'py> {
         matched: *mut ffi::PyObject,
     ) -> PyResult<Owned> {
         let py = self.py;
-        let none = ffi::Py_None();
         let items = owned(py, ffi::PySequence_List(value))?;
         let size = ffi::PyList_GET_SIZE(items.0);
         let paths = status(py, ffi::PyObject_IsTrue(states))? != 0;
@@ -201,21 +237,13 @@ impl<'py> Walker<'py> {
         let mut index = 0;
         while index < ffi::PyList_GET_SIZE(items.0) {
             let child = Owned::from_borrowed(ffi::PyList_GET_ITEM(items.0, index));
-            let mut inner = Owned::from_borrowed(matched);
-            let mut child_states = Owned::from_borrowed(self.empty.0);
-            if let Some(size_object) = &size_object {
-                let at = owned(py, ffi::PyLong_FromSsize_t(index))?;
-                let outcome = self.call(
-                    self.rules,
-                    intern!(self.py, "child"),
-                    &[states, at.0, size_object.0],
-                )?;
-                let (advanced, hit) = pair(py, &outcome)?;
-                child_states = advanced;
-                if hit.0 != none {
-                    inner = self.strongest(matched, hit.0)?;
-                }
-            }
+            let (child_states, inner) = match &size_object {
+                Some(size_object) => self.indexed(index, size_object.0, states, matched)?,
+                None => (
+                    Owned::from_borrowed(self.empty.0),
+                    Owned::from_borrowed(matched),
+                ),
+            };
             if let Some(walked) = self.value(
                 child.0,
                 key,

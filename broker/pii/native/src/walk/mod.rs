@@ -26,21 +26,21 @@ mod containers;
 use crate::pyobj::{new_pair, owned, pair, status, string_keys, Owned, Py_EnterRecursiveCall};
 
 /// " while masking a JSON document", as `RecursionError`'s message ends.
-const DEEPER: &[u8] = b" while masking a JSON document\0";
+pub(crate) const DEEPER: &[u8] = b" while masking a JSON document\0";
 
 /// Where a value lives in its container: a dict's key or a list's index.
 #[derive(Clone, Copy)]
-enum Slot {
+pub(crate) enum Slot {
     Key(*mut ffi::PyObject),
     Index(isize),
 }
 
 /// One walk: the lists of a `Collected` it fills and the memos of its `FieldRules`.
-struct Walker<'py> {
-    py: Python<'py>,
-    collected: &'py PyAny,
-    rules: &'py PyAny,
-    texts: *mut ffi::PyObject,
+pub(crate) struct Walker<'py> {
+    pub(crate) py: Python<'py>,
+    pub(crate) collected: &'py PyAny,
+    pub(crate) rules: &'py PyAny,
+    pub(crate) texts: *mut ffi::PyObject,
     keys: *mut ffi::PyObject,
     slots: *mut ffi::PyObject,
     key_slots: *mut ffi::PyObject,
@@ -52,7 +52,7 @@ struct Walker<'py> {
     /// `clean` is a set or frozenset (looked up directly), not another `AbstractSet`.
     clean_is_set: bool,
     finite: bool,
-    empty: Owned,
+    pub(crate) empty: Owned,
     /// The (text, key) pair looked up in `clean`, reused while nothing else holds it.
     pair: Owned,
     /// `key_info` of keys met in this walk (the key's address, the rule matching it, whether it may
@@ -68,7 +68,7 @@ struct Walker<'py> {
 const SEEN: usize = 64;
 
 impl<'py> Walker<'py> {
-    fn new(py: Python<'py>, collected: &'py PyAny) -> PyResult<Self> {
+    pub(crate) fn new(py: Python<'py>, collected: &'py PyAny) -> PyResult<Self> {
         let rules = collected.getattr(intern!(py, "_rules"))?;
         let texts = collected
             .getattr(intern!(py, "texts"))?
@@ -124,7 +124,7 @@ impl<'py> Walker<'py> {
     }
 
     /// A call of a Python method of `object` with borrowed arguments: a new reference.
-    unsafe fn call(
+    pub(crate) unsafe fn call(
         &self,
         object: &PyAny,
         name: &PyString,
@@ -139,7 +139,7 @@ impl<'py> Walker<'py> {
     }
 
     /// `strongest(current, other)` of broker/pii/structure.py, called only where both are matches.
-    unsafe fn strongest(
+    pub(crate) unsafe fn strongest(
         &self,
         current: *mut ffi::PyObject,
         other: *mut ffi::PyObject,
@@ -152,7 +152,7 @@ impl<'py> Walker<'py> {
     }
 
     /// `(text, key) not in clean`.
-    unsafe fn not_clean(
+    pub(crate) unsafe fn not_clean(
         &mut self,
         text: *mut ffi::PyObject,
         key: *mut ffi::PyObject,
@@ -191,7 +191,7 @@ impl<'py> Walker<'py> {
     }
 
     /// texts.append(text); keys.append(key); slots.append((parent, slot)).
-    unsafe fn gather(
+    pub(crate) unsafe fn gather(
         &self,
         text: *mut ffi::PyObject,
         key: *mut ffi::PyObject,
