@@ -7,7 +7,7 @@
 //! keys as `jsontext.rename_keys` names them (asked of `renamed`, in Python).
 
 use super::gather::Scan;
-use super::{decode_into, ARRAY, CLOSE, FLOAT, INT, KEY, LITERAL, OBJECT, STRING};
+use super::{decode_into, Unit, ARRAY, CLOSE, FLOAT, INT, KEY, LITERAL, OBJECT, STRING};
 use crate::pyobj::{owned, Owned};
 use crate::pystr::{chars, Chars};
 use pyo3::ffi;
@@ -115,12 +115,14 @@ impl Writer<'_> {
         }
         let bytes = std::slice::from_raw_parts(data as *const u8, size as usize);
         self.out.push(b'"');
-        for &b in bytes {
-            if b == b'"' || b == b'\\' || b < 0x20 {
+        let mut at = 0;
+        while at < bytes.len() {
+            let end = u8::plain(bytes, at); // (runs of what needs no escape, copied whole)
+            self.out.extend_from_slice(&bytes[at..end]);
+            if let Some(&b) = bytes.get(end) {
                 escaped(&mut self.out, b as u32);
-            } else {
-                self.out.push(b);
             }
+            at = end + 1;
         }
         self.out.push(b'"');
         true
