@@ -141,7 +141,7 @@ def number_findings(
 # A worker process's cache of freed object arenas (broker/pii/native/src/arenas.rs).
 def keep_arenas(max_bytes: int, /) -> int:
     """Keep up to `max_bytes` of the object allocator's freed arenas for reuse (see
-    `broker.offload`); the bytes kept now."""
+    `broker.offload_memory`); the bytes kept now."""
 
 # The SQL token vault's chunks and slots (vault_rows.rs, helper hchunk).
 def sealed_chunk(
