@@ -47,7 +47,7 @@ def chunked(rows: list[Row], seal: Callable[[list[Row]], tuple[bytes, list[int]]
 class Driver:
     """Chunks and slots of `pii_token_chunks` / `pii_token_slots`: written, looked up, extended."""
 
-    ROWS = CHUNK
+    ROWS = 1000
     EXACT = 32
 
     def __init__(self, engine: Engine) -> None:
@@ -100,26 +100,58 @@ class Driver:
         `take_over` (an upsert can abort half-way, so SQLite first copied each page it changed
         into a statement journal: 7-16% more CPU)."""
         held: list[tuple[int, Place]] = []
-        statement = self._insert if self._returning else self._insert_new
         cursor = connection.connection.cursor()  # the driver's: its rows are plain tuples
         try:
-            for agent, positions, body, ats in chunks:
-                cursor.execute(self._chunk, (agent, body))
-                chunk: int = cursor.fetchall()[0][0]
-                chunk_keys = _picked(keys, positions)
-                parameters = slot_parameters(chunk_keys, chunk, ats, _picked(rows, positions))
-                values = statement + ", ".join([self._slot] * len(positions))
-                if self._returning:
-                    parameters.append(micros(now))
-                    cursor.execute(values + self._upsert_tail, parameters)
-                else:
-                    cursor.execute(values, parameters)
-                places = [(chunk, at) for at in ats]
-                unwritten = self._not_written(connection, cursor, chunk_keys, places)
-                held += [(positions[at], places[at]) for at in unwritten]
+            group: list[tuple[Chunk, int]] = []  # chunks written, with their ids, whose slots are not
+            count = 0
+            for chunk in chunks:
+                cursor.execute(self._chunk, (chunk.agent, chunk.body))
+                group.append((chunk, cursor.fetchall()[0][0]))
+                count += len(chunk.positions)
+                if count >= self.ROWS:
+                    held += self._slots_of(connection, cursor, rows, keys, group, now)
+                    group, count = [], 0
+            if group:
+                held += self._slots_of(connection, cursor, rows, keys, group, now)
         finally:
             cursor.close()
         return held
+
+    def _slots_of(
+        self,
+        connection: Connection,
+        cursor: Any,
+        rows: list[Row],
+        keys: list[int],
+        group: list[tuple[Chunk, int]],
+        now: float,
+    ) -> list[tuple[int, Place]]:
+        """Insert the slots of the rows in `group`'s chunks (and their ids), one statement; the
+        positions of those not written, with where their value is."""
+        parameters: list[Any] = []
+        group_keys: list[int] = []
+        for chunk, chunk_id in group:
+            chunk_keys = _picked(keys, chunk.positions)
+            parameters += slot_parameters(chunk_keys, chunk_id, chunk.ats, _picked(rows, chunk.positions))
+            group_keys += chunk_keys
+        values = (self._insert if self._returning else self._insert_new) + ", ".join(
+            [self._slot] * len(group_keys)
+        )
+        if self._returning:
+            parameters.append(micros(now))
+            cursor.execute(values + self._upsert_tail, parameters)
+        else:
+            cursor.execute(values, parameters)
+
+        def places() -> list[Place]:
+            return [(chunk_id, at) for chunk, chunk_id in group for at in chunk.ats]
+
+        unwritten = self._not_written(connection, cursor, group_keys, places)
+        if not unwritten:
+            return []
+        positions = [at for chunk, _ in group for at in chunk.positions]
+        located = places()
+        return [(positions[at], located[at]) for at in unwritten]
 
     def take_over(
         self, connection: Connection, keys: list[int], places: list[Place], expires: list[float], now: float
@@ -142,16 +174,18 @@ class Driver:
                 cursor.execute(
                     self._insert + ", ".join([self._slot] * len(block_keys)) + self._upsert_tail, parameters
                 )
-                held += [first + at for at in self._not_written(connection, cursor, block_keys, block_places)]
+                unwritten = self._not_written(connection, cursor, block_keys, block_places.copy)
+                held += [first + at for at in unwritten]
         finally:
             cursor.close()
         return held
 
     def _not_written(
-        self, connection: Connection, cursor: Any, keys: list[int], places: list[Place]
+        self, connection: Connection, cursor: Any, keys: list[int], places: Callable[[], list[Place]]
     ) -> list[int]:
         """Positions among `keys` whose slot the statement just run did not write (PostgreSQL: the
-        keys it returned; SQLite: when it changed fewer slots, those pointing elsewhere)."""
+        keys it returned; SQLite: when it changed fewer slots, those not pointing to their
+        `places`)."""
         if self._returning:
             written = {key for (key,) in cursor.fetchall()}
             if len(written) == len(keys):
@@ -160,9 +194,8 @@ class Driver:
         if cursor.rowcount >= len(keys):
             return []
         stored = dict(self._placed(connection, keys))
-        return [
-            at for at, (key, place) in enumerate(zip(keys, places, strict=True)) if stored.get(key) != place
-        ]
+        wanted = places()
+        return [at for at, key in enumerate(keys) if stored.get(key) != wanted[at]]
 
     def _placed(self, connection: Connection, keys: Sequence[int]) -> Iterator[tuple[int, Place]]:
         cursor = connection.connection.cursor()

@@ -11,7 +11,7 @@ Writes, and what a next call sees:
 - SQLite (one instance by design): write-behind. A new token is in the front (and a pending
   map) at once, so the next call on this instance resolves it; a background task writes
   pending tokens in batches every `flush_seconds`, off the call path, and on shutdown.
-- PostgreSQL (maybe several instances): written before the call returns, a chunk and one
+- PostgreSQL (maybe several instances): written before the call returns, a chunk per 250 and one
   statement of slots per 1,000 tokens that also checks them (`claim_many`: only ids already
   there are read back, to compare values), so a next call served by any instance finds it. Set
   BROKER_REDIS_URL to keep tokens in Redis instead (broker/pii/redis_vault.py).

@@ -2,7 +2,7 @@
 
 The vault's flush of a big result (~23,000 new tokens) wrote a ~150-byte row per token (agent,
 token, sealed value, expiry as text) and an entry in the key's index: ~12 of its ~23 ms of CPU
-per MB of result were SQLite's. Now one write's tokens of an agent (up to 1,000) go in one chunk
+per MB of result were SQLite's. Now one write's tokens of an agent (up to 250) go in one chunk
 row, a piece per token (its token and its value sealed as before, on its own, bound to its agent
 and token), and each token gets a narrow slot keyed by its key (SQLite: the rowid, no separate
 index): chunk, the piece's offset, expiry in microseconds. See broker/pii/sql_rows.py.
@@ -29,7 +29,7 @@ down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_CHUNK = 1000
+_CHUNK = 250  # broker.pii.sql_rows.CHUNK
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 
