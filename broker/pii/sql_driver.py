@@ -267,8 +267,19 @@ class Driver:
         """Point the slot of `key` at `place` until `expires`, whatever it held."""
         connection.exec_driver_sql(self._replace, (place[0], place[1], micros(expires), key))
 
-    def purge(self, connection: Connection, now: float) -> list[int]:
-        """Delete the expired slots, then the chunks no slot points to; the keys deleted."""
+    def purge(self, connection: Connection, now: float) -> int:
+        """Delete the expired slots, then the chunks no slot points to; how many slots."""
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(self._expired, (micros(now),))
+            deleted = int(cursor.rowcount)
+            cursor.execute(self._orphans)
+        finally:
+            cursor.close()
+        return deleted
+
+    def purge_keys(self, connection: Connection, now: float) -> list[int]:
+        """`purge`, and the keys of the slots deleted (for a record of the keys held)."""
         cursor = connection.connection.cursor()
         try:
             cursor.execute(self._expired + " RETURNING token_key", (micros(now),))

@@ -438,11 +438,11 @@ class SqlTokenVault:
         set once committed, before a flush (under the same lock) can put one of them back."""
         if self._keys is None:
             with self._engine.begin() as connection:
-                return len(self._driver.purge(connection, now))
+                return self._driver.purge(connection, now)
         with self._writer_lock:
             writer = self._open_writer()
             with writer.begin():
-                deleted = self._driver.purge(writer, now)
+                deleted = self._driver.purge_keys(writer, now)
             self._keys.discard(deleted)
         return len(deleted)
 
