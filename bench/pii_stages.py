@@ -25,6 +25,7 @@ import json
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from broker.pii.jsontext import emit_json, parse, renamed, scan_json, serialise
 from broker.pii.masker import Masker
 from broker.pii.nogc import gc_paused
 from broker.pii.operators import agent_mac, tokens_for
+from broker.pii.splicing import splice_each
 from broker.pii.structure import Collected, collect
 from broker.pii.vault import MemoryVault
 from policies.masking import MaskingPolicy
@@ -97,9 +99,11 @@ def timed_scanned(masker: Masker, text: str) -> dict[str, float]:
         marks.append(time.process_time())
         tokens = tokens_for(agent_mac(masker._salt, "agent"), requests)
         marks.append(time.process_time())
-        masker._write_back(collected, findings, tokens)
+        counts: Counter[str] = Counter()
+        masked = splice_each(collected.texts, findings, tokens, counts, masker._by_entity)
+        masker._write_wholes(collected, tokens, counts)
         marks.append(time.process_time())
-        emit_json(scan, replaced, False, renamed)
+        emit_json(scan, masked, replaced, False, renamed)
         marks.append(time.process_time())
     spent = {stage: marks[n + 1] - marks[n] for n, stage in enumerate(SCANNED[:-1])}
     spent["total"] = marks[-1] - marks[0]

@@ -163,10 +163,21 @@ class Scan:
     """A scanned document: its text, its tokens, its keys."""
 
 def scan_json(collected: Collected, text: str, replaced: dict[int, str], /) -> Scan | None:
-    """`collect` of `text` parsed into `collected`, every slot in `replaced`; None: parse it."""
+    """`collect` of `text` parsed into `collected` (no slots; wholes' in `replaced`); None: parse it."""
+
+def splice_each(
+    texts: list[str],
+    findings: list[list[Found]],
+    tokens: dict[tuple[str, str], str],
+    counts: Counter[str],
+    plans: Plans,
+    /,
+) -> list[str | None]:
+    """`broker.pii.splicing.spliced_each(texts, findings, tokens, counts, plans)`."""
 
 def emit_json(
     scan: Scan,
+    masked: list[str | None],
     replaced: dict[int, str],
     indent: bool,
     renamed: Callable[[list[str], dict[str, str]], list[str]],

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from broker.pii.structure import Collected
 
 Renamer = Callable[[list[str], dict[str, str]], list[str]]
+Emit = Callable[["Scan", list[str | None], dict[int, str], bool, Renamer], bytes | None]
 
 
 def parse(text: str) -> Any:
@@ -63,6 +64,6 @@ try:  # JSON text masked without the Python document (broker/pii/native/src/scan
     from broker.pii import _native
 
     scan_json: Callable[[Collected, str, dict[int, str]], Scan | None] | None = _native.scan_json
-    emit_json: Callable[[Scan, dict[int, str], bool, Renamer], bytes | None] | None = _native.emit_json
+    emit_json: Emit | None = _native.emit_json
 except ImportError:  # not built: every document is parsed
     scan_json = emit_json = None

@@ -33,7 +33,7 @@ from broker.pii.operators import (
     tokenize,
     tokens_for,
 )
-from broker.pii.splicing import Plan, Plans, splice, splice_back, token_requests
+from broker.pii.splicing import Plan, Plans, splice, splice_back, splice_each, token_requests
 from broker.pii.structure import Collected, FieldRules, Match, collect
 from broker.pii.vault import TokenVault, resolve_tokens
 from policies.masking import MaskingPolicy, OperatorSpec, masking_fingerprint
@@ -154,13 +154,19 @@ class Masker:
         keyed = splice_back(texts, findings, slots, key_slots, tokens, counts, self._by_entity)
         for owner, key, masked in keyed:
             renames.setdefault(id(owner), (owner, {}))[1][key] = masked
+        self._write_wholes(collected, tokens, counts)
+        for container, names in renames.values():
+            rename_keys(container, names)
+        return collected.value, dict(counts)
+
+    def _write_wholes(
+        self, collected: Collected, tokens: dict[tuple[str, str], str], counts: Counter[str]
+    ) -> None:
+        """Each value a field rule matched, masked whole into its slot and counted."""
         for container, slot, text, (entity, spec) in collected.wholes:
             container[slot] = self._apply(entity, spec, text, tokens)  # type: ignore[index]
             if spec.operator != "keep":
                 counts[entity] += 1
-        for container, names in renames.values():
-            rename_keys(container, names)
-        return collected.value, dict(counts)
 
     async def mask_text(self, agent: str, text: str) -> tuple[str, Counts]:
         """Masked text. Text that is a JSON document is masked structurally and re-serialised."""
@@ -278,10 +284,13 @@ class Masker:
         collected, findings, requests = self._scan(decoded)
         indent = 2 if "\n" in text else None
 
+        def back(tokens: dict[tuple[str, str], str]) -> tuple[Any, Counts]:
+            return self._write_back_paused(collected, findings, tokens)
+
         def write(masked: Any) -> str:
             return _written(masked, indent, collected.finite, utf8_to)
 
-        return self._proposed(agent, collected, findings, requests, tokens, write)
+        return self._proposed(agent, requests, tokens, back, write)
 
     def _as_proposed_scanned(
         self,
@@ -291,8 +300,9 @@ class Masker:
         utf8_to: Callable[[bytes], None] | None,
     ) -> Proposed | None:
         """`mask_text_as_proposed` from the text's scan (None where the scan declines it): the
-        write-back puts each masked value in `replaced` (by its place in the text) and the
-        masked text is written from the text and those."""
+        write-back makes a list of the gathered texts masked (None where unchanged) and puts
+        each value masked whole in `replaced` (by its place in the text); the masked text is
+        written from the text and those."""
         assert scan_json is not None and emit_json is not None
         collected = Collected(self._rules)
         replaced: dict[int, str] = {}
@@ -302,36 +312,42 @@ class Masker:
             return None
         _, findings, requests = self._found(collected)
 
-        def write(_: Any) -> str | None:
+        def back(tokens: dict[tuple[str, str], str]) -> tuple[list[str | None], Counts]:
+            with gc_paused():
+                counts: Counter[str] = Counter()
+                masked = splice_each(collected.texts, findings, tokens, counts, self._by_entity)
+                self._write_wholes(collected, tokens, counts)
+                return masked, dict(counts)
+
+        def write(masked: list[str | None]) -> str | None:
             assert emit_json is not None
             with gc_paused():
-                utf8 = emit_json(scan, replaced, "\n" in text, renamed)
+                utf8 = emit_json(scan, masked, replaced, "\n" in text, renamed)
             if utf8 is None or utf8_to is None:
                 return None if utf8 is None else utf8.decode()
             utf8_to(utf8)
             return ""
 
-        return self._proposed(agent, collected, findings, requests, tokens, write)
+        return self._proposed(agent, requests, tokens, back, write)
 
     def _proposed(
         self,
         agent: str,
-        collected: Collected,
-        findings: list[list[Found]],
         requests: Counter[tuple[str, str]],
         tokens: dict[tuple[str, str], str] | None,
+        back: Callable[[dict[tuple[str, str], str]], tuple[Any, Counts]],
         write: Callable[[Any], str | None],
     ) -> Proposed | None:
         """The rest of `mask_text_as_proposed` once the document is scanned: its tokens, the
-        write-back, the masked text `write` makes of it (None: it could not)."""
+        write-back (`back`), the masked text `write` makes of what it wrote (None: it could not)."""
         if tokens is not None:
-            masked, counts = self._write_back_paused(collected, findings, tokens)
+            masked, counts = back(tokens)
             written = write(masked)
             return None if written is None else (written, counts, [], [], [], {})
         with gc_paused():
             ordered = in_order(requests)
             tokens = tokens_for(agent_mac(self._salt, agent), ordered)
-        masked, counts = self._write_back_paused(collected, findings, tokens)
+        masked, counts = back(tokens)
         written = write(masked)
         if written is None:
             return None

@@ -85,6 +85,21 @@ def spliced_back(
     return keyed
 
 
+def spliced_each(
+    texts: list[str],
+    findings: list[list[Found]],
+    tokens: dict[tuple[str, str], str],
+    counts: Counter[str],
+    plans: Plans,
+) -> list[str | None]:
+    """Each string of `texts` with findings spliced, None for the others: the write-back of a
+    document masked from its text (`Masker._as_proposed_scanned`), whose values have no containers."""
+    masked: list[str | None] = [None] * len(findings)
+    for index in compress(range(len(findings)), findings):  # strings with findings only
+        masked[index] = splice(texts[index], findings[index], tokens, counts, plans)
+    return masked
+
+
 def requested(
     text: str, spans: Sequence[Found], tokenized: AbstractSet[str], found: list[tuple[str, str]]
 ) -> None:
@@ -106,7 +121,9 @@ def requested_tokens(
 
 try:
     from broker.pii._native import splice_back as splice_back
+    from broker.pii._native import splice_each as splice_each
     from broker.pii._native import token_requests as token_requests
 except ImportError:  # not built: the Python write-back
     splice_back = spliced_back
+    splice_each = spliced_each
     token_requests = requested_tokens

@@ -27,7 +27,7 @@ from broker.pii import masker as masker_module
 from broker.pii import splicing
 from broker.pii.context import Found
 from broker.pii.masker import Masker
-from broker.pii.splicing import Keyed, Plan, Plans, requested_tokens, spliced_back
+from broker.pii.splicing import Keyed, Plan, Plans, requested_tokens, spliced_back, spliced_each
 from broker.pii.vault import MemoryVault
 from policies.masking import MaskingPolicy
 from tests.pii.labelled import labelled_set
@@ -155,6 +155,12 @@ def assert_same(
     reference = write(spliced_back, texts, findings, tokens, plans(), seed)
     native = write(_native.splice_back, texts, findings, tokens, plans(), seed)
     assert native == reference
+    each = []  # and each string spliced into a list (`splice_each`, a scanned document's write-back)
+    for splice_each in (spliced_each, _native.splice_each):
+        counts: Counter[str] = Counter()
+        masked = splice_each(texts, findings, tokens, counts, plans())
+        each.append(([stored(text) for text in masked], list(counts.items())))
+    assert each[1] == each[0]
     return native
 
 

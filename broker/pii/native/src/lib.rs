@@ -143,6 +143,7 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_class::<scan::Scan>()?;
     module.add_function(wrap_pyfunction!(scan::scan_json, module)?)?;
     module.add_function(wrap_pyfunction!(scan::emit_json, module)?)?;
+    module.add_function(wrap_pyfunction!(splice::splice_each, module)?)?;
     Ok(())
 }
 

@@ -373,3 +373,68 @@ unsafe fn owned_item(
         Ok(item)
     }
 }
+
+/// `spliced_each(texts, findings, tokens, counts, plans)`: each string with findings spliced, None
+/// for the others (the scanned document's write-back: its values have no containers).
+#[pyfunction]
+pub fn splice_each(
+    py: Python<'_>,
+    texts: &PyList,
+    findings: &PyList,
+    tokens: &PyAny,
+    counts: &PyDict,
+    plans: &PyAny,
+) -> PyResult<PyObject> {
+    let mut splicer = Splicer {
+        py,
+        tokens: tokens.as_ptr(),
+        counts: counts.as_ptr(),
+        plans: plans.as_ptr(),
+        entities: Vec::new(),
+        cuts: Vec::new(),
+        pieces: Vec::new(),
+        held: Vec::new(),
+    };
+    // SAFETY: with the GIL held; every object read is held by the lists passed in, or owned here.
+    unsafe {
+        let size = ffi::PyList_GET_SIZE(findings.as_ptr());
+        let out = owned(py, ffi::PyList_New(size))?;
+        for index in 0..size {
+            ffi::PyList_SET_ITEM(
+                out.0,
+                index,
+                Owned::from_borrowed(ffi::Py_None()).into_ptr(),
+            );
+        }
+        let mut index = 0;
+        while index < ffi::PyList_GET_SIZE(findings.as_ptr()) {
+            let spans = Owned::from_borrowed(ffi::PyList_GET_ITEM(findings.as_ptr(), index));
+            if status(py, ffi::PyObject_IsTrue(spans.0))? == 0 {
+                index += 1;
+                continue;
+            }
+            let text = Owned::from_borrowed(owned_item(py, texts.as_ptr(), index)?);
+            let masked = match splicer.splice(text.0, spans.0)? {
+                Spliced::Done(masked) => masked,
+                Spliced::Python => {
+                    splicer.flush()?;
+                    let splice = py.import("broker.pii.splicing")?.getattr("splice")?;
+                    let masked = splice.call1((
+                        PyObject::from_borrowed_ptr(py, text.0),
+                        PyObject::from_borrowed_ptr(py, spans.0),
+                        tokens,
+                        counts,
+                        plans,
+                    ))?;
+                    Owned::from_borrowed(masked.as_ptr())
+                }
+            };
+            if index < ffi::PyList_GET_SIZE(out.0) {
+                status(py, ffi::PyList_SetItem(out.0, index, masked.into_ptr()))?;
+            }
+            index += 1;
+        }
+        splicer.flush()?;
+        Ok(PyObject::from_owned_ptr(py, out.into_ptr()))
+    }
+}

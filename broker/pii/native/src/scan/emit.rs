@@ -2,9 +2,10 @@
 //! parsed document after the write-back (orjson's text: compact, or indented by 2; non-ASCII as
 //! it is; `"`, `\` and control characters escaped as `json.dumps` escapes them), in UTF-8. Each
 //! value's text is the document's own where nothing replaced it (its escapes written again as
-//! orjson writes the characters they stand for); a replaced value (`replaced[event]`, put there by
-//! the write-back) is written as the string it now is; an object whose keys were masked gets its
-//! keys as `jsontext.rename_keys` names them (asked of `renamed`, in Python).
+//! orjson writes the characters they stand for); a replaced value (a gathered text's masked
+//! string in `masked`, a value masked whole in `replaced[event]`) is written as the string it
+//! is; an object whose keys were masked gets its keys as `jsontext.rename_keys` names them
+//! (asked of `renamed`, in Python).
 
 use super::gather::Scan;
 use super::{decode_into, Unit, ARRAY, CLOSE, FLOAT, INT, KEY, LITERAL, OBJECT, STRING};
@@ -155,6 +156,7 @@ impl Writer<'_> {
 pub fn emit_json(
     py: Python<'_>,
     scan: &Scan,
+    masked: &PyList,
     replaced: &PyDict,
     indent: bool,
     renamed: &PyAny,
@@ -167,6 +169,23 @@ pub fn emit_json(
         // What replaced values, by event, in the order of the events.
         let mut by_event: Vec<(u32, *mut ffi::PyObject)> = Vec::with_capacity(replaced.len());
         let mut renaming: Vec<u32> = Vec::new();
+        if ffi::PyList_GET_SIZE(masked.as_ptr()) as usize != scan.places.len() {
+            return Ok(None);
+        }
+        for (index, &at) in scan.places.iter().enumerate() {
+            let made = ffi::PyList_GET_ITEM(masked.as_ptr(), index as ffi::Py_ssize_t);
+            if made == ffi::Py_None() {
+                continue;
+            }
+            if ffi::PyUnicode_CheckExact(made) == 0 {
+                return Ok(None);
+            }
+            by_event.push((at, made));
+            let event = events[at as usize];
+            if event.kind == KEY && !renaming.contains(&event.up) {
+                renaming.push(event.up);
+            }
+        }
         let mut position: ffi::Py_ssize_t = 0;
         let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
         while ffi::PyDict_Next(replaced.as_ptr(), &mut position, &mut key, &mut value) != 0 {

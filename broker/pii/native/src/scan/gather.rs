@@ -3,8 +3,9 @@
 //! gathering): the same texts, keys, key slots and values masked whole in the same order, the
 //! same `FieldRules` memos read and filled, the same Python calls (`key_info`, `child`, `keep`,
 //! `strongest`, `leaf`) with equal arguments. Only the strings gathered (and those masked
-//! whole) are made as Python objects; a slot is (`replaced`, the value's event number), where
-//! the write-back then puts its masked text for `emit_json` to write.
+//! whole) are made as Python objects. No slots are gathered: the event of each text is kept in
+//! the `Scan` (its masked text comes back in a list by text, `splice_each`'s); a value masked
+//! whole has the slot (`replaced`, its event), where the write-back puts what it becomes.
 
 use super::{decode_into, tokenise, Event, ARRAY, FLOAT, INT, OBJECT, STRING};
 use crate::pyobj::{owned, status, Owned, Py_EnterRecursiveCall};
@@ -23,6 +24,8 @@ pub struct Scan {
     pub(super) text: PyObject,
     pub(super) events: Vec<super::Event>,
     pub(super) keys: Vec<PyObject>,
+    /// The event of each text gathered (`collected.texts`), in order.
+    pub(super) places: Vec<u32>,
 }
 
 struct Gatherer<'py, 'c> {
@@ -227,7 +230,8 @@ impl<'py, 'c> Gatherer<'py, 'c> {
     }
 }
 
-/// `collect` of `text` parsed, into `collected` (a new `Collected`), every slot in `replaced`;
+/// `collect` of `text` parsed, into `collected` (a new `Collected`: no `slots`; the slot of a value
+/// masked whole in `replaced`);
 /// None (and nothing gathered) where the Python path is to decide (see mod.rs).
 #[pyfunction]
 pub fn scan_json(
@@ -246,7 +250,8 @@ pub fn scan_json(
     let Some(tokens) = tokens else {
         return Ok(None);
     };
-    let walker = Walker::new(py, collected)?;
+    let mut walker = Walker::new(py, collected)?;
+    walker.places = Some(Vec::new());
     let start = walker.rules.getattr(intern!(py, "start"))?;
     let mut gatherer = Gatherer {
         walker,
@@ -263,6 +268,7 @@ pub fn scan_json(
         let none = ffi::Py_None();
         gatherer.container(0, none, start.as_ptr(), none, object)?;
     }
+    let places = gatherer.walker.places.take().unwrap_or_default();
     let keys = gatherer
         .keys
         .into_iter()
@@ -276,5 +282,6 @@ pub fn scan_json(
         text: text.into(),
         events: tokens.events,
         keys,
+        places,
     }))
 }

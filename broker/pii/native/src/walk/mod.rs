@@ -62,6 +62,9 @@ pub(crate) struct Walker<'py> {
     seen: [(usize, *mut ffi::PyObject, bool); SEEN],
     /// The keys and rules in `seen`, held while it names them.
     held: Vec<Owned>,
+    /// Where set (a scan of JSON text, src/scan/), each text's slot index is kept here in place
+    /// of its slot in `slots`.
+    pub(crate) places: Option<Vec<u32>>,
 }
 
 /// Entries of `Walker::seen` (a power of two).
@@ -120,6 +123,7 @@ impl<'py> Walker<'py> {
             pair,
             seen: [(0, ptr::null_mut(), false); SEEN],
             held: Vec::new(),
+            places: None,
         })
     }
 
@@ -190,14 +194,20 @@ impl<'py> Walker<'py> {
         }
     }
 
-    /// texts.append(text); keys.append(key); slots.append((parent, slot)).
+    /// texts.append(text); keys.append(key); slots.append((parent, slot)) (or its place kept).
     pub(crate) unsafe fn gather(
-        &self,
+        &mut self,
         text: *mut ffi::PyObject,
         key: *mut ffi::PyObject,
         parent: *mut ffi::PyObject,
         slot: Slot,
     ) -> PyResult<()> {
+        if let (Some(places), Slot::Index(at)) = (&mut self.places, slot) {
+            places.push(at as u32);
+            status(self.py, ffi::PyList_Append(self.texts, text))?;
+            status(self.py, ffi::PyList_Append(self.keys, key))?;
+            return Ok(());
+        }
         let place = owned(self.py, ffi::PyTuple_New(2))?;
         ffi::Py_INCREF(parent);
         ffi::PyTuple_SET_ITEM(place.0, 0, parent);
