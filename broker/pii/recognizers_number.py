@@ -133,8 +133,10 @@ def find_numbers(scan: Scan, out: list[Found], entities: Entities) -> None:
         sum(_ENTITY_BITS[entity] for entity in entities if entity in _ENTITY_BITS),
     )
     if deferred:
+        # (the native finder drops the runs glued to a code before handing any back: not asked again)
+        glue_known = number_findings is not none_decided
         for start, end in deferred:
-            _number_at(scan, start, end, entities, found)
+            _number_at(scan, start, end, entities, found, glue_known)
         found.sort()  # (runs do not overlap: by start, as the reference appends them)
     out.extend(found)
 
@@ -155,11 +157,19 @@ def reference_find_numbers(scan: Scan, out: list[Found], entities: Entities) -> 
         _number_at(scan, start, end, entities, out)
 
 
-def _number_at(scan: Scan, start: int, end: int, entities: Entities, out: list[Found]) -> None:
-    """The findings of the digit run at `start:end`, appended to `out`."""
+def _number_at(
+    scan: Scan, start: int, end: int, entities: Entities, out: list[Found], glue_known: bool = False
+) -> None:
+    """The findings of the digit run at `start:end`, appended to `out` (`glue_known`: the run is
+    known not to be glued to a code before it)."""
     text = scan.text
     run = text[start:end]
-    if start and text[start - 1] == " " and _GLUED_BEFORE.match(scan.before(start, 30)[::-1]):
+    if (
+        not glue_known
+        and start
+        and text[start - 1] == " "
+        and _GLUED_BEFORE.match(scan.before(start, 30)[::-1])
+    ):
         return  # the tail of a longer alphanumeric code (an IBAN, a part number)
     if (not start or text[start - 1] == SEPARATOR) and run.isdigit() and scan.key_is_negative(start):
         return  # bare digits opening a value whose key names an id, a time, an amount
