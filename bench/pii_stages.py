@@ -9,7 +9,9 @@ Run it from the project root (the corpus needs the dev dependencies, for Faker):
 What it does: runs the stages of `Masker.mask_text_as_proposed` (what a worker process does with
 a big JSON result, see broker/pii/offloaded.py) one by one on JSON text, timing each: parse, the
 structure walk (`collect`), detection (`find_many`, through the memo of clean strings), the
-token requests, the token HMACs, the write-back and serialisation. "crm" is bench/pii_path.py's
+token requests, the token HMACs, the write-back and serialisation; then, where the native module
+is built, the stages of the path the worker takes instead (the text scanned without its Python
+document, `scan_json`; the write-back into a list; `emit_json`). "crm" is bench/pii_path.py's
 `fed.sized` records under its policy (e-mails and phones as tokens); "pii" is bench/pii.py's
 corpus under its policy. Every document is new to the masker, as every call of pii_path is; the
 memo of clean strings carries over from document to document, as in a worker process.
