@@ -49,8 +49,8 @@ CARGO := $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 CARGO_OK := $(shell $(CARGO) --version 2>/dev/null | awk '{split($$2, v, "."); print (v[1] > 1 || v[2] >= 82) ? "yes" : "no"}')
 NATIVE_SO := broker/pii/_native$(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
 NATIVE_SRC := $(wildcard broker/pii/native/src/*.rs broker/pii/native/src/*/*.rs) broker/pii/native/Cargo.toml broker/pii/native/Cargo.lock
-NATIVE_CRATES := librust-pyo3-dev librust-blake2b-simd-dev librust-hmac-dev librust-sha2-dev
-HAVE_CRATES := for crate in pyo3-0.17.3 blake2b_simd-1.0.0 hmac-0.12.1 sha2-0.10.5; do \
+NATIVE_CRATES := librust-pyo3-dev librust-blake2b-simd-dev librust-hmac-dev librust-sha2-dev librust-ring-dev
+HAVE_CRATES := for crate in pyo3-0.17.3 blake2b_simd-1.0.0 hmac-0.12.1 sha2-0.10.5 ring-0.16.20; do \
 	[ -d /usr/share/cargo/registry/$$crate ] || exit 1; done
 
 native: $(NATIVE_SO)

@@ -145,13 +145,9 @@ def keep_arenas(max_bytes: int, /) -> int:
 
 # The SQL token vault's chunks and slots (vault_rows.rs, helper hchunk).
 def sealed_chunk(
-    encrypt: Callable[[bytes, bytes, bytes], bytes],
-    version: bytes,
-    nonces: bytes,
-    rows: list[tuple[str, str, str, float]],
-    /,
+    key: bytes, version: bytes, nonces: bytes, rows: list[tuple[str, str, str, float]], /
 ) -> tuple[bytes, list[int]]:
-    """`broker.pii.sealing.reference_sealed_chunk(encrypt, version, nonces, rows)`."""
+    """`broker.pii.sealing.reference_sealed_chunk(key, version, nonces, rows)`, with ring's AES-GCM."""
 
 def slot_parameters(
     keys: list[int], chunk: int, ats: list[int], rows: list[tuple[str, str, str, float]], /

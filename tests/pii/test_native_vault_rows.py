@@ -1,6 +1,8 @@
 """The native flush rows of the SQL token vault (broker/pii/native/src/vault_rows.rs) are their
 Python references' (broker/pii/sql_rows.py, broker/pii/sealing.py), on hostile text: NUL,
-newlines, 2-, 3- and 4-byte UTF-8, lengths about BLAKE2b's block, and lone surrogates."""
+newlines, 2-, 3- and 4-byte UTF-8, lengths about BLAKE2b's block and AES-GCM's, and lone
+surrogates. The native sealing is ring's AES-GCM, the reference cryptography's: the same bytes
+for the same key and nonces, under random keys."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ _native = pytest.importorskip(
 )
 
 SEALER = TokenSealer([generate_key()])
-ENCRYPT = SEALER._aeads[0].encrypt
+KEY = SEALER._key
 
 
 def batch_of(seed: int, count: int) -> dict[tuple[str, str], tuple[str, float]]:
@@ -53,11 +55,9 @@ def test_batch_rows_sealed_rows_and_parameters_are_the_references(seed: int) -> 
     for first in range(0, len(rows), 64):
         chunk, chunk_keys = rows[first : first + 64], keys[first : first + 64]
         nonces = os.urandom(12 * len(chunk))
-        body, ats = _native.sealed_chunk(ENCRYPT, _VERSION, nonces, chunk)
-        assert (body, ats) == reference_sealed_chunk(ENCRYPT, _VERSION, nonces, chunk)
-        assert (body, ats) == reference_chunk_body(
-            chunk, reference_sealed_rows(ENCRYPT, _VERSION, nonces, chunk)
-        )
+        body, ats = _native.sealed_chunk(KEY, _VERSION, nonces, chunk)
+        assert (body, ats) == reference_sealed_chunk(KEY, _VERSION, nonces, chunk)
+        assert (body, ats) == reference_chunk_body(chunk, reference_sealed_rows(KEY, _VERSION, nonces, chunk))
         pieces = [piece_at(body, at) for at in ats]
         assert [piece[0] if piece else None for piece in pieces] == [t for _, t, _, _ in chunk]
         assert [
@@ -69,6 +69,44 @@ def test_batch_rows_sealed_rows_and_parameters_are_the_references(seed: int) -> 
         assert _native.slot_parameters(chunk_keys, chunk_id, ats, chunk) == reference_slot_parameters(
             chunk_keys, chunk_id, ats, chunk
         )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sealing_under_random_keys_is_cryptographys(seed: int) -> None:
+    rng = random.Random(seed)
+    sealer = TokenSealer([generate_key()])  # a key derived as the vaults derive theirs
+    values, _ = generated(seed + 200, 40)
+    values += [
+        "",
+        "é€\u0661\U0001d7ce\x00\n",
+        *("x" * size for size in (1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255, 256, 4096)),
+        "".join(rng.choice("aé€\U0001d7ce") for _ in range(100_000)),  # long: ~300 KB
+    ]
+    rows = [
+        (f"agent-{rng.randrange(3)}", f"<TOKEN_{at:08x}>é", value, 0.0) for at, value in enumerate(values)
+    ]
+    for key in (sealer._key, rng.randbytes(32), bytes(32), b"\xff" * 32):
+        nonces = rng.randbytes(12 * len(rows))
+        body, ats = _native.sealed_chunk(key, _VERSION, nonces, rows)
+        assert (body, ats) == reference_sealed_chunk(key, _VERSION, nonces, rows)
+    body, ats = _native.sealed_chunk(sealer._key, _VERSION, nonces, rows)
+    pieces = [piece_at(body, at) for at in ats]
+    assert [
+        sealer.open(sealed_name(a, t), piece[1]) if piece else None
+        for (a, t, _, _), piece in zip(rows, pieces, strict=True)
+    ] == values
+    assert (
+        _native.sealed_chunk(sealer._key, _VERSION, b"", [])
+        == reference_sealed_chunk(sealer._key, _VERSION, b"", [])
+        == (b"", [])
+    )
+
+
+def test_a_key_not_of_32_bytes_raises() -> None:
+    for seal in (_native.sealed_chunk, reference_sealed_chunk):
+        for key in (b"", b"k" * 16, b"k" * 31, b"k" * 33):
+            with pytest.raises(ValueError, match="32 bytes"):
+                seal(key, _VERSION, os.urandom(12), [("a", "t", "v", 0.0)])
 
 
 @pytest.mark.parametrize(
@@ -110,14 +148,15 @@ def test_sealing_a_batch_opens_with_each_name_only() -> None:
         SEALER.open(sealed_name("agent-2", "<EMAIL_ADDRESS_0000aaaa>"), first)
 
 
+@pytest.mark.parametrize("surrogates", ["bad\ud800", "\ud83d\ude00", "é\udfff"])
 @pytest.mark.parametrize("where", range(3))
-def test_a_lone_surrogate_raises_as_in_python(where: int) -> None:
+def test_a_lone_surrogate_raises_as_in_python(where: int, surrogates: str) -> None:
     row = ["agent-1", "<EMAIL_ADDRESS_0000aaaa>", "bob@example.com", 0.0]
-    row[where] = "bad\ud800"
+    row[where] = surrogates
     rows: list[Any] = [tuple(row)]
     for seal in (_native.sealed_chunk, reference_sealed_chunk):
         with pytest.raises(UnicodeEncodeError):
-            seal(ENCRYPT, _VERSION, os.urandom(12), rows)
+            seal(KEY, _VERSION, os.urandom(12), rows)
     if where < 2:
         batch: Any = {(row[0], row[1]): (row[2], row[3])}
         for order in (_native.batch_rows, reference_batch_rows):
@@ -128,11 +167,11 @@ def test_a_lone_surrogate_raises_as_in_python(where: int) -> None:
 def test_wrong_shapes_raise() -> None:
     for seal in (_native.sealed_chunk, reference_sealed_chunk):
         with pytest.raises(ValueError, match="nonce"):
-            seal(ENCRYPT, _VERSION, b"short", [("a", "t", "v", 0.0)])
+            seal(KEY, _VERSION, b"short", [("a", "t", "v", 0.0)])
         with pytest.raises(ValueError, match="too long"):
-            seal(ENCRYPT, _VERSION, os.urandom(12), [("a", "t" * 70_000, "v", 0.0)])
+            seal(KEY, _VERSION, os.urandom(12), [("a", "t" * 70_000, "v", 0.0)])
     with pytest.raises(TypeError):
-        _native.sealed_chunk(ENCRYPT, _VERSION, os.urandom(12), [("a", "t")])
+        _native.sealed_chunk(KEY, _VERSION, os.urandom(12), [("a", "t")])
     with pytest.raises(TypeError):
         _native.batch_rows({("a", "t", "x"): ("v", 0.0)})
     with pytest.raises(ValueError, match="a sealed value a row"):
