@@ -180,3 +180,7 @@ def emit_json(
     /,
 ) -> bytes | None:
     """The masked document's UTF-8 as `jsontext.serialise` writes it; None: write it from the parsed one."""
+
+# The response limit's measure of a text block (broker/pii/native/src/jsonsize.rs).
+def json_str_size(text: str, /) -> int | None:
+    """`connectors.mcp.results.reference_json_str_size(text)`."""

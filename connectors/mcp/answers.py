@@ -35,8 +35,8 @@ def plain_result(data: bytes | str, *, big: bool = False) -> dict[str, Any] | No
     the envelope model (~10% of the connector's CPU per call).
 
     A big answer is None too (`message` parses it with the loop free between pieces), unless
-    `big`: a tools/call's answer, whose content the connector then writes in one pass anyway
-    (`results.json_sized`), and whose 5 MB text block the standard decoder read in one call
+    `big`: a tools/call's answer, whose content the connector then measures in one pass anyway
+    (`results.json_size`), and whose 5 MB text block the standard decoder read in one call
     of ~10 ms where this takes ~6."""
     if len(data) >= listing.CHARS_PER_SLICE and not big:
         return None

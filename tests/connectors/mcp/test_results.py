@@ -10,7 +10,7 @@ import mcp_types as types
 import pytest
 
 from connectors.errors import UpstreamBadResponse
-from connectors.mcp.results import json_sized, tool_output
+from connectors.mcp.results import json_size, json_sized, tool_output
 from connectors.scrub import NO_SCRUB, scrubber
 
 VALUES: list[Any] = [
@@ -39,12 +39,48 @@ def test_the_size_is_json_s(value: Any) -> None:
         assert text == expected
 
 
+TEXTUAL: list[Any] = [
+    *VALUES[:3],
+    VALUES[4],
+    {"é": "漢", "\u2028": ["\x00", "\x7f", "\x80", "\x9f", "\ud7ff", "\ue000", "\U0010ffff"]},
+    [{"type": "text", "text": "x" * 100_000 + '"\\\n\x01' * 1000 + "ß漢🙂" * 1000}],
+    [[[[[[]]]]]],
+    {"": "", "t": True, "f": False, "n": None, "l": [True, [False, [None]]]},
+]
+
+
+@pytest.mark.parametrize("value", TEXTUAL)
+def test_a_value_of_strings_is_measured_without_its_text(value: Any) -> None:
+    assert json_size(value) == len(json.dumps(value, ensure_ascii=False).encode())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [{"type": "text", "text": "lone \ud800 surrogate"}],
+        {"key \udfff": "x"},
+        {"n": 1},
+        [0.5],
+        {1: "a number key"},
+        json.loads("[" * 70 + "]" * 70),  # deeper than json_size goes
+    ],
+)
+def test_anything_else_is_left_to_json_sized(value: Any) -> None:
+    assert json_size(value) is None
+
+
+def test_a_lone_surrogate_fails_as_before() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        tool_output(result("lone \ud800 surrogate"), 1024, NO_SCRUB, "up")
+
+
 def result(text: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)])
 
 
-def test_a_result_of_exactly_the_limit_passes() -> None:
-    block = [{"type": "text", "text": "a, b: c" * 20}]
+@pytest.mark.parametrize("text", ["a, b: c" * 20, 'é "漢" \\ \n \x01 🙂' * 20])
+def test_a_result_of_exactly_the_limit_passes(text: str) -> None:
+    block = [{"type": "text", "text": text}]
     limit = len(json.dumps(block, ensure_ascii=False).encode())
 
     assert tool_output(result(block[0]["text"]), limit, NO_SCRUB, "up").content == block

@@ -144,6 +144,9 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(scan::scan_json, module)?)?;
     module.add_function(wrap_pyfunction!(scan::emit_json, module)?)?;
     module.add_function(wrap_pyfunction!(splice::splice_each, module)?)?;
+
+    // The response limit's measure of a text block (jsonsize.rs, helper hsize).
+    module.add_function(wrap_pyfunction!(jsonsize::json_str_size, module)?)?;
     Ok(())
 }
 
@@ -166,3 +169,6 @@ mod arenas;
 
 // A big JSON result masked from its text, without the Python document (scan/, helper hscan).
 mod scan;
+
+// The UTF-8 size of a str's JSON text, counted without writing it (jsonsize.rs).
+mod jsonsize;
