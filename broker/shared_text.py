@@ -24,7 +24,8 @@ from typing import NamedTuple
 
 log = logging.getLogger("broker.offload")
 ERRORS = "surrogatepass"
-"""What pickle does with a lone surrogate (JSON's "\\ud800" makes one): written and read back as is."""
+"""What pickle does with a lone surrogate (JSON's "\\ud800" makes one): written and read back as is.
+The token HMACs and the hash operator encode values so too (broker/pii/operators.py)."""
 _state = {"available": hasattr(os, "memfd_create")}
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from presidio_anonymizer.operators import Keep, Mask, Operator, OperatorType, Redact, Replace
 
 from broker import canonical
+from broker.shared_text import ERRORS
 from policies.masking import OperatorSpec
 
 Apply = Callable[[str], str]
@@ -32,7 +33,7 @@ class KeyedHash(Operator):
 
     def operate(self, text: str, params: dict[str, Any] | None = None) -> str:
         params = params or {}
-        digest = hmac.new(params["key"], text.encode(), hashlib.sha256).hexdigest()
+        digest = hmac.new(params["key"], text.encode("utf-8", ERRORS), hashlib.sha256).hexdigest()
         return digest[: params.get("length", 64)]
 
     def validate(self, params: dict[str, Any] | None = None) -> None:
@@ -95,7 +96,7 @@ def agent_mac(salt: bytes, agent: str) -> AgentMac:
 
 def token_for(mac: canonical.KeyedHash, entity: str, value: str, length: int = TOKEN_HEX) -> str:
     """`<ENTITY_hex>`: the same for one agent and value, different across agents."""
-    digest = mac.digest(f"{entity}\x00{value}".encode())
+    digest = mac.digest(f"{entity}\x00{value}".encode("utf-8", ERRORS))
     return f"<{entity}_{digest[: (length + 1) // 2].hex()[:length]}>"  # the hex of the bytes it shows
 
 
@@ -111,7 +112,7 @@ def reference_tokens_for(
     for request in requests:
         entity, value = request
         keyed = fresh()
-        keyed.update(f"{entity}\x00{value}".encode())
+        keyed.update(f"{entity}\x00{value}".encode("utf-8", ERRORS))
         tokens[request] = f"<{entity}_{keyed.finalize()[:half].hex()[:TOKEN_HEX]}>"
     return tokens
 

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from broker.pii.sql_rows import reference_chunk_body
 from broker.secrets.keys import Cipher, Undecryptable
+from broker.shared_text import ERRORS
 
 _VERSION = b"\x01"
 _NONCE = 12
@@ -44,14 +45,16 @@ class TokenSealer:
 
     def seal(self, name: str, value: str) -> bytes:
         nonce = os.urandom(_NONCE)
-        return _VERSION + nonce + self._aeads[0].encrypt(nonce, value.encode(), name.encode())
+        return _VERSION + nonce + self._aeads[0].encrypt(nonce, value.encode("utf-8", ERRORS), name.encode())
 
     def seal_many(self, names: Sequence[str], values: Sequence[str]) -> list[bytes]:
         """`seal` of each value with its name, in order: one call for all the nonces."""
         encrypt = self._aeads[0].encrypt
         nonces = os.urandom(_NONCE * len(names))
         return [
-            _VERSION + (nonce := nonces[at : at + _NONCE]) + encrypt(nonce, value.encode(), name.encode())
+            _VERSION
+            + (nonce := nonces[at : at + _NONCE])
+            + encrypt(nonce, value.encode("utf-8", ERRORS), name.encode())
             for at, name, value in zip(range(0, len(nonces), _NONCE), names, values, strict=True)
         ]
 
@@ -71,7 +74,7 @@ class TokenSealer:
         nonce, body, context = sealed[1 : 1 + _NONCE], sealed[1 + _NONCE :], name.encode()
         for aead in self._aeads:
             try:
-                return aead.decrypt(nonce, body, context).decode()
+                return aead.decrypt(nonce, body, context).decode("utf-8", ERRORS)
             except (InvalidTag, ValueError):
                 continue
         raise Undecryptable(f"a PII token value for '{name}' does not open with any configured key")
@@ -101,7 +104,9 @@ def reference_sealed_rows(
     sealed: list[bytes] = []
     for at, (agent, token, value, _) in zip(range(0, len(nonces), _NONCE), rows, strict=True):
         nonce = nonces[at : at + _NONCE]
-        sealed.append(version + nonce + encrypt(nonce, value.encode(), row_name(agent, token).encode()))
+        sealed.append(
+            version + nonce + encrypt(nonce, value.encode("utf-8", ERRORS), row_name(agent, token).encode())
+        )
     return sealed
 
 

@@ -524,3 +524,32 @@ def test_the_masked_text_handed_over_as_utf8_is_the_masked_text(text: str) -> No
     handed.clear()
     assert engine.mask_text_as_proposed("a", text, issued, utf8_to=handed.append) == ("", *again[1:])  # type: ignore[index]
     assert [data.decode("utf-8", shared_text.ERRORS) for data in handed] == [again[0]]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("rows", [3, 6000], ids=["on the loop", "in a worker process"])
+async def test_lone_surrogates_under_hash_and_token_rules_are_masked_and_resolve(
+    rows: int, workers: None
+) -> None:
+    """JSON's "\\ud800" (any upstream can send it) in a value a field rule hashes or tokenises: the
+    result is masked, not a failed call, and the token resolves to the value as it came."""
+    engine = masker(
+        fields=[
+            {"match": "code", "operator": {"operator": "hash"}},
+            {"match": "ref", "operator": "token"},
+        ],
+        resolve_tokens_for=["*"],
+    )
+    from broker.pii.masker import IN_PROCESS_CHARS
+
+    records = [{"code": f"a\ud800{n}", "ref": f"r\udfff{n}", "ok": n} for n in range(rows)]
+    text = json.dumps({"rows": records})
+    assert (len(text) > IN_PROCESS_CHARS) == (rows > 3)
+    masked, counts = await engine.mask_text("a", text)
+
+    out = json.loads(masked)["rows"]
+    assert counts == {"PII": 2 * rows}
+    assert [row["ok"] for row in out] == list(range(rows))
+    assert len({row["code"] for row in out}) == rows and not any("\ud800" in row["code"] for row in out)
+    assert all(TOKEN.fullmatch(row["ref"]) for row in out)
+    resolved = await engine.resolve_arguments("a", "x.y", {"to": out[-1]["ref"]})
+    assert resolved == {"to": f"r\udfff{rows - 1}"}

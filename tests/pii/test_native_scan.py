@@ -146,12 +146,7 @@ def assert_masked_alike(texts: list[str], policy: dict[str, Any]) -> int:
     scanning, parsing = maskers(policy)
     taken = 0
     for text in texts:
-        try:
-            expected = parsing._as_proposed_parsed("agent", text, None, None)
-        except UnicodeEncodeError:  # (the hash operator of a lone surrogate: the scan declines those)
-            with pytest.raises(UnicodeEncodeError):
-                scanning.mask_text_as_proposed("agent", text)
-            continue
+        expected = parsing._as_proposed_parsed("agent", text, None, None)
         scanned = scanning._as_proposed_scanned("agent", text, None, None)
         if scanned is None:
             assert scanning.mask_text_as_proposed("agent", text) == expected

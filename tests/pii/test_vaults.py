@@ -593,3 +593,25 @@ async def test_closing_while_a_flush_writes_stores_every_token(engine: Engine) -
     await vault.put_many("agent-1", {TOKEN: EMAIL}, 600)
     await vault.close()
     assert len(stored(engine)) == len(tokens) + 1
+
+
+ODD = "ab\ud800cd\udfff"
+"""A value holding lone surrogates (JSON's "\\ud800", which any upstream can send)."""
+
+
+@pytest.mark.parametrize("write_behind", [True, False], ids=["write-behind", "synchronous"])
+async def test_a_value_with_lone_surrogates_is_stored_and_resolves_after_a_restart(
+    engine: Engine, write_behind: bool
+) -> None:
+    vault = SqlTokenVault(engine, CIPHER, write_behind=write_behind)
+    vault.start()
+    await vault.put_many("agent-1", {TOKEN: ODD, "<PII_00000001>": EMAIL}, 120)
+    await vault.close()
+    restarted = SqlTokenVault(engine, CIPHER, write_behind=write_behind)
+    assert await restarted.get_many("agent-1", [TOKEN, "<PII_00000001>"]) == [ODD, EMAIL]
+    await restarted.close()
+
+
+async def test_a_value_with_lone_surrogates_resolves_on_another_redis_instance(redis: Redis) -> None:
+    await RedisTokenVault(redis, CIPHER).put("agent-odd", TOKEN, ODD, 120)
+    assert await RedisTokenVault(redis, CIPHER).get("agent-odd", TOKEN) == ODD

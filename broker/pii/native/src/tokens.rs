@@ -2,14 +2,14 @@
 //! the reference. Each (entity, value) request gets `<ENTITY_hex8>`, the first four bytes of
 //! HMAC-SHA256 under the agent's derived key of `entity NUL value` in UTF-8 (Debian's
 //! librust-hmac-dev and librust-sha2-dev). The keyed context is set up once and cloned per
-//! request, as the reference copies OpenSSL's. A value with no UTF-8 (a lone surrogate) raises
-//! what Python's `.encode()` raises, made by Python itself. tests/pii/test_native_tokens.py holds
-//! the two to the same dicts.
+//! request, as the reference copies OpenSSL's. A lone surrogate (JSON's "\ud800", which any
+//! upstream can send) is encoded as Python's "surrogatepass" writes it, as the reference does.
+//! tests/pii/test_native_tokens.py holds the two to the same dicts.
 
 use crate::pyobj::{owned, status, Owned};
 use crate::pystr::{chars, Chars};
 use hmac::{Hmac, Mac};
-use pyo3::exceptions::{PySystemError, PyTypeError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::AsPyPointer;
@@ -19,50 +19,33 @@ use std::os::raw::c_char;
 /// Hex characters of a first token (`TOKEN_HEX`).
 const TOKEN_HEX: usize = 8;
 const HEX: &[u8; 16] = b"0123456789abcdef";
+/// The error handler a token is decoded with: its entity name may hold what `encode` passed.
+const SURROGATEPASS: &std::ffi::CStr = c"surrogatepass";
 
-/// `text`'s UTF-8 added to `out`; false (and `out` partly written) where it has a surrogate.
-unsafe fn encode(py: Python<'_>, text: *mut ffi::PyObject, out: &mut Vec<u8>) -> PyResult<bool> {
-    fn wide<T: Copy + Into<u32>>(chars: &[T], out: &mut Vec<u8>) -> bool {
+/// `text`'s UTF-8 added to `out`, a lone surrogate as "surrogatepass" writes it (three bytes, as
+/// any other code point of its plane).
+unsafe fn encode(py: Python<'_>, text: *mut ffi::PyObject, out: &mut Vec<u8>) -> PyResult<()> {
+    fn wide<T: Copy + Into<u32>>(chars: &[T], out: &mut Vec<u8>) {
         let mut bytes = [0u8; 4];
         for &c in chars {
-            match char::from_u32(c.into()) {
+            let code = c.into();
+            match char::from_u32(code) {
                 Some(c) => out.extend_from_slice(c.encode_utf8(&mut bytes).as_bytes()),
-                None => return false, // (a surrogate)
+                None => out.extend_from_slice(&[
+                    0xE0 | (code >> 12) as u8,
+                    0x80 | ((code >> 6) & 0x3F) as u8,
+                    0x80 | (code & 0x3F) as u8,
+                ]),
             }
         }
-        true
     }
-    Ok(match chars(py, text)? {
-        Chars::One(c) if ffi::PyUnicode_IS_ASCII(text) != 0 => {
-            out.extend_from_slice(c);
-            true
-        }
+    match chars(py, text)? {
+        Chars::One(c) if ffi::PyUnicode_IS_ASCII(text) != 0 => out.extend_from_slice(c),
         Chars::One(c) => wide(c, out),
         Chars::Two(c) => wide(c, out),
         Chars::Four(c) => wide(c, out),
-    })
-}
-
-/// The exception of `f"{entity}\x00{value}".encode()`, raised by Python's own encoder.
-unsafe fn encode_error(
-    py: Python<'_>,
-    entity: *mut ffi::PyObject,
-    value: *mut ffi::PyObject,
-) -> PyErr {
-    let raised = (|| -> PyResult<()> {
-        let nul = owned(
-            py,
-            ffi::PyUnicode_FromStringAndSize([0u8].as_ptr() as *const c_char, 1), // "\0": the NUL between entity and value
-        )?;
-        let head = owned(py, ffi::PyUnicode_Concat(entity, nul.0))?;
-        let whole = owned(py, ffi::PyUnicode_Concat(head.0, value))?;
-        owned(py, ffi::PyUnicode_AsUTF8String(whole.0))?;
-        Ok(())
-    })();
-    match raised {
-        Err(error) => error,
-        Ok(()) => PySystemError::new_err("a string with no UTF-8 of its own encoded"),
     }
+    Ok(())
 }
 
 /// `tokens_for(mac, requests)` with `mac`'s key: {request: token} over an iterable of exact
@@ -97,15 +80,10 @@ pub(crate) fn keyed_tokens(py: Python<'_>, key: &[u8], requests: &PyAny) -> PyRe
                 return Err(PyTypeError::new_err("a request's entity and value are str"));
             }
             message.clear();
-            let mut entity_bytes = 0;
-            let encoded = encode(py, entity, &mut message)? && {
-                entity_bytes = message.len();
-                message.push(0);
-                encode(py, value, &mut message)?
-            };
-            if !encoded {
-                return Err(encode_error(py, entity, value));
-            }
+            encode(py, entity, &mut message)?;
+            let entity_bytes = message.len();
+            message.push(0);
+            encode(py, value, &mut message)?;
             let mut mac = keyed.clone();
             mac.update(&message);
             let digest = mac.finalize().into_bytes();
@@ -120,9 +98,10 @@ pub(crate) fn keyed_tokens(py: Python<'_>, key: &[u8], requests: &PyAny) -> PyRe
             token.push(b'>');
             let text = owned(
                 py,
-                ffi::PyUnicode_FromStringAndSize(
+                ffi::PyUnicode_DecodeUTF8(
                     token.as_ptr() as *const c_char,
                     token.len() as ffi::Py_ssize_t,
+                    SURROGATEPASS.as_ptr(),
                 ),
             )?;
             status(py, ffi::PyDict_SetItem(tokens.0, request.0, text.0))?;

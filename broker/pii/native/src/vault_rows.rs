@@ -9,7 +9,7 @@
 
 use std::ptr;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyList, PyTuple};
@@ -88,6 +88,35 @@ unsafe fn utf8<'a>(py: Python<'_>, text: *mut ffi::PyObject) -> PyResult<&'a [u8
     Ok(std::slice::from_raw_parts(data as *const u8, size as usize))
 }
 
+/// A value's UTF-8 (borrowed from it where Python has it), or where it holds a lone surrogate
+/// (JSON's "\ud800": any upstream can send one) the bytes "surrogatepass" writes for it, made by
+/// Python into `scratch`: `broker.pii.sealing`'s `.encode("utf-8", ERRORS)`.
+///
+/// # Safety
+/// `text` is a live object and the GIL is held while the bytes are used.
+unsafe fn value_utf8<'a>(
+    py: Python<'_>,
+    text: *mut ffi::PyObject,
+    scratch: &'a mut Vec<u8>,
+) -> PyResult<&'a [u8]> {
+    match utf8(py, text) {
+        Ok(bytes) => Ok(bytes),
+        Err(strict) if strict.is_instance_of::<PyUnicodeEncodeError>(py) => {
+            let encoded = owned(
+                py,
+                ffi::PyUnicode_AsEncodedString(text, c"utf-8".as_ptr(), c"surrogatepass".as_ptr()),
+            )?;
+            scratch.clear();
+            scratch.extend_from_slice(std::slice::from_raw_parts(
+                ffi::PyBytes_AsString(encoded.0) as *const u8,
+                ffi::PyBytes_Size(encoded.0) as usize,
+            ));
+            Ok(&scratch[..])
+        }
+        Err(other) => Err(other),
+    }
+}
+
 /// `reference_sealed_chunk`: each row's value sealed with AES-256-GCM under `key` (32 bytes),
 /// its name as associated data and its nonce from `nonces` (12 bytes a row), as `version | nonce |
 /// ciphertext and tag`, in a piece of a chunk's body (2-byte token length, token, 4-byte sealed
@@ -111,6 +140,7 @@ pub fn sealed_chunk(
     let mut name: Vec<u8> = Vec::with_capacity(128);
     let mut body: Vec<u8> = Vec::with_capacity(96 * rows.len());
     let mut ats: Vec<u64> = Vec::with_capacity(rows.len());
+    let mut scratch: Vec<u8> = Vec::new();
     for (at, nonce) in nonces.chunks_exact(NONCE).enumerate() {
         // SAFETY: the GIL is held and no Python code runs in this loop, so the list keeps the
         // size checked above; a row is checked for its type and size before its items are read.
@@ -124,7 +154,7 @@ pub fn sealed_chunk(
             (
                 utf8(py, ffi::PyTuple_GET_ITEM(row, 0))?,
                 utf8(py, ffi::PyTuple_GET_ITEM(row, 1))?,
-                utf8(py, ffi::PyTuple_GET_ITEM(row, 2))?,
+                value_utf8(py, ffi::PyTuple_GET_ITEM(row, 2), &mut scratch)?,
             )
         };
         let (Ok(size), Ok(length)) = (
