@@ -64,6 +64,44 @@ enum Spliced {
 }
 
 impl<'py> Splicer<'py> {
+    fn new(py: Python<'py>, tokens: &PyAny, counts: &PyDict, plans: &PyAny) -> Self {
+        Splicer {
+            py,
+            tokens: tokens.as_ptr(),
+            counts: counts.as_ptr(),
+            plans: plans.as_ptr(),
+            entities: Vec::new(),
+            cuts: Vec::new(),
+            pieces: Vec::new(),
+            held: Vec::new(),
+        }
+    }
+
+    /// `text` masked at `spans`: here, or by Python's `splice` where the fast path hands it back
+    /// (the counts kept here added to `counts` first, as that one adds to them).
+    unsafe fn masked(
+        &mut self,
+        text: *mut ffi::PyObject,
+        spans: *mut ffi::PyObject,
+    ) -> PyResult<Owned> {
+        Ok(match self.splice(text, spans)? {
+            Spliced::Done(masked) => masked,
+            Spliced::Python => {
+                self.flush()?;
+                let py = self.py;
+                let splice = py.import("broker.pii.splicing")?.getattr("splice")?;
+                let masked = splice.call1((
+                    PyObject::from_borrowed_ptr(py, text),
+                    PyObject::from_borrowed_ptr(py, spans),
+                    PyObject::from_borrowed_ptr(py, self.tokens),
+                    PyObject::from_borrowed_ptr(py, self.counts),
+                    PyObject::from_borrowed_ptr(py, self.plans),
+                ))?;
+                Owned::from_borrowed(masked.as_ptr())
+            }
+        })
+    }
+
     /// The entry of `entity` in `entities`, its plan read (`plans[entity]`) on first sight.
     unsafe fn entry(&mut self, entity: *mut ffi::PyObject) -> PyResult<usize> {
         if let Some(at) = self.entities.iter().position(|e| e.entity.0 == entity) {
@@ -289,16 +327,7 @@ pub fn splice_back(
     counts: &PyDict,
     plans: &PyAny,
 ) -> PyResult<PyObject> {
-    let mut splicer = Splicer {
-        py,
-        tokens: tokens.as_ptr(),
-        counts: counts.as_ptr(),
-        plans: plans.as_ptr(),
-        entities: Vec::new(),
-        cuts: Vec::new(),
-        pieces: Vec::new(),
-        held: Vec::new(),
-    };
+    let mut splicer = Splicer::new(py, tokens, counts, plans);
     let keyed = PyList::empty(py);
     // SAFETY: with the GIL held; every object read is held by the lists passed in, or owned here.
     unsafe {
@@ -312,21 +341,7 @@ pub fn splice_back(
                 continue;
             }
             let text = Owned::from_borrowed(owned_item(py, texts.as_ptr(), index)?);
-            let masked = match splicer.splice(text.0, spans.0)? {
-                Spliced::Done(masked) => masked,
-                Spliced::Python => {
-                    splicer.flush()?;
-                    let splice = py.import("broker.pii.splicing")?.getattr("splice")?;
-                    let masked = splice.call1((
-                        PyObject::from_borrowed_ptr(py, text.0),
-                        PyObject::from_borrowed_ptr(py, spans.0),
-                        tokens,
-                        counts,
-                        plans,
-                    ))?;
-                    Owned::from_borrowed(masked.as_ptr())
-                }
-            };
+            let masked = splicer.masked(text.0, spans.0)?;
             let slot = Owned::from_borrowed(owned_item(py, slots.as_ptr(), index)?);
             if ffi::PyTuple_CheckExact(slot.0) == 0 || ffi::PyTuple_GET_SIZE(slot.0) != 2 {
                 let pair: &PyAny = py.from_borrowed_ptr(slot.0);
@@ -385,16 +400,7 @@ pub fn splice_each(
     counts: &PyDict,
     plans: &PyAny,
 ) -> PyResult<PyObject> {
-    let mut splicer = Splicer {
-        py,
-        tokens: tokens.as_ptr(),
-        counts: counts.as_ptr(),
-        plans: plans.as_ptr(),
-        entities: Vec::new(),
-        cuts: Vec::new(),
-        pieces: Vec::new(),
-        held: Vec::new(),
-    };
+    let mut splicer = Splicer::new(py, tokens, counts, plans);
     // SAFETY: with the GIL held; every object read is held by the lists passed in, or owned here.
     unsafe {
         let size = ffi::PyList_GET_SIZE(findings.as_ptr());
@@ -414,21 +420,7 @@ pub fn splice_each(
                 continue;
             }
             let text = Owned::from_borrowed(owned_item(py, texts.as_ptr(), index)?);
-            let masked = match splicer.splice(text.0, spans.0)? {
-                Spliced::Done(masked) => masked,
-                Spliced::Python => {
-                    splicer.flush()?;
-                    let splice = py.import("broker.pii.splicing")?.getattr("splice")?;
-                    let masked = splice.call1((
-                        PyObject::from_borrowed_ptr(py, text.0),
-                        PyObject::from_borrowed_ptr(py, spans.0),
-                        tokens,
-                        counts,
-                        plans,
-                    ))?;
-                    Owned::from_borrowed(masked.as_ptr())
-                }
-            };
+            let masked = splicer.masked(text.0, spans.0)?;
             if index < ffi::PyList_GET_SIZE(out.0) {
                 status(py, ffi::PyList_SetItem(out.0, index, masked.into_ptr()))?;
             }
