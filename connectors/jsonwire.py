@@ -8,6 +8,7 @@ taken only where its answer is provably the same.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -49,17 +50,57 @@ def parse_json(body: bytes) -> Any:
     """`json.loads(body)`: the same value, or the same error, 2-3 times faster up to 256 KiB.
 
     orjson refuses what `json` reads leniently (NaN, infinities, numbers past the float range, a
-    byte order mark, UTF-16 or UTF-32, lone surrogates): such a body goes to `json`. Where both
+    byte order mark, UTF-16 or UTF-32, lone surrogates): such a body goes to `json` (lone
+    surrogates then become U+FFFD: see `_lenient`). Where both
     read a body they read it alike but for integers beyond 64 bits (orjson makes them floats:
     see `_LONG_NUMBER`) and nesting between `json`'s recursion limit (~1000 frames less the
     stack in use) and orjson's 1024: a body that could nest that deep is kept only if orjson
     writes the value back, which it refuses past 254 levels."""
     if len(body) > _FAST_PARSE_BYTES or _LONG_NUMBER in b"!" + body.translate(_FOLD):
-        return json.loads(body)
+        return _lenient(body)
     try:
         value = orjson.loads(body)
         if len(body) >= _SHALLOW_BYTES:
             orjson.dumps(value)  # the nesting check: JSONEncodeError past 254 levels
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
-        return json.loads(body)
+        return _lenient(body)
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lenient(body: bytes) -> Any:
+    """`json.loads(body)`, with every lone surrogate it made (from an escape such as "\\ud800"
+    with no pair) replaced by U+FFFD. A lone surrogate has no UTF-8: the gateway could not write
+    the result to its client (the call failed with an internal error), and JSON parsers such as
+    pydantic's and orjson, the Python MCP SDK's included, refuse even its escaped form."""
+    value = json.loads(body)
+    return without_lone_surrogates(value) if _SURROGATE_ESCAPE.search(body) else value
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """`value` (as `json.loads` makes it, changed in place) with U+FFFD for each lone surrogate in
+    its strings and keys. Iterative: it goes as deep as `json` nests."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    pending = [value]
+    while pending:
+        container = pending.pop()
+        if isinstance(container, list):
+            for at, item in enumerate(container):
+                if isinstance(item, str):
+                    container[at] = _LONE_SURROGATE.sub("\ufffd", item)
+                elif isinstance(item, (list, dict)):
+                    pending.append(item)
+        elif isinstance(container, dict):
+            items = [(_LONE_SURROGATE.sub("\ufffd", key), item) for key, item in container.items()]
+            container.clear()
+            for key, item in items:
+                if isinstance(item, str):
+                    item = _LONE_SURROGATE.sub("\ufffd", item)
+                elif isinstance(item, (list, dict)):
+                    pending.append(item)
+                container[key] = item
     return value

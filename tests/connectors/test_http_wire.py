@@ -204,7 +204,6 @@ async def test_the_pool_connects_to_the_checked_address_and_keeps_the_host_name(
         b'{"city":"Paris","n":[1,2.5,true],"t":"\xc3\xa9 \\u2028 \\"q\\""}',
         b'{"small":1e-7,"smaller":5e-05,"big":1e16,"huge":123456789012345678901234567890}',
         b'{"nothing":null,"nan":NaN,"inf":[Infinity,1e999]}',
-        b'["lone \\ud800 surrogate"]',
     ],
 )
 async def test_the_result_text_is_what_json_writes(body: bytes) -> None:
@@ -212,3 +211,11 @@ async def test_the_result_text_is_what_json_writes(body: bytes) -> None:
         output = await call_once(url, "/x")
     value = json.loads(body)
     assert output.content[0]["text"] == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+async def test_lone_surrogates_are_read_as_replacement_characters() -> None:
+    """No UTF-8 exists for a lone surrogate: the result could not be written to the agent."""
+    body = b'{"lone \\udbff":["a \\ud800 b","\\udfff",1],"pair":"\\ud83d\\ude00"}'
+    async with raw_upstream(lambda head: answer(body)) as (_, url):
+        output = await call_once(url, "/x")
+    assert output.content[0]["text"] == '{"lone \ufffd":["a \ufffd b","\ufffd",1],"pair":"\U0001f600"}'

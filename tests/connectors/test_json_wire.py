@@ -41,7 +41,6 @@ BODIES = [
     b"[NaN,Infinity,-Infinity,1e400]",
     b'\xef\xbb\xbf{"bom":1}',
     '{"utf16":"é"}'.encode("utf-16"),
-    b'"\\ud800"',
     b'"\xed\xa0\x80"',
     b'{"a":1,"a":2}',
     b"[1,]",
@@ -58,6 +57,18 @@ BODIES = [
 @pytest.mark.parametrize("body", BODIES, ids=range(len(BODIES)))
 def test_parse_json_reads_what_json_reads(body: bytes) -> None:
     assert outcome(parse_json, body) == outcome(json.loads, body)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["orjson first", "json"])
+def test_parse_json_reads_a_lone_surrogate_as_a_replacement_character(big: bool) -> None:
+    """What `json` makes of "\\ud800" has no UTF-8: no answer holding it could be written."""
+    body = (
+        b'{"k\\udfff":["\\ud800",{"x":"a\\uDBFFb"}],"pair":"\\ud83d\\ude00"'
+        + (b" " * 300_000 if big else b"")
+        + b"}"
+    )
+    assert parse_json(body) == {"k\ufffd": ["\ufffd", {"x": "a\ufffdb"}], "pair": "\U0001f600"}
+    assert parse_json(b'"\\ud800"') == "\ufffd"
 
 
 @pytest.mark.parametrize(
