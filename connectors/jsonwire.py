@@ -77,10 +77,10 @@ def _lenient(body: bytes) -> Any:
     the result to its client (the call failed with an internal error), and JSON parsers such as
     pydantic's and orjson, the Python MCP SDK's included, refuse even its escaped form."""
     value = json.loads(body)
-    return without_lone_surrogates(value) if _SURROGATE_ESCAPE.search(body) else value
+    return _without_lone_surrogates(value) if _SURROGATE_ESCAPE.search(body) else value
 
 
-def without_lone_surrogates(value: Any) -> Any:
+def _without_lone_surrogates(value: Any) -> Any:
     """`value` (as `json.loads` makes it, changed in place) with U+FFFD for each lone surrogate in
     its strings and keys. Iterative: it goes as deep as `json` nests."""
     if isinstance(value, str):
