@@ -187,6 +187,47 @@ async def test_colliding_token_ids_get_longer() -> None:
     assert await m.resolve_arguments("a", "x.y", {"to": text}) == {"to": "ann@example.com"}
 
 
+async def test_a_taken_id_in_a_json_result_is_lengthened_where_its_token_is_written() -> None:
+    """A JSON result masked on the loop (from its scan where the native module is built) gets the
+    longer token in every place the value was, and the same text as its parsed document masked."""
+    vault = MemoryVault()
+    mac = agent_mac(SALT, "a")
+    short = token_for(mac, "EMAIL_ADDRESS", "ann@example.com")
+    await vault.put("a", short, "someone-else@example.com", 3600)
+    m = masker(vault, entities={"EMAIL_ADDRESS": "token"}, resolve_tokens_for=["*"])
+    rows = [{"to": "ann@example.com", "cc": "bob@example.com"}, {"note": "write to ann@example.com"}]
+    text = json.dumps({"rows": rows})
+
+    masked, counts = await m.mask_text("a", text)
+
+    longer = token_for(mac, "EMAIL_ADDRESS", "ann@example.com", 12)
+    assert json.loads(masked)["rows"] == [
+        {"to": longer, "cc": token_for(mac, "EMAIL_ADDRESS", "bob@example.com")},
+        {"note": f"write to {longer}"},
+    ]
+    assert counts == {"EMAIL_ADDRESS": 3}
+    assert masked == json.dumps((await m.mask_json("a", {"rows": rows}))[0], separators=(",", ":"))
+
+
+async def test_a_json_result_holding_a_proposed_token_as_text_keeps_it() -> None:
+    """The upstream's text holds the very token first proposed for a value whose id is taken: the
+    longer token goes where the value was, and the upstream's text stays as it came."""
+    vault = MemoryVault()
+    mac = agent_mac(SALT, "a")
+    short = token_for(mac, "EMAIL_ADDRESS", "ann@example.com")
+    await vault.put("a", short, "someone-else@example.com", 3600)
+    m = masker(vault, entities={"EMAIL_ADDRESS": "token"}, resolve_tokens_for=["*"])
+    text = json.dumps({"to": "ann@example.com", "note": f"forwarded to {short}"})
+
+    masked, _ = await m.mask_text("a", text)
+
+    assert json.loads(masked) == {
+        "to": token_for(mac, "EMAIL_ADDRESS", "ann@example.com", 12),
+        "note": f"forwarded to {short}",
+    }
+    assert await m.resolve_arguments("a", "x.y", {"to": short}) == {"to": "someone-else@example.com"}
+
+
 def test_tokens_for_makes_the_tokens_token_for_does() -> None:
     """The worker's batch of first tokens (`tokens_for`) is `token_for`'s, value for value."""
     mac = agent_mac(SALT, "a")
