@@ -1,7 +1,7 @@
 """What a worker process (`broker.offload`) runs to mask a big JSON result, and how the gateway
-writes a lengthened token into what it gave back: see `Masker._mask_elsewhere`. A masker is
-kept per policy and salt for the life of the worker, and the memory a job frees for the next
-(`broker.offload_memory`)."""
+writes a lengthened token into what it gave back: see `Masker._mask_elsewhere`. An engine (no
+vault: the gateway's confirms the tokens) is kept per policy and salt for the life of the worker,
+and the memory a job frees for the next (`broker.offload_memory`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from itertools import compress
 from operator import is_not
 
 from broker import offload_memory, shared_text
-from broker.pii.masker import Masker, Proposed
+from broker.pii.engine import MaskingEngine, Proposed
 from broker.pii.nogc import gc_paused
-from broker.pii.vault import MemoryVault
 from policies.masking import MaskingPolicy, masking_fingerprint
 
-_MASKERS: dict[tuple[str, bytes], Masker] = {}
+_ENGINES: dict[tuple[str, bytes], MaskingEngine] = {}
 MAX_RETOKENED = 16
 """More lengthened tokens than this: the worker masks the text again (each costs two passes here)."""
 
@@ -28,7 +27,7 @@ def mask_in_worker(
     text: str | shared_text.Sent,
     tokens: dict[tuple[str, str], str] | None = None,
 ) -> Proposed | None:
-    """In a worker process: `Masker.mask_text_as_proposed` with a masker kept per policy and salt.
+    """In a worker process: `MaskingEngine.mask_text_as_proposed` with an engine kept per policy and salt.
     A text sent through a memory file (`broker.shared_text`) is masked into that file: the masked
     text returned is then "".
 
@@ -37,18 +36,18 @@ def mask_in_worker(
     the whole parsed document, twice a job (~6 ms per MB)."""
     with gc_paused():
         key = (masking_fingerprint(policy), salt)
-        masker = _MASKERS.get(key)
-        if masker is None:
-            if not _MASKERS:  # this worker's first masking job (others prepare configs)
+        engine = _ENGINES.get(key)
+        if engine is None:
+            if not _ENGINES:  # this worker's first masking job (others prepare configs)
                 offload_memory.keep(offload_memory.WORKER_KEEP_BYTES)
-            if len(_MASKERS) > 64:
-                _MASKERS.clear()
-            masker = _MASKERS[key] = Masker(policy, salt, MemoryVault())  # the vault is never asked
+            if len(_ENGINES) > 64:
+                _ENGINES.clear()
+            engine = _ENGINES[key] = MaskingEngine(policy, salt)
         if isinstance(text, str):
-            return masker.mask_text_as_proposed(agent, text, tokens)
+            return engine.mask_text_as_proposed(agent, text, tokens)
         fd, taken = shared_text.take(text)
         try:
-            return masker.mask_text_as_proposed(agent, taken, tokens, utf8_to=partial(shared_text.give, fd))
+            return engine.mask_text_as_proposed(agent, taken, tokens, utf8_to=partial(shared_text.give, fd))
         finally:
             os.close(fd)
 

@@ -23,12 +23,11 @@ from typing import Any
 
 import pytest
 
-from broker.pii import masker as masker_module
+from broker.pii import engine as engine_module
 from broker.pii import splicing
 from broker.pii.context import Found
-from broker.pii.masker import Masker
+from broker.pii.engine import MaskingEngine
 from broker.pii.splicing import Keyed, Plan, Plans, requested_tokens, spliced_back, spliced_each
-from broker.pii.vault import MemoryVault
 from policies.masking import MaskingPolicy
 from tests.pii.labelled import labelled_set
 
@@ -142,7 +141,7 @@ def write(
 
 
 def plans_of(policy: dict[str, Any]) -> Plans:
-    return Masker(MaskingPolicy.model_validate(policy), SALT, MemoryVault())._by_entity
+    return MaskingEngine(MaskingPolicy.model_validate(policy), SALT)._by_entity
 
 
 def assert_same(
@@ -280,14 +279,12 @@ def test_the_masker_writes_alike_end_to_end(policy: dict[str, Any], monkeypatch:
         json.dumps(labelled_json(), ensure_ascii=False, indent=2),
     ]
     masking = MaskingPolicy.model_validate(policy)
-    native = [Masker(masking, SALT, MemoryVault()).mask_text_as_proposed("agent", doc) for doc in documents]
-    assert masker_module.splice_back is _native.splice_back  # what the masker runs where built
-    assert masker_module.token_requests is _native.token_requests
-    monkeypatch.setattr(masker_module, "splice_back", spliced_back)
-    monkeypatch.setattr(masker_module, "token_requests", requested_tokens)
-    reference = [
-        Masker(masking, SALT, MemoryVault()).mask_text_as_proposed("agent", doc) for doc in documents
-    ]
+    native = [MaskingEngine(masking, SALT).mask_text_as_proposed("agent", doc) for doc in documents]
+    assert engine_module.splice_back is _native.splice_back  # what the engine runs where built
+    assert engine_module.token_requests is _native.token_requests
+    monkeypatch.setattr(engine_module, "splice_back", spliced_back)
+    monkeypatch.setattr(engine_module, "token_requests", requested_tokens)
+    reference = [MaskingEngine(masking, SALT).mask_text_as_proposed("agent", doc) for doc in documents]
     assert native == reference
     for outcome, mine in zip(native, reference, strict=True):
         assert outcome is not None and mine is not None and sum(outcome[1].values()) > 1000
