@@ -184,3 +184,12 @@ def emit_json(
 # The response limit's measure of a text block (broker/pii/native/src/jsonsize.rs).
 def json_str_size(text: str, /) -> int | None:
     """`connectors.mcp.results.reference_json_str_size(text)`."""
+
+# The audit's prompt-injection prefilter over ASCII text (broker/pii/native/src/guard.rs).
+class Prefilter:
+    """The suspect keywords (lower-case ASCII) of `broker.guard.injection`'s prefilter."""
+
+    def __init__(self, words: list[str], alone: list[str], /) -> None: ...
+    def suspect(self, text: str, /) -> bool | None:
+        """`broker.guard.injection.reference_suspect(text)` for ASCII `text` (ValueError for
+        other text); None: no keyword nor disguise, but a base64 run, whose decoding is to read."""

@@ -147,6 +147,9 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
 
     // The response limit's measure of a text block (jsonsize.rs, helper hsize).
     module.add_function(wrap_pyfunction!(jsonsize::json_str_size, module)?)?;
+
+    // The audit's prompt-injection prefilter over ASCII text (guard.rs, helper hguard).
+    module.add_class::<guard::Prefilter>()?;
     Ok(())
 }
 
@@ -172,3 +175,6 @@ mod scan;
 
 // The UTF-8 size of a str's JSON text, counted without writing it (jsonsize.rs).
 mod jsonsize;
+
+// The audit's prompt-injection prefilter over ASCII text (guard.rs, helper hguard).
+mod guard;
