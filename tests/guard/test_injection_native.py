@@ -159,6 +159,23 @@ def test_long_texts_read_alike() -> None:
     assert sum(NATIVE.suspect(text) is False for text in samples) > 20
 
 
+def test_a_keyword_across_the_parts_read_at_once_is_seen() -> None:
+    """The keyword search runs over four parts of the text at once: a keyword is seen however it
+    lies across their edges, and a short word alone whatever stands beyond its part."""
+    longest = Prefilter(["when you read"], ["ai"])  # the longest keyword, no other inside it
+    for size in (40, 101, 4096):
+        filler = ",;" * (size // 2)
+        for word in ("when you read", "ignor", "ai", "sys"):
+            part = -(-(len(filler) + len(word)) // 4)  # the length of a part of the text
+            for edge in (part, 2 * part, 3 * part):
+                for at in range(edge - len(word), edge + 1):
+                    text = filler[:at] + word + filler[at:]
+                    assert NATIVE.suspect(text) == python_verdict(text) is True, (size, edge, at, word)
+                    assert longest.suspect(text) is (word in ("when you read", "ai")), (size, at, word)
+                    text = filler[:at] + word.upper() + "_" + filler[at:]
+                    assert NATIVE.suspect(text) == python_verdict(text), (size, edge, at, word)
+
+
 def test_other_text_is_read_by_the_reference() -> None:
     samples = texts(5000, 4, ascii_only=False)
     other = [text for text in samples if not text.isascii()]
@@ -167,6 +184,12 @@ def test_other_text_is_read_by_the_reference() -> None:
     for text in ("é", "\ud800ignore", "ai \U0001d7ce"):
         with pytest.raises(ValueError):
             NATIVE.suspect(text)
+
+
+def test_a_short_word_is_seen_inside_a_keyword_begun() -> None:
+    prefilter = Prefilter(["your aim", "guidance"], ["ai", "dan"])
+    assert prefilter.suspect("your ai.") and prefilter.suspect("guida dan")
+    assert prefilter.suspect("your aid.") is False and prefilter.suspect("guidan") is False
 
 
 def test_only_lower_case_ascii_keywords_are_taken() -> None:
