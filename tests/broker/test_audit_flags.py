@@ -107,3 +107,36 @@ async def test_a_result_holding_a_lone_surrogate_is_flagged_not_failed(database_
         flags = dict(session.execute(select(AuditRecord.request_id, AuditRecord.flags)).all())
     assert (flags["req-0"] or {}).get("injection", {}).get("score", 0) > 0.5
     assert not flags["req-1"]
+
+
+async def test_long_results_are_flagged_where_the_instructions_hide(database_url: str) -> None:
+    """Results past 8 KB: plain ASCII records are found plain on the loop; instructions buried in
+    them, in records with accented names, or only in a base64 run are flagged all the same."""
+    import base64
+
+    sessions, writer, audit = started(database_url)
+    records = "".join(
+        f'{{"id":"{n}","name":"Ann Example{n}","email":"<EMAIL_ADDRESS_{n:08x}>","note":"call back"}},'
+        for n in range(300)
+    )
+    accented = records.replace("Ann Example", "Zoë Müller")
+    encoded = base64.b64encode(INJECTED.encode()).decode()
+    texts = [
+        records,
+        records[:9000] + INJECTED + records[9000:],
+        accented,
+        accented[:9000] + INJECTED + accented[9000:],
+        records + f'{{"blob":"{encoded}"}}',
+    ]
+    assert all(len(text) > 8 * 1024 for text in texts)
+    for n, text in enumerate(texts):
+
+        async def answer(request: Request, text: str = text) -> Output:
+            return ToolOutput(content=[{"type": "text", "text": text}])
+
+        await audit(call(n), answer)
+    await writer.close()
+    with sessions() as session:
+        flags = dict(session.execute(select(AuditRecord.request_id, AuditRecord.flags)).all())
+    flagged = [bool((flags[f"req-{n}"] or {}).get("injection")) for n in range(len(texts))]
+    assert flagged == [False, True, False, True, True]
