@@ -219,6 +219,14 @@ async def test_write_behind_resolves_at_once_and_stores_in_batches(engine: Engin
         assert stored(engine) == []  # nothing written on the call path
         assert await vault.flush()
         assert len(stored(engine)) == 300
+        # written: read back from the table now, and held against another value
+        assert await vault.get_many("agent-1", ["<EMAIL_ADDRESS_00000007>", "<EMAIL_ADDRESS_0000012c>"]) == [
+            "user7@example.com",
+            None,
+        ]
+        assert await vault.claim_many("agent-1", {"<EMAIL_ADDRESS_00000008>": "x@example.com"}, 600) == {
+            "<EMAIL_ADDRESS_00000008>"
+        }
     finally:
         await vault.close()
 
