@@ -49,15 +49,20 @@ def started(database_url: str) -> tuple[sessionmaker[Session], AuditWriter, Audi
     return sessions, writer, Audit(writer, metrics, b"k" * 32)
 
 
-async def test_each_result_gets_its_own_flag_however_often_it_comes_back(database_url: str) -> None:
-    sessions, writer, audit = started(database_url)
-    texts = [INJECTED, BENIGN, INJECTED, ALSO_INJECTED, BENIGN, ALSO_INJECTED, INJECTED]
+async def answered(audit: Audit, texts: list[str]) -> None:
+    """Each text a tool's result through the Audit stage, one call each (request ids req-0, ...)."""
     for n, text in enumerate(texts):
 
         async def answer(request: Request, text: str = text) -> Output:
             return ToolOutput(content=[{"type": "text", "text": text}])
 
         await audit(call(n), answer)
+
+
+async def test_each_result_gets_its_own_flag_however_often_it_comes_back(database_url: str) -> None:
+    sessions, writer, audit = started(database_url)
+    texts = [INJECTED, BENIGN, INJECTED, ALSO_INJECTED, BENIGN, ALSO_INJECTED, INJECTED]
+    await answered(audit, texts)
     await writer.close()
     with sessions() as session:
         rows = session.execute(select(AuditRecord.request_id, AuditRecord.flags)).all()
@@ -129,12 +134,7 @@ async def test_long_results_are_flagged_where_the_instructions_hide(database_url
         records + f'{{"blob":"{encoded}"}}',
     ]
     assert all(len(text) > 8 * 1024 for text in texts)
-    for n, text in enumerate(texts):
-
-        async def answer(request: Request, text: str = text) -> Output:
-            return ToolOutput(content=[{"type": "text", "text": text}])
-
-        await audit(call(n), answer)
+    await answered(audit, texts)
     await writer.close()
     with sessions() as session:
         flags = dict(session.execute(select(AuditRecord.request_id, AuditRecord.flags)).all())
