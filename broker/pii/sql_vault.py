@@ -28,9 +28,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.pool import QueuePool
@@ -39,10 +38,9 @@ from broker.pii.front import Front, TokenConflict
 from broker.pii.keys import sealed_name
 from broker.pii.nogc import gc_paused
 from broker.pii.sealing import TokenSealer
-from broker.pii.sql_driver import SLOTS, Driver, Place, chunked
-from broker.pii.sql_keys import token_key_order
+from broker.pii.sql_driver import SLOTS, Driver, Place
 from broker.pii.sql_keyset import KeySet, new_key_set
-from broker.pii.sql_rows import Row, batch_rows
+from broker.pii.sql_writes import VaultWrites
 from broker.secrets.keys import Undecryptable
 from broker.tasks import cancel_and_wait
 
@@ -60,11 +58,6 @@ rollback) cost as much as the SELECT. It is taken only from a pool with a connec
 checkout from a pool whose connections are all out (in threads) waits for one, which must never
 happen on the loop. No transaction stays open on it between reads (the driver's SELECTs begin
 none), so each read sees what was committed."""
-
-WRITER_PRAGMAS = ("PRAGMA cache_size=-65536",)
-"""SQLite writing behind: the vault's own connection for its writes, with a page cache of up to
-64 MB (SQLite's default is 2 MB, which a 200,000-token vault's key index, ~20 MB, does not fit, so
-each flush read most of it again). One connection: the pool's stay at the default size."""
 
 
 class SqlTokenVault:
@@ -97,11 +90,12 @@ class SqlTokenVault:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
-        self._writer: Connection | None = None
-        self._writer_lock = threading.Lock()
         self._reader: Connection | None = None
         # The keys the table holds (SQLite writing behind), used once loaded (see `start`).
         self._keys: KeySet | None = new_key_set() if self._local and write_behind else None
+        self._writes = VaultWrites(
+            engine, self._driver, sealer, self._keys, own_writer=self._local and write_behind
+        )
         self._keys_loaded = False
         self._loading: asyncio.Task[None] | None = None
 
@@ -176,7 +170,7 @@ class SqlTokenVault:
         now = self.clock()
         expires = now + ttl
         rows = [(agent, token, value, expires) for token, value in items.items()]
-        held = set(await asyncio.to_thread(self._write, rows, now))
+        held = set(await asyncio.to_thread(self._writes.rows, rows, now))
         with gc_paused():
             for _, token, value, _ in rows:
                 if token not in held:
@@ -209,8 +203,8 @@ class SqlTokenVault:
             self._loading = None
         if self._pending and not await self.flush():
             log.error("database unavailable at shutdown: %d PII tokens not stored", len(self._pending))
-        if self._writer is not None:
-            await asyncio.to_thread(self._close_writer)
+        if self._writes.connected:
+            await asyncio.to_thread(self._writes.close)
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -226,7 +220,7 @@ class SqlTokenVault:
             self._writing = batch
             conflicts: list[str] | None = None
             try:
-                conflicts = await asyncio.to_thread(self._write_batch, batch, self.clock())
+                conflicts = await asyncio.to_thread(self._writes.batch, batch, self.clock())
             except Exception:
                 log.exception("could not store %d PII tokens; will retry", len(batch))
                 return False
@@ -241,7 +235,7 @@ class SqlTokenVault:
 
     async def purge(self) -> int:
         """Delete expired rows; returns how many."""
-        return await asyncio.to_thread(self._purge, self.clock())
+        return await asyncio.to_thread(self._writes.purge, self.clock())
 
     async def _load(self, keys: KeySet) -> None:
         """The keys the table holds, read in a thread while flushes go on (see `_load_keys`)."""
@@ -335,123 +329,6 @@ class SqlTokenVault:
                 continue
             found.append((token, value, expires))
         return found
-
-    def _write_batch(self, batch: dict[tuple[str, str], tuple[str, float]], now: float) -> list[str]:
-        with gc_paused():
-            keys, rows = batch_rows(batch)  # in key order (see `_write`)
-        return self._write_ordered(rows, keys, now)
-
-    def _write(self, rows: list[Row], now: float) -> list[str]:
-        """Insert rows, taking over expired ones; refresh live ones that hold the same value.
-
-        Returns the tokens whose live row holds another value (left as they are). Rows go in
-        key order (`token_key`, broker/pii/sql_keys.py): consecutive rows then land in the same
-        pages of the key's index, where random tokens would touch a page each (a 200,000-token
-        table on SQLite: a third less time)."""
-        with gc_paused():
-            keys, order = token_key_order([row[0] for row in rows], [row[1] for row in rows])
-            rows = [rows[at] for at in order]
-        return self._write_ordered(rows, keys, now)
-
-    def _write_ordered(self, rows: list[Row], keys: list[int], now: float) -> list[str]:
-        """`_write` of rows in the order of their `keys`."""
-        with gc_paused():  # thousands of rows and parameters: see broker/pii/nogc.py
-            chunks = chunked(rows, self._sealer.seal_chunk)
-            with self._transaction() as connection:
-                if self._keys is not None:  # before the commit: a key there too soon costs a SELECT
-                    self._keys.add(keys)
-                held = self._driver.write(connection, rows, keys, chunks, now)
-                if not held:
-                    return []
-                return self._settle_held(connection, [(rows[at], keys[at], place) for at, place in held], now)
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        """A transaction on the writer connection (SQLite writing behind: only the flush, one
-        at a time, writes) or on one from the pool."""
-        if not (self._local and self.write_behind):
-            with self._engine.begin() as connection:
-                yield connection
-            return
-        with self._writer_lock:  # a cancelled flush's thread may still be writing
-            writer = self._open_writer()
-            with writer.begin():
-                yield writer
-
-    def _open_writer(self) -> Connection:
-        """The writer connection (SQLite writing behind), opened when first needed; under the lock."""
-        if self._writer is None:
-            self._writer = self._engine.connect()
-            for pragma in WRITER_PRAGMAS:
-                self._writer.exec_driver_sql(pragma)
-            self._writer.commit()
-        return self._writer
-
-    def _close_writer(self) -> None:
-        with self._writer_lock:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
-
-    def _settle_held(
-        self, connection: Connection, held: list[tuple[Row, int, Place]], now: float
-    ) -> list[str]:
-        """Rows whose key a slot already held (their values are in the chunk just written, at
-        their place): the same value lives longer, an unreadable or expired one (SQLite's insert
-        leaves those) is taken over. A live slot of another (agent, token) under the same key (64
-        bits of a hash: ~5 in 10^14 for a new token among a million) holds the token as another
-        value would: the issuer lengthens it."""
-        stored: dict[tuple[str, str], bytes] = {}
-        tokens: dict[str, list[str]] = {}
-        for (agent, token, _, _), _, _ in held:
-            tokens.setdefault(agent, []).append(token)
-        for agent, asked in tokens.items():
-            found = self._driver.select(connection, agent, asked, now)
-            stored.update(((agent, token), sealed) for token, sealed, _, _ in found)
-        conflicts: list[str] = []
-        extend: dict[float, list[int]] = {}
-        expired: list[tuple[Row, int, Place]] = []
-        for (agent, token, value, expires), key, place in held:
-            row = (agent, token)
-            if row not in stored:  # expired (or purged meanwhile), or its key held by another pair
-                expired.append(((agent, token, value, expires), key, place))
-                continue
-            try:
-                same = self._sealer.open(sealed_name(agent, token), stored[row]) == value
-            except Undecryptable:  # sealed with a key no longer configured: take it over
-                self._driver.replace(connection, key, place, expires)
-                continue
-            if same:
-                extend.setdefault(expires, []).append(key)
-            else:
-                conflicts.append(token)
-        for expires, keys in extend.items():  # one statement per expiry, mostly one
-            self._driver.extend(connection, keys, expires)
-        if expired:
-            taken = self._driver.take_over(
-                connection,
-                [key for _, key, _ in expired],
-                [place for _, _, place in expired],
-                [row[3] for row, _, _ in expired],
-                now,
-            )
-            conflicts += [expired[at][0][1] for at in taken]
-        return conflicts
-
-    def _purge(self, now: float) -> int:
-        """Expired slots, then the chunks no slot points to: scans of the tables (no index on the
-        expiry or the chunk: every write paid for it, for a purge every 10 minutes; migrations
-        0015, 0017). Writing behind, on the writer connection, and the keys deleted leave the key
-        set once committed, before a flush (under the same lock) can put one of them back."""
-        if self._keys is None:
-            with self._engine.begin() as connection:
-                return self._driver.purge(connection, now)
-        with self._writer_lock:
-            writer = self._open_writer()
-            with writer.begin():
-                deleted = self._driver.purge_keys(writer, now)
-            self._keys.discard(deleted)
-        return len(deleted)
 
     @property
     def knows_keys(self) -> bool:
