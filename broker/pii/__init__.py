@@ -18,7 +18,8 @@ from __future__ import annotations
 from presidio_anonymizer.entities import RecognizerResult
 
 from broker.pii.detector import PATTERN_ENTITIES, Detector
-from broker.pii.masker import ENGINE_VERSION, Counts, Masker
+from broker.pii.engine import ENGINE_VERSION, Counts
+from broker.pii.masker import Masker
 from broker.pii.vault import TOKEN, MemoryVault, TokenVault, UnknownToken, resolve_tokens
 
 _SCRUBBER = Detector()

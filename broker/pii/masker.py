@@ -17,12 +17,9 @@ from typing import Any
 from broker import offload, shared_text
 from broker.errors import NotConfigured
 from broker.pii.detector import Detector
-from broker.pii.engine import ENGINE_VERSION as ENGINE_VERSION
-from broker.pii.engine import Counts as Counts
-from broker.pii.engine import MaskingEngine, Proposed
+from broker.pii.engine import Counts, MaskingEngine, Proposed
 from broker.pii.issuing import TokenIssuer, TokenRequests, unpacked
-from broker.pii.jsontext import parse, scan_json
-from broker.pii.jsontext import serialise as serialise  # broker/pipeline/mask.py imports it from here
+from broker.pii.jsontext import parse, scan_json, serialise
 from broker.pii.nogc import gc_paused
 from broker.pii.offloaded import mask_in_worker, retokened
 from broker.pii.splicing import splice

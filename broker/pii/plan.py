@@ -14,7 +14,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
-from broker.pii.masker import ENGINE_VERSION
+from broker.pii.engine import ENGINE_VERSION
 from policies import PolicySet, Subject, masking_fingerprint, masking_for
 from policies.masking import MaskingPolicy
 

@@ -30,8 +30,9 @@ from broker.connections.errors import NotConnected
 from broker.errors import ToolCallError
 from broker.metrics import Children, Metrics
 from broker.pii import Counts, Masker, UnknownToken, scrub
+from broker.pii.jsontext import serialise
 from broker.pii.keys import MaskingFailed
-from broker.pii.masker import OFF_LOOP_CHARS, serialise
+from broker.pii.masker import OFF_LOOP_CHARS
 from broker.pii.maskers import Maskers
 from broker.pii.plan import masking_plan
 from broker.pipeline.call import Next, PromptGet, Request, ToolCall

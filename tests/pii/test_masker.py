@@ -531,7 +531,7 @@ def test_a_token_is_written_into_the_text_only_where_that_is_exact() -> None:
     ],
 )
 def test_serialise_writes_what_json_writes(value: Any) -> None:
-    from broker.pii.masker import serialise
+    from broker.pii.jsontext import serialise
 
     assert serialise(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     assert serialise(value, 2) == json.dumps(value, ensure_ascii=False, indent=2)
