@@ -18,7 +18,7 @@ from broker import shared_text
 from broker.pii.clean import CleanStrings
 from broker.pii.context import Found
 from broker.pii.detector import PATTERN_ENTITIES, Detector
-from broker.pii.issuing import Packed, in_order, packed
+from broker.pii.issuing import in_order
 from broker.pii.jsontext import emit_json, parse, rename_keys, renamed, scan_json, serialise
 from broker.pii.nogc import gc_paused
 from broker.pii.operators import VALUE_FREE, Apply, agent_mac, build, derive_key, tokenize, tokens_for
@@ -30,10 +30,10 @@ ENGINE_VERSION = "1"
 """Bumped when detection or masking output changes: part of `MaskingEngine.fingerprint`."""
 
 Counts = dict[str, int]
-Proposed = tuple[str, Counts, list[str], Packed, Packed, dict[str, int]]
+Proposed = tuple[str, Counts, list[str], list[str], list[str], dict[str, int]]
 """Masked text, counts; the token requests in issuing order (`issuing.in_order`) as parallel lists
-of entities, values and the token proposed for each (the last two `packed`); the tokens written
-more than once (how often). Lists, not a dict of (entity, value) keys: see `TokenIssuer`."""
+of entities, values and the token proposed for each; the tokens written more than once (how
+often). Lists, not a dict of (entity, value) keys: see `TokenIssuer`."""
 
 
 def _written(value: Any, indent: int | None, fast: bool, utf8_to: Callable[[bytes], None] | None) -> str:
@@ -217,8 +217,8 @@ class MaskingEngine:
         with gc_paused():
             repeated = {tokens[request]: times for request, times in requests.items() if times > 1}
             entities = [entity for entity, _ in ordered]
-            values = packed([value for _, value in ordered])
-            proposed = packed(list(tokens.values()))  # (in issuing order: the dict was filled so)
+            values = [value for _, value in ordered]
+            proposed = list(tokens.values())  # (in issuing order: the dict was filled so)
         return written, counts, entities, values, proposed, repeated
 
     def _spec(self, entity: str) -> OperatorSpec:

@@ -18,10 +18,10 @@ from broker import offload, shared_text
 from broker.errors import NotConfigured
 from broker.pii.detector import Detector
 from broker.pii.engine import Counts, MaskingEngine, Proposed
-from broker.pii.issuing import TokenIssuer, TokenRequests, unpacked
+from broker.pii.issuing import TokenIssuer, TokenRequests
 from broker.pii.jsontext import parse, scan_json, serialise
 from broker.pii.nogc import gc_paused
-from broker.pii.offloaded import mask_in_worker, retokened
+from broker.pii.offloaded import landed, mask_in_worker, retokened
 from broker.pii.splicing import splice
 from broker.pii.vault import TokenVault, resolve_tokens
 from policies.masking import MaskingPolicy
@@ -156,10 +156,9 @@ class Masker(MaskingEngine):
         proposed token is replaced by the issued one in the masked text when that is provably the
         same text (`offloaded.retokened`), else the text is masked `again` with the tokens issued
         (None: it could not be)."""
-        masked, counts, entities, packed_values, packed_tokens, repeated = outcome
+        masked, counts, entities, values, proposed, repeated = outcome
         if not entities:
             return masked, counts
-        values, proposed = unpacked(packed_values), unpacked(packed_tokens)
         assert self._tokens is not None  # checked in __init__: a token policy has a vault
         issued = await self._tokens.issue_in_order(agent, entities, values, proposed)
         if issued == proposed:
@@ -184,10 +183,10 @@ class Masker(MaskingEngine):
                     outcome = await offload.in_process(mask_in_worker, policy, salt, agent, sent, tokens)
                     if outcome is None:
                         return None
-                    return (await asyncio.to_thread(shared.read), *outcome[1:])
+                    return landed((await asyncio.to_thread(shared.read), *outcome[1:]))
             except OSError as error:  # no memory file, or the worker may not open the gateway's
                 shared_text.unavailable(error)
-        return await offload.in_process(mask_in_worker, policy, salt, agent, text, tokens)
+        return landed(await offload.in_process(mask_in_worker, policy, salt, agent, text, tokens))
 
     async def mask_content_blocks(
         self, agent: str, blocks: Sequence[Mapping[str, Any]]

@@ -11,11 +11,14 @@ from itertools import compress
 from operator import is_not
 
 from broker import offload_memory, shared_text
-from broker.pii.engine import MaskingEngine, Proposed
+from broker.pii.engine import Counts, MaskingEngine, Proposed
+from broker.pii.issuing import Packed, packed, unpacked
 from broker.pii.nogc import gc_paused
 from policies.masking import MaskingPolicy, masking_fingerprint
 
 _ENGINES: dict[tuple[str, bytes], MaskingEngine] = {}
+Shipped = tuple[str, Counts, list[str], Packed, Packed, dict[str, int]]
+"""`Proposed` as it crosses the process boundary: its values and tokens `packed`."""
 MAX_RETOKENED = 16
 """More lengthened tokens than this: the worker masks the text again (each costs two passes here)."""
 
@@ -26,7 +29,7 @@ def mask_in_worker(
     agent: str,
     text: str | shared_text.Sent,
     tokens: dict[tuple[str, str], str] | None = None,
-) -> Proposed | None:
+) -> Shipped | None:
     """In a worker process: `MaskingEngine.mask_text_as_proposed` with an engine kept per policy and salt.
     A text sent through a memory file (`broker.shared_text`) is masked into that file: the masked
     text returned is then "".
@@ -44,12 +47,30 @@ def mask_in_worker(
                 _ENGINES.clear()
             engine = _ENGINES[key] = MaskingEngine(policy, salt)
         if isinstance(text, str):
-            return engine.mask_text_as_proposed(agent, text, tokens)
+            return _shipped(engine.mask_text_as_proposed(agent, text, tokens))
         fd, taken = shared_text.take(text)
         try:
-            return engine.mask_text_as_proposed(agent, taken, tokens, utf8_to=partial(shared_text.give, fd))
+            outcome = engine.mask_text_as_proposed(
+                agent, taken, tokens, utf8_to=partial(shared_text.give, fd)
+            )
         finally:
             os.close(fd)
+        return _shipped(outcome)
+
+
+def _shipped(outcome: Proposed | None) -> Shipped | None:
+    if outcome is None:
+        return None
+    masked, counts, entities, values, proposed, repeated = outcome
+    return masked, counts, entities, packed(values), packed(proposed), repeated
+
+
+def landed(outcome: Shipped | None) -> Proposed | None:
+    """A worker's `Shipped` outcome as the `Proposed` it was."""
+    if outcome is None:
+        return None
+    masked, counts, entities, values, proposed, repeated = outcome
+    return masked, counts, entities, unpacked(values), unpacked(proposed), repeated
 
 
 def retokened(text: str, proposed: list[str], issued: list[str], repeated: dict[str, int]) -> str | None:
