@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from starlette.types import Message
@@ -45,6 +45,7 @@ from uvicorn.protocols.http.httptools_impl import (
 from uvicorn.protocols.utils import get_client_addr
 from uvicorn.server import ServerState
 
+from broker.mcp.exchange import GONE
 from broker.mcp.fastpath import DECLINED, McpFastPath, Screened
 from broker.telemetry.logs import REQUEST_ID, request_id_of
 from broker.telemetry.tracing import ServerSpan
@@ -90,6 +91,8 @@ class _Answering:
 
     __slots__ = (
         "_gone",
+        "_on_gone",
+        "_told",
         "body",
         "disconnected",
         "head",
@@ -123,11 +126,33 @@ class _Answering:
         self.disconnected = False
         self.message_event = self
         self._gone: asyncio.Future[None] | None = None
+        self._on_gone: Callable[[], object] | None = None
+        self._told: asyncio.Handle | None = None
 
     def set(self) -> None:
         """`message_event.set()`: the protocol calls it on more body and on a lost connection."""
-        if self.disconnected and self._gone is not None and not self._gone.done():
+        if not self.disconnected:
+            return
+        if self._gone is not None and not self._gone.done():
             self._gone.set_result(None)
+        callback, self._on_gone = self._on_gone, None
+        if callback is not None:
+            self._told = asyncio.get_running_loop().call_soon(callback)
+
+    def when_gone(self, callback: Callable[[], object]) -> Callable[[], None]:
+        """`broker.mcp.exchange.Departure`: the fast path's call learns of the client leaving
+        from `connection_lost`, without a task listening on `receive`."""
+        if self.disconnected:
+            self._told = asyncio.get_running_loop().call_soon(callback)
+        else:
+            self._on_gone = callback
+        return self._forget
+
+    def _forget(self) -> None:
+        self._on_gone = None
+        if self._told is not None:
+            self._told.cancel()
+            self._told = None
 
     async def receive(self) -> Message:
         if not self.disconnected:
@@ -260,7 +285,7 @@ class McpFrontProtocol(HttpToolsProtocol):
         async def send(message: Any) -> None:
             sent.append(message)
 
-        scope = {"type": "http", "headers": answering.headers}
+        scope = {"type": "http", "headers": answering.headers, GONE: answering}
         await self.front.fast.answer(screened, scope, answering.receive, send)
         if not sent:
             return False

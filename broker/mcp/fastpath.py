@@ -54,7 +54,7 @@ from broker.mcp import wire
 from broker.mcp.channel import STATELESS
 from broker.mcp.context import CACHE_META_KEY, parse_narrowing
 from broker.mcp.errordata import correlated
-from broker.mcp.exchange import replay, replay_messages, respond, unless_gone
+from broker.mcp.exchange import GONE, replay, replay_messages, respond, unless_gone
 from broker.mcp.input_rounds import input_required_result
 from broker.mcp.listing import wire_forms
 from broker.mcp.pages import PAGE_SIZE, next_cursor, page_start
@@ -205,7 +205,7 @@ class McpFastPath:
                     cache_bypass=params["_meta"].get(CACHE_META_KEY) == "bypass",
                     channel=STATELESS,
                 )
-                output = await unless_gone(receive, call_tool(self.pipeline, call))
+                output = await unless_gone(receive, call_tool(self.pipeline, call), scope.get(GONE))
                 if output is None:  # the client went away: nobody to answer
                     return
                 if output.input_required is not None:  # as on_call_tool answers it
