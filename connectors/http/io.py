@@ -90,7 +90,10 @@ async def read_decoded(response: http1.Response, limit: int) -> tuple[bytes, boo
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return b"", True
-    names = [part.strip().lower() for part in response.headers.get("content-encoding", "").split(",")]
+    encoding = response.headers.get("content-encoding")
+    if encoding is None and (length := response.length) is not None and length <= limit:
+        return await response.aread(), False  # no async generator for the common answer
+    names = [part.strip().lower() for part in (encoding or "").split(",")]
     stages = [_Inflate(name) for name in reversed(names) if name in ("gzip", "deflate")]
     chunks: list[bytes] = []
     size = 0

@@ -86,6 +86,14 @@ class Response:
         self._left = length
         self._done = framing == "none"
 
+    @property
+    def length(self) -> int | None:
+        """The bytes of the body still to read when Content-Length frames it (0 when there is
+        no body; None when it is chunked, or ends with the connection)."""
+        if self._framing == "length":
+            return self._left
+        return 0 if self._framing == "none" else None
+
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body as it arrives: what each read from the socket brings, nothing held back (a
         chunked body's frames that arrive together come out together). UpstreamTimeout when

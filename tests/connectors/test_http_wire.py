@@ -219,3 +219,32 @@ async def test_lone_surrogates_are_read_as_replacement_characters() -> None:
     async with raw_upstream(lambda head: answer(body)) as (_, url):
         output = await call_once(url, "/x")
     assert output.content[0]["text"] == '{"lone \ufffd":["a \ufffd b","\ufffd",1],"pair":"\U0001f600"}'
+
+
+async def test_an_answer_cut_short_of_its_length_is_unreachable() -> None:
+    async def cut_short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer(b'{"a": 1}')[:-3].replace(b"content-length: 8", b"content-length: 80"))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(cut_short, "127.0.0.1", 0)
+    try:
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        with pytest.raises(UpstreamUnreachable, match="closed the connection mid-answer"):
+            await call_once(url, "/x")
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(("size", "whole"), [(1024, True), (1025, False)])
+async def test_an_answer_of_the_limit_is_read_and_one_byte_more_is_refused(size: int, whole: bool) -> None:
+    body = json.dumps({"text": ""}).encode()
+    body = json.dumps({"text": "x" * (size - len(body))}).encode()
+    assert len(body) == size
+    async with raw_upstream(lambda head: answer(body)) as (_, url):
+        if whole:
+            assert (await call_once(url, "/x", max_response_bytes=1024)).structured == json.loads(body)
+        else:
+            with pytest.raises(UpstreamBadResponse, match=r"more than the 1 KiB response limit"):
+                await call_once(url, "/x", max_response_bytes=1024)
