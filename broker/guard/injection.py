@@ -14,13 +14,16 @@ pattern is bounded and none nests quantifiers.
 
 from __future__ import annotations
 
+import contextlib
+import enum
+import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import ahocorasick_rs
 
-from broker.guard import disguises
+from broker.guard import disguises, prefilter_tables
 from broker.guard.disguises import normalise
 from broker.guard.languages import OTHER_LANGUAGES
 from broker.guard.lexicon import ENGLISH
@@ -82,22 +85,23 @@ def _entity_only(token: re.Match[str]) -> str:
 
 def suspect(text: str) -> bool:
     """A cheap first look (one pass, no normalisation): False means `score` would find nothing in
-    plain text, so a tool result that says nothing of the kind costs one scan. ASCII text (most
-    tool results) is read natively (~0.96 -> ~0.13 ms per 64 KB of masked CRM records); other
-    text, and any text when the native module is not built, by `reference_suspect`."""
-    if _ascii_suspect is None or not text.isascii():
+    plain text, so a tool result that says nothing of the kind costs one scan. Read natively
+    (ASCII: ~0.96 -> ~0.13 ms per 64 KB of masked CRM records; accented, Cyrillic or CJK text
+    through Python's Unicode tables, see `_native_look`); a text with a character beyond the
+    Basic Multilingual Plane (an emoji), and any text when the native module is not built, by
+    `reference_suspect`."""
+    look = _native_look(text)
+    if look is _Unread.TEXT:
         return reference_suspect(text)
-    verdict = _ascii_suspect(text)
-    return _decodes_to_keyword(_without_token_ids(text)) if verdict is None else verdict
+    return _decodes_to_keyword(_without_token_ids(text)) if look is None else look
 
 
 def quick_verdict(text: str) -> bool | None:
-    """`suspect(text)` where it costs little (ASCII text read natively: ~2 us per KB), so a long
+    """`suspect(text)` where it costs little (the native look: ~2 us per KB of ASCII), so a long
     tool result need not go to a worker thread to be found plain; None where it may not (a base64
-    run to decode, other text, no native module)."""
-    if _ascii_suspect is None or not text.isascii():
-        return None
-    return _ascii_suspect(text)
+    run to decode, a character beyond the plane, no native module)."""
+    look = _native_look(text)
+    return None if look is _Unread.TEXT else look
 
 
 def reference_suspect(text: str) -> bool:
@@ -116,17 +120,41 @@ def _decodes_to_keyword(text: str) -> bool:
     return any(_has_keyword(decoded) for decoded in disguises.decoded(text))
 
 
-_ascii_suspect: Callable[[str], bool | None] | None
-"""`reference_suspect` for ASCII text, natively (broker/pii/native/src/guard.rs); None there
-means a base64 run is all it found, and its decoding is still to read."""
+class _Unread(enum.Enum):
+    TEXT = "a text the native look cannot read"
+
+
+def _native_look(text: str) -> bool | _Unread | None:
+    """`reference_suspect(text)` natively (broker/pii/native/src/guard.rs): None means a base64
+    run is all it found, and its decoding is still to read. Text beyond ASCII is read once the
+    native prefilter has Python's Unicode tables (built at the first such text, ~4 ms)."""
+    if _prefilter is None:
+        return _Unread.TEXT
+    if not text.isascii():
+        _give_unicode_tables(_prefilter)
+    try:
+        return _prefilter.suspect(text)
+    except ValueError:  # a character beyond the plane: no table has it
+        return _Unread.TEXT
+
+
+@functools.cache
+def _give_unicode_tables(prefilter: Prefilter) -> None:
+    """Python's own lowering (as `_has_keyword` lowers) and `re` classes of each character of
+    the plane, so the native look reads them as `reference_suspect` does. Built on the first
+    text beyond ASCII, not at import: a process may never see one. Tables the native look
+    refuses (a keyword's letter not lower case to this Python) leave such text to the reference."""
+    with contextlib.suppress(ValueError):
+        prefilter.read_unicode(*prefilter_tables.tables(lambda chars: _folded(chars).lower()))
+
+
+_prefilter: Prefilter | None
 try:
     from broker.pii._native import Prefilter
 except ImportError:  # not built (no Rust toolchain or crates): the reference
-    _ascii_suspect = None
+    _prefilter = None
 else:
-    _ascii_suspect = Prefilter(
-        [word for word in _SUSPECT_WORDS if word.isascii()], list(_WORDS_ALONE)
-    ).suspect
+    _prefilter = Prefilter(list(_SUSPECT_WORDS), list(_WORDS_ALONE))
 
 
 _FOLDED = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}

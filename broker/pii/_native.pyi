@@ -185,11 +185,15 @@ def emit_json(
 def json_str_size(text: str, /) -> int | None:
     """`connectors.mcp.results.reference_json_str_size(text)`."""
 
-# The audit's prompt-injection prefilter over ASCII text (broker/pii/native/src/guard.rs).
+# The audit's prompt-injection prefilter (broker/pii/native/src/guard.rs; text beyond ASCII: helper hwide).
 class Prefilter:
-    """The suspect keywords (lower-case ASCII) of `broker.guard.injection`'s prefilter."""
+    """The suspect keywords (lower case) of `broker.guard.injection`'s prefilter."""
 
     def __init__(self, words: list[str], alone: list[str], /) -> None: ...
+    def read_unicode(self, lowered: str, classes: bytes, /) -> None:
+        """Python's rules for each code point of the Basic Multilingual Plane
+        (`broker.guard.prefilter_tables.tables`): text beyond ASCII is read from then on."""
     def suspect(self, text: str, /) -> bool | None:
-        """`broker.guard.injection.reference_suspect(text)` for ASCII `text` (ValueError for
-        other text); None: no keyword nor disguise, but a base64 run, whose decoding is to read."""
+        """`broker.guard.injection.reference_suspect(text)`; None: no keyword nor disguise, but a
+        base64 run, whose decoding is to read. ValueError for a text it cannot read (beyond
+        ASCII before `read_unicode`, a character beyond the plane)."""

@@ -1,12 +1,18 @@
-//! The audit's prompt-injection prefilter over ASCII text: what
-//! `broker.guard.injection.reference_suspect` decides, without its four passes and a Python call
-//! per token and per match of a short word (~1 ms per 64 KB of masked CRM records, now ~0.13).
-//! tests/guard/test_injection_native.py holds the two to the same verdicts.
+//! The audit's prompt-injection prefilter: what `broker.guard.injection.reference_suspect`
+//! decides, without its four passes and a Python call per token and per match of a short word
+//! (~1 ms per 64 KB of masked CRM records, now ~0.13). tests/guard/test_injection_native.py
+//! holds the two to the same verdicts.
 //!
 //! The text is read as `reference_suspect` reads it: each PII token's hex id taken out
 //! (`<EMAIL_ADDRESS_3ac9f0b1>` reads `<EMAIL_ADDRESS>`), then searched for the suspect
-//! keywords (the short ones only as words of their own), then for the disguises' parts by
-//! character class and a run of 16 base64 characters.
+//! keywords in its lowering (the short ones only as words of their own), then for the
+//! disguises' parts by character class and a run of 16 base64 characters.
+//!
+//! ASCII text is read as its bytes. Other text of the Basic Multilingual Plane (accented
+//! Latin, Cyrillic, CJK: a str of kind 1 or 2) is read through two tables of Python's own
+//! Unicode rules per code point (its lowering, `re`'s classes), given once by `read_unicode`
+//! (broker/guard/prefilter_tables.py), so the verdicts are Python's whatever its Unicode version.
+//! Text with a character beyond the plane (kind 4) is left to the reference.
 
 use std::borrow::Cow;
 
@@ -16,60 +22,92 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyStringData};
 use pyo3::AsPyPointer;
 
-/// The suspect keywords as a DFA over ASCII bytes, upper case read as lower case.
+/// The suspect keywords as a DFA over symbols: an ASCII byte (upper case read as lower case),
+/// from 128 on a keyword's character beyond ASCII, then `word` for any other word character.
 #[pyclass(module = "broker.pii._native")]
 pub struct Prefilter {
-    /// The transitions: from `state` on `byte` to `next[(state & !OUTPUT) + byte]`. A state is
-    /// its row's offset (row * ALPHABET), plus OUTPUT when a keyword or a short word ends there.
+    /// The transitions: from `state` on `symbol` to `next[(state & !OUTPUT) + symbol]`. A state
+    /// is its row's offset (row * stride), plus OUTPUT when a keyword or a short word ends there.
+    /// A row's last entry holds what ends at its state: the lengths of the short words (bit n:
+    /// length n), and bit 0 for a keyword (not a short word). There, not in a table by row, it
+    /// costs no division of the offset (a twentieth of the look at an ASCII text).
     next: Vec<u32>,
-    /// Whether a keyword (not a short word) ends at the row's state.
-    plain: Vec<bool>,
-    /// The lengths of the short words ending at the row's state (bit n: length n).
-    alone: Vec<u32>,
-    /// The longest keyword's length.
+    /// The length of a row: the alphabet's and the last entry, made even (OUTPUT is a row
+    /// offset's low bit).
+    stride: usize,
+    /// The longest keyword's length, in characters.
     longest: usize,
+    /// The keywords' characters beyond ASCII: the one at index i is symbol 128 + i.
+    wide: Vec<char>,
+    /// Python's rules for each code point of the plane, once `read_unicode` gave them.
+    unicode: Option<Unicode>,
 }
 
-const ALPHABET: usize = 128;
+/// What the prefilter reads a character of the plane as, by index of its code point.
+struct Unicode {
+    /// The keyword DFA's symbol of the character's lowering (`_folded(c).lower()`, one
+    /// character): ASCII itself, a keyword's character, another word character (`word`), else 0.
+    symbols: Vec<u8>,
+    /// Its class, as `CLASSES` (kind and flags).
+    classes: Vec<u8>,
+}
+
+const ASCII: usize = 128;
+const PLANE: usize = 0x10000;
 const OUTPUT: u32 = 1;
 const LANES: usize = 4;
 
 struct Trie {
-    next: Vec<[u32; ALPHABET]>,
+    next: Vec<u32>,
+    stride: usize,
     plain: Vec<bool>,
     alone: Vec<u32>,
     longest: usize,
+    wide: Vec<char>,
 }
 
 impl Trie {
+    fn symbol(&self, c: char) -> usize {
+        if c.is_ascii() {
+            c as usize
+        } else {
+            ASCII + self.wide.iter().position(|&w| w == c).unwrap_or(0)
+        }
+    }
+
+    fn add_row(&mut self) -> usize {
+        self.next.resize(self.next.len() + self.stride, 0);
+        self.plain.push(false);
+        self.alone.push(0);
+        self.plain.len() - 1
+    }
+
     fn insert(&mut self, word: &str, alone: bool) -> PyResult<()> {
-        let bytes = word.as_bytes();
-        if bytes.is_empty()
-            || !bytes.is_ascii()
-            || bytes.iter().any(u8::is_ascii_uppercase)
-            || (alone && bytes.len() > 31)
+        let length = word.chars().count();
+        if word.is_empty()
+            || word.bytes().any(|c| c.is_ascii_uppercase())
+            || word.chars().any(|c| c as usize >= PLANE)
+            || (alone && length > 31)
         {
             return Err(PyValueError::new_err(format!(
-                "not a lower-case ASCII keyword: {word:?}"
+                "not a lower-case keyword of the plane's characters: {word:?}"
             )));
         }
-        self.longest = self.longest.max(bytes.len());
+        self.longest = self.longest.max(length);
         let mut state = 0usize;
-        for &byte in bytes {
-            let child = self.next[state][byte as usize];
+        for c in word.chars() {
+            let symbol = self.symbol(c);
+            let child = self.next[state * self.stride + symbol];
             state = if child == 0 {
-                self.next.push([0; ALPHABET]);
-                self.plain.push(false);
-                self.alone.push(0);
-                let added = self.next.len() - 1;
-                self.next[state][byte as usize] = added as u32;
+                let added = self.add_row();
+                self.next[state * self.stride + symbol] = added as u32;
                 added
             } else {
                 child as usize
             };
         }
         if alone {
-            self.alone[state] |= 1 << bytes.len();
+            self.alone[state] |= 1 << length;
         } else {
             self.plain[state] = true;
         }
@@ -79,14 +117,12 @@ impl Trie {
     /// Aho-Corasick's failure links folded into the transitions (a DFA), each state's outputs
     /// joined with those of its longest proper suffix: every overlapping match is seen.
     fn into_prefilter(mut self) -> Prefilter {
-        let mut fail = vec![0u32; self.next.len()];
-        let mut queue: Vec<usize> = Vec::with_capacity(self.next.len());
-        for byte in 0..ALPHABET {
-            let child = self.next[0][byte];
-            if child != 0 {
-                queue.push(child as usize);
-            }
-        }
+        let stride = self.stride;
+        let mut fail = vec![0u32; self.plain.len()];
+        let mut queue: Vec<usize> = (0..stride)
+            .map(|symbol| self.next[symbol] as usize)
+            .filter(|&child| child != 0)
+            .collect();
         let mut head = 0;
         while head < queue.len() {
             let state = queue[head];
@@ -94,45 +130,68 @@ impl Trie {
             let back = fail[state] as usize;
             self.plain[state] |= self.plain[back];
             self.alone[state] |= self.alone[back];
-            for byte in 0..ALPHABET {
-                let child = self.next[state][byte];
-                let through = self.next[back][byte];
+            for symbol in 0..stride {
+                let child = self.next[state * stride + symbol];
+                let through = self.next[back * stride + symbol];
                 if child == 0 {
-                    self.next[state][byte] = through;
+                    self.next[state * stride + symbol] = through;
                 } else {
                     fail[child as usize] = through;
                     queue.push(child as usize);
                 }
             }
         }
-        for row in &mut self.next {
+        for row in self.next.chunks_exact_mut(stride) {
             for upper in b'A'..=b'Z' {
                 row[upper as usize] = row[upper.to_ascii_lowercase() as usize];
             }
         }
-        let state = |row: u32| {
-            let output = self.plain[row as usize] || self.alone[row as usize] != 0;
-            row * ALPHABET as u32 + if output { OUTPUT } else { 0 }
-        };
+        let ends = |row: usize| self.alone[row] | self.plain[row] as u32;
+        let state = |row: u32| row * stride as u32 + (ends(row as usize) != 0) as u32 * OUTPUT;
+        let next = self
+            .next
+            .chunks_exact(stride)
+            .enumerate()
+            .flat_map(|(row, entries)| {
+                let symbols = &entries[..stride - 1];
+                symbols.iter().map(move |&to| state(to)).chain([ends(row)])
+            });
         Prefilter {
-            next: self.next.concat().into_iter().map(state).collect(),
-            plain: self.plain,
-            alone: self.alone,
+            next: next.collect(),
+            stride,
             longest: self.longest,
+            wide: self.wide,
+            unicode: None,
         }
     }
 }
 
 #[pymethods]
 impl Prefilter {
-    /// The DFA of `words` (anywhere) and `alone` (only as words of their own), lower-case ASCII.
+    /// The DFA of `words` (anywhere) and `alone` (only as words of their own), in lower case;
+    /// characters beyond ASCII are read once `read_unicode` gave Python's rules.
     #[new]
     fn new(words: Vec<&str>, alone: Vec<&str>) -> PyResult<Self> {
+        let mut wide: Vec<char> = Vec::new();
+        for c in words.iter().chain(&alone).flat_map(|word| word.chars()) {
+            if !c.is_ascii() && !wide.contains(&c) {
+                wide.push(c);
+            }
+        }
+        // the symbols: ASCII, the wide characters, `word`; `word` must fit in a byte
+        if wide.len() > 255 - ASCII {
+            return Err(PyValueError::new_err(
+                "too many keyword characters beyond ASCII",
+            ));
+        }
+        let stride = (ASCII + wide.len() + 2).next_multiple_of(2);
         let mut trie = Trie {
-            next: vec![[0; ALPHABET]],
+            next: vec![0; stride],
+            stride,
             plain: vec![false],
             alone: vec![0],
             longest: 1,
+            wide,
         };
         for word in words {
             trie.insert(word, false)?;
@@ -143,16 +202,68 @@ impl Prefilter {
         Ok(trie.into_prefilter())
     }
 
-    /// `reference_suspect(text)` for ASCII `text`: True (a keyword or a disguise), False
-    /// (neither, nor a base64 run), None (only a base64 run: its decoding is Python's to read).
+    /// Python's rules for each code point c of the plane: `lowered[c]` is its lowering as
+    /// `_has_keyword` reads it (one character), `classes[c]` its class (CLASSES' kinds and
+    /// flags). ValueError when they do not fit the keywords (a keyword's character not a word
+    /// character in lower case) or disagree with the native reading of ASCII.
+    fn read_unicode(&mut self, lowered: &PyString, classes: &[u8]) -> PyResult<()> {
+        let lowered = code_points(lowered)?;
+        if lowered.len() != PLANE || classes.len() != PLANE {
+            return Err(PyValueError::new_err(
+                "one lowering and one class per code point of the plane",
+            ));
+        }
+        if (0..ASCII).any(|c| {
+            classes[c] != CLASSES[c] || lowered[c] != (c as u8).to_ascii_lowercase() as u32
+        }) {
+            return Err(PyValueError::new_err(
+                "Python reads ASCII otherwise than the native prefilter",
+            ));
+        }
+        let mut symbol_of = vec![0u8; PLANE];
+        for (index, &c) in self.wide.iter().enumerate() {
+            let at = c as usize;
+            if lowered[at] != c as u32 || classes[at] & WORD == 0 {
+                return Err(PyValueError::new_err(format!(
+                    "a keyword's character is not a word character in lower case: {c:?}"
+                )));
+            }
+            symbol_of[at] = (ASCII + index) as u8;
+        }
+        let word = (ASCII + self.wide.len()) as u8;
+        let symbols = (0..PLANE)
+            .map(|c| match lowered[c] as usize {
+                low if low < ASCII => low as u8,
+                low if low < PLANE && symbol_of[low] != 0 => symbol_of[low],
+                _ if classes[c] & WORD != 0 => word,
+                _ => 0,
+            })
+            .collect();
+        self.unicode = Some(Unicode {
+            symbols,
+            classes: classes.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// `reference_suspect(text)`: True (a keyword or a disguise), False (neither, nor a base64
+    /// run), None (only a base64 run: its decoding is Python's to read). ValueError for a text
+    /// it cannot read: one beyond ASCII before `read_unicode`, one with a character beyond the
+    /// plane.
     fn suspect(&self, text: &PyString) -> PyResult<Option<bool>> {
         // SAFETY: the data is read while the string (held by the caller) is alive, GIL held.
         let data = unsafe { text.data()? };
         let ascii = unsafe { ffi::PyUnicode_IS_ASCII(text.as_ptr()) != 0 };
-        match data {
-            PyStringData::Ucs1(bytes) if ascii => Ok(self.verdict(&without_token_ids(bytes))),
+        match (data, &self.unicode) {
+            (PyStringData::Ucs1(bytes), _) if ascii => Ok(self.verdict(&without_token_ids(bytes))),
+            (PyStringData::Ucs1(chars), Some(unicode)) => {
+                Ok(self.wide_verdict(&without_token_ids(chars), unicode))
+            }
+            (PyStringData::Ucs2(chars), Some(unicode)) => {
+                Ok(self.wide_verdict(&without_token_ids(chars), unicode))
+            }
             _ => Err(PyValueError::new_err(
-                "the native prefilter reads ASCII text only",
+                "the native prefilter reads ASCII text, and other text of the plane after read_unicode",
             )),
         }
     }
@@ -163,12 +274,28 @@ impl Prefilter {
         if self.keyword_in(text) {
             return Some(true);
         }
-        disguise_or_base64(text)
+        disguise_or_base64(text, &CLASSES)
     }
 
-    /// Whether a keyword is in `text`. A run of the DFA waits on each transition's load, so it
-    /// runs over LANES parts of the text at once, each from the longest keyword's length before
-    /// its part (a keyword across two parts is seen whole in the second).
+    /// `verdict` for text beyond ASCII: its characters as their symbols, then as their classes.
+    fn wide_verdict<T: Unit>(&self, text: &[T], unicode: &Unicode) -> Option<bool> {
+        let symbols: Vec<u8> = text
+            .iter()
+            .map(|&c| unicode.symbols[c.into() as usize])
+            .collect();
+        if self.keyword_in(&symbols) {
+            return Some(true);
+        }
+        let classes: Vec<u8> = text
+            .iter()
+            .map(|&c| unicode.classes[c.into() as usize])
+            .collect();
+        disguise_or_base64(&classes, &IDENTITY)
+    }
+
+    /// Whether a keyword is in `text` (symbols). A run of the DFA waits on each transition's
+    /// load, so it runs over LANES parts of the text at once, each from the longest keyword's
+    /// length before its part (a keyword across two parts is seen whole in the second).
     fn keyword_in(&self, text: &[u8]) -> bool {
         let part = text.len().div_ceil(LANES);
         let begin = |lane: usize| {
@@ -208,79 +335,103 @@ impl Prefilter {
     }
 
     #[inline(always)]
-    fn step(&self, state: u32, byte: u8) -> u32 {
-        self.next[(state & !OUTPUT) as usize + byte as usize]
+    fn step(&self, state: u32, symbol: u8) -> u32 {
+        self.next[(state & !OUTPUT) as usize + symbol as usize]
     }
 
     /// Whether a keyword or a short word ending at `at` (in `state`) counts: a short word only
-    /// alone, with no word character (`\w` in ASCII) before or after it.
+    /// alone, with no word character (`\w` of the lowered text) before or after it.
     fn found_at(&self, text: &[u8], at: usize, state: u32) -> bool {
         if state & OUTPUT == 0 {
             return false;
         }
-        let row = state as usize / ALPHABET;
-        let lengths = self.alone[row];
-        self.plain[row]
+        let lengths = self.next[(state & !OUTPUT) as usize + self.stride - 1];
+        lengths & 1 != 0
             || (1..32).any(|length| {
                 lengths & (1 << length) != 0
-                    && !(at >= length && word_char(text[at - length]))
-                    && !text.get(at + 1).is_some_and(|&c| word_char(c))
+                    && !(at >= length && word_symbol(text[at - length]))
+                    && !text.get(at + 1).is_some_and(|&c| word_symbol(c))
             })
     }
 }
 
-/// True for a disguise part in `text`, else None for a base64 run, else False.
-fn disguise_or_base64(text: &[u8]) -> Option<bool> {
-    // every part is led by a dot, space, leet digit or joiner before a letter
-    let leads = text
-        .windows(2)
-        .enumerate()
-        .filter(|(_, pair)| (CLASSES[pair[0] as usize] >= D) & (CLASSES[pair[1] as usize] == L));
-    for (at, pair) in leads {
-        if disguise_at(text, at, CLASSES[pair[0] as usize]) {
-            return Some(true);
-        }
-    }
-    (!base64_run(text)).then_some(false)
-}
-
-/// Whether 16 base64 characters follow each other in `text`. Such a run holds a whole aligned
-/// block of 8: only such blocks are looked around.
-fn base64_run(text: &[u8]) -> bool {
-    let base64 = |c: &&u8| BASE64[**c as usize];
-    text.chunks_exact(8).enumerate().any(|(index, block)| {
-        block.iter().fold(true, |all, &c| all & BASE64[c as usize]) && {
-            let start = index * 8;
-            let before = text[..start].iter().rev().take_while(base64).count();
-            let after = text[start + 8..].iter().take_while(base64).count();
-            before + 8 + after >= 16
-        }
+/// A str's code points (any kind).
+fn code_points(text: &PyString) -> PyResult<Vec<u32>> {
+    // SAFETY: read while the string (held by the caller) is alive, GIL held.
+    Ok(match unsafe { text.data()? } {
+        PyStringData::Ucs1(chars) => chars.iter().map(|&c| c.into()).collect(),
+        PyStringData::Ucs2(chars) => chars.iter().map(|&c| c.into()).collect(),
+        PyStringData::Ucs4(chars) => chars.to_vec(),
     })
 }
 
-fn word_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
+/// Whether a symbol stands for a word character: an ASCII one, a keyword's character beyond
+/// ASCII (`read_unicode` checks they are), or `word`.
+fn word_symbol(symbol: u8) -> bool {
+    symbol.is_ascii_alphanumeric() || symbol == b'_' || symbol >= ASCII as u8
 }
 
-// The classes of `broker.guard.disguises._CLASSES`; those from D on lead a disguise.
+/// True for a disguise part in `units`, else None for a base64 run, else False; `table` gives
+/// each unit's class (ASCII bytes: CLASSES; classes already: IDENTITY).
+fn disguise_or_base64(units: &[u8], table: &[u8; 256]) -> Option<bool> {
+    let class = |c: u8| table[c as usize];
+    // every part is led by a dot, space, leet digit or joiner before a letter
+    let leads = units
+        .windows(2)
+        .enumerate()
+        .filter(|(_, pair)| (class(pair[0]) >= D) & (class(pair[1]) & (LETTER | AZ) != 0));
+    for (at, pair) in leads {
+        if disguise_at(units, table, at, class(pair[0])) {
+            return Some(true);
+        }
+    }
+    (!base64_run(units, table)).then_some(false)
+}
+
+/// Whether 16 base64 characters follow each other in `units`. Such a run holds a whole aligned
+/// block of 8: only such blocks are looked around.
+fn base64_run(units: &[u8], table: &[u8; 256]) -> bool {
+    let base64 = |c: &&u8| table[**c as usize] & BASE64 != 0;
+    units.chunks_exact(8).enumerate().any(|(index, block)| {
+        block
+            .iter()
+            .fold(true, |all, &c| all & (table[c as usize] & BASE64 != 0))
+            && {
+                let start = index * 8;
+                let before = units[..start].iter().rev().take_while(base64).count();
+                let after = units[start + 8..].iter().take_while(base64).count();
+                before + 8 + after >= 16
+            }
+    })
+}
+
+// A character's class (broker/guard/prefilter_tables.py builds the same for the plane): its
+// flags in the low four bits, then its kind; the kinds from D on lead a disguise (one compare).
+const LETTER: u8 = 1; // `[^\W\d_]`
+const AZ: u8 = 2; // `[a-z]` ignoring case
+const BASE64: u8 = 4; // `[a-z0-9+/]` ignoring case
+const WORD: u8 = 8; // its lowering is `\w`
+const KIND: u8 = 0x70;
 const O: u8 = 0;
-const L: u8 = 1;
-const N: u8 = 2; // a digit other than a leet one
-const D: u8 = 3; // a leet digit
-const J: u8 = 4; // a joiner
-const DOT: u8 = 5;
-const SPACE: u8 = 6;
+const N: u8 = 0x10; // an ASCII digit other than a leet one
+const D: u8 = 0x20; // a leet digit, `[013457]`
+const J: u8 = 0x30; // a joiner, `[-*+|~]`
+const DOT: u8 = 0x40;
+const SPACE: u8 = 0x50;
 
 const CLASSES: [u8; 256] = {
     let mut classes = [O; 256];
     let mut byte = 0;
-    while byte < 128 {
+    while byte < ASCII {
         let c = byte as u8;
         classes[byte] = match c {
-            b'a'..=b'z' | b'A'..=b'Z' => L,
-            b'0' | b'1' | b'3' | b'4' | b'5' | b'7' => D,
-            b'2' | b'6' | b'8' | b'9' => N,
-            b'-' | b'*' | b'+' | b'|' | b'~' => J,
+            b'a'..=b'z' | b'A'..=b'Z' => LETTER | AZ | BASE64 | WORD,
+            b'0' | b'1' | b'3' | b'4' | b'5' | b'7' => D | BASE64 | WORD,
+            b'2' | b'6' | b'8' | b'9' => N | BASE64 | WORD,
+            b'+' => J | BASE64,
+            b'-' | b'*' | b'|' | b'~' => J,
+            b'/' => BASE64,
+            b'_' => WORD,
             b'.' => DOT,
             b' ' => SPACE,
             _ => O,
@@ -290,69 +441,70 @@ const CLASSES: [u8; 256] = {
     classes
 };
 
-const BASE64: [bool; 256] = {
-    let mut base64 = [false; 256];
+const IDENTITY: [u8; 256] = {
+    let mut identity = [0; 256];
     let mut byte = 0;
-    while byte < 128 {
-        let c = byte as u8;
-        base64[byte] = c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+    while byte < 256 {
+        identity[byte] = byte as u8;
         byte += 1;
     }
-    base64
+    identity
 };
 
-fn class_at(text: &[u8], at: usize) -> u8 {
-    text.get(at).map_or(O, |&c| CLASSES[c as usize])
-}
-
-/// Whether one of `disguises.obfuscated_part`'s parts holds the byte at `at` (of `class`) as its
-/// leading dot, space, leet digit or joiner: `L.L.L.`, `L L L `, `LDL`, `DLL` with no letter or
-/// digit before, `LJL{1,12}JL{1,12}JL`.
-fn disguise_at(text: &[u8], at: usize, class: u8) -> bool {
-    let before = if at == 0 { O } else { class_at(text, at - 1) };
-    match class {
+/// Whether one of `disguises.obfuscated_part`'s parts holds the unit at `at` (of `class`) as
+/// its leading dot, space, leet digit or joiner: `L.L.L.`, `L L L ` (L a letter), `ADA`, `DAA`
+/// with no A or ASCII digit before (A: `[a-z]` ignoring case), `AJA{1,12}JA{1,12}JA`.
+fn disguise_at(units: &[u8], table: &[u8; 256], at: usize, class: u8) -> bool {
+    let class_at = |at: usize| units.get(at).map_or(O, |&c| table[c as usize]);
+    let is = |at: usize, flag: u8| class_at(at) & flag != 0;
+    let before = if at == 0 { O } else { class_at(at - 1) };
+    let kind = class & KIND;
+    match kind {
         DOT | SPACE => {
-            before == L
-                && class_at(text, at + 1) == L
-                && class_at(text, at + 2) == class
-                && class_at(text, at + 3) == L
-                && class_at(text, at + 4) == class
+            before & LETTER != 0
+                && is(at + 1, LETTER)
+                && class_at(at + 2) & KIND == kind
+                && is(at + 3, LETTER)
+                && class_at(at + 4) & KIND == kind
         }
         D => {
-            (before == L && class_at(text, at + 1) == L)
-                || (!matches!(before, L | D | N)
-                    && class_at(text, at + 1) == L
-                    && class_at(text, at + 2) == L)
+            (before & AZ != 0 && is(at + 1, AZ))
+                || (before & AZ == 0
+                    && !matches!(before & KIND, D | N)
+                    && is(at + 1, AZ)
+                    && is(at + 2, AZ))
         }
-        J => before == L && joined(text, at + 1),
+        J => before & AZ != 0 && joined(units, table, at + 1),
         _ => false,
     }
 }
 
-/// `L{1,12}JL{1,12}JL` at `at` (the letters' runs are whole: a letter cannot stand for a joiner).
-fn joined(text: &[u8], mut at: usize) -> bool {
+/// `A{1,12}JA{1,12}JA` at `at` (the runs are whole: an A cannot stand for a joiner).
+fn joined(units: &[u8], table: &[u8; 256], mut at: usize) -> bool {
+    let class_at = |at: usize| units.get(at).map_or(O, |&c| table[c as usize]);
     for _ in 0..2 {
-        let letters = text[at.min(text.len())..]
+        let letters = units[at.min(units.len())..]
             .iter()
             .take(13)
-            .take_while(|&&c| CLASSES[c as usize] == L)
+            .take_while(|&&c| table[c as usize] & AZ != 0)
             .count();
-        if !(1..=12).contains(&letters) || class_at(text, at + letters) != J {
+        if !(1..=12).contains(&letters) || class_at(at + letters) & KIND != J {
             return false;
         }
         at += letters + 1;
     }
-    class_at(text, at) == L
+    class_at(at) & AZ != 0
 }
 
 /// `broker.guard.injection._without_token_ids`: the text with each token's `_` and hex id taken
 /// out, as `re.sub` of `broker.pii.vault.TOKEN` (`<([A-Z][A-Z0-9_]{1,39})_([0-9a-f]{8,32})>`)
-/// finds them: left to right, the longest entity first.
-fn without_token_ids(text: &[u8]) -> Cow<'_, [u8]> {
-    let mut out: Vec<u8> = Vec::new();
+/// finds them: left to right, the longest entity first. A token is all ASCII, so the text is
+/// read in its code units, whatever their width.
+fn without_token_ids<T: Unit>(text: &[T]) -> Cow<'_, [T]> {
+    let mut out: Vec<T> = Vec::new();
     let mut copied = 0;
     let mut at = 0;
-    while let Some(offset) = text[at..].iter().position(|&c| c == b'<') {
+    while let Some(offset) = position(&text[at..], b'<') {
         let start = at + offset;
         match token_id(text, start) {
             Some((cut, end)) => {
@@ -370,28 +522,74 @@ fn without_token_ids(text: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// Where `byte` first is in `text`: looked for 32 units at a time (a loop the compiler makes
+/// vector instructions of), then in the block holding it. A unit at a time, the search for the
+/// tokens' `<` was a fifth of the look at an ASCII text.
+fn position<T: Unit>(text: &[T], byte: u8) -> Option<usize> {
+    const BLOCK: usize = 32;
+    let found = |block: &[T]| block.iter().position(|&c| c.ascii() == byte);
+    let mut blocks = text.chunks_exact(BLOCK);
+    for (index, block) in blocks.by_ref().enumerate() {
+        if block
+            .iter()
+            .fold(false, |any, &c| any | (c.ascii() == byte))
+        {
+            return found(block).map(|at| index * BLOCK + at);
+        }
+    }
+    found(blocks.remainder()).map(|at| text.len() / BLOCK * BLOCK + at)
+}
+
+/// A str's code unit (kind 1 or 2), as tokens read it.
+trait Unit: Copy + Into<u32> {
+    /// The unit as a byte that is no ASCII class's beyond ASCII (a byte of Latin-1 text is
+    /// itself: no ASCII test passes on it).
+    fn ascii(self) -> u8;
+}
+
+impl Unit for u8 {
+    #[inline(always)]
+    fn ascii(self) -> u8 {
+        self
+    }
+}
+
+impl Unit for u16 {
+    #[inline(always)]
+    fn ascii(self) -> u8 {
+        if self < ASCII as u16 {
+            self as u8
+        } else {
+            0x80
+        }
+    }
+}
+
 /// Where the token opening at `start` (a `<`) has its `_` before the id, and its `>`.
-fn token_id(text: &[u8], start: usize) -> Option<(usize, usize)> {
-    if !text.get(start + 1)?.is_ascii_uppercase() {
+fn token_id<T: Unit>(text: &[T], start: usize) -> Option<(usize, usize)> {
+    let at = |at: usize| text.get(at).map(|&c| c.ascii());
+    if !at(start + 1)?.is_ascii_uppercase() {
         return None;
     }
     let entity = text[start + 1..]
         .iter()
         .take(41)
-        .take_while(|&&c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
+        .map(|&c| c.ascii())
+        .take_while(|&c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
         .count();
     // the entity is 2 to 40 characters, followed by `_`, which the entity's run holds
     (2..=entity.min(40)).rev().find_map(|length| {
         let cut = start + 1 + length;
-        if text.get(cut) != Some(&b'_') {
+        if at(cut) != Some(b'_') {
             return None;
         }
         let id = text[cut + 1..]
             .iter()
             .take(33)
-            .take_while(|&&c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+            .map(|&c| c.ascii())
+            .take_while(|&c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
             .count();
         let end = cut + 1 + id;
-        ((8..=32).contains(&id) && text.get(end) == Some(&b'>')).then_some((cut, end))
+        ((8..=32).contains(&id) && at(end) == Some(b'>')).then_some((cut, end))
     })
 }

@@ -148,7 +148,7 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     // The response limit's measure of a text block (jsonsize.rs, helper hsize).
     module.add_function(wrap_pyfunction!(jsonsize::json_str_size, module)?)?;
 
-    // The audit's prompt-injection prefilter over ASCII text (guard.rs, helper hguard).
+    // The audit's prompt-injection prefilter (guard.rs, helper hguard; beyond ASCII: helper hwide).
     module.add_class::<guard::Prefilter>()?;
     Ok(())
 }
@@ -176,5 +176,5 @@ mod scan;
 // The UTF-8 size of a str's JSON text, counted without writing it (jsonsize.rs).
 mod jsonsize;
 
-// The audit's prompt-injection prefilter over ASCII text (guard.rs, helper hguard).
+// The audit's prompt-injection prefilter (guard.rs, helper hguard; beyond ASCII: helper hwide).
 mod guard;
