@@ -153,7 +153,7 @@ impl Trie {
             .chunks_exact(stride)
             .enumerate()
             .flat_map(|(row, entries)| {
-                let symbols = &entries[..stride - 1];
+                let (_, symbols) = entries.split_last().unwrap_or((&0, &[]));
                 symbols.iter().map(move |&to| state(to)).chain([ends(row)])
             });
         Prefilter {
