@@ -1,0 +1,90 @@
+"""The audit's prompt-injection first look: what `injection.suspect` costs per KB of a plain result.
+
+    .venv/bin/python bench/injection_prefilter.py
+
+Times `suspect` (the native look where it reads the text), `reference_suspect` (Python) and
+`quick_verdict` on ~64 KB of masked CRM records in ASCII, in accented Latin (French, German,
+Polish names and notes), in Cyrillic and in CJK, none of them suspect (the whole text is read),
+and once one emoji (beyond the Basic Multilingual Plane) sends a text to the reference. The
+first text beyond ASCII builds the Unicode tables (`prefilter_tables`), timed apart. CPU time of
+one core, best of five rounds; the machine is shared, so read the figures as orders of magnitude.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from broker.guard import injection
+
+SIZE = 64 * 1024
+NAMES = {
+    "ascii": (["Alice Martin", "Bob Jones", "Carol White"], ["London", "Leeds"], "Call back on Monday."),
+    "accented": (
+        ["Hélène Dupré", "Jürgen Müller", "Łukasz Wąsik", "Zoë Ørsted"],
+        ["Zürich", "Besançon", "Kraków", "Malmö"],
+        "Rappeler après la réunion de lundi; préfère être contactée par téléphone.",
+    ),
+    "cyrillic": (
+        ["Ольга Петрова", "Иван Смирнов", "Анна Кузнецова"],
+        ["Москва", "Казань", "Новосибирск"],
+        "Перезвонить в понедельник после встречи; предпочитает звонки.",
+    ),
+    "cjk": (
+        ["山田太郎", "李小龍", "김민준"],
+        ["東京", "上海", "서울"],
+        "来週の会議の後に電話してください。客户希望通过电话联系。회의 후에 전화 주세요.",
+    ),
+}
+
+
+def records(kind: str) -> str:
+    names, cities, note = NAMES[kind]
+    rows = []
+    for index in range(SIZE // 100):
+        rows.append(
+            {
+                "id": 200000 + index,
+                "name": names[index % len(names)],
+                "city": cities[index % len(cities)],
+                "note": note,
+                "email": f"<EMAIL_ADDRESS_{index * 2654435761 % 2**32:08x}>",
+            }
+        )
+    text = json.dumps(rows, ensure_ascii=False)
+    return text.encode()[:SIZE].decode(errors="ignore")
+
+
+def best(fn: Callable[[str], object], text: str, repeat: int) -> float:
+    rounds = []
+    for _ in range(5):
+        start = time.process_time()
+        for _ in range(repeat):
+            fn(text)
+        rounds.append((time.process_time() - start) / repeat)
+    return min(rounds)
+
+
+def main() -> None:
+    start = time.process_time()
+    injection.quick_verdict("é")  # builds the Unicode tables once
+    print(f"unicode tables (first text beyond ASCII): {(time.process_time() - start) * 1e3:.1f} ms")
+    texts = {kind: records(kind) for kind in NAMES}
+    texts["accented + emoji"] = texts["accented"][:-2] + "\U0001f600" + texts["accented"][-1:]
+    print(f"{'text':18} {'chars':>6} {'KB':>5}  {'reference':>17}  {'suspect':>17}  {'quick_verdict':>15}")
+    for kind, text in texts.items():
+        assert injection.reference_suspect(text) is False and injection.suspect(text) is False, kind
+        kb = len(text.encode("utf-8", "surrogatepass")) / 1024
+        reference = best(injection.reference_suspect, text, 5)
+        suspect = best(injection.suspect, text, 20)
+        quick = best(injection.quick_verdict, text, 20)
+        print(
+            f"{kind:18} {len(text):6} {kb:5.0f}  {reference * 1e6:7.0f} us {reference * 1e9 / kb:5.0f}/KB"
+            f"  {suspect * 1e6:7.0f} us {suspect * 1e9 / kb:5.0f}/KB"
+            f"  {quick * 1e6:6.0f} us {injection.quick_verdict(text)!s:>5}"
+        )
+
+
+if __name__ == "__main__":
+    main()
