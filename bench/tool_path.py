@@ -28,7 +28,10 @@ What the numbers mean: p50/p90/p99 are per-request latencies seen by the client 
 answered requests over the phase's wall time; "added at p50" is gateway p50 minus direct p50, the
 gateway's cost per call at the median (auth, policy, validation, second HTTP hop, audit, metrics,
 MCP transport). CPU ms/req is the CPU time each process used during the phase divided by the
-requests: the gateway's own per-call work, independent of queueing. All three processes share
+requests: the gateway's own per-call work, independent of queueing; "gateway CPU Nx the
+upstream's" divides it by the upstream's CPU per call in the same phase, a figure that moves
+far less with the machine than either (at c=1 both rise or fall by 25-50% from one hour to the
+next on the 2-core development machine). All three processes share
 the machine's cores, so at high concurrency throughput is bounded by CPU, not by waiting; with
 a 0 ms upstream the gateway's cost is most visible. At the end the gateway's /metrics counter
 and, after a graceful shutdown, the stored audit records are compared with the calls sent.
@@ -202,6 +205,16 @@ def fmt_cpu(phase: Phase, name: str) -> str:
     return f"{phase.cpu_ms_per_request(phase.server_cpu[name]):.2f}"
 
 
+def _yardstick(phase: Phase, upstream: str) -> str:
+    """The gateway's CPU per call over its upstream's in the same phase. Both are Python on
+    uvicorn on the same cores, and at c=1 both move together with the machine (by 25-50% from
+    one hour to the next here), so this ratio compares runs of different days."""
+    gateway, theirs = phase.server_cpu.get("gateway"), phase.server_cpu.get(upstream)
+    if not gateway or not theirs:
+        return ""
+    return f"; gateway CPU {gateway / theirs:.2f}x the upstream's"
+
+
 def report(args: argparse.Namespace, database: str, phases: list[Phase], load: float) -> None:
     print()
     print(f"Tool-path benchmark: tools/call (MCP {PROTOCOL}, stateless), direct vs gateway")
@@ -237,7 +250,10 @@ def report(args: argparse.Namespace, database: str, phases: list[Phase], load: f
         if target == "gateway" and d is not None and scenario != "sql":
             added = p.percentile_ms(50) - d.percentile_ms(50)
             share = p.throughput / d.throughput * 100 if d.throughput else float("nan")
-            print(f"{'':>4}  added latency at p50: {added:+.2f} ms; gateway req/s {share:.0f}% of direct")
+            print(
+                f"{'':>4}  added latency at p50: {added:+.2f} ms; gateway req/s {share:.0f}% of direct"
+                + ("" if scenario.endswith("hit") else _yardstick(p, upstream))
+            )
     if any(p.cut_short for p in phases):
         print(f"* stopped by the time bound (--max-seconds {args.max_seconds:g}) before --requests")
     for p in phases:
