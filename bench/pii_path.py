@@ -18,7 +18,10 @@ relay, the audit record: everything the gateway does for the call, in its own pr
 worker processes that mask big results), and per second of wall time
 at the client. "stall" is the worst latency of small `weather.current` calls sent at the same
 time from another connection, one at a time: how long a big result holds up everything else
-on the worker.
+on the worker. "upstream CPU" is the MCP server's CPU per call in the direct phase (it makes and
+writes each result, Python on uvicorn as the gateway is), and "gw/upstream" the gateway's CPU
+over it: on the 2-core development machine both move by up to 1.6x from one hour to the next,
+their ratio far less, so it compares runs of different days.
 """
 
 from __future__ import annotations
@@ -167,6 +170,7 @@ async def measure(args: argparse.Namespace, mcp: Child, gateway: Child, key: str
 
 
 def report(rows: list[dict[str, Any]], load: float) -> None:
+    nan = float("nan")
     print(
         f"\nPII masking end to end through tools/call "
         f"(load average at start {load:.2f}, {os.cpu_count()} cores)"
@@ -174,7 +178,7 @@ def report(rows: list[dict[str, Any]], load: float) -> None:
     print(
         f"{'result':>8} {'calls':>5}  {'direct p50 ms':>13} {'gateway p50 ms':>14}  "
         f"{'gateway CPU ms/call':>19} {'of it in workers':>16} {'MB/s (gw CPU)':>13} {'MB/s (wall)':>11}  "
-        f"{'small calls meanwhile: p50 / worst ms':>37}"
+        f"{'small calls meanwhile: p50 / worst ms':>37}  {'upstream CPU ms/call':>20} {'gw/upstream':>11}"
     )
     for row in rows:
         d, g = row["direct"], row["gateway"]
@@ -185,7 +189,8 @@ def report(rows: list[dict[str, Any]], load: float) -> None:
             f"{extra_cpu / row['calls'] * 1000:>19.2f} {(extra_cpu - g['own']) / row['calls'] * 1000:>16.2f} "
             f"{g['bytes'] / 1e6 / extra_cpu:>13.2f} "
             f"{g['bytes'] / 1e6 / g['wall']:>11.2f}  "
-            f"{g['probe_p50'] * 1000:>17.1f} / {g['stall'] * 1000:>8.1f}"
+            f"{g['probe_p50'] * 1000:>17.1f} / {g['stall'] * 1000:>8.1f}  "
+            f"{d['cpu'] / row['calls'] * 1000:>20.2f} {extra_cpu / d['cpu'] if d['cpu'] else nan:>11.2f}"
         )
 
 
