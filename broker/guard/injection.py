@@ -86,10 +86,10 @@ def _entity_only(token: re.Match[str]) -> str:
 def suspect(text: str) -> bool:
     """A cheap first look (one pass, no normalisation): False means `score` would find nothing in
     plain text, so a tool result that says nothing of the kind costs one scan. Read natively
-    (ASCII: ~0.96 -> ~0.13 ms per 64 KB of masked CRM records; accented, Cyrillic or CJK text
-    through Python's Unicode tables, see `_native_look`); a text with a character beyond the
-    Basic Multilingual Plane (an emoji), and any text when the native module is not built, by
-    `reference_suspect`."""
+    (ASCII: ~0.96 -> ~0.13 ms per 64 KB of masked CRM records; accented, Cyrillic or CJK text,
+    and text with emoji or other characters beyond the Basic Multilingual Plane, through
+    Python's Unicode tables, see `_native_look`); any text when the native module is not built
+    (or Python's tables do not fit it) by `reference_suspect`."""
     look = _native_look(text)
     if look is _Unread.TEXT:
         return reference_suspect(text)
@@ -99,7 +99,7 @@ def suspect(text: str) -> bool:
 def quick_verdict(text: str) -> bool | None:
     """`suspect(text)` where it costs little (the native look: ~2 us per KB of ASCII), so a long
     tool result need not go to a worker thread to be found plain; None where it may not (a base64
-    run to decode, a character beyond the plane, no native module)."""
+    run to decode, no native module)."""
     look = _native_look(text)
     return None if look is _Unread.TEXT else look
 
@@ -127,14 +127,19 @@ class _Unread(enum.Enum):
 def _native_look(text: str) -> bool | _Unread | None:
     """`reference_suspect(text)` natively (broker/pii/native/src/guard.rs): None means a base64
     run is all it found, and its decoding is still to read. Text beyond ASCII is read once the
-    native prefilter has Python's Unicode tables (built at the first such text, ~4 ms)."""
+    native prefilter has Python's Unicode tables: the Basic Multilingual Plane's at the first
+    such text (~5 ms), the other planes' at the first text with a character of one (~35 ms)."""
     if _prefilter is None:
         return _Unread.TEXT
     if not text.isascii():
         _give_unicode_tables(_prefilter)
+    with contextlib.suppress(ValueError):  # beyond the plane, before its tables: given below
+        return _prefilter.suspect(text)
+    if not _give_astral_tables(_prefilter):
+        return _Unread.TEXT  # the tables (or some of them) refused
     try:
         return _prefilter.suspect(text)
-    except ValueError:  # a character beyond the plane: no table has it
+    except ValueError:
         return _Unread.TEXT
 
 
@@ -146,6 +151,18 @@ def _give_unicode_tables(prefilter: Prefilter) -> None:
     refuses (a keyword's letter not lower case to this Python) leave such text to the reference."""
     with contextlib.suppress(ValueError):
         prefilter.read_unicode(*prefilter_tables.tables(lambda chars: _folded(chars).lower()))
+
+
+@functools.cache
+def _give_astral_tables(prefilter: Prefilter) -> bool:
+    """`_give_unicode_tables` for the planes beyond the first (emoji, CJK extensions, letters
+    of other scripts, mathematical letters), built at the first text holding such a character:
+    whether they were given."""
+    try:
+        prefilter.read_astral(*prefilter_tables.astral(lambda chars: _folded(chars).lower()))
+    except ValueError:
+        return False
+    return True
 
 
 _prefilter: Prefilter | None

@@ -196,4 +196,9 @@ class Prefilter:
     def suspect(self, text: str, /) -> bool | None:
         """`broker.guard.injection.reference_suspect(text)`; None: no keyword nor disguise, but a
         base64 run, whose decoding is to read. ValueError for a text it cannot read (beyond
-        ASCII before `read_unicode`, a character beyond the plane)."""
+        ASCII before `read_unicode`, with a character beyond the plane before `read_astral`)."""
+    # Text beyond the Basic Multilingual Plane (emoji; helper hastral).
+    def read_astral(self, planes: list[tuple[int, str, bytes]], empty: list[int], /) -> None:
+        """Python's rules for planes 1 to 16 (`broker.guard.prefilter_tables.astral`): each plane's
+        (number, lowered, classes), or its number in `empty` (no character of any class, each its
+        own lowering); text with any code point is read from then on."""

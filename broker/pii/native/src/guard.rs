@@ -12,7 +12,9 @@
 //! Latin, Cyrillic, CJK: a str of kind 1 or 2) is read through two tables of Python's own
 //! Unicode rules per code point (its lowering, `re`'s classes), given once by `read_unicode`
 //! (broker/guard/prefilter_tables.py), so the verdicts are Python's whatever its Unicode version.
-//! Text with a character beyond the plane (kind 4) is left to the reference.
+//! Text with a character beyond the plane (kind 4: an emoji, a CJK Extension B ideograph, a
+//! mathematical letter) is read the same way once `read_astral` gave the planes beyond it, as
+//! pages of 256 code points of which only the distinct ones are kept.
 
 use std::borrow::Cow;
 
@@ -41,6 +43,8 @@ pub struct Prefilter {
     wide: Vec<char>,
     /// Python's rules for each code point of the plane, once `read_unicode` gave them.
     unicode: Option<Unicode>,
+    /// And of the planes beyond it, once `read_astral` gave them.
+    astral: Option<Astral>,
 }
 
 /// What the prefilter reads a character of the plane as, by index of its code point.
@@ -52,8 +56,28 @@ struct Unicode {
     classes: Vec<u8>,
 }
 
+/// What the prefilter reads a code point beyond the first plane as (`Unicode`'s symbol and
+/// class), in pages of 256: `pages[(c >> 8) - 256]` is the index of c's page in `symbols` and
+/// `classes`, whose page 0 is all zeros (no class, symbol 0). The 4096 pages of planes 1 to 16
+/// hold 73 distinct ones in Python 3.11 (plane 2 is ~all CJK letters, 4 to 16 are empty): ~45 KB.
+struct Astral {
+    pages: Vec<u16>,
+    symbols: Vec<u8>,
+    classes: Vec<u8>,
+}
+
+impl Astral {
+    #[inline(always)]
+    fn at(&self, c: u32) -> usize {
+        let page = self.pages[(c as usize >> 8) - PLANE / PAGE] as usize;
+        page * PAGE + (c as usize & (PAGE - 1))
+    }
+}
+
 const ASCII: usize = 128;
 const PLANE: usize = 0x10000;
+const PAGE: usize = 256;
+const PLANES: usize = 17;
 const OUTPUT: u32 = 1;
 const LANES: usize = 4;
 
@@ -162,6 +186,7 @@ impl Trie {
             longest: self.longest,
             wide: self.wide,
             unicode: None,
+            astral: None,
         }
     }
 }
@@ -220,25 +245,15 @@ impl Prefilter {
                 "Python reads ASCII otherwise than the native prefilter",
             ));
         }
-        let mut symbol_of = vec![0u8; PLANE];
-        for (index, &c) in self.wide.iter().enumerate() {
+        for &c in &self.wide {
             let at = c as usize;
             if lowered[at] != c as u32 || classes[at] & WORD == 0 {
                 return Err(PyValueError::new_err(format!(
                     "a keyword's character is not a word character in lower case: {c:?}"
                 )));
             }
-            symbol_of[at] = (ASCII + index) as u8;
         }
-        let word = (ASCII + self.wide.len()) as u8;
-        let symbols = (0..PLANE)
-            .map(|c| match lowered[c] as usize {
-                low if low < ASCII => low as u8,
-                low if low < PLANE && symbol_of[low] != 0 => symbol_of[low],
-                _ if classes[c] & WORD != 0 => word,
-                _ => 0,
-            })
-            .collect();
+        let symbols = self.symbols(&lowered, classes);
         self.unicode = Some(Unicode {
             symbols,
             classes: classes.to_vec(),
@@ -246,24 +261,106 @@ impl Prefilter {
         Ok(())
     }
 
+    /// Python's rules for the planes beyond the first: `planes` holds (number, lowered, classes)
+    /// of some, as `read_unicode` takes the first's (`lowered[c]`, c counted from the plane's
+    /// first code point, may be any code point); `empty` the numbers of the others, which Python
+    /// found to hold no character of any class, each its own lowering. ValueError unless each of
+    /// planes 1 to 16 is in one of them once.
+    fn read_astral(
+        &mut self,
+        planes: Vec<(usize, &PyString, &[u8])>,
+        empty: Vec<usize>,
+    ) -> PyResult<()> {
+        let wrong = |why: &str| {
+            Err(PyValueError::new_err(format!(
+                "not tables of planes 1 to 16: {why}"
+            )))
+        };
+        let mut given = [0u8; PLANES];
+        for &number in planes.iter().map(|(number, _, _)| number).chain(&empty) {
+            match given.get_mut(number) {
+                Some(count) if number > 0 => *count += 1,
+                _ => return wrong("a plane's number"),
+            }
+        }
+        if given[1..].iter().any(|&count| count != 1) {
+            return wrong("a plane missing or given twice");
+        }
+        let pages_per_plane = PLANE / PAGE;
+        let mut astral = Astral {
+            pages: vec![0; (PLANES - 1) * pages_per_plane],
+            symbols: vec![0; PAGE],
+            classes: vec![0; PAGE],
+        };
+        let mut distinct = std::collections::HashMap::from([(vec![0u8; 2 * PAGE], 0u16)]);
+        for (number, lowered, classes) in planes {
+            let lowered = code_points(lowered)?;
+            if lowered.len() != PLANE || classes.len() != PLANE {
+                return wrong("one lowering and one class per code point of each");
+            }
+            if classes.iter().any(|&class| class & KIND != O) {
+                return wrong("a kind beyond ASCII");
+            }
+            let symbols = self.symbols(&lowered, classes);
+            for (index, (symbols, classes)) in symbols
+                .chunks_exact(PAGE)
+                .zip(classes.chunks_exact(PAGE))
+                .enumerate()
+            {
+                let key = [symbols, classes].concat();
+                let next = distinct.len() as u16;
+                let page = *distinct.entry(key).or_insert_with(|| {
+                    astral.symbols.extend_from_slice(symbols);
+                    astral.classes.extend_from_slice(classes);
+                    next
+                });
+                astral.pages[(number - 1) * pages_per_plane + index] = page;
+            }
+        }
+        self.astral = Some(astral);
+        Ok(())
+    }
+
     /// `reference_suspect(text)`: True (a keyword or a disguise), False (neither, nor a base64
     /// run), None (only a base64 run: its decoding is Python's to read). ValueError for a text
     /// it cannot read: one beyond ASCII before `read_unicode`, one with a character beyond the
-    /// plane.
+    /// plane before `read_astral`.
     fn suspect(&self, text: &PyString) -> PyResult<Option<bool>> {
         // SAFETY: the data is read while the string (held by the caller) is alive, GIL held.
         let data = unsafe { text.data()? };
         let ascii = unsafe { ffi::PyUnicode_IS_ASCII(text.as_ptr()) != 0 };
-        match (data, &self.unicode) {
-            (PyStringData::Ucs1(bytes), _) if ascii => Ok(self.verdict(&without_token_ids(bytes))),
-            (PyStringData::Ucs1(chars), Some(unicode)) => {
-                Ok(self.wide_verdict(&without_token_ids(chars), unicode))
+        let symbol = |unicode: &Unicode, c: u32| unicode.symbols[c as usize];
+        let class = |unicode: &Unicode, c: u32| unicode.classes[c as usize];
+        match (data, &self.unicode, &self.astral) {
+            (PyStringData::Ucs1(bytes), _, _) if ascii => {
+                Ok(self.verdict(&without_token_ids(bytes)))
             }
-            (PyStringData::Ucs2(chars), Some(unicode)) => {
-                Ok(self.wide_verdict(&without_token_ids(chars), unicode))
+            (PyStringData::Ucs1(chars), Some(unicode), _) => Ok(self.wide_verdict(
+                &without_token_ids(chars),
+                |c| symbol(unicode, c),
+                |c| class(unicode, c),
+            )),
+            (PyStringData::Ucs2(chars), Some(unicode), _) => Ok(self.wide_verdict(
+                &without_token_ids(chars),
+                |c| symbol(unicode, c),
+                |c| class(unicode, c),
+            )),
+            (PyStringData::Ucs4(chars), Some(unicode), Some(astral)) => {
+                let read = |plane: &[u8], beyond: &[u8], c: u32| {
+                    if (c as usize) < PLANE {
+                        plane[c as usize]
+                    } else {
+                        beyond[astral.at(c)]
+                    }
+                };
+                Ok(self.wide_verdict(
+                    &without_token_ids(chars),
+                    |c| read(&unicode.symbols, &astral.symbols, c),
+                    |c| read(&unicode.classes, &astral.classes, c),
+                ))
             }
             _ => Err(PyValueError::new_err(
-                "the native prefilter reads ASCII text, and other text of the plane after read_unicode",
+                "the native prefilter reads ASCII, other text once given each plane's tables",
             )),
         }
     }
@@ -278,19 +375,39 @@ impl Prefilter {
     }
 
     /// `verdict` for text beyond ASCII: its characters as their symbols, then as their classes.
-    fn wide_verdict<T: Unit>(&self, text: &[T], unicode: &Unicode) -> Option<bool> {
-        let symbols: Vec<u8> = text
-            .iter()
-            .map(|&c| unicode.symbols[c.into() as usize])
-            .collect();
+    fn wide_verdict<T: Unit>(
+        &self,
+        text: &[T],
+        symbol: impl Fn(u32) -> u8,
+        class: impl Fn(u32) -> u8,
+    ) -> Option<bool> {
+        let symbols: Vec<u8> = text.iter().map(|&c| symbol(c.into())).collect();
         if self.keyword_in(&symbols) {
             return Some(true);
         }
-        let classes: Vec<u8> = text
-            .iter()
-            .map(|&c| unicode.classes[c.into() as usize])
-            .collect();
+        let classes: Vec<u8> = text.iter().map(|&c| class(c.into())).collect();
         disguise_or_base64(&classes, &IDENTITY)
+    }
+
+    /// The keyword DFA's symbol of each code point of a plane, from its lowering (any code point)
+    /// and class: ASCII itself, a keyword's character (all are of the first plane), another word
+    /// character (`word`), else 0.
+    fn symbols(&self, lowered: &[u32], classes: &[u8]) -> Vec<u8> {
+        let mut symbol_of = vec![0u8; PLANE];
+        for (index, &c) in self.wide.iter().enumerate() {
+            symbol_of[c as usize] = (ASCII + index) as u8;
+        }
+        let word = (ASCII + self.wide.len()) as u8;
+        lowered
+            .iter()
+            .zip(classes)
+            .map(|(&low, &class)| match low as usize {
+                low if low < ASCII => low as u8,
+                low if low < PLANE && symbol_of[low] != 0 => symbol_of[low],
+                _ if class & WORD != 0 => word,
+                _ => 0,
+            })
+            .collect()
     }
 
     /// Whether a keyword is in `text` (symbols). A run of the DFA waits on each transition's
@@ -540,7 +657,7 @@ fn position<T: Unit>(text: &[T], byte: u8) -> Option<usize> {
     found(blocks.remainder()).map(|at| text.len() / BLOCK * BLOCK + at)
 }
 
-/// A str's code unit (kind 1 or 2), as tokens read it.
+/// A str's code unit (kind 1, 2 or 4), as tokens read it.
 trait Unit: Copy + Into<u32> {
     /// The unit as a byte that is no ASCII class's beyond ASCII (a byte of Latin-1 text is
     /// itself: no ASCII test passes on it).
@@ -558,6 +675,17 @@ impl Unit for u16 {
     #[inline(always)]
     fn ascii(self) -> u8 {
         if self < ASCII as u16 {
+            self as u8
+        } else {
+            0x80
+        }
+    }
+}
+
+impl Unit for u32 {
+    #[inline(always)]
+    fn ascii(self) -> u8 {
+        if self < ASCII as u32 {
             self as u8
         } else {
             0x80
