@@ -5,9 +5,12 @@
 Times `suspect` (the native look where it reads the text), `reference_suspect` (Python) and
 `quick_verdict` on ~64 KB of masked CRM records in ASCII, in accented Latin (French, German,
 Polish names and notes), in Cyrillic and in CJK, none of them suspect (the whole text is read),
-and once one emoji (beyond the Basic Multilingual Plane) sends a text to the reference. The
-first text beyond ASCII builds the Unicode tables (`prefilter_tables`), timed apart. CPU time of
-one core, best of five rounds; the machine is shared, so read the figures as orders of magnitude.
+in accented Latin with one emoji (beyond the Basic Multilingual Plane: the text is then stored
+four bytes a character), and in chat messages with emoji (skin tones, joiners, flags) and
+mathematical letters. The first text beyond ASCII builds the plane's Unicode tables, the first
+beyond the plane those of the planes beyond it (`prefilter_tables`), each timed apart. CPU time
+of one core, best of five rounds; the machine is shared, so read the figures as orders of
+magnitude.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ NAMES = {
         ["山田太郎", "李小龍", "김민준"],
         ["東京", "上海", "서울"],
         "来週の会議の後に電話してください。客户希望通过电话联系。회의 후에 전화 주세요.",
+    ),
+    "chat with emoji": (
+        ["Zoë 🌻", "Marco 👨\u200d💻", "Aiko 🇯🇵"],
+        ["Milano 🇮🇹", "Osaka", "Lyon"],
+        "Great call today 🎉🎉 thanks! See you Monday 👍🏽 — the 𝐧𝐞𝐰 quote is attached ✅❤\ufe0f",  # noqa: RUF001 - mathematical letters on purpose
     ),
 }
 
@@ -70,9 +78,12 @@ def main() -> None:
     start = time.process_time()
     injection.quick_verdict("é")  # builds the Unicode tables once
     print(f"unicode tables (first text beyond ASCII): {(time.process_time() - start) * 1e3:.1f} ms")
+    start = time.process_time()
+    injection.quick_verdict("\U0001f600")  # builds the other planes' tables once
+    print(f"astral tables (first text beyond the plane): {(time.process_time() - start) * 1e3:.1f} ms")
     texts = {kind: records(kind) for kind in NAMES}
     texts["accented + emoji"] = texts["accented"][:-2] + "\U0001f600" + texts["accented"][-1:]
-    print(f"{'text':18} {'chars':>6} {'KB':>5}  {'reference':>17}  {'suspect':>17}  {'quick_verdict':>15}")
+    print(f"{'text':16} {'chars':>6} {'KB':>5}  {'reference':>17}  {'suspect':>17}  {'quick_verdict':>15}")
     for kind, text in texts.items():
         assert injection.reference_suspect(text) is False and injection.suspect(text) is False, kind
         kb = len(text.encode("utf-8", "surrogatepass")) / 1024
@@ -80,7 +91,7 @@ def main() -> None:
         suspect = best(injection.suspect, text, 20)
         quick = best(injection.quick_verdict, text, 20)
         print(
-            f"{kind:18} {len(text):6} {kb:5.0f}  {reference * 1e6:7.0f} us {reference * 1e9 / kb:5.0f}/KB"
+            f"{kind:16} {len(text):6} {kb:5.0f}  {reference * 1e6:7.0f} us {reference * 1e9 / kb:5.0f}/KB"
             f"  {suspect * 1e6:7.0f} us {suspect * 1e9 / kb:5.0f}/KB"
             f"  {quick * 1e6:6.0f} us {injection.quick_verdict(text)!s:>5}"
         )
