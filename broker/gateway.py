@@ -19,6 +19,7 @@ from broker.catalog import Federated
 from broker.cluster import Bus, make_bus
 from broker.connections import UserGrants
 from broker.errors import Conflict
+from broker.guard import injection
 from broker.identity import Authenticator, CallerMap, OAuthVerifier, Principal
 from broker.identity.resource import metadata_url
 from broker.identity.signing import GatewaySigner
@@ -188,6 +189,7 @@ class Gateway:
         self.audit.start()
         self.vault.start()
         self.maskers.start()
+        await asyncio.to_thread(injection.prepare)
         heap.settle()
 
     async def stop(self) -> None:
