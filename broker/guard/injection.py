@@ -157,7 +157,7 @@ def _give_unicode_tables(prefilter: Prefilter) -> None:
     the plane, so the native look reads them as `reference_suspect` does. Built on the first
     text beyond ASCII, not at import: a process may never see one. Tables the native look
     refuses (a keyword's letter not lower case to this Python) leave such text to the reference."""
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError, AttributeError):  # AttributeError: built before it had this
         prefilter.read_unicode(*prefilter_tables.tables(lambda chars: _folded(chars).lower()))
 
 
@@ -168,7 +168,7 @@ def _give_astral_tables(prefilter: Prefilter) -> bool:
     whether they were given."""
     try:
         prefilter.read_astral(*prefilter_tables.astral(lambda chars: _folded(chars).lower()))
-    except ValueError:
+    except (ValueError, AttributeError):  # AttributeError: a native module built before it had this
         return False
     return True
 
