@@ -30,7 +30,9 @@ def compact_json(value: Any) -> str:
         fast = orjson.dumps(value, option=_JSON_TYPES_ONLY)
     except TypeError:
         fast = None
-    if fast is not None and b"null" not in fast and b"e-" not in fast and b"0.0000" not in fast:
+    # (`find`, not `in`: on 3.11 `bytes in bytes` first tries the needle as an int, raising and
+    # dropping a TypeError with its message each time, ~0.15 us)
+    if fast is not None and fast.find(b"null") < 0 and fast.find(b"e-") < 0 and fast.find(b"0.0000") < 0:
         return fast.decode()
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -56,7 +58,7 @@ def parse_json(body: bytes) -> Any:
     see `_LONG_NUMBER`) and nesting between `json`'s recursion limit (~1000 frames less the
     stack in use) and orjson's 1024: a body that could nest that deep is kept only if orjson
     writes the value back, which it refuses past 254 levels."""
-    if len(body) > _FAST_PARSE_BYTES or _LONG_NUMBER in b"!" + body.translate(_FOLD):
+    if len(body) > _FAST_PARSE_BYTES or (b"!" + body.translate(_FOLD)).find(_LONG_NUMBER) >= 0:
         return _lenient(body)
     try:
         value = orjson.loads(body)
