@@ -127,7 +127,7 @@ class Scrubber:
         if isinstance(text, str):
             if "\\" not in text and not literal_matches(self._text, text):
                 return value
-        elif b"\\" not in text and not self._bytes.find_matches_as_indexes(text):
+        elif text.find(b"\\") < 0 and not self._bytes.find_matches_as_indexes(text):  # (see jsonwire)
             return value
         return self._walk(value)
 

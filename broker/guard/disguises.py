@@ -77,9 +77,9 @@ def obfuscated_part(text: str) -> bool:
     if text.isascii():
         classes = text.encode("ascii").translate(_CLASSES)
         return (
-            b"L.L.L." in classes
-            or b"L L L " in classes
-            or b"LDL" in classes
+            classes.find(b"L.L.L.") >= 0  # (`find`: see connectors/jsonwire.py)
+            or classes.find(b"L L L ") >= 0
+            or classes.find(b"LDL") >= 0
             or _LEET_LED.search(classes) is not None
             or _JOINED_LED.search(classes) is not None
         )

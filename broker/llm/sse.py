@@ -31,7 +31,7 @@ class EventSplitter:
 
 def _next_separator(data: bytes, start: int) -> tuple[int, int]:
     lf = data.find(b"\n\n", start)
-    crlf = data.find(b"\r\n\r\n", start) if b"\r" in data else -1
+    crlf = data.find(b"\r\n\r\n", start) if data.find(b"\r") >= 0 else -1  # (see connectors/jsonwire.py)
     if crlf >= 0 and (lf < 0 or crlf < lf):
         return crlf, 4
     return lf, 2
@@ -39,7 +39,7 @@ def _next_separator(data: bytes, start: int) -> tuple[int, int]:
 
 def event_fields(event: bytes) -> tuple[bytes | None, bytes]:
     """The event's `event:` name (None if absent) and its `data:` lines joined by newlines."""
-    if event.startswith(b"data: ") and event.count(b"\n") <= 2 and b"\r" not in event:
+    if event.startswith(b"data: ") and event.count(b"\n") <= 2 and event.find(b"\r") < 0:
         return None, event[6:].rstrip(b"\n")  # the common case: one data line
     name: bytes | None = None
     data: list[bytes] = []
