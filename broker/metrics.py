@@ -7,7 +7,7 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client import metrics as client_metrics
 from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
@@ -67,32 +67,39 @@ class Metrics:
             ("operation", "outcome"),
             LATENCY_BUCKETS,
         )
-        for collector in (self.tool_calls, self.tool_latency, self.requests, self.request_latency):
-            self.registry.register(collector)
-        self.mcp_fast = Counter(
+        # Also on every call, on the event loop only: the fast path's answers and MaskPII's figures.
+        self.mcp_fast = LoopCounter(
             "broker_mcp_fast_path_requests",
             "MCP requests the fast path answered (broker/mcp/fastpath.py) by method; the SDK serves the rest",
-            ["method"],
-            registry=self.registry,
+            ("method",),
         )
+        self.pii_masked = LoopCounter(
+            "broker_pii_masked",
+            "Entities masked in tool results and upstream errors, by entity type",
+            ("entity",),
+        )
+        self.pii_mask_seconds = LoopHistogram(
+            "broker_pii_mask_duration_seconds",
+            "Time MaskPII spends per tool call (token resolution and masking, upstream excluded)",
+            (),
+            (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1),
+        )
+        for collector in (
+            self.tool_calls,
+            self.tool_latency,
+            self.requests,
+            self.request_latency,
+            self.mcp_fast,
+            self.pii_masked,
+            self.pii_mask_seconds,
+        ):
+            self.registry.register(collector)
         self.audit_written = Counter(
             "broker_audit_records_written", "Audit records stored", registry=self.registry
         )
         self.audit_write_errors = Counter(
             "broker_audit_write_errors",
             "Failed attempts to store a batch of audit records",
-            registry=self.registry,
-        )
-        self.pii_masked = Counter(
-            "broker_pii_masked",
-            "Entities masked in tool results and upstream errors, by entity type",
-            ["entity"],
-            registry=self.registry,
-        )
-        self.pii_mask_seconds = Histogram(
-            "broker_pii_mask_duration_seconds",
-            "Time MaskPII spends per tool call (token resolution and masking, upstream excluded)",
-            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1),
             registry=self.registry,
         )
         self.breaker_state = Gauge(

@@ -44,7 +44,6 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import InboundModernRoute, classify_inbound_request
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, INTERNAL_ERROR, LOG_LEVEL_META_KEY
 from mcp_types.methods import validate_client_request
-from prometheus_client import Counter
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -59,6 +58,7 @@ from broker.mcp.input_rounds import input_required_result
 from broker.mcp.listing import wire_forms
 from broker.mcp.pages import PAGE_SIZE, next_cursor, page_start
 from broker.mcp.server import call_tool
+from broker.metrics import LoopCounter
 from broker.pipeline import Next, ToolCall
 from broker.telemetry.logs import current_request_id
 
@@ -119,7 +119,7 @@ class McpFastPath:
         security: TransportSecuritySettings,
         max_body: int,
         server_info: dict[str, Any],
-        answered: Counter,
+        answered: LoopCounter,
         path: str = "/mcp",
     ) -> None:
         self.app = app
@@ -132,7 +132,7 @@ class McpFastPath:
         self.path = path
         self._envelopes: dict[tuple[Any, ...], str | None] = {}
         self._transports: dict[tuple[bytes | None, ...], bool] = {}
-        self._answered = {name: answered.labels(name) for name in _FIELDS}
+        self._answered = {name: answered.child(name) for name in _FIELDS}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -222,7 +222,7 @@ class McpFastPath:
             log.exception("MCP %s handler raised", method)  # as the SDK answers a handler's crash
             status, answer = wire.error(request_id, INTERNAL_ERROR, "Internal server error")
         await respond(send, status, answer)
-        self._answered[method].inc()
+        self._answered[method].value += 1
 
     def _transport_ok(self, head: dict[bytes, bytes]) -> bool:
         """`_transport_verdict`, remembered per distinct set of those headers (a client sends

@@ -28,7 +28,7 @@ from typing import Any
 
 from broker.connections.errors import NotConnected
 from broker.errors import ToolCallError
-from broker.metrics import Children, Metrics
+from broker.metrics import Metrics
 from broker.pii import Counts, Masker, UnknownToken, scrub
 from broker.pii.jsontext import serialise
 from broker.pii.keys import MaskingFailed
@@ -54,8 +54,7 @@ class MaskPII:
     def __init__(self, maskers: Maskers, metrics: Metrics) -> None:
         self._maskers = maskers
         self._counter = metrics.pii_masked
-        self._children = Children()
-        self._seconds = metrics.pii_mask_seconds
+        self._seconds = metrics.pii_mask_seconds.child()
 
     async def __call__(self, call: Request, call_next: Next) -> Output:
         started = time.perf_counter()
@@ -110,7 +109,7 @@ class MaskPII:
             return
         call.masked = counts
         for entity, count in counts.items():
-            self._children(self._counter, entity).inc(count)
+            self._counter.child(entity).value += count
 
 
 async def _resolve(masker: Masker, agent: str, target: str, arguments: dict[str, Any]) -> dict[str, Any]:
