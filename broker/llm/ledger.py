@@ -134,6 +134,16 @@ class LedgerWriter:
                 await asyncio.sleep(backoff)
 
     async def _flush(self) -> bool:
+        """Write the next batch. The write and its bookkeeping run in a task of their own that a
+        cancelled caller (the writer's task at shutdown, a budget load whose request gave up)
+        does not stop: the worker thread commits the batch anyway, and it must then leave the
+        queue, or the next flush (`close` draining) stores every entry of it a second time. A
+        budget read after a restart then counted those calls twice (tests/llm/test_budgets.py
+        saw a 429 where 22 of 30 tokens were spent, on a machine slowed enough that the stop
+        came mid-write)."""
+        return await asyncio.shield(self._write_next())
+
+    async def _write_next(self) -> bool:
         async with self._lock:
             batch = self._pending[: self._batch_size * 4]
             if not batch:
