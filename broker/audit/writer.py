@@ -40,7 +40,6 @@ class AuditWriter:
         self._task: asyncio.Task[None] | None = None
         self._pending: list[AuditEntry] = []
         self._rows: RowWriter | None = None  # made for the dialect at the first write
-        self._inflight: asyncio.Future[bool] | None = None
         self._flush_lock = asyncio.Lock()  # one batch in flight, whoever asks for it
 
     async def record(self, entry: AuditEntry) -> None:
@@ -57,9 +56,7 @@ class AuditWriter:
         if self._task is not None:
             await cancel_and_wait(self._task)
             self._task = None
-        if self._inflight is not None:  # let a batch being written finish before draining
-            await asyncio.gather(self._inflight, return_exceptions=True)
-        self._take_all()
+        self._take_all()  # a batch still being written leaves the queue before the drain's first
         while self._pending:
             if not await self._flush():
                 log.error("audit database unavailable at shutdown; %d records not stored", len(self._pending))
@@ -78,8 +75,7 @@ class AuditWriter:
                 self._pending.append(await self._queue.get())
             await asyncio.sleep(self._flush_seconds if self._queue.qsize() < self._batch_size else 0)
             self._take_all()
-            self._inflight = asyncio.ensure_future(self._flush())
-            if await asyncio.shield(self._inflight):
+            if await self._flush():
                 backoff = self._flush_seconds
             else:
                 backoff = min(backoff * 2, 30.0)
@@ -90,6 +86,13 @@ class AuditWriter:
             self._pending.append(self._queue.get_nowait())
 
     async def _flush(self) -> bool:
+        """Write the next batch, in a task a cancelled caller does not stop (as the usage
+        ledger's, broker/llm/ledger.py): the worker thread commits the batch anyway, and it
+        must leave the queue, or the next flush stores it a second time. The background task
+        is stopped at shutdown; an admin `flush` can be cancelled by its request."""
+        return await asyncio.shield(self._write_next())
+
+    async def _write_next(self) -> bool:
         async with self._flush_lock:
             batch = self._pending[: self._batch_size * 4]
             if not batch:

@@ -4,6 +4,7 @@ held and retried while the database is unavailable."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from broker.metrics import Metrics
 from broker.store.db import make_engine, make_sessionmaker
 from broker.store.migrate import upgrade
 from broker.store.models import AuditRecord
+from tests.threads import SlowStart
 
 
 def entry(n: int) -> AuditEntry:
@@ -58,6 +60,30 @@ async def test_records_are_written_in_batches_and_drained_on_shutdown(database_u
     with sessions() as session:
         ids = set(session.scalars(select(AuditRecord.request_id)))
     assert ids == {f"req-{n}" for n in range(2500)}
+
+
+async def test_a_flush_cancelled_while_its_batch_is_written_stores_it_once(tmp_path: Path) -> None:
+    """An admin `flush` whose request goes away while the worker thread writes: the thread
+    commits the batch, which must leave the queue, or closing would store it again."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    upgrade(url)
+    sessions = make_sessionmaker(make_engine(url))
+    asyncio.get_running_loop().set_default_executor(SlowStart(0.5))
+    writer = AuditWriter(sessions, Metrics(), batch_size=100, flush_seconds=60, queue_limit=1000)
+    writer.start()
+    for n in range(3):
+        await writer.record(entry(n))
+    flushing = asyncio.create_task(writer.flush())
+    await asyncio.sleep(0.1)  # the write has been handed to a worker thread
+    flushing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await flushing
+    await writer.close()
+    with sessions() as session:
+        stored = session.execute(
+            select(AuditRecord.request_id, func.count()).group_by(AuditRecord.request_id)
+        )
+        assert sorted(stored.all()) == [("req-0", 1), ("req-1", 1), ("req-2", 1)]
 
 
 async def test_records_wait_for_the_database_to_come_back(tmp_path: Path) -> None:

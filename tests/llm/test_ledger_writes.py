@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select
 
 from broker.llm.ledger import LedgerWriter, UsageEntry
 from broker.store.db import make_engine, make_sessionmaker
 from broker.store.models import Base, LlmUsageRecord
+from tests.threads import SlowStart
 
 
 def entry(n: int) -> UsageEntry:
@@ -25,22 +22,6 @@ def entry(n: int) -> UsageEntry:
         http_status=200, prompt_tokens=1, completion_tokens=10, cached_tokens=0, estimated=False,
         cost_usd=0.0, latency_ms=1.0, ttft_ms=None, attempts=1, error=None,
     )  # fmt: skip
-
-
-class SlowStart(ThreadPoolExecutor):
-    """The loop's executor, each job starting `delay` seconds late: a write still running when
-    its caller is cancelled, as on a loaded machine."""
-
-    def __init__(self, delay: float) -> None:
-        super().__init__(max_workers=4)
-        self._delay = delay
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        def late() -> Any:
-            time.sleep(self._delay)
-            return fn(*args, **kwargs)
-
-        return super().submit(late)
 
 
 async def test_a_flush_cancelled_while_its_batch_is_written_stores_it_once(tmp_path: Path) -> None:
