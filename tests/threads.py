@@ -3,10 +3,12 @@ as on a loaded machine (tests/llm/test_ledger_writes.py, tests/broker/test_audit
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 
 class SlowStart(ThreadPoolExecutor):
@@ -22,3 +24,20 @@ class SlowStart(ThreadPoolExecutor):
             return fn(*args, **kwargs)
 
         return super().submit(late)
+
+
+class BatchWriter(Protocol):
+    async def flush(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+async def cancel_a_flush_mid_write(writer: BatchWriter) -> None:
+    """With the loop's jobs starting 0.5 s late: a `flush` cancelled once its write is handed to a
+    worker thread (which goes on and commits), then `close`, which drains what is still queued."""
+    asyncio.get_running_loop().set_default_executor(SlowStart(0.5))
+    flushing = asyncio.create_task(writer.flush())
+    await asyncio.sleep(0.1)
+    flushing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await flushing
+    await writer.close()

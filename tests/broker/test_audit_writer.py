@@ -4,7 +4,6 @@ held and retried while the database is unavailable."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from broker.metrics import Metrics
 from broker.store.db import make_engine, make_sessionmaker
 from broker.store.migrate import upgrade
 from broker.store.models import AuditRecord
-from tests.threads import SlowStart
+from tests.threads import cancel_a_flush_mid_write
 
 
 def entry(n: int) -> AuditEntry:
@@ -68,17 +67,11 @@ async def test_a_flush_cancelled_while_its_batch_is_written_stores_it_once(tmp_p
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     upgrade(url)
     sessions = make_sessionmaker(make_engine(url))
-    asyncio.get_running_loop().set_default_executor(SlowStart(0.5))
     writer = AuditWriter(sessions, Metrics(), batch_size=100, flush_seconds=60, queue_limit=1000)
     writer.start()
     for n in range(3):
         await writer.record(entry(n))
-    flushing = asyncio.create_task(writer.flush())
-    await asyncio.sleep(0.1)  # the write has been handed to a worker thread
-    flushing.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await flushing
-    await writer.close()
+    await cancel_a_flush_mid_write(writer)
     with sessions() as session:
         stored = session.execute(
             select(AuditRecord.request_id, func.count()).group_by(AuditRecord.request_id)

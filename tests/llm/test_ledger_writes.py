@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +10,7 @@ from sqlalchemy import func, select
 from broker.llm.ledger import LedgerWriter, UsageEntry
 from broker.store.db import make_engine, make_sessionmaker
 from broker.store.models import Base, LlmUsageRecord
-from tests.threads import SlowStart
+from tests.threads import cancel_a_flush_mid_write
 
 
 def entry(n: int) -> UsageEntry:
@@ -29,18 +27,11 @@ async def test_a_flush_cancelled_while_its_batch_is_written_stores_it_once(tmp_p
     must not leave the batch queued: the thread commits it, and closing would store it again."""
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     Base.metadata.create_all(engine, tables=[LlmUsageRecord.__table__])  # type: ignore[list-item]
-    loop = asyncio.get_running_loop()
-    loop.set_default_executor(SlowStart(0.5))
     writer = LedgerWriter(make_sessionmaker(engine), batch_size=100, flush_seconds=60, queue_limit=1000)
     writer.start()
     for n in range(3):
         writer.record(entry(n))
-    flushing = asyncio.create_task(writer.flush())
-    await asyncio.sleep(0.1)  # the write has been handed to a worker thread
-    flushing.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await flushing
-    await writer.close()
+    await cancel_a_flush_mid_write(writer)
     with engine.connect() as connection:
         query = select(LlmUsageRecord.request_id, func.count()).group_by(LlmUsageRecord.request_id)
         assert sorted(connection.execute(query).all()) == [("req-0", 1), ("req-1", 1), ("req-2", 1)]
