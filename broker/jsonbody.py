@@ -40,7 +40,7 @@ def _too_deep(what: str) -> MalformedBody:
 def loads(data: bytes | str, *, what: str = "the request body") -> Any:
     """Decode JSON text with bounded nesting; every failure is a MalformedBody (400) saying what is wrong."""
     try:
-        return pydantic_core.from_json(data)
+        return pydantic_core.from_json(data, cache_strings="keys")  # (see connectors/mcp/answers.py)
     except ValueError as exc:
         if str(exc).startswith("recursion limit exceeded"):
             raise _too_deep(what) from None

@@ -284,7 +284,7 @@ class McpFastPath:
     ) -> tuple[str | int, dict[str, Any], str] | None:
         """(id, params, protocol version) of a request in the common shape, else None."""
         try:
-            decoded = pydantic_core.from_json(body)
+            decoded = pydantic_core.from_json(body, cache_strings="keys")  # (see connectors/mcp/answers.py)
         except ValueError:
             return None
         if not isinstance(decoded, dict) or decoded.keys() != {"jsonrpc", "id", "method", "params"}:

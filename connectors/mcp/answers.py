@@ -37,11 +37,15 @@ def plain_result(data: bytes | str, *, big: bool = False) -> dict[str, Any] | No
     A big answer is None too (`message` parses it with the loop free between pieces), unless
     `big`: a tools/call's answer, whose content the connector then measures in one pass anyway
     (`results.json_size`), and whose 5 MB text block the standard decoder read in one call
-    of ~10 ms where this takes ~6."""
+    of ~10 ms where this takes ~6.
+
+    Only keys are interned (`cache_strings="keys"`): a result's values rarely repeat, and looking
+    each up in jiter's string cache made the parse ~30% slower (2 KB: 12.5 -> 8 us; 100 KB:
+    459 -> 320 us). The strings are equal either way; only their sharing differs."""
     if len(data) >= listing.CHARS_PER_SLICE and not big:
         return None
     try:
-        message = pydantic_core.from_json(data, allow_inf_nan=False)
+        message = pydantic_core.from_json(data, allow_inf_nan=False, cache_strings="keys")
     except ValueError:
         return None
     if type(message) is not dict or message.keys() != _RESPONSE_KEYS or message["jsonrpc"] != "2.0":
