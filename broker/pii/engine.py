@@ -21,7 +21,7 @@ from broker.pii.detector import PATTERN_ENTITIES, Detector
 from broker.pii.issuing import in_order
 from broker.pii.jsontext import emit_json, parse, rename_keys, renamed, scan_json, serialise
 from broker.pii.nogc import gc_paused
-from broker.pii.operators import VALUE_FREE, Apply, agent_mac, build, derive_key, tokenize, tokens_for
+from broker.pii.operators import VALUE_FREE, AgentMacs, Apply, build, derive_key, tokenize, tokens_for
 from broker.pii.splicing import Plan, Plans, splice_back, splice_each, token_requests
 from broker.pii.structure import Collected, FieldRules, Match, collect
 from policies.masking import MaskingPolicy, OperatorSpec, masking_fingerprint
@@ -61,6 +61,7 @@ class MaskingEngine:
         self.policy = policy
         self.fingerprint = f"{ENGINE_VERSION}:{masking_fingerprint(policy)}"
         self._salt = salt
+        self._agent_mac = AgentMacs(salt)
         self._hash_key = derive_key(salt, "hash")
         detected = [e for e in PATTERN_ENTITIES if policy.operator_for(e).operator != "keep"]
         self._detector = detector or Detector(detected)
@@ -209,7 +210,7 @@ class MaskingEngine:
             return None if written is None else (written, counts, [], [], [], {})
         with gc_paused():
             ordered = in_order(requests)
-            tokens = tokens_for(agent_mac(self._salt, agent), ordered)
+            tokens = tokens_for(self._agent_mac(agent), ordered)
         masked, counts = back(tokens)
         written = write(masked)
         if written is None:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from broker.canonical import KeyedHash
 from broker.offload import maybe_in_thread
 from broker.pii.nogc import gc_paused
-from broker.pii.operators import TOKEN_HEX, AgentMac, agent_mac, token_for, tokens_for
+from broker.pii.operators import TOKEN_HEX, AgentMacs, token_for, tokens_for
 from broker.pii.vault import TokenVault, claim_all
 
 TOKEN_BATCH = 2048
@@ -119,9 +119,8 @@ class TokenIssuer:
 
     def __init__(self, vault: TokenVault, salt: bytes, ttl_seconds: int) -> None:
         self._vault = vault
-        self._salt = salt
         self._ttl = ttl_seconds
-        self._macs: dict[str, AgentMac] = {}
+        self._mac = AgentMacs(salt)
         self._known = Known(min(ttl_seconds / 2, 600))
         self._issuing = asyncio.Lock()
 
@@ -172,14 +171,6 @@ class TokenIssuer:
             # memo (they are taken).
             self._known.add(agent, stored)
             return issued  # type: ignore[return-value]  # (each position issued: _issue_batch)
-
-    def _mac(self, agent: str) -> AgentMac:
-        mac = self._macs.get(agent)
-        if mac is None:
-            if len(self._macs) > 10_000:
-                self._macs.clear()
-            mac = self._macs[agent] = agent_mac(self._salt, agent)
-        return mac
 
     async def _issue_batch(
         self,
