@@ -42,7 +42,7 @@ import pydantic_core
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import InboundModernRoute, classify_inbound_request
-from mcp_types import CLIENT_CAPABILITIES_META_KEY, INTERNAL_ERROR, LOG_LEVEL_META_KEY
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, INTERNAL_ERROR
 from mcp_types.methods import validate_client_request
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -53,7 +53,7 @@ from broker.mcp import wire
 from broker.mcp.channel import STATELESS
 from broker.mcp.context import CACHE_META_KEY, parse_narrowing
 from broker.mcp.errordata import correlated
-from broker.mcp.exchange import GONE, replay, replay_messages, respond, unless_gone
+from broker.mcp.exchange import GONE, may_stream, replay, replay_messages, respond, unless_gone
 from broker.mcp.input_rounds import input_required_result
 from broker.mcp.listing import wire_forms
 from broker.mcp.pages import PAGE_SIZE, next_cursor, page_start
@@ -80,7 +80,6 @@ def _can_be_asked(meta: dict[str, Any]) -> bool:
 
 _ROUTING = (b"mcp-protocol-version", b"mcp-method", b"mcp-name")
 _ROUTING_NAMES = tuple((name, name.decode()) for name in _ROUTING)
-_STREAM_MARKERS = (b'"progressToken"', f'"{LOG_LEVEL_META_KEY}"'.encode())
 _KNOWN_ENVELOPES = 4096
 """Distinct envelopes (`_meta`, method, name, routing headers) whose verdict is remembered: a
 client sends the same ones every time, and the SDK's ladder and `_meta` checks cost ~6% of
@@ -93,13 +92,6 @@ _PAGES = 10_000
 """Serialised tools/list pages kept per snapshot."""
 DECLINED = "broker.mcp.declined"
 """Scope key of a request the HTTP front (broker/front.py) screened and left to the SDK."""
-
-
-def _streams(body: bytes) -> bool:
-    """Whether the request may want an SSE answer (progress or log messages): the SDK's to serve.
-    (`find`, not `in`: on 3.11 `bytes in bytes` first tries the needle as an int, raising and
-    dropping a TypeError each time, ~2,000 instructions.)"""
-    return any(body.find(marker) >= 0 for marker in _STREAM_MARKERS)
 
 
 class Screened(NamedTuple):
@@ -177,7 +169,7 @@ class McpFastPath:
 
     def screen(self, head: dict[bytes, bytes], method: str, body: bytes) -> Screened | None:
         """The request to answer here, or None: the SDK answers it (given the body again)."""
-        request = self._request(body, method, head) if not _streams(body) else None
+        request = self._request(body, method, head) if not may_stream(body) else None
         if request is None:
             return None
         snapshot = self.snapshot()

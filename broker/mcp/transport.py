@@ -29,16 +29,15 @@ from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import RequestBodyLimitMiddleware
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
-from mcp_types import LOG_LEVEL_META_KEY
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Message, Receive, Scope, Send
 
+from broker.mcp.exchange import may_stream
 from broker.mcp.invalid import invalid_requests
 from broker.mcp.sessions import Sessions
 
 _SESSION_HEADER = MCP_SESSION_ID_HEADER.lower().encode("ascii")
 _VERSION_HEADER = MCP_PROTOCOL_VERSION_HEADER.lower().encode("ascii")
-_STREAM_MARKERS = (b'"progressToken"', f'"{LOG_LEVEL_META_KEY}"'.encode())
 _METHOD_HEADER = b"mcp-method"
 _WORK_METHODS = {b"tools/call", b"resources/read", b"prompts/get", b"completion/complete"}
 """Requests that reach an upstream and may run long: cancelled when their client goes away."""
@@ -56,7 +55,7 @@ def install(manager: StreamableHTTPSessionManager, sessions: Sessions | None = N
             await legacy(scope, receive, send)
             return
         body = await _body(receive)
-        streams = any(body.find(marker) >= 0 for marker in _STREAM_MARKERS)  # (`find`: see fastpath._streams)
+        streams = may_stream(body)
         method = next((v for k, v in scope["headers"] if k == _METHOD_HEADER), None)
         if streams or method not in _WORK_METHODS:  # the SDK's SSE mode watches the disconnect itself
             replay = _replay(body, receive)
