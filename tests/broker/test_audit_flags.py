@@ -3,6 +3,13 @@ one (a cached result's flag is remembered, never lost or lent to another result)
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import re
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -140,3 +147,42 @@ async def test_long_results_are_flagged_where_the_instructions_hide(database_url
         flags = dict(session.execute(select(AuditRecord.request_id, AuditRecord.flags)).all())
     flagged = [bool((flags[f"req-{n}"] or {}).get("injection")) for n in range(len(texts))]
     assert flagged == [False, True, False, True, True]
+
+
+class CountingPool(ThreadPoolExecutor):
+    """The loop's executor, counting the jobs handed to it."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.jobs = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.jobs += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+async def test_a_masked_result_past_64_kb_is_found_plain_on_the_loop_wherever_the_cut_falls(
+    database_url: str,
+) -> None:
+    """Audit reads the first 64 KB of a result. When that cut went through a PII token, the half
+    token's hex id read as leetspeak ('d0e'): a plain result was sent to a worker thread for the
+    full disguise score (~15 ms of CPU): 4 in 60 of bench/instructions.py's 100 KB CRM results."""
+    sessions, writer, audit = started(database_url)
+    records = "".join(
+        f'{{"id":"{n}","email":"<EMAIL_ADDRESS_{hashlib.sha256(str(n).encode()).hexdigest()[:8]}>",'
+        f'"note":"call back before Friday"}},'
+        for n in range(2000)
+    )
+    assert len(records) > 80_000
+    # the first token past 64 KB whose id reads as leetspeak (a letter, a leet digit, a letter)
+    token_at = re.compile(r"<EMAIL_ADDRESS_[0-9a-f]*[a-f][013457][a-f]").search(records, 64 * 1024).start()
+    # a result for every place the 64 KB cut can fall in that token, and just before and after it
+    texts = [records[token_at - 64 * 1024 + cut :] for cut in range(-2, 27)]
+    pool = CountingPool()
+    asyncio.get_running_loop().set_default_executor(pool)
+    await answered(audit, texts)
+    assert pool.jobs == 0
+    await writer.close()
+    with sessions() as session:
+        flags = dict(session.execute(select(AuditRecord.request_id, AuditRecord.flags)).all())
+    assert len(flags) == len(texts) and not any(flags.values())
