@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 
@@ -92,3 +93,47 @@ def test_the_disguise_parts_read_the_same_in_ascii_classes() -> None:
     ]
     assert disagree == []
     assert sum(disguises.obfuscated_part(text) for text in samples if text.isascii()) > 1000
+
+
+BASE64 = re.compile(  # the base64 runs `decoded` reads, as one IGNORECASE regex (slow: ~2 ms per 64 KB)
+    r"(?<![a-z0-9+/])(?:[a-z0-9+/]{4}){4,}(?:[a-z0-9+/]{2}==|[a-z0-9+/]{3}=)?(?![a-z0-9+/=])", re.I
+)
+
+
+def regex_decoded(text: str) -> list[str]:
+    found: list[str] = []
+    for match in BASE64.finditer(text):
+        try:
+            value = base64.b64decode(match.group(), validate=True).decode("utf-8")
+        except ValueError:
+            continue
+        if value.isprintable() and any(c.isalpha() for c in value) and len(found) < 8:
+            found.append(value)
+    return found
+
+
+def test_base64_runs_decode_as_the_regex_finds_them() -> None:
+    """ASCII text finds its runs by their character classes: the same runs, the same padding."""
+    rng = random.Random(3)
+    encoded = [base64.b64encode(rng.randbytes(rng.randint(8, 40))).decode() for _ in range(40)]
+    encoded += [base64.b64encode(text.encode()).decode() for text in HAND_WRITTEN_INJECTIONS[:20]]
+    encoded += [base64.b64encode("Привет, это текст".encode()).decode(), "ann.example1000000000001"]
+    filler = "AZaz09+/=== .-_\"'\n" + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/" * 3
+    samples = texts()
+    for _ in range(30000):
+        parts = []
+        for _ in range(rng.randint(1, 12)):
+            pick = rng.random()
+            if pick < 0.4:
+                parts.append(rng.choice(encoded))
+            elif pick < 0.5:
+                parts.append(rng.choice(encoded)[: rng.randint(1, 40)])
+            else:
+                parts.append("".join(rng.choice(filler) for _ in range(rng.randint(0, 30))))
+        samples.append("".join(parts) + ("é" if rng.random() < 0.2 else ""))  # and some read by the regex
+    many = " ".join(base64.b64encode(text.encode()).decode() for text in HAND_WRITTEN_INJECTIONS[:12])
+    samples.append(many)
+    disagree = [text for text in samples if disguises.decoded(text) != regex_decoded(text)]
+    assert disagree == []
+    assert sum(bool(regex_decoded(text)) for text in samples if text.isascii()) > 1000
+    assert len(regex_decoded(many)) == 8  # the most it reads
