@@ -3,20 +3,22 @@
     .venv/bin/python bench/injection_prefilter.py
 
 Times `suspect` (the native look where it reads the text), `reference_suspect` (Python) and
-`quick_verdict` on ~64 KB of masked CRM records in ASCII, in accented Latin (French, German,
-Polish names and notes), in Cyrillic and in CJK, none of them suspect (the whole text is read),
-in accented Latin with one emoji (beyond the Basic Multilingual Plane: the text is then stored
-four bytes a character), and in chat messages with emoji (skin tones, joiners, flags) and
-mathematical letters. The first text beyond ASCII builds the plane's Unicode tables, the first
-beyond the plane those of the planes beyond it (`prefilter_tables`), each timed apart. CPU time
-of one core, best of five rounds; the machine is shared, so read the figures as orders of
-magnitude.
+`quick_verdict` on ~64 KB of masked CRM records in ASCII (also with a UUID and a hex digest per
+record, as REST records have: their hex digits read as leetspeak until taken out), in accented
+Latin (French, German, Polish names and notes), in Cyrillic and in CJK, none of them suspect (the
+whole text is read), in accented Latin with one emoji (beyond the Basic Multilingual Plane: the
+text is then stored four bytes a character), and in chat messages with emoji (skin tones,
+joiners, flags) and mathematical letters. The first text beyond ASCII builds the plane's Unicode
+tables, the first beyond the plane those of the planes beyond it (`prefilter_tables`), each timed
+apart. CPU time of one core, best of five rounds; the machine is shared, so read the figures as
+orders of magnitude.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 
 from broker.guard import injection
@@ -24,6 +26,11 @@ from broker.guard import injection
 SIZE = 64 * 1024
 NAMES = {
     "ascii": (["Alice Martin", "Bob Jones", "Carol White"], ["London", "Leeds"], "Call back on Monday."),
+    "ascii with ids": (
+        ["Alice Martin", "Bob Jones", "Carol White"],
+        ["London", "Leeds"],
+        "Call back on Monday.",
+    ),
     "accented": (
         ["Hélène Dupré", "Jürgen Müller", "Łukasz Wąsik", "Zoë Ørsted"],
         ["Zürich", "Besançon", "Kraków", "Malmö"],
@@ -60,6 +67,8 @@ def records(kind: str) -> str:
                 "email": f"<EMAIL_ADDRESS_{index * 2654435761 % 2**32:08x}>",
             }
         )
+        if kind.endswith("with ids"):  # a REST record's UUID and digest
+            rows[-1] |= {"ref": str(uuid.UUID(int=index * 7_919_001_234_567 + 1)), "etag": f"{index:064x}"}
     text = json.dumps(rows, ensure_ascii=False)
     return text.encode()[:SIZE].decode(errors="ignore")
 

@@ -27,6 +27,7 @@ from broker.guard import disguises, prefilter_tables
 from broker.guard.disguises import normalise
 from broker.guard.languages import OTHER_LANGUAGES
 from broker.guard.lexicon import ENGLISH
+from broker.guard.machine_ids import without_machine_ids
 from broker.guard.signals import Gates, Signal, signal
 from broker.guard.tactics import TACTICS
 from broker.pii.vault import TOKEN
@@ -90,7 +91,7 @@ def suspect(text: str) -> bool:
     and text with emoji or other characters beyond the Basic Multilingual Plane, through
     Python's Unicode tables, see `_native_look`); any text when the native module is not built
     (or Python's tables do not fit it) by `reference_suspect`."""
-    look = _native_look(text)
+    text, look = _look(text)
     if look is _Unread.TEXT:
         return reference_suspect(text)
     return _decodes_to_keyword(_without_token_ids(text)) if look is None else look
@@ -100,8 +101,19 @@ def quick_verdict(text: str) -> bool | None:
     """`suspect(text)` where it costs little (the native look: ~2 us per KB of ASCII), so a long
     tool result need not go to a worker thread to be found plain; None where it may not (a base64
     run to decode, no native module)."""
-    look = _native_look(text)
+    look = _look(text)[1]
     return None if look is _Unread.TEXT else look
+
+
+def _look(text: str) -> tuple[str, bool | _Unread | None]:
+    """The native look at the text, and at it without its machine ids (`without_machine_ids`)
+    where it was not plain: taking them out only takes out suspect parts, so a plain text needs
+    no second look (nor their search)."""
+    look = _native_look(text)
+    if look is False or look is _Unread.TEXT:
+        return text, look
+    plainer = without_machine_ids(text)
+    return (text, look) if plainer is text else (plainer, _native_look(plainer))
 
 
 def reference_suspect(text: str) -> bool:
@@ -110,7 +122,7 @@ def reference_suspect(text: str) -> bool:
     on a 2 KB result, the largest cost of a cached tools/call. A base64-looking run counts only
     when it decodes to a keyword (what `score` looks for in it): ids, hashes and long words are
     everywhere in tool results and made every such result pay a full score (~1.5 ms/KB)."""
-    text = _without_token_ids(text)
+    text = _without_token_ids(without_machine_ids(text))
     if _has_keyword(text) or disguises.obfuscated_part(text):
         return True
     return disguises.base64_run(text) and _decodes_to_keyword(text)
@@ -249,7 +261,7 @@ def score(text: str) -> Score:
     """How much `text` looks like an injection or jailbreak attempt (0..1), and why."""
     if not text:
         return NO_SCORE
-    text = _without_token_ids(text)
+    text = _without_token_ids(without_machine_ids(text))
     fired: list[Signal] = []
     for part in _keyword_windows(text):
         fired += _fired(normalise(part), fired)

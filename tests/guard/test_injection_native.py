@@ -69,6 +69,10 @@ BASE64 = [
     *("aGVsbG8gd29ybGQgaGVsbG8=", "0123456789abcdef", "0123456789abcde", "abcdefghijklmnop"),
     *("internationalization", "a+b/c+d/e+f/g+h/", "QUJD" * 4, "da39a3ee5e6b4b0d3255bfef95601890afd80709"),
 ]
+MACHINE_IDS = [
+    *("3fa85f64-5717-4562-b3fc-2c963f66afa6", "3FA85F64-5717-4562-B3FC-2C963F66AFA6", "3fa85f64-5717-4562"),
+    *("507f1f77bcf86cd799439011", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+]
 OTHER = [
     "é",
     "\u0131",
@@ -102,6 +106,7 @@ def pieces(rng: random.Random) -> list[str]:
         rng.choice(TOKENS),
         rng.choice(DISGUISES),
         rng.choice(BASE64),
+        rng.choice(MACHINE_IDS),
         rng.choice(FILLER),
         rng.choice(FILLER),
     ]

@@ -23,6 +23,7 @@ import random
 import pytest
 
 from broker.guard import injection, prefilter_tables
+from broker.guard.machine_ids import without_machine_ids
 from tests.guard.fresh_set import BENIGN, INJECTIONS
 from tests.guard.test_injection_native import BASE64, DISGUISES, TOKENS, python_verdict
 
@@ -271,10 +272,12 @@ def test_long_texts_read_alike() -> None:
 
 def test_the_gateway_reads_text_beyond_ascii_natively() -> None:
     """`suspect` is the reference's verdict on any text, and `quick_verdict` the native one
-    on every text, with a character beyond the plane too."""
+    on every text (without its machine ids), with a character beyond the plane too."""
     samples = texts(3000, 14) + [text + "\U0001f600" for text in texts(300, 15)] + ["\U0001d7ce ai", "😀"]
     assert [text for text in samples if injection.suspect(text) != injection.reference_suspect(text)] == []
-    assert [text for text in samples if injection.quick_verdict(text) != python_verdict(text)] == []
+    assert [
+        text for text in samples if injection.quick_verdict(text) != python_verdict(without_machine_ids(text))
+    ] == []
     assert NATIVE.suspect("ai \U0001d7ce") is True and NATIVE.suspect("ai\U0001d7ce") is False
     with pytest.raises(ValueError):  # no tables given
         Prefilter(["ignor"], ["ai"]).suspect("é")
