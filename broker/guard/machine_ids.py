@@ -19,10 +19,10 @@ HEX_ID = re.compile(
 """A UUID, or a run of 16 or more hex digits (a SHA digest, an ObjectId, a trace id), as a word
 of its own (a PII token's id follows its `_`: `broker.guard.injection._without_token_ids`)."""
 
+_WORD = frozenset(string.ascii_letters + string.digits + "_")
 _CLASSES = bytes(
-    ord("h") if chr(c) in string.hexdigits else ord("w") if chr(c).isalnum() or chr(c) == "_" else ord(" ")
-    for c in range(128)
-) + b" " * 128
+    ord("h") if chr(c) in string.hexdigits else ord("w") if chr(c) in _WORD else ord(" ") for c in range(256)
+)
 _STARTS = (b" hhhhhhhh", b"hhhhhhhh")
 """Where a `HEX_ID` can start in the classes of an ASCII text: eight hex digits after a character
 that is not a word's, or at the start."""
