@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import ahocorasick_rs
 
+from broker.guard.signal_scan import SignalScan
 from connectors.literals import literal_matches
 
 _NEAR_LIMIT = 200
@@ -47,7 +48,8 @@ class Signal:
 
 
 class Gates:
-    """Which of a list of signals a text passes the gate of, from one automaton pass."""
+    """Which of a list of signals a text passes the gate of, from one automaton pass, and of
+    those which may match, from another (`broker.guard.signal_scan`)."""
 
     def __init__(self, signals: Sequence[Signal]) -> None:
         gate_words = sorted({word for each in signals for word in each.gate})
@@ -55,15 +57,17 @@ class Gates:
         self._automaton = ahocorasick_rs.AhoCorasick(gate_words)
         self._signals = tuple(signals)
         self._needs = tuple(frozenset(number[word] for word in each.gate) for each in signals)
+        self._scan = SignalScan([each.pattern for each in signals])
 
     def passing(self, text: str) -> list[Signal]:
-        """The signals whose gate `text` passes (every signal without a gate), in their order."""
+        """The signals whose gate `text` passes (every signal without a gate) and whose pattern
+        may match it, in their order."""
         present = {index for index, _, _ in literal_matches(self._automaton, text, overlapping=True)}
-        return [
-            each
-            for each, needs in zip(self._signals, self._needs, strict=True)
-            if not needs or needs & present
-        ]
+        passing = [index for index, needs in enumerate(self._needs) if not needs or needs & present]
+        if not passing:
+            return []
+        possible = self._scan.possible(text)
+        return [self._signals[index] for index in passing if index in possible]
 
 
 def words(*alternatives: str) -> str:
