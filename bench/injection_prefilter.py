@@ -11,7 +11,8 @@ text is then stored four bytes a character), and in chat messages with emoji (sk
 joiners, flags) and mathematical letters. The first text beyond ASCII builds the plane's Unicode
 tables, the first beyond the plane those of the planes beyond it (`prefilter_tables`), each timed
 apart. CPU time of one core, best of five rounds; the machine is shared, so read the figures as
-orders of magnitude.
+orders of magnitude. Then the full `score` of benign prose that the first look finds suspect (its
+keywords are common words), at 2, 8 and 64 KB.
 """
 
 from __future__ import annotations
@@ -104,6 +105,19 @@ def main() -> None:
             f"  {suspect * 1e6:7.0f} us {suspect * 1e9 / kb:5.0f}/KB"
             f"  {quick * 1e6:6.0f} us {injection.quick_verdict(text)!s:>5}"
         )
+
+    print("\nscore (what a suspect text then costs): tickets whose prose holds the gates' common words")
+    note = (
+        "The deployment guide explains how your team must configure the system before the first release. "
+        "Previous versions used a different mode; the policy now requires a password rotation every 90 days. "
+        "Read the rules above and everything in the safety section."
+    )
+    tickets = json.dumps([{"number": n, "title": f"Crash on start (#{n})", "body": note} for n in range(400)])
+    for size in (2_000, 8_000, SIZE):
+        text = tickets[:size]
+        assert injection.suspect(text) and injection.score(text).value == 0
+        took = best(injection.score, text, 10)
+        print(f"{size / 1000:5.0f} KB  {took * 1e6:7.0f} us")
 
 
 if __name__ == "__main__":
