@@ -29,11 +29,22 @@ def normalise(text: str) -> str:
 
 _SPACED = re.compile(r"(?<![^\s])(?:[^\W\d_] ){3,}[^\W\d_](?![^\s])")
 """Letters written one by one with single spaces (`i g n o r e`); words apart by 2+ spaces."""
-_DOTTED = re.compile(r"\b(?:[^\W\d_][.\-_*]){3,}[^\W\d_]\b")
+_SPACED_LED = re.compile(r" (?<=(?<![^\s])[^\W\d_] )(?:[^\W\d_] ){2,}[^\W\d_](?![^\s])")
+"""`_SPACED`'s search from its first space, the character it needs.
+
+This one and the three below are led by the character each match needs (the regex engine then
+skips to it, as in `OBFUSCATED_PARTS`), where the patterns they replace began with a look-behind
+or `\b`, tried at every position: on 2 KB of GitHub issues JSON the disguise view went ~0.9 ->
+~0.3 ms. A match may begin a letter later, where a substitution keeps that letter anyway."""
+_DOTTED = re.compile(r"[.\-_*](?<=\b[^\W\d_][.\-_*])(?:[^\W\d_][.\-_*]){2,}[^\W\d_]\b")
 """Letters apart by one dot, dash, underscore or star (`i.g.n.o.r.e`)."""
-_LEET = re.compile(r"(?<=[a-z])[0134579@$](?=[a-z])|\b[0134579@$](?=[a-z]{2})|(?<=[a-z]{2})[0134579@$]\b")
+_LEET = re.compile(
+    r"[0134579@$](?:(?<=[a-z][0134579@$])(?=[a-z])|(?<=\b[0134579@$])(?=[a-z]{2})|(?<=[a-z]{2}[0134579@$])\b)"
+)
+"""A digit or sign between letters, or leading or ending a word of letters (`1gn0re`)."""
 _LEET_MAP = str.maketrans("0134579@$", "oieastgas")
-_JOINED = re.compile(r"(?<=[a-z])[-_.*+/\\|~]+(?=[a-z])")
+_JOINED = re.compile(r"[-_.*+/\\|~](?<=[a-z][-_.*+/\\|~])[-_.*+/\\|~]*(?=[a-z])")
+"""Punctuation between letters (`ignore-all`), the run of it."""
 _DISGUISED = re.compile(
     r"(?:[^\W\d_][.]){3,}|(?:[^\W\d_] ){3,}|[a-z][013457][a-z]|(?<![a-z0-9])[013457][a-z]{2}"
     r"|\b[a-z]{1,12}[-*+|~][a-z]{1,12}[-*+|~][a-z]{1,12}[-*+|~][a-z]",
@@ -57,13 +68,13 @@ def _class_of(char: str) -> str:
         return "L"
     if char.isdigit():
         return "D" if char in "013457" else "N"
-    return "J" if char in "-*+|~" else char if char in ". " else "O"
+    return "J" if char in "-*+|~" else char if char in ". " else "U" if char == "_" else "O"
 
 
 _CLASSES = "".join(_class_of(chr(byte)) for byte in range(128)).encode() + b"O" * 128
 r"""ASCII text as the classes `OBFUSCATED_PARTS` tell apart: a letter (L: `[^\W\d_]`, and `[a-z]`
 ignoring case, in ASCII text), a leet digit (D), another digit (N), a joiner (J), the dot, the
-space, anything else (O)."""
+space, the underscore (U: a word character, for `\b`), anything else (O)."""
 _LEET_LED = re.compile(rb"DLL(?<![LDN]DLL)")
 _JOINED_LED = re.compile(rb"LJL{1,12}JL{1,12}JL")
 """Two of `OBFUSCATED_PARTS` over the classes of an ASCII text, each led by a literal (the regex
@@ -122,7 +133,7 @@ def _unspaced(text: str) -> str:
 def disguised_view(text: str, normal: str) -> str | None:
     """The text with letter spacing, leetspeak and joining punctuation undone (None when the
     text shows none of them)."""
-    view = normalise(_unspaced(text)) if _SPACED.search(text) else normal
+    view = normalise(_unspaced(text)) if _SPACED_LED.search(text) else normal
     view = _DOTTED.sub(lambda m: re.sub(r"[.\-_*]", "", m.group()), view)
     if _LEET.search(view):
         view = _LEET.sub(lambda m: m.group().translate(_LEET_MAP), view)
@@ -138,13 +149,45 @@ def segments(text: str) -> list[str]:
     """The parts of the text around its disguises (merged when they overlap): the second view is
     scored there only, so a long text with a few hyphenated words costs little more."""
     spans: list[list[int]] = []
-    for _, match in zip(range(_SEGMENTS * 8), _DISGUISED.finditer(text), strict=False):
-        begin, end = max(0, match.start() - _AROUND), match.end() + _AROUND
+    for _, (start, stop) in zip(range(_SEGMENTS * 8), _disguises(text), strict=False):
+        begin, end = max(0, start - _AROUND), stop + _AROUND
         if spans and begin <= spans[-1][1]:
             spans[-1][1] = max(spans[-1][1], end)
         elif len(spans) < _SEGMENTS:
             spans.append([begin, end])
     return [text[begin:end] for begin, end in spans]
+
+
+_DISGUISED_CLASSES = re.compile(
+    rb"(?:L\.){3,}|(?:L ){3,}|LDL|(?<![LDN])DLL|(?<![LDNU])L{1,12}JL{1,12}JL{1,12}JL"
+)
+"""`_DISGUISED` over the classes of an ASCII text (`\b` before a letter: no word character before)."""
+_HINTS = (b"L.L.L.", b"L L L ", b"LDL", b"DLL", b"LJL")
+"""A piece of each of its alternatives, within 12 characters of the start of any match."""
+
+
+def _disguises(text: str) -> Iterator[tuple[int, int]]:
+    """The spans of `_DISGUISED.finditer(text)`. ASCII text is searched as its classes, and only
+    from 13 characters before the nearest hint (`find`) on: the regex tried all five alternatives
+    at every position (~0.4 ms per 2 KB of JSON)."""
+    if not text.isascii():
+        yield from (match.span() for match in _DISGUISED.finditer(text))
+        return
+    classes = text.encode("ascii").translate(_CLASSES)
+    ahead = [classes.find(hint) for hint in _HINTS]
+    at = 0
+    while True:
+        for index, hint in enumerate(_HINTS):
+            if 0 <= ahead[index] < at:
+                ahead[index] = classes.find(hint, at)
+        nearest = min((found for found in ahead if found >= 0), default=-1)
+        if nearest < 0:
+            return
+        match = _DISGUISED_CLASSES.search(classes, max(at, nearest - 13))
+        if match is None:
+            return
+        yield match.span()
+        at = match.end()
 
 
 def decoded(text: str) -> list[str]:

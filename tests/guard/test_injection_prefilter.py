@@ -183,3 +183,50 @@ def test_machine_ids_are_found_as_the_regex_finds_them() -> None:
     assert disagree == []
     assert sum(without_machine_ids(text) != text for text in samples if text.isascii()) > 2000
     assert sum(without_machine_ids(text) == text for text in samples if text.isascii()) > 2000
+
+
+# The disguise view's patterns as first written (each began with a look-behind or \b: slow).
+SPACED = re.compile(r"(?<![^\s])(?:[^\W\d_] ){3,}[^\W\d_](?![^\s])")
+DOTTED = re.compile(r"\b(?:[^\W\d_][.\-_*]){3,}[^\W\d_]\b")
+LEET = re.compile(r"(?<=[a-z])[0134579@$](?=[a-z])|\b[0134579@$](?=[a-z]{2})|(?<=[a-z]{2})[0134579@$]\b")
+JOINED = re.compile(r"(?<=[a-z])[-_.*+/\\|~]+(?=[a-z])")
+
+
+def view_samples() -> list[str]:
+    rng = random.Random(12)
+    pieces = [*DISGUISES, "2", "9", "*", "_", "@", "$", "\\", "/", "a_b", "x-y-z-w", "e-mail", "h.e.l.l.o"]
+    pieces += ["i g n o r e", "1gn0re", "pr3v10us", "ORD-200001", "<EMAIL_ADDRESS>", "abcdefghijklmn-o-p-q"]
+    samples = texts() + ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 20))) for _ in range(20000)]
+    return samples + [disguises.normalise(text) for text in samples[:5000]]
+
+
+def test_the_disguise_view_reads_as_its_first_patterns() -> None:
+    """Led by the character each needs, the patterns find and replace what they did."""
+
+    def dots(match: re.Match[str]) -> str:  # as `disguised_view` replaces
+        return re.sub(r"[.\-_*]", "", match.group())
+
+    def leet(match: re.Match[str]) -> str:
+        return match.group().translate(disguises._LEET_MAP)
+
+    disagree = [
+        text
+        for text in view_samples()
+        if bool(disguises._SPACED_LED.search(text)) != bool(SPACED.search(text))
+        or disguises._DOTTED.sub(dots, text) != DOTTED.sub(dots, text)
+        or disguises._LEET.sub(leet, text) != LEET.sub(leet, text)
+        or disguises._JOINED.sub(" ", text) != JOINED.sub(" ", text)
+    ]
+    assert disagree == []
+
+
+def test_disguises_are_found_where_the_regex_finds_them() -> None:
+    """ASCII text is searched as its classes, from near the first hint of a disguise on."""
+    samples = view_samples()
+    disagree = [
+        text
+        for text in samples
+        if list(disguises._disguises(text)) != [match.span() for match in disguises._DISGUISED.finditer(text)]
+    ]
+    assert disagree == []
+    assert sum(len(list(disguises._disguises(text))) > 1 for text in samples if text.isascii()) > 2000
