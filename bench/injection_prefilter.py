@@ -12,7 +12,8 @@ joiners, flags) and mathematical letters. The first text beyond ASCII builds the
 tables, the first beyond the plane those of the planes beyond it (`prefilter_tables`), each timed
 apart. CPU time of one core, best of five rounds; the machine is shared, so read the figures as
 orders of magnitude. Then the full `score` of benign prose that the first look finds suspect (its
-keywords are common words), at 2, 8 and 64 KB.
+keywords are common words), at 2, 8 and 64 KB, and of GitHub issues JSON and service logs, suspect
+for what reads as a disguise (`d73a4a`, `took=3ms`).
 """
 
 from __future__ import annotations
@@ -118,6 +119,41 @@ def main() -> None:
         assert injection.suspect(text) and injection.score(text).value == 0
         took = best(injection.score, text, 10)
         print(f"{size / 1000:5.0f} KB  {took * 1e6:7.0f} us")
+    print("\nand what the first look then finds suspect for a disguise (leetspeak-like ids, units):")
+    for kind, text in (("GitHub issues", github_issues()[:2000]), ("service logs", service_logs()[:2000])):
+        assert injection.suspect(text) and injection.score(text).value == 0
+        print(f"{kind:16} 2 KB  {best(injection.score, text, 10) * 1e6:7.0f} us")
+
+
+def github_issues() -> str:
+    """Issues as GitHub's REST API lists them: URLs, base64 node ids, label colours."""
+    return json.dumps(
+        [
+            {
+                "url": f"https://api.github.com/repos/acme/widgets/issues/{n}",
+                "id": 1_800_000_000 + n,
+                "node_id": f"I_kwDOAbc{n:03d}x7Qz4Ma",
+                "number": n,
+                "title": f"Widget {n} renders blank on Safari 17",
+                "user": {
+                    "login": f"dev{n}",
+                    "avatar_url": f"https://avatars.githubusercontent.com/u/{1000 + n}?v=4",
+                },
+                "labels": [{"name": "bug", "color": "d73a4a"}],
+                "state": "open",
+                "created_at": "2025-03-14T09:26:53Z",
+                "body": "Open the page, click Save: the widget stays blank. TypeError at app.js:1234.",
+            }
+            for n in range(20)
+        ]
+    )
+
+
+def service_logs() -> str:
+    return "\n".join(
+        f"2025-03-14T09:{n % 60:02d}:53Z INFO [worker-{n % 8}] job={n * 7919:08d} status=done took={n % 97}ms"
+        for n in range(60)
+    )
 
 
 if __name__ == "__main__":
