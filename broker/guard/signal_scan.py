@@ -164,12 +164,14 @@ class SignalScan:
         ]
         self._automaton = ahocorasick_rs.AhoCorasick(literals) if literals else None
 
-    def possible(self, text: str) -> set[int]:
+    def possible(self, text: str, among: Sequence[int] | None = None) -> list[int]:
+        """The indexes of the patterns whose requirements `text` meets (of those `among`)."""
         present: set[int] = set()
         if self._automaton is not None:
             present = {index for index, _, _ in literal_matches(self._automaton, text, overlapping=True)}
-        return {
+        requirements = self._requirements
+        return [
             index
-            for index, clauses in enumerate(self._requirements)
-            if all(not clause.isdisjoint(present) for clause in clauses)
-        }
+            for index in (range(len(requirements)) if among is None else among)
+            if all(not clause.isdisjoint(present) for clause in requirements[index])
+        ]

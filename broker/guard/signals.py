@@ -64,10 +64,7 @@ class Gates:
         may match it, in their order."""
         present = {index for index, _, _ in literal_matches(self._automaton, text, overlapping=True)}
         passing = [index for index, needs in enumerate(self._needs) if not needs or needs & present]
-        if not passing:
-            return []
-        possible = self._scan.possible(text)
-        return [self._signals[index] for index in passing if index in possible]
+        return [self._signals[index] for index in self._scan.possible(text, passing)] if passing else []
 
 
 def words(*alternatives: str) -> str:
