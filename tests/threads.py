@@ -1,5 +1,7 @@
-"""A worker-thread pool whose jobs start late: a write still running when its caller is cancelled,
-as on a loaded machine (tests/llm/test_ledger_writes.py, tests/broker/test_audit_writer.py)."""
+"""Worker-thread pools for the loop (`loop.set_default_executor`), faked at the edge: one whose jobs
+start late, a write still running when its caller is cancelled, as on a loaded machine
+(tests/llm/test_ledger_writes.py, tests/broker/test_audit_writer.py), and one that counts its jobs
+(tests/broker/test_audit_flags.py: what the event loop hands to a thread)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,18 @@ class SlowStart(ThreadPoolExecutor):
             return fn(*args, **kwargs)
 
         return super().submit(late)
+
+
+class CountingPool(ThreadPoolExecutor):
+    """The loop's executor, counting the jobs handed to it."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.jobs = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.jobs += 1
+        return super().submit(fn, *args, **kwargs)
 
 
 class BatchWriter(Protocol):

@@ -108,8 +108,8 @@ def obfuscated(text: str) -> bool:
     return obfuscated_part(text) or base64_run(text)
 
 
+_BASE64_RUN_CLASSES = b"a" * 16
 _BASE64_CHARACTER = ord("a")
-_BASE64_RUN_CLASSES = bytes([_BASE64_CHARACTER]) * 16
 
 
 def base64_run(text: str) -> bool:
