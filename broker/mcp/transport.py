@@ -104,17 +104,14 @@ def _shared_sessions(
         if scope["method"] != "DELETE":
             await manager._handle_request(scope, receive, send)
             return
-        status = 0
 
-        async def watch_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+        async def end_before_answering(message: Message) -> None:
+            """A client told 200 may rely on the session being gone on every instance."""
+            if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+                await sessions.ended(session_id)
             await send(message)
 
-        await manager._handle_request(scope, receive, watch_status)
-        if 200 <= status < 300:
-            await sessions.ended(session_id)
+        await manager._handle_request(scope, receive, end_before_answering)
 
     return legacy
 

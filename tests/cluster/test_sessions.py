@@ -14,6 +14,7 @@ import httpx
 import httpx2
 import mcp_types as types
 import pytest
+import redis
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
@@ -314,3 +315,43 @@ def test_a_python_sdk_1x_session_alternates_between_two_instances(
     with_session = [(index, method) for index, method, sid in balancer.sent if sid is not None]
     assert {index for index, _ in with_session} == {0, 1}
     assert "DELETE" in {method for _, method in with_session}
+
+
+def test_a_deleted_session_is_gone_from_the_store_when_its_answer_arrives(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    """A client that has its 200 to DELETE may rely on the session being forgotten: another
+    instance must not adopt it, and no update may reach it, so the store forgets it first."""
+    cluster = make_cluster()
+    first, second = cluster.instances
+    key = first.create_agent("leaver")
+    store = redis.Redis.from_url(cluster.settings["redis_url"])
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-11-25",
+    }
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "leaver", "version": "1"},
+        },
+    }
+    left: list[str] = []
+    with httpx.Client(headers=headers, timeout=10) as http:
+        for _ in range(40):
+            opened = http.post(first.mcp_url, json=hello)
+            assert opened.status_code == 200, opened.text
+            session_id = opened.headers["mcp-session-id"]
+            record = f"{cluster.settings['redis_channel']}:mcp-session:{session_id}"
+            assert store.exists(record) == 1
+            with http.stream("DELETE", second.mcp_url, headers={"Mcp-Session-Id": session_id}) as ended:
+                if store.exists(record):  # looked at as soon as the status line arrives
+                    left.append(session_id)
+                assert ended.status_code == 200
+    store.close()
+    assert left == []
