@@ -15,7 +15,9 @@ The same calls straight to the MCP server give the "direct" figures.
 
 What the numbers mean: MB/s is result bytes per second of the gateway's CPU (masking, the MCP
 relay, the audit record: everything the gateway does for the call, in its own process and in the
-worker processes that mask big results), and per second of wall time
+worker processes that mask big results, and what it writes behind once the calls are answered:
+the CPU is read when the gateway has been idle for a while after them, so the SQLite vault's
+writes of their tokens count), and per second of wall time
 at the client. "stall" is the worst latency of small `weather.current` calls sent at the same
 time from another connection, one at a time: how long a big result holds up everything else
 on the worker. "upstream CPU" is the MCP server's CPU per call in the direct phase (it makes and
@@ -35,6 +37,7 @@ import secrets
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from bench._load import META, Phase, gateway_sender, make_client, process_cpu_seconds, rpc_sender, run_phase
+from bench._load import (
+    META,
+    Phase,
+    gateway_sender,
+    make_client,
+    process_cpu_seconds,
+    rpc_sender,
+    run_phase,
+    settled,
+)
 from bench._setup import Child, scratch_database, seed
 
 SIZES = ((2, 400), (100, 90), (5000, 4))
@@ -143,15 +155,18 @@ async def measure(args: argparse.Namespace, mcp: Child, gateway: Child, key: str
             row: dict[str, Any] = {"kb": kb, "calls": calls}
             for target, client in (("direct", direct), ("gateway", through)):
                 pid = mcp.pid if target == "direct" else gateway.pid
+                await settled(partial(tree_cpu_seconds, pid))  # what earlier calls left to write
                 cpu, own = tree_cpu_seconds(pid), process_cpu_seconds(pid)
                 started = time.perf_counter()
                 walls, total = await sized_calls(
                     client, key if target == "gateway" else None, kb, calls, seed_base
                 )
+                wall = time.perf_counter() - started
+                await settled(partial(tree_cpu_seconds, pid))  # the tokens written behind, audit rows
                 row[target] = {
                     "p50": sorted(walls)[len(walls) // 2],
                     "bytes": total,
-                    "wall": time.perf_counter() - started,
+                    "wall": wall,
                     "cpu": tree_cpu_seconds(pid) - cpu,
                     "own": process_cpu_seconds(pid) - own,
                 }
