@@ -50,9 +50,9 @@ class VaultWrites:
         return self._writer is not None
 
     def batch(self, batch: dict[tuple[str, str], tuple[str, float]], now: float) -> list[str]:
-        with gc_paused():
+        with gc_paused():  # thousands of rows and parameters: see broker/pii/nogc.py
             keys, rows = batch_rows(batch)  # in key order (see `rows`)
-        return self._ordered(rows, keys, now)
+            return self._ordered(rows, keys, now)
 
     def rows(self, rows: list[Row], now: float) -> list[str]:
         """Insert rows, taking over expired ones; refresh live ones that hold the same value.
@@ -64,19 +64,20 @@ class VaultWrites:
         with gc_paused():
             keys, order = token_key_order([row[0] for row in rows], [row[1] for row in rows])
             rows = [rows[at] for at in order]
-        return self._ordered(rows, keys, now)
+            return self._ordered(rows, keys, now)
 
     def _ordered(self, rows: list[Row], keys: list[int], now: float) -> list[str]:
-        """`rows` in the order of their `keys`."""
-        with gc_paused():  # thousands of rows and parameters: see broker/pii/nogc.py
-            chunks = chunked(rows, self._sealer.seal_chunk)
-            with self._transaction() as connection:
-                if self._keys is not None:  # before the commit: a key there too soon costs a SELECT
-                    self._keys.add(keys)
-                held = self._driver.write(connection, rows, keys, chunks, now)
-                if not held:
-                    return []
-                return self._settle_held(connection, [(rows[at], keys[at], place) for at, place in held], now)
+        """`rows` in the order of their `keys`. Called with the collector paused from before the
+        rows were made: re-enabled in between, it ran at the next allocation over all of them
+        (~7% of a 30,000-token flush)."""
+        chunks = chunked(rows, self._sealer.seal_chunk)
+        with self._transaction() as connection:
+            if self._keys is not None:  # before the commit: a key there too soon costs a SELECT
+                self._keys.add(keys)
+            held = self._driver.write(connection, rows, keys, chunks, now)
+            if not held:
+                return []
+            return self._settle_held(connection, [(rows[at], keys[at], place) for at, place in held], now)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Connection]:
