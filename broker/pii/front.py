@@ -46,26 +46,32 @@ class Front:
             self._entries.popitem(last=False)
 
     def get_many(self, agent: str, tokens: Iterable[str], now: float) -> tuple[dict[str, str], list[str]]:
-        """`get` of each token: the values found, and the tokens not (in order). A big result
-        asks for 20,000 tokens or more, so the loop is one call, not one per token; and a
-        result's new tokens, none of them here (nearly always), one set operation in C."""
+        """`get` of each token: the values found, and the tokens not (in order)."""
+        found, missing = self.get_keyed([(agent, token) for token in tokens], now)
+        return found, [token for _, token in missing]
+
+    def get_keyed(
+        self, keys: list[tuple[str, str]], now: float
+    ) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        """`get_many` of (agent, token) keys, giving back the keys not found (`keys` itself when
+        none is), for a caller that looks them up elsewhere by the same keys. A big result asks
+        for 20,000 tokens or more, so the loop is one call, not one per token; and a result's new
+        tokens, none of them here (nearly always), one set operation in C."""
         entries = self._entries
-        keys = [(agent, token) for token in tokens]
         if entries.keys().isdisjoint(keys):
-            return {}, [token for _, token in keys]
+            return {}, keys
         found: dict[str, str] = {}
-        missing: list[str] = []
+        missing: list[tuple[str, str]] = []
         for key in keys:
-            token = key[1]
             entry = entries.get(key)
             if entry is None:
-                missing.append(token)
+                missing.append(key)
             elif entry[1] <= now:
                 del entries[key]
-                missing.append(token)
+                missing.append(key)
             else:
                 entries.move_to_end(key)
-                found[token] = entry[0]
+                found[key[1]] = entry[0]
         return found, missing
 
     def put_many(self, agent: str, items: Iterable[tuple[str, str]], expires: float) -> None:

@@ -113,16 +113,17 @@ class SqlTokenVault:
         """The values of those of `tokens` that are stored (or pending), by token."""
         now = self.clock()
         with gc_paused():
-            found, missing = self._front.get_many(agent, tokens, now)
-            if missing and (self._pending or self._writing) and self._any_pending(agent, missing):
+            found, unfound = self._front.get_keyed([(agent, token) for token in tokens], now)
+            if unfound and (self._pending or self._writing) and self._any_pending(unfound):
                 unknown = []
-                for token in missing:
-                    pending = self._pending.get((agent, token)) or self._writing.get((agent, token))
+                for key in unfound:
+                    pending = self._pending.get(key) or self._writing.get(key)
                     if pending is not None and pending[1] > now:
-                        found[token] = pending[0]
+                        found[key[1]] = pending[0]
                     else:
-                        unknown.append(token)
-                missing = unknown
+                        unknown.append(key)
+                unfound = unknown
+            missing = [token for _, token in unfound]
             if missing and self._keys_loaded and self._keys is not None:
                 missing = [missing[at] for at in self._keys.held(agent, missing)]
         if missing:
@@ -135,10 +136,9 @@ class SqlTokenVault:
                 found[token] = value
         return found
 
-    def _any_pending(self, agent: str, tokens: list[str]) -> bool:
-        """Whether any of `tokens` waits for a flush: a set operation in C, where a result's new
-        tokens (none waiting, nearly always) cost two lookups each in a loop."""
-        keys = [(agent, token) for token in tokens]
+    def _any_pending(self, keys: list[tuple[str, str]]) -> bool:
+        """Whether any of the (agent, token) `keys` waits for a flush: a set operation in C, where a
+        result's new tokens (none waiting, nearly always) cost two lookups each in a loop."""
         return not (self._pending.keys().isdisjoint(keys) and self._writing.keys().isdisjoint(keys))
 
     async def put_many(self, agent: str, items: Mapping[str, str], ttl: float) -> None:
