@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from broker.llm.semantic.cache import sealed_name
+from broker.pii.keys import pii_salt, token_cipher
 from broker.store.db import make_engine, make_sessionmaker
 from broker.store.models import SemanticCacheEntry
 from tests.llm.conftest import LlmSetup
@@ -156,3 +158,30 @@ def test_without_a_key_the_cache_stores_nothing(make_llm: Any) -> None:
     assert chats(llm) == 2
     assert [r.cache for r in llm.ledger(2) if r.endpoint == "chat"] == ["off", "off"]
     assert entries(llm, 0) == []
+
+
+def test_an_answer_is_cached_as_the_provider_gave_it_with_tokens_not_the_values_they_stand_for(
+    llm: LlmSetup,
+) -> None:
+    """The guardrails put the agent's PII back into the answer it gets; the cache keeps the
+    provider's answer, with the tokens, so a hit is restored afresh and the row holds no value."""
+    cached_route(llm)
+    policy = {
+        "name": "bot-models",
+        "agents": ["bot"],
+        "allow": [],
+        "models": {"allow": ["*"]},
+        "guardrails": {"pii": "mask"},
+        "masking": {"entities": {"EMAIL_ADDRESS": "token"}},
+    }
+    llm.gateway.admin.post("/admin/policies", json={"policies": [policy]}).raise_for_status()
+    email = "dana.whitfield@example.org"
+    answer = ask(llm, f"[[echo]] please write to {email} about the invoice")
+    assert answer == f"please write to {email} about the invoice"
+    [row] = entries(llm, 1)
+    settings = llm.gateway.settings
+    cached = token_cipher(settings, pii_salt(settings)).decrypt(
+        sealed_name(row.scope, row.exact_key), row.answer.encode()
+    )
+    assert email not in cached and "<EMAIL_ADDRESS_" in cached
+    assert ask(llm, f"[[echo]] please write to {email} about the invoice") == answer and chats(llm) == 1
