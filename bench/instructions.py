@@ -5,14 +5,16 @@ Run it from the project root (valgrind must be installed: `apt-get install valgr
     .venv/bin/python bench/instructions.py                      # http, 1,000 calls
     .venv/bin/python bench/instructions.py --scenario "mcp miss" --calls 500
     .venv/bin/python bench/instructions.py --scenario pii --calls 40   # 100 KB results, as pii_path
+    .venv/bin/python bench/instructions.py --scenario llm              # /v1/chat/completions, as llm_proxy
 
 What it does: starts the upstreams as bench/tool_path.py does and the gateway under callgrind
 with counting off; sends warm-up calls one at a time, turns counting on (`callgrind_control -i
 on`), sends `--calls` calls one at a time, turns it off and dumps the counts. The scenarios are
-tool_path's (http, mcp miss, mcp hit, sql) and pii_path's 100 KB results (`fed.sized`, a new
-seed per call). Each answer is checked as tool_path checks it.
+tool_path's (http, mcp miss, mcp hit, sql), pii_path's 100 KB results (`fed.sized`, a new
+seed per call) and llm_proxy's non-streaming chat completion (`llm`: the gateway and its mock
+provider as bench/llm_proxy.py starts them). Each answer is checked as those benches check it.
 
-What the number means: instructions the gateway's threads executed per call (event loop and
+What the number means: instructions the gateway's threads executed per call (or model call) (event loop and
 writer threads; the kernel's work is not counted). CPU seconds on this 2-core machine move by
 1.6-2x from one hour to the next with its neighbours; this count moves by ~1-2% from run to run
 whatever they do, so it shows a change of a few percent that the timed benches cannot. Compare
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -41,12 +44,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import _llm_setup
 from bench._load import Phase, Send, make_client, rpc_sender, run_phase
 from bench._setup import ROOT, SERVE, Child, scratch_database, seed
 from bench._upstreams import make_sqlite
+from bench.llm_proxy import body, check
 from bench.tool_path import scenarios, sender
 
-SCENARIOS = ("http", "mcp miss", "mcp hit", "sql", "pii")
+SCENARIOS = ("http", "mcp miss", "mcp hit", "sql", "pii", "llm")
 WARM_UP = {"pii": 20}
 """Warm-up calls per scenario (default 300): a 100 KB result costs ~100 small ones."""
 START_TIMEOUT = 600.0
@@ -64,7 +69,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def model_sender(client: httpx.AsyncClient, key: str) -> Send:
+    """A non-streaming chat completion, checked as bench/llm_proxy.py checks it."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    content = body(stream=False).replace(b'"mock-small"', b'"fast/mock-small"')
+
+    async def send(_: int) -> str | None:
+        response = await client.post("/v1/chat/completions", content=content, headers=headers)
+        return check(response.status_code, response.content[-256:], False, None, [])
+
+    return send
+
+
 def call_sender(client: httpx.AsyncClient, scenario: str, key: str) -> Send:
+    if scenario == "llm":
+        return model_sender(client, key)
     if scenario == "pii":
         return rpc_sender(
             client,
@@ -123,6 +142,27 @@ def counted(dumps: list[Path]) -> int:
     return total
 
 
+def upstreams(
+    stack: contextlib.ExitStack, scenario: str, workdir: Path, database_url: str
+) -> tuple[Path, str]:
+    """The scenario's upstreams started and the database seeded for them: the gateway's serving
+    script, and the agent's key."""
+    if scenario == "llm":
+        mock = _llm_setup.Server("mock", "mock", workdir, "--api-key", _llm_setup.PROVIDER_KEY)
+        stack.callback(mock.stop)
+        key = _llm_setup.seed(database_url, mock.url, mock.url, limits=False)  # "fast" and "slow"
+        os.environ["BROKER_LLM_PROVIDER_KEYS"] = json.dumps({"BENCH_KEY": _llm_setup.PROVIDER_KEY})
+        return _llm_setup.SERVE, key
+    upstream = Child("upstream", workdir, "--latency-ms", "0")
+    stack.callback(upstream.stop)
+    mcp = Child("mcp", workdir)
+    stack.callback(mcp.stop)
+    make_sqlite(workdir / "customers.db")
+    key = seed(database_url, upstream.url, mcp_url=mcp.url, sqlite_path=workdir / "customers.db")
+    os.environ.setdefault("BROKER_PII_SALT", secrets.token_urlsafe(24))
+    return SERVE, key
+
+
 def run(args: argparse.Namespace) -> int:
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind is not installed: apt-get install valgrind", file=sys.stderr)
@@ -131,17 +171,11 @@ def run(args: argparse.Namespace) -> int:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="instructions-bench-")))
         database_url = stack.enter_context(scratch_database(None, workdir))
         print("starting the upstreams and seeding SQLite ...", flush=True)
-        upstream = Child("upstream", workdir, "--latency-ms", "0")
-        stack.callback(upstream.stop)
-        mcp = Child("mcp", workdir)
-        stack.callback(mcp.stop)
-        make_sqlite(workdir / "customers.db")
-        key = seed(database_url, upstream.url, mcp_url=mcp.url, sqlite_path=workdir / "customers.db")
-        os.environ.setdefault("BROKER_PII_SALT", secrets.token_urlsafe(24))
+        serve, key = upstreams(stack, args.scenario, workdir, database_url)
         port_file, out = workdir / "gateway.port", workdir / "callgrind.out"
         command = [
             "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-            sys.executable, str(SERVE), "gateway",
+            sys.executable, str(serve), "gateway",
             "--port-file", str(port_file), "--database-url", database_url,
         ]  # fmt: skip
         print("starting the gateway under valgrind (a minute or two) ...", flush=True)
