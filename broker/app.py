@@ -121,7 +121,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.llm = llm
     app.state.health = health
     app.add_middleware(ChangeLog, sessions=gateway.sessions)  # /admin changes only
-    app.add_middleware(ProxyFirst, proxy=llm.proxy)  # the last added runs first: /v1 skips the rest
     front: ASGIApp = app.framework
     if settings.mcp_fast_path:  # stateless tools/call and tools/list skip the framework and the SDK
         front = fast = McpFastPath(
@@ -135,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             answered=gateway.metrics.mcp_fast,
         )
         app.mcp_front = McpFront(fast, gateway.tracer)  # broker.front: answered from the parser
+    front = ProxyFirst(front, proxy=llm.proxy)  # /v1 skips the fast path's screening and the framework
     if gateway.tracer is not None:  # /v1 and /mcp requests get their server span too
         front = TraceRequests(front, tracer=gateway.tracer)
     app.front = RequestIds(front)  # ids in headers, error bodies and (JSON) log lines
@@ -188,8 +188,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 class GatewayApp(FastAPI):
     """FastAPI behind a front: every HTTP request enters `front` first (request ids, the server
-    span, the MCP fast path), which passes what it does not answer to `framework`, the
-    FastAPI app as usual. A fast-path tools/call so skips the framework's own layers (its
+    span, /v1 to the LLM proxy, the MCP fast path), which passes what it does not answer to
+    `framework`, the FastAPI app as usual. A fast-path tools/call so skips the framework's own layers (its
     telemetry check, error and body-limit middleware): ~6% of a cache hit's CPU. Served by
     `broker.serving`'s protocol, such a call skips this too (`mcp_front`: `broker.front`)."""
 

@@ -34,6 +34,13 @@ class GuardrailUnavailable(BrokerError):
         self.guardrail = guardrail
 
 
+class InternalError(BrokerError):
+    """The gateway failed in a way it did not expect (a bug): logged with its traceback, 500."""
+
+    status_code = 500
+    code = "internal_error"
+
+
 class ModelNotFound(BrokerError):
     status_code = 404
     code = "model_not_found"
