@@ -164,19 +164,33 @@ class Response:
                 raise ResponseTooLarge(f"a chunk of the answer is larger than {most} bytes")
 
     async def aread(self) -> bytes:
-        conn, bounded = self._conn, self._pool.read_timeout is not None
-        if self._framing == "length" and conn is not None and not self._done and not bounded:
-            return await self._read_length(conn.reader)
+        conn = self._conn
+        if self._framing == "length" and conn is not None and not self._done:
+            return await self._read_length(conn.reader, self._pool.read_timeout)
         return b"".join([chunk async for chunk in self.aiter_bytes()])
 
-    async def _read_length(self, reader: asyncio.StreamReader) -> bytes:
-        """A Content-Length body in one read when no read is bounded on its own: what
-        `aiter_bytes` gives joined, with its errors, without an async generator per answer."""
+    async def _read_length(self, reader: asyncio.StreamReader, limit: float | None) -> bytes:
+        """A Content-Length body: what `aiter_bytes` gives joined, with its errors, without an
+        async generator per answer (~4% of a model call's CPU): in one read when no read is
+        bounded on its own, else read by read, each bounded by `limit`."""
         most = self._pool.max_body_bytes
         if self._left > most:
             raise ResponseTooLarge(f"the answer announces {self._left} bytes, more than {most}")
         try:
-            data = await reader.readexactly(self._left)
+            if limit is None:
+                data = await reader.readexactly(self._left)
+            else:
+                parts: list[bytes] = []
+                left = self._left
+                while left > 0:
+                    part = await _within(limit, reader.read(min(left, 65536)))
+                    if not part:
+                        raise UpstreamConnectionError("the upstream closed the connection mid-answer")
+                    parts.append(part)
+                    left -= len(part)
+                data = parts[0] if len(parts) == 1 else b"".join(parts)
+        except TimeoutError:
+            raise UpstreamTimeout("the upstream stopped sending") from None
         except asyncio.IncompleteReadError:
             raise UpstreamConnectionError("the upstream closed the connection mid-answer") from None
         except (asyncio.LimitOverrunError, ValueError) as exc:
