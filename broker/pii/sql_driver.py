@@ -9,6 +9,7 @@ and a token ~15 µs to look up (an expanding IN list compiled per call). The sam
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, Table
@@ -320,10 +321,11 @@ def _by_agent(rows: list[Row]) -> list[tuple[str, range | list[int]]]:
     """The positions of each agent's rows, in order (mostly one agent: all of them, as a range)."""
     if not rows:
         return []
-    first = rows[0][0]
-    if all(row[0] == first for row in rows):
+    agents = list(map(itemgetter(0), rows))  # loops in C: a generator over a flush's 30,000 rows
+    first = agents[0]  # cost ~2 ms, these ~1
+    if agents.count(first) == len(agents):
         return [(first, range(len(rows)))]
     positions: dict[str, list[int]] = {}
-    for at, row in enumerate(rows):
-        positions.setdefault(row[0], []).append(at)
+    for at, agent in enumerate(agents):
+        positions.setdefault(agent, []).append(at)
     return list(positions.items())
