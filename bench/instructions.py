@@ -14,7 +14,7 @@ tool_path's (http, mcp miss, mcp hit, sql), pii_path's 100 KB results (`fed.size
 seed per call) and llm_proxy's non-streaming chat completion (`llm`: the gateway and its mock
 provider as bench/llm_proxy.py starts them). Each answer is checked as those benches check it.
 
-What the number means: instructions the gateway's threads executed per call (or model call) (event loop and
+What the number means: instructions the gateway's threads executed per call (event loop and
 writer threads; the kernel's work is not counted). CPU seconds on this 2-core machine move by
 1.6-2x from one hour to the next with its neighbours; this count moves by ~1-2% from run to run
 whatever they do, so it shows a change of a few percent that the timed benches cannot. Compare

@@ -189,9 +189,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 class GatewayApp(FastAPI):
     """FastAPI behind a front: every HTTP request enters `front` first (request ids, the server
     span, /v1 to the LLM proxy, the MCP fast path), which passes what it does not answer to
-    `framework`, the FastAPI app as usual. A fast-path tools/call so skips the framework's own layers (its
-    telemetry check, error and body-limit middleware): ~6% of a cache hit's CPU. Served by
-    `broker.serving`'s protocol, such a call skips this too (`mcp_front`: `broker.front`)."""
+    `framework`, the FastAPI app as usual. A model call or a fast-path tools/call so skips the
+    framework's own layers (its telemetry check, error and body-limit middleware): ~6% of a
+    cache hit's CPU. Served by `broker.serving`'s protocol, such a tools/call skips this too
+    (`mcp_front`: `broker.front`)."""
 
     front: ASGIApp | None = None
     mcp_front: McpFront | None = None
