@@ -188,7 +188,7 @@ class Response:
                         raise UpstreamConnectionError("the upstream closed the connection mid-answer")
                     parts.append(part)
                     left -= len(part)
-                data = parts[0] if len(parts) == 1 else b"".join(parts)
+                data = b"".join(parts)  # one part: the part itself, no copy
         except TimeoutError:
             raise UpstreamTimeout("the upstream stopped sending") from None
         except asyncio.IncompleteReadError:
