@@ -13,8 +13,8 @@ of a result has entities to mask and tokens to issue), and calls the federated t
 (CRM-like records: names, e-mails, phones, notes with order numbers and IP addresses) one at a
 time, each call with a new `seed` so every result is new to the masker and its token vault.
 The same calls straight to the MCP server give the "direct" figures. The vault starts empty;
-`--vault-calls` fills it first, since the SQLite vault's writes cost more as it grows (each
-flush's new tokens land all over its key's B-tree: bench/vault_stage.py --prefill).
+`--vault-calls` fills it first, to show what a call costs over a vault that has grown (the SQLite
+vault's flush cost more as it grew until its slots were appended: bench/vault_stage.py --prefill).
 
 What the numbers mean: MB/s is result bytes per second of the gateway's CPU (masking, the MCP
 relay, the audit record: everything the gateway does for the call, in its own process and in the

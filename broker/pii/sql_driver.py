@@ -8,7 +8,7 @@ and a token ~15 µs to look up (an expanding IN list compiled per call). The sam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -16,10 +16,11 @@ from sqlalchemy import Connection, Engine, Table
 
 from broker.pii.sql_keys import token_keys
 from broker.pii.sql_rows import CHUNK, Row, micros, piece_at, slot_parameters
-from broker.store.models import PiiTokenChunk, PiiTokenSlot
+from broker.store.models import PiiTokenChunk, PiiTokenPlace, PiiTokenSlot
 
 CHUNKS: Table = PiiTokenChunk.__table__  # type: ignore[assignment]
 SLOTS: Table = PiiTokenSlot.__table__  # type: ignore[assignment]
+PLACES: Table = PiiTokenPlace.__table__  # type: ignore[assignment]
 
 Place = tuple[int, int]
 """Where a sealed value is: its chunk's id and the piece's offset there."""
@@ -41,7 +42,7 @@ def chunked(rows: list[Row], seal: Callable[[list[Row]], tuple[bytes, list[int]]
     for agent, positions in _by_agent(rows):
         for first in range(0, len(positions), CHUNK):
             block = positions[first : first + CHUNK]
-            chunks.append(Chunk(agent, block, *seal(_picked(rows, block))))
+            chunks.append(Chunk(agent, block, *seal(picked(rows, block))))
     return chunks
 
 
@@ -81,14 +82,18 @@ class Driver:
             f"UPDATE {slots} SET chunk = {mark}, at = {mark}, expires_us = {mark} WHERE token_key = {mark}"  # noqa: S608
         )
         self._expired = f"DELETE FROM {slots} WHERE expires_us <= {mark}"  # noqa: S608
-        # Chunks no slot points to. PostgreSQL: an anti-join (NOT IN over a subquery bigger than
-        # work_mem is a scan per chunk); SQLite: the subquery's keys in a temporary index once
-        # (a correlated NOT EXISTS has no index on slots.chunk to use).
+        # Chunks no slot or place (SQLite writing behind: broker/pii/sql_places.py) points to.
+        # PostgreSQL: anti-joins (NOT IN over a subquery bigger than work_mem is a scan per chunk);
+        # SQLite: the subquery's keys in a temporary index once (a correlated NOT EXISTS has no
+        # index on the chunk column to use).
+        places = PLACES.name
         self._orphans = (
-            f"DELETE FROM {chunks} WHERE id NOT IN (SELECT chunk FROM {slots})"  # noqa: S608
+            f"DELETE FROM {chunks} WHERE id NOT IN "  # noqa: S608
+            f"(SELECT chunk FROM {slots} UNION ALL SELECT chunk FROM {places})"
             if self._sized
             else f"DELETE FROM {chunks} WHERE NOT EXISTS "  # noqa: S608
-            f"(SELECT 1 FROM {slots} WHERE {slots}.chunk = {chunks}.id)"
+            f"(SELECT 1 FROM {slots} WHERE {slots}.chunk = {chunks}.id) AND NOT EXISTS "
+            f"(SELECT 1 FROM {places} WHERE {places}.chunk = {chunks}.id)"
         )
 
     def write(
@@ -106,8 +111,7 @@ class Driver:
             group: list[tuple[Chunk, int]] = []  # chunks written, with their ids, whose slots are not
             count = 0
             for chunk in chunks:
-                cursor.execute(self._chunk, (chunk.agent, chunk.body))
-                group.append((chunk, cursor.fetchall()[0][0]))
+                group.append((chunk, self.insert_chunk(cursor, chunk)))
                 count += len(chunk.positions)
                 if count >= self.ROWS:
                     held += self._slots_of(connection, cursor, rows, keys, group, now)
@@ -117,6 +121,12 @@ class Driver:
         finally:
             cursor.close()
         return held
+
+    def insert_chunk(self, cursor: Any, chunk: Chunk) -> int:
+        """Insert `chunk` with the driver's `cursor`; its id."""
+        cursor.execute(self._chunk, (chunk.agent, chunk.body))
+        chunk_id: int = cursor.fetchall()[0][0]
+        return chunk_id
 
     def _slots_of(
         self,
@@ -132,8 +142,8 @@ class Driver:
         parameters: list[Any] = []
         group_keys: list[int] = []
         for chunk, chunk_id in group:
-            chunk_keys = _picked(keys, chunk.positions)
-            parameters += slot_parameters(chunk_keys, chunk_id, chunk.ats, _picked(rows, chunk.positions))
+            chunk_keys = picked(keys, chunk.positions)
+            parameters += slot_parameters(chunk_keys, chunk_id, chunk.ats, picked(rows, chunk.positions))
             group_keys += chunk_keys
         values = (self._insert if self._returning else self._insert_new) + ", ".join(
             [self._slot] * len(group_keys)
@@ -154,12 +164,24 @@ class Driver:
         located = places()
         return [(positions[at], located[at]) for at in unwritten]
 
+    def select_held(
+        self, connection: Connection, agent: str, tokens: list[str], handles: list[int | None], now: float
+    ) -> list[tuple[str, bytes, float, Place]]:
+        """`select`: a slot's handle is its key (broker/pii/sql_writes.py settles both layouts)."""
+        return self.select(connection, agent, tokens, now)
+
     def take_over(
-        self, connection: Connection, keys: list[int], places: list[Place], expires: list[float], now: float
+        self,
+        connection: Connection,
+        keys: list[int],
+        handles: list[int | None],
+        places: list[Place],
+        expires: list[float],
+        now: float,
     ) -> list[int]:
-        """Point the slots of `keys` at `places` until `expires`, where no slot holds the key or
-        an expired one does (another pair's too); the positions not written (a live slot holds
-        their key)."""
+        """Point the slots of `keys` (their `handles`) at `places` until `expires`, where no slot
+        holds the key or an expired one does (another pair's too); the positions not written (a
+        live slot holds their key)."""
         held: list[int] = []
         cursor = connection.connection.cursor()
         try:
@@ -201,9 +223,9 @@ class Driver:
     def _placed(self, connection: Connection, keys: Sequence[int]) -> Iterator[tuple[int, Place]]:
         cursor = connection.connection.cursor()
         try:
-            for first, size in self._chunks_of(len(keys)):
+            for first, size in self.statements(len(keys)):
                 block = keys[first : first + size]
-                cursor.execute(self._places + self._list(len(block)), tuple(block))
+                cursor.execute(self._places + self.marks(len(block)), tuple(block))
                 for key, chunk, at in cursor.fetchall():
                     yield key, (chunk, at)
         finally:
@@ -225,30 +247,40 @@ class Driver:
         cursor = connection.connection.cursor()
         try:
             at_now = micros(now)
-            for first, size in self._chunks_of(len(keys)):
+            for first, size in self.statements(len(keys)):
                 block = keys[first : first + size]
-                cursor.execute(self._slots + self._list(len(block)), (at_now, *block))
+                cursor.execute(self._slots + self.marks(len(block)), (at_now, *block))
                 slots += cursor.fetchall()
             if not slots:
                 return []
-            ids = sorted({chunk for _, chunk, _, _ in slots})
-            bodies: dict[int, bytes] = {}
-            for first, size in self._chunks_of(len(ids)):
-                block = ids[first : first + size]
-                cursor.execute(self._chunks + self._list(len(block)), tuple(block))
-                bodies.update(
-                    (chunk, bytes(body)) for chunk, owner, body in cursor.fetchall() if owner == agent
-                )
+            return self.pieces(cursor, agent, slots, wanted)
         finally:
             cursor.close()
+
+    def pieces(
+        self,
+        cursor: Any,
+        agent: str,
+        slots: list[tuple[int, int, int, int]],
+        wanted: Mapping[int, str | list[str]],
+    ) -> list[tuple[str, bytes, float, Place]]:
+        """(token, sealed value, expires, place) of the (handle, chunk, offset, expiry) `slots`
+        whose piece is `agent`'s and holds the token `wanted` under their handle; each chunk read
+        once, with the driver's `cursor`."""
+        ids = sorted({chunk for _, chunk, _, _ in slots})
+        bodies: dict[int, bytes] = {}
+        for first, size in self.statements(len(ids)):
+            block = ids[first : first + size]
+            cursor.execute(self._chunks + self.marks(len(block)), tuple(block))
+            bodies.update((chunk, bytes(body)) for chunk, owner, body in cursor.fetchall() if owner == agent)
         found: list[tuple[str, bytes, float, Place]] = []
-        for key, chunk, at, expires in slots:
+        for handle, chunk, at, expires in slots:
             body = bodies.get(chunk)
             piece = None if body is None else piece_at(body, at)
             if piece is None:
                 continue
             token, sealed = piece
-            asked = wanted.get(key)
+            asked = wanted.get(handle)
             if token == asked or (isinstance(asked, list) and token in asked):
                 found.append((token, sealed, expires / 1_000_000, (chunk, at)))
         return found
@@ -258,9 +290,9 @@ class Driver:
         until = micros(expires)
         cursor = connection.connection.cursor()
         try:
-            for first, size in self._chunks_of(len(keys)):
+            for first, size in self.statements(len(keys)):
                 block = keys[first : first + size]
-                cursor.execute(self._extend + self._list(len(block)), (until, until, *block))
+                cursor.execute(self._extend + self.marks(len(block)), (until, until, *block))
         finally:
             cursor.close()
 
@@ -274,26 +306,20 @@ class Driver:
         try:
             cursor.execute(self._expired, (micros(now),))
             deleted = int(cursor.rowcount)
-            cursor.execute(self._orphans)
+            self.delete_orphans(cursor)
         finally:
             cursor.close()
         return deleted
 
-    def purge_keys(self, connection: Connection, now: float) -> list[int]:
-        """`purge`, and the keys of the slots deleted (for a record of the keys held)."""
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(self._expired + " RETURNING token_key", (micros(now),))
-            deleted = [key for (key,) in cursor.fetchall()]
-            cursor.execute(self._orphans)
-        finally:
-            cursor.close()
-        return deleted
+    def delete_orphans(self, cursor: Any) -> None:
+        """Delete the chunks no slot or place points to any more."""
+        cursor.execute(self._orphans)
 
-    def _list(self, count: int) -> str:
+    def marks(self, count: int) -> str:
+        """A parenthesised list of `count` placeholders."""
         return "(" + ", ".join([self._mark] * count) + ")"
 
-    def _chunks_of(self, count: int) -> Iterator[tuple[int, int]]:
+    def statements(self, count: int) -> Iterator[tuple[int, int]]:
         """(first, size) of the statements for `count` keys, `ROWS` at most each. On SQLite what is
         left after the full ones goes in power-of-two sizes down to `EXACT` (532: 512 and 20), so
         each size's statement is compiled once and then reused from the driver's statement cache:
@@ -310,7 +336,7 @@ class Driver:
             first += size
 
 
-def _picked(items: list[Any], positions: range | list[int]) -> list[Any]:
+def picked(items: list[Any], positions: range | list[int]) -> list[Any]:
     """`items` at `positions` (a slice, for a range)."""
     if isinstance(positions, range):
         return items[positions.start : positions.stop]

@@ -1,9 +1,10 @@
 """The SQL token vault's slot keys: 64 bits of a hash of (agent, token), signed (a BIGINT).
 
-`pii_token_slots` is keyed by this integer (migrations/versions/0016, 0017; on SQLite the rowid)
-rather than by its agent and token: a big result's new tokens land at random places in the key's
-B-tree, and each page they touch is written again at commit; 8-byte keys keep it small (an index
-on the 36-character agent id and the token was four times the size of one on the key). Keys are
+`pii_token_slots` is keyed by this integer (migrations/versions/0016, 0017) rather than by its
+agent and token: a big result's new tokens land at random places in the key's B-tree, and each
+page they touch is written again at commit; 8-byte keys keep it small (an index on the
+36-character agent id and the token was four times the size of one on the key). The SQLite vault
+writing behind finds its places by this key in memory (broker/pii/sql_keymap.py). Keys are
 stored, so the function never changes. A key another (agent, token) already holds (~5 in 10^14
 for a new token among a million) counts as the token held by another value: the issuer lengthens
 the token (writing behind, the flush refuses it and logs it, as any id found held only then).

@@ -18,9 +18,10 @@ Writes, and what a next call sees:
   BROKER_REDIS_URL to keep tokens in Redis instead (broker/pii/redis_vault.py).
 Expired slots, and the chunks no slot points to any more, are deleted every `purge_seconds`.
 
-Writing behind, the vault is the tables' only writer and keeps the slots' keys in memory
-(broker/pii/sql_keyset.py, loaded when it starts): a token whose key is not there is not stored,
-so a claim of new tokens asks the database nothing.
+Writing behind, the vault is the tables' only writer: its slots are places appended under running
+ids (`pii_token_places`, broker/pii/sql_places.py), found through the map of their keys it keeps
+in memory (broker/pii/sql_keymap.py, loaded before its first read or write): a token whose key is
+not there is not stored, so a claim of new tokens asks the database nothing.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ from broker.pii.front import Front, TokenConflict
 from broker.pii.keys import sealed_name
 from broker.pii.nogc import gc_paused
 from broker.pii.sealing import TokenSealer
-from broker.pii.sql_driver import SLOTS, Driver, Place
-from broker.pii.sql_keyset import KeySet, new_key_set
+from broker.pii.sql_driver import Driver, Place
+from broker.pii.sql_keymap import KeyMap, new_key_map
+from broker.pii.sql_places import Places
 from broker.pii.sql_writes import VaultWrites
 from broker.secrets.keys import Undecryptable
 from broker.tasks import cancel_and_wait
@@ -91,11 +93,10 @@ class SqlTokenVault:
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         self._reader: Connection | None = None
-        # The keys the table holds (SQLite writing behind), used once loaded (see `start`).
-        self._keys: KeySet | None = new_key_set() if self._local and write_behind else None
-        self._writes = VaultWrites(
-            engine, self._driver, sealer, self._keys, own_writer=self._local and write_behind
-        )
+        # SQLite writing behind: the places and the map of their keys, loaded before any use.
+        self._keys: KeyMap | None = new_key_map() if self._local and write_behind else None
+        self._places = None if self._keys is None else Places(self._driver, self._keys)
+        self._writes = VaultWrites(engine, self._driver, sealer, self._places)
         self._keys_loaded = False
         self._loading: asyncio.Task[None] | None = None
 
@@ -112,6 +113,7 @@ class SqlTokenVault:
     async def _found(self, agent: str, tokens: Iterable[str]) -> dict[str, str]:
         """The values of those of `tokens` that are stored (or pending), by token."""
         now = self.clock()
+        ids: list[int] | None = None
         with gc_paused():
             found, unfound = self._front.get_keyed([(agent, token) for token in tokens], now)
             if unfound and (self._pending or self._writing) and self._any_pending(unfound):
@@ -124,13 +126,16 @@ class SqlTokenVault:
                         unknown.append(key)
                 unfound = unknown
             missing = [token for _, token in unfound]
-            if missing and self._keys_loaded and self._keys is not None:
-                missing = [missing[at] for at in self._keys.held(agent, missing)]
+        if missing and self._keys is not None:
+            if not self._keys_loaded:
+                await self._ready()
+            positions, ids = self._keys.placed(agent, missing)
+            missing = [missing[at] for at in positions]
         if missing:
             if self._local and len(missing) <= LOCAL_READ_TOKENS and self._may_read_here():
-                rows = self._read_here(agent, missing, now)
+                rows = self._read_here(agent, missing, ids, now)
             else:
-                rows = await asyncio.to_thread(self._read, agent, missing, now)
+                rows = await asyncio.to_thread(self._read, agent, missing, ids, now)
             for token, value, expires in rows:
                 self._front.put(agent, token, value, expires)
                 found[token] = value
@@ -196,7 +201,7 @@ class SqlTokenVault:
 
     def start(self) -> None:
         if self._keys is not None:
-            self._loading = asyncio.create_task(self._load(self._keys), name="broker-pii-vault-keys")
+            self._load_in_background()
         self._task = asyncio.create_task(self._run(), name="broker-pii-vault")
 
     async def close(self) -> None:
@@ -220,6 +225,11 @@ class SqlTokenVault:
         async with self._flush_lock:
             if not self._pending:
                 return True
+            if self._keys is not None and not self._keys_loaded:
+                try:
+                    await self._ready()
+                except Exception:  # logged by the load
+                    return False
             # What this flush writes moves aside (still read by get_many) and new tokens gather in
             # a fresh map: no copy of the batch, and no pass over it after, on the event loop.
             batch, self._pending = self._pending, {}
@@ -243,14 +253,22 @@ class SqlTokenVault:
         """Delete expired rows; returns how many."""
         return await asyncio.to_thread(self._writes.purge, self.clock())
 
-    async def _load(self, keys: KeySet) -> None:
-        """The keys the table holds, read in a thread while flushes go on (see `_load_keys`)."""
-        try:
-            await asyncio.to_thread(self._load_keys, keys)
-        except Exception:
-            log.exception("could not read the PII token keys; every lookup asks the database")
-        else:
-            self._keys_loaded = True
+    def _load_in_background(self) -> asyncio.Task[None]:
+        """Start reading the map of places (`_load_keys`); a failure is logged (and raised to
+        whoever waits for it: `_ready`)."""
+        loading = asyncio.create_task(asyncio.to_thread(self._load_keys), name="broker-pii-vault-keys")
+        loading.add_done_callback(_log_failed_load)
+        self._loading = loading
+        return loading
+
+    async def _ready(self) -> None:
+        """Wait for the map of places (SQLite writing behind): read when the vault starts, or here
+        for a vault used unstarted or whose last read failed. The places have no index on their
+        key, so without the map nothing is looked up or written (1,000,000 places: ~0.7 s)."""
+        loading = self._loading
+        if loading is None or (loading.done() and not self._keys_loaded):
+            loading = self._load_in_background()
+        await asyncio.shield(loading)
 
     async def _run(self) -> None:
         next_purge = time.monotonic() + self._purge_seconds
@@ -286,18 +304,19 @@ class SqlTokenVault:
             self._wake.clear()
             await asyncio.sleep(self._flush_seconds)
 
-    def _load_keys(self, keys: KeySet) -> None:
-        """Every key the table holds into `keys` (1,000,000 rows: ~0.5 s of CPU in this thread, and
-        ~23 MB natively). A flush committing meanwhile adds its own; a key purged meanwhile may
-        stay (harmless)."""
-        with self._engine.connect() as connection:
+    def _load_keys(self) -> None:
+        """Every place's key and id into the map (1,000,000 places: ~0.7 s of CPU in this thread,
+        and ~50 MB natively), under the writer's lock: no flush or purge meanwhile."""
+        assert self._keys is not None and self._places is not None
+        with self._writes.locked(), self._engine.connect() as connection:
             cursor = connection.connection.cursor()
             try:
-                cursor.execute(f"SELECT token_key FROM {SLOTS.name}")  # noqa: S608 (our constant)
+                cursor.execute(self._places.load_query)
                 while rows := cursor.fetchmany(50_000):
-                    keys.add([key for (key,) in rows])
+                    self._keys.add([key for _, key in rows], [place for place, _ in rows])
             finally:
                 cursor.close()
+        self._keys_loaded = True
 
     def _may_read_here(self) -> bool:
         """The reader is open, or the pool has a connection idle to become it (no wait)."""
@@ -306,22 +325,34 @@ class SqlTokenVault:
         pool = self._engine.pool
         return isinstance(pool, QueuePool) and pool.checkedin() > 0
 
-    def _read_here(self, agent: str, tokens: list[str], now: float) -> list[tuple[str, str, float]]:
+    def _read_here(
+        self, agent: str, tokens: list[str], ids: list[int] | None, now: float
+    ) -> list[tuple[str, str, float]]:
         """`_read` on the event loop, on the reader connection (see LOCAL_READ_TOKENS)."""
         if self._reader is None:
             self._reader = self._engine.connect()
         try:
-            rows = self._driver.select(self._reader, agent, tokens, now)
+            rows = self._select(self._reader, agent, tokens, ids, now)
         except Exception:
             self._reader.close()  # a connection that failed is not trusted again
             self._reader = None
             raise
         return self._opened(agent, rows)
 
-    def _read(self, agent: str, tokens: list[str], now: float) -> list[tuple[str, str, float]]:
+    def _read(
+        self, agent: str, tokens: list[str], ids: list[int] | None, now: float
+    ) -> list[tuple[str, str, float]]:
         with self._engine.connect() as connection:
-            rows = self._driver.select(connection, agent, tokens, now)
+            rows = self._select(connection, agent, tokens, ids, now)
         return self._opened(agent, rows)
+
+    def _select(
+        self, connection: Connection, agent: str, tokens: list[str], ids: list[int] | None, now: float
+    ) -> list[tuple[str, bytes, float, Place]]:
+        """The slots of `tokens` by their keys, or the places `ids` (the map's for them)."""
+        if ids is None or self._places is None:
+            return self._driver.select(connection, agent, tokens, now)
+        return self._places.select(connection, agent, tokens, ids, now)
 
     def _opened(
         self, agent: str, rows: list[tuple[str, bytes, float, Place]]
@@ -338,7 +369,7 @@ class SqlTokenVault:
 
     @property
     def knows_keys(self) -> bool:
-        """The keys the table holds are loaded (writing behind on SQLite, once started)."""
+        """The map of places is loaded (writing behind on SQLite, once started)."""
         return self._keys_loaded
 
     @property
@@ -349,3 +380,11 @@ class SqlTokenVault:
     def __len__(self) -> int:
         """Tokens held in memory (the front and pending writes), for tests and stats."""
         return len(self._front) + len(self._pending) + len(self._writing)
+
+
+def _log_failed_load(loading: asyncio.Task[None]) -> None:
+    if not loading.cancelled() and (error := loading.exception()) is not None:
+        log.error(
+            "could not read the PII token vault's places; it reads and writes none until it can",
+            exc_info=error,
+        )

@@ -3,8 +3,9 @@ and slots in one transaction (broker/pii/sql_driver.py), the slots already there
 value extended, an expired or unreadable one taken over, another value's named), and the purge.
 
 Writing behind on SQLite the vault writes on a connection of its own, one write at a time (a
-cancelled flush's thread may still be writing when the next begins), and keeps the record of the
-keys the slots table holds (broker/pii/sql_keyset.py) as it writes and purges.
+cancelled flush's thread may still be writing when the next begins), its slots appended as places
+(broker/pii/sql_places.py), and keeps the map of their keys (broker/pii/sql_keymap.py) as it
+writes and purges.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from typing import Protocol
 
 from sqlalchemy import Connection, Engine
 
@@ -20,7 +22,7 @@ from broker.pii.nogc import gc_paused
 from broker.pii.sealing import TokenSealer
 from broker.pii.sql_driver import Driver, Place, chunked
 from broker.pii.sql_keys import token_key_order
-from broker.pii.sql_keyset import KeySet
+from broker.pii.sql_places import Places
 from broker.pii.sql_rows import Row, batch_rows
 from broker.secrets.keys import Undecryptable
 
@@ -33,14 +35,11 @@ each flush read most of it again). One connection: the pool's stay at the defaul
 class VaultWrites:
     """What `SqlTokenVault` writes and deletes, called from worker threads."""
 
-    def __init__(
-        self, engine: Engine, driver: Driver, sealer: TokenSealer, keys: KeySet | None, *, own_writer: bool
-    ) -> None:
+    def __init__(self, engine: Engine, driver: Driver, sealer: TokenSealer, places: Places | None) -> None:
         self._engine = engine
         self._driver = driver
         self._sealer = sealer
-        self._keys = keys
-        self._own_writer = own_writer
+        self._places = places
         self._writer: Connection | None = None
         self._writer_lock = threading.Lock()
 
@@ -71,26 +70,40 @@ class VaultWrites:
         rows were made: re-enabled in between, it ran at the next allocation over all of them
         (~7% of a 30,000-token flush)."""
         chunks = chunked(rows, self._sealer.seal_chunk)
-        with self._transaction() as connection:
-            if self._keys is not None:  # before the commit: a key there too soon costs a SELECT
-                self._keys.add(keys)
-            held = self._driver.write(connection, rows, keys, chunks, now)
-            if not held:
-                return []
-            return self._settle_held(connection, [(rows[at], keys[at], place) for at, place in held], now)
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        """A transaction on the writer connection (SQLite writing behind: only the flush, one
-        at a time, writes) or on one from the pool."""
-        if not self._own_writer:
+        places = self._places
+        if places is None:
             with self._engine.begin() as connection:
-                yield connection
-            return
-        with self._writer_lock:  # a cancelled flush's thread may still be writing
+                held = self._driver.write(connection, rows, keys, chunks, now)
+                if not held:
+                    return []
+                return self._settle_held(
+                    connection,
+                    self._driver,
+                    [(rows[at], keys[at], keys[at], place) for at, place in held],
+                    now,
+                )
+        with self._writer_lock:  # the map learns the places appended once they are committed
             writer = self._open_writer()
             with writer.begin():
-                yield writer
+                appended = places.write(writer, rows, keys, chunks)
+                conflicts = (
+                    self._settle_held(
+                        writer,
+                        places,
+                        [(rows[at], keys[at], handle, place) for at, place, handle in appended],
+                        now,
+                    )
+                    if appended
+                    else []
+                )
+            places.committed()
+        return conflicts
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """No write or purge while in it (the map of places loading: broker/pii/sql_vault.py)."""
+        with self._writer_lock:
+            yield
 
     def _open_writer(self) -> Connection:
         """The writer connection (SQLite writing behind), opened when first needed; under the lock."""
@@ -108,7 +121,7 @@ class VaultWrites:
                 self._writer = None
 
     def _settle_held(
-        self, connection: Connection, held: list[tuple[Row, int, Place]], now: float
+        self, connection: Connection, slots: Slots, held: list[tuple[Row, int, int | None, Place]], now: float
     ) -> list[str]:
         """Rows whose key a slot already held (their values are in the chunk just written, at
         their place): the same value lives longer, an unreadable or expired one (SQLite's insert
@@ -116,37 +129,40 @@ class VaultWrites:
         bits of a hash: ~5 in 10^14 for a new token among a million) holds the token as another
         value would: the issuer lengthens it."""
         stored: dict[tuple[str, str], bytes] = {}
-        tokens: dict[str, list[str]] = {}
-        for (agent, token, _, _), _, _ in held:
-            tokens.setdefault(agent, []).append(token)
-        for agent, asked in tokens.items():
-            found = self._driver.select(connection, agent, asked, now)
+        asked: dict[str, tuple[list[str], list[int | None]]] = {}
+        for (agent, token, _, _), _, handle, _ in held:
+            tokens, handles = asked.setdefault(agent, ([], []))
+            tokens.append(token)
+            handles.append(handle)
+        for agent, (tokens, handles) in asked.items():
+            found = slots.select_held(connection, agent, tokens, handles, now)
             stored.update(((agent, token), sealed) for token, sealed, _, _ in found)
         conflicts: list[str] = []
         extend: dict[float, list[int]] = {}
-        expired: list[tuple[Row, int, Place]] = []
-        for (agent, token, value, expires), key, place in held:
+        expired: list[tuple[Row, int, int | None, Place]] = []
+        for (agent, token, value, expires), key, handle, place in held:
             row = (agent, token)
-            if row not in stored:  # expired (or purged meanwhile), or its key held by another pair
-                expired.append(((agent, token, value, expires), key, place))
+            if row not in stored or handle is None:  # expired (or purged), or its key another pair's
+                expired.append(((agent, token, value, expires), key, handle, place))
                 continue
             try:
                 same = self._sealer.open(sealed_name(agent, token), stored[row]) == value
             except Undecryptable:  # sealed with a key no longer configured: take it over
-                self._driver.replace(connection, key, place, expires)
+                slots.replace(connection, handle, place, expires)
                 continue
             if same:
-                extend.setdefault(expires, []).append(key)
+                extend.setdefault(expires, []).append(handle)
             else:
                 conflicts.append(token)
-        for expires, keys in extend.items():  # one statement per expiry, mostly one
-            self._driver.extend(connection, keys, expires)
+        for expires, live in extend.items():  # one statement per expiry, mostly one
+            slots.extend(connection, live, expires)
         if expired:
-            taken = self._driver.take_over(
+            taken = slots.take_over(
                 connection,
-                [key for _, key, _ in expired],
-                [place for _, _, place in expired],
-                [row[3] for row, _, _ in expired],
+                [key for _, key, _, _ in expired],
+                [handle for _, _, handle, _ in expired],
+                [place for _, _, _, place in expired],
+                [row[3] for row, _, _, _ in expired],
                 now,
             )
             conflicts += [expired[at][0][1] for at in taken]
@@ -155,14 +171,39 @@ class VaultWrites:
     def purge(self, now: float) -> int:
         """Expired slots, then the chunks no slot points to: scans of the tables (no index on the
         expiry or the chunk: every write paid for it, for a purge every 10 minutes; migrations
-        0015, 0017). Writing behind, on the writer connection, and the keys deleted leave the key
-        set once committed, before a flush (under the same lock) can put one of them back."""
-        if self._keys is None:
+        0015, 0017). Writing behind, on the writer connection, and the places deleted leave the
+        map once committed, before a flush (under the same lock) can append one of their ids
+        again."""
+        if self._places is None:
             with self._engine.begin() as connection:
                 return self._driver.purge(connection, now)
         with self._writer_lock:
             writer = self._open_writer()
             with writer.begin():
-                deleted = self._driver.purge_keys(writer, now)
-            self._keys.discard(deleted)
-        return len(deleted)
+                ids, keys = self._places.purge(writer, now)
+            self._places.forget(keys, ids)
+        return len(ids)
+
+
+class Slots(Protocol):
+    """What settles a batch's rows whose key a slot held: the keyed table's driver, whose handle
+    of a slot is its key, or the places, whose handle is the place's id (None: a row before in
+    the batch has the key)."""
+
+    def select_held(
+        self, connection: Connection, agent: str, tokens: list[str], handles: list[int | None], now: float
+    ) -> list[tuple[str, bytes, float, Place]]: ...
+
+    def extend(self, connection: Connection, handles: list[int], expires: float, /) -> None: ...
+
+    def replace(self, connection: Connection, handle: int, place: Place, expires: float, /) -> None: ...
+
+    def take_over(
+        self,
+        connection: Connection,
+        keys: list[int],
+        handles: list[int | None],
+        places: list[Place],
+        expires: list[float],
+        now: float,
+    ) -> list[int]: ...

@@ -143,8 +143,9 @@ class PiiTokenChunk(Base):
 class PiiTokenSlot(Base):
     """Where a live token's value is: its chunk and the piece's offset there, until `expires_us`
     (microseconds since the epoch). Keyed by `token_key`, a hash of (agent, token)
-    (broker/pii/sql_keys.py; on SQLite the rowid itself: one narrow B-tree, migration 0017).
-    Inserted, or taken over once expired: a live token's value never changes.
+    (broker/pii/sql_keys.py, migration 0017). Inserted, or taken over once expired: a live
+    token's value never changes. The SQLite vault writing behind keeps its slots in
+    `pii_token_places` instead.
     """
 
     __tablename__ = "pii_token_slots"
@@ -155,6 +156,22 @@ class PiiTokenSlot(Base):
     chunk: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[int] = mapped_column(Integer)
     expires_us: Mapped[int] = mapped_column(BigInteger)  # no index: see migration 0015
+
+
+class PiiTokenPlace(Base):
+    """A slot of the SQLite vault writing behind (migration 0018): a token's chunk and the piece's
+    offset there, until `expires_us`, under a running id, so that a flush appends; its key
+    (`token_key`) is a plain column, found through the vault's map of keys in memory
+    (broker/pii/sql_keymap.py). Inserted, or taken over once expired. Empty on PostgreSQL.
+    """
+
+    __tablename__ = "pii_token_places"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    token_key: Mapped[int] = mapped_column(BigInteger)  # no index: the vault's map is it
+    chunk: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[int] = mapped_column(Integer)
+    expires_us: Mapped[int] = mapped_column(BigInteger)
 
 
 class Secret(Base):

@@ -31,7 +31,7 @@ from broker.pii.redis_vault import RedisTokenVault
 from broker.pii.sql_vault import SqlTokenVault
 from broker.secrets.keys import generate_key
 from broker.store.db import make_engine
-from broker.store.models import PiiTokenSlot
+from broker.store.models import PiiTokenPlace, PiiTokenSlot
 from tests.conftest import RunningGateway, start_gateway
 from tests.e2e.conftest import DemoCatalog
 from tests.e2e.helpers import mcp_client
@@ -277,7 +277,10 @@ async def test_audit_holds_no_pii_and_counts_what_was_masked(setup: Setup) -> No
     engine = make_engine(setup.gateway.database_url)
     deadline = time.monotonic() + 5
     with engine.connect() as connection:  # the vault writes behind on SQLite: wait for the batch
-        while not connection.execute(select(func.count()).select_from(PiiTokenSlot)).scalar():
+        while not sum(
+            connection.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (PiiTokenSlot, PiiTokenPlace)  # writing behind on SQLite: places
+        ):
             assert time.monotonic() < deadline, "no PII token was stored"
             time.sleep(0.05)
     engine.dispose()

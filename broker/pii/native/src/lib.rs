@@ -22,7 +22,7 @@ mod walk;
 mod numbers;
 
 // The SQL token vault's key set and flush rows.
-mod keyset;
+mod keymap;
 mod vault_rows;
 
 use pyo3::prelude::*;
@@ -116,8 +116,8 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(dedupe::distinct_pairs, module)?)?;
     module.add_function(wrap_pyfunction!(dedupe::clean_pairs, module)?)?;
 
-    // The SQL token vault's record of its row keys (keyset.rs) and its flush's rows (vault_rows.rs).
-    module.add_class::<keyset::KeySet>()?;
+    // The SQL token vault's index of its places (keymap.rs) and its flush's rows (vault_rows.rs).
+    module.add_class::<keymap::KeyMap>()?;
     module.add_function(wrap_pyfunction!(vault_rows::batch_rows, module)?)?;
 
     // The detector's secrets finder, overlap resolution, memo and findings (helper hsec).

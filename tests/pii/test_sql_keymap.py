@@ -1,6 +1,7 @@
-"""The SQLite write-behind vault's record of its table's keys (broker/pii/sql_keyset.py): a claim
-of a token whose key the table does not hold asks the database nothing, and one whose key it
-holds still finds it (another value: named; expired: taken over; another pair's: held)."""
+"""The SQLite write-behind vault's map of its places' keys (broker/pii/sql_keymap.py): a claim of
+a token whose key no place holds asks the database nothing, and one whose key a place holds still
+finds it (another value: named; expired: taken over; another pair's: held). The statements are
+the ones SQLite was sent (its trace callback)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from broker.pii.keys import sealed_name
 from broker.pii.sealing import TokenSealer
@@ -50,6 +51,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
                 token,
                 SEALER.seal(sealed_name(agent, token), value),
                 expires,
+                placed=True,
             )
     yield engine
     engine.dispose()
@@ -60,16 +62,20 @@ def rows(engine: Engine) -> dict[tuple[str, str], str]:
 
 
 async def started(engine: Engine) -> tuple[SqlTokenVault, list[int]]:
-    """A started write-behind vault with its keys loaded, and a count of its SELECTs."""
-    vault = SqlTokenVault(engine, SEALER, write_behind=True, flush_seconds=3600, clock=lambda: NOW)
+    """A started write-behind vault with its map loaded, and a count of the lookups of places
+    SQLite was sent from then on."""
     selects = [0]
-    select_rows: Any = vault._driver.select
 
-    def counted(*args: Any) -> Any:
-        selects[0] += 1
-        return select_rows(*args)
+    def trace(statement: str) -> None:
+        if statement.startswith("SELECT id, chunk, at, expires_us FROM pii_token_places"):
+            selects[0] += 1
 
-    vault._driver.select = counted  # type: ignore[method-assign,assignment]
+    def traced(connection: Any, _: Any) -> None:
+        connection.set_trace_callback(trace)
+
+    engine.dispose()  # every connection from now on is traced
+    event.listen(engine, "connect", traced)
+    vault = SqlTokenVault(engine, SEALER, write_behind=True, flush_seconds=3600, clock=lambda: NOW)
     vault.start()
     for _ in range(500):
         if vault.knows_keys:
@@ -132,3 +138,73 @@ async def test_a_flush_adds_its_keys_and_a_purge_takes_them_out(engine: Engine) 
         assert await vault.get("agent-1", HELD) == "bob@example.com"  # live: its key stays
     finally:
         await vault.close()
+
+
+def tokens(count: int, start: int = 0) -> dict[str, str]:
+    return {f"<EMAIL_ADDRESS_{n:08x}>": f"user{n}@example.com" for n in range(start, start + count)}
+
+
+async def test_a_flush_rolled_back_leaves_no_place_in_the_map(tmp_path: Path) -> None:
+    """A flush the database refuses half-way (here a trigger aborts its second statement of
+    places) gives out ids that the next flush gives out again: the map must never have learnt
+    them, or a token would be looked up in another token's place."""
+    url = f"sqlite:///{tmp_path / 'vault.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    first, second = tokens(1500), tokens(500, start=1500)
+    refused = reference_keys(["agent-1"], [[*first][-1]])[0]
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON pii_token_places "
+            f"WHEN NEW.token_key = {refused} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    vault = SqlTokenVault(engine, SEALER, write_behind=True, flush_seconds=3600, clock=lambda: NOW)
+    try:
+        await vault.put_many("agent-1", first, 600)
+        assert not await vault.flush()  # still pending, and resolved from there
+        assert await vault.get_many("agent-1", [*first][:3]) == [*first.values()][:3]
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TRIGGER refuse")
+        await vault.put_many("agent-1", second, 600)
+        assert await vault.flush()
+        every = {**first, **second}
+        assert await vault.get_many("agent-1", list(every)) == list(every.values())  # read back by id
+        assert rows(engine) == {("agent-1", token): value for token, value in every.items()}
+    finally:
+        await vault.close()
+    restarted = SqlTokenVault(engine, SEALER, write_behind=True, clock=lambda: NOW)
+    assert await restarted.get_many("agent-1", list(every)) == list(every.values())
+    await restarted.close()
+    engine.dispose()
+
+
+async def test_places_purged_and_given_out_again_hold_only_their_new_tokens(tmp_path: Path) -> None:
+    """The places written last expire first and are purged; SQLite gives their ids to the next
+    flush's places. The map forgets a purged place only where it still points there."""
+    url = f"sqlite:///{tmp_path / 'vault.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    clock = [NOW]
+    vault = SqlTokenVault(engine, SEALER, write_behind=True, flush_seconds=3600, clock=lambda: clock[0])
+    lasting, brief, after = tokens(300), tokens(300, start=300), tokens(300, start=600)
+    try:
+        await vault.put_many("agent-1", lasting, 600)
+        assert await vault.flush()
+        await vault.put_many("agent-1", brief, 60)  # the highest ids
+        assert await vault.flush()
+        clock[0] += 61
+        assert await vault.purge() == len(brief)
+        await vault.put_many("agent-1", after, 600)  # given the purged places' ids
+        await vault.put_many(
+            "agent-1", {next(iter(brief)): "another@example.com"}, 600
+        )  # expired: free again
+        assert await vault.flush()
+        asked = [*lasting, *brief, *after]
+        expected = [*lasting.values(), "another@example.com", *[None] * (len(brief) - 1), *after.values()]
+        assert await vault.get_many("agent-1", asked) == expected
+    finally:
+        await vault.close()
+    restarted = SqlTokenVault(engine, SEALER, write_behind=True, clock=lambda: clock[0])
+    assert await restarted.get_many("agent-1", asked) == expected
+    await restarted.close()
+    engine.dispose()
