@@ -4,7 +4,8 @@ Run it from the project root (valgrind must be installed: `apt-get install valgr
 
     .venv/bin/python bench/instructions.py                      # http, 1,000 calls
     .venv/bin/python bench/instructions.py --scenario "mcp miss" --calls 500
-    .venv/bin/python bench/instructions.py --scenario pii --calls 40   # 100 KB results, as pii_path
+    .venv/bin/python bench/instructions.py --scenario pii --calls 100  # 100 KB results, as pii_path
+    .venv/bin/python bench/instructions.py --scenario pii --calls 100 --vault-tokens 850000
     .venv/bin/python bench/instructions.py --scenario llm              # /v1/chat/completions, as llm_proxy
 
 What it does: starts the upstreams as bench/tool_path.py does and the gateway under callgrind
@@ -13,6 +14,11 @@ on`), sends `--calls` calls one at a time, turns it off and dumps the counts. Th
 tool_path's (http, mcp miss, mcp hit, sql), pii_path's 100 KB results (`fed.sized`, a new
 seed per call) and llm_proxy's non-streaming chat completion (`llm`: the gateway and its mock
 provider as bench/llm_proxy.py starts them). Each answer is checked as those benches check it.
+`--vault-tokens` first fills the gateway's PII token vault with that many tokens of another
+agent, as ~3,000 calls of pii_path's 100 KB would (`--vault-calls 3000`: ~850,000), in a
+fraction of the time those calls take under valgrind. The SQLite vault writes a call's tokens
+behind, up to ~1 s later: the last calls' may be written after counting stops, so count enough
+calls (100) that those few weigh little.
 
 What the number means: instructions the gateway's threads executed per call (event loop and
 writer threads; the kernel's work is not counted). CPU seconds on this 2-core machine move by
@@ -50,6 +56,10 @@ from bench._setup import ROOT, SERVE, Child, scratch_database, seed
 from bench._upstreams import make_sqlite
 from bench.llm_proxy import body, check
 from bench.tool_path import scenarios, sender
+from broker.pii.sealing import TokenSealer
+from broker.pii.sql_vault import SqlTokenVault
+from broker.secrets.keys import generate_key
+from broker.store.db import make_engine
 
 SCENARIOS = ("http", "mcp miss", "mcp hit", "sql", "pii", "llm")
 WARM_UP = {"pii": 20}
@@ -63,9 +73,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenario", choices=SCENARIOS, default="http")
     parser.add_argument("--calls", type=int, default=1000, help="calls counted, one at a time")
     parser.add_argument("--keep", metavar="DIR", help="keep callgrind's dump files in DIR")
+    parser.add_argument(
+        "--vault-tokens", type=int, default=0, help="PII tokens in the vault before the gateway starts"
+    )
     args = parser.parse_args(argv)
     if args.calls < 1:
         parser.error("--calls must be at least 1")
+    if args.vault_tokens < 0:
+        parser.error("--vault-tokens cannot be negative")
     return args
 
 
@@ -163,6 +178,24 @@ def upstreams(
     return SERVE, key
 
 
+async def fill_vault(database_url: str, count: int) -> None:
+    """`count` tokens of an agent of their own in the vault, written as the gateway's SQLite vault
+    writes them (behind, 50,000 a flush); sealed with a key of their own: never read."""
+    engine = make_engine(database_url)
+    vault = SqlTokenVault(engine, TokenSealer([generate_key()]), write_behind=True)
+    try:
+        for first in range(0, count, 50_000):
+            batch = range(first, min(count, first + 50_000))
+            await vault.put_many(
+                "bench-prefill", {f"<EMAIL_ADDRESS_{n:012x}>": f"u{n}@example.com" for n in batch}, 86_400
+            )
+            if not await vault.flush():
+                raise RuntimeError("the vault refused the prefill")
+    finally:
+        await vault.close()
+        engine.dispose()
+
+
 def run(args: argparse.Namespace) -> int:
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind is not installed: apt-get install valgrind", file=sys.stderr)
@@ -172,6 +205,9 @@ def run(args: argparse.Namespace) -> int:
         database_url = stack.enter_context(scratch_database(None, workdir))
         print("starting the upstreams and seeding SQLite ...", flush=True)
         serve, key = upstreams(stack, args.scenario, workdir, database_url)
+        if args.vault_tokens:
+            print(f"filling the PII token vault with {args.vault_tokens:,} tokens ...", flush=True)
+            asyncio.run(fill_vault(database_url, args.vault_tokens))
         port_file, out = workdir / "gateway.port", workdir / "callgrind.out"
         command = [
             "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
@@ -197,7 +233,8 @@ def run(args: argparse.Namespace) -> int:
             for dump in dumps:
                 shutil.copy(dump, keep / dump.name)
     per_call = total / args.calls / 1e6
-    print(f"gateway instructions per call ({args.scenario}, {args.calls} calls): {per_call:.3f} M")
+    filled = f", vault of {args.vault_tokens:,} tokens" if args.vault_tokens else ""
+    print(f"gateway instructions per call ({args.scenario}, {args.calls} calls{filled}): {per_call:.3f} M")
     return 0
 
 

@@ -198,7 +198,7 @@ class Places:
                 cursor.execute(self._there, (place_id,))
                 if cursor.fetchall():
                     taken.append(at)
-                else:  # deleted since the map had it (not under the writer's lock): a new place
+                else:  # gone though the map had it (deleted by another writer, which there should not be)
                     self._append(cursor, [key], [(chunk, offset)], [until])
         finally:
             cursor.close()
