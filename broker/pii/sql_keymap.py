@@ -27,6 +27,7 @@ __all__ = ["KeyMap", "ReferenceKeyMap", "new_key_map"]
 
 class KeyMap(Protocol):
     def add(self, keys: list[int], ids: list[int], /) -> None: ...
+    def add_run(self, keys: list[int], first: int, /) -> None: ...
     def discard(self, keys: list[int], ids: list[int], /) -> None: ...
     def placed(self, agent: str, tokens: list[str], /) -> tuple[list[int], list[int]]: ...
     def split(self, keys: list[int], /) -> tuple[list[int], list[int], list[int], list[int]]: ...
@@ -46,6 +47,10 @@ class ReferenceKeyMap:
         if len(keys) != len(ids):
             raise ValueError("an id a key is needed")
         self._ids.update(zip(keys, ids, strict=True))
+
+    def add_run(self, keys: Sequence[int], first: int, /) -> None:
+        """Record `keys` as held by consecutive places from `first` on (a flush's, appended)."""
+        self._ids.update(zip(keys, range(first, first + len(keys)), strict=True))
 
     def discard(self, keys: Sequence[int], ids: Sequence[int], /) -> None:
         """Forget each of `keys` that the place of the same position in `ids` still holds."""

@@ -34,8 +34,9 @@ class Places:
     def __init__(self, driver: Driver, keys: KeyMap) -> None:
         self._driver = driver
         self._keys = keys
-        # keys and ids of the places the transaction under way appended, for the map once committed
-        self._appended: list[tuple[list[int], list[int]]] = []
+        # keys and first ids of the places the transaction under way appended, for the map once
+        # committed
+        self._appended: list[tuple[list[int], int]] = []
         places = PLACES.name  # our own constant: nothing here comes from input
         self._insert = f"INSERT INTO {places} (token_key, chunk, at, expires_us) VALUES "  # noqa: S608
         self._row = "(?, ?, ?, ?)"
@@ -109,12 +110,12 @@ class Places:
         cursor.execute(self._insert + ", ".join([self._row] * len(keys)), parameters)
         if cursor.lastrowid != last + len(keys):  # ids not following on: never seen, but check
             raise RuntimeError("SQLite gave the vault's places ids out of order; the flush is rolled back")
-        self._appended.append((keys, list(range(last + 1, last + 1 + len(keys)))))
+        self._appended.append((keys, last + 1))
 
     def committed(self) -> None:
         """The places appended by the transaction just committed, into the map."""
-        for keys, ids in self._appended:
-            self._keys.add(keys, ids)
+        for keys, first in self._appended:
+            self._keys.add_run(keys, first)
         self._appended = []
 
     def forget(self, keys: list[int], ids: list[int]) -> None:

@@ -28,8 +28,10 @@ def test_the_native_key_map_answers_as_the_reference(seed: int) -> None:
         ids = [rng.randrange(1, 1 << 40) for _ in some]
         # a quarter forgotten, a quarter asked to be forgotten from a place that no longer holds them
         stale = [place + 1 for place in ids[len(some) // 4 : len(some) // 2]]
+        run, first = [key for key in keys if rng.random() < 0.2], rng.randrange(1, 1 << 40)
         for keymap in (native, reference):
             keymap.add(some, ids)
+            keymap.add_run(run, first)  # a flush's places, after
             keymap.discard(some[: len(some) // 4], ids[: len(some) // 4])
             keymap.discard(some[len(some) // 4 : len(some) // 2], stale)
         assert native.placed(agent, tokens) == reference.placed(agent, tokens)

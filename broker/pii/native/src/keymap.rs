@@ -64,6 +64,11 @@ impl KeyMap {
         Ok(())
     }
 
+    /// Record `keys` as held by consecutive places from `first` on (a flush's, appended).
+    fn add_run(&mut self, keys: Vec<i64>, first: i64) {
+        self.ids.extend(keys.into_iter().zip(first..));
+    }
+
     /// Forget each of `keys` that the place of the same position in `ids` still holds (places
     /// deleted).
     fn discard(&mut self, keys: Vec<i64>, ids: Vec<i64>) -> PyResult<()> {
