@@ -25,6 +25,10 @@ PLACES: Table = PiiTokenPlace.__table__  # type: ignore[assignment]
 Place = tuple[int, int]
 """Where a sealed value is: its chunk's id and the piece's offset there."""
 
+Taking = tuple[int, int | None, Place, float]
+"""A slot to take over: its key, its handle (the key itself here; a place's id in
+broker/pii/sql_places.py, None where the batch had the key before), the new place and expiry."""
+
 
 class Chunk(NamedTuple):
     """A chunk to write: its agent, the positions of its rows in the batch, its body and the
@@ -139,12 +143,7 @@ class Driver:
     ) -> list[tuple[int, Place]]:
         """Insert the slots of the rows in `group`'s chunks (and their ids), one statement; the
         positions of those not written, with where their value is."""
-        parameters: list[Any] = []
-        group_keys: list[int] = []
-        for chunk, chunk_id in group:
-            chunk_keys = picked(keys, chunk.positions)
-            parameters += slot_parameters(chunk_keys, chunk_id, chunk.ats, picked(rows, chunk.positions))
-            group_keys += chunk_keys
+        group_keys, parameters = group_parameters(rows, keys, group)
         values = (self._insert if self._returning else self._insert_new) + ", ".join(
             [self._slot] * len(group_keys)
         )
@@ -170,34 +169,26 @@ class Driver:
         """`select`: a slot's handle is its key (broker/pii/sql_writes.py settles both layouts)."""
         return self.select(connection, agent, tokens, now)
 
-    def take_over(
-        self,
-        connection: Connection,
-        keys: list[int],
-        handles: list[int | None],
-        places: list[Place],
-        expires: list[float],
-        now: float,
-    ) -> list[int]:
-        """Point the slots of `keys` (their `handles`) at `places` until `expires`, where no slot
+    def take_over(self, connection: Connection, taking: list[Taking], now: float) -> list[int]:
+        """Point the slots of `taking`'s keys at their places until their expiry, where no slot
         holds the key or an expired one does (another pair's too); the positions not written (a
         live slot holds their key)."""
         held: list[int] = []
         cursor = connection.connection.cursor()
         try:
-            for first in range(0, len(keys), self.ROWS):
-                block_keys = keys[first : first + self.ROWS]
-                block_places = places[first : first + self.ROWS]
+            for first in range(0, len(taking), self.ROWS):
+                block = taking[first : first + self.ROWS]
                 parameters: list[int] = []
-                for key, (chunk, at), until in zip(
-                    block_keys, block_places, expires[first : first + self.ROWS], strict=True
-                ):
+                for key, _, (chunk, at), until in block:
                     parameters += (key, chunk, at, micros(until))
                 parameters.append(micros(now))
                 cursor.execute(
-                    self._insert + ", ".join([self._slot] * len(block_keys)) + self._upsert_tail, parameters
+                    self._insert + ", ".join([self._slot] * len(block)) + self._upsert_tail, parameters
                 )
-                unwritten = self._not_written(connection, cursor, block_keys, block_places.copy)
+                places = [place for _, _, place, _ in block]
+                unwritten = self._not_written(
+                    connection, cursor, [key for key, _, _, _ in block], places.copy
+                )
                 held += [first + at for at in unwritten]
         finally:
             cursor.close()
@@ -334,6 +325,20 @@ class Driver:
                 size = 1 << (size.bit_length() - 1)
             yield first, size
             first += size
+
+
+def group_parameters(
+    rows: list[Row], keys: list[int], group: list[tuple[Chunk, int]]
+) -> tuple[list[int], list[Any]]:
+    """The keys of the rows in `group`'s chunks (with their ids), and their slots' parameters
+    (key, chunk, offset, expiry) in one list: an INSERT's."""
+    parameters: list[Any] = []
+    group_keys: list[int] = []
+    for chunk, chunk_id in group:
+        chunk_keys = picked(keys, chunk.positions)
+        parameters += slot_parameters(chunk_keys, chunk_id, chunk.ats, picked(rows, chunk.positions))
+        group_keys += chunk_keys
+    return group_keys, parameters
 
 
 def picked(items: list[Any], positions: range | list[int]) -> list[Any]:

@@ -18,22 +18,14 @@ reference, a Python dict of ints, in ~120 MB.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, TypeAlias
 
 from broker.pii.sql_keys import token_keys
 
+if TYPE_CHECKING:
+    from broker.pii._native import KeyMap as NativeKeyMap
+
 __all__ = ["KeyMap", "ReferenceKeyMap", "new_key_map"]
-
-
-class KeyMap(Protocol):
-    def add(self, keys: list[int], ids: list[int], /) -> None: ...
-    def add_run(self, keys: list[int], first: int, /) -> None: ...
-    def discard(self, keys: list[int], ids: list[int], /) -> None: ...
-    def placed(self, agent: str, tokens: list[str], /) -> tuple[list[int], list[int]]: ...
-    def split(self, keys: list[int], /) -> tuple[list[int], list[int], list[int], list[int]]: ...
-    def get(self, key: int, /) -> int | None: ...
-    def __contains__(self, key: int, /) -> bool: ...
-    def __len__(self) -> int: ...
 
 
 class ReferenceKeyMap:
@@ -100,6 +92,10 @@ class ReferenceKeyMap:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+
+KeyMap: TypeAlias = "NativeKeyMap | ReferenceKeyMap"
+"""The native map when built, else the reference: the same methods, held to the same answers."""
 
 
 def new_key_map() -> KeyMap:

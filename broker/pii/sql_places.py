@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from broker.pii.sql_driver import PLACES, Chunk, Driver, Place, picked
+from broker.pii.sql_driver import PLACES, Chunk, Driver, Place, Taking, group_parameters
 from broker.pii.sql_keymap import KeyMap
-from broker.pii.sql_rows import Row, micros, slot_parameters
+from broker.pii.sql_rows import Row, micros
 
 Held = tuple[int, Place, int | None]
 """A row of a batch whose key a place already holds: its position, where its value was just
@@ -89,13 +89,7 @@ class Places:
     def _append_chunks(
         self, cursor: Any, rows: list[Row], keys: list[int], group: list[tuple[Chunk, int]]
     ) -> None:
-        parameters: list[Any] = []
-        group_keys: list[int] = []
-        for chunk, chunk_id in group:
-            chunk_keys = picked(keys, chunk.positions)
-            parameters += slot_parameters(chunk_keys, chunk_id, chunk.ats, picked(rows, chunk.positions))
-            group_keys += chunk_keys
-        self._run_append(cursor, group_keys, parameters)
+        self._run_append(cursor, *group_parameters(rows, keys, group))
 
     def _append(self, cursor: Any, keys: list[int], places: list[Place], expires: list[float]) -> None:
         parameters: list[int] = []
@@ -172,24 +166,14 @@ class Places:
             connection, agent, [token for token, _ in known], [place for _, place in known], now
         )
 
-    def take_over(
-        self,
-        connection: Connection,
-        keys: list[int],
-        handles: list[int | None],
-        places: list[Place],
-        expires: list[float],
-        now: float,
-    ) -> list[int]:
-        """Point the places `handles` (of `keys`) at `places` until `expires` where they expired,
-        or append one where a place is gone; the positions not written (a live place holds their
+    def take_over(self, connection: Connection, taking: list[Taking], now: float) -> list[int]:
+        """Point each place of `taking` at its new place until its expiry where it expired, or
+        append one where a place is gone; the positions not written (a live place holds their
         key, or a row before them in the batch had it: no handle)."""
         taken: list[int] = []
         cursor = connection.connection.cursor()
         try:
-            for at, (key, place_id, (chunk, offset), until) in enumerate(
-                zip(keys, handles, places, expires, strict=True)
-            ):
+            for at, (key, place_id, (chunk, offset), until) in enumerate(taking):
                 if place_id is None:
                     taken.append(at)
                     continue

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine
 from broker.pii.keys import sealed_name
 from broker.pii.nogc import gc_paused
 from broker.pii.sealing import TokenSealer
-from broker.pii.sql_driver import Driver, Place, chunked
+from broker.pii.sql_driver import Driver, Place, Taking, chunked
 from broker.pii.sql_keys import token_key_order
 from broker.pii.sql_places import Places
 from broker.pii.sql_rows import Row, batch_rows
@@ -157,14 +157,8 @@ class VaultWrites:
         for expires, live in extend.items():  # one statement per expiry, mostly one
             slots.extend(connection, live, expires)
         if expired:
-            taken = slots.take_over(
-                connection,
-                [key for _, key, _, _ in expired],
-                [handle for _, _, handle, _ in expired],
-                [place for _, _, _, place in expired],
-                [row[3] for row, _, _, _ in expired],
-                now,
-            )
+            taking = [(key, handle, place, row[3]) for row, key, handle, place in expired]
+            taken = slots.take_over(connection, taking, now)
             conflicts += [expired[at][0][1] for at in taken]
         return conflicts
 
@@ -198,12 +192,4 @@ class Slots(Protocol):
 
     def replace(self, connection: Connection, handle: int, place: Place, expires: float, /) -> None: ...
 
-    def take_over(
-        self,
-        connection: Connection,
-        keys: list[int],
-        handles: list[int | None],
-        places: list[Place],
-        expires: list[float],
-        now: float,
-    ) -> list[int]: ...
+    def take_over(self, connection: Connection, taking: list[Taking], now: float, /) -> list[int]: ...
