@@ -156,10 +156,11 @@ class SqlTokenVault:
 
     async def claim_many(self, agent: str, items: Mapping[str, str], ttl: float) -> set[str]:
         """See `ClaimingTokenVault`. Written before it returns, in one statement per 1,000 tokens;
-        or, writing behind, checked (memory, the record of keys held, then a SELECT of those held)
-        and written with the next batch: on SQLite one transaction for many claims dirties each
-        index page once, where a claim of 2,048 tokens at a time, written at once, cost 30-40%
-        more CPU in all (bench/vault_stage.py, 23,000 tokens over 200,000)."""
+        or, writing behind, checked (memory, the map of keys held, then a SELECT of those held)
+        and written with the next batch: on SQLite one transaction for many claims, where a claim
+        of 2,048 tokens at a time, written at once, cost 30-40% more CPU in all when the slots
+        were keyed (bench/vault_stage.py, 23,000 tokens over 200,000: each write dirtied the
+        key's index pages again)."""
         if self.write_behind:
             return await self._claim_behind(agent, items, ttl)
         return await self._claim_now(agent, items, ttl)
@@ -296,8 +297,9 @@ class SqlTokenVault:
         """Wait `first` seconds, then on while tokens keep coming, up to `gather_seconds` in all.
 
         A big result's tokens come in batches (2,048 a claim) over ~0.2 s: in one transaction
-        they dirty each page of the key's index once, where a flush every 50 ms wrote most of
-        those pages again for each part."""
+        they cost one commit and each page written once, where a flush every 50 ms wrote the
+        places' last pages again for each part (and, when the slots were keyed, most of the
+        key's index)."""
         deadline = time.monotonic() + self._gather_seconds
         await asyncio.sleep(first)
         while self._wake.is_set() and time.monotonic() + self._flush_seconds <= deadline:

@@ -28,8 +28,10 @@ from broker.secrets.keys import Undecryptable
 
 WRITER_PRAGMAS = ("PRAGMA cache_size=-65536",)
 """SQLite writing behind: the vault's own connection for its writes, with a page cache of up to
-64 MB (SQLite's default is 2 MB, which a 200,000-token vault's key index, ~20 MB, does not fit, so
-each flush read most of it again). One connection: the pool's stay at the default size."""
+64 MB (SQLite's default is 2 MB: when the slots were keyed, a 200,000-token vault's key index,
+~20 MB, did not fit, so each flush read most of it again; appended, a flush touches the places'
+last pages, and a take-over or extension by id a few more). One connection: the pool's stay at
+the default size."""
 
 
 class VaultWrites:

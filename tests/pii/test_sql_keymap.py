@@ -115,7 +115,7 @@ async def test_a_claim_still_finds_what_the_table_holds(engine: Engine) -> None:
         assert ("agent-1", OTHERS) not in stored
         assert await vault.claim_many("agent-1", {HELD: "bob@example.com"}, 600) == set()  # the same value
         # Its key's row is another token's (read back by the lookup, never taken for it): a claim
-        # does not name it, the flush refuses it (and logs it), as before the key record.
+        # does not name it, the flush refuses it (and logs it).
         assert await vault.claim_many("agent-1", {SQUATTED: "gina@example.com"}, 600) == set()
         assert await vault.flush()
         assert ("agent-1", SQUATTED) not in rows(engine)
