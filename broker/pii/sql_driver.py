@@ -8,7 +8,7 @@ and a token ~15 µs to look up (an expanding IN list compiled per call). The sam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -112,15 +112,8 @@ class Driver:
         held: list[tuple[int, Place]] = []
         cursor = connection.connection.cursor()  # the driver's: its rows are plain tuples
         try:
-            group: list[tuple[Chunk, int]] = []  # chunks written, with their ids, whose slots are not
-            count = 0
-            for chunk in chunks:
-                group.append((chunk, self.insert_chunk(cursor, chunk)))
-                count += len(chunk.positions)
-                if count >= self.ROWS:
-                    held += self._slots_of(connection, cursor, rows, keys, group, now)
-                    group, count = [], 0
-            if group:
+            written = ((chunk, self.insert_chunk(cursor, chunk)) for chunk in chunks)
+            for group in grouped(written, self.ROWS):
                 held += self._slots_of(connection, cursor, rows, keys, group, now)
         finally:
             cursor.close()
@@ -325,6 +318,21 @@ class Driver:
                 size = 1 << (size.bit_length() - 1)
             yield first, size
             first += size
+
+
+def grouped(written: Iterable[tuple[Chunk, int]], rows: int) -> Iterator[list[tuple[Chunk, int]]]:
+    """Chunks `written` (with their ids) in groups of `rows` rows or just more, each group as soon
+    as it is whole (its slots in one statement), the last with what is left."""
+    group: list[tuple[Chunk, int]] = []
+    count = 0
+    for chunk, chunk_id in written:
+        group.append((chunk, chunk_id))
+        count += len(chunk.positions)
+        if count >= rows:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
 
 
 def group_parameters(

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from broker.pii.sql_driver import PLACES, Chunk, Driver, Place, Taking, group_parameters
+from broker.pii.sql_driver import PLACES, Chunk, Driver, Place, Taking, group_parameters, grouped
 from broker.pii.sql_keymap import KeyMap
 from broker.pii.sql_rows import Row, micros
 
@@ -45,9 +45,8 @@ class Places:
         self._extend = f"UPDATE {places} SET expires_us = ? WHERE expires_us < ? AND id IN "  # noqa: S608
         self._take = f"UPDATE {places} SET chunk = ?, at = ?, expires_us = ? WHERE id = ? AND expires_us <= ?"  # noqa: S608
         self._replace = f"UPDATE {places} SET chunk = ?, at = ?, expires_us = ? WHERE id = ?"  # noqa: S608
-        self._there = f"SELECT 1 FROM {places} WHERE id = ?"  # noqa: S608
         self._expired = f"DELETE FROM {places} WHERE expires_us <= ? RETURNING id, token_key"  # noqa: S608
-        self.load_query = f"SELECT id, token_key FROM {places}"  # noqa: S608
+        self._all = f"SELECT id, token_key FROM {places}"  # noqa: S608
 
     def write(
         self, connection: Connection, rows: list[Row], keys: list[int], chunks: list[Chunk]
@@ -60,16 +59,8 @@ class Places:
         try:
             placed = [(chunk, self._driver.insert_chunk(cursor, chunk)) for chunk in chunks]
             if not held and not repeated:  # all new (nearly always): the chunks' rows as they are
-                group: list[tuple[Chunk, int]] = []
-                count = 0
-                for chunk, chunk_id in placed:
-                    group.append((chunk, chunk_id))
-                    count += len(chunk.positions)
-                    if count >= self.ROWS:
-                        self._append_chunks(cursor, rows, keys, group)
-                        group, count = [], 0
-                if group:
-                    self._append_chunks(cursor, rows, keys, group)
+                for group in grouped(placed, self.ROWS):
+                    self._run_append(cursor, *group_parameters(rows, keys, group))
                 return []
             where = _places(placed, len(rows))
             for first in range(0, len(new), self.ROWS):
@@ -86,11 +77,6 @@ class Places:
             (at, where[at], None) for at in repeated
         ]
 
-    def _append_chunks(
-        self, cursor: Any, rows: list[Row], keys: list[int], group: list[tuple[Chunk, int]]
-    ) -> None:
-        self._run_append(cursor, *group_parameters(rows, keys, group))
-
     def _append(self, cursor: Any, keys: list[int], places: list[Place], expires: list[float]) -> None:
         parameters: list[int] = []
         for key, (chunk, at), until in zip(keys, places, expires, strict=True):
@@ -105,6 +91,16 @@ class Places:
         if cursor.lastrowid != last + len(keys):  # ids not following on: never seen, but check
             raise RuntimeError("SQLite gave the vault's places ids out of order; the flush is rolled back")
         self._appended.append((keys, last + 1))
+
+    def load(self, connection: Connection) -> None:
+        """Every place's key and id into the map, 50,000 at a time."""
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(self._all)
+            while rows := cursor.fetchmany(50_000):
+                self._keys.add([key for _, key in rows], [place for place, _ in rows])
+        finally:
+            cursor.close()
 
     def committed(self) -> None:
         """The places appended by the transaction just committed, into the map."""
@@ -167,24 +163,19 @@ class Places:
         )
 
     def take_over(self, connection: Connection, taking: list[Taking], now: float) -> list[int]:
-        """Point each place of `taking` at its new place until its expiry where it expired, or
-        append one where a place is gone; the positions not written (a live place holds their
-        key, or a row before them in the batch had it: no handle)."""
+        """Point each place of `taking` at its new place until its expiry where it expired; the
+        positions not written (a live place holds their key, or a row before them in the batch
+        had it: no handle)."""
         taken: list[int] = []
         cursor = connection.connection.cursor()
         try:
-            for at, (key, place_id, (chunk, offset), until) in enumerate(taking):
+            for at, (_, place_id, (chunk, offset), until) in enumerate(taking):
                 if place_id is None:
                     taken.append(at)
                     continue
                 cursor.execute(self._take, (chunk, offset, micros(until), place_id, micros(now)))
-                if cursor.rowcount:
-                    continue
-                cursor.execute(self._there, (place_id,))
-                if cursor.fetchall():
+                if not cursor.rowcount:
                     taken.append(at)
-                else:  # gone though the map had it (deleted by another writer, which there should not be)
-                    self._append(cursor, [key], [(chunk, offset)], [until])
         finally:
             cursor.close()
         return taken

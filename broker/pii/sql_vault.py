@@ -309,15 +309,9 @@ class SqlTokenVault:
     def _load_keys(self) -> None:
         """Every place's key and id into the map (1,000,000 places: ~0.7 s of CPU in this thread,
         and ~50 MB natively), under the writer's lock: no flush or purge meanwhile."""
-        assert self._keys is not None and self._places is not None
+        assert self._places is not None
         with self._writes.locked(), self._engine.connect() as connection:
-            cursor = connection.connection.cursor()
-            try:
-                cursor.execute(self._places.load_query)
-                while rows := cursor.fetchmany(50_000):
-                    self._keys.add([key for _, key in rows], [place for place, _ in rows])
-            finally:
-                cursor.close()
+            self._places.load(connection)
         self._keys_loaded = True
 
     def _may_read_here(self) -> bool:
