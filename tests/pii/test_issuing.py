@@ -83,12 +83,15 @@ def _reference_propose(
         return asked
 
 
-Case = tuple[list[tuple[str, str]], dict[tuple[str, str], str], dict[str, str], dict[str, str]]
+Case = tuple[
+    list[tuple[str, str]], dict[tuple[str, str], str], dict[str, str], dict[str, str], dict[str, str]
+]
 
 
 def _case(seed: int) -> Case:
     """Requests, their first tokens (some shared by two values), ids the vault holds for other
-    values and ids the memo knows (for the requested value or another)."""
+    values and ids the memo knows in its young and its old generation (for the requested value
+    or another; some in both, for different values)."""
     rng = random.Random(seed)
     mac = agent_mac(SALT, "a")
     entities = ["EMAIL_ADDRESS", "PHONE_NUMBER", "X"]
@@ -99,6 +102,7 @@ def _case(seed: int) -> Case:
         proposed[request] = proposed[rng.choice(requests)]
     held: dict[str, str] = {}
     known: dict[str, str] = {}
+    older: dict[str, str] = {}
     for request in requests:
         roll = rng.random()
         token = proposed[request]
@@ -108,18 +112,27 @@ def _case(seed: int) -> Case:
                 held[token_for(mac, *request, TOKEN_HEX + 4)] = "someone else"
         elif roll < 0.3:
             known[token] = request[1] if rng.random() < 0.7 else "another"
-        elif roll < 0.35:
+        elif roll < 0.4:
+            older[token] = request[1] if rng.random() < 0.7 else "another"
+            if rng.random() < 0.3:  # the young generation's value decides
+                known[token] = rng.choice([request[1], "another"])
+        elif roll < 0.45:
             held[token] = request[1]  # already the vault's, not in the memo
-    return requests, proposed, held, known
+    return requests, proposed, held, known, older
 
 
-async def _issuer(held: dict[str, str], known: dict[str, str]) -> tuple[TokenIssuer, MemoryVault]:
+async def _issuer(
+    held: dict[str, str], known: dict[str, str], older: dict[str, str]
+) -> tuple[TokenIssuer, MemoryVault]:
     vault = MemoryVault(clock=lambda: 0.0)
     if held:
         await vault.put_many("a", held, 3600)
     issuer = TokenIssuer(vault, SALT, 3600)
-    issuer._known.age(time.monotonic())
+    now = time.monotonic()
+    issuer._known.age(now)
     issuer._known.add("a", [dict(known)])
+    if older:  # the generation before, begun half a lifetime ago
+        issuer._known._old, issuer._known._old_since = {"a": dict(older)}, now - issuer._known._lifetime / 2
     return issuer, vault
 
 
@@ -129,9 +142,9 @@ async def test_issuing_by_position_issues_what_the_reference_did(
 ) -> None:
     monkeypatch.setattr(issuing, "TOKEN_BATCH", batch)
     for seed in range(60):
-        requests, proposed, held, known = _case(seed)
-        mine, my_vault = await _issuer(held, known)
-        theirs, their_vault = await _issuer(held, known)
+        requests, proposed, held, known, older = _case(seed)
+        mine, my_vault = await _issuer(held, known, older)
+        theirs, their_vault = await _issuer(held, known, older)
         ordered = in_order(requests)
         first = [proposed[request] for request in ordered]
         got = await mine.issue_in_order(
@@ -142,12 +155,12 @@ async def test_issuing_by_position_issues_what_the_reference_did(
         assert my_vault._values == their_vault._values, seed
         assert mine._known.of("a") == theirs._known.of("a"), seed
         assert all(token is first[at] for at, token in enumerate(got) if token == first[at])
-        again, _ = await _issuer(held, known)  # `issue` with a dict of proposals: the same
+        again, _ = await _issuer(held, known, older)  # `issue` with a dict of proposals: the same
         assert await again.issue("a", set(requests), proposed=proposed) == expected, seed
 
 
 async def test_issue_without_proposals_makes_the_first_tokens() -> None:
-    issuer, _ = await _issuer({}, {})
+    issuer, _ = await _issuer({}, {}, {})
     requests = {("EMAIL_ADDRESS", "ann@example.com"), ("PHONE_NUMBER", "+1 415 555 0143")}
     mac = agent_mac(SALT, "a")
     assert await issuer.issue("a", requests) == {request: token_for(mac, *request) for request in requests}
