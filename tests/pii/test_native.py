@@ -66,6 +66,23 @@ def test_number_runs_match_the_patterns_on_realistic_text() -> None:
     assert len(runs(joined)) > 1000  # the text holds plenty of numbers to find
 
 
+def test_a_run_is_found_wherever_it_lies_among_the_positions_skipped_together() -> None:
+    """Positions where no run may start are skipped 32 at a time: a number at every offset of a
+    text, glued to what stands before it or not, is found as the pattern finds it."""
+    plain = "Met at the fair; call back about the order before Friday. " * 2
+    for number in (
+        "+44 20 7946 0958",
+        "(212) 555-0143",
+        "1234567",
+        "12",
+        "\u0661\u0662\u0663\u0664\u0665\u0666\u0667",
+    ):
+        for at in range(0, 80):
+            for glue in ("", " ", "a", "_", "-", ".", "#", "é", "€", "\n"):
+                text = plain[:at] + glue + number + " " + plain[at:]
+                assert _native.number_runs(text) == runs(text), (number, at, glue)
+
+
 def test_number_runs_read_every_string_width() -> None:
     """Python stores a string in 1, 2 or 4 bytes a character: the offsets are its indices in each."""
     for extra in ("", "é", "€", "\U0001f600"):

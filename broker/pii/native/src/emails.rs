@@ -37,9 +37,9 @@ impl<'a, T: Copy + Into<u32>> Emails<'a, T> {
         let length = self.chars.len();
         let mut at = 0;
         while at < length {
-            if self.chars[at].into() != '@' as u32 {
-                at += 1;
-                continue;
+            at = self.find(at, '@' as u32); // (32 characters tested at a time)
+            if at == length {
+                break;
             }
             match self.domain(at + 1, &mut labels) {
                 Some(end) => {
