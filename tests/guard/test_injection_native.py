@@ -164,6 +164,18 @@ def test_long_texts_read_alike() -> None:
     assert sum(NATIVE.suspect(text) is False for text in samples) > 20
 
 
+def test_a_disguise_is_seen_wherever_it_lies_among_the_positions_looked_at_together() -> None:
+    """ASCII text is looked at 32 positions at a time for what a disguise needs around its lead:
+    a disguise at every offset of a plain text, with any character before and after it, reads as
+    the reference reads it."""
+    plain = '{"note":"Met at the fair; call back","n":"12.5"},' * 3
+    for disguise in DISGUISES:
+        for at in range(0, 80):
+            for edge in ("", " ", "a", "1", "-", "."):
+                text = plain[:at] + edge + disguise + edge + plain[at:]
+                assert NATIVE.suspect(text) == python_verdict(text), (disguise, at, edge)
+
+
 def test_a_keyword_across_the_parts_read_at_once_is_seen() -> None:
     """The keyword search runs over four parts of the text at once: a keyword is seen however it
     lies across their edges, and a short word alone whatever stands beyond its part."""

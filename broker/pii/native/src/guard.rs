@@ -371,7 +371,7 @@ impl Prefilter {
         if self.keyword_in(text) {
             return Some(true);
         }
-        disguise_or_base64(text, &CLASSES)
+        ascii_disguise_or_base64(text)
     }
 
     /// `verdict` for text beyond ASCII: its characters as their symbols, then as their classes.
@@ -503,6 +503,55 @@ fn disguise_or_base64(units: &[u8], table: &[u8; 256]) -> Option<bool> {
         }
     }
     (!base64_run(units, table)).then_some(false)
+}
+
+/// `disguise_or_base64(text, &CLASSES)` for ASCII text, with the disguises' leads looked for 32
+/// positions at a time (the compiler makes vector tests of them) by what every part needs around
+/// its lead (`may_lead`): in a tool result's prose a space before a letter comes every few
+/// characters, and the lookup of each pair's classes cost ~9 instructions a character.
+fn ascii_disguise_or_base64(text: &[u8]) -> Option<bool> {
+    let lead = |at: usize| {
+        let class = CLASSES[text[at] as usize];
+        class >= D
+            && text
+                .get(at + 1)
+                .is_some_and(|&c| CLASSES[c as usize] & (LETTER | AZ) != 0)
+            && disguise_at(text, &CLASSES, at, class)
+    };
+    let mut at = 1;
+    if !text.is_empty() && lead(0) {
+        return Some(true);
+    }
+    while at + 34 <= text.len() {
+        let window: &[u8; 35] = text[at - 1..at + 34].try_into().expect("35 characters");
+        let mut any = false;
+        for k in 0..32 {
+            any |= may_lead(window[k], window[k + 1], window[k + 2], window[k + 3]);
+        }
+        if any && (at..at + 32).any(lead) {
+            return Some(true);
+        }
+        at += 32;
+    }
+    if (at..text.len()).any(lead) {
+        return Some(true);
+    }
+    (!base64_run(text, &CLASSES)).then_some(false)
+}
+
+/// Whether a disguise part may have its lead `c` (`b` before it, `n` and `a` after): what
+/// `disguise_at` needs at least, for ASCII, branch-free. `L.L.`/`L L `: a letter before, a letter
+/// then the same character after; a leet digit: a letter after, and one before or another after
+/// with no digit before; a joiner: letters on both sides.
+#[inline(always)]
+fn may_lead(b: u8, c: u8, n: u8, a: u8) -> bool {
+    let letter = |x: u8| (x | 0x20).wrapping_sub(b'a') < 26;
+    let digit = |x: u8| x.wrapping_sub(b'0') < 10;
+    let spaced = ((c == b'.') | (c == b' ')) & letter(b) & letter(n) & (a == c);
+    let leet = (c == b'0') | (c == b'1') | (c == b'3') | (c == b'4') | (c == b'5') | (c == b'7');
+    let leet = leet & letter(n) & (letter(b) | (!digit(b) & letter(a)));
+    let joiner = (c == b'-') | (c == b'*') | (c == b'+') | (c == b'|') | (c == b'~');
+    spaced | leet | (joiner & letter(b) & letter(n))
 }
 
 /// Whether 16 base64 characters follow each other in `units`. Such a run holds a whole aligned
