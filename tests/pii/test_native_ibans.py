@@ -77,3 +77,14 @@ def test_iban_spans_read_every_string_width() -> None:
             "DE89 3704 0044 0532 0130",
             "GB82 WEST 1234 5698 7654 3212345",
         ]
+
+
+def test_an_iban_is_found_wherever_it_lies_among_the_positions_skipped_together() -> None:
+    """Positions where no IBAN may start are skipped 32 at a time: an IBAN at every offset of a
+    text, after any character, is found as the pattern finds it."""
+    plain = "Met at the fair; call back about the order before Friday. " * 2
+    for iban in ("DE89 3704 0044 0532 0130 00", "NL91ABNA0417164300", "DE\u0668\u0669 3704 0044 0532"):
+        for at in range(0, 80):
+            for before in ("", " ", "a", "-", "Z", "é", "\n"):
+                text = plain[:at] + before + iban + " " + plain[at:]
+                assert iban_spans(text) == ibans(text), (iban, at, before)

@@ -10,6 +10,15 @@ use crate::chars::{is_digit, is_word};
 
 crate::text::scanner!(Ibans);
 
+/// What an IBAN's first four characters need, branch-free: two capitals, then two characters
+/// that are ASCII digits or beyond ASCII (`\d` of another script: `iban_at` decides).
+#[inline(always)]
+fn may_start(a: u32, b: u32, c: u32, d: u32) -> bool {
+    let capital = |x: u32| x.wrapping_sub('A' as u32) < 26;
+    let digit = |x: u32| (x.wrapping_sub('0' as u32) < 10) | (x >= 0x80);
+    capital(a) & capital(b) & digit(c) & digit(d)
+}
+
 impl<'a, T: Copy + Into<u32>> Ibans<'a, T> {
     #[inline]
     fn is_space(&self, i: usize) -> bool {
@@ -38,21 +47,47 @@ impl<'a, T: Copy + Into<u32>> Ibans<'a, T> {
     pub fn ibans(&self) -> Vec<(usize, usize)> {
         let mut found = Vec::new();
         let length = self.chars.len();
-        let mut start = 0;
+        let mut start = self.next_start(0);
         while start < length {
-            match if self.is_upper(start) {
-                self.iban_at(start)
-            } else {
-                None
-            } {
+            match self.iban_at(start) {
                 Some(end) => {
                     found.push((start, end));
-                    start = end;
+                    start = self.next_start(end);
                 }
-                None => start += 1,
+                None => start = self.next_start(start + 1),
             }
         }
         found
+    }
+
+    /// The first position from `from` on where `[A-Z][A-Z]\d\d` may start (two capitals, then two
+    /// characters that are digits or beyond ASCII, where `iban_at` reads `\d`), else the text's
+    /// length: tested 32 positions at a time (the compiler makes vector tests of them) where each
+    /// capital of a text was tried alone.
+    fn next_start(&self, from: usize) -> usize {
+        let chars = self.chars;
+        let may = |i: usize| {
+            let at = |k: usize| chars.get(i + k).map_or(0, |&c| c.into());
+            may_start(at(0), at(1), at(2), at(3))
+        };
+        let mut at = from;
+        while at + 35 <= chars.len() {
+            let window: &[T] = &chars[at..at + 35];
+            let mut any = false;
+            for k in 0..32 {
+                any |= may_start(
+                    window[k].into(),
+                    window[k + 1].into(),
+                    window[k + 2].into(),
+                    window[k + 3].into(),
+                );
+            }
+            if any {
+                break;
+            }
+            at += 32;
+        }
+        (at..chars.len()).find(|&i| may(i)).unwrap_or(chars.len())
     }
 
     fn iban_at(&self, start: usize) -> Option<usize> {
