@@ -142,6 +142,17 @@ def test_ipv4_spans_match_the_reference_on_generated_text(seed: int) -> None:
     assert found > 800 and shaped > 5 * found
 
 
+def test_an_address_is_found_wherever_it_lies_among_the_dots_skipped_together() -> None:
+    """Dots no digit follows are skipped 32 positions at a time: an address at every offset of a
+    text of e-mails and sentences, after any character, is found as the pattern finds it."""
+    plain = "Mail ann.example@mail3.example.com. Then v. 2. Sent 12.50 at 9.30. " * 2
+    for address in ("10.1.2.3", "192.168.001.1", "1.2.3.4.5", "\u0661.2.3.4", "256.1.1.1"):
+        for at in range(0, 80):
+            for before in ("", " ", "a", ".", "v", "1", "\n"):
+                text = plain[:at] + before + address + " " + plain[at:]
+                assert _native.ipv4_spans(text) == ipv4_addresses(text), (address, at, before)
+
+
 def test_ipv4_spans_match_the_reference_on_realistic_text() -> None:
     samples = labelled_set(seed=11, texts=1500, records=300)
     joined = SEPARATOR.join(sample.text for sample in samples)

@@ -29,10 +29,9 @@ impl<'a, T: Copy + Into<u32>> Ips<'a, T> {
     pub fn ipv4(&self) -> Vec<(usize, usize)> {
         let mut found = Vec::new();
         let length = self.chars.len();
-        let dot = '.' as u32;
         let mut hint = 0;
         while hint < length {
-            hint = self.find(hint, dot);
+            hint = self.next_hint(hint);
             if hint == length {
                 break;
             }
@@ -48,6 +47,32 @@ impl<'a, T: Copy + Into<u32>> Ips<'a, T> {
             hint = end; // finditer goes on after the hint, whatever became of it
         }
         found
+    }
+
+    /// The first '.' from `from` on that a digit may follow (an ASCII one, or any character beyond
+    /// ASCII: `tail` decides), else the text's length: the only ones `tail` can take. Tested 32
+    /// positions at a time (the compiler makes vector tests of them): an e-mail's, a sentence's
+    /// dots were each tried alone, and most are followed by a letter or a space.
+    fn next_hint(&self, from: usize) -> usize {
+        let chars = self.chars;
+        let hint = |c: u32, next: u32| {
+            (c == '.' as u32) & ((next.wrapping_sub('0' as u32) < 10) | (next >= 0x80))
+        };
+        let mut at = from;
+        while at + 33 <= chars.len() {
+            let window = &chars[at..at + 33];
+            let mut any = false;
+            for k in 0..32 {
+                any |= hint(window[k].into(), window[k + 1].into());
+            }
+            if any {
+                break;
+            }
+            at += 32;
+        }
+        (at..chars.len())
+            .find(|&i| hint(chars[i].into(), chars.get(i + 1).map_or(0, |&c| c.into())))
+            .unwrap_or(chars.len())
     }
 
     /// `_IPV4_TAIL`, `\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)`, at `at`: its end.
