@@ -78,7 +78,7 @@ def test_a_run_is_found_wherever_it_lies_among_the_positions_skipped_together() 
         "\u0661\u0662\u0663\u0664\u0665\u0666\u0667",
     ):
         for at in range(0, 80):
-            for glue in ("", " ", "a", "_", "-", ".", "#", "é", "€", "\n"):
+            for glue in ("", " ", "a", "_", "-", ".", "#", "é", "€", "£", "¥", "\n"):
                 text = plain[:at] + glue + number + " " + plain[at:]
                 assert _native.number_runs(text) == runs(text), (number, at, glue)
 

@@ -103,7 +103,9 @@ impl<'a, T: Copy + Into<u32>> Runs<'a, T> {
     fn glued_before(&self, start: usize) -> bool {
         match start.checked_sub(1).and_then(|i| self.at(i)) {
             None => false,
-            Some(c) => is_word(c) || "+@/\\.-#$€£¥%&".chars().any(|g| g as u32 == c),
+            Some(c) => {
+                is_word(c) || ascii_glue(c) || matches!(char::from_u32(c), Some('€' | '£' | '¥'))
+            }
         }
     }
 
