@@ -27,10 +27,10 @@ on the worker. "upstream CPU" is the MCP server's CPU per call in the direct pha
 writes each result, Python on uvicorn as the gateway is), and "gw/upstream" the gateway's CPU
 over it: on the 2-core development machine both move by up to 2x from one hour to the next,
 their ratio far less, so it compares runs of different days. The direct phase makes half of its
-calls (each result new to the server too) just before the gateway's and half just after (the
-gateway's results made by the server beforehand, unmeasured, as before): read
-one after the other, the two phases met the machine at different speeds (the ratio read 1.07-1.68
-in 31 runs of one hour).
+calls (each result new to the server too) just before the gateway's and half just after, the
+gateway's results made by the server beforehand, unmeasured, as before: read one after the other,
+the two phases met the machine at different speeds (the ratio read 1.07-1.68 in 31 runs of one
+hour).
 """
 
 from __future__ import annotations
@@ -165,13 +165,11 @@ async def measure(args: argparse.Namespace, mcp: Child, gateway: Child, key: str
             calls = max(1, round(calls * args.rounds))
             half = max(1, calls // 2)
             row: dict[str, Any] = {"kb": kb, "calls": calls, "direct_calls": 2 * half}
-            # The server's half before the gateway's calls and half after: on a shared machine
-            # whose speed moves from minute to minute, the two are then read over the same span.
+            # The server's half before the gateway's calls and half after, so the two are read over
+            # the same span; the gateway's results made first, unmeasured (not while it masks).
+            await sized_calls(direct, None, kb, calls, seed_base + half)
             plan = (("direct", half, seed_base), ("gateway", calls, seed_base + half))
             plan += (("direct", half, seed_base + half + calls),)
-            # the server makes the gateway's results first, unmeasured, as it made them before the
-            # gateway's calls when the direct phase came first (and not while the gateway masks)
-            await sized_calls(direct, None, kb, calls, seed_base + half)
             for target, count, first_seed in plan:
                 pid = mcp.pid if target == "direct" else gateway.pid
                 client = direct if target == "direct" else through
