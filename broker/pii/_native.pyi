@@ -1,10 +1,11 @@
 """The native scans (broker/pii/native/, built by `make native`); each matches a Python reference."""
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
+from broker.pii.clean import Memo
 from broker.pii.context import Found
 from broker.pii.splicing import Keyed, Plans
 from broker.pii.structure import Collected, Match, State
@@ -98,13 +99,23 @@ def secret_spans(text: str, /) -> list[tuple[int, int, float, int]]:
 def resolve_found(found: list[Found], /) -> list[Found]:
     """`broker.pii.detector.resolved(found)`."""
 
-def unseen_pairs(
-    clean: AbstractSet[tuple[str, str | None]], texts: Sequence[str], keys: Sequence[str | None], /
-) -> list[int] | None:
+class CleanMemo:
+    """broker/pii/clean.py's memo of clean (str, key) pairs, looked up on the characters."""
+
+    def __init__(self) -> None: ...
+    def __contains__(self, pair: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[tuple[str, str | None]]: ...
+    def update(self, pairs: Iterable[tuple[str, str | None]], /) -> None: ...
+    def clear(self) -> None: ...
+    def isdisjoint(self, pairs: Iterable[object], /) -> bool: ...
+    def pairs(self) -> list[tuple[str, str | None]]: ...
+
+def unseen_pairs(clean: Memo, texts: Sequence[str], keys: Sequence[str | None], /) -> list[int] | None:
     """`broker.pii.clean.unseen(clean, texts, keys)`."""
 
 def remember_slots(
-    clean: set[tuple[str, str | None]],
+    clean: Memo,
     which: list[int],
     texts: list[str],
     keys: list[str | None],

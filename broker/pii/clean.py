@@ -20,8 +20,8 @@ counted by a `Counter`) to ~1.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Protocol
 
 from broker.pii.context import Found
 from broker.pii.detector import Detector, hand_out
@@ -41,6 +41,20 @@ That held even for the same ten 100 KB listings masked again and again (the memo
 their pairs before): ~13.5 against ~14.4 ms per MB for the masking stage."""
 
 
+Pair = tuple[str, str | None]
+
+
+class Memo(Protocol):
+    """What the memo's work asks of it: a set of (string, key) pairs, or the native `CleanMemo`."""
+
+    def __contains__(self, pair: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Pair]: ...
+    def isdisjoint(self, pairs: Iterable[Pair], /) -> bool: ...
+    def update(self, pairs: Iterable[Pair], /) -> None: ...
+    def clear(self) -> None: ...
+
+
 class CleanStrings:
     """`Detector.find_many` that skips the (string, key) pairs found clean before."""
 
@@ -48,7 +62,7 @@ class CleanStrings:
 
     def __init__(self, detector: Detector) -> None:
         self._detector = detector
-        self.clean: set[tuple[str, str | None]] = set()
+        self.clean: Memo = new_memo()
 
     def find_many(self, texts: Sequence[str], keys: Sequence[str | None]) -> list[list[Found]]:
         """Findings per string, as `Detector.find_many(texts, keys)` gives them."""
@@ -72,9 +86,7 @@ class CleanStrings:
         return found if len(firsts) == len(texts) else hand_out(found, which)
 
 
-def unseen(
-    clean: AbstractSet[tuple[str, str | None]], texts: Sequence[str], keys: Sequence[str | None]
-) -> list[int] | None:
+def unseen(clean: Memo, texts: Sequence[str], keys: Sequence[str | None]) -> list[int] | None:
     """None when `clean` holds none of the (text, key) pairs, else the indexes of those it does not hold."""
     pairs = list(zip(texts, keys, strict=True))
     if clean.isdisjoint(pairs):
@@ -83,7 +95,7 @@ def unseen(
 
 
 def remembered(
-    clean: set[tuple[str, str | None]],
+    clean: Memo,
     which: list[int],
     texts: list[str],
     keys: list[str | None],
@@ -120,3 +132,9 @@ try:  # the memo's work in native code (broker/pii/native/src/memo.rs), where it
     from broker.pii._native import remember_slots, unseen_pairs
 except ImportError:  # pragma: no cover - the same, in Python
     remember_slots, unseen_pairs = remembered, unseen
+
+new_memo: Callable[[], Memo]
+try:  # the memo itself, looked up on characters (broker/pii/native/src/clean_memo.rs)
+    from broker.pii._native import CleanMemo as new_memo
+except ImportError:  # pragma: no cover - a set of pairs
+    new_memo = set

@@ -23,8 +23,8 @@ The caller scans the gathered strings in one pass and writes the results into th
 
 from __future__ import annotations
 
+import collections.abc
 import re
-from collections.abc import Set as AbstractSet
 from typing import Any
 
 from broker.memo import Memo
@@ -48,7 +48,7 @@ class FieldRules:
     """A policy's field rules, compiled for one walk per document."""
 
     def __init__(
-        self, policy: MaskingPolicy, clean: AbstractSet[tuple[str, str | None]] = frozenset()
+        self, policy: MaskingPolicy, clean: collections.abc.Container[tuple[str, str | None]] = frozenset()
     ) -> None:
         self.clean = clean
         """(string, key) pairs known to hold no pattern entity (broker/pii/clean.py): not gathered."""

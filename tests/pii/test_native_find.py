@@ -143,7 +143,7 @@ def finds(texts: list[str], keys: list[str | None]) -> tuple[list[list[Found]], 
     memo = CleanStrings(Detector())
     first = memo.find_many(texts, keys or [None] * len(texts))
     again = memo.find_many(texts, keys or [None] * len(texts))
-    return Detector().find_many(texts, keys) + first + again, memo.clean
+    return Detector().find_many(texts, keys) + first + again, set(memo.clean)
 
 
 def test_find_many_matches_the_references_on_generated_input(monkeypatch: pytest.MonkeyPatch) -> None:

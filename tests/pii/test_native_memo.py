@@ -1,5 +1,6 @@
 """The memo's native work (`unseen_pairs`, `remember_slots`) gives exactly what its Python references
-(`unseen`, `remembered`) give: the same indexes, and the same memo (contents and order).
+(`unseen`, `remembered`) give: the same indexes, and the same memo (contents and order); the native
+memo (`CleanMemo`) holds what a set of the same pairs holds, looked up on characters.
 
 Generated batches aim at each branch: memos holding none, some or all of a batch's pairs; pairs
 that repeat or not; keys and None; strings of 0-101 characters and of every storage width;
@@ -17,6 +18,8 @@ from broker.pii import clean as memo
 from broker.pii import detector
 from broker.pii.context import Found
 from broker.pii.detector import distinct
+from broker.pii.structure import Collected, FieldRules
+from policies.masking import MaskingPolicy
 
 _native = pytest.importorskip(
     "broker.pii._native", reason="broker.pii._native is not built (no Rust toolchain or crates): make native"
@@ -61,6 +64,62 @@ def test_remember_matches_the_reference(seed: int) -> None:
         _native.remember_slots(native, which, firsts, first_keys, found, most, big_batch, most_entries)
         memo.remembered(python, which, firsts, first_keys, found, most, big_batch, most_entries)
         assert same(native, python), (texts, keys, found)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_native_memo_holds_what_a_set_holds(seed: int) -> None:
+    """The memo's work on a `CleanMemo` and on a set of pairs, batch after batch: the same indexes
+    not held, and the same pairs held (emptied at the same moments)."""
+    rng = random.Random(seed)
+    native, python = _native.CleanMemo(), set[tuple[str, str | None]]()
+    emptied = 0
+    for _ in range(3000):
+        texts, keys = batch(rng)
+        assert _native.unseen_pairs(native, texts, keys) == memo.unseen(python, texts, keys)
+        which, firsts, first_keys = distinct(texts, keys)
+        found: list[list[Found]] = [[(0, 1, "SECRET", 0.85)] if rng.random() < 0.3 else [] for _ in firsts]
+        before = len(python)
+        args = (which, firsts, first_keys, found, rng.choice([3, 100]), rng.choice([2, 100]), 60)
+        _native.remember_slots(native, *args)
+        memo.remembered(python, *args)
+        emptied += len(python) < before
+        assert len(native) == len(python)
+        assert set(native) == python
+        assert all((text, key) in native for text, key in python)
+    assert emptied > 10  # (it overflowed and was emptied, and filled again)
+
+
+def test_the_native_memo_compares_characters() -> None:
+    """A pair is held whatever the storage of the strings looked up: subclasses of str, and strings
+    in a JSON text of wider characters, escaped or not, are found; other items are not held."""
+
+    class Name(str):
+        pass
+
+    clean = _native.CleanMemo()
+    clean.update([("lead", "stage"), ("é", None), ("€", ""), ("\U0001f600", "é")])
+    assert len(clean) == 4 and list(clean) == [("lead", "stage"), ("é", None), ("€", ""), ("\U0001f600", "é")]
+    assert (Name("lead"), Name("stage")) in clean and ("é", None) in clean and ("€", "") in clean
+    assert ("é", "") not in clean and ("€", None) not in clean and ("lead", "Stage") not in clean
+    assert ("lead",) not in clean and ("lead", 1) not in clean and 1 not in clean and [] not in clean
+    assert clean.isdisjoint([("x", None), 3]) and not clean.isdisjoint([("é", None)])
+    with pytest.raises(TypeError, match="pairs"):
+        clean.update([("x", 1)])
+    with pytest.raises(TypeError):
+        clean.update(5)  # type: ignore[arg-type]
+    for document in (
+        '{"stage": "lead", "x": "\U0001f600"}',  # text stored 4 bytes a character
+        '{"stage": "lea\\u0064", "x": "\u20ac"}',  # escaped, text stored 2 bytes a character
+        '{"st\\u0061ge": "lead"}',  # an escaped key
+    ):
+        collected = Collected(FieldRules(MaskingPolicy(), clean))
+        assert _native.scan_json(collected, document, {}) is not None
+        assert "lead" not in collected.texts, document
+    collected = Collected(FieldRules(MaskingPolicy(), clean))
+    _native.scan_json(collected, '{"stage": "leads", "x": ["lead"]}', {})
+    assert collected.texts == ["leads", "lead"]  # (another string; the same under another key)
+    clean.clear()
+    assert len(clean) == 0 and list(clean) == [] and ("lead", "stage") not in clean
 
 
 def test_the_memo_is_native() -> None:

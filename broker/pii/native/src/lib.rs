@@ -3,6 +3,7 @@
 //! Python's indices with no encoding or mapping between.
 
 mod chars;
+mod clean_memo;
 mod dedupe;
 mod emails;
 mod ibans;
@@ -123,6 +124,7 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     // The detector's secrets finder, overlap resolution, memo and findings (helper hsec).
     module.add_function(wrap_pyfunction!(secret_spans, module)?)?;
     module.add_function(wrap_pyfunction!(resolve::resolve_found, module)?)?;
+    module.add_class::<clean_memo::CleanMemo>()?;
     module.add_function(wrap_pyfunction!(memo::unseen_pairs, module)?)?;
     module.add_function(wrap_pyfunction!(memo::remember_slots, module)?)?;
     module.add_function(wrap_pyfunction!(memo::hand_out, module)?)?;

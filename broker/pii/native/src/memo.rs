@@ -6,6 +6,7 @@
 //! `remembered`); tests/pii/test_native_memo.py holds the two to the same results and the same
 //! memo (its contents, in the same order). Input of another shape goes to the reference whole.
 
+use crate::clean_memo::{memo_of, text_of, CleanMemo};
 use crate::pyobj::{int_of, owned, status, Owned};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -40,7 +41,8 @@ pub fn unseen_pairs(
     // changes here (the set's lookups compare exact strs, tuples and None only).
     unsafe {
         let (set, texts_list, keys_list) = (clean.as_ptr(), texts.as_ptr(), keys.as_ptr());
-        if ffi::PySet_CheckExact(set) == 0
+        let memo = memo_of(clean);
+        if (memo.is_none() && ffi::PySet_CheckExact(set) == 0)
             || ffi::PyList_CheckExact(texts_list) == 0
             || ffi::PyList_CheckExact(keys_list) == 0
             || ffi::PyList_GET_SIZE(texts_list) != ffi::PyList_GET_SIZE(keys_list)
@@ -57,7 +59,9 @@ pub fn unseen_pairs(
             }
         }
         let mut held = Vec::new();
-        if ffi::PySet_GET_SIZE(set) > 0 {
+        if let Some(memo) = memo {
+            held = memo_held(py, &memo.borrow(), texts_list, keys_list)?;
+        } else if ffi::PySet_GET_SIZE(set) > 0 {
             held = held_pairs(py, set, texts_list, keys_list)?;
         }
         if held.is_empty() {
@@ -123,6 +127,34 @@ unsafe fn held_pairs(
     outcome.map(|()| held)
 }
 
+/// `held_pairs` of a `CleanMemo`: looked up on the strings' characters, no tuple made.
+unsafe fn memo_held(
+    py: Python<'_>,
+    memo: &CleanMemo,
+    texts: *mut ffi::PyObject,
+    keys: *mut ffi::PyObject,
+) -> PyResult<Vec<isize>> {
+    let mut held = Vec::new();
+    if memo.len() == 0 {
+        return Ok(held);
+    }
+    for index in 0..ffi::PyList_GET_SIZE(texts) {
+        let (text, key) = (
+            ffi::PyList_GET_ITEM(texts, index),
+            ffi::PyList_GET_ITEM(keys, index),
+        );
+        let key = if key == ffi::Py_None() {
+            None
+        } else {
+            Some(text_of(py, key)?)
+        };
+        if memo.holds(&text_of(py, text)?, key.as_ref()) {
+            held.push(index);
+        }
+    }
+    Ok(held)
+}
+
 /// The value of an exact int in `0..limit`, else None.
 unsafe fn index_below(object: *mut ffi::PyObject, limit: isize) -> Option<isize> {
     int_of(object).filter(|value| (0..limit).contains(value))
@@ -165,7 +197,8 @@ pub fn remember_slots(
             keys.as_ptr(),
             found.as_ptr(),
         );
-        if ffi::PySet_CheckExact(set) == 0
+        let memo = memo_of(clean);
+        if (memo.is_none() && ffi::PySet_CheckExact(set) == 0)
             || [which_list, texts_list, keys_list, found_list]
                 .iter()
                 .any(|&list| ffi::PyList_CheckExact(list) == 0)
@@ -211,6 +244,25 @@ pub fn remember_slots(
         } else {
             repeats
         };
+        if let Some(memo) = memo {
+            let mut memo = memo.borrow_mut();
+            if memo.len() as isize + size > most_entries {
+                memo.empty();
+            }
+            for slot in fresh {
+                let key = ffi::PyList_GET_ITEM(keys_list, slot);
+                let key = if key == ffi::Py_None() {
+                    None
+                } else {
+                    Some(text_of(py, key)?)
+                };
+                memo.add(
+                    &text_of(py, ffi::PyList_GET_ITEM(texts_list, slot))?,
+                    key.as_ref(),
+                );
+            }
+            return Ok(py.None());
+        }
         if ffi::PySet_GET_SIZE(set) + size > most_entries {
             status(py, ffi::PySet_Clear(set))?;
         }

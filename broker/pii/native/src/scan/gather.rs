@@ -8,6 +8,7 @@
 //! whole has the slot (`replaced`, its event), where the write-back puts what it becomes.
 
 use super::{decode_into, tokenise, Event, ARRAY, FLOAT, INT, OBJECT, STRING};
+use crate::clean_memo::{text_of, Text};
 use crate::pyobj::{owned, status, Owned, Py_EnterRecursiveCall};
 use crate::pystr::{chars, Chars};
 use crate::walk::{Slot, Walker, DEEPER};
@@ -91,6 +92,67 @@ impl<'py, 'c> Gatherer<'py, 'c> {
         Ok(key)
     }
 
+    /// A string (or a long integer's digits) no field rule matched: gathered unless known clean.
+    unsafe fn unmatched(
+        &mut self,
+        event: &Event,
+        key: *mut ffi::PyObject,
+        slot: Slot,
+    ) -> PyResult<()> {
+        let clean = match self.known_clean(event, key)? {
+            Some(clean) => clean,
+            None => {
+                let text = self.text(event)?;
+                if self.walker.not_clean(text.0, key)? {
+                    self.walker.gather(text.0, key, self.replaced, slot)?;
+                }
+                return Ok(());
+            }
+        };
+        if !clean {
+            let text = self.text(event)?;
+            self.walker.gather(text.0, key, self.replaced, slot)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the memo holds the value at `event` under `key`, looked up on its characters in
+    /// the text (no str made of it); None where the memo is no `CleanMemo` (the walk looks up
+    /// the str).
+    unsafe fn known_clean(
+        &mut self,
+        event: &Event,
+        key: *mut ffi::PyObject,
+    ) -> PyResult<Option<bool>> {
+        let Some(memo) = self.walker.memo else {
+            return Ok(None);
+        };
+        let key = if key == ffi::Py_None() {
+            None
+        } else if ffi::PyUnicode_Check(key) != 0 {
+            Some(text_of(self.walker.py, key)?)
+        } else {
+            return Ok(None);
+        };
+        let (start, end) = (event.start as usize, event.end as usize);
+        let memo = memo.borrow();
+        if event.escaped {
+            self.decoded.clear();
+            match self.chars {
+                Chars::One(c) => decode_into(&c[start..end], &mut self.decoded),
+                Chars::Two(c) => decode_into(&c[start..end], &mut self.decoded),
+                Chars::Four(c) => decode_into(&c[start..end], &mut self.decoded),
+            }
+            return Ok(Some(memo.holds(&Text::Four(&self.decoded), key.as_ref())));
+        }
+        let text = match self.chars {
+            Chars::One(c) => Text::One(&c[start..end]),
+            Chars::Two(c) => Text::Two(&c[start..end]),
+            Chars::Four(c) => Text::Four(&c[start..end]),
+        };
+        Ok(Some(memo.holds(&text, key.as_ref())))
+    }
+
     /// `collected.leaf(value, replaced, at, key, matched)`: a value a field rule matched.
     unsafe fn leaf(
         &self,
@@ -125,12 +187,7 @@ impl<'py, 'c> Gatherer<'py, 'c> {
         match event.kind {
             OBJECT => return self.container(at, key, states, matched, true),
             ARRAY => return self.container(at, key, states, matched, false),
-            STRING if unmatched && event.end > event.start => {
-                let text = self.text(&event)?;
-                if self.walker.not_clean(text.0, key)? {
-                    self.walker.gather(text.0, key, self.replaced, slot)?;
-                }
-            }
+            STRING if unmatched && event.end > event.start => self.unmatched(&event, key, slot)?,
             STRING if unmatched => {} // "": never gathered
             STRING => {
                 let text = self.text(&event)?;
@@ -140,10 +197,7 @@ impl<'py, 'c> Gatherer<'py, 'c> {
                 let digits = (event.end - event.start) as usize;
                 let signed = self.first(&event) == 0x2d;
                 if digits - usize::from(signed) >= 7 {
-                    let text = self.text(&event)?;
-                    if self.walker.not_clean(text.0, key)? {
-                        self.walker.gather(text.0, key, self.replaced, slot)?;
-                    }
+                    self.unmatched(&event, key, slot)?;
                 }
             }
             INT | FLOAT if !unmatched => {

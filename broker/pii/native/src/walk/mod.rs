@@ -23,6 +23,7 @@ use std::ptr;
 
 mod containers;
 
+use crate::clean_memo::{memo_of, text_of, CleanMemo};
 use crate::pyobj::{new_pair, owned, pair, status, string_keys, Owned, Py_EnterRecursiveCall};
 
 /// " while masking a JSON document", as `RecursionError`'s message ends.
@@ -47,6 +48,8 @@ pub(crate) struct Walker<'py> {
     known_keys: *mut ffi::PyObject,
     known_children: &'py PyAny,
     clean: *mut ffi::PyObject,
+    /// `clean` where it is a `CleanMemo` (looked up on characters, src/clean_memo.rs).
+    pub(crate) memo: Option<&'py PyCell<CleanMemo>>,
     /// `clean` is a set or frozenset holding nothing: no pair is in it.
     clean_empty: bool,
     /// `clean` is a set or frozenset (looked up directly), not another `AbstractSet`.
@@ -95,11 +98,14 @@ impl<'py> Walker<'py> {
             .as_ptr();
         let known_children = rules.getattr(intern!(py, "known_children"))?;
         known_children.downcast::<PyDict>()?;
-        let clean = rules.getattr(intern!(py, "clean"))?.as_ptr();
+        let clean_object = rules.getattr(intern!(py, "clean"))?;
+        let memo = memo_of(clean_object);
+        let clean = clean_object.as_ptr();
         // SAFETY: the GIL is held; `clean` is alive (held by the pool of this call).
         let (clean_is_set, clean_empty) = unsafe {
             let is_set = ffi::PyAnySet_Check(clean) != 0;
-            (is_set, is_set && ffi::PySet_Size(clean) == 0)
+            let memo_empty = memo.is_some_and(|memo| memo.borrow().len() == 0);
+            (is_set, memo_empty || is_set && ffi::PySet_Size(clean) == 0)
         };
         // SAFETY: PyTuple_New(0) returns a new reference to the empty tuple.
         let empty = unsafe { owned(py, ffi::PyTuple_New(0))? };
@@ -116,6 +122,7 @@ impl<'py> Walker<'py> {
             known_keys,
             known_children,
             clean,
+            memo,
             clean_empty,
             clean_is_set,
             finite: true,
@@ -163,6 +170,16 @@ impl<'py> Walker<'py> {
     ) -> PyResult<bool> {
         if self.clean_empty {
             return Ok(true);
+        }
+        if let Some(memo) = self.memo {
+            let key = if key == ffi::Py_None() {
+                None
+            } else if ffi::PyUnicode_Check(key) != 0 {
+                Some(text_of(self.py, key)?)
+            } else {
+                return Ok(true); // (the memo holds str keys only)
+            };
+            return Ok(!memo.borrow().holds(&text_of(self.py, text)?, key.as_ref()));
         }
         if ffi::Py_REFCNT(self.pair.0) != 1 {
             // held elsewhere (an `AbstractSet` of our callers' kept it): a fresh one
