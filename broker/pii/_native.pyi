@@ -122,10 +122,12 @@ def remember_slots(
     found: list[list[Found]],
     most: int,
     big_batch: int,
+    big_key: int,
     most_entries: int,
     /,
 ) -> None:
-    """`broker.pii.clean.remembered(clean, which, texts, keys, found, most, big_batch, most_entries)`."""
+    """`broker.pii.clean.remembered(clean, which, texts, keys, found, most, big_batch, big_key,
+    most_entries)`."""
 
 def email_found(text: str, /) -> list[Found]:
     """`broker.pii.recognizers.emails_found(text)`."""

@@ -39,6 +39,11 @@ lists repeat, the 100 KB result's scan costs ~15% less and its detection ~10% le
 (`bench/pii_stages.py --kb 100`), more than the strings no longer remembered cost the detector.
 That held even for the same ten 100 KB listings masked again and again (the memo holding all of
 their pairs before): ~13.5 against ~14.4 ms per MB for the masking stage."""
+BIG_KEY = 32
+"""More clean pairs than this under one key in a document (a column of a list of records): of those,
+only the ones it holds more than once are remembered, however small the document. A listing of 254
+records (an id and an amount each: 508 pairs, under `BIG_BATCH`) filled the memo to 50,000 pairs in
+a hundred calls, and emptied it, as `BIG_BATCH` describes."""
 
 
 Pair = tuple[str, str | None]
@@ -82,7 +87,9 @@ class CleanStrings:
         if not texts:
             return []
         which, firsts, first_keys, found = self._detector.find_distinct(texts, keys)
-        remember_slots(self.clean, which, firsts, first_keys, found, MAX_CHARS, BIG_BATCH, MAX_ENTRIES)
+        remember_slots(
+            self.clean, which, firsts, first_keys, found, MAX_CHARS, BIG_BATCH, BIG_KEY, MAX_ENTRIES
+        )
         return found if len(firsts) == len(texts) else hand_out(found, which)
 
 
@@ -102,18 +109,23 @@ def remembered(
     found: list[list[Found]],
     most: int,
     big_batch: int,
+    big_key: int,
     most_entries: int,
 ) -> None:
     """Put into `clean` the pairs of a batch (the distinct pairs `texts` and `keys` at the slots
     `which`, found as `found`) in which nothing was found and whose string has at most `most`
-    characters; more than `big_batch` of them (counting repeats): only those it holds more than
-    once. `clean` is emptied first when it would hold more than `most_entries`."""
+    characters; of those, where the batch holds more than `big_batch` of them or more than
+    `big_key` under the pair's key (counting repeats), only the pairs it holds more than once.
+    `clean` is emptied first when it would hold more than `most_entries`."""
     fresh = clean_pairs([(texts[slot], keys[slot]) for slot in which], [found[slot] for slot in which], most)
-    if len(fresh) > big_batch:
-        fresh = [pair for pair, times in Counter(fresh).items() if times > 1]
-    if len(clean) + len(fresh) > most_entries:
+    per_key = Counter(key for _, key in fresh)
+    big = len(fresh) > big_batch
+    kept = [
+        pair for pair, times in Counter(fresh).items() if times > 1 or not (big or per_key[pair[1]] > big_key)
+    ]
+    if len(clean) + len(kept) > most_entries:
         clean.clear()
-    clean.update(fresh)
+    clean.update(kept)
 
 
 def clean_pairs(

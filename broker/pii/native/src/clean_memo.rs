@@ -95,12 +95,20 @@ impl Text<'_> {
         with_chars!(self, c => c.len())
     }
 
-    fn hash(&self) -> u64 {
+    pub(crate) fn hash(&self) -> u64 {
         fn hash<T: Copy + Into<u32>>(chars: &[T]) -> u64 {
             let start = chars.len() as u64;
             chars.iter().fold(start, |h, &c| mix(h, c.into() as u64))
         }
         with_chars!(self, c => hash(c))
+    }
+
+    /// Whether `other` holds the same characters.
+    pub(crate) fn same(&self, other: &Text<'_>) -> bool {
+        fn same<A: Copy + Into<u32>, B: Copy + Into<u32>>(a: &[A], b: &[B]) -> bool {
+            a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| x.into() == y.into())
+        }
+        with_chars!(self, a => with_chars!(other, b => same(a, b)))
     }
 
     fn stored(&self) -> Stored {

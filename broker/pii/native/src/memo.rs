@@ -6,12 +6,13 @@
 //! `remembered`); tests/pii/test_native_memo.py holds the two to the same results and the same
 //! memo (its contents, in the same order). Input of another shape goes to the reference whole.
 
-use crate::clean_memo::{memo_of, text_of, CleanMemo};
+use crate::clean_memo::{memo_of, text_of, CleanMemo, Text};
 use crate::pyobj::{int_of, owned, status, Owned};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use pyo3::AsPyPointer;
+use std::collections::HashMap;
 
 /// The reference named `name` in broker/pii/clean.py, called with `args`.
 fn reference(py: Python<'_>, name: &str, args: impl IntoPy<Py<PyTuple>>) -> PyResult<PyObject> {
@@ -160,10 +161,11 @@ unsafe fn index_below(object: *mut ffi::PyObject, limit: isize) -> Option<isize>
     int_of(object).filter(|value| (0..limit).contains(value))
 }
 
-/// `remembered(clean, which, texts, keys, found, most, big_batch, most_entries)`: the batch's
-/// pairs in which nothing was found and whose string has at most `most` characters go into
-/// `clean`; more than `big_batch` of them (counting repeats): only those that came more than
-/// once; `clean` is emptied first when it would hold more than `most_entries`.
+/// `remembered(clean, which, texts, keys, found, most, big_batch, big_key, most_entries)`: the
+/// batch's pairs in which nothing was found and whose string has at most `most` characters go
+/// into `clean`; of those, where there are more than `big_batch` of them or more than `big_key`
+/// under the pair's key (counting repeats), only those that came more than once; `clean` is
+/// emptied first when it would hold more than `most_entries`.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn remember_slots(
@@ -175,6 +177,7 @@ pub fn remember_slots(
     found: &PyAny,
     most: isize,
     big_batch: isize,
+    big_key: isize,
     most_entries: isize,
 ) -> PyResult<PyObject> {
     let args = (
@@ -185,6 +188,7 @@ pub fn remember_slots(
         found,
         most,
         big_batch,
+        big_key,
         most_entries,
     );
     // SAFETY: with the GIL held; items are borrowed from the lists, which no Python code
@@ -238,18 +242,21 @@ pub fn remember_slots(
                 repeats += counts[slot as usize];
             }
         }
-        let size = if repeats > big_batch {
-            fresh.retain(|&slot| counts[slot as usize] > 1);
-            fresh.len() as isize
-        } else {
-            repeats
-        };
+        let big = repeats > big_batch;
+        let totals = key_totals(py, keys_list, &fresh, &counts)?;
+        let kept: Vec<isize> = fresh
+            .iter()
+            .zip(totals)
+            .filter(|&(&slot, total)| counts[slot as usize] > 1 || !(big || total > big_key))
+            .map(|(&slot, _)| slot)
+            .collect();
+        let size = kept.len() as isize;
         if let Some(memo) = memo {
             let mut memo = memo.borrow_mut();
             if memo.len() as isize + size > most_entries {
                 memo.empty();
             }
-            for slot in fresh {
+            for slot in kept {
                 let key = ffi::PyList_GET_ITEM(keys_list, slot);
                 let key = if key == ffi::Py_None() {
                     None
@@ -266,7 +273,7 @@ pub fn remember_slots(
         if ffi::PySet_GET_SIZE(set) + size > most_entries {
             status(py, ffi::PySet_Clear(set))?;
         }
-        for slot in fresh {
+        for slot in kept {
             let item = pair(
                 py,
                 ffi::PyList_GET_ITEM(texts_list, slot),
@@ -276,6 +283,53 @@ pub fn remember_slots(
         }
         Ok(py.None())
     }
+}
+
+/// For each slot of `fresh` (of exact str or None keys), the count of its key's slots (each as
+/// often as it came, by `counts`): keys are equal by their characters, as the reference's
+/// `Counter` of them has it.
+unsafe fn key_totals(
+    py: Python<'_>,
+    keys: *mut ffi::PyObject,
+    fresh: &[isize],
+    counts: &[isize],
+) -> PyResult<Vec<isize>> {
+    let mut groups: Vec<(*mut ffi::PyObject, isize)> = Vec::new();
+    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut group_of = Vec::with_capacity(fresh.len());
+    let none = ffi::Py_None();
+    for &slot in fresh {
+        let key = ffi::PyList_GET_ITEM(keys, slot);
+        let text = if key == none {
+            None
+        } else {
+            Some(text_of(py, key)?)
+        };
+        let candidates = by_hash
+            .entry(text.as_ref().map_or(0, Text::hash))
+            .or_default();
+        let mut group = None;
+        for &candidate in candidates.iter() {
+            let other = groups[candidate].0;
+            let same = other == key
+                || match &text {
+                    Some(text) => other != none && text.same(&text_of(py, other)?),
+                    None => false,
+                };
+            if same {
+                group = Some(candidate);
+                break;
+            }
+        }
+        let group = group.unwrap_or_else(|| {
+            groups.push((key, 0));
+            candidates.push(groups.len() - 1);
+            groups.len() - 1
+        });
+        groups[group].1 += counts[slot as usize];
+        group_of.push(group);
+    }
+    Ok(group_of.into_iter().map(|group| groups[group].1).collect())
 }
 
 /// `handed_out(found, which)` of broker/pii/detector.py: the findings of each slot in `which`,
