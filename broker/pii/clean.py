@@ -8,7 +8,7 @@ nothing the next time either. Only such pairs are kept: nothing the detector tak
 entity is ever held here. Measured on the tool-path benchmark's weather result (17 short
 strings, all recurring): the detector's ~50 µs per call became a few set lookups. The JSON
 walk (broker/pii/structure.py) reads the same set and does not gather such pairs at all;
-`find_many` still checks what it is given.
+`find_many` still checks what it is given, `find_gathered` trusts the walk.
 
 The memo's own work runs on the detector's distinct pairs (`Detector.find_distinct`: each pair
 once, with the slots it fills), in native code where it is built (broker/pii/native/src/memo.rs;
@@ -81,6 +81,11 @@ class CleanStrings:
         for index, spans in zip(todo, some, strict=True):
             results[index] = spans
         return results
+
+    def find_gathered(self, texts: Sequence[str], keys: Sequence[str | None]) -> list[list[Found]]:
+        """`find_many` of what a walk over this memo gathered (`Collected`: none of its pairs is
+        held): not looked up again (~20 us of a 100 KB result's 1,300 strings)."""
+        return self._found(texts, keys)
 
     def _found(self, texts: Sequence[str], keys: Sequence[str | None]) -> list[list[Found]]:
         """`Detector.find_many(texts, keys)`, remembering the clean pairs among them."""

@@ -79,7 +79,8 @@ class MaskingEngine:
     def _found(self, collected: Collected) -> tuple[Collected, list[list[Found]], Counter[tuple[str, str]]]:
         """What detection finds in the texts gathered, and the token requests of that."""
         with gc_paused():
-            findings = self._strings.find_many(collected.texts, collected.keys) if collected.texts else []
+            texts, keys = collected.texts, collected.keys
+            findings = self._strings.find_gathered(texts, keys) if texts else []
             return collected, findings, self._token_requests(collected, findings)
 
     def _write_back_paused(
