@@ -5,7 +5,7 @@
 //! detector's own (no exact list, a finding that is no 4-tuple of exact ints starting at or
 //! after the first string) goes to the Python reference whole.
 
-use crate::pyobj::{owned, status, Owned};
+use crate::pyobj::{owned, Owned};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::AsPyPointer;
@@ -112,12 +112,22 @@ pub fn spread_found(py: Python<'_>, found: &PyAny, starts: &PyAny) -> PyResult<P
             Some(spans) => spans,
             None => return reference(py, "spread", (found, starts)),
         };
-        let results = owned(py, ffi::PyList_New(count))?;
-        for index in 0..count {
-            ffi::PyList_SET_ITEM(results.0, index, owned(py, ffi::PyList_New(0))?.into_ptr());
+        // each list made as long as it will be, and filled in place (no append grows one)
+        let homes: Vec<usize> = spans
+            .iter()
+            .map(|&(start, _)| offsets.partition_point(|&base| base <= start) - 1)
+            .collect();
+        let mut sizes = vec![0isize; count as usize];
+        for &index in &homes {
+            sizes[index] += 1;
         }
-        for (k, &(start, end)) in spans.iter().enumerate() {
-            let index = offsets.partition_point(|&base| base <= start) - 1;
+        let results = owned(py, ffi::PyList_New(count))?;
+        for (index, &size) in sizes.iter().enumerate() {
+            let list = owned(py, ffi::PyList_New(size))?.into_ptr();
+            ffi::PyList_SET_ITEM(results.0, index as isize, list);
+        }
+        let mut filled = vec![0isize; count as usize];
+        for (k, (&(start, end), &index)) in spans.iter().zip(&homes).enumerate() {
             let base = offsets[index];
             let item = ffi::PyList_GET_ITEM(list, k as isize);
             let tuple = owned(py, ffi::PyTuple_New(4))?;
@@ -129,10 +139,9 @@ pub fn spread_found(py: Python<'_>, found: &PyAny, starts: &PyAny) -> PyResult<P
                 let kept = Owned::from_borrowed(ffi::PyTuple_GET_ITEM(item, at));
                 ffi::PyTuple_SET_ITEM(tuple.0, at, kept.into_ptr());
             }
-            status(
-                py,
-                ffi::PyList_Append(ffi::PyList_GET_ITEM(results.0, index as isize), tuple.0),
-            )?;
+            let list = ffi::PyList_GET_ITEM(results.0, index as isize);
+            ffi::PyList_SET_ITEM(list, filled[index], tuple.into_ptr());
+            filled[index] += 1;
         }
         Ok(PyObject::from_owned_ptr(py, results.into_ptr()))
     }
