@@ -218,3 +218,7 @@ class Prefilter:
         """Python's rules for planes 1 to 16 (`broker.guard.prefilter_tables.astral`): each plane's
         (number, lowered, classes), or its number in `empty` (no character of any class, each its
         own lowering); text with any code point is read from then on."""
+
+# Whether an upstream's answer may hold an integer past 64 bits (digits.rs).
+def digit_run(text: bytes | str, length: int, /) -> bool:
+    """`connectors.mcp.answers.reference_digit_run(text, length)`."""

@@ -5,6 +5,7 @@
 mod chars;
 mod clean_memo;
 mod dedupe;
+mod digits;
 mod emails;
 mod ibans;
 mod ips;
@@ -149,6 +150,7 @@ fn _native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
 
     // The response limit's measure of a text block (jsonsize.rs, helper hsize).
     module.add_function(wrap_pyfunction!(jsonsize::json_str_size, module)?)?;
+    module.add_function(wrap_pyfunction!(digits::digit_run, module)?)?;
 
     // The audit's prompt-injection prefilter (guard.rs, helper hguard; beyond ASCII: helper hwide).
     module.add_class::<guard::Prefilter>()?;
