@@ -74,8 +74,11 @@ class Phase:
 
 
 def make_client(base_url: str) -> httpx.AsyncClient:
-    """A client with one keep-alive connection, for one worker."""
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    """A client with one keep-alive connection, for one worker. An idle connection is dropped after
+    2 s: the servers close theirs after 5 (uvicorn's default), httpx's after 5 too, so one idle
+    for about that long could be closed by the server just as it was sent a request again
+    (`httpx.ReadError` once in a bench/pii_path.py run at a slow hour)."""
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=2.0)
     return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=httpx.Timeout(30.0), trust_env=False)
 
 
