@@ -61,7 +61,8 @@ pub fn unseen_pairs(
         }
         let mut held = Vec::new();
         if let Some(memo) = memo {
-            held = memo_held(py, &memo.borrow(), texts_list, keys_list)?;
+            let memo = memo.try_borrow()?;
+            held = memo_held(py, &memo, texts_list, keys_list)?;
         } else if ffi::PySet_GET_SIZE(set) > 0 {
             held = held_pairs(py, set, texts_list, keys_list)?;
         }
@@ -252,7 +253,7 @@ pub fn remember_slots(
             .collect();
         let size = kept.len() as isize;
         if let Some(memo) = memo {
-            let mut memo = memo.borrow_mut();
+            let mut memo = memo.try_borrow_mut()?;
             if memo.len() as isize + size > most_entries {
                 memo.empty();
             }

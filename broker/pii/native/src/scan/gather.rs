@@ -135,7 +135,7 @@ impl<'py, 'c> Gatherer<'py, 'c> {
             return Ok(None);
         };
         let (start, end) = (event.start as usize, event.end as usize);
-        let memo = memo.borrow();
+        let memo = memo.try_borrow()?;
         if event.escaped {
             self.decoded.clear();
             match self.chars {

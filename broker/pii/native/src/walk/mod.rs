@@ -104,7 +104,7 @@ impl<'py> Walker<'py> {
         // SAFETY: the GIL is held; `clean` is alive (held by the pool of this call).
         let (clean_is_set, clean_empty) = unsafe {
             let is_set = ffi::PyAnySet_Check(clean) != 0;
-            let memo_empty = memo.is_some_and(|memo| memo.borrow().len() == 0);
+            let memo_empty = memo.is_some_and(|memo| memo.try_borrow().is_ok_and(|m| m.len() == 0));
             (is_set, memo_empty || is_set && ffi::PySet_Size(clean) == 0)
         };
         // SAFETY: PyTuple_New(0) returns a new reference to the empty tuple.
@@ -179,7 +179,9 @@ impl<'py> Walker<'py> {
             } else {
                 return Ok(true); // (the memo holds str keys only)
             };
-            return Ok(!memo.borrow().holds(&text_of(self.py, text)?, key.as_ref()));
+            return Ok(!memo
+                .try_borrow()?
+                .holds(&text_of(self.py, text)?, key.as_ref()));
         }
         if ffi::Py_REFCNT(self.pair.0) != 1 {
             // held elsewhere (an `AbstractSet` of our callers' kept it): a fresh one
