@@ -53,17 +53,22 @@ unsafe fn new_str(
 }
 
 impl<'py, 'c> Gatherer<'py, 'c> {
+    /// `decoded` holds the escaped string between `start` and `end`, decoded.
+    fn decode(&mut self, start: usize, end: usize) {
+        self.decoded.clear();
+        match self.chars {
+            Chars::One(c) => decode_into(&c[start..end], &mut self.decoded),
+            Chars::Two(c) => decode_into(&c[start..end], &mut self.decoded),
+            Chars::Four(c) => decode_into(&c[start..end], &mut self.decoded),
+        }
+    }
+
     /// The string (or a number's digits) at `event`, decoded.
     unsafe fn text(&mut self, event: &Event) -> PyResult<Owned> {
         let (start, end) = (event.start as usize, event.end as usize);
         let py = self.walker.py;
         if event.escaped {
-            self.decoded.clear();
-            match self.chars {
-                Chars::One(c) => decode_into(&c[start..end], &mut self.decoded),
-                Chars::Two(c) => decode_into(&c[start..end], &mut self.decoded),
-                Chars::Four(c) => decode_into(&c[start..end], &mut self.decoded),
-            }
+            self.decode(start, end);
             let data = self.decoded.as_ptr() as *const c_void;
             return new_str(py, 4, data, self.decoded.len());
         }
@@ -137,12 +142,7 @@ impl<'py, 'c> Gatherer<'py, 'c> {
         let (start, end) = (event.start as usize, event.end as usize);
         let memo = memo.try_borrow()?;
         if event.escaped {
-            self.decoded.clear();
-            match self.chars {
-                Chars::One(c) => decode_into(&c[start..end], &mut self.decoded),
-                Chars::Two(c) => decode_into(&c[start..end], &mut self.decoded),
-                Chars::Four(c) => decode_into(&c[start..end], &mut self.decoded),
-            }
+            self.decode(start, end);
             return Ok(Some(memo.holds(&Text::Four(&self.decoded), key.as_ref())));
         }
         let text = match self.chars {
