@@ -15,6 +15,7 @@
 
 use crate::pyobj::{owned, Owned};
 use crate::pystr::{chars, Chars};
+use crate::scan::mix;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -38,9 +39,6 @@ impl Stored {
     }
 
     fn equals<T: Copy + Into<u32>>(&self, chars: &[T]) -> bool {
-        fn same<A: Copy + Into<u32>, B: Copy + Into<u32>>(a: &[A], b: &[B]) -> bool {
-            a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| x.into() == y.into())
-        }
         match self {
             Stored::One(stored) => same(stored, chars),
             Stored::Four(stored) => same(stored, chars),
@@ -63,34 +61,23 @@ impl Stored {
     }
 }
 
-/// The characters of a string, whatever their storage: what a pair is looked up by.
-pub(crate) enum Text<'a> {
-    One(&'a [u8]),
-    Two(&'a [u16]),
-    Four(&'a [u32]),
-}
-
-impl<'a> From<Chars<'a>> for Text<'a> {
-    fn from(chars: Chars<'a>) -> Self {
-        match chars {
-            Chars::One(c) => Text::One(c),
-            Chars::Two(c) => Text::Two(c),
-            Chars::Four(c) => Text::Four(c),
-        }
-    }
-}
-
 macro_rules! with_chars {
     ($text:expr, $c:ident => $body:expr) => {
         match $text {
-            Text::One($c) => $body,
-            Text::Two($c) => $body,
-            Text::Four($c) => $body,
+            Chars::One($c) => $body,
+            Chars::Two($c) => $body,
+            Chars::Four($c) => $body,
         }
     };
 }
 
-impl Text<'_> {
+/// Whether two strings hold the same characters, whatever the storage of each.
+fn same<A: Copy + Into<u32>, B: Copy + Into<u32>>(a: &[A], b: &[B]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| x.into() == y.into())
+}
+
+/// A string as the memo reads it (a str's own storage, or a span of a JSON text's).
+impl Chars<'_> {
     fn len(&self) -> usize {
         with_chars!(self, c => c.len())
     }
@@ -104,10 +91,7 @@ impl Text<'_> {
     }
 
     /// Whether `other` holds the same characters.
-    pub(crate) fn same(&self, other: &Text<'_>) -> bool {
-        fn same<A: Copy + Into<u32>, B: Copy + Into<u32>>(a: &[A], b: &[B]) -> bool {
-            a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| x.into() == y.into())
-        }
+    pub(crate) fn same(&self, other: &Chars<'_>) -> bool {
         with_chars!(self, a => with_chars!(other, b => same(a, b)))
     }
 
@@ -120,15 +104,9 @@ impl Text<'_> {
     }
 }
 
-/// FxHash's step, as the scan's table of keys hashes.
-#[inline]
-fn mix(hash: u64, n: u64) -> u64 {
-    (hash.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
-}
-
 /// The hash of a (text, key) pair: None keys hash apart from every string.
-fn pair_hash(text: &Text<'_>, key: Option<&Text<'_>>) -> u64 {
-    let key_hash = key.map_or(0x9e37_79b9_7f4a_7c15, Text::hash);
+fn pair_hash(text: &Chars<'_>, key: Option<&Chars<'_>>) -> u64 {
+    let key_hash = key.map_or(0x9e37_79b9_7f4a_7c15, Chars::hash);
     mix(text.hash(), key_hash) | 1 // (0 marks an empty slot)
 }
 
@@ -150,7 +128,7 @@ pub struct CleanMemo {
 
 impl CleanMemo {
     /// Whether the pair (`text`, `key`) is held.
-    pub(crate) fn holds(&self, text: &Text<'_>, key: Option<&Text<'_>>) -> bool {
+    pub(crate) fn holds(&self, text: &Chars<'_>, key: Option<&Chars<'_>>) -> bool {
         if text.len() > self.longest || self.entries.is_empty() {
             return false;
         }
@@ -158,7 +136,7 @@ impl CleanMemo {
     }
 
     /// The slot holding the pair (Ok), or the empty slot where it would go (Err).
-    fn find(&self, hash: u64, text: &Text<'_>, key: Option<&Text<'_>>) -> Result<usize, usize> {
+    fn find(&self, hash: u64, text: &Chars<'_>, key: Option<&Chars<'_>>) -> Result<usize, usize> {
         let mask = self.slots.len() - 1;
         let mut at = hash as usize & mask;
         loop {
@@ -182,7 +160,7 @@ impl CleanMemo {
     }
 
     /// Adds the pair (`text`, `key`) where it is not held.
-    pub(crate) fn add(&mut self, text: &Text<'_>, key: Option<&Text<'_>>) {
+    pub(crate) fn add(&mut self, text: &Chars<'_>, key: Option<&Chars<'_>>) {
         if (self.entries.len() + 1) * 2 > self.slots.len() {
             self.grow();
         }
@@ -193,7 +171,7 @@ impl CleanMemo {
             self.entries.push(Entry {
                 hash,
                 text: text.stored(),
-                key: key.map(Text::stored),
+                key: key.map(Chars::stored),
             });
         }
     }
@@ -221,19 +199,29 @@ impl CleanMemo {
     }
 }
 
-/// The characters of a str object (any str, subclasses too), read in place.
+/// The characters of a key: None for None, else its str's (any str, subclasses too); a TypeError
+/// for anything else (the memo holds str keys only).
 ///
 /// # Safety
-/// The GIL is held and `text` is a str alive while the result is used.
-pub(crate) unsafe fn text_of<'a>(py: Python<'_>, text: *mut ffi::PyObject) -> PyResult<Text<'a>> {
-    Ok(chars(py, text)?.into())
+/// The GIL is held and `key` is alive while the result is used.
+pub(crate) unsafe fn key_chars<'a>(
+    py: Python<'_>,
+    key: *mut ffi::PyObject,
+) -> PyResult<Option<Chars<'a>>> {
+    if key == ffi::Py_None() {
+        return Ok(None);
+    }
+    if ffi::PyUnicode_Check(key) == 0 {
+        return Err(PyTypeError::new_err("a memo's key is a str or None"));
+    }
+    Ok(Some(chars(py, key)?))
 }
 
 /// A (str, str | None) tuple's two parts, or None for anything else (held by no memo).
 unsafe fn parts<'a>(
     py: Python<'_>,
     item: *mut ffi::PyObject,
-) -> PyResult<Option<(Text<'a>, Option<Text<'a>>)>> {
+) -> PyResult<Option<(Chars<'a>, Option<Chars<'a>>)>> {
     if ffi::PyTuple_Check(item) == 0 || ffi::PyTuple_GET_SIZE(item) != 2 {
         return Ok(None);
     }
@@ -244,14 +232,10 @@ unsafe fn parts<'a>(
     if ffi::PyUnicode_Check(text) == 0 {
         return Ok(None);
     }
-    let key = if key == ffi::Py_None() {
-        None
-    } else if ffi::PyUnicode_Check(key) != 0 {
-        Some(text_of(py, key)?)
-    } else {
+    if key != ffi::Py_None() && ffi::PyUnicode_Check(key) == 0 {
         return Ok(None);
-    };
-    Ok(Some((text_of(py, text)?, key)))
+    }
+    Ok(Some((chars(py, text)?, key_chars(py, key)?)))
 }
 
 #[pymethods]

@@ -6,8 +6,9 @@
 //! `remembered`); tests/pii/test_native_memo.py holds the two to the same results and the same
 //! memo (its contents, in the same order). Input of another shape goes to the reference whole.
 
-use crate::clean_memo::{memo_of, text_of, CleanMemo, Text};
+use crate::clean_memo::{key_chars, memo_of, CleanMemo};
 use crate::pyobj::{int_of, owned, status, Owned};
+use crate::pystr::{chars, Chars};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -145,12 +146,7 @@ unsafe fn memo_held(
             ffi::PyList_GET_ITEM(texts, index),
             ffi::PyList_GET_ITEM(keys, index),
         );
-        let key = if key == ffi::Py_None() {
-            None
-        } else {
-            Some(text_of(py, key)?)
-        };
-        if memo.holds(&text_of(py, text)?, key.as_ref()) {
+        if memo.holds(&chars(py, text)?, key_chars(py, key)?.as_ref()) {
             held.push(index);
         }
     }
@@ -258,14 +254,9 @@ pub fn remember_slots(
                 memo.empty();
             }
             for slot in kept {
-                let key = ffi::PyList_GET_ITEM(keys_list, slot);
-                let key = if key == ffi::Py_None() {
-                    None
-                } else {
-                    Some(text_of(py, key)?)
-                };
+                let key = key_chars(py, ffi::PyList_GET_ITEM(keys_list, slot))?;
                 memo.add(
-                    &text_of(py, ffi::PyList_GET_ITEM(texts_list, slot))?,
+                    &chars(py, ffi::PyList_GET_ITEM(texts_list, slot))?,
                     key.as_ref(),
                 );
             }
@@ -301,20 +292,16 @@ unsafe fn key_totals(
     let none = ffi::Py_None();
     for &slot in fresh {
         let key = ffi::PyList_GET_ITEM(keys, slot);
-        let text = if key == none {
-            None
-        } else {
-            Some(text_of(py, key)?)
-        };
+        let text = key_chars(py, key)?;
         let candidates = by_hash
-            .entry(text.as_ref().map_or(0, Text::hash))
+            .entry(text.as_ref().map_or(0, Chars::hash))
             .or_default();
         let mut group = None;
         for &candidate in candidates.iter() {
             let other = groups[candidate].0;
             let same = other == key
                 || match &text {
-                    Some(text) => other != none && text.same(&text_of(py, other)?),
+                    Some(text) => other != none && text.same(&chars(py, other)?),
                     None => false,
                 };
             if same {

@@ -8,7 +8,7 @@
 //! whole has the slot (`replaced`, its event), where the write-back puts what it becomes.
 
 use super::{decode_into, tokenise, Event, ARRAY, FLOAT, INT, OBJECT, STRING};
-use crate::clean_memo::{text_of, Text};
+use crate::clean_memo::key_chars;
 use crate::pyobj::{owned, status, Owned, Py_EnterRecursiveCall};
 use crate::pystr::{chars, Chars};
 use crate::walk::{Slot, Walker, DEEPER};
@@ -132,23 +132,17 @@ impl<'py, 'c> Gatherer<'py, 'c> {
         let Some(memo) = self.walker.memo else {
             return Ok(None);
         };
-        let key = if key == ffi::Py_None() {
-            None
-        } else if ffi::PyUnicode_Check(key) != 0 {
-            Some(text_of(self.walker.py, key)?)
-        } else {
-            return Ok(None);
-        };
+        let key = key_chars(self.walker.py, key)?; // (a scan's keys are its own strs, or None)
         let (start, end) = (event.start as usize, event.end as usize);
         let memo = memo.try_borrow()?;
         if event.escaped {
             self.decode(start, end);
-            return Ok(Some(memo.holds(&Text::Four(&self.decoded), key.as_ref())));
+            return Ok(Some(memo.holds(&Chars::Four(&self.decoded), key.as_ref())));
         }
         let text = match self.chars {
-            Chars::One(c) => Text::One(&c[start..end]),
-            Chars::Two(c) => Text::Two(&c[start..end]),
-            Chars::Four(c) => Text::Four(&c[start..end]),
+            Chars::One(c) => Chars::One(&c[start..end]),
+            Chars::Two(c) => Chars::Two(&c[start..end]),
+            Chars::Four(c) => Chars::Four(&c[start..end]),
         };
         Ok(Some(memo.holds(&text, key.as_ref())))
     }

@@ -52,7 +52,7 @@ pub(crate) struct Event {
 
 /// FxHash's step: the keys hashed are a document's own, short, and many.
 #[inline]
-fn mix(hash: u64, n: u64) -> u64 {
+pub(crate) fn mix(hash: u64, n: u64) -> u64 {
     (hash.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
 }
 

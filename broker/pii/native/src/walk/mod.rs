@@ -23,8 +23,9 @@ use std::ptr;
 
 mod containers;
 
-use crate::clean_memo::{memo_of, text_of, CleanMemo};
+use crate::clean_memo::{key_chars, memo_of, CleanMemo};
 use crate::pyobj::{new_pair, owned, pair, status, string_keys, Owned, Py_EnterRecursiveCall};
+use crate::pystr::chars;
 
 /// " while masking a JSON document", as `RecursionError`'s message ends.
 pub(crate) const DEEPER: &[u8] = b" while masking a JSON document\0";
@@ -172,16 +173,13 @@ impl<'py> Walker<'py> {
             return Ok(true);
         }
         if let Some(memo) = self.memo {
-            let key = if key == ffi::Py_None() {
-                None
-            } else if ffi::PyUnicode_Check(key) != 0 {
-                Some(text_of(self.py, key)?)
-            } else {
+            if key != ffi::Py_None() && ffi::PyUnicode_Check(key) == 0 {
                 return Ok(true); // (the memo holds str keys only)
-            };
+            }
+            let key = key_chars(self.py, key)?;
             return Ok(!memo
                 .try_borrow()?
-                .holds(&text_of(self.py, text)?, key.as_ref()));
+                .holds(&chars(self.py, text)?, key.as_ref()));
         }
         if ffi::Py_REFCNT(self.pair.0) != 1 {
             // held elsewhere (an `AbstractSet` of our callers' kept it): a fresh one
